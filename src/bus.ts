@@ -1,0 +1,100 @@
+import type { Event, EventOf, EventType } from "./events/catalog.ts";
+
+/** Receives what a handler threw, with the event it was handling. */
+export type ErrorHandler = (error: unknown, event: Event) => void;
+
+/** Options of one subscription. */
+export interface SubscribeOptions {
+  /** Where this subscriber's errors go; the bus's handler otherwise. */
+  onError?: ErrorHandler;
+}
+
+interface Subscriber {
+  readonly handler: (event: Event) => void;
+  readonly onError: ErrorHandler | undefined;
+}
+
+/**
+ * A synchronous, exact-type event bus with run-to-completion delivery: an event published from
+ * inside a handler is queued and delivered after the current event has reached every subscriber,
+ * so all subscribers see one global publication order (the order the recorder stores).
+ *
+ * A handler that throws does not stop delivery. Its error goes to the subscription's `onError`,
+ * else the bus's; with neither, the errors are thrown (as one, or an AggregateError) from the
+ * outermost `publish` once the queue has drained.
+ */
+export class EventBus {
+  // Arrays are replaced, never mutated, so (un)subscribing during delivery is safe.
+  readonly #subscribers = new Map<EventType, readonly Subscriber[]>();
+  readonly #queue: Event[] = [];
+  readonly #onError: ErrorHandler | undefined;
+  #delivering = false;
+  #unhandled: unknown[] = [];
+
+  constructor(options: { onError?: ErrorHandler } = {}) {
+    this.#onError = options.onError;
+  }
+
+  /** Delivers every event of the given exact types to `handler`. Returns the unsubscribe function. */
+  subscribe<K extends EventType>(
+    types: K | readonly K[],
+    handler: (event: EventOf<K>) => void,
+    options: SubscribeOptions = {},
+  ): () => void {
+    const subscriber: Subscriber = {
+      handler: handler as unknown as (event: Event) => void,
+      onError: options.onError,
+    };
+    const list = typeof types === "string" ? [types] : [...new Set(types)];
+    for (const type of list) {
+      this.#subscribers.set(type, [...(this.#subscribers.get(type) ?? []), subscriber]);
+    }
+    return () => {
+      for (const type of list) {
+        const rest = (this.#subscribers.get(type) ?? []).filter((s) => s !== subscriber);
+        if (rest.length > 0) this.#subscribers.set(type, rest);
+        else this.#subscribers.delete(type);
+      }
+    };
+  }
+
+  /** Publishes `event`: delivered now, or after the event being delivered if called from a handler. */
+  publish(event: Event): void {
+    if (this.#delivering) {
+      this.#queue.push(event);
+      return;
+    }
+    this.#delivering = true;
+    try {
+      this.#deliver(event);
+      for (let i = 0; i < this.#queue.length; i++) this.#deliver(this.#queue[i] as Event);
+    } finally {
+      this.#queue.length = 0;
+      this.#delivering = false;
+    }
+    if (this.#unhandled.length > 0) {
+      const errors = this.#unhandled;
+      this.#unhandled = [];
+      throw errors.length === 1 ? errors[0] : new AggregateError(errors, "event handlers threw");
+    }
+  }
+
+  /** How many subscriptions receive `type`. */
+  subscriberCount(type: EventType): number {
+    return this.#subscribers.get(type)?.length ?? 0;
+  }
+
+  #deliver(event: Event): void {
+    const subscribers = this.#subscribers.get(event.type);
+    if (subscribers === undefined) return;
+    for (const subscriber of subscribers) {
+      try {
+        subscriber.handler(event);
+      } catch (error) {
+        const onError = subscriber.onError ?? this.#onError;
+        if (onError) onError(error, event);
+        else this.#unhandled.push(error);
+      }
+    }
+  }
+}

@@ -1,0 +1,171 @@
+import { Database } from "bun:sqlite";
+import { existsSync, statSync } from "node:fs";
+import schemaSql from "../schema.sql" with { type: "text" };
+import {
+  DatabaseAccessError,
+  DatabaseFormatError,
+  DatabaseMissingError,
+  RuntapeError,
+} from "./errors.ts";
+import { catalog, EVENT_TYPES, fieldsOf } from "./events/catalog.ts";
+import {
+  PYTHON_SCHEMA_VERSION,
+  REQUIRED_TABLES,
+  renderMigration,
+  SCHEMA_VERSION,
+} from "./schema.ts";
+
+/** How long a writer waits for another process's write transaction before giving up. */
+const BUSY_TIMEOUT_MS = 30_000;
+
+/** Options of {@link openRunsDb}. */
+export interface OpenOptions {
+  /**
+   * `read` (default) opens read-only and never changes the file; a missing file is an error.
+   * `write` creates a missing or empty file with the schema and migrates a Python-written one.
+   */
+  mode?: "read" | "write";
+}
+
+/** An open runs database. Integers come back as `bigint` (the connection uses safeIntegers). */
+export interface RunsDb {
+  readonly sqlite: Database;
+  readonly path: string;
+  /** `user_version` of the layout: 1 as the Python recorder writes it, 2 with runtape's extension. */
+  readonly version: number;
+  readonly writable: boolean;
+  close(): void;
+}
+
+/** The SQLite error code behind a bun:sqlite error, if any. */
+export function sqliteCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_") ? code : undefined;
+}
+
+/**
+ * Turns an SQLite failure on `path` into a typed, one-line error. Errors that are already typed
+ * pass through unchanged.
+ */
+export function toDbError(path: string, error: unknown): Error {
+  if (error instanceof RuntapeError) return error;
+  const code = sqliteCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  // Extended codes (SQLITE_CANTOPEN_ISDIR, ...) share the handling of their primary code.
+  switch (code?.split("_").slice(0, 2).join("_")) {
+    case undefined:
+      return error instanceof Error ? error : new Error(message);
+    case "SQLITE_NOTADB":
+      return new DatabaseFormatError(path, "not an SQLite database", "NOT_SQLITE");
+    case "SQLITE_CORRUPT":
+      return new DatabaseFormatError(path, `the database is corrupt (${message})`, "CORRUPT");
+    case "SQLITE_READONLY":
+      return new DatabaseAccessError(path, "the database is read-only here", { cause: error });
+    case "SQLITE_CANTOPEN":
+      return new DatabaseAccessError(path, "cannot open the database file", { cause: error });
+    case "SQLITE_FULL":
+      return new DatabaseAccessError(path, "the disk is full", { cause: error });
+    default:
+      return new DatabaseAccessError(path, message, { cause: error });
+  }
+}
+
+/** Opens a runs database, checking that it is one; see {@link OpenOptions}. */
+export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
+  const write = options.mode === "write";
+  const inMemory = path === ":memory:";
+  if (!inMemory) {
+    if (!existsSync(path)) {
+      if (!write) throw new DatabaseMissingError(path);
+    } else if (statSync(path).isDirectory()) {
+      throw new DatabaseAccessError(path, "is a directory, not a database file");
+    }
+  }
+  let sqlite: Database;
+  try {
+    sqlite = write
+      ? new Database(path, { create: true, readwrite: true, safeIntegers: true })
+      : new Database(path, { readonly: true, safeIntegers: true });
+  } catch (error) {
+    throw toDbError(path, error);
+  }
+  try {
+    sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const version = write ? prepareForWriting(sqlite, path) : checkLayout(sqlite, path);
+    return {
+      sqlite,
+      path,
+      version,
+      writable: write,
+      close: () => sqlite.close(),
+    };
+  } catch (error) {
+    sqlite.close();
+    throw toDbError(path, error);
+  }
+}
+
+function userVersion(sqlite: Database): number {
+  return Number(
+    (sqlite.query("PRAGMA user_version").get() as { user_version: bigint }).user_version,
+  );
+}
+
+function tableNames(sqlite: Database): Set<string> {
+  const rows = sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table'").all();
+  return new Set((rows as { name: string }[]).map((r) => r.name));
+}
+
+/** Checks the layout; returns its version. An empty database is version 0. */
+function checkLayout(sqlite: Database, path: string): number {
+  const version = userVersion(sqlite);
+  if (version > SCHEMA_VERSION) {
+    throw new DatabaseFormatError(
+      path,
+      `written by a newer runtape (layout version ${version}; this one knows up to ${SCHEMA_VERSION})`,
+      "NEWER_VERSION",
+    );
+  }
+  const tables = tableNames(sqlite);
+  if (tables.size === 0 && version === 0) return 0;
+  const missing = REQUIRED_TABLES.find((t) => !tables.has(t));
+  if (missing !== undefined || version < PYTHON_SCHEMA_VERSION) {
+    throw new DatabaseFormatError(
+      path,
+      `not a runs database (${missing ? `no table ${missing}` : `user_version ${version}`})`,
+    );
+  }
+  for (const type of EVENT_TYPES) {
+    const table = catalog[type].table;
+    const rows = sqlite.query(`PRAGMA table_info(${table})`).all() as { name: string }[];
+    const have = new Set(rows.map((r) => r.name));
+    const absent = fieldsOf(type).find(([name]) => !have.has(name));
+    if (absent) {
+      throw new DatabaseFormatError(
+        path,
+        `not a runs database (${table} has no column ${absent[0]})`,
+      );
+    }
+  }
+  return version;
+}
+
+/** Brings the file to the current layout: schema into an empty file, migration of version 1. */
+function prepareForWriting(sqlite: Database, path: string): number {
+  if (checkLayout(sqlite, path) === SCHEMA_VERSION) {
+    sqlite.exec("PRAGMA synchronous = NORMAL");
+    return SCHEMA_VERSION;
+  }
+  // WAL lets readers run beside one writer; it is a property of the file, set outside transactions.
+  sqlite.exec("PRAGMA journal_mode = WAL");
+  sqlite.exec("PRAGMA synchronous = NORMAL");
+  // Another process may be doing the same: decide again inside the write lock.
+  sqlite
+    .transaction(() => {
+      const version = checkLayout(sqlite, path);
+      if (version === 0) sqlite.exec(schemaSql);
+      else if (version === PYTHON_SCHEMA_VERSION) sqlite.exec(renderMigration());
+    })
+    .immediate();
+  return SCHEMA_VERSION;
+}

@@ -1,0 +1,107 @@
+/**
+ * Every failure the library expects ends in a RuntapeError: its message is one line a person can
+ * act on, and `code` tells programs (and the CLI's exit codes) what kind of failure it was.
+ */
+export class RuntapeError extends Error {
+  override name = "RuntapeError";
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The database file does not exist (and the operation only reads). */
+export class DatabaseMissingError extends RuntapeError {
+  constructor(readonly path: string) {
+    super(`no runs database at ${path}`, "DB_MISSING");
+  }
+}
+
+/** The file is not a runs database: not SQLite, another application's, or a newer layout. */
+export class DatabaseFormatError extends RuntapeError {
+  constructor(
+    readonly path: string,
+    reason: string,
+    code: "NOT_SQLITE" | "FOREIGN_DATABASE" | "NEWER_VERSION" | "CORRUPT" = "FOREIGN_DATABASE",
+  ) {
+    super(`${path}: ${reason}`, code);
+  }
+}
+
+/** SQLite refused to open or write the file (permissions, a directory, a full disk). */
+export class DatabaseAccessError extends RuntapeError {
+  constructor(
+    readonly path: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${path}: ${reason}`, "DB_ACCESS", options);
+  }
+}
+
+export class RunNotFoundError extends RuntapeError {
+  constructor(readonly runId: string) {
+    super(`no run with id ${JSON.stringify(runId)}`, "RUN_NOT_FOUND");
+  }
+}
+
+export class DuplicateRunError extends RuntapeError {
+  constructor(readonly runId: string) {
+    super(`a run with id ${JSON.stringify(runId)} already exists`, "DUPLICATE_RUN");
+  }
+}
+
+/** An event that does not fit the schema: names the event type, the field and the value. */
+export class InvalidEventError extends RuntapeError {
+  constructor(
+    readonly eventType: string,
+    readonly field: string,
+    readonly value: unknown,
+    reason: string,
+  ) {
+    super(`${eventType}.${field}: ${reason} (got ${describe(value)})`, "INVALID_EVENT");
+  }
+}
+
+/** A stored row that does not decode into its event type. */
+export class RowDecodeError extends RuntapeError {
+  constructor(
+    readonly table: string,
+    readonly rowId: bigint | number,
+    readonly column: string,
+    readonly value: unknown,
+    reason: string,
+  ) {
+    super(`${table} row ${rowId}, ${column}: ${reason} (got ${describe(value)})`, "ROW_DECODE");
+  }
+}
+
+/** A line of NDJSON input that is not a valid event. `line` counts from 1. */
+export class NdjsonError extends RuntapeError {
+  constructor(
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`line ${line}: ${reason}`, "NDJSON");
+  }
+}
+
+/** A short, printable rendering of a bad value for an error message. */
+export function describe(value: unknown): string {
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "number") return String(value);
+  if (typeof value === "string") {
+    const s = JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+    return s;
+  }
+  if (value === undefined) return "nothing";
+  try {
+    const s = JSON.stringify(value, (_k, x) => (typeof x === "bigint" ? `${x}n` : x));
+    return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+  } catch {
+    return typeof value;
+  }
+}

@@ -1,0 +1,184 @@
+import { newUuid, nowNs } from "./clock.ts";
+import {
+  type Field,
+  indicators,
+  int,
+  ns,
+  nullable,
+  oneOf,
+  real,
+  text,
+  type ValueOf,
+  withDefault,
+} from "./fields.ts";
+
+export const BAR_PERIODS = ["SECOND", "MINUTE", "HOUR", "DAY"] as const;
+export const ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_LIMIT"] as const;
+export const SIDES = ["BUY", "SELL"] as const;
+export const ACTIONS = [
+  "ENTRY",
+  "ENTRY_LONG",
+  "ENTRY_SHORT",
+  "EXIT",
+  "EXIT_LONG",
+  "EXIT_SHORT",
+  "ADD",
+  "REDUCE",
+  "REVERSE",
+] as const;
+export const REJECTION_REASONS = ["UNKNOWN"] as const;
+
+export type BarPeriod = (typeof BAR_PERIODS)[number];
+export type OrderType = (typeof ORDER_TYPES)[number];
+export type Side = (typeof SIDES)[number];
+export type Action = (typeof ACTIONS)[number];
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
+/** How one event type is stored: its table, its columns in insert order, its extra indexes. */
+export interface EventSpec {
+  readonly table: string;
+  readonly fields: Readonly<Record<string, Field<unknown>>>;
+  /** An index on `(run_id, symbol, ts_event_ns)`, as the bar tables and fills have. */
+  readonly symbolIndex?: true;
+}
+
+const times = { ts_event_ns: ns, ts_created_ns: withDefault(ns, nowNs) };
+const bar = {
+  ...times,
+  symbol: text,
+  bar_period: oneOf(BAR_PERIODS),
+  open: real,
+  high: real,
+  low: real,
+  close: real,
+  volume: nullable(int),
+};
+const response = { ...times, ts_broker_ns: ns, associated_order_id: text };
+const accepted = { ...response, broker_order_id: nullable(text) };
+const rejected = {
+  ...response,
+  rejection_reason: oneOf(REJECTION_REASONS),
+  rejection_message: text,
+};
+const orderId = withDefault(text, newUuid);
+
+/**
+ * The one declaration of the event model: every event type, its table and its columns, in the
+ * order of the spec. Types, valibot schemas, the DDL, the recorder, the replay and the NDJSON codec
+ * are all derived from it, so a new event type is one new entry here.
+ */
+export const catalog = {
+  BarReceived: { table: "bars", fields: bar, symbolIndex: true },
+  BarProcessed: { table: "bars_processed", fields: { ...bar, indicators }, symbolIndex: true },
+  OrderSubmissionRequest: {
+    table: "order_submissions",
+    fields: {
+      ...times,
+      system_order_id: orderId,
+      symbol: text,
+      order_type: oneOf(ORDER_TYPES),
+      side: oneOf(SIDES),
+      quantity: real,
+      limit_price: nullable(real),
+      stop_price: nullable(real),
+      action: nullable(oneOf(ACTIONS)),
+      signal: nullable(text),
+    },
+  },
+  OrderCancellationRequest: {
+    table: "order_cancellations",
+    fields: { ...times, system_order_id: orderId, symbol: text },
+  },
+  OrderModificationRequest: {
+    table: "order_modifications",
+    fields: {
+      ...times,
+      system_order_id: orderId,
+      symbol: text,
+      quantity: nullable(real),
+      limit_price: nullable(real),
+      stop_price: nullable(real),
+    },
+  },
+  OrderAccepted: { table: "orders_accepted", fields: accepted },
+  OrderRejected: { table: "orders_rejected", fields: rejected },
+  CancellationAccepted: { table: "cancellations_accepted", fields: accepted },
+  CancellationRejected: { table: "cancellations_rejected", fields: rejected },
+  ModificationAccepted: { table: "modifications_accepted", fields: accepted },
+  ModificationRejected: { table: "modifications_rejected", fields: rejected },
+  FillEvent: {
+    table: "fills",
+    fields: {
+      ...response,
+      broker_order_id: nullable(text),
+      symbol: text,
+      fill_id: withDefault(text, newUuid),
+      broker_fill_id: nullable(text),
+      side: oneOf(SIDES),
+      quantity_filled: real,
+      fill_price: real,
+      commission: real,
+      exchange: withDefault(text, () => "SIMULATED"),
+    },
+    symbolIndex: true,
+  },
+  OrderExpired: {
+    table: "expirations",
+    fields: { ...response, broker_order_id: nullable(text), symbol: text },
+  },
+} as const satisfies Record<string, EventSpec>;
+
+/** The name of an event type, e.g. `"BarReceived"`. */
+export type EventType = keyof typeof catalog;
+/** The name of an event table, e.g. `"bars"`. */
+export type TableName = (typeof catalog)[EventType]["table"];
+
+type FieldsOf<K extends EventType> = (typeof catalog)[K]["fields"];
+
+/**
+ * The event of type `K`: its `type` tag and one property per column, `null` where absent.
+ * A union of types gives the union of their events.
+ */
+export type EventOf<K extends EventType> = K extends EventType
+  ? { type: K } & { -readonly [F in keyof FieldsOf<K>]: ValueOf<FieldsOf<K>[F]> }
+  : never;
+
+/** Any of the 13 events, discriminated by `type`. */
+export type Event = EventOf<EventType>;
+
+/** All event types in catalog order. */
+export const EVENT_TYPES = Object.keys(catalog) as EventType[];
+
+/** Column names of event type `type`, in insert order (after `id` and `run_id`). */
+export function columnsOf(type: EventType): readonly string[] {
+  return Object.keys(catalog[type].fields);
+}
+
+/** The fields of `type` as one list, for codecs that walk the columns. */
+export function fieldsOf(type: EventType): readonly (readonly [string, Field<unknown>])[] {
+  return Object.entries(catalog[type].fields) as [string, Field<unknown>][];
+}
+
+/** The event type stored in `table`, if any. */
+export function typeOfTable(table: string): EventType | undefined {
+  return EVENT_TYPES.find((t) => catalog[t].table === table);
+}
+
+/** Whether `name` is one of the 13 event type names. */
+export function isEventType(name: unknown): name is EventType {
+  return typeof name === "string" && Object.hasOwn(catalog, name);
+}
+
+export type BarReceived = EventOf<"BarReceived">;
+export type BarProcessed = EventOf<"BarProcessed">;
+export type OrderSubmissionRequest = EventOf<"OrderSubmissionRequest">;
+export type OrderCancellationRequest = EventOf<"OrderCancellationRequest">;
+export type OrderModificationRequest = EventOf<"OrderModificationRequest">;
+export type OrderAccepted = EventOf<"OrderAccepted">;
+export type OrderRejected = EventOf<"OrderRejected">;
+export type CancellationAccepted = EventOf<"CancellationAccepted">;
+export type CancellationRejected = EventOf<"CancellationRejected">;
+export type ModificationAccepted = EventOf<"ModificationAccepted">;
+export type ModificationRejected = EventOf<"ModificationRejected">;
+export type FillEvent = EventOf<"FillEvent">;
+export type OrderExpired = EventOf<"OrderExpired">;

@@ -1,0 +1,149 @@
+import * as v from "valibot";
+import { dumpsIndicators, loadsIndicators } from "./pyjson.ts";
+
+/** What a column holds; codecs (SQL, NDJSON) switch on it. */
+export type FieldKind = "ns" | "int" | "real" | "text" | "enum" | "indicators";
+
+/** A value as bound to or read from bun:sqlite with `safeIntegers`. */
+export type SqlValue = bigint | number | string | null;
+
+/** Indicator values by name; NaN and ±Infinity are legal (warm-up, divisions by zero). */
+export type Indicators = Record<string, number>;
+
+/**
+ * One column of an event table. The valibot `schema` checks values at the boundaries with a
+ * readable issue; `is` is the same rule as a plain predicate for the hot paths (recorder, replay),
+ * and a test holds the two in agreement.
+ */
+export interface Field<T> {
+  readonly kind: FieldKind;
+  readonly sql: "INTEGER" | "REAL" | "TEXT";
+  readonly notNull: boolean;
+  readonly schema: v.GenericSchema<unknown, T>;
+  is(value: unknown): value is T;
+  /** Present when the Python model fills the field itself (factories, NDJSON input). */
+  readonly default?: () => T;
+  /** Present where the stored form differs from the value (indicators as JSON text). */
+  toSql?(value: T): SqlValue;
+  /** Present where the stored form differs from the value; the result is checked with `is`. */
+  fromSql?(raw: SqlValue): unknown;
+}
+
+/** A field the model fills itself when it is left out. */
+export type Defaulted<T> = Field<T> & { readonly default: () => T };
+
+/** The value type a field declares. */
+export type ValueOf<F> = F extends Field<infer T> ? T : never;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+const isInt64 = (x: unknown): x is bigint =>
+  typeof x === "bigint" && x >= INT64_MIN && x <= INT64_MAX;
+
+/** Nanoseconds since the Unix epoch: a signed 64-bit integer, always a bigint. */
+export const ns: Field<bigint> = {
+  kind: "ns",
+  sql: "INTEGER",
+  notNull: true,
+  schema: v.pipe(
+    v.bigint("expected a bigint"),
+    v.minValue(INT64_MIN, "outside the signed 64-bit range"),
+    v.maxValue(INT64_MAX, "outside the signed 64-bit range"),
+  ),
+  is: isInt64,
+};
+
+/** A count (bar volume): an integer that a JavaScript number holds exactly. */
+export const int: Field<number> = {
+  kind: "int",
+  sql: "INTEGER",
+  notNull: true,
+  schema: v.pipe(v.number("expected a number"), v.safeInteger("expected a safe integer")),
+  is: (x): x is number => Number.isSafeInteger(x),
+  fromSql: (raw) =>
+    typeof raw === "bigint" && raw >= Number.MIN_SAFE_INTEGER && raw <= Number.MAX_SAFE_INTEGER
+      ? Number(raw)
+      : raw,
+};
+
+/** A price or quantity: finite, since SQLite stores NaN as NULL and ±Infinity is no price. */
+export const real: Field<number> = {
+  kind: "real",
+  sql: "REAL",
+  notNull: true,
+  schema: v.pipe(v.number("expected a number"), v.finite("expected a finite number")),
+  is: (x): x is number => typeof x === "number" && Number.isFinite(x),
+  // An integral REAL written by another tool may come back as an integer.
+  fromSql: (raw) => (typeof raw === "bigint" ? Number(raw) : raw),
+};
+
+export const text: Field<string> = {
+  kind: "text",
+  sql: "TEXT",
+  notNull: true,
+  schema: v.string("expected a string"),
+  is: (x): x is string => typeof x === "string",
+};
+
+/** A vocabulary stored as its member name. */
+export function oneOf<const T extends readonly [string, ...string[]]>(
+  options: T,
+): Field<T[number]> {
+  const set = new Set<unknown>(options);
+  return {
+    kind: "enum",
+    sql: "TEXT",
+    notNull: true,
+    schema: v.picklist(options, `expected one of ${options.join(", ")}`),
+    is: (x): x is T[number] => set.has(x),
+  };
+}
+
+const isIndicators = (x: unknown): x is Indicators => {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
+  for (const key in x) if (typeof (x as Indicators)[key] !== "number") return false;
+  return true;
+};
+
+/** Indicator values, stored as the JSON text Python's `json.dumps` writes (bare NaN tokens). */
+export const indicators: Defaulted<Indicators> = {
+  kind: "indicators",
+  sql: "TEXT",
+  notNull: true,
+  schema: v.record(
+    v.string(),
+    v.custom<number>((x) => typeof x === "number", "expected a number"),
+    "expected an object of numbers",
+  ),
+  is: isIndicators,
+  default: () => ({}),
+  toSql: dumpsIndicators,
+  fromSql: (raw) => {
+    if (typeof raw !== "string") return raw;
+    try {
+      return loadsIndicators(raw);
+    } catch {
+      return raw; // fails `is`, so the decoder reports the column and the text
+    }
+  },
+};
+
+/** The same field, NULL allowed (and `null` its default). */
+export function nullable<T>(field: Field<T>): Defaulted<T | null> {
+  const { toSql, fromSql } = field;
+  return {
+    ...field,
+    notNull: false,
+    schema: v.nullable(field.schema),
+    is: (x): x is T | null => x === null || field.is(x),
+    default: () => null,
+    ...(toSql && { toSql: (x: T | null) => (x === null ? null : toSql(x)) }),
+    ...(fromSql && { fromSql: (raw: SqlValue) => (raw === null ? null : fromSql(raw)) }),
+  };
+}
+
+/** The same field, filled by `make` when left out. */
+export function withDefault<T>(field: Field<T>, make: () => T): Defaulted<T> {
+  return { ...field, default: make };
+}

@@ -1,0 +1,34 @@
+/**
+ * runtape: record every event of a trading system run into a SQLite runs database and replay it
+ * back as typed events.
+ */
+export { type ErrorHandler, EventBus, type SubscribeOptions } from "./bus.ts";
+export { type OpenOptions, openRunsDb, type RunsDb } from "./db.ts";
+export * from "./errors.ts";
+export * from "./events/catalog.ts";
+export { newUuid, nowNs } from "./events/clock.ts";
+export type { Field, FieldKind, Indicators, SqlValue } from "./events/fields.ts";
+export {
+  type EventInput,
+  eventInputSchemas,
+  eventSchemas,
+  findInvalidField,
+  makeEvent,
+  parseEvent,
+} from "./events/schemas.ts";
+export {
+  Recorder,
+  type RecorderOptions,
+  type RecordingSummary,
+  recordRun,
+} from "./recorder.ts";
+export {
+  getRun,
+  isRecordingAlive,
+  listRuns,
+  RUN_STATUSES,
+  type RunRow,
+  type RunStatus,
+  resolveRunId,
+} from "./runs.ts";
+export { SCHEMA_VERSION } from "./schema.ts";

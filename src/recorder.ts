@@ -1,0 +1,299 @@
+import type { Statement } from "bun:sqlite";
+import { hostname } from "node:os";
+import { EventBus, type SubscribeOptions } from "./bus.ts";
+import { openRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
+import { DuplicateRunError, InvalidEventError, RuntapeError } from "./errors.ts";
+import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
+import { nowNs } from "./events/clock.ts";
+import type { Field, SqlValue } from "./events/fields.ts";
+import { invalid } from "./events/schemas.ts";
+import { type RunStatus, toJsonColumn } from "./runs.ts";
+import { SEQ_COLUMN } from "./schema.ts";
+
+/** Options of {@link Recorder.start}. */
+export interface RecorderOptions {
+  /** Default: a new time-ordered UUID (v7). An id that already exists is refused. */
+  runId?: string;
+  /** Default: the run id. */
+  name?: string;
+  config?: Record<string, unknown> | null;
+  metadata?: Record<string, unknown> | null;
+  /** Buffered events that trigger a flush. Default 1,000. */
+  batchSize?: number;
+  /** Age of the oldest buffered event that triggers a flush: what a crash may lose. Default 100 ms. */
+  flushIntervalMs?: number;
+}
+
+/** What a finished recording holds. */
+export interface RecordingSummary {
+  runId: string;
+  status: RunStatus;
+  events: number;
+  refused: number;
+}
+
+// Rows per multi-row INSERT: one statement call per chunk instead of per row, well under SQLite's
+// limit of bound parameters.
+const CHUNK_ROWS = 64;
+
+interface TableWriter {
+  readonly type: EventType;
+  readonly fields: readonly (readonly [string, Field<unknown>])[];
+  readonly one: Statement;
+  readonly chunk: Statement;
+  readonly width: number;
+  values: SqlValue[];
+  rows: number;
+}
+
+/**
+ * Writes every event it is given into one run of a runs database: buffered per table, inserted in
+ * batches inside one write transaction per flush, each row numbered with its position in the run
+ * so replay restores the exact order across tables.
+ */
+export class Recorder {
+  /** The id of the run being recorded. */
+  readonly runId: string;
+  readonly #db: RunsDb;
+  readonly #ownsDb: boolean;
+  readonly #writers: Record<EventType, TableWriter>;
+  readonly #flushTransaction: () => void;
+  readonly #updateCounters: Statement;
+  readonly #batchSize: number;
+  readonly #intervalMs: number;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #seq = 0;
+  #refused = 0;
+  #pending = 0;
+  #oldestAt = 0;
+  #lastTsEvent: bigint | null = null;
+  #status: RunStatus = "running";
+  #detach: (() => void)[] = [];
+
+  private constructor(db: RunsDb, ownsDb: boolean, runId: string, options: RecorderOptions) {
+    this.#db = db;
+    this.#ownsDb = ownsDb;
+    this.runId = runId;
+    this.#batchSize = Math.max(1, options.batchSize ?? 1000);
+    this.#intervalMs = Math.max(1, options.flushIntervalMs ?? 100);
+    const sqlite = db.sqlite;
+    this.#writers = Object.fromEntries(
+      EVENT_TYPES.map((type) => {
+        const fields = fieldsOf(type);
+        const columns = ["run_id", ...fields.map(([name]) => name), SEQ_COLUMN];
+        const row = `(${columns.map(() => "?").join(", ")})`;
+        const insert = `INSERT INTO ${catalog[type].table} (${columns.join(", ")}) VALUES `;
+        const writer: TableWriter = {
+          type,
+          fields,
+          one: sqlite.prepare(insert + row),
+          chunk: sqlite.prepare(insert + Array(CHUNK_ROWS).fill(row).join(", ")),
+          width: columns.length,
+          values: [],
+          rows: 0,
+        };
+        return [type, writer];
+      }),
+    ) as Record<EventType, TableWriter>;
+    this.#updateCounters = sqlite.prepare(
+      "UPDATE runtape_runs SET events = ?, refused = ?, last_ts_event_ns = ? WHERE run_id = ?",
+    );
+    this.#flushTransaction = sqlite.transaction(() => this.#writeBuffers()).immediate;
+    this.#timer = setInterval(() => this.#flushIfDue(), Math.max(1, this.#intervalMs / 2));
+    this.#timer.unref();
+  }
+
+  /**
+   * Registers a new run (`running`, started now) in the database at `target` (a path, created if
+   * need be, or a database opened for writing) and returns its recorder.
+   * Throws DuplicateRunError if the run id exists; nothing of the existing run changes.
+   */
+  static start(target: string | RunsDb, options: RecorderOptions = {}): Recorder {
+    const ownsDb = typeof target === "string";
+    const db = typeof target === "string" ? openRunsDb(target, { mode: "write" }) : target;
+    if (!db.writable) {
+      throw new RuntapeError(`${db.path} was opened read-only; open it for writing`, "READ_ONLY");
+    }
+    const runId = options.runId ?? Bun.randomUUIDv7();
+    try {
+      db.sqlite
+        .transaction(() => {
+          db.sqlite
+            .prepare(
+              "INSERT INTO runs (run_id, name, ts_start, ts_end, status, config, metadata) VALUES (?, ?, ?, NULL, 'running', ?, ?)",
+            )
+            .run(
+              runId,
+              options.name ?? runId,
+              nowNs(),
+              toJsonColumn(options.config),
+              toJsonColumn(options.metadata),
+            );
+          db.sqlite
+            .prepare("INSERT INTO runtape_runs (run_id, pid, host) VALUES (?, ?, ?)")
+            .run(runId, process.pid, hostname());
+        })
+        .immediate();
+      return new Recorder(db, ownsDb, runId, options);
+    } catch (error) {
+      if (ownsDb) db.close();
+      if (sqliteCode(error)?.startsWith("SQLITE_CONSTRAINT")) throw new DuplicateRunError(runId);
+      throw toDbError(db.path, error);
+    }
+  }
+
+  /** Events stored or buffered so far. */
+  get recorded(): number {
+    return this.#seq;
+  }
+
+  /** Events refused because they did not fit the schema. */
+  get refused(): number {
+    return this.#refused;
+  }
+
+  get status(): RunStatus {
+    return this.#status;
+  }
+
+  /**
+   * Takes one event. An event that does not fit its schema is counted as refused and throws
+   * InvalidEventError (naming the field); it costs none of the other events.
+   */
+  record(event: Event): void {
+    if (this.#status !== "running") {
+      throw new RuntapeError(`run ${this.runId} is closed (${this.#status})`, "RUN_CLOSED");
+    }
+    const writer = this.#writers[event?.type as EventType] as TableWriter | undefined;
+    if (writer === undefined || !Object.hasOwn(this.#writers, event.type)) {
+      this.#refused++;
+      throw new InvalidEventError(String(event?.type), "type", event?.type, "not an event type");
+    }
+    const values = writer.values;
+    const start = values.length;
+    values.push(this.runId);
+    const record = event as unknown as Record<string, unknown>;
+    for (const [name, field] of writer.fields) {
+      const value = record[name];
+      if (!field.is(value)) {
+        values.length = start;
+        this.#refused++;
+        throw invalid(event.type, name, field, value);
+      }
+      values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
+    }
+    values.push(++this.#seq);
+    writer.rows++;
+    this.#lastTsEvent = event.ts_event_ns;
+    if (this.#pending++ === 0) this.#oldestAt = performance.now();
+    if (
+      this.#pending >= this.#batchSize ||
+      performance.now() - this.#oldestAt >= this.#intervalMs
+    ) {
+      this.flush();
+    }
+  }
+
+  /**
+   * Subscribes the recorder to all event types on `bus`. Refused events reach `options.onError`
+   * (or the bus's error handler) as InvalidEventError. Returns the detach function.
+   */
+  attach(bus: EventBus, options: SubscribeOptions = {}): () => void {
+    const detach = bus.subscribe(EVENT_TYPES, (event) => this.record(event), options);
+    this.#detach.push(detach);
+    return detach;
+  }
+
+  /** Writes all buffered events in one transaction. On failure they stay buffered and it throws. */
+  flush(): void {
+    if (this.#pending === 0) return;
+    try {
+      this.#flushTransaction();
+    } catch (error) {
+      throw toDbError(this.#db.path, error);
+    }
+    for (const type of EVENT_TYPES) {
+      const writer = this.#writers[type];
+      writer.values = [];
+      writer.rows = 0;
+    }
+    this.#pending = 0;
+  }
+
+  /**
+   * Flushes every buffered event, then ends the run with `status` and `ts_end` now. The run is
+   * never marked ended while events are still buffered: if the flush fails it stays `running`.
+   */
+  close(status: Exclude<RunStatus, "running"> = "completed"): RecordingSummary {
+    if (this.#status === "running") {
+      clearInterval(this.#timer);
+      for (const detach of this.#detach) detach();
+      this.flush();
+      try {
+        this.#db.sqlite
+          .transaction(() => {
+            this.#writeCounters();
+            this.#db.sqlite
+              .prepare("UPDATE runs SET status = ?, ts_end = ? WHERE run_id = ?")
+              .run(status, nowNs(), this.runId);
+          })
+          .immediate();
+      } catch (error) {
+        throw toDbError(this.#db.path, error);
+      }
+      this.#status = status;
+      if (this.#ownsDb) this.#db.close();
+    }
+    return { runId: this.runId, status: this.#status, events: this.#seq, refused: this.#refused };
+  }
+
+  #flushIfDue(): void {
+    if (this.#pending > 0 && performance.now() - this.#oldestAt >= this.#intervalMs) {
+      try {
+        this.flush();
+      } catch {
+        // The events stay buffered; the next flush (by size, by age or at close) retries and throws.
+      }
+    }
+  }
+
+  #writeBuffers(): void {
+    for (const type of EVENT_TYPES) {
+      const writer = this.#writers[type];
+      if (writer.rows === 0) continue;
+      const { values, width, chunk, one } = writer;
+      const chunkWidth = width * CHUNK_ROWS;
+      let i = 0;
+      for (; i + chunkWidth <= values.length; i += chunkWidth)
+        chunk.run(values.slice(i, i + chunkWidth));
+      for (; i < values.length; i += width) one.run(values.slice(i, i + width));
+    }
+    this.#writeCounters();
+  }
+
+  #writeCounters(): void {
+    this.#updateCounters.run(this.#seq, this.#refused, this.#lastTsEvent, this.runId);
+  }
+}
+
+/**
+ * Records one run around `body`: a fresh bus with a recorder attached is handed to `body`; the run
+ * ends `completed` when it returns, and `failed` (after flushing) when it throws, which rethrows.
+ */
+export async function recordRun<T>(
+  target: string | RunsDb,
+  options: RecorderOptions,
+  body: (bus: EventBus, recorder: Recorder) => T | Promise<T>,
+): Promise<{ result: T; summary: RecordingSummary }> {
+  const recorder = Recorder.start(target, options);
+  const bus = new EventBus();
+  recorder.attach(bus);
+  let result: T;
+  try {
+    result = await body(bus, recorder);
+  } catch (error) {
+    recorder.close("failed");
+    throw error;
+  }
+  return { result, summary: recorder.close("completed") };
+}

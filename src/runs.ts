@@ -1,0 +1,90 @@
+import { hostname } from "node:os";
+import type { RunsDb } from "./db.ts";
+import { RunNotFoundError, RuntapeError } from "./errors.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
+
+export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
+/** Where a run stands; `running` with a dead recording process means the process crashed. */
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** A row of the `runs` table, plus runtape's bookkeeping where the run was recorded by runtape. */
+export interface RunRow {
+  run_id: string;
+  name: string;
+  ts_start: bigint;
+  ts_end: bigint | null;
+  status: RunStatus;
+  /** JSON text, or null for an empty object. */
+  config: string | null;
+  /** JSON text, or null for an empty object. */
+  metadata: string | null;
+  /** Recording process, when runtape recorded the run. */
+  pid: number | null;
+  host: string | null;
+  /** Events stored and refused, when runtape recorded the run (null for Python-written runs). */
+  events: bigint | null;
+  refused: bigint | null;
+}
+
+const hasExtension = (db: RunsDb) => db.version >= SCHEMA_VERSION;
+
+function selectRuns(db: RunsDb, where: string): string {
+  return hasExtension(db)
+    ? `SELECT r.*, x.pid, x.host, x.events, x.refused FROM runs r
+       LEFT JOIN runtape_runs x ON x.run_id = r.run_id ${where}`
+    : `SELECT r.*, NULL AS pid, NULL AS host, NULL AS events, NULL AS refused FROM runs r ${where}`;
+}
+
+function toRunRow(raw: Record<string, unknown>): RunRow {
+  return { ...(raw as unknown as RunRow), pid: raw.pid == null ? null : Number(raw.pid) };
+}
+
+/** All runs, newest start first. */
+export function listRuns(db: RunsDb): RunRow[] {
+  if (db.version === 0) return [];
+  const rows = db.sqlite.query(selectRuns(db, "ORDER BY r.ts_start DESC, r.rowid DESC")).all();
+  return (rows as Record<string, unknown>[]).map(toRunRow);
+}
+
+/** The run `runId`; throws RunNotFoundError. */
+export function getRun(db: RunsDb, runId: string): RunRow {
+  const raw =
+    db.version === 0 ? null : db.sqlite.query(selectRuns(db, "WHERE r.run_id = ?")).get(runId);
+  if (raw == null) throw new RunNotFoundError(runId);
+  return toRunRow(raw as Record<string, unknown>);
+}
+
+/** Resolves `"latest"` (or nothing) to the newest run's id; checks that a given id exists. */
+export function resolveRunId(db: RunsDb, run: string | undefined): string {
+  if (run !== undefined && run !== "latest") return getRun(db, run).run_id;
+  const latest =
+    db.version === 0
+      ? null
+      : (db.sqlite
+          .query("SELECT run_id FROM runs ORDER BY ts_start DESC, rowid DESC LIMIT 1")
+          .get() as { run_id: string } | null);
+  if (latest == null) throw new RuntapeError(`${db.path} holds no runs`, "NO_RUNS");
+  return latest.run_id;
+}
+
+/**
+ * Whether the process that recorded a `running` run is still alive. Unknown (another host, or a
+ * run without runtape's bookkeeping) counts as alive, so nothing closes a run it cannot judge.
+ */
+export function isRecordingAlive(run: RunRow): boolean {
+  if (run.status !== "running") return false;
+  if (run.pid === null || run.host !== hostname()) return true;
+  try {
+    process.kill(run.pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/** JSON text for the `config`/`metadata` columns: an empty or absent object is NULL, as in the model. */
+export function toJsonColumn(value: Record<string, unknown> | null | undefined): string | null {
+  if (value == null || Object.keys(value).length === 0) return null;
+  return JSON.stringify(value);
+}
