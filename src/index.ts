@@ -4,6 +4,17 @@
  */
 export { type ErrorHandler, EventBus, type SubscribeOptions } from "./bus.ts";
 export { type OpenOptions, openRunsDb, type RunsDb } from "./db.ts";
+export {
+  DEFAULT_IGNORE,
+  type DiffOptions,
+  type DiffResult,
+  type Divergence,
+  diffEvents,
+  diffRuns,
+  type FieldDifference,
+  formatDiff,
+  type RunRef,
+} from "./diff.ts";
 export * from "./errors.ts";
 export * from "./events/catalog.ts";
 export { newUuid, nowNs } from "./events/clock.ts";
@@ -16,12 +27,21 @@ export {
   makeEvent,
   parseEvent,
 } from "./events/schemas.ts";
+export { stringifyExact } from "./json.ts";
+export {
+  decodeEvent,
+  encodeEvent,
+  MAX_LINE_BYTES,
+  type NdjsonInput,
+  readNdjson,
+} from "./ndjson.ts";
 export {
   Recorder,
   type RecorderOptions,
   type RecordingSummary,
   recordRun,
 } from "./recorder.ts";
+export { type ReplayOptions, type ReplayStats, replay, replayOnto } from "./replay.ts";
 export {
   getRun,
   isRecordingAlive,

@@ -72,7 +72,7 @@ export const real: Field<number> = {
   kind: "real",
   sql: "REAL",
   notNull: true,
-  schema: v.pipe(v.number("expected a number"), v.finite("expected a finite number")),
+  schema: v.pipe(v.number("expected a finite number"), v.finite("expected a finite number")),
   is: (x): x is number => typeof x === "number" && Number.isFinite(x),
   // An integral REAL written by another tool may come back as an integer.
   fromSql: (raw) => (typeof raw === "bigint" ? Number(raw) : raw),

@@ -67,7 +67,8 @@ const STRING_OR_TOKEN = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
 export function loadsIndicators(text: string): unknown {
   if (!text.includes("NaN") && !text.includes("Infinity")) return JSON.parse(text);
   const quoted = text.replace(STRING_OR_TOKEN, (m) =>
-    m.charCodeAt(0) === 34 ? m : `"${SENTINEL}${m}"`,
+    // The escape, not the raw NUL: JSON strings may not hold control characters.
+    m.charCodeAt(0) === 34 ? m : `"\\u0000runtape:${m}"`,
   );
   return JSON.parse(quoted, (_key, value) =>
     typeof value === "string" && value.startsWith(SENTINEL)

@@ -71,16 +71,21 @@ export function findInvalidField(event: Event): InvalidEventError | undefined {
   return undefined;
 }
 
-/** The InvalidEventError for a value that `field` refuses, with the schema's own wording. */
+/** Why `field` refuses `value`, in the schema's own words. */
+export function refusal(field: Field<unknown>, value: unknown): string {
+  if (value === undefined) return "missing";
+  const result = v.safeParse(field.schema, value);
+  return result.success ? "not accepted" : (result.issues[0]?.message ?? "invalid");
+}
+
+/** The InvalidEventError for a value that `field` refuses. */
 export function invalid(
   type: string,
   name: string,
   field: Field<unknown>,
   value: unknown,
 ): InvalidEventError {
-  const result = v.safeParse(field.schema, value);
-  const reason = result.success ? "not accepted" : (result.issues[0]?.message ?? "invalid");
-  return new InvalidEventError(type, name, value === undefined ? undefined : value, reason);
+  return new InvalidEventError(type, name, value, refusal(field, value));
 }
 
 /** Parses untrusted data into an event; throws InvalidEventError naming the first bad field. */

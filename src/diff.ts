@@ -1,0 +1,195 @@
+import type { RunsDb } from "./db.ts";
+import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
+import { replay } from "./replay.ts";
+
+/** Options of {@link diffEvents} and {@link diffRuns}. */
+export interface DiffOptions {
+  /** Fields never compared. Default `["ts_created_ns"]` (wall clock); `[]` compares every field. */
+  ignore?: readonly string[];
+  /** Floats within `abs`, or within `rel` of the larger magnitude, are equal. Default exact. */
+  tolerance?: { abs?: number; rel?: number };
+  /** Event types left out of both sides before comparing. */
+  excludeTypes?: readonly EventType[];
+}
+
+/** One field that differs, with both values. */
+export interface FieldDifference {
+  field: string;
+  a: unknown;
+  b: unknown;
+}
+
+/** The first place where two runs part. `a` or `b` is null where one run has ended. */
+export interface Divergence {
+  /** 0-based position in the compared streams (after `excludeTypes`). */
+  index: number;
+  a: Event | null;
+  b: Event | null;
+  /** Differing fields; empty when the event types differ or one side has ended. */
+  fields: FieldDifference[];
+}
+
+/** The outcome of comparing two runs event by event. */
+export interface DiffResult {
+  match: boolean;
+  first: Divergence | null;
+  /** Positions at which the events differ, counting those past the end of the shorter run. */
+  differing: number;
+  countsA: Record<EventType, number>;
+  countsB: Record<EventType, number>;
+}
+
+/** Where a run to compare lives: a database (path or handle) and a run id (default: latest). */
+export interface RunRef {
+  db: string | RunsDb;
+  run?: string;
+}
+
+export const DEFAULT_IGNORE: readonly string[] = ["ts_created_ns"];
+
+const zeroCounts = () =>
+  Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as Record<EventType, number>;
+
+/**
+ * Compares two event streams in order. Both are consumed one event at a time, so memory stays
+ * flat however long the runs are. NaN equals NaN; bigints compare exactly.
+ */
+export function diffEvents(
+  a: Iterable<Event>,
+  b: Iterable<Event>,
+  options: DiffOptions = {},
+): DiffResult {
+  const ignore = new Set(options.ignore ?? DEFAULT_IGNORE);
+  const excluded = new Set<string>(options.excludeTypes ?? []);
+  const equal = makeEquality(options.tolerance);
+  const result: DiffResult = {
+    match: true,
+    first: null,
+    differing: 0,
+    countsA: zeroCounts(),
+    countsB: zeroCounts(),
+  };
+  const left = kept(a, excluded);
+  const right = kept(b, excluded);
+  for (let index = 0; ; index++) {
+    const x = left.next();
+    const y = right.next();
+    if (x.done && y.done) break;
+    const ea = x.done ? null : x.value;
+    const eb = y.done ? null : y.value;
+    if (ea) result.countsA[ea.type]++;
+    if (eb) result.countsB[eb.type]++;
+    const fields = ea && eb && ea.type === eb.type ? fieldDifferences(ea, eb, ignore, equal) : null;
+    if (fields !== null && fields.length === 0) continue;
+    result.differing++;
+    if (result.first === null) {
+      result.match = false;
+      result.first = { index, a: ea, b: eb, fields: fields ?? [] };
+    }
+  }
+  return result;
+}
+
+/** Compares two recorded runs (of the same or different databases); see {@link diffEvents}. */
+export function diffRuns(a: RunRef, b: RunRef, options: DiffOptions = {}): DiffResult {
+  return diffEvents(
+    replay(a.db, { run: a.run, excludeTypes: options.excludeTypes as EventType[] | undefined }),
+    replay(b.db, { run: b.run, excludeTypes: options.excludeTypes as EventType[] | undefined }),
+    options,
+  );
+}
+
+function* kept(events: Iterable<Event>, excluded: ReadonlySet<string>): Generator<Event> {
+  for (const event of events) if (!excluded.has(event.type)) yield event;
+}
+
+type Equality = (x: unknown, y: unknown) => boolean;
+
+function fieldDifferences(
+  a: Event,
+  b: Event,
+  ignore: ReadonlySet<string>,
+  equal: Equality,
+): FieldDifference[] {
+  const out: FieldDifference[] = [];
+  const ra = a as unknown as Record<string, unknown>;
+  const rb = b as unknown as Record<string, unknown>;
+  for (const field of Object.keys(ra)) {
+    if (!ignore.has(field) && !equal(ra[field], rb[field])) {
+      out.push({ field, a: ra[field], b: rb[field] });
+    }
+  }
+  return out;
+}
+
+function makeEquality(tolerance: DiffOptions["tolerance"]): Equality {
+  const abs = tolerance?.abs ?? 0;
+  const rel = tolerance?.rel ?? 0;
+  const numbers = (x: number, y: number) =>
+    x === y ||
+    (Number.isNaN(x) && Number.isNaN(y)) ||
+    Math.abs(x - y) <= Math.max(abs, rel * Math.max(Math.abs(x), Math.abs(y)));
+  const equal: Equality = (x, y) => {
+    if (typeof x === "number" && typeof y === "number") return numbers(x, y);
+    if (typeof x === "object" && x !== null && typeof y === "object" && y !== null) {
+      const kx = Object.keys(x);
+      const ky = Object.keys(y);
+      const rx = x as Record<string, unknown>;
+      const ry = y as Record<string, unknown>;
+      return (
+        kx.length === ky.length && kx.every((k) => Object.hasOwn(ry, k) && equal(rx[k], ry[k]))
+      );
+    }
+    return x === y;
+  };
+  return equal;
+}
+
+const show = (value: unknown): string =>
+  typeof value === "bigint"
+    ? value.toString()
+    : typeof value === "number"
+      ? String(value)
+      : JSON.stringify(value, (_k, v) =>
+          typeof v === "number" && !Number.isFinite(v) ? String(v) : v,
+        );
+
+/**
+ * A readable account of a comparison: the first divergence (position, types, differing fields
+ * with both values) and per-type counts of both sides where they differ.
+ */
+export function formatDiff(
+  result: DiffResult,
+  labels: { a: string; b: string } = { a: "a", b: "b" },
+): string {
+  if (result.match) return `runs match (${total(result.countsA)} events)`;
+  const lines: string[] = [];
+  const first = result.first as Divergence;
+  const at = `event #${first.index + 1}`;
+  if (first.a === null || first.b === null) {
+    const [ended, goesOn] = first.a === null ? [labels.a, first.b] : [labels.b, first.a];
+    lines.push(
+      `first divergence at ${at}: ${ended} has ended, the other goes on with ${goesOn?.type}`,
+    );
+  } else if (first.a.type !== first.b.type) {
+    lines.push(
+      `first divergence at ${at}: ${labels.a} has ${first.a.type}, ${labels.b} has ${first.b.type}`,
+    );
+  } else {
+    lines.push(`first divergence at ${at} (${first.a.type}):`);
+    for (const f of first.fields)
+      lines.push(`  ${f.field}: ${show(f.a)} (${labels.a}) vs ${show(f.b)} (${labels.b})`);
+  }
+  lines.push(
+    `${result.differing} event position(s) differ; ${labels.a} has ${total(result.countsA)} events, ${labels.b} has ${total(result.countsB)}`,
+  );
+  for (const type of EVENT_TYPES) {
+    if (result.countsA[type] !== result.countsB[type]) {
+      lines.push(`  ${type}: ${result.countsA[type]} vs ${result.countsB[type]}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+const total = (counts: Record<EventType, number>) =>
+  Object.values(counts).reduce((s, n) => s + n, 0);

@@ -1,0 +1,196 @@
+/**
+ * The NDJSON interchange format: one event per line, `"type"` then the columns of its table,
+ * 64-bit integers as exact JSON integers, non-finite floats as the strings "NaN", "Infinity",
+ * "-Infinity" (also inside `indicators`), null for absent optional fields.
+ */
+import { InvalidEventError, NdjsonError, RuntapeError } from "./errors.ts";
+import { type Event, type EventType, fieldsOf, isEventType } from "./events/catalog.ts";
+import type { FieldKind } from "./events/fields.ts";
+import { parseEvent } from "./events/schemas.ts";
+
+/** Longest line accepted; a longer one is an error, not an out-of-memory crash. */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+const number = (x: number): string =>
+  Number.isFinite(x) ? (Object.is(x, -0) ? "-0" : String(x)) : `"${x}"`;
+
+function encodeValue(kind: FieldKind, value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  switch (kind) {
+    case "ns":
+    case "int":
+      return String(value);
+    case "real":
+      return number(value as number);
+    case "indicators": {
+      const parts: string[] = [];
+      for (const [k, v] of Object.entries(value as Record<string, number>)) {
+        parts.push(`${JSON.stringify(k)}:${number(v)}`);
+      }
+      return `{${parts.join(",")}}`;
+    }
+    default:
+      return JSON.stringify(value);
+  }
+}
+
+/** One event as one NDJSON line (without the newline); keys in catalog order. */
+export function encodeEvent(event: Event): string {
+  const record = event as unknown as Record<string, unknown>;
+  let line = `{"type":"${event.type}"`;
+  for (const [name, field] of fieldsOf(event.type)) {
+    if (name in record) line += `,"${name}":${encodeValue(field.kind, record[name])}`;
+  }
+  return `${line}}`;
+}
+
+// Tokens of a JSON text, enough to find the raw text of each top-level member's value.
+const TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|[{}[\]:,]/g;
+const INTEGER = /^-?\d+$/;
+
+/** Raw number tokens of the top-level members of a JSON object text, by key. */
+function topLevelNumbers(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let depth = 0;
+  let state: "key" | "colon" | "value" | "next" = "next";
+  let key = "";
+  for (const [token] of text.matchAll(TOKEN)) {
+    const c = token.charCodeAt(0);
+    if (depth === 1) {
+      if (state === "key" && c === 34) {
+        key = token;
+        state = "colon";
+        continue;
+      }
+      if (state === "colon" && c === 58) {
+        state = "value";
+        continue;
+      }
+      if (state === "value") {
+        if (c === 45 || (c >= 48 && c <= 57)) out.set(JSON.parse(key), token);
+        state = "next";
+      } else if (c === 44) {
+        state = "key";
+        continue;
+      }
+    }
+    if (c === 123 || c === 91) {
+      depth++;
+      if (depth === 1) state = "key";
+    } else if (c === 125 || c === 93) {
+      depth--;
+    }
+  }
+  return out;
+}
+
+const NON_FINITE: Record<string, number> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  "-Infinity": Number.NEGATIVE_INFINITY,
+};
+const toNumber = (v: unknown) => (typeof v === "string" && v in NON_FINITE ? NON_FINITE[v] : v);
+
+/**
+ * Parses one NDJSON line into an event, exactly (integers never pass through a float) and
+ * validated by the catalog's schemas. With `defaults`, fields the model fills itself may be
+ * left out. Throws InvalidEventError naming the field, or RuntapeError for malformed JSON.
+ */
+export function decodeEvent(line: string, options: { defaults?: boolean } = {}): Event {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (error) {
+    throw new RuntapeError(`not valid JSON (${(error as Error).message})`, "NDJSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new RuntapeError("not a JSON object", "NDJSON");
+  }
+  const record = parsed as Record<string, unknown>;
+  const type = record.type;
+  if (!isEventType(type)) {
+    throw new InvalidEventError(String(type ?? "event"), "type", type, "unknown event type");
+  }
+  const raw = topLevelNumbers(line);
+  for (const [name, field] of fieldsOf(type as EventType)) {
+    const value = record[name];
+    if (value === undefined || value === null) continue;
+    if (field.kind === "ns" || field.kind === "int") {
+      const token = raw.get(name);
+      if (typeof value !== "number" || token === undefined || !INTEGER.test(token)) {
+        throw new InvalidEventError(type, name, value, "expected an integer");
+      }
+      record[name] = field.kind === "ns" ? BigInt(token) : Number(token);
+    } else if (field.kind === "real") {
+      record[name] = toNumber(value);
+    } else if (field.kind === "indicators" && typeof value === "object") {
+      const values = value as Record<string, unknown>;
+      for (const k of Object.keys(values)) values[k] = toNumber(values[k]);
+    }
+  }
+  return parseEvent(record, options);
+}
+
+/** An NDJSON source: a stream or any async iterable of bytes or text. */
+export type NdjsonInput = AsyncIterable<Uint8Array | string> | ReadableStream<Uint8Array>;
+
+/**
+ * Reads events from NDJSON, one per non-blank line, streaming. Stops with NdjsonError (line
+ * number and the reason, naming the field) at the first invalid line; invalid UTF-8 and lines
+ * longer than {@link MAX_LINE_BYTES} are invalid lines too.
+ */
+export async function* readNdjson(
+  input: NdjsonInput,
+  options: { defaults?: boolean } = {},
+): AsyncGenerator<Event> {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const encoder = new TextEncoder();
+  let parts: Uint8Array[] = [];
+  let partBytes = 0;
+  let lineNumber = 0;
+
+  const parseLine = (bytes: Uint8Array): Event | undefined => {
+    lineNumber++;
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      throw new NdjsonError(lineNumber, "invalid UTF-8");
+    }
+    if (text.trim() === "") return undefined;
+    try {
+      return decodeEvent(text, options);
+    } catch (error) {
+      if (error instanceof RuntapeError) throw new NdjsonError(lineNumber, error.message);
+      throw error;
+    }
+  };
+
+  for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
+    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+    let start = 0;
+    for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, start)) {
+      let line = bytes.subarray(start, nl);
+      if (parts.length > 0) {
+        parts.push(line);
+        line = Buffer.concat(parts);
+        parts = [];
+        partBytes = 0;
+      }
+      if (line.length > MAX_LINE_BYTES) throw new NdjsonError(lineNumber + 1, "line too long");
+      const event = parseLine(line);
+      if (event !== undefined) yield event;
+      start = nl + 1;
+    }
+    if (start < bytes.length) {
+      // Copy: a stream may reuse its chunk buffer.
+      parts.push(bytes.slice(start));
+      partBytes += bytes.length - start;
+      if (partBytes > MAX_LINE_BYTES) throw new NdjsonError(lineNumber + 1, "line too long");
+    }
+  }
+  if (parts.length > 0) {
+    const event = parseLine(Buffer.concat(parts));
+    if (event !== undefined) yield event;
+  }
+}
