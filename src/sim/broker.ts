@@ -1,0 +1,251 @@
+import type { EventBus } from "../bus.ts";
+import type {
+  BarReceived,
+  OrderCancellationRequest,
+  OrderModificationRequest,
+  OrderSubmissionRequest,
+  OrderType,
+  Side,
+} from "../events/catalog.ts";
+import { makeEvent } from "../events/schemas.ts";
+import type { Random } from "./random.ts";
+
+/** How the simulated broker trades. */
+export interface BrokerParameters {
+  /** Commission per unit filled; an order pays at least `minimumCommission` in all. */
+  commissionPerUnit: number;
+  minimumCommission: number;
+  /** Share of a bar's volume one order may fill on that bar: larger orders fill in parts. */
+  participation: number;
+  /** Bars after which an unfilled LIMIT or STOP_LIMIT order expires. */
+  expiryBars: number;
+  /** Largest order value accepted (quantity × price). */
+  maxOrderValue: number;
+}
+
+export const DEFAULT_BROKER: BrokerParameters = {
+  commissionPerUnit: 0.005,
+  minimumCommission: 1,
+  participation: 0.1,
+  expiryBars: 10,
+  maxOrderValue: 1_000_000,
+};
+
+interface OpenOrder {
+  readonly id: string;
+  readonly brokerId: string;
+  readonly symbol: string;
+  readonly type: OrderType;
+  readonly side: Side;
+  quantity: number;
+  filled: number;
+  limit: number | null;
+  stop: number | null;
+  triggered: boolean;
+  commission: number;
+  /** The symbol's bar count when accepted: an order fills from the next bar on. */
+  readonly acceptedAt: number;
+}
+
+/**
+ * A simulated broker on the bus: accepts or rejects orders, fills MARKET, LIMIT, STOP and
+ * STOP_LIMIT orders against the bars (in parts when large), charges commission, expires limit
+ * orders, and answers cancellations and modifications.
+ */
+export class SimulatedBroker {
+  readonly #bus: EventBus;
+  readonly #random: Random;
+  readonly #p: BrokerParameters;
+  readonly #open = new Map<string, OpenOrder>();
+  readonly #bars = new Map<string, number>();
+  readonly #lastClose = new Map<string, number>();
+  #now = 0n;
+  #brokerIds = 0;
+  #fillIds = 0;
+
+  constructor(bus: EventBus, random: Random, parameters: BrokerParameters = DEFAULT_BROKER) {
+    this.#bus = bus;
+    this.#random = random;
+    this.#p = parameters;
+    bus.subscribe("BarReceived", (bar) => this.#onBar(bar));
+    bus.subscribe("OrderSubmissionRequest", (order) => this.#onSubmission(order));
+    bus.subscribe("OrderCancellationRequest", (request) => this.#onCancellation(request));
+    bus.subscribe("OrderModificationRequest", (request) => this.#onModification(request));
+  }
+
+  #respond(
+    type: "OrderAccepted" | "CancellationAccepted" | "ModificationAccepted",
+    order: OpenOrder,
+  ): void {
+    this.#bus.publish(
+      makeEvent(type, {
+        ts_event_ns: this.#now,
+        ts_broker_ns: this.#now,
+        associated_order_id: order.id,
+        broker_order_id: order.brokerId,
+      }),
+    );
+  }
+
+  #reject(
+    type: "OrderRejected" | "CancellationRejected" | "ModificationRejected",
+    orderId: string,
+    message: string,
+  ): void {
+    this.#bus.publish(
+      makeEvent(type, {
+        ts_event_ns: this.#now,
+        ts_broker_ns: this.#now,
+        associated_order_id: orderId,
+        rejection_reason: "UNKNOWN",
+        rejection_message: message,
+      }),
+    );
+  }
+
+  /** Why an order (or its modified form) cannot be accepted, if it cannot. */
+  #problem(
+    symbol: string,
+    type: OrderType,
+    quantity: number,
+    limit: number | null,
+    stop: number | null,
+  ): string | undefined {
+    const price = limit ?? stop ?? this.#lastClose.get(symbol);
+    if (price === undefined) return `no market for ${symbol}`;
+    if (!(quantity > 0)) return "quantity must be positive";
+    if ((type === "LIMIT" || type === "STOP_LIMIT") && limit === null)
+      return `${type} order needs a limit price`;
+    if ((type === "STOP" || type === "STOP_LIMIT") && stop === null)
+      return `${type} order needs a stop price`;
+    if ((limit !== null && limit <= 0) || (stop !== null && stop <= 0))
+      return "prices must be positive";
+    if (quantity * price > this.#p.maxOrderValue) return "order value exceeds buying power";
+    return undefined;
+  }
+
+  #onSubmission(order: OrderSubmissionRequest): void {
+    this.#now = order.ts_event_ns;
+    const problem = this.#problem(
+      order.symbol,
+      order.order_type,
+      order.quantity,
+      order.limit_price,
+      order.stop_price,
+    );
+    if (problem !== undefined) return this.#reject("OrderRejected", order.system_order_id, problem);
+    const open: OpenOrder = {
+      id: order.system_order_id,
+      brokerId: `SIM-${++this.#brokerIds}`,
+      symbol: order.symbol,
+      type: order.order_type,
+      side: order.side,
+      quantity: order.quantity,
+      filled: 0,
+      limit: order.limit_price,
+      stop: order.stop_price,
+      triggered: false,
+      commission: 0,
+      acceptedAt: this.#bars.get(order.symbol) ?? 0,
+    };
+    this.#open.set(open.id, open);
+    this.#respond("OrderAccepted", open);
+  }
+
+  #onCancellation(request: OrderCancellationRequest): void {
+    this.#now = request.ts_event_ns;
+    const order = this.#open.get(request.system_order_id);
+    if (order === undefined) {
+      return this.#reject("CancellationRejected", request.system_order_id, "order is not open");
+    }
+    this.#open.delete(order.id);
+    this.#respond("CancellationAccepted", order);
+  }
+
+  #onModification(request: OrderModificationRequest): void {
+    this.#now = request.ts_event_ns;
+    const order = this.#open.get(request.system_order_id);
+    if (order === undefined) {
+      return this.#reject("ModificationRejected", request.system_order_id, "order is not open");
+    }
+    const quantity = request.quantity ?? order.quantity;
+    const limit = request.limit_price ?? order.limit;
+    const stop = request.stop_price ?? order.stop;
+    const problem =
+      quantity <= order.filled
+        ? "quantity would not exceed what is already filled"
+        : this.#problem(order.symbol, order.type, quantity - order.filled, limit, stop);
+    if (problem !== undefined) return this.#reject("ModificationRejected", order.id, problem);
+    Object.assign(order, { quantity, limit, stop });
+    this.#respond("ModificationAccepted", order);
+  }
+
+  #onBar(bar: BarReceived): void {
+    this.#now = bar.ts_event_ns;
+    const index = (this.#bars.get(bar.symbol) ?? 0) + 1;
+    this.#bars.set(bar.symbol, index);
+    this.#lastClose.set(bar.symbol, bar.close);
+    for (const order of [...this.#open.values()]) {
+      if (order.symbol !== bar.symbol || order.acceptedAt >= index) continue;
+      const price = this.#executablePrice(order, bar);
+      if (price !== undefined) this.#fill(order, bar, price);
+      if (!this.#open.has(order.id)) continue;
+      const expires = order.type === "LIMIT" || order.type === "STOP_LIMIT";
+      if (expires && index - order.acceptedAt >= this.#p.expiryBars) {
+        this.#open.delete(order.id);
+        this.#bus.publish(
+          makeEvent("OrderExpired", {
+            ts_event_ns: this.#now,
+            ts_broker_ns: this.#now,
+            associated_order_id: order.id,
+            broker_order_id: order.brokerId,
+            symbol: order.symbol,
+          }),
+        );
+      }
+    }
+  }
+
+  /** The price an order trades at on `bar`, if it trades. */
+  #executablePrice(order: OpenOrder, bar: BarReceived): number | undefined {
+    const buy = order.side === "BUY";
+    if (order.type === "MARKET") return bar.open;
+    if ((order.type === "STOP" || order.type === "STOP_LIMIT") && !order.triggered) {
+      const stop = order.stop as number;
+      if (buy ? bar.high < stop : bar.low > stop) return undefined;
+      order.triggered = true;
+      if (order.type === "STOP") return buy ? Math.max(bar.open, stop) : Math.min(bar.open, stop);
+    }
+    if (order.type === "STOP") return bar.open;
+    const limit = order.limit as number;
+    if (buy ? bar.low > limit : bar.high < limit) return undefined;
+    return buy ? Math.min(bar.open, limit) : Math.max(bar.open, limit);
+  }
+
+  #fill(order: OpenOrder, bar: BarReceived, price: number): void {
+    const capacity = Math.max(1, Math.floor((bar.volume ?? 0) * this.#p.participation));
+    const quantity = Math.min(order.quantity - order.filled, capacity);
+    order.filled += quantity;
+    const done = order.filled >= order.quantity;
+    let commission = quantity * this.#p.commissionPerUnit;
+    if (done) commission = Math.max(commission, this.#p.minimumCommission - order.commission);
+    commission = Math.round(commission * 1e6) / 1e6;
+    order.commission += commission;
+    if (done) this.#open.delete(order.id);
+    this.#bus.publish(
+      makeEvent("FillEvent", {
+        ts_event_ns: this.#now,
+        ts_broker_ns: this.#now,
+        associated_order_id: order.id,
+        broker_order_id: order.brokerId,
+        symbol: order.symbol,
+        fill_id: this.#random.uuid(),
+        broker_fill_id: `SIM-F-${++this.#fillIds}`,
+        side: order.side,
+        quantity_filled: quantity,
+        fill_price: price,
+        commission,
+      }),
+    );
+  }
+}

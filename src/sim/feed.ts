@@ -1,0 +1,56 @@
+import type { EventBus } from "../bus.ts";
+import type { BarPeriod } from "../events/catalog.ts";
+import { makeEvent } from "../events/schemas.ts";
+import type { Random } from "./random.ts";
+
+export const PERIOD_NS: Record<BarPeriod, bigint> = {
+  SECOND: 1_000_000_000n,
+  MINUTE: 60_000_000_000n,
+  HOUR: 3_600_000_000_000n,
+  DAY: 86_400_000_000_000n,
+};
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+/**
+ * Synthetic bars: a seeded geometric random walk per symbol, published bar time by bar time,
+ * every symbol at each time. Calls `onStep` after each bar time.
+ */
+export function publishBars(
+  bus: EventBus,
+  random: Random,
+  options: {
+    symbols: readonly string[];
+    bars: number;
+    barPeriod: BarPeriod;
+    start: bigint;
+    onStep?: (index: number, total: number) => void;
+  },
+): number {
+  const prices = options.symbols.map(() => round(50 + random.next() * 450));
+  const step = PERIOD_NS[options.barPeriod];
+  for (let i = 0; i < options.bars; i++) {
+    const ts = options.start + BigInt(i) * step;
+    options.symbols.forEach((symbol, s) => {
+      const open = prices[s] as number;
+      const close = round(open * Math.exp(0.004 * random.normal()));
+      const high = round(Math.max(open, close) * (1 + 0.002 * random.next()));
+      const low = round(Math.min(open, close) * (1 - 0.002 * random.next()));
+      prices[s] = close;
+      bus.publish(
+        makeEvent("BarReceived", {
+          ts_event_ns: ts,
+          symbol,
+          bar_period: options.barPeriod,
+          open,
+          high,
+          low,
+          close,
+          volume: random.int(500, 5000),
+        }),
+      );
+    });
+    options.onStep?.(i + 1, options.bars);
+  }
+  return options.bars * options.symbols.length;
+}

@@ -1,0 +1,236 @@
+import type { EventBus } from "../bus.ts";
+import type { Action, BarReceived, OrderType, Side } from "../events/catalog.ts";
+import { makeEvent } from "../events/schemas.ts";
+import { rsi, sma } from "./indicators.ts";
+import type { Random } from "./random.ts";
+
+/** The demo strategy's parameters. */
+export interface StrategyParameters {
+  fastPeriod: number;
+  slowPeriod: number;
+  rsiPeriod: number;
+  /** Units per position. */
+  quantity: number;
+  /** Distance of the protective stop from the entry, as a fraction of the price. */
+  stopDistance: number;
+}
+
+export const DEFAULT_STRATEGY: StrategyParameters = {
+  fastPeriod: 5,
+  slowPeriod: 20,
+  rsiPeriod: 14,
+  quantity: 400,
+  stopDistance: 0.03,
+};
+
+/** Prices of orders are in cents. */
+const cents = (x: number) => Math.round(x * 100) / 100;
+
+/** How often, in bars of one symbol, the strategy tries to scale in beyond its buying power. */
+const SCALE_IN_EVERY = 97;
+
+interface SymbolState {
+  readonly closes: number[];
+  bars: number;
+  position: number;
+  trend: -1 | 0 | 1;
+  stopId: string | null;
+  /** A resting limit order of the mean-reversion leg and the bar it was placed on. */
+  dip: { id: string; placedAt: number } | null;
+  breakoutId: string | null;
+}
+
+/**
+ * The demo strategy: a fast/slow moving-average crossover that goes long or short with a
+ * protective stop, a mean-reversion limit order when the RSI is oversold (modified, then
+ * cancelled or left to expire), a STOP_LIMIT breakout when it is overbought, and now and then an
+ * order too large for the account. It publishes a processed bar with its indicators per bar.
+ */
+export class CrossoverStrategy {
+  readonly #bus: EventBus;
+  readonly #random: Random;
+  readonly #p: StrategyParameters;
+  readonly #symbols = new Map<string, SymbolState>();
+
+  constructor(bus: EventBus, random: Random, parameters: StrategyParameters = DEFAULT_STRATEGY) {
+    this.#bus = bus;
+    this.#random = random;
+    this.#p = parameters;
+    bus.subscribe("BarReceived", (bar) => this.#onBar(bar));
+    bus.subscribe("FillEvent", (fill) => {
+      const state = this.#state(fill.symbol);
+      state.position += fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
+    });
+    bus.subscribe(["OrderExpired", "CancellationAccepted", "CancellationRejected"], (event) => {
+      for (const state of this.#symbols.values()) {
+        if (state.dip?.id === event.associated_order_id) state.dip = null;
+        if (state.breakoutId === event.associated_order_id) state.breakoutId = null;
+        if (state.stopId === event.associated_order_id) state.stopId = null;
+      }
+    });
+  }
+
+  #state(symbol: string): SymbolState {
+    let state = this.#symbols.get(symbol);
+    if (state === undefined) {
+      state = {
+        closes: [],
+        bars: 0,
+        position: 0,
+        trend: 0,
+        stopId: null,
+        dip: null,
+        breakoutId: null,
+      };
+      this.#symbols.set(symbol, state);
+    }
+    return state;
+  }
+
+  #onBar(bar: BarReceived): void {
+    const p = this.#p;
+    const state = this.#state(bar.symbol);
+    state.closes.push(bar.close);
+    if (state.closes.length > Math.max(p.slowPeriod, p.rsiPeriod + 1)) state.closes.shift();
+    state.bars++;
+    const fast = sma(state.closes, p.fastPeriod);
+    const slow = sma(state.closes, p.slowPeriod);
+    const strength = rsi(state.closes, p.rsiPeriod);
+    const { type: _, ...fields } = bar;
+    this.#bus.publish(
+      makeEvent("BarProcessed", {
+        ...fields,
+        indicators: {
+          [`SMA_${p.fastPeriod}_CLOSE`]: fast,
+          [`SMA_${p.slowPeriod}_CLOSE`]: slow,
+          [`RSI_${p.rsiPeriod}_CLOSE`]: strength,
+        },
+      }),
+    );
+
+    if (Number.isFinite(fast) && Number.isFinite(slow) && fast !== slow) {
+      const trend = fast > slow ? 1 : -1;
+      if (state.trend !== 0 && trend !== state.trend) this.#reverse(bar, state, trend);
+      state.trend = trend;
+    }
+    this.#manageDip(bar, state, strength);
+    if (strength > 70 && state.breakoutId === null) {
+      state.breakoutId = this.#order(
+        bar,
+        "STOP_LIMIT",
+        "BUY",
+        p.quantity / 2,
+        "ENTRY",
+        "RSI breakout",
+        {
+          stop: bar.high * 1.001,
+          limit: bar.high * 1.004,
+        },
+      );
+    }
+    if (state.bars % SCALE_IN_EVERY === 0) {
+      this.#order(bar, "LIMIT", "BUY", p.quantity * 1000, "ADD", "scale in", { limit: bar.close });
+    }
+  }
+
+  /** The crossover: flatten and turn to the new trend, with a fresh protective stop. */
+  #reverse(bar: BarReceived, state: SymbolState, trend: 1 | -1): void {
+    const target = trend * this.#p.quantity;
+    const delta = target - state.position;
+    if (state.stopId !== null) {
+      this.#cancel(bar, state.stopId);
+      state.stopId = null;
+    }
+    if (delta === 0) return;
+    const action: Action =
+      state.position === 0 ? (trend > 0 ? "ENTRY_LONG" : "ENTRY_SHORT") : "REVERSE";
+    const side: Side = delta > 0 ? "BUY" : "SELL";
+    this.#order(
+      bar,
+      "MARKET",
+      side,
+      Math.abs(delta),
+      action,
+      trend > 0 ? "SMA cross up" : "SMA cross down",
+    );
+    const stop = bar.close * (1 - trend * this.#p.stopDistance);
+    state.stopId = this.#order(
+      bar,
+      "STOP",
+      trend > 0 ? "SELL" : "BUY",
+      this.#p.quantity,
+      trend > 0 ? "EXIT_LONG" : "EXIT_SHORT",
+      "protective stop",
+      { stop },
+    );
+  }
+
+  /**
+   * Buys dips with a limit order; 3 bars on it moves the limit up, 6 bars on it cancels every
+   * other one and leaves the rest to fill or expire. It does not watch its fills, so a cancel or a change
+   * may reach an order already filled, and be rejected.
+   */
+  #manageDip(bar: BarReceived, state: SymbolState, strength: number): void {
+    if (state.dip === null) {
+      if (strength < 35) {
+        const id = this.#order(bar, "LIMIT", "BUY", this.#p.quantity / 2, "ADD", "RSI oversold", {
+          limit: bar.close * 0.996,
+        });
+        state.dip = { id, placedAt: state.bars };
+      }
+      return;
+    }
+    const age = state.bars - state.dip.placedAt;
+    if (age === 3) {
+      this.#bus.publish(
+        makeEvent("OrderModificationRequest", {
+          ts_event_ns: bar.ts_event_ns,
+          system_order_id: state.dip.id,
+          symbol: bar.symbol,
+          limit_price: cents(bar.close * 0.999),
+        }),
+      );
+    } else if (age === 6 && state.dip.placedAt % 2 === 0) {
+      this.#cancel(bar, state.dip.id);
+    } else if (age > 12) {
+      state.dip = null; // filled long ago, or will expire: free the leg for the next dip
+    }
+  }
+
+  #order(
+    bar: BarReceived,
+    type: OrderType,
+    side: Side,
+    quantity: number,
+    action: Action,
+    signal: string,
+    prices: { limit?: number; stop?: number } = {},
+  ): string {
+    const id = this.#random.uuid();
+    this.#bus.publish(
+      makeEvent("OrderSubmissionRequest", {
+        ts_event_ns: bar.ts_event_ns,
+        system_order_id: id,
+        symbol: bar.symbol,
+        order_type: type,
+        side,
+        quantity,
+        limit_price: prices.limit === undefined ? null : cents(prices.limit),
+        stop_price: prices.stop === undefined ? null : cents(prices.stop),
+        action,
+        signal,
+      }),
+    );
+    return id;
+  }
+
+  #cancel(bar: BarReceived, orderId: string): void {
+    this.#bus.publish(
+      makeEvent("OrderCancellationRequest", {
+        ts_event_ns: bar.ts_event_ns,
+        system_order_id: orderId,
+        symbol: bar.symbol,
+      }),
+    );
+  }
+}
