@@ -133,7 +133,10 @@ export class SimulatedBroker {
       order.limit_price,
       order.stop_price,
     );
-    if (problem !== undefined) return this.#reject("OrderRejected", order.system_order_id, problem);
+    if (problem !== undefined) {
+      this.#reject("OrderRejected", order.system_order_id, problem);
+      return;
+    }
     const open: OpenOrder = {
       id: order.system_order_id,
       brokerId: `SIM-${++this.#brokerIds}`,
@@ -156,7 +159,8 @@ export class SimulatedBroker {
     this.#now = request.ts_event_ns;
     const order = this.#open.get(request.system_order_id);
     if (order === undefined) {
-      return this.#reject("CancellationRejected", request.system_order_id, "order is not open");
+      this.#reject("CancellationRejected", request.system_order_id, "order is not open");
+      return;
     }
     this.#open.delete(order.id);
     this.#respond("CancellationAccepted", order);
@@ -166,7 +170,8 @@ export class SimulatedBroker {
     this.#now = request.ts_event_ns;
     const order = this.#open.get(request.system_order_id);
     if (order === undefined) {
-      return this.#reject("ModificationRejected", request.system_order_id, "order is not open");
+      this.#reject("ModificationRejected", request.system_order_id, "order is not open");
+      return;
     }
     const quantity = request.quantity ?? order.quantity;
     const limit = request.limit_price ?? order.limit;
@@ -175,7 +180,10 @@ export class SimulatedBroker {
       quantity <= order.filled
         ? "quantity would not exceed what is already filled"
         : this.#problem(order.symbol, order.type, quantity - order.filled, limit, stop);
-    if (problem !== undefined) return this.#reject("ModificationRejected", order.id, problem);
+    if (problem !== undefined) {
+      this.#reject("ModificationRejected", order.id, problem);
+      return;
+    }
     Object.assign(order, { quantity, limit, stop });
     this.#respond("ModificationAccepted", order);
   }
