@@ -27,6 +27,18 @@ export {
   makeEvent,
   parseEvent,
 } from "./events/schemas.ts";
+export {
+  type CheckFinding,
+  checkDatabase,
+  countEvents,
+  inspectRun,
+  listRunSummaries,
+  type RecoveredRun,
+  type RunDetail,
+  type RunListEntry,
+  recoverRuns,
+  type SymbolTrading,
+} from "./inspect.ts";
 export { stringifyExact } from "./json.ts";
 export {
   decodeEvent,
@@ -35,6 +47,7 @@ export {
   type NdjsonInput,
   readNdjson,
 } from "./ndjson.ts";
+export { computePnl, type Pnl, type PnlFill } from "./pnl.ts";
 export {
   Recorder,
   type RecorderOptions,
@@ -44,6 +57,7 @@ export {
 export { type ReplayOptions, type ReplayStats, replay, replayOnto } from "./replay.ts";
 export {
   getRun,
+  hasSequence,
   isRecordingAlive,
   listRuns,
   RUN_STATUSES,

@@ -5,8 +5,8 @@ import { RowDecodeError, RuntapeError } from "./errors.ts";
 import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { refusal } from "./events/schemas.ts";
-import { resolveRunId } from "./runs.ts";
-import { SCHEMA_VERSION, SEQ_COLUMN } from "./schema.ts";
+import { hasSequence, resolveRunId } from "./runs.ts";
+import { SEQ_COLUMN } from "./schema.ts";
 
 /** What to replay. Every filter is optional; without any, the whole run in publication order. */
 export interface ReplayOptions {
@@ -67,7 +67,7 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
     const runId = resolveRunId(db, options.run);
     const stats = options.stats ?? { runId, events: 0, skipped: 0 };
     stats.runId = runId;
-    const bySeq = recordedByRuntape(db, runId);
+    const bySeq = hasSequence(db, runId);
     const excluded = new Set(options.excludeTypes ?? []);
     const wanted = (options.types ?? EVENT_TYPES).filter((t) => !excluded.has(t));
     for (const type of EVENT_TYPES) {
@@ -145,12 +145,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }
     signal?.addEventListener("abort", abort, { once: true });
   });
-}
-
-/** Whether runtape recorded the run, so its rows carry sequence numbers. */
-function recordedByRuntape(db: RunsDb, runId: string): boolean {
-  if (db.version < SCHEMA_VERSION) return false;
-  return db.sqlite.query("SELECT 1 FROM runtape_runs WHERE run_id = ?").get(runId) !== null;
 }
 
 /** Request tables: they carry the symbol of the orders that responses answer. */

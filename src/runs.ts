@@ -83,6 +83,12 @@ export function isRecordingAlive(run: RunRow): boolean {
   }
 }
 
+/** Whether runtape recorded the run, so that its rows carry sequence numbers (exact order). */
+export function hasSequence(db: RunsDb, runId: string): boolean {
+  if (!hasExtension(db)) return false;
+  return db.sqlite.query("SELECT 1 FROM runtape_runs WHERE run_id = ?").get(runId) !== null;
+}
+
 /** JSON text for the `config`/`metadata` columns: an empty or absent object is NULL, as in the model. */
 export function toJsonColumn(value: Record<string, unknown> | null | undefined): string | null {
   if (value == null || Object.keys(value).length === 0) return null;

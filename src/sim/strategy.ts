@@ -96,7 +96,7 @@ export class CrossoverStrategy {
     const fast = sma(state.closes, p.fastPeriod);
     const slow = sma(state.closes, p.slowPeriod);
     const strength = rsi(state.closes, p.rsiPeriod);
-    const { type: _, ...fields } = bar;
+    const { type: _, ts_created_ns: __, ...fields } = bar;
     this.#bus.publish(
       makeEvent("BarProcessed", {
         ...fields,

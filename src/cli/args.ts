@@ -1,0 +1,155 @@
+import type { ArgsDef } from "citty";
+import { RuntapeError } from "../errors.ts";
+import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
+
+/** A command line the CLI cannot act on: exit code 2. */
+export class UsageError extends RuntapeError {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message, "USAGE");
+  }
+}
+
+/** Options every command takes. */
+export const commonArgs = {
+  verbose: { type: "boolean", description: "Show stack traces of errors" },
+} as const satisfies ArgsDef;
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * Checks raw arguments against a command's declaration, which citty does not: unknown options,
+ * options missing their value, and surplus positional arguments are usage errors.
+ */
+export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
+  const flags = new Map<string, "boolean" | "string">();
+  let positionals = 0;
+  for (const [name, arg] of Object.entries(def)) {
+    if (arg.type === "positional") {
+      positionals++;
+      continue;
+    }
+    const kind = arg.type === "boolean" ? "boolean" : "string";
+    const aliases = "alias" in arg ? [arg.alias ?? []].flat() : [];
+    for (const n of [name, kebab(name), ...aliases]) {
+      flags.set(n, kind);
+      if (kind === "boolean") flags.set(`no-${n}`, kind);
+    }
+  }
+  let seen = 0;
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] as string;
+    if (arg === "--") {
+      seen += rawArgs.length - i - 1;
+      break;
+    }
+    if (arg === "-" || !arg.startsWith("-")) {
+      seen++;
+      continue;
+    }
+    const [name = "", inline] = arg.replace(/^--?/, "").split(/=(.*)/s, 2);
+    const kind = flags.get(name);
+    if (kind === undefined) throw new UsageError(`unknown option ${arg.split("=")[0]}`);
+    if (kind === "string" && inline === undefined) {
+      const next = rawArgs[i + 1];
+      if (next === undefined || (next.startsWith("--") && next.length > 2)) {
+        throw new UsageError(`option --${name} needs a value`);
+      }
+      i++;
+    }
+  }
+  if (seen > positionals) {
+    const extra = rawArgs.filter((a) => !a.startsWith("-"))[positionals];
+    throw new UsageError(`unexpected argument ${JSON.stringify(extra ?? "")}`);
+  }
+}
+
+/** A comma-separated list; empty items are dropped. */
+export function parseList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** A list of event type names, checked against the catalog. */
+export function parseTypes(value: string | undefined, flag: string): EventType[] | undefined {
+  const names = parseList(value);
+  if (names === undefined) return undefined;
+  for (const name of names) {
+    if (!isEventType(name)) {
+      throw new UsageError(
+        `${flag}: unknown event type ${JSON.stringify(name)}`,
+        `one of ${EVENT_TYPES.join(", ")}`,
+      );
+    }
+  }
+  return names as EventType[];
+}
+
+/** A whole number within [min, max]. */
+export function parseInteger(
+  value: string | undefined,
+  flag: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `${flag} takes a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return n;
+}
+
+/** A positive finite number. */
+export function parsePositive(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${flag} takes a positive number (got ${JSON.stringify(value)})`);
+  }
+  return n;
+}
+
+const ISO =
+  /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/** A point in time as nanoseconds since the epoch: an integer of nanoseconds, or ISO-8601 (UTC unless a zone is given). */
+export function parseTime(value: string | undefined, flag: string): bigint | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^-?\d+$/.test(text)) return BigInt(text);
+  const m = ISO.exec(text);
+  const ms = m ? Date.parse(`${m[1]}T${m[2] ?? "00:00"}${m[4] ?? "Z"}`) : Number.NaN;
+  if (!m || Number.isNaN(ms)) {
+    throw new UsageError(
+      `${flag} takes nanoseconds since the epoch or an ISO-8601 time (got ${JSON.stringify(value)})`,
+      "e.g. 1709562600000000000 or 2024-03-04T14:30:00Z",
+    );
+  }
+  return BigInt(ms) * 1_000_000n + BigInt((m[3] ?? "").padEnd(9, "0"));
+}
+
+/** A JSON object given on the command line. */
+export function parseJsonObject(
+  value: string | undefined,
+  flag: string,
+): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`${flag} must be a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -1,0 +1,66 @@
+import { defineCommand } from "citty";
+import { openRunsDb } from "../db.ts";
+import { DEFAULT_IGNORE, diffRuns, formatDiff } from "../diff.ts";
+import { stringifyExact } from "../json.ts";
+import { resolveRunId } from "../runs.ts";
+import { commonArgs, parseList, parseTypes, UsageError } from "./args.ts";
+
+export default defineCommand({
+  meta: {
+    name: "diff",
+    description: "Compare two runs event by event; exit 0 when they match, 1 when they differ",
+  },
+  args: {
+    a: { type: "positional", required: true, description: "First runs database" },
+    b: {
+      type: "positional",
+      required: true,
+      description: "Second runs database (may be the same file)",
+    },
+    runA: { type: "string", valueHint: "ID|latest", description: "Run of A (default: latest)" },
+    runB: { type: "string", valueHint: "ID|latest", description: "Run of B (default: latest)" },
+    ignore: {
+      type: "string",
+      valueHint: "F,…",
+      description: `Fields not compared (default ${DEFAULT_IGNORE.join(",")}; '' compares all)`,
+    },
+    tolerance: {
+      type: "string",
+      valueHint: "X",
+      description: "Floats within X (absolute) or X times their magnitude (relative) are equal",
+    },
+    excludeTypes: { type: "string", valueHint: "T,…", description: "Leave these event types out" },
+    json: { type: "boolean", description: "Print the result as one JSON document" },
+    ...commonArgs,
+  },
+  run({ args }) {
+    const tolerance = args.tolerance === undefined ? undefined : Number(args.tolerance);
+    if (tolerance !== undefined && (args.tolerance?.trim() === "" || !(tolerance >= 0))) {
+      throw new UsageError(
+        `--tolerance takes a number >= 0 (got ${JSON.stringify(args.tolerance)})`,
+      );
+    }
+    const options = {
+      ignore: parseList(args.ignore),
+      tolerance: tolerance === undefined ? undefined : { abs: tolerance, rel: tolerance },
+      excludeTypes: parseTypes(args.excludeTypes, "--exclude-types"),
+    };
+    const a = openRunsDb(args.a);
+    try {
+      const b = args.b === args.a ? a : openRunsDb(args.b);
+      try {
+        const runA = resolveRunId(a, args.runA);
+        const runB = resolveRunId(b, args.runB);
+        const result = diffRuns({ db: a, run: runA }, { db: b, run: runB }, options);
+        process.stdout.write(
+          `${args.json ? stringifyExact({ runA, runB, ...result }, 2) : formatDiff(result, { a: "A", b: "B" })}\n`,
+        );
+        return result.match ? 0 : 1;
+      } finally {
+        if (b !== a) b.close();
+      }
+    } finally {
+      a.close();
+    }
+  },
+});

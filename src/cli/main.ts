@@ -1,0 +1,84 @@
+import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
+import pkg from "../../package.json" with { type: "json" };
+import { RuntapeError } from "../errors.ts";
+import { checkArgs, UsageError } from "./args.ts";
+import { logger, OutputClosed, plain } from "./output.ts";
+
+type Command = CommandDef<ArgsDef>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  record: () => import("./record.ts").then((m) => m.default as Command),
+  replay: () => import("./replay.ts").then((m) => m.default as Command),
+  inspect: () => import("./inspect.ts").then((m) => m.default as Command),
+  diff: () => import("./diff.ts").then((m) => m.default as Command),
+};
+
+const root: Command = {
+  meta: {
+    name: "runtape",
+    version: pkg.version,
+    description: "Record trading-system runs into a SQLite runs database and replay them exactly",
+  },
+  subCommands: commands,
+};
+
+const HELP = new Set(["--help", "-h"]);
+
+/**
+ * Runs the CLI on `argv` (without the executable) and returns the exit code: 0 success,
+ * 1 failure, 2 usage error, 130/143 interrupted. Errors become one line on stderr.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const verbose = argv.includes("--verbose");
+  try {
+    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+      process.stdout.write(`${pkg.version}\n`);
+      return 0;
+    }
+    const index = argv.findIndex((a) => !a.startsWith("-"));
+    const name = index === -1 ? undefined : argv[index];
+    if (name === undefined) {
+      if (argv.some((a) => HELP.has(a))) return await printUsage(root);
+      throw new UsageError(
+        argv.length === 0 ? "no command given" : `unknown option ${argv[0]}`,
+        "run `runtape --help` for the commands",
+      );
+    }
+    const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+    if (load === undefined) {
+      throw new UsageError(
+        `unknown command ${JSON.stringify(name)}`,
+        `commands: ${Object.keys(commands).join(", ")}`,
+      );
+    }
+    const before = argv.slice(0, index).filter((a) => a !== "--verbose");
+    if (before.length > 0) throw new UsageError(`unknown option ${before[0]}`);
+    const command = await load();
+    const rest = argv.slice(index + 1);
+    if (rest.some((a) => HELP.has(a))) return await printUsage(command, root);
+    checkArgs(rest, (command.args ?? {}) as ArgsDef);
+    const { result } = await runCommand(command, { rawArgs: [...rest] });
+    return typeof result === "number" ? result : 0;
+  } catch (error) {
+    return report(error, verbose);
+  }
+}
+
+async function printUsage(command: Command, parent?: Command): Promise<number> {
+  process.stdout.write(`${plain(await renderUsage(command, parent))}\n`);
+  return 0;
+}
+
+/** One line on stderr for `error`; the exit code it deserves. */
+function report(error: unknown, verbose: boolean): number {
+  if (error instanceof OutputClosed) return 0;
+  const usage = error instanceof UsageError || (error as Error)?.name === "CLIError";
+  const message = error instanceof Error ? error.message : String(error);
+  const known = usage || error instanceof RuntapeError;
+  process.stderr.write(
+    `runtape: ${known ? "" : "unexpected error: "}${plain(message, process.stderr)}\n`,
+  );
+  if (error instanceof UsageError && error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
+  if (verbose && error instanceof Error && error.stack) logger.error(error);
+  return usage ? 2 : 1;
+}

@@ -1,0 +1,95 @@
+import { createConsola } from "consola";
+
+/** Whether stderr may carry colour and redrawn progress: a terminal, and no NO_COLOR. */
+export const stderrIsTerminal = Boolean(process.stderr.isTTY);
+export const useColor = stderrIsTerminal && !process.env.NO_COLOR;
+
+/** Logs, progress and errors: always stderr, so stdout carries data only. */
+export const logger = createConsola({
+  stdout: process.stderr,
+  stderr: process.stderr,
+  formatOptions: { colors: useColor, date: false, compact: true },
+});
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** Text without colour codes when the stream is not a terminal or NO_COLOR is set. */
+export function plain(text: string, stream: { isTTY?: boolean } = process.stdout): string {
+  return stream.isTTY && !process.env.NO_COLOR ? text : text.replace(ANSI, "");
+}
+
+/** Raised when stdout's reader went away (`| head`): the command ends quietly. */
+export class OutputClosed extends Error {
+  override name = "OutputClosed";
+}
+
+/**
+ * Buffered writes to stdout. Lines are gathered and written in large chunks; a closed pipe turns
+ * into OutputClosed so the caller can stop reading the database at once.
+ */
+export class StdoutWriter {
+  readonly #sink = Bun.stdout.writer({ highWaterMark: 1 << 16 });
+  #closed = false;
+
+  write(text: string): void {
+    if (this.#closed) throw new OutputClosed();
+    try {
+      this.#sink.write(text);
+    } catch (error) {
+      this.#closeOn(error);
+    }
+  }
+
+  async end(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#sink.flush();
+      await this.#sink.end();
+    } catch (error) {
+      this.#closeOn(error);
+    }
+  }
+
+  #closeOn(error: unknown): never {
+    const code = (error as { code?: string }).code;
+    if (code === "EPIPE" || code === "ERR_STREAM_DESTROYED") {
+      this.#closed = true;
+      throw new OutputClosed();
+    }
+    throw error;
+  }
+}
+
+/** ns since the epoch as ISO-8601 UTC with all nine fractional digits. */
+export function isoNs(ns: bigint): string {
+  const ms = ns / 1_000_000n - (ns % 1_000_000n < 0n ? 1n : 0n);
+  const frac = ((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
+  const base = new Date(Number(ms)).toISOString().slice(0, 19);
+  return `${base}.${String(frac).padStart(9, "0")}Z`;
+}
+
+/** A duration in ns, short and readable: 850 ms, 12.3 s, 4 min 05 s, 2 h 10 min. */
+export function formatDuration(ns: bigint): string {
+  const ms = Number(ns / 1_000_000n);
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(Math.floor(s % 60)).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+/** Rows as aligned columns; numbers (right-aligned) are detected per column. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const numeric = header.map(
+    (_, i) => rows.length > 0 && rows.every((r) => /^-?[\d,.]+$/.test(r[i] ?? "")),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}

@@ -1,0 +1,127 @@
+import { defineCommand } from "citty";
+import { EventBus } from "../bus.ts";
+import { RuntapeError } from "../errors.ts";
+import { BAR_PERIODS } from "../events/catalog.ts";
+import { readNdjson } from "../ndjson.ts";
+import { Recorder, type RecordingSummary } from "../recorder.ts";
+import { demoConfig, runDemo } from "../sim/index.ts";
+import { commonArgs, parseInteger, parseJsonObject, parseList, UsageError } from "./args.ts";
+import { Progress } from "./progress.ts";
+import { onTermination } from "./signals.ts";
+
+export default defineCommand({
+  meta: {
+    name: "record",
+    description: "Record a run: NDJSON events from a file or stdin, or the built-in demo backtest",
+  },
+  args: {
+    db: {
+      type: "positional",
+      required: false,
+      default: "./runs.db",
+      description: "Runs database (created if missing)",
+    },
+    input: {
+      type: "string",
+      valueHint: "FILE|-",
+      description: "Record the NDJSON events of FILE (- for stdin) instead of the demo",
+    },
+    runId: { type: "string", description: "Run id (default: a new time-ordered UUID)" },
+    name: { type: "string", description: "Run name (default: the run id, or the demo's name)" },
+    config: { type: "string", valueHint: "JSON", description: "Run config, a JSON object" },
+    metadata: { type: "string", valueHint: "JSON", description: "Run metadata, a JSON object" },
+    seed: { type: "string", valueHint: "N", description: "Demo: random seed (default 1)" },
+    symbols: { type: "string", valueHint: "A,B,…", description: "Demo: symbols" },
+    bars: { type: "string", valueHint: "N", description: "Demo: bars per symbol" },
+    period: {
+      type: "enum",
+      options: [...BAR_PERIODS],
+      description: "Demo: bar period (default MINUTE)",
+    },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const config = parseJsonObject(args.config, "--config");
+    const metadata = parseJsonObject(args.metadata, "--metadata");
+    const demo = {
+      seed: parseInteger(args.seed, "--seed", 0, 2 ** 32 - 1),
+      symbols: parseList(args.symbols),
+      bars: parseInteger(args.bars, "--bars", 1, 100_000_000),
+      barPeriod: args.period as (typeof BAR_PERIODS)[number] | undefined,
+    };
+    const demoFlags = Object.entries(demo).filter(([, v]) => v !== undefined);
+    if (args.input !== undefined && demoFlags.length > 0) {
+      throw new UsageError(`--${demoFlags[0]?.[0]} applies to the demo, not to --input`);
+    }
+    if (demo.symbols !== undefined && demo.symbols.length === 0) {
+      throw new UsageError("--symbols needs at least one symbol");
+    }
+
+    const input = args.input === undefined ? undefined : await openInput(args.input);
+    const recorder = Recorder.start(args.db, {
+      runId: args.runId,
+      name: args.name ?? (args.input === undefined ? "demo backtest" : undefined),
+      config: config ?? (args.input === undefined ? demoConfig(demo) : undefined),
+      metadata,
+    });
+    const progress = new Progress("recording");
+    const release = onTermination((signal, code) => {
+      const summary = recorder.close("cancelled");
+      progress.finish(
+        `${signal}: run ${summary.runId} cancelled with ${summary.events} events`,
+        summary.events,
+      );
+      process.stdout.write(`${summary.runId}\n`);
+      process.exit(code);
+    });
+    let summary: RecordingSummary;
+    try {
+      if (input === undefined) {
+        const bus = new EventBus();
+        recorder.attach(bus);
+        runDemo(bus, { ...demo, onBar: (i, total) => progress.update(i, total) });
+      } else {
+        await recordNdjson(recorder, input as ReadableStream<Uint8Array>, progress);
+      }
+      summary = recorder.close("completed");
+    } catch (error) {
+      if (recorder.status === "running") {
+        const failed = recorder.close("failed");
+        if (error instanceof RuntapeError) {
+          throw new RuntapeError(
+            `${error.message} (run ${failed.runId} kept its first ${failed.events} events and is marked failed)`,
+            error.code,
+          );
+        }
+      }
+      throw error;
+    } finally {
+      release();
+    }
+    progress.finish(
+      `recorded ${summary.events} events into run ${summary.runId}${summary.refused > 0 ? ` (${summary.refused} refused)` : ""}`,
+      summary.events,
+    );
+    process.stdout.write(`${summary.runId}\n`);
+    return 0;
+  },
+});
+
+/** The input file (or stdin), checked before a run is registered for it. */
+async function openInput(input: string): Promise<ReadableStream<Uint8Array>> {
+  if (input === "-") return Bun.stdin.stream();
+  const file = Bun.file(input);
+  if (!(await file.exists())) throw new RuntapeError(`--input: no file ${input}`, "INPUT_MISSING");
+  return file.stream();
+}
+
+async function recordNdjson(
+  recorder: Recorder,
+  input: ReadableStream<Uint8Array>,
+  progress: Progress,
+): Promise<void> {
+  for await (const event of readNdjson(input)) {
+    recorder.record(event);
+    if ((recorder.recorded & 1023) === 0) progress.update(recorder.recorded);
+  }
+}

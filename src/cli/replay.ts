@@ -1,0 +1,167 @@
+import { defineCommand } from "citty";
+import { EventBus } from "../bus.ts";
+import { openRunsDb } from "../db.ts";
+import { EVENT_TYPES, type Event } from "../events/catalog.ts";
+import { encodeEvent } from "../ndjson.ts";
+import { Recorder } from "../recorder.ts";
+import { type ReplayOptions, replay, replayOnto } from "../replay.ts";
+import { getRun, resolveRunId } from "../runs.ts";
+import {
+  commonArgs,
+  parseInteger,
+  parseList,
+  parsePositive,
+  parseTime,
+  parseTypes,
+} from "./args.ts";
+import { isoNs, StdoutWriter } from "./output.ts";
+import { Progress } from "./progress.ts";
+import { onTermination } from "./signals.ts";
+
+export default defineCommand({
+  meta: {
+    name: "replay",
+    description: "Replay a recorded run as events on stdout, or re-record it into another database",
+  },
+  args: {
+    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    run: { type: "string", valueHint: "ID|latest", description: "Run to replay (default: latest)" },
+    types: { type: "string", valueHint: "T,…", description: "Only these event types" },
+    excludeTypes: { type: "string", valueHint: "T,…", description: "Leave these event types out" },
+    symbols: {
+      type: "string",
+      valueHint: "S,…",
+      description: "Only these symbols (with the whole lifecycle of their orders)",
+    },
+    from: { type: "string", valueHint: "T", description: "From ts_event_ns (ns or ISO-8601)" },
+    to: { type: "string", valueHint: "T", description: "Up to ts_event_ns (ns or ISO-8601)" },
+    limit: { type: "string", valueHint: "N", description: "At most N events" },
+    speed: {
+      type: "string",
+      valueHint: "X",
+      description: "Pace by the gaps in ts_event_ns, X times faster (default: as fast as possible)",
+    },
+    format: {
+      type: "enum",
+      options: ["ndjson", "pretty"],
+      default: "ndjson",
+      description: "Output format",
+    },
+    into: { type: "string", valueHint: "DB", description: "Re-record the events as a run in DB" },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    const options: ReplayOptions = {
+      run: args.run,
+      types: parseTypes(args.types, "--types"),
+      excludeTypes: parseTypes(args.excludeTypes, "--exclude-types"),
+      symbols: parseList(args.symbols),
+      from: parseTime(args.from, "--from"),
+      to: parseTime(args.to, "--to"),
+      limit: parseInteger(args.limit, "--limit", 0),
+    };
+    const speed = parsePositive(args.speed, "--speed");
+    const db = openRunsDb(args.db);
+    try {
+      options.run = resolveRunId(db, options.run);
+      if (args.into !== undefined) return await replayInto(db, args.into, options, speed);
+      return await replayToStdout(
+        db,
+        options,
+        speed,
+        args.format === "pretty" ? pretty : encodeEvent,
+      );
+    } finally {
+      db.close();
+    }
+  },
+});
+
+async function replayToStdout(
+  db: ReturnType<typeof openRunsDb>,
+  options: ReplayOptions,
+  speed: number | undefined,
+  format: (event: Event) => string,
+): Promise<number> {
+  const out = new StdoutWriter();
+  if (speed === undefined) {
+    // Lines are gathered into chunks: one write per line would cost more than the replay itself.
+    let chunk = "";
+    for (const event of replay(db, options)) {
+      chunk += `${format(event)}\n`;
+      if (chunk.length > 1 << 16) {
+        out.write(chunk);
+        chunk = "";
+      }
+    }
+    out.write(chunk);
+  } else {
+    const bus = new EventBus();
+    bus.subscribe(EVENT_TYPES, (event) => out.write(`${format(event)}\n`));
+    await replayOnto(bus, db, { ...options, speed });
+  }
+  await out.end();
+  return 0;
+}
+
+async function replayInto(
+  db: ReturnType<typeof openRunsDb>,
+  target: string,
+  options: ReplayOptions,
+  speed: number | undefined,
+): Promise<number> {
+  const source = getRun(db, options.run as string);
+  const recorder = Recorder.start(target, {
+    runId: source.run_id,
+    name: source.name,
+    config: source.config === null ? null : JSON.parse(source.config),
+    metadata: source.metadata === null ? null : JSON.parse(source.metadata),
+  });
+  const progress = new Progress("replaying");
+  const abort = new AbortController();
+  const release = onTermination((signal, code) => {
+    abort.abort();
+    const summary = recorder.close("cancelled");
+    progress.finish(
+      `${signal}: copy of ${summary.runId} cancelled with ${summary.events} events`,
+      summary.events,
+    );
+    process.exit(code);
+  });
+  const bus = new EventBus();
+  recorder.attach(bus);
+  bus.subscribe(EVENT_TYPES, () => progress.update(recorder.recorded));
+  try {
+    await replayOnto(bus, db, { ...options, speed, signal: abort.signal });
+  } catch (error) {
+    if (recorder.status === "running") recorder.close("failed");
+    throw error;
+  } finally {
+    release();
+  }
+  const summary = recorder.close("completed");
+  progress.finish(
+    `copied ${summary.events} events of run ${summary.runId} into ${target}`,
+    summary.events,
+  );
+  process.stdout.write(`${summary.runId}\n`);
+  return 0;
+}
+
+const TYPE_WIDTH = Math.max(...EVENT_TYPES.map((t) => t.length));
+
+/** One event as a readable line: time, type, then the other fields as name=value. */
+function pretty(event: Event): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(event)) {
+    if (key === "type" || key === "ts_event_ns" || value === null) continue;
+    const shown =
+      typeof value === "object"
+        ? Object.entries(value)
+            .map(([k, v]) => `${k}:${v}`)
+            .join(",")
+        : String(value);
+    parts.push(`${key}=${/\s/.test(shown) ? JSON.stringify(shown) : shown}`);
+  }
+  return `${isoNs(event.ts_event_ns)}  ${event.type.padEnd(TYPE_WIDTH)}  ${parts.join(" ")}`;
+}
