@@ -111,11 +111,8 @@ export const indicators: Defaulted<Indicators> = {
   kind: "indicators",
   sql: "TEXT",
   notNull: true,
-  schema: v.record(
-    v.string(),
-    v.custom<number>((x) => typeof x === "number", "expected a number"),
-    "expected an object of numbers",
-  ),
+  // A custom check rather than v.record: a record schema lets arrays through as objects.
+  schema: v.custom<Indicators>(isIndicators, "expected an object of numbers"),
   is: isIndicators,
   default: () => ({}),
   toSql: dumpsIndicators,

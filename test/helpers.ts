@@ -1,0 +1,152 @@
+import { test } from "bun:test";
+import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Event, type EventInput, type EventType, makeEvent } from "../src/index.ts";
+
+/** A fresh temporary directory. */
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "runtape-test-"));
+}
+
+/** The Python recorder's fixture, present in CI and in the developers' checkout, not in a user's clone. */
+export const FIXTURE_DIR = join(import.meta.dir, "../../shared/fixtures/onesecondtrader");
+export const HAS_FIXTURE = existsSync(join(FIXTURE_DIR, "ost_reference.db"));
+const NO_FIXTURE_REASON = "skipped: needs ../shared/fixtures/onesecondtrader beside the clone";
+
+/** A test that reads the fixture; where it is absent it is skipped, saying why in its name. */
+export function fixtureTest(name: string, fn: () => void | Promise<void>): void {
+  if (HAS_FIXTURE) test(name, fn);
+  else test.skip(`${name} (${NO_FIXTURE_REASON})`, fn);
+}
+
+/** A private copy of the fixture database (opening it in place would write -wal/-shm beside it). */
+export function fixtureCopy(): string {
+  const path = join(tempDir(), "ost_reference.db");
+  copyFileSync(join(FIXTURE_DIR, "ost_reference.db"), path);
+  return path;
+}
+
+// Above 2^53 with non-zero last digits: a detour through a float would change them.
+export const T0 = 1_709_562_600_123_456_789n;
+export const T1 = 9_223_372_036_854_775_807n; // int64 max
+export const T_NEG = -9_223_372_036_854_775_808n; // int64 min
+
+/** One event of every type, with edge values: big and extreme bigints, NULLs, unicode, non-finite indicators. */
+export function sampleEvents(): Event[] {
+  const at = { ts_event_ns: T0, ts_created_ns: T0 + 7n };
+  const broker = { ...at, ts_broker_ns: T1 };
+  const e = <K extends EventType>(type: K, input: EventInput<K>) => makeEvent(type, input);
+  return [
+    e("BarReceived", {
+      ...at,
+      symbol: "ÖBB",
+      bar_period: "MINUTE",
+      open: 0.1 + 0.2,
+      high: 1e300,
+      low: 5e-324,
+      close: 0.5,
+      volume: null,
+    }),
+    e("BarProcessed", {
+      ...at,
+      symbol: "日本語 🚀",
+      bar_period: "SECOND",
+      open: 1,
+      high: 2,
+      low: 0.5,
+      close: 1.5,
+      volume: 9_007_199_254_740_991,
+      indicators: {
+        "SMA 5": Number.NaN,
+        'Grüße "q"': Number.POSITIVE_INFINITY,
+        neg: Number.NEGATIVE_INFINITY,
+        tiny: 1e-7,
+        big: 1e16,
+        zero: -0,
+      },
+    }),
+    e("OrderSubmissionRequest", {
+      ...at,
+      system_order_id: "o-1",
+      symbol: "AAPL",
+      order_type: "STOP_LIMIT",
+      side: "SELL",
+      quantity: 5,
+      limit_price: 101.25,
+      stop_price: 100.5,
+      action: "REVERSE",
+      signal: "line1\nline2 ' \"; DROP TABLE runs; --",
+    }),
+    e("OrderSubmissionRequest", {
+      ts_event_ns: T_NEG,
+      ts_created_ns: T1,
+      system_order_id: "o-2",
+      symbol: "AAPL",
+      order_type: "MARKET",
+      side: "BUY",
+      quantity: 1.5,
+    }),
+    e("OrderCancellationRequest", { ...at, system_order_id: "o-1", symbol: "AAPL" }),
+    e("OrderModificationRequest", {
+      ...at,
+      system_order_id: "o-1",
+      symbol: "AAPL",
+      quantity: null,
+      limit_price: 99,
+      stop_price: null,
+    }),
+    e("OrderAccepted", { ...broker, associated_order_id: "o-1", broker_order_id: null }),
+    e("OrderRejected", {
+      ...broker,
+      associated_order_id: "o-2",
+      rejection_reason: "UNKNOWN",
+      rejection_message: "zu groß ✗",
+    }),
+    e("CancellationAccepted", { ...broker, associated_order_id: "o-1", broker_order_id: "B-1" }),
+    e("CancellationRejected", {
+      ...broker,
+      associated_order_id: "o-1",
+      rejection_reason: "UNKNOWN",
+      rejection_message: "",
+    }),
+    e("ModificationAccepted", { ...broker, associated_order_id: "o-1", broker_order_id: "B-1" }),
+    e("ModificationRejected", {
+      ...broker,
+      associated_order_id: "o-1",
+      rejection_reason: "UNKNOWN",
+      rejection_message: "no",
+    }),
+    e("FillEvent", {
+      ...broker,
+      associated_order_id: "o-1",
+      broker_order_id: "B-1",
+      symbol: "AAPL",
+      broker_fill_id: null,
+      side: "SELL",
+      quantity_filled: 2.5,
+      fill_price: 100.5,
+      commission: 0.0125,
+    }),
+    e("OrderExpired", {
+      ...broker,
+      associated_order_id: "o-1",
+      broker_order_id: null,
+      symbol: "AAPL",
+    }),
+  ];
+}
+
+/** A bar at `ts` for `symbol` with a price derived from `i`. */
+export function bar(i: number, symbol = "AAPL"): Event {
+  return makeEvent("BarReceived", {
+    ts_event_ns: T0 + BigInt(i) * 60_000_000_000n,
+    symbol,
+    bar_period: "MINUTE",
+    open: 100 + i,
+    high: 101 + i,
+    low: 99 + i,
+    close: 100.5 + i,
+    volume: 1000 + i,
+  });
+}
