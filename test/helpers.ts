@@ -122,6 +122,7 @@ export function sampleEvents(): Event[] {
       associated_order_id: "o-1",
       broker_order_id: "B-1",
       symbol: "AAPL",
+      fill_id: "f-1",
       broker_fill_id: null,
       side: "SELL",
       quantity_filled: 2.5,

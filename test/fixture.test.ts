@@ -1,0 +1,148 @@
+import { Database } from "bun:sqlite";
+import { describe, expect } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  catalog,
+  decodeEvent,
+  EVENT_TYPES,
+  type Event,
+  EventBus,
+  openRunsDb,
+  Recorder,
+  replay,
+  replayOnto,
+} from "../src/index.ts";
+import {
+  FIXTURE_DIR,
+  fixtureCopy,
+  fixtureTest,
+  HAS_FIXTURE,
+  sampleEvents,
+  tempDir,
+} from "./helpers.ts";
+
+interface Published {
+  runId: string;
+  event: Event;
+  indicatorsJson?: string;
+}
+
+/**
+ * The fixture's true publication order. Each line's `fields` object is already in runtape's
+ * NDJSON form (exact integers, "NaN" strings), so it decodes with the NDJSON codec.
+ */
+function published(): Published[] {
+  const text = readFileSync(join(FIXTURE_DIR, "ost_reference_events.jsonl"), "utf8");
+  return text
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const head = JSON.parse(line) as { run_id: string; type: string; indicators_json?: string };
+      const start = line.indexOf('"fields": {') + '"fields": '.length;
+      const end =
+        head.indicators_json === undefined ? line.length - 1 : line.indexOf(', "indicators_json"');
+      const event = decodeEvent(
+        `{"type":${JSON.stringify(head.type)},${line.slice(start + 1, end)}`,
+      );
+      return { runId: head.run_id, event, indicatorsJson: head.indicators_json };
+    });
+}
+
+const runsOf = (events: Published[]) => [...new Set(events.map((e) => e.runId))];
+
+/** A content hash of one run's rows in every table, to prove they did not change. */
+function runHash(path: string, runId: string): string {
+  const db = new Database(path, { readonly: true, safeIntegers: true });
+  const hasher = new Bun.CryptoHasher("sha256");
+  for (const table of ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)]) {
+    const columns = (db.query(`PRAGMA table_info(${table})`).all() as { name: string }[])
+      .map((c) => c.name)
+      .filter((c) => c !== "seq");
+    for (const row of db
+      .query(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = ? ORDER BY rowid`)
+      .iterate(runId)) {
+      hasher.update(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+    }
+  }
+  db.close();
+  return hasher.digest("hex");
+}
+
+describe("the Python recorder's fixture", () => {
+  const truth = HAS_FIXTURE ? published() : [];
+
+  fixtureTest("replays both runs equal to the published events, in the published order", () => {
+    const path = fixtureCopy();
+    for (const runId of runsOf(truth)) {
+      const expected = truth.filter((p) => p.runId === runId).map((p) => p.event);
+      const actual = [...replay(path, { run: runId })];
+      expect(actual.length).toBe(expected.length);
+      // Out of place: events whose type, or whose position in their own table, differs.
+      const misplaced = actual.filter((e, i) => e.type !== expected[i]?.type).length;
+      expect(misplaced).toBe(0);
+      expect(actual).toEqual(expected);
+    }
+  });
+
+  fixtureTest("reads indicators back to the exact text the Python recorder stored", () => {
+    const path = fixtureCopy();
+    const db = new Database(path, { readonly: true });
+    const stored = (
+      db.query("SELECT indicators FROM bars_processed ORDER BY id").all() as {
+        indicators: string;
+      }[]
+    ).map((r) => r.indicators);
+    db.close();
+    expect(
+      truth.filter((p) => p.indicatorsJson !== undefined).map((p) => p.indicatorsJson),
+    ).toEqual(stored);
+  });
+
+  fixtureTest(
+    "recording into a copy keeps the Python runs intact and the new run queryable",
+    () => {
+      const path = fixtureCopy();
+      const runs = runsOf(truth);
+      const hashes = runs.map((r) => runHash(path, r));
+      const recorder = Recorder.start(path, { runId: "runtape ✓" });
+      for (const e of sampleEvents()) recorder.record(e);
+      recorder.close();
+      expect(runs.map((r) => runHash(path, r))).toEqual(hashes);
+      for (const runId of runs)
+        expect([...replay(path, { run: runId })].length).toBe(
+          truth.filter((p) => p.runId === runId).length,
+        );
+      const db = openRunsDb(path);
+      // The spec's kind of query: fills of a symbol in time order, served by idx_fills_run_symbol_ts.
+      const plan = db.sqlite
+        .query(
+          "EXPLAIN QUERY PLAN SELECT * FROM fills WHERE run_id = ? AND symbol = ? ORDER BY ts_event_ns",
+        )
+        .all("runtape ✓", "AAPL") as { detail: string }[];
+      expect(plan.map((p) => p.detail).join(" ")).toContain("idx_fills_run_symbol_ts");
+      expect(
+        db.sqlite
+          .query(
+            "SELECT fill_price FROM fills WHERE run_id = ? AND symbol = ? ORDER BY ts_event_ns",
+          )
+          .all("runtape ✓", "AAPL"),
+      ).toEqual([{ fill_price: 100.5 }]);
+      db.close();
+      expect([...replay(path, { run: "runtape ✓" })]).toEqual(sampleEvents());
+    },
+  );
+
+  fixtureTest("a copy made by replaying onto a recording bus replays the same events", async () => {
+    const source = fixtureCopy();
+    const target = join(tempDir(), "copy.db");
+    for (const runId of runsOf(truth)) {
+      const bus = new EventBus();
+      const recorder = Recorder.start(target, { runId });
+      recorder.attach(bus);
+      await replayOnto(bus, source, { run: runId });
+      recorder.close();
+      expect([...replay(target, { run: runId })]).toEqual([...replay(source, { run: runId })]);
+    }
+  });
+});
