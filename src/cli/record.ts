@@ -120,7 +120,7 @@ async function recordNdjson(
   input: ReadableStream<Uint8Array>,
   progress: Progress,
 ): Promise<void> {
-  for await (const event of readNdjson(input)) {
+  for await (const event of readNdjson(input, { defaults: true })) {
     recorder.record(event);
     if ((recorder.recorded & 1023) === 0) progress.update(recorder.recorded);
   }
