@@ -1,0 +1,69 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { diffEvents, diffRuns, type Event, formatDiff, Recorder } from "../src/index.ts";
+import { bar, sampleEvents, tempDir } from "./helpers.ts";
+
+const withField = (e: Event, field: string, value: unknown) => ({ ...e, [field]: value }) as Event;
+
+describe("diff", () => {
+  test("equal streams match; ts_created_ns is ignored by default, compared on request", () => {
+    const a = sampleEvents();
+    const b = a.map((e) => withField(e, "ts_created_ns", e.ts_created_ns + 1n));
+    expect(diffEvents(a, b).match).toBe(true);
+    const strict = diffEvents(a, b, { ignore: [] });
+    expect(strict.match).toBe(false);
+    expect(strict.differing).toBe(a.length);
+    expect(strict.first?.fields).toEqual([
+      { field: "ts_created_ns", a: a[0]?.ts_created_ns, b: (a[0]?.ts_created_ns ?? 0n) + 1n },
+    ]);
+  });
+
+  test("bigints compare exactly, NaN equals NaN, floats within the tolerance", () => {
+    const [x] = sampleEvents() as [Event];
+    expect(diffEvents([x], [withField(x, "ts_event_ns", x.ts_event_ns + 1n)]).match).toBe(false);
+    const processed = sampleEvents()[1] as Event;
+    expect(diffEvents([processed], [structuredClone(processed)]).match).toBe(true);
+    const a = withField(x, "open", 100);
+    const b = withField(x, "open", 100.00001);
+    expect(diffEvents([a], [b]).match).toBe(false);
+    expect(diffEvents([a], [b], { tolerance: { abs: 1e-4 } }).match).toBe(true);
+    expect(diffEvents([a], [b], { tolerance: { rel: 1e-8 } }).match).toBe(false);
+    expect(diffEvents([a], [b], { tolerance: { rel: 1e-6 } }).match).toBe(true);
+  });
+
+  test("reports the first divergence: differing type, or a run that ends early", () => {
+    const events = [bar(0), bar(1), bar(2)];
+    const swapped = [bar(0), sampleEvents()[4] as Event, bar(2)];
+    const typeDiff = diffEvents(events, swapped);
+    expect(typeDiff.first).toMatchObject({ index: 1, fields: [] });
+    expect(formatDiff(typeDiff)).toStartWith(
+      "first divergence at event #2: a has BarReceived, b has OrderCancellationRequest",
+    );
+    const short = diffEvents(events, events.slice(0, 1));
+    expect(short.first).toMatchObject({ index: 1, b: null });
+    expect(short.differing).toBe(2);
+    expect(short.countsA.BarReceived).toBe(3);
+    expect(short.countsB.BarReceived).toBe(1);
+    expect(formatDiff(short)).toContain("BarReceived: 3 vs 1");
+  });
+
+  test("excluded types are left out of both sides", () => {
+    const a = [bar(0), sampleEvents()[4] as Event, bar(1)];
+    const b = [bar(0), bar(1)];
+    expect(diffEvents(a, b, { excludeTypes: ["OrderCancellationRequest"] }).match).toBe(true);
+  });
+
+  test("compares recorded runs of two databases with flat memory", () => {
+    const dir = tempDir();
+    for (const name of ["a", "b"]) {
+      const recorder = Recorder.start(join(dir, `${name}.db`), { runId: name });
+      for (let i = 0; i < 20_000; i++)
+        recorder.record(bar(i, name === "b" && i === 15_000 ? "MSFT" : "AAPL"));
+      recorder.close();
+    }
+    const result = diffRuns({ db: join(dir, "a.db") }, { db: join(dir, "b.db"), run: "b" });
+    expect(result.first?.index).toBe(15_000);
+    expect(result.first?.fields).toEqual([{ field: "symbol", a: "AAPL", b: "MSFT" }]);
+    expect(result.differing).toBe(1);
+  });
+});
