@@ -1,4 +1,6 @@
 #!/usr/bin/env bun
 import { main } from "../src/cli/main.ts";
 
-process.exitCode = await main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

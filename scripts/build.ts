@@ -7,6 +7,7 @@ const result = await Bun.build({
   entrypoints: [new URL("../bin/runtape.ts", import.meta.url).pathname],
   minify: true,
   bytecode: true,
+  format: "esm",
   compile: {
     outfile,
     autoloadDotenv: false,

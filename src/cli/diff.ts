@@ -17,8 +17,8 @@ export default defineCommand({
       required: true,
       description: "Second runs database (may be the same file)",
     },
-    runA: { type: "string", valueHint: "ID|latest", description: "Run of A (default: latest)" },
-    runB: { type: "string", valueHint: "ID|latest", description: "Run of B (default: latest)" },
+    "run-a": { type: "string", valueHint: "ID|latest", description: "Run of A (default: latest)" },
+    "run-b": { type: "string", valueHint: "ID|latest", description: "Run of B (default: latest)" },
     ignore: {
       type: "string",
       valueHint: "F,…",
@@ -29,7 +29,11 @@ export default defineCommand({
       valueHint: "X",
       description: "Floats within X (absolute) or X times their magnitude (relative) are equal",
     },
-    excludeTypes: { type: "string", valueHint: "T,…", description: "Leave these event types out" },
+    "exclude-types": {
+      type: "string",
+      valueHint: "T,…",
+      description: "Leave these event types out",
+    },
     json: { type: "boolean", description: "Print the result as one JSON document" },
     ...commonArgs,
   },
@@ -43,14 +47,14 @@ export default defineCommand({
     const options = {
       ignore: parseList(args.ignore),
       tolerance: tolerance === undefined ? undefined : { abs: tolerance, rel: tolerance },
-      excludeTypes: parseTypes(args.excludeTypes, "--exclude-types"),
+      excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
     };
     const a = openRunsDb(args.a);
     try {
       const b = args.b === args.a ? a : openRunsDb(args.b);
       try {
-        const runA = resolveRunId(a, args.runA);
-        const runB = resolveRunId(b, args.runB);
+        const runA = resolveRunId(a, args["run-a"]);
+        const runB = resolveRunId(b, args["run-b"]);
         const result = diffRuns({ db: a, run: runA }, { db: b, run: runB }, options);
         process.stdout.write(
           `${args.json ? stringifyExact({ runA, runB, ...result }, 2) : formatDiff(result, { a: "A", b: "B" })}\n`,

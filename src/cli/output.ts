@@ -6,6 +6,8 @@ export const useColor = stderrIsTerminal && !process.env.NO_COLOR;
 
 /** Logs, progress and errors: always stderr, so stdout carries data only. */
 export const logger = createConsola({
+  // Explicit: consola would go quiet under test runners (NODE_ENV=test is inherited by children).
+  level: 3,
   stdout: process.stderr,
   stderr: process.stderr,
   formatOptions: { colors: useColor, date: false, compact: true },

@@ -26,7 +26,7 @@ export default defineCommand({
       valueHint: "FILE|-",
       description: "Record the NDJSON events of FILE (- for stdin) instead of the demo",
     },
-    runId: { type: "string", description: "Run id (default: a new time-ordered UUID)" },
+    "run-id": { type: "string", description: "Run id (default: a new time-ordered UUID)" },
     name: { type: "string", description: "Run name (default: the run id, or the demo's name)" },
     config: { type: "string", valueHint: "JSON", description: "Run config, a JSON object" },
     metadata: { type: "string", valueHint: "JSON", description: "Run metadata, a JSON object" },
@@ -59,7 +59,7 @@ export default defineCommand({
 
     const input = args.input === undefined ? undefined : await openInput(args.input);
     const recorder = Recorder.start(args.db, {
-      runId: args.runId,
+      runId: args["run-id"],
       name: args.name ?? (args.input === undefined ? "demo backtest" : undefined),
       config: config ?? (args.input === undefined ? demoConfig(demo) : undefined),
       metadata,

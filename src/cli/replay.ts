@@ -27,7 +27,11 @@ export default defineCommand({
     db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
     run: { type: "string", valueHint: "ID|latest", description: "Run to replay (default: latest)" },
     types: { type: "string", valueHint: "T,…", description: "Only these event types" },
-    excludeTypes: { type: "string", valueHint: "T,…", description: "Leave these event types out" },
+    "exclude-types": {
+      type: "string",
+      valueHint: "T,…",
+      description: "Leave these event types out",
+    },
     symbols: {
       type: "string",
       valueHint: "S,…",
@@ -54,7 +58,7 @@ export default defineCommand({
     const options: ReplayOptions = {
       run: args.run,
       types: parseTypes(args.types, "--types"),
-      excludeTypes: parseTypes(args.excludeTypes, "--exclude-types"),
+      excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
       symbols: parseList(args.symbols),
       from: parseTime(args.from, "--from"),
       to: parseTime(args.to, "--to"),
