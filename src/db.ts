@@ -25,6 +25,8 @@ export interface OpenOptions {
    * `write` creates a missing or empty file with the schema and migrates a Python-written one.
    */
   mode?: "read" | "write";
+  /** With `write`: create a missing file (default true). */
+  create?: boolean;
 }
 
 /** An open runs database. Integers come back as `bigint` (the connection uses safeIntegers). */
@@ -76,7 +78,7 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
   const inMemory = path === ":memory:";
   if (!inMemory) {
     if (!existsSync(path)) {
-      if (!write) throw new DatabaseMissingError(path);
+      if (!write || options.create === false) throw new DatabaseMissingError(path);
     } else if (statSync(path).isDirectory()) {
       throw new DatabaseAccessError(path, "is a directory, not a database file");
     }

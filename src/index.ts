@@ -66,4 +66,4 @@ export {
   resolveRunId,
 } from "./runs.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
-export { type DemoOptions, type DemoResult, demoConfig, runDemo } from "./sim/index.ts";
+export { type DemoOptions, type DemoResult, demoConfig, demoSteps, runDemo } from "./sim/index.ts";

@@ -11,6 +11,7 @@ const commands: Record<string, () => Promise<Command>> = {
   replay: () => import("./replay.ts").then((m) => m.default as Command),
   inspect: () => import("./inspect.ts").then((m) => m.default as Command),
   diff: () => import("./diff.ts").then((m) => m.default as Command),
+  recover: () => import("./recover.ts").then((m) => m.default as Command),
 };
 
 const root: Command = {

@@ -4,7 +4,7 @@ import { RuntapeError } from "../errors.ts";
 import { BAR_PERIODS } from "../events/catalog.ts";
 import { readNdjson } from "../ndjson.ts";
 import { Recorder, type RecordingSummary } from "../recorder.ts";
-import { demoConfig, runDemo } from "../sim/index.ts";
+import { demoConfig, demoSteps } from "../sim/index.ts";
 import { commonArgs, parseInteger, parseJsonObject, parseList, UsageError } from "./args.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
@@ -79,7 +79,11 @@ export default defineCommand({
       if (input === undefined) {
         const bus = new EventBus();
         recorder.attach(bus);
-        runDemo(bus, { ...demo, onBar: (i, total) => progress.update(i, total) });
+        for (const [done, total] of demoSteps(bus, demo)) {
+          progress.update(done, total);
+          // Let signals in now and then: Ctrl-C must end a long demo cleanly.
+          if (done % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
       } else {
         await recordNdjson(recorder, input as ReadableStream<Uint8Array>, progress);
       }

@@ -14,9 +14,10 @@ const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /**
  * Synthetic bars: a seeded geometric random walk per symbol, published bar time by bar time,
- * every symbol at each time. Calls `onStep` after each bar time.
+ * every symbol at each time. Yields the number of bar times done after each, so that a caller
+ * can report progress or pause between them.
  */
-export function publishBars(
+export function* publishBars(
   bus: EventBus,
   random: Random,
   options: {
@@ -24,9 +25,8 @@ export function publishBars(
     bars: number;
     barPeriod: BarPeriod;
     start: bigint;
-    onStep?: (index: number, total: number) => void;
   },
-): number {
+): Generator<number> {
   const prices = options.symbols.map(() => round(50 + random.next() * 450));
   const step = PERIOD_NS[options.barPeriod];
   for (let i = 0; i < options.bars; i++) {
@@ -50,7 +50,6 @@ export function publishBars(
         }),
       );
     });
-    options.onStep?.(i + 1, options.bars);
+    yield i + 1;
   }
-  return options.bars * options.symbols.length;
 }

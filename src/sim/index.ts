@@ -19,8 +19,6 @@ export interface DemoOptions {
   start?: bigint;
   /** Overrides of the strategy's parameters. */
   strategy?: Partial<StrategyParameters>;
-  /** Called after each bar time with the bars done and the total. */
-  onBar?: (done: number, total: number) => void;
 }
 
 /** What a demo run published. */
@@ -44,29 +42,33 @@ function resolve(options: DemoOptions) {
 }
 
 /**
- * Runs the built-in demo backtest on `bus`, synchronously: seeded synthetic bars, the crossover
- * strategy and the simulated broker, all talking through the bus. Attach a Recorder to the bus
- * first to record it. A default run publishes every one of the 13 event types.
+ * The demo backtest on `bus`, one bar time per step: seeded synthetic bars, the crossover
+ * strategy and the simulated broker, all talking through the bus. Each step yields the bar times
+ * done and the total. Attach a Recorder to the bus first to record it.
  */
-export function runDemo(bus: EventBus, options: DemoOptions = {}): DemoResult {
+export function* demoSteps(bus: EventBus, options: DemoOptions = {}): Generator<[number, number]> {
   const o = resolve(options);
   const random = new Random(o.seed);
+  // The broker subscribes first: an order fills on the bars after the one it was placed on.
+  new SimulatedBroker(bus, random, DEFAULT_BROKER);
+  new CrossoverStrategy(bus, random, o.strategy);
+  const feed = { symbols: o.symbols, bars: o.bars, barPeriod: o.barPeriod, start: o.start };
+  for (const done of publishBars(bus, random, feed)) yield [done, o.bars];
+}
+
+/**
+ * Runs the built-in demo backtest on `bus` to the end (see {@link demoSteps}). A default run
+ * publishes every one of the 13 event types.
+ */
+export function runDemo(bus: EventBus, options: DemoOptions = {}): DemoResult {
   let events = 0;
   const stopCounting = bus.subscribe(EVENT_TYPES, () => {
     events++;
   });
-  // The broker subscribes first: an order fills on the bars after the one it was placed on.
-  new SimulatedBroker(bus, random, DEFAULT_BROKER);
-  new CrossoverStrategy(bus, random, o.strategy);
   try {
-    const bars = publishBars(bus, random, {
-      symbols: o.symbols,
-      bars: o.bars,
-      barPeriod: o.barPeriod,
-      start: o.start,
-      onStep: o.onBar,
-    });
-    return { bars, events };
+    let bars = 0;
+    for (const [done] of demoSteps(bus, options)) bars = done;
+    return { bars: bars * resolve(options).symbols.length, events };
   } finally {
     stopCounting();
   }

@@ -1,0 +1,38 @@
+import { defineCommand } from "citty";
+import { openRunsDb } from "../db.ts";
+import { recoverRuns } from "../inspect.ts";
+import { commonArgs } from "./args.ts";
+import { isoNs, logger } from "./output.ts";
+
+export default defineCommand({
+  meta: {
+    name: "recover",
+    description: "Close runs left running by a recording process that died, as failed",
+  },
+  args: {
+    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    run: {
+      type: "string",
+      valueHint: "ID",
+      description: "Only this run (an error if it is not stale)",
+    },
+    ...commonArgs,
+  },
+  run({ args }) {
+    const db = openRunsDb(args.db, { mode: "write", create: false });
+    try {
+      const recovered = recoverRuns(db, { runId: args.run });
+      for (const r of recovered) {
+        process.stdout.write(`${r.runId}\tfailed\t${r.events} events\tended ${isoNs(r.tsEnd)}\n`);
+      }
+      logger.info(
+        recovered.length === 0
+          ? "no stale runs"
+          : `closed ${recovered.length} stale run(s) as failed`,
+      );
+      return 0;
+    } finally {
+      db.close();
+    }
+  },
+});
