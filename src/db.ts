@@ -94,6 +94,12 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
   try {
     sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const version = write ? prepareForWriting(sqlite, path) : checkLayout(sqlite, path);
+    if (version === 0 && !write) {
+      throw new DatabaseFormatError(
+        path,
+        "an empty file, not a runs database (nothing recorded in it)",
+      );
+    }
     return {
       sqlite,
       path,

@@ -313,7 +313,6 @@ function checkRun(db: RunsDb, run: RunRow): CheckFinding[] {
     say("status", "is running but has an end time");
   if (run.status !== "running" && run.ts_end === null)
     say("status", `is ${run.status} but has no end time`);
-  if (run.ts_end !== null && run.ts_end < run.ts_start) say("status", "ends before it starts");
   if (isStale(run))
     say(
       "status",

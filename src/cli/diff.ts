@@ -4,6 +4,7 @@ import { DEFAULT_IGNORE, diffRuns, formatDiff } from "../diff.ts";
 import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
 import { commonArgs, parseList, parseTypes, UsageError } from "./args.ts";
+import { out } from "./output.ts";
 
 export default defineCommand({
   meta: {
@@ -56,7 +57,7 @@ export default defineCommand({
         const runA = resolveRunId(a, args["run-a"]);
         const runB = resolveRunId(b, args["run-b"]);
         const result = diffRuns({ db: a, run: runA }, { db: b, run: runB }, options);
-        process.stdout.write(
+        out(
           `${args.json ? stringifyExact({ runA, runB, ...result }, 2) : formatDiff(result, { a: "A", b: "B" })}\n`,
         );
         return result.match ? 0 : 1;

@@ -5,7 +5,7 @@ import { checkDatabase, inspectRun, listRunSummaries, type RunDetail } from "../
 import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
 import { commonArgs } from "./args.ts";
-import { formatDuration, isoNs, table } from "./output.ts";
+import { formatDuration, isoNs, out, table } from "./output.ts";
 
 export default defineCommand({
   meta: {
@@ -54,7 +54,7 @@ export default defineCommand({
 });
 
 function print(text: string): number {
-  process.stdout.write(`${text}\n`);
+  out(`${text}\n`);
   return 0;
 }
 

@@ -1,8 +1,9 @@
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
+import { sqliteCode, toDbError } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
 import { checkArgs, UsageError } from "./args.ts";
-import { logger, OutputClosed, plain } from "./output.ts";
+import { logger, OutputClosed, out, plain } from "./output.ts";
 
 type Command = CommandDef<ArgsDef>;
 
@@ -33,7 +34,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes("--verbose");
   try {
     if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-      process.stdout.write(`${pkg.version}\n`);
+      out(`${pkg.version}\n`);
       return 0;
     }
     const index = argv.findIndex((a) => !a.startsWith("-"));
@@ -61,12 +62,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { result } = await runCommand(command, { rawArgs: [...rest] });
     return typeof result === "number" ? result : 0;
   } catch (error) {
-    return report(error, verbose);
+    // An SQLite failure deep in a command (a corrupt page met mid-read) is still one typed line.
+    return report(sqliteCode(error) ? toDbError("the database", error) : error, verbose);
   }
 }
 
 async function printUsage(command: Command, parent?: Command): Promise<number> {
-  process.stdout.write(`${plain(await renderUsage(command, parent))}\n`);
+  out(`${plain(await renderUsage(command, parent))}\n`);
   return 0;
 }
 

@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import { createConsola } from "consola";
 
 /** Whether stderr may carry colour and redrawn progress: a terminal, and no NO_COLOR. */
@@ -26,40 +27,30 @@ export class OutputClosed extends Error {
   override name = "OutputClosed";
 }
 
+let outputClosed = false;
+
 /**
- * Buffered writes to stdout. Lines are gathered and written in large chunks; a closed pipe turns
- * into OutputClosed so the caller can stop reading the database at once.
+ * Writes to stdout synchronously. A blocking write is the backpressure a streaming replay needs,
+ * and a closed pipe fails right here (as OutputClosed) instead of later in an async sink.
  */
-export class StdoutWriter {
-  readonly #sink = Bun.stdout.writer({ highWaterMark: 1 << 16 });
-  #closed = false;
-
-  write(text: string): void {
-    if (this.#closed) throw new OutputClosed();
+export function out(text: string): void {
+  if (outputClosed) throw new OutputClosed();
+  const bytes = Buffer.from(text);
+  for (let offset = 0; offset < bytes.length; ) {
     try {
-      this.#sink.write(text);
+      offset += writeSync(1, bytes, offset);
     } catch (error) {
-      this.#closeOn(error);
+      const code = (error as { code?: string }).code;
+      if (code === "EAGAIN") {
+        Bun.sleepSync(1); // stdout is a non-blocking pipe that is full: wait for the reader
+        continue;
+      }
+      if (code === "EPIPE") {
+        outputClosed = true;
+        throw new OutputClosed();
+      }
+      throw error;
     }
-  }
-
-  async end(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      await this.#sink.flush();
-      await this.#sink.end();
-    } catch (error) {
-      this.#closeOn(error);
-    }
-  }
-
-  #closeOn(error: unknown): never {
-    const code = (error as { code?: string }).code;
-    if (code === "EPIPE" || code === "ERR_STREAM_DESTROYED") {
-      this.#closed = true;
-      throw new OutputClosed();
-    }
-    throw error;
   }
 }
 

@@ -6,6 +6,7 @@ import { readNdjson } from "../ndjson.ts";
 import { Recorder, type RecordingSummary } from "../recorder.ts";
 import { demoConfig, demoSteps } from "../sim/index.ts";
 import { commonArgs, parseInteger, parseJsonObject, parseList, UsageError } from "./args.ts";
+import { out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
 
@@ -71,7 +72,7 @@ export default defineCommand({
         `${signal}: run ${summary.runId} cancelled with ${summary.events} events`,
         summary.events,
       );
-      process.stdout.write(`${summary.runId}\n`);
+      out(`${summary.runId}\n`);
       process.exit(code);
     });
     let summary: RecordingSummary;
@@ -106,7 +107,7 @@ export default defineCommand({
       `recorded ${summary.events} events into run ${summary.runId}${summary.refused > 0 ? ` (${summary.refused} refused)` : ""}`,
       summary.events,
     );
-    process.stdout.write(`${summary.runId}\n`);
+    out(`${summary.runId}\n`);
     return 0;
   },
 });

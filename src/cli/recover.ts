@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { openRunsDb } from "../db.ts";
 import { recoverRuns } from "../inspect.ts";
 import { commonArgs } from "./args.ts";
-import { isoNs, logger } from "./output.ts";
+import { isoNs, logger, out } from "./output.ts";
 
 export default defineCommand({
   meta: {
@@ -23,7 +23,7 @@ export default defineCommand({
     try {
       const recovered = recoverRuns(db, { runId: args.run });
       for (const r of recovered) {
-        process.stdout.write(`${r.runId}\tfailed\t${r.events} events\tended ${isoNs(r.tsEnd)}\n`);
+        out(`${r.runId}\tfailed\t${r.events} events\tended ${isoNs(r.tsEnd)}\n`);
       }
       logger.info(
         recovered.length === 0

@@ -14,7 +14,7 @@ import {
   parseTime,
   parseTypes,
 } from "./args.ts";
-import { isoNs, StdoutWriter } from "./output.ts";
+import { isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
 
@@ -87,24 +87,22 @@ async function replayToStdout(
   speed: number | undefined,
   format: (event: Event) => string,
 ): Promise<number> {
-  const out = new StdoutWriter();
   if (speed === undefined) {
     // Lines are gathered into chunks: one write per line would cost more than the replay itself.
     let chunk = "";
     for (const event of replay(db, options)) {
       chunk += `${format(event)}\n`;
       if (chunk.length > 1 << 16) {
-        out.write(chunk);
+        out(chunk);
         chunk = "";
       }
     }
-    out.write(chunk);
+    out(chunk);
   } else {
     const bus = new EventBus();
-    bus.subscribe(EVENT_TYPES, (event) => out.write(`${format(event)}\n`));
+    bus.subscribe(EVENT_TYPES, (event) => out(`${format(event)}\n`));
     await replayOnto(bus, db, { ...options, speed });
   }
-  await out.end();
   return 0;
 }
 
@@ -148,7 +146,7 @@ async function replayInto(
     `copied ${summary.events} events of run ${summary.runId} into ${target}`,
     summary.events,
   );
-  process.stdout.write(`${summary.runId}\n`);
+  out(`${summary.runId}\n`);
   return 0;
 }
 

@@ -19,6 +19,8 @@ export interface Field<T> {
   readonly kind: FieldKind;
   readonly sql: "INTEGER" | "REAL" | "TEXT";
   readonly notNull: boolean;
+  /** The vocabulary of an `enum` field. */
+  readonly options?: readonly string[];
   readonly schema: v.GenericSchema<unknown, T>;
   is(value: unknown): value is T;
   /** Present when the Python model fills the field itself (factories, NDJSON input). */
@@ -95,6 +97,7 @@ export function oneOf<const T extends readonly [string, ...string[]]>(
     kind: "enum",
     sql: "TEXT",
     notNull: true,
+    options,
     schema: v.picklist(options, `expected one of ${options.join(", ")}`),
     is: (x): x is T[number] => set.has(x),
   };

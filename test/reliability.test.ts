@@ -1,0 +1,277 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { catalog, EVENT_TYPES, encodeEvent, openRunsDb, replay } from "../src/index.ts";
+import { binary, runtape } from "./cli/run.ts";
+import { bar, tempDir } from "./helpers.ts";
+
+const ndjson = (from: number, to: number, symbol = "AAPL") =>
+  Array.from({ length: to - from }, (_, i) => `${encodeEvent(bar(from + i, symbol))}\n`).join("");
+
+/** Rows of a run, counted from a separate read-only connection. */
+function stored(path: string, runId: string): number {
+  try {
+    const db = new Database(path, { readonly: true });
+    try {
+      return EVENT_TYPES.reduce(
+        (n, t) => n + (db.query(`SELECT COUNT(*) AS n FROM ${catalog[t].table} WHERE run_id = ?`).get(runId) as { n: number }).n,
+        0,
+      );
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0; // not created yet
+  }
+}
+
+/** Waits (bounded) until `check` holds; the bound only guards against a hang, it is no timing claim. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    if (check()) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+/** A content hash of one run: its runs row and all its event rows. */
+function runHash(path: string, runId: string): string {
+  const db = new Database(path, { readonly: true, safeIntegers: true });
+  const hasher = new Bun.CryptoHasher("sha256");
+  for (const table of ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)]) {
+    for (const row of db.query(`SELECT * FROM ${table} WHERE run_id = ? ORDER BY rowid`).iterate(runId)) {
+      hasher.update(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+    }
+  }
+  db.close();
+  return hasher.digest("hex");
+}
+
+async function startRecording(dir: string, runId: string) {
+  const proc = Bun.spawn([await binary(), "record", "runs.db", "--input", "-", "--run-id", runId], {
+    cwd: dir,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  return proc;
+}
+
+describe("crashes", () => {
+  test("kill -9 mid-run: the file is sound, flushed events are there, the run is stale; recover closes it", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    const proc = await startRecording(dir, "crash");
+    proc.stdin.write(ndjson(0, 1000));
+    proc.stdin.flush();
+    await until(() => stored(path, "crash") === 1000, "the first 1000 events");
+    proc.stdin.write(ndjson(1000, 1500));
+    proc.stdin.flush();
+    // Flushed by age (100 ms) while the recorder waits for more input.
+    await until(() => stored(path, "crash") === 1500, "the next 500 events");
+    proc.stdin.write(ndjson(1500, 1510));
+    proc.kill(9);
+    await proc.exited;
+
+    const db = new Database(path, { readonly: true });
+    expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    expect(db.query("SELECT status, ts_end FROM runs").get()).toEqual({ status: "running", ts_end: null });
+    db.close();
+    expect(stored(path, "crash")).toBeGreaterThanOrEqual(1500);
+    const events = [...replay(path, { run: "crash" })];
+    expect(events.slice(0, 1500).map((e) => e.ts_event_ns)).toEqual(Array.from({ length: 1500 }, (_, i) => bar(i).ts_event_ns));
+
+    const list = await runtape(["inspect", "runs.db"], { cwd: dir });
+    expect(list.stdout).toContain("running (process gone)");
+    const check = await runtape(["inspect", "runs.db", "--check"], { cwd: dir });
+    expect([check.code, check.stdout]).toEqual([1, expect.stringContaining("recording process")]);
+
+    const recovered = await runtape(["recover", "runs.db"], { cwd: dir });
+    expect(recovered.code).toBe(0);
+    expect(recovered.stdout).toStartWith(`crash\tfailed\t${events.length} events`);
+    const after = openRunsDb(path);
+    const run = after.sqlite.query("SELECT status, ts_end FROM runs").get() as { status: string; ts_end: bigint };
+    after.close();
+    expect(run).toEqual({ status: "failed", ts_end: events.at(-1)?.ts_event_ns as bigint });
+    expect((await runtape(["inspect", "runs.db", "--check"], { cwd: dir })).code).toBe(0);
+  });
+
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    test(`${signal} flushes what was received, marks the run cancelled and exits ${code}`, async () => {
+      const dir = tempDir();
+      const path = join(dir, "runs.db");
+      const proc = await startRecording(dir, "stopped");
+      proc.stdin.write(ndjson(0, 300));
+      proc.stdin.flush();
+      await until(() => stored(path, "stopped") === 300, "the events to arrive");
+      proc.kill(signal);
+      expect(await proc.exited).toBe(code);
+      const db = new Database(path, { readonly: true });
+      expect(db.query("SELECT status FROM runs").get()).toEqual({ status: "cancelled" });
+      db.close();
+      expect(stored(path, "stopped")).toBe(300);
+    });
+  }
+
+  test("recover refuses a run whose recording process is alive", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    const proc = await startRecording(dir, "alive");
+    proc.stdin.write(ndjson(0, 10));
+    proc.stdin.flush();
+    await until(() => stored(path, "alive") === 10, "the events to arrive");
+    const refused = await runtape(["recover", "runs.db", "--run", "alive"], { cwd: dir });
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("is still recording it")]);
+    expect((await runtape(["recover", "runs.db"], { cwd: dir })).stdout).toBe("");
+    proc.stdin.end();
+    expect(await proc.exited).toBe(0);
+  });
+});
+
+describe("concurrency", () => {
+  test("four recorders into one database while a fifth process reads: nothing lost, all in order", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    const N = 5000;
+    const inputs = ["w1", "w2", "w3", "w4"].map((id, k) => {
+      const file = join(dir, `${id}.ndjson`);
+      writeFileSync(file, ndjson(k * N, (k + 1) * N, id));
+      return [id, file] as const;
+    });
+    const bin = await binary();
+    const writers = inputs.map(([id, file]) =>
+      Bun.spawn([bin, "record", "runs.db", "--input", file, "--run-id", id], { cwd: dir, stdout: "pipe", stderr: "pipe" }),
+    );
+    let reads = 0;
+    let readerDone = false;
+    const reader = (async () => {
+      while (!readerDone) {
+        const result = await runtape(["inspect", "runs.db"], { cwd: dir });
+        if (result.code === 0) reads++;
+        else if (!result.stderr.includes("no runs database")) throw new Error(result.stderr);
+      }
+    })();
+    const codes = await Promise.all(writers.map((w) => w.exited));
+    readerDone = true;
+    await reader;
+    const errors = await Promise.all(writers.map((w) => new Response(w.stderr).text()));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    for (const e of errors) expect(e).not.toContain("SQLITE_BUSY");
+    expect(reads).toBeGreaterThan(0);
+    for (const [k, [id]] of inputs.entries()) {
+      const events = [...replay(path, { run: id })];
+      expect(events.map((e) => e.ts_event_ns)).toEqual(Array.from({ length: N }, (_, i) => bar(k * N + i).ts_event_ns));
+    }
+  });
+});
+
+describe("hostile files: one line, non-zero exit, nothing changed", () => {
+  async function expectRefusal(path: string, args: string[], dir: string, message: string | RegExp) {
+    const before = readFileSync(path);
+    const result = await runtape(args, { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  }
+
+  test("empty, text, foreign, newer, truncated and corrupted files", async () => {
+    const dir = tempDir();
+    await runtape(["record", "good.db", "--bars", "200"], { cwd: dir });
+    const good = join(dir, "good.db");
+    // Fold the WAL into the file so copies are self-contained.
+    const g = new Database(good);
+    g.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    g.close();
+
+    writeFileSync(join(dir, "empty.db"), "");
+    await expectRefusal(join(dir, "empty.db"), ["inspect", "empty.db"], dir, /empty file/);
+    await expectRefusal(join(dir, "empty.db"), ["replay", "empty.db"], dir, /empty file/);
+
+    writeFileSync(join(dir, "text.db"), "id,price\n1,2\n".repeat(500));
+    for (const cmd of [["inspect"], ["replay"], ["record"], ["recover"]]) {
+      await expectRefusal(join(dir, "text.db"), [...(cmd as string[]), "text.db"], dir, /not an SQLite database/);
+    }
+
+    const foreign = new Database(join(dir, "foreign.db"));
+    foreign.run("CREATE TABLE bars (t INTEGER, price REAL)");
+    foreign.close();
+    await expectRefusal(join(dir, "foreign.db"), ["record", "foreign.db", "--bars", "3"], dir, /not a runs database/);
+
+    copyFileSync(good, join(dir, "newer.db"));
+    const newer = new Database(join(dir, "newer.db"));
+    newer.run("PRAGMA user_version = 3");
+    newer.close();
+    await expectRefusal(join(dir, "newer.db"), ["inspect", "newer.db"], dir, /newer runtape/);
+    await expectRefusal(join(dir, "newer.db"), ["record", "newer.db", "--bars", "3"], dir, /newer runtape/);
+
+    copyFileSync(good, join(dir, "truncated.db"));
+    truncateSync(join(dir, "truncated.db"), Math.floor(statSync(good).size / 2));
+    await expectRefusal(join(dir, "truncated.db"), ["replay", "truncated.db"], dir, /corrupt|malformed/);
+
+    copyFileSync(good, join(dir, "corrupt.db"));
+    const bytes = readFileSync(join(dir, "corrupt.db"));
+    bytes.fill(0xa5, 4096 * 3, 4096 * 6);
+    writeFileSync(join(dir, "corrupt.db"), bytes);
+    for (const cmd of ["replay", "inspect"]) {
+      const result = await runtape([cmd, "corrupt.db", ...(cmd === "inspect" ? ["--run", "latest"] : [])], { cwd: dir });
+      expect([cmd, result.code]).toEqual([cmd, 1]);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+
+  test("a duplicate run id or a bad input leaves the existing run byte for byte", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    await runtape(["record", "runs.db", "--bars", "20", "--run-id", "r1"], { cwd: dir });
+    const before = runHash(path, "r1");
+    const dup = await runtape(["record", "runs.db", "--bars", "20", "--run-id", "r1"], { cwd: dir });
+    expect([dup.code, dup.stderr.trim()]).toEqual([1, 'runtape: a run with id "r1" already exists']);
+    expect(runHash(path, "r1")).toBe(before);
+    const bad = await runtape(["record", "runs.db", "--input", "-"], { cwd: dir, stdin: '{"type":"BarReceived"\n' });
+    expect(bad.code).toBe(1);
+    expect(runHash(path, "r1")).toBe(before);
+    // The bad input's own run is kept, marked failed.
+    const db = new Database(path, { readonly: true });
+    expect(db.query("SELECT status FROM runs WHERE run_id <> 'r1'").all()).toEqual([{ status: "failed" }]);
+    db.close();
+  });
+
+  test("a run with zero events is recorded, listed and replays to nothing", async () => {
+    const dir = tempDir();
+    const result = await runtape(["record", "runs.db", "--input", "-", "--run-id", "empty"], { cwd: dir, stdin: "" });
+    expect(result.code).toBe(0);
+    expect((await runtape(["replay", "runs.db", "--run", "empty"], { cwd: dir })).stdout).toBe("");
+    expect((await runtape(["inspect", "runs.db", "--run", "empty", "--json"], { cwd: dir })).stdout).toContain('"events": 0,');
+  });
+
+  test("text with quotes, SQL, newlines and unicode is stored and returned verbatim", async () => {
+    const dir = tempDir();
+    const nasty = "'; DROP TABLE runs; -- \"q\"\n\t\\ ✓ 🚀 \u0000end";
+    const line = encodeEvent({ ...bar(0), symbol: nasty } as never);
+    const name = "Robert'); DROP TABLE runs;--";
+    await runtape(["record", "runs.db", "--input", "-", "--name", name, "--metadata", JSON.stringify({ note: nasty })], { cwd: dir, stdin: `${line}\n` });
+    const out = await runtape(["replay", "runs.db"], { cwd: dir });
+    expect(out.stdout).toBe(`${line}\n`);
+    const json = JSON.parse((await runtape(["inspect", "runs.db", "--run", "latest", "--json"], { cwd: dir })).stdout);
+    expect([json.run.name, json.metadata.note]).toEqual([name, nasty]);
+  });
+
+  test.skipIf(process.getuid?.() === 0)("a read-only file is refused for writing (skipped as root: root writes anyway)", async () => {
+    const dir = tempDir();
+    await runtape(["record", "runs.db", "--bars", "5"], { cwd: dir });
+    const path = join(dir, "runs.db");
+    const g = new Database(path);
+    g.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    g.close();
+    Bun.spawnSync(["chmod", "444", path]);
+    const result = await runtape(["record", "runs.db", "--bars", "5"], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("read-only");
+  });
+});
