@@ -131,8 +131,11 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
   return parseEvent(record, options);
 }
 
-/** An NDJSON source: a stream or any async iterable of bytes or text. */
-export type NdjsonInput = AsyncIterable<Uint8Array | string> | ReadableStream<Uint8Array>;
+/** An NDJSON source: a stream, or any iterable (sync or async) of bytes or text. */
+export type NdjsonInput =
+  | AsyncIterable<Uint8Array | string>
+  | Iterable<Uint8Array | string>
+  | ReadableStream<Uint8Array>;
 
 /**
  * Reads events from NDJSON, one per non-blank line, streaming. Stops with NdjsonError (line
