@@ -228,7 +228,8 @@ CREATE INDEX idx_expirations_order_id ON expirations(associated_order_id);
 --   the only exact order across tables; rows written by the Python recorder leave it NULL.
 -- * idx_<table>_run_seq on (run_id, seq) reads one run in order without touching others.
 -- * runtape_runs: per run, the recording process (pid, host) so that a run left 'running' by a dead
---   process can be told from a live one, and counters that spare a scan of the event tables.
+--   process can be told from a live one, and what spares inspect a scan of the event tables:
+--   counters, the last event's time, the bar periods seen (no index covers bar_period).
 CREATE TABLE runtape_runs (
     run_id TEXT PRIMARY KEY,
     pid INTEGER,
@@ -236,6 +237,7 @@ CREATE TABLE runtape_runs (
     events INTEGER NOT NULL DEFAULT 0,
     refused INTEGER NOT NULL DEFAULT 0,
     last_ts_event_ns INTEGER,
+    bar_periods TEXT,
     FOREIGN KEY (run_id) REFERENCES runs(run_id)
 );
 

@@ -98,7 +98,10 @@ function insert(data: string, n: number, path: string, runId: string): void {
       sqlite.run("BEGIN");
     }
   }
-  sqlite.run("UPDATE runtape_runs SET events = ? WHERE run_id = ?", [n, runId]);
+  sqlite.run("UPDATE runtape_runs SET events = ?, bar_periods = 'MINUTE' WHERE run_id = ?", [
+    n,
+    runId,
+  ]);
   sqlite.run("UPDATE runs SET status = 'completed', ts_end = 1 WHERE run_id = ?", [runId]);
   sqlite.run("COMMIT");
   db.close();

@@ -130,22 +130,42 @@ function timeRange(
 ): [bigint | null, bigint | null] {
   let first: bigint | null = null;
   let last: bigint | null = null;
-  const take = (row: unknown) => {
-    const { lo, hi } = row as { lo: bigint | null; hi: bigint | null };
+  const take = (lo: bigint | null, hi: bigint | null) => {
     if (lo !== null && (first === null || lo < first)) first = lo;
     if (hi !== null && (last === null || hi > last)) last = hi;
   };
   for (const type of EVENT_TYPES) {
     const table = tableOf(type);
-    const sql = `SELECT MIN(ts_event_ns) AS lo, MAX(ts_event_ns) AS hi FROM ${table} WHERE run_id = ?`;
+    // MIN and MAX in separate queries: together they defeat SQLite's one-seek index optimisation.
+    const edge = (fn: "MIN" | "MAX", bySymbol: boolean) =>
+      db.sqlite.query(
+        `SELECT ${fn}(ts_event_ns) AS t FROM ${table} WHERE run_id = ?${bySymbol ? " AND symbol = ?" : ""}`,
+      );
+    const at = (fn: "MIN" | "MAX", ...params: string[]) =>
+      (edge(fn, params.length > 1).get(...params) as { t: bigint | null }).t;
     if ("symbolIndex" in catalog[type]) {
-      const query = db.sqlite.query(`${sql} AND symbol = ?`);
-      for (const symbol of symbols) take(query.get(runId, symbol));
+      for (const symbol of symbols) take(at("MIN", runId, symbol), at("MAX", runId, symbol));
     } else {
-      take(db.sqlite.query(sql).get(runId));
+      take(at("MIN", runId), at("MAX", runId));
     }
   }
   return [first, last];
+}
+
+/** Bar periods of a run the recorder did not note them for (a Python-written run): a scan. */
+function scanBarPeriods(db: RunsDb, runId: string, symbols: readonly string[]): string[] {
+  const periods = new Set<string>();
+  for (const type of EVENT_TYPES) {
+    if (!hasColumn(type, "bar_period")) continue;
+    const query = db.sqlite.query(
+      `SELECT DISTINCT bar_period FROM ${tableOf(type)} WHERE run_id = ? AND symbol = ?`,
+    );
+    for (const symbol of symbols) {
+      for (const row of query.all(runId, symbol))
+        periods.add((row as { bar_period: string }).bar_period);
+    }
+  }
+  return [...periods].sort();
 }
 
 const parseJson = (text: string | null): unknown => {
@@ -182,24 +202,36 @@ function tradingOf(db: RunsDb, runId: string): SymbolTrading[] {
     }
     return e;
   };
-  const grouped = (sql: string) =>
-    db.sqlite.query(sql).all({ $run: runId }) as { symbol: string; n: bigint }[];
-  for (const { symbol, n } of grouped(
-    "SELECT symbol, COUNT(*) AS n FROM order_submissions WHERE run_id = $run GROUP BY symbol",
-  ))
-    entry(symbol).orders = Number(n);
-  for (const { symbol, n } of grouped(
-    "SELECT s.symbol, COUNT(*) AS n FROM orders_rejected r JOIN order_submissions s ON s.system_order_id = r.associated_order_id AND s.run_id = $run WHERE r.run_id = $run GROUP BY s.symbol",
-  ))
-    entry(symbol).rejections = Number(n);
-  for (const { symbol, n } of grouped(
-    "SELECT symbol, COUNT(*) AS n FROM order_cancellations WHERE run_id = $run GROUP BY symbol",
-  ))
-    entry(symbol).cancellations = Number(n);
-  for (const { symbol, n } of grouped(
-    "SELECT symbol, COUNT(*) AS n FROM order_modifications WHERE run_id = $run GROUP BY symbol",
-  ))
-    entry(symbol).modifications = Number(n);
+  // Counts per symbol; responses carry no symbol and take their request's.
+  const counts: [
+    keyof SymbolTrading & ("orders" | "rejections" | "cancellations" | "modifications"),
+    string,
+  ][] = [
+    [
+      "orders",
+      "SELECT symbol, COUNT(*) AS n FROM order_submissions WHERE run_id = $run GROUP BY symbol",
+    ],
+    [
+      "rejections",
+      "SELECT s.symbol, COUNT(*) AS n FROM orders_rejected r JOIN order_submissions s ON s.system_order_id = r.associated_order_id AND s.run_id = $run WHERE r.run_id = $run GROUP BY s.symbol",
+    ],
+    [
+      "cancellations",
+      "SELECT symbol, COUNT(*) AS n FROM order_cancellations WHERE run_id = $run GROUP BY symbol",
+    ],
+    [
+      "modifications",
+      "SELECT symbol, COUNT(*) AS n FROM order_modifications WHERE run_id = $run GROUP BY symbol",
+    ],
+  ];
+  for (const [key, sql] of counts) {
+    for (const { symbol, n } of db.sqlite.query(sql).all({ $run: runId }) as {
+      symbol: string;
+      n: bigint;
+    }[]) {
+      entry(symbol)[key] = Number(n);
+    }
+  }
   const order = hasSequence(db, runId) ? SEQ_COLUMN : "id";
   const fills = db.sqlite.query(
     `SELECT symbol, side, quantity_filled, fill_price, commission FROM fills WHERE run_id = ? ORDER BY ${order}`,
@@ -225,17 +257,7 @@ export function inspectRun(db: RunsDb, runId: string): RunDetail {
   const counts = countEvents(db, runId);
   const symbols = symbolsOf(db, runId);
   const [firstTsEventNs, lastTsEventNs] = timeRange(db, runId, symbols);
-  const periods = new Set<string>();
-  for (const type of EVENT_TYPES) {
-    if (!hasColumn(type, "bar_period")) continue;
-    const query = db.sqlite.query(
-      `SELECT DISTINCT bar_period FROM ${tableOf(type)} WHERE run_id = ? AND symbol = ?`,
-    );
-    for (const symbol of symbols) {
-      for (const row of query.all(runId, symbol))
-        periods.add((row as { bar_period: string }).bar_period);
-    }
-  }
+  const barPeriods = run.bar_periods ?? scanBarPeriods(db, runId, symbols);
   return {
     run,
     stale: isStale(run),
@@ -243,7 +265,7 @@ export function inspectRun(db: RunsDb, runId: string): RunDetail {
     events: sum(counts),
     refused: run.refused,
     symbols,
-    barPeriods: [...periods].sort(),
+    barPeriods,
     firstTsEventNs,
     lastTsEventNs,
     config: parseJson(run.config),
@@ -273,11 +295,13 @@ export function checkDatabase(db: RunsDb): CheckFinding[] {
     if (row.integrity_check !== "ok")
       findings.push({ kind: "integrity", message: row.integrity_check });
   }
-  for (const row of db.sqlite.query("PRAGMA foreign_key_check").all() as {
+  const violations = db.sqlite.query("PRAGMA foreign_key_check").all() as {
     table: string;
     rowid: bigint;
     parent: string;
-  }[]) {
+  }[];
+  // Rows of an unknown run are reported below, grouped per run, as orphans.
+  for (const row of violations.filter((v) => v.parent !== "runs")) {
     findings.push({
       kind: "foreign_key",
       table: row.table,

@@ -67,6 +67,8 @@ export class Recorder {
   #pending = 0;
   #oldestAt = 0;
   #lastTsEvent: bigint | null = null;
+  /** Bar periods seen, noted for inspect: no index covers them. */
+  readonly #barPeriods = new Set<string>();
   #status: RunStatus = "running";
   #detach: (() => void)[] = [];
 
@@ -96,7 +98,7 @@ export class Recorder {
       }),
     ) as Record<EventType, TableWriter>;
     this.#updateCounters = sqlite.prepare(
-      "UPDATE runtape_runs SET events = ?, refused = ?, last_ts_event_ns = ? WHERE run_id = ?",
+      "UPDATE runtape_runs SET events = ?, refused = ?, last_ts_event_ns = ?, bar_periods = ? WHERE run_id = ?",
     );
     this.#flushTransaction = sqlite.transaction(() => this.#writeBuffers()).immediate;
     this.#timer = setInterval(() => this.#flushIfDue(), Math.max(1, this.#intervalMs / 2));
@@ -182,6 +184,7 @@ export class Recorder {
       }
       values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
     }
+    if ("bar_period" in record) this.#barPeriods.add(record.bar_period as string);
     values.push(++this.#seq);
     writer.rows++;
     this.#lastTsEvent = event.ts_event_ns;
@@ -272,7 +275,8 @@ export class Recorder {
   }
 
   #writeCounters(): void {
-    this.#updateCounters.run(this.#seq, this.#refused, this.#lastTsEvent, this.runId);
+    const periods = [...this.#barPeriods].sort().join(",");
+    this.#updateCounters.run(this.#seq, this.#refused, this.#lastTsEvent, periods, this.runId);
   }
 }
 

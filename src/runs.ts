@@ -24,19 +24,26 @@ export interface RunRow {
   /** Events stored and refused, when runtape recorded the run (null for Python-written runs). */
   events: bigint | null;
   refused: bigint | null;
+  /** Bar periods seen, sorted, when runtape recorded the run. */
+  bar_periods: string[] | null;
 }
 
 const hasExtension = (db: RunsDb) => db.version >= SCHEMA_VERSION;
 
 function selectRuns(db: RunsDb, where: string): string {
   return hasExtension(db)
-    ? `SELECT r.*, x.pid, x.host, x.events, x.refused FROM runs r
+    ? `SELECT r.*, x.pid, x.host, x.events, x.refused, x.bar_periods FROM runs r
        LEFT JOIN runtape_runs x ON x.run_id = r.run_id ${where}`
-    : `SELECT r.*, NULL AS pid, NULL AS host, NULL AS events, NULL AS refused FROM runs r ${where}`;
+    : `SELECT r.*, NULL AS pid, NULL AS host, NULL AS events, NULL AS refused, NULL AS bar_periods FROM runs r ${where}`;
 }
 
 function toRunRow(raw: Record<string, unknown>): RunRow {
-  return { ...(raw as unknown as RunRow), pid: raw.pid == null ? null : Number(raw.pid) };
+  const periods = typeof raw.bar_periods === "string" ? raw.bar_periods : null;
+  return {
+    ...(raw as unknown as RunRow),
+    pid: raw.pid == null ? null : Number(raw.pid),
+    bar_periods: periods === null ? null : periods.split(",").filter(Boolean),
+  };
 }
 
 /** All runs, newest start first. */

@@ -24,7 +24,8 @@ const EXTENSION = `-- runtape's additions to the Python layout (version 1 -> 2),
 --   the only exact order across tables; rows written by the Python recorder leave it NULL.
 -- * idx_<table>_run_seq on (run_id, ${SEQ_COLUMN}) reads one run in order without touching others.
 -- * runtape_runs: per run, the recording process (pid, host) so that a run left 'running' by a dead
---   process can be told from a live one, and counters that spare a scan of the event tables.
+--   process can be told from a live one, and what spares inspect a scan of the event tables:
+--   counters, the last event's time, the bar periods seen (no index covers bar_period).
 CREATE TABLE runtape_runs (
     run_id TEXT PRIMARY KEY,
     pid INTEGER,
@@ -32,6 +33,7 @@ CREATE TABLE runtape_runs (
     events INTEGER NOT NULL DEFAULT 0,
     refused INTEGER NOT NULL DEFAULT 0,
     last_ts_event_ns INTEGER,
+    bar_periods TEXT,
     FOREIGN KEY (run_id) REFERENCES runs(run_id)
 );`;
 

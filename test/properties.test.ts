@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import {
@@ -57,6 +57,27 @@ const anyEvent: fc.Arbitrary<Event> = fc.oneof(
   ),
 );
 
+/** A runs database of `n` random events, and its bytes. */
+function randomDatabase(n: number, seed: number): { dir: string; bytes: Buffer } {
+  const dir = tempDir();
+  const source = join(dir, "source.db");
+  const recorder = Recorder.start(source, { runId: "r" });
+  for (const e of fc.sample(anyEvent, { numRuns: n, seed })) recorder.record(e);
+  recorder.close();
+  return { dir, bytes: readFileSync(source) };
+}
+
+/** Byte edits anywhere in a file of `length` bytes. */
+const edits = (length: number, minLength: number, maxLength: number) =>
+  fc.array(fc.tuple(fc.nat(length - 1), fc.nat(255)), { minLength, maxLength });
+
+/** Writes `bytes` with `changes` applied to `path`. */
+function writeMutated(path: string, bytes: Uint8Array, changes: [number, number][]): void {
+  const mutated = Buffer.from(bytes);
+  for (const [at, value] of changes) mutated[at] = value;
+  writeFileSync(path, mutated);
+}
+
 describe("properties", () => {
   test("any event stream survives record → replay unchanged", () => {
     const dir = tempDir();
@@ -92,70 +113,46 @@ describe("properties", () => {
     const lines = fc.sample(anyEvent, { numRuns: 20, seed: 42 }).map(encodeEvent).join("\n");
     const bytes = new TextEncoder().encode(lines);
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.tuple(fc.nat(bytes.length - 1), fc.nat(255)), { minLength: 1, maxLength: 8 }),
-        async (edits) => {
-          const mutated = bytes.slice();
-          for (const [at, value] of edits) mutated[at] = value;
-          try {
-            for await (const _ of readNdjson([mutated])) {
-              // reading is the test
-            }
-          } catch (error) {
-            if (!(error instanceof NdjsonError)) throw error;
+      fc.asyncProperty(edits(bytes.length, 1, 8), async (changes) => {
+        const mutated = bytes.slice();
+        for (const [at, value] of changes) mutated[at] = value;
+        try {
+          for await (const _ of readNdjson([mutated])) {
+            // reading is the test
           }
-        },
-      ),
+        } catch (error) {
+          if (!(error instanceof NdjsonError)) throw error;
+        }
+      }),
       { numRuns: 300 },
     );
   });
 
   test("a mutated database never crashes the library: events, or a typed error", () => {
-    const dir = tempDir();
-    const source = join(dir, "source.db");
-    const recorder = Recorder.start(source, { runId: "r" });
-    for (const e of fc.sample(anyEvent, { numRuns: 300, seed: 7 })) recorder.record(e);
-    recorder.close();
-    const bytes = readFileSync(source);
+    const { dir, bytes } = randomDatabase(300, 7);
     let i = 0;
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.nat(bytes.length - 1), fc.nat(255)), { minLength: 1, maxLength: 16 }),
-        (edits) => {
-          const path = join(dir, `m${i++}.db`);
-          const mutated = Buffer.from(bytes);
-          for (const [at, value] of edits) mutated[at] = value;
-          writeFileSync(path, mutated);
-          try {
-            for (const _ of replay(path)) {
-              // reading is the test
-            }
-          } catch (error) {
-            if (!(error instanceof RuntapeError)) throw error;
+      fc.property(edits(bytes.length, 1, 16), (changes) => {
+        const path = join(dir, `m${i++}.db`);
+        writeMutated(path, bytes, changes);
+        try {
+          for (const _ of replay(path)) {
+            // reading is the test
           }
-        },
-      ),
+        } catch (error) {
+          if (!(error instanceof RuntapeError)) throw error;
+        }
+      }),
       { numRuns: 150 },
     );
   });
 
   test("the CLI answers a mutated database with data or one clean error line", async () => {
-    const dir = tempDir();
-    const source = join(dir, "source.db");
-    const recorder = Recorder.start(source, { runId: "r" });
-    for (const e of fc.sample(anyEvent, { numRuns: 200, seed: 9 })) recorder.record(e);
-    recorder.close();
-    const bytes = readFileSync(source);
-    const cases = fc.sample(
-      fc.array(fc.tuple(fc.nat(bytes.length - 1), fc.nat(255)), { minLength: 4, maxLength: 32 }),
-      { numRuns: 12, seed: 3 },
-    );
-    for (const [k, edits] of cases.entries()) {
+    const { dir, bytes } = randomDatabase(200, 9);
+    const cases = fc.sample(edits(bytes.length, 4, 32), { numRuns: 12, seed: 3 });
+    for (const [k, changes] of cases.entries()) {
       const path = join(dir, `m${k}.db`);
-      copyFileSync(source, path);
-      const mutated = readFileSync(path);
-      for (const [at, value] of edits) mutated[at] = value;
-      writeFileSync(path, mutated);
+      writeMutated(path, bytes, changes);
       for (const args of [
         ["replay", path],
         ["inspect", path, "--run", "latest"],

@@ -56,7 +56,8 @@ function runHash(path: string, runId: string): string {
   return hasher.digest("hex");
 }
 
-async function startRecording(dir: string, runId: string) {
+/** `runtape record --input -` of run `runId`, fed `events` bars and waited for until they are stored. */
+async function startRecording(dir: string, runId: string, events: number) {
   const proc = Bun.spawn([await binary(), "record", "runs.db", "--input", "-", "--run-id", runId], {
     cwd: dir,
     stdin: "pipe",
@@ -64,6 +65,9 @@ async function startRecording(dir: string, runId: string) {
     stderr: "pipe",
     env: { ...process.env, NO_COLOR: "1" },
   });
+  proc.stdin.write(ndjson(0, events));
+  proc.stdin.flush();
+  await until(() => stored(join(dir, "runs.db"), runId) === events, `the first ${events} events`);
   return proc;
 }
 
@@ -71,10 +75,7 @@ describe("crashes", () => {
   test("kill -9 mid-run: the file is sound, flushed events are there, the run is stale; recover closes it", async () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
-    const proc = await startRecording(dir, "crash");
-    proc.stdin.write(ndjson(0, 1000));
-    proc.stdin.flush();
-    await until(() => stored(path, "crash") === 1000, "the first 1000 events");
+    const proc = await startRecording(dir, "crash", 1000);
     proc.stdin.write(ndjson(1000, 1500));
     proc.stdin.flush();
     // Flushed by age (100 ms) while the recorder waits for more input.
@@ -121,10 +122,7 @@ describe("crashes", () => {
     test(`${signal} flushes what was received, marks the run cancelled and exits ${code}`, async () => {
       const dir = tempDir();
       const path = join(dir, "runs.db");
-      const proc = await startRecording(dir, "stopped");
-      proc.stdin.write(ndjson(0, 300));
-      proc.stdin.flush();
-      await until(() => stored(path, "stopped") === 300, "the events to arrive");
+      const proc = await startRecording(dir, "stopped", 300);
       proc.kill(signal);
       expect(await proc.exited).toBe(code);
       const db = new Database(path, { readonly: true });
@@ -137,10 +135,7 @@ describe("crashes", () => {
   test("recover refuses a run whose recording process is alive", async () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
-    const proc = await startRecording(dir, "alive");
-    proc.stdin.write(ndjson(0, 10));
-    proc.stdin.flush();
-    await until(() => stored(path, "alive") === 10, "the events to arrive");
+    const proc = await startRecording(dir, "alive", 10);
     const refused = await runtape(["recover", "runs.db", "--run", "alive"], { cwd: dir });
     expect([refused.code, refused.stderr]).toEqual([
       1,

@@ -17,6 +17,12 @@ export const commonArgs = {
   verbose: { type: "boolean", description: "Show stack traces of errors" },
 } as const satisfies ArgsDef;
 
+/** The database argument and the run option of the commands that read one run. */
+export const runArgs = {
+  db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+  run: { type: "string", valueHint: "ID|latest", description: "The run (default: latest)" },
+} as const satisfies ArgsDef;
+
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /**

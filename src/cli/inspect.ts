@@ -4,7 +4,7 @@ import { EVENT_TYPES } from "../events/catalog.ts";
 import { checkDatabase, inspectRun, listRunSummaries, type RunDetail } from "../inspect.ts";
 import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
-import { commonArgs } from "./args.ts";
+import { commonArgs, runArgs } from "./args.ts";
 import { formatDuration, isoNs, out, table } from "./output.ts";
 
 export default defineCommand({
@@ -13,8 +13,8 @@ export default defineCommand({
     description: "List the runs of a database, or show one run in detail",
   },
   args: {
-    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
-    run: { type: "string", valueHint: "ID|latest", description: "Show this run in detail" },
+    ...runArgs,
+    run: { ...runArgs.run, description: "Show this run in detail (ID or latest)" },
     json: { type: "boolean", description: "Print one JSON document (exact integers) instead" },
     check: {
       type: "boolean",

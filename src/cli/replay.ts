@@ -2,9 +2,10 @@ import { defineCommand } from "citty";
 import { EventBus } from "../bus.ts";
 import { openRunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
+import { countEvents } from "../inspect.ts";
 import { encodeEvent } from "../ndjson.ts";
 import { Recorder } from "../recorder.ts";
-import { type ReplayOptions, replay, replayOnto } from "../replay.ts";
+import { type ReplayOptions, type ReplayStats, replay, replayOnto } from "../replay.ts";
 import { getRun, resolveRunId } from "../runs.ts";
 import {
   commonArgs,
@@ -13,6 +14,7 @@ import {
   parsePositive,
   parseTime,
   parseTypes,
+  runArgs,
 } from "./args.ts";
 import { isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
@@ -24,8 +26,7 @@ export default defineCommand({
     description: "Replay a recorded run as events on stdout, or re-record it into another database",
   },
   args: {
-    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
-    run: { type: "string", valueHint: "ID|latest", description: "Run to replay (default: latest)" },
+    ...runArgs,
     types: { type: "string", valueHint: "T,…", description: "Only these event types" },
     "exclude-types": {
       type: "string",
@@ -87,23 +88,38 @@ async function replayToStdout(
   speed: number | undefined,
   format: (event: Event) => string,
 ): Promise<number> {
+  const stats: ReplayStats = { runId: options.run as string, events: 0, skipped: 0 };
+  const progress = new Progress("replaying");
+  const total = Math.min(runSize(db, stats.runId), options.limit ?? Number.POSITIVE_INFINITY);
   if (speed === undefined) {
     // Lines are gathered into chunks: one write per line would cost more than the replay itself.
     let chunk = "";
-    for (const event of replay(db, options)) {
+    for (const event of replay(db, { ...options, stats })) {
       chunk += `${format(event)}\n`;
       if (chunk.length > 1 << 16) {
         out(chunk);
         chunk = "";
+        progress.update(stats.events, total);
       }
     }
     out(chunk);
   } else {
     const bus = new EventBus();
-    bus.subscribe(EVENT_TYPES, (event) => out(`${format(event)}\n`));
-    await replayOnto(bus, db, { ...options, speed });
+    bus.subscribe(EVENT_TYPES, (event) => {
+      out(`${format(event)}\n`);
+      progress.update(stats.events, total);
+    });
+    await replayOnto(bus, db, { ...options, speed, stats });
   }
+  progress.finish(`replayed ${stats.events} events of run ${stats.runId}`, stats.events);
   return 0;
+}
+
+/** Events stored for a run, for the progress bar's total. */
+function runSize(db: ReturnType<typeof openRunsDb>, runId: string): number {
+  const counted = getRun(db, runId).events;
+  if (counted !== null) return Number(counted);
+  return Number(Object.values(countEvents(db, runId)).reduce((a, b) => a + b, 0n));
 }
 
 async function replayInto(
