@@ -12,7 +12,7 @@ import type { Random } from "./random.ts";
 
 /** How the simulated broker trades. */
 export interface BrokerParameters {
-  /** Commission per unit filled; an order pays at least `minimumCommission` in all. */
+  /** Commission per unit filled; an order that fills at all pays at least `minimumCommission`. */
   commissionPerUnit: number;
   minimumCommission: number;
   /** Share of a bar's volume one order may fill on that bar: larger orders fill in parts. */
@@ -60,8 +60,6 @@ export class SimulatedBroker {
   readonly #bars = new Map<string, number>();
   readonly #lastClose = new Map<string, number>();
   #now = 0n;
-  #brokerIds = 0;
-  #fillIds = 0;
 
   constructor(bus: EventBus, random: Random, parameters: BrokerParameters = DEFAULT_BROKER) {
     this.#bus = bus;
@@ -139,7 +137,7 @@ export class SimulatedBroker {
     }
     const open: OpenOrder = {
       id: order.system_order_id,
-      brokerId: `SIM-${++this.#brokerIds}`,
+      brokerId: this.#random.uuid(),
       symbol: order.symbol,
       type: order.order_type,
       side: order.side,
@@ -214,15 +212,23 @@ export class SimulatedBroker {
     }
   }
 
-  /** The price an order trades at on `bar`, if it trades. */
+  /**
+   * The price an order trades at on `bar`, if it trades. A stop triggers when the bar reaches it
+   * and trades at the stop (or the open, if the bar opened beyond it); a triggered stop-limit is a
+   * limit order from then on, trading on the bar that triggered it only if that price is within
+   * its limit.
+   */
   #executablePrice(order: OpenOrder, bar: BarReceived): number | undefined {
     const buy = order.side === "BUY";
+    const within = (price: number, limit: number) => (buy ? price <= limit : price >= limit);
     if (order.type === "MARKET") return bar.open;
     if ((order.type === "STOP" || order.type === "STOP_LIMIT") && !order.triggered) {
       const stop = order.stop as number;
       if (buy ? bar.high < stop : bar.low > stop) return undefined;
       order.triggered = true;
-      if (order.type === "STOP") return buy ? Math.max(bar.open, stop) : Math.min(bar.open, stop);
+      const price = buy ? Math.max(bar.open, stop) : Math.min(bar.open, stop);
+      if (order.type === "STOP") return price;
+      return within(price, order.limit as number) ? price : undefined;
     }
     if (order.type === "STOP") return bar.open;
     const limit = order.limit as number;
@@ -235,9 +241,10 @@ export class SimulatedBroker {
     const quantity = Math.min(order.quantity - order.filled, capacity);
     order.filled += quantity;
     const done = order.filled >= order.quantity;
-    let commission = quantity * this.#p.commissionPerUnit;
-    if (done) commission = Math.max(commission, this.#p.minimumCommission - order.commission);
-    commission = Math.round(commission * 1e6) / 1e6;
+    // Charged so that an order's fills always add up to the rule applied to all it has filled:
+    // the minimum on its first fill, only per unit beyond it.
+    const due = Math.max(order.filled * this.#p.commissionPerUnit, this.#p.minimumCommission);
+    const commission = Math.round((due - order.commission) * 1e6) / 1e6;
     order.commission += commission;
     if (done) this.#open.delete(order.id);
     this.#bus.publish(
@@ -248,7 +255,7 @@ export class SimulatedBroker {
         broker_order_id: order.brokerId,
         symbol: order.symbol,
         fill_id: this.#random.uuid(),
-        broker_fill_id: `SIM-F-${++this.#fillIds}`,
+        broker_fill_id: this.#random.uuid(),
         side: order.side,
         quantity_filled: quantity,
         fill_price: price,

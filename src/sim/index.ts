@@ -19,6 +19,8 @@ export interface DemoOptions {
   start?: bigint;
   /** Overrides of the strategy's parameters. */
   strategy?: Partial<StrategyParameters>;
+  /** Called after each bar time (every symbol's bar and all it caused) with the times done and the total. */
+  onBar?: (index: number, total: number) => void;
 }
 
 /** What a demo run published. */
@@ -48,12 +50,15 @@ function resolve(options: DemoOptions) {
  */
 export function* demoSteps(bus: EventBus, options: DemoOptions = {}): Generator<[number, number]> {
   const o = resolve(options);
-  const random = new Random(o.seed);
+  // One stream per part, so that the market does not depend on what the strategy does with it:
+  // a changed strategy parameter changes the orders, never the bars.
+  const seeds = new Random(o.seed);
+  const [market, strategy, broker] = [seeds.fork(), seeds.fork(), seeds.fork()];
   // The broker subscribes first: an order fills on the bars after the one it was placed on.
-  new SimulatedBroker(bus, random, DEFAULT_BROKER);
-  new CrossoverStrategy(bus, random, o.strategy);
+  new SimulatedBroker(bus, broker, DEFAULT_BROKER);
+  new CrossoverStrategy(bus, strategy, o.strategy);
   const feed = { symbols: o.symbols, bars: o.bars, barPeriod: o.barPeriod, start: o.start };
-  for (const done of publishBars(bus, random, feed)) yield [done, o.bars];
+  for (const done of publishBars(bus, market, feed)) yield [done, o.bars];
 }
 
 /**
@@ -67,7 +72,10 @@ export function runDemo(bus: EventBus, options: DemoOptions = {}): DemoResult {
   });
   try {
     let bars = 0;
-    for (const [done] of demoSteps(bus, options)) bars = done;
+    for (const [done, total] of demoSteps(bus, options)) {
+      bars = done;
+      options.onBar?.(done, total);
+    }
     return { bars: bars * resolve(options).symbols.length, events };
   } finally {
     stopCounting();

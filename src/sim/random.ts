@@ -29,6 +29,11 @@ export class Random {
     return min + Math.floor(this.next() * (max - min + 1));
   }
 
+  /** A new generator seeded from this one: a separate stream for one part of a simulation. */
+  fork(): Random {
+    return new Random((this.next() * 2 ** 32) >>> 0);
+  }
+
   /** A version-4 UUID in lower case, drawn from this generator. */
   uuid(): string {
     let hex = "";

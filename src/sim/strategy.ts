@@ -20,7 +20,7 @@ export const DEFAULT_STRATEGY: StrategyParameters = {
   slowPeriod: 20,
   rsiPeriod: 14,
   quantity: 400,
-  stopDistance: 0.03,
+  stopDistance: 0.01,
 };
 
 /** Prices of orders are in cents. */
@@ -35,7 +35,7 @@ interface SymbolState {
   position: number;
   trend: -1 | 0 | 1;
   stopId: string | null;
-  /** A resting limit order of the mean-reversion leg and the bar it was placed on. */
+  /** The limit order of the mean-reversion leg and the bar it was placed on. */
   dip: { id: string; placedAt: number } | null;
   breakoutId: string | null;
 }
@@ -51,6 +51,8 @@ export class CrossoverStrategy {
   readonly #random: Random;
   readonly #p: StrategyParameters;
   readonly #symbols = new Map<string, SymbolState>();
+  /** Quantity still to fill of each of its orders that the broker holds or may still accept. */
+  readonly #working = new Map<string, number>();
 
   constructor(bus: EventBus, random: Random, parameters: StrategyParameters = DEFAULT_STRATEGY) {
     this.#bus = bus;
@@ -60,13 +62,12 @@ export class CrossoverStrategy {
     bus.subscribe("FillEvent", (fill) => {
       const state = this.#state(fill.symbol);
       state.position += fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
+      const left = (this.#working.get(fill.associated_order_id) ?? 0) - fill.quantity_filled;
+      if (left > 0) this.#working.set(fill.associated_order_id, left);
+      else this.#working.delete(fill.associated_order_id);
     });
-    bus.subscribe(["OrderExpired", "CancellationAccepted", "CancellationRejected"], (event) => {
-      for (const state of this.#symbols.values()) {
-        if (state.dip?.id === event.associated_order_id) state.dip = null;
-        if (state.breakoutId === event.associated_order_id) state.breakoutId = null;
-        if (state.stopId === event.associated_order_id) state.stopId = null;
-      }
+    bus.subscribe(["OrderRejected", "OrderExpired", "CancellationAccepted"], (event) => {
+      this.#working.delete(event.associated_order_id);
     });
   }
 
@@ -114,7 +115,7 @@ export class CrossoverStrategy {
       state.trend = trend;
     }
     this.#manageDip(bar, state, strength);
-    if (strength > 70 && state.breakoutId === null) {
+    if (strength > 70 && !this.#isWorking(state.breakoutId)) {
       state.breakoutId = this.#order(
         bar,
         "STOP_LIMIT",
@@ -137,10 +138,8 @@ export class CrossoverStrategy {
   #reverse(bar: BarReceived, state: SymbolState, trend: 1 | -1): void {
     const target = trend * this.#p.quantity;
     const delta = target - state.position;
-    if (state.stopId !== null) {
-      this.#cancel(bar, state.stopId);
-      state.stopId = null;
-    }
+    if (this.#isWorking(state.stopId)) this.#cancel(bar, state.stopId as string);
+    state.stopId = null;
     if (delta === 0) return;
     const action: Action =
       state.position === 0 ? (trend > 0 ? "ENTRY_LONG" : "ENTRY_SHORT") : "REVERSE";
@@ -166,9 +165,10 @@ export class CrossoverStrategy {
   }
 
   /**
-   * Buys dips with a limit order; 3 bars on it moves the limit up, 6 bars on it cancels every
-   * other one and leaves the rest to fill or expire. It does not watch its fills, so a cancel or a change
-   * may reach an order already filled, and be rejected.
+   * Buys dips with a limit order on a timer: 3 bars on it moves the limit up, 6 bars on it cancels
+   * every other one and leaves the rest to fill or expire. The timer does not look at fills, so a
+   * change or a cancel may reach an order already filled, and be rejected, as when a request and a
+   * fill cross on a live connection. The leg is free for the next dip once its order is done.
    */
   #manageDip(bar: BarReceived, state: SymbolState, strength: number): void {
     if (state.dip === null) {
@@ -192,9 +192,13 @@ export class CrossoverStrategy {
       );
     } else if (age === 6 && state.dip.placedAt % 2 === 0) {
       this.#cancel(bar, state.dip.id);
-    } else if (age > 12) {
-      state.dip = null; // filled long ago, or will expire: free the leg for the next dip
+    } else if (age > 6 && !this.#isWorking(state.dip.id)) {
+      state.dip = null;
     }
+  }
+
+  #isWorking(orderId: string | null): boolean {
+    return orderId !== null && this.#working.has(orderId);
   }
 
   #order(
@@ -207,6 +211,7 @@ export class CrossoverStrategy {
     prices: { limit?: number; stop?: number } = {},
   ): string {
     const id = this.#random.uuid();
+    this.#working.set(id, quantity);
     this.#bus.publish(
       makeEvent("OrderSubmissionRequest", {
         ts_event_ns: bar.ts_event_ns,
