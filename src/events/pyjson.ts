@@ -10,8 +10,14 @@ export function pyFloatRepr(x: number): string {
   if (x === Number.POSITIVE_INFINITY) return "Infinity";
   if (x === Number.NEGATIVE_INFINITY) return "-Infinity";
   if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const magnitude = Math.abs(x);
+  if (magnitude >= 1e-4 && magnitude < 1e16) {
+    // Both languages print the same shortest digits in fixed notation here; Python adds ".0".
+    const fixed = String(x);
+    return fixed.includes(".") ? fixed : `${fixed}.0`;
+  }
   const sign = x < 0 ? "-" : "";
-  const [mantissa = "", exponent = ""] = Math.abs(x).toExponential().split("e");
+  const [mantissa = "", exponent = ""] = magnitude.toExponential().split("e");
   const digits = mantissa.replace(".", "");
   const exp = Number(exponent);
   if (exp < -4 || exp >= 16) {

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { tempDir } from "../helpers.ts";
-import { runtape, VIAS } from "./run.ts";
+import { binary, runtape, VIAS } from "./run.ts";
 
 const SMALL = ["--bars", "60", "--symbols", "AAA,BBB"];
 
@@ -199,4 +199,42 @@ test("the binary ignores .env and bunfig.toml in its working directory", async (
   writeFileSync(join(dir, "bunfig.toml"), "this is [not toml\npreload = ['./missing.ts']\n");
   const result = await runtape(["record", "--bars", "5"], { cwd: dir });
   expect([result.code, result.stderr]).toEqual([0, expect.stringContaining("recorded")]);
+});
+
+test("replay into a pipe closed early (| head) ends quietly and leaves the database as it was", async () => {
+  const dir = tempDir();
+  await runtape(["record", "runs.db", "--bars", "3000"], { cwd: dir });
+  const path = join(dir, "runs.db");
+  const g = new Database(path);
+  g.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  g.close();
+  const before = readFileSync(path);
+  for (const via of VIAS) {
+    // pipefail: the exit code is runtape's own, not head's.
+    const proc = Bun.spawn(
+      [
+        "bash",
+        "-c",
+        `set -o pipefail; "$0" "$@" | head -3`,
+        ...(via === "binary"
+          ? [await binary()]
+          : [process.execPath, join(import.meta.dir, "../../bin/runtape.ts")]),
+        "replay",
+        "runs.db",
+      ],
+      {
+        cwd: dir,
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...process.env, NO_COLOR: "1" },
+      },
+    );
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    expect([via, code, stdout.trim().split("\n").length, stderr]).toEqual([via, 0, 3, ""]);
+  }
+  expect(readFileSync(path).equals(before)).toBe(true);
 });
