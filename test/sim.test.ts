@@ -203,6 +203,17 @@ describe("demo backtest", () => {
     expect(JSON.parse(JSON.stringify(config))).toEqual(config);
   });
 
+  test("a run leaves the bus as it found it: a second run on it is a run of its own", () => {
+    const bus = new EventBus();
+    const before = EVENT_TYPES.map((type) => bus.subscriberCount(type));
+    runDemo(bus, { bars: 100 });
+    expect(EVENT_TYPES.map((type) => bus.subscriberCount(type))).toEqual(before);
+    const events: Event[] = [];
+    bus.subscribe(EVENT_TYPES, (event) => events.push(event));
+    runDemo(bus, { bars: 100, seed: 2 });
+    expect(withoutWallClock(events)).toEqual(withoutWallClock(demoEvents({ bars: 100, seed: 2 })));
+  });
+
   test("onBar reports each bar time done, and the total", () => {
     const calls: [number, number][] = [];
     runDemo(new EventBus(), { bars: 5, onBar: (index, total) => calls.push([index, total]) });

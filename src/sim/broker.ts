@@ -60,15 +60,23 @@ export class SimulatedBroker {
   readonly #bars = new Map<string, number>();
   readonly #lastClose = new Map<string, number>();
   #now = 0n;
+  readonly #subscriptions: (() => void)[];
 
   constructor(bus: EventBus, random: Random, parameters: BrokerParameters = DEFAULT_BROKER) {
     this.#bus = bus;
     this.#random = random;
     this.#p = parameters;
-    bus.subscribe("BarReceived", (bar) => this.#onBar(bar));
-    bus.subscribe("OrderSubmissionRequest", (order) => this.#onSubmission(order));
-    bus.subscribe("OrderCancellationRequest", (request) => this.#onCancellation(request));
-    bus.subscribe("OrderModificationRequest", (request) => this.#onModification(request));
+    this.#subscriptions = [
+      bus.subscribe("BarReceived", (bar) => this.#onBar(bar)),
+      bus.subscribe("OrderSubmissionRequest", (order) => this.#onSubmission(order)),
+      bus.subscribe("OrderCancellationRequest", (request) => this.#onCancellation(request)),
+      bus.subscribe("OrderModificationRequest", (request) => this.#onModification(request)),
+    ];
+  }
+
+  /** Leaves the bus: the broker answers nothing from now on. */
+  detach(): void {
+    for (const unsubscribe of this.#subscriptions) unsubscribe();
   }
 
   #respond(

@@ -46,7 +46,8 @@ function resolve(options: DemoOptions) {
 /**
  * The demo backtest on `bus`, one bar time per step: seeded synthetic bars, the crossover
  * strategy and the simulated broker, all talking through the bus. Each step yields the bar times
- * done and the total. Attach a Recorder to the bus first to record it.
+ * done and the total. Attach a Recorder to the bus first to record it. When the generator ends
+ * or is stopped, the broker and the strategy leave the bus.
  */
 export function* demoSteps(bus: EventBus, options: DemoOptions = {}): Generator<[number, number]> {
   const o = resolve(options);
@@ -55,10 +56,17 @@ export function* demoSteps(bus: EventBus, options: DemoOptions = {}): Generator<
   const seeds = new Random(o.seed);
   const [market, strategy, broker] = [seeds.fork(), seeds.fork(), seeds.fork()];
   // The broker subscribes first: an order fills on the bars after the one it was placed on.
-  new SimulatedBroker(bus, broker, DEFAULT_BROKER);
-  new CrossoverStrategy(bus, strategy, o.strategy);
+  const parts = [
+    new SimulatedBroker(bus, broker, DEFAULT_BROKER),
+    new CrossoverStrategy(bus, strategy, o.strategy),
+  ];
   const feed = { symbols: o.symbols, bars: o.bars, barPeriod: o.barPeriod, start: o.start };
-  for (const done of publishBars(bus, market, feed)) yield [done, o.bars];
+  try {
+    for (const done of publishBars(bus, market, feed)) yield [done, o.bars];
+  } finally {
+    // Ended or abandoned: leave the bus as it was given, ready for another run.
+    for (const part of parts) part.detach();
+  }
 }
 
 /**

@@ -53,22 +53,30 @@ export class CrossoverStrategy {
   readonly #symbols = new Map<string, SymbolState>();
   /** Quantity still to fill of each of its orders that the broker holds or may still accept. */
   readonly #working = new Map<string, number>();
+  readonly #subscriptions: (() => void)[];
 
   constructor(bus: EventBus, random: Random, parameters: StrategyParameters = DEFAULT_STRATEGY) {
     this.#bus = bus;
     this.#random = random;
     this.#p = parameters;
-    bus.subscribe("BarReceived", (bar) => this.#onBar(bar));
-    bus.subscribe("FillEvent", (fill) => {
-      const state = this.#state(fill.symbol);
-      state.position += fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
-      const left = (this.#working.get(fill.associated_order_id) ?? 0) - fill.quantity_filled;
-      if (left > 0) this.#working.set(fill.associated_order_id, left);
-      else this.#working.delete(fill.associated_order_id);
-    });
-    bus.subscribe(["OrderRejected", "OrderExpired", "CancellationAccepted"], (event) => {
-      this.#working.delete(event.associated_order_id);
-    });
+    this.#subscriptions = [
+      bus.subscribe("BarReceived", (bar) => this.#onBar(bar)),
+      bus.subscribe("FillEvent", (fill) => {
+        const state = this.#state(fill.symbol);
+        state.position += fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
+        const left = (this.#working.get(fill.associated_order_id) ?? 0) - fill.quantity_filled;
+        if (left > 0) this.#working.set(fill.associated_order_id, left);
+        else this.#working.delete(fill.associated_order_id);
+      }),
+      bus.subscribe(["OrderRejected", "OrderExpired", "CancellationAccepted"], (event) => {
+        this.#working.delete(event.associated_order_id);
+      }),
+    ];
+  }
+
+  /** Leaves the bus: the strategy reacts to nothing from now on. */
+  detach(): void {
+    for (const unsubscribe of this.#subscriptions) unsubscribe();
   }
 
   #state(symbol: string): SymbolState {
