@@ -1,5 +1,5 @@
 import type { EventBus } from "../bus.ts";
-import type { Action, BarReceived, OrderType, Side } from "../events/catalog.ts";
+import type { Action, BarProcessed, BarReceived, OrderType, Side } from "../events/catalog.ts";
 import { makeEvent } from "../events/schemas.ts";
 import { rsi, sma } from "./indicators.ts";
 import type { Random } from "./random.ts";
@@ -32,6 +32,8 @@ const SCALE_IN_EVERY = 97;
 interface SymbolState {
   readonly closes: number[];
   bars: number;
+  /** The indicators of the bar being processed, until the strategy has acted on them. */
+  signals: { fast: number; slow: number; strength: number } | null;
   position: number;
   trend: -1 | 0 | 1;
   stopId: string | null;
@@ -40,19 +42,31 @@ interface SymbolState {
   breakoutId: string | null;
 }
 
+interface WorkingOrder {
+  readonly symbol: string;
+  readonly type: OrderType;
+  readonly side: Side;
+  /** Quantity not yet filled (as far as the fills delivered so far tell). */
+  remaining: number;
+}
+
 /**
  * The demo strategy: a fast/slow moving-average crossover that goes long or short with a
  * protective stop, a mean-reversion limit order when the RSI is oversold (modified, then
  * cancelled or left to expire), a STOP_LIMIT breakout when it is overbought, and now and then an
- * order too large for the account. It publishes a processed bar with its indicators per bar.
+ * order too large for the account.
+ *
+ * It publishes a processed bar with its indicators per bar, and decides when that processed bar
+ * comes back to it from the bus: the bus delivers in publication order, so by then the broker's
+ * fills on the same bar (published before it) have arrived and the position is up to date.
  */
 export class CrossoverStrategy {
   readonly #bus: EventBus;
   readonly #random: Random;
   readonly #p: StrategyParameters;
   readonly #symbols = new Map<string, SymbolState>();
-  /** Quantity still to fill of each of its orders that the broker holds or may still accept. */
-  readonly #working = new Map<string, number>();
+  /** Its orders that the broker holds or may still accept. */
+  readonly #working = new Map<string, WorkingOrder>();
   readonly #subscriptions: (() => void)[];
 
   constructor(bus: EventBus, random: Random, parameters: StrategyParameters = DEFAULT_STRATEGY) {
@@ -61,12 +75,14 @@ export class CrossoverStrategy {
     this.#p = parameters;
     this.#subscriptions = [
       bus.subscribe("BarReceived", (bar) => this.#onBar(bar)),
+      bus.subscribe("BarProcessed", (bar) => this.#decide(bar)),
       bus.subscribe("FillEvent", (fill) => {
         const state = this.#state(fill.symbol);
         state.position += fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
-        const left = (this.#working.get(fill.associated_order_id) ?? 0) - fill.quantity_filled;
-        if (left > 0) this.#working.set(fill.associated_order_id, left);
-        else this.#working.delete(fill.associated_order_id);
+        const order = this.#working.get(fill.associated_order_id);
+        if (order === undefined) return;
+        order.remaining -= fill.quantity_filled;
+        if (order.remaining <= 0) this.#working.delete(fill.associated_order_id);
       }),
       bus.subscribe(["OrderRejected", "OrderExpired", "CancellationAccepted"], (event) => {
         this.#working.delete(event.associated_order_id);
@@ -85,6 +101,7 @@ export class CrossoverStrategy {
       state = {
         closes: [],
         bars: 0,
+        signals: null,
         position: 0,
         trend: 0,
         stopId: null,
@@ -105,6 +122,7 @@ export class CrossoverStrategy {
     const fast = sma(state.closes, p.fastPeriod);
     const slow = sma(state.closes, p.slowPeriod);
     const strength = rsi(state.closes, p.rsiPeriod);
+    state.signals = { fast, slow, strength };
     const { type: _, ts_created_ns: __, ...fields } = bar;
     this.#bus.publish(
       makeEvent("BarProcessed", {
@@ -116,7 +134,14 @@ export class CrossoverStrategy {
         },
       }),
     );
+  }
 
+  #decide(bar: BarProcessed): void {
+    const state = this.#symbols.get(bar.symbol);
+    if (state === undefined || state.signals === null) return; // not a bar this strategy processed
+    const { fast, slow, strength } = state.signals;
+    state.signals = null;
+    const p = this.#p;
     if (Number.isFinite(fast) && Number.isFinite(slow) && fast !== slow) {
       const trend = fast > slow ? 1 : -1;
       if (state.trend !== 0 && trend !== state.trend) this.#reverse(bar, state, trend);
@@ -142,15 +167,21 @@ export class CrossoverStrategy {
     }
   }
 
-  /** The crossover: flatten and turn to the new trend, with a fresh protective stop. */
-  #reverse(bar: BarReceived, state: SymbolState, trend: 1 | -1): void {
-    const target = trend * this.#p.quantity;
-    const delta = target - state.position;
+  /**
+   * The crossover: flatten and turn to the new trend, with a fresh protective stop. Market orders
+   * still filling count as done: the position is headed there.
+   */
+  #reverse(bar: BarProcessed, state: SymbolState, trend: 1 | -1): void {
+    let headed = state.position;
+    for (const order of this.#working.values()) {
+      if (order.symbol === bar.symbol && order.type === "MARKET")
+        headed += order.side === "BUY" ? order.remaining : -order.remaining;
+    }
+    const delta = trend * this.#p.quantity - headed;
     if (this.#isWorking(state.stopId)) this.#cancel(bar, state.stopId as string);
     state.stopId = null;
     if (delta === 0) return;
-    const action: Action =
-      state.position === 0 ? (trend > 0 ? "ENTRY_LONG" : "ENTRY_SHORT") : "REVERSE";
+    const action: Action = headed === 0 ? (trend > 0 ? "ENTRY_LONG" : "ENTRY_SHORT") : "REVERSE";
     const side: Side = delta > 0 ? "BUY" : "SELL";
     this.#order(
       bar,
@@ -178,7 +209,7 @@ export class CrossoverStrategy {
    * change or a cancel may reach an order already filled, and be rejected, as when a request and a
    * fill cross on a live connection. The leg is free for the next dip once its order is done.
    */
-  #manageDip(bar: BarReceived, state: SymbolState, strength: number): void {
+  #manageDip(bar: BarProcessed, state: SymbolState, strength: number): void {
     if (state.dip === null) {
       if (strength < 35) {
         const id = this.#order(bar, "LIMIT", "BUY", this.#p.quantity / 2, "ADD", "RSI oversold", {
@@ -210,7 +241,7 @@ export class CrossoverStrategy {
   }
 
   #order(
-    bar: BarReceived,
+    bar: BarProcessed,
     type: OrderType,
     side: Side,
     quantity: number,
@@ -219,7 +250,7 @@ export class CrossoverStrategy {
     prices: { limit?: number; stop?: number } = {},
   ): string {
     const id = this.#random.uuid();
-    this.#working.set(id, quantity);
+    this.#working.set(id, { symbol: bar.symbol, type, side, remaining: quantity });
     this.#bus.publish(
       makeEvent("OrderSubmissionRequest", {
         ts_event_ns: bar.ts_event_ns,
@@ -237,7 +268,7 @@ export class CrossoverStrategy {
     return id;
   }
 
-  #cancel(bar: BarReceived, orderId: string): void {
+  #cancel(bar: BarProcessed, orderId: string): void {
     this.#bus.publish(
       makeEvent("OrderCancellationRequest", {
         ts_event_ns: bar.ts_event_ns,
