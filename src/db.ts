@@ -158,14 +158,33 @@ function checkLayout(sqlite: Database, path: string): number {
   return version;
 }
 
+/**
+ * WAL lets readers run beside one writer; it is a property of the file, set outside transactions.
+ * Switching needs the file to itself and SQLite reports a race with another process opening the
+ * same new file as SQLITE_BUSY without waiting, so it is retried within the busy timeout.
+ */
+function useWal(sqlite: Database): void {
+  for (let waited = 0; ; waited += 10) {
+    try {
+      const { journal_mode } = sqlite.query("PRAGMA journal_mode").get() as {
+        journal_mode: string;
+      };
+      if (journal_mode !== "wal") sqlite.exec("PRAGMA journal_mode = WAL");
+      return;
+    } catch (error) {
+      if (!sqliteCode(error)?.startsWith("SQLITE_BUSY") || waited >= BUSY_TIMEOUT_MS) throw error;
+      Bun.sleepSync(10);
+    }
+  }
+}
+
 /** Brings the file to the current layout: schema into an empty file, migration of version 1. */
 function prepareForWriting(sqlite: Database, path: string): number {
   if (checkLayout(sqlite, path) === SCHEMA_VERSION) {
     sqlite.exec("PRAGMA synchronous = NORMAL");
     return SCHEMA_VERSION;
   }
-  // WAL lets readers run beside one writer; it is a property of the file, set outside transactions.
-  sqlite.exec("PRAGMA journal_mode = WAL");
+  useWal(sqlite);
   sqlite.exec("PRAGMA synchronous = NORMAL");
   // Another process may be doing the same: decide again inside the write lock.
   sqlite

@@ -134,7 +134,6 @@ describe("crashes", () => {
 
   test("recover refuses a run whose recording process is alive", async () => {
     const dir = tempDir();
-    const path = join(dir, "runs.db");
     const proc = await startRecording(dir, "alive", 10);
     const refused = await runtape(["recover", "runs.db", "--run", "alive"], { cwd: dir });
     expect([refused.code, refused.stderr]).toEqual([
@@ -179,7 +178,12 @@ describe("concurrency", () => {
     readerDone = true;
     await reader;
     const errors = await Promise.all(writers.map((w) => new Response(w.stderr).text()));
-    expect(codes).toEqual([0, 0, 0, 0]);
+    expect(codes.map((code, i) => [code, code === 0 ? "" : errors[i]])).toEqual([
+      [0, ""],
+      [0, ""],
+      [0, ""],
+      [0, ""],
+    ]);
     for (const e of errors) expect(e).not.toContain("SQLITE_BUSY");
     expect(reads).toBeGreaterThan(0);
     for (const [k, [id]] of inputs.entries()) {
