@@ -37,7 +37,6 @@ export interface RecordingSummary {
 const CHUNK_ROWS = 64;
 
 interface TableWriter {
-  readonly type: EventType;
   readonly fields: readonly (readonly [string, Field<unknown>])[];
   readonly one: Statement;
   readonly chunk: Statement;
@@ -70,7 +69,7 @@ export class Recorder {
   /** Bar periods seen, noted for inspect: no index covers them. */
   readonly #barPeriods = new Set<string>();
   #status: RunStatus = "running";
-  #detach: (() => void)[] = [];
+  readonly #detach: (() => void)[] = [];
 
   private constructor(db: RunsDb, ownsDb: boolean, runId: string, options: RecorderOptions) {
     this.#db = db;
@@ -86,7 +85,6 @@ export class Recorder {
         const row = `(${columns.map(() => "?").join(", ")})`;
         const insert = `INSERT INTO ${catalog[type].table} (${columns.join(", ")}) VALUES `;
         const writer: TableWriter = {
-          type,
           fields,
           one: sqlite.prepare(insert + row),
           chunk: sqlite.prepare(insert + Array(CHUNK_ROWS).fill(row).join(", ")),
