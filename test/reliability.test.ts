@@ -132,6 +132,29 @@ describe("crashes", () => {
     });
   }
 
+  test("Ctrl-C ends a long demo recording cleanly: flushed, cancelled, exit 130", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    const proc = Bun.spawn(
+      [await binary(), "record", "runs.db", "--run-id", "long", "--bars", "1000000"],
+      {
+        cwd: dir,
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    await until(() => stored(path, "long") > 0, "the demo to record its first events");
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(130);
+    const db = new Database(path, { readonly: true });
+    const run = db
+      .query("SELECT r.status, x.events FROM runs r JOIN runtape_runs x USING (run_id)")
+      .get() as { status: string; events: number };
+    db.close();
+    expect(run.status).toBe("cancelled");
+    expect(stored(path, "long")).toBe(run.events);
+  });
+
   test("recover refuses a run whose recording process is alive", async () => {
     const dir = tempDir();
     const proc = await startRecording(dir, "alive", 10);
