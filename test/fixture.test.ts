@@ -8,6 +8,8 @@ import {
   EVENT_TYPES,
   type Event,
   EventBus,
+  inspectRun,
+  listRunSummaries,
   openRunsDb,
   Recorder,
   replay,
@@ -130,6 +132,39 @@ describe("the Python recorder's fixture", () => {
       ).toEqual([{ fill_price: 100.5 }]);
       db.close();
       expect([...replay(path, { run: "runtape ✓" })]).toEqual(sampleEvents());
+    },
+  );
+
+  fixtureTest(
+    "inspect agrees with the Python dashboard: the run list, and P&L where a symbol ends flat",
+    () => {
+      const expected = JSON.parse(
+        readFileSync(join(FIXTURE_DIR, "dashboard_expected.json"), "utf8"),
+      ) as {
+        get_runs: { run_id: string; name: string; status: string }[];
+        get_roundtrips: Record<string, { symbol: string; pnl_before_commission: number }[]>;
+      };
+      const db = openRunsDb(fixtureCopy());
+      expect(listRunSummaries(db).map((r) => [r.runId, r.name, r.status])).toEqual(
+        expected.get_runs.map((r) => [r.run_id, r.name, r.status]),
+      );
+      let compared = 0;
+      for (const [runId, trips] of Object.entries(expected.get_roundtrips)) {
+        for (const t of inspectRun(db, runId).trading) {
+          // Round trips only cover closed positions; flat to flat, realised P&L is the same by any method.
+          if (t.position !== 0) continue;
+          const mine = trips.filter((r) => r.symbol === t.symbol);
+          const dashboard = mine.reduce((sum, r) => sum + r.pnl_before_commission, 0);
+          // The dashboard rounds each round trip to cents.
+          expect([t.symbol, Math.abs(t.realizedPnl - dashboard) <= 0.005 * mine.length]).toEqual([
+            t.symbol,
+            true,
+          ]);
+          compared++;
+        }
+      }
+      db.close();
+      expect(compared).toBe(2);
     },
   );
 
