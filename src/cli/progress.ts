@@ -38,7 +38,7 @@ export class Progress {
       const share = Math.min(1, done / total);
       const filled = Math.round(share * WIDTH);
       const eta = share > 0 ? (seconds / share - seconds).toFixed(0) : "?";
-      line = `${this.label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${(share * 100).toFixed(0)}% ${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} ${rate(done, seconds)} ETA ${eta}s`;
+      line = `${this.label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${(share * 100).toFixed(0)}% ${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} ${this.unit} ${rate(done, seconds)} ETA ${eta}s`;
     }
     process.stderr.write(`\r\u001b[2K${line}`);
     this.#drawn = true;

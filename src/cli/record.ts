@@ -65,7 +65,7 @@ export default defineCommand({
       config: config ?? (args.input === undefined ? demoConfig(demo) : undefined),
       metadata,
     });
-    const progress = new Progress("recording");
+    const progress = new Progress("recording", input === undefined ? "bar times" : "events");
     const release = onTermination((signal, code) => {
       const summary = recorder.close("cancelled");
       progress.finish(
