@@ -40,9 +40,9 @@ const ESCAPES: Record<string, string> = {
   "\f": "\\f",
 };
 
-// Everything Python's ensure_ascii escapes: quotes, backslash, controls and all non-ASCII.
+// Everything Python's ensure_ascii escapes: quotes, backslash and all but printable ASCII (so DEL too).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\u0080-\uffff]/g;
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/g;
 
 /** Python's `json.dumps(str)` with `ensure_ascii=True`. */
 export function pyStringRepr(s: string): string {
