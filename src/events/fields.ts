@@ -104,7 +104,10 @@ export function oneOf<const T extends readonly [string, ...string[]]>(
 }
 
 const isIndicators = (x: unknown): x is Indicators => {
-  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
+  if (typeof x !== "object" || x === null) return false;
+  // Plain objects only: a Map or a class instance would be stored as "{}", its values lost.
+  const proto = Object.getPrototypeOf(x);
+  if (proto !== Object.prototype && proto !== null) return false;
   for (const key in x) if (typeof (x as Indicators)[key] !== "number") return false;
   return true;
 };
