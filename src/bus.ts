@@ -21,7 +21,7 @@ interface Subscriber {
  *
  * A handler that throws does not stop delivery. Its error goes to the subscription's `onError`,
  * else the bus's; with neither, the errors are thrown (as one, or an AggregateError) from the
- * outermost `publish` once the queue has drained.
+ * outermost `publish` once the queue has drained. So is an error thrown by an error handler.
  */
 export class EventBus {
   // Arrays are replaced, never mutated, so (un)subscribing during delivery is safe.
@@ -84,6 +84,20 @@ export class EventBus {
     return this.#subscribers.get(type)?.length ?? 0;
   }
 
+  // An error handler that throws (say, to make refused events fatal) must not cut delivery short
+  // either: the other subscribers and the queued events would be lost without a word.
+  #report(error: unknown, event: Event, onError: ErrorHandler | undefined): void {
+    if (onError === undefined) {
+      this.#unhandled.push(error);
+      return;
+    }
+    try {
+      onError(error, event);
+    } catch (thrown) {
+      this.#unhandled.push(thrown);
+    }
+  }
+
   #deliver(event: Event): void {
     const subscribers = this.#subscribers.get(event.type);
     if (subscribers === undefined) return;
@@ -91,9 +105,7 @@ export class EventBus {
       try {
         subscriber.handler(event);
       } catch (error) {
-        const onError = subscriber.onError ?? this.#onError;
-        if (onError) onError(error, event);
-        else this.#unhandled.push(error);
+        this.#report(error, event, subscriber.onError ?? this.#onError);
       }
     }
   }
