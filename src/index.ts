@@ -19,6 +19,7 @@ export * from "./errors.ts";
 export * from "./events/catalog.ts";
 export { newUuid, nowNs } from "./events/clock.ts";
 export type { Field, FieldKind, Indicators, SqlValue } from "./events/fields.ts";
+export { dumpsIndicators, loadsIndicators, pyFloatRepr } from "./events/pyjson.ts";
 export {
   type EventInput,
   eventInputSchemas,
