@@ -1,8 +1,17 @@
+import { Database } from "bun:sqlite";
 import { test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Event, type EventInput, type EventType, makeEvent } from "../src/index.ts";
+import {
+  catalog,
+  EVENT_TYPES,
+  type Event,
+  type EventInput,
+  type EventOf,
+  type EventType,
+  makeEvent,
+} from "../src/index.ts";
 
 /** A fresh temporary directory. */
 export function tempDir(): string {
@@ -150,4 +159,57 @@ export function bar(i: number, symbol = "AAPL"): Event {
     close: 100.5 + i,
     volume: 1000 + i,
   });
+}
+
+/** The first sample event of `type`. */
+export function sampleOf<K extends EventType>(type: K): EventOf<K> {
+  const event = sampleEvents().find((e) => e.type === type);
+  if (event === undefined) throw new Error(`no sample ${type}`);
+  return event as EventOf<K>;
+}
+
+/** A second connection to `path`, as another process would have: read-only, exact integers. */
+export function rawDb(path: string): Database {
+  return new Database(path, { readonly: true, safeIntegers: true });
+}
+
+/** Rows per event table (and `runs`) that belong to `runId`. */
+export function rowCounts(path: string, runId: string): Record<string, number> {
+  const db = rawDb(path);
+  try {
+    return Object.fromEntries(
+      ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)].map((table) => {
+        const row = db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE run_id = ?`).get(runId);
+        return [table, Number((row as { n: bigint }).n)];
+      }),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A content hash of everything one run holds: its `runs` row and its rows in every event table,
+ * every column but runtape's added `seq` (so a migrated Python run hashes as before).
+ */
+export function runContentHash(path: string, runId: string): string {
+  const db = rawDb(path);
+  const hasher = new Bun.CryptoHasher("sha256");
+  try {
+    for (const table of ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)]) {
+      const columns = (db.query(`PRAGMA table_info(${table})`).all() as { name: string }[])
+        .map((c) => c.name)
+        .filter((c) => c !== "seq");
+      // typeof() too: a REAL that became an INTEGER would be a change.
+      const select = columns.map((c) => `${c}, typeof(${c})`).join(", ");
+      for (const row of db
+        .query(`SELECT ${select} FROM ${table} WHERE run_id = ? ORDER BY rowid`)
+        .values(runId)) {
+        hasher.update(`${table}\t${row.map((v) => String(v)).join("\t")}\n`);
+      }
+    }
+  } finally {
+    db.close();
+  }
+  return hasher.digest("hex");
 }
