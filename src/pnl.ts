@@ -8,13 +8,13 @@ export interface PnlFill {
   commission: number;
 }
 
-/** A symbol's trading result by the average-cost method. */
+/** A symbol's trading result by the average-cost method, in price × quantity units. */
 export interface Pnl {
   /** Signed: positive long, negative short. */
   position: number;
   /** Average entry price of the open position; null when flat. */
   averageCost: number | null;
-  /** Realised P&L before commission. */
+  /** Realised P&L before commission: commission is reported on its own and in netPnl. */
   realizedPnl: number;
   /** Sum of absolute filled quantities. */
   tradedQuantity: number;
@@ -23,41 +23,55 @@ export interface Pnl {
   netPnl: number;
 }
 
+// A position this small next to the fill that left it is float dust (0.1 + 0.2 − 0.3): flat.
+const DUST = 1e-9;
+
+/** P&L fed one fill at a time, in the order they happened; see {@link computePnl}. */
+export class PnlAccumulator {
+  #position = 0;
+  #cost = 0;
+  #realized = 0;
+  #traded = 0;
+  #commission = 0;
+
+  add(fill: PnlFill): void {
+    const q = fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
+    this.#traded += Math.abs(q);
+    this.#commission += fill.commission;
+    if (q === 0) return;
+    const held = Math.abs(this.#position);
+    if (held === 0 || Math.sign(this.#position) === Math.sign(q)) {
+      this.#cost = (this.#cost * held + fill.fill_price * Math.abs(q)) / (held + Math.abs(q));
+    } else {
+      const closed = Math.min(Math.abs(q), held);
+      this.#realized += closed * (fill.fill_price - this.#cost) * Math.sign(this.#position);
+      if (Math.abs(q) > closed) this.#cost = fill.fill_price;
+    }
+    this.#position += q;
+    if (Math.abs(this.#position) <= DUST * Math.abs(q)) this.#position = 0;
+  }
+
+  get result(): Pnl {
+    const position = this.#position;
+    return {
+      position,
+      averageCost: position === 0 ? null : this.#cost,
+      realizedPnl: this.#realized,
+      tradedQuantity: this.#traded,
+      commission: this.#commission,
+      netPnl: this.#realized - this.#commission,
+    };
+  }
+}
+
 /**
  * Realised P&L of fills in the order they happened, by the average-cost method: a fill that adds
  * to the position moves its average cost; one that reduces it realises (price − average cost) per
- * unit closed; one that crosses zero realises on the part that closes and opens the rest at its
- * own price. Partial fills are just smaller fills.
+ * unit closed, with the position's sign; one that crosses zero realises on the part that closes
+ * and opens the rest at its own price. Partial fills are just smaller fills.
  */
 export function computePnl(fills: Iterable<PnlFill>): Pnl {
-  let position = 0;
-  let cost = 0;
-  let realizedPnl = 0;
-  let tradedQuantity = 0;
-  let commission = 0;
-  for (const fill of fills) {
-    const q = fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
-    tradedQuantity += fill.quantity_filled;
-    commission += fill.commission;
-    if (position === 0 || Math.sign(position) === Math.sign(q)) {
-      cost =
-        (cost * Math.abs(position) + fill.fill_price * Math.abs(q)) /
-        (Math.abs(position) + Math.abs(q));
-      position += q;
-      continue;
-    }
-    const closed = Math.min(Math.abs(q), Math.abs(position));
-    realizedPnl += closed * (fill.fill_price - cost) * Math.sign(position);
-    position += q;
-    if (Math.abs(q) > closed) cost = fill.fill_price;
-    else if (position === 0) cost = 0;
-  }
-  return {
-    position,
-    averageCost: position === 0 ? null : cost,
-    realizedPnl,
-    tradedQuantity,
-    commission,
-    netPnl: realizedPnl - commission,
-  };
+  const pnl = new PnlAccumulator();
+  for (const fill of fills) pnl.add(fill);
+  return pnl.result;
 }

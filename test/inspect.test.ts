@@ -71,6 +71,48 @@ describe("average-cost P&L", () => {
     expect(whole).toMatchObject({ position: 0, realizedPnl: 60 });
     expect(parts).toMatchObject({ position: 0, realizedPnl: 60, tradedQuantity: 60 });
   });
+
+  test("short first, reversed to long by a partly filled buy, then flat; commission kept apart", () => {
+    const fills = [
+      fill("SELL", 10, 50, 1), // short 10 @ 50
+      fill("SELL", 5, 56, 1), // short 15 @ (500 + 280) / 15 = 52
+      fill("BUY", 8, 48, 1), // covers 8: 8 × (52 − 48) = +32, short 7 @ 52
+      fill("BUY", 12, 48, 1), // covers 7: +28, long 5 @ 48
+      fill("SELL", 5, 47, 1), // closes 5: 5 × (47 − 48) = −5, flat
+    ];
+    expect(computePnl(fills.slice(0, 3))).toMatchObject({
+      position: -7,
+      averageCost: 52,
+      realizedPnl: 32,
+    });
+    expect(computePnl(fills.slice(0, 4))).toMatchObject({
+      position: 5,
+      averageCost: 48,
+      realizedPnl: 60,
+    });
+    expect(computePnl(fills)).toEqual({
+      position: 0,
+      averageCost: null,
+      realizedPnl: 55,
+      tradedQuantity: 40,
+      commission: 5,
+      netPnl: 50,
+    });
+  });
+
+  test("float dust closes a position; a fill of zero quantity moves nothing but commission", () => {
+    const dust = computePnl([fill("BUY", 0.1, 10), fill("BUY", 0.2, 10), fill("SELL", 0.3, 11)]);
+    expect([dust.position, dust.averageCost]).toEqual([0, null]);
+    expect(dust.realizedPnl).toBeCloseTo(0.3, 12);
+    expect(computePnl([fill("BUY", 0, 5, 1)])).toEqual({
+      position: 0,
+      averageCost: null,
+      realizedPnl: 0,
+      tradedQuantity: 0,
+      commission: 1,
+      netPnl: -1,
+    });
+  });
 });
 
 /** A small run with known orders and fills for AAPL and a rejected order for MSFT. */
