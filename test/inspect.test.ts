@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   checkDatabase,
@@ -13,7 +14,7 @@ import {
   recoverRuns,
   type Side,
 } from "../src/index.ts";
-import { bar, T0, tempDir } from "./helpers.ts";
+import { bar, FIXTURE_DIR, fixtureCopy, fixtureTest, T0, tempDir } from "./helpers.ts";
 
 const fill = (side: Side, quantity_filled: number, fill_price: number, commission = 0) => ({
   side,
@@ -115,79 +116,64 @@ describe("average-cost P&L", () => {
   });
 });
 
-/** A small run with known orders and fills for AAPL and a rejected order for MSFT. */
+const at = { ts_event_ns: T0 };
+const broker = { ...at, ts_broker_ns: T0 };
+const submit = (id: string, symbol: string, side: Side, quantity: number) =>
+  makeEvent("OrderSubmissionRequest", {
+    ...at,
+    system_order_id: id,
+    symbol,
+    order_type: "MARKET",
+    side,
+    quantity,
+  });
+const filled = (id: string, symbol: string, side: Side, q: number, price: number, fee: number) =>
+  makeEvent("FillEvent", {
+    ...broker,
+    associated_order_id: id,
+    symbol,
+    side,
+    quantity_filled: q,
+    fill_price: price,
+    commission: fee,
+  });
+const rejected = (
+  type: "OrderRejected" | "CancellationRejected" | "ModificationRejected",
+  id: string,
+): Event =>
+  makeEvent(type, {
+    ...broker,
+    associated_order_id: id,
+    rejection_reason: "UNKNOWN",
+    rejection_message: "no",
+  });
+
+/**
+ * A small run with known trading: AAPL buys 10 in two partial fills (4 @ 100, 6 @ 105), a
+ * cancellation of that order is rejected, then it sells 15 @ 110 a minute later; MSFT's order is
+ * rejected, and so is a modification of it.
+ */
 function tradedRun(path: string, runId: string): void {
   const recorder = Recorder.start(path, { runId, metadata: { note: "ü" } });
-  const at = { ts_event_ns: T0 };
-  const e: Event[] = [
+  const events: Event[] = [
     bar(0, "AAPL"),
     bar(0, "MSFT"),
-    makeEvent("OrderSubmissionRequest", {
-      ...at,
-      system_order_id: "a1",
-      symbol: "AAPL",
-      order_type: "MARKET",
-      side: "BUY",
-      quantity: 10,
-    }),
-    makeEvent("OrderSubmissionRequest", {
-      ...at,
-      system_order_id: "m1",
-      symbol: "MSFT",
-      order_type: "MARKET",
-      side: "BUY",
-      quantity: 1e9,
-    }),
-    makeEvent("OrderRejected", {
-      ...at,
-      ts_broker_ns: T0,
-      associated_order_id: "m1",
-      rejection_reason: "UNKNOWN",
-      rejection_message: "too big",
-    }),
-    makeEvent("FillEvent", {
-      ...at,
-      ts_broker_ns: T0,
-      associated_order_id: "a1",
-      symbol: "AAPL",
-      side: "BUY",
-      quantity_filled: 4,
-      fill_price: 100,
-      commission: 1,
-    }),
-    makeEvent("FillEvent", {
-      ...at,
-      ts_broker_ns: T0,
-      associated_order_id: "a1",
-      symbol: "AAPL",
-      side: "BUY",
-      quantity_filled: 6,
-      fill_price: 105,
-      commission: 1,
-    }),
-    makeEvent("OrderSubmissionRequest", {
-      ...at,
-      system_order_id: "a2",
-      symbol: "AAPL",
-      order_type: "MARKET",
-      side: "SELL",
-      quantity: 15,
-    }),
-    makeEvent("FillEvent", {
-      ...at,
-      ts_event_ns: T0 + 60_000_000_000n,
-      ts_broker_ns: T0,
-      associated_order_id: "a2",
-      symbol: "AAPL",
-      side: "SELL",
-      quantity_filled: 15,
-      fill_price: 110,
-      commission: 1.5,
-    }),
+    submit("a1", "AAPL", "BUY", 10),
+    submit("m1", "MSFT", "BUY", 1e9),
+    rejected("OrderRejected", "m1"),
+    makeEvent("OrderModificationRequest", { ...at, system_order_id: "m1", symbol: "MSFT" }),
+    rejected("ModificationRejected", "m1"),
+    filled("a1", "AAPL", "BUY", 4, 100, 1),
+    makeEvent("OrderCancellationRequest", { ...at, system_order_id: "a1", symbol: "AAPL" }),
+    rejected("CancellationRejected", "a1"),
+    filled("a1", "AAPL", "BUY", 6, 105, 1),
+    submit("a2", "AAPL", "SELL", 15),
+    { ...filled("a2", "AAPL", "SELL", 15, 110, 1.5), ts_event_ns: T0 + 60_000_000_000n },
   ];
-  for (const event of e) recorder.record(event);
+  for (const event of events) recorder.record(event);
   recorder.close();
 }
+const TRADED_EVENTS = 13n;
 
 describe("inspect", () => {
   test("details a run: counts, symbols, periods, range, metadata and trading per symbol", () => {
@@ -196,8 +182,9 @@ describe("inspect", () => {
     const db = openRunsDb(path);
     const detail = inspectRun(db, "t");
     db.close();
-    expect(detail.events).toBe(9n);
-    expect(detail.counts.FillEvent).toBe(3n);
+    expect(detail.events).toBe(TRADED_EVENTS);
+    expect(detail.counts).toMatchObject({ FillEvent: 3n, BarReceived: 2n, OrderExpired: 0n });
+    expect([detail.refused, detail.stale, detail.config]).toEqual([0n, false, null]);
     expect(detail.symbols).toEqual(["AAPL", "MSFT"]);
     expect(detail.barPeriods).toEqual(["MINUTE"]);
     expect([detail.firstTsEventNs, detail.lastTsEventNs]).toEqual([T0, T0 + 60_000_000_000n]);
@@ -208,6 +195,10 @@ describe("inspect", () => {
       symbol: "AAPL",
       orders: 2,
       rejections: 0,
+      cancellations: 1,
+      cancellationRejections: 1,
+      modifications: 0,
+      modificationRejections: 0,
       fills: 3,
       tradedQuantity: 25,
       commission: 3.5,
@@ -215,76 +206,226 @@ describe("inspect", () => {
       averageCost: 110,
     });
     expect(aapl?.realizedPnl).toBeCloseTo(70, 9);
-    expect(msft).toMatchObject({
+    expect(aapl?.netPnl).toBeCloseTo(66.5, 9);
+    expect(msft).toEqual({
       symbol: "MSFT",
       orders: 1,
       rejections: 1,
+      cancellations: 0,
+      cancellationRejections: 0,
+      modifications: 1,
+      modificationRejections: 1,
       fills: 0,
+      tradedQuantity: 0,
+      commission: 0,
       realizedPnl: 0,
+      netPnl: 0,
+      position: 0,
+      averageCost: null,
     });
   });
 
-  test("lists runs newest first with their event counts", () => {
+  test("lists runs newest first; runs that repeat order ids keep their rejections apart", () => {
     const path = join(tempDir(), "runs.db");
     tradedRun(path, "first");
     tradedRun(path, "second");
     const db = openRunsDb(path);
-    expect(listRunSummaries(db).map((r) => [r.runId, r.status, r.events, r.stale])).toEqual([
-      ["second", "completed", 9n, false],
-      ["first", "completed", 9n, false],
+    expect(
+      listRunSummaries(db).map((r) => [r.runId, r.status, r.events, r.alive, r.stale]),
+    ).toEqual([
+      ["second", "completed", TRADED_EVENTS, false, false],
+      ["first", "completed", TRADED_EVENTS, false, false],
+    ]);
+    const [entry] = listRunSummaries(db);
+    expect(entry?.durationNs).toBe((entry?.tsEnd ?? 0n) - (entry?.tsStart ?? 0n));
+    expect(inspectRun(db, "second").trading.map((t) => [t.symbol, t.rejections])).toEqual([
+      ["AAPL", 0],
+      ["MSFT", 1],
     ]);
     db.close();
   });
 
-  test("--check finds sequence gaps, duplicates, orphans, wrong counters and contradictory statuses", () => {
+  fixtureTest("reads the Python layout: counts, periods and rejections by their requests", () => {
+    const manifest = JSON.parse(readFileSync(join(FIXTURE_DIR, "manifest.json"), "utf8")) as {
+      rows_per_run_and_table: Record<string, Record<string, number>>;
+    };
+    const db = openRunsDb(fixtureCopy());
+    expect(db.version).toBe(1);
+    const runs = listRunSummaries(db);
+    expect(runs.map((r) => [r.alive, r.stale])).toEqual([
+      [false, false],
+      [false, false],
+    ]);
+    for (const { runId, events } of runs) {
+      const rows = manifest.rows_per_run_and_table[runId] ?? {};
+      const detail = inspectRun(db, runId);
+      const total = (key: "rejections" | "cancellationRejections" | "modificationRejections") =>
+        detail.trading.reduce((sum, t) => sum + t[key], 0);
+      expect(detail.refused).toBeNull();
+      expect(detail.events).toBe(events);
+      expect(Number(detail.events)).toBe(Object.values(rows).reduce((a, b) => a + b, 0));
+      expect([
+        Number(detail.counts.BarReceived),
+        total("rejections"),
+        total("cancellationRejections"),
+        total("modificationRejections"),
+      ]).toEqual([
+        rows.bars ?? 0,
+        rows.orders_rejected ?? 0,
+        rows.cancellations_rejected ?? 0,
+        rows.modifications_rejected ?? 0,
+      ]);
+      expect(detail.barPeriods.length).toBe(1);
+    }
+    expect(checkDatabase(db)).toEqual([]);
+    db.close();
+  });
+});
+
+describe("check", () => {
+  test("finds sequence gaps, duplicates, orphans, wrong counters and contradictory statuses", () => {
     const path = join(tempDir(), "runs.db");
     tradedRun(path, "t");
+    tradedRun(path, "u");
     const clean = openRunsDb(path);
     expect(checkDatabase(clean)).toEqual([]);
     clean.close();
     const raw = new Database(path);
-    raw.run("UPDATE bars SET seq = 99 WHERE symbol = 'MSFT'");
-    raw.run("UPDATE fills SET seq = 1 WHERE id = 1");
+    raw.run("UPDATE bars SET seq = 99 WHERE run_id = 't' AND symbol = 'MSFT'");
+    raw.run("UPDATE fills SET seq = 1 WHERE run_id = 't' AND quantity_filled = 4");
     raw.run(
-      "INSERT INTO expirations (run_id, ts_event_ns, ts_created_ns, ts_broker_ns, associated_order_id, symbol) VALUES ('ghost', 1, 1, 1, 'x', 'X')",
+      "INSERT INTO expirations (run_id, ts_event_ns, ts_created_ns, ts_broker_ns, associated_order_id, symbol) VALUES ('ghost', 1, 1, 1, 'x', 'X'), ('ghost', 2, 2, 2, 'y', 'Y')",
     );
-    raw.run("UPDATE runs SET ts_end = NULL");
-    raw.run("UPDATE runtape_runs SET events = 5");
+    raw.run("INSERT INTO runtape_runs (run_id) VALUES ('phantom')");
+    raw.run("UPDATE runs SET ts_end = NULL WHERE run_id = 't'");
+    raw.run("UPDATE runs SET status = 'running' WHERE run_id = 'u'");
+    raw.run("UPDATE runtape_runs SET events = 5 WHERE run_id = 't'");
     raw.close();
     const db = openRunsDb(path);
-    const findings = checkDatabase(db).map((f) => `${f.kind}: ${f.message}`);
+    const findings = checkDatabase(db).map((f) => `${f.kind} ${f.runId} ${f.table}: ${f.message}`);
     db.close();
-    expect(findings).toEqual([
-      'orphan: expirations has 1 row(s) of unknown run "ghost"',
-      'status: run "t": is completed but has no end time',
-      'sequence: run "t": 1 duplicate sequence number(s)',
-      'sequence: run "t": sequence numbers run from 1 to 99 over 8 events: there are gaps',
-      'counter: run "t": holds 9 events, its counter says 5',
+    expect(findings.sort()).toEqual([
+      'counter t undefined: run "t": holds 13 events, its counter says 5',
+      'orphan ghost expirations: expirations has 2 row(s) of unknown run "ghost"',
+      'orphan phantom runtape_runs: runtape_runs has 1 row(s) of unknown run "phantom"',
+      'sequence t undefined: run "t": 1 duplicate sequence number(s)',
+      'sequence t undefined: run "t": sequence numbers run from 1 to 99 over 12 events: there are gaps',
+      'status t undefined: run "t": is completed but has no end time',
+      'status u undefined: run "u": is running but has an end time',
     ]);
   });
 
-  test("recover closes a run whose recorder died, at its last event's time, and only such a run", () => {
+  test("reports what SQLite's integrity check finds: here an index page that lies", () => {
     const path = join(tempDir(), "runs.db");
-    const crashed = Recorder.start(path, { runId: "crashed" });
-    for (let i = 0; i < 5; i++) crashed.record(bar(i));
-    crashed.flush(); // the process "dies" here: never closed
-    const child = Bun.spawnSync(["true"]);
+    const recorder = Recorder.start(path, { runId: "t" });
+    recorder.record(filled("order-id-to-corrupt", "AAPL", "BUY", 1, 100, 0));
+    recorder.close();
     const raw = new Database(path);
-    raw.run("UPDATE runtape_runs SET pid = ? WHERE run_id = 'crashed'", [child.pid]);
+    const { rootpage } = raw
+      .query("SELECT rootpage FROM sqlite_schema WHERE name = 'idx_fills_order_id'")
+      .get() as { rootpage: number };
+    const { page_size } = raw.query("PRAGMA page_size").get() as { page_size: number };
+    raw.run("PRAGMA wal_checkpoint(TRUNCATE)"); // every page in the main file
     raw.close();
+    // The index's only page holds the key text; change it so that the row is missing from it.
+    const bytes = readFileSync(path);
+    const page = bytes.subarray((rootpage - 1) * page_size, rootpage * page_size);
+    const at = page.indexOf("order-id-to-corrupt");
+    expect(at).toBeGreaterThan(0);
+    page.write("order-id-corrupted!", at);
+    writeFileSync(path, bytes);
+    const db = openRunsDb(path);
+    const findings = checkDatabase(db);
+    db.close();
+    expect(findings.length).toBeGreaterThan(0);
+    expect(findings.every((f) => f.kind === "integrity")).toBe(true);
+    expect(findings.map((f) => f.message).join("\n")).toContain("idx_fills_order_id");
+  });
+});
+
+/** A run whose recorder flushed some events and then "died": its pid is that of a finished process. */
+function crashedRun(path: string, runId: string, events: number): void {
+  const crashed = Recorder.start(path, { runId });
+  for (let i = 0; i < events; i++) crashed.record(bar(i));
+  crashed.flush(); // never closed
+  const child = Bun.spawnSync(["true"]);
+  const raw = new Database(path);
+  raw.run("UPDATE runtape_runs SET pid = ? WHERE run_id = ?", [child.pid, runId]);
+  raw.close();
+}
+
+const codeOf = (f: () => unknown) => {
+  try {
+    f();
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  return "no error";
+};
+
+describe("recover", () => {
+  test("closes a run whose recorder died, at its last event's time, and only such a run", () => {
+    const path = join(tempDir(), "runs.db");
+    crashedRun(path, "crashed", 5);
     const live = Recorder.start(path, { runId: "live" });
     live.record(bar(0));
     live.flush();
+    const raw = new Database(path);
+    raw.run("UPDATE runtape_runs SET events = 0 WHERE run_id = 'crashed'"); // behind the rows
+    raw.close();
 
     const db = openRunsDb(path, { mode: "write" });
-    expect(listRunSummaries(db).find((r) => r.runId === "crashed")?.stale).toBe(true);
-    expect(() => recoverRuns(db, { runId: "live" })).toThrow("is still recording it");
-    expect(recoverRuns(db)).toEqual([{ runId: "crashed", events: 5n, tsEnd: bar(4).ts_event_ns }]);
-    expect(db.sqlite.query("SELECT run_id, status FROM runs ORDER BY run_id").all()).toEqual([
-      { run_id: "crashed", status: "failed" },
-      { run_id: "live", status: "running" },
+    expect(listRunSummaries(db).map((r) => [r.runId, r.status, r.alive, r.stale])).toEqual([
+      ["live", "running", true, false],
+      ["crashed", "running", false, true],
     ]);
+    expect(checkDatabase(db).map((f) => [f.kind, f.runId])).toEqual([
+      ["status", "crashed"],
+      ["counter", "crashed"],
+    ]);
+    expect(codeOf(() => recoverRuns(db, { runId: "live" }))).toBe("NOT_STALE");
+    expect(recoverRuns(db)).toEqual([{ runId: "crashed", events: 5n, tsEnd: bar(4).ts_event_ns }]);
+    expect(
+      db.sqlite
+        .query(
+          "SELECT run_id, status, ts_end, events FROM runs NATURAL JOIN runtape_runs ORDER BY run_id",
+        )
+        .all(),
+    ).toEqual([
+      { run_id: "crashed", status: "failed", ts_end: bar(4).ts_event_ns, events: 5n },
+      { run_id: "live", status: "running", ts_end: null, events: 1n },
+    ]);
+    expect(checkDatabase(db)).toEqual([]);
+    expect(recoverRuns(db)).toEqual([]);
     db.close();
     live.close();
+  });
+
+  test("a named run must be stale; runs it cannot judge are left alone", () => {
+    const path = join(tempDir(), "runs.db");
+    tradedRun(path, "done");
+    crashedRun(path, "elsewhere", 2);
+    crashedRun(path, "crashed", 3);
+    const raw = new Database(path);
+    raw.run("UPDATE runtape_runs SET host = 'another-host' WHERE run_id = 'elsewhere'");
+    raw.close();
+
+    const reader = openRunsDb(path);
+    expect(codeOf(() => recoverRuns(reader))).toBe("READ_ONLY");
+    reader.close();
+    const db = openRunsDb(path, { mode: "write" });
+    expect(codeOf(() => recoverRuns(db, { runId: "done" }))).toBe("NOT_STALE");
+    expect(() => recoverRuns(db, { runId: "elsewhere" })).toThrow("another-host");
+    expect(codeOf(() => recoverRuns(db, { runId: "nope" }))).toBe("RUN_NOT_FOUND");
+    expect(recoverRuns(db, { runId: "crashed" })).toEqual([
+      { runId: "crashed", events: 3n, tsEnd: bar(2).ts_event_ns },
+    ]);
+    expect(recoverRuns(db)).toEqual([]);
+    expect(listRunSummaries(db).find((r) => r.runId === "elsewhere")).toMatchObject({
+      status: "running",
+      alive: true,
+      stale: false,
+    });
+    db.close();
   });
 });

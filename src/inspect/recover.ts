@@ -1,0 +1,61 @@
+import { hostname } from "node:os";
+import type { RunsDb } from "../db.ts";
+import { RuntapeError } from "../errors.ts";
+import { getRun, isRecordingAlive, listRuns, type RunRow } from "../runs.ts";
+import { countEvents, sumCounts, symbolsOf, timeRange } from "./queries.ts";
+
+/** A run closed by {@link recoverRuns}. */
+export interface RecoveredRun {
+  runId: string;
+  /** Events the run holds. */
+  events: bigint;
+  /** Its new ts_end: the last recorded event's ts_event_ns (ts_start if it has none). */
+  tsEnd: bigint;
+}
+
+/** Why a `running` run cannot be closed: its recorder may still be writing it. */
+function whyAlive(run: RunRow): string {
+  if (run.pid === null) return "runtape did not record it, so nothing tells whether it still runs";
+  if (run.host !== hostname())
+    return `its process ${run.pid} runs on host ${run.host ?? "(unknown)"}, which cannot be checked from here`;
+  return `process ${run.pid} is still recording it`;
+}
+
+/**
+ * Closes runs left `running` by a process that died: status `failed`, `ts_end` the time of the
+ * last recorded event, the event counter set to the rows stored. Runs whose recording process is
+ * alive, or cannot be judged (another host, no pid on file), are never touched: naming one throws
+ * a RuntapeError (code NOT_STALE), as does naming a run that is not running; without a run id
+ * they are passed over. The database must be open for writing.
+ */
+export function recoverRuns(db: RunsDb, options: { runId?: string } = {}): RecoveredRun[] {
+  if (!db.writable) throw new RuntapeError(`${db.path} was opened read-only`, "READ_ONLY");
+  let candidates: RunRow[];
+  if (options.runId === undefined) {
+    candidates = listRuns(db).filter((run) => run.status === "running" && !isRecordingAlive(run));
+  } else {
+    const run = getRun(db, options.runId);
+    const name = JSON.stringify(run.run_id);
+    if (run.status !== "running")
+      throw new RuntapeError(`run ${name} is ${run.status}, not running`, "NOT_STALE");
+    if (isRecordingAlive(run))
+      throw new RuntapeError(`run ${name} is not stale: ${whyAlive(run)}`, "NOT_STALE");
+    candidates = [run];
+  }
+  const close = db.sqlite.query(
+    "UPDATE runs SET status = 'failed', ts_end = ? WHERE run_id = ? AND status = 'running'",
+  );
+  const setCounter = db.sqlite.query("UPDATE runtape_runs SET events = ? WHERE run_id = ?");
+  return candidates.map((run) => {
+    const events = sumCounts(countEvents(db, run.run_id));
+    const [, last] = timeRange(db, run.run_id, symbolsOf(db, run.run_id));
+    const tsEnd = last ?? run.ts_start;
+    db.sqlite
+      .transaction(() => {
+        close.run(tsEnd, run.run_id);
+        setCounter.run(events, run.run_id);
+      })
+      .immediate();
+    return { runId: run.run_id, events, tsEnd };
+  });
+}
