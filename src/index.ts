@@ -48,7 +48,7 @@ export {
   type NdjsonInput,
   readNdjson,
 } from "./ndjson.ts";
-export { computePnl, type Pnl, type PnlFill } from "./pnl.ts";
+export { computePnl, type Pnl, PnlAccumulator, type PnlFill } from "./pnl.ts";
 export {
   Recorder,
   type RecorderOptions,
