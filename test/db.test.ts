@@ -1,167 +1,221 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import schemaSql from "../schema.sql" with { type: "text" };
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import {
   catalog,
   DatabaseAccessError,
   DatabaseFormatError,
   DatabaseMissingError,
   EVENT_TYPES,
-  fieldsOf,
+  listRuns,
   openRunsDb,
-  Recorder,
-  replay,
+  type RuntapeError,
 } from "../src/index.ts";
-import { renderSchema } from "../src/schema.ts";
-import { bar, fixtureCopy, fixtureTest, tempDir } from "./helpers.ts";
+import { fixtureCopy, fixtureTest, rawDb, rowCounts, runContentHash, tempDir } from "./helpers.ts";
 
-const refuse = (
+type ErrorClass = new (...args: never[]) => RuntapeError;
+
+/**
+ * Everything in `dir`, recursively, with each file's bytes: to prove nothing was touched.
+ * SQLite itself gives any reader of a WAL database an -shm index and an empty -wal; those are left
+ * out, but a -wal with content (a write) would show.
+ */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    if (name.endsWith("-shm") || (name.endsWith("-wal") && stat.size === 0)) continue;
+    out[name] = stat.isDirectory()
+      ? "dir"
+      : new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
+  }
+  return out;
+}
+
+/** Opening `path` in `mode` fails with `error` (and `code`), and leaves its directory as it was. */
+function expectRefused(
   path: string,
   mode: "read" | "write",
-  error: new (...args: never[]) => Error,
-  code?: string,
-) => {
-  const isFile = existsSync(path) && statSync(path).isFile();
-  const before = isFile ? readFileSync(path) : undefined;
+  error: ErrorClass,
+  code: string,
+): void {
+  const before = snapshot(dirname(path));
   let thrown: unknown;
   try {
     openRunsDb(path, { mode }).close();
   } catch (e) {
     thrown = e;
   }
-  expect(thrown).toBeInstanceOf(error);
-  if (code) expect((thrown as { code: string }).code).toBe(code);
-  expect((thrown as Error).message).not.toContain("\n");
-  if (before !== undefined) expect(readFileSync(path).equals(before)).toBe(true);
-  else if (!existsSync(`${path}`) || !statSync(path).isDirectory())
-    expect(existsSync(path)).toBe(false);
+  expect([mode, thrown]).toEqual([mode, expect.any(error)]);
+  expect([mode, (thrown as RuntapeError).code]).toEqual([mode, code]);
+  const message = (thrown as Error).message;
+  expect([message.includes(path), message.includes("\n")]).toEqual([true, false]);
+  // No byte changed, no journal left beside it, nothing created.
+  expect(snapshot(dirname(path))).toEqual(before);
+}
+
+/** A directory holding one file `name` with `content`. */
+function fileWith(name: string, content: string | Uint8Array): string {
+  const path = join(tempDir(), name);
+  writeFileSync(path, content);
+  return path;
+}
+
+const tablesOf = (path: string) => {
+  const db = rawDb(path);
+  const names = (
+    db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+  ).map((r) => r.name);
+  db.close();
+  return names.sort();
 };
 
-describe("schema", () => {
-  test("schema.sql is what the catalog renders (run `bun run schema` after changing it)", () => {
-    expect(schemaSql).toBe(renderSchema());
-  });
-
-  test("every table has the catalog's columns in order, with types and NOT NULL, then seq", () => {
-    const db = openRunsDb(join(tempDir(), "runs.db"), { mode: "write" });
-    for (const type of EVENT_TYPES) {
-      const info = db.sqlite.query(`PRAGMA table_info(${catalog[type].table})`).all() as {
-        name: string;
-        type: string;
-        notnull: bigint;
-      }[];
-      expect(info.map((c) => [c.name, c.type, Number(c.notnull)])).toEqual([
-        ["id", "INTEGER", 0],
-        ["run_id", "TEXT", 1],
-        ...fieldsOf(type).map(([name, f]) => [name, f.sql, f.notNull ? 1 : 0]),
-        ["seq", "INTEGER", 0],
-      ]);
-    }
-    expect(db.sqlite.query("PRAGMA user_version").get()).toEqual({ user_version: 2n });
-    expect(db.sqlite.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
-    db.close();
-  });
-
-  fixtureTest("has the Python layout's tables and indexes under the same names", () => {
-    const python = new Database(fixtureCopy(), { readonly: true });
-    const ours = openRunsDb(join(tempDir(), "runs.db"), { mode: "write" }).sqlite;
-    const names = (db: Database, kind: string) =>
-      (
-        db
-          .query("SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%'")
-          .all(kind) as { name: string }[]
-      ).map((r) => r.name);
-    const ourIndexes = new Set(names(ours, "index"));
-    for (const index of names(python, "index")) expect(ourIndexes.has(index)).toBe(true);
-    const ourTables = new Set(names(ours, "table"));
-    for (const table of names(python, "table")) {
-      expect(ourTables.has(table)).toBe(true);
-      const columns = (db: Database) =>
-        (
-          db.query(`PRAGMA table_info(${table})`).all() as {
-            name: string;
-            type: string;
-            notnull: number;
-          }[]
-        ).map((c) => `${c.name} ${c.type} ${Number(c.notnull)}`);
-      expect(columns(ours).slice(0, columns(python).length)).toEqual(columns(python));
-    }
-    python.close();
-    ours.close();
-  });
-});
+const ALL_TABLES = ["runs", "runtape_runs", ...EVENT_TYPES.map((t) => catalog[t].table)].sort();
 
 describe("opening a runs database", () => {
-  test("a missing file for reading is an error and no file appears", () => {
-    refuse(join(tempDir(), "nope.db"), "read", DatabaseMissingError, "DB_MISSING");
+  test("a missing file for reading is DatabaseMissingError, and no file is created", () => {
+    const path = join(tempDir(), "nope.db");
+    expectRefused(path, "read", DatabaseMissingError, "DB_MISSING");
+    expect(existsSync(path)).toBe(false);
+    // Writing without `create` refuses it too.
+    expect(() => openRunsDb(path, { mode: "write", create: false })).toThrow(DatabaseMissingError);
+    expect(existsSync(path)).toBe(false);
   });
 
-  test("a missing or empty file for writing gets the schema", () => {
-    const dir = tempDir();
-    writeFileSync(join(dir, "empty.db"), "");
-    for (const name of ["new.db", "empty.db"]) {
-      const db = openRunsDb(join(dir, name), { mode: "write" });
-      expect(db.version).toBe(2);
-      db.close();
-    }
+  test("a missing file for writing is created with the schema", () => {
+    const path = join(tempDir(), "new.db");
+    const db = openRunsDb(path, { mode: "write" });
+    expect([db.version, db.writable]).toEqual([2, true]);
+    db.close();
+    expect(tablesOf(path)).toEqual(ALL_TABLES);
   });
 
-  test("refuses files that are not runs databases, leaving them as they were", () => {
-    const dir = tempDir();
-    const text = join(dir, "notes.txt");
-    writeFileSync(text, "hello, this is not a database\n".repeat(200));
-    refuse(text, "read", DatabaseFormatError, "NOT_SQLITE");
-    refuse(text, "write", DatabaseFormatError, "NOT_SQLITE");
+  test("an empty (0-byte) file gets the schema for writing, and is refused for reading unchanged", () => {
+    const path = fileWith("empty.db", "");
+    expectRefused(path, "read", DatabaseFormatError, "FOREIGN_DATABASE");
+    expect(statSync(path).size).toBe(0);
+    const db = openRunsDb(path, { mode: "write" });
+    expect(db.version).toBe(2);
+    db.close();
+    expect(tablesOf(path)).toEqual(ALL_TABLES);
+    const reader = openRunsDb(path);
+    expect([reader.version, reader.writable, listRuns(reader)]).toEqual([2, false, []]);
+    reader.close();
+  });
 
-    const foreign = join(dir, "foreign.db");
-    const other = new Database(foreign);
+  test("a text file is refused as NOT_SQLITE", () => {
+    const path = fileWith("notes.db", "hello, this is not a database\n".repeat(200));
+    expectRefused(path, "read", DatabaseFormatError, "NOT_SQLITE");
+    expectRefused(path, "write", DatabaseFormatError, "NOT_SQLITE");
+  });
+
+  test("another application's SQLite database is refused as FOREIGN_DATABASE", () => {
+    const path = join(tempDir(), "shop.db");
+    const other = new Database(path);
     other.run("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
     other.run("INSERT INTO customers (name) VALUES ('ada')");
     other.close();
-    refuse(foreign, "read", DatabaseFormatError, "FOREIGN_DATABASE");
-    refuse(foreign, "write", DatabaseFormatError, "FOREIGN_DATABASE");
-
-    const newer = join(dir, "newer.db");
-    openRunsDb(newer, { mode: "write" }).close();
-    const raw = new Database(newer);
-    raw.run("PRAGMA user_version = 99");
-    raw.close();
-    refuse(newer, "read", DatabaseFormatError, "NEWER_VERSION");
-    refuse(newer, "write", DatabaseFormatError, "NEWER_VERSION");
-
-    const folder = join(dir, "folder.db");
-    mkdirSync(folder);
-    refuse(folder, "read", DatabaseAccessError);
-    refuse(folder, "write", DatabaseAccessError);
+    expectRefused(path, "read", DatabaseFormatError, "FOREIGN_DATABASE");
+    expectRefused(path, "write", DatabaseFormatError, "FOREIGN_DATABASE");
   });
 
-  fixtureTest("reads a Python database without changing it, and migrates it only to write", () => {
+  test("a table of ours missing a column is refused as FOREIGN_DATABASE", () => {
+    const path = join(tempDir(), "runs.db");
+    openRunsDb(path, { mode: "write" }).close();
+    const raw = new Database(path);
+    raw.run("ALTER TABLE fills DROP COLUMN exchange");
+    raw.close();
+    expectRefused(path, "read", DatabaseFormatError, "FOREIGN_DATABASE");
+    expectRefused(path, "write", DatabaseFormatError, "FOREIGN_DATABASE");
+  });
+
+  test("a database of a newer layout (user_version 99) is refused as NEWER_VERSION", () => {
+    const path = join(tempDir(), "newer.db");
+    openRunsDb(path, { mode: "write" }).close();
+    const raw = new Database(path);
+    raw.run("PRAGMA user_version = 99");
+    raw.close();
+    expectRefused(path, "read", DatabaseFormatError, "NEWER_VERSION");
+    expectRefused(path, "write", DatabaseFormatError, "NEWER_VERSION");
+  });
+
+  test("a directory is refused as DatabaseAccessError", () => {
+    const path = join(tempDir(), "folder.db");
+    mkdirSync(path);
+    writeFileSync(join(path, "inside"), "x");
+    expectRefused(path, "read", DatabaseAccessError, "DB_ACCESS");
+    expectRefused(path, "write", DatabaseAccessError, "DB_ACCESS");
+  });
+
+  test("a read-only open cannot write", () => {
+    const path = join(tempDir(), "runs.db");
+    openRunsDb(path, { mode: "write" }).close();
+    const db = openRunsDb(path);
+    expect(() =>
+      db.sqlite.run("INSERT INTO runs VALUES ('r', 'n', 1, NULL, 'running', NULL, NULL)"),
+    ).toThrow();
+    db.close();
+  });
+});
+
+describe("a database written by the Python recorder (version 1)", () => {
+  const pythonRuns = (path: string) => {
+    const db = rawDb(path);
+    const ids = (db.query("SELECT run_id FROM runs").all() as { run_id: string }[]).map(
+      (r) => r.run_id,
+    );
+    db.close();
+    return ids;
+  };
+
+  fixtureTest("opened for reading stays version 1 and byte-identical", () => {
     const path = fixtureCopy();
     const before = readFileSync(path);
     const db = openRunsDb(path);
-    expect(db.version).toBe(1);
-    expect([...replay(db, { limit: 5 })]).toHaveLength(5);
+    expect([db.version, db.writable]).toEqual([1, false]);
+    expect(listRuns(db)).toHaveLength(2);
     db.close();
     expect(readFileSync(path).equals(before)).toBe(true);
+    const raw = rawDb(path);
+    expect(raw.query("PRAGMA user_version").get()).toEqual({ user_version: 1n });
+    expect(
+      raw.query("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'runtape_runs'").get(),
+    ).toEqual({ n: 0n });
+    raw.close();
+  });
 
-    const counts = () => {
-      const raw = new Database(path, { readonly: true });
-      const out = EVENT_TYPES.map(
-        (t) =>
-          (raw.query(`SELECT COUNT(*) AS n FROM ${catalog[t].table}`).get() as { n: number }).n,
-      );
-      raw.close();
-      return out;
-    };
-    const rowsBefore = counts();
-    const recorder = Recorder.start(path, { runId: "runtape run" });
-    recorder.record(bar(0));
-    recorder.close();
-    const after = openRunsDb(path);
-    expect(after.version).toBe(2);
-    after.close();
-    expect(counts()).toEqual(rowsBefore.map((n, i) => (i === 0 ? n + 1 : n)));
+  fixtureTest("opened for writing is migrated to version 2 with every old row intact", () => {
+    const path = fixtureCopy();
+    const runs = pythonRuns(path);
+    const state = () =>
+      runs.map((r) => ({ rows: rowCounts(path, r), hash: runContentHash(path, r) }));
+    const before = state();
+    expect(before.every((s) => (s.rows.bars ?? 0) > 0)).toBe(true);
+    expect(runs).toHaveLength(2);
+
+    const db = openRunsDb(path, { mode: "write" });
+    expect(db.version).toBe(2);
+    db.close();
+
+    expect(state()).toEqual(before);
+    expect(tablesOf(path)).toEqual(ALL_TABLES);
+    const raw = rawDb(path);
+    expect(raw.query("PRAGMA user_version").get()).toEqual({ user_version: 2n });
+    // The added column is NULL in every Python row: nothing claims an order it does not know.
+    for (const type of EVENT_TYPES) {
+      const table = catalog[type].table;
+      expect([
+        table,
+        raw.query(`SELECT COUNT(*) AS n FROM ${table} WHERE seq IS NOT NULL`).get(),
+      ]).toEqual([table, { n: 0n }]);
+    }
+    raw.close();
+    // Opening it again changes nothing more.
+    const again = openRunsDb(path, { mode: "write" });
+    expect(again.version).toBe(2);
+    again.close();
+    expect(state()).toEqual(before);
   });
 });
