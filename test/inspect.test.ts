@@ -344,14 +344,17 @@ describe("check", () => {
 });
 
 /** A run whose recorder flushed some events and then "died": its pid is that of a finished process. */
-function crashedRun(path: string, runId: string, events: number): void {
+/** A run whose recorder "died" after `events` bars; returns when its last event was built. */
+function crashedRun(path: string, runId: string, events: number): bigint {
   const crashed = Recorder.start(path, { runId });
-  for (let i = 0; i < events; i++) crashed.record(bar(i));
+  const bars = Array.from({ length: events }, (_, i) => bar(i));
+  for (const b of bars) crashed.record(b);
   crashed.flush(); // never closed
   const child = Bun.spawnSync(["true"]);
   const raw = new Database(path);
   raw.run("UPDATE runtape_runs SET pid = ? WHERE run_id = ?", [child.pid, runId]);
   raw.close();
+  return bars.at(-1)?.ts_created_ns ?? 0n;
 }
 
 const codeOf = (f: () => unknown) => {
@@ -366,7 +369,7 @@ const codeOf = (f: () => unknown) => {
 describe("recover", () => {
   test("closes a run whose recorder died, at its last event's time, and only such a run", () => {
     const path = join(tempDir(), "runs.db");
-    crashedRun(path, "crashed", 5);
+    const lastBuilt = crashedRun(path, "crashed", 5);
     const live = Recorder.start(path, { runId: "live" });
     live.record(bar(0));
     live.flush();
@@ -384,7 +387,7 @@ describe("recover", () => {
       ["counter", "crashed"],
     ]);
     expect(codeOf(() => recoverRuns(db, { runId: "live" }))).toBe("NOT_STALE");
-    expect(recoverRuns(db)).toEqual([{ runId: "crashed", events: 5n, tsEnd: bar(4).ts_event_ns }]);
+    expect(recoverRuns(db)).toEqual([{ runId: "crashed", events: 5n, tsEnd: lastBuilt }]);
     expect(
       db.sqlite
         .query(
@@ -392,7 +395,7 @@ describe("recover", () => {
         )
         .all(),
     ).toEqual([
-      { run_id: "crashed", status: "failed", ts_end: bar(4).ts_event_ns, events: 5n },
+      { run_id: "crashed", status: "failed", ts_end: lastBuilt, events: 5n },
       { run_id: "live", status: "running", ts_end: null, events: 1n },
     ]);
     expect(checkDatabase(db)).toEqual([]);
@@ -405,7 +408,7 @@ describe("recover", () => {
     const path = join(tempDir(), "runs.db");
     tradedRun(path, "done");
     crashedRun(path, "elsewhere", 2);
-    crashedRun(path, "crashed", 3);
+    const lastBuilt = crashedRun(path, "crashed", 3);
     const raw = new Database(path);
     raw.run("UPDATE runtape_runs SET host = 'another-host' WHERE run_id = 'elsewhere'");
     raw.close();
@@ -418,7 +421,7 @@ describe("recover", () => {
     expect(() => recoverRuns(db, { runId: "elsewhere" })).toThrow("another-host");
     expect(codeOf(() => recoverRuns(db, { runId: "nope" }))).toBe("RUN_NOT_FOUND");
     expect(recoverRuns(db, { runId: "crashed" })).toEqual([
-      { runId: "crashed", events: 3n, tsEnd: bar(2).ts_event_ns },
+      { runId: "crashed", events: 3n, tsEnd: lastBuilt },
     ]);
     expect(recoverRuns(db)).toEqual([]);
     expect(listRunSummaries(db).find((r) => r.runId === "elsewhere")).toMatchObject({

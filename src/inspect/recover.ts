@@ -1,16 +1,32 @@
 import { hostname } from "node:os";
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
+import { catalog, EVENT_TYPES } from "../events/catalog.ts";
 import { getRun, isRecordingAlive, listRuns, type RunRow } from "../runs.ts";
-import { countEvents, sumCounts, symbolsOf, timeRange } from "./queries.ts";
+import { countEvents, sumCounts } from "./queries.ts";
 
 /** A run closed by {@link recoverRuns}. */
 export interface RecoveredRun {
   runId: string;
   /** Events the run holds. */
   events: bigint;
-  /** Its new ts_end: the last recorded event's ts_event_ns (ts_start if it has none). */
+  /** Its new ts_end: when its last recorded event was built (`ts_created_ns`), never before ts_start. */
   tsEnd: bigint;
+}
+
+/**
+ * When the run's last recorded event was built. `ts_end` is wall-clock time like `ts_start`, and
+ * so is `ts_created_ns`; `ts_event_ns` is market time (in a backtest, years before the run).
+ */
+function lastCreatedNs(db: RunsDb, runId: string): bigint | null {
+  let last: bigint | null = null;
+  for (const type of EVENT_TYPES) {
+    const row = db.sqlite
+      .query(`SELECT MAX(ts_created_ns) AS t FROM ${catalog[type].table} WHERE run_id = ?`)
+      .get(runId) as { t: bigint | null };
+    if (row.t !== null && (last === null || row.t > last)) last = row.t;
+  }
+  return last;
 }
 
 /** Why a `running` run cannot be closed: its recorder may still be writing it. */
@@ -48,8 +64,9 @@ export function recoverRuns(db: RunsDb, options: { runId?: string } = {}): Recov
   const setCounter = db.sqlite.query("UPDATE runtape_runs SET events = ? WHERE run_id = ?");
   return candidates.map((run) => {
     const events = sumCounts(countEvents(db, run.run_id));
-    const [, last] = timeRange(db, run.run_id, symbolsOf(db, run.run_id));
-    const tsEnd = last ?? run.ts_start;
+    // Events ingested from a file keep their original creation time, which may predate the run.
+    const built = lastCreatedNs(db, run.run_id);
+    const tsEnd = built !== null && built > run.ts_start ? built : run.ts_start;
     db.sqlite
       .transaction(() => {
         close.run(tsEnd, run.run_id);
