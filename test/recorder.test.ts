@@ -4,234 +4,481 @@ import { join } from "node:path";
 import {
   catalog,
   DuplicateRunError,
+  dumpsIndicators,
+  EVENT_TYPES,
   type Event,
   EventBus,
+  fieldsOf,
   InvalidEventError,
-  makeEvent,
+  loadsIndicators,
   openRunsDb,
   Recorder,
+  RuntapeError,
   recordRun,
-  replay,
+  type SqlValue,
 } from "../src/index.ts";
-import { bar, sampleEvents, T0, tempDir } from "./helpers.ts";
+import { bar, rawDb, runContentHash, sampleEvents, T0, tempDir } from "./helpers.ts";
 
-const raw = (path: string) => new Database(path, { readonly: true, safeIntegers: true });
-const count = (path: string, table = "bars") => {
-  const db = raw(path);
+type Row = Record<string, SqlValue>;
+
+const newDb = () => join(tempDir(), "runs.db");
+
+/** Rows of `table` (all tables when omitted) as another connection sees them now. */
+function count(path: string, table?: string): number {
+  const db = rawDb(path);
   try {
-    return Number((db.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: bigint }).n);
+    const tables = table ? [table] : EVENT_TYPES.map((t) => catalog[t].table);
+    return tables.reduce(
+      (sum, t) =>
+        sum + Number((db.query(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: bigint }).n),
+      0,
+    );
   } finally {
     db.close();
   }
-};
+}
 
-describe("recorder", () => {
-  test("writes every event type with every field exact, and replays them equal and in order", () => {
-    const path = join(tempDir(), "runs.db");
+/** One query on a second connection. */
+function query(path: string, sql: string, ...params: SqlValue[]): Row[] {
+  const db = rawDb(path);
+  try {
+    return db.query(sql).all(...params) as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Every event row of the database in seq order: its table, run, seq and ts_event_ns. */
+function rowsInSeqOrder(
+  path: string,
+  runId?: string,
+): { table: string; seq: bigint; ts: bigint }[] {
+  const union = EVENT_TYPES.map(
+    (t) => `SELECT '${catalog[t].table}' AS tbl, run_id, seq, ts_event_ns FROM ${catalog[t].table}`,
+  ).join(" UNION ALL ");
+  const where = runId === undefined ? "" : "WHERE run_id = ?";
+  const params = runId === undefined ? [] : [runId];
+  return query(path, `SELECT * FROM (${union}) ${where} ORDER BY seq`, ...params).map((r) => ({
+    table: r.tbl as string,
+    seq: r.seq as bigint,
+    ts: r.ts_event_ns as bigint,
+  }));
+}
+
+/** Events with distinct event times, so each row can be told apart: `T0 + i`. */
+const numbered = (events: Event[]) =>
+  events.map((e, i) => ({ ...e, ts_event_ns: T0 + BigInt(i) }) as Event);
+
+/** Waits (polling, no fixed duration) until `done()`; gives up after many short sleeps. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !done(); i++) await Bun.sleep(5);
+}
+
+const wallNs = () => BigInt(Date.now()) * 1_000_000n;
+
+describe("storing events", () => {
+  test("every event type is written and read back with every field equal", () => {
+    const path = newDb();
     const events = sampleEvents();
-    const recorder = Recorder.start(path, { name: "all types" });
+    const recorder = Recorder.start(path);
     for (const e of events) recorder.record(e);
+    recorder.close();
+
+    const db = rawDb(path);
+    let exactBigints = 0;
+    events.forEach((event, i) => {
+      const { table } = catalog[event.type];
+      const row = db.query(`SELECT * FROM ${table} WHERE seq = ?`).get(i + 1) as Row;
+      const types = db
+        .query(
+          `SELECT ${fieldsOf(event.type).map(([n]) => `typeof(${n}) AS ${n}`)} FROM ${table} WHERE seq = ?`,
+        )
+        .get(i + 1) as Record<string, string>;
+      expect(row.run_id).toBe(recorder.runId);
+      for (const [name, field] of fieldsOf(event.type)) {
+        const value = (event as unknown as Record<string, SqlValue>)[name];
+        const stored = row[name];
+        const where = `${table}.${name}`;
+        if (value === null) {
+          expect([where, stored, types[name]]).toEqual([where, null, "null"]);
+        } else if (field.kind === "indicators") {
+          // Python's json.dumps text, and back to the same values (NaN and ±Infinity included).
+          const indicators = value as unknown as Record<string, number>;
+          expect([where, stored]).toEqual([where, dumpsIndicators(indicators)]);
+          expect(loadsIndicators(stored as string)).toEqual(indicators);
+        } else if (field.kind === "ns" || field.kind === "int") {
+          expect([where, stored, types[name]]).toEqual([
+            where,
+            BigInt(value as bigint | number),
+            "integer",
+          ]);
+          if (typeof value === "bigint" && BigInt(Number(value)) !== value) exactBigints++;
+        } else if (field.kind === "real") {
+          // A REAL column holds a float even for a whole number, as the Python recorder's do.
+          expect([where, stored, types[name]]).toEqual([where, value, "real"]);
+        } else {
+          expect([where, stored, types[name]]).toEqual([where, value, "text"]);
+        }
+      }
+    });
+    db.close();
+    // Non-vacuous: timestamps a double would round were among them.
+    expect(exactBigints).toBeGreaterThan(20);
+  });
+
+  test("indicators are stored as the Python recorder writes them: bare NaN/Infinity tokens", () => {
+    const path = newDb();
+    const processed = sampleEvents().find((e) => e.type === "BarProcessed") as Event;
+    const recorder = Recorder.start(path);
+    recorder.record(processed);
+    recorder.close();
+    // python3 -c 'import json; print(json.dumps({...the sample's indicators...}))'
+    expect(query(path, "SELECT indicators FROM bars_processed")).toEqual([
+      {
+        indicators:
+          '{"SMA 5": NaN, "Gr\\u00fc\\u00dfe \\"q\\"": Infinity, "neg": -Infinity, "tiny": 1e-07, "big": 1e+16, "zero": -0.0}',
+      },
+    ]);
+  });
+
+  test("rows are numbered 1..N across tables in publication order, over many flushes", () => {
+    const path = newDb();
+    const events = numbered(Array.from({ length: 60 }, (_, i) => sampleEvents()[i % 14] as Event));
+    const recorder = Recorder.start(path, { batchSize: 7 });
+    for (const e of events) recorder.record(e);
+    recorder.close();
+    expect(rowsInSeqOrder(path)).toEqual(
+      events.map((e, i) => ({
+        table: catalog[e.type].table,
+        seq: BigInt(i + 1),
+        ts: e.ts_event_ns,
+      })),
+    );
+  });
+});
+
+describe("batching and flushing", () => {
+  test("the run is registered at once; events wait for the batch size, then go in one batch", () => {
+    const path = newDb();
+    const before = wallNs();
+    const recorder = Recorder.start(path, { runId: "r", batchSize: 5, flushIntervalMs: 600_000 });
+    const [run] = query(path, "SELECT status, ts_start, ts_end FROM runs");
+    expect(run).toEqual({ status: "running", ts_start: expect.any(BigInt), ts_end: null });
+    expect(
+      (run?.ts_start as bigint) >= before - 1_000_000_000n &&
+        (run?.ts_start as bigint) <= wallNs() + 1_000_000_000n,
+    ).toBe(true);
+
+    // Mixed types count toward one batch.
+    const events = numbered(sampleEvents().slice(0, 12));
+    const seen: number[] = [];
+    for (const e of events) {
+      recorder.record(e);
+      seen.push(count(path));
+    }
+    expect(seen).toEqual([0, 0, 0, 0, 5, 5, 5, 5, 5, 10, 10, 10]);
+    expect(query(path, "SELECT events FROM runtape_runs")).toEqual([{ events: 10n }]);
+    recorder.close();
+    expect(count(path)).toBe(12);
+  });
+
+  test("a buffered event older than the interval is flushed by the timer while the recorder idles", async () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { batchSize: 1_000_000, flushIntervalMs: 50 });
+    recorder.record(bar(0));
+    expect(count(path, "bars")).toBe(0);
+    await until(() => count(path, "bars") === 1);
+    expect(count(path, "bars")).toBe(1);
+    recorder.close();
+  });
+
+  test("the age is also checked as events arrive", () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { batchSize: 1_000_000, flushIntervalMs: 50 });
+    recorder.record(bar(0));
+    // A blocking sleep: the timer cannot run, so only the next event can notice the age.
+    Bun.sleepSync(60);
+    expect(count(path, "bars")).toBe(0);
+    recorder.record(bar(1));
+    expect(count(path, "bars")).toBe(2);
+    recorder.close();
+  });
+
+  test("closing flushes first: a completed run holds every buffered event", () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { batchSize: 1000, flushIntervalMs: 600_000 });
+    const events = numbered(
+      Array.from({ length: 123 }, (_, i) => (i % 2 ? bar(i) : (sampleEvents()[i % 14] as Event))),
+    );
+    for (const e of events) recorder.record(e);
+    expect(count(path)).toBe(0);
     expect(recorder.close()).toEqual({
       runId: recorder.runId,
       status: "completed",
-      events: events.length,
+      events: 123,
       refused: 0,
     });
+    expect(count(path)).toBe(123);
+    const [run] = query(
+      path,
+      "SELECT r.status, r.ts_start, r.ts_end, x.events FROM runs r JOIN runtape_runs x USING (run_id)",
+    );
+    expect(run?.status).toBe("completed");
+    expect(run?.events).toBe(123n);
+    expect((run?.ts_end as bigint) >= (run?.ts_start as bigint)).toBe(true);
+  });
 
-    const db = raw(path);
-    const rowOf = (e: Event, seq: number) =>
-      db.query(`SELECT * FROM ${catalog[e.type].table} WHERE seq = ?`).get(seq) as Record<
-        string,
-        unknown
-      >;
-    events.forEach((e, i) => {
-      const row = rowOf(e, i + 1);
-      for (const [name, value] of Object.entries(e)) {
-        if (name === "type" || name === "indicators") continue;
-        expect({ [name]: row[name] }).toEqual({
-          [name]: name === "volume" && value !== null ? BigInt(value as number) : value,
-        });
+  test("a run whose last flush fails is not marked ended; closing again stores everything", () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { runId: "r", batchSize: 1000 });
+    recorder.record(bar(0));
+    recorder.record(bar(1, "BOOM"));
+    // Another connection makes the insert fail, as a full disk or a broken file would.
+    const other = new Database(path);
+    other.run(
+      "CREATE TRIGGER boom BEFORE INSERT ON bars WHEN NEW.symbol = 'BOOM' BEGIN SELECT RAISE(ABORT, 'no space'); END",
+    );
+    expect(() => recorder.close()).toThrow(RuntapeError);
+    expect(query(path, "SELECT status, ts_end FROM runs")).toEqual([
+      { status: "running", ts_end: null },
+    ]);
+    expect(count(path)).toBe(0);
+    other.run("DROP TRIGGER boom");
+    other.close();
+    expect(recorder.close().status).toBe("completed");
+    expect(query(path, "SELECT symbol FROM bars ORDER BY seq")).toEqual([
+      { symbol: "AAPL" },
+      { symbol: "BOOM" },
+    ]);
+  });
+});
+
+describe("refused events", () => {
+  test("reach the error handler as InvalidEventError naming the field; the others are recorded", () => {
+    const path = newDb();
+    const errors: [InvalidEventError, Event][] = [];
+    const bus = new EventBus();
+    const recorder = Recorder.start(path, { batchSize: 3 });
+    recorder.attach(bus, {
+      onError: (error, event) => errors.push([error as InvalidEventError, event]),
+    });
+    const { symbol: _, ...noSymbol } = bar(3) as Event & { symbol: string };
+    const bad: [Event, string][] = [
+      [{ ...bar(2), open: Number.NaN } as Event, "open"],
+      [noSymbol as Event, "symbol"],
+      [{ ...bar(4), ts_event_ns: 2n ** 63n } as Event, "ts_event_ns"],
+      [{ ...bar(5), ts_created_ns: -(2n ** 63n) - 1n } as Event, "ts_created_ns"],
+      [{ ...bar(6), ts_event_ns: Number(T0) } as unknown as Event, "ts_event_ns"],
+      // The last column: the refused row's first values were already taken and must go again.
+      [{ ...bar(7), volume: 1.5 } as Event, "volume"],
+    ];
+    const good = numbered([bar(0), ...sampleEvents(), bar(1)]);
+    const published: Event[] = [];
+    good.forEach((event, i) => {
+      bus.publish(event);
+      published.push(event);
+      const refused = bad[i % bad.length];
+      if (i < bad.length && refused) {
+        bus.publish(refused[0]);
+        // Refused when published, not at the next flush.
+        expect(errors.at(-1)?.[1]).toBe(refused[0]);
       }
     });
-    // Python json.dumps text: bare NaN/Infinity tokens, escaped non-ASCII, repr floats.
-    expect(rowOf(events[1] as Event, 2).indicators).toBe(
-      '{"SMA 5": NaN, "Gr\\u00fc\\u00dfe \\"q\\"": Infinity, "neg": -Infinity, "tiny": 1e-07, "big": 1e+16, "zero": -0.0}',
+    const summary = recorder.close();
+
+    expect(errors.map(([e]) => [e instanceof InvalidEventError, e.eventType, e.field])).toEqual(
+      bad.map(([e, field]) => [true, e.type, field]),
     );
-    db.close();
-    expect([...replay(path)]).toEqual(events);
-  });
-
-  test("buffers until the batch size, then writes one batch", () => {
-    const path = join(tempDir(), "runs.db");
-    const recorder = Recorder.start(path, { batchSize: 10, flushIntervalMs: 60_000 });
-    for (let i = 0; i < 9; i++) recorder.record(bar(i));
-    expect(count(path)).toBe(0);
-    recorder.record(bar(9));
-    expect(count(path)).toBe(10);
-    for (let i = 10; i < 15; i++) recorder.record(bar(i));
-    expect(count(path)).toBe(10);
-    recorder.close();
-    expect(count(path)).toBe(15);
-  });
-
-  test("flushes events older than the interval without waiting for the batch", async () => {
-    const path = join(tempDir(), "runs.db");
-    const recorder = Recorder.start(path, { batchSize: 1_000_000, flushIntervalMs: 20 });
-    recorder.record(bar(0));
-    expect(count(path)).toBe(0);
-    // The timer flushes while the recorder sits idle; poll instead of assuming a duration.
-    for (let i = 0; i < 500 && count(path) === 0; i++) await Bun.sleep(10);
-    expect(count(path)).toBe(1);
-    recorder.close();
-  });
-
-  test("closing flushes first: a completed run holds every event", () => {
-    const path = join(tempDir(), "runs.db");
-    const recorder = Recorder.start(path, { batchSize: 1000 });
-    for (let i = 0; i < 123; i++) recorder.record(bar(i));
-    recorder.close("completed");
-    const db = openRunsDb(path);
-    const run = db.sqlite.query("SELECT status, ts_end FROM runs").get() as {
-      status: string;
-      ts_end: bigint;
-    };
-    expect(run.status).toBe("completed");
-    expect(typeof run.ts_end).toBe("bigint");
-    db.close();
-    expect(count(path)).toBe(123);
-  });
-
-  test("numbers events 1..N across tables in publication order, over many flushes", () => {
-    const path = join(tempDir(), "runs.db");
-    const recorder = Recorder.start(path, { batchSize: 7 });
-    const events = Array.from({ length: 50 }, (_, i) =>
-      i % 3 === 0 ? bar(i) : (sampleEvents()[i % 14] as Event),
+    expect(errors[0]?.[0].message).toBe("BarReceived.open: expected a finite number (got NaN)");
+    expect(summary).toEqual({
+      runId: recorder.runId,
+      status: "completed",
+      events: good.length,
+      refused: bad.length,
+    });
+    expect(query(path, "SELECT events, refused FROM runtape_runs")).toEqual([
+      { events: BigInt(good.length), refused: BigInt(bad.length) },
+    ]);
+    // The good ones, all of them, numbered without gaps.
+    expect(rowsInSeqOrder(path)).toEqual(
+      published.map((e, i) => ({
+        table: catalog[e.type].table,
+        seq: BigInt(i + 1),
+        ts: e.ts_event_ns,
+      })),
     );
-    for (const e of events) recorder.record(e);
-    recorder.close();
-    const db = raw(path);
-    const seqs = Object.values(catalog).flatMap((spec) =>
-      (db.query(`SELECT seq FROM ${spec.table}`).all() as { seq: bigint }[]).map((r) =>
-        Number(r.seq),
+    // Whole rows, not shifted by the refused bar's values: the volumes (the last column) line up.
+    expect(query(path, "SELECT volume FROM bars ORDER BY seq").map((r) => r.volume)).toEqual(
+      published.flatMap((e) =>
+        e.type === "BarReceived" ? [e.volume === null ? null : BigInt(e.volume)] : [],
       ),
     );
-    db.close();
-    expect(seqs.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    expect([...replay(path)]).toEqual(events);
   });
 
-  test("refuses an event that does not fit, names the field, and records the others", () => {
-    const path = join(tempDir(), "runs.db");
-    const errors: unknown[] = [];
-    const bus = new EventBus();
-    const recorder = Recorder.start(path);
-    recorder.attach(bus, { onError: (error) => errors.push(error) });
-    const first = bar(0);
-    const good = bar(1);
-    bus.publish(first);
-    bus.publish({ ...bar(2), open: Number.NaN } as Event);
-    bus.publish({ ...bar(3), ts_event_ns: 2n ** 63n } as Event);
-    const { symbol: _, ...noSymbol } = bar(4) as Event & { symbol: string };
-    bus.publish(noSymbol as Event);
-    bus.publish(good);
-    const summary = recorder.close();
-    expect(summary.events).toBe(2);
-    expect(summary.refused).toBe(3);
-    expect(
-      errors.map((e) => [(e as InvalidEventError).field, e instanceof InvalidEventError]),
-    ).toEqual([
-      ["open", true],
-      ["ts_event_ns", true],
-      ["symbol", true],
-    ]);
-    expect((errors[0] as Error).message).toBe(
-      "BarReceived.open: expected a finite number (got NaN)",
+  test("record() throws the refusal itself, also for something that is no event type", () => {
+    const recorder = Recorder.start(newDb());
+    expect(() => recorder.record({ ...bar(0), high: Number.POSITIVE_INFINITY } as Event)).toThrow(
+      InvalidEventError,
     );
-    const db = openRunsDb(path);
-    expect(db.sqlite.query("SELECT refused, events FROM runtape_runs").get()).toEqual({
-      refused: 3n,
-      events: 2n,
-    });
-    db.close();
-    expect([...replay(path)]).toEqual([first, good]);
+    expect(() => recorder.record({ type: "Tick" } as unknown as Event)).toThrow(InvalidEventError);
+    recorder.record(bar(1));
+    expect(recorder.close()).toMatchObject({ events: 1, refused: 2 });
   });
+});
 
-  test("refuses a duplicate run id and leaves the existing run untouched", () => {
-    const path = join(tempDir(), "runs.db");
+describe("runs", () => {
+  test("a duplicate run id is refused and the existing run is unchanged, running or ended", () => {
+    const path = newDb();
     const first = Recorder.start(path, { runId: "r1", name: "first", metadata: { a: 1 } });
     first.record(bar(0));
-    first.close();
+    first.flush();
+    const snapshot = () => [runContentHash(path, "r1"), query(path, "SELECT * FROM runtape_runs")];
+    const running = snapshot();
     expect(() => Recorder.start(path, { runId: "r1", name: "second" })).toThrow(DuplicateRunError);
-    const db = openRunsDb(path);
-    expect(db.sqlite.query("SELECT run_id, name, status, metadata FROM runs").all()).toEqual([
-      { run_id: "r1", name: "first", status: "completed", metadata: '{"a":1}' },
-    ]);
+    expect(snapshot()).toEqual(running);
+    // The first recording carries on undisturbed.
+    first.record(bar(1));
+    first.close();
+    const ended = snapshot();
+    const db = openRunsDb(path, { mode: "write" });
+    expect(() => Recorder.start(db, { runId: "r1" })).toThrow(DuplicateRunError);
+    // A database handed in stays open for its owner.
+    expect(db.sqlite.query("SELECT COUNT(*) AS n FROM runs").get()).toEqual({ n: 1n });
     db.close();
-    expect([...replay(path, { run: "r1" })]).toHaveLength(1);
+    expect(snapshot()).toEqual(ended);
+    expect(query(path, "SELECT name, status, metadata FROM runs")).toEqual([
+      { name: "first", status: "completed", metadata: '{"a":1}' },
+    ]);
+    expect(count(path)).toBe(2);
   });
 
-  test("keeps several runs apart in one database", () => {
-    const path = join(tempDir(), "runs.db");
-    const a = Recorder.start(path, { runId: "a" });
-    const b = Recorder.start(path, { runId: "b" });
-    for (let i = 0; i < 30; i++) (i % 2 ? a : b).record(bar(i, i % 2 ? "A" : "B"));
+  test("several runs in one database, recorded at once, stay apart", () => {
+    const path = newDb();
+    const a = Recorder.start(path, { runId: "a", batchSize: 4 });
+    const b = Recorder.start(path, { runId: "b", batchSize: 3 });
+    const events = numbered(Array.from({ length: 40 }, (_, i) => sampleEvents()[i % 14] as Event));
+    events.forEach((e, i) => {
+      (i % 3 === 0 ? a : b).record(e);
+    });
     a.close();
     b.close("cancelled");
-    expect([...replay(path, { run: "a" })].map((e) => (e as { symbol: string }).symbol)).toEqual(
-      Array(15).fill("A"),
-    );
-    expect([...replay(path, { run: "b" })]).toHaveLength(15);
-    const db = openRunsDb(path);
-    expect(db.sqlite.query("SELECT run_id, status FROM runs ORDER BY run_id").all()).toEqual([
+    for (const [run, pick] of [
+      ["a", (i: number) => i % 3 === 0],
+      ["b", (i: number) => i % 3 !== 0],
+    ] as const) {
+      const mine = events.filter((_, i) => pick(i));
+      expect(rowsInSeqOrder(path, run)).toEqual(
+        mine.map((e, i) => ({
+          table: catalog[e.type].table,
+          seq: BigInt(i + 1),
+          ts: e.ts_event_ns,
+        })),
+      );
+    }
+    expect(query(path, "SELECT run_id, status FROM runs ORDER BY run_id")).toEqual([
       { run_id: "a", status: "completed" },
       { run_id: "b", status: "cancelled" },
     ]);
-    db.close();
   });
 
-  test("stores empty config and metadata as NULL and others as JSON", () => {
-    const path = join(tempDir(), "runs.db");
-    Recorder.start(path, { runId: "x", config: {}, metadata: { ü: [1, null] } }).close();
-    const db = openRunsDb(path);
-    expect(db.sqlite.query("SELECT config, metadata FROM runs").get()).toEqual({
-      config: null,
-      metadata: '{"ü":[1,null]}',
+  test("run ids default to time-ordered UUIDs, names to the id; start time is now", () => {
+    const path = newDb();
+    const before = wallNs();
+    const ids = Array.from({ length: 5 }, () => Recorder.start(path).close().runId);
+    expect(
+      ids.every((id) =>
+        /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id),
+      ),
+    ).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    const rows = query(path, "SELECT run_id, name, ts_start FROM runs ORDER BY rowid");
+    expect(rows.map((r) => [r.run_id, r.name])).toEqual(ids.map((id) => [id, id]));
+    for (const r of rows)
+      expect(
+        (r.ts_start as bigint) >= before - 1_000_000_000n &&
+          (r.ts_start as bigint) <= wallNs() + 1_000_000_000n,
+      ).toBe(true);
+  });
+
+  test("config and metadata: an empty or absent object is NULL, any other is JSON", () => {
+    const path = newDb();
+    const cases: [string, Record<string, unknown> | null | undefined][] = [
+      ["empty", {}],
+      ["null", null],
+      ["absent", undefined],
+      ["full", { ü: [1, null, "日本"], nested: { empty: {} } }],
+    ];
+    for (const [runId, value] of cases)
+      Recorder.start(path, { runId, config: value, metadata: value }).close();
+    const rows = query(path, "SELECT run_id, config, metadata FROM runs ORDER BY rowid");
+    expect(rows.slice(0, 3)).toEqual(
+      ["empty", "null", "absent"].map((run_id) => ({ run_id, config: null, metadata: null })),
+    );
+    expect(JSON.parse(rows[3]?.config as string)).toEqual(cases[3]?.[1]);
+    expect(JSON.parse(rows[3]?.metadata as string)).toEqual(cases[3]?.[1]);
+  });
+
+  test("recordRun completes with the body's result, or marks the run failed and rethrows", async () => {
+    const path = newDb();
+    const ok = await recordRun(path, { runId: "ok" }, async (bus) => {
+      bus.publish(bar(0));
+      await Bun.sleep(1);
+      return "done";
     });
-    db.close();
-  });
-
-  test("recordRun marks the run failed and rethrows when the strategy throws", async () => {
-    const path = join(tempDir(), "runs.db");
+    expect(ok).toEqual({
+      result: "done",
+      summary: { runId: "ok", status: "completed", events: 1, refused: 0 },
+    });
     const boom = new Error("strategy bug");
     await expect(
-      recordRun(path, { runId: "r" }, (bus) => {
-        bus.publish(bar(0));
+      recordRun(path, { runId: "bad" }, (bus) => {
+        bus.publish(bar(1));
         throw boom;
       }),
     ).rejects.toBe(boom);
-    const db = openRunsDb(path);
-    expect(db.sqlite.query("SELECT status FROM runs").get()).toEqual({ status: "failed" });
-    db.close();
+    expect(
+      query(path, "SELECT run_id, status, ts_end IS NOT NULL AS ended FROM runs ORDER BY rowid"),
+    ).toEqual([
+      { run_id: "ok", status: "completed", ended: 1n },
+      { run_id: "bad", status: "failed", ended: 1n },
+    ]);
+    // The failed run's events were flushed before its status.
+    expect(query(path, "SELECT run_id FROM bars ORDER BY id")).toEqual([
+      { run_id: "ok" },
+      { run_id: "bad" },
+    ]);
+  });
+
+  test("a closed recorder refuses events; closing again changes nothing", () => {
+    const path = newDb();
+    const bus = new EventBus();
+    const recorder = Recorder.start(path);
+    recorder.attach(bus);
+    recorder.record(bar(0));
+    const summary = recorder.close("cancelled");
+    const ended = query(path, "SELECT * FROM runs");
+    let error: unknown;
+    try {
+      recorder.record(bar(1));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RuntapeError);
+    expect((error as RuntapeError).code).toBe("RUN_CLOSED");
+    // It left the bus when it closed.
+    expect(EVENT_TYPES.map((t) => bus.subscriberCount(t))).toEqual(EVENT_TYPES.map(() => 0));
+    bus.publish(bar(2));
+    expect(recorder.close("completed")).toEqual(summary);
+    expect(query(path, "SELECT * FROM runs")).toEqual(ended);
     expect(count(path)).toBe(1);
   });
 
-  test("refuses events after the run is closed", () => {
-    const recorder = Recorder.start(join(tempDir(), "runs.db"));
-    recorder.close();
-    expect(() => recorder.record(bar(0))).toThrow(/closed/);
-  });
-
-  test("ts_created_ns defaults to a clock that never goes backwards", () => {
-    let last = 0n;
-    for (let i = 0; i < 10_000; i++) {
-      const t = makeEvent("OrderCancellationRequest", {
-        ts_event_ns: T0,
-        symbol: "A",
-      }).ts_created_ns;
-      expect(t >= last).toBe(true);
-      last = t;
-    }
-    // Within a few seconds of the wall clock.
-    expect(Number(last / 1_000_000n) - Date.now()).toBeLessThan(5_000);
+  test("a database opened read-only is refused for recording, and gains no run", () => {
+    const path = newDb();
+    openRunsDb(path, { mode: "write" }).close();
+    const db = openRunsDb(path);
+    expect(() => Recorder.start(db)).toThrow(RuntapeError);
+    db.close();
+    expect(query(path, "SELECT COUNT(*) AS n FROM runs")).toEqual([{ n: 0n }]);
   });
 });
