@@ -180,12 +180,11 @@ function useWal(sqlite: Database): void {
 
 /** Brings the file to the current layout: schema into an empty file, migration of version 1. */
 function prepareForWriting(sqlite: Database, path: string): number {
-  if (checkLayout(sqlite, path) === SCHEMA_VERSION) {
-    sqlite.exec("PRAGMA synchronous = NORMAL");
-    return SCHEMA_VERSION;
-  }
+  const version = checkLayout(sqlite, path);
+  // Also for a current layout: a file made from schema.sql by another tool is not in WAL yet.
   useWal(sqlite);
   sqlite.exec("PRAGMA synchronous = NORMAL");
+  if (version === SCHEMA_VERSION) return SCHEMA_VERSION;
   // Another process may be doing the same: decide again inside the write lock.
   sqlite
     .transaction(() => {
