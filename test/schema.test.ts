@@ -145,6 +145,15 @@ describe("schema.sql", () => {
 });
 
 describe("a database opened for writing", () => {
+  test("is switched to WAL even when it was made from schema.sql by another tool", () => {
+    const made = fromSchemaSql();
+    expect(made.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "delete" });
+    made.close();
+    const db = openRunsDb(made.filename, { mode: "write" });
+    expect(db.sqlite.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+    db.close();
+  });
+
   test("is in WAL mode with synchronous NORMAL and a busy timeout", () => {
     const path = join(tempDir(), "runs.db");
     openRunsDb(path, { mode: "write" }).close();
