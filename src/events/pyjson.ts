@@ -16,18 +16,11 @@ export function pyFloatRepr(x: number): string {
     const fixed = String(x);
     return fixed.includes(".") ? fixed : `${fixed}.0`;
   }
-  const sign = x < 0 ? "-" : "";
-  const [mantissa = "", exponent = ""] = magnitude.toExponential().split("e");
-  const digits = mantissa.replace(".", "");
+  // Outside that range the shortest digits' exponent is < -4 or >= 16, where Python switches to
+  // exponent form: the same digits as toExponential, the exponent padded to two digits.
+  const [mantissa = "", exponent = ""] = x.toExponential().split("e");
   const exp = Number(exponent);
-  if (exp < -4 || exp >= 16) {
-    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    return `${sign}${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  }
-  if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
-  const intLength = exp + 1;
-  if (digits.length <= intLength) return `${sign}${digits.padEnd(intLength, "0")}.0`;
-  return `${sign}${digits.slice(0, intLength)}.${digits.slice(intLength)}`;
+  return `${mantissa}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
 }
 
 const ESCAPES: Record<string, string> = {
