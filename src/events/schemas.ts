@@ -59,7 +59,7 @@ export function makeEvent<K extends EventType>(type: K, input: EventInput<K>): E
  * A plain loop over the catalog's predicates: cheap enough for every event the recorder takes.
  */
 export function findInvalidField(event: Event): InvalidEventError | undefined {
-  const type = (event as { type?: unknown }).type;
+  const type = (event as { type?: unknown } | null)?.type;
   if (typeof type !== "string" || !Object.hasOwn(catalog, type)) {
     return new InvalidEventError(String(type), "type", type, "not an event type");
   }
