@@ -199,6 +199,9 @@ describe("event schemas", () => {
     }
     expect((thrown(() => parseEvent({ type: "Nope" })) as InvalidEventError).field).toBe("type");
     expect(thrown(() => parseEvent(null))).toBeInstanceOf(InvalidEventError);
+    // The fast check too: data from outside may be anything.
+    for (const input of [null, undefined, 5, { type: "Nope" }])
+      expect(findInvalidField(input as never)?.field).toBe("type");
   });
 });
 
