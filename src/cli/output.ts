@@ -5,17 +5,25 @@ import { createConsola } from "consola";
 export const stderrIsTerminal = Boolean(process.stderr.isTTY);
 export const useColor = stderrIsTerminal && !process.env.NO_COLOR;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+// consola colours by whether stdout is a terminal, whatever stream it writes to: at a terminal,
+// `runtape record 2>log` would put colour codes into the log. Its lines are stripped instead.
+const logStream = useColor
+  ? process.stderr
+  : ({
+      write: (text: string) => process.stderr.write(text.replace(ANSI, "")),
+    } as NodeJS.WriteStream);
+
 /** Logs, progress and errors: always stderr, so stdout carries data only. */
 export const logger = createConsola({
   // Explicit: consola would go quiet under test runners (NODE_ENV=test is inherited by children).
   level: 3,
-  stdout: process.stderr,
-  stderr: process.stderr,
+  stdout: logStream,
+  stderr: logStream,
   formatOptions: { colors: useColor, date: false, compact: true },
 });
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
-const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** Text without colour codes when the stream is not a terminal or NO_COLOR is set. */
 export function plain(text: string, stream: { isTTY?: boolean } = process.stdout): string {
