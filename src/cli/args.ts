@@ -126,18 +126,34 @@ export function parsePositive(value: string | undefined, flag: string): number |
 const ISO =
   /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 /** A point in time as nanoseconds since the epoch: an integer of nanoseconds, or ISO-8601 (UTC unless a zone is given). */
 export function parseTime(value: string | undefined, flag: string): bigint | undefined {
   if (value === undefined) return undefined;
   const text = value.trim();
-  if (/^-?\d+$/.test(text)) return BigInt(text);
-  const m = ISO.exec(text);
-  const ms = m ? Date.parse(`${m[1]}T${m[2] ?? "00:00"}${m[4] ?? "Z"}`) : Number.NaN;
-  if (!m || Number.isNaN(ms)) {
+  const ns = /^-?\d+$/.test(text) ? BigInt(text) : parseIso(text);
+  if (ns === undefined) {
     throw new UsageError(
       `${flag} takes nanoseconds since the epoch or an ISO-8601 time (got ${JSON.stringify(value)})`,
       "e.g. 1709562600000000000 or 2024-03-04T14:30:00Z",
     );
+  }
+  if (ns < INT64_MIN || ns > INT64_MAX) {
+    throw new UsageError(`${flag} is out of range: times are signed 64-bit nanoseconds`);
+  }
+  return ns;
+}
+
+function parseIso(text: string): bigint | undefined {
+  const m = ISO.exec(text);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}T${m[2] ?? "00:00"}${m[4] ?? "Z"}`);
+  // Date.parse rolls a day the month lacks (2024-02-30) over into the next month: refuse it.
+  const day = Date.parse(`${m[1]}T00:00Z`);
+  if (Number.isNaN(ms) || Number.isNaN(day) || new Date(day).toISOString().slice(0, 10) !== m[1]) {
+    return undefined;
   }
   return BigInt(ms) * 1_000_000n + BigInt((m[3] ?? "").padEnd(9, "0"));
 }
