@@ -81,9 +81,20 @@ export function parseList(value: string | undefined): string[] | undefined {
     .filter((s) => s.length > 0);
 }
 
+/** A comma-separated list that names at least one `what`: an empty filter would match nothing. */
+export function parseNames(
+  value: string | undefined,
+  flag: string,
+  what: string,
+): string[] | undefined {
+  const names = parseList(value);
+  if (names?.length === 0) throw new UsageError(`${flag} needs at least one ${what}`);
+  return names;
+}
+
 /** A list of event type names, checked against the catalog. */
 export function parseTypes(value: string | undefined, flag: string): EventType[] | undefined {
-  const names = parseList(value);
+  const names = parseNames(value, flag, "event type");
   if (names === undefined) return undefined;
   for (const name of names) {
     if (!isEventType(name)) {

@@ -5,7 +5,7 @@ import { BAR_PERIODS } from "../events/catalog.ts";
 import { readNdjson } from "../ndjson.ts";
 import { Recorder, type RecordingSummary } from "../recorder.ts";
 import { demoConfig, demoSteps } from "../sim/index.ts";
-import { commonArgs, parseInteger, parseJsonObject, parseList, UsageError } from "./args.ts";
+import { commonArgs, parseInteger, parseJsonObject, parseNames, UsageError } from "./args.ts";
 import { out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
@@ -46,16 +46,13 @@ export default defineCommand({
     const metadata = parseJsonObject(args.metadata, "--metadata");
     const demo = {
       seed: parseInteger(args.seed, "--seed", 0, 2 ** 32 - 1),
-      symbols: parseList(args.symbols),
+      symbols: parseNames(args.symbols, "--symbols", "symbol"),
       bars: parseInteger(args.bars, "--bars", 1, 100_000_000),
       barPeriod: args.period as (typeof BAR_PERIODS)[number] | undefined,
     };
     const demoFlags = Object.entries(demo).filter(([, v]) => v !== undefined);
     if (args.input !== undefined && demoFlags.length > 0) {
       throw new UsageError(`--${demoFlags[0]?.[0]} applies to the demo, not to --input`);
-    }
-    if (demo.symbols !== undefined && demo.symbols.length === 0) {
-      throw new UsageError("--symbols needs at least one symbol");
     }
 
     const input = args.input === undefined ? undefined : await openInput(args.input);

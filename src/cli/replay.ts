@@ -10,7 +10,7 @@ import { getRun, resolveRunId } from "../runs.ts";
 import {
   commonArgs,
   parseInteger,
-  parseList,
+  parseNames,
   parsePositive,
   parseTime,
   parseTypes,
@@ -60,7 +60,7 @@ export default defineCommand({
       run: args.run,
       types: parseTypes(args.types, "--types"),
       excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
-      symbols: parseList(args.symbols),
+      symbols: parseNames(args.symbols, "--symbols", "symbol"),
       from: parseTime(args.from, "--from"),
       to: parseTime(args.to, "--to"),
       limit: parseInteger(args.limit, "--limit", 0),
