@@ -294,7 +294,13 @@ export async function recordRun<T>(
   try {
     result = await body(bus, recorder);
   } catch (error) {
-    recorder.close("failed");
+    try {
+      recorder.close("failed");
+    } catch (closeError) {
+      // Both matter: what broke the strategy, and why the run could not be closed (it stays
+      // `running`, for `recover`).
+      throw new AggregateError([error, closeError], "the run failed and could not be closed");
+    }
     throw error;
   }
   return { result, summary: recorder.close("completed") };
