@@ -1,10 +1,11 @@
 import type { Statement } from "bun:sqlite";
 import type { EventBus } from "./bus.ts";
 import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
-import { RowDecodeError, RuntapeError } from "./errors.ts";
+import { RowDecodeError } from "./errors.ts";
 import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { refusal } from "./events/schemas.ts";
+import { Pacer } from "./pacing.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
 
@@ -40,13 +41,17 @@ export interface ReplayStats {
 }
 
 interface Stream {
+  readonly table: string;
   readonly rows: Iterator<Record<string, SqlValue>>;
   readonly statement: Statement;
   readonly decode: (row: Record<string, SqlValue>) => Event | RowDecodeError;
-  /** Catalog position: breaks ties between equal keys the same way every time. */
+  /** Catalog position: the last tie-break, the order in which one moment's events arise. */
   readonly rank: number;
   head: Record<string, SqlValue> | undefined;
+  /** `seq`, or for Python-written rows `ts_created_ns`. */
   key: bigint;
+  /** For Python-written rows, `ts_event_ns`: within one clock tick, the earlier fact first. */
+  tie: bigint;
 }
 
 /**
@@ -55,10 +60,13 @@ interface Stream {
  * Runs recorded by runtape are merged across tables on their sequence number: the exact order.
  * Runs written by the Python recorder carry none; their tables (each in `id` order, which is
  * publication order within a table) are merged on `ts_created_ns`, the moment each event was
- * built, which restores the publication order of the reference fixture without a single event
- * out of place (`bun scripts/measure-order.ts`).
+ * built, then `ts_event_ns`, then catalog order (bar, processed bar, requests, responses). That
+ * restores the publication order of the reference fixture without a single event out of place,
+ * and stays close when its clock is coarsened to a millisecond (`bun scripts/measure-order.ts`).
  *
- * Opens a path read-only and never writes to it. Memory stays flat: one row per table is held.
+ * Opens a path read-only and never writes to it; closes it when done, when the consumer stops
+ * early and on error. Memory stays flat: one row per table is held. Rows that do not decode
+ * throw RowDecodeError, or with `onInvalidRow: "skip"` are counted in `stats.skipped`.
  */
 export function* replay(source: string | RunsDb, options: ReplayOptions = {}): Generator<Event> {
   const db = typeof source === "string" ? openRunsDb(source) : source;
@@ -67,27 +75,30 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
     const runId = resolveRunId(db, options.run);
     const stats = options.stats ?? { runId, events: 0, skipped: 0 };
     stats.runId = runId;
+    const reject = (error: RowDecodeError) => {
+      if (options.onInvalidRow !== "skip") throw error;
+      stats.skipped++;
+    };
     const bySeq = hasSequence(db, runId);
     const excluded = new Set(options.excludeTypes ?? []);
-    const wanted = (options.types ?? EVENT_TYPES).filter((t) => !excluded.has(t));
+    const wanted = new Set(options.types ?? EVENT_TYPES);
     for (const type of EVENT_TYPES) {
-      if (!wanted.includes(type)) continue;
+      if (!wanted.has(type) || excluded.has(type)) continue;
       const stream = openStream(db, type, runId, bySeq, options);
-      if (stream.head !== undefined) streams.push(stream);
-      else stream.statement.finalize();
+      streams.push(stream);
+      advance(stream, bySeq, reject);
     }
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    const skip = options.onInvalidRow === "skip";
-    while (stats.events < limit) {
+    for (let yielded = 0; yielded < limit; ) {
       const stream = earliest(streams);
       if (stream === undefined) break;
       const decoded = stream.decode(stream.head as Record<string, SqlValue>);
-      advance(stream, bySeq);
+      advance(stream, bySeq, reject);
       if (decoded instanceof RowDecodeError) {
-        if (!skip) throw decoded;
-        stats.skipped++;
+        reject(decoded);
         continue;
       }
+      yielded++;
       stats.events++;
       yield decoded;
     }
@@ -99,7 +110,14 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
   }
 }
 
-/** Replays a run onto `bus` (see {@link replay}), optionally paced; resolves when done. */
+/** What {@link replayOnto} reports: the run replayed, events published and rows skipped. */
+export type ReplaySummary = ReplayStats;
+
+/**
+ * Publishes the events of a run onto `bus` (see {@link replay} for the options), each one only
+ * after the bus has finished with the one before. Resolves with the summary when done; rejects
+ * with the signal's reason when aborted (the database is closed either way).
+ */
 export async function replayOnto(
   bus: EventBus,
   source: string | RunsDb,
@@ -108,43 +126,15 @@ export async function replayOnto(
     speed?: number;
     signal?: AbortSignal;
   } = {},
-): Promise<ReplayStats> {
+): Promise<ReplaySummary> {
   const stats: ReplayStats = options.stats ?? { runId: "", events: 0, skipped: 0 };
-  const speed =
-    options.speed !== undefined && Number.isFinite(options.speed) && options.speed > 0
-      ? options.speed
-      : undefined;
-  let previous: bigint | undefined;
-  let sinceYield = 0;
+  const pacer = new Pacer(options.speed, options.signal);
   for (const event of replay(source, { ...options, stats })) {
-    options.signal?.throwIfAborted();
-    if (speed !== undefined && previous !== undefined && event.ts_event_ns > previous) {
-      await sleep(Number(event.ts_event_ns - previous) / 1e6 / speed, options.signal);
-    } else if (++sinceYield === 4096) {
-      // Let timers and signals run during a long replay at full speed.
-      sinceYield = 0;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    previous = event.ts_event_ns;
+    const due = pacer.wait(event.ts_event_ns);
+    if (due !== undefined) await due;
     bus.publish(event);
   }
   return stats;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener("abort", abort);
-      resolve();
-    }
-    function abort() {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    }
-    signal?.addEventListener("abort", abort, { once: true });
-  });
 }
 
 /** Request tables: they carry the symbol of the orders that responses answer. */
@@ -160,6 +150,7 @@ function openStream(
   bySeq: boolean,
   options: ReplayOptions,
 ): Stream {
+  const { table } = catalog[type];
   const fields = fieldsOf(type);
   const names = fields.map(([name]) => name);
   const where = ["run_id = ?"];
@@ -178,52 +169,69 @@ function openStream(
       where.push(`symbol IN (${marks})`);
       params.push(...options.symbols);
     } else {
+      // Row by row through the order id index (`+run_id` keeps the planner off the run index,
+      // which would scan every request of the run per response): flat memory, no set built.
       const requests = REQUEST_TABLES.map(
-        (t) => `SELECT system_order_id FROM ${t} WHERE run_id = ? AND symbol IN (${marks})`,
+        (t) =>
+          `EXISTS (SELECT 1 FROM ${t} r WHERE r.system_order_id = ${table}.associated_order_id AND +r.run_id = ${table}.run_id AND r.symbol IN (${marks}))`,
       );
-      where.push(`associated_order_id IN (${requests.join(" UNION ")})`);
-      for (const _ of REQUEST_TABLES) params.push(runId, ...options.symbols);
+      where.push(`(${requests.join(" OR ")})`);
+      for (const _ of REQUEST_TABLES) params.push(...options.symbols);
     }
   }
-  const order = bySeq ? SEQ_COLUMN : "id";
   const key = bySeq ? SEQ_COLUMN : "ts_created_ns";
-  const sql = `SELECT id, ${key} AS merge_key, ${names.join(", ")} FROM ${catalog[type].table} WHERE ${where.join(" AND ")} ORDER BY ${order}`;
+  const sql = `SELECT id, ${key} AS merge_key, ${names.join(", ")} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY ${bySeq ? SEQ_COLUMN : "id"}`;
   const statement = db.sqlite.prepare(sql);
-  const stream: Stream = {
+  return {
+    table,
     rows: statement.iterate(...params) as Iterator<Record<string, SqlValue>>,
     statement,
-    decode: decoder(type, catalog[type].table, fields),
+    decode: decoder(type, table, fields),
     rank: EVENT_TYPES.indexOf(type),
     head: undefined,
     key: 0n,
+    tie: 0n,
   };
-  advance(stream, bySeq);
-  return stream;
 }
 
-function advance(stream: Stream, bySeq: boolean): void {
-  const next = stream.rows.next();
-  stream.head = next.done ? undefined : next.value;
-  if (stream.head !== undefined) {
-    const key = stream.head.merge_key;
-    if (typeof key !== "bigint") {
-      const row = stream.head;
-      stream.head = undefined;
-      throw new RuntapeError(
-        `row ${row.id} has no ${bySeq ? SEQ_COLUMN : "ts_created_ns"}: cannot place it in the run's order`,
-        "ROW_DECODE",
-      );
+/** Moves to the stream's next row that can be placed in the run's order. */
+function advance(stream: Stream, bySeq: boolean, reject: (error: RowDecodeError) => void): void {
+  for (;;) {
+    const next = stream.rows.next();
+    const row = next.done ? undefined : next.value;
+    stream.head = row;
+    if (row === undefined) return;
+    const { merge_key: key, ts_event_ns: tie } = row;
+    if (typeof key === "bigint") {
+      stream.key = key;
+      // A bad ts_event_ns is reported by the decoder; any order will do until then.
+      stream.tie = typeof tie === "bigint" ? tie : 0n;
+      return;
     }
-    stream.key = key;
+    const column = bySeq ? SEQ_COLUMN : "ts_created_ns";
+    stream.head = undefined;
+    reject(
+      new RowDecodeError(
+        stream.table,
+        row.id as bigint,
+        column,
+        key,
+        "cannot place the row in the run's order",
+      ),
+    );
   }
 }
 
-/** The stream whose head comes first: smallest key, then catalog order. */
+/** The stream whose head comes first: smallest key, then tie, then catalog order. */
 function earliest(streams: Stream[]): Stream | undefined {
   let best: Stream | undefined;
   for (const s of streams) {
     if (s.head === undefined) continue;
-    if (best === undefined || s.key < best.key || (s.key === best.key && s.rank < best.rank))
+    if (
+      best === undefined ||
+      s.key < best.key ||
+      (s.key === best.key && (s.tie < best.tie || (s.tie === best.tie && s.rank < best.rank)))
+    )
       best = s;
   }
   return best;
