@@ -55,7 +55,13 @@ export {
   type RecordingSummary,
   recordRun,
 } from "./recorder.ts";
-export { type ReplayOptions, type ReplayStats, replay, replayOnto } from "./replay.ts";
+export {
+  type ReplayOptions,
+  type ReplayStats,
+  type ReplaySummary,
+  replay,
+  replayOnto,
+} from "./replay.ts";
 export {
   getRun,
   hasSequence,
