@@ -44,41 +44,54 @@ export function encodeEvent(event: Event): string {
   return `${line}}`;
 }
 
-// Tokens of a JSON text, enough to find the raw text of each top-level member's value.
-const TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|[{}[\]:,]/g;
 const INTEGER = /^-?\d+$/;
 
-/** Raw number tokens of the top-level members of a JSON object text, by key. */
+/** Index of the quote that closes the string opening at `start`. */
+function closingQuote(text: string, start: number): number {
+  for (let end = text.indexOf('"', start + 1); ; end = text.indexOf('"', end + 1)) {
+    let slashes = 0;
+    while (text.charCodeAt(end - 1 - slashes) === 92) slashes++;
+    if (slashes % 2 === 0) return end;
+  }
+}
+
+const isNumberChar = (c: number) =>
+  (c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46 || c === 101 || c === 69;
+
+/**
+ * The source text of each number that is the value of a top-level member of `text`, by key.
+ * `text` is a JSON object that JSON.parse has accepted, so a scan of quotes, brackets and commas
+ * is enough: strings are skipped whole (a 10 MB one by a single indexOf), nested values ignored.
+ */
 function topLevelNumbers(text: string): Map<string, string> {
   const out = new Map<string, string>();
   let depth = 0;
-  let state: "key" | "colon" | "value" | "next" = "next";
-  let key = "";
-  for (const [token] of text.matchAll(TOKEN)) {
-    const c = token.charCodeAt(0);
-    if (depth === 1) {
-      if (state === "key" && c === 34) {
-        key = token;
-        state = "colon";
-        continue;
+  let expectKey = false;
+  let key: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      const end = closingQuote(text, i);
+      if (depth === 1 && expectKey) {
+        const raw = text.slice(i + 1, end);
+        key = raw.includes("\\") ? JSON.parse(text.slice(i, end + 1)) : raw;
+        expectKey = false;
       }
-      if (state === "colon" && c === 58) {
-        state = "value";
-        continue;
-      }
-      if (state === "value") {
-        if (c === 45 || (c >= 48 && c <= 57)) out.set(JSON.parse(key), token);
-        state = "next";
-      } else if (c === 44) {
-        state = "key";
-        continue;
-      }
-    }
-    if (c === 123 || c === 91) {
+      i = end;
+    } else if (c === 123 || c === 91) {
       depth++;
-      if (depth === 1) state = "key";
+      expectKey = depth === 1;
     } else if (c === 125 || c === 93) {
       depth--;
+    } else if (c === 44) {
+      expectKey = depth === 1;
+      if (expectKey) key = undefined;
+    } else if (depth === 1 && key !== undefined && isNumberChar(c)) {
+      let end = i + 1;
+      while (isNumberChar(text.charCodeAt(end))) end++;
+      out.set(key, text.slice(i, end));
+      key = undefined;
+      i = end - 1;
     }
   }
   return out;
