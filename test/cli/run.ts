@@ -41,16 +41,22 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** The command line that runs `runtape args…` by `via`. */
+export async function command(args: readonly string[], via: Via = "binary"): Promise<string[]> {
+  return via === "source" ? [process.execPath, SOURCE, ...args] : [await binary(), ...args];
+}
+
+/** The environment of a run: the test's own, NO_COLOR set, then `env` (undefined unsets a variable). */
+const environment = (env: RunOptions["env"]) => ({ ...process.env, NO_COLOR: "1", ...env });
+
 /** Runs `runtape args…` to completion and returns exit code and output. */
 export async function runtape(args: readonly string[], options: RunOptions = {}): Promise<Result> {
-  const command =
-    options.via === "source" ? [process.execPath, SOURCE, ...args] : [await binary(), ...args];
-  const proc = Bun.spawn(command, {
+  const proc = Bun.spawn(await command(args, options.via), {
     cwd: options.cwd ?? tmpdir(),
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    env: environment(options.env),
   });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
@@ -58,4 +64,18 @@ export async function runtape(args: readonly string[], options: RunOptions = {})
     proc.exited,
   ]);
   return { code, stdout, stderr };
+}
+
+/** Starts `runtape args…` with stdin, stdout and stderr piped, for a test that talks to it while it runs. */
+export async function spawnRuntape(
+  args: readonly string[],
+  options: Omit<RunOptions, "stdin"> = {},
+) {
+  return Bun.spawn(await command(args, options.via), {
+    cwd: options.cwd ?? tmpdir(),
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: environment(options.env),
+  });
 }
