@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { decodeEvent, type Event, encodeEvent, replay } from "../../src/index.ts";
 import { tempDir } from "../helpers.ts";
 import { runtape, spawnRuntape, VIAS } from "./run.ts";
-import { databaseBytes, lines, storedRuns } from "./support.ts";
+import { databaseBytes, iso, lines, storedRuns } from "./support.ts";
 
 // One demo run (all 13 types, 3 symbols), replayed by every test; replay only reads it.
 const dir = tempDir();
@@ -32,10 +32,6 @@ const orderIdOf = (e: Event) =>
       : undefined;
 const symbolOf = (e: Event) => ("symbol" in e ? e.symbol : undefined);
 const pick = (keep: (e: Event) => boolean) => events.filter(keep).map(encodeEvent);
-
-/** ns since the epoch as the pretty format shows it: ISO-8601 with nine fractional digits. */
-const iso = (ns: bigint) =>
-  `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, "0")}Z`;
 
 describe.each(VIAS)("runtape replay via %s", (via) => {
   const run = (args: string[]) => runtape(args, { via, cwd: dir });

@@ -15,6 +15,10 @@ export function lines(text: string): string[] {
   return text === "" ? [] : text.replace(/\n$/, "").split("\n");
 }
 
+/** Nanoseconds since the epoch (not before 1970) as runtape shows them: ISO-8601, nine fractional digits. */
+export const iso = (ns: bigint) =>
+  `${new Date(Number(ns / 1_000_000n)).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, "0")}Z`;
+
 /** Events stored per type for `runId`, counted with SQL. */
 export function typeCounts(path: string, runId: string): Record<EventType, number> {
   const rows = rowCounts(path, runId);
