@@ -41,8 +41,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const name = index === -1 ? undefined : argv[index];
     if (name === undefined) {
       if (argv.some((a) => HELP.has(a))) return await printUsage(root);
+      const unknown = argv.find((a) => a !== "--verbose");
       throw new UsageError(
-        argv.length === 0 ? "no command given" : `unknown option ${argv[0]}`,
+        unknown === undefined ? "no command given" : `unknown option ${unknown}`,
         "run `runtape --help` for the commands",
       );
     }
