@@ -1,0 +1,149 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ArgsDef, CommandDef } from "citty";
+import pkg from "../../package.json" with { type: "json" };
+import diff from "../../src/cli/diff.ts";
+import inspect from "../../src/cli/inspect.ts";
+import record from "../../src/cli/record.ts";
+import recover from "../../src/cli/recover.ts";
+import replay from "../../src/cli/replay.ts";
+import { tempDir } from "../helpers.ts";
+import { type Result, runtape, VIAS } from "./run.ts";
+import { lines } from "./support.ts";
+
+const COMMANDS = { record, replay, inspect, diff, recover } as Record<string, CommandDef<ArgsDef>>;
+
+/** An error report: `runtape: <message>` on the first line, at most hints after it, no stack. */
+function expectReport(result: Result, args: string[], code: number, message: string) {
+  const [first, ...rest] = lines(result.stderr);
+  expect([args, result.code, first]).toEqual([args, code, expect.stringContaining(message)]);
+  expect(first).toStartWith("runtape: ");
+  expect([args, rest.filter((l) => !l.startsWith("  hint: "))]).toEqual([args, []]);
+  expect(result.stdout).toBe("");
+}
+
+describe.each(VIAS)("runtape usage via %s", (via) => {
+  const run = (args: string[], cwd = tempDir()) => runtape(args, { via, cwd });
+
+  test("--help lists the commands; <command> --help lists every option of the command", async () => {
+    const help = await run(["--help"]);
+    expect([help.code, help.stderr]).toEqual([0, ""]);
+    for (const [name, command] of Object.entries(COMMANDS)) {
+      expect(help.stdout).toContain(name);
+      expect(help.stdout).toContain((command.meta as { description: string }).description);
+      const own = await run([name, "--help"]);
+      expect([name, own.code, own.stderr]).toEqual([name, 0, ""]);
+      for (const [arg, def] of Object.entries(command.args ?? {})) {
+        const shown = def.type === "positional" ? arg.toUpperCase() : `--${arg}`;
+        expect([name, own.stdout.includes(shown)]).toEqual([name, true]);
+      }
+    }
+    expect((await run(["-h"])).stdout).toBe(help.stdout);
+  });
+
+  test("--version prints package.json's version", async () => {
+    for (const flag of ["--version", "-v"]) {
+      const result = await run([flag]);
+      expect([result.code, result.stdout, result.stderr]).toEqual([0, `${pkg.version}\n`, ""]);
+    }
+  });
+
+  test("usage errors exit 2 with one line (and a hint) and create nothing", async () => {
+    const cases: [string[], string][] = [
+      [[], "no command given"],
+      [["frobnicate"], 'unknown command "frobnicate"'],
+      [["--bogus", "record"], "unknown option --bogus"],
+      [["record", "--bogus"], "unknown option --bogus"],
+      [["record", "--bogus=1"], "unknown option --bogus"],
+      [["inspect", "a.db", "b.db"], 'unexpected argument "b.db"'],
+      [["diff", "a.db"], "Missing required positional argument"],
+      [["replay", "--limit"], "option --limit needs a value"],
+      [["replay", "--limit", "--types", "FillEvent"], "option --limit needs a value"],
+      [["replay", "--limit", "-1"], "--limit takes a whole number"],
+      [["replay", "--limit", "1.5"], "--limit takes a whole number"],
+      [
+        ["replay", "--from", "yesterday"],
+        "--from takes nanoseconds since the epoch or an ISO-8601",
+      ],
+      [["replay", "--from", "2024-02-30"], "--from takes nanoseconds"],
+      [["replay", "--to", "2024-03-04T25:00Z"], "--to takes nanoseconds"],
+      [["replay", "--to", "9223372036854775808"], "--to is out of range"],
+      [["replay", "--types", "Nope"], '--types: unknown event type "Nope"'],
+      [["replay", "--types", ""], "--types needs at least one event type"],
+      [
+        ["replay", "--exclude-types", "FillEvent,Nope"],
+        '--exclude-types: unknown event type "Nope"',
+      ],
+      [["replay", "--symbols", ","], "--symbols needs at least one symbol"],
+      [["replay", "--format", "xml"], "--format"],
+      [["replay", "--speed", "0"], "--speed takes a positive number"],
+      [["record", "--bars", "0"], "--bars takes a whole number"],
+      [["record", "--seed", "x"], "--seed takes a whole number"],
+      [["record", "--period", "WEEK"], "--period"],
+      [["record", "--symbols", ""], "--symbols needs at least one symbol"],
+      [["record", "--config", "[1]"], "--config must be a JSON object"],
+      [["record", "--metadata", "{"], "--metadata is not valid JSON"],
+      [["record", "--input", "-", "--seed", "3"], "--seed applies to the demo, not to --input"],
+      [["diff", "a.db", "b.db", "--tolerance", "x"], "--tolerance takes a number"],
+    ];
+    const dir = tempDir();
+    // All at once: none of them may touch a file.
+    const results = await Promise.all(cases.map(([args]) => run(args, dir)));
+    cases.forEach(([args, message], i) => {
+      expectReport(results[i] as Result, args, 2, message);
+    });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test("failures exit 1 with one line, no stack trace, and create or change no file", async () => {
+    const dir = tempDir();
+    const text = "not a database at all\n".repeat(100);
+    writeFileSync(join(dir, "notes.txt"), text);
+    mkdirSync(join(dir, "sub"));
+    const recorded = await run(["record", "a.db", "--bars", "3"], dir);
+    const runId = recorded.stdout.trim();
+    // SQLite's -wal and -shm beside a database that was read are no new files.
+    const files = () =>
+      readdirSync(dir)
+        .filter((f) => !/-(wal|shm)$/.test(f))
+        .sort();
+    const before = files();
+    const cases: [string[], string][] = [
+      [["replay", "missing.db"], "no runs database at missing.db"],
+      [["inspect", "missing.db"], "no runs database at missing.db"],
+      [["inspect"], "no runs database at ./runs.db"],
+      [["diff", "a.db", "missing.db"], "no runs database at missing.db"],
+      [["recover", "missing.db"], "no runs database at missing.db"],
+      [["replay", "missing.db", "--into", "out.db"], "no runs database at missing.db"],
+      [["inspect", "notes.txt"], "notes.txt: not an SQLite database"],
+      [["replay", "notes.txt"], "notes.txt: not an SQLite database"],
+      [["record", "notes.txt", "--bars", "3"], "notes.txt: not an SQLite database"],
+      [["inspect", "sub"], "sub: is a directory"],
+      [["replay", "a.db", "--run", "nope"], 'no run with id "nope"'],
+      [["inspect", "a.db", "--run", "nope"], 'no run with id "nope"'],
+      [["diff", "a.db", "a.db", "--run-b", "nope"], 'no run with id "nope"'],
+      [["replay", "a.db", "--into", "a.db"], `a run with id "${runId}" already exists`],
+      [
+        ["record", "a.db", "--run-id", runId, "--bars", "3"],
+        `a run with id "${runId}" already exists`,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = await run(args, dir);
+      expectReport(result, args, 1, message);
+      expect([args, lines(result.stderr)]).toEqual([args, [expect.any(String)]]);
+    }
+    expect(files()).toEqual(before);
+    expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe(text);
+  });
+
+  test("--verbose adds the stack trace to the error", async () => {
+    const result = await run(["replay", "missing.db", "--verbose"]);
+    expect(result.code).toBe(1);
+    expect(lines(result.stderr)[0]).toBe("runtape: no runs database at missing.db");
+    expect(result.stderr).toMatch(/\n +at /);
+    const usage = await run(["--verbose"]);
+    expect([usage.code, lines(usage.stderr)[0]]).toEqual([2, "runtape: no command given"]);
+  });
+});
