@@ -1,23 +1,28 @@
 import { Database } from "bun:sqlite";
-import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { afterEach, describe, expect, jest, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
+  catalog,
   DatabaseMissingError,
   EVENT_TYPES,
   type Event,
   EventBus,
+  type EventInput,
+  type EventType,
   makeEvent,
+  openRunsDb,
   Recorder,
   type ReplayStats,
   RowDecodeError,
+  RuntapeError,
   replay,
   replayOnto,
   runDemo,
 } from "../src/index.ts";
 import { bar, sampleEvents, T0, tempDir } from "./helpers.ts";
 
-/** A recorded demo run: every type, several symbols, order lifecycles. */
+/** A recorded demo run (every type, two symbols, order lifecycles) and what was published. */
 function demoDb(): { path: string; events: Event[] } {
   const path = join(tempDir(), "runs.db");
   const bus = new EventBus();
@@ -30,39 +35,124 @@ function demoDb(): { path: string; events: Event[] } {
   return { path, events };
 }
 
+/** Records `events` as run `runId` into `path` (created or appended to). */
+function record(path: string, events: Iterable<Event>, runId?: string): void {
+  const recorder = Recorder.start(path, { runId });
+  for (const e of events) recorder.record(e);
+  recorder.close();
+}
+
+/** Bars with fixed creation times, so that they compare equal after a replay. */
+const bars: Event[] = [0, 1, 2, 3, 4].map((i) => ({ ...bar(i), ts_created_ns: T0 + BigInt(i) }));
+
+const ev = <K extends EventType>(type: K, input: EventInput<K>) => makeEvent(type, input);
+
+/** Makes a recorded run look written by the Python recorder: no bookkeeping, no sequence. */
+function forgetSequence(path: string, runId: string): void {
+  const raw = new Database(path);
+  raw.run("DELETE FROM runtape_runs WHERE run_id = ?", [runId]);
+  for (const type of EVENT_TYPES) raw.run(`UPDATE ${catalog[type].table} SET seq = NULL`);
+  raw.close();
+}
+
+/** The error a replay ends with. */
+function replayError(...args: Parameters<typeof replay>): unknown {
+  try {
+    for (const _ of replay(...args));
+  } catch (error) {
+    return error;
+  }
+  throw new Error("the replay ended without an error");
+}
+
 describe("replay", () => {
   const { path, events } = demoDb();
 
   test("gives back the published events, equal and in order, across many flushes", () => {
     expect([...replay(path)]).toEqual(events);
-    expect(new Set(events.map((e) => e.type)).size).toBe(13);
+    expect(new Set(events.map((e) => e.type)).size).toBe(EVENT_TYPES.length);
+  });
+
+  test("replays edge values exactly: int64 bounds, NULLs, unicode, extreme floats, NaN, ±Infinity and -0 indicators", () => {
+    const samples = join(tempDir(), "samples.db");
+    record(samples, sampleEvents());
+    expect([...replay(samples)]).toEqual(sampleEvents());
+    const db = openRunsDb(samples);
+    expect([...replay(db)]).toEqual(sampleEvents());
+    db.close();
+  });
+
+  test("picks the latest run by default, or the run asked for", () => {
+    const two = join(tempDir(), "two.db");
+    record(two, bars.slice(0, 1), "first");
+    record(two, bars.slice(1, 3), "second");
+    expect([...replay(two)]).toEqual(bars.slice(1, 3));
+    expect([...replay(two, { run: "latest" })]).toEqual(bars.slice(1, 3));
+    expect([...replay(two, { run: "first" })]).toEqual(bars.slice(0, 1));
+    expect(() => [...replay(two, { run: "no such run" })]).toThrow('no run with id "no such run"');
   });
 
   test("filters by type, excluded type, time window and count", () => {
     const fills = events.filter((e) => e.type === "FillEvent");
     expect([...replay(path, { types: ["FillEvent"] })]).toEqual(fills);
-    expect([...replay(path, { excludeTypes: ["BarReceived", "BarProcessed"] })]).toEqual(
-      events.filter((e) => e.type !== "BarReceived" && e.type !== "BarProcessed"),
-    );
+    const noBars = events.filter((e) => e.type !== "BarReceived" && e.type !== "BarProcessed");
+    expect([...replay(path, { excludeTypes: ["BarReceived", "BarProcessed"] })]).toEqual(noBars);
+    expect([...replay(path, { types: ["FillEvent"], excludeTypes: ["FillEvent"] })]).toEqual([]);
     const from = (events[100] as Event).ts_event_ns;
     const to = (events[600] as Event).ts_event_ns;
-    expect([...replay(path, { from, to })]).toEqual(
-      events.filter((e) => e.ts_event_ns >= from && e.ts_event_ns <= to),
+    const window = events.filter((e) => e.ts_event_ns >= from && e.ts_event_ns <= to);
+    expect(window.length).toBeLessThan(events.length);
+    expect([...replay(path, { from, to })]).toEqual(window);
+    expect([...replay(path, { from: to, to: to })]).toEqual(
+      events.filter((e) => e.ts_event_ns === to),
     );
     expect([...replay(path, { limit: 7 })]).toEqual(events.slice(0, 7));
     expect([...replay(path, { limit: 0 })]).toEqual([]);
+    expect([...replay(path, { from, types: ["OrderAccepted", "FillEvent"], limit: 5 })]).toEqual(
+      events
+        .filter(
+          (e) => e.ts_event_ns >= from && (e.type === "OrderAccepted" || e.type === "FillEvent"),
+        )
+        .slice(0, 5),
+    );
   });
 
-  test("a symbol filter keeps whole order lifecycles, responses included", () => {
+  test("a symbol filter keeps whole order lifecycles: responses follow the order they answer", () => {
     const orderSymbol = new Map<string, string>();
     for (const e of events)
       if ("system_order_id" in e) orderSymbol.set(e.system_order_id, e.symbol);
     const symbolOf = (e: Event) =>
       "symbol" in e ? e.symbol : orderSymbol.get(e.associated_order_id);
-    const expected = events.filter((e) => symbolOf(e) === "BBB");
-    const actual = [...replay(path, { symbols: ["BBB"] })];
-    expect(actual).toEqual(expected);
-    expect(actual.some((e) => e.type === "OrderAccepted")).toBe(true);
+    for (const symbol of ["AAA", "BBB"]) {
+      const expected = events.filter((e) => symbolOf(e) === symbol);
+      expect([...replay(path, { symbols: [symbol] })]).toEqual(expected);
+      // Every type of the run is in one of the two lifecycles at least.
+      expect(expected.length).toBeLessThan(events.length);
+    }
+    const both = [...replay(path, { symbols: ["AAA", "BBB"] })];
+    expect(both).toEqual(events);
+    const answered = [...replay(path, { symbols: ["BBB"], types: ["CancellationAccepted"] })];
+    expect(answered).toEqual(
+      events.filter((e) => e.type === "CancellationAccepted" && symbolOf(e) === "BBB"),
+    );
+    expect([...replay(path, { symbols: ["ZZZ"] })]).toEqual([]);
+  });
+
+  test("a response belongs to its request in the same run, not to one of another run with the same order id", () => {
+    const shared = join(tempDir(), "shared.db");
+    const at = { ts_event_ns: T0, ts_created_ns: T0 };
+    const request = (symbol: string) =>
+      ev("OrderCancellationRequest", { ...at, system_order_id: "same-id", symbol });
+    const accepted = ev("CancellationAccepted", {
+      ...at,
+      ts_broker_ns: T0,
+      associated_order_id: "same-id",
+      broker_order_id: null,
+    });
+    record(shared, [request("A"), accepted], "a");
+    record(shared, [request("B"), accepted], "b");
+    expect([...replay(shared, { run: "a", symbols: ["B"] })]).toEqual([]);
+    expect([...replay(shared, { run: "b", symbols: ["B"] })]).toEqual([request("B"), accepted]);
   });
 
   test("reports the run and counts through stats", () => {
@@ -88,36 +178,167 @@ describe("replay", () => {
   });
 
   test("a missing database is an error and is not created", () => {
-    const missing = join(tempDir(), "missing.db");
+    const dir = tempDir();
+    const missing = join(dir, "missing.db");
     expect(() => [...replay(missing)]).toThrow(DatabaseMissingError);
     expect(existsSync(missing)).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
-  test("an unknown run id is an error naming it", () => {
-    expect(() => [...replay(path, { run: "no such run" })]).toThrow('no run with id "no such run"');
+  test("stopping early, or an error, ends the read; a handle given stays open", () => {
+    const file = join(tempDir(), "stop.db");
+    record(file, bars.slice(0, 3));
+    // A writer's TRUNCATE checkpoint is refused (busy) while a reader holds a snapshot that
+    // includes part of the log: so the writer adds to the log before each replay starts.
+    const writer = new Database(file);
+    writer.run("PRAGMA busy_timeout = 0");
+    writer.run("CREATE TABLE scratch (x)");
+    const write = () => writer.run("INSERT INTO scratch VALUES (1)");
+    const readerActive = () => {
+      write();
+      return (writer.query("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number }).busy !== 0;
+    };
+
+    write();
+    const it = replay(file);
+    it.next();
+    expect(readerActive()).toBe(true);
+    it.return(undefined);
+    expect(readerActive()).toBe(false);
+
+    const db = openRunsDb(file);
+    write();
+    for (const _ of replay(db)) {
+      expect(readerActive()).toBe(true);
+      break;
+    }
+    expect(readerActive()).toBe(false);
+    expect([...replay(db)]).toEqual(bars.slice(0, 3));
+    db.close();
+
+    writer.run("UPDATE bars SET symbol = x'ff' WHERE id = 2");
+    expect(replayError(file)).toBeInstanceOf(RowDecodeError);
+    expect(readerActive()).toBe(false);
+    writer.close();
   });
 
   test("a row that does not decode is an error naming table, row, column and value, or is skipped", () => {
     const broken = join(tempDir(), "broken.db");
-    const recorder = Recorder.start(broken, { runId: "r" });
-    for (let i = 0; i < 5; i++) recorder.record(bar(i));
-    recorder.close();
+    record(broken, bars);
     const raw = new Database(broken);
     raw.run("UPDATE bars SET bar_period = 'FORTNIGHT' WHERE id = 3");
     raw.close();
-    let error: unknown;
-    try {
-      for (const _ of replay(broken));
-    } catch (e) {
-      error = e;
-    }
+    const error = replayError(broken);
     expect(error).toBeInstanceOf(RowDecodeError);
+    expect(error).toMatchObject({ table: "bars", rowId: 3n, column: "bar_period" });
     expect((error as RowDecodeError).message).toBe(
       'bars row 3, bar_period: expected one of SECOND, MINUTE, HOUR, DAY (got "FORTNIGHT")',
     );
     const stats: ReplayStats = { runId: "", events: 0, skipped: 0 };
-    expect([...replay(broken, { onInvalidRow: "skip", stats })]).toHaveLength(4);
+    const kept = [...replay(broken, { onInvalidRow: "skip", stats })];
+    expect(kept).toEqual([0, 1, 3, 4].map((i) => bars[i]));
+    expect(stats).toEqual({ runId: expect.any(String), events: 4, skipped: 1 });
+  });
+
+  test("every kind of bad value is caught: storage class, range, vocabulary, indicators text", () => {
+    const cases: [string, string, string, string][] = [
+      ["bars", "open", "'cheap'", 'bars row 1, open: expected a finite number (got "cheap")'],
+      ["bars", "ts_event_ns", "1.5", "bars row 1, ts_event_ns: expected a bigint (got 1.5)"],
+      [
+        "bars",
+        "volume",
+        "9007199254740993",
+        "bars row 1, volume: expected a number (got 9007199254740993n)",
+      ],
+      ["bars", "symbol", "x'ff'", 'bars row 1, symbol: expected a string (got {"0":255})'],
+      [
+        "bars_processed",
+        "indicators",
+        "'{\"a\": '",
+        'bars_processed row 1, indicators: expected an object of numbers (got "{\\"a\\": ")',
+      ],
+      ["fills", "side", "'buy'", 'fills row 1, side: expected one of BUY, SELL (got "buy")'],
+    ];
+    for (const [table, column, value, message] of cases) {
+      const broken = join(tempDir(), "broken.db");
+      record(broken, sampleEvents());
+      const raw = new Database(broken);
+      raw.run(`UPDATE ${table} SET ${column} = ${value} WHERE id = 1`);
+      raw.close();
+      const error = replayError(broken);
+      expect(error).toBeInstanceOf(RowDecodeError);
+      expect([table, column, (error as Error).message]).toEqual([
+        table,
+        column,
+        expect.stringContaining(message),
+      ]);
+    }
+  });
+
+  test("a runtape row without a sequence number cannot be placed: an error, or skipped", () => {
+    const file = join(tempDir(), "noseq.db");
+    record(file, bars.slice(0, 3));
+    const raw = new Database(file);
+    raw.run("UPDATE bars SET seq = NULL WHERE id = 2");
+    raw.close();
+    expect((replayError(file) as Error).message).toBe(
+      "bars row 2, seq: cannot place the row in the run's order (got null)",
+    );
+    const stats: ReplayStats = { runId: "", events: 0, skipped: 0 };
+    expect([...replay(file, { onInvalidRow: "skip", stats })]).toEqual([bars[0], bars[2]]);
     expect(stats.skipped).toBe(1);
+  });
+
+  test("Python-written rows: tables in id order, merged on ts_created_ns, then ts_event_ns, then bar → processed bar → request → response", () => {
+    const file = join(tempDir(), "python.db");
+    const t = (event: bigint, created: bigint) => ({
+      ts_event_ns: T0 + event,
+      ts_created_ns: T0 + created,
+    });
+    const px = { open: 1, high: 1, low: 1, close: 1, volume: null } as const;
+    const barAt = (event: bigint, created: bigint, symbol: string) =>
+      ev("BarReceived", { ...t(event, created), symbol, bar_period: "SECOND", ...px });
+    const published: Event[] = [
+      barAt(0n, 10n, "A"),
+      // One clock tick for a bar, its processed bar, an order and the answer: catalog order.
+      barAt(0n, 20n, "B"),
+      ev("BarProcessed", { ...t(0n, 20n), symbol: "B", bar_period: "SECOND", ...px }),
+      ev("OrderSubmissionRequest", {
+        ...t(0n, 20n),
+        system_order_id: "o",
+        symbol: "B",
+        order_type: "MARKET",
+        side: "BUY",
+        quantity: 1,
+      }),
+      // A late answer sharing a tick with the next bar: the earlier fact first.
+      ev("OrderAccepted", {
+        ...t(0n, 30n),
+        ts_broker_ns: T0,
+        associated_order_id: "o",
+        broker_order_id: null,
+      }),
+      barAt(1n, 30n, "A"),
+      // A clock that stepped back: within its table a row keeps its place.
+      barAt(1n, 25n, "B"),
+      ev("FillEvent", {
+        ...t(0n, 40n),
+        ts_broker_ns: T0,
+        associated_order_id: "o",
+        broker_order_id: null,
+        symbol: "B",
+        fill_id: "f",
+        broker_fill_id: null,
+        side: "BUY",
+        quantity_filled: 1,
+        fill_price: 1,
+        commission: 0,
+      }),
+    ];
+    // Recorded in publication order: row ids in that order within each table, as in Python's files.
+    record(file, published, "run");
+    forgetSequence(file, "run");
+    expect([...replay(file)]).toEqual(published);
   });
 
   test("publishes onto a bus in order, and a recorder on that bus makes an identical copy", async () => {
@@ -127,52 +348,131 @@ describe("replay", () => {
     bus.subscribe(EVENT_TYPES, (e) => seen.push(e));
     const recorder = Recorder.start(copy, { runId: "copy" });
     recorder.attach(bus);
-    const stats = await replayOnto(bus, path);
+    const summary = await replayOnto(bus, path);
     recorder.close();
-    expect(stats.events).toBe(events.length);
+    expect(summary).toEqual({ runId: "demo", events: events.length, skipped: 0 });
     expect(seen).toEqual(events);
     expect([...replay(copy)]).toEqual(events);
   });
 
-  test("paces by ts_event_ns without reordering, and stops when aborted", async () => {
-    const paced = join(tempDir(), "paced.db");
-    const recorder = Recorder.start(paced, { runId: "p" });
-    const gaps = [0n, 1_000_000n, 1_000_000n, 5_000_000n];
-    let t = T0;
-    const published = gaps.map((gap, i) => {
-      t += gap;
-      return makeEvent("OrderCancellationRequest", {
-        ts_event_ns: t,
-        system_order_id: `o${i}`,
-        symbol: "A",
-      });
-    });
-    for (const e of published) recorder.record(e);
-    recorder.close();
+  test("events published by handlers during a replay run after the replayed event, in FIFO order", async () => {
     const bus = new EventBus();
-    const seen: Event[] = [];
-    bus.subscribe(EVENT_TYPES, (e) => seen.push(e));
-    await replayOnto(bus, paced, { speed: 10 });
-    expect(seen).toEqual(published);
-
-    const abort = new AbortController();
-    const slow = new EventBus();
-    const got: Event[] = [];
-    slow.subscribe(EVENT_TYPES, (e) => {
-      got.push(e);
-      if (got.length === 2) abort.abort(new Error("stop"));
+    const log: string[] = [];
+    bus.subscribe(["BarReceived"], (e) => {
+      log.push(`bar ${e.ts_event_ns - T0}`);
+      bus.publish(ev("OrderCancellationRequest", { ...e, system_order_id: "x", symbol: "A" }));
     });
-    await expect(replayOnto(slow, paced, { speed: 0.02, signal: abort.signal })).rejects.toThrow(
-      "stop",
-    );
-    expect(got).toEqual(published.slice(0, 2));
+    bus.subscribe(["OrderCancellationRequest"], (e) => log.push(`cancel ${e.ts_event_ns - T0}`));
+    const file = join(tempDir(), "fifo.db");
+    record(file, bars.slice(0, 2));
+    await replayOnto(bus, file);
+    expect(log).toEqual(["bar 0", "cancel 0", "bar 60000000000", "cancel 60000000000"]);
+  });
+});
+
+describe("pacing (in virtual time)", () => {
+  afterEach(() => {
+    jest.useRealTimers();
   });
 
-  test("replays every sample event exactly, from a handle as from a path", () => {
-    const samples = join(tempDir(), "samples.db");
-    const recorder = Recorder.start(samples);
-    for (const e of sampleEvents()) recorder.record(e);
-    recorder.close();
-    expect([...replay(samples)]).toEqual(sampleEvents());
+  /** A run whose events are `offsetsMs` after T0, in that order (offsets may go back). */
+  function pacedDb(offsetsMs: number[]): { path: string; published: Event[] } {
+    const path = join(tempDir(), "paced.db");
+    const published = offsetsMs.map((ms, i) =>
+      ev("OrderCancellationRequest", {
+        ts_event_ns: T0 + BigInt(ms) * 1_000_000n,
+        system_order_id: `o${i}`,
+        symbol: "A",
+      }),
+    );
+    record(path, published);
+    return { path, published };
+  }
+
+  /** Runs `promise` to its end, moving the fake clock from timer to timer. */
+  async function drive<T>(promise: Promise<T>): Promise<T> {
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled) {
+      await new Promise((resolve) => setImmediate(resolve));
+      jest.advanceTimersToNextTimer();
+    }
+    return promise;
+  }
+
+  test("events come at the pace of ts_event_ns divided by the speed, never reordered", async () => {
+    const { path, published } = pacedDb([0, 1000, 3000, 2000, 3500, 3500]);
+    jest.useFakeTimers();
+    const start = performance.now();
+    const bus = new EventBus();
+    const seen: [Event, number][] = [];
+    bus.subscribe(EVENT_TYPES, (e) => seen.push([e, performance.now() - start]));
+    await drive(replayOnto(bus, path, { speed: 10 }));
+    // The event that goes back in time comes at once, after the one before it.
+    expect(seen).toEqual(published.map((e, i) => [e, [0, 100, 300, 300, 350, 350][i]]));
+  });
+
+  test("a slow subscriber does not stretch the run: due times are absolute", async () => {
+    const { path } = pacedDb([0, 1000, 2000, 3000]);
+    jest.useFakeTimers();
+    const start = performance.now();
+    const bus = new EventBus();
+    const at: number[] = [];
+    bus.subscribe(EVENT_TYPES, () => {
+      at.push(performance.now() - start);
+      if (at.length === 2) jest.advanceTimersByTime(250); // the handler takes 250 ms
+    });
+    await drive(replayOnto(bus, path, { speed: 4 }));
+    expect(at).toEqual([0, 250, 500, 750]);
+  });
+
+  test("without a speed, or at 0 or Infinity, nothing waits", async () => {
+    const { path, published } = pacedDb([0, 60_000, 120_000]);
+    jest.useFakeTimers();
+    for (const speed of [undefined, 0, Number.POSITIVE_INFINITY]) {
+      const bus = new EventBus();
+      const seen: Event[] = [];
+      bus.subscribe(EVENT_TYPES, (e) => seen.push(e));
+      await replayOnto(bus, path, { speed });
+      expect(seen).toEqual(published);
+    }
+  });
+
+  test("a negative or NaN speed is refused", async () => {
+    const { path } = pacedDb([0]);
+    for (const speed of [-1, Number.NaN]) {
+      await expect(replayOnto(new EventBus(), path, { speed })).rejects.toThrow(RuntapeError);
+    }
+  });
+
+  test("an abort ends the replay, between events or during a wait", async () => {
+    const { path, published } = pacedDb([0, 1000, 2000, 3000]);
+    jest.useFakeTimers();
+    const between = new AbortController();
+    const bus = new EventBus();
+    const seen: Event[] = [];
+    bus.subscribe(EVENT_TYPES, (e) => {
+      seen.push(e);
+      if (seen.length === 2) between.abort(new Error("stop"));
+    });
+    await expect(
+      drive(replayOnto(bus, path, { speed: 1, signal: between.signal })),
+    ).rejects.toThrow("stop");
+    expect(seen).toEqual(published.slice(0, 2));
+
+    // The first event, then a one-second wait that only the abort ends: no timer is moved.
+    const during = new AbortController();
+    const quiet = new EventBus();
+    let count = 0;
+    quiet.subscribe(EVENT_TYPES, () => count++);
+    const replaying = replayOnto(quiet, path, { speed: 1, signal: during.signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(count).toBe(1);
+    during.abort(new Error("cancelled"));
+    await expect(replaying).rejects.toThrow("cancelled");
+    expect(count).toBe(1);
   });
 });
