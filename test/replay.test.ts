@@ -236,7 +236,7 @@ describe("replay", () => {
     );
     const stats: ReplayStats = { runId: "", events: 0, skipped: 0 };
     const kept = [...replay(broken, { onInvalidRow: "skip", stats })];
-    expect(kept).toEqual([0, 1, 3, 4].map((i) => bars[i]));
+    expect(kept).toEqual(bars.filter((_, i) => i !== 2));
     expect(stats).toEqual({ runId: expect.any(String), events: 4, skipped: 1 });
   });
 
@@ -285,7 +285,9 @@ describe("replay", () => {
       "bars row 2, seq: cannot place the row in the run's order (got null)",
     );
     const stats: ReplayStats = { runId: "", events: 0, skipped: 0 };
-    expect([...replay(file, { onInvalidRow: "skip", stats })]).toEqual([bars[0], bars[2]]);
+    expect([...replay(file, { onInvalidRow: "skip", stats })]).toEqual(
+      bars.filter((_, i) => i !== 1).slice(0, 2),
+    );
     expect(stats.skipped).toBe(1);
   });
 
@@ -408,11 +410,16 @@ describe("pacing (in virtual time)", () => {
     jest.useFakeTimers();
     const start = performance.now();
     const bus = new EventBus();
-    const seen: [Event, number][] = [];
-    bus.subscribe(EVENT_TYPES, (e) => seen.push([e, performance.now() - start]));
+    const seen: Event[] = [];
+    const at: number[] = [];
+    bus.subscribe(EVENT_TYPES, (e) => {
+      seen.push(e);
+      at.push(performance.now() - start);
+    });
     await drive(replayOnto(bus, path, { speed: 10 }));
+    expect(seen).toEqual(published);
     // The event that goes back in time comes at once, after the one before it.
-    expect(seen).toEqual(published.map((e, i) => [e, [0, 100, 300, 300, 350, 350][i]]));
+    expect(at).toEqual([0, 100, 300, 300, 350, 350]);
   });
 
   test("a slow subscriber does not stretch the run: due times are absolute", async () => {
