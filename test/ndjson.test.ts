@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { decodeEvent, type Event, encodeEvent, NdjsonError, readNdjson } from "../src/index.ts";
+import {
+  decodeEvent,
+  type Event,
+  encodeEvent,
+  InvalidEventError,
+  MAX_LINE_BYTES,
+  NdjsonError,
+  readNdjson,
+} from "../src/index.ts";
 import { sampleEvents, T0 } from "./helpers.ts";
 
 async function readAll(
@@ -112,5 +120,118 @@ describe("NDJSON", () => {
     expect(error.message.length).toBeLessThan(300);
     expect(await readAll(["\n", "  \n", `${good}\n`, "\n"])).toHaveLength(1);
     expect(await readAll([])).toEqual([]);
+  });
+
+  test("reads streams and sync iterables, CRLF line ends and a last line without a newline", async () => {
+    const events = sampleEvents();
+    const text = events.map(line).join("\r\n");
+    const bytes = new TextEncoder().encode(text);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 100) controller.enqueue(bytes.slice(i, i + 100));
+        controller.close();
+      },
+    });
+    const fromStream: Event[] = [];
+    for await (const e of readNdjson(stream)) fromStream.push(e);
+    expect(fromStream).toEqual(events);
+    const fromArray: Event[] = [];
+    for await (const e of readNdjson([text])) fromArray.push(e);
+    expect(fromArray).toEqual(events);
+  });
+
+  test("integers are exact wherever the key or the text around them could mislead a scan", () => {
+    const bar = sampleEvents()[0] as Event & { type: "BarReceived" };
+    const tricky = { ...bar, symbol: '"ts_event_ns":1,{[\\' };
+    expect(decodeEvent(encodeEvent(tricky))).toEqual(tricky);
+    // An escaped key is the same key.
+    const escaped = encodeEvent(bar).replace('"ts_event_ns"', '"ts\\u005fevent_ns"');
+    expect(decodeEvent(escaped)).toEqual(bar);
+    // Whitespace between the tokens, as a pretty-printer writes it.
+    const spaced = encodeEvent(bar).replaceAll(":", " : ").replaceAll(",", " ,\n ");
+    expect(decodeEvent(spaced.replaceAll("\n", ""))).toEqual(bar);
+    // Inside indicators every number is a float, however large.
+    const processed = decodeEvent(
+      `{"type":"BarProcessed","ts_event_ns":-9223372036854775808,"ts_created_ns":9223372036854775807,"symbol":"A","bar_period":"DAY","open":1,"high":1,"low":1,"close":1,"volume":null,"indicators":{"n":12345678901234567890,"ts_event_ns":3,"s":"-Infinity"}}`,
+    );
+    expect(processed).toMatchObject({
+      ts_event_ns: -(2n ** 63n),
+      ts_created_ns: 2n ** 63n - 1n,
+      indicators: {
+        n: Number("12345678901234567890"),
+        ts_event_ns: 3,
+        s: Number.NEGATIVE_INFINITY,
+      },
+    });
+  });
+
+  test("decodeEvent throws InvalidEventError naming the field", () => {
+    const cases: [string, string, string][] = [
+      [
+        good.replace(`"ts_event_ns":${T0}`, '"ts_event_ns":1.7e18'),
+        "ts_event_ns",
+        "expected an integer",
+      ],
+      [
+        good.replace(`"ts_event_ns":${T0}`, '"ts_event_ns":"NaN"'),
+        "ts_event_ns",
+        "expected an integer",
+      ],
+      [
+        good.replace(`"ts_event_ns":${T0}`, `"ts_event_ns":${2n ** 63n}`),
+        "ts_event_ns",
+        "outside the signed 64-bit range",
+      ],
+      [
+        good.replace('"volume":null', '"volume":9007199254740993'),
+        "volume",
+        "expected a safe integer",
+      ],
+      [good.replace('"volume":null', '"volume":1.5'), "volume", "expected an integer"],
+      [
+        good.replace('"bar_period":"MINUTE"', '"bar_period":"minute"'),
+        "bar_period",
+        "expected one of",
+      ],
+      [
+        line(sampleEvents()[1] as Event).replace('"tiny":1e-7', '"tiny":null'),
+        "indicators",
+        "expected an object of numbers",
+      ],
+      ['{"ts_event_ns":1}', "type", "unknown event type"],
+    ];
+    for (const [bad, field, reason] of cases) {
+      let error: unknown;
+      try {
+        decodeEvent(bad);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(InvalidEventError);
+      expect([field, (error as Error).message]).toEqual([
+        (error as InvalidEventError).field,
+        expect.stringContaining(reason),
+      ]);
+    }
+  });
+
+  test("a 10 MB line decodes; a line beyond the limit is refused without holding more of it", async () => {
+    const bar = sampleEvents()[0] as Event & { type: "BarReceived" };
+    const big = { ...bar, symbol: "ü".repeat(5 * 1024 * 1024) };
+    expect(await readAll([`${good}\n`, encodeEvent(big), `\n${good}`])).toEqual([bar, big, bar]);
+    const chunk = "x".repeat(1024 * 1024);
+    const endless = (async function* () {
+      yield `${good}\n{"type":"BarReceived","symbol":"`;
+      for (;;) yield chunk;
+    })();
+    let error: unknown;
+    try {
+      for await (const _ of readNdjson(endless));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(NdjsonError);
+    expect(error).toMatchObject({ line: 2, reason: "line too long" });
+    expect(MAX_LINE_BYTES).toBeGreaterThan(10 * 1024 * 1024);
   });
 });
