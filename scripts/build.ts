@@ -8,6 +8,9 @@ const result = await Bun.build({
   minify: true,
   bytecode: true,
   format: "esm",
+  // Bun.build inlines the builder's NODE_ENV otherwise: built under `bun test` (NODE_ENV=test),
+  // the binary would keep consola's plain test-runner output at every user's terminal.
+  define: { "process.env.NODE_ENV": JSON.stringify("production") },
   compile: {
     outfile,
     autoloadDotenv: false,
