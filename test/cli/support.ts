@@ -1,3 +1,4 @@
+import { test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { catalog, EVENT_TYPES, type EventType } from "../../src/index.ts";
 import { rawDb, rowCounts } from "../helpers.ts";
@@ -81,7 +82,13 @@ export function databaseBytes(path: string): { db: string; wal: string } {
 }
 
 /** `script` gives a command a pseudo-terminal; where it is missing, terminal tests are skipped. */
-export const SCRIPT = Bun.which("script");
+const SCRIPT = Bun.which("script");
+
+/** A test that needs a pseudo-terminal; where `script` is missing it is skipped, saying why. */
+export function terminalTest(name: string, fn: () => Promise<void>): void {
+  if (SCRIPT !== null) test(name, fn);
+  else test.skip(`${name} (skipped: needs \`script\` from util-linux for a pseudo-terminal)`, fn);
+}
 
 const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
 
@@ -91,7 +98,7 @@ const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
  */
 export async function atTerminal(
   args: readonly string[],
-  options: { via: Via; cwd: string; env?: Record<string, string | undefined>; redirect?: string },
+  options: { via: Via; cwd: string; env?: Record<string, string>; redirect?: string },
 ): Promise<{ code: number; screen: string }> {
   const line = `${(await command(args, options.via)).map(quote).join(" ")} ${options.redirect ?? ""}`;
   const proc = Bun.spawn([SCRIPT ?? "script", "-qec", line, "/dev/null"], {
@@ -99,7 +106,8 @@ export async function atTerminal(
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, TERM: "xterm", ...options.env },
+    // A user's terminal: none of the test runner's variables (NODE_ENV=test, CI) that quiet consola.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: "xterm", ...options.env },
   });
   const [screen, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
   return { code, screen };

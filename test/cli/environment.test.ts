@@ -1,0 +1,147 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "../helpers.ts";
+import { runtape, spawnRuntape, VIAS, type Via } from "./run.ts";
+import {
+  atTerminal,
+  COLOUR,
+  ESCAPE,
+  lines,
+  storedEvents,
+  storedRuns,
+  terminalTest,
+  until,
+} from "./support.ts";
+
+/** A small demo run's NDJSON lines: input for Ctrl-C. */
+let ndjson: string[] = [];
+beforeAll(async () => {
+  const dir = tempDir();
+  await runtape(["record", "--bars", "30"], { cwd: dir });
+  ndjson = lines((await runtape(["replay"], { cwd: dir })).stdout);
+});
+
+describe.each(VIAS)("runtape's output via %s", (via) => {
+  test("not at a terminal: no escape codes at all, with or without NO_COLOR", async () => {
+    for (const NO_COLOR of [undefined, "1"]) {
+      const dir = tempDir();
+      // Without bun test's NODE_ENV=test, which would quiet consola's colours by itself.
+      const env = { NO_COLOR, NODE_ENV: undefined };
+      const run = (args: string[]) => runtape(args, { via, cwd: dir, env });
+      const results = [await run(["record", "--bars", "20"])];
+      results.push(
+        await run(["replay", "--format", "pretty", "--limit", "5"]),
+        await run(["replay", "--into", "copy.db"]),
+        await run(["inspect"]),
+        await run(["inspect", "--run", "latest"]),
+        await run(["--help"]),
+        await run(["replay", "--help"]),
+        await run(["frobnicate"]),
+        await run(["inspect", "missing.db", "--verbose"]),
+      );
+      expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0, 0, 2, 1]);
+      for (const { stdout, stderr } of results) {
+        expect([NO_COLOR, stdout + stderr]).toEqual([NO_COLOR, expect.not.stringMatching(ESCAPE)]);
+      }
+    }
+  });
+
+  terminalTest(
+    "at a terminal: colour, but none with NO_COLOR, none in stderr sent to a file",
+    async () => {
+      const dir = tempDir();
+      const coloured = await atTerminal(["record", "a.db", "--bars", "20"], {
+        via,
+        cwd: dir,
+      });
+      expect(coloured.code).toBe(0);
+      expect(coloured.screen).toMatch(COLOUR); // the check below can see colour
+
+      for (const args of [
+        ["record", "b.db", "--bars", "20"],
+        ["replay", "a.db", "--format", "pretty", "--limit", "3"],
+        ["inspect", "a.db", "--run", "latest"],
+        ["inspect", "missing.db", "--verbose"],
+      ]) {
+        const plain = await atTerminal(args, { via, cwd: dir, env: { NO_COLOR: "1" } });
+        expect([args, plain.screen]).toEqual([args, expect.not.stringMatching(COLOUR)]);
+      }
+
+      // stdout at the terminal, stderr into a file: the file gets no colour.
+      const logged = await atTerminal(["record", "c.db", "--bars", "20"], {
+        via,
+        cwd: dir,
+        redirect: "2>err.txt",
+      });
+      expect(logged.code).toBe(0);
+      const log = readFileSync(join(dir, "err.txt"), "utf8");
+      expect(log).toContain("recorded");
+      expect(log).not.toMatch(ESCAPE);
+    },
+  );
+
+  test("Ctrl-C during `record --input -` flushes what was received, marks the run cancelled and exits 130", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    const proc = await spawnRuntape(["record", "runs.db", "--input", "-", "--run-id", "stopped"], {
+      via,
+      cwd: dir,
+    });
+    // Two batches, each waited for until stored: stdin stays open, more could come.
+    const written = ndjson.slice(0, 150);
+    for (const batch of [written.slice(0, 100), written.slice(100)]) {
+      proc.stdin.write(`${batch.join("\n")}\n`);
+      proc.stdin.flush();
+      const expected = written.indexOf(batch.at(-1) as string) + 1;
+      await until(() => storedEvents(path, "stopped") === expected, `${expected} events stored`);
+    }
+    proc.kill("SIGINT");
+    const [code, stdout, stderr] = await Promise.all([
+      proc.exited,
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
+    expect([code, stdout]).toEqual([130, "stopped\n"]);
+    expect(lines(stderr)).toEqual([
+      expect.stringContaining("SIGINT: run stopped cancelled with 150 events"),
+    ]);
+    expect(storedRuns(path)).toMatchObject([{ run_id: "stopped", status: "cancelled" }]);
+    expect(storedRuns(path)[0]?.ts_end).not.toBeNull();
+    const replayed = await runtape(["replay"], { via, cwd: dir });
+    expect(lines(replayed.stdout)).toEqual(written);
+  });
+});
+
+describe("the compiled binary in a directory with .env and bunfig.toml", () => {
+  test("works, and loads neither", async () => {
+    const broken = tempDir();
+    writeFileSync(join(broken, ".env"), "RUNTAPE_X=1\n");
+    writeFileSync(join(broken, "bunfig.toml"), "this is [not toml\npreload = ['./missing.ts']\n");
+    const run = (args: string[]) => runtape(args, { cwd: broken });
+    expect((await run(["record", "--bars", "5"])).code).toBe(0);
+    expect(lines((await run(["replay"])).stdout)).toHaveLength(
+      Number(JSON.parse((await run(["inspect", "--json"])).stdout)[0].events),
+    );
+
+    // A valid bunfig.toml whose preload would leave a mark, were it loaded.
+    const valid = tempDir();
+    writeFileSync(join(valid, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
+    writeFileSync(join(valid, "preload.ts"), 'require("node:fs").writeFileSync("loaded", "");\n');
+    expect((await runtape(["record", "--bars", "5"], { cwd: valid })).code).toBe(0);
+    expect(existsSync(join(valid, "loaded"))).toBe(false);
+    // Bun running the source does load it: the probe sees a loaded bunfig.toml.
+    await runtape(["record", "--bars", "5"], { via: "source", cwd: valid });
+    expect(existsSync(join(valid, "loaded"))).toBe(true);
+  });
+
+  terminalTest("a .env that sets NO_COLOR does not reach it", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, ".env"), "NO_COLOR=1\n");
+    const at = (via: Via) => atTerminal(["record", "--bars", "5"], { via, cwd: dir });
+    const result = await at("binary");
+    expect([result.code, result.screen]).toEqual([0, expect.stringMatching(COLOUR)]);
+    // Bun running the source does load it: the probe sees a loaded .env.
+    expect((await at("source")).screen).not.toMatch(COLOUR);
+  });
+});
