@@ -85,8 +85,9 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
     for (const type of EVENT_TYPES) {
       if (!wanted.has(type) || excluded.has(type)) continue;
       const stream = openStream(db, type, runId, bySeq, options);
-      streams.push(stream);
+      streams.push(stream); // before its first row: finalized even if that row throws
       advance(stream, bySeq, reject);
+      if (stream.head === undefined) streams.pop()?.statement.finalize();
     }
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     for (let yielded = 0; yielded < limit; ) {
