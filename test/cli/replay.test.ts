@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { decodeEvent, type Event, encodeEvent, replay } from "../../src/index.ts";
 import { tempDir } from "../helpers.ts";
-import { runtape, spawnRuntape, VIAS } from "./run.ts";
+import { command, runtape, spawnRuntape, VIAS } from "./run.ts";
 import { databaseBytes, iso, lines, storedRuns } from "./support.ts";
 
 // One demo run (all 13 types, 3 symbols), replayed by every test; replay only reads it.
@@ -164,6 +164,19 @@ describe.each(VIAS)("runtape replay via %s", (via) => {
     expect(decodeEvent(text.split("\n")[0] as string).type).toBe("BarReceived");
     // No summary either: it would mean the whole run was written, not that the pipe closed early.
     expect([code, stderr]).toEqual([0, ""]);
+    expect(databaseBytes(join(big, "runs.db"))).toEqual(before);
+
+    // The same in a shell: `runtape replay | head -3`, its exit code kept by pipefail.
+    const shell = Bun.spawn(
+      ["bash", "-c", 'set -o pipefail; "$0" "$@" | head -3', ...(await command(["replay"], via))],
+      { cwd: big, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } },
+    );
+    const [shellCode, shellOut, shellErr] = await Promise.all([
+      shell.exited,
+      new Response(shell.stdout).text(),
+      new Response(shell.stderr).text(),
+    ]);
+    expect([shellCode, lines(shellOut).length, shellErr]).toEqual([0, 3, ""]);
     expect(databaseBytes(join(big, "runs.db"))).toEqual(before);
   });
 });
