@@ -7,9 +7,10 @@
  * strategy rewrites the file identically. Updating is explicit: set RUNTAPE_UPDATE_GOLDEN=1 (or
  * pass `update: true`); a missing golden is an error, never created silently.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { onTestFinished } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { EventBus } from "./bus.ts";
 import {
   DEFAULT_IGNORE,
@@ -28,29 +29,90 @@ import { replay } from "./replay.ts";
 /** The environment variable that makes golden checks rewrite their goldens. */
 export const UPDATE_GOLDEN_ENV = "RUNTAPE_UPDATE_GOLDEN";
 
-/** A run recorded by {@link recordBacktest}. */
-export interface RecordedRun {
+/** A run recorded by {@link recordBacktest}: the checks compare exactly this run. */
+export interface RecordedRun extends RunRef {
   db: string;
-  runId: string;
+  run: string;
 }
+
+/** Temporary databases of this process, by path: removed after their test unless a check failed. */
+const temporary = new Map<string, { dir: string; keep: boolean }>();
 
 /**
  * Runs `body` with a bus whose events are recorded as one run, into `options.db` or a new
  * temporary database. The run ends `failed` (and the error is rethrown) if `body` throws.
+ * A temporary database is removed when the test ends, unless a golden check of it failed (its
+ * path is then in the failure message) or the backtest threw.
  */
 export async function recordBacktest(
   body: (bus: EventBus) => unknown,
   options: RecorderOptions & { db?: string } = {},
 ): Promise<RecordedRun> {
-  const db = options.db ?? join(mkdtempSync(join(tmpdir(), "runtape-golden-")), "run.db");
-  const { summary } = await recordRun(db, options, (bus) => body(bus));
-  return { db, runId: summary.runId };
+  let db = options.db;
+  if (db === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "runtape-golden-"));
+    db = join(dir, "run.db");
+    const entry = { dir, keep: false };
+    temporary.set(db, entry);
+    removeAfterTest(db, entry);
+  }
+  try {
+    const { summary } = await recordRun(db, options, (bus) => body(bus));
+    return { db, run: summary.runId };
+  } catch (error) {
+    keep(db);
+    throw error;
+  }
+}
+
+function removeAfterTest(db: string, entry: { dir: string; keep: boolean }): void {
+  const remove = () => {
+    temporary.delete(db);
+    if (!entry.keep) rmSync(entry.dir, { recursive: true, force: true });
+  };
+  try {
+    onTestFinished(remove);
+  } catch {
+    // Called outside a test (a script, a REPL): remove it when the process ends instead.
+    process.once("exit", remove);
+  }
+}
+
+/** Keeps a temporary database past its test; returns its path, or null for the caller's own. */
+function keep(db: RunRef["db"]): string | null {
+  const entry = typeof db === "string" ? temporary.get(db) : undefined;
+  if (entry === undefined) return null;
+  entry.keep = true;
+  return db as string;
 }
 
 /** Options of the golden checks. */
 export interface GoldenOptions extends DiffOptions {
   /** Rewrite the golden from the run instead of comparing. Default: RUNTAPE_UPDATE_GOLDEN=1. */
   update?: boolean;
+  /** Folder a relative golden path starts from. Default: the folder of the calling test file. */
+  base?: string;
+}
+
+const OWN_FILE = import.meta.path;
+
+/**
+ * The file of the first stack frame outside this module: the test (or helper) that called the
+ * check. Frames look like `at fn (/path/file.ts:1:2)` or `at /path/file.ts:1:2`.
+ */
+function callerFile(): string | undefined {
+  for (const line of (new Error().stack ?? "").split("\n").slice(1)) {
+    const file = /\(?((?:\/|[A-Za-z]:\\)[^()]*?):\d+:\d+\)?$/.exec(line.trim())?.[1];
+    if (file !== undefined && file !== OWN_FILE) return file;
+  }
+  return undefined;
+}
+
+/** Where the golden `path` lives: absolute as given, else under `base` or the caller's folder. */
+function goldenPath(path: string, options: GoldenOptions): string {
+  if (isAbsolute(path)) return path;
+  const caller = options.base === undefined ? callerFile() : undefined;
+  return resolve(options.base ?? (caller ? dirname(caller) : process.cwd()), path);
 }
 
 /** Writes `run` as a golden NDJSON file, leaving out the ignored fields the model can fill. */
@@ -59,6 +121,7 @@ export function writeGolden(
   path: string,
   ignore: readonly string[] = DEFAULT_IGNORE,
 ): number {
+  mkdirSync(dirname(path), { recursive: true });
   const lines: string[] = [];
   for (const event of replay(run.db, { run: run.run })) {
     const kept = { ...event } as Record<string, unknown>;
@@ -108,19 +171,22 @@ export interface GoldenCheck {
 const updating = (options: GoldenOptions) =>
   options.update ?? process.env[UPDATE_GOLDEN_ENV] === "1";
 
-/** Compares `run` with the golden at `path` (or rewrites it in update mode). */
+/**
+ * Compares `run` with the golden at `path` (or rewrites it in update mode). A relative `path`
+ * starts at `options.base`, or else at the folder of the test file that calls the check.
+ */
 export function checkGolden(run: RunRef, path: string, options: GoldenOptions = {}): GoldenCheck {
+  path = goldenPath(path, options);
   if (updating(options)) {
     const n = writeGolden(run, path, options.ignore ?? DEFAULT_IGNORE);
     return { updated: true, result: null, message: `golden ${path} rewritten with ${n} events` };
   }
   const result = diffEvents(replay(run.db, { run: run.run }), readGolden(path), options);
   const account = formatDiff(result, { a: "run", b: "golden" });
-  return {
-    updated: false,
-    result,
-    message: result.match ? account : `run differs from golden ${path}\n${account}`,
-  };
+  if (result.match) return { updated: false, result, message: account };
+  const kept = keep(run.db);
+  const where = kept === null ? "" : `\nthe run is kept in ${kept}`;
+  return { updated: false, result, message: `run differs from golden ${path}\n${account}${where}` };
 }
 
 /** Throws an Error showing the first divergence unless `run` matches the golden at `path`. */
