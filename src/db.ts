@@ -1,5 +1,7 @@
-import { Database } from "bun:sqlite";
-import { existsSync, statSync } from "node:fs";
+import { constants, Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
+import { accessSync, existsSync, constants as fs, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
 import schemaSql from "../schema.sql" with { type: "text" };
 import {
   DatabaseAccessError,
@@ -29,6 +31,15 @@ export interface OpenOptions {
   create?: boolean;
 }
 
+/**
+ * How a database opened for reading is reached. `query-only`: a read-write connection that refuses
+ * writes, so that SQLite removes the -wal and -shm files it made when it closes. `read-only`: where
+ * the file or its directory may not be written, SQLite's read-only mode (it needs an -shm it can
+ * write, or make). `immutable`: on read-only storage, no locks and no side files at all; sound
+ * because nobody can write there either.
+ */
+export type ReadAccess = "query-only" | "read-only" | "immutable";
+
 /** An open runs database. Integers come back as `bigint` (the connection uses safeIntegers). */
 export interface RunsDb {
   readonly sqlite: Database;
@@ -36,6 +47,8 @@ export interface RunsDb {
   /** `user_version` of the layout: 1 as the Python recorder writes it, 2 with runtape's extension. */
   readonly version: number;
   readonly writable: boolean;
+  /** How it was opened: `write`, or the way a read reached it. */
+  readonly access: "write" | ReadAccess;
   close(): void;
 }
 
@@ -84,15 +97,14 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
     }
   }
   let sqlite: Database;
+  let access: RunsDb["access"] = "write";
   try {
-    sqlite = write
-      ? new Database(path, { create: true, readwrite: true, safeIntegers: true })
-      : new Database(path, { readonly: true, safeIntegers: true });
+    if (write) sqlite = new Database(path, { create: true, readwrite: true, safeIntegers: true });
+    else ({ sqlite, access } = openForReading(path));
   } catch (error) {
     throw toDbError(path, error);
   }
   try {
-    sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const version = write ? prepareForWriting(sqlite, path) : checkLayout(sqlite, path);
     if (version === 0 && !write) {
       throw new DatabaseFormatError(
@@ -105,12 +117,78 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
       path,
       version,
       writable: write,
+      access,
       close: () => sqlite.close(),
     };
   } catch (error) {
     sqlite.close();
     throw toDbError(path, error);
   }
+}
+
+const canWrite = (path: string) => {
+  try {
+    accessSync(path, fs.W_OK);
+    return true;
+  } catch {
+    return false; // EACCES, or EROFS on read-only storage
+  }
+};
+
+const hasContent = (path: string) => existsSync(path) && statSync(path).size > 0;
+
+/**
+ * A connection to a file on storage nobody writes. bun:sqlite takes URI filenames (which carry
+ * `immutable=1`) only with raw open flags, which leave safeIntegers out: each statement is made
+ * safe as it is prepared instead.
+ */
+class ImmutableDatabase extends Database {
+  constructor(path: string) {
+    super(
+      `${pathToFileURL(path).href}?immutable=1`,
+      constants.SQLITE_OPEN_READONLY | constants.SQLITE_OPEN_URI,
+    );
+  }
+
+  override query<R, P extends SQLQueryBindings | SQLQueryBindings[]>(
+    sql: string,
+    // biome-ignore lint/suspicious/noExplicitAny: the very type of bun:sqlite's own declaration
+  ): Statement<R, P extends any[] ? P : [P]> {
+    return super.query<R, P>(sql).safeIntegers(true);
+  }
+
+  override prepare<R, P extends SQLQueryBindings | SQLQueryBindings[]>(
+    sql: string,
+    params?: P,
+    // biome-ignore lint/suspicious/noExplicitAny: the very type of bun:sqlite's own declaration
+  ): Statement<R, P extends any[] ? P : [P]> {
+    return super.prepare<R, P>(sql, params).safeIntegers(true);
+  }
+}
+
+/** Opens `path` for reading the least intrusive way its storage allows; see {@link ReadAccess}. */
+function openForReading(path: string): { sqlite: Database; access: ReadAccess } {
+  // A -wal with content holds writes not yet in the file: a query-only connection closing last
+  // would checkpoint them (changing the file's bytes), and an immutable one would not see them.
+  const pendingWal = hasContent(`${path}-wal`);
+  if (!pendingWal && canWrite(path) && canWrite(dirname(path))) {
+    const sqlite = new Database(path, { readwrite: true, safeIntegers: true });
+    sqlite.exec("PRAGMA query_only = ON");
+    sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return { sqlite, access: "query-only" };
+  }
+  const sqlite = new Database(path, { readonly: true, safeIntegers: true });
+  try {
+    sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // The first read of a WAL database is what needs the -shm: where it cannot be made, it fails.
+    userVersion(sqlite);
+    return { sqlite, access: "read-only" };
+  } catch (error) {
+    sqlite.close();
+    const code = sqliteCode(error) ?? "";
+    if (pendingWal || !/^SQLITE_(CANTOPEN|READONLY)/.test(code)) throw error;
+  }
+  return { sqlite: new ImmutableDatabase(path), access: "immutable" };
 }
 
 function userVersion(sqlite: Database): number {
@@ -180,6 +258,7 @@ function useWal(sqlite: Database): void {
 
 /** Brings the file to the current layout: schema into an empty file, migration of version 1. */
 function prepareForWriting(sqlite: Database, path: string): number {
+  sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   const version = checkLayout(sqlite, path);
   // Also for a current layout: a file made from schema.sql by another tool is not in WAL yet.
   useWal(sqlite);

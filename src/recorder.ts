@@ -119,7 +119,7 @@ export class Recorder {
       db.sqlite
         .transaction(() => {
           db.sqlite
-            .prepare(
+            .query(
               "INSERT INTO runs (run_id, name, ts_start, ts_end, status, config, metadata) VALUES (?, ?, ?, NULL, 'running', ?, ?)",
             )
             .run(
@@ -130,7 +130,7 @@ export class Recorder {
               toJsonColumn(options.metadata),
             );
           db.sqlite
-            .prepare("INSERT INTO runtape_runs (run_id, pid, host) VALUES (?, ?, ?)")
+            .query("INSERT INTO runtape_runs (run_id, pid, host) VALUES (?, ?, ?)")
             .run(runId, process.pid, hostname());
         })
         .immediate();
@@ -235,7 +235,7 @@ export class Recorder {
           .transaction(() => {
             this.#writeCounters();
             this.#db.sqlite
-              .prepare("UPDATE runs SET status = ?, ts_end = ? WHERE run_id = ?")
+              .query("UPDATE runs SET status = ?, ts_end = ? WHERE run_id = ?")
               .run(status, nowNs(), this.runId);
           })
           .immediate();
@@ -243,6 +243,13 @@ export class Recorder {
         throw toDbError(this.#db.path, error);
       }
       this.#status = status;
+      // A statement left open keeps the connection alive past close(): SQLite would then leave the
+      // -wal and -shm files beside the database until the process ends.
+      for (const writer of Object.values(this.#writers)) {
+        writer.one.finalize();
+        writer.chunk.finalize();
+      }
+      this.#updateCounters.finalize();
       if (this.#ownsDb) this.#db.close();
     }
     return { runId: this.runId, status: this.#status, events: this.#seq, refused: this.#refused };

@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
-import { openRunsDb } from "../db.ts";
 import { DEFAULT_IGNORE, diffRuns, formatDiff } from "../diff.ts";
 import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
 import { commonArgs, parseList, parseTypes, UsageError } from "./args.ts";
+import { openDb } from "./database.ts";
 import { out } from "./output.ts";
 
 export default defineCommand({
@@ -50,9 +50,9 @@ export default defineCommand({
       tolerance: tolerance === undefined ? undefined : { abs: tolerance, rel: tolerance },
       excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
     };
-    const a = openRunsDb(args.a);
+    const a = openDb(args.a, args);
     try {
-      const b = args.b === args.a ? a : openRunsDb(args.b);
+      const b = args.b === args.a ? a : openDb(args.b, args);
       try {
         const runA = resolveRunId(a, args["run-a"]);
         const runB = resolveRunId(b, args["run-b"]);

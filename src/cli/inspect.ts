@@ -1,10 +1,10 @@
 import { defineCommand } from "citty";
-import { openRunsDb } from "../db.ts";
 import { EVENT_TYPES } from "../events/catalog.ts";
 import { checkDatabase, inspectRun, listRunSummaries, type RunDetail } from "../inspect.ts";
 import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
 import { commonArgs, runArgs } from "./args.ts";
+import { openDb } from "./database.ts";
 import { formatDuration, isoNs, out, table } from "./output.ts";
 
 export default defineCommand({
@@ -23,7 +23,7 @@ export default defineCommand({
     ...commonArgs,
   },
   run({ args }) {
-    const db = openRunsDb(args.db);
+    const db = openDb(args.db, args);
     try {
       if (args.check) {
         const findings = checkDatabase(db);

@@ -37,12 +37,25 @@ export class OutputClosed extends Error {
 
 let outputClosed = false;
 
+/** Where `out` writes instead of fd 1 while set: in-process CLI tests read the output through it. */
+let capture: ((text: string) => void) | undefined;
+
+/** Sends stdout to `sink` (or back to fd 1 with undefined); for tests that call `main` in-process. */
+export function captureOutput(sink: ((text: string) => void) | undefined): void {
+  capture = sink;
+  outputClosed = false;
+}
+
 /**
  * Writes to stdout synchronously. A blocking write is the backpressure a streaming replay needs,
  * and a closed pipe fails right here (as OutputClosed) instead of later in an async sink.
  */
 export function out(text: string): void {
   if (outputClosed) throw new OutputClosed();
+  if (capture !== undefined) {
+    capture(text);
+    return;
+  }
   const bytes = Buffer.from(text);
   for (let offset = 0; offset < bytes.length; ) {
     try {

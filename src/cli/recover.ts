@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
-import { openRunsDb } from "../db.ts";
 import { recoverRuns } from "../inspect.ts";
 import { commonArgs } from "./args.ts";
+import { openDb } from "./database.ts";
 import { isoNs, logger, out } from "./output.ts";
 
 export default defineCommand({
@@ -19,7 +19,7 @@ export default defineCommand({
     ...commonArgs,
   },
   run({ args }) {
-    const db = openRunsDb(args.db, { mode: "write", create: false });
+    const db = openDb(args.db, args, { mode: "write", create: false });
     try {
       const recovered = recoverRuns(db, { runId: args.run });
       for (const r of recovered) {

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { EventBus } from "../bus.ts";
-import { openRunsDb } from "../db.ts";
+import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
 import { countEvents } from "../inspect.ts";
 import { encodeEvent } from "../ndjson.ts";
@@ -16,6 +16,7 @@ import {
   parseTypes,
   runArgs,
 } from "./args.ts";
+import { openDb } from "./database.ts";
 import { isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
@@ -66,7 +67,7 @@ export default defineCommand({
       limit: parseInteger(args.limit, "--limit", 0),
     };
     const speed = parsePositive(args.speed, "--speed");
-    const db = openRunsDb(args.db);
+    const db = openDb(args.db, args);
     try {
       options.run = resolveRunId(db, options.run);
       if (args.into !== undefined) return await replayInto(db, args.into, options, speed);
@@ -83,7 +84,7 @@ export default defineCommand({
 });
 
 async function replayToStdout(
-  db: ReturnType<typeof openRunsDb>,
+  db: RunsDb,
   options: ReplayOptions,
   speed: number | undefined,
   format: (event: Event) => string,
@@ -116,14 +117,14 @@ async function replayToStdout(
 }
 
 /** Events stored for a run, for the progress bar's total. */
-function runSize(db: ReturnType<typeof openRunsDb>, runId: string): number {
+function runSize(db: RunsDb, runId: string): number {
   const counted = getRun(db, runId).events;
   if (counted !== null) return Number(counted);
   return Number(Object.values(countEvents(db, runId)).reduce((a, b) => a + b, 0n));
 }
 
 async function replayInto(
-  db: ReturnType<typeof openRunsDb>,
+  db: RunsDb,
   target: string,
   options: ReplayOptions,
   speed: number | undefined,

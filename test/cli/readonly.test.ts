@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { FIXTURE_DIR, HAS_FIXTURE, tempDir } from "../helpers.ts";
+import { cli } from "./inprocess.ts";
+import { command, type Result } from "./run.ts";
+import { databaseBytes, lines } from "./support.ts";
+
+// A directory nobody but its owner may write, holding runs databases in WAL mode without -shm:
+// read-only storage as an unprivileged user meets it (a mount, an archive, another user's files).
+const dir = tempDir();
+const DB = join(dir, "runs.db");
+const PY = join(dir, "python.db");
+const asRoot = process.getuid?.() === 0;
+
+beforeAll(async () => {
+  expect((await cli(["record", DB, "--bars", "30"])).code).toBe(0);
+  expect((await cli(["record", DB, "--bars", "30", "--seed", "2"])).code).toBe(0);
+  if (HAS_FIXTURE) copyFileSync(join(FIXTURE_DIR, "ost_reference.db"), PY);
+  // As root, the other user is `nobody`, who may not write a root-owned 0755 directory; as anyone
+  // else, the directory is made read-only for its owner too.
+  chmodSync(dir, asRoot ? 0o755 : 0o555);
+});
+afterAll(() => chmodSync(dir, 0o755));
+
+/** Runs `runtape args…` as a user who may not write `dir` or its files. */
+async function asReader(args: string[]): Promise<Result> {
+  const prefix = asRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+  const proc = Bun.spawn([...prefix, ...(await command(args, "source"))], {
+    cwd: dir,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: "1" },
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
+describe("read commands on storage the user may not write", () => {
+  test("inspect, --check, replay and diff work, open it immutable (said with --verbose) and write nothing", async () => {
+    const before = databaseBytes(DB);
+    const files = readdirSync(dir).sort();
+    const expected = await cli(["replay", DB]);
+    const list = await asReader(["inspect", "runs.db", "--verbose"]);
+    expect([list.code, lines(list.stdout).length]).toEqual([0, 3]);
+    expect(list.stderr).toContain("opened runs.db immutable");
+    const check = await asReader(["inspect", "runs.db", "--check"]);
+    expect([check.code, check.stdout, check.stderr]).toEqual([
+      0,
+      "runs.db: no problems found\n",
+      "",
+    ]);
+    const replayed = await asReader(["replay", "runs.db"]);
+    expect([replayed.code, replayed.stderr]).toEqual([0, expect.stringContaining("replayed")]);
+    expect(replayed.stdout).toBe(expected.stdout);
+    const diff = await asReader(["diff", "runs.db", "runs.db", "--run-a", "latest"]);
+    expect([diff.code, diff.stdout]).toEqual([0, expect.stringContaining("runs match")]);
+    expect(readdirSync(dir).sort()).toEqual(files);
+    expect(databaseBytes(DB)).toEqual(before);
+  });
+
+  test.skipIf(!HAS_FIXTURE)(
+    "a file the Python recorder wrote reads the same (skipped without ../shared/fixtures)",
+    async () => {
+      const files = readdirSync(dir).sort();
+      const result = await asReader(["inspect", "python.db", "--run", "latest", "--json"]);
+      expect([result.code, result.stderr]).toEqual([0, ""]);
+      const direct = await cli(["inspect", PY, "--run", "latest", "--json"]);
+      expect(result.stdout).toBe(direct.stdout);
+      expect(readdirSync(dir).sort()).toEqual(files);
+    },
+  );
+});
+
+describe("read commands on a clean file leave no -wal or -shm behind", () => {
+  test.each([
+    [["inspect"]],
+    [["inspect", "--check"]],
+    [["inspect", "--run", "latest", "--json"]],
+    [["replay"]],
+    [["diff", "x.db", "x.db"]],
+  ])("%p", async (args) => {
+    const here = tempDir();
+    expect((await cli(["record", "x.db", "--bars", "5"], here)).code).toBe(0);
+    expect(readdirSync(here)).toEqual(["x.db"]);
+    const [name, ...rest] = args;
+    const result = await cli(name === "diff" ? args : [name as string, "x.db", ...rest], here);
+    expect(result.code).toBe(0);
+    expect(readdirSync(here)).toEqual(["x.db"]);
+  });
+});
