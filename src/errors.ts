@@ -54,6 +54,54 @@ export class DuplicateRunError extends RuntapeError {
   }
 }
 
+/**
+ * A store URL runtape cannot use: `BAD_URL` when it does not parse (a usage error), `NOT_POSTGRES`
+ * when it names another kind of server. The message never holds the password.
+ */
+export class StoreUrlError extends RuntapeError {
+  constructor(reason: string, code: "BAD_URL" | "NOT_POSTGRES" = "BAD_URL") {
+    super(reason, code);
+  }
+}
+
+/**
+ * The store could not be reached or used: host unreachable, login refused, database missing,
+ * connection lost. `store` is the URL without its password.
+ */
+export class StoreAccessError extends RuntapeError {
+  constructor(
+    readonly store: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${store}: ${reason}`, "STORE_ACCESS", options);
+  }
+}
+
+/** The database behind a store URL holds another application's tables or a newer layout. */
+export class StoreFormatError extends RuntapeError {
+  constructor(
+    readonly store: string,
+    reason: string,
+    code: "FOREIGN_STORE" | "NEWER_STORE" = "FOREIGN_STORE",
+  ) {
+    super(`${store}: ${reason}`, code);
+  }
+}
+
+/** A run id that the destination already holds with other content: never merged, never overwritten. */
+export class RunConflictError extends RuntapeError {
+  constructor(
+    readonly runId: string,
+    readonly destination: string,
+  ) {
+    super(
+      `run ${JSON.stringify(runId)} is already in ${destination} with different content (refused; --replace overwrites it)`,
+      "RUN_CONFLICT",
+    );
+  }
+}
+
 /** An event that does not fit the schema: names the event type, the field and the value. */
 export class InvalidEventError extends RuntapeError {
   constructor(

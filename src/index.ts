@@ -74,3 +74,15 @@ export {
 } from "./runs.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
 export { type DemoOptions, type DemoResult, demoConfig, demoSteps, runDemo } from "./sim/index.ts";
+export {
+  CHUNK_EVENTS,
+  isStoreUrl,
+  openSource,
+  type PgOpenOptions,
+  PgStore,
+  parseStoreUrl,
+  type RunSource,
+  redactUrls,
+  SqliteSource,
+  type StoreTarget,
+} from "./store/index.ts";

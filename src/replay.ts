@@ -40,10 +40,14 @@ export interface ReplayStats {
   skipped: number;
 }
 
-interface Stream {
+/**
+ * One table's rows of a run in the merge that puts a run back in publication order. Exported for
+ * the store's replay, which feeds the same merge page by page: one ordering rule for every source.
+ */
+export interface Stream {
   readonly table: string;
-  readonly rows: Iterator<Record<string, SqlValue>>;
-  readonly statement: Statement;
+  /** The rows at hand, in table order (the store's replay swaps in the next page). */
+  rows: Iterator<Record<string, SqlValue>>;
   readonly decode: (row: Record<string, SqlValue>) => Event | RowDecodeError;
   /** Catalog position: the last tie-break, the order in which one moment's events arise. */
   readonly rank: number;
@@ -71,6 +75,7 @@ interface Stream {
 export function* replay(source: string | RunsDb, options: ReplayOptions = {}): Generator<Event> {
   const db = typeof source === "string" ? openRunsDb(source) : source;
   const streams: Stream[] = [];
+  const statements: Statement[] = [];
   try {
     const runId = resolveRunId(db, options.run);
     const stats = options.stats ?? { runId, events: 0, skipped: 0 };
@@ -84,10 +89,10 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
     const wanted = new Set(options.types ?? EVENT_TYPES);
     for (const type of EVENT_TYPES) {
       if (!wanted.has(type) || excluded.has(type)) continue;
-      const stream = openStream(db, type, runId, bySeq, options);
-      streams.push(stream); // before its first row: finalized even if that row throws
+      const [stream, statement] = openStream(db, type, runId, bySeq, options);
+      statements.push(statement); // before its first row: finalized even if that row throws
       advance(stream, bySeq, reject);
-      if (stream.head === undefined) streams.pop()?.statement.finalize();
+      if (stream.head !== undefined) streams.push(stream);
     }
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     for (let yielded = 0; yielded < limit; ) {
@@ -106,7 +111,7 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
   } catch (error) {
     throw toDbError(db.path, error);
   } finally {
-    for (const stream of streams) stream.statement.finalize();
+    for (const statement of statements) statement.finalize();
     if (typeof source === "string") db.close();
   }
 }
@@ -139,7 +144,7 @@ export async function replayOnto(
 }
 
 /** Request tables: they carry the symbol of the orders that responses answer. */
-const REQUEST_TABLES = EVENT_TYPES.filter((t) => {
+export const REQUEST_TABLES = EVENT_TYPES.filter((t) => {
   const names = Object.keys(catalog[t].fields);
   return names.includes("system_order_id") && names.includes("symbol");
 }).map((t) => catalog[t].table);
@@ -150,7 +155,7 @@ function openStream(
   runId: string,
   bySeq: boolean,
   options: ReplayOptions,
-): Stream {
+): [Stream, Statement] {
   const { table } = catalog[type];
   const fields = fieldsOf(type);
   const names = fields.map(([name]) => name);
@@ -183,11 +188,19 @@ function openStream(
   const key = bySeq ? SEQ_COLUMN : "ts_created_ns";
   const sql = `SELECT id, ${key} AS merge_key, ${names.join(", ")} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY ${bySeq ? SEQ_COLUMN : "id"}`;
   const statement = db.sqlite.prepare(sql);
+  return [
+    newStream(type, statement.iterate(...params) as Iterator<Record<string, SqlValue>>),
+    statement,
+  ];
+}
+
+/** A stream of `type`'s rows, before its first row. */
+export function newStream(type: EventType, rows: Iterator<Record<string, SqlValue>>): Stream {
+  const { table } = catalog[type];
   return {
     table,
-    rows: statement.iterate(...params) as Iterator<Record<string, SqlValue>>,
-    statement,
-    decode: decoder(type, table, fields),
+    rows,
+    decode: decoder(type, table, fieldsOf(type)),
     rank: EVENT_TYPES.indexOf(type),
     head: undefined,
     key: 0n,
@@ -196,7 +209,11 @@ function openStream(
 }
 
 /** Moves to the stream's next row that can be placed in the run's order. */
-function advance(stream: Stream, bySeq: boolean, reject: (error: RowDecodeError) => void): void {
+export function advance(
+  stream: Stream,
+  bySeq: boolean,
+  reject: (error: RowDecodeError) => void,
+): void {
   for (;;) {
     const next = stream.rows.next();
     const row = next.done ? undefined : next.value;
@@ -224,7 +241,7 @@ function advance(stream: Stream, bySeq: boolean, reject: (error: RowDecodeError)
 }
 
 /** The stream whose head comes first: smallest key, then tie, then catalog order. */
-function earliest(streams: Stream[]): Stream | undefined {
+export function earliest(streams: Stream[]): Stream | undefined {
   let best: Stream | undefined;
   for (const s of streams) {
     if (s.head === undefined) continue;

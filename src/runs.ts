@@ -37,7 +37,8 @@ function selectRuns(db: RunsDb, where: string): string {
     : `SELECT r.*, NULL AS pid, NULL AS host, NULL AS events, NULL AS refused, NULL AS bar_periods FROM runs r ${where}`;
 }
 
-function toRunRow(raw: Record<string, unknown>): RunRow {
+/** A row of the runs query as a RunRow (pid as a number, bar periods as a list). */
+export function toRunRow(raw: Record<string, unknown>): RunRow {
   const periods = typeof raw.bar_periods === "string" ? raw.bar_periods : null;
   return {
     ...(raw as unknown as RunRow),

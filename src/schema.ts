@@ -7,7 +7,8 @@ export const PYTHON_SCHEMA_VERSION = 1;
 /** runtape's per-run publication sequence column, added to every event table. */
 export const SEQ_COLUMN = "seq";
 
-const RUNS_TABLE = `CREATE TABLE runs (
+/** The Python layout's `runs` table (the store derives its own from it). */
+export const RUNS_TABLE = `CREATE TABLE runs (
     run_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     ts_start INTEGER NOT NULL,
@@ -18,7 +19,7 @@ const RUNS_TABLE = `CREATE TABLE runs (
 );`;
 
 // runtape's bookkeeping per run, kept out of `runs` so the Python tools see their layout unchanged.
-const EXTENSION = `-- runtape's additions to the Python layout (version 1 -> 2), all additive:
+export const EXTENSION = `-- runtape's additions to the Python layout (version 1 -> 2), all additive:
 -- * every event table has a nullable \`${SEQ_COLUMN}\` column: the event's position in its run's
 --   publication order (1, 2, 3, ... across all tables). Replay merges the tables on it, which is
 --   the only exact order across tables; rows written by the Python recorder leave it NULL.
@@ -48,7 +49,7 @@ function eventTable(table: string, columns: readonly string[]): string {
 }
 
 /** The indexes of the Python layout for each event table. */
-function pythonIndexes(): string[] {
+export function pythonIndexes(): string[] {
   const out: string[] = [];
   for (const type of EVENT_TYPES) {
     const spec = catalog[type];
@@ -63,7 +64,8 @@ function pythonIndexes(): string[] {
   return out;
 }
 
-function seqIndexes(): string[] {
+/** runtape's index per event table that reads one run in publication order. */
+export function seqIndexes(): string[] {
   return EVENT_TYPES.map((type) => {
     const t = catalog[type].table;
     return `CREATE INDEX idx_${t}_run_${SEQ_COLUMN} ON ${t}(run_id, ${SEQ_COLUMN});`;

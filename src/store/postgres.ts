@@ -1,0 +1,367 @@
+import { SQL } from "bun";
+import {
+  RowDecodeError,
+  RunNotFoundError,
+  RuntapeError,
+  StoreAccessError,
+  StoreFormatError,
+} from "../errors.ts";
+import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "../events/catalog.ts";
+import type { SqlValue } from "../events/fields.ts";
+import {
+  advance,
+  earliest,
+  newStream,
+  REQUEST_TABLES,
+  type ReplayOptions,
+  type ReplayStats,
+  type Stream,
+} from "../replay.ts";
+import { type RunRow, toRunRow } from "../runs.ts";
+import { SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
+import { META_TABLE, PUSHES_TABLE, renderPgSchema, STORE_TABLES } from "./pg-schema.ts";
+import { CHUNK_EVENTS, flatten, type RunSource } from "./source.ts";
+import { parseStoreUrl, type StoreTarget } from "./url.ts";
+
+/** Options of {@link PgStore.open}. */
+export interface PgOpenOptions {
+  /** `read` (default) changes nothing; `write` creates the store's tables in an empty database. */
+  mode?: "read" | "write";
+  /** Connections in the pool (default 2). */
+  max?: number;
+  /** Seconds to wait for a connection (default 10). */
+  connectTimeout?: number;
+}
+
+/** Rows fetched per query when a run is read: memory stays flat, queries stay few. */
+const PAGE_ROWS = 10_000;
+
+/**
+ * A PostgreSQL runs store, reached through Bun.SQL. Its tables are the runs database's (same
+ * names, same columns, int64 and float64 exact), keyed by run, so runs from many machines sit
+ * side by side. Every value reaches the server as a parameter; the only names in the SQL text are
+ * the catalog's own table and column names.
+ */
+export class PgStore implements RunSource {
+  readonly kind = "postgres";
+  readonly label: string;
+
+  private constructor(
+    readonly sql: SQL,
+    readonly target: StoreTarget,
+    /** The layout version; 0 for a database runtape has not written to yet. */
+    readonly version: number,
+  ) {
+    this.label = target.label;
+  }
+
+  /** Connects to the store at `url` and checks its layout (see {@link PgOpenOptions}). */
+  static async open(url: string | StoreTarget, options: PgOpenOptions = {}): Promise<PgStore> {
+    const target = typeof url === "string" ? parseStoreUrl(url) : url;
+    const sql = connect(target, options);
+    try {
+      const version =
+        options.mode === "write"
+          ? await prepareForWriting(sql, target)
+          : await checkLayout(sql, target);
+      return new PgStore(sql, target, version);
+    } catch (error) {
+      await sql.close({ timeout: 0 }).catch(() => {});
+      throw storeError(target, error);
+    }
+  }
+
+  /** Runs `fn`, turning driver failures into one-line store errors that never hold the password. */
+  async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw storeError(this.target, error);
+    }
+  }
+
+  async listRuns(): Promise<RunRow[]> {
+    if (this.version === 0) return [];
+    return this.guard(async () =>
+      (await this.sql.unsafe(`${SELECT_RUNS} ORDER BY r.ts_start DESC, p.ordinal DESC`)).map(
+        toRunRow,
+      ),
+    );
+  }
+
+  async getRun(runId: string): Promise<RunRow> {
+    const rows =
+      this.version === 0
+        ? []
+        : await this.guard(() => this.sql.unsafe(`${SELECT_RUNS} WHERE r.run_id = $1`, [runId]));
+    if (rows.length === 0) throw new RunNotFoundError(runId);
+    return toRunRow(rows[0]);
+  }
+
+  async resolveRunId(run?: string): Promise<string> {
+    if (run !== undefined && run !== "latest") return (await this.getRun(run)).run_id;
+    const [latest] = await this.listRuns();
+    if (latest === undefined) throw new RuntapeError(`${this.label} holds no runs`, "NO_RUNS");
+    return latest.run_id;
+  }
+
+  async countEvents(runId: string): Promise<Record<EventType, bigint>> {
+    const counts = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0n])) as Record<EventType, bigint>;
+    if (this.version === 0) return counts;
+    const union = EVENT_TYPES.map(
+      (t, i) => `SELECT ${i} AS i, COUNT(*) AS n FROM ${catalog[t].table} WHERE run_id = $1`,
+    ).join(" UNION ALL ");
+    for (const { i, n } of await this.guard(() => this.sql.unsafe(union, [runId]))) {
+      counts[EVENT_TYPES[i] as EventType] = n;
+    }
+    return counts;
+  }
+
+  /** Whether runtape recorded the run, so that its rows carry sequence numbers. */
+  async hasSequence(runId: string): Promise<boolean> {
+    const rows = await this.guard(() =>
+      this.sql.unsafe("SELECT 1 FROM runtape_runs WHERE run_id = $1", [runId]),
+    );
+    return rows.length > 0;
+  }
+
+  events(options: ReplayOptions = {}): AsyncGenerator<Event> {
+    return flatten(this.chunks(options));
+  }
+
+  /**
+   * The run's events in publication order: the same merge as the file's replay (one ordering
+   * rule), fed a page of each table at a time.
+   */
+  async *chunks(options: ReplayOptions = {}): AsyncGenerator<Event[]> {
+    const runId = await this.resolveRunId(options.run);
+    const stats: ReplayStats = options.stats ?? { runId, events: 0, skipped: 0 };
+    stats.runId = runId;
+    const reject = (error: RowDecodeError) => {
+      if (options.onInvalidRow !== "skip") throw error;
+      stats.skipped++;
+    };
+    const bySeq = await this.hasSequence(runId);
+    const excluded = new Set(options.excludeTypes ?? []);
+    const wanted = new Set(options.types ?? EVENT_TYPES);
+    const streams: PagedStream[] = [];
+    for (const type of EVENT_TYPES) {
+      if (!wanted.has(type) || excluded.has(type)) continue;
+      const stream = this.pagedStream(type, runId, bySeq, options);
+      await stream.refill(reject);
+      if (stream.head !== undefined) streams.push(stream);
+    }
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    let chunk: Event[] = [];
+    for (let yielded = 0; yielded < limit; ) {
+      const stream = earliest(streams) as PagedStream | undefined;
+      if (stream === undefined) break;
+      const decoded = stream.decode(stream.head as Record<string, SqlValue>);
+      advance(stream, bySeq, reject);
+      if (stream.head === undefined) await stream.refill(reject);
+      if (decoded instanceof RowDecodeError) {
+        reject(decoded);
+        continue;
+      }
+      yielded++;
+      stats.events++;
+      chunk.push(decoded);
+      if (chunk.length === CHUNK_EVENTS) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  /** A merge stream over `type`'s rows of the run, read in pages by key (no cursor to hold open). */
+  private pagedStream(
+    type: EventType,
+    runId: string,
+    bySeq: boolean,
+    options: ReplayOptions,
+  ): PagedStream {
+    const { table } = catalog[type];
+    const names = fieldsOf(type).map(([name]) => name);
+    const params: unknown[] = [runId];
+    const mark = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const where = ["t.run_id = $1"];
+    if (options.from !== undefined) where.push(`t.ts_event_ns >= ${mark(options.from)}`);
+    if (options.to !== undefined) where.push(`t.ts_event_ns <= ${mark(options.to)}`);
+    if (options.symbols !== undefined) {
+      const marks = options.symbols.map(mark).join(", ");
+      if (names.includes("symbol")) where.push(`t.symbol IN (${marks})`);
+      else {
+        const requests = REQUEST_TABLES.map(
+          (r) =>
+            `EXISTS (SELECT 1 FROM ${r} r WHERE r.run_id = t.run_id AND r.system_order_id = t.associated_order_id AND r.symbol IN (${marks}))`,
+        );
+        where.push(`(${requests.join(" OR ")})`);
+      }
+    }
+    // Keyset paging: after the last row's (seq, id), or id for the Python recorder's rows.
+    const after = bySeq
+      ? `(t.${SEQ_COLUMN}, t.id) > ($${params.length + 1}, $${params.length + 2})`
+      : `t.id > $${params.length + 1}`;
+    const order = bySeq ? `t.${SEQ_COLUMN}, t.id` : "t.id";
+    const key = bySeq ? SEQ_COLUMN : "ts_created_ns";
+    const text = `SELECT t.id, t.${key} AS merge_key, ${names.map((n) => `t.${n}`).join(", ")} FROM ${table} t WHERE ${where.join(" AND ")} AND ${after} ORDER BY ${order} LIMIT ${PAGE_ROWS}`;
+    const min = -(2n ** 63n);
+    let cursor: unknown[] = bySeq ? [min, min] : [min];
+    let done = false;
+    const stream = newStream(type, [][Symbol.iterator]()) as PagedStream;
+    stream.refill = async (reject) => {
+      while (stream.head === undefined && !done) {
+        const rows = (await this.guard(() =>
+          this.sql.unsafe(text, [...params, ...cursor]),
+        )) as Record<string, SqlValue>[];
+        done = rows.length < PAGE_ROWS;
+        const last = rows[rows.length - 1];
+        if (last !== undefined) cursor = bySeq ? [last.merge_key, last.id] : [last.id];
+        stream.rows = rows[Symbol.iterator]();
+        advance(stream, bySeq, reject);
+      }
+    };
+    return stream;
+  }
+
+  async close(): Promise<void> {
+    await this.sql.close({ timeout: 0 });
+  }
+}
+
+interface PagedStream extends Stream {
+  /** Fetches pages until the stream has a head or the table is done. */
+  refill(reject: (error: RowDecodeError) => void): Promise<void>;
+}
+
+const SELECT_RUNS = `SELECT r.*, x.pid, x.host, x.events, x.refused, x.bar_periods FROM runs r
+  LEFT JOIN runtape_runs x ON x.run_id = r.run_id LEFT JOIN ${PUSHES_TABLE} p ON p.run_id = r.run_id`;
+
+function connect(target: StoreTarget, options: PgOpenOptions): SQL {
+  return new SQL({
+    adapter: "postgres",
+    hostname: target.hostname,
+    port: target.port,
+    ...(target.socketDir !== undefined && { path: target.socketDir }),
+    username: target.username,
+    password: target.password ?? "",
+    database: target.database,
+    ...(target.sslmode !== undefined && { tls: target.sslmode }),
+    bigint: true,
+    max: options.max ?? 2,
+    connectionTimeout: options.connectTimeout ?? 10,
+    connection: { application_name: "runtape" },
+  });
+}
+
+/** The store's layout version: 0 for a database without runtape's tables. */
+async function checkLayout(sql: SQL, target: StoreTarget): Promise<number> {
+  const rows = (await sql.unsafe(
+    `SELECT table_name, column_name FROM information_schema.columns
+     WHERE table_schema = current_schema() AND table_name = ANY($1)`,
+    [STORE_TABLES],
+  )) as { table_name: string; column_name: string }[];
+  const columns = new Map<string, Set<string>>();
+  for (const { table_name, column_name } of rows) {
+    const set = columns.get(table_name) ?? new Set<string>();
+    columns.set(table_name, set.add(column_name));
+  }
+  if (columns.size === 0) return 0;
+  if (!columns.has(META_TABLE)) {
+    throw new StoreFormatError(
+      target.label,
+      `not a runtape store (it has a table ${[...columns.keys()][0]} but no ${META_TABLE})`,
+    );
+  }
+  const [meta] = await sql.unsafe(`SELECT value FROM ${META_TABLE} WHERE name = 'layout_version'`);
+  const version = Number(meta?.value);
+  if (!Number.isInteger(version) || version < 1) {
+    throw new StoreFormatError(target.label, "not a runtape store (no layout version)");
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new StoreFormatError(
+      target.label,
+      `written by a newer runtape (layout version ${version}; this one knows up to ${SCHEMA_VERSION})`,
+      "NEWER_STORE",
+    );
+  }
+  if (version < SCHEMA_VERSION) {
+    throw new StoreFormatError(
+      target.label,
+      `written by an older runtape (layout version ${version}; this one needs ${SCHEMA_VERSION})`,
+    );
+  }
+  for (const type of EVENT_TYPES) {
+    const table = catalog[type].table;
+    const have = columns.get(table);
+    const absent = have === undefined ? "" : fieldsOf(type).find(([n]) => !have.has(n))?.[0];
+    if (absent !== undefined) {
+      throw new StoreFormatError(
+        target.label,
+        `not a runtape store (${have === undefined ? `no table ${table}` : `${table} has no column ${absent}`})`,
+      );
+    }
+  }
+  return version;
+}
+
+/** Creates the tables in an empty database; one creator at a time, decided under a lock. */
+async function prepareForWriting(sql: SQL, target: StoreTarget): Promise<number> {
+  const version = await checkLayout(sql, target);
+  if (version !== 0) return version;
+  await sql.begin(async (tx) => {
+    // Any constant key: concurrent first pushes wait here instead of racing to CREATE TABLE.
+    await tx.unsafe("SELECT pg_advisory_xact_lock(7012010)");
+    if ((await checkLayout(tx, target)) === 0) await tx.unsafe(renderPgSchema()).simple();
+  });
+  return SCHEMA_VERSION;
+}
+
+/** What the driver's codes mean, in words. */
+const SQLSTATES: Record<string, string> = {
+  "28P01": "password authentication failed",
+  "28000": "the server refused the login",
+  "3D000": "the database does not exist",
+  "42501": "permission denied",
+  "57P01": "the server shut down during the operation",
+  "57P02": "the server shut down during the operation",
+  "57P03": "the server is not accepting connections yet",
+  "53300": "the server has too many connections",
+};
+
+/**
+ * A driver failure as a one-line StoreAccessError naming the store (without the password);
+ * runtape's own errors pass through.
+ */
+export function storeError(target: StoreTarget, error: unknown): Error {
+  if (error instanceof RuntapeError) return error;
+  const { code, errno, message } = (error ?? {}) as {
+    code?: string;
+    errno?: string;
+    message?: string;
+  };
+  let reason: string;
+  if (errno !== undefined && SQLSTATES[errno] !== undefined) {
+    reason = `${SQLSTATES[errno]} (${redact(message ?? "", target)})`;
+  } else if (
+    code === "ERR_POSTGRES_CONNECTION_REFUSED" ||
+    code === "ERR_POSTGRES_CONNECTION_TIMEOUT"
+  ) {
+    reason = `cannot connect to the server at ${target.socketDir ?? `${target.hostname}:${target.port}`}`;
+  } else if (code === "ERR_POSTGRES_CONNECTION_CLOSED" || code === "ERR_POSTGRES_UNEXPECTED_EOF") {
+    reason = "the connection to the server was lost";
+  } else {
+    reason = redact(message ?? String(error), target);
+  }
+  return new StoreAccessError(target.label, reason, { cause: error });
+}
+
+function redact(text: string, target: StoreTarget): string {
+  const secret = target.password;
+  if (!secret) return text;
+  return text.split(secret).join("***").split(encodeURIComponent(secret)).join("***");
+}

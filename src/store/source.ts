@@ -1,0 +1,38 @@
+/**
+ * The read side of every place runs are kept, a runs database file or a PostgreSQL store: what
+ * inspect, replay, diff, merge, export and the report need, and nothing about where it lives.
+ */
+import type { Event, EventType } from "../events/catalog.ts";
+import type { ReplayOptions } from "../replay.ts";
+import type { RunRow } from "../runs.ts";
+
+/** Where runs are read from. Open one with `openSource(pathOrUrl)`; close it when done. */
+export interface RunSource {
+  readonly kind: "sqlite" | "postgres";
+  /** The path, or the URL without its password: what messages name. */
+  readonly label: string;
+  /** All runs, newest start first. */
+  listRuns(): Promise<RunRow[]>;
+  /** The run `runId`; throws RunNotFoundError. */
+  getRun(runId: string): Promise<RunRow>;
+  /** Resolves `"latest"` (or nothing) to the newest run's id; checks that a given id exists. */
+  resolveRunId(run?: string): Promise<string>;
+  /** Events stored for a run, by type. */
+  countEvents(runId: string): Promise<Record<EventType, bigint>>;
+  /**
+   * The events of one run in publication order, equal to what `replay` gives for the file the run
+   * was recorded in (see {@link ReplayOptions} for the filters; `stats` fills in as it goes).
+   */
+  events(options?: ReplayOptions): AsyncIterable<Event>;
+  /** The same events in arrays, for consumers that go through millions (one await per array). */
+  chunks(options?: ReplayOptions): AsyncIterable<readonly Event[]>;
+  close(): Promise<void>;
+}
+
+/** Events per array in {@link RunSource.chunks}. */
+export const CHUNK_EVENTS = 4096;
+
+/** The events of `chunks`, one at a time. */
+export async function* flatten(chunks: AsyncIterable<readonly Event[]>): AsyncGenerator<Event> {
+  for await (const chunk of chunks) yield* chunk;
+}

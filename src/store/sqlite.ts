@@ -1,0 +1,58 @@
+import { openRunsDb, type RunsDb } from "../db.ts";
+import type { Event } from "../events/catalog.ts";
+import { countEvents } from "../inspect/queries.ts";
+import { type ReplayOptions, replay } from "../replay.ts";
+import { getRun, listRuns, resolveRunId } from "../runs.ts";
+import { CHUNK_EVENTS, type RunSource } from "./source.ts";
+
+/** A runs database file as a {@link RunSource}: the synchronous library behind the common face. */
+export class SqliteSource implements RunSource {
+  readonly kind = "sqlite";
+  readonly label: string;
+
+  /** Wraps an open database; closing the source closes it. */
+  constructor(readonly db: RunsDb) {
+    this.label = db.path;
+  }
+
+  /** Opens the file at `path` read-only (see openRunsDb). */
+  static open(path: string): SqliteSource {
+    return new SqliteSource(openRunsDb(path));
+  }
+
+  async listRuns() {
+    return listRuns(this.db);
+  }
+
+  async getRun(runId: string) {
+    return getRun(this.db, runId);
+  }
+
+  async resolveRunId(run?: string) {
+    return resolveRunId(this.db, run);
+  }
+
+  async countEvents(runId: string) {
+    return countEvents(this.db, runId);
+  }
+
+  async *events(options: ReplayOptions = {}): AsyncGenerator<Event> {
+    yield* replay(this.db, options);
+  }
+
+  async *chunks(options: ReplayOptions = {}): AsyncGenerator<Event[]> {
+    let chunk: Event[] = [];
+    for (const event of replay(this.db, options)) {
+      chunk.push(event);
+      if (chunk.length === CHUNK_EVENTS) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  async close() {
+    this.db.close();
+  }
+}
