@@ -1,4 +1,10 @@
-import type { Event, EventOf, EventType } from "./events/catalog.ts";
+import {
+  EVENT_TYPES,
+  type Event,
+  type EventOf,
+  type EventType,
+  isEventType,
+} from "./events/catalog.ts";
 
 /** Receives what a handler threw, with the event it was handling. */
 export type ErrorHandler = (error: unknown, event: Event) => void;
@@ -26,6 +32,8 @@ interface Subscriber {
 export class EventBus {
   // Arrays are replaced, never mutated, so (un)subscribing during delivery is safe.
   readonly #subscribers = new Map<EventType, readonly Subscriber[]>();
+  /** Subscribers of every event: they also get events of types the catalog does not know. */
+  #unknownTypes: readonly Subscriber[] = [];
   readonly #queue: Event[] = [];
   readonly #onError: ErrorHandler | undefined;
   #delivering = false;
@@ -55,6 +63,20 @@ export class EventBus {
         if (rest.length > 0) this.#subscribers.set(type, rest);
         else this.#subscribers.delete(type);
       }
+    };
+  }
+
+  /**
+   * Delivers every event to `handler`, including events whose type the catalog does not know
+   * (which no typed subscription receives): a recorder must see them to refuse and count them.
+   */
+  subscribeAll(handler: (event: Event) => void, options: SubscribeOptions = {}): () => void {
+    const subscriber: Subscriber = { handler, onError: options.onError };
+    const unsubscribe = this.subscribe(EVENT_TYPES, handler, options);
+    this.#unknownTypes = [...this.#unknownTypes, subscriber];
+    return () => {
+      unsubscribe();
+      this.#unknownTypes = this.#unknownTypes.filter((s) => s !== subscriber);
     };
   }
 
@@ -99,7 +121,9 @@ export class EventBus {
   }
 
   #deliver(event: Event): void {
-    const subscribers = this.#subscribers.get(event.type);
+    const subscribers = isEventType(event.type)
+      ? this.#subscribers.get(event.type)
+      : this.#unknownTypes;
     if (subscribers === undefined) return;
     for (const subscriber of subscribers) {
       try {

@@ -114,6 +114,13 @@ export class InvalidEventError extends RuntapeError {
   }
 }
 
+/** A run's signal was aborted: the run was closed `cancelled` with what it had recorded. */
+export class RunCancelledError extends RuntapeError {
+  constructor(readonly summary: { runId: string; events: number }) {
+    super(`run ${summary.runId} cancelled with ${summary.events} events`, "CANCELLED");
+  }
+}
+
 /** A stored row that does not decode into its event type. */
 export class RowDecodeError extends RuntapeError {
   constructor(

@@ -40,7 +40,7 @@ export {
   recoverRuns,
   type SymbolTrading,
 } from "./inspect.ts";
-export { stringifyExact } from "./json.ts";
+export { parseJsonObject, stringifyExact } from "./json.ts";
 export {
   decodeEvent,
   encodeEvent,
@@ -49,11 +49,14 @@ export {
   readNdjson,
 } from "./ndjson.ts";
 export { computePnl, type Pnl, PnlAccumulator, type PnlFill } from "./pnl.ts";
+export { copyRun, type RunOptions, recordNdjson, recordRun } from "./record.ts";
 export {
+  type OpenRunAtExit,
+  onExitWithOpenRuns,
+  openRunsWarning,
   Recorder,
   type RecorderOptions,
   type RecordingSummary,
-  recordRun,
 } from "./recorder.ts";
 export {
   type ReplayOptions,

@@ -8,7 +8,14 @@ import type { RunsDb } from "./db.ts";
 import type { EventType } from "./events/catalog.ts";
 import { countEvents, scanBarPeriods, sumCounts, symbolsOf, timeRange } from "./inspect/queries.ts";
 import { type SymbolTrading, TRADING_TYPES, tradingOf } from "./inspect/trading.ts";
-import { getRun, isRecordingAlive, listRuns, type RunRow, type RunStatus } from "./runs.ts";
+import {
+  fromJsonColumn,
+  getRun,
+  isRecordingAlive,
+  listRuns,
+  type RunRow,
+  type RunStatus,
+} from "./runs.ts";
 
 export { type CheckFinding, checkDatabase } from "./inspect/check.ts";
 export { countEvents } from "./inspect/queries.ts";
@@ -71,12 +78,11 @@ export function listRunSummaries(db: RunsDb): RunListEntry[] {
   });
 }
 
-const parseJson = (text: string | null): unknown => {
-  if (text === null) return null;
+const parseJson = (text: string | null, what: string): unknown => {
   try {
-    return JSON.parse(text);
+    return fromJsonColumn(text, what);
   } catch {
-    return text; // not JSON: show it as it is stored
+    return text; // not a JSON object: show it as it is stored
   }
 };
 
@@ -104,8 +110,8 @@ export function inspectRun(db: RunsDb, runId: string): RunDetail {
       barPeriods: run.bar_periods ?? scanBarPeriods(db, runId),
       firstTsEventNs,
       lastTsEventNs,
-      config: parseJson(run.config),
-      metadata: parseJson(run.metadata),
+      config: parseJson(run.config, "config"),
+      metadata: parseJson(run.metadata, "metadata"),
       trading,
     };
   })();

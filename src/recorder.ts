@@ -1,6 +1,7 @@
 import type { Statement } from "bun:sqlite";
 import { hostname } from "node:os";
-import { EventBus, type SubscribeOptions } from "./bus.ts";
+import * as v from "valibot";
+import type { EventBus, SubscribeOptions } from "./bus.ts";
 import { openRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
 import { DuplicateRunError, InvalidEventError, RuntapeError } from "./errors.ts";
 import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
@@ -18,10 +19,26 @@ export interface RecorderOptions {
   name?: string;
   config?: Record<string, unknown> | null;
   metadata?: Record<string, unknown> | null;
-  /** Buffered events that trigger a flush. Default 1,000. */
+  /** Buffered events that trigger a flush: a whole number >= 1. Default 1,000. */
   batchSize?: number;
   /** Age of the oldest buffered event that triggers a flush: what a crash may lose. Default 100 ms. */
   flushIntervalMs?: number;
+}
+
+const OptionsSchema = v.object({
+  batchSize: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
+  flushIntervalMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))),
+});
+
+function checkOptions(options: RecorderOptions): void {
+  const result = v.safeParse(OptionsSchema, options);
+  if (result.success) return;
+  const issue = result.issues[0];
+  const name = String(issue?.path?.[0]?.key ?? "options");
+  throw new RuntapeError(
+    `recorder option ${name}: ${issue?.message ?? "invalid"}`,
+    "INVALID_OPTION",
+  );
 }
 
 /** What a finished recording holds. */
@@ -30,6 +47,47 @@ export interface RecordingSummary {
   status: RunStatus;
   events: number;
   refused: number;
+}
+
+/** A run the process is leaving while it is still `running`: see {@link onExitWithOpenRuns}. */
+export interface OpenRunAtExit {
+  runId: string;
+  path: string;
+  /** Events recorded; all of them are stored (flushed at exit) unless the flush failed. */
+  events: number;
+}
+
+/** Open recorders, each with what it does if the process exits before it is closed. */
+const openRecorders = new Map<Recorder, () => OpenRunAtExit>();
+const exitListeners = new Set<(runs: OpenRunAtExit[]) => void>();
+let exitHooked = false;
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once("exit", () => {
+    if (openRecorders.size === 0) return;
+    const runs = [...openRecorders.values()].map((leftOpen) => leftOpen());
+    for (const listener of exitListeners) listener(runs);
+  });
+}
+
+/**
+ * Calls `listener` once, with every run still being recorded, if the process exits before they
+ * are closed (a forgotten `close()`, `process.exit` in the middle of a backtest). Their buffered
+ * events are stored first; the runs stay `running`, for `runtape recover`. The library prints
+ * nothing itself: the CLI and `runtape/testing` turn this into a warning ({@link openRunsWarning}).
+ * Returns the function that removes the listener.
+ */
+export function onExitWithOpenRuns(listener: (runs: OpenRunAtExit[]) => void): () => void {
+  exitListeners.add(listener);
+  return () => exitListeners.delete(listener);
+}
+
+/** One line for people about runs left open at exit. */
+export function openRunsWarning(runs: readonly OpenRunAtExit[]): string {
+  const list = runs.map((r) => `${r.runId} in ${r.path} (${r.events} events)`).join(", ");
+  return `the process exited with ${runs.length === 1 ? "a run" : `${runs.length} runs`} still open: ${list}; close runs when done, or mark them with \`runtape recover\``;
 }
 
 // Rows per multi-row INSERT: one statement call per chunk instead of per row, well under SQLite's
@@ -75,8 +133,8 @@ export class Recorder {
     this.#db = db;
     this.#ownsDb = ownsDb;
     this.runId = runId;
-    this.#batchSize = Math.max(1, options.batchSize ?? 1000);
-    this.#intervalMs = Math.max(1, options.flushIntervalMs ?? 100);
+    this.#batchSize = options.batchSize ?? 1000;
+    this.#intervalMs = options.flushIntervalMs ?? 100;
     const sqlite = db.sqlite;
     this.#writers = Object.fromEntries(
       EVENT_TYPES.map((type) => {
@@ -101,14 +159,19 @@ export class Recorder {
     this.#flushTransaction = sqlite.transaction(() => this.#writeBuffers()).immediate;
     this.#timer = setInterval(() => this.#flushIfDue(), Math.max(1, this.#intervalMs / 2));
     this.#timer.unref();
+    openRecorders.set(this, () => this.#leftOpen());
+    hookExit();
   }
 
   /**
    * Registers a new run (`running`, started now) in the database at `target` (a path, created if
    * need be, or a database opened for writing) and returns its recorder.
-   * Throws DuplicateRunError if the run id exists; nothing of the existing run changes.
+   * Throws DuplicateRunError if the run id exists; nothing of the existing run changes, and
+   * RuntapeError (INVALID_OPTION) for a `batchSize` or `flushIntervalMs` that is not positive.
+   * `using recorder = Recorder.start(…)` ends a run left open at the end of the scope `cancelled`.
    */
   static start(target: string | RunsDb, options: RecorderOptions = {}): Recorder {
+    checkOptions(options);
     const ownsDb = typeof target === "string";
     const db = typeof target === "string" ? openRunsDb(target, { mode: "write" }) : target;
     if (!db.writable) {
@@ -156,9 +219,14 @@ export class Recorder {
     return this.#status;
   }
 
+  /** The run's id, status and counts as they stand. */
+  get summary(): RecordingSummary {
+    return { runId: this.runId, status: this.#status, events: this.#seq, refused: this.#refused };
+  }
+
   /**
-   * Takes one event. An event that does not fit its schema is counted as refused and throws
-   * InvalidEventError (naming the field); it costs none of the other events.
+   * Takes one event. An event of an unknown type, or one that does not fit its schema, is counted
+   * as refused and throws InvalidEventError (naming the field); it costs none of the other events.
    */
   record(event: Event): void {
     if (this.#status !== "running") {
@@ -196,11 +264,11 @@ export class Recorder {
   }
 
   /**
-   * Subscribes the recorder to all event types on `bus`. Refused events reach `options.onError`
-   * (or the bus's error handler) as InvalidEventError. Returns the detach function.
+   * Subscribes the recorder to every event on `bus`, of unknown types too. Refused events reach
+   * `options.onError` (or the bus's error handler) as InvalidEventError. Returns the detach function.
    */
   attach(bus: EventBus, options: SubscribeOptions = {}): () => void {
-    const detach = bus.subscribe(EVENT_TYPES, (event) => this.record(event), options);
+    const detach = bus.subscribeAll((event) => this.record(event), options);
     this.#detach.push(detach);
     return detach;
   }
@@ -250,9 +318,26 @@ export class Recorder {
         writer.chunk.finalize();
       }
       this.#updateCounters.finalize();
+      openRecorders.delete(this);
       if (this.#ownsDb) this.#db.close();
     }
-    return { runId: this.runId, status: this.#status, events: this.#seq, refused: this.#refused };
+    return this.summary;
+  }
+
+  /** Ends a run still open `cancelled`: nothing said it was complete. */
+  [Symbol.dispose](): void {
+    this.close("cancelled");
+  }
+
+  /** At process exit: store what is buffered and tell the listeners; the run stays `running`. */
+  #leftOpen(): OpenRunAtExit {
+    clearInterval(this.#timer);
+    try {
+      this.flush();
+    } catch {
+      // Nothing more can be done at exit; `recover` closes the run with what was stored.
+    }
+    return { runId: this.runId, path: this.#db.path, events: this.#seq };
   }
 
   #flushIfDue(): void {
@@ -283,32 +368,4 @@ export class Recorder {
     const periods = [...this.#barPeriods].sort().join(",");
     this.#updateCounters.run(this.#seq, this.#refused, this.#lastTsEvent, periods, this.runId);
   }
-}
-
-/**
- * Records one run around `body`: a fresh bus with a recorder attached is handed to `body`; the run
- * ends `completed` when it returns, and `failed` (after flushing) when it throws, which rethrows.
- */
-export async function recordRun<T>(
-  target: string | RunsDb,
-  options: RecorderOptions,
-  body: (bus: EventBus, recorder: Recorder) => T | Promise<T>,
-): Promise<{ result: T; summary: RecordingSummary }> {
-  const recorder = Recorder.start(target, options);
-  const bus = new EventBus();
-  recorder.attach(bus);
-  let result: T;
-  try {
-    result = await body(bus, recorder);
-  } catch (error) {
-    try {
-      recorder.close("failed");
-    } catch (closeError) {
-      // Both matter: what broke the strategy, and why the run could not be closed (it stays
-      // `running`, for `recover`).
-      throw new AggregateError([error, closeError], "the run failed and could not be closed");
-    }
-    throw error;
-  }
-  return { result, summary: recorder.close("completed") };
 }

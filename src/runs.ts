@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { RunsDb } from "./db.ts";
 import { RunNotFoundError, RuntapeError } from "./errors.ts";
+import { parseJsonObject, stringifyExact } from "./json.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
@@ -100,5 +101,10 @@ export function hasSequence(db: RunsDb, runId: string): boolean {
 /** JSON text for the `config`/`metadata` columns: an empty or absent object is NULL, as in the model. */
 export function toJsonColumn(value: Record<string, unknown> | null | undefined): string | null {
   if (value == null || Object.keys(value).length === 0) return null;
-  return JSON.stringify(value);
+  return stringifyExact(value);
+}
+
+/** A `config`/`metadata` column as an object (null when empty); throws if it holds no JSON object. */
+export function fromJsonColumn(text: string | null, what: string): Record<string, unknown> | null {
+  return text === null ? null : parseJsonObject(text, what);
 }

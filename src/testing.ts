@@ -23,8 +23,11 @@ import {
 import { NdjsonError, RuntapeError } from "./errors.ts";
 import { type Event, fieldsOf } from "./events/catalog.ts";
 import { decodeEvent, encodeEvent } from "./ndjson.ts";
-import { type RecorderOptions, recordRun } from "./recorder.ts";
+import { recordRun } from "./record.ts";
+import { onExitWithOpenRuns, openRunsWarning, type RecorderOptions } from "./recorder.ts";
 import { replay } from "./replay.ts";
+
+onExitWithOpenRuns((runs) => process.stderr.write(`runtape: warning: ${openRunsWarning(runs)}\n`));
 
 /** The environment variable that makes golden checks rewrite their goldens. */
 export const UPDATE_GOLDEN_ENV = "RUNTAPE_UPDATE_GOLDEN";

@@ -1,6 +1,7 @@
 import type { ArgsDef } from "citty";
 import { RuntapeError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
+import { parseJsonObject } from "../json.ts";
 
 /** A command line the CLI cannot act on: exit code 2. */
 export class UsageError extends RuntapeError {
@@ -169,20 +170,15 @@ function parseIso(text: string): bigint | undefined {
   return BigInt(ms) * 1_000_000n + BigInt((m[3] ?? "").padEnd(9, "0"));
 }
 
-/** A JSON object given on the command line. */
-export function parseJsonObject(
+/** A JSON object given on the command line (a run's config or metadata). */
+export function parseJsonArg(
   value: string | undefined,
   flag: string,
 ): Record<string, unknown> | undefined {
   if (value === undefined) return undefined;
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(value);
+    return parseJsonObject(value, flag);
   } catch (error) {
-    throw new UsageError(`${flag} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError((error as Error).message);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError(`${flag} must be a JSON object`);
-  }
-  return parsed as Record<string, unknown>;
 }

@@ -2,6 +2,7 @@ import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 import { sqliteCode, toDbError } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
+import { onExitWithOpenRuns, openRunsWarning } from "../recorder.ts";
 import { checkArgs, UsageError } from "./args.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
 
@@ -25,6 +26,8 @@ const root: Command = {
 };
 
 const HELP = new Set(["--help", "-h"]);
+
+onExitWithOpenRuns((runs) => logger.warn(openRunsWarning(runs)));
 
 /**
  * Runs the CLI on `argv` (without the executable) and returns the exit code: 0 success,

@@ -1,11 +1,11 @@
 import { defineCommand } from "citty";
-import { EventBus } from "../bus.ts";
+import type { EventBus } from "../bus.ts";
 import { RuntapeError } from "../errors.ts";
 import { BAR_PERIODS } from "../events/catalog.ts";
-import { readNdjson } from "../ndjson.ts";
-import { Recorder, type RecordingSummary } from "../recorder.ts";
-import { demoConfig, demoSteps } from "../sim/index.ts";
-import { commonArgs, parseInteger, parseJsonObject, parseNames, UsageError } from "./args.ts";
+import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
+import type { Recorder, RecordingSummary } from "../recorder.ts";
+import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
+import { commonArgs, parseInteger, parseJsonArg, parseNames, UsageError } from "./args.ts";
 import { out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
@@ -42,8 +42,8 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
-    const config = parseJsonObject(args.config, "--config");
-    const metadata = parseJsonObject(args.metadata, "--metadata");
+    const config = parseJsonArg(args.config, "--config");
+    const metadata = parseJsonArg(args.metadata, "--metadata");
     const demo = {
       seed: parseInteger(args.seed, "--seed", 0, 2 ** 32 - 1),
       symbols: parseNames(args.symbols, "--symbols", "symbol"),
@@ -56,45 +56,45 @@ export default defineCommand({
     }
 
     const input = args.input === undefined ? undefined : await openInput(args.input);
-    const recorder = Recorder.start(args.db, {
-      runId: args["run-id"],
-      name: args.name ?? (args.input === undefined ? "demo backtest" : undefined),
-      config: config ?? (args.input === undefined ? demoConfig(demo) : undefined),
-      metadata,
-    });
     const progress = new Progress("recording", input === undefined ? "bar times" : "events");
+    const abort = new AbortController();
+    let recorder: Recorder | undefined;
+    const options: RunOptions = {
+      runId: args["run-id"],
+      name: args.name ?? (input === undefined ? "demo backtest" : undefined),
+      config: config ?? (input === undefined ? demoConfig(demo) : undefined),
+      metadata,
+      signal: abort.signal,
+      onStart: (started) => {
+        recorder = started;
+      },
+    };
     const release = onTermination((signal, code) => {
-      const summary = recorder.close("cancelled");
-      progress.finish(
-        `${signal}: run ${summary.runId} cancelled with ${summary.events} events`,
-        summary.events,
-      );
-      out(`${summary.runId}\n`);
+      // The run is closed `cancelled` by the abort, at once: stdin may be waiting for more input.
+      abort.abort();
+      if (recorder !== undefined) {
+        const { runId, events } = recorder.summary;
+        progress.finish(`${signal}: run ${runId} cancelled with ${events} events`, events);
+        out(`${runId}\n`);
+      }
       process.exit(code);
     });
     let summary: RecordingSummary;
     try {
-      if (input === undefined) {
-        const bus = new EventBus();
-        recorder.attach(bus);
-        for (const [done, total] of demoSteps(bus, demo)) {
-          progress.update(done, total);
-          // Let signals in now and then: Ctrl-C must end a long demo cleanly.
-          if (done % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
-        }
-      } else {
-        await recordNdjson(recorder, input as ReadableStream<Uint8Array>, progress);
-      }
-      summary = recorder.close("completed");
+      summary =
+        input === undefined
+          ? (await recordRun(args.db, options, (bus) => recordDemo(bus, demo, progress))).summary
+          : await recordNdjson(args.db, input, {
+              ...options,
+              onProgress: (events) => (events & 1023) === 0 && progress.update(events),
+            });
     } catch (error) {
-      if (recorder.status === "running") {
-        const failed = recorder.close("failed");
-        if (error instanceof RuntapeError) {
-          throw new RuntapeError(
-            `${error.message} (run ${failed.runId} kept its first ${failed.events} events and is marked failed)`,
-            error.code,
-          );
-        }
+      if (error instanceof RuntapeError && recorder?.status === "failed") {
+        const { runId, events } = recorder.summary;
+        throw new RuntapeError(
+          `${error.message} (run ${runId} kept its first ${events} events and is marked failed)`,
+          error.code,
+        );
       }
       throw error;
     } finally {
@@ -117,13 +117,10 @@ async function openInput(input: string): Promise<ReadableStream<Uint8Array>> {
   return file.stream();
 }
 
-async function recordNdjson(
-  recorder: Recorder,
-  input: ReadableStream<Uint8Array>,
-  progress: Progress,
-): Promise<void> {
-  for await (const event of readNdjson(input, { defaults: true })) {
-    recorder.record(event);
-    if ((recorder.recorded & 1023) === 0) progress.update(recorder.recorded);
+async function recordDemo(bus: EventBus, demo: DemoOptions, progress: Progress): Promise<void> {
+  for (const [done, total] of demoSteps(bus, demo)) {
+    progress.update(done, total);
+    // Let signals in now and then: Ctrl-C must end a long demo cleanly.
+    if (done % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -4,7 +4,8 @@ import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
 import { countEvents } from "../inspect.ts";
 import { encodeEvent } from "../ndjson.ts";
-import { Recorder } from "../recorder.ts";
+import { copyRun } from "../record.ts";
+import type { Recorder, RecordingSummary } from "../recorder.ts";
 import { type ReplayOptions, type ReplayStats, replay, replayOnto } from "../replay.ts";
 import { getRun, resolveRunId } from "../runs.ts";
 import {
@@ -129,36 +130,31 @@ async function replayInto(
   options: ReplayOptions,
   speed: number | undefined,
 ): Promise<number> {
-  const source = getRun(db, options.run as string);
-  const recorder = Recorder.start(target, {
-    runId: source.run_id,
-    name: source.name,
-    config: source.config === null ? null : JSON.parse(source.config),
-    metadata: source.metadata === null ? null : JSON.parse(source.metadata),
-  });
   const progress = new Progress("replaying");
   const abort = new AbortController();
+  let recorder: Recorder | undefined;
   const release = onTermination((signal, code) => {
-    abort.abort();
-    const summary = recorder.close("cancelled");
-    progress.finish(
-      `${signal}: copy of ${summary.runId} cancelled with ${summary.events} events`,
-      summary.events,
-    );
+    abort.abort(); // closes the copy `cancelled` at once
+    if (recorder !== undefined) {
+      const { runId, events } = recorder.summary;
+      progress.finish(`${signal}: copy of ${runId} cancelled with ${events} events`, events);
+    }
     process.exit(code);
   });
-  const bus = new EventBus();
-  recorder.attach(bus);
-  bus.subscribe(EVENT_TYPES, () => progress.update(recorder.recorded));
+  let summary: RecordingSummary;
   try {
-    await replayOnto(bus, db, { ...options, speed, signal: abort.signal });
-  } catch (error) {
-    if (recorder.status === "running") recorder.close("failed");
-    throw error;
+    summary = await copyRun({ db, run: options.run }, target, {
+      ...options,
+      speed,
+      signal: abort.signal,
+      onStart: (started) => {
+        recorder = started;
+      },
+      onProgress: (events) => progress.update(events),
+    });
   } finally {
     release();
   }
-  const summary = recorder.close("completed");
   progress.finish(
     `copied ${summary.events} events of run ${summary.runId} into ${target}`,
     summary.events,

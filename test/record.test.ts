@@ -1,0 +1,250 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  copyRun,
+  encodeEvent,
+  getRun,
+  openRunsDb,
+  Recorder,
+  RunCancelledError,
+  type RuntapeError,
+  recordNdjson,
+  recordRun,
+  replay,
+  type SqlValue,
+} from "../src/index.ts";
+import { bar, rawDb, sampleEvents, tempDir } from "./helpers.ts";
+
+const newDb = () => join(tempDir(), "runs.db");
+
+function query(path: string, sql: string): Record<string, SqlValue>[] {
+  const db = rawDb(path);
+  try {
+    return db.query(sql).all() as Record<string, SqlValue>[];
+  } finally {
+    db.close();
+  }
+}
+
+const statuses = (path: string) =>
+  query(path, "SELECT run_id, status, ts_end IS NOT NULL AS ended FROM runs ORDER BY rowid");
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("recordRun", () => {
+  test("completes with the body's result, or marks the run failed and rethrows", async () => {
+    const path = newDb();
+    const ok = await recordRun(path, { runId: "ok" }, async (bus) => {
+      bus.publish(bar(0));
+      await Bun.sleep(1);
+      return "done";
+    });
+    expect(ok).toEqual({
+      result: "done",
+      summary: { runId: "ok", status: "completed", events: 1, refused: 0 },
+    });
+    const boom = new Error("strategy bug");
+    await expect(
+      recordRun(path, { runId: "bad" }, (bus) => {
+        bus.publish(bar(1));
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(statuses(path)).toEqual([
+      { run_id: "ok", status: "completed", ended: 1n },
+      { run_id: "bad", status: "failed", ended: 1n },
+    ]);
+    // The failed run's events were flushed before its status.
+    expect(query(path, "SELECT run_id FROM bars ORDER BY id")).toEqual([
+      { run_id: "ok" },
+      { run_id: "bad" },
+    ]);
+  });
+
+  test("an aborted signal closes the run cancelled at once, with what it had", async () => {
+    const path = newDb();
+    const abort = new AbortController();
+    let seenAtAbort: Record<string, SqlValue>[] = [];
+    const stuck = recordRun(path, { runId: "stopped", signal: abort.signal }, async (bus) => {
+      bus.publish(bar(0));
+      bus.publish(bar(1));
+      abort.abort();
+      // Closed and stored before the body has given up: a body stuck on input cannot lose it.
+      seenAtAbort = statuses(path);
+      bus.publish(bar(2));
+    });
+    const error = await rejection(stuck);
+    expect(error).toBeInstanceOf(RunCancelledError);
+    expect((error as RunCancelledError).summary).toMatchObject({ runId: "stopped", events: 2 });
+    expect(seenAtAbort).toEqual([{ run_id: "stopped", status: "cancelled", ended: 1n }]);
+    expect(query(path, "SELECT COUNT(*) AS n FROM bars")).toEqual([{ n: 2n }]);
+    // Aborted before the start: no run at all.
+    await expect(recordRun(path, { signal: abort.signal }, () => 0)).rejects.toThrow();
+    expect(statuses(path)).toHaveLength(1);
+  });
+
+  test("onStart sees the recorder; onProgress counts every event", async () => {
+    const seen: number[] = [];
+    let started: Recorder | undefined;
+    const { summary } = await recordRun(
+      newDb(),
+      { onStart: (r) => (started = r), onProgress: (n) => seen.push(n) },
+      (bus) => {
+        for (let i = 0; i < 3; i++) bus.publish(bar(i));
+      },
+    );
+    expect(started?.runId).toBe(summary.runId);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+});
+
+describe("recordNdjson", () => {
+  test("records the lines as one run, equal to the events", async () => {
+    const path = newDb();
+    const events = [bar(0), ...sampleEvents()];
+    const chunks = events.map((e) => `${encodeEvent(e)}\n`);
+    const summary = await recordNdjson(path, chunks, { runId: "nd", name: "from text" });
+    expect(summary).toEqual({
+      runId: "nd",
+      status: "completed",
+      events: events.length,
+      refused: 0,
+    });
+    expect([...replay(path, { run: "nd" })]).toEqual(events);
+    expect(query(path, "SELECT name FROM runs")).toEqual([{ name: "from text" }]);
+  });
+
+  test("an invalid line ends the run failed, keeping the events before it", async () => {
+    const path = newDb();
+    const kept = [bar(0), bar(1)];
+    const lines = [...kept.map(encodeEvent), '{"type":"BarReceived"}'];
+    const error = await rejection(recordNdjson(path, [lines.join("\n")], { runId: "half" }));
+    expect((error as RuntapeError).code).toBe("NDJSON");
+    expect((error as Error).message).toStartWith("line 3: BarReceived.");
+    expect(statuses(path)).toEqual([{ run_id: "half", status: "failed", ended: 1n }]);
+    expect([...replay(path, { run: "half" })]).toEqual(kept);
+  });
+});
+
+describe("copyRun", () => {
+  test("copies a run under its id, name, config (exact integers) and metadata", async () => {
+    const from = newDb();
+    const config = { seed: 2n ** 62n + 1n, window: 20, label: "x" };
+    const { summary } = await recordRun(
+      from,
+      { name: "original", config, metadata: { host: "a" } },
+      (bus) => {
+        for (const event of sampleEvents()) bus.publish(event);
+      },
+    );
+    await recordRun(from, { runId: "later" }, (bus) => bus.publish(bar(9)));
+    const to = newDb();
+    const copy = await copyRun({ db: from, run: summary.runId }, to);
+    expect(copy).toEqual({ ...summary });
+    expect([...replay(to)]).toEqual([...replay(from, { run: summary.runId })]);
+    const db = openRunsDb(to);
+    const run = getRun(db, summary.runId);
+    db.close();
+    expect([run.name, run.config, run.metadata]).toEqual([
+      "original",
+      `{"seed":${2n ** 62n + 1n},"window":20,"label":"x"}`,
+      '{"host":"a"}',
+    ]);
+  });
+
+  test("a stored config that is no JSON object is refused before anything is copied", async () => {
+    const from = newDb();
+    await recordRun(from, { runId: "odd" }, (bus) => bus.publish(bar(0)));
+    const raw = new (await import("bun:sqlite")).Database(from);
+    raw.run("UPDATE runs SET config = 'not json' WHERE run_id = 'odd'");
+    raw.close();
+    const to = newDb();
+    const error = await rejection(copyRun({ db: from }, to));
+    expect([(error as RuntapeError).code, (error as Error).message]).toEqual([
+      "INVALID_JSON",
+      expect.stringMatching(/^config of run odd is not valid JSON: /),
+    ]);
+    expect(openRunsDb(to, { mode: "write" }).sqlite.query("SELECT * FROM runs").all()).toEqual([]);
+  });
+});
+
+describe("Recorder options and scope", () => {
+  test.each([
+    ["batchSize", 0],
+    ["batchSize", -5],
+    ["batchSize", Number.NaN],
+    ["batchSize", 1.5],
+    ["flushIntervalMs", 0],
+    ["flushIntervalMs", -1],
+    ["flushIntervalMs", Number.NaN],
+    ["flushIntervalMs", Number.POSITIVE_INFINITY],
+  ])("%s %p is refused before a run is registered", (name, value) => {
+    const path = newDb();
+    let error: unknown;
+    try {
+      Recorder.start(path, { [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect([(error as RuntapeError).code, (error as Error).message]).toEqual([
+      "INVALID_OPTION",
+      expect.stringMatching(new RegExp(`^recorder option ${name}: `)),
+    ]);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test("`using` ends a run left open cancelled; a closed one stays as it was", () => {
+    const path = newDb();
+    {
+      using recorder = Recorder.start(path, { runId: "scoped" });
+      recorder.record(bar(0));
+    }
+    {
+      using recorder = Recorder.start(path, { runId: "closed" });
+      recorder.close("completed");
+    }
+    expect(statuses(path)).toEqual([
+      { run_id: "scoped", status: "cancelled", ended: 1n },
+      { run_id: "closed", status: "completed", ended: 1n },
+    ]);
+    expect(query(path, "SELECT COUNT(*) AS n FROM bars")).toEqual([{ n: 1n }]);
+  });
+
+  test("a process that exits with a run open stores its events and warns once, via runtape/testing", async () => {
+    const path = newDb();
+    const script = `
+      import { Recorder } from "${join(import.meta.dir, "../src/index.ts")}";
+      import "${join(import.meta.dir, "../src/testing.ts")}";
+      import { bar } from "${join(import.meta.dir, "helpers.ts")}";
+      for (const runId of ["one", "two"]) {
+        const recorder = Recorder.start(${JSON.stringify(path)}, { runId, flushIntervalMs: 60000 });
+        recorder.record(bar(0));
+      }
+      Recorder.start(${JSON.stringify(path)}, { runId: "done" }).close();
+      process.exit(3);
+    `;
+    const proc = Bun.spawn([process.execPath, "-e", script], { stderr: "pipe", stdout: "pipe" });
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    expect(code).toBe(3);
+    expect(stderr).toBe(
+      `runtape: warning: the process exited with 2 runs still open: one in ${path} (1 events), two in ${path} (1 events); close runs when done, or mark them with \`runtape recover\`\n`,
+    );
+    expect(statuses(path)).toEqual([
+      { run_id: "one", status: "running", ended: 0n },
+      { run_id: "two", status: "running", ended: 0n },
+      { run_id: "done", status: "completed", ended: 1n },
+    ]);
+    expect(query(path, "SELECT run_id FROM bars ORDER BY run_id")).toEqual([
+      { run_id: "one" },
+      { run_id: "two" },
+    ]);
+  });
+});
