@@ -194,7 +194,7 @@ try {
         f(alone.seconds, 3),
         f(figures.others_cost_ratio),
       ],
-      ["runtape --help (ms)", f(helpMs, 1), "", "< 30"],
+      ["runtape --help (ms)", f(helpMs, 1), "", "< 15"],
       ["runtape inspect (ms)", f(listMs, 1), "", "< 100"],
       ["runtape inspect --run (ms)", f(detailMs, 1), "", "< 100"],
     ];

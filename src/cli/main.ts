@@ -3,8 +3,10 @@ import pkg from "../../package.json" with { type: "json" };
 import { sqliteCode, toDbError } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
 import { onExitWithOpenRuns, openRunsWarning } from "../recorder.ts";
+import { versionInfo } from "../version.ts";
 import { checkArgs, UsageError } from "./args.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
+import { formatVersion } from "./version.ts";
 
 type Command = CommandDef<ArgsDef>;
 
@@ -14,6 +16,7 @@ const commands: Record<string, () => Promise<Command>> = {
   inspect: () => import("./inspect.ts").then((m) => m.default as Command),
   diff: () => import("./diff.ts").then((m) => m.default as Command),
   recover: () => import("./recover.ts").then((m) => m.default as Command),
+  version: () => import("./version.ts").then((m) => m.default as Command),
 };
 
 const root: Command = {
@@ -26,6 +29,7 @@ const root: Command = {
 };
 
 const HELP = new Set(["--help", "-h"]);
+const VERSION = new Set(["--version", "-v"]);
 
 onExitWithOpenRuns((runs) => logger.warn(openRunsWarning(runs)));
 
@@ -36,8 +40,11 @@ onExitWithOpenRuns((runs) => logger.warn(openRunsWarning(runs)));
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes("--verbose");
   try {
-    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-      out(`${pkg.version}\n`);
+    if (
+      argv.some((a) => VERSION.has(a)) &&
+      argv.every((a) => VERSION.has(a) || a === "--verbose")
+    ) {
+      out(verbose ? formatVersion(versionInfo()) : `${pkg.version}\n`);
       return 0;
     }
     const index = argv.findIndex((a) => !a.startsWith("-"));

@@ -8,11 +8,16 @@ import inspect from "../../src/cli/inspect.ts";
 import record from "../../src/cli/record.ts";
 import recover from "../../src/cli/recover.ts";
 import replay from "../../src/cli/replay.ts";
+import version from "../../src/cli/version.ts";
+import { SCHEMA_VERSION } from "../../src/index.ts";
 import { tempDir } from "../helpers.ts";
 import { type Result, runtape, VIAS } from "./run.ts";
 import { lines } from "./support.ts";
 
-const COMMANDS = { record, replay, inspect, diff, recover } as Record<string, CommandDef<ArgsDef>>;
+const COMMANDS = { record, replay, inspect, diff, recover, version } as Record<
+  string,
+  CommandDef<ArgsDef>
+>;
 
 /** An error report: `runtape: <message>` on the first line, at most hints after it, no stack. */
 function expectReport(result: Result, args: string[], code: number, message: string) {
@@ -47,6 +52,27 @@ describe.each(VIAS)("runtape usage via %s", (via) => {
       const result = await run([flag]);
       expect([result.code, result.stdout, result.stderr]).toEqual([0, `${pkg.version}\n`, ""]);
     }
+  });
+
+  test("--version --verbose and version --json add the build's facts (none from source)", async () => {
+    const json = await run(["version", "--json"]);
+    const info = JSON.parse(json.stdout);
+    expect(info).toMatchObject({ version: pkg.version, bun: Bun.version, layout: SCHEMA_VERSION });
+    expect(info.reads).toEqual([1, SCHEMA_VERSION]);
+    const built = [info.commit, info.built, info.target].map((fact) => fact !== null);
+    expect(built).toEqual(via === "binary" ? [true, true, true] : [false, false, false]);
+    const text = await run(["--version", "--verbose"]);
+    expect([text.code, text.stderr]).toEqual([0, ""]);
+    expect(lines(text.stdout)).toEqual([
+      `runtape ${pkg.version}`,
+      `commit  ${info.commit ?? "- (running from source)"}`,
+      `built   ${info.built ?? "- (running from source)"}`,
+      `target  ${info.target ?? "- (running from source)"}`,
+      `bun     ${Bun.version}`,
+      `layout  ${SCHEMA_VERSION} (reads 1, ${SCHEMA_VERSION})`,
+    ]);
+    expect((await run(["-v", "--verbose"])).stdout).toBe(text.stdout);
+    expect((await run(["version"])).stdout).toBe(text.stdout);
   });
 
   test("usage errors exit 2 with one line (and a hint) and create nothing", async () => {

@@ -1,0 +1,34 @@
+import { defineCommand } from "citty";
+import { stringifyExact } from "../json.ts";
+import { type VersionInfo, versionInfo } from "../version.ts";
+import { commonArgs } from "./args.ts";
+import { out } from "./output.ts";
+
+/** The version and build facts as lines of `name  value`. */
+export function formatVersion(info: VersionInfo): string {
+  const source = "- (running from source)";
+  const rows: [string, string][] = [
+    ["runtape", info.version],
+    ["commit", info.commit ?? source],
+    ["built", info.built ?? source],
+    ["target", info.target ?? source],
+    ["bun", info.bun],
+    ["layout", `${info.layout} (reads ${info.reads.join(", ")})`],
+  ];
+  return rows.map(([name, value]) => `${name.padEnd(8)}${value}\n`).join("");
+}
+
+export default defineCommand({
+  meta: {
+    name: "version",
+    description: "Show the version, commit, build date, Bun version, target and database layout",
+  },
+  args: {
+    json: { type: "boolean", description: "As one JSON document" },
+    ...commonArgs,
+  },
+  run({ args }) {
+    const info = versionInfo();
+    out(args.json ? `${stringifyExact(info, 2)}\n` : formatVersion(info));
+  },
+});
