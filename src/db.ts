@@ -2,20 +2,15 @@ import { constants, Database, type SQLQueryBindings, type Statement } from "bun:
 import { accessSync, existsSync, constants as fs, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
-import schemaSql from "../schema.sql" with { type: "text" };
 import {
   DatabaseAccessError,
   DatabaseFormatError,
   DatabaseMissingError,
   RuntapeError,
 } from "./errors.ts";
-import { catalog, EVENT_TYPES, fieldsOf } from "./events/catalog.ts";
-import {
-  PYTHON_SCHEMA_VERSION,
-  REQUIRED_TABLES,
-  renderMigration,
-  SCHEMA_VERSION,
-} from "./schema.ts";
+import { defaultCatalog } from "./events/catalog.ts";
+import type { EventCatalog } from "./events/event-catalog.ts";
+import { PYTHON_SCHEMA_VERSION, renderMigration, renderSchema, requiredTables } from "./schema.ts";
 
 /** How long a writer waits for another process's write transaction before giving up. */
 const BUSY_TIMEOUT_MS = 30_000;
@@ -29,6 +24,8 @@ export interface OpenOptions {
   mode?: "read" | "write";
   /** With `write`: create a missing file (default true). */
   create?: boolean;
+  /** The event catalog to read and write with (default: runtape's); a test may add types. */
+  catalog?: EventCatalog;
 }
 
 /**
@@ -44,8 +41,14 @@ export type ReadAccess = "query-only" | "read-only" | "immutable";
 export interface RunsDb {
   readonly sqlite: Database;
   readonly path: string;
-  /** `user_version` of the layout: 1 as the Python recorder writes it, 2 with runtape's extension. */
+  /**
+   * `user_version` of the layout: 1 as the Python recorder writes it, 2 with runtape's extension,
+   * more as the catalog grows. Tables and columns newer than the file read as empty and NULL:
+   * see `catalog.typesAt` and `catalog.fieldsAt`. A file opened for writing is at `catalog.version`.
+   */
   readonly version: number;
+  /** The event catalog the database is read and written with. */
+  readonly catalog: EventCatalog;
   readonly writable: boolean;
   /** How it was opened: `write`, or the way a read reached it. */
   readonly access: "write" | ReadAccess;
@@ -96,6 +99,7 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
       throw new DatabaseAccessError(path, "is a directory, not a database file");
     }
   }
+  const catalog = options.catalog ?? defaultCatalog;
   let sqlite: Database;
   let access: RunsDb["access"] = "write";
   try {
@@ -105,7 +109,9 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
     throw toDbError(path, error);
   }
   try {
-    const version = write ? prepareForWriting(sqlite, path) : checkLayout(sqlite, path);
+    const version = write
+      ? prepareForWriting(sqlite, path, catalog)
+      : checkLayout(sqlite, path, catalog);
     if (version === 0 && !write) {
       throw new DatabaseFormatError(
         path,
@@ -116,6 +122,7 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
       sqlite,
       path,
       version,
+      catalog,
       writable: write,
       access,
       close: () => sqlite.close(),
@@ -202,30 +209,35 @@ function tableNames(sqlite: Database): Set<string> {
   return new Set((rows as { name: string }[]).map((r) => r.name));
 }
 
-/** Checks the layout; returns its version. An empty database is version 0. */
-function checkLayout(sqlite: Database, path: string): number {
+/**
+ * Checks the layout against what a file of its version holds by the catalog's history; returns
+ * the version. An empty database is version 0.
+ */
+function checkLayout(sqlite: Database, path: string, catalog: EventCatalog): number {
   const version = userVersion(sqlite);
-  if (version > SCHEMA_VERSION) {
+  if (version > catalog.version) {
     throw new DatabaseFormatError(
       path,
-      `written by a newer runtape (layout version ${version}; this one knows up to ${SCHEMA_VERSION})`,
+      `written by a newer runtape (layout version ${version}; this one knows up to ${catalog.version})`,
       "NEWER_VERSION",
     );
   }
   const tables = tableNames(sqlite);
   if (tables.size === 0 && version === 0) return 0;
-  const missing = REQUIRED_TABLES.find((t) => !tables.has(t));
+  const missing = requiredTables(Math.max(version, PYTHON_SCHEMA_VERSION), catalog).find(
+    (t) => !tables.has(t),
+  );
   if (missing !== undefined || version < PYTHON_SCHEMA_VERSION) {
     throw new DatabaseFormatError(
       path,
       `not a runs database (${missing ? `no table ${missing}` : `user_version ${version}`})`,
     );
   }
-  for (const type of EVENT_TYPES) {
-    const table = catalog[type].table;
+  for (const type of catalog.typesAt(version)) {
+    const table = catalog.table(type);
     const rows = sqlite.query(`PRAGMA table_info(${table})`).all() as { name: string }[];
     const have = new Set(rows.map((r) => r.name));
-    const absent = fieldsOf(type).find(([name]) => !have.has(name));
+    const absent = catalog.fieldsAt(type, version).find(([name]) => !have.has(name));
     if (absent) {
       throw new DatabaseFormatError(
         path,
@@ -256,21 +268,21 @@ function useWal(sqlite: Database): void {
   }
 }
 
-/** Brings the file to the current layout: schema into an empty file, migration of version 1. */
-function prepareForWriting(sqlite: Database, path: string): number {
+/** Brings the file to the catalog's layout: the schema into an empty file, else a migration. */
+function prepareForWriting(sqlite: Database, path: string, catalog: EventCatalog): number {
   sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  const version = checkLayout(sqlite, path);
+  const version = checkLayout(sqlite, path, catalog);
   // Also for a current layout: a file made from schema.sql by another tool is not in WAL yet.
   useWal(sqlite);
   sqlite.exec("PRAGMA synchronous = NORMAL");
-  if (version === SCHEMA_VERSION) return SCHEMA_VERSION;
+  if (version === catalog.version) return version;
   // Another process may be doing the same: decide again inside the write lock.
   sqlite
     .transaction(() => {
-      const version = checkLayout(sqlite, path);
-      if (version === 0) sqlite.exec(schemaSql);
-      else if (version === PYTHON_SCHEMA_VERSION) sqlite.exec(renderMigration());
+      const version = checkLayout(sqlite, path, catalog);
+      if (version === 0) sqlite.exec(renderSchema(catalog));
+      else if (version < catalog.version) sqlite.exec(renderMigration(version, catalog));
     })
     .immediate();
-  return SCHEMA_VERSION;
+  return catalog.version;
 }

@@ -18,6 +18,17 @@ export {
 export * from "./errors.ts";
 export * from "./events/catalog.ts";
 export { newUuid, nowNs } from "./events/clock.ts";
+export {
+  addedIn,
+  EventCatalog,
+  type EventRole,
+  type EventSpec,
+  EXTENSION_SCHEMA_VERSION,
+  type FieldEntry,
+  PYTHON_SCHEMA_VERSION,
+  type RequestAction,
+  type RoleKind,
+} from "./events/event-catalog.ts";
 export type { Field, FieldKind, Indicators, SqlValue } from "./events/fields.ts";
 export { dumpsIndicators, loadsIndicators, pyFloatRepr } from "./events/pyjson.ts";
 export {
@@ -75,7 +86,7 @@ export {
   type RunStatus,
   resolveRunId,
 } from "./runs.ts";
-export { SCHEMA_VERSION } from "./schema.ts";
+export { renderMigration, renderSchema, requiredTables, SCHEMA_VERSION } from "./schema.ts";
 export { type DemoOptions, type DemoResult, demoConfig, demoSteps, runDemo } from "./sim/index.ts";
 export {
   CHUNK_EVENTS,

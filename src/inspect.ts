@@ -7,7 +7,7 @@
 import type { RunsDb } from "./db.ts";
 import type { EventType } from "./events/catalog.ts";
 import { countEvents, scanBarPeriods, sumCounts, symbolsOf, timeRange } from "./inspect/queries.ts";
-import { type SymbolTrading, TRADING_TYPES, tradingOf } from "./inspect/trading.ts";
+import { type SymbolTrading, tradingOf, tradingTypes } from "./inspect/trading.ts";
 import {
   fromJsonColumn,
   getRun,
@@ -97,7 +97,7 @@ export function inspectRun(db: RunsDb, runId: string): RunDetail {
     const trading = tradingOf(db, runId);
     const symbols = symbolsOf(db, runId, {
       known: trading.map((t) => t.symbol),
-      skip: TRADING_TYPES,
+      skip: tradingTypes(db),
     });
     const [firstTsEventNs, lastTsEventNs] = timeRange(db, runId, symbols);
     return {

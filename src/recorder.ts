@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { EventBus, SubscribeOptions } from "./bus.ts";
 import { openRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
 import { DuplicateRunError, InvalidEventError, RuntapeError } from "./errors.ts";
-import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
+import type { Event } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { invalid } from "./events/schemas.ts";
@@ -113,7 +113,7 @@ export class Recorder {
   readonly runId: string;
   readonly #db: RunsDb;
   readonly #ownsDb: boolean;
-  readonly #writers: Record<EventType, TableWriter>;
+  readonly #writers: Record<string, TableWriter>;
   readonly #flushTransaction: () => void;
   readonly #updateCounters: Statement;
   readonly #batchSize: number;
@@ -137,11 +137,11 @@ export class Recorder {
     this.#intervalMs = options.flushIntervalMs ?? 100;
     const sqlite = db.sqlite;
     this.#writers = Object.fromEntries(
-      EVENT_TYPES.map((type) => {
-        const fields = fieldsOf(type);
+      db.catalog.types.map((type) => {
+        const fields = db.catalog.fields(type);
         const columns = ["run_id", ...fields.map(([name]) => name), SEQ_COLUMN];
         const row = `(${columns.map(() => "?").join(", ")})`;
-        const insert = `INSERT INTO ${catalog[type].table} (${columns.join(", ")}) VALUES `;
+        const insert = `INSERT INTO ${db.catalog.table(type)} (${columns.join(", ")}) VALUES `;
         const writer: TableWriter = {
           fields,
           one: sqlite.prepare(insert + row),
@@ -152,7 +152,7 @@ export class Recorder {
         };
         return [type, writer];
       }),
-    ) as Record<EventType, TableWriter>;
+    );
     this.#updateCounters = sqlite.prepare(
       "UPDATE runtape_runs SET events = ?, refused = ?, last_ts_event_ns = ?, bar_periods = ? WHERE run_id = ?",
     );
@@ -232,7 +232,7 @@ export class Recorder {
     if (this.#status !== "running") {
       throw new RuntapeError(`run ${this.runId} is closed (${this.#status})`, "RUN_CLOSED");
     }
-    const writer = this.#writers[event?.type as EventType] as TableWriter | undefined;
+    const writer = this.#writers[event?.type] as TableWriter | undefined;
     if (writer === undefined || !Object.hasOwn(this.#writers, event.type)) {
       this.#refused++;
       throw new InvalidEventError(String(event?.type), "type", event?.type, "not an event type");
@@ -281,8 +281,7 @@ export class Recorder {
     } catch (error) {
       throw toDbError(this.#db.path, error);
     }
-    for (const type of EVENT_TYPES) {
-      const writer = this.#writers[type];
+    for (const writer of Object.values(this.#writers)) {
       writer.values = [];
       writer.rows = 0;
     }
@@ -351,8 +350,7 @@ export class Recorder {
   }
 
   #writeBuffers(): void {
-    for (const type of EVENT_TYPES) {
-      const writer = this.#writers[type];
+    for (const writer of Object.values(this.#writers)) {
       if (writer.rows === 0) continue;
       const { values, width, chunk, one } = writer;
       const chunkWidth = width * CHUNK_ROWS;

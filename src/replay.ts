@@ -2,7 +2,8 @@ import type { Statement } from "bun:sqlite";
 import type { EventBus } from "./bus.ts";
 import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
 import { RowDecodeError } from "./errors.ts";
-import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
+import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
+import type { EventCatalog } from "./events/event-catalog.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { refusal } from "./events/schemas.ts";
 import { Pacer } from "./pacing.ts";
@@ -19,7 +20,7 @@ export interface ReplayOptions {
   excludeTypes?: readonly EventType[];
   /**
    * Only these symbols. Responses carry no symbol: they are kept when the request they answer is,
-   * so whole order lifecycles stay together.
+   * so whole order lifecycles stay together. Types that belong to no symbol are left out.
    */
   symbols?: readonly string[];
   /** Inclusive window on `ts_event_ns`. */
@@ -85,10 +86,11 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
       stats.skipped++;
     };
     const bySeq = hasSequence(db, runId);
-    const excluded = new Set(options.excludeTypes ?? []);
-    const wanted = new Set(options.types ?? EVENT_TYPES);
-    for (const type of EVENT_TYPES) {
-      if (!wanted.has(type) || excluded.has(type)) continue;
+    const excluded = new Set<string>(options.excludeTypes ?? []);
+    const wanted = options.types && new Set<string>(options.types);
+    // Tables that the file's layout predates hold no events.
+    for (const type of db.catalog.typesAt(db.version)) {
+      if ((wanted && !wanted.has(type)) || excluded.has(type)) continue;
       const [stream, statement] = openStream(db, type, runId, bySeq, options);
       statements.push(statement); // before its first row: finalized even if that row throws
       advance(stream, bySeq, reject);
@@ -143,22 +145,53 @@ export async function replayOnto(
   return stats;
 }
 
-/** Request tables: they carry the symbol of the orders that responses answer. */
-export const REQUEST_TABLES = EVENT_TYPES.filter((t) => {
-  const names = Object.keys(catalog[t].fields);
-  return names.includes("system_order_id") && names.includes("symbol");
-}).map((t) => catalog[t].table);
+/** Request tables of the default catalog that carry the symbol of the orders responses answer. */
+export const REQUEST_TABLES = defaultCatalog
+  .withRole("request")
+  .filter((t) => defaultCatalog.symbolField(t) !== undefined)
+  .map((t) => defaultCatalog.table(t));
+
+/**
+ * The condition that keeps a row of `type` in a replay of `symbols`: its symbol field, or for a
+ * type without one that points to an order, the symbol of the request naming that order (whole
+ * order lifecycles stay together). A type with neither belongs to no symbol and is left out.
+ */
+function symbolFilter(
+  db: RunsDb,
+  type: string,
+  symbols: readonly string[],
+): { sql: string; params: SqlValue[] } {
+  const cat = db.catalog;
+  const marks = symbols.map(() => "?").join(", ");
+  const symbol = cat.symbolField(type);
+  if (symbol !== undefined) return { sql: `${symbol} IN (${marks})`, params: [...symbols] };
+  const orderId = cat.orderIdField(type);
+  const requests = cat
+    .typesAt(db.version)
+    .filter((t) => cat.role(t)?.kind === "request" && cat.symbolField(t) !== undefined);
+  if (orderId === undefined || requests.length === 0) return { sql: "0", params: [] };
+  const table = cat.table(type);
+  // Row by row through the order id index (`+run_id` keeps the planner off the run index, which
+  // would scan every request of the run per response): flat memory, no set built.
+  const exists = requests.map(
+    (t) =>
+      `EXISTS (SELECT 1 FROM ${cat.table(t)} r WHERE r.${cat.orderIdField(t)} = ${table}.${orderId} AND +r.run_id = ${table}.run_id AND r.${cat.symbolField(t)} IN (${marks}))`,
+  );
+  return { sql: `(${exists.join(" OR ")})`, params: requests.flatMap(() => symbols) };
+}
 
 function openStream(
   db: RunsDb,
-  type: EventType,
+  type: string,
   runId: string,
   bySeq: boolean,
   options: ReplayOptions,
 ): [Stream, Statement] {
-  const { table } = catalog[type];
-  const fields = fieldsOf(type);
-  const names = fields.map(([name]) => name);
+  const table = db.catalog.table(type);
+  const fields = db.catalog.fields(type);
+  const since = (name: string) => db.catalog.sinceOf(type, name);
+  // A column newer than the file reads as NULL, as the migration would leave it.
+  const columns = fields.map(([name]) => (since(name) <= db.version ? name : `NULL AS ${name}`));
   const where = ["run_id = ?"];
   const params: SqlValue[] = [runId];
   if (options.from !== undefined) {
@@ -170,38 +203,31 @@ function openStream(
     params.push(options.to);
   }
   if (options.symbols !== undefined) {
-    const marks = options.symbols.map(() => "?").join(", ");
-    if (names.includes("symbol")) {
-      where.push(`symbol IN (${marks})`);
-      params.push(...options.symbols);
-    } else {
-      // Row by row through the order id index (`+run_id` keeps the planner off the run index,
-      // which would scan every request of the run per response): flat memory, no set built.
-      const requests = REQUEST_TABLES.map(
-        (t) =>
-          `EXISTS (SELECT 1 FROM ${t} r WHERE r.system_order_id = ${table}.associated_order_id AND +r.run_id = ${table}.run_id AND r.symbol IN (${marks}))`,
-      );
-      where.push(`(${requests.join(" OR ")})`);
-      for (const _ of REQUEST_TABLES) params.push(...options.symbols);
-    }
+    const filter = symbolFilter(db, type, options.symbols);
+    where.push(filter.sql);
+    params.push(...filter.params);
   }
   const key = bySeq ? SEQ_COLUMN : "ts_created_ns";
-  const sql = `SELECT id, ${key} AS merge_key, ${names.join(", ")} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY ${bySeq ? SEQ_COLUMN : "id"}`;
+  const sql = `SELECT id, ${key} AS merge_key, ${columns.join(", ")} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY ${bySeq ? SEQ_COLUMN : "id"}`;
   const statement = db.sqlite.prepare(sql);
   return [
-    newStream(type, statement.iterate(...params) as Iterator<Record<string, SqlValue>>),
+    newStream(type, statement.iterate(...params) as Iterator<Record<string, SqlValue>>, db.catalog),
     statement,
   ];
 }
 
 /** A stream of `type`'s rows, before its first row. */
-export function newStream(type: EventType, rows: Iterator<Record<string, SqlValue>>): Stream {
-  const { table } = catalog[type];
+export function newStream(
+  type: string,
+  rows: Iterator<Record<string, SqlValue>>,
+  cat: EventCatalog = defaultCatalog,
+): Stream {
+  const table = cat.table(type);
   return {
     table,
     rows,
-    decode: decoder(type, table, fieldsOf(type)),
-    rank: EVENT_TYPES.indexOf(type),
+    decode: decoder(type, table, cat.fields(type)),
+    rank: cat.types.indexOf(type),
     head: undefined,
     key: 0n,
     tie: 0n,
@@ -261,7 +287,7 @@ export function earliest(streams: Stream[]): Stream | undefined {
  * instead of a loop over the fields, because decoding is most of what a replay costs.
  */
 function decoder(
-  type: EventType,
+  type: string,
   table: string,
   fields: readonly (readonly [string, Field<unknown>])[],
 ): (row: Record<string, SqlValue>) => Event | RowDecodeError {

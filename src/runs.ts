@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import type { RunsDb } from "./db.ts";
 import { RunNotFoundError, RuntapeError } from "./errors.ts";
 import { parseJsonObject, stringifyExact } from "./json.ts";
-import { SCHEMA_VERSION } from "./schema.ts";
+import { EXTENSION_SCHEMA_VERSION } from "./schema.ts";
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
 /** Where a run stands; `running` with a dead recording process means the process crashed. */
@@ -29,7 +29,7 @@ export interface RunRow {
   bar_periods: string[] | null;
 }
 
-const hasExtension = (db: RunsDb) => db.version >= SCHEMA_VERSION;
+const hasExtension = (db: RunsDb) => db.version >= EXTENSION_SCHEMA_VERSION;
 
 function selectRuns(db: RunsDb, where: string): string {
   return hasExtension(db)

@@ -1,9 +1,18 @@
-import { catalog, EVENT_TYPES, fieldsOf } from "./events/catalog.ts";
+/**
+ * The layout of a runs database, generated from an event catalog and its history: the DDL of a
+ * new file, the additive migration of a file of any older layout version, and the tables each
+ * version must have.
+ */
+import { defaultCatalog } from "./events/catalog.ts";
+import {
+  type EventCatalog,
+  EXTENSION_SCHEMA_VERSION,
+  PYTHON_SCHEMA_VERSION,
+} from "./events/event-catalog.ts";
 
+export { EXTENSION_SCHEMA_VERSION, PYTHON_SCHEMA_VERSION };
 /** The layout runtape writes; the Python recorder's files are version 1. */
-export const SCHEMA_VERSION = 2;
-/** The Python recorder's layout, which runtape reads as is and extends when it writes. */
-export const PYTHON_SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = defaultCatalog.version;
 /** runtape's per-run publication sequence column, added to every event table. */
 export const SEQ_COLUMN = "seq";
 
@@ -38,80 +47,121 @@ CREATE TABLE runtape_runs (
     FOREIGN KEY (run_id) REFERENCES runs(run_id)
 );`;
 
-function eventTable(table: string, columns: readonly string[]): string {
+/** A stored column of an event table and the layout version that added it. */
+export interface Column {
+  readonly name: string;
+  readonly ddl: string;
+  readonly since: number;
+}
+
+/**
+ * The stored columns of `type` in the order a file of the current version has them: ordered by
+ * the version that added them, so that a new file and a migrated one have the same tables.
+ */
+export function storedColumns(cat: EventCatalog, type: string): Column[] {
+  const fields = cat.fields(type).map(([name, f]) => ({
+    name,
+    ddl: `${name} ${f.sql}${f.notNull ? " NOT NULL" : ""}`,
+    since: cat.sinceOf(type, name),
+  }));
+  const seq = {
+    name: SEQ_COLUMN,
+    ddl: `${SEQ_COLUMN} INTEGER`,
+    since: Math.max(EXTENSION_SCHEMA_VERSION, cat.sinceOf(type)),
+  };
+  const before = fields.filter((c) => c.since <= seq.since);
+  const after = fields.filter((c) => c.since > seq.since).sort((a, b) => a.since - b.since);
+  return [...before, seq, ...after];
+}
+
+function createTable(cat: EventCatalog, type: string): string {
   const lines = [
     "id INTEGER PRIMARY KEY",
     "run_id TEXT NOT NULL",
-    ...columns,
+    ...storedColumns(cat, type).map((c) => c.ddl),
     "FOREIGN KEY (run_id) REFERENCES runs(run_id)",
   ];
-  return `CREATE TABLE ${table} (\n    ${lines.join(",\n    ")}\n);`;
+  return `CREATE TABLE ${cat.table(type)} (\n    ${lines.join(",\n    ")}\n);`;
 }
 
-/** The indexes of the Python layout for each event table. */
-export function pythonIndexes(): string[] {
+/** The indexes of the Python layout of `type`: by order id and by symbol, as its roles say. */
+function roleIndexes(cat: EventCatalog, type: string): string[] {
+  const t = cat.table(type);
+  const orderId = cat.orderIdField(type);
+  const symbol = cat.symbolField(type);
   const out: string[] = [];
-  for (const type of EVENT_TYPES) {
-    const spec = catalog[type];
-    const t = spec.table;
-    const orderId = fieldsOf(type).find(([n]) => n.endsWith("order_id") && !n.startsWith("broker"));
-    if (orderId) out.push(`CREATE INDEX idx_${t}_run_ts ON ${t}(run_id, ts_event_ns);`);
-    if ("symbolIndex" in spec) {
-      out.push(`CREATE INDEX idx_${t}_run_symbol_ts ON ${t}(run_id, symbol, ts_event_ns);`);
-    }
-    if (orderId) out.push(`CREATE INDEX idx_${t}_order_id ON ${t}(${orderId[0]});`);
+  if (orderId) out.push(`CREATE INDEX idx_${t}_run_ts ON ${t}(run_id, ts_event_ns);`);
+  if (cat.spec(type).symbolIndex) {
+    out.push(`CREATE INDEX idx_${t}_run_symbol_ts ON ${t}(run_id, ${symbol}, ts_event_ns);`);
   }
+  if (orderId) out.push(`CREATE INDEX idx_${t}_order_id ON ${t}(${orderId});`);
   return out;
 }
 
-/** runtape's index per event table that reads one run in publication order. */
-export function seqIndexes(): string[] {
-  return EVENT_TYPES.map((type) => {
-    const t = catalog[type].table;
-    return `CREATE INDEX idx_${t}_run_${SEQ_COLUMN} ON ${t}(run_id, ${SEQ_COLUMN});`;
-  });
+function seqIndex(cat: EventCatalog, type: string): string {
+  const t = cat.table(type);
+  return `CREATE INDEX idx_${t}_run_${SEQ_COLUMN} ON ${t}(run_id, ${SEQ_COLUMN});`;
 }
 
-/** The full DDL of a new runs database: what `schema.sql` holds. */
-export function renderSchema(): string {
-  const tables = EVENT_TYPES.map((type) =>
-    eventTable(catalog[type].table, [
-      ...fieldsOf(type).map(([name, f]) => `${name} ${f.sql}${f.notNull ? " NOT NULL" : ""}`),
-      `${SEQ_COLUMN} INTEGER`,
-    ]),
-  );
+/** The indexes of the Python layout, for every event table of `cat`. */
+export function pythonIndexes(cat: EventCatalog = defaultCatalog): string[] {
+  return cat.types.flatMap((type) => roleIndexes(cat, type));
+}
+
+/** runtape's index per event table that reads one run in publication order. */
+export function seqIndexes(cat: EventCatalog = defaultCatalog): string[] {
+  return cat.types.map((type) => seqIndex(cat, type));
+}
+
+/** The full DDL of a new runs database: what `schema.sql` holds for the default catalog. */
+export function renderSchema(cat: EventCatalog = defaultCatalog): string {
   return [
     "-- The runs database of runtape: the layout of onesecondtrader's run recorder (user_version 1),",
-    "-- extended additively (user_version 2). Generated from src/events/catalog.ts by",
+    `-- extended additively (user_version ${cat.version}). Generated from src/events/catalog.ts by`,
     "-- `bun run schema`; a test keeps this file and the catalog in step.",
     "",
     RUNS_TABLE,
     "",
-    tables.join("\n\n"),
+    cat.types.map((type) => createTable(cat, type)).join("\n\n"),
     "",
-    pythonIndexes().join("\n"),
+    pythonIndexes(cat).join("\n"),
     "",
     EXTENSION,
     "",
-    seqIndexes().join("\n"),
+    seqIndexes(cat).join("\n"),
     "",
-    `PRAGMA user_version = ${SCHEMA_VERSION};`,
+    `PRAGMA user_version = ${cat.version};`,
     "",
   ].join("\n");
 }
 
-/** The DDL that brings a version-1 (Python) database to version 2 without touching its rows. */
-export function renderMigration(): string {
+/**
+ * The DDL that brings a file of layout version `from` (1 or later) to `cat.version` without
+ * touching its rows: the extension, the tables of newer types, the columns added since.
+ */
+export function renderMigration(from: number, cat: EventCatalog = defaultCatalog): string {
+  const out: string[] = [];
+  for (const type of cat.types) {
+    if (cat.sinceOf(type) > from) {
+      out.push(createTable(cat, type), ...roleIndexes(cat, type), seqIndex(cat, type));
+      continue;
+    }
+    const table = cat.table(type);
+    for (const column of storedColumns(cat, type)) {
+      if (column.since > from) out.push(`ALTER TABLE ${table} ADD COLUMN ${column.ddl};`);
+    }
+    if (from < EXTENSION_SCHEMA_VERSION) out.push(seqIndex(cat, type));
+  }
+  if (from < EXTENSION_SCHEMA_VERSION) out.push(EXTENSION);
+  out.push(`PRAGMA user_version = ${cat.version};`);
+  return out.join("\n");
+}
+
+/** The tables a file of layout `version` must have. */
+export function requiredTables(version: number, cat: EventCatalog = defaultCatalog): string[] {
   return [
-    ...EVENT_TYPES.map((t) => `ALTER TABLE ${catalog[t].table} ADD COLUMN ${SEQ_COLUMN} INTEGER;`),
-    EXTENSION,
-    ...seqIndexes(),
-    `PRAGMA user_version = ${SCHEMA_VERSION};`,
-  ].join("\n");
+    "runs",
+    ...(version >= EXTENSION_SCHEMA_VERSION ? ["runtape_runs"] : []),
+    ...cat.typesAt(version).map((type) => cat.table(type)),
+  ];
 }
-
-/** All tables a runs database must have. */
-export const REQUIRED_TABLES: readonly string[] = [
-  "runs",
-  ...EVENT_TYPES.map((t) => catalog[t].table),
-];

@@ -190,16 +190,17 @@ export function rowCounts(path: string, runId: string): Record<string, number> {
 
 /**
  * A content hash of everything one run holds: its `runs` row and its rows in every event table,
- * every column but runtape's added `seq` (so a migrated Python run hashes as before).
+ * every column but runtape's added `seq` (so a migrated Python run hashes as before) and the
+ * `added` ones (columns a migration added, NULL in the rows written before).
  */
-export function runContentHash(path: string, runId: string): string {
+export function runContentHash(path: string, runId: string, added: string[] = []): string {
   const db = rawDb(path);
   const hasher = new Bun.CryptoHasher("sha256");
   try {
     for (const table of ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)]) {
       const columns = (db.query(`PRAGMA table_info(${table})`).all() as { name: string }[])
         .map((c) => c.name)
-        .filter((c) => c !== "seq");
+        .filter((c) => c !== "seq" && !added.includes(c));
       // typeof() too: a REAL that became an INTEGER would be a change.
       const select = columns.map((c) => `${c}, typeof(${c})`).join(", ");
       for (const row of db

@@ -1,6 +1,11 @@
 import { newUuid, nowNs } from "./clock.ts";
 import {
-  type Field,
+  EventCatalog,
+  type EventSpec,
+  type FieldEntry,
+  type RequestAction,
+} from "./event-catalog.ts";
+import {
   indicators,
   int,
   ns,
@@ -34,14 +39,6 @@ export type Side = (typeof SIDES)[number];
 export type Action = (typeof ACTIONS)[number];
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
-/** How one event type is stored: its table, its columns in insert order, its extra indexes. */
-export interface EventSpec {
-  readonly table: string;
-  readonly fields: Readonly<Record<string, Field<unknown>>>;
-  /** An index on `(run_id, symbol, ts_event_ns)`, as the bar tables and fills have. */
-  readonly symbolIndex?: true;
-}
-
 const times = { ts_event_ns: ns, ts_created_ns: withDefault(ns, nowNs) };
 const bar = {
   ...times,
@@ -62,16 +59,34 @@ const rejected = {
 };
 const orderId = withDefault(text, newUuid);
 
+const market = { since: 1, role: { kind: "market" }, symbol: "symbol", symbolIndex: true } as const;
+const request = (action: RequestAction) =>
+  ({
+    since: 1,
+    role: { kind: "request", action },
+    symbol: "symbol",
+    orderId: "system_order_id",
+  }) as const;
+const verdict = <A extends string>(answers: A, verdict: "accepted" | "rejected") =>
+  ({
+    since: 1,
+    role: { kind: "response", answers, verdict },
+    orderId: "associated_order_id",
+  }) as const;
+
 /**
- * The one declaration of the event model: every event type, its table and its columns, in the
- * order of the spec. Types, valibot schemas, the DDL, the recorder, the replay and the NDJSON codec
- * are all derived from it, so a new event type is one new entry here.
+ * The one declaration of the event model: every event type, its table, its columns in the order of
+ * the spec, since which layout version it is stored, and its role. Types, valibot schemas, the DDL
+ * and the migrations, the layout check, the recorder, the replay, the trading summary and the
+ * NDJSON codec are all derived from it, so a new event type is one new entry here, with `since`
+ * one above the current layout version (see the README's development section).
  */
 export const catalog = {
-  BarReceived: { table: "bars", fields: bar, symbolIndex: true },
-  BarProcessed: { table: "bars_processed", fields: { ...bar, indicators }, symbolIndex: true },
+  BarReceived: { table: "bars", fields: bar, ...market },
+  BarProcessed: { table: "bars_processed", fields: { ...bar, indicators }, ...market },
   OrderSubmissionRequest: {
     table: "order_submissions",
+    ...request("submit"),
     fields: {
       ...times,
       system_order_id: orderId,
@@ -87,10 +102,12 @@ export const catalog = {
   },
   OrderCancellationRequest: {
     table: "order_cancellations",
+    ...request("cancel"),
     fields: { ...times, system_order_id: orderId, symbol: text },
   },
   OrderModificationRequest: {
     table: "order_modifications",
+    ...request("modify"),
     fields: {
       ...times,
       system_order_id: orderId,
@@ -100,14 +117,43 @@ export const catalog = {
       stop_price: nullable(real),
     },
   },
-  OrderAccepted: { table: "orders_accepted", fields: accepted },
-  OrderRejected: { table: "orders_rejected", fields: rejected },
-  CancellationAccepted: { table: "cancellations_accepted", fields: accepted },
-  CancellationRejected: { table: "cancellations_rejected", fields: rejected },
-  ModificationAccepted: { table: "modifications_accepted", fields: accepted },
-  ModificationRejected: { table: "modifications_rejected", fields: rejected },
+  OrderAccepted: {
+    table: "orders_accepted",
+    fields: accepted,
+    ...verdict("OrderSubmissionRequest", "accepted"),
+  },
+  OrderRejected: {
+    table: "orders_rejected",
+    fields: rejected,
+    ...verdict("OrderSubmissionRequest", "rejected"),
+  },
+  CancellationAccepted: {
+    table: "cancellations_accepted",
+    fields: accepted,
+    ...verdict("OrderCancellationRequest", "accepted"),
+  },
+  CancellationRejected: {
+    table: "cancellations_rejected",
+    fields: rejected,
+    ...verdict("OrderCancellationRequest", "rejected"),
+  },
+  ModificationAccepted: {
+    table: "modifications_accepted",
+    fields: accepted,
+    ...verdict("OrderModificationRequest", "accepted"),
+  },
+  ModificationRejected: {
+    table: "modifications_rejected",
+    fields: rejected,
+    ...verdict("OrderModificationRequest", "rejected"),
+  },
   FillEvent: {
     table: "fills",
+    since: 1,
+    role: { kind: "fill" },
+    symbol: "symbol",
+    orderId: "associated_order_id",
+    symbolIndex: true,
     fields: {
       ...response,
       broker_order_id: nullable(text),
@@ -120,13 +166,19 @@ export const catalog = {
       commission: real,
       exchange: withDefault(text, () => "SIMULATED"),
     },
-    symbolIndex: true,
   },
   OrderExpired: {
     table: "expirations",
+    since: 1,
+    role: { kind: "expiry" },
+    symbol: "symbol",
+    orderId: "associated_order_id",
     fields: { ...response, broker_order_id: nullable(text), symbol: text },
   },
 } as const satisfies Record<string, EventSpec>;
+
+/** The catalog's lookups (storage history, roles); what a RunsDb uses unless opened with another. */
+export const defaultCatalog: EventCatalog<EventType> = new EventCatalog(catalog);
 
 /** The name of an event type, e.g. `"BarReceived"`. */
 export type EventType = keyof typeof catalog;
@@ -143,7 +195,7 @@ export type EventOf<K extends EventType> = K extends EventType
   ? { type: K } & { -readonly [F in keyof FieldsOf<K>]: ValueOf<FieldsOf<K>[F]> }
   : never;
 
-/** Any of the 13 events, discriminated by `type`. */
+/** Any event of the catalog, discriminated by `type`. */
 export type Event = EventOf<EventType>;
 
 /** All event types in catalog order. */
@@ -155,16 +207,16 @@ export function columnsOf(type: EventType): readonly string[] {
 }
 
 /** The fields of `type` as one list, for codecs that walk the columns. */
-export function fieldsOf(type: EventType): readonly (readonly [string, Field<unknown>])[] {
-  return Object.entries(catalog[type].fields) as [string, Field<unknown>][];
+export function fieldsOf(type: EventType): readonly FieldEntry[] {
+  return defaultCatalog.fields(type);
 }
 
 /** The event type stored in `table`, if any. */
 export function typeOfTable(table: string): EventType | undefined {
-  return EVENT_TYPES.find((t) => catalog[t].table === table);
+  return defaultCatalog.typeOfTable(table);
 }
 
-/** Whether `name` is one of the 13 event type names. */
+/** Whether `name` is an event type name of the catalog. */
 export function isEventType(name: unknown): name is EventType {
   return typeof name === "string" && Object.hasOwn(catalog, name);
 }

@@ -23,6 +23,8 @@ export interface Field<T> {
   readonly options?: readonly string[];
   readonly schema: v.GenericSchema<unknown, T>;
   is(value: unknown): value is T;
+  /** The layout version that added the column to an existing type (see `addedIn`). */
+  readonly since?: number;
   /** Present when the Python model fills the field itself (factories, NDJSON input). */
   readonly default?: () => T;
   /** Present where the stored form differs from the value (indicators as JSON text). */

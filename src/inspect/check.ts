@@ -1,8 +1,6 @@
 import type { RunsDb } from "../db.ts";
-import { EVENT_TYPES } from "../events/catalog.ts";
 import { isRecordingAlive, listRuns, type RunRow } from "../runs.ts";
-import { SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
-import { tableOf } from "./queries.ts";
+import { EXTENSION_SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
 
 /** One problem `checkDatabase` found. */
 export interface CheckFinding {
@@ -87,15 +85,16 @@ function checkRun(db: RunsDb, run: RunRow): CheckFinding[] {
       `is running, but its recording process (pid ${run.pid}) is gone: \`runtape recover\` closes it`,
     );
   // Sequence numbers and counters exist only where runtape recorded the run.
-  if (db.version < SCHEMA_VERSION || run.events === null) return findings;
-  const union = EVENT_TYPES.map(
-    (t) => `SELECT ${SEQ_COLUMN} AS s FROM ${tableOf(t)} WHERE run_id = ?`,
-  ).join(" UNION ALL ");
+  if (db.version < EXTENSION_SCHEMA_VERSION || run.events === null) return findings;
+  const types = db.catalog.typesAt(db.version);
+  const union = types
+    .map((t) => `SELECT ${SEQ_COLUMN} AS s FROM ${db.catalog.table(t)} WHERE run_id = ?`)
+    .join(" UNION ALL ");
   const stats = db.sqlite
     .query(
       `SELECT COUNT(*) AS n, COUNT(s) AS numbered, COUNT(DISTINCT s) AS distinct_, MIN(s) AS lo, MAX(s) AS hi FROM (${union})`,
     )
-    .get(...EVENT_TYPES.map(() => runId)) as {
+    .get(...types.map(() => runId)) as {
     n: bigint;
     numbered: bigint;
     distinct_: bigint;

@@ -1,20 +1,21 @@
 /**
  * Questions about one run's stored events, each answered through the indexes that lead with
  * run_id: the cost is that of the run (often much less), never that of the other runs in the file.
+ * Tables that the file's layout version predates count as empty.
  */
 import type { RunsDb } from "../db.ts";
-import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
+import type { EventType } from "../events/catalog.ts";
 
-export const tableOf = (type: EventType) => catalog[type].table;
-const hasColumn = (type: EventType, column: string) => Object.hasOwn(catalog[type].fields, column);
-const hasSymbolIndex = (type: EventType) => "symbolIndex" in catalog[type];
+/** The event types whose tables the file holds. */
+export const storedTypes = (db: RunsDb) => db.catalog.typesAt(db.version) as EventType[];
 
-/** Events stored for a run, by type. */
+/** Events stored for a run, by type (0 for types newer than the file). */
 export function countEvents(db: RunsDb, runId: string): Record<EventType, bigint> {
   const counts = {} as Record<EventType, bigint>;
-  for (const type of EVENT_TYPES) {
+  for (const type of db.catalog.types as EventType[]) counts[type] = 0n;
+  for (const type of storedTypes(db)) {
     const row = db.sqlite
-      .query(`SELECT COUNT(*) AS n FROM ${tableOf(type)} WHERE run_id = ?`)
+      .query(`SELECT COUNT(*) AS n FROM ${db.catalog.table(type)} WHERE run_id = ?`)
       .get(runId) as { n: bigint };
     counts[type] = row.n;
   }
@@ -32,15 +33,16 @@ export const sumCounts = (counts: Record<EventType, bigint>) =>
 export function symbolsOf(
   db: RunsDb,
   runId: string,
-  { known = [], skip = [] }: { known?: Iterable<string>; skip?: readonly EventType[] } = {},
+  { known = [], skip = [] }: { known?: Iterable<string>; skip?: readonly string[] } = {},
 ): string[] {
   const symbols = new Set<string>(known);
-  for (const type of EVENT_TYPES) {
-    if (!hasColumn(type, "symbol") || skip.includes(type)) continue;
-    const table = tableOf(type);
-    if (hasSymbolIndex(type)) {
+  for (const type of storedTypes(db)) {
+    const symbol = db.catalog.symbolField(type);
+    if (symbol === undefined || skip.includes(type)) continue;
+    const table = db.catalog.table(type);
+    if (db.catalog.spec(type).symbolIndex) {
       const next = db.sqlite.query(
-        `SELECT symbol FROM ${table} WHERE run_id = ? AND symbol > ? ORDER BY symbol LIMIT 1`,
+        `SELECT ${symbol} AS symbol FROM ${table} WHERE run_id = ? AND ${symbol} > ? ORDER BY ${symbol} LIMIT 1`,
       );
       for (
         let row = next.get(runId, "") as { symbol: string } | null;
@@ -50,10 +52,10 @@ export function symbolsOf(
         symbols.add(row.symbol);
       }
     } else {
-      for (const [symbol] of db.sqlite
-        .query(`SELECT DISTINCT symbol FROM ${table} WHERE run_id = ?`)
+      for (const [value] of db.sqlite
+        .query(`SELECT DISTINCT ${symbol} FROM ${table} WHERE run_id = ?`)
         .values(runId) as [string][]) {
-        symbols.add(symbol);
+        symbols.add(value);
       }
     }
   }
@@ -71,15 +73,15 @@ export function timeRange(
 ): [bigint | null, bigint | null] {
   let first: bigint | null = null;
   let last: bigint | null = null;
-  for (const type of EVENT_TYPES) {
-    const bySymbol = hasSymbolIndex(type);
+  for (const type of storedTypes(db)) {
+    const symbol = db.catalog.spec(type).symbolIndex ? db.catalog.symbolField(type) : undefined;
     // MIN and MAX in separate queries: together they defeat SQLite's one-seek index optimisation.
     const edge = (fn: "MIN" | "MAX") =>
       db.sqlite.query(
-        `SELECT ${fn}(ts_event_ns) AS t FROM ${tableOf(type)} WHERE run_id = ?${bySymbol ? " AND symbol = ?" : ""}`,
+        `SELECT ${fn}(ts_event_ns) AS t FROM ${db.catalog.table(type)} WHERE run_id = ?${symbol ? ` AND ${symbol} = ?` : ""}`,
       );
     const [min, max] = [edge("MIN"), edge("MAX")];
-    for (const params of bySymbol ? symbols.map((s) => [runId, s]) : [[runId]]) {
+    for (const params of symbol ? symbols.map((s) => [runId, s]) : [[runId]]) {
       const lo = (min.get(...params) as { t: bigint | null }).t;
       const hi = (max.get(...params) as { t: bigint | null }).t;
       if (lo !== null && (first === null || lo < first)) first = lo;
@@ -90,15 +92,16 @@ export function timeRange(
 }
 
 /**
- * Bar periods of a run, sorted. No index covers bar_period, so this reads the run's bars: runtape
- * notes the periods while recording, and only runs the Python recorder wrote need this.
+ * Bar periods of a run, sorted. No index covers bar_period, so this reads the run's market data:
+ * runtape notes the periods while recording, and only runs the Python recorder wrote need this.
  */
 export function scanBarPeriods(db: RunsDb, runId: string): string[] {
   const periods = new Set<string>();
-  for (const type of EVENT_TYPES) {
-    if (!hasColumn(type, "bar_period")) continue;
+  for (const type of storedTypes(db)) {
+    const spec = db.catalog.spec(type);
+    if (spec.role?.kind !== "market" || !Object.hasOwn(spec.fields, "bar_period")) continue;
     for (const [period] of db.sqlite
-      .query(`SELECT DISTINCT bar_period FROM ${tableOf(type)} WHERE run_id = ?`)
+      .query(`SELECT DISTINCT bar_period FROM ${spec.table} WHERE run_id = ?`)
       .values(runId) as [string][]) {
       periods.add(period);
     }

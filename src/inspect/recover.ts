@@ -1,7 +1,6 @@
 import { hostname } from "node:os";
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
-import { catalog, EVENT_TYPES } from "../events/catalog.ts";
 import { getRun, isRecordingAlive, listRuns, type RunRow } from "../runs.ts";
 import { countEvents, sumCounts } from "./queries.ts";
 
@@ -20,9 +19,9 @@ export interface RecoveredRun {
  */
 function lastCreatedNs(db: RunsDb, runId: string): bigint | null {
   let last: bigint | null = null;
-  for (const type of EVENT_TYPES) {
+  for (const type of db.catalog.typesAt(db.version)) {
     const row = db.sqlite
-      .query(`SELECT MAX(ts_created_ns) AS t FROM ${catalog[type].table} WHERE run_id = ?`)
+      .query(`SELECT MAX(ts_created_ns) AS t FROM ${db.catalog.table(type)} WHERE run_id = ?`)
       .get(runId) as { t: bigint | null };
     if (row.t !== null && (last === null || row.t > last)) last = row.t;
   }
