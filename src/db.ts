@@ -10,7 +10,17 @@ import {
 } from "./errors.ts";
 import { defaultCatalog } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
-import { PYTHON_SCHEMA_VERSION, renderMigration, renderSchema, requiredTables } from "./schema.ts";
+import {
+  EXTENSION,
+  EXTENSION_SCHEMA_VERSION,
+  EXTENSION_TABLE,
+  PYTHON_SCHEMA_VERSION,
+  RUNS_TABLE,
+  renderMigration,
+  renderSchema,
+  requiredTables,
+  storedColumns,
+} from "./schema.ts";
 
 /** How long a writer waits for another process's write transaction before giving up. */
 const BUSY_TIMEOUT_MS = 30_000;
@@ -198,6 +208,32 @@ function openForReading(path: string): { sqlite: Database; access: ReadAccess } 
   return { sqlite: new ImmutableDatabase(path), access: "immutable" };
 }
 
+/**
+ * Runs `body` inside one read transaction, so that all its queries see the same moment of a file
+ * that others may be writing meanwhile. Inside a transaction already open it just runs.
+ */
+export function inSnapshot<T>(db: RunsDb, body: () => T): T {
+  if (db.sqlite.inTransaction) return body();
+  db.sqlite.exec("BEGIN");
+  try {
+    return body();
+  } finally {
+    endRead(db);
+  }
+}
+
+/**
+ * Ends a read transaction. It wrote nothing, so ending it cannot fail in a way that matters, and
+ * on a corrupt file it may fail: that must not hide the error that ended the read.
+ */
+export function endRead(db: RunsDb): void {
+  try {
+    if (db.sqlite.inTransaction) db.sqlite.exec("ROLLBACK");
+  } catch {
+    // nothing was written: nothing to lose
+  }
+}
+
 function userVersion(sqlite: Database): number {
   return Number(
     (sqlite.query("PRAGMA user_version").get() as { user_version: bigint }).user_version,
@@ -233,19 +269,52 @@ function checkLayout(sqlite: Database, path: string, catalog: EventCatalog): num
       `not a runs database (${missing ? `no table ${missing}` : `user_version ${version}`})`,
     );
   }
+  for (const [table, columns] of bookkeepingColumns()) {
+    if (table === EXTENSION_TABLE && version < EXTENSION_SCHEMA_VERSION) continue;
+    requireColumns(sqlite, path, table, columns);
+  }
   for (const type of catalog.typesAt(version)) {
-    const table = catalog.table(type);
-    const rows = sqlite.query(`PRAGMA table_info(${table})`).all() as { name: string }[];
-    const have = new Set(rows.map((r) => r.name));
-    const absent = catalog.fieldsAt(type, version).find(([name]) => !have.has(name));
-    if (absent) {
-      throw new DatabaseFormatError(
-        path,
-        `not a runs database (${table} has no column ${absent[0]})`,
-      );
-    }
+    const columns = storedColumns(catalog, type).filter((c) => c.since <= version);
+    requireColumns(
+      sqlite,
+      path,
+      catalog.table(type),
+      columns.map((c) => c.name),
+    );
   }
   return version;
+}
+
+function requireColumns(sqlite: Database, path: string, table: string, columns: string[]): void {
+  const rows = sqlite.query(`PRAGMA table_info("${table}")`).all() as { name: string }[];
+  const have = new Set(rows.map((r) => r.name));
+  const absent = columns.find((c) => !have.has(c));
+  if (absent !== undefined) {
+    throw new DatabaseFormatError(path, `not a runs database (${table} has no column ${absent})`);
+  }
+}
+
+let bookkeeping: Map<string, string[]> | undefined;
+
+/** The columns of `runs` and of runtape's bookkeeping table, read from their DDL. */
+function bookkeepingColumns(): ReadonlyMap<string, string[]> {
+  if (bookkeeping === undefined) {
+    const scratch = new Database(":memory:");
+    try {
+      scratch.exec(`${RUNS_TABLE}\n${EXTENSION}`);
+      bookkeeping = new Map();
+      for (const table of ["runs", EXTENSION_TABLE]) {
+        const rows = scratch.query(`PRAGMA table_info("${table}")`).all() as { name: string }[];
+        bookkeeping.set(
+          table,
+          rows.map((r) => r.name),
+        );
+      }
+    } finally {
+      scratch.close();
+    }
+  }
+  return bookkeeping;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { RunsDb } from "./db.ts";
+import { inSnapshot, type RunsDb } from "./db.ts";
 import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
 import { replay } from "./replay.ts";
 
@@ -92,11 +92,14 @@ export function diffEvents(
 
 /** Compares two recorded runs (of the same or different databases); see {@link diffEvents}. */
 export function diffRuns(a: RunRef, b: RunRef, options: DiffOptions = {}): DiffResult {
-  return diffEvents(
-    replay(a.db, { run: a.run, excludeTypes: options.excludeTypes as EventType[] | undefined }),
-    replay(b.db, { run: b.run, excludeTypes: options.excludeTypes as EventType[] | undefined }),
-    options,
-  );
+  const compare = () =>
+    diffEvents(
+      replay(a.db, { run: a.run, excludeTypes: options.excludeTypes as EventType[] | undefined }),
+      replay(b.db, { run: b.run, excludeTypes: options.excludeTypes as EventType[] | undefined }),
+      options,
+    );
+  // Two runs read through one connection share its read transaction: both sides of one moment.
+  return typeof a.db !== "string" && a.db === b.db ? inSnapshot(a.db, compare) : compare();
 }
 
 function* kept(events: Iterable<Event>, excluded: ReadonlySet<string>): Generator<Event> {

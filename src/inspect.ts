@@ -4,7 +4,7 @@
  * Everything that looks at one run goes through indexes that lead with run_id, so its cost is
  * that of the run (mostly far less), whatever else the file holds.
  */
-import type { RunsDb } from "./db.ts";
+import { inSnapshot, type RunsDb } from "./db.ts";
 import type { EventType } from "./events/catalog.ts";
 import { countEvents, scanBarPeriods, sumCounts, symbolsOf, timeRange } from "./inspect/queries.ts";
 import { type SymbolTrading, tradingOf, tradingTypes } from "./inspect/trading.ts";
@@ -62,20 +62,22 @@ export interface RunDetail {
  * wrote have theirs counted (through the run_id indexes).
  */
 export function listRunSummaries(db: RunsDb): RunListEntry[] {
-  return listRuns(db).map((run) => {
-    const alive = isRecordingAlive(run);
-    return {
-      runId: run.run_id,
-      name: run.name,
-      status: run.status,
-      alive,
-      stale: run.status === "running" && !alive,
-      tsStart: run.ts_start,
-      tsEnd: run.ts_end,
-      durationNs: run.ts_end === null ? null : run.ts_end - run.ts_start,
-      events: run.events ?? sumCounts(countEvents(db, run.run_id)),
-    };
-  });
+  return inSnapshot(db, () =>
+    listRuns(db).map((run) => {
+      const alive = isRecordingAlive(run);
+      return {
+        runId: run.run_id,
+        name: run.name,
+        status: run.status,
+        alive,
+        stale: run.status === "running" && !alive,
+        tsStart: run.ts_start,
+        tsEnd: run.ts_end,
+        durationNs: run.ts_end === null ? null : run.ts_end - run.ts_start,
+        events: run.events ?? sumCounts(countEvents(db, run.run_id)),
+      };
+    }),
+  );
 }
 
 const parseJson = (text: string | null, what: string): unknown => {

@@ -1,6 +1,6 @@
 import type { Statement } from "bun:sqlite";
 import type { EventBus } from "./bus.ts";
-import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
+import { endRead, openRunsDb, type RunsDb, toDbError } from "./db.ts";
 import { RowDecodeError } from "./errors.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
@@ -28,8 +28,11 @@ export interface ReplayOptions {
   to?: bigint;
   /** At most this many events. */
   limit?: number;
-  /** A row that does not decode throws RowDecodeError (default), or is skipped and counted. */
-  onInvalidRow?: "throw" | "skip";
+  /**
+   * A row that does not decode throws RowDecodeError (default), or is skipped and counted, or is
+   * skipped, counted and handed to the function given.
+   */
+  onInvalidRow?: "throw" | "skip" | ((error: RowDecodeError) => void);
   /** Filled in as the replay goes: the run replayed, events yielded and rows skipped. */
   stats?: ReplayStats;
 }
@@ -77,13 +80,19 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
   const db = typeof source === "string" ? openRunsDb(source) : source;
   const streams: Stream[] = [];
   const statements: Statement[] = [];
+  // One read transaction: a run being recorded meanwhile replays as one moment of it, every table
+  // cut at the same point, never a later event without the earlier ones of another table.
+  const snapshot = !db.sqlite.inTransaction;
   try {
+    if (snapshot) db.sqlite.exec("BEGIN");
     const runId = resolveRunId(db, options.run);
     const stats = options.stats ?? { runId, events: 0, skipped: 0 };
     stats.runId = runId;
+    const onInvalid = options.onInvalidRow ?? "throw";
     const reject = (error: RowDecodeError) => {
-      if (options.onInvalidRow !== "skip") throw error;
+      if (onInvalid === "throw") throw error;
       stats.skipped++;
+      if (typeof onInvalid === "function") onInvalid(error);
     };
     const bySeq = hasSequence(db, runId);
     const excluded = new Set<string>(options.excludeTypes ?? []);
@@ -114,6 +123,7 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
     throw toDbError(db.path, error);
   } finally {
     for (const statement of statements) statement.finalize();
+    if (snapshot) endRead(db);
     if (typeof source === "string") db.close();
   }
 }

@@ -15,6 +15,8 @@ export { EXTENSION_SCHEMA_VERSION, PYTHON_SCHEMA_VERSION };
 export const SCHEMA_VERSION = defaultCatalog.version;
 /** runtape's per-run publication sequence column, added to every event table. */
 export const SEQ_COLUMN = "seq";
+/** runtape's per-run bookkeeping table, part of layout 2. */
+export const EXTENSION_TABLE = "runtape_runs";
 
 /** The Python layout's `runs` table (the store derives its own from it). */
 export const RUNS_TABLE = `CREATE TABLE runs (

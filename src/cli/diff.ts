@@ -1,15 +1,20 @@
 import { defineCommand } from "citty";
 import { DEFAULT_IGNORE, diffRuns, formatDiff } from "../diff.ts";
+import { EVENT_TYPES, fieldsOf } from "../events/catalog.ts";
 import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
 import { commonArgs, parseList, parseTypes, UsageError } from "./args.ts";
 import { openDb } from "./database.ts";
 import { out } from "./output.ts";
 
+/** Every field any event type has. */
+const FIELD_NAMES = new Set(EVENT_TYPES.flatMap((type) => fieldsOf(type).map(([name]) => name)));
+
 export default defineCommand({
   meta: {
     name: "diff",
-    description: "Compare two runs event by event; exit 0 when they match, 1 when they differ",
+    description:
+      "Compare two runs event by event; exit 0 when they match, 1 when they differ, 2 on error",
   },
   args: {
     a: { type: "positional", required: true, description: "First runs database" },
@@ -45,8 +50,16 @@ export default defineCommand({
         `--tolerance takes a number >= 0 (got ${JSON.stringify(args.tolerance)})`,
       );
     }
+    const ignore = parseList(args.ignore);
+    const unknown = ignore?.find((field) => !FIELD_NAMES.has(field));
+    if (unknown !== undefined) {
+      throw new UsageError(
+        `--ignore: no event has a field ${JSON.stringify(unknown)}`,
+        "fields are the NDJSON keys of the events, e.g. ts_created_ns",
+      );
+    }
     const options = {
-      ignore: parseList(args.ignore),
+      ignore,
       tolerance: tolerance === undefined ? undefined : { abs: tolerance, rel: tolerance },
       excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
     };

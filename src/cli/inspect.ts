@@ -18,7 +18,8 @@ export default defineCommand({
     json: { type: "boolean", description: "Print one JSON document (exact integers) instead" },
     check: {
       type: "boolean",
-      description: "Check integrity (SQLite, orphans, sequence gaps, statuses); exit 1 on findings",
+      description:
+        "Check integrity (SQLite, layout, every row decoded, sequences, counters, statuses; with --run that run's rows); exit 0 clean, 1 findings, 2 error",
     },
     ...commonArgs,
   },
@@ -26,7 +27,8 @@ export default defineCommand({
     const db = openDb(args.db, args);
     try {
       if (args.check) {
-        const findings = checkDatabase(db);
+        const runId = args.run === undefined ? undefined : resolveRunId(db, args.run);
+        const findings = checkDatabase(db, { runId });
         if (args.json) print(stringifyExact({ ok: findings.length === 0, findings }, 2));
         else if (findings.length === 0) print(`${args.db}: no problems found`);
         else print(findings.map((f) => `${f.kind}: ${f.message}`).join("\n"));

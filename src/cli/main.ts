@@ -35,10 +35,12 @@ onExitWithOpenRuns((runs) => logger.warn(openRunsWarning(runs)));
 
 /**
  * Runs the CLI on `argv` (without the executable) and returns the exit code: 0 success,
- * 1 failure, 2 usage error, 130/143 interrupted. Errors become one line on stderr.
+ * 1 failure, 2 usage error, 130/143 interrupted; `diff` and `inspect --check` answer with 0 and 1
+ * and fail with 2. Errors become one line on stderr.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes("--verbose");
+  let failure = 1;
   try {
     if (
       argv.some((a) => VERSION.has(a)) &&
@@ -68,14 +70,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (before.length > 0) throw new UsageError(`unknown option ${before[0]}`);
     const command = await load();
     const rest = argv.slice(index + 1);
+    failure = failureCode(name, rest);
     if (rest.some((a) => HELP.has(a))) return await printUsage(command, root);
     checkArgs(rest, (command.args ?? {}) as ArgsDef);
     const { result } = await runCommand(command, { rawArgs: [...rest] });
     return typeof result === "number" ? result : 0;
   } catch (error) {
     // An SQLite failure deep in a command (a corrupt page met mid-read) is still one typed line.
-    return report(sqliteCode(error) ? toDbError("the database", error) : error, verbose);
+    return report(sqliteCode(error) ? toDbError("the database", error) : error, verbose, failure);
   }
+}
+
+/**
+ * The exit code of a failure. Commands whose answer is their exit code, like cmp (diff: 0 same,
+ * 1 differ; inspect --check: 0 clean, 1 findings), fail with 2, so a failure never reads as an answer.
+ */
+function failureCode(name: string, args: readonly string[]): number {
+  return name === "diff" || (name === "inspect" && args.includes("--check")) ? 2 : 1;
 }
 
 async function printUsage(command: Command, parent?: Command): Promise<number> {
@@ -84,7 +95,7 @@ async function printUsage(command: Command, parent?: Command): Promise<number> {
 }
 
 /** One line on stderr for `error`; the exit code it deserves. */
-function report(error: unknown, verbose: boolean): number {
+function report(error: unknown, verbose: boolean, failure: number): number {
   if (error instanceof OutputClosed) return 0;
   const usage = error instanceof UsageError || (error as Error)?.name === "CLIError";
   const message = error instanceof Error ? error.message : String(error);
@@ -94,5 +105,5 @@ function report(error: unknown, verbose: boolean): number {
   );
   if (error instanceof UsageError && error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
   if (verbose && error instanceof Error && error.stack) logger.error(error);
-  return usage ? 2 : 1;
+  return usage ? 2 : failure;
 }

@@ -16,6 +16,7 @@ import {
   parseTime,
   parseTypes,
   runArgs,
+  UsageError,
 } from "./args.ts";
 import { openDb } from "./database.ts";
 import { isoNs, out } from "./output.ts";
@@ -57,7 +58,10 @@ export default defineCommand({
     into: { type: "string", valueHint: "DB", description: "Re-record the events as a run in DB" },
     ...commonArgs,
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
+    if (args.into !== undefined && rawArgs.some((a) => /^--format(=|$)/.test(a))) {
+      throw new UsageError("--format applies to replay on stdout, not to --into");
+    }
     const options: ReplayOptions = {
       run: args.run,
       types: parseTypes(args.types, "--types"),

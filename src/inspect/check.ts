@@ -1,30 +1,107 @@
-import type { RunsDb } from "../db.ts";
-import { isRecordingAlive, listRuns, type RunRow } from "../runs.ts";
+import { inSnapshot, type RunsDb } from "../db.ts";
+import { describe, type RowDecodeError } from "../errors.ts";
+import { replay } from "../replay.ts";
+import { getRun, isRecordingAlive, listRuns, RUN_STATUSES, type RunRow } from "../runs.ts";
 import { EXTENSION_SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
 
 /** One problem `checkDatabase` found. */
 export interface CheckFinding {
-  kind: "integrity" | "foreign_key" | "orphan" | "sequence" | "status" | "counter";
+  kind: "integrity" | "foreign_key" | "orphan" | "sequence" | "status" | "counter" | "run" | "row";
   runId?: string;
   table?: string;
   message: string;
 }
 
+/** Rows that do not decode reported per run; past this many, one line counts the rest. */
+const ROW_FINDINGS_PER_RUN = 20;
+
 /**
- * Checks a runs database: SQLite's integrity and foreign-key checks, rows of no run, gaps or
- * duplicates in runtape's sequence numbers, counters that disagree with the rows, and statuses
- * that contradict the data. Returns the findings; none means clean. Reads every row: this is the
+ * Checks a runs database: SQLite's integrity and foreign-key checks, rows of no run, run rows that
+ * do not fit the model, event rows that do not decode into their event (as replay would refuse
+ * them), gaps or duplicates in runtape's sequence numbers, counters that disagree with the rows,
+ * and statuses that contradict the data. The layout itself is checked when the file is opened.
+ * With `runId`, the per-run checks look at that run only. Returns the findings; none means clean.
+ * Reads every row, all in one read transaction (one moment of a file others may be writing): the
  * slow, thorough look, not inspect's quick one.
  */
-export function checkDatabase(db: RunsDb): CheckFinding[] {
-  const findings: CheckFinding[] = [];
-  for (const { integrity_check } of db.sqlite.query("PRAGMA integrity_check").all() as {
-    integrity_check: string;
-  }[]) {
-    if (integrity_check !== "ok") findings.push({ kind: "integrity", message: integrity_check });
+export function checkDatabase(db: RunsDb, options: { runId?: string } = {}): CheckFinding[] {
+  return inSnapshot(db, () => {
+    const findings: CheckFinding[] = [];
+    for (const { integrity_check } of db.sqlite.query("PRAGMA integrity_check").all() as {
+      integrity_check: string;
+    }[]) {
+      if (integrity_check !== "ok") findings.push({ kind: "integrity", message: integrity_check });
+    }
+    findings.push(...foreignKeyFindings(db));
+    const runs = options.runId === undefined ? listRuns(db) : [getRun(db, options.runId)];
+    for (const run of runs) {
+      const shape = runRowFindings(run);
+      findings.push(...shape);
+      // A run row that does not fit leaves nothing to compare its events with.
+      if (shape.length === 0) findings.push(...checkRun(db, run), ...rowFindings(db, run.run_id));
+    }
+    return findings;
+  });
+}
+
+const isJsonObjectText = (text: unknown) => {
+  if (text === null) return true;
+  if (typeof text !== "string") return false;
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
   }
-  findings.push(...foreignKeyFindings(db));
-  for (const run of listRuns(db)) findings.push(...checkRun(db, run));
+};
+
+/** The run row against the model: what `inspect` and `replay` take for granted. */
+function runRowFindings(run: RunRow): CheckFinding[] {
+  const runId = String(run.run_id);
+  const bad: [string, unknown, string][] = [];
+  if (typeof run.run_id !== "string") bad.push(["run_id", run.run_id, "expected text"]);
+  if (typeof run.name !== "string") bad.push(["name", run.name, "expected text"]);
+  if (typeof run.ts_start !== "bigint") bad.push(["ts_start", run.ts_start, "expected an integer"]);
+  if (run.ts_end !== null && typeof run.ts_end !== "bigint")
+    bad.push(["ts_end", run.ts_end, "expected an integer or null"]);
+  if (!(RUN_STATUSES as readonly unknown[]).includes(run.status))
+    bad.push(["status", run.status, `expected one of ${RUN_STATUSES.join(", ")}`]);
+  for (const column of ["config", "metadata"] as const) {
+    if (!isJsonObjectText(run[column]))
+      bad.push([column, run[column], "expected a JSON object or null"]);
+  }
+  return bad.map(([column, value, reason]) => ({
+    kind: "run",
+    runId,
+    table: "runs",
+    message: `run ${JSON.stringify(runId)}, ${column}: ${reason} (got ${describe(value)})`,
+  }));
+}
+
+/** Every event row of the run through the catalog's decoders, as a replay reads it. */
+function rowFindings(db: RunsDb, runId: string): CheckFinding[] {
+  const findings: CheckFinding[] = [];
+  const stats = { runId, events: 0, skipped: 0 };
+  const onInvalidRow = (error: RowDecodeError) => {
+    if (findings.length < ROW_FINDINGS_PER_RUN) {
+      findings.push({
+        kind: "row",
+        runId,
+        table: error.table,
+        message: `run ${JSON.stringify(runId)}: ${error.message}`,
+      });
+    }
+  };
+  for (const _ of replay(db, { run: runId, onInvalidRow, stats })) {
+    // Only the rows that fail matter here.
+  }
+  if (stats.skipped > ROW_FINDINGS_PER_RUN) {
+    findings.push({
+      kind: "row",
+      runId,
+      message: `run ${JSON.stringify(runId)}: ${stats.skipped - ROW_FINDINGS_PER_RUN} more row(s) do not decode`,
+    });
+  }
   return findings;
 }
 

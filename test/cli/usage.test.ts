@@ -122,7 +122,7 @@ describe.each(VIAS)("runtape usage via %s", (via) => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  test("failures exit 1 with one line, no stack trace, and create or change no file", async () => {
+  test("failures exit 1 (diff 2) with one line, no stack trace, and create or change no file", async () => {
     const dir = tempDir();
     const text = "not a database at all\n".repeat(100);
     writeFileSync(join(dir, "notes.txt"), text);
@@ -157,7 +157,7 @@ describe.each(VIAS)("runtape usage via %s", (via) => {
     ];
     for (const [args, message] of cases) {
       const result = await run(args, dir);
-      expectReport(result, args, 1, message);
+      expectReport(result, args, args[0] === "diff" ? 2 : 1, message);
       expect([args, lines(result.stderr)]).toEqual([args, [expect.any(String)]]);
     }
     expect(files()).toEqual(before);
