@@ -196,7 +196,7 @@ describe("concurrency", () => {
     let readerDone = false;
     const reader = (async () => {
       while (!readerDone) {
-        const result = await runtape(["inspect", "runs.db"], { cwd: dir });
+        const result = await runtape(["inspect", "runs.db"], { via: "binary", cwd: dir });
         if (result.code === 0) reads++;
         // Before the first writer has laid out the schema there is nothing to inspect yet.
         else if (!/no runs database|empty file/.test(result.stderr)) throw new Error(result.stderr);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
-import { runtape, spawnRuntape, VIAS, type Via } from "./run.ts";
+import { runtape, SPAWNED, spawnRuntape, type Via } from "./run.ts";
 import {
   atTerminal,
   COLOUR,
@@ -22,7 +22,7 @@ beforeAll(async () => {
   ndjson = lines((await runtape(["replay"], { cwd: dir })).stdout);
 });
 
-describe.each(VIAS)("runtape's output via %s", (via) => {
+describe.each(SPAWNED)("runtape's output via %s", (via) => {
   test("not at a terminal: no escape codes at all, NO_COLOR or not", async () => {
     const dir = tempDir();
     // Without NO_COLOR, and without bun test's NODE_ENV=test, which would quiet consola by itself.
@@ -117,7 +117,7 @@ describe("the compiled binary in a directory with .env and bunfig.toml", () => {
     const broken = tempDir();
     writeFileSync(join(broken, ".env"), "RUNTAPE_X=1\n");
     writeFileSync(join(broken, "bunfig.toml"), "this is [not toml\npreload = ['./missing.ts']\n");
-    const run = (args: string[]) => runtape(args, { cwd: broken });
+    const run = (args: string[]) => runtape(args, { via: "binary", cwd: broken });
     expect((await run(["record", "--bars", "5"])).code).toBe(0);
     expect(lines((await run(["replay"])).stdout)).toHaveLength(
       Number(JSON.parse((await run(["inspect", "--json"])).stdout)[0].events),
@@ -127,7 +127,7 @@ describe("the compiled binary in a directory with .env and bunfig.toml", () => {
     const valid = tempDir();
     writeFileSync(join(valid, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
     writeFileSync(join(valid, "preload.ts"), 'require("node:fs").writeFileSync("loaded", "");\n');
-    expect((await runtape(["record", "--bars", "5"], { cwd: valid })).code).toBe(0);
+    expect((await runtape(["record", "--bars", "5"], { via: "binary", cwd: valid })).code).toBe(0);
     expect(existsSync(join(valid, "loaded"))).toBe(false);
     // Bun running the source does load it: the probe sees a loaded bunfig.toml.
     await runtape(["record", "--bars", "5"], { via: "source", cwd: valid });

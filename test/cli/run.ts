@@ -5,9 +5,14 @@ import { join } from "node:path";
 const ROOT = join(import.meta.dir, "../..");
 const SOURCE = join(ROOT, "bin/runtape.ts");
 
-/** How a test runs the CLI: the compiled single-file binary, or the source entry point under Bun. */
-export type Via = "binary" | "source";
-export const VIAS: readonly Via[] = ["binary", "source"];
+/**
+ * How a test runs the CLI: `main(argv)` in this process (the default: fast, for everything that
+ * does not need a process of its own), the compiled single-file binary, or the source entry point
+ * under Bun (both spawned: stdin, signals, terminals, pipes, exit codes as the shell sees them).
+ */
+export type Via = "main" | "binary" | "source";
+/** The spawned ways, for the smoke tests that must hold for both. */
+export const SPAWNED: readonly Via[] = ["binary", "source"];
 
 let built: Promise<string> | undefined;
 
@@ -41,17 +46,53 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** The command line that runs `runtape args…` by `via`. */
+/** The command line that runs `runtape args…` by `via` (a spawned one: binary by default). */
 export async function command(args: readonly string[], via: Via = "binary"): Promise<string[]> {
+  if (via === "main") throw new Error("main(argv) runs in-process: no command line");
   return via === "source" ? [process.execPath, SOURCE, ...args] : [await binary(), ...args];
 }
 
 /** The environment of a run: the test's own, NO_COLOR set, then `env` (undefined unsets a variable). */
 const environment = (env: RunOptions["env"]) => ({ ...process.env, NO_COLOR: "1", ...env });
 
-/** Runs `runtape args…` to completion and returns exit code and output. */
+// In-process runs take turns: each one owns the working directory, environment and output.
+let turn: Promise<unknown> = Promise.resolve();
+
+/**
+ * `main(argv)` in this process (test/cli/inprocess.ts), in `cwd` with `env` applied: the same
+ * result as a spawned run. Runs one at a time, even when started together.
+ */
+function inProcess(args: readonly string[], options: RunOptions): Promise<Result> {
+  const run = async (): Promise<Result> => {
+    const { cli } = await import("./inprocess.ts");
+    const env = { NO_COLOR: "1", ...options.env };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    try {
+      for (const [k, v] of Object.entries(env)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      return await cli(args, options.cwd ?? tmpdir());
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  };
+  const result = turn.then(run, run);
+  turn = result.catch(() => undefined);
+  return result;
+}
+
+/**
+ * Runs `runtape args…` to completion and returns exit code and output: in-process unless `via`
+ * says otherwise or there is `stdin` to feed (then through the binary).
+ */
 export async function runtape(args: readonly string[], options: RunOptions = {}): Promise<Result> {
-  const proc = Bun.spawn(await command(args, options.via), {
+  const via = options.via ?? (options.stdin === undefined ? "main" : "binary");
+  if (via === "main") return inProcess(args, options);
+  const proc = Bun.spawn(await command(args, via), {
     cwd: options.cwd ?? tmpdir(),
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
     stdout: "pipe",

@@ -11,7 +11,7 @@ import replay from "../../src/cli/replay.ts";
 import version from "../../src/cli/version.ts";
 import { SCHEMA_VERSION } from "../../src/index.ts";
 import { tempDir } from "../helpers.ts";
-import { type Result, runtape, VIAS } from "./run.ts";
+import { type Result, runtape, SPAWNED } from "./run.ts";
 import { lines } from "./support.ts";
 
 const COMMANDS = { record, replay, inspect, diff, recover, version } as Record<
@@ -28,8 +28,8 @@ function expectReport(result: Result, args: string[], code: number, message: str
   expect(result.stdout).toBe("");
 }
 
-describe.each(VIAS)("runtape usage via %s", (via) => {
-  const run = (args: string[], cwd = tempDir()) => runtape(args, { via, cwd });
+describe("runtape usage", () => {
+  const run = (args: string[], cwd = tempDir()) => runtape(args, { cwd });
 
   test("--help lists the commands; <command> --help lists every option of the command", async () => {
     const help = await run(["--help"]);
@@ -171,5 +171,22 @@ describe.each(VIAS)("runtape usage via %s", (via) => {
     expect(result.stderr).toMatch(/\n +at /);
     const usage = await run(["--verbose"]);
     expect([usage.code, lines(usage.stderr)[0]]).toEqual([2, "runtape: no command given"]);
+  });
+});
+
+// The exit codes and streams as a shell sees them, through both entry points.
+describe.each(SPAWNED)("runtape usage via %s", (via) => {
+  test("help on stdout (exit 0), a usage error (exit 2) and a failure (exit 1) as one line on stderr", async () => {
+    const dir = tempDir();
+    const [help, usage, failure] = await Promise.all([
+      runtape(["--help"], { via, cwd: dir }),
+      runtape(["replay", "--limit", "-1"], { via, cwd: dir }),
+      runtape(["inspect", "missing.db"], { via, cwd: dir }),
+    ]);
+    expect([help.code, help.stderr]).toEqual([0, ""]);
+    expect(help.stdout).toContain("record");
+    expectReport(usage, ["replay"], 2, "--limit takes a whole number");
+    expectReport(failure, ["inspect"], 1, "no runs database at missing.db");
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
