@@ -54,27 +54,6 @@ describe("runtape usage", () => {
     }
   });
 
-  test("--version --verbose and version --json add the build's facts (none from source)", async () => {
-    const json = await run(["version", "--json"]);
-    const info = JSON.parse(json.stdout);
-    expect(info).toMatchObject({ version: pkg.version, bun: Bun.version, layout: SCHEMA_VERSION });
-    expect(info.reads).toEqual([1, SCHEMA_VERSION]);
-    const built = [info.commit, info.built, info.target].map((fact) => fact !== null);
-    expect(built).toEqual(via === "binary" ? [true, true, true] : [false, false, false]);
-    const text = await run(["--version", "--verbose"]);
-    expect([text.code, text.stderr]).toEqual([0, ""]);
-    expect(lines(text.stdout)).toEqual([
-      `runtape ${pkg.version}`,
-      `commit  ${info.commit ?? "- (running from source)"}`,
-      `built   ${info.built ?? "- (running from source)"}`,
-      `target  ${info.target ?? "- (running from source)"}`,
-      `bun     ${Bun.version}`,
-      `layout  ${SCHEMA_VERSION} (reads 1, ${SCHEMA_VERSION})`,
-    ]);
-    expect((await run(["-v", "--verbose"])).stdout).toBe(text.stdout);
-    expect((await run(["version"])).stdout).toBe(text.stdout);
-  });
-
   test("usage errors exit 2 with one line (and a hint) and create nothing", async () => {
     const cases: [string[], string][] = [
       [[], "no command given"],
@@ -176,6 +155,29 @@ describe("runtape usage", () => {
 
 // The exit codes and streams as a shell sees them, through both entry points.
 describe.each(SPAWNED)("runtape usage via %s", (via) => {
+  const run = (args: string[]) => runtape(args, { via, cwd: tempDir() });
+
+  test("--version --verbose and version --json add the build's facts (none from source)", async () => {
+    const json = await run(["version", "--json"]);
+    const info = JSON.parse(json.stdout);
+    expect(info).toMatchObject({ version: pkg.version, bun: Bun.version, layout: SCHEMA_VERSION });
+    expect(info.reads).toEqual([1, SCHEMA_VERSION]);
+    const built = [info.commit, info.built, info.target].map((fact) => fact !== null);
+    expect(built).toEqual(via === "binary" ? [true, true, true] : [false, false, false]);
+    const text = await run(["--version", "--verbose"]);
+    expect([text.code, text.stderr]).toEqual([0, ""]);
+    expect(lines(text.stdout)).toEqual([
+      `runtape ${pkg.version}`,
+      `commit  ${info.commit ?? "- (running from source)"}`,
+      `built   ${info.built ?? "- (running from source)"}`,
+      `target  ${info.target ?? "- (running from source)"}`,
+      `bun     ${Bun.version}`,
+      `layout  ${SCHEMA_VERSION} (reads 1, ${SCHEMA_VERSION})`,
+    ]);
+    expect((await run(["-v", "--verbose"])).stdout).toBe(text.stdout);
+    expect((await run(["version"])).stdout).toBe(text.stdout);
+  });
+
   test("help on stdout (exit 0), a usage error (exit 2) and a failure (exit 1) as one line on stderr", async () => {
     const dir = tempDir();
     const [help, usage, failure] = await Promise.all([
