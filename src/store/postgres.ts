@@ -19,6 +19,14 @@ import {
 } from "../replay.ts";
 import { type RunRow, toRunRow } from "../runs.ts";
 import { SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
+import {
+  BOOKKEEPING_COLUMNS,
+  type ContentPiece,
+  copyRow,
+  pieces,
+  RUN_COLUMNS,
+  storeColumns,
+} from "./content.ts";
 import { META_TABLE, PUSHES_TABLE, renderPgSchema, STORE_TABLES } from "./pg-schema.ts";
 import { CHUNK_EVENTS, flatten, type RunSource } from "./source.ts";
 import { parseStoreUrl, type StoreTarget } from "./url.ts";
@@ -228,9 +236,72 @@ export class PgStore implements RunSource {
     return stream;
   }
 
+  /**
+   * A run's rows as the store holds them, a page at a time: its `runs` row, its bookkeeping row,
+   * then each event table's rows (the catalog's columns and seq) in id order.
+   */
+  async *pages(runId: string): AsyncGenerator<StoredPage> {
+    for (const table of ["runs", "runtape_runs"]) {
+      const columns = table === "runs" ? RUN_COLUMNS : BOOKKEEPING_COLUMNS;
+      const rows = await this.guard(() =>
+        this.sql
+          .unsafe(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = $1`, [runId])
+          .values(),
+      );
+      if (rows.length > 0) yield { table, rows, before: 0n };
+    }
+    for (const type of EVENT_TYPES) {
+      const { table } = catalog[type];
+      const text = `SELECT ${storeColumns(type)
+        .filter((c) => c !== "run_id")
+        .join(", ")} FROM ${table} WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT ${PAGE_ROWS}`;
+      for (let after = 0n; ; ) {
+        const rows = (await this.guard(() =>
+          this.sql.unsafe(text, [runId, after]).values(),
+        )) as unknown[][];
+        const last = rows[rows.length - 1];
+        if (last === undefined) break;
+        const before = after;
+        after = last[0] as bigint;
+        yield { table, type, rows: rows.map((r) => r.slice(1)), before };
+        if (rows.length < PAGE_ROWS) break;
+      }
+    }
+  }
+
+  /** The run's content as the store holds it: the same pieces as the file it came from gives. */
+  async *content(runId: string): AsyncGenerator<ContentPiece> {
+    for await (const page of this.pages(runId)) yield* pageContent(page, runId);
+  }
+
   async close(): Promise<void> {
     await this.sql.close({ timeout: 0 });
   }
+}
+
+/** Rows of one table of a run, as {@link PgStore.pages} reads them. */
+export interface StoredPage {
+  table: string;
+  /** The event type of an event table. */
+  type?: EventType;
+  /** Values in the order of the columns (event tables: the catalog's, then seq). */
+  rows: unknown[][];
+  /** The id before the first row's. */
+  before: bigint;
+}
+
+/** A page as content pieces. */
+export function pageContent(page: StoredPage, runId: string): Iterable<ContentPiece> {
+  return page.type === undefined
+    ? page.rows.map((row) => ({ table: page.table, text: copyRow(row), rows: 1 }))
+    : pieces(
+        page.table,
+        page.type,
+        runId,
+        page.rows,
+        storeColumns(page.type).length - 2,
+        page.before,
+      );
 }
 
 interface PagedStream extends Stream {

@@ -1,0 +1,209 @@
+import { hostname } from "node:os";
+import type { TransactionSQL } from "bun";
+import { openRunsDb, type RunsDb } from "../db.ts";
+import { RunConflictError, RuntapeError } from "../errors.ts";
+import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
+import { getRun, listRuns, type RunStatus } from "../runs.ts";
+import {
+  BOOKKEEPING_COLUMNS,
+  ContentDigest,
+  type ContentPiece,
+  fileContent,
+  RUN_COLUMNS,
+  storeColumns,
+} from "./content.ts";
+import { PUSHES_TABLE } from "./pg-schema.ts";
+import { PgStore } from "./postgres.ts";
+
+/** Options of {@link push}. */
+export interface PushOptions {
+  /** These runs (any status but running); default every finished run of the file. */
+  runs?: readonly string[];
+  /** Without `runs`: failed and cancelled runs too, not only completed ones. */
+  includeUnfinished?: boolean;
+  /** Overwrite a run the store holds with other content (one transaction: never half of each). */
+  replace?: boolean;
+  /** Called as each run is done, for progress lines. */
+  onRun?: (result: PushedRun) => void;
+}
+
+/** What happened to one run. */
+export interface PushedRun {
+  runId: string;
+  /** `present`: the store already held exactly this run, nothing was sent. */
+  outcome: "pushed" | "present" | "replaced";
+  events: bigint;
+  /** Wall time of this run's push, in seconds. */
+  seconds: number;
+}
+
+/**
+ * Sends runs of a runs database to a store. Each run is published in one transaction (all of it
+ * or, after any failure, nothing), with the digest of its content: pushing it again sends nothing,
+ * and a different run under the same id is refused (RunConflictError) unless `replace`. The file
+ * is opened read-only and never changed. Rows go through COPY, read and sent as a stream.
+ */
+export async function push(
+  from: string | RunsDb,
+  to: string | PgStore,
+  options: PushOptions = {},
+): Promise<PushedRun[]> {
+  const db = typeof from === "string" ? openRunsDb(from) : from;
+  const store = typeof to === "string" ? await PgStore.open(to, { mode: "write" }) : to;
+  try {
+    const results: PushedRun[] = [];
+    for (const runId of selectRuns(db, options)) {
+      const result = await pushRun(db, store, runId, options.replace === true);
+      options.onRun?.(result);
+      results.push(result);
+    }
+    return results;
+  } finally {
+    if (typeof to === "string") await store.close();
+    if (typeof from === "string") db.close();
+  }
+}
+
+const FINISHED: readonly RunStatus[] = ["completed", "failed", "cancelled"];
+
+function selectRuns(db: RunsDb, options: PushOptions): string[] {
+  if (options.runs !== undefined) {
+    return options.runs.map((id) => {
+      const run = getRun(db, id);
+      if (run.status === "running") {
+        throw new RuntapeError(
+          `run ${JSON.stringify(id)} is still running (if its process died, \`runtape recover\` closes it)`,
+          "RUN_RUNNING",
+        );
+      }
+      return run.run_id;
+    });
+  }
+  const wanted = options.includeUnfinished ? FINISHED : ["completed"];
+  return listRuns(db)
+    .filter((r) => wanted.includes(r.status))
+    .map((r) => r.run_id)
+    .reverse(); // oldest first: the store's order of arrival follows the file's
+}
+
+/** The digest the store holds for a run, if it holds the run. */
+export async function storedDigest(store: PgStore, runId: string): Promise<string | undefined> {
+  if (store.version === 0) return undefined;
+  const rows = await store.guard(() =>
+    store.sql.unsafe(`SELECT digest FROM ${PUSHES_TABLE} WHERE run_id = $1`, [runId]),
+  );
+  return rows[0]?.digest;
+}
+
+/** The digest of a run as the file holds it. */
+export function fileDigest(db: RunsDb, runId: string): ContentDigest {
+  const digest = new ContentDigest();
+  for (const piece of fileContent(db, runId)) digest.add(piece);
+  return digest;
+}
+
+/** A push that lost the race for a run id to another pusher (its runs row came first). */
+class LostRace extends RuntapeError {
+  constructor() {
+    super("another push published the run first", "LOST_RACE");
+  }
+}
+
+async function pushRun(
+  db: RunsDb,
+  store: PgStore,
+  runId: string,
+  replace: boolean,
+): Promise<PushedRun> {
+  const started = performance.now();
+  const done = (outcome: PushedRun["outcome"], events: bigint): PushedRun => ({
+    runId,
+    outcome,
+    events,
+    seconds: (performance.now() - started) / 1000,
+  });
+  for (let attempt = 0; ; attempt++) {
+    const stored = await storedDigest(store, runId);
+    if (stored !== undefined) {
+      const local = fileDigest(db, runId);
+      if (local.hex() === stored) return done("present", local.events);
+      if (!replace) throw new RunConflictError(runId, store.label);
+    }
+    try {
+      const events = await store.guard(() =>
+        store.sql.begin(async (tx) => {
+          if (stored !== undefined) await deleteRun(tx, runId);
+          return await send(tx, db, runId);
+        }),
+      );
+      return done(stored === undefined ? "pushed" : "replaced", events);
+    } catch (error) {
+      // Another process published the run meanwhile: compare with what it sent (once).
+      if (!(error instanceof LostRace) || attempt > 0) throw error;
+    }
+  }
+}
+
+/** Streams the run's content into the store inside `tx`; returns the events sent. */
+async function send(tx: TransactionSQL, db: RunsDb, runId: string): Promise<bigint> {
+  const digest = new ContentDigest();
+  let copy: TableCopy | undefined;
+  for (const piece of fileContent(db, runId)) {
+    digest.add(piece);
+    if (copy?.table !== piece.table) {
+      await copy?.finish();
+      copy = startCopy(tx, piece);
+    }
+    await copy.write(piece.text);
+  }
+  await copy?.finish();
+  await tx.unsafe(
+    `INSERT INTO ${PUSHES_TABLE} (run_id, digest, events, pushed_from) VALUES ($1, $2, $3, $4)`,
+    [runId, digest.hex(), digest.events, hostname()],
+  );
+  return digest.events;
+}
+
+interface TableCopy {
+  readonly table: string;
+  write(text: string): Promise<void>;
+  finish(): Promise<void>;
+}
+
+function startCopy(tx: TransactionSQL, piece: ContentPiece): TableCopy {
+  const columns =
+    piece.type !== undefined
+      ? storeColumns(piece.type)
+      : piece.table === "runs"
+        ? RUN_COLUMNS
+        : BOOKKEEPING_COLUMNS;
+  const query = tx.unsafe(`COPY ${piece.table} (${columns.join(", ")}) FROM STDIN`);
+  const writer = query.writable().getWriter();
+  return {
+    table: piece.table,
+    write: (text) => writer.write(text),
+    async finish() {
+      try {
+        await writer.close();
+        await query;
+      } catch (error) {
+        // 23505 on runs: the id was published by another push while this one waited for it.
+        if (piece.table === "runs" && (error as { errno?: string }).errno === "23505") {
+          throw new LostRace();
+        }
+        throw error;
+      }
+    },
+  };
+}
+
+/** Removes every row of a run, bookkeeping first and `runs` last (the foreign keys point to it). */
+async function deleteRun(tx: TransactionSQL, runId: string): Promise<void> {
+  const tables = [
+    PUSHES_TABLE,
+    "runtape_runs",
+    ...EVENT_TYPES.map((t: EventType) => catalog[t].table),
+    "runs",
+  ];
+  for (const table of tables) await tx.unsafe(`DELETE FROM ${table} WHERE run_id = $1`, [runId]);
+}
