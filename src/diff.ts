@@ -59,8 +59,54 @@ export function diffEvents(
   b: Iterable<Event>,
   options: DiffOptions = {},
 ): DiffResult {
-  const ignore = new Set(options.ignore ?? DEFAULT_IGNORE);
   const excluded = new Set<string>(options.excludeTypes ?? []);
+  const compare = comparison(options);
+  const left = kept(a, excluded);
+  const right = kept(b, excluded);
+  for (;;) {
+    const x = left.next();
+    const y = right.next();
+    if (x.done && y.done) return compare.result;
+    compare.step(x.done ? null : x.value, y.done ? null : y.value);
+  }
+}
+
+/**
+ * {@link diffEvents} over asynchronous streams, such as two sources' `events()`: a run in a
+ * store compared with one in a file, or two stored runs.
+ */
+export async function diffStreams(
+  a: AsyncIterable<Event>,
+  b: AsyncIterable<Event>,
+  options: DiffOptions = {},
+): Promise<DiffResult> {
+  const excluded = new Set<string>(options.excludeTypes ?? []);
+  const compare = comparison(options);
+  const left = a[Symbol.asyncIterator]();
+  const right = b[Symbol.asyncIterator]();
+  const next = async (it: AsyncIterator<Event>) => {
+    for (;;) {
+      const r = await it.next();
+      if (r.done || !excluded.has(r.value.type)) return r.done ? null : r.value;
+    }
+  };
+  try {
+    for (;;) {
+      const [ea, eb] = await Promise.all([next(left), next(right)]);
+      if (ea === null && eb === null) return compare.result;
+      compare.step(ea, eb);
+    }
+  } finally {
+    await Promise.all([left.return?.(), right.return?.()]);
+  }
+}
+
+/** The running comparison of two streams, one pair of events (null past an end) at a time. */
+function comparison(options: DiffOptions): {
+  result: DiffResult;
+  step(ea: Event | null, eb: Event | null): void;
+} {
+  const ignore = new Set(options.ignore ?? DEFAULT_IGNORE);
   const equal = makeEquality(options.tolerance);
   const result: DiffResult = {
     match: true,
@@ -69,25 +115,24 @@ export function diffEvents(
     countsA: zeroCounts(),
     countsB: zeroCounts(),
   };
-  const left = kept(a, excluded);
-  const right = kept(b, excluded);
-  for (let index = 0; ; index++) {
-    const x = left.next();
-    const y = right.next();
-    if (x.done && y.done) break;
-    const ea = x.done ? null : x.value;
-    const eb = y.done ? null : y.value;
-    if (ea) result.countsA[ea.type]++;
-    if (eb) result.countsB[eb.type]++;
-    const fields = ea && eb && ea.type === eb.type ? fieldDifferences(ea, eb, ignore, equal) : null;
-    if (fields !== null && fields.length === 0) continue;
-    result.differing++;
-    if (result.first === null) {
-      result.match = false;
-      result.first = { index, a: ea, b: eb, fields: fields ?? [] };
-    }
-  }
-  return result;
+  let index = 0;
+  return {
+    result,
+    step(ea, eb) {
+      if (ea) result.countsA[ea.type]++;
+      if (eb) result.countsB[eb.type]++;
+      const fields =
+        ea && eb && ea.type === eb.type ? fieldDifferences(ea, eb, ignore, equal) : null;
+      if (fields === null || fields.length > 0) {
+        result.differing++;
+        if (result.first === null) {
+          result.match = false;
+          result.first = { index, a: ea, b: eb, fields: fields ?? [] };
+        }
+      }
+      index++;
+    },
+  };
 }
 
 /** Compares two recorded runs (of the same or different databases); see {@link diffEvents}. */

@@ -11,6 +11,7 @@ export {
   type Divergence,
   diffEvents,
   diffRuns,
+  diffStreams,
   type FieldDifference,
   formatDiff,
   type RunRef,

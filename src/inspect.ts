@@ -63,21 +63,26 @@ export interface RunDetail {
  */
 export function listRunSummaries(db: RunsDb): RunListEntry[] {
   return inSnapshot(db, () =>
-    listRuns(db).map((run) => {
-      const alive = isRecordingAlive(run);
-      return {
-        runId: run.run_id,
-        name: run.name,
-        status: run.status,
-        alive,
-        stale: run.status === "running" && !alive,
-        tsStart: run.ts_start,
-        tsEnd: run.ts_end,
-        durationNs: run.ts_end === null ? null : run.ts_end - run.ts_start,
-        events: run.events ?? sumCounts(countEvents(db, run.run_id)),
-      };
-    }),
+    listRuns(db).map((run) =>
+      toListEntry(run, run.events ?? sumCounts(countEvents(db, run.run_id))),
+    ),
   );
+}
+
+/** A run's line in the run list, given its event count. */
+export function toListEntry(run: RunRow, events: bigint): RunListEntry {
+  const alive = isRecordingAlive(run);
+  return {
+    runId: run.run_id,
+    name: run.name,
+    status: run.status,
+    alive,
+    stale: run.status === "running" && !alive,
+    tsStart: run.ts_start,
+    tsEnd: run.ts_end,
+    durationNs: run.ts_end === null ? null : run.ts_end - run.ts_start,
+    events,
+  };
 }
 
 const parseJson = (text: string | null, what: string): unknown => {

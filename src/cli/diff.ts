@@ -1,11 +1,13 @@
 import { defineCommand } from "citty";
-import { DEFAULT_IGNORE, diffRuns, formatDiff } from "../diff.ts";
+import { DEFAULT_IGNORE, type DiffOptions, diffRuns, diffStreams, formatDiff } from "../diff.ts";
 import { EVENT_TYPES, fieldsOf } from "../events/catalog.ts";
 import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
+import { isStoreUrl } from "../store/index.ts";
 import { commonArgs, parseList, parseTypes, UsageError } from "./args.ts";
 import { openDb } from "./database.ts";
 import { out } from "./output.ts";
+import { openSourceArg } from "./source.ts";
 
 /** Every field any event type has. */
 const FIELD_NAMES = new Set(EVENT_TYPES.flatMap((type) => fieldsOf(type).map(([name]) => name)));
@@ -43,7 +45,7 @@ export default defineCommand({
     json: { type: "boolean", description: "Print the result as one JSON document" },
     ...commonArgs,
   },
-  run({ args }) {
+  async run({ args }) {
     const tolerance = args.tolerance === undefined ? undefined : Number(args.tolerance);
     if (tolerance !== undefined && (args.tolerance?.trim() === "" || !(tolerance >= 0))) {
       throw new UsageError(
@@ -63,6 +65,7 @@ export default defineCommand({
       tolerance: tolerance === undefined ? undefined : { abs: tolerance, rel: tolerance },
       excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
     };
+    if (isStoreUrl(args.a) || isStoreUrl(args.b)) return await diffSources(args, options);
     const a = openDb(args.a, args);
     try {
       const b = args.b === args.a ? a : openDb(args.b, args);
@@ -82,3 +85,39 @@ export default defineCommand({
     }
   },
 });
+
+/** diff where either side is a store URL: both sides streamed through their sources. */
+async function diffSources(
+  args: {
+    a: string;
+    b: string;
+    "run-a"?: string;
+    "run-b"?: string;
+    json?: boolean;
+    verbose?: boolean;
+  },
+  options: DiffOptions,
+): Promise<number> {
+  const a = await openSourceArg(args.a, args);
+  try {
+    const b = args.b === args.a ? a : await openSourceArg(args.b, args);
+    try {
+      const runA = await a.resolveRunId(args["run-a"]);
+      const runB = await b.resolveRunId(args["run-b"]);
+      const excludeTypes = options.excludeTypes;
+      const result = await diffStreams(
+        a.events({ run: runA, excludeTypes }),
+        b.events({ run: runB, excludeTypes }),
+        options,
+      );
+      out(
+        `${args.json ? stringifyExact({ runA, runB, ...result }, 2) : formatDiff(result, { a: "A", b: "B" })}\n`,
+      );
+      return result.match ? 0 : 1;
+    } finally {
+      if (b !== a) await b.close();
+    }
+  } finally {
+    await a.close();
+  }
+}

@@ -1,11 +1,20 @@
 import { defineCommand } from "citty";
 import { EVENT_TYPES } from "../events/catalog.ts";
-import { checkDatabase, inspectRun, listRunSummaries, type RunDetail } from "../inspect.ts";
+import {
+  type CheckFinding,
+  checkDatabase,
+  inspectRun,
+  listRunSummaries,
+  type RunDetail,
+  type RunListEntry,
+} from "../inspect.ts";
 import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
+import { PgStore } from "../store/index.ts";
+import { checkStore, inspectStoredRun, listSourceSummaries } from "../store/inspect.ts";
 import { commonArgs, runArgs } from "./args.ts";
-import { openDb } from "./database.ts";
 import { formatDuration, isoNs, out, table } from "./output.ts";
+import { openSourceArg } from "./source.ts";
 
 export default defineCommand({
   meta: {
@@ -23,30 +32,16 @@ export default defineCommand({
     },
     ...commonArgs,
   },
-  run({ args }) {
-    const db = openDb(args.db, args);
+  async run({ args }) {
+    const source = await openSourceArg(args.db, args);
+    if (source instanceof PgStore) return await inspectStore(source, args);
+    const db = source.db;
     try {
       if (args.check) {
         const runId = args.run === undefined ? undefined : resolveRunId(db, args.run);
-        const findings = checkDatabase(db, { runId });
-        if (args.json) print(stringifyExact({ ok: findings.length === 0, findings }, 2));
-        else if (findings.length === 0) print(`${args.db}: no problems found`);
-        else print(findings.map((f) => `${f.kind}: ${f.message}`).join("\n"));
-        return findings.length === 0 ? 0 : 1;
+        return printFindings(checkDatabase(db, { runId }), args.db, args.json);
       }
-      if (args.run === undefined) {
-        const runs = listRunSummaries(db);
-        if (args.json) return print(stringifyExact(runs, 2));
-        const rows = runs.map((r) => [
-          r.runId,
-          r.name,
-          r.stale ? "running (process gone)" : r.status,
-          isoNs(r.tsStart).slice(0, 19).replace("T", " "),
-          r.durationNs === null ? "-" : formatDuration(r.durationNs),
-          r.events.toLocaleString("en-US"),
-        ]);
-        return print(table(["RUN", "NAME", "STATUS", "START (UTC)", "DURATION", "EVENTS"], rows));
-      }
+      if (args.run === undefined) return printList(listRunSummaries(db), args.json);
       const detail = inspectRun(db, resolveRunId(db, args.run));
       return print(args.json ? stringifyExact(detail, 2) : renderDetail(detail));
     } finally {
@@ -54,6 +49,41 @@ export default defineCommand({
     }
   },
 });
+
+/** inspect of a store URL: the run list, a run in detail, or the check of every run's digest. */
+async function inspectStore(
+  store: PgStore,
+  args: { db: string; run?: string; json?: boolean; check?: boolean },
+): Promise<number> {
+  try {
+    if (args.check) return printFindings(await checkStore(store), store.label, args.json);
+    if (args.run === undefined) return printList(await listSourceSummaries(store), args.json);
+    const detail = await inspectStoredRun(store, await store.resolveRunId(args.run));
+    return print(args.json ? stringifyExact(detail, 2) : renderDetail(detail));
+  } finally {
+    await store.close();
+  }
+}
+
+function printList(runs: RunListEntry[], json: boolean | undefined): number {
+  if (json) return print(stringifyExact(runs, 2));
+  const rows = runs.map((r) => [
+    r.runId,
+    r.name,
+    r.stale ? "running (process gone)" : r.status,
+    isoNs(r.tsStart).slice(0, 19).replace("T", " "),
+    r.durationNs === null ? "-" : formatDuration(r.durationNs),
+    r.events.toLocaleString("en-US"),
+  ]);
+  return print(table(["RUN", "NAME", "STATUS", "START (UTC)", "DURATION", "EVENTS"], rows));
+}
+
+function printFindings(findings: CheckFinding[], label: string, json: boolean | undefined): number {
+  if (json) print(stringifyExact({ ok: findings.length === 0, findings }, 2));
+  else if (findings.length === 0) print(`${label}: no problems found`);
+  else print(findings.map((f) => `${f.kind}: ${f.message}`).join("\n"));
+  return findings.length === 0 ? 0 : 1;
+}
 
 function print(text: string): number {
   out(`${text}\n`);

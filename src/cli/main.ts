@@ -3,6 +3,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { sqliteCode, toDbError } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
 import { onExitWithOpenRuns, openRunsWarning } from "../recorder.ts";
+import { redactUrls } from "../store/url.ts";
 import { versionInfo } from "../version.ts";
 import { checkArgs, UsageError } from "./args.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
@@ -17,6 +18,8 @@ const commands: Record<string, () => Promise<Command>> = {
   diff: () => import("./diff.ts").then((m) => m.default as Command),
   recover: () => import("./recover.ts").then((m) => m.default as Command),
   version: () => import("./version.ts").then((m) => m.default as Command),
+  push: () => import("./push.ts").then((m) => m.default as Command),
+  pull: () => import("./pull.ts").then((m) => m.default as Command),
 };
 
 const root: Command = {
@@ -98,12 +101,13 @@ async function printUsage(command: Command, parent?: Command): Promise<number> {
 function report(error: unknown, verbose: boolean, failure: number): number {
   if (error instanceof OutputClosed) return 0;
   const usage = error instanceof UsageError || (error as Error)?.name === "CLIError";
-  const message = error instanceof Error ? error.message : String(error);
+  // Arguments echoed in a message may be store URLs: their passwords never reach the terminal.
+  const message = redactUrls(error instanceof Error ? error.message : String(error));
   const known = usage || error instanceof RuntapeError;
   process.stderr.write(
     `runtape: ${known ? "" : "unexpected error: "}${plain(message, process.stderr)}\n`,
   );
   if (error instanceof UsageError && error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
-  if (verbose && error instanceof Error && error.stack) logger.error(error);
+  if (verbose && error instanceof Error && error.stack) logger.error(redactUrls(error.stack));
   return usage ? 2 : failure;
 }

@@ -5,10 +5,13 @@ import { BAR_PERIODS } from "../events/catalog.ts";
 import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
 import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
+import { push } from "../store/push.ts";
 import { commonArgs, parseInteger, parseJsonArg, parseNames, UsageError } from "./args.ts";
-import { out } from "./output.ts";
+import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
+import { describePush } from "./push.ts";
 import { onTermination } from "./signals.ts";
+import { checkStoreUrl, openStoreArg } from "./source.ts";
 
 export default defineCommand({
   meta: {
@@ -39,6 +42,11 @@ export default defineCommand({
       options: [...BAR_PERIODS],
       description: "Demo: bar period (default MINUTE)",
     },
+    push: {
+      type: "string",
+      valueHint: "URL",
+      description: "When the run completes, push it to this store (postgres://…)",
+    },
     ...commonArgs,
   },
   async run({ args }) {
@@ -55,6 +63,8 @@ export default defineCommand({
       throw new UsageError(`--${demoFlags[0]?.[0]} applies to the demo, not to --input`);
     }
 
+    // A bad URL is refused before anything is recorded; the store itself is reached at the end.
+    if (args.push !== undefined) checkStoreUrl(args.push);
     const input = args.input === undefined ? undefined : await openInput(args.input);
     const progress = new Progress("recording", input === undefined ? "bar times" : "events");
     const abort = new AbortController();
@@ -104,10 +114,34 @@ export default defineCommand({
       `recorded ${summary.events} events into run ${summary.runId}${summary.refused > 0 ? ` (${summary.refused} refused)` : ""}`,
       summary.events,
     );
+    if (args.push !== undefined) await pushRecorded(args.db, args.push, summary.runId, args);
     out(`${summary.runId}\n`);
     return 0;
   },
 });
+
+/** Pushes the run just recorded; a failure says the run is safe in the file. */
+async function pushRecorded(
+  db: string,
+  url: string,
+  runId: string,
+  args: { verbose?: boolean },
+): Promise<void> {
+  try {
+    const store = await openStoreArg(url, args, { mode: "write" });
+    try {
+      await push(db, store, { runs: [runId], onRun: (r) => logger.success(describePush(r)) });
+    } finally {
+      await store.close();
+    }
+  } catch (error) {
+    if (!(error instanceof RuntapeError)) throw error;
+    throw new RuntapeError(
+      `${error.message} (run ${runId} is recorded in ${db}; \`runtape push\` sends it later)`,
+      error.code,
+    );
+  }
+}
 
 /** The input file (or stdin), checked before a run is registered for it. */
 async function openInput(input: string): Promise<ReadableStream<Uint8Array>> {

@@ -1,13 +1,12 @@
 import { defineCommand } from "citty";
-import { EventBus } from "../bus.ts";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
-import { countEvents } from "../inspect.ts";
 import { encodeEvent } from "../ndjson.ts";
+import { Pacer } from "../pacing.ts";
 import { copyRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
-import { type ReplayOptions, type ReplayStats, replay, replayOnto } from "../replay.ts";
-import { getRun, resolveRunId } from "../runs.ts";
+import type { ReplayOptions, ReplayStats } from "../replay.ts";
+import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
 import {
   commonArgs,
   parseInteger,
@@ -18,10 +17,10 @@ import {
   runArgs,
   UsageError,
 } from "./args.ts";
-import { openDb } from "./database.ts";
 import { isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
+import { openSourceArg } from "./source.ts";
 
 export default defineCommand({
   meta: {
@@ -72,60 +71,74 @@ export default defineCommand({
       limit: parseInteger(args.limit, "--limit", 0),
     };
     const speed = parsePositive(args.speed, "--speed");
-    const db = openDb(args.db, args);
+    if (args.into !== undefined && isStoreUrl(args.db)) {
+      throw new UsageError(
+        "--into copies from a runs database file",
+        "`runtape pull URL --run ID --into DB` copies a run from a store",
+      );
+    }
+    const source = await openSourceArg(args.db, args);
     try {
-      options.run = resolveRunId(db, options.run);
-      if (args.into !== undefined) return await replayInto(db, args.into, options, speed);
+      options.run = await source.resolveRunId(options.run);
+      if (args.into !== undefined) {
+        return await replayInto((source as SqliteSource).db, args.into, options, speed);
+      }
       return await replayToStdout(
-        db,
+        source,
         options,
         speed,
         args.format === "pretty" ? pretty : encodeEvent,
       );
     } finally {
-      db.close();
+      await source.close();
     }
   },
 });
 
 async function replayToStdout(
-  db: RunsDb,
+  source: RunSource,
   options: ReplayOptions,
   speed: number | undefined,
   format: (event: Event) => string,
 ): Promise<number> {
   const stats: ReplayStats = { runId: options.run as string, events: 0, skipped: 0 };
   const progress = new Progress("replaying");
-  const total = Math.min(runSize(db, stats.runId), options.limit ?? Number.POSITIVE_INFINITY);
+  const total = Math.min(
+    await runSize(source, stats.runId),
+    options.limit ?? Number.POSITIVE_INFINITY,
+  );
   if (speed === undefined) {
     // Lines are gathered into chunks: one write per line would cost more than the replay itself.
     let chunk = "";
-    for (const event of replay(db, { ...options, stats })) {
-      chunk += `${format(event)}\n`;
-      if (chunk.length > 1 << 16) {
-        out(chunk);
-        chunk = "";
-        progress.update(stats.events, total);
+    for await (const events of source.chunks({ ...options, stats })) {
+      for (const event of events) {
+        chunk += `${format(event)}\n`;
+        if (chunk.length > 1 << 16) {
+          out(chunk);
+          chunk = "";
+          progress.update(stats.events, total);
+        }
       }
     }
     out(chunk);
   } else {
-    const bus = new EventBus();
-    bus.subscribe(EVENT_TYPES, (event) => {
+    const pacer = new Pacer(speed);
+    for await (const event of source.events({ ...options, stats })) {
+      const due = pacer.wait(event.ts_event_ns);
+      if (due !== undefined) await due;
       out(`${format(event)}\n`);
       progress.update(stats.events, total);
-    });
-    await replayOnto(bus, db, { ...options, speed, stats });
+    }
   }
   progress.finish(`replayed ${stats.events} events of run ${stats.runId}`, stats.events);
   return 0;
 }
 
 /** Events stored for a run, for the progress bar's total. */
-function runSize(db: RunsDb, runId: string): number {
-  const counted = getRun(db, runId).events;
+async function runSize(source: RunSource, runId: string): Promise<number> {
+  const counted = (await source.getRun(runId)).events;
   if (counted !== null) return Number(counted);
-  return Number(Object.values(countEvents(db, runId)).reduce((a, b) => a + b, 0n));
+  return Number(Object.values(await source.countEvents(runId)).reduce((a, b) => a + b, 0n));
 }
 
 async function replayInto(

@@ -7,9 +7,17 @@ import { SqliteSource } from "./sqlite.ts";
 import { isStoreUrl } from "./url.ts";
 
 export { type PgOpenOptions, PgStore } from "./postgres.ts";
+export { type PulledRun, type PullOptions, pull } from "./pull.ts";
+export { type PushedRun, type PushOptions, push, storedDigest } from "./push.ts";
 export { CHUNK_EVENTS, type RunSource } from "./source.ts";
 export { SqliteSource } from "./sqlite.ts";
-export { isStoreUrl, parseStoreUrl, redactUrls, type StoreTarget } from "./url.ts";
+export {
+  defaultStoreUrl,
+  isStoreUrl,
+  parseStoreUrl,
+  redactUrls,
+  type StoreTarget,
+} from "./url.ts";
 
 /**
  * Opens runs for reading: a `postgres://` URL opens the store, anything else is a runs database

@@ -32,6 +32,15 @@ export function isStoreUrl(text: string): boolean {
   return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text);
 }
 
+/**
+ * The store to use when none is named: `RUNTAPE_STORE`, else a bare `postgres://` that the PG*
+ * variables complete when any is set; undefined when nothing names one.
+ */
+export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.RUNTAPE_STORE) return env.RUNTAPE_STORE;
+  return env.PGHOST || env.PGDATABASE || env.PGSERVICE ? "postgres://" : undefined;
+}
+
 /** `url` with the password of every `scheme://user:password@` in it replaced by `***`. */
 export function redactUrls(text: string): string {
   return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@\s]*@/g, "$1:***@");

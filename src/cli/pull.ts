@@ -1,0 +1,53 @@
+import { defineCommand } from "citty";
+import { stringifyExact } from "../json.ts";
+import { type PulledRun, pull } from "../store/index.ts";
+import { commonArgs } from "./args.ts";
+import { out } from "./output.ts";
+import { openStoreArg, repeated } from "./source.ts";
+
+export default defineCommand({
+  meta: {
+    name: "pull",
+    description: "Copy runs from a PostgreSQL store into a runs database file",
+  },
+  args: {
+    url: { type: "positional", required: true, description: "The store, postgres://…" },
+    into: {
+      type: "string",
+      required: true,
+      valueHint: "DB",
+      description: "Runs database to copy into (created if missing)",
+    },
+    run: {
+      type: "string",
+      valueHint: "ID",
+      description: "Only this run (repeat for more; default all)",
+    },
+    json: { type: "boolean", description: "Print one JSON document instead" },
+    ...commonArgs,
+  },
+  async run({ args, rawArgs }) {
+    const store = await openStoreArg(args.url, args);
+    try {
+      const results = await pull(store, args.into, {
+        runs: repeated(rawArgs, "--run"),
+        onRun: args.json ? undefined : (r) => out(`${describePull(r)}\n`),
+      });
+      if (args.json) out(`${stringifyExact({ into: args.into, runs: results }, 2)}\n`);
+      else {
+        const copied = results.filter((r) => r.outcome === "pulled");
+        out(
+          `${copied.length} run(s) pulled into ${args.into}, ${results.length - copied.length} already there\n`,
+        );
+      }
+      return 0;
+    } finally {
+      await store.close();
+    }
+  },
+});
+
+function describePull(r: PulledRun): string {
+  if (r.outcome === "present") return `present   ${r.runId} (already in the file, nothing copied)`;
+  return `pulled    ${r.runId} (${r.events.toLocaleString("en-US")} events in ${r.seconds.toFixed(2)} s)`;
+}

@@ -1,0 +1,70 @@
+import { defineCommand } from "citty";
+import { stringifyExact } from "../json.ts";
+import { defaultStoreUrl, type PushedRun, push } from "../store/index.ts";
+import { commonArgs, UsageError } from "./args.ts";
+import { openDb } from "./database.ts";
+import { out } from "./output.ts";
+import { openStoreArg, repeated } from "./source.ts";
+
+export default defineCommand({
+  meta: {
+    name: "push",
+    description: "Send finished runs of a runs database to a PostgreSQL store, each exactly once",
+  },
+  args: {
+    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    to: {
+      type: "string",
+      valueHint: "URL",
+      description: "The store, postgres://… (default: RUNTAPE_STORE, or the PG* variables)",
+    },
+    run: { type: "string", valueHint: "ID", description: "Only this run (repeat for more)" },
+    all: { type: "boolean", description: "Failed and cancelled runs too, not only completed ones" },
+    replace: {
+      type: "boolean",
+      description: "Overwrite a run the store holds with different content under the same id",
+    },
+    json: { type: "boolean", description: "Print one JSON document instead" },
+    ...commonArgs,
+  },
+  async run({ args, rawArgs }) {
+    const url = args.to ?? defaultStoreUrl();
+    if (url === undefined) {
+      throw new UsageError("no store given", "pass --to postgres://… or set RUNTAPE_STORE");
+    }
+    const runs = repeated(rawArgs, "--run");
+    if (runs !== undefined && args.all) throw new UsageError("--all and --run exclude each other");
+    const db = openDb(args.db, args);
+    try {
+      const store = await openStoreArg(url, args, { mode: "write" });
+      try {
+        const results = await push(db, store, {
+          runs,
+          includeUnfinished: args.all,
+          replace: args.replace,
+          onRun: args.json ? undefined : (r) => out(`${describePush(r)}\n`),
+        });
+        if (args.json) out(`${stringifyExact({ store: store.label, runs: results }, 2)}\n`);
+        else out(`${summary(results, store.label)}\n`);
+        return 0;
+      } finally {
+        await store.close();
+      }
+    } finally {
+      db.close();
+    }
+  },
+});
+
+/** One line per run: what happened and how fast. */
+export function describePush(r: PushedRun): string {
+  if (r.outcome === "present") return `present   ${r.runId} (already in the store, nothing sent)`;
+  const rate = r.seconds > 0 ? Math.round(Number(r.events) / r.seconds) : 0;
+  return `${r.outcome.padEnd(9)} ${r.runId} (${r.events.toLocaleString("en-US")} events in ${r.seconds.toFixed(2)} s, ${rate.toLocaleString("en-US")} events/s)`;
+}
+
+function summary(results: readonly PushedRun[], label: string): string {
+  const sent = results.filter((r) => r.outcome !== "present");
+  const events = sent.reduce((n, r) => n + r.events, 0n);
+  return `${sent.length} run(s) pushed to ${label} (${events.toLocaleString("en-US")} events), ${results.length - sent.length} already there`;
+}

@@ -1,0 +1,68 @@
+import { StoreUrlError } from "../errors.ts";
+import {
+  isStoreUrl,
+  type PgOpenOptions,
+  PgStore,
+  parseStoreUrl,
+  SqliteSource,
+} from "../store/index.ts";
+import { UsageError } from "./args.ts";
+import { openDb } from "./database.ts";
+import { logger } from "./output.ts";
+
+/**
+ * Opens what a read command was given: a `postgres://` URL opens the store, anything else is a
+ * runs database path. A URL that does not parse is a usage error.
+ */
+export async function openSourceArg(
+  pathOrUrl: string,
+  args: { verbose?: boolean },
+): Promise<SqliteSource | PgStore> {
+  if (!isStoreUrl(pathOrUrl)) return new SqliteSource(openDb(pathOrUrl, args));
+  return openStoreArg(pathOrUrl, args);
+}
+
+/** Checks that `url` is a store URL runtape can use, without connecting. */
+export function checkStoreUrl(url: string): void {
+  asUsage(() => parseStoreUrl(url));
+}
+
+/** Runs `fn`; a URL that does not parse becomes a usage error (exit 2). */
+function asUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof StoreUrlError && error.code === "BAD_URL")
+      throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** Opens the store at `url` for a command (see {@link openSourceArg}). */
+export async function openStoreArg(
+  url: string,
+  args: { verbose?: boolean },
+  options?: PgOpenOptions,
+): Promise<PgStore> {
+  try {
+    const store = await PgStore.open(url, options);
+    if (args.verbose) logger.info(`opened the store ${store.label} (layout ${store.version})`);
+    return store;
+  } catch (error) {
+    if (error instanceof StoreUrlError && error.code === "BAD_URL")
+      throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** Every value of a repeatable option (`--run a --run b`): citty keeps only the last. */
+export function repeated(rawArgs: readonly string[], name: string): string[] | undefined {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] as string;
+    if (arg === "--") break;
+    if (arg === name && i + 1 < rawArgs.length) values.push(rawArgs[++i] as string);
+    else if (arg.startsWith(`${name}=`)) values.push(arg.slice(name.length + 1));
+  }
+  return values.length > 0 ? values : undefined;
+}
