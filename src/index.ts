@@ -91,13 +91,21 @@ export { renderMigration, renderSchema, requiredTables, SCHEMA_VERSION } from ".
 export { type DemoOptions, type DemoResult, demoConfig, demoSteps, runDemo } from "./sim/index.ts";
 export {
   CHUNK_EVENTS,
+  defaultStoreUrl,
   isStoreUrl,
   openSource,
   type PgOpenOptions,
   PgStore,
+  type PulledRun,
+  type PullOptions,
+  type PushedRun,
+  type PushOptions,
   parseStoreUrl,
+  pull,
+  push,
   type RunSource,
   redactUrls,
   SqliteSource,
   type StoreTarget,
 } from "./store/index.ts";
+export { checkStore, inspectStoredRun, listSourceSummaries } from "./store/inspect.ts";

@@ -37,7 +37,7 @@ export interface PgCluster {
   readonly dir: string;
   /** A URL of the trusted test role to `database` (default `runtape`). */
   url(database?: string): string;
-  /** A URL of the password-protected role with `password` (default the right one). */
+  /** A URL of the password-protected role (owner of its own database) with `password` (default the right one). */
   secretUrl(password?: string, database?: string): string;
   /** The server's process id. */
   pid(): number;
@@ -95,14 +95,14 @@ export async function startCluster(): Promise<PgCluster> {
   try {
     await admin.unsafe("CREATE DATABASE runtape");
     await admin.unsafe(`CREATE ROLE ${SECRET_ROLE} LOGIN PASSWORD '${SECRET_PASSWORD}'`);
-    await admin.unsafe(`GRANT ALL ON DATABASE runtape TO ${SECRET_ROLE}`);
+    await admin.unsafe(`CREATE DATABASE ${SECRET_ROLE} OWNER ${SECRET_ROLE}`);
   } finally {
     await admin.close();
   }
   return {
     dir,
     url,
-    secretUrl: (password = SECRET_PASSWORD, database = "runtape") =>
+    secretUrl: (password = SECRET_PASSWORD, database = SECRET_ROLE) =>
       `postgres://${SECRET_ROLE}:${encodeURIComponent(password)}@localhost/${database}?host=${dir}`,
     pid: () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]),
     start,

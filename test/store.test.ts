@@ -1,32 +1,46 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
+import { SQL } from "bun";
 import {
+  checkStore,
   DatabaseMissingError,
+  diffRuns,
+  diffStreams,
   EVENT_TYPES,
   type Event,
   EventBus,
+  inspectRun,
+  inspectStoredRun,
+  listRunSummaries,
   listRuns,
+  listSourceSummaries,
   openRunsDb,
   openSource,
+  PgStore,
+  pull,
+  push,
   Recorder,
+  type ReplayOptions,
+  RunConflictError,
   RunNotFoundError,
   replay,
   runDemo,
+  StoreAccessError,
+  StoreFormatError,
   StoreUrlError,
 } from "../src/index.ts";
-import { fixtureCopy, fixtureTest, tempDir } from "./helpers.ts";
-import { describeWithPg } from "./pg.ts";
+import { fixtureCopy, fixtureTest, sampleEvents, tempDir } from "./helpers.ts";
+import { describeWithPg, SECRET_PASSWORD } from "./pg.ts";
 
-/** A file with two recorded demo runs. */
-function demoFile(): string {
-  const path = join(tempDir(), "runs.db");
-  for (const runId of ["first", "second"]) {
+/** Records demo runs (one per id) into `path`; returns the path. */
+function demoFile(runIds: readonly string[], path = join(tempDir(), "runs.db"), bars = 60): string {
+  runIds.forEach((runId, i) => {
     const bus = new EventBus();
-    const recorder = Recorder.start(path, { runId, batchSize: 100 });
+    const recorder = Recorder.start(path, { runId, batchSize: 500 });
     recorder.attach(bus);
-    runDemo(bus, { bars: 60, symbols: ["AAA", "BBB"], seed: runId === "first" ? 1 : 2 });
+    runDemo(bus, { bars, symbols: ["AAA", "BBB"], seed: i + 1 });
     recorder.close();
-  }
+  });
   return path;
 }
 
@@ -36,24 +50,38 @@ async function collect(events: AsyncIterable<Event>): Promise<Event[]> {
   return out;
 }
 
+/** Every number compared with Object.is (-0, NaN), every bigint exactly. */
+function expectIdentical(actual: Event[], expected: Event[]): void {
+  expect(actual.length).toBe(expected.length);
+  const same = (x: unknown, y: unknown): boolean =>
+    typeof x === "object" && x !== null && typeof y === "object" && y !== null
+      ? Object.keys(x).length === Object.keys(y).length &&
+        Object.keys(x).every((k) => same((x as never)[k], (y as never)[k]))
+      : Object.is(x, y);
+  const mismatch = actual.findIndex((e, i) => !same(e, expected[i]));
+  expect(mismatch === -1 ? undefined : [actual[mismatch], expected[mismatch]]).toBeUndefined();
+}
+
 test("a file source lists, counts and replays as the synchronous library does", async () => {
-  const path = demoFile();
+  const path = demoFile(["first", "second"]);
   const source = await openSource(path);
   try {
     expect(source.kind).toBe("sqlite");
     expect(source.label).toBe(path);
     const db = openRunsDb(path);
     expect(await source.listRuns()).toEqual(listRuns(db));
+    expect(await listSourceSummaries(source)).toEqual(listRunSummaries(db));
     db.close();
     expect(await source.resolveRunId()).toBe("second");
     expect((await source.getRun("first")).status).toBe("completed");
-    const counts = await source.countEvents("first");
     const expected = [...replay(path, { run: "first" })];
+    const counts = await source.countEvents("first");
     expect(Object.values(counts).reduce((a, b) => a + b, 0n)).toBe(BigInt(expected.length));
     expect(await collect(source.events({ run: "first" }))).toEqual(expected);
     const chunks: (readonly Event[])[] = [];
-    for await (const chunk of source.chunks({ run: "first", types: ["FillEvent"] }))
+    for await (const chunk of source.chunks({ run: "first", types: ["FillEvent"] })) {
       chunks.push(chunk);
+    }
     expect(chunks.flat()).toEqual(expected.filter((e) => e.type === "FillEvent"));
     await expect(source.getRun("nope")).rejects.toBeInstanceOf(RunNotFoundError);
   } finally {
@@ -61,15 +89,22 @@ test("a file source lists, counts and replays as the synchronous library does", 
   }
 });
 
-test("openSource: a missing file, another URL scheme, a malformed URL", async () => {
+test("openSource: a missing file, another URL scheme, malformed URLs; no password in any message", async () => {
   await expect(openSource(join(tempDir(), "none.db"))).rejects.toBeInstanceOf(DatabaseMissingError);
-  const other = await openSource("mysql://u:hunter2@h/db").catch((e) => e);
-  expect(other).toBeInstanceOf(StoreUrlError);
-  expect(other.code).toBe("NOT_POSTGRES");
-  expect(other.message).not.toContain("hunter2");
-  const bad = await openSource("postgres://u:hunter2@h:99999/db").catch((e) => e);
-  expect(bad.code).toBe("BAD_URL");
-  expect(bad.message).not.toContain("hunter2");
+  const cases: [string, string][] = [
+    ["mysql://u:hunter2@h/db", "NOT_POSTGRES"],
+    ["postgres://u:hunter2@h:99999/db", "BAD_URL"],
+    ["postgres://u:hunter2@h/db?sslmode=sometimes", "BAD_URL"],
+    ["postgres://u:hunter2@h/db?colour=blue", "BAD_URL"],
+    ["postgres://u:hunter2@h/a/b", "BAD_URL"],
+    ["postgres://u:hunter2@[::1/db", "BAD_URL"],
+  ];
+  for (const [url, code] of cases) {
+    const error = await openSource(url).catch((e) => e);
+    expect(error).toBeInstanceOf(StoreUrlError);
+    expect([url, error.code]).toEqual([url, code]);
+    expect(error.message).not.toContain("hunter2");
+  }
 });
 
 fixtureTest("a Python-written file replays through the source as through replay()", async () => {
@@ -82,21 +117,234 @@ fixtureTest("a Python-written file replays through the source as through replay(
   }
 });
 
-describeWithPg("store", (cluster) => {
-  test("an empty database is a store without runs; write mode creates the layout once", async () => {
+describeWithPg("PostgreSQL store", (cluster) => {
+  test("an empty database is a store without runs; the first writers create the layout once", async () => {
     const empty = await openSource(cluster().url());
     expect(empty.kind).toBe("postgres");
     expect(await empty.listRuns()).toEqual([]);
     await expect(empty.resolveRunId()).rejects.toThrow("holds no runs");
     await empty.close();
-    const { PgStore } = await import("../src/index.ts");
     const stores = await Promise.all(
-      [1, 2, 3].map(() => PgStore.open(cluster().url(), { mode: "write" })),
+      [1, 2, 3, 4].map(() => PgStore.open(cluster().url(), { mode: "write" })),
     );
     for (const s of stores) await s.close();
     const store = await openSource(cluster().url());
     expect(await store.listRuns()).toEqual([]);
     expect(Object.values(await store.countEvents("x"))).toEqual(EVENT_TYPES.map(() => 0n));
     await store.close();
+  });
+
+  test("edge values replay from the store bit for bit, as from the file they were pushed from", async () => {
+    const path = join(tempDir(), "runs.db");
+    const recorder = Recorder.start(path, { runId: "edges", config: { k: "ü" } });
+    for (const event of sampleEvents()) recorder.record(event);
+    recorder.close();
+    expect(await push(path, cluster().url())).toMatchObject([
+      { runId: "edges", outcome: "pushed", events: BigInt(sampleEvents().length) },
+    ]);
+    const store = await PgStore.open(cluster().url());
+    try {
+      expectIdentical(await collect(store.events({ run: "edges" })), [
+        ...replay(path, { run: "edges" }),
+      ]);
+      const db = openRunsDb(path);
+      expect(await store.getRun("edges")).toEqual(listRuns(db)[0] as never);
+      expect(await store.countEvents("edges")).toEqual(
+        (await openSource(path).then(async (s) => {
+          const c = await s.countEvents("edges");
+          await s.close();
+          return c;
+        })) as never,
+      );
+      expect(await inspectStoredRun(store, "edges")).toEqual(inspectRun(db, "edges"));
+      db.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("filters select the same events from the store as from the file", async () => {
+    const path = demoFile(["filters"], undefined, 200);
+    await push(path, cluster().url(), { runs: ["filters"] });
+    const store = await PgStore.open(cluster().url());
+    const all = [...replay(path, { run: "filters" })];
+    const mid = (all[Math.floor(all.length / 2)] as Event).ts_event_ns;
+    const cases: ReplayOptions[] = [
+      { symbols: ["AAA"] },
+      { types: ["OrderAccepted", "FillEvent"], from: mid },
+      { excludeTypes: ["BarReceived"], to: mid },
+      { symbols: ["BBB"], limit: 25 },
+      { limit: 0 },
+    ];
+    try {
+      for (const filter of cases) {
+        const options = { run: "filters", ...filter };
+        const expected = [...replay(path, options)];
+        expect(await collect(store.events(options))).toEqual(expected);
+      }
+      expect(cases.length).toBe(5);
+    } finally {
+      await store.close();
+    }
+  });
+
+  fixtureTest("a Python-written run (no sequence) keeps its order through the store", async () => {
+    const path = fixtureCopy();
+    const url = cluster().url();
+    const pushed = await push(path, url);
+    expect(pushed.length).toBeGreaterThan(0);
+    const store = await PgStore.open(url);
+    try {
+      for (const { runId } of pushed) {
+        expectIdentical(await collect(store.events({ run: runId })), [
+          ...replay(path, { run: runId }),
+        ]);
+        const symbol = [...replay(path, { run: runId, types: ["BarReceived"], limit: 1 })][0];
+        const filter = { run: runId, symbols: [(symbol as { symbol: string }).symbol] };
+        expect(await collect(store.events(filter))).toEqual([...replay(path, filter)]);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("exactly once: a second push is a no-op, another run under the id is refused, --replace swaps it whole", async () => {
+    const url = cluster().url();
+    const a = demoFile(["twice"]);
+    expect((await push(a, url))[0]?.outcome).toBe("pushed");
+    expect((await push(a, url))[0]?.outcome).toBe("present");
+    const other = join(tempDir(), "other.db");
+    const recorder = Recorder.start(other, { runId: "twice" });
+    for (const event of sampleEvents()) recorder.record(event);
+    recorder.close();
+    const refused = await push(other, url).catch((e) => e);
+    expect(refused).toBeInstanceOf(RunConflictError);
+    expect(refused.message).toContain('"twice"');
+    const store = await PgStore.open(url);
+    try {
+      expect(await collect(store.events({ run: "twice" }))).toEqual([...replay(a)]);
+      expect((await push(other, store, { replace: true }))[0]?.outcome).toBe("replaced");
+      expect(await collect(store.events({ run: "twice" }))).toEqual([...replay(other)]);
+      expect((await store.listRuns()).filter((r) => r.run_id === "twice")).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("run ids with quotes and SQL round-trip: push, list, replay, pull, diff", async () => {
+    const ids = ['it\'s "quoted"', "'); DROP TABLE runs;--", "2026-11-23_20-03-12_SMA Crossover ü"];
+    const path = demoFile(ids);
+    const url = cluster().url();
+    await push(path, url, { runs: ids });
+    const into = join(tempDir(), "pulled.db");
+    expect((await pull(url, into, { runs: ids })).map((r) => r.outcome)).toEqual(
+      ids.map(() => "pulled"),
+    );
+    const store = await PgStore.open(url);
+    try {
+      const listed = (await store.listRuns()).map((r) => r.run_id);
+      for (const id of ids) {
+        expect(listed).toContain(id);
+        expect(await collect(store.events({ run: id }))).toEqual([...replay(path, { run: id })]);
+        expect([...replay(into, { run: id })]).toEqual([...replay(path, { run: id })]);
+        const fromStore = await diffStreams(
+          store.events({ run: id }),
+          (await openSource(path)).events({ run: id }),
+        );
+        expect(fromStore.match).toBe(true);
+        expect(diffRuns({ db: into, run: id }, { db: path, run: id }).match).toBe(true);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("pull: again is a no-op, a different run under the id in the file is refused, nothing half-copied", async () => {
+    const url = cluster().url();
+    const path = demoFile(["pulled-once"]);
+    await push(path, url);
+    const into = join(tempDir(), "into.db");
+    expect((await pull(url, into, { runs: ["pulled-once"] }))[0]?.outcome).toBe("pulled");
+    expect((await pull(url, into, { runs: ["pulled-once"] }))[0]?.outcome).toBe("present");
+    // The pulled copy pushes as the same run: the digest does not depend on the file's row ids.
+    expect((await push(into, url, { runs: ["pulled-once"] }))[0]?.outcome).toBe("present");
+    const clash = join(tempDir(), "clash.db");
+    const recorder = Recorder.start(clash, { runId: "pulled-once" });
+    recorder.record(sampleEvents()[0] as Event);
+    recorder.close();
+    await expect(pull(url, clash, { runs: ["pulled-once"] })).rejects.toBeInstanceOf(
+      RunConflictError,
+    );
+    await expect(pull(url, into, { runs: ["no such run"] })).rejects.toBeInstanceOf(
+      RunNotFoundError,
+    );
+  });
+
+  test("check finds rows changed in the store behind runtape's back", async () => {
+    const url = cluster().url();
+    await push(demoFile(["tampered"]), url);
+    const store = await PgStore.open(url);
+    try {
+      expect(await checkStore(store)).toEqual([]);
+      await store.sql`UPDATE fills SET fill_price = fill_price + 1 WHERE run_id = ${"tampered"} AND id = 1`;
+      const findings = await checkStore(store);
+      expect(findings).toHaveLength(1);
+      expect(findings[0]).toMatchObject({ kind: "integrity", runId: "tampered" });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a foreign database and a newer layout are refused, untouched", async () => {
+    const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
+    try {
+      await admin.unsafe("CREATE DATABASE foreign_db");
+      await admin.unsafe("CREATE DATABASE newer_db");
+    } finally {
+      await admin.close();
+    }
+    const foreign = new SQL({ path: cluster().dir, username: "runtape", database: "foreign_db" });
+    await foreign.unsafe("CREATE TABLE runs (id int, what text)");
+    const refused = await PgStore.open(cluster().url("foreign_db"), { mode: "write" }).catch(
+      (e) => e,
+    );
+    expect(refused).toBeInstanceOf(StoreFormatError);
+    expect(refused.message).toContain("not a runtape store");
+    expect(
+      (
+        await foreign`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`
+      )[0].n,
+    ).toBe(1);
+    await foreign.close();
+    (await PgStore.open(cluster().url("newer_db"), { mode: "write" })).close();
+    const newer = new SQL({ path: cluster().dir, username: "runtape", database: "newer_db" });
+    await newer`UPDATE runtape_meta SET value = '999' WHERE name = 'layout_version'`;
+    await newer.close();
+    const error = await push(demoFile(["x"]), cluster().url("newer_db")).catch((e) => e);
+    expect(error).toBeInstanceOf(StoreFormatError);
+    expect(error.code).toBe("NEWER_STORE");
+  });
+
+  test("credentials: the right password works; a wrong one, a missing database, no server: one line without the password", async () => {
+    const path = demoFile(["secret"]);
+    expect((await push(path, cluster().secretUrl()))[0]?.outcome).toBe("pushed");
+    const wrong = "not-the-" + SECRET_PASSWORD;
+    const failures = [
+      [cluster().secretUrl(wrong), "password authentication failed"],
+      [cluster().url("no_such_db"), "does not exist"],
+      [
+        `postgres://runtape:${encodeURIComponent(wrong)}@localhost/x?host=${tempDir()}`,
+        "cannot connect",
+      ],
+      [`postgres://runtape:${encodeURIComponent(wrong)}@127.0.0.1:1/x`, "cannot connect"],
+    ] as const;
+    for (const [url, reason] of failures) {
+      const error = await push(path, url).catch((e) => e);
+      expect(error).toBeInstanceOf(StoreAccessError);
+      expect(error.message).toContain(reason);
+      expect(error.message).not.toContain(wrong);
+      expect(error.message).not.toContain(encodeURIComponent(wrong));
+      expect(error.message).not.toContain("\n");
+    }
   });
 });
