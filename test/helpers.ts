@@ -11,6 +11,7 @@ import {
   type EventOf,
   type EventType,
   makeEvent,
+  Recorder,
 } from "../src/index.ts";
 
 /** A fresh temporary directory. */
@@ -213,4 +214,28 @@ export function runContentHash(path: string, runId: string, added: string[] = []
     db.close();
   }
   return hasher.digest("hex");
+}
+
+/**
+ * A completed run of `n` bars written straight with SQL (a recursive CTE, not the recorder): big
+ * runs in a fraction of a second, for tests that need a push or a read to take a while.
+ */
+export function bulkRun(path: string, runId: string, n: number): void {
+  const recorder = Recorder.start(path, { runId });
+  recorder.close();
+  const db = new Database(path);
+  try {
+    db.run(
+      `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < ?)
+       INSERT INTO bars (run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume, seq)
+       SELECT ?, ? + k * 60000000000, ? + k, 'SYM' || (k % 4), 'MINUTE', 100 + k * 0.01, 101.5, 99.25, 100.125, k, k FROM i`,
+      [n, runId, T0, T0],
+    );
+    db.run("UPDATE runtape_runs SET events = ?, bar_periods = 'MINUTE' WHERE run_id = ?", [
+      n,
+      runId,
+    ]);
+  } finally {
+    db.close();
+  }
 }

@@ -86,7 +86,7 @@ export async function startCluster(): Promise<PgCluster> {
       "-l",
       join(dir, "server.log"),
       "-o",
-      `-c listen_addresses='' -c unix_socket_directories='${dir}' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=40`,
+      `-c listen_addresses='' -c unix_socket_directories='${dir}' -c fsync=off -c full_page_writes=off -c max_connections=40`,
       "start",
     ]);
   start();

@@ -392,12 +392,8 @@ async function prepareForWriting(sql: SQL, target: StoreTarget): Promise<number>
   return SCHEMA_VERSION;
 }
 
-/** What the driver's codes mean, in words. */
+/** Server codes whose own message says less than these words; others keep the server's message. */
 const SQLSTATES: Record<string, string> = {
-  "28P01": "password authentication failed",
-  "28000": "the server refused the login",
-  "3D000": "the database does not exist",
-  "42501": "permission denied",
   "57P01": "the server shut down during the operation",
   "57P02": "the server shut down during the operation",
   "57P03": "the server is not accepting connections yet",
@@ -417,7 +413,7 @@ export function storeError(target: StoreTarget, error: unknown): Error {
   };
   let reason: string;
   if (errno !== undefined && SQLSTATES[errno] !== undefined) {
-    reason = `${SQLSTATES[errno]} (${redact(message ?? "", target)})`;
+    reason = SQLSTATES[errno] as string;
   } else if (
     code === "ERR_POSTGRES_CONNECTION_REFUSED" ||
     code === "ERR_POSTGRES_CONNECTION_TIMEOUT"

@@ -1,0 +1,309 @@
+import { expect, test } from "bun:test";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SQL } from "bun";
+import { EventBus, type PgStore, Recorder, runDemo } from "../../src/index.ts";
+import { PgStore as Store } from "../../src/store/index.ts";
+import { bulkRun, tempDir } from "../helpers.ts";
+import { describeWithPg, type PgCluster, SECRET_PASSWORD } from "../pg.ts";
+import { cli } from "./inprocess.ts";
+import { runtape, spawnRuntape } from "./run.ts";
+import { lines } from "./support.ts";
+
+/** Records a demo run `runId` into `path` in this process. */
+function demo(path: string, runId: string, seed: number, bars = 40): void {
+  const bus = new EventBus();
+  const recorder = Recorder.start(path, { runId, batchSize: 500 });
+  recorder.attach(bus);
+  runDemo(bus, { bars, symbols: ["AAA", "BBB"], seed });
+  recorder.close();
+}
+
+const fileHash = (path: string) => Bun.hash(readFileSync(path)).toString(16);
+
+async function withStore<T>(cluster: PgCluster, fn: (store: PgStore) => Promise<T>): Promise<T> {
+  const store = await Store.open(cluster.url());
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Waits until the server runs a COPY into the store (a push is sending rows); false if none came. */
+async function copyUnderway(cluster: PgCluster, timeoutMs = 20_000): Promise<boolean> {
+  const watcher = new SQL({ path: cluster.dir, username: "runtape", database: "postgres", max: 1 });
+  try {
+    for (const started = Date.now(); Date.now() - started < timeoutMs; ) {
+      const [row] =
+        await watcher`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY bars%' AND state = 'active'`;
+      if (row.n > 0) return true;
+      await Bun.sleep(5);
+    }
+    return false;
+  } finally {
+    await watcher.close();
+  }
+}
+
+/** These tests wait on a server and on other processes: a loaded machine needs room. */
+const SLOW = 60_000;
+
+describeWithPg("store CLI", (cluster) => {
+  test(
+    "three runs recorded in three processes, pushed at once, again, pulled: identical NDJSON from everywhere",
+    async () => {
+      const dir = tempDir();
+      const url = cluster().url();
+      const origins = [1, 2, 3].map((i) => join(dir, `origin-${i}.db`));
+      const recorded = await Promise.all(
+        origins.map((db, i) =>
+          runtape(
+            ["record", db, "--run-id", `accept-${i + 1}`, "--bars", "30", "--seed", String(i + 1)],
+            {
+              via: "source",
+            },
+          ),
+        ),
+      );
+      expect(recorded.map((r) => r.code)).toEqual([0, 0, 0]);
+      const pushed = await Promise.all(
+        origins.map((db) => runtape(["push", db, "--to", url], { via: "source" })),
+      );
+      for (const [i, r] of pushed.entries()) {
+        expect(r.code).toBe(0);
+        expect(lines(r.stdout)[0]).toMatch(new RegExp(`^pushed +accept-${i + 1} \\(`));
+      }
+      for (const db of origins) {
+        const again = await cli(["push", db, "--to", url]);
+        expect(again.code).toBe(0);
+        expect(again.stdout).toContain("(already in the store, nothing sent)");
+        expect(lines(again.stdout).at(-1)).toContain("0 run(s) pushed");
+      }
+      const pulled = join(dir, "pulled.db");
+      const ids = ["accept-1", "accept-2", "accept-3"];
+      const pull = await cli([
+        "pull",
+        url,
+        "--into",
+        pulled,
+        ...ids.flatMap((id) => ["--run", id]),
+      ]);
+      expect(pull.code).toBe(0);
+      expect(lines(pull.stdout).at(-1)).toBe(`3 run(s) pulled into ${pulled}, 0 already there`);
+      for (const [i, id] of ids.entries()) {
+        const fromOrigin = await cli(["replay", origins[i] as string, "--run", id]);
+        const fromUrl = await cli(["replay", url, "--run", id]);
+        const fromPulled = await cli(["replay", pulled, "--run", id]);
+        expect(fromOrigin.code).toBe(0);
+        expect(lines(fromOrigin.stdout).length).toBeGreaterThan(100);
+        expect(fromUrl.stdout).toBe(fromOrigin.stdout);
+        expect(fromPulled.stdout).toBe(fromOrigin.stdout);
+        const detail = await cli(["inspect", origins[i] as string, "--run", id]);
+        expect((await cli(["inspect", url, "--run", id])).stdout).toBe(detail.stdout);
+        expect((await cli(["diff", url, origins[i] as string, "--run-a", id])).stdout).toMatch(
+          /^runs match/,
+        );
+      }
+      const listed = JSON.parse((await cli(["inspect", url, "--json"])).stdout) as {
+        runId: string;
+        events: string | number;
+      }[];
+      for (const [i, id] of ids.entries()) {
+        const local = JSON.parse((await cli(["inspect", origins[i] as string, "--json"])).stdout);
+        expect(listed.find((r) => r.runId === id)?.events).toEqual(local[0].events);
+      }
+      const check = await cli(["inspect", url, "--check"]);
+      expect([check.code, check.stdout.trim()]).toEqual([0, `${url}: no problems found`]);
+    },
+    SLOW,
+  );
+
+  test(
+    "eight pushers at once, all sending one shared run too: every run once, the shared one sent by one",
+    async () => {
+      const dir = tempDir();
+      const url = cluster().url();
+      const base = join(dir, "base.db");
+      demo(base, "shared", 99);
+      const files = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => {
+        const path = join(dir, `pusher-${i}.db`);
+        copyFileSync(base, path);
+        demo(path, `pusher-${i}`, i, 20);
+        return path;
+      });
+      const results = await Promise.all(
+        files.map((db) => runtape(["push", db, "--to", url, "--json"], { via: "source" })),
+      );
+      expect(results.map((r) => [r.code, r.stderr])).toEqual(files.map(() => [0, ""]));
+      const outcomes = results.flatMap(
+        (r) => JSON.parse(r.stdout).runs as { runId: string; outcome: string }[],
+      );
+      const shared = outcomes.filter((o) => o.runId === "shared").map((o) => o.outcome);
+      expect(shared.sort()).toEqual([
+        "present",
+        "present",
+        "present",
+        "present",
+        "present",
+        "present",
+        "present",
+        "pushed",
+      ]);
+      await withStore(cluster(), async (store) => {
+        const ids = (await store.listRuns())
+          .map((r) => r.run_id)
+          .filter((id) => id.startsWith("pusher") || id === "shared");
+        expect(ids.sort()).toEqual([...files.map((_, i) => `pusher-${i + 1}`), "shared"]);
+        const [dupes] =
+          await store.sql`SELECT count(*)::int AS n FROM (SELECT run_id, id FROM bars GROUP BY run_id, id HAVING count(*) > 1) d`;
+        expect(dupes.n).toBe(0);
+      });
+    },
+    SLOW,
+  );
+
+  test(
+    "the server killed mid-push: one line, exit 1, file untouched, nothing visible; the next push completes it once",
+    async () => {
+      const db = join(tempDir(), "big.db");
+      bulkRun(db, "big", 40_000);
+      const before = fileHash(db);
+      const url = cluster().url();
+      const pushing = cli(["push", db, "--to", url, "--run", "big"]);
+      expect(await copyUnderway(cluster())).toBe(true);
+      cluster().kill();
+      const failed = await pushing;
+      cluster().start();
+      expect(failed.code).toBe(1);
+      expect(lines(failed.stderr)).toHaveLength(1);
+      expect(failed.stderr).toMatch(/^runtape: postgres:\/\/runtape@.*: /);
+      expect(fileHash(db)).toBe(before);
+      await withStore(cluster(), async (store) => {
+        expect((await store.listRuns()).map((r) => r.run_id)).not.toContain("big");
+        const [rows] = await store.sql`SELECT count(*)::int AS n FROM bars WHERE run_id = ${"big"}`;
+        expect(rows.n).toBe(0);
+      });
+      const retry = await cli(["push", db, "--to", url, "--run", "big"]);
+      expect(retry.code).toBe(0);
+      expect(retry.stdout).toMatch(/^pushed +big \(40,000 events/);
+      expect((await cli(["push", db, "--to", url, "--run", "big"])).stdout).toContain("present");
+      await withStore(cluster(), async (store) => {
+        expect((await store.countEvents("big")).BarReceived).toBe(40_000n);
+      });
+    },
+    SLOW,
+  );
+
+  test(
+    "the pusher killed with SIGKILL mid-push: nothing visible, the next push completes it once",
+    async () => {
+      const db = join(tempDir(), "big.db");
+      bulkRun(db, "killed", 40_000);
+      const url = cluster().url();
+      const proc = await spawnRuntape(["push", db, "--to", url], { via: "source" });
+      expect(await copyUnderway(cluster())).toBe(true);
+      proc.kill("SIGKILL");
+      expect(await proc.exited).not.toBe(0);
+      await withStore(cluster(), async (store) => {
+        // The server ends the dead client's transaction when it reads the closed connection.
+        for (let i = 0; i < 200; i++) {
+          const [row] =
+            await store.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY bars%' AND state <> 'idle'`;
+          if (row.n === 0) break;
+          await Bun.sleep(10);
+        }
+        expect(await store.listRuns().then((runs) => runs.some((r) => r.run_id === "killed"))).toBe(
+          false,
+        );
+        const [rows] =
+          await store.sql`SELECT count(*)::int AS n FROM bars WHERE run_id = ${"killed"}`;
+        expect(rows.n).toBe(0);
+      });
+      const retry = await cli(["push", db, "--to", url]);
+      expect(retry.code).toBe(0);
+      expect(retry.stdout).toMatch(/^pushed +killed \(40,000 events/);
+    },
+    SLOW,
+  );
+
+  test(
+    "record --push sends the run when it completes; the run id alone stays on stdout",
+    async () => {
+      const dir = tempDir();
+      const db = join(dir, "rec.db");
+      const result = await cli([
+        "record",
+        db,
+        "--bars",
+        "10",
+        "--run-id",
+        "rec-push",
+        "--push",
+        cluster().url(),
+      ]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe("rec-push\n");
+      expect(result.stderr).toMatch(/pushed +rec-push/);
+      const replayed = await cli(["replay", cluster().url(), "--run", "rec-push"]);
+      expect(replayed.stdout).toBe((await cli(["replay", db, "--run", "rec-push"])).stdout);
+      const bad = await cli([
+        "record",
+        join(dir, "none.db"),
+        "--bars",
+        "5",
+        "--push",
+        "postgres://u:pw@h:0/x",
+      ]);
+      expect(bad.code).toBe(2);
+      expect(existsSync(join(dir, "none.db"))).toBe(false);
+    },
+    SLOW,
+  );
+
+  test(
+    "bad URLs, wrong passwords and missing stores: one line, the right exit code, never the password (not even with --verbose)",
+    async () => {
+      const db = join(tempDir(), "runs.db");
+      demo(db, "creds", 1, 5);
+      const wrong = `wrong-${SECRET_PASSWORD}`;
+      const secret = encodeURIComponent(wrong);
+      const cases: [string[], number, RegExp][] = [
+        [["inspect", `postgres://u:${secret}@h:99999/db`], 2, /malformed store URL/],
+        [["inspect", `mysql://u:${secret}@h/db`], 1, /not a PostgreSQL URL/],
+        [
+          ["push", db, "--to", cluster().secretUrl(wrong), "--verbose"],
+          1,
+          /password authentication failed/,
+        ],
+        [["replay", cluster().secretUrl(wrong), "--verbose"], 1, /password authentication failed/],
+        [["inspect", cluster().url("missing_db")], 1, /database "missing_db" does not exist/],
+        [["push", db, "--to", `postgres://x:${secret}@127.0.0.1:1/db`], 1, /cannot connect/],
+        [
+          ["replay", cluster().url(), "--into", join(tempDir(), "x.db")],
+          2,
+          /--into copies from a runs database file/,
+        ],
+      ];
+      for (const [args, code, message] of cases) {
+        const r = await cli(args);
+        expect([args[0], r.code]).toEqual([args[0], code]);
+        expect(r.stderr).toMatch(message);
+        if (!args.includes("--verbose"))
+          expect(lines(r.stderr).filter((l) => !l.startsWith("  hint:"))).toHaveLength(1);
+        expect(r.stderr + r.stdout).not.toContain(wrong);
+        expect(r.stderr + r.stdout).not.toContain(secret);
+      }
+      const saved = { ...process.env };
+      for (const name of ["RUNTAPE_STORE", "PGHOST", "PGDATABASE", "PGSERVICE"])
+        delete process.env[name];
+      try {
+        const noStore = await cli(["push", db]);
+        expect([noStore.code, lines(noStore.stderr)[0]]).toEqual([2, "runtape: no store given"]);
+      } finally {
+        Object.assign(process.env, saved);
+      }
+    },
+    SLOW,
+  );
+});
