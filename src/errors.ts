@@ -160,3 +160,22 @@ export function describe(value: unknown): string {
     return typeof value;
   }
 }
+
+/**
+ * A strategy module that cannot be used: missing, failing to load, without a factory as its
+ * default export, or throwing while it handles an event (then `event` names it).
+ */
+export class StrategyError extends RuntapeError {
+  constructor(
+    readonly file: string,
+    reason: string,
+    readonly event?: { type: string; ts_event_ns: bigint; symbol?: string },
+    options?: ErrorOptions,
+  ) {
+    const on =
+      event === undefined
+        ? ""
+        : ` on ${event.type}${event.symbol === undefined ? "" : ` ${event.symbol}`} at ts_event_ns ${event.ts_event_ns}`;
+    super(`strategy ${file}${on}: ${reason}`, "STRATEGY", options);
+  }
+}

@@ -3,6 +3,13 @@
  * back as typed events.
  */
 export { type ErrorHandler, EventBus, type SubscribeOptions } from "./bus.ts";
+export {
+  type Comparison,
+  compareDecisions,
+  formatComparison,
+  MARKET_TYPES,
+  type TradingChange,
+} from "./compare.ts";
 export { type OpenOptions, openRunsDb, type RunsDb } from "./db.ts";
 export {
   DEFAULT_IGNORE,
@@ -78,6 +85,13 @@ export {
   replayOnto,
 } from "./replay.ts";
 export {
+  FEED_TYPES,
+  type FeedRef,
+  type RerunOptions,
+  type RerunResult,
+  rerun,
+} from "./rerun.ts";
+export {
   getRun,
   hasSequence,
   isRecordingAlive,
@@ -88,7 +102,14 @@ export {
   resolveRunId,
 } from "./runs.ts";
 export { renderMigration, renderSchema, requiredTables, SCHEMA_VERSION } from "./schema.ts";
+export {
+  type BrokerParameters,
+  brokerParameters,
+  DEFAULT_BROKER,
+  SimulatedBroker,
+} from "./sim/broker.ts";
 export { type DemoOptions, type DemoResult, demoConfig, demoSteps, runDemo } from "./sim/index.ts";
+export { Random } from "./sim/random.ts";
 export {
   CHUNK_EVENTS,
   defaultStoreUrl,
@@ -109,3 +130,11 @@ export {
   type StoreTarget,
 } from "./store/index.ts";
 export { checkStore, inspectStoredRun, listSourceSummaries } from "./store/inspect.ts";
+export {
+  type LoadedStrategy,
+  loadStrategy,
+  type Strategy,
+  type StrategyContext,
+  type StrategyParams,
+  strategyContext,
+} from "./strategy.ts";

@@ -24,6 +24,8 @@ export interface RunOptions extends RecorderOptions {
   onProgress?: (events: number) => void;
   /** Called with the recorder once the run is registered: its id, live counts, `summary`. */
   onStart?: (recorder: Recorder) => void;
+  /** The metadata a run that fails is closed with, from what the body threw. */
+  failureMetadata?: (error: unknown) => Record<string, unknown>;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function recordRun<T>(
   } catch (error) {
     if (signal?.aborted) throw cancelled(recorder, cancelError);
     try {
-      recorder.close("failed");
+      recorder.close("failed", options.failureMetadata?.(error));
     } catch (closeError) {
       // Both matter: what broke the strategy, and why the run could not be closed (it stays
       // `running`, for `recover`).

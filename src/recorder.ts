@@ -289,10 +289,14 @@ export class Recorder {
   }
 
   /**
-   * Flushes every buffered event, then ends the run with `status` and `ts_end` now. The run is
-   * never marked ended while events are still buffered: if the flush fails it stays `running`.
+   * Flushes every buffered event, then ends the run with `status` and `ts_end` now (and, given
+   * `metadata`, replaces the run's metadata in the same transaction: why it failed, say). The run
+   * is never marked ended while events are still buffered: if the flush fails it stays `running`.
    */
-  close(status: Exclude<RunStatus, "running"> = "completed"): RecordingSummary {
+  close(
+    status: Exclude<RunStatus, "running"> = "completed",
+    metadata?: Record<string, unknown>,
+  ): RecordingSummary {
     if (this.#status === "running") {
       clearInterval(this.#timer);
       for (const detach of this.#detach) detach();
@@ -304,6 +308,11 @@ export class Recorder {
             this.#db.sqlite
               .query("UPDATE runs SET status = ?, ts_end = ? WHERE run_id = ?")
               .run(status, nowNs(), this.runId);
+            if (metadata !== undefined) {
+              this.#db.sqlite
+                .query("UPDATE runs SET metadata = ? WHERE run_id = ?")
+                .run(toJsonColumn(metadata), this.runId);
+            }
           })
           .immediate();
       } catch (error) {

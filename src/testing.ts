@@ -26,8 +26,11 @@ import { decodeEvent, encodeEvent } from "./ndjson.ts";
 import { recordRun } from "./record.ts";
 import { onExitWithOpenRuns, openRunsWarning, type RecorderOptions } from "./recorder.ts";
 import { replay } from "./replay.ts";
+import { type RerunOptions, type RerunResult, rerun as rerunInto } from "./rerun.ts";
 
 onExitWithOpenRuns((runs) => process.stderr.write(`runtape: warning: ${openRunsWarning(runs)}\n`));
+
+export type { FeedRef, RerunOptions, RerunResult } from "./rerun.ts";
 
 /** The environment variable that makes golden checks rewrite their goldens. */
 export const UPDATE_GOLDEN_ENV = "RUNTAPE_UPDATE_GOLDEN";
@@ -51,14 +54,7 @@ export async function recordBacktest(
   body: (bus: EventBus) => unknown,
   options: RecorderOptions & { db?: string } = {},
 ): Promise<RecordedRun> {
-  let db = options.db;
-  if (db === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), "runtape-golden-"));
-    db = join(dir, "run.db");
-    const entry = { dir, keep: false };
-    temporary.set(db, entry);
-    removeAfterTest(db, entry);
-  }
+  const db = options.db ?? temporaryDb();
   try {
     const { summary } = await recordRun(db, options, (bus) => body(bus));
     return { db, run: summary.runId };
@@ -66,6 +62,30 @@ export async function recordBacktest(
     keep(db);
     throw error;
   }
+}
+
+/**
+ * The library's `rerun` for tests: without `into`, the run goes into a temporary database kept
+ * and removed as {@link recordBacktest}'s are. The result is a run for the golden checks.
+ */
+export async function rerun(options: RerunOptions): Promise<RerunResult> {
+  const into = options.into ?? temporaryDb();
+  try {
+    return await rerunInto({ ...options, into });
+  } catch (error) {
+    keep(into);
+    throw error;
+  }
+}
+
+/** A new database in a temporary folder, removed when the test ends (unless kept). */
+function temporaryDb(): string {
+  const dir = mkdtempSync(join(tmpdir(), "runtape-golden-"));
+  const db = join(dir, "run.db");
+  const entry = { dir, keep: false };
+  temporary.set(db, entry);
+  removeAfterTest(db, entry);
+  return db;
 }
 
 function removeAfterTest(db: string, entry: { dir: string; keep: boolean }): void {

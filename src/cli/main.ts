@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   inspect: () => import("./inspect.ts").then((m) => m.default as Command),
   diff: () => import("./diff.ts").then((m) => m.default as Command),
   recover: () => import("./recover.ts").then((m) => m.default as Command),
+  backtest: () => import("./backtest.ts").then((m) => m.default as Command),
   version: () => import("./version.ts").then((m) => m.default as Command),
   push: () => import("./push.ts").then((m) => m.default as Command),
   pull: () => import("./pull.ts").then((m) => m.default as Command),

@@ -1,4 +1,6 @@
+import * as v from "valibot";
 import type { EventBus } from "../bus.ts";
+import { RuntapeError } from "../errors.ts";
 import type {
   BarReceived,
   OrderCancellationRequest,
@@ -30,6 +32,29 @@ export const DEFAULT_BROKER: BrokerParameters = {
   expiryBars: 10,
   maxOrderValue: 1_000_000,
 };
+
+const BrokerSchema = v.strictObject({
+  commissionPerUnit: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0))),
+  minimumCommission: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0))),
+  participation: v.optional(v.pipe(v.number(), v.gtValue(0), v.maxValue(1))),
+  expiryBars: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
+  maxOrderValue: v.optional(v.pipe(v.number(), v.gtValue(0))),
+});
+
+/**
+ * The broker's parameters: `overrides` over the defaults, checked. Throws RuntapeError
+ * (INVALID_OPTION) naming the first parameter out of range.
+ */
+export function brokerParameters(overrides: Partial<BrokerParameters> = {}): BrokerParameters {
+  const result = v.safeParse(BrokerSchema, overrides);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const name = String(issue?.path?.[0]?.key ?? "broker");
+    throw new RuntapeError(`broker ${name}: ${issue?.message ?? "invalid"}`, "INVALID_OPTION");
+  }
+  const given = Object.entries(result.output).filter(([, value]) => value !== undefined);
+  return { ...DEFAULT_BROKER, ...Object.fromEntries(given) };
+}
 
 interface OpenOrder {
   readonly id: string;

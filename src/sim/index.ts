@@ -1,9 +1,10 @@
 import type { EventBus } from "../bus.ts";
 import { type BarPeriod, EVENT_TYPES } from "../events/catalog.ts";
+import { strategyContext } from "../strategy.ts";
 import { DEFAULT_BROKER, SimulatedBroker } from "./broker.ts";
 import { publishBars } from "./feed.ts";
 import { Random } from "./random.ts";
-import { CrossoverStrategy, DEFAULT_STRATEGY, type StrategyParameters } from "./strategy.ts";
+import crossover, { parameters, type StrategyParameters } from "./strategy.ts";
 
 /** The data and parameters of a demo backtest; every field has a default. */
 export interface DemoOptions {
@@ -23,6 +24,25 @@ export interface DemoOptions {
   onBar?: (index: number, total: number) => void;
 }
 
+/**
+ * The seeded streams of a simulated run, one per part, so that the market does not depend on what
+ * the strategy does with it: a changed strategy parameter changes the orders, never the bars. A
+ * re-run on a recorded feed draws the same strategy and broker streams as the demo it replays.
+ */
+export function simStreams(seed: number): { market: Random; strategy: Random; broker: Random } {
+  const seeds = new Random(seed);
+  return { market: seeds.fork(), strategy: seeds.fork(), broker: seeds.fork() };
+}
+
+/** The demo feed's data: which symbols, how many bars, of what period, from when. */
+export type DemoFeedOptions = Pick<DemoOptions, "symbols" | "bars" | "barPeriod" | "start">;
+
+/** The demo feed's data with the defaults filled in. */
+export function demoFeed(options: DemoFeedOptions = {}) {
+  const o = resolve(options);
+  return { symbols: o.symbols, bars: o.bars, barPeriod: o.barPeriod, start: o.start };
+}
+
 /** What a demo run published. */
 export interface DemoResult {
   bars: number;
@@ -40,7 +60,7 @@ const DEFAULTS = {
 function resolve(options: DemoOptions) {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o = { ...DEFAULTS, ...defined } as typeof DEFAULTS & DemoOptions;
-  return { ...o, strategy: { ...DEFAULT_STRATEGY, ...options.strategy } };
+  return { ...o, strategy: { ...parameters, ...options.strategy } };
 }
 
 /**
@@ -51,18 +71,14 @@ function resolve(options: DemoOptions) {
  */
 export function* demoSteps(bus: EventBus, options: DemoOptions = {}): Generator<[number, number]> {
   const o = resolve(options);
-  // One stream per part, so that the market does not depend on what the strategy does with it:
-  // a changed strategy parameter changes the orders, never the bars.
-  const seeds = new Random(o.seed);
-  const [market, strategy, broker] = [seeds.fork(), seeds.fork(), seeds.fork()];
+  const streams = simStreams(o.seed);
   // The broker subscribes first: an order fills on the bars after the one it was placed on.
-  const parts = [
-    new SimulatedBroker(bus, broker, DEFAULT_BROKER),
-    new CrossoverStrategy(bus, strategy, o.strategy),
-  ];
-  const feed = { symbols: o.symbols, bars: o.bars, barPeriod: o.barPeriod, start: o.start };
+  const broker = new SimulatedBroker(bus, streams.broker, DEFAULT_BROKER);
+  const strategy = strategyContext(bus, { random: streams.strategy, params: o.strategy });
+  crossover(strategy.ctx);
+  const parts = [broker, strategy];
   try {
-    for (const done of publishBars(bus, market, feed)) yield [done, o.bars];
+    for (const done of publishBars(bus, streams.market, demoFeed(o))) yield [done, o.bars];
   } finally {
     // Ended or abandoned: leave the bus as it was given, ready for another run.
     for (const part of parts) part.detach();

@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ArgsDef, CommandDef } from "citty";
 import pkg from "../../package.json" with { type: "json" };
+import backtest from "../../src/cli/backtest.ts";
 import diff from "../../src/cli/diff.ts";
 import inspect from "../../src/cli/inspect.ts";
 import record from "../../src/cli/record.ts";
@@ -14,7 +15,7 @@ import { tempDir } from "../helpers.ts";
 import { type Result, runtape, SPAWNED } from "./run.ts";
 import { lines } from "./support.ts";
 
-const COMMANDS = { record, replay, inspect, diff, recover, version } as Record<
+const COMMANDS = { record, replay, inspect, diff, recover, backtest, version } as Record<
   string,
   CommandDef<ArgsDef>
 >;

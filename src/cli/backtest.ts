@@ -1,0 +1,173 @@
+import { defineCommand } from "citty";
+import { compareDecisions, formatComparison } from "../compare.ts";
+import { RuntapeError } from "../errors.ts";
+import { type RerunOptions, rerun } from "../rerun.ts";
+import type { BrokerParameters } from "../sim/broker.ts";
+import { isStoreUrl } from "../store/index.ts";
+import type { StrategyParams } from "../strategy.ts";
+import { commonArgs, parseInteger, parseNames, parseTypes, UsageError } from "./args.ts";
+import { logger, out } from "./output.ts";
+
+/** The broker's options: flag -> parameter. */
+const BROKER_FLAGS = {
+  "broker-commission": "commissionPerUnit",
+  "broker-min-commission": "minimumCommission",
+  "broker-participation": "participation",
+  "broker-expiry-bars": "expiryBars",
+  "broker-max-order-value": "maxOrderValue",
+} as const satisfies Record<string, keyof BrokerParameters>;
+
+export default defineCommand({
+  meta: {
+    name: "backtest",
+    description: "Run a strategy module on a recorded feed (or the demo feed) and record the run",
+  },
+  args: {
+    strategy: {
+      type: "string",
+      required: true,
+      valueHint: "FILE",
+      description: "Strategy module: its default export is a factory (ctx) => void",
+    },
+    param: {
+      type: "string",
+      valueHint: "K=V",
+      description: "A strategy parameter (repeatable; numbers are parsed)",
+    },
+    feed: {
+      type: "string",
+      valueHint: "DB|URL",
+      description: "Replay the market data of a recorded run (default: the demo feed)",
+    },
+    run: {
+      type: "string",
+      valueHint: "ID|latest",
+      description: "The feed's run (default: latest)",
+    },
+    types: {
+      type: "string",
+      valueHint: "T,…",
+      description: "Event types replayed from the feed (default BarReceived)",
+    },
+    into: {
+      type: "string",
+      valueHint: "DB",
+      description: "Record the new run here (default: the feed's file, else ./runs.db)",
+    },
+    seed: {
+      type: "string",
+      valueHint: "N",
+      description: "Seed of ids and broker (default: the feed's, else 1)",
+    },
+    symbols: { type: "string", valueHint: "A,B,…", description: "Demo feed: symbols" },
+    bars: { type: "string", valueHint: "N", description: "Demo feed: bars per symbol" },
+    "broker-commission": { type: "string", valueHint: "X", description: "Commission per unit" },
+    "broker-min-commission": { type: "string", valueHint: "X", description: "Minimum per order" },
+    "broker-participation": {
+      type: "string",
+      valueHint: "X",
+      description: "Share of a bar's volume one order may fill (partial fills)",
+    },
+    "broker-expiry-bars": {
+      type: "string",
+      valueHint: "N",
+      description: "Bars after which limit orders expire",
+    },
+    "broker-max-order-value": {
+      type: "string",
+      valueHint: "X",
+      description: "Largest order value accepted",
+    },
+    "run-id": { type: "string", description: "Id of the new run (default: a new UUID)" },
+    name: { type: "string", description: "Name of the new run" },
+    compare: {
+      type: "boolean",
+      description: "Compare the new run's decisions with the feed run's: first divergence, P&L",
+    },
+    log: { type: "boolean", description: "Show the strategy's ctx.log lines on stderr" },
+    ...commonArgs,
+  },
+  async run({ args, rawArgs }) {
+    const feed = args.feed;
+    if (feed === undefined) {
+      for (const flag of ["run", "types", "compare"] as const) {
+        if (args[flag] !== undefined && args[flag] !== false) {
+          throw new UsageError(`--${flag} needs --feed`);
+        }
+      }
+    } else if (args.symbols !== undefined || args.bars !== undefined) {
+      throw new UsageError(
+        `--${args.symbols === undefined ? "bars" : "symbols"} applies to the demo feed, not to --feed`,
+      );
+    }
+    const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? "./runs.db" : feed);
+    if (args.compare && isStoreUrl(feed ?? "")) {
+      throw new UsageError("--compare reads runs databases: give --feed a file");
+    }
+    const runId = args["run-id"] ?? Bun.randomUUIDv7();
+    const options: RerunOptions = {
+      strategy: args.strategy,
+      params: parseParams(rawArgs),
+      feed:
+        feed === undefined
+          ? undefined
+          : { db: feed, run: args.run, types: parseTypes(args.types, "--types") },
+      demo: {
+        symbols: parseNames(args.symbols, "--symbols", "symbol"),
+        bars: parseInteger(args.bars, "--bars", 1, 100_000_000),
+      },
+      broker: parseBroker(args),
+      seed: parseInteger(args.seed, "--seed", 0, 2 ** 32 - 1),
+      into,
+      runId,
+      name: args.name,
+      log: args.log ? (line) => logger.log(`${args.strategy}: ${line}`) : undefined,
+    };
+    let result: Awaited<ReturnType<typeof rerun>>;
+    try {
+      result = await rerun(options);
+    } catch (error) {
+      if (error instanceof RuntapeError && error.code === "STRATEGY") {
+        throw new RuntapeError(`${error.message} (run ${runId} is marked failed)`, error.code);
+      }
+      throw error;
+    }
+    logger.success(`backtest run ${result.run}: ${result.summary.events} events into ${into}`);
+    out(`${result.run}\n`);
+    if (args.compare && result.parent !== null) {
+      out(formatComparison(compareDecisions(result.parent, { db: into, run: result.run })));
+    }
+    return 0;
+  },
+});
+
+/** Every `--param k=v` (or `--param=k=v`): numbers as numbers, the rest as text. */
+function parseParams(rawArgs: readonly string[]): StrategyParams {
+  const params: Record<string, string | number> = {};
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] as string;
+    const value =
+      arg === "--param" ? rawArgs[++i] : arg.startsWith("--param=") ? arg.slice(8) : undefined;
+    if (value === undefined) continue;
+    const eq = value.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--param takes KEY=VALUE (got ${JSON.stringify(value)})`);
+    const text = value.slice(eq + 1);
+    const n = Number(text);
+    params[value.slice(0, eq)] = text.trim() !== "" && Number.isFinite(n) ? n : text;
+  }
+  return params;
+}
+
+function parseBroker(args: Record<string, unknown>): Partial<BrokerParameters> {
+  const broker: Partial<BrokerParameters> = {};
+  for (const [flag, key] of Object.entries(BROKER_FLAGS)) {
+    const text = args[flag] as string | undefined;
+    if (text === undefined) continue;
+    const n = Number(text);
+    if (text.trim() === "" || !Number.isFinite(n)) {
+      throw new UsageError(`--${flag} takes a number (got ${JSON.stringify(text)})`);
+    }
+    broker[key] = n;
+  }
+  return broker;
+}

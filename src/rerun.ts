@@ -1,0 +1,200 @@
+/**
+ * A backtest re-run: the market data of a recorded run (or the demo's synthetic feed) through the
+ * simulated broker and a strategy module, recorded as a new run whose config and metadata name
+ * its lineage: the parent run, the strategy file's hash, the parameters, the runtape version.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+import type { RunsDb } from "./db.ts";
+import { StrategyError } from "./errors.ts";
+import type { EventType } from "./events/catalog.ts";
+import { recordRun } from "./record.ts";
+import type { RecordingSummary } from "./recorder.ts";
+import { type BrokerParameters, brokerParameters, SimulatedBroker } from "./sim/broker.ts";
+import { publishBars } from "./sim/feed.ts";
+import { type DemoFeedOptions, demoFeed, simStreams } from "./sim/index.ts";
+import { openSource, type RunSource } from "./store/index.ts";
+import {
+  type LoadedStrategy,
+  loadStrategy,
+  type Strategy,
+  type StrategyParams,
+  strategyContext,
+} from "./strategy.ts";
+
+/** The recorded run whose market data a re-run replays. */
+export interface FeedRef {
+  /** A runs database path or a `postgres://` URL. */
+  db: string;
+  /** Run id or `"latest"` (the default). */
+  run?: string;
+  /** The event types replayed. Default: BarReceived. */
+  types?: readonly EventType[];
+}
+
+/** Options of {@link rerun}. */
+export interface RerunOptions {
+  /** The recorded feed; the demo's seeded synthetic bars when absent. */
+  feed?: FeedRef;
+  /** The demo feed's data when there is no `feed`. */
+  demo?: DemoFeedOptions;
+  /** A strategy module's path, or the factory itself. */
+  strategy: string | Strategy;
+  params?: StrategyParams;
+  /** Overrides of the simulated broker's parameters. */
+  broker?: Partial<BrokerParameters>;
+  /**
+   * Where the new run is recorded: a path or an open database (the feed's own file is fine).
+   * Default: a new database in a temporary folder, so a test never writes into its fixture.
+   */
+  into?: string | RunsDb;
+  /** Seeds the strategy's ids and the broker. Default: the feed run's recorded seed, else 1. */
+  seed?: number;
+  runId?: string;
+  name?: string;
+  /** Receives the strategy's `ctx.log` lines; they are dropped otherwise. */
+  log?: (message: string) => void;
+}
+
+/** The new run: a {@link RunRef} for diff, replay and golden checks, with its summary and parent. */
+export interface RerunResult {
+  db: string | RunsDb;
+  run: string;
+  summary: RecordingSummary;
+  /** The feed run replayed (its source and id); null for the demo feed. */
+  parent: { db: string; run: string } | null;
+}
+
+/** Event types replayed from a feed unless told otherwise. */
+export const FEED_TYPES: readonly EventType[] = ["BarReceived"];
+
+/**
+ * Re-runs a strategy on a feed and records the run. The same strategy file, parameters, seed and
+ * feed give the same events, ids included, on every run (all but `ts_created_ns`).
+ *
+ * A strategy that is missing, fails to load, has no factory or throws (while starting or on an
+ * event) ends the new run `failed` with the error in its metadata and throws StrategyError; the
+ * feed is only read. A missing feed or run throws before any run is made.
+ */
+export async function rerun(options: RerunOptions): Promise<RerunResult> {
+  const source = options.feed === undefined ? undefined : await openSource(options.feed.db);
+  try {
+    const parent =
+      source === undefined
+        ? null
+        : { db: source.label, run: await source.resolveRunId(options.feed?.run) };
+    const seed = options.seed ?? (await recordedSeed(source, parent?.run)) ?? 1;
+    const broker = brokerParameters(options.broker);
+    const types = options.feed?.types ?? FEED_TYPES;
+    const demo = demoFeed(options.demo);
+    let loaded: LoadedStrategy | undefined;
+    let loadError: StrategyError | undefined;
+    if (typeof options.strategy === "string") {
+      try {
+        loaded = await loadStrategy(options.strategy);
+      } catch (error) {
+        if (!(error instanceof StrategyError)) throw error;
+        loadError = error;
+      }
+    }
+    const file = typeof options.strategy === "string" ? options.strategy : null;
+    const lineage = {
+      parent_run_id: parent?.run ?? null,
+      parent_source: parent?.db ?? null,
+      strategy: file,
+      strategy_sha256: loaded?.sha256 ?? null,
+      params: options.params ?? {},
+      runtape_version: pkg.version,
+    };
+    const feedConfig =
+      parent === null
+        ? { demo: { ...demo, start: undefined, start_ns: demo.start.toString() } }
+        : { types };
+    const into = options.into ?? temporaryDb();
+    const { summary } = await recordRun(
+      into,
+      {
+        runId: options.runId,
+        name: options.name ?? `backtest of ${file ?? "a strategy"}`,
+        config: { mode: "backtest", seed, broker, feed: feedConfig, lineage },
+        metadata: { lineage },
+        failureMetadata: (error) => ({
+          lineage,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      },
+      async (bus) => {
+        if (loadError !== undefined) throw loadError;
+        const strategy = loaded?.strategy ?? (options.strategy as Strategy);
+        const streams = simStreams(seed);
+        // The broker subscribes first: an order fills on the bars after the one it was placed on.
+        const simulated = new SimulatedBroker(bus, streams.broker, broker);
+        const { ctx, detach } = strategyContext(bus, {
+          random: streams.strategy,
+          params: options.params,
+          log: options.log,
+          file: file ?? undefined,
+        });
+        try {
+          try {
+            await strategy(ctx);
+          } catch (error) {
+            if (error instanceof StrategyError) throw error;
+            throw new StrategyError(
+              file ?? "(function)",
+              `threw while starting: ${message(error)}`,
+            );
+          }
+          if (source === undefined || parent === null) {
+            for (const _ of publishBars(bus, streams.market, demo));
+          } else {
+            for await (const chunk of source.chunks({ run: parent.run, types })) {
+              for (const event of chunk) bus.publish(event);
+            }
+          }
+        } catch (error) {
+          throw strategyErrorIn(error) ?? error;
+        } finally {
+          detach();
+          simulated.detach();
+        }
+      },
+    );
+    return { db: into, run: summary.runId, summary, parent };
+  } finally {
+    await source?.close();
+  }
+}
+
+const message = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+
+/** The first StrategyError in what the bus threw (several handlers may have failed on one event). */
+function strategyErrorIn(error: unknown): StrategyError | undefined {
+  if (error instanceof StrategyError) return error;
+  if (error instanceof AggregateError) {
+    return error.errors.find((e): e is StrategyError => e instanceof StrategyError);
+  }
+  return undefined;
+}
+
+/** The seed a recorded run's config names, as the demo and re-runs record it. */
+async function recordedSeed(
+  source: RunSource | undefined,
+  run: string | undefined,
+): Promise<number | undefined> {
+  if (source === undefined || run === undefined) return undefined;
+  const { config } = await source.getRun(run);
+  try {
+    const seed = config === null ? undefined : (JSON.parse(config) as { seed?: unknown }).seed;
+    return Number.isSafeInteger(seed) ? (seed as number) : undefined;
+  } catch {
+    return undefined; // a config that is not JSON names no seed
+  }
+}
+
+function temporaryDb(): string {
+  return join(mkdtempSync(join(tmpdir(), "runtape-rerun-")), "runs.db");
+}

@@ -1,0 +1,152 @@
+/**
+ * Strategies as modules: a file whose default export is a factory `(ctx) => void | Promise<void>`.
+ * The factory subscribes to what it needs on `ctx.bus` and publishes its decisions there; it needs
+ * nothing but the context, so a strategy file imports nothing from runtape (type imports are
+ * erased) and runs under the single-file binary as under the library.
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { EventBus } from "./bus.ts";
+import { describe, StrategyError } from "./errors.ts";
+import type { Event, EventOf, EventType } from "./events/catalog.ts";
+import { fieldsOf } from "./events/catalog.ts";
+import { newUuid } from "./events/clock.ts";
+import { type EventInput, makeEvent } from "./events/schemas.ts";
+import type { Random } from "./sim/random.ts";
+
+/** Parameters of a strategy: `--param k=v` (numbers parsed) or the caller's. */
+export type StrategyParams = Readonly<Record<string, string | number | boolean>>;
+
+/** What a strategy gets. */
+export interface StrategyContext {
+  /** The run's bus: subscribe to the feed and the broker's answers, publish requests. */
+  readonly bus: EventBus;
+  /**
+   * Builds an event as `makeEvent` does (defaults filled); ids left out (`system_order_id`,
+   * `fill_id`) come from the run's seeded stream, so a re-run repeats them exactly.
+   */
+  makeEvent<K extends EventType>(type: K, fields: EventInput<K>): EventOf<K>;
+  readonly params: StrategyParams;
+  /** The replayed clock: `ts_event_ns` of the event being delivered (0n before the first). */
+  now(): bigint;
+  /** A log line; silent unless the run was asked to show them (`--log`). */
+  log(message: string): void;
+}
+
+/** A strategy: the default export of a strategy module. */
+export type Strategy = (ctx: StrategyContext) => void | Promise<void>;
+
+/** A strategy module, loaded. */
+export interface LoadedStrategy {
+  strategy: Strategy;
+  /** The path as given: what messages name. */
+  file: string;
+  /** SHA-256 of the file's content: the run's lineage names the exact code. */
+  sha256: string;
+}
+
+/**
+ * Loads the strategy module at `file` (TypeScript or JavaScript, resolved from the working
+ * directory). Throws StrategyError if it is missing, throws while loading, or has no factory.
+ */
+export async function loadStrategy(file: string): Promise<LoadedStrategy> {
+  const path = resolve(file);
+  const source = Bun.file(path);
+  if (!(await source.exists())) throw new StrategyError(file, "no such file");
+  const sha256 = new Bun.CryptoHasher("sha256").update(await source.bytes()).digest("hex");
+  let module: { default?: unknown };
+  try {
+    // The hash in the URL: a file changed since it was last imported is imported anew.
+    module = await import(`${pathToFileURL(path).href}?sha256=${sha256}`);
+  } catch (error) {
+    throw new StrategyError(file, `failed to load: ${firstLine(error)}`, undefined, {
+      cause: error,
+    });
+  }
+  if (typeof module.default !== "function") {
+    throw new StrategyError(
+      file,
+      `the default export must be a factory (ctx) => void, not ${describe(module.default)}`,
+    );
+  }
+  return { strategy: module.default as Strategy, file, sha256 };
+}
+
+const firstLine = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+
+/** How a strategy's context is made for one run. */
+export interface ContextOptions {
+  /** The stream ids are drawn from; seeded by the run. */
+  random: Random;
+  params?: StrategyParams;
+  log?: (message: string) => void;
+  /** Names the strategy in the error raised when one of its handlers throws. */
+  file?: string;
+}
+
+/**
+ * The context of a strategy on `bus`. Its clock follows the events delivered from now on, and its
+ * bus reports a throwing handler of the strategy as a StrategyError naming the file and event.
+ * Returns the context and `detach`, which takes the strategy (and the clock) off the bus.
+ */
+export function strategyContext(
+  bus: EventBus,
+  options: ContextOptions,
+): { ctx: StrategyContext; detach: () => void } {
+  let now = 0n;
+  const detachClock = bus.subscribeAll((event) => {
+    now = event.ts_event_ns;
+  });
+  const file = options.file ?? "(function)";
+  const onError = (error: unknown, event: Event) => {
+    throw new StrategyError(file, firstLine(error), symbolOf(event), { cause: error });
+  };
+  const subscriptions: (() => void)[] = [detachClock];
+  // The strategy's own subscriptions: their errors name the strategy, and detach ends them all.
+  const strategyBus = new Proxy(bus, {
+    get(target, property) {
+      if (property === "subscribe") {
+        return (types: EventType, handler: (event: Event) => void, subscribe = {}) => {
+          const unsubscribe = target.subscribe(types, handler, { onError, ...subscribe });
+          subscriptions.push(unsubscribe);
+          return unsubscribe;
+        };
+      }
+      if (property === "subscribeAll") {
+        return (handler: (event: Event) => void, subscribe = {}) => {
+          const unsubscribe = target.subscribeAll(handler, { onError, ...subscribe });
+          subscriptions.push(unsubscribe);
+          return unsubscribe;
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const { random } = options;
+  const ctx: StrategyContext = {
+    bus: strategyBus,
+    makeEvent: (type, fields) => {
+      const given = fields as Record<string, unknown>;
+      const ids: Record<string, string> = {};
+      for (const [name, field] of fieldsOf(type)) {
+        if (field.default === newUuid && given[name] === undefined) ids[name] = random.uuid();
+      }
+      return makeEvent(type, { ...fields, ...ids });
+    },
+    params: options.params ?? {},
+    now: () => now,
+    log: options.log ?? (() => {}),
+  };
+  const detach = () => {
+    for (const unsubscribe of subscriptions) unsubscribe();
+  };
+  return { ctx, detach };
+}
+
+const symbolOf = (event: Event) => ({
+  type: event.type,
+  ts_event_ns: event.ts_event_ns,
+  ...("symbol" in event ? { symbol: event.symbol } : {}),
+});

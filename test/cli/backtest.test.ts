@@ -1,0 +1,140 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "../helpers.ts";
+import { cli } from "./inprocess.ts";
+import { binary } from "./run.ts";
+import { lines, storedRuns } from "./support.ts";
+
+const DEMO_STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
+const RECORD = [
+  "record",
+  "runs.db",
+  "--run-id",
+  "demo-1",
+  "--bars",
+  "150",
+  "--symbols",
+  "AAPL,MSFT",
+];
+
+let dir = "";
+beforeAll(async () => {
+  dir = tempDir();
+  expect((await cli(RECORD, dir)).code).toBe(0);
+});
+
+/** `runtape backtest --strategy <the demo's> args…` in `cwd`. */
+const backtest = (args: string[], cwd = dir) =>
+  cli(["backtest", "--strategy", DEMO_STRATEGY, ...args], cwd);
+
+const configOf = (runId: string, db = join(dir, "runs.db")) =>
+  JSON.parse(storedRuns(db).find((r) => r.run_id === runId)?.config ?? "null");
+
+describe("runtape backtest", () => {
+  test("the demo strategy on its recorded feed: the run id, then decisions that match", async () => {
+    const result = await backtest(["--feed", "runs.db", "--run", "demo-1", "--compare"]);
+    expect([result.code, result.stderr]).toEqual([0, expect.stringContaining("backtest run")]);
+    const [id, ...report] = lines(result.stdout);
+    expect(report).toEqual([
+      expect.stringMatching(/^decisions match \(\d+ events\)$/),
+      "trading figures unchanged",
+    ]);
+    const run = storedRuns(join(dir, "runs.db")).find((r) => r.run_id === id);
+    expect(run?.status).toBe("completed");
+    expect(configOf(id as string).lineage.parent_run_id).toBe("demo-1");
+  });
+
+  test("one parameter changed: --compare names the first divergent decision and the changed figures", async () => {
+    const result = await backtest([
+      "--feed",
+      "runs.db",
+      "--compare",
+      "--param",
+      "fastPeriod=6",
+      "--param=signal=x",
+    ]);
+    expect(result.code).toBe(0);
+    const [id, first, ...rest] = lines(result.stdout);
+    expect(first).toMatch(/^first divergence at decision #\d+/);
+    expect(rest).toContain("trading figures (parent -> new run):");
+    expect(rest.some((l) => /^ {2}(AAPL|MSFT): .*realised P&L/.test(l))).toBe(true);
+    expect(configOf(id as string).lineage.params).toEqual({ fastPeriod: 6, signal: "x" });
+  });
+
+  test("without --feed: the demo feed, recorded into ./runs.db; broker flags in the config", async () => {
+    const here = tempDir();
+    const flags = ["--bars", "40", "--seed", "5", "--broker-commission", "0.02"];
+    const result = await backtest([...flags, "--broker-expiry-bars", "3"], here);
+    expect(result.code).toBe(0);
+    const config = configOf(lines(result.stdout)[0] as string, join(here, "runs.db"));
+    expect(config).toMatchObject({
+      seed: 5,
+      broker: { commissionPerUnit: 0.02, expiryBars: 3 },
+      feed: { demo: { bars: 40 } },
+      lineage: { parent_run_id: null },
+    });
+  });
+
+  test("usage errors exit 2 and record nothing; a bad strategy exits 1 with one line, its run failed", async () => {
+    const usage: [string[], string][] = [
+      [["--param", "fastPeriod"], "--param takes KEY=VALUE"],
+      [["--compare"], "--compare needs --feed"],
+      [["--run", "demo-1"], "--run needs --feed"],
+      [["--broker-commission", "cheap"], "--broker-commission takes a number"],
+      [["--feed", "runs.db", "--bars", "5"], "--bars applies to the demo feed"],
+    ];
+    const before = storedRuns(join(dir, "runs.db")).length;
+    for (const [args, message] of usage) {
+      const result = await backtest(args);
+      expect([args, result.code, result.stderr]).toEqual([
+        args,
+        2,
+        expect.stringContaining(message),
+      ]);
+    }
+    expect((await cli(["backtest"], dir)).code).toBe(2);
+    expect(storedRuns(join(dir, "runs.db")).length).toBe(before);
+
+    const failed = await cli(
+      ["backtest", "--strategy", "nowhere.ts", "--feed", "runs.db", "--run-id", "bad"],
+      dir,
+    );
+    expect(failed.code).toBe(1);
+    expect(lines(failed.stderr)).toEqual([
+      "runtape: strategy nowhere.ts: no such file (run bad is marked failed)",
+    ]);
+    const bad = storedRuns(join(dir, "runs.db")).find((r) => r.run_id === "bad");
+    expect([bad?.status, JSON.parse(bad?.metadata ?? "{}").error]).toEqual([
+      "failed",
+      "strategy nowhere.ts: no such file",
+    ]);
+  });
+
+  test("the compiled binary, copied elsewhere, runs a strategy module from a folder outside the repository", async () => {
+    const [bin, strategies, work] = [tempDir(), tempDir(), tempDir()];
+    const exe = join(bin, "runtape");
+    copyFileSync(await binary(), exe);
+    // The demo strategy imports only types, which are erased: the file needs nothing beside it.
+    copyFileSync(DEMO_STRATEGY, join(strategies, "crossover.ts"));
+    const run = async (args: string[]) => {
+      const proc = Bun.spawn([exe, ...args], { cwd: work, stdout: "pipe", stderr: "pipe" });
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      return { code, stdout };
+    };
+    expect((await run(RECORD)).code).toBe(0);
+    const strategy = join(strategies, "crossover.ts");
+    const result = await run([
+      "backtest",
+      "--strategy",
+      strategy,
+      "--feed",
+      "runs.db",
+      "--compare",
+    ]);
+    expect([result.code, lines(result.stdout).slice(1)]).toEqual([
+      0,
+      [expect.stringMatching(/^decisions match/), "trading figures unchanged"],
+    ]);
+  });
+});

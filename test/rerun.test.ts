@@ -1,0 +1,245 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+import {
+  brokerParameters,
+  compareDecisions,
+  demoConfig,
+  demoSteps,
+  diffRuns,
+  type EventOf,
+  formatComparison,
+  getRun,
+  MARKET_TYPES,
+  openRunsDb,
+  RunNotFoundError,
+  replay,
+  type Strategy,
+  StrategyError,
+} from "../src/index.ts";
+import { recordRun } from "../src/record.ts";
+import { expectGolden, rerun } from "../src/testing.ts";
+import { databaseBytes } from "./cli/support.ts";
+import { rawDb, runContentHash, tempDir } from "./helpers.ts";
+
+const DEMO_STRATEGY = join(import.meta.dir, "../src/sim/strategy.ts");
+const DEMO = { seed: 3, bars: 150, symbols: ["AAPL", "MSFT"] };
+
+/** A recorded demo run (seed 3) in a new database: the feed of the re-runs. */
+async function recordedFeed(): Promise<{ db: string; run: string }> {
+  const db = join(tempDir(), "feed.db");
+  await recordRun(db, { runId: "demo", config: demoConfig(DEMO) }, (bus) => {
+    for (const _ of demoSteps(bus, DEMO));
+  });
+  return { db, run: "demo" };
+}
+
+function stored(db: string, run: string) {
+  const runsDb = openRunsDb(db);
+  try {
+    const row = getRun(runsDb, run);
+    return {
+      status: row.status,
+      config: JSON.parse(row.config ?? "null"),
+      metadata: JSON.parse(row.metadata ?? "null"),
+    };
+  } finally {
+    runsDb.close();
+  }
+}
+
+const sha256 = (path: string) =>
+  new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
+
+describe("rerun", () => {
+  test("the demo strategy module on the demo's recorded feed makes the demo's decisions, ids and all", async () => {
+    const feed = await recordedFeed();
+    const into = join(tempDir(), "reruns.db");
+    const result = await rerun({ feed, strategy: DEMO_STRATEGY, into });
+    expect(result.parent).toEqual({ db: feed.db, run: "demo" });
+    expect(result.summary.status).toBe("completed");
+    const diff = diffRuns(feed, result); // everything but the wall clock
+    expect([diff.match, diff.differing]).toEqual([true, 0]);
+    expect(diff.countsB.FillEvent).toBeGreaterThan(0);
+    const comparison = compareDecisions(feed, result);
+    expect([comparison.decisions.match, comparison.trading]).toEqual([true, []]);
+
+    const lineage = {
+      parent_run_id: "demo",
+      parent_source: feed.db,
+      strategy: DEMO_STRATEGY,
+      strategy_sha256: sha256(DEMO_STRATEGY),
+      params: {},
+      runtape_version: pkg.version,
+    };
+    const run = stored(into, result.run);
+    expect(run.config).toMatchObject({ mode: "backtest", seed: DEMO.seed, lineage });
+    expect(run.config.broker).toEqual(demoConfig().broker);
+    expect(run.metadata).toEqual({ lineage });
+  });
+
+  test("the same strategy, parameters and feed give the same events twice: nothing but the wall clock differs", async () => {
+    for (const feed of [undefined, await recordedFeed()]) {
+      const options = { feed, strategy: DEMO_STRATEGY, params: { quantity: 300 }, demo: DEMO };
+      const [a, b] = [await rerun(options), await rerun(options)];
+      const diff = diffRuns(a, b, { ignore: ["ts_created_ns"] });
+      expect([feed?.db, diff.match, diff.countsA.OrderSubmissionRequest > 0]).toEqual([
+        feed?.db,
+        true,
+        true,
+      ]);
+    }
+  });
+
+  test("a changed parameter changes the decisions, never the market; the comparison names the first divergence", async () => {
+    const feed = await recordedFeed();
+    const result = await rerun({ feed, strategy: DEMO_STRATEGY, params: { fastPeriod: 6 } });
+    const bars = (ref: { db: string | object; run: string }) =>
+      [...replay(ref.db as string, { run: ref.run, types: ["BarReceived"] })].length;
+    expect(bars(result)).toBe(bars(feed));
+    const comparison = compareDecisions(feed, result);
+    expect(comparison.decisions.match).toBe(false);
+    const first = comparison.decisions.first;
+    expect(first?.a?.type).not.toMatch(/^Bar/);
+    // Every decision before it is the parent's, field for field.
+    const decisions = (ref: { db: string | object; run: string }) =>
+      [...replay(ref.db as string, { run: ref.run, excludeTypes: MARKET_TYPES })]
+        .slice(0, first?.index)
+        .map(({ ts_created_ns: _, ...rest }) => rest);
+    expect(decisions(result)).toEqual(decisions(feed));
+    expect(comparison.trading.length).toBeGreaterThan(0);
+    const text = formatComparison(comparison);
+    expect(text).toContain(`first divergence at decision #${(first?.index ?? 0) + 1}`);
+    expect(text).toContain("trading figures (parent -> new run):");
+    expect(stored(result.db as string, result.run).config.lineage.params).toEqual({
+      fastPeriod: 6,
+    });
+  });
+
+  test("the broker's parameters change its fills; out-of-range ones are refused", async () => {
+    const fills = async (broker: Parameters<typeof brokerParameters>[0]) => {
+      const run = await rerun({ strategy: DEMO_STRATEGY, demo: DEMO, broker });
+      return [
+        ...replay(run.db as string, { run: run.run, types: ["FillEvent"] }),
+      ] as EventOf<"FillEvent">[];
+    };
+    const base = await fills({});
+    const dearer = await fills({ commissionPerUnit: 0.05, minimumCommission: 0 });
+    const whole = await fills({ participation: 1 });
+    const sum = (xs: EventOf<"FillEvent">[]) => xs.reduce((n, f) => n + f.commission, 0);
+    expect(sum(dearer)).toBeGreaterThan(sum(base));
+    expect(whole.length).toBeLessThan(base.length); // fewer partial fills
+    for (const bad of [{ participation: 2 }, { expiryBars: 0.5 }, { commissionPerUnit: -1 }]) {
+      expect(() => brokerParameters(bad)).toThrow(/^broker \w+: /);
+    }
+    expect(() => brokerParameters({ nope: 1 } as object)).toThrow("broker nope");
+  });
+
+  test("the context: params, a clock on the replayed events, seeded ids, a log only when asked", async () => {
+    const seen: { now: bigint; ts: bigint; fast: unknown }[] = [];
+    const ids: string[] = [];
+    const strategy: Strategy = (ctx) => {
+      ctx.bus.subscribe("BarReceived", (bar) => {
+        seen.push({ now: ctx.now(), ts: bar.ts_event_ns, fast: ctx.params.fast });
+        if (seen.length % 50 !== 1) return;
+        const order = ctx.makeEvent("OrderSubmissionRequest", {
+          ts_event_ns: ctx.now(),
+          symbol: bar.symbol,
+          order_type: "MARKET",
+          side: "BUY",
+          quantity: 1,
+        });
+        ids.push(order.system_order_id);
+        ctx.bus.publish(order);
+        ctx.log(`ordered ${bar.symbol}`);
+      });
+    };
+    const lines: string[] = [];
+    await rerun({ strategy, demo: DEMO, params: { fast: 4 }, log: (l) => lines.push(l) });
+    expect(seen.length).toBe(DEMO.bars * DEMO.symbols.length);
+    expect(seen.every((s) => s.now === s.ts && s.fast === 4)).toBe(true);
+    expect(lines.length).toBe(ids.length);
+    const first = ids.splice(0);
+    await rerun({ strategy, demo: DEMO });
+    expect(ids).toEqual(first); // the same seed draws the same ids
+    expect(new Set(first).size).toBe(first.length);
+  });
+
+  describe("a strategy that cannot run: StrategyError naming the file, the run failed with the error in its metadata, the feed untouched", () => {
+    const cases: [string, string | null, RegExp][] = [
+      ["missing.ts", null, /^strategy \S+missing\.ts: no such file$/],
+      ["nofactory.ts", "export const x = 1;", /: the default export must be a factory/],
+      [
+        "loadthrow.ts",
+        'throw new Error("no config here");\nexport default () => {};',
+        /: failed to load: no config here$/,
+      ],
+      ["syntax.ts", "export default (", /: failed to load: /],
+      [
+        "startthrow.ts",
+        'export default () => { throw new Error("bad start"); };',
+        /: threw while starting: bad start$/,
+      ],
+      [
+        "eventthrow.ts",
+        'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", (bar) => { if (++n === 7) throw new Error("no price for " + bar.symbol); }); };',
+        /^strategy \S+eventthrow\.ts on BarReceived AAPL at ts_event_ns 1709562780000000000: no price for AAPL$/,
+      ],
+    ];
+    let shared: Promise<{ db: string; run: string }> | undefined;
+    test.each(cases)("%s", async (name, source, message) => {
+      shared ??= recordedFeed();
+      const feed = await shared;
+      const file = join(tempDir(), name);
+      if (source !== null) writeFileSync(file, source);
+      const feedBytes = databaseBytes(feed.db);
+      for (const into of [join(tempDir(), "out.db"), feed.db]) {
+        const parentBefore = runContentHash(feed.db, feed.run);
+        const error = await rerun({ feed, strategy: file, into, runId: name }).catch((e) => e);
+        expect(error).toBeInstanceOf(StrategyError);
+        expect(error.message).toMatch(message);
+        expect(error.message).toContain(file);
+        const run = stored(into, name);
+        expect(run.status).toBe("failed");
+        expect(run.metadata.error).toBe(error.message);
+        expect(run.metadata.lineage.parent_run_id).toBe("demo");
+        if (into !== feed.db) expect(databaseBytes(feed.db)).toEqual(feedBytes);
+        expect(runContentHash(feed.db, feed.run)).toBe(parentBefore);
+      }
+    });
+  });
+
+  test("runtape/testing: a re-run on a recorded feed against a golden, in a few lines", async () => {
+    const feed = await recordedFeed();
+    const golden = join(tempDir(), "crossover.ndjson");
+    expectGolden(await rerun({ feed, strategy: DEMO_STRATEGY }), golden, { update: true });
+    expectGolden(await rerun({ feed, strategy: DEMO_STRATEGY }), golden);
+    const changed = await rerun({ feed, strategy: DEMO_STRATEGY, params: { rsiPeriod: 10 } });
+    expect(() => expectGolden(changed, golden)).toThrow(
+      "first divergence at event #2 (BarProcessed)",
+    );
+  });
+
+  test("a missing feed or feed run throws before any run is made", async () => {
+    const feed = await recordedFeed();
+    const into = join(tempDir(), "out.db");
+    const missingRun = rerun({ feed: { db: feed.db, run: "nope" }, strategy: DEMO_STRATEGY, into });
+    expect(missingRun).rejects.toBeInstanceOf(RunNotFoundError);
+    await missingRun.catch(() => {});
+    const missingDb = rerun({
+      feed: { db: join(tempDir(), "none.db") },
+      strategy: DEMO_STRATEGY,
+      into,
+    });
+    expect(missingDb).rejects.toThrow("no runs database");
+    await missingDb.catch(() => {});
+    const db = rawDb(feed.db);
+    try {
+      expect(db.query("SELECT run_id FROM runs").all()).toEqual([{ run_id: "demo" }]);
+    } finally {
+      db.close();
+    }
+    expect(await Bun.file(into).exists()).toBe(false);
+  });
+});
