@@ -18,7 +18,7 @@ export function barAt(i: number): Event {
     high: price + 0.5,
     low: price - 0.5,
     close: price + 0.25,
-    volume: 1000 + (i % 5000),
+    volume: BigInt(1000 + (i % 5000)),
   };
 }
 

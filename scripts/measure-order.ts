@@ -17,7 +17,7 @@ import { EVENT_TYPES, type EventType, fieldsOf, replay } from "../src/index.ts";
 
 export const FIXTURE = join(import.meta.dir, "../../shared/fixtures/onesecondtrader");
 
-/** One line of the fixture's JSONL, integers exact: `_ns` fields as bigint, the rest as numbers. */
+/** One line of the fixture's JSONL, integers exact: INTEGER columns as bigint, the rest as numbers. */
 export interface Published {
   run_id: string;
   run_seq: number;
@@ -25,13 +25,13 @@ export interface Published {
   fields: Record<string, unknown>;
 }
 
-const NS_FIELDS = new Set(
-  EVENT_TYPES.flatMap((t) => fieldsOf(t).filter(([, f]) => f.kind === "ns")).map(([n]) => n),
+const INTEGER_FIELDS = new Set(
+  EVENT_TYPES.flatMap((t) => fieldsOf(t).filter(([, f]) => f.sql === "INTEGER")).map(([n]) => n),
 );
 
 /**
  * The published events, parsed exactly: JSON.parse hands the reviver each number's source text,
- * so timestamps become bigints without passing through a float.
+ * so timestamps and volumes become bigints without passing through a float.
  */
 export function readPublished(path = join(FIXTURE, "ost_reference_events.jsonl")): Published[] {
   return readFileSync(path, "utf8")
@@ -39,7 +39,7 @@ export function readPublished(path = join(FIXTURE, "ost_reference_events.jsonl")
     .split("\n")
     .map((line) =>
       JSON.parse(line, function (this: unknown, key, value, context?: { source?: string }) {
-        if (typeof value !== "number" || !NS_FIELDS.has(key)) return value;
+        if (typeof value !== "number" || !INTEGER_FIELDS.has(key)) return value;
         if (context?.source === undefined) throw new Error("JSON.parse gives no source text");
         return BigInt(context.source);
       }),

@@ -133,7 +133,7 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
       if (typeof value !== "number" || token === undefined || !INTEGER.test(token)) {
         throw new InvalidEventError(type, name, value, "expected an integer");
       }
-      record[name] = field.kind === "ns" ? BigInt(token) : Number(token);
+      record[name] = BigInt(token);
     } else if (field.kind === "real") {
       record[name] = toNumber(value);
     } else if (field.kind === "indicators" && typeof value === "object") {

@@ -4,7 +4,7 @@ import { endRead, openRunsDb, type RunsDb, toDbError } from "./db.ts";
 import { RowDecodeError } from "./errors.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
-import type { Field, SqlValue } from "./events/fields.ts";
+import { asInt64, type Field, type SqlValue } from "./events/fields.ts";
 import { refusal } from "./events/schemas.ts";
 import { Pacer } from "./pacing.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";
@@ -255,10 +255,12 @@ export function advance(
     const row = next.done ? undefined : next.value;
     stream.head = row;
     if (row === undefined) return;
-    const { merge_key: key, ts_event_ns: tie } = row;
+    // Both are ns columns: an integral REAL there is placed by its exact value, as it decodes.
+    const key = asInt64(row.merge_key);
     if (typeof key === "bigint") {
       stream.key = key;
       // A bad ts_event_ns is reported by the decoder; any order will do until then.
+      const tie = asInt64(row.ts_event_ns);
       stream.tie = typeof tie === "bigint" ? tie : 0n;
       return;
     }
@@ -308,7 +310,8 @@ function decoder(
   const lines = fields.map(([name, field], i) => {
     const read = `let v${i} = row[${JSON.stringify(name)}];`;
     const convert = field.fromSql ? ` v${i} = f[${i}].fromSql(v${i});` : "";
-    return `${read}${convert} if (!f[${i}].is(v${i})) return fail(${i}, row, v${i});`;
+    const foreign = field.fromForeign ? ` && !f[${i}].is(v${i} = f[${i}].fromForeign(v${i}))` : "";
+    return `${read}${convert} if (!f[${i}].is(v${i})${foreign}) return fail(${i}, row, v${i});`;
   });
   const literal = fields.map(([name], i) => `${JSON.stringify(name)}: v${i}`).join(", ");
   const body = `return (row) => {\n${lines.join("\n")}\nreturn { type: ${JSON.stringify(type)}, ${literal} };\n};`;

@@ -30,9 +30,8 @@ function goodValues(field: Field<unknown>): unknown[] {
   const nullable = field.notNull ? [] : [null];
   switch (field.kind) {
     case "ns":
-      return [...nullable, 0n, 1n, -1n, T0, INT64_MAX, INT64_MIN];
     case "int":
-      return [...nullable, 0, -0, 1, -1, 2 ** 53 - 1, -(2 ** 53 - 1)];
+      return [...nullable, 0n, 1n, -1n, T0, INT64_MAX, INT64_MIN];
     case "real":
       return [...nullable, 0, -0, 1.5, -2.5e-7, 5e-324, Number.MAX_VALUE, 2 ** 53 + 2];
     case "text":
@@ -55,10 +54,9 @@ function badValues(field: Field<unknown>): unknown[] {
   const common = [undefined, true, ...(field.notNull ? [null] : [])];
   switch (field.kind) {
     case "ns":
-      // A number instead of a bigint, even a whole one; one past either end of int64.
-      return [...common, Number(T0), 0, INT64_MAX + 1n, INT64_MIN - 1n, "1"];
     case "int":
-      return [...common, 1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY, 1n, "1"];
+      // A number instead of a bigint, even a whole one; one past either end of int64.
+      return [...common, Number(T0), 0, 1.5, INT64_MAX + 1n, INT64_MIN - 1n, "1"];
     case "real":
       return [...common, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1n, "1.5"];
     case "text":

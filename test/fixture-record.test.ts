@@ -68,7 +68,7 @@ function newRun(): Event[] {
         high: 101,
         low: 99,
         close: 100.5 + Number(i),
-        volume: 10,
+        volume: 10n,
       }),
     ),
   );

@@ -12,6 +12,7 @@ import {
   type EventType,
   makeEvent,
   Recorder,
+  renderSchema,
 } from "../src/index.ts";
 
 /** A fresh temporary directory. */
@@ -66,7 +67,7 @@ export function sampleEvents(): Event[] {
       high: 2,
       low: 0.5,
       close: 1.5,
-      volume: 9_007_199_254_740_991,
+      volume: 2n ** 63n - 1n,
       indicators: {
         "SMA 5": Number.NaN,
         'Grüße "q"': Number.POSITIVE_INFINITY,
@@ -158,7 +159,7 @@ export function bar(i: number, symbol = "AAPL"): Event {
     high: 101 + i,
     low: 99 + i,
     close: 100.5 + i,
-    volume: 1000 + i,
+    volume: 1000n + BigInt(i),
   });
 }
 
@@ -167,6 +168,18 @@ export function sampleOf<K extends EventType>(type: K): EventOf<K> {
   const event = sampleEvents().find((e) => e.type === type);
   if (event === undefined) throw new Error(`no sample ${type}`);
   return event as EventOf<K>;
+}
+
+/**
+ * The DDL of a file as the Python recorder makes it (layout version 1): runtape's schema without
+ * its extension. `table` may rewrite each CREATE TABLE, as another tool would have made it.
+ */
+export function pythonLayoutSql(table: (ddl: string) => string = (ddl) => ddl): string {
+  const python = (renderSchema().split("-- runtape's additions")[0] as string).replaceAll(
+    ",\n    seq INTEGER",
+    "",
+  );
+  return `${python.replace(/CREATE TABLE [^;]*;/g, table)}PRAGMA user_version = 1;`;
 }
 
 /** A second connection to `path`, as another process would have: read-only, exact integers. */

@@ -53,7 +53,7 @@ function momentum(bus: EventBus, bars: number): void {
     bus.publish(makeEvent("BarReceived", {
       ts_event_ns: 1_709_562_600_000_000_000n + BigInt(i) * 60_000_000_000n,
       symbol: "AAPL", bar_period: "MINUTE", open, high: open + 2, low: open - 1,
-      close: open + (i % 2 === 0 ? 1 : -1), volume: 1000 + i,
+      close: open + (i % 2 === 0 ? 1 : -1), volume: BigInt(1000 + i),
     }));
   }
 }

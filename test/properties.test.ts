@@ -32,9 +32,8 @@ function arbitraryOf(field: Field<unknown>): fc.Arbitrary<unknown> {
   const base: fc.Arbitrary<unknown> = (() => {
     switch (field.kind) {
       case "ns":
-        return fc.bigInt(INT64);
       case "int":
-        return fc.maxSafeInteger();
+        return fc.bigInt(INT64);
       case "real":
         return price;
       case "enum":

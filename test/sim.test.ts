@@ -120,8 +120,8 @@ describe("demo backtest", () => {
       expect(b.low).toBeGreaterThan(0);
       expect(b.low).toBeLessThanOrEqual(Math.min(b.open, b.close));
       expect(b.high).toBeGreaterThanOrEqual(Math.max(b.open, b.close));
-      expect(Number.isInteger(b.volume)).toBe(true);
-      expect(b.volume).toBeGreaterThan(0);
+      expect(typeof b.volume).toBe("bigint");
+      expect(b.volume).toBeGreaterThan(0n);
     }
   });
 
@@ -296,7 +296,7 @@ describe("simulated broker", () => {
     for (const fill of fills) {
       const bar = bars.get(fill.ts_event_ns) as BarReceived;
       expect(fill.quantity_filled).toBeLessThanOrEqual(
-        Math.floor((bar.volume ?? 0) * broker.participation),
+        Math.floor(Number(bar.volume ?? 0n) * broker.participation),
       );
       expect(fill.fill_price).toBe(bar.open); // a market order trades at the open
     }

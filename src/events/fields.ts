@@ -31,6 +31,12 @@ export interface Field<T> {
   toSql?(value: T): SqlValue;
   /** Present where the stored form differs from the value; the result is checked with `is`. */
   fromSql?(raw: SqlValue): unknown;
+  /**
+   * Tried on a stored value that `is` refuses: the same value exactly, where a foreign storage
+   * class still holds it (an integral REAL in an INTEGER column); otherwise `raw` unchanged, which
+   * the decoder reports. Off the common path, so that it costs nothing on well-typed rows.
+   */
+  fromForeign?(raw: unknown): unknown;
 }
 
 /** A field the model fills itself when it is left out. */
@@ -45,9 +51,19 @@ const INT64_MAX = 2n ** 63n - 1n;
 const isInt64 = (x: unknown): x is bigint =>
   typeof x === "bigint" && x >= INT64_MIN && x <= INT64_MAX;
 
-/** Nanoseconds since the Unix epoch: a signed 64-bit integer, always a bigint. */
-export const ns: Field<bigint> = {
-  kind: "ns",
+const TWO_63 = 2 ** 63;
+
+/**
+ * A stored integer as a bigint, also where an INTEGER column without its affinity (made by another
+ * tool) holds an integral float inside the signed 64-bit range; anything else comes back as is.
+ */
+export const asInt64 = (raw: unknown): unknown =>
+  typeof raw === "number" && Number.isInteger(raw) && raw >= -TWO_63 && raw < TWO_63
+    ? BigInt(raw)
+    : raw;
+
+const int64 = (kind: "ns" | "int"): Field<bigint> => ({
+  kind,
   sql: "INTEGER",
   notNull: true,
   schema: v.pipe(
@@ -56,20 +72,17 @@ export const ns: Field<bigint> = {
     v.maxValue(INT64_MAX, "outside the signed 64-bit range"),
   ),
   is: isInt64,
-};
+  fromForeign: asInt64,
+});
 
-/** A count (bar volume): an integer that a JavaScript number holds exactly. */
-export const int: Field<number> = {
-  kind: "int",
-  sql: "INTEGER",
-  notNull: true,
-  schema: v.pipe(v.number("expected a number"), v.safeInteger("expected a safe integer")),
-  is: (x): x is number => Number.isSafeInteger(x),
-  fromSql: (raw) =>
-    typeof raw === "bigint" && raw >= Number.MIN_SAFE_INTEGER && raw <= Number.MAX_SAFE_INTEGER
-      ? Number(raw)
-      : raw,
-};
+/** Nanoseconds since the Unix epoch: a signed 64-bit integer, always a bigint. */
+export const ns: Field<bigint> = int64("ns");
+
+/**
+ * A count (bar volume): a signed 64-bit integer, always a bigint. Python's integers are unbounded
+ * and SQLite keeps any int64, so a volume may exceed 2^53, where a JavaScript number would round.
+ */
+export const int: Field<bigint> = int64("int");
 
 /** A price or quantity: finite, since SQLite stores NaN as NULL and ±Infinity is no price. */
 export const real: Field<number> = {
@@ -78,8 +91,10 @@ export const real: Field<number> = {
   notNull: true,
   schema: v.pipe(v.number("expected a finite number"), v.finite("expected a finite number")),
   is: (x): x is number => typeof x === "number" && Number.isFinite(x),
-  // An integral REAL written by another tool may come back as an integer.
-  fromSql: (raw) => (typeof raw === "bigint" ? Number(raw) : raw),
+  // A REAL column without its affinity (made by another tool) may hold an integer: kept only when
+  // a float holds it exactly.
+  fromForeign: (raw) =>
+    typeof raw === "bigint" && BigInt(Number(raw)) === raw ? Number(raw) : raw,
 };
 
 export const text: Field<string> = {

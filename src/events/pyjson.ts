@@ -62,16 +62,35 @@ const SENTINEL = "\u0000runtape:";
 // A whole JSON string is matched first, so the tokens are replaced only outside strings.
 const STRING_OR_TOKEN = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
 
-/** `json.loads` of Python's output: standard JSON plus the bare non-finite tokens. Throws SyntaxError. */
+// Python writes its (unbounded) integers as JSON integers; beyond 2^53 a float would round them.
+// Only a text with 16 digits in a row can hold one, so the others skip the check.
+const LONG_DIGITS = /\d{16}/;
+const INTEGER = /^-?\d+$/;
+
+/**
+ * `json.loads` of Python's output: standard JSON plus the bare non-finite tokens. Throws
+ * SyntaxError, also for an integer that a float cannot hold exactly.
+ */
 export function loadsIndicators(text: string): unknown {
-  if (!text.includes("NaN") && !text.includes("Infinity")) return JSON.parse(text);
-  const quoted = text.replace(STRING_OR_TOKEN, (m) =>
-    // The escape, not the raw NUL: JSON strings may not hold control characters.
-    m.charCodeAt(0) === 34 ? m : `"\\u0000runtape:${m}"`,
-  );
-  return JSON.parse(quoted, (_key, value) =>
-    typeof value === "string" && value.startsWith(SENTINEL)
-      ? NON_FINITE[value.slice(SENTINEL.length)]
-      : value,
-  );
+  const long = LONG_DIGITS.test(text);
+  const tokens = text.includes("NaN") || text.includes("Infinity");
+  if (!long && !tokens) return JSON.parse(text);
+  const json = tokens
+    ? text.replace(STRING_OR_TOKEN, (m) =>
+        // The escape, not the raw NUL: JSON strings may not hold control characters.
+        m.charCodeAt(0) === 34 ? m : `"\\u0000runtape:${m}"`,
+      )
+    : text;
+  // JSON.parse hands a reviver each primitive's source text (TypeScript's lib does not know it).
+  const revive = (_key: string, value: unknown, context?: { source?: string }) => {
+    if (tokens && typeof value === "string" && value.startsWith(SENTINEL))
+      return NON_FINITE[value.slice(SENTINEL.length)];
+    const source = context?.source;
+    if (long && typeof value === "number" && source !== undefined && INTEGER.test(source)) {
+      if (BigInt(source) !== BigInt(value))
+        throw new SyntaxError(`${source} is not exact as a float`);
+    }
+    return value;
+  };
+  return JSON.parse(json, revive as (key: string, value: unknown) => unknown);
 }

@@ -270,7 +270,7 @@ export class SimulatedBroker {
   }
 
   #fill(order: OpenOrder, bar: BarReceived, price: number): void {
-    const capacity = Math.max(1, Math.floor((bar.volume ?? 0) * this.#p.participation));
+    const capacity = Math.max(1, Math.floor(Number(bar.volume ?? 0n) * this.#p.participation));
     const quantity = Math.min(order.quantity - order.filled, capacity);
     order.filled += quantity;
     const done = order.filled >= order.quantity;

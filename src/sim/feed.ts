@@ -46,7 +46,7 @@ export function* publishBars(
           high,
           low,
           close,
-          volume: random.int(500, 5000),
+          volume: BigInt(random.int(500, 5000)),
         }),
       );
     });
