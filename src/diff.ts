@@ -1,6 +1,7 @@
 import { inSnapshot, type RunsDb } from "./db.ts";
 import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
 import { replay } from "./replay.ts";
+import { printable } from "./text.ts";
 
 /** Options of {@link diffEvents} and {@link diffRuns}. */
 export interface DiffOptions {
@@ -236,7 +237,8 @@ export function formatDiff(
       lines.push(`  ${type}: ${result.countsA[type]} vs ${result.countsB[type]}`);
     }
   }
-  return lines.join("\n");
+  // For people: a text field that holds control characters must not drive their terminal.
+  return lines.map(printable).join("\n");
 }
 
 const total = (counts: Record<EventType, number>) =>

@@ -48,6 +48,16 @@ export class RunNotFoundError extends RuntapeError {
   }
 }
 
+/** A run id that breaks the rules (see `runIdProblem` in runs.ts). */
+export class InvalidRunIdError extends RuntapeError {
+  constructor(
+    readonly runId: string,
+    reason: string,
+  ) {
+    super(`invalid run id ${describe(runId)}: ${reason}`, "INVALID_RUN_ID");
+  }
+}
+
 export class DuplicateRunError extends RuntapeError {
   constructor(readonly runId: string) {
     super(`a run with id ${JSON.stringify(runId)} already exists`, "DUPLICATE_RUN");

@@ -8,7 +8,7 @@ import type { Event } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { invalid } from "./events/schemas.ts";
-import { type RunStatus, toJsonColumn } from "./runs.ts";
+import { checkRunId, type RunStatus, toJsonColumn } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
 
 /** Options of {@link Recorder.start}. */
@@ -172,12 +172,13 @@ export class Recorder {
    */
   static start(target: string | RunsDb, options: RecorderOptions = {}): Recorder {
     checkOptions(options);
+    const runId = options.runId ?? Bun.randomUUIDv7();
+    checkRunId(runId);
     const ownsDb = typeof target === "string";
     const db = typeof target === "string" ? openRunsDb(target, { mode: "write" }) : target;
     if (!db.writable) {
       throw new RuntapeError(`${db.path} was opened read-only; open it for writing`, "READ_ONLY");
     }
-    const runId = options.runId ?? Bun.randomUUIDv7();
     try {
       db.sqlite
         .transaction(() => {

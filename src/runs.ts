@@ -1,8 +1,9 @@
 import { hostname } from "node:os";
 import type { RunsDb } from "./db.ts";
-import { RunNotFoundError, RuntapeError } from "./errors.ts";
+import { InvalidRunIdError, RunNotFoundError, RuntapeError } from "./errors.ts";
 import { parseJsonObject, stringifyExact } from "./json.ts";
 import { EXTENSION_SCHEMA_VERSION } from "./schema.ts";
+import { hasUnprintable } from "./text.ts";
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
 /** Where a run stands; `running` with a dead recording process means the process crashed. */
@@ -61,6 +62,31 @@ export function getRun(db: RunsDb, runId: string): RunRow {
     db.version === 0 ? null : db.sqlite.query(selectRuns(db, "WHERE r.run_id = ?")).get(runId);
   if (raw == null) throw new RunNotFoundError(runId);
   return toRunRow(raw as Record<string, unknown>);
+}
+
+/** Longest run id accepted, in characters. */
+export const MAX_RUN_ID_LENGTH = 200;
+
+/** Words that select a run instead of naming one. */
+const SELECTORS = new Set(["latest"]);
+
+/**
+ * Why `id` cannot be a run id, or undefined when it can: a run id is 1 to 200 characters, none of
+ * them a control character, and not a selector word (`latest`).
+ */
+export function runIdProblem(id: string): string | undefined {
+  if (id.length === 0) return "it is empty";
+  if (id.length > MAX_RUN_ID_LENGTH)
+    return `it has ${id.length} characters, at most ${MAX_RUN_ID_LENGTH} are allowed`;
+  if (hasUnprintable(id)) return "it contains a control character";
+  if (SELECTORS.has(id)) return `"${id}" selects a run and cannot name one`;
+  return undefined;
+}
+
+/** Throws InvalidRunIdError where {@link runIdProblem} finds one. */
+export function checkRunId(id: string): void {
+  const problem = runIdProblem(id);
+  if (problem !== undefined) throw new InvalidRunIdError(id, problem);
 }
 
 /** Resolves `"latest"` (or nothing) to the newest run's id; checks that a given id exists. */

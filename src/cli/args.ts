@@ -1,7 +1,8 @@
 import type { ArgsDef } from "citty";
-import { RuntapeError } from "../errors.ts";
+import { describe, RuntapeError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { parseJsonObject } from "../json.ts";
+import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 
 /** A command line the CLI cannot act on: exit code 2. */
 export class UsageError extends RuntapeError {
@@ -106,6 +107,18 @@ export function parseTypes(value: string | undefined, flag: string): EventType[]
     }
   }
   return names as EventType[];
+}
+
+/** The id of a run to create, checked against the rules for run ids. */
+export function parseRunId(value: string | undefined, flag: string): string | undefined {
+  const problem = value === undefined ? undefined : runIdProblem(value);
+  if (problem !== undefined) {
+    throw new UsageError(
+      `${flag}: invalid run id ${describe(value)}: ${problem}`,
+      `run ids are 1 to ${MAX_RUN_ID_LENGTH} characters, no control characters, not "latest"`,
+    );
+  }
+  return value;
 }
 
 /** A whole number within [min, max]. */

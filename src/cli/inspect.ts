@@ -12,6 +12,7 @@ import { stringifyExact } from "../json.ts";
 import { resolveRunId } from "../runs.ts";
 import { PgStore } from "../store/index.ts";
 import { checkStore, inspectStoredRun, listSourceSummaries } from "../store/inspect.ts";
+import { printable } from "../text.ts";
 import { commonArgs, runArgs } from "./args.ts";
 import { formatDuration, isoNs, out, table } from "./output.ts";
 import { openSourceArg } from "./source.ts";
@@ -68,8 +69,8 @@ async function inspectStore(
 function printList(runs: RunListEntry[], json: boolean | undefined): number {
   if (json) return print(stringifyExact(runs, 2));
   const rows = runs.map((r) => [
-    r.runId,
-    r.name,
+    printable(r.runId),
+    printable(r.name),
     r.stale ? "running (process gone)" : r.status,
     isoNs(r.tsStart).slice(0, 19).replace("T", " "),
     r.durationNs === null ? "-" : formatDuration(r.durationNs),
@@ -81,7 +82,7 @@ function printList(runs: RunListEntry[], json: boolean | undefined): number {
 function printFindings(findings: CheckFinding[], label: string, json: boolean | undefined): number {
   if (json) print(stringifyExact({ ok: findings.length === 0, findings }, 2));
   else if (findings.length === 0) print(`${label}: no problems found`);
-  else print(findings.map((f) => `${f.kind}: ${f.message}`).join("\n"));
+  else print(findings.map((f) => `${f.kind}: ${printable(f.message)}`).join("\n"));
   return findings.length === 0 ? 0 : 1;
 }
 
@@ -97,18 +98,18 @@ function renderDetail(d: RunDetail): string {
     ? "running (process gone: recover it with `runtape recover`)"
     : d.run.status;
   const lines = [
-    `run       ${d.run.run_id}`,
-    `name      ${d.run.name}`,
+    `run       ${printable(d.run.run_id)}`,
+    `name      ${printable(d.run.name)}`,
     `status    ${status}`,
     `started   ${isoNs(d.run.ts_start)}`,
     `ended     ${d.run.ts_end === null ? "-" : `${isoNs(d.run.ts_end)} (${formatDuration(d.run.ts_end - d.run.ts_start)})`}`,
     `events    ${d.events.toLocaleString("en-US")}${d.refused ? ` (${d.refused} refused)` : ""}`,
-    `symbols   ${d.symbols.join(", ") || "-"}`,
-    `periods   ${d.barPeriods.join(", ") || "-"}`,
+    `symbols   ${printable(d.symbols.join(", ")) || "-"}`,
+    `periods   ${printable(d.barPeriods.join(", ")) || "-"}`,
     `from      ${d.firstTsEventNs === null ? "-" : `${isoNs(d.firstTsEventNs)} (${d.firstTsEventNs})`}`,
     `to        ${d.lastTsEventNs === null ? "-" : `${isoNs(d.lastTsEventNs)} (${d.lastTsEventNs})`}`,
-    `config    ${d.config === null ? "-" : JSON.stringify(d.config)}`,
-    `metadata  ${d.metadata === null ? "-" : JSON.stringify(d.metadata)}`,
+    `config    ${d.config === null ? "-" : printable(JSON.stringify(d.config))}`,
+    `metadata  ${d.metadata === null ? "-" : printable(JSON.stringify(d.metadata))}`,
     "",
     table(
       ["EVENT TYPE", "COUNT"],
@@ -130,7 +131,7 @@ function renderDetail(d: RunDetail): string {
           "POSITION",
         ],
         d.trading.map((t) => [
-          t.symbol,
+          printable(t.symbol),
           String(t.orders),
           String(t.rejections),
           String(t.fills),

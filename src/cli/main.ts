@@ -4,6 +4,7 @@ import { sqliteCode, toDbError } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
 import { onExitWithOpenRuns, openRunsWarning } from "../recorder.ts";
 import { redactUrls } from "../store/url.ts";
+import { printable } from "../text.ts";
 import { versionInfo } from "../version.ts";
 import { checkArgs, UsageError } from "./args.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
@@ -106,7 +107,7 @@ function report(error: unknown, verbose: boolean, failure: number): number {
   const message = redactUrls(error instanceof Error ? error.message : String(error));
   const known = usage || error instanceof RuntapeError;
   process.stderr.write(
-    `runtape: ${known ? "" : "unexpected error: "}${plain(message, process.stderr)}\n`,
+    `runtape: ${known ? "" : "unexpected error: "}${printable(plain(message, process.stderr))}\n`,
   );
   if (error instanceof UsageError && error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
   if (verbose && error instanceof Error && error.stack) logger.error(redactUrls(error.stack));

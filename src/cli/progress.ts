@@ -1,3 +1,4 @@
+import { printable } from "../text.ts";
 import { logger, stderrIsTerminal } from "./output.ts";
 
 const REDRAW_MS = 100;
@@ -48,6 +49,6 @@ export class Progress {
   finish(summary: string, done: number): void {
     if (this.#drawn) process.stderr.write("\r\u001b[2K");
     const seconds = (performance.now() - this.#started) / 1000;
-    logger.success(`${summary} in ${seconds.toFixed(2)} s (${rate(done, seconds)})`);
+    logger.success(`${printable(summary)} in ${seconds.toFixed(2)} s (${rate(done, seconds)})`);
   }
 }

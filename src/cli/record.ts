@@ -6,7 +6,14 @@ import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
 import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
 import { push } from "../store/push.ts";
-import { commonArgs, parseInteger, parseJsonArg, parseNames, UsageError } from "./args.ts";
+import {
+  commonArgs,
+  parseInteger,
+  parseJsonArg,
+  parseNames,
+  parseRunId,
+  UsageError,
+} from "./args.ts";
 import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { describePush } from "./push.ts";
@@ -30,7 +37,12 @@ export default defineCommand({
       valueHint: "FILE|-",
       description: "Record the NDJSON events of FILE (- for stdin) instead of the demo",
     },
-    "run-id": { type: "string", description: "Run id (default: a new time-ordered UUID)" },
+    run: {
+      type: "string",
+      alias: ["run-id"],
+      valueHint: "ID",
+      description: "Id of the new run (default: a new time-ordered UUID; --run-id is the same)",
+    },
     name: { type: "string", description: "Run name (default: the run id, or the demo's name)" },
     config: { type: "string", valueHint: "JSON", description: "Run config, a JSON object" },
     metadata: { type: "string", valueHint: "JSON", description: "Run metadata, a JSON object" },
@@ -70,7 +82,7 @@ export default defineCommand({
     const abort = new AbortController();
     let recorder: Recorder | undefined;
     const options: RunOptions = {
-      runId: args["run-id"],
+      runId: parseRunId(args.run, "--run"),
       name: args.name ?? (input === undefined ? "demo backtest" : undefined),
       config: config ?? (input === undefined ? demoConfig(demo) : undefined),
       metadata,

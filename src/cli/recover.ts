@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { recoverRuns } from "../inspect.ts";
+import { printable } from "../text.ts";
 import { commonArgs } from "./args.ts";
 import { openDb } from "./database.ts";
 import { isoNs, logger, out } from "./output.ts";
@@ -23,7 +24,7 @@ export default defineCommand({
     try {
       const recovered = recoverRuns(db, { runId: args.run });
       for (const r of recovered) {
-        out(`${r.runId}\tfailed\t${r.events} events\tended ${isoNs(r.tsEnd)}\n`);
+        out(`${printable(r.runId)}\tfailed\t${r.events} events\tended ${isoNs(r.tsEnd)}\n`);
       }
       logger.info(
         recovered.length === 0

@@ -7,6 +7,7 @@ import { copyRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
 import type { ReplayOptions, ReplayStats } from "../replay.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
+import { printable } from "../text.ts";
 import {
   commonArgs,
   parseInteger,
@@ -193,7 +194,8 @@ function pretty(event: Event): string {
             .map(([k, v]) => `${k}:${v}`)
             .join(",")
         : String(value);
-    parts.push(`${key}=${/\s/.test(shown) ? JSON.stringify(shown) : shown}`);
+    // Quoted where it has spaces (JSON's escapes), escaped always: data never drives the terminal.
+    parts.push(`${key}=${printable(/\s/.test(shown) ? JSON.stringify(shown) : shown)}`);
   }
   return `${isoNs(event.ts_event_ns)}  ${event.type.padEnd(TYPE_WIDTH)}  ${parts.join(" ")}`;
 }

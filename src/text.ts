@@ -1,0 +1,29 @@
+/**
+ * Text from the data (run ids, names, symbols, any string field) shown to people: control
+ * characters (ESC, CR, LF, other C0, DEL, C1), line and paragraph separators and direction
+ * overrides could forge lines, retitle or clear the terminal, or reorder what is read.
+ */
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters meant
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\u001b": "\\e" };
+
+/** Whether `text` holds a character that {@link printable} would escape. */
+export function hasUnprintable(text: string): boolean {
+  return text.search(UNPRINTABLE) !== -1;
+}
+
+/**
+ * `text` safe to print for a person: every such character becomes a visible escape (`\e`, `\n`,
+ * `\x07`, `\u202e`); all other text is unchanged.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    UNPRINTABLE,
+    (c) =>
+      NAMED[c] ??
+      (c.charCodeAt(0) <= 0xff
+        ? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`
+        : `\\u${c.charCodeAt(0).toString(16)}`),
+  );
+}

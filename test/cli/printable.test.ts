@@ -1,0 +1,119 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { InvalidRunIdError, Recorder } from "../../src/index.ts";
+import { printable } from "../../src/text.ts";
+import { sampleEvents, tempDir } from "../helpers.ts";
+import { cli } from "./inprocess.ts";
+import { lines } from "./support.ts";
+
+// Clears the screen, retitles the terminal, forges a line of the run list, reverses text.
+const EVIL_ID = "r\u001b[2J\u001b]0;pwned\u0007\r\nFORGED  completed\u0085\u202e";
+const EVIL_NAME = "name\u001b[31mred\u009b1m";
+const EVIL_SYMBOL = "SYM\u001b[1A\u0000";
+
+/** Anything but the line breaks between lines that could drive a terminal or forge a line. */
+const raw = (text: string) =>
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters looked for
+  text.replaceAll("\n", "").search(/[\u0000-\u001f\u007f-\u009f\u2028-\u202e]/);
+
+/** A database with two runs whose id, name and symbols carry control characters (written as another tool could). */
+function hostileDb(): string {
+  const path = join(tempDir(), "runs.db");
+  for (const [id, close] of [
+    ["evil", 1],
+    ["evil2", 2],
+  ] as const) {
+    const recorder = Recorder.start(path, { runId: id, name: EVIL_NAME });
+    for (const event of sampleEvents()) {
+      const e = event as unknown as Record<string, unknown>;
+      recorder.record({
+        ...event,
+        ...("symbol" in e ? { symbol: EVIL_SYMBOL } : {}),
+        ...(e.type === "BarReceived" ? { close } : {}),
+      } as typeof event);
+    }
+    recorder.close();
+  }
+  const db = new Database(path);
+  const tables = db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+    name: string;
+  }[];
+  for (const { name } of tables)
+    db.run(`UPDATE "${name}" SET run_id = ? WHERE run_id = 'evil'`, [EVIL_ID]);
+  db.close();
+  return path;
+}
+
+describe("control characters in the data are escaped in every output for people", () => {
+  test("inspect, inspect --run, --check, replay --format pretty, diff and error messages", async () => {
+    const path = hostileDb();
+    const outputs = [
+      await cli(["inspect", path]),
+      await cli(["inspect", path, "--run", EVIL_ID]),
+      await cli(["inspect", path, "--check"]),
+      await cli(["replay", path, "--run", EVIL_ID, "--format", "pretty"]),
+      await cli(["diff", path, path, "--run-a", EVIL_ID, "--run-b", "evil2"]),
+      await cli(["inspect", path, "--run", `${EVIL_ID}x`]),
+    ];
+    const [list, detail, check, pretty, diff, missing] = outputs;
+    for (const [i, result] of outputs.entries()) {
+      expect([i, raw(result.stdout), raw(result.stderr)]).toEqual([i, -1, -1]);
+    }
+    // One row per run, the id shown with visible escapes.
+    expect(lines(list?.stdout ?? "")).toHaveLength(3);
+    expect(list?.stdout).toContain(printable(EVIL_ID));
+    expect(list?.stdout).toContain("r\\e[2J\\e]0;pwned\\x07\\r\\nFORGED  completed\\x85\\u202e");
+    expect(detail?.stdout).toContain(`name      ${printable(EVIL_NAME)}`);
+    expect(detail?.stdout).toContain(printable(EVIL_SYMBOL));
+    expect(check?.code).toBe(0);
+    expect(pretty?.stdout).toContain(`symbol=${printable(EVIL_SYMBOL)}`);
+    expect([diff?.code, diff?.stdout]).toEqual([
+      1,
+      expect.stringContaining("close: 1 (A) vs 2 (B)"),
+    ]);
+    expect([missing?.code, missing?.stderr]).toEqual([
+      1,
+      `runtape: no run with id ${printable(JSON.stringify(`${EVIL_ID}x`))}\n`,
+    ]);
+  });
+
+  test("JSON output keeps the exact text (JSON escapes it)", async () => {
+    const path = hostileDb();
+    const result = await cli(["inspect", path, "--json"]);
+    expect(
+      JSON.parse(result.stdout)
+        .map((r: { runId: string }) => r.runId)
+        .sort(),
+    ).toEqual([EVIL_ID, "evil2"].sort());
+  });
+});
+
+describe("run ids", () => {
+  test.each([
+    ["", "it is empty"],
+    ["latest", '"latest" selects a run and cannot name one'],
+    ["a\u001b[2Jb", "it contains a control character"],
+    ["tab\there", "it contains a control character"],
+    ["x".repeat(201), "it has 201 characters, at most 200 are allowed"],
+  ])("%p is refused by the library and the CLI, creating nothing", async (id, reason) => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    expect(() => Recorder.start(path, { runId: id })).toThrow(InvalidRunIdError);
+    expect(() => Recorder.start(path, { runId: id })).toThrow(reason);
+    expect(existsSync(path)).toBe(false);
+    for (const flag of ["--run", "--run-id"]) {
+      const result = await cli(["record", path, flag, id, "--bars", "2"]);
+      expect([result.code, lines(result.stderr)[0]]).toEqual([2, expect.stringContaining(reason)]);
+      expect(existsSync(path)).toBe(false);
+    }
+  });
+
+  test("200 characters of any printable text are a run id", async () => {
+    const path = join(tempDir(), "runs.db");
+    const id = "ü🚀 ".repeat(50).slice(0, 200);
+    const result = await cli(["record", path, "--run", id, "--bars", "2"]);
+    expect([result.code, result.stdout]).toEqual([0, `${id}\n`]);
+  });
+});
