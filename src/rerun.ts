@@ -17,6 +17,7 @@ import { publishBars } from "./sim/feed.ts";
 import { type DemoFeedOptions, demoFeed, simStreams } from "./sim/index.ts";
 import { openSource, type RunSource } from "./store/index.ts";
 import {
+  fileSha256,
   type LoadedStrategy,
   loadStrategy,
   type Strategy,
@@ -104,7 +105,8 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
       parent_run_id: parent?.run ?? null,
       parent_source: parent?.db ?? null,
       strategy: file,
-      strategy_sha256: loaded?.sha256 ?? null,
+      // A file that fails to load is named by its hash too: the lineage of the failed run.
+      strategy_sha256: loaded?.sha256 ?? (file === null ? null : await fileSha256(file)),
       params: options.params ?? {},
       runtape_version: pkg.version,
     };

@@ -51,9 +51,8 @@ export interface LoadedStrategy {
  */
 export async function loadStrategy(file: string): Promise<LoadedStrategy> {
   const path = resolve(file);
-  const source = Bun.file(path);
-  if (!(await source.exists())) throw new StrategyError(file, "no such file");
-  const sha256 = new Bun.CryptoHasher("sha256").update(await source.bytes()).digest("hex");
+  const sha256 = await fileSha256(path);
+  if (sha256 === null) throw new StrategyError(file, "no such file");
   let module: { default?: unknown };
   try {
     // The hash in the URL: a file changed since it was last imported is imported anew.
@@ -70,6 +69,13 @@ export async function loadStrategy(file: string): Promise<LoadedStrategy> {
     );
   }
   return { strategy: module.default as Strategy, file, sha256 };
+}
+
+/** SHA-256 of a file's content in hex; null when there is no such file. */
+export async function fileSha256(path: string): Promise<string | null> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) return null;
+  return new Bun.CryptoHasher("sha256").update(await file.bytes()).digest("hex");
 }
 
 const firstLine = (error: unknown) =>

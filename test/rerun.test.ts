@@ -19,9 +19,11 @@ import {
   StrategyError,
 } from "../src/index.ts";
 import { recordRun } from "../src/record.ts";
+import { push } from "../src/store/index.ts";
 import { expectGolden, rerun } from "../src/testing.ts";
 import { databaseBytes } from "./cli/support.ts";
 import { rawDb, runContentHash, tempDir } from "./helpers.ts";
+import { describeWithPg } from "./pg.ts";
 
 const DEMO_STRATEGY = join(import.meta.dir, "../src/sim/strategy.ts");
 const DEMO = { seed: 3, bars: 150, symbols: ["AAPL", "MSFT"] };
@@ -203,7 +205,10 @@ describe("rerun", () => {
         const run = stored(into, name);
         expect(run.status).toBe("failed");
         expect(run.metadata.error).toBe(error.message);
-        expect(run.metadata.lineage.parent_run_id).toBe("demo");
+        expect(run.metadata.lineage).toMatchObject({
+          parent_run_id: "demo",
+          strategy_sha256: source === null ? null : sha256(file),
+        });
         if (into !== feed.db) expect(databaseBytes(feed.db)).toEqual(feedBytes);
         expect(runContentHash(feed.db, feed.run)).toBe(parentBefore);
       }
@@ -241,5 +246,22 @@ describe("rerun", () => {
       db.close();
     }
     expect(await Bun.file(into).exists()).toBe(false);
+  });
+});
+
+describeWithPg("rerun on a feed in a PostgreSQL store", (cluster) => {
+  test("the feed read through its URL gives the run a feed file gives", async () => {
+    const feed = await recordedFeed();
+    await push(feed.db, cluster().url());
+    const result = await rerun({
+      feed: { db: cluster().url(), run: feed.run },
+      strategy: DEMO_STRATEGY,
+    });
+    expect(result.parent).toEqual({
+      db: expect.stringMatching(/^postgres(ql)?:\/\//),
+      run: feed.run,
+    });
+    expect(diffRuns(feed, result).match).toBe(true);
+    expect(stored(result.db as string, result.run).config.seed).toBe(DEMO.seed);
   });
 });

@@ -111,6 +111,30 @@ describe("runtape backtest", () => {
     ]);
   });
 
+  test("--log shows the strategy's ctx.log lines on stderr; without it they are dropped", async () => {
+    const file = join(tempDir(), "chatty.js");
+    await Bun.write(
+      file,
+      'export default (ctx) => ctx.bus.subscribe("BarReceived", (bar) => ctx.log("bar " + bar.symbol + " " + ctx.params.tag));',
+    );
+    const args = [
+      "backtest",
+      "--strategy",
+      file,
+      "--bars",
+      "2",
+      "--symbols",
+      "X",
+      "--param",
+      "tag=t",
+    ];
+    const quiet = await cli(args, tempDir());
+    const chatty = await cli([...args, "--log"], tempDir());
+    expect([quiet.code, chatty.code]).toEqual([0, 0]);
+    expect(quiet.stderr).not.toContain("bar X");
+    expect(lines(chatty.stderr).filter((l) => l.includes("bar X t"))).toHaveLength(2);
+  });
+
   test("the compiled binary, copied elsewhere, runs a strategy module from a folder outside the repository", async () => {
     const [bin, strategies, work] = [tempDir(), tempDir(), tempDir()];
     const exe = join(bin, "runtape");
