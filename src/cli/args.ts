@@ -68,10 +68,26 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
       i++;
     }
   }
-  if (seen > positionals) {
+  // A last positional whose value hint ends in "..." takes any number of arguments.
+  const variadic = Object.values(def).some(
+    (a) => a.type === "positional" && a.valueHint?.endsWith("...") === true,
+  );
+  if (seen > positionals && !variadic) {
     const extra = rawArgs.filter((a) => !a.startsWith("-"))[positionals];
     throw new UsageError(`unexpected argument ${JSON.stringify(extra ?? "")}`);
   }
+}
+
+/** Every value of a string option given more than once (`--run a --run b`); citty keeps the last. */
+export function repeated(rawArgs: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] as string;
+    if (arg === "--") break;
+    if (arg === `--${name}`) values.push(rawArgs[++i] ?? "");
+    else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
+  }
+  return values;
 }
 
 /** A comma-separated list; empty items are dropped. */

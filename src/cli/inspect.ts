@@ -9,11 +9,12 @@ import {
   type RunListEntry,
 } from "../inspect.ts";
 import { stringifyExact } from "../json.ts";
+import { databaseSizes } from "../manage.ts";
 import { resolveRunId } from "../runs.ts";
 import { PgStore } from "../store/index.ts";
 import { checkStore, inspectStoredRun, listSourceSummaries } from "../store/inspect.ts";
 import { printable } from "../text.ts";
-import { commonArgs, runArgs } from "./args.ts";
+import { commonArgs, runArgs, UsageError } from "./args.ts";
 import { formatDuration, isoNs, out, table } from "./output.ts";
 import { openSourceArg } from "./source.ts";
 
@@ -31,9 +32,18 @@ export default defineCommand({
       description:
         "Check integrity (SQLite, layout, every row decoded, sequences, counters, statuses; with --run that run's rows); exit 0 clean, 1 findings, 2 error",
     },
+    sizes: {
+      type: "boolean",
+      description: "Show the file's size and each table's (with its indexes), largest first",
+    },
     ...commonArgs,
   },
   async run({ args }) {
+    if (args.sizes && (args.check || args.run !== undefined)) {
+      throw new UsageError(
+        `--sizes is about the whole file: not with ${args.check ? "--check" : "--run"}`,
+      );
+    }
     const source = await openSourceArg(args.db, args);
     if (source instanceof PgStore) return await inspectStore(source, args);
     const db = source.db;
@@ -42,6 +52,7 @@ export default defineCommand({
         const runId = args.run === undefined ? undefined : resolveRunId(db, args.run);
         return printFindings(checkDatabase(db, { runId }), args.db, args.json);
       }
+      if (args.sizes) return printSizes(databaseSizes(db), args.json);
       if (args.run === undefined) return printList(listRunSummaries(db), args.json);
       const detail = inspectRun(db, resolveRunId(db, args.run));
       return print(args.json ? stringifyExact(detail, 2) : renderDetail(detail));
@@ -54,9 +65,10 @@ export default defineCommand({
 /** inspect of a store URL: the run list, a run in detail, or the check of every run's digest. */
 async function inspectStore(
   store: PgStore,
-  args: { db: string; run?: string; json?: boolean; check?: boolean },
+  args: { db: string; run?: string; json?: boolean; check?: boolean; sizes?: boolean },
 ): Promise<number> {
   try {
+    if (args.sizes) throw new UsageError("--sizes reads a runs database file, not a store");
     if (args.check) return printFindings(await checkStore(store), store.label, args.json);
     if (args.run === undefined) return printList(await listSourceSummaries(store), args.json);
     const detail = await inspectStoredRun(store, await store.resolveRunId(args.run));
@@ -77,6 +89,16 @@ function printList(runs: RunListEntry[], json: boolean | undefined): number {
     r.events.toLocaleString("en-US"),
   ]);
   return print(table(["RUN", "NAME", "STATUS", "START (UTC)", "DURATION", "EVENTS"], rows));
+}
+
+const mb = (bytes: number) => (bytes / 1e6).toFixed(2);
+
+function printSizes(sizes: ReturnType<typeof databaseSizes>, json: boolean | undefined): number {
+  if (json) return print(stringifyExact(sizes, 2));
+  const rows = sizes.tables.map((t) => [t.table, mb(t.bytes), mb(t.indexBytes)]);
+  return print(
+    `file  ${mb(sizes.fileBytes)} MB (with its write-ahead log)\n\n${table(["TABLE", "MB", "OF WHICH INDEXES"], rows)}`,
+  );
 }
 
 function printFindings(findings: CheckFinding[], label: string, json: boolean | undefined): number {

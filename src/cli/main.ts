@@ -22,6 +22,10 @@ const commands: Record<string, () => Promise<Command>> = {
   version: () => import("./version.ts").then((m) => m.default as Command),
   push: () => import("./push.ts").then((m) => m.default as Command),
   pull: () => import("./pull.ts").then((m) => m.default as Command),
+  rm: () => import("./rm.ts").then((m) => m.default as Command),
+  rename: () => import("./rename.ts").then((m) => m.default as Command),
+  tag: () => import("./tag.ts").then((m) => m.default as Command),
+  vacuum: () => import("./vacuum.ts").then((m) => m.default as Command),
 };
 
 const root: Command = {

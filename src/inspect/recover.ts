@@ -29,7 +29,7 @@ function lastCreatedNs(db: RunsDb, runId: string): bigint | null {
 }
 
 /** Why a `running` run cannot be closed: its recorder may still be writing it. */
-function whyAlive(run: RunRow): string {
+export function whyAlive(run: RunRow): string {
   if (run.pid === null) return "runtape did not record it, so nothing tells whether it still runs";
   if (run.host !== hostname())
     return `its process ${run.pid} runs on host ${run.host ?? "(unknown)"}, which cannot be checked from here`;

@@ -1,0 +1,29 @@
+import { defineCommand } from "citty";
+import { renameRun } from "../manage.ts";
+import { commonArgs, parseRunId, UsageError } from "./args.ts";
+import { openDb } from "./database.ts";
+import { logger } from "./output.ts";
+
+export default defineCommand({
+  meta: { name: "rename", description: "Give a run a new id" },
+  args: {
+    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    run: { type: "string", valueHint: "ID", description: "The run to rename" },
+    to: { type: "string", valueHint: "ID", description: "Its new id" },
+    ...commonArgs,
+  },
+  run({ args }) {
+    if (args.run === undefined || args.to === undefined) {
+      throw new UsageError("rename needs --run OLD and --to NEW");
+    }
+    const to = parseRunId(args.to, "--to") as string;
+    const db = openDb(args.db, args, { mode: "write", create: false });
+    try {
+      renameRun(db, args.run, to);
+      logger.info(`renamed run ${JSON.stringify(args.run)} to ${JSON.stringify(to)}`);
+      return 0;
+    } finally {
+      db.close();
+    }
+  },
+});

@@ -1,0 +1,44 @@
+import { defineCommand } from "citty";
+import { stringifyExact } from "../json.ts";
+import { tagRun } from "../manage.ts";
+import { resolveRunId } from "../runs.ts";
+import { printable } from "../text.ts";
+import { commonArgs, UsageError } from "./args.ts";
+import { openDb } from "./database.ts";
+import { out } from "./output.ts";
+
+export default defineCommand({
+  meta: {
+    name: "tag",
+    description: "Set tags (key=value) in a run's metadata; key= removes a tag",
+  },
+  args: {
+    db: { type: "positional", required: true, description: "Runs database" },
+    tags: {
+      type: "positional",
+      required: false,
+      valueHint: "KEY=VALUE...",
+      description: "Tags to set (KEY= removes one)",
+    },
+    run: { type: "string", valueHint: "ID|latest", description: "The run (default: latest)" },
+    ...commonArgs,
+  },
+  run({ args }) {
+    const pairs = args._.slice(1);
+    if (pairs.length === 0) throw new UsageError("tag needs at least one key=value");
+    const tags: Record<string, string> = {};
+    for (const pair of pairs) {
+      const at = pair.indexOf("=");
+      if (at <= 0) throw new UsageError(`tags are key=value (got ${JSON.stringify(pair)})`);
+      tags[pair.slice(0, at)] = pair.slice(at + 1);
+    }
+    const db = openDb(args.db, args, { mode: "write", create: false });
+    try {
+      const all = tagRun(db, resolveRunId(db, args.run), tags);
+      out(`${printable(stringifyExact(all))}\n`);
+      return 0;
+    } finally {
+      db.close();
+    }
+  },
+});

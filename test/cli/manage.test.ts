@@ -1,0 +1,203 @@
+import { describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { Recorder } from "../../src/index.ts";
+import { rawDb, rowCounts, runContentHash, sampleEvents, tempDir } from "../helpers.ts";
+import { cli } from "./inprocess.ts";
+import { spawnRuntape } from "./run.ts";
+import { lines, storedRuns } from "./support.ts";
+
+/** A database with runs a, b and c of every event type. */
+function threeRuns(): string {
+  const path = join(tempDir(), "runs.db");
+  for (const runId of ["a", "b", "c"]) {
+    const recorder = Recorder.start(path, { runId, metadata: { note: runId } });
+    for (const event of sampleEvents()) recorder.record(event);
+    recorder.close();
+  }
+  return path;
+}
+
+const rowsOf = (path: string, runId: string) => {
+  const counts = rowCounts(path, runId);
+  const db = rawDb(path);
+  try {
+    const x = db.query("SELECT COUNT(*) AS n FROM runtape_runs WHERE run_id = ?").get(runId);
+    return { ...counts, runtape_runs: Number((x as { n: bigint }).n) };
+  } finally {
+    db.close();
+  }
+};
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+describe("runtape rm", () => {
+  test("lists without --yes (a dry run), removes every row of the runs with --yes, nothing else", async () => {
+    const path = threeRuns();
+    const kept = runContentHash(path, "b");
+    const dry = await cli(["rm", path, "--run", "a", "--run", "c"]);
+    expect(dry.code).toBe(0);
+    expect(lines(dry.stdout).map((l) => l.split(/ +/)[0])).toEqual(["RUN", "a", "c"]);
+    expect(dry.stdout).toContain(String(sampleEvents().length));
+    expect(dry.stderr).toContain("dry run: nothing removed");
+    expect(total(rowsOf(path, "a"))).toBeGreaterThan(14);
+    const done = await cli(["rm", path, "--run", "a", "--run=c", "--yes"]);
+    expect([done.code, done.stderr]).toEqual([0, expect.stringContaining("removed 2 run(s)")]);
+    expect([total(rowsOf(path, "a")), total(rowsOf(path, "c"))]).toEqual([0, 0]);
+    expect(runContentHash(path, "b")).toBe(kept);
+    expect((await cli(["inspect", path, "--check"])).code).toBe(0);
+  });
+
+  test("refuses a run whose recorder is alive, an unknown run, and no --run: nothing removed", async () => {
+    const path = threeRuns();
+    const live = Recorder.start(path, { runId: "live" });
+    live.record(sampleEvents()[0] as never);
+    live.flush();
+    try {
+      const before = ["a", "live"].map((id) => runContentHash(path, id));
+      for (const [args, code, message] of [
+        [
+          ["rm", path, "--run", "a", "--run", "live", "--yes"],
+          1,
+          `cannot remove run "live": process ${process.pid} is still recording it`,
+        ],
+        [["rm", path, "--run", "a", "--run", "nope", "--yes"], 1, 'no run with id "nope"'],
+        [["rm", path, "--yes"], 2, "rm needs at least one --run ID"],
+      ] as const) {
+        const result = await cli(args);
+        expect([args, result.code, lines(result.stderr)[0]]).toEqual([
+          args,
+          code,
+          `runtape: ${message}`,
+        ]);
+      }
+      expect(["a", "live"].map((id) => runContentHash(path, id))).toEqual(before);
+    } finally {
+      live.close();
+    }
+  });
+
+  test("kill -9 midway leaves the database as before or as after", async () => {
+    const dir = tempDir();
+    expect(
+      (await cli(["record", join(dir, "runs.db"), "--bars", "1500", "--run", "big"])).code,
+    ).toBe(0);
+    const events = total(rowsOf(join(dir, "runs.db"), "big"));
+    for (const delay of [0, 30, 80]) {
+      const proc = await spawnRuntape(["rm", "runs.db", "--run", "big", "--yes"], {
+        via: "source",
+        cwd: dir,
+      });
+      await Bun.sleep(delay);
+      proc.kill(9);
+      await proc.exited;
+      const left = total(rowsOf(join(dir, "runs.db"), "big"));
+      expect([delay, left === 0 || left === events]).toEqual([delay, true]);
+      const check = await cli(["inspect", join(dir, "runs.db"), "--check"]);
+      expect([delay, check.code]).toEqual([delay, 0]);
+      if (left === 0) break;
+    }
+  });
+});
+
+describe("runtape rename", () => {
+  test("moves the run to its new id in every table; the run replays the same", async () => {
+    const path = threeRuns();
+    const before = rowsOf(path, "a");
+    const replayed = (await cli(["replay", path, "--run", "a"])).stdout;
+    const result = await cli(["rename", path, "--run", "a", "--to", "z"]);
+    expect(result.code).toBe(0);
+    expect(rowsOf(path, "z")).toEqual(before);
+    expect(total(rowsOf(path, "a"))).toBe(0);
+    expect((await cli(["replay", path, "--run", "z"])).stdout).toBe(replayed);
+    expect((await cli(["inspect", path, "--check"])).code).toBe(0);
+  });
+
+  test("refuses an id taken, an invalid id, a live run, a missing option: nothing changes", async () => {
+    const path = threeRuns();
+    const live = Recorder.start(path, { runId: "live" });
+    try {
+      const hashes = () => ["a", "b", "live"].map((id) => runContentHash(path, id));
+      const before = hashes();
+      for (const [args, code, message] of [
+        [["rename", path, "--run", "a", "--to", "b"], 1, 'a run with id "b" already exists'],
+        [["rename", path, "--run", "a", "--to", "latest"], 2, "selects a run"],
+        [["rename", path, "--run", "a", "--to", "x\u001b[2J"], 2, "control character"],
+        [["rename", path, "--run", "live", "--to", "x"], 1, "still recording it"],
+        [["rename", path, "--run", "a"], 2, "rename needs --run OLD and --to NEW"],
+      ] as const) {
+        const result = await cli(args);
+        expect([args, result.code, lines(result.stderr)[0]]).toEqual([
+          args,
+          code,
+          expect.stringContaining(message),
+        ]);
+      }
+      expect(hashes()).toEqual(before);
+    } finally {
+      live.close();
+    }
+  });
+});
+
+describe("runtape tag", () => {
+  test("sets tags under metadata.tags (other metadata kept), key= removes one, inspect shows them", async () => {
+    const path = threeRuns();
+    expect((await cli(["tag", path, "--run", "a", "strategy=sma", "owner=me"])).stdout).toBe(
+      '{"strategy":"sma","owner":"me"}\n',
+    );
+    expect((await cli(["tag", path, "--run", "a", "owner=", "note=x=y"])).stdout).toBe(
+      '{"strategy":"sma","note":"x=y"}\n',
+    );
+    const stored = storedRuns(path).find((r) => r.run_id === "a")?.metadata;
+    expect(JSON.parse(stored ?? "")).toEqual({ note: "a", tags: { strategy: "sma", note: "x=y" } });
+    const shown = await cli(["inspect", path, "--run", "a"]);
+    expect(shown.stdout).toContain('metadata  {"note":"a","tags":{"strategy":"sma","note":"x=y"}}');
+    for (const args of [
+      ["tag", path, "--run", "a"],
+      ["tag", path, "--run", "a", "novalue"],
+    ]) {
+      expect((await cli(args)).code).toBe(2);
+    }
+  });
+});
+
+describe("runtape vacuum and inspect --sizes", () => {
+  test("after rm, vacuum gives the space back; --sizes accounts for the file table by table", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    for (const run of ["x", "y"]) {
+      expect((await cli(["record", path, "--bars", "600", "--run", run])).code).toBe(0);
+    }
+    const sizes = await cli(["inspect", path, "--sizes", "--json"]);
+    const parsed = JSON.parse(sizes.stdout) as {
+      fileBytes: number;
+      tables: { table: string; bytes: number }[];
+    };
+    const sum = parsed.tables.reduce((s, t) => s + t.bytes, 0);
+    expect(parsed.tables.map((t) => t.table)).toContain("bars");
+    expect(sum).toBeLessThanOrEqual(parsed.fileBytes);
+    expect(sum).toBeGreaterThan(parsed.fileBytes * 0.8);
+    expect((await cli(["inspect", path, "--sizes"])).stdout).toMatch(/^file {2}[\d.]+ MB/);
+    expect((await cli(["inspect", path, "--sizes", "--run", "x"])).code).toBe(2);
+    expect((await cli(["rm", path, "--run", "x", "--yes"])).code).toBe(0);
+    const before = statSync(path).size;
+    const result = await cli(["vacuum", path]);
+    expect(result.code).toBe(0);
+    expect(statSync(path).size).toBeLessThan(before * 0.7);
+    expect((await cli(["inspect", path, "--check"])).code).toBe(0);
+  });
+
+  test("vacuum refuses while a run is being recorded", async () => {
+    const path = threeRuns();
+    const live = Recorder.start(path, { runId: "live" });
+    try {
+      const result = await cli(["vacuum", path]);
+      expect([result.code, result.stderr]).toEqual([
+        1,
+        expect.stringContaining("still recording it"),
+      ]);
+    } finally {
+      live.close();
+    }
+  });
+});
