@@ -1,5 +1,6 @@
 import type { Statement } from "bun:sqlite";
 import type { EventBus } from "./bus.ts";
+import { CausalGate, type GatedStream } from "./causal.ts";
 import { endRead, openRunsDb, type RunsDb, toDbError } from "./db.ts";
 import { RowDecodeError } from "./errors.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
@@ -49,6 +50,7 @@ export interface ReplayStats {
  * the store's replay, which feeds the same merge page by page: one ordering rule for every source.
  */
 export interface Stream {
+  readonly type: string;
   readonly table: string;
   /** The rows at hand, in table order (the store's replay swaps in the next page). */
   rows: Iterator<Record<string, SqlValue>>;
@@ -68,9 +70,12 @@ export interface Stream {
  * Runs recorded by runtape are merged across tables on their sequence number: the exact order.
  * Runs written by the Python recorder carry none; their tables (each in `id` order, which is
  * publication order within a table) are merged on `ts_created_ns`, the moment each event was
- * built, then `ts_event_ns`, then catalog order (bar, processed bar, requests, responses). That
- * restores the publication order of the reference fixture without a single event out of place,
- * and stays close when its clock is coarsened to a millisecond (`bun scripts/measure-order.ts`).
+ * built, then `ts_event_ns`, then catalog order (bar, processed bar, requests, responses), and no
+ * event comes before its cause (a response before its request, a fill before its order's
+ * acceptance, a processed bar before its bar: see src/causal.ts). That restores the publication
+ * order of the reference fixture without a single event out of place, stays close when its clock
+ * is coarsened to a millisecond, and matches the naive merge on runs published from several
+ * threads, whose exact order no column holds (`bun scripts/measure-order.ts`).
  *
  * Opens a path read-only and never writes to it; closes it when done, when the consumer stops
  * early and on error. Memory stays flat: one row per table is held. Rows that do not decode
@@ -80,6 +85,7 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
   const db = typeof source === "string" ? openRunsDb(source) : source;
   const streams: Stream[] = [];
   const statements: Statement[] = [];
+  let gate: CausalGate | undefined;
   // One read transaction: a run being recorded meanwhile replays as one moment of it, every table
   // cut at the same point, never a later event without the earlier ones of another table.
   const snapshot = !db.sqlite.inTransaction;
@@ -98,19 +104,24 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
     const excluded = new Set<string>(options.excludeTypes ?? []);
     const wanted = options.types && new Set<string>(options.types);
     // Tables that the file's layout predates hold no events.
+    const gated: GatedStream[] = [];
     for (const type of db.catalog.typesAt(db.version)) {
       if ((wanted && !wanted.has(type)) || excluded.has(type)) continue;
-      const [stream, statement] = openStream(db, type, runId, bySeq, options);
+      const [stream, statement, filter] = openStream(db, type, runId, bySeq, options);
       statements.push(statement); // before its first row: finalized even if that row throws
       advance(stream, bySeq, reject);
       if (stream.head !== undefined) streams.push(stream);
+      gated.push({ stream, ...filter });
     }
+    // Sequence numbers are the exact order; without them causes go first.
+    if (!bySeq) gate = new CausalGate(db, gated);
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     for (let yielded = 0; yielded < limit; ) {
-      const stream = earliest(streams);
+      const stream = gate ? earliestReady(streams, gate) : earliest(streams);
       if (stream === undefined) break;
       const decoded = stream.decode(stream.head as Record<string, SqlValue>);
       advance(stream, bySeq, reject);
+      gate?.moved(stream);
       if (decoded instanceof RowDecodeError) {
         reject(decoded);
         continue;
@@ -123,6 +134,7 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
     throw toDbError(db.path, error);
   } finally {
     for (const statement of statements) statement.finalize();
+    gate?.finalize();
     if (snapshot) endRead(db);
     if (typeof source === "string") db.close();
   }
@@ -196,7 +208,7 @@ function openStream(
   runId: string,
   bySeq: boolean,
   options: ReplayOptions,
-): [Stream, Statement] {
+): [Stream, Statement, { where: string; params: SqlValue[] }] {
   const table = db.catalog.table(type);
   const fields = db.catalog.fields(type);
   const since = (name: string) => db.catalog.sinceOf(type, name);
@@ -223,6 +235,7 @@ function openStream(
   return [
     newStream(type, statement.iterate(...params) as Iterator<Record<string, SqlValue>>, db.catalog),
     statement,
+    { where: where.join(" AND "), params },
   ];
 }
 
@@ -234,6 +247,7 @@ export function newStream(
 ): Stream {
   const table = cat.table(type);
   return {
+    type,
     table,
     rows,
     decode: decoder(type, table, cat.fields(type)),
@@ -291,6 +305,20 @@ export function earliest(streams: Stream[]): Stream | undefined {
       best = s;
   }
   return best;
+}
+
+/**
+ * The earliest stream whose head the gate lets through. Should every head be held (a cause that
+ * never comes), the earliest of all: the replay never stalls.
+ */
+function earliestReady(streams: Stream[], gate: CausalGate): Stream | undefined {
+  let candidates = streams;
+  for (;;) {
+    const best = earliest(candidates);
+    if (best === undefined) return earliest(streams);
+    if (gate.ready(best)) return best;
+    candidates = candidates.filter((s) => s !== best);
+  }
 }
 
 /**

@@ -261,6 +261,20 @@ describe("the catalog's history", () => {
       /X: a fill needs an orderId field/,
     ],
     [
+      "a market event following another on a field it lacks",
+      () =>
+        new EventCatalog({
+          ...catalog,
+          X: {
+            table: "x",
+            since: 3,
+            fields: times,
+            role: { kind: "market", follows: { type: "BarReceived", on: ["symbol"] } },
+          },
+        }),
+      /X: follows BarReceived on fields neither has/,
+    ],
+    [
       "a table taken twice",
       () => new EventCatalog({ ...catalog, X: { table: "bars", since: 3, fields: times } }),
       /X: table bars is taken/,

@@ -23,18 +23,29 @@ export function tempDir(): string {
 /** The Python recorder's fixture, present in CI and in the developers' checkout, not in a user's clone. */
 export const FIXTURE_DIR = join(import.meta.dir, "../../shared/fixtures/onesecondtrader");
 export const HAS_FIXTURE = existsSync(join(FIXTURE_DIR, "ost_reference.db"));
-const NO_FIXTURE_REASON = "skipped: needs ../shared/fixtures/onesecondtrader beside the clone";
+/** The fixture of runs published from several threads (and a killed one). */
+const THREADED_DB = join(
+  import.meta.dir,
+  "../../shared/fixtures/onesecondtrader-threaded/ost_threaded.db",
+);
+export const HAS_THREADED = existsSync(THREADED_DB);
+type Fixture = "reference" | "threaded";
 
-/** A test that reads the fixture; where it is absent it is skipped, saying why in its name. */
-export function fixtureTest(name: string, fn: () => void | Promise<void>): void {
-  if (HAS_FIXTURE) test(name, fn);
-  else test.skip(`${name} (${NO_FIXTURE_REASON})`, fn);
+/** A test that reads a fixture; where it is absent it is skipped, saying why in its name. */
+export function fixtureTest(
+  name: string,
+  fn: () => void | Promise<void>,
+  fixture: Fixture = "reference",
+): void {
+  const dir = fixture === "reference" ? "onesecondtrader" : "onesecondtrader-threaded";
+  if (fixture === "reference" ? HAS_FIXTURE : HAS_THREADED) test(name, fn);
+  else test.skip(`${name} (skipped: needs ../shared/fixtures/${dir} beside the clone)`, fn);
 }
 
-/** A private copy of the fixture database (opening it in place would write -wal/-shm beside it). */
-export function fixtureCopy(): string {
-  const path = join(tempDir(), "ost_reference.db");
-  copyFileSync(join(FIXTURE_DIR, "ost_reference.db"), path);
+/** A private copy of a fixture database (opening it in place would write -wal/-shm beside it). */
+export function fixtureCopy(fixture: Fixture = "reference"): string {
+  const path = join(tempDir(), `${fixture}.db`);
+  copyFileSync(fixture === "reference" ? join(FIXTURE_DIR, "ost_reference.db") : THREADED_DB, path);
   return path;
 }
 
@@ -180,6 +191,14 @@ export function pythonLayoutSql(table: (ddl: string) => string = (ddl) => ddl): 
     "",
   );
   return `${python.replace(/CREATE TABLE [^;]*;/g, table)}PRAGMA user_version = 1;`;
+}
+
+/** Makes a recorded run look written by the Python recorder: no bookkeeping, no sequence. */
+export function forgetSequence(path: string, runId: string): void {
+  const raw = new Database(path);
+  raw.run("DELETE FROM runtape_runs WHERE run_id = ?", [runId]);
+  for (const type of EVENT_TYPES) raw.run(`UPDATE ${catalog[type].table} SET seq = NULL`);
+  raw.close();
 }
 
 /** A second connection to `path`, as another process would have: read-only, exact integers. */

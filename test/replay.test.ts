@@ -3,7 +3,6 @@ import { afterEach, describe, expect, jest, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
-  catalog,
   DatabaseMissingError,
   EVENT_TYPES,
   type Event,
@@ -20,7 +19,7 @@ import {
   replayOnto,
   runDemo,
 } from "../src/index.ts";
-import { bar, sampleEvents, T0, tempDir } from "./helpers.ts";
+import { bar, forgetSequence, sampleEvents, T0, tempDir } from "./helpers.ts";
 
 /** A recorded demo run (every type, two symbols, order lifecycles) and what was published. */
 function demoDb(): { path: string; events: Event[] } {
@@ -46,14 +45,6 @@ function record(path: string, events: Iterable<Event>, runId?: string): void {
 const bars: Event[] = [0, 1, 2, 3, 4].map((i) => ({ ...bar(i), ts_created_ns: T0 + BigInt(i) }));
 
 const ev = <K extends EventType>(type: K, input: EventInput<K>) => makeEvent(type, input);
-
-/** Makes a recorded run look written by the Python recorder: no bookkeeping, no sequence. */
-function forgetSequence(path: string, runId: string): void {
-  const raw = new Database(path);
-  raw.run("DELETE FROM runtape_runs WHERE run_id = ?", [runId]);
-  for (const type of EVENT_TYPES) raw.run(`UPDATE ${catalog[type].table} SET seq = NULL`);
-  raw.close();
-}
 
 /** The error a replay ends with. */
 function replayError(...args: Parameters<typeof replay>): unknown {

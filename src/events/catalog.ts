@@ -83,7 +83,15 @@ const verdict = <A extends string>(answers: A, verdict: "accepted" | "rejected")
  */
 export const catalog = {
   BarReceived: { table: "bars", fields: bar, ...market },
-  BarProcessed: { table: "bars_processed", fields: { ...bar, indicators }, ...market },
+  BarProcessed: {
+    table: "bars_processed",
+    fields: { ...bar, indicators },
+    ...market,
+    role: {
+      kind: "market",
+      follows: { type: "BarReceived", on: ["symbol", "bar_period", "ts_event_ns"] },
+    },
+  },
   OrderSubmissionRequest: {
     table: "order_submissions",
     ...request("submit"),

@@ -11,7 +11,8 @@ export type RequestAction = "submit" | "cancel" | "modify";
 /**
  * What an event means to the readers that interpret a run (replay's symbol filter, the trading
  * summary, P&L): they look for roles, never for field names.
- * - `market`: market data (bars).
+ * - `market`: market data (bars); one that `follows` another (a processed bar its received bar)
+ *   arises from the event of that type with the same values in the `on` fields.
  * - `request`: asks the broker to `action` the order its `orderId` field names.
  * - `response`: the broker's `verdict` on a request of type `answers`; its `orderId` field holds
  *   the request's order id.
@@ -20,7 +21,10 @@ export type RequestAction = "submit" | "cancel" | "modify";
  * - `expiry`: the order in its `orderId` field expired.
  */
 export type EventRole =
-  | { readonly kind: "market" }
+  | {
+      readonly kind: "market";
+      readonly follows?: { readonly type: string; readonly on: readonly string[] };
+    }
   | { readonly kind: "request"; readonly action: RequestAction }
   | {
       readonly kind: "response";
@@ -89,6 +93,7 @@ export class EventCatalog<T extends string = string> {
 
   /** Checks the declaration: throws TypeError naming what does not hold together. */
   constructor(specs: Readonly<Record<T, EventSpec>>) {
+    const spec = (type: T, field: string) => specs[type].fields[field] !== undefined;
     this.#specs = specs;
     this.types = Object.keys(specs) as T[];
     let version = EXTENSION_SCHEMA_VERSION;
@@ -120,6 +125,12 @@ export class EventCatalog<T extends string = string> {
       const role = specs[type].role;
       if (role?.kind === "response" && specs[role.answers as T]?.role?.kind !== "request")
         throw new TypeError(`catalog: ${type}: answers ${role.answers}, which is no request`);
+      const follows = role?.kind === "market" ? role.follows : undefined;
+      if (follows === undefined) continue;
+      const followed = specs[follows.type as T];
+      const missing = follows.on.find((f) => !spec(type, f) || !followed?.fields[f]);
+      if (followed === undefined || missing !== undefined)
+        throw new TypeError(`catalog: ${type}: follows ${follows.type} on fields neither has`);
     }
     this.version = version;
   }
