@@ -19,7 +19,11 @@ export interface RecorderOptions {
   name?: string;
   config?: Record<string, unknown> | null;
   metadata?: Record<string, unknown> | null;
-  /** Buffered events that trigger a flush: a whole number >= 1. Default 1,000. */
+  /**
+   * Buffered events that trigger a flush before their age does: the cap on the buffer's memory,
+   * a whole number >= 1. Default 16,384. Each flush rewrites the partly filled last pages of every
+   * table and index it touches, so fewer, larger flushes write fewer bytes per event.
+   */
   batchSize?: number;
   /** Age of the oldest buffered event that triggers a flush: what a crash may lose. Default 100 ms. */
   flushIntervalMs?: number;
@@ -99,8 +103,10 @@ interface TableWriter {
   readonly one: Statement;
   readonly chunk: Statement;
   readonly width: number;
+  /** Values of CHUNK_ROWS rows each, bound as they are: no copying at flush time. */
+  full: SqlValue[][];
+  /** The rows after the last full chunk. */
   values: SqlValue[];
-  rows: number;
 }
 
 /**
@@ -133,7 +139,7 @@ export class Recorder {
     this.#db = db;
     this.#ownsDb = ownsDb;
     this.runId = runId;
-    this.#batchSize = options.batchSize ?? 1000;
+    this.#batchSize = options.batchSize ?? 16_384;
     this.#intervalMs = options.flushIntervalMs ?? 100;
     const sqlite = db.sqlite;
     this.#writers = Object.fromEntries(
@@ -147,8 +153,8 @@ export class Recorder {
           one: sqlite.prepare(insert + row),
           chunk: sqlite.prepare(insert + Array(CHUNK_ROWS).fill(row).join(", ")),
           width: columns.length,
+          full: [],
           values: [],
-          rows: 0,
         };
         return [type, writer];
       }),
@@ -253,7 +259,10 @@ export class Recorder {
     }
     if ("bar_period" in record) this.#barPeriods.add(record.bar_period as string);
     values.push(++this.#seq);
-    writer.rows++;
+    if (values.length === writer.width * CHUNK_ROWS) {
+      writer.full.push(values);
+      writer.values = [];
+    }
     this.#lastTsEvent = event.ts_event_ns;
     if (this.#pending++ === 0) this.#oldestAt = performance.now();
     if (
@@ -283,8 +292,8 @@ export class Recorder {
       throw toDbError(this.#db.path, error);
     }
     for (const writer of Object.values(this.#writers)) {
+      writer.full = [];
       writer.values = [];
-      writer.rows = 0;
     }
     this.#pending = 0;
   }
@@ -360,14 +369,9 @@ export class Recorder {
   }
 
   #writeBuffers(): void {
-    for (const writer of Object.values(this.#writers)) {
-      if (writer.rows === 0) continue;
-      const { values, width, chunk, one } = writer;
-      const chunkWidth = width * CHUNK_ROWS;
-      let i = 0;
-      for (; i + chunkWidth <= values.length; i += chunkWidth)
-        chunk.run(values.slice(i, i + chunkWidth));
-      for (; i < values.length; i += width) one.run(values.slice(i, i + width));
+    for (const { full, values, width, chunk, one } of Object.values(this.#writers)) {
+      for (const rows of full) chunk.run(rows);
+      for (let i = 0; i < values.length; i += width) one.run(values.slice(i, i + width));
     }
     this.#writeCounters();
   }

@@ -45,12 +45,26 @@ export function pyStringRepr(s: string): string {
   )}"`;
 }
 
+// A strategy's indicator names are few and repeat on every event: their JSON form is kept.
+const keyReprs = new Map<string, string>();
+
+function keyRepr(key: string): string {
+  let repr = keyReprs.get(key);
+  if (repr === undefined) {
+    if (keyReprs.size >= 4096) keyReprs.clear();
+    repr = pyStringRepr(key);
+    keyReprs.set(key, repr);
+  }
+  return repr;
+}
+
 /** `json.dumps(indicators)` as Python writes it. */
 export function dumpsIndicators(values: Record<string, number>): string {
-  const parts: string[] = [];
-  for (const key in values)
-    parts.push(`${pyStringRepr(key)}: ${pyFloatRepr(values[key] as number)}`);
-  return `{${parts.join(", ")}}`;
+  let text = "";
+  for (const key in values) {
+    text += `${text === "" ? "" : ", "}${keyRepr(key)}: ${pyFloatRepr(values[key] as number)}`;
+  }
+  return `{${text}}`;
 }
 
 const NON_FINITE: Record<string, number> = {
