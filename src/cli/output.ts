@@ -47,16 +47,16 @@ export function captureOutput(sink: ((text: string) => void) | undefined): void 
 }
 
 /**
- * Writes to stdout synchronously. A blocking write is the backpressure a streaming replay needs,
+ * Writes text or bytes to stdout synchronously. A blocking write is the backpressure a streaming replay needs,
  * and a closed pipe fails right here (as OutputClosed) instead of later in an async sink.
  */
-export function out(text: string): void {
+export function out(data: string | Uint8Array): void {
   if (outputClosed) throw new OutputClosed();
   if (capture !== undefined) {
-    capture(text);
+    capture(typeof data === "string" ? data : new TextDecoder().decode(data));
     return;
   }
-  const bytes = Buffer.from(text);
+  const bytes = typeof data === "string" ? Buffer.from(data) : data;
   for (let offset = 0; offset < bytes.length; ) {
     try {
       offset += writeSync(1, bytes, offset);

@@ -109,19 +109,28 @@ async function replayToStdout(
     options.limit ?? Number.POSITIVE_INFINITY,
   );
   if (speed === undefined) {
-    // Lines are gathered into chunks: one write per line would cost more than the replay itself.
-    let chunk = "";
+    // Lines are encoded into one buffer, written when full: one write per line would cost more
+    // than the replay itself, and a string built line by line costs twice as much to encode.
+    const buffer = Buffer.allocUnsafe(1 << 17);
+    let used = 0;
     for await (const events of source.chunks({ ...options, stats })) {
       for (const event of events) {
-        chunk += `${format(event)}\n`;
-        if (chunk.length > 1 << 16) {
-          out(chunk);
-          chunk = "";
+        const line = format(event);
+        // At most 3 bytes per UTF-16 unit; a line longer than the buffer goes out on its own.
+        if (used + 3 * line.length + 1 > buffer.length) {
+          out(buffer.subarray(0, used));
+          used = 0;
           progress.update(stats.events, total);
+          if (3 * line.length + 1 > buffer.length) {
+            out(`${line}\n`);
+            continue;
+          }
         }
+        used += buffer.write(line, used);
+        buffer[used++] = 10;
       }
     }
-    out(chunk);
+    out(buffer.subarray(0, used));
   } else {
     const pacer = new Pacer(speed);
     for await (const event of source.events({ ...options, stats })) {
