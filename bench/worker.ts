@@ -1,51 +1,141 @@
 /**
- * One benchmark measurement in a process of its own, so that its peak RSS is its own:
- *   bun bench/worker.ts <case> <args…>  → one JSON line {seconds, events, maxRssMb}
+ * One benchmark measurement in a process of its own, so that its peak RSS and the bytes it wrote
+ * are its own:  bun bench/worker.ts <case> <args…>  → one JSON line (a {@link Sample}).
  */
 import type { Statement } from "bun:sqlite";
+import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
-import { dumpsIndicators } from "../src/events/pyjson.ts";
 import {
-  catalog,
-  EVENT_TYPES,
   type Event,
   EventBus,
-  fieldsOf,
+  encodeEvent,
   openRunsDb,
   Recorder,
   replay,
+  type SqlValue,
 } from "../src/index.ts";
+import { SEQ_COLUMN } from "../src/schema.ts";
 import { barAt, mixedAt } from "./data.ts";
 
 const [kind, ...args] = process.argv.slice(2);
 const generators: Record<string, (i: number) => Event> = { bars: barAt, mixed: mixedAt };
 
-function report(seconds: number, events: number): void {
-  const maxRssMb = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ seconds, events, maxRssMb }));
+/** What a worker reports. */
+export interface Sample {
+  seconds: number;
+  events: number;
+  maxRssMb: number;
+  /** Bytes this process had the kernel write to storage (WAL and checkpoints included). */
+  writeBytes?: number;
+  /** The database file once closed. */
+  fileBytes?: number;
+  /** Time spent inside `bus.publish`: what the strategy pays. */
+  publishSeconds?: number;
+  /** The longest single `bus.publish`. */
+  publishMaxMs?: number;
 }
 
-/** The recorder's path: events published on a bus, recorded until the run is closed. */
-function record(data: string, n: number, path: string, runId: string): void {
-  const make = generators[data] as (i: number) => Event;
+/** `write_bytes` of /proc/self/io: bytes sent to the storage layer, page cache write-back included. */
+function writtenBytes(): number {
+  const match = /^write_bytes: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"));
+  return Number(match?.[1] ?? Number.NaN);
+}
+
+function report(sample: Omit<Sample, "maxRssMb">): void {
+  const maxRssMb = process.resourceUsage().maxRSS / 1024;
+  console.log(JSON.stringify({ ...sample, maxRssMb }));
+}
+
+/** Seconds `make` takes to build `n` events: the strategy's own cost, not the recorder's. */
+function generation(make: (i: number) => Event, n: number): number {
   const start = performance.now();
-  const bus = new EventBus();
-  const recorder = Recorder.start(path, { runId });
-  recorder.attach(bus);
-  for (let i = 0; i < n; i++) bus.publish(make(i));
-  recorder.close();
-  report((performance.now() - start) / 1000, n);
+  let sink = 0;
+  for (let i = 0; i < n; i++) sink += make(i).type.length;
+  if (sink === 0) throw new Error("no events");
+  return (performance.now() - start) / 1000;
 }
 
 /**
- * The baseline: the same rows through plain cached prepared statements, 1,000 rows per
- * transaction. Bars are bound field by field, as hand-written code would; it also writes the
- * runtape bookkeeping, so that the databases it builds replay like recorded ones.
+ * The recorder's path: events published on a bus, recorded until the run is closed. Generating
+ * the events is timed apart and taken off: what is left is what recording costs the publisher.
+ * `batchSize` overrides the recorder's (to measure an earlier setting).
  */
-function insert(data: string, n: number, path: string, runId: string): void {
+function record(data: string, n: number, path: string, runId: string, batchSize?: number): void {
+  const make = generators[data] as (i: number) => Event;
+  const generating = generation(make, n);
+  const written = writtenBytes();
+  const start = performance.now();
+  const bus = new EventBus();
+  const recorder = Recorder.start(path, { runId, ...(batchSize && { batchSize }) });
+  recorder.attach(bus);
+  let publishing = 0;
+  let longest = 0;
+  for (let i = 0; i < n; i++) {
+    const event = make(i);
+    const before = performance.now();
+    bus.publish(event);
+    const took = performance.now() - before;
+    publishing += took;
+    if (took > longest) longest = took;
+  }
+  recorder.close();
+  const seconds = (performance.now() - start) / 1000 - generating;
+  report({
+    seconds,
+    events: n,
+    writeBytes: writtenBytes() - written,
+    fileBytes: statSync(path).size,
+    publishSeconds: publishing / 1000,
+    publishMaxMs: longest,
+  });
+}
+
+const CHUNK_ROWS = 64;
+
+/**
+ * The limit baseline: the same rows, pre-built as SQL values before the clock starts, inserted
+ * by multi-row statements (64 rows a call), one transaction per `batch` events, into the same
+ * schema with the same pragmas and indexes. It writes runtape's bookkeeping too, so its databases
+ * replay like recorded ones.
+ */
+function limit(data: string, n: number, path: string, runId: string, batch: number): void {
   const make = generators[data] as (i: number) => Event;
   const db = openRunsDb(path, { mode: "write" });
   const sqlite = db.sqlite;
+  const cat = db.catalog;
+  interface Table {
+    chunk: Statement;
+    one: Statement;
+    width: number;
+  }
+  const tables = new Map<string, Table>();
+  for (const type of cat.types) {
+    const columns = ["run_id", ...cat.fields(type).map(([name]) => name), SEQ_COLUMN];
+    const row = `(${columns.map(() => "?").join(", ")})`;
+    const insert = `INSERT INTO ${cat.table(type)} (${columns.join(", ")}) VALUES `;
+    tables.set(type, {
+      chunk: sqlite.prepare(insert + Array(CHUNK_ROWS).fill(row).join(", ")),
+      one: sqlite.prepare(insert + row),
+      width: columns.length,
+    });
+  }
+  // Per batch, per table, the flat values of its rows.
+  const batches: Map<Table, SqlValue[]>[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % batch === 0) batches.push(new Map());
+    const e = make(i) as unknown as Record<string, unknown> & { type: string };
+    const table = tables.get(e.type) as Table;
+    const rows = batches.at(-1) as Map<Table, SqlValue[]>;
+    const values = rows.get(table) ?? [];
+    rows.set(table, values);
+    values.push(runId);
+    for (const [name, field] of cat.fields(e.type)) {
+      const value = e[name];
+      values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
+    }
+    values.push(i + 1);
+  }
+  const written = writtenBytes();
   const start = performance.now();
   sqlite.run("INSERT INTO runs (run_id, name, ts_start, status) VALUES (?, ?, 0, 'running')", [
     runId,
@@ -56,56 +146,33 @@ function insert(data: string, n: number, path: string, runId: string): void {
     process.pid,
     hostname(),
   ]);
-  const statements = new Map<string, Statement>();
-  const columns = new Map<string, string[]>();
-  for (const type of EVENT_TYPES) {
-    const names = fieldsOf(type).map(([name]) => name);
-    columns.set(type, names);
-    statements.set(
-      type,
-      sqlite.prepare(
-        `INSERT INTO ${catalog[type].table} (run_id, ${names.join(", ")}, seq) VALUES (?, ${names.map(() => "?").join(", ")}, ?)`,
-      ),
-    );
-  }
-  const bars = statements.get("BarReceived") as Statement;
-  sqlite.run("BEGIN");
-  for (let i = 0; i < n; i++) {
-    const e = make(i);
-    if (e.type === "BarReceived") {
-      bars.run(
-        runId,
-        e.ts_event_ns,
-        e.ts_created_ns,
-        e.symbol,
-        e.bar_period,
-        e.open,
-        e.high,
-        e.low,
-        e.close,
-        e.volume,
-        i + 1,
-      );
-    } else {
-      const record = e as unknown as Record<string, unknown>;
-      const values = (columns.get(e.type) as string[]).map((c) =>
-        c === "indicators" ? dumpsIndicators(record[c] as Record<string, number>) : record[c],
-      );
-      (statements.get(e.type) as Statement).run(runId, ...(values as never[]), i + 1);
+  for (const rows of batches) {
+    sqlite.run("BEGIN IMMEDIATE");
+    for (const [{ chunk, one, width }, values] of rows) {
+      const chunkWidth = width * CHUNK_ROWS;
+      let i = 0;
+      for (; i + chunkWidth <= values.length; i += chunkWidth)
+        chunk.run(values.slice(i, i + chunkWidth));
+      for (; i < values.length; i += width) one.run(values.slice(i, i + width));
     }
-    if ((i + 1) % 1000 === 0) {
-      sqlite.run("COMMIT");
-      sqlite.run("BEGIN");
-    }
+    sqlite.run("COMMIT");
   }
-  sqlite.run("UPDATE runtape_runs SET events = ?, bar_periods = 'MINUTE' WHERE run_id = ?", [
-    n,
-    runId,
-  ]);
+  sqlite.run(
+    "UPDATE runtape_runs SET events = ?, bar_periods = 'MINUTE', last_ts_event_ns = 1 WHERE run_id = ?",
+    [n, runId],
+  );
   sqlite.run("UPDATE runs SET status = 'completed', ts_end = 1 WHERE run_id = ?", [runId]);
-  sqlite.run("COMMIT");
+  for (const { chunk, one } of tables.values()) {
+    chunk.finalize();
+    one.finalize();
+  }
   db.close();
-  report((performance.now() - start) / 1000, n);
+  report({
+    seconds: (performance.now() - start) / 1000,
+    events: n,
+    writeBytes: writtenBytes() - written,
+    fileBytes: statSync(path).size,
+  });
 }
 
 /** Replay into typed events published on a bus with one no-op subscriber. */
@@ -113,38 +180,70 @@ function replayRun(path: string, runId: string): void {
   const start = performance.now();
   const bus = new EventBus();
   let seen = 0;
-  bus.subscribe(EVENT_TYPES, () => {
+  bus.subscribeAll(() => {
     seen++;
   });
   for (const event of replay(path, { run: runId })) bus.publish(event);
-  report((performance.now() - start) / 1000, seen);
+  report({ seconds: (performance.now() - start) / 1000, events: seen });
 }
 
-/** The baseline of replay: a plain iterate over the same rows, in the same order, with safeIntegers. */
+/** The baseline of replay: a plain iterate over the same rows of a bars run, in the same order. */
 function iterate(path: string, runId: string): void {
   const start = performance.now();
   const db = openRunsDb(path);
   let n = 0;
-  for (const _ of db.sqlite
-    .prepare("SELECT * FROM bars WHERE run_id = ? ORDER BY seq")
-    .iterate(runId))
-    n++;
+  const statement = db.sqlite.prepare(`SELECT * FROM bars WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`);
+  for (const _ of statement.iterate(runId)) n++;
+  statement.finalize();
   db.close();
-  report((performance.now() - start) / 1000, n);
+  report({ seconds: (performance.now() - start) / 1000, events: n });
+}
+
+/** NDJSON encoding alone: a replay with and one without encoding, the difference is the encoder's. */
+function encode(path: string, runId: string): void {
+  const pass = (encoding: boolean) => {
+    const start = performance.now();
+    let bytes = 0;
+    let n = 0;
+    for (const event of replay(path, { run: runId })) {
+      if (encoding) bytes += encodeEvent(event).length;
+      n++;
+    }
+    return { seconds: (performance.now() - start) / 1000, n, bytes };
+  };
+  pass(false); // warm-up: the first pass pays for compiling the decoders
+  const plain = pass(false);
+  const encoded = pass(true);
+  report({ seconds: Math.max(1e-9, encoded.seconds - plain.seconds), events: encoded.n });
 }
 
 switch (kind) {
   case "record":
-    record(args[0] as string, Number(args[1]), args[2] as string, args[3] as string);
+    record(
+      args[0] as string,
+      Number(args[1]),
+      args[2] as string,
+      args[3] as string,
+      args[4] === undefined ? undefined : Number(args[4]),
+    );
     break;
-  case "insert":
-    insert(args[0] as string, Number(args[1]), args[2] as string, args[3] as string);
+  case "limit":
+    limit(
+      args[0] as string,
+      Number(args[1]),
+      args[2] as string,
+      args[3] as string,
+      Number(args[4]),
+    );
     break;
   case "replay":
     replayRun(args[0] as string, args[1] as string);
     break;
   case "iterate":
     iterate(args[0] as string, args[1] as string);
+    break;
+  case "encode":
+    encode(args[0] as string, args[1] as string);
     break;
   default:
     throw new Error(`unknown benchmark case ${kind}`);
