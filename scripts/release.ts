@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
-import { SCHEMA_VERSION } from "../src/schema.ts";
+import { versionInfo } from "../src/version.ts";
 import { buildBinary, buildInfo } from "./build.ts";
 
 /** An executable format, as far as telling the platforms apart needs. */
@@ -104,12 +104,13 @@ export async function release(
 
 function releaseNotes(artifacts: readonly Artifact[]): string {
   const { commit, built } = buildInfo("");
+  const { layout, reads } = versionInfo();
   return [
     `# runtape ${pkg.version}`,
     "",
     `- commit: ${commit ?? "unknown"}`,
     `- built: ${built} with Bun ${Bun.version} (the runtime inside every binary)`,
-    `- runs-database layout: version ${SCHEMA_VERSION} (reads 1 and ${SCHEMA_VERSION})`,
+    `- runs-database layout: version ${layout} (reads ${reads.join(", ")})`,
     "",
     "| file | platform | size |",
     "|---|---|---|",

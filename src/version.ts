@@ -39,6 +39,10 @@ export function versionInfo(): VersionInfo {
     target: build?.target ?? null,
     bun: Bun.version,
     layout: SCHEMA_VERSION,
-    reads: [PYTHON_SCHEMA_VERSION, SCHEMA_VERSION],
+    // Every layout from the Python recorder's to this one's: older files are migrated on write.
+    reads: Array.from(
+      { length: SCHEMA_VERSION - PYTHON_SCHEMA_VERSION + 1 },
+      (_, i) => PYTHON_SCHEMA_VERSION + i,
+    ),
   };
 }
