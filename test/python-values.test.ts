@@ -13,6 +13,7 @@ import {
   RowDecodeError,
   replay,
 } from "../src/index.ts";
+import { runtape } from "./cli/run.ts";
 import { pythonLayoutSql, T0, tempDir } from "./helpers.ts";
 
 const RUN = "2024-03-05_extreme-values-β";
@@ -177,6 +178,23 @@ describe("a Python-written file", () => {
     expect(kept.map((e) => e.ts_created_ns)).toEqual([T0, T0 + 2n]);
     expect(stats.skipped).toBe(1);
     db.close();
+  });
+
+  test("the CLI stops at a bad row with one line, or with --skip-invalid replays the rest", async () => {
+    const db = pythonFile();
+    insertBar(db, created(0));
+    insertBar(db, { ...created(1), volume: "'lots'" });
+    insertBar(db, created(2));
+    db.close();
+    const stopped = await runtape(["replay", db.filename]);
+    expect([stopped.code, stopped.stderr.trim()]).toEqual([
+      1,
+      expect.stringMatching(/^runtape: bars row 2, volume: expected a bigint \(got "lots"\)$/),
+    ]);
+    const skipped = await runtape(["replay", db.filename, "--skip-invalid"]);
+    expect(skipped.code).toBe(0);
+    expect(skipped.stdout.trim().split("\n")).toHaveLength(2);
+    expect(skipped.stderr).toContain(`replayed 2 events of run ${RUN} (1 invalid rows skipped)`);
   });
 
   test("indicators: integers a float holds decode, a larger one is a row error", () => {

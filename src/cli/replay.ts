@@ -56,6 +56,10 @@ export default defineCommand({
       description: "Output format",
     },
     into: { type: "string", valueHint: "DB", description: "Re-record the events as a run in DB" },
+    "skip-invalid": {
+      type: "boolean",
+      description: "Pass over rows that do not decode (counted on stderr) instead of stopping",
+    },
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
@@ -70,6 +74,7 @@ export default defineCommand({
       from: parseTime(args.from, "--from"),
       to: parseTime(args.to, "--to"),
       limit: parseInteger(args.limit, "--limit", 0),
+      onInvalidRow: args["skip-invalid"] ? "skip" : "throw",
     };
     const speed = parsePositive(args.speed, "--speed");
     if (args.into !== undefined && isStoreUrl(args.db)) {
@@ -140,7 +145,8 @@ async function replayToStdout(
       progress.update(stats.events, total);
     }
   }
-  progress.finish(`replayed ${stats.events} events of run ${stats.runId}`, stats.events);
+  const skipped = stats.skipped > 0 ? ` (${stats.skipped} invalid rows skipped)` : "";
+  progress.finish(`replayed ${stats.events} events of run ${stats.runId}${skipped}`, stats.events);
   return 0;
 }
 

@@ -5,9 +5,9 @@
  */
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
-import { catalog, EVENT_TYPES, type EventType, fieldsOf } from "../events/catalog.ts";
+import { type EventType, fieldsOf } from "../events/catalog.ts";
 import { hasSequence } from "../runs.ts";
-import { EXTENSION, RUNS_TABLE, SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
+import { EXTENSION, EXTENSION_SCHEMA_VERSION, RUNS_TABLE, SEQ_COLUMN } from "../schema.ts";
 
 /** The columns a `CREATE TABLE` statement declares, in order. */
 function declaredColumns(ddl: string, table: string): string[] {
@@ -78,16 +78,19 @@ export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece>
     db.sqlite.query(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = ?`).values(runId);
   for (const row of select("runs", RUN_COLUMNS))
     yield { table: "runs", text: copyRow(row), rows: 1 };
-  if (db.version >= SCHEMA_VERSION) {
+  const hasSeqColumn = db.version >= EXTENSION_SCHEMA_VERSION;
+  if (hasSeqColumn) {
     for (const row of select("runtape_runs", BOOKKEEPING_COLUMNS)) {
       yield { table: "runtape_runs", text: copyRow(row), rows: 1 };
     }
   }
   const bySeq = hasSequence(db, runId);
-  const hasSeqColumn = db.version >= SCHEMA_VERSION;
-  for (const type of EVENT_TYPES) {
-    const { table } = catalog[type];
-    const names = fieldsOf(type).map(([n]) => n);
+  // Tables and columns newer than the file hold nothing: none read, NULL read.
+  for (const type of db.catalog.typesAt(db.version) as EventType[]) {
+    const table = db.catalog.table(type);
+    const names = fieldsOf(type).map(([n]) =>
+      db.catalog.sinceOf(type, n) <= db.version ? n : `NULL AS ${n}`,
+    );
     const statement = db.sqlite.prepare(
       `SELECT ${names.join(", ")}, ${hasSeqColumn ? SEQ_COLUMN : "NULL"} FROM ${table} WHERE run_id = ? ORDER BY ${bySeq ? SEQ_COLUMN : "id"}`,
     );
