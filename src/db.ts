@@ -1,6 +1,6 @@
 import { constants, Database, type SQLQueryBindings, type Statement } from "bun:sqlite";
 import { accessSync, existsSync, constants as fs, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
   DatabaseAccessError,
@@ -34,6 +34,11 @@ export interface OpenOptions {
   mode?: "read" | "write";
   /** With `write`: create a missing file (default true). */
   create?: boolean;
+  /**
+   * With `write`: put the schema into an empty file (default true). `false` refuses an empty file
+   * untouched: for commands that change an existing runs database and must not create one.
+   */
+  initialize?: boolean;
   /** The event catalog to read and write with (default: runtape's); a test may add types. */
   catalog?: EventCatalog;
 }
@@ -92,9 +97,39 @@ export function toDbError(path: string, error: unknown): Error {
     case "SQLITE_CANTOPEN":
       return new DatabaseAccessError(path, "cannot open the database file", { cause: error });
     case "SQLITE_FULL":
-      return new DatabaseAccessError(path, "the disk is full", { cause: error });
+      return new DatabaseAccessError(
+        path,
+        "the disk is full: free some space, then `runtape recover` closes a run it left running",
+        { cause: error },
+      );
     default:
       return new DatabaseAccessError(path, message, { cause: error });
+  }
+}
+
+const emptyFile = (path: string) =>
+  new DatabaseFormatError(path, "an empty file, not a runs database (nothing recorded in it)");
+
+/** The longest path SQLite's unix VFS opens (its MAX_PATHNAME), in bytes. */
+const SQLITE_MAX_PATH_BYTES = 512;
+/** The longest file name most file systems take (NAME_MAX), in bytes. */
+const MAX_NAME_BYTES = 255;
+
+/** Refuses a path SQLite or the file system cannot open, saying why instead of "cannot open". */
+function checkPath(path: string): void {
+  const full = Buffer.byteLength(resolve(path));
+  if (full > SQLITE_MAX_PATH_BYTES) {
+    throw new DatabaseAccessError(
+      path.length > 80 ? `${path.slice(0, 40)}…${path.slice(-30)}` : path,
+      `the full path is ${full} bytes long; SQLite opens paths of up to ${SQLITE_MAX_PATH_BYTES} bytes`,
+    );
+  }
+  const name = Buffer.byteLength(basename(path));
+  if (name > MAX_NAME_BYTES) {
+    throw new DatabaseAccessError(
+      `${path.slice(0, 40)}…`,
+      `the file name is ${name} bytes long; file systems take names of up to ${MAX_NAME_BYTES} bytes`,
+    );
   }
 }
 
@@ -103,8 +138,13 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
   const write = options.mode === "write";
   const inMemory = path === ":memory:";
   if (!inMemory) {
+    checkPath(path);
     if (!existsSync(path)) {
       if (!write || options.create === false) throw new DatabaseMissingError(path);
+      const parent = dirname(resolve(path));
+      if (!existsSync(parent)) {
+        throw new DatabaseAccessError(path, `the directory ${parent} does not exist`);
+      }
     } else if (statSync(path).isDirectory()) {
       throw new DatabaseAccessError(path, "is a directory, not a database file");
     }
@@ -120,14 +160,9 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
   }
   try {
     const version = write
-      ? prepareForWriting(sqlite, path, catalog)
+      ? prepareForWriting(sqlite, path, catalog, options.initialize !== false)
       : checkLayout(sqlite, path, catalog);
-    if (version === 0 && !write) {
-      throw new DatabaseFormatError(
-        path,
-        "an empty file, not a runs database (nothing recorded in it)",
-      );
-    }
+    if (version === 0 && !write) throw emptyFile(path);
     return {
       sqlite,
       path,
@@ -338,9 +373,15 @@ function useWal(sqlite: Database): void {
 }
 
 /** Brings the file to the catalog's layout: the schema into an empty file, else a migration. */
-function prepareForWriting(sqlite: Database, path: string, catalog: EventCatalog): number {
+function prepareForWriting(
+  sqlite: Database,
+  path: string,
+  catalog: EventCatalog,
+  initialize: boolean,
+): number {
   sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   const version = checkLayout(sqlite, path, catalog);
+  if (version === 0 && !initialize) throw emptyFile(path);
   // Also for a current layout: a file made from schema.sql by another tool is not in WAL yet.
   useWal(sqlite);
   sqlite.exec("PRAGMA synchronous = NORMAL");

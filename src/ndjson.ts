@@ -182,6 +182,13 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
   for (const [name, field] of fieldsOf(type as EventType)) {
     const value = record[name];
     if (value === undefined || value === null) continue;
+    // JSON's \u escapes can spell half a surrogate pair: text that is not Unicode, as invalid as
+    // bad UTF-8 bytes (which the decoder refuses).
+    const texts =
+      typeof value === "string" ? [value] : typeof value === "object" ? Object.keys(value) : [];
+    if (texts.some((text) => !text.isWellFormed())) {
+      throw new InvalidEventError(type, name, value, "not valid Unicode (a lone surrogate)");
+    }
     if (field.kind === "ns" || field.kind === "int") {
       const token = raw.get(name);
       if (typeof value !== "number" || token === undefined || !INTEGER.test(token)) {

@@ -16,7 +16,11 @@ export class UsageError extends RuntapeError {
 
 /** Options every command takes. */
 export const commonArgs = {
-  verbose: { type: "boolean", description: "Show stack traces of errors" },
+  verbose: { type: "boolean", description: "Show stack traces of errors and how files are opened" },
+  quiet: {
+    type: "boolean",
+    description: "Print only errors and warnings (no progress, no summaries)",
+  },
 } as const satisfies ArgsDef;
 
 /** The database argument and the run option of the commands that read one run. */
@@ -107,6 +111,8 @@ export function parseNames(
 ): string[] | undefined {
   const names = parseList(value);
   if (names?.length === 0) throw new UsageError(`${flag} needs at least one ${what}`);
+  const twice = names?.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) throw new UsageError(`${flag}: ${JSON.stringify(twice)} is given twice`);
   return names;
 }
 

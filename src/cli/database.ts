@@ -1,4 +1,5 @@
 import { type OpenOptions, openRunsDb, type RunsDb } from "../db.ts";
+import { UsageError } from "./args.ts";
 import { logger } from "./output.ts";
 
 const ACCESS: Record<RunsDb["access"], string> = {
@@ -8,8 +9,19 @@ const ACCESS: Record<RunsDb["access"], string> = {
   immutable: "immutable (read-only storage: no locks, no side files)",
 };
 
+/** Refuses database arguments that name no file: a run recorded into memory would be lost. */
+export function checkDbArg(path: string): void {
+  if (path === ":memory:" || path === "") {
+    throw new UsageError(
+      `${JSON.stringify(path)} is not a runs database file: runs are kept in files`,
+      "give a path, e.g. ./runs.db",
+    );
+  }
+}
+
 /** Opens a runs database for a command; with `--verbose`, says how it was opened. */
 export function openDb(path: string, args: { verbose?: boolean }, options?: OpenOptions): RunsDb {
+  checkDbArg(path);
   const db = openRunsDb(path, options);
   if (args.verbose) logger.info(`opened ${path} ${ACCESS[db.access]}`);
   return db;

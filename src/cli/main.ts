@@ -49,6 +49,8 @@ onExitWithOpenRuns((runs) => logger.warn(openRunsWarning(runs)));
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes("--verbose");
+  // consola's 1 keeps errors and warnings; 3 adds the info and success lines.
+  logger.level = argv.includes("--quiet") ? 1 : 3;
   let failure = 1;
   try {
     if (
@@ -81,6 +83,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const rest = argv.slice(index + 1);
     failure = failureCode(name, rest);
     if (rest.some((a) => HELP.has(a))) return await printUsage(command, root);
+    if (verbose && rest.includes("--quiet")) {
+      throw new UsageError("--quiet and --verbose ask for opposite things: give one");
+    }
     checkArgs(rest, (command.args ?? {}) as ArgsDef);
     const { result } = await runCommand(command, { rawArgs: [...rest] });
     return typeof result === "number" ? result : 0;

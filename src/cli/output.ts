@@ -1,5 +1,6 @@
 import { writeSync } from "node:fs";
 import { createConsola } from "consola";
+import { RuntapeError } from "../errors.ts";
 
 /** Whether stderr may carry colour and redrawn progress: a terminal, and no NO_COLOR. */
 export const stderrIsTerminal = Boolean(process.stderr.isTTY);
@@ -70,7 +71,12 @@ export function out(data: string | Uint8Array): void {
         outputClosed = true;
         throw new OutputClosed();
       }
-      throw error;
+      // A full disk (`> /dev/full`), a closed descriptor: the user's to fix, said in one line.
+      outputClosed = true;
+      throw new RuntapeError(
+        `cannot write to stdout: ${(error as Error).message.replace(/, write$/, "")}`,
+        "STDOUT",
+      );
     }
   }
 }

@@ -14,6 +14,7 @@ import {
   parseRunId,
   UsageError,
 } from "./args.ts";
+import { checkDbArg } from "./database.ts";
 import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { describePush } from "./push.ts";
@@ -62,6 +63,7 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
+    checkDbArg(args.db);
     const config = parseJsonArg(args.config, "--config");
     const metadata = parseJsonArg(args.metadata, "--metadata");
     const demo = {
@@ -127,7 +129,15 @@ export default defineCommand({
       summary.events,
     );
     if (args.push !== undefined) await pushRecorded(args.db, args.push, summary.runId, args);
-    out(`${summary.runId}\n`);
+    try {
+      out(`${summary.runId}\n`);
+    } catch (error) {
+      if (!(error instanceof RuntapeError)) throw error;
+      throw new RuntapeError(
+        `run ${summary.runId} is recorded in ${args.db} (${summary.events} events), but its id could not be printed: ${error.message}`,
+        error.code,
+      );
+    }
     return 0;
   },
 });

@@ -20,7 +20,7 @@ export default defineCommand({
     ...commonArgs,
   },
   run({ args }) {
-    const db = openDb(args.db, args, { mode: "write", create: false });
+    const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {
       const recovered = recoverRuns(db, { runId: args.run });
       for (const r of recovered) {

@@ -17,7 +17,7 @@ export default defineCommand({
       throw new UsageError("rename needs --run OLD and --to NEW");
     }
     const to = parseRunId(args.to, "--to") as string;
-    const db = openDb(args.db, args, { mode: "write", create: false });
+    const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {
       renameRun(db, args.run, to);
       logger.info(`renamed run ${JSON.stringify(args.run)} to ${JSON.stringify(to)}`);

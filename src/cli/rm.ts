@@ -19,7 +19,7 @@ export default defineCommand({
   run({ args, rawArgs }) {
     const runIds = repeated(rawArgs, "run");
     if (runIds.length === 0) throw new UsageError("rm needs at least one --run ID");
-    const db = openDb(args.db, args, { mode: "write", create: false });
+    const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {
       const removed = removeRuns(db, runIds, { dryRun: !args.yes });
       out(

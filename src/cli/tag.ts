@@ -32,7 +32,7 @@ export default defineCommand({
       if (at <= 0) throw new UsageError(`tags are key=value (got ${JSON.stringify(pair)})`);
       tags[pair.slice(0, at)] = pair.slice(at + 1);
     }
-    const db = openDb(args.db, args, { mode: "write", create: false });
+    const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {
       const all = tagRun(db, resolveRunId(db, args.run), tags);
       out(`${printable(stringifyExact(all))}\n`);

@@ -13,7 +13,7 @@ export default defineCommand({
     ...commonArgs,
   },
   run({ args }) {
-    const db = openDb(args.db, args, { mode: "write", create: false });
+    const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {
       const { before, after } = vacuum(db);
       logger.info(`${args.db}: ${mb(before)} -> ${mb(after)}`);
