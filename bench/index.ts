@@ -177,6 +177,17 @@ try {
     `  --help ${helpMs.toFixed(1)} ms; replay ${fmt(N)} mixed > /dev/null ${(replayCliMs / 1000).toFixed(2)} s; inspect --run ${inspectRunMs.toFixed(0)} ms, --check ${(checkMs / 1000).toFixed(2)} s, diff with itself ${(diffMs / 1000).toFixed(2)} s`,
   );
 
+  // The store's figures come from a process of their own, which runs a throwaway cluster.
+  const storeProc = Bun.spawn(
+    [process.execPath, join(import.meta.dir, "store.ts"), ...(quick ? ["--quick"] : [])],
+    { stdout: "pipe", stderr: "inherit" },
+  );
+  const store = JSON.parse(await new Response(storeProc.stdout).text()) as Record<
+    string,
+    number
+  > | null;
+  if ((await storeProc.exited) !== 0) throw new Error("bench/store.ts failed");
+
   const figures = {
     quick,
     events_per_run: N,
@@ -199,6 +210,7 @@ try {
     inspect_run_ms: inspectRunMs,
     check_per_s: Math.round(N / (checkMs / 1000)),
     diff_per_s: Math.round(N / (diffMs / 1000)),
+    store,
   };
 
   if (json) {
@@ -251,6 +263,28 @@ try {
       [`runtape inspect --run, ${fmt(N)} events (ms)`, f(inspectRunMs, 1), "", "< 30"],
       ["runtape inspect --check (events/s)", fmt(figures.check_per_s), "", "≥ 1,000,000"],
       ["runtape diff (events/s)", fmt(figures.diff_per_s), "", "≥ 1,000,000"],
+      ...((store === null
+        ? [["store (PostgreSQL)", "skipped", "", ""]]
+        : [
+            [
+              "push to the store (events/s)",
+              store.push_per_s?.toLocaleString("en-US"),
+              store.plain_copy_per_s?.toLocaleString("en-US"),
+              `${f(store.push_ratio as number)} (≥ 0.80)`,
+            ],
+            [
+              "replay from the store (events/s)",
+              store.replay_store_per_s?.toLocaleString("en-US"),
+              store.replay_file_per_s?.toLocaleString("en-US"),
+              f(store.replay_store_ratio as number),
+            ],
+            [
+              `${store.pushers} pushers at once (events/s, slowest s)`,
+              store.pushers_total_per_s?.toLocaleString("en-US"),
+              "",
+              `slowest ${f(store.pushers_slowest_s as number)} s`,
+            ],
+          ]) as [string, string, string, string][]),
     );
     const header: [string, string, string, string] = [
       "figure",

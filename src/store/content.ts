@@ -5,9 +5,9 @@
  */
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
-import { type EventType, fieldsOf } from "../events/catalog.ts";
+import { catalog, EVENT_TYPES, type EventType, fieldsOf } from "../events/catalog.ts";
 import { hasSequence } from "../runs.ts";
-import { EXTENSION, EXTENSION_SCHEMA_VERSION, RUNS_TABLE, SEQ_COLUMN } from "../schema.ts";
+import { EXTENSION, RUNS_TABLE, SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
 
 /** The columns a `CREATE TABLE` statement declares, in order. */
 function declaredColumns(ddl: string, table: string): string[] {
@@ -29,6 +29,12 @@ export const storeColumns = (type: EventType) => [
   ...fieldsOf(type).map(([n]) => n),
   SEQ_COLUMN,
 ];
+
+/** The store columns the rows of a table fill (a piece's COPY text, a page of stored rows). */
+export function copyColumns(piece: { table: string; type?: EventType }): readonly string[] {
+  if (piece.type !== undefined) return storeColumns(piece.type);
+  return piece.table === "runs" ? RUN_COLUMNS : BOOKKEEPING_COLUMNS;
+}
 
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
@@ -78,57 +84,93 @@ export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece>
     db.sqlite.query(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = ?`).values(runId);
   for (const row of select("runs", RUN_COLUMNS))
     yield { table: "runs", text: copyRow(row), rows: 1 };
-  const hasSeqColumn = db.version >= EXTENSION_SCHEMA_VERSION;
-  if (hasSeqColumn) {
+  if (db.version >= SCHEMA_VERSION) {
     for (const row of select("runtape_runs", BOOKKEEPING_COLUMNS)) {
       yield { table: "runtape_runs", text: copyRow(row), rows: 1 };
     }
   }
   const bySeq = hasSequence(db, runId);
-  // Tables and columns newer than the file hold nothing: none read, NULL read.
-  for (const type of db.catalog.typesAt(db.version) as EventType[]) {
-    const table = db.catalog.table(type);
-    const names = fieldsOf(type).map(([n]) =>
-      db.catalog.sinceOf(type, n) <= db.version ? n : `NULL AS ${n}`,
-    );
-    const statement = db.sqlite.prepare(
-      `SELECT ${names.join(", ")}, ${hasSeqColumn ? SEQ_COLUMN : "NULL"} FROM ${table} WHERE run_id = ? ORDER BY ${bySeq ? SEQ_COLUMN : "id"}`,
-    );
-    try {
-      yield* pieces(
-        table,
-        type,
-        runId,
-        statement.iterate(runId) as Iterable<unknown[]>,
-        names.length + 1,
-      );
-    } finally {
-      statement.finalize();
+  const hasSeqColumn = db.version >= SCHEMA_VERSION;
+  for (const type of EVENT_TYPES) {
+    const { table } = catalog[type];
+    const columns = `${fieldsOf(type)
+      .map(([n]) => n)
+      .join(", ")}, ${hasSeqColumn ? SEQ_COLUMN : "NULL"}`;
+    const rows = bySeq
+      ? pagesBySeq(db, table, columns, runId)
+      : [
+          db.sqlite
+            .query(`SELECT ${columns} FROM ${table} WHERE run_id = ? ORDER BY id`)
+            .values(runId) as unknown[][],
+        ];
+    let sent = 0;
+    for (const page of rows) {
+      yield* pieces(table, type, runId, page, sent);
+      sent += page.length;
     }
   }
 }
 
+const PAGE_ROWS = 8192;
+
 /**
- * Event rows (the catalog's columns and seq) as COPY pieces of the store's columns, numbering
+ * A runtape run's rows of `table` in seq order, a page at a time (flat memory, native arrays).
+ * Paging on seq would pass over a row without one, so the rows are counted too: a run that
+ * cannot be sent whole is refused, never sent in part.
+ */
+function* pagesBySeq(
+  db: RunsDb,
+  table: string,
+  columns: string,
+  runId: string,
+): Generator<unknown[][]> {
+  const page = db.sqlite.prepare(
+    `SELECT ${columns} FROM ${table} WHERE run_id = ? AND ${SEQ_COLUMN} > ? ORDER BY ${SEQ_COLUMN} LIMIT ${PAGE_ROWS}`,
+  );
+  let read = 0;
+  try {
+    for (let after: unknown = -(2n ** 63n); ; ) {
+      const rows = page.values(runId, after as bigint) as unknown[][];
+      if (rows.length === 0) break;
+      read += rows.length;
+      after = (rows[rows.length - 1] as unknown[]).at(-1);
+      yield rows;
+    }
+  } finally {
+    page.finalize();
+  }
+  const { n } = db.sqlite
+    .query(`SELECT COUNT(*) AS n FROM ${table} WHERE run_id = ?`)
+    .get(runId) as { n: bigint };
+  if (BigInt(read) !== n) {
+    throw new RuntapeError(
+      `${table} holds ${n - BigInt(read)} row(s) of run ${JSON.stringify(runId)} without a sequence number: the run cannot be sent whole`,
+      "ROWS_WITHOUT_SEQ",
+    );
+  }
+}
+
+/**
+ * Event rows (the catalog's columns, then seq) as COPY pieces of the store's columns, numbering
  * them on from `before` + 1. The run id is encoded once.
  */
 export function* pieces(
   table: string,
   type: EventType,
   runId: string,
-  rows: Iterable<unknown[] | Record<string, unknown>>,
-  width: number,
-  /** The id before the first row's. */
-  before = 0n,
+  rows: readonly (readonly unknown[])[],
+  before = 0,
 ): Generator<ContentPiece> {
-  const run = copyValue(runId);
+  const prefix = `\t${copyValue(runId)}`;
   let text = "";
   let count = 0;
   let id = before;
-  for (const raw of rows) {
-    const row = Array.isArray(raw) ? raw : Object.values(raw);
-    let line = `${++id}\t${run}`;
-    for (let i = 0; i < width; i++) line += `\t${copyValue(row[i])}`;
+  for (const row of rows) {
+    let line = `${++id}${prefix}`;
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i];
+      line += `\t${typeof v === "bigint" || typeof v === "number" ? v : copyValue(v)}`;
+    }
     text += `${line}\n`;
     count++;
     if (text.length >= PIECE_CHARS) {

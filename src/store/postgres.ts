@@ -294,14 +294,7 @@ export interface StoredPage {
 export function pageContent(page: StoredPage, runId: string): Iterable<ContentPiece> {
   return page.type === undefined
     ? page.rows.map((row) => ({ table: page.table, text: copyRow(row), rows: 1 }))
-    : pieces(
-        page.table,
-        page.type,
-        runId,
-        page.rows,
-        storeColumns(page.type).length - 2,
-        page.before,
-      );
+    : pieces(page.table, page.type, runId, page.rows, Number(page.before));
 }
 
 interface PagedStream extends Stream {

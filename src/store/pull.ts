@@ -1,7 +1,7 @@
 import { openRunsDb, type RunsDb, toDbError } from "../db.ts";
 import { RunConflictError, RunNotFoundError, RuntapeError } from "../errors.ts";
 import { getRun } from "../runs.ts";
-import { BOOKKEEPING_COLUMNS, ContentDigest, RUN_COLUMNS, storeColumns } from "./content.ts";
+import { ContentDigest, copyColumns } from "./content.ts";
 import { PgStore, pageContent } from "./postgres.ts";
 import { fileDigest, storedDigest } from "./push.ts";
 
@@ -72,12 +72,8 @@ async function pullRun(store: PgStore, db: RunsDb, runId: string): Promise<Pulle
   try {
     for await (const page of store.pages(runId)) {
       for (const piece of pageContent(page, runId)) digest.add(piece);
-      const columns =
-        page.type !== undefined
-          ? storeColumns(page.type).slice(1)
-          : page.table === "runs"
-            ? RUN_COLUMNS
-            : BOOKKEEPING_COLUMNS;
+      // The file numbers its rows itself: every store column but `id`.
+      const columns = copyColumns(page).filter((c) => c !== "id");
       const insert = db.sqlite.prepare(
         `INSERT INTO ${page.table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
       );

@@ -4,14 +4,7 @@ import { openRunsDb, type RunsDb } from "../db.ts";
 import { RunConflictError, RuntapeError } from "../errors.ts";
 import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import { getRun, listRuns, type RunStatus } from "../runs.ts";
-import {
-  BOOKKEEPING_COLUMNS,
-  ContentDigest,
-  type ContentPiece,
-  fileContent,
-  RUN_COLUMNS,
-  storeColumns,
-} from "./content.ts";
+import { ContentDigest, type ContentPiece, copyColumns, fileContent } from "./content.ts";
 import { PUSHES_TABLE } from "./pg-schema.ts";
 import { PgStore } from "./postgres.ts";
 
@@ -148,14 +141,18 @@ async function pushRun(
 async function send(tx: TransactionSQL, db: RunsDb, runId: string): Promise<bigint> {
   const digest = new ContentDigest();
   let copy: TableCopy | undefined;
+  // One write in flight while the next piece is read and encoded: the server ingests meanwhile.
+  let sending: Promise<void> | undefined;
   for (const piece of fileContent(db, runId)) {
     digest.add(piece);
+    await sending;
     if (copy?.table !== piece.table) {
       await copy?.finish();
       copy = startCopy(tx, piece);
     }
-    await copy.write(piece.text);
+    sending = copy.write(piece.text);
   }
+  await sending;
   await copy?.finish();
   await tx.unsafe(
     `INSERT INTO ${PUSHES_TABLE} (run_id, digest, events, pushed_from) VALUES ($1, $2, $3, $4)`,
@@ -171,13 +168,7 @@ interface TableCopy {
 }
 
 function startCopy(tx: TransactionSQL, piece: ContentPiece): TableCopy {
-  const columns =
-    piece.type !== undefined
-      ? storeColumns(piece.type)
-      : piece.table === "runs"
-        ? RUN_COLUMNS
-        : BOOKKEEPING_COLUMNS;
-  const query = tx.unsafe(`COPY ${piece.table} (${columns.join(", ")}) FROM STDIN`);
+  const query = tx.unsafe(`COPY ${piece.table} (${copyColumns(piece).join(", ")}) FROM STDIN`);
   const writer = query.writable().getWriter();
   return {
     table: piece.table,
