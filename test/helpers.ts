@@ -36,9 +36,10 @@ export function fixtureTest(
   name: string,
   fn: () => void | Promise<void>,
   fixture: Fixture = "reference",
+  timeout?: number,
 ): void {
   const dir = fixture === "reference" ? "onesecondtrader" : "onesecondtrader-threaded";
-  if (fixture === "reference" ? HAS_FIXTURE : HAS_THREADED) test(name, fn);
+  if (fixture === "reference" ? HAS_FIXTURE : HAS_THREADED) test(name, fn, timeout);
   else test.skip(`${name} (skipped: needs ../shared/fixtures/${dir} beside the clone)`, fn);
 }
 

@@ -145,10 +145,11 @@ export function describeWithPg(name: string, fn: (cluster: () => PgCluster) => v
   }
   describe(name, () => {
     let cluster: PgCluster | undefined;
+    // initdb and a server start take a while on a loaded machine.
     beforeAll(async () => {
       cluster = await startCluster();
-    });
-    afterAll(() => cluster?.remove());
+    }, 60_000);
+    afterAll(() => cluster?.remove(), 60_000);
     fn(() => cluster as PgCluster);
   });
 }

@@ -5,9 +5,15 @@
  */
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
-import { catalog, EVENT_TYPES, type EventType, fieldsOf } from "../events/catalog.ts";
+import { defaultCatalog as cat, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import { hasSequence } from "../runs.ts";
-import { EXTENSION, RUNS_TABLE, SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
+import {
+  EXTENSION,
+  EXTENSION_SCHEMA_VERSION,
+  RUNS_TABLE,
+  SEQ_COLUMN,
+  storedColumns,
+} from "../schema.ts";
 
 /** The columns a `CREATE TABLE` statement declares, in order. */
 function declaredColumns(ddl: string, table: string): string[] {
@@ -20,14 +26,14 @@ export const RUN_COLUMNS = declaredColumns(RUNS_TABLE, "runs");
 export const BOOKKEEPING_COLUMNS = declaredColumns(EXTENSION, "runtape_runs");
 
 /**
- * Columns of an event table as the store holds them. `id` is the row's position within its run
- * and table (1, 2, ...), in the order the file keeps them: the same wherever the run is copied.
+ * Columns of an event table as the store holds them: those of a runs database of the current
+ * layout, in its order. `id` is the row's position within its run and table (1, 2, ...), in the
+ * order the file keeps them: the same wherever the run is copied.
  */
 export const storeColumns = (type: EventType) => [
   "id",
   "run_id",
-  ...fieldsOf(type).map(([n]) => n),
-  SEQ_COLUMN,
+  ...storedColumns(cat, type).map((c) => c.name),
 ];
 
 /** The store columns the rows of a table fill (a piece's COPY text, a page of stored rows). */
@@ -82,29 +88,32 @@ export interface ContentPiece {
 export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece> {
   const select = (table: string, columns: readonly string[]) =>
     db.sqlite.query(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = ?`).values(runId);
-  for (const row of select("runs", RUN_COLUMNS))
+  for (const row of select("runs", RUN_COLUMNS)) {
     yield { table: "runs", text: copyRow(row), rows: 1 };
-  if (db.version >= SCHEMA_VERSION) {
+  }
+  if (db.version >= EXTENSION_SCHEMA_VERSION) {
     for (const row of select("runtape_runs", BOOKKEEPING_COLUMNS)) {
       yield { table: "runtape_runs", text: copyRow(row), rows: 1 };
     }
   }
   const bySeq = hasSequence(db, runId);
-  const hasSeqColumn = db.version >= SCHEMA_VERSION;
-  for (const type of EVENT_TYPES) {
-    const { table } = catalog[type];
-    const columns = `${fieldsOf(type)
-      .map(([n]) => n)
-      .join(", ")}, ${hasSeqColumn ? SEQ_COLUMN : "NULL"}`;
-    const rows = bySeq
-      ? pagesBySeq(db, table, columns, runId)
-      : [
+  // Tables the file's layout predates hold no rows; columns it predates read as NULL.
+  for (const type of db.catalog.typesAt(db.version) as EventType[]) {
+    const table = cat.table(type);
+    const stored = storedColumns(cat, type).map((c) =>
+      (c.name === SEQ_COLUMN ? EXTENSION_SCHEMA_VERSION : cat.sinceOf(type, c.name)) <= db.version
+        ? c.name
+        : `NULL AS ${c.name}`,
+    );
+    const pages = bySeq
+      ? pagesBySeq(db, table, stored, runId)
+      : pagesOf(
           db.sqlite
-            .query(`SELECT ${columns} FROM ${table} WHERE run_id = ? ORDER BY id`)
-            .values(runId) as unknown[][],
-        ];
+            .query(`SELECT ${stored.join(", ")} FROM ${table} WHERE run_id = ? ORDER BY id`)
+            .iterate(runId) as Iterable<Record<string, unknown>>,
+        );
     let sent = 0;
-    for (const page of rows) {
+    for (const page of pages) {
       yield* pieces(table, type, runId, page, sent);
       sent += page.length;
     }
@@ -112,6 +121,19 @@ export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece>
 }
 
 const PAGE_ROWS = 8192;
+
+/** Rows as arrays, a page at a time. */
+function* pagesOf(rows: Iterable<Record<string, unknown>>): Generator<unknown[][]> {
+  let page: unknown[][] = [];
+  for (const row of rows) {
+    page.push(Object.values(row));
+    if (page.length === PAGE_ROWS) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
+}
 
 /**
  * A runtape run's rows of `table` in seq order, a page at a time (flat memory, native arrays).
@@ -121,19 +143,20 @@ const PAGE_ROWS = 8192;
 function* pagesBySeq(
   db: RunsDb,
   table: string,
-  columns: string,
+  columns: readonly string[],
   runId: string,
 ): Generator<unknown[][]> {
   const page = db.sqlite.prepare(
-    `SELECT ${columns} FROM ${table} WHERE run_id = ? AND ${SEQ_COLUMN} > ? ORDER BY ${SEQ_COLUMN} LIMIT ${PAGE_ROWS}`,
+    `SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = ? AND ${SEQ_COLUMN} > ? ORDER BY ${SEQ_COLUMN} LIMIT ${PAGE_ROWS}`,
   );
+  const seqAt = columns.indexOf(SEQ_COLUMN);
   let read = 0;
   try {
     for (let after: unknown = -(2n ** 63n); ; ) {
       const rows = page.values(runId, after as bigint) as unknown[][];
       if (rows.length === 0) break;
       read += rows.length;
-      after = (rows[rows.length - 1] as unknown[]).at(-1);
+      after = (rows[rows.length - 1] as unknown[])[seqAt];
       yield rows;
     }
   } finally {

@@ -2,14 +2,14 @@
  * The store's layout in PostgreSQL: the runs database's tables and columns (from the catalog and
  * the SQLite DDL, never listed twice) plus the store's own bookkeeping.
  */
-import { catalog, EVENT_TYPES, fieldsOf } from "../events/catalog.ts";
+import { defaultCatalog as cat, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import {
   EXTENSION,
   pythonIndexes,
   RUNS_TABLE,
   SCHEMA_VERSION,
-  SEQ_COLUMN,
   seqIndexes,
+  storedColumns,
 } from "../schema.ts";
 
 /** The store's own tables: its layout version and what each push published. */
@@ -21,18 +21,44 @@ const toPgTypes = (ddl: string) =>
   ddl.replace(/\bINTEGER\b/g, "BIGINT").replace(/\bREAL\b/g, "DOUBLE PRECISION");
 
 /**
- * An event table. `id` is the row's id in the file it was pushed from: unique within the run, not
- * across machines, so the key is (run_id, id); it keeps each table's order (publication order).
+ * An event table: the columns a runs database of the current layout has, in its order (from the
+ * catalog's history). `id` is the row's position within its run and table, not the file's row id
+ * (unique within the run, not across machines), so the key is (run_id, id).
  */
-function eventTable(type: (typeof EVENT_TYPES)[number]): string {
+function eventTable(type: EventType): string {
   const columns = [
     "id BIGINT NOT NULL",
     "run_id TEXT NOT NULL REFERENCES runs(run_id)",
-    ...fieldsOf(type).map(([name, f]) => `${name} ${f.sql}${f.notNull ? " NOT NULL" : ""}`),
-    `${SEQ_COLUMN} INTEGER`,
+    ...storedColumns(cat, type).map((c) => c.ddl),
     "PRIMARY KEY (run_id, id)",
   ];
-  return toPgTypes(`CREATE TABLE ${catalog[type].table} (\n    ${columns.join(",\n    ")}\n);`);
+  return toPgTypes(`CREATE TABLE ${cat.table(type)} (\n    ${columns.join(",\n    ")}\n);`);
+}
+
+const roleIndexesOf = (type: EventType) =>
+  pythonIndexes().filter((ddl) => ddl.includes(` ON ${cat.table(type)}(`));
+const seqIndexOf = (type: EventType) =>
+  seqIndexes().filter((ddl) => ddl.includes(` ON ${cat.table(type)}(`));
+
+/**
+ * The DDL that brings a store of layout `from` (2 or later) to the current one, as the runs
+ * database's migration does: tables of newer types, columns added since; rows untouched.
+ */
+export function renderPgMigration(from: number): string {
+  const out: string[] = [];
+  for (const type of EVENT_TYPES) {
+    if (cat.sinceOf(type) > from) {
+      out.push(eventTable(type), ...roleIndexesOf(type), ...seqIndexOf(type));
+      continue;
+    }
+    for (const column of storedColumns(cat, type)) {
+      if (column.since > from) {
+        out.push(toPgTypes(`ALTER TABLE ${cat.table(type)} ADD COLUMN ${column.ddl};`));
+      }
+    }
+  }
+  out.push(`UPDATE ${META_TABLE} SET value = '${SCHEMA_VERSION}' WHERE name = 'layout_version';`);
+  return out.join("\n");
 }
 
 /** The full DDL of a new store. */
@@ -62,7 +88,7 @@ CREATE TABLE ${PUSHES_TABLE} (
 export const STORE_TABLES: readonly string[] = [
   META_TABLE,
   "runs",
-  ...EVENT_TYPES.map((t) => catalog[t].table),
+  ...EVENT_TYPES.map((t) => cat.table(t)),
   "runtape_runs",
   PUSHES_TABLE,
 ];

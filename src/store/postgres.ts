@@ -6,13 +6,17 @@ import {
   StoreAccessError,
   StoreFormatError,
 } from "../errors.ts";
-import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "../events/catalog.ts";
+import {
+  defaultCatalog as cat,
+  EVENT_TYPES,
+  type Event,
+  type EventType,
+} from "../events/catalog.ts";
 import type { SqlValue } from "../events/fields.ts";
 import {
   advance,
   earliest,
   newStream,
-  REQUEST_TABLES,
   type ReplayOptions,
   type ReplayStats,
   type Stream,
@@ -27,7 +31,13 @@ import {
   RUN_COLUMNS,
   storeColumns,
 } from "./content.ts";
-import { META_TABLE, PUSHES_TABLE, renderPgSchema, STORE_TABLES } from "./pg-schema.ts";
+import {
+  META_TABLE,
+  PUSHES_TABLE,
+  renderPgMigration,
+  renderPgSchema,
+  STORE_TABLES,
+} from "./pg-schema.ts";
 import { CHUNK_EVENTS, flatten, type RunSource } from "./source.ts";
 import { parseStoreUrl, type StoreTarget } from "./url.ts";
 
@@ -117,7 +127,7 @@ export class PgStore implements RunSource {
     const counts = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0n])) as Record<EventType, bigint>;
     if (this.version === 0) return counts;
     const union = EVENT_TYPES.map(
-      (t, i) => `SELECT ${i} AS i, COUNT(*) AS n FROM ${catalog[t].table} WHERE run_id = $1`,
+      (t, i) => `SELECT ${i} AS i, COUNT(*) AS n FROM ${cat.table(t)} WHERE run_id = $1`,
     ).join(" UNION ALL ");
     for (const { i, n } of await this.guard(() => this.sql.unsafe(union, [runId]))) {
       counts[EVENT_TYPES[i] as EventType] = n;
@@ -189,8 +199,8 @@ export class PgStore implements RunSource {
     bySeq: boolean,
     options: ReplayOptions,
   ): PagedStream {
-    const { table } = catalog[type];
-    const names = fieldsOf(type).map(([name]) => name);
+    const table = cat.table(type);
+    const names = cat.fields(type).map(([name]) => name);
     const params: unknown[] = [runId];
     const mark = (value: unknown) => {
       params.push(value);
@@ -200,15 +210,7 @@ export class PgStore implements RunSource {
     if (options.from !== undefined) where.push(`t.ts_event_ns >= ${mark(options.from)}`);
     if (options.to !== undefined) where.push(`t.ts_event_ns <= ${mark(options.to)}`);
     if (options.symbols !== undefined) {
-      const marks = options.symbols.map(mark).join(", ");
-      if (names.includes("symbol")) where.push(`t.symbol IN (${marks})`);
-      else {
-        const requests = REQUEST_TABLES.map(
-          (r) =>
-            `EXISTS (SELECT 1 FROM ${r} r WHERE r.run_id = t.run_id AND r.system_order_id = t.associated_order_id AND r.symbol IN (${marks}))`,
-        );
-        where.push(`(${requests.join(" OR ")})`);
-      }
+      where.push(symbolFilter(type, options.symbols.map(mark).join(", ")));
     }
     // Keyset paging: after the last row's (seq, id), or id for the Python recorder's rows.
     const after = bySeq
@@ -251,7 +253,7 @@ export class PgStore implements RunSource {
       if (rows.length > 0) yield { table, rows, before: 0n };
     }
     for (const type of EVENT_TYPES) {
-      const { table } = catalog[type];
+      const table = cat.table(type);
       const text = `SELECT ${storeColumns(type)
         .filter((c) => c !== "run_id")
         .join(", ")} FROM ${table} WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT ${PAGE_ROWS}`;
@@ -297,6 +299,26 @@ export function pageContent(page: StoredPage, runId: string): Iterable<ContentPi
     : pieces(page.table, page.type, runId, page.rows, Number(page.before));
 }
 
+/**
+ * The condition (over alias `t`) that keeps a row of `type` in a replay of the symbols at
+ * `marks`, from the catalog's roles as the file's replay has it: the type's symbol field, or for
+ * a type that points to an order, the symbol of the request naming that order.
+ */
+function symbolFilter(type: EventType, marks: string): string {
+  const symbol = cat.symbolField(type);
+  if (symbol !== undefined) return `t.${symbol} IN (${marks})`;
+  const orderId = cat.orderIdField(type);
+  const requests = cat
+    .withRole("request")
+    .filter((r) => cat.symbolField(r) !== undefined && cat.orderIdField(r) !== undefined);
+  if (orderId === undefined || requests.length === 0) return "FALSE";
+  const exists = requests.map(
+    (r) =>
+      `EXISTS (SELECT 1 FROM ${cat.table(r)} r WHERE r.run_id = t.run_id AND r.${cat.orderIdField(r)} = t.${orderId} AND r.${cat.symbolField(r)} IN (${marks}))`,
+  );
+  return `(${exists.join(" OR ")})`;
+}
+
 interface PagedStream extends Stream {
   /** Fetches pages until the stream has a head or the table is done. */
   refill(reject: (error: RowDecodeError) => void): Promise<void>;
@@ -322,8 +344,11 @@ function connect(target: StoreTarget, options: PgOpenOptions): SQL {
   });
 }
 
-/** The store's layout version: 0 for a database without runtape's tables. */
-async function checkLayout(sql: SQL, target: StoreTarget): Promise<number> {
+/**
+ * The store's layout version: 0 for a database without runtape's tables. A newer layout is
+ * refused; an older one too, unless `older` (a writer, which migrates it).
+ */
+async function checkLayout(sql: SQL, target: StoreTarget, older = false): Promise<number> {
   const rows = (await sql.unsafe(
     `SELECT table_name, column_name FROM information_schema.columns
      WHERE table_schema = current_schema() AND table_name = ANY($1)`,
@@ -353,16 +378,17 @@ async function checkLayout(sql: SQL, target: StoreTarget): Promise<number> {
       "NEWER_STORE",
     );
   }
-  if (version < SCHEMA_VERSION) {
+  if (version < SCHEMA_VERSION && !older) {
     throw new StoreFormatError(
       target.label,
-      `written by an older runtape (layout version ${version}; this one needs ${SCHEMA_VERSION})`,
+      `written by an older runtape (layout version ${version}; this one reads ${SCHEMA_VERSION}): the next push migrates it`,
     );
   }
-  for (const type of EVENT_TYPES) {
-    const table = catalog[type].table;
+  for (const type of cat.typesAt(version)) {
+    const table = cat.table(type);
     const have = columns.get(table);
-    const absent = have === undefined ? "" : fieldsOf(type).find(([n]) => !have.has(n))?.[0];
+    const absent =
+      have === undefined ? "" : cat.fieldsAt(type, version).find(([n]) => !have.has(n))?.[0];
     if (absent !== undefined) {
       throw new StoreFormatError(
         target.label,
@@ -373,14 +399,18 @@ async function checkLayout(sql: SQL, target: StoreTarget): Promise<number> {
   return version;
 }
 
-/** Creates the tables in an empty database; one creator at a time, decided under a lock. */
+/**
+ * Brings the store to the current layout: the tables into an empty database, the additive
+ * migration into an older store; one writer at a time, decided again under a lock.
+ */
 async function prepareForWriting(sql: SQL, target: StoreTarget): Promise<number> {
-  const version = await checkLayout(sql, target);
-  if (version !== 0) return version;
+  if ((await checkLayout(sql, target, true)) === SCHEMA_VERSION) return SCHEMA_VERSION;
   await sql.begin(async (tx) => {
     // Any constant key: concurrent first pushes wait here instead of racing to CREATE TABLE.
     await tx.unsafe("SELECT pg_advisory_xact_lock(7012010)");
-    if ((await checkLayout(tx, target)) === 0) await tx.unsafe(renderPgSchema()).simple();
+    const version = await checkLayout(tx, target, true);
+    if (version === 0) await tx.unsafe(renderPgSchema()).simple();
+    else if (version < SCHEMA_VERSION) await tx.unsafe(renderPgMigration(version)).simple();
   });
   return SCHEMA_VERSION;
 }

@@ -151,6 +151,8 @@ async function send(tx: TransactionSQL, db: RunsDb, runId: string): Promise<bigi
       copy = startCopy(tx, piece);
     }
     sending = copy.write(piece.text);
+    // Handled here too: if reading the file fails meanwhile, that error is the one to report.
+    sending.catch(() => {});
   }
   await sending;
   await copy?.finish();
@@ -170,6 +172,8 @@ interface TableCopy {
 function startCopy(tx: TransactionSQL, piece: ContentPiece): TableCopy {
   const query = tx.unsafe(`COPY ${piece.table} (${copyColumns(piece).join(", ")}) FROM STDIN`);
   const writer = query.writable().getWriter();
+  // A push that fails before `finish` ends the transaction, which aborts this COPY: not news.
+  query.catch(() => {});
   return {
     table: piece.table,
     write: (text) => writer.write(text),
