@@ -5,7 +5,7 @@
  */
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
-import { defaultCatalog as cat, EVENT_TYPES, type EventType } from "../events/catalog.ts";
+import { defaultCatalog as cat, type EventType } from "../events/catalog.ts";
 import { hasSequence } from "../runs.ts";
 import {
   EXTENSION,
