@@ -4,7 +4,7 @@
  */
 import { openRunsDb } from "./db.ts";
 import { type DiffResult, diffRuns, formatDiff, type RunRef } from "./diff.ts";
-import { defaultCatalog, type EventType } from "./events/catalog.ts";
+import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import { type SymbolTrading, tradingOf } from "./inspect/trading.ts";
 import { resolveRunId } from "./runs.ts";
 
@@ -59,17 +59,42 @@ function tradingIn(ref: RunRef): Map<string, SymbolTrading> {
   }
 }
 
+function describeDecision(event: Event): string {
+  const fields = event as unknown as Record<string, unknown>;
+  const parts = [event.type, `ts_event_ns=${event.ts_event_ns}`];
+  for (const name of [
+    "symbol",
+    "side",
+    "order_type",
+    "quantity",
+    "system_order_id",
+    "associated_order_id",
+  ]) {
+    if (fields[name] !== undefined && fields[name] !== null) parts.push(`${name}=${fields[name]}`);
+  }
+  return parts.join(" ");
+}
+
 const figure = (value: number | undefined) =>
   value === undefined ? "-" : Number.isInteger(value) ? String(value) : value.toFixed(2);
 
 /** The comparison as text: the first divergent decision, then the figures that changed. */
 export function formatComparison(comparison: Comparison): string {
   const { decisions, trading } = comparison;
-  const lines = [
+  const lines = (
     decisions.match
       ? formatDiff(decisions).replace("runs match", "decisions match")
-      : formatDiff(decisions, { a: "parent", b: "new run" }).replace(/event #/, "decision #"),
-  ];
+      : formatDiff(decisions, { a: "parent", b: "new run" }).replace(/event #/, "decision #")
+  ).split("\n");
+  const first = decisions.first;
+  if (first !== null && first.fields.length === 0) {
+    // Different types (or one run ended): what each side decided there, under the first line.
+    const sides = [
+      `  parent: ${first.a === null ? "(no more decisions)" : describeDecision(first.a)}`,
+      `  new run: ${first.b === null ? "(no more decisions)" : describeDecision(first.b)}`,
+    ];
+    lines.splice(1, 0, ...sides);
+  }
   if (trading.length === 0) {
     lines.push("trading figures unchanged");
   } else {

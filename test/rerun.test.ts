@@ -114,6 +114,15 @@ describe("rerun", () => {
     const text = formatComparison(comparison);
     expect(text).toContain(`first divergence at decision #${(first?.index ?? 0) + 1}`);
     expect(text).toContain("trading figures (parent -> new run):");
+    // Here the two sides made different kinds of decision: which each made is shown.
+    expect(first?.a?.type).not.toBe(first?.b?.type);
+    const [, parentLine, newLine] = text.split("\n");
+    expect(parentLine).toStartWith(
+      `  parent: ${first?.a?.type} ts_event_ns=${first?.a?.ts_event_ns}`,
+    );
+    expect(newLine).toStartWith(
+      `  new run: ${first?.b?.type} ts_event_ns=${first?.b?.ts_event_ns}`,
+    );
     expect(stored(result.db as string, result.run).config.lineage.params).toEqual({
       fastPeriod: 6,
     });
