@@ -199,7 +199,21 @@ describe("NDJSON", () => {
         "expected an object of numbers",
       ],
       ['{"ts_event_ns":1}', "type", "unknown event type"],
+      // Half a surrogate pair spelled with \u escapes is no more Unicode than bad UTF-8 bytes.
+      [
+        line(sampleEvents()[0] as Event).replace('"ÖBB"', '"A\\ud800B"'),
+        "symbol",
+        "not valid Unicode (a lone surrogate)",
+      ],
+      [
+        line(sampleEvents()[1] as Event).replace('"neg":', '"neg\\udc00":'),
+        "indicators",
+        "not valid Unicode (a lone surrogate)",
+      ],
     ];
+    expect(
+      decodeEvent(line(sampleEvents()[0] as Event).replace('"ÖBB"', '"\\ud83d\\ude80"')).type,
+    ).toBe("BarReceived"); // a whole pair is text
     for (const [bad, field, reason] of cases) {
       let error: unknown;
       try {

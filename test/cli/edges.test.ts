@@ -2,13 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  DatabaseAccessError,
-  decodeEvent,
-  InvalidEventError,
-  openRunsDb,
-  Recorder,
-} from "../../src/index.ts";
+import { DatabaseAccessError, openRunsDb, Recorder } from "../../src/index.ts";
 import { bar, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { command } from "./run.ts";
@@ -125,29 +119,6 @@ test("a full disk says how to close the run it leaves running", () => {
     `${path}: the disk is full: free some space, then \`runtape recover\` closes a run it left running`,
   );
   db.close();
-});
-
-test("NDJSON text with a lone surrogate is refused like invalid UTF-8", () => {
-  const line = (symbol: string, key = "sma") =>
-    `{"type":"BarProcessed","ts_event_ns":1,"ts_created_ns":1,"symbol":"${symbol}","bar_period":"MINUTE","open":1,"high":1,"low":1,"close":1,"volume":null,"indicators":{"${key}":1}}`;
-  expect(decodeEvent(line("A\\ud83d\\ude80B")).type).toBe("BarProcessed"); // a whole pair is fine
-  for (const [text, field] of [
-    [line("A\\ud800B"), "symbol"],
-    [line("A\\udc00"), "symbol"],
-    [line("A", "x\\ud800"), "indicators"],
-  ] as const) {
-    let error: unknown;
-    try {
-      decodeEvent(text);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InvalidEventError);
-    expect([(error as InvalidEventError).field, (error as Error).message]).toEqual([
-      field,
-      expect.stringContaining("not valid Unicode (a lone surrogate)"),
-    ]);
-  }
 });
 
 describe("options", () => {
