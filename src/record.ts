@@ -3,15 +3,17 @@
  * `failed` (the body threw) or `cancelled` (the signal was aborted). `recordRun` is that
  * lifecycle around any body; `recordNdjson` and `copyRun` are the two bodies the CLI needs.
  */
+import { resolve } from "node:path";
 import { EventBus } from "./bus.ts";
 import { openRunsDb, type RunsDb } from "./db.ts";
 import type { RunRef } from "./diff.ts";
 import { RunCancelledError } from "./errors.ts";
 import { EVENT_TYPES } from "./events/catalog.ts";
+import { nowNs } from "./events/clock.ts";
 import { type NdjsonInput, readNdjson } from "./ndjson.ts";
 import { Recorder, type RecorderOptions, type RecordingSummary } from "./recorder.ts";
 import { type ReplayOptions, replayOnto } from "./replay.ts";
-import { fromJsonColumn, getRun, resolveRunId } from "./runs.ts";
+import { fromJsonColumn, getRun, type RunRow, resolveRunId } from "./runs.ts";
 
 /** Options of {@link recordRun}, {@link recordNdjson} and {@link copyRun}. */
 export interface RunOptions extends RecorderOptions {
@@ -96,33 +98,66 @@ export async function recordNdjson(
   return summary;
 }
 
+/** The replay filters a copy was made with, as its lineage states them. */
+const FILTERS = ["types", "excludeTypes", "symbols", "from", "to", "limit"] as const;
+
 /**
- * Copies a run (the latest unless `source.run` names one) into `target` under the same id, name,
- * config and metadata, replaying it through a bus and recording it again. The replay filters
- * apply, so a copy may hold part of the run; `speed` paces it like a live run.
+ * Copies a run (the latest unless `source.run` names one) into `target`, replaying it through a
+ * bus and recording it again: under the same id (or `runId`), name and config, and the source's
+ * metadata plus a `lineage` entry (source file and run, the filters applied, whether the copy is
+ * filtered, when it was made). A copy of a closed run keeps its status and start and end times.
+ * The replay filters apply, so a copy may hold part of the run; `speed` paces it like a live run.
  */
 export async function copyRun(
   source: RunRef,
   target: string | RunsDb,
-  options: Omit<RunOptions, "runId" | "name" | "config" | "metadata"> &
+  options: Omit<RunOptions, "name" | "config" | "metadata"> &
     Omit<ReplayOptions, "run" | "stats"> & { speed?: number } = {},
 ): Promise<RecordingSummary> {
   const db = typeof source.db === "string" ? openRunsDb(source.db) : source.db;
   try {
     const run = getRun(db, resolveRunId(db, source.run));
+    const filters = Object.fromEntries(
+      FILTERS.filter((f) => options[f] !== undefined).map((f) => [f, options[f]]),
+    );
+    const lineage = {
+      source_file: resolve(db.path),
+      source_run: run.run_id,
+      source_status: run.status,
+      filtered: Object.keys(filters).length > 0,
+      filters,
+      copied_at_ns: nowNs(),
+    };
     const { summary } = await recordRun(
       target,
       {
         ...options,
-        runId: run.run_id,
+        runId: options.runId ?? run.run_id,
         name: run.name,
         config: fromJsonColumn(run.config, `config of run ${run.run_id}`),
-        metadata: fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`),
+        metadata: {
+          ...fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`),
+          lineage,
+        },
       },
       (bus) => replayOnto(bus, db, { ...options, run: run.run_id }),
     );
-    return summary;
+    // A copy of a run being recorded is of one moment of it: it stays the copy's own, completed.
+    if (run.status !== "running") keepTimes(target, summary.runId, run);
+    return { ...summary, status: run.status === "running" ? summary.status : run.status };
   } finally {
     if (db !== source.db) db.close();
+  }
+}
+
+/** Gives the copy `runId` in `target` the status and the start and end times of `run`. */
+function keepTimes(target: string | RunsDb, runId: string, run: RunRow): void {
+  const db = typeof target === "string" ? openRunsDb(target, { mode: "write" }) : target;
+  try {
+    db.sqlite
+      .query("UPDATE runs SET status = ?, ts_start = ?, ts_end = ? WHERE run_id = ?")
+      .run(run.status, run.ts_start, run.ts_end, runId);
+  } finally {
+    if (db !== target) db.close();
   }
 }

@@ -153,11 +153,15 @@ describe("copyRun", () => {
     const db = openRunsDb(to);
     const run = getRun(db, summary.runId);
     db.close();
-    expect([run.name, run.config, run.metadata]).toEqual([
+    expect([run.name, run.config]).toEqual([
       "original",
       `{"seed":${2n ** 62n + 1n},"window":20,"label":"x"}`,
-      '{"host":"a"}',
     ]);
+    // The source's metadata, and where the copy came from.
+    expect(JSON.parse(run.metadata ?? "")).toEqual({
+      host: "a",
+      lineage: expect.objectContaining({ source_run: summary.runId, filtered: false }),
+    });
   });
 
   test("a stored config that is no JSON object is refused before anything is copied", async () => {

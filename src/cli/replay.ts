@@ -13,6 +13,7 @@ import {
   parseInteger,
   parseNames,
   parsePositive,
+  parseRunId,
   parseTime,
   parseTypes,
   runArgs,
@@ -55,7 +56,17 @@ export default defineCommand({
       default: "ndjson",
       description: "Output format",
     },
-    into: { type: "string", valueHint: "DB", description: "Re-record the events as a run in DB" },
+    into: {
+      type: "string",
+      valueHint: "DB",
+      description:
+        "Re-record the events as a run in DB (status, times and metadata kept, plus a lineage note)",
+    },
+    "run-id": {
+      type: "string",
+      valueHint: "ID",
+      description: "With --into: the copy's id (default: the source run's)",
+    },
     "skip-invalid": {
       type: "boolean",
       description: "Pass over rows that do not decode (counted on stderr) instead of stopping",
@@ -66,6 +77,10 @@ export default defineCommand({
     if (args.into !== undefined && rawArgs.some((a) => /^--format(=|$)/.test(a))) {
       throw new UsageError("--format applies to replay on stdout, not to --into");
     }
+    if (args.into === undefined && args["run-id"] !== undefined) {
+      throw new UsageError("--run-id names the copy that --into makes: give --into DB too");
+    }
+    const copyId = parseRunId(args["run-id"], "--run-id");
     const options: ReplayOptions = {
       run: args.run,
       types: parseTypes(args.types, "--types"),
@@ -87,7 +102,7 @@ export default defineCommand({
     try {
       options.run = await source.resolveRunId(options.run);
       if (args.into !== undefined) {
-        return await replayInto((source as SqliteSource).db, args.into, options, speed);
+        return await replayInto((source as SqliteSource).db, args.into, options, speed, copyId);
       }
       return await replayToStdout(
         source,
@@ -162,6 +177,7 @@ async function replayInto(
   target: string,
   options: ReplayOptions,
   speed: number | undefined,
+  runId: string | undefined,
 ): Promise<number> {
   const progress = new Progress("replaying");
   const abort = new AbortController();
@@ -178,6 +194,7 @@ async function replayInto(
   try {
     summary = await copyRun({ db, run: options.run }, target, {
       ...options,
+      runId,
       speed,
       signal: abort.signal,
       onStart: (started) => {

@@ -6,7 +6,7 @@ import { DatabaseAccessError, openRunsDb, Recorder } from "../../src/index.ts";
 import { bar, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { command } from "./run.ts";
-import { lines } from "./support.ts";
+import { lines, type StoredRun, storedRuns } from "./support.ts";
 
 const firstLine = (text: string) => lines(text)[0];
 
@@ -187,4 +187,65 @@ describe("stdout that cannot be written", () => {
       expect(lines(record.stderr)).toHaveLength(1);
     },
   );
+});
+
+describe("replay --into keeps the run's story", () => {
+  test("status, start and end of the source, its metadata plus a lineage note; --run-id names the copy", async () => {
+    const dir = tempDir();
+    const source = join(dir, "runs.db");
+    expect(
+      (await cli(["record", source, "--bars", "40", "--run", "orig", "--metadata", '{"note":"x"}']))
+        .code,
+    ).toBe(0);
+    const copy = join(dir, "copy.db");
+    const whole = await cli(["replay", source, "--run", "orig", "--into", copy]);
+    const part = await cli([
+      "replay",
+      source,
+      "--run",
+      "orig",
+      "--into",
+      copy,
+      "--run-id",
+      "orig-aapl",
+      "--symbols",
+      "AAPL",
+      "--from",
+      "1709562600000000000",
+    ]);
+    expect([whole.code, whole.stdout, part.code, part.stdout]).toEqual([
+      0,
+      "orig\n",
+      0,
+      "orig-aapl\n",
+    ]);
+    const original = storedRuns(source)[0] as StoredRun;
+    const copies = storedRuns(copy);
+    expect(copies.map((r) => [r.run_id, r.status, r.ts_start, r.ts_end, r.name])).toEqual(
+      ["orig", "orig-aapl"].map((id) => [
+        id,
+        "completed",
+        original.ts_start,
+        original.ts_end,
+        original.name,
+      ]),
+    );
+    const lineage = (i: number) => JSON.parse(copies[i]?.metadata ?? "{}");
+    expect(lineage(0)).toEqual({
+      note: "x",
+      lineage: {
+        source_file: source,
+        source_run: "orig",
+        source_status: "completed",
+        filtered: false,
+        filters: {},
+        copied_at_ns: expect.any(Number),
+      },
+    });
+    expect(lineage(1).lineage).toMatchObject({
+      filtered: true,
+      filters: { symbols: ["AAPL"], from: 1709562600000000000 },
+    });
+    expect((await cli(["replay", source, "--run-id", "x"])).code).toBe(2);
+  });
 });

@@ -137,8 +137,9 @@ describe("runtape replay", () => {
         run_id: runId,
         name: original?.name,
         status: "completed",
+        ts_start: original?.ts_start,
+        ts_end: original?.ts_end,
         config: original?.config,
-        metadata: original?.metadata,
       },
     ]);
     const diff = await run(["diff", "runs.db", join(target, "copy.db"), "--ignore", ""]);
