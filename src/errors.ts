@@ -120,7 +120,7 @@ export class InvalidEventError extends RuntapeError {
     readonly value: unknown,
     reason: string,
   ) {
-    super(`${eventType}.${field}: ${reason} (got ${describe(value)})`, "INVALID_EVENT");
+    super(`${eventType}.${field}: ${reason} (got ${showValue(value)})`, "INVALID_EVENT");
   }
 }
 
@@ -140,7 +140,7 @@ export class RowDecodeError extends RuntapeError {
     readonly value: unknown,
     reason: string,
   ) {
-    super(`${table} row ${rowId}, ${column}: ${reason} (got ${describe(value)})`, "ROW_DECODE");
+    super(`${table} row ${rowId}, ${column}: ${reason} (got ${showValue(value)})`, "ROW_DECODE");
   }
 }
 
@@ -155,7 +155,7 @@ export class NdjsonError extends RuntapeError {
 }
 
 /** A short, printable rendering of a bad value for an error message. */
-export function describe(value: unknown): string {
+function showValue(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "number") return String(value);
   if (typeof value === "string") {

@@ -45,6 +45,7 @@ export {
   eventSchemas,
   findInvalidField,
   makeEvent,
+  makeEventTrusted,
   parseEvent,
 } from "./events/schemas.ts";
 export {
@@ -80,7 +81,6 @@ export {
 export {
   type ReplayOptions,
   type ReplayStats,
-  type ReplaySummary,
   replay,
   replayOnto,
 } from "./replay.ts";

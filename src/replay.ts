@@ -140,9 +140,6 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
   }
 }
 
-/** What {@link replayOnto} reports: the run replayed, events published and rows skipped. */
-export type ReplaySummary = ReplayStats;
-
 /**
  * Publishes the events of a run onto `bus` (see {@link replay} for the options), each one only
  * after the bus has finished with the one before. Resolves with the summary when done; rejects
@@ -156,7 +153,7 @@ export async function replayOnto(
     speed?: number;
     signal?: AbortSignal;
   } = {},
-): Promise<ReplaySummary> {
+): Promise<ReplayStats> {
   const stats: ReplayStats = options.stats ?? { runId: "", events: 0, skipped: 0 };
   const pacer = new Pacer(options.speed, options.signal);
   for (const event of replay(source, { ...options, stats })) {

@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import {
-  describe as describeValue,
   dumpsIndicators,
   EVENT_TYPES,
   type Event,
@@ -14,6 +13,7 @@ import {
   InvalidEventError,
   loadsIndicators,
   makeEvent,
+  makeEventTrusted,
   parseEvent,
   pyFloatRepr,
 } from "../src/index.ts";
@@ -89,7 +89,7 @@ const CORPUS: unknown[] = [
   ),
 ];
 
-const show = (x: unknown) => (x instanceof Map ? "Map" : describeValue(x));
+const show = (x: unknown) => (x instanceof Map ? "Map" : Bun.inspect(x).slice(0, 80));
 
 /** The error `fn` throws (fails the test when it throws none). */
 function thrown(fn: () => unknown): unknown {
@@ -277,6 +277,18 @@ describe("makeEvent", () => {
     }).flat();
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.filter((id) => !UUID_V4.test(id))).toEqual([]);
+  });
+
+  test("refuses a bad field where the event is written; makeEventTrusted takes it as given", () => {
+    const input = { ...required("BarReceived"), ts_event_ns: 1_709_562_600_000 } as never;
+    const error = thrown(() => makeEvent("BarReceived", input)) as InvalidEventError;
+    expect(error).toBeInstanceOf(InvalidEventError);
+    expect([error.eventType, error.field]).toEqual(["BarReceived", "ts_event_ns"]);
+    const side = { ...required("OrderSubmissionRequest"), side: "HOLD" } as never;
+    expect(
+      (thrown(() => makeEvent("OrderSubmissionRequest", side)) as InvalidEventError).field,
+    ).toBe("side");
+    expect(makeEventTrusted("BarReceived", input).ts_event_ns as unknown).toBe(1_709_562_600_000);
   });
 
   test("defaulted objects are fresh for every event", () => {

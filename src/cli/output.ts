@@ -4,7 +4,7 @@ import { RuntapeError } from "../errors.ts";
 
 /** Whether stderr may carry colour and redrawn progress: a terminal, and no NO_COLOR. */
 export const stderrIsTerminal = Boolean(process.stderr.isTTY);
-export const useColor = stderrIsTerminal && !process.env.NO_COLOR;
+const useColor = stderrIsTerminal && !process.env.NO_COLOR;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
 const ANSI = /\u001b\[[0-9;]*m/g;

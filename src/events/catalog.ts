@@ -190,8 +190,6 @@ export const defaultCatalog: EventCatalog<EventType> = new EventCatalog(catalog)
 
 /** The name of an event type, e.g. `"BarReceived"`. */
 export type EventType = keyof typeof catalog;
-/** The name of an event table, e.g. `"bars"`. */
-export type TableName = (typeof catalog)[EventType]["table"];
 
 type FieldsOf<K extends EventType> = (typeof catalog)[K]["fields"];
 
@@ -208,11 +206,6 @@ export type Event = EventOf<EventType>;
 
 /** All event types in catalog order. */
 export const EVENT_TYPES = Object.keys(catalog) as EventType[];
-
-/** Column names of event type `type`, in insert order (after `id` and `run_id`). */
-export function columnsOf(type: EventType): readonly string[] {
-  return Object.keys(catalog[type].fields);
-}
 
 /** The fields of `type` as one list, for codecs that walk the columns. */
 export function fieldsOf(type: EventType): readonly FieldEntry[] {

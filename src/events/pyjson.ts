@@ -38,7 +38,7 @@ const ESCAPES: Record<string, string> = {
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/g;
 
 /** Python's `json.dumps(str)` with `ensure_ascii=True`. */
-export function pyStringRepr(s: string): string {
+function pyStringRepr(s: string): string {
   return `"${s.replace(
     NEEDS_ESCAPE,
     (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,

@@ -43,8 +43,23 @@ export const eventSchemas: Schemas = buildSchemas(false);
 /** As `eventSchemas`, but fields the model fills itself may be left out and get their default. */
 export const eventInputSchemas: Schemas = buildSchemas(true);
 
-/** Builds an event of `type`, filling defaults (`ts_created_ns` now, new ids, nulls) like the model. */
+/**
+ * Builds an event of `type`, filling defaults (`ts_created_ns` now, new ids, nulls) like the model,
+ * and checks it: a `number` timestamp or an unknown enum value throws InvalidEventError (naming the
+ * field) here, where the event is written, not later in the recorder.
+ */
 export function makeEvent<K extends EventType>(type: K, input: EventInput<K>): EventOf<K> {
+  const event = makeEventTrusted(type, input);
+  const error = findInvalidField(event);
+  if (error !== undefined) throw error;
+  return event;
+}
+
+/**
+ * As {@link makeEvent}, without the check: for hot paths whose inputs are known good. A bad value
+ * is then only refused by the recorder (or a later parse).
+ */
+export function makeEventTrusted<K extends EventType>(type: K, input: EventInput<K>): EventOf<K> {
   const event: Record<string, unknown> = { type };
   const given = input as Record<string, unknown>;
   for (const [name, field] of fieldsOf(type)) {

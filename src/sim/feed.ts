@@ -3,7 +3,7 @@ import type { BarPeriod } from "../events/catalog.ts";
 import { makeEvent } from "../events/schemas.ts";
 import type { Random } from "./random.ts";
 
-export const PERIOD_NS: Record<BarPeriod, bigint> = {
+const PERIOD_NS: Record<BarPeriod, bigint> = {
   SECOND: 1_000_000_000n,
   MINUTE: 60_000_000_000n,
   HOUR: 3_600_000_000_000n,

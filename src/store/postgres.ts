@@ -427,7 +427,7 @@ const SQLSTATES: Record<string, string> = {
  * A driver failure as a one-line StoreAccessError naming the store (without the password);
  * runtape's own errors pass through.
  */
-export function storeError(target: StoreTarget, error: unknown): Error {
+function storeError(target: StoreTarget, error: unknown): Error {
   if (error instanceof RuntapeError) return error;
   const { code, errno, message } = (error ?? {}) as {
     code?: string;
