@@ -11,6 +11,8 @@ export interface DiffOptions {
   tolerance?: { abs?: number; rel?: number };
   /** Event types left out of both sides before comparing. */
   excludeTypes?: readonly EventType[];
+  /** How many divergences to keep in `divergences` (all are counted in `differing`). Default 1. */
+  max?: number;
 }
 
 /** One field that differs, with both values. */
@@ -20,7 +22,7 @@ export interface FieldDifference {
   b: unknown;
 }
 
-/** The first place where two runs part. `a` or `b` is null where one run has ended. */
+/** A place where two runs part. `a` or `b` is null where one run has ended. */
 export interface Divergence {
   /** 0-based position in the compared streams (after `excludeTypes`). */
   index: number;
@@ -33,7 +35,10 @@ export interface Divergence {
 /** The outcome of comparing two runs event by event. */
 export interface DiffResult {
   match: boolean;
+  /** The first divergence: `divergences[0]`, or null when the runs match. */
   first: Divergence | null;
+  /** The first `max` divergences, in order. */
+  divergences: Divergence[];
   /** Positions at which the events differ, counting those past the end of the shorter run. */
   differing: number;
   countsA: Record<EventType, number>;
@@ -108,10 +113,12 @@ function comparison(options: DiffOptions): {
   step(ea: Event | null, eb: Event | null): void;
 } {
   const ignore = new Set(options.ignore ?? DEFAULT_IGNORE);
+  const max = options.max ?? 1;
   const equal = makeEquality(options.tolerance);
   const result: DiffResult = {
     match: true,
     first: null,
+    divergences: [],
     differing: 0,
     countsA: zeroCounts(),
     countsB: zeroCounts(),
@@ -126,9 +133,11 @@ function comparison(options: DiffOptions): {
         ea && eb && ea.type === eb.type ? fieldDifferences(ea, eb, ignore, equal) : null;
       if (fields === null || fields.length > 0) {
         result.differing++;
-        if (result.first === null) {
-          result.match = false;
-          result.first = { index, a: ea, b: eb, fields: fields ?? [] };
+        result.match = false;
+        if (result.first === null || result.divergences.length < max) {
+          const divergence = { index, a: ea, b: eb, fields: fields ?? [] };
+          result.first ??= divergence;
+          if (result.divergences.length < max) result.divergences.push(divergence);
         }
       }
       index++;
@@ -204,7 +213,7 @@ const show = (value: unknown): string =>
         );
 
 /**
- * A readable account of a comparison: the first divergence (position, types, differing fields
+ * A readable account of a comparison: the divergences kept (position, types, differing fields
  * with both values) and per-type counts of both sides where they differ.
  */
 export function formatDiff(
@@ -213,22 +222,19 @@ export function formatDiff(
 ): string {
   if (result.match) return `runs match (${total(result.countsA)} events)`;
   const lines: string[] = [];
-  const first = result.first as Divergence;
-  const at = `event #${first.index + 1}`;
-  if (first.a === null || first.b === null) {
-    const [ended, goesOn] = first.a === null ? [labels.a, first.b] : [labels.b, first.a];
-    lines.push(
-      `first divergence at ${at}: ${ended} has ended, the other goes on with ${goesOn?.type}`,
-    );
-  } else if (first.a.type !== first.b.type) {
-    lines.push(
-      `first divergence at ${at}: ${labels.a} has ${first.a.type}, ${labels.b} has ${first.b.type}`,
-    );
-  } else {
-    lines.push(`first divergence at ${at} (${first.a.type}):`);
-    for (const f of first.fields)
-      lines.push(`  ${f.field}: ${show(f.a)} (${labels.a}) vs ${show(f.b)} (${labels.b})`);
-  }
+  result.divergences.forEach((d, i) => {
+    const at = `${i === 0 ? "first divergence" : "divergence"} at event #${d.index + 1}`;
+    if (d.a === null || d.b === null) {
+      const [ended, goesOn] = d.a === null ? [labels.a, d.b] : [labels.b, d.a];
+      lines.push(`${at}: ${ended} has ended, the other goes on with ${goesOn?.type}`);
+    } else if (d.a.type !== d.b.type) {
+      lines.push(`${at}: ${labels.a} has ${d.a.type}, ${labels.b} has ${d.b.type}`);
+    } else {
+      lines.push(`${at} (${d.a.type}):`);
+      for (const f of d.fields)
+        lines.push(`  ${f.field}: ${show(f.a)} (${labels.a}) vs ${show(f.b)} (${labels.b})`);
+    }
+  });
   lines.push(
     `${result.differing} event position(s) differ; ${labels.a} has ${total(result.countsA)} events, ${labels.b} has ${total(result.countsB)}`,
   );

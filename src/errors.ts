@@ -120,7 +120,7 @@ export class InvalidEventError extends RuntapeError {
     readonly value: unknown,
     reason: string,
   ) {
-    super(`${eventType}.${field}: ${reason} (got ${showValue(value)})`, "INVALID_EVENT");
+    super(`${eventType}.${field}: ${reason} (got ${describeValue(value)})`, "INVALID_EVENT");
   }
 }
 
@@ -140,22 +140,26 @@ export class RowDecodeError extends RuntapeError {
     readonly value: unknown,
     reason: string,
   ) {
-    super(`${table} row ${rowId}, ${column}: ${reason} (got ${showValue(value)})`, "ROW_DECODE");
+    super(
+      `${table} row ${rowId}, ${column}: ${reason} (got ${describeValue(value)})`,
+      "ROW_DECODE",
+    );
   }
 }
 
-/** A line of NDJSON input that is not a valid event. `line` counts from 1. */
+/** A line of NDJSON input that is not a valid event. `line` counts from 1; `file` when known. */
 export class NdjsonError extends RuntapeError {
   constructor(
     readonly line: number,
     readonly reason: string,
+    readonly file?: string,
   ) {
-    super(`line ${line}: ${reason}`, "NDJSON");
+    super(`${file === undefined ? "" : `${file}, `}line ${line}: ${reason}`, "NDJSON");
   }
 }
 
 /** A short, printable rendering of a bad value for an error message. */
-function showValue(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "number") return String(value);
   if (typeof value === "string") {

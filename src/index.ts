@@ -64,6 +64,7 @@ export { parseJsonObject, stringifyExact } from "./json.ts";
 export {
   decodeEvent,
   encodeEvent,
+  encodeEventInt64Strings,
   MAX_LINE_BYTES,
   type NdjsonInput,
   readNdjson,

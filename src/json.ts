@@ -1,14 +1,27 @@
 import { RuntapeError } from "./errors.ts";
 
 /**
- * JSON text in which bigints are exact integers (JSON.stringify refuses them) and non-finite
- * numbers are the strings "NaN", "Infinity", "-Infinity" (JSON.stringify turns them into null).
+ * How 64-bit integers (bigints) are written: exact JSON numbers, or strings for readers that
+ * take every JSON number for a double (jq, spreadsheets) and would round 19-digit timestamps.
  */
-export function stringifyExact(value: unknown, indent?: number): string {
+export type Int64Style = "number" | "string";
+
+/**
+ * JSON text in which bigints are exact integers (JSON.stringify refuses them), or strings with
+ * `int64: "string"`, and non-finite numbers are the strings "NaN", "Infinity", "-Infinity"
+ * (JSON.stringify turns them into null).
+ */
+export function stringifyExact(
+  value: unknown,
+  indent?: number,
+  options: { int64?: Int64Style } = {},
+): string {
+  const asString = options.int64 === "string";
   const marks: string[] = [];
   const text = JSON.stringify(
     value,
     (_key, v) => {
+      if (typeof v === "bigint" && asString) return v.toString();
       if (typeof v === "bigint") {
         marks.push(v.toString());
         return `\u0000${marks.length - 1}\u0000`;
@@ -24,6 +37,24 @@ export function stringifyExact(value: unknown, indent?: number): string {
 }
 
 const INTEGER = /^-?\d+$/;
+
+const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * `value` with the camelCase keys of its objects in snake_case, the style of the database's
+ * columns, so that every JSON document the CLI prints speaks one style. The values of `opaque`
+ * keys (user data such as a run's config, or maps keyed by event type) are kept as they are.
+ */
+export function snakeCaseKeys(value: unknown, opaque: readonly string[] = []): unknown {
+  if (Array.isArray(value)) return value.map((v) => snakeCaseKeys(v, opaque));
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      snake(k),
+      opaque.includes(k) ? v : snakeCaseKeys(v, opaque),
+    ]),
+  );
+}
 
 /**
  * Parses JSON text that must hold an object: a run's config or metadata, wherever it comes from

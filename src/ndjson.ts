@@ -3,11 +3,13 @@
  * 64-bit integers as exact JSON integers, non-finite floats as the strings "NaN", "Infinity",
  * "-Infinity" (also inside `indicators`), null for absent optional fields.
  */
+import { readFileSync } from "node:fs";
 import { InvalidEventError, NdjsonError, RuntapeError } from "./errors.ts";
 import { type Event, type EventType, fieldsOf, isEventType } from "./events/catalog.ts";
 import type { FieldEntry } from "./events/event-catalog.ts";
 import type { Field } from "./events/fields.ts";
 import { parseEvent } from "./events/schemas.ts";
+import type { Int64Style } from "./json.ts";
 
 /** Longest line accepted; a longer one is an error, not an out-of-memory crash. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -41,11 +43,11 @@ const textJson = (text: string): string =>
 type Encoder = (event: Record<string, unknown>) => string;
 
 /** The expression that renders `value` (a JS expression) of `field` as JSON. */
-function valueJson(field: Field<unknown>, value: string): string {
+function valueJson(field: Field<unknown>, value: string, int64: Int64Style): string {
   switch (field.kind) {
     case "ns":
     case "int":
-      return value;
+      return int64 === "string" ? `'"' + ${value} + '"'` : value;
     case "real":
       return `number(${value})`;
     case "indicators":
@@ -61,11 +63,11 @@ function valueJson(field: Field<unknown>, value: string): string {
  * value runs at half the speed. An event with a field left out (a golden file leaves out the
  * wall clock) takes the general path, which leaves it out of the line too.
  */
-function compileEncoder(type: EventType): Encoder {
+function compileEncoder(type: EventType, int64: Int64Style): Encoder {
   const fields = fieldsOf(type);
   const read = (name: string) => `e[${JSON.stringify(name)}]`;
   const member = ([name, field]: FieldEntry) =>
-    `,"${name}":\${${read(name)} == null ? "null" : ${valueJson(field, read(name))}}`;
+    `,"${name}":\${${read(name)} == null ? "null" : ${valueJson(field, read(name), int64)}}`;
   const compile = (template: string, partial?: Encoder): Encoder =>
     new Function("number", "indicators", "text", "partial", `return (e) => ${template};`)(
       number,
@@ -86,16 +88,29 @@ function compileEncoder(type: EventType): Encoder {
   );
 }
 
-const encoders = new Map<string, Encoder>();
+const encoders: Record<Int64Style, Map<string, Encoder>> = { number: new Map(), string: new Map() };
+
+function encode(event: Event, int64: Int64Style): string {
+  let encoder = encoders[int64].get(event.type);
+  if (encoder === undefined) {
+    encoder = compileEncoder(event.type, int64);
+    encoders[int64].set(event.type, encoder);
+  }
+  return encoder(event as unknown as Record<string, unknown>);
+}
 
 /** One event as one NDJSON line (without the newline); keys in catalog order. */
 export function encodeEvent(event: Event): string {
-  let encode = encoders.get(event.type);
-  if (encode === undefined) {
-    encode = compileEncoder(event.type);
-    encoders.set(event.type, encode);
-  }
-  return encode(event as unknown as Record<string, unknown>);
+  return encode(event, "number");
+}
+
+/**
+ * As {@link encodeEvent}, with the 64-bit integer columns (timestamps, volumes) as strings, for
+ * readers that take every number for a double (jq). Such a line is for reading: `decodeEvent`
+ * wants exact integers.
+ */
+export function encodeEventInt64Strings(event: Event): string {
+  return encode(event, "string");
 }
 
 const INTEGER = /^-?\d+$/;
@@ -203,6 +218,31 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
     }
   }
   return parseEvent(record, options);
+}
+
+/**
+ * The events of the NDJSON file at `path` (a golden run, an export), read synchronously so that
+ * it can be compared with a replay step by step; fields the model fills itself may be left out.
+ * Throws RuntapeError (INPUT_MISSING) for a missing file, NdjsonError naming the file and line.
+ */
+export function* readNdjsonFile(path: string): Generator<Event> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new RuntapeError(`no NDJSON file at ${path}`, "INPUT_MISSING");
+  }
+  let number = 0;
+  for (const line of text.split("\n")) {
+    number++;
+    if (line.trim() === "") continue;
+    try {
+      yield decodeEvent(line, { defaults: true });
+    } catch (error) {
+      if (error instanceof RuntapeError) throw new NdjsonError(number, error.message, path);
+      throw error;
+    }
+  }
 }
 
 /** An NDJSON source: a stream, or any iterable (sync or async) of bytes or text. */

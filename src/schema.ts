@@ -60,7 +60,7 @@ export interface Column {
  * The stored columns of `type` in the order a file of the current version has them: ordered by
  * the version that added them, so that a new file and a migrated one have the same tables.
  */
-function storedColumns(cat: EventCatalog, type: string): Column[] {
+export function storedColumns(cat: EventCatalog, type: string): Column[] {
   const fields = cat.fields(type).map(([name, f]) => ({
     name,
     ddl: `${name} ${f.sql}${f.notNull ? " NOT NULL" : ""}`,

@@ -8,7 +8,7 @@
  * pass `update: true`); a missing golden is an error, never created silently.
  */
 import { onTestFinished } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { EventBus } from "./bus.ts";
@@ -20,9 +20,9 @@ import {
   formatDiff,
   type RunRef,
 } from "./diff.ts";
-import { NdjsonError, RuntapeError } from "./errors.ts";
+import { RuntapeError } from "./errors.ts";
 import { type Event, fieldsOf } from "./events/catalog.ts";
-import { decodeEvent, encodeEvent } from "./ndjson.ts";
+import { encodeEvent, readNdjsonFile } from "./ndjson.ts";
 import { recordRun } from "./record.ts";
 import { onExitWithOpenRuns, openRunsWarning, type RecorderOptions } from "./recorder.ts";
 import { replay } from "./replay.ts";
@@ -158,27 +158,14 @@ export function writeGolden(
 }
 
 /** The events of a golden NDJSON file; fields left out get their defaults. */
-export function* readGolden(path: string): Generator<Event> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
+export function readGolden(path: string): Generator<Event> {
+  if (!existsSync(path)) {
     throw new RuntapeError(
       `no golden run at ${path}: record it with ${UPDATE_GOLDEN_ENV}=1 bun test`,
       "GOLDEN_MISSING",
     );
   }
-  let number = 0;
-  for (const line of text.split("\n")) {
-    number++;
-    if (line.trim() === "") continue;
-    try {
-      yield decodeEvent(line, { defaults: true });
-    } catch (error) {
-      if (error instanceof RuntapeError) throw new NdjsonError(number, `${path}: ${error.message}`);
-      throw error;
-    }
-  }
+  return readNdjsonFile(path);
 }
 
 /** What a golden check did. */

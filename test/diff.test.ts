@@ -47,6 +47,24 @@ describe("diff", () => {
     expect(formatDiff(short)).toContain("BarReceived: 3 vs 1");
   });
 
+  test("max keeps the first N divergences in order; differing counts them all", () => {
+    const a = [bar(0), bar(1), bar(2), bar(3), bar(4)];
+    const b = a.map((e, i) => (i % 2 === 0 ? withField(e, "volume", 1) : e));
+    const result = diffEvents(a, b, { max: 2 });
+    expect(result.divergences.map((d) => d.index)).toEqual([0, 2]);
+    expect(result.first).toBe(result.divergences[0] ?? null);
+    expect(result.differing).toBe(3);
+    expect(diffEvents(a, b).divergences.map((d) => d.index)).toEqual([0]);
+    expect(
+      formatDiff(result)
+        .split("\n")
+        .filter((l) => l.includes("divergence at")),
+    ).toEqual([
+      "first divergence at event #1 (BarReceived):",
+      "divergence at event #3 (BarReceived):",
+    ]);
+  });
+
   test("excluded types are left out of both sides", () => {
     const a = [bar(0), sampleEvents()[4] as Event, bar(1)];
     const b = [bar(0), bar(1)];

@@ -1,29 +1,58 @@
 import { defineCommand } from "citty";
-import { DEFAULT_IGNORE, type DiffOptions, diffRuns, diffStreams, formatDiff } from "../diff.ts";
-import { EVENT_TYPES, fieldsOf } from "../events/catalog.ts";
-import { stringifyExact } from "../json.ts";
+import {
+  DEFAULT_IGNORE,
+  type DiffOptions,
+  type DiffResult,
+  diffRuns,
+  diffStreams,
+  formatDiff,
+} from "../diff.ts";
+import { EVENT_TYPES, type Event, fieldsOf } from "../events/catalog.ts";
+import { readNdjsonFile } from "../ndjson.ts";
 import { resolveRunId } from "../runs.ts";
 import { isStoreUrl } from "../store/index.ts";
-import { commonArgs, parseList, parseTypes, UsageError } from "./args.ts";
+import { commonArgs, parseInteger, parseList, parseTypes, UsageError } from "./args.ts";
 import { openDb } from "./database.ts";
-import { out } from "./output.ts";
+import { int64Arg, out, printJson } from "./output.ts";
 import { openSourceArg } from "./source.ts";
 
 /** Every field any event type has. */
 const FIELD_NAMES = new Set(EVENT_TYPES.flatMap((type) => fieldsOf(type).map(([name]) => name)));
 
+/** A side given as a file of this kind is an NDJSON event stream (a golden run), not a database. */
+const NDJSON_FILE = /\.(ndjson|jsonl)$/i;
+
+// Events and counts keyed by event type keep their keys in --json; the rest is snake_case.
+const OPAQUE = ["a", "b", "countsA", "countsB"];
+
+type Args = {
+  a: string;
+  b: string;
+  "run-a"?: string;
+  "run-b"?: string;
+  json?: boolean;
+  int64?: string;
+  verbose?: boolean;
+};
+
+function print(args: Args, runA: string | null, runB: string | null, result: DiffResult): number {
+  if (args.json) printJson({ runA, runB, ...result }, args, OPAQUE);
+  else out(`${formatDiff(result, { a: "A", b: "B" })}\n`);
+  return result.match ? 0 : 1;
+}
+
 export default defineCommand({
   meta: {
     name: "diff",
     description:
-      "Compare two runs event by event; exit 0 when they match, 1 when they differ, 2 on error",
+      "Compare two runs event by event (each in a runs database, a store or an NDJSON file); exit 0 when they match, 1 when they differ, 2 on error",
   },
   args: {
-    a: { type: "positional", required: true, description: "First runs database" },
+    a: { type: "positional", required: true, description: "First runs database or .ndjson file" },
     b: {
       type: "positional",
       required: true,
-      description: "Second runs database (may be the same file)",
+      description: "Second runs database (may be the same file) or .ndjson file",
     },
     "run-a": { type: "string", valueHint: "ID|latest", description: "Run of A (default: latest)" },
     "run-b": { type: "string", valueHint: "ID|latest", description: "Run of B (default: latest)" },
@@ -42,7 +71,13 @@ export default defineCommand({
       valueHint: "T,…",
       description: "Leave these event types out",
     },
+    max: {
+      type: "string",
+      valueHint: "N",
+      description: "Show the first N divergences (default 1)",
+    },
     json: { type: "boolean", description: "Print the result as one JSON document" },
+    ...int64Arg,
     ...commonArgs,
   },
   async run({ args }) {
@@ -60,23 +95,26 @@ export default defineCommand({
         "fields are the NDJSON keys of the events, e.g. ts_created_ns",
       );
     }
-    const options = {
+    const options: DiffOptions = {
+      max: parseInteger(args.max, "--max", 1),
       ignore,
       tolerance: tolerance === undefined ? undefined : { abs: tolerance, rel: tolerance },
       excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
     };
-    if (isStoreUrl(args.a) || isStoreUrl(args.b)) return await diffSources(args, options);
+    const streamed = [args.a, args.b].some((p) => isStoreUrl(p) || NDJSON_FILE.test(p));
+    if (streamed) return await diffSources(args, options);
     const a = openDb(args.a, args);
     try {
       const b = args.b === args.a ? a : openDb(args.b, args);
       try {
         const runA = resolveRunId(a, args["run-a"]);
         const runB = resolveRunId(b, args["run-b"]);
-        const result = diffRuns({ db: a, run: runA }, { db: b, run: runB }, options);
-        out(
-          `${args.json ? stringifyExact({ runA, runB, ...result }, 2) : formatDiff(result, { a: "A", b: "B" })}\n`,
+        return print(
+          args,
+          runA,
+          runB,
+          diffRuns({ db: a, run: runA }, { db: b, run: runB }, options),
         );
-        return result.match ? 0 : 1;
       } finally {
         if (b !== a) b.close();
       }
@@ -86,38 +124,50 @@ export default defineCommand({
   },
 });
 
-/** diff where either side is a store URL: both sides streamed through their sources. */
-async function diffSources(
-  args: {
-    a: string;
-    b: string;
-    "run-a"?: string;
-    "run-b"?: string;
-    json?: boolean;
-    verbose?: boolean;
-  },
+/** A side read as a stream: a store, a runs database beside one, or an NDJSON file. */
+interface Side {
+  run: string | null;
+  events: AsyncIterable<Event>;
+  close(): Promise<void>;
+}
+
+async function openSide(
+  path: string,
+  run: string | undefined,
+  flag: string,
+  args: Args,
   options: DiffOptions,
-): Promise<number> {
-  const a = await openSourceArg(args.a, args);
-  try {
-    const b = args.b === args.a ? a : await openSourceArg(args.b, args);
-    try {
-      const runA = await a.resolveRunId(args["run-a"]);
-      const runB = await b.resolveRunId(args["run-b"]);
-      const excludeTypes = options.excludeTypes;
-      const result = await diffStreams(
-        a.events({ run: runA, excludeTypes }),
-        b.events({ run: runB, excludeTypes }),
-        options,
-      );
-      out(
-        `${args.json ? stringifyExact({ runA, runB, ...result }, 2) : formatDiff(result, { a: "A", b: "B" })}\n`,
-      );
-      return result.match ? 0 : 1;
-    } finally {
-      if (b !== a) await b.close();
+): Promise<Side> {
+  if (NDJSON_FILE.test(path)) {
+    if (run !== undefined) {
+      throw new UsageError(`${flag} applies to a runs database, not to ${path}`);
     }
+    const events = readNdjsonFile(path);
+    const stream = (async function* () {
+      yield* events;
+    })();
+    return { run: null, events: stream, close: async () => {} };
+  }
+  const source = await openSourceArg(path, args);
+  try {
+    const id = await source.resolveRunId(run);
+    const events = source.events({ run: id, excludeTypes: options.excludeTypes });
+    return { run: id, events, close: () => source.close() };
+  } catch (error) {
+    await source.close();
+    throw error;
+  }
+}
+
+/** diff where either side is a store URL or an NDJSON file: both sides streamed. */
+async function diffSources(args: Args, options: DiffOptions): Promise<number> {
+  const sides: Side[] = [];
+  try {
+    sides.push(await openSide(args.a, args["run-a"], "--run-a", args, options));
+    sides.push(await openSide(args.b, args["run-b"], "--run-b", args, options));
+    const [a, b] = sides as [Side, Side];
+    return print(args, a.run, b.run, await diffStreams(a.events, b.events, options));
   } finally {
-    await a.close();
+    for (const side of sides) await side.close();
   }
 }

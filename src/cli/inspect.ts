@@ -8,14 +8,13 @@ import {
   type RunDetail,
   type RunListEntry,
 } from "../inspect.ts";
-import { stringifyExact } from "../json.ts";
 import { databaseSizes } from "../manage.ts";
 import { resolveRunId } from "../runs.ts";
 import { PgStore } from "../store/index.ts";
 import { checkStore, inspectStoredRun, listSourceSummaries } from "../store/inspect.ts";
 import { printable } from "../text.ts";
 import { commonArgs, runArgs, UsageError } from "./args.ts";
-import { formatDuration, isoNs, out, table } from "./output.ts";
+import { formatDuration, int64Arg, isoNs, out, printJson, table } from "./output.ts";
 import { openSourceArg } from "./source.ts";
 
 export default defineCommand({
@@ -27,6 +26,7 @@ export default defineCommand({
     ...runArgs,
     run: { ...runArgs.run, description: "Show this run in detail (ID or latest)" },
     json: { type: "boolean", description: "Print one JSON document (exact integers) instead" },
+    ...int64Arg,
     check: {
       type: "boolean",
       description:
@@ -50,12 +50,12 @@ export default defineCommand({
     try {
       if (args.check) {
         const runId = args.run === undefined ? undefined : resolveRunId(db, args.run);
-        return printFindings(checkDatabase(db, { runId }), args.db, args.json);
+        return printFindings(checkDatabase(db, { runId }), args.db, args);
       }
-      if (args.sizes) return printSizes(databaseSizes(db), args.json);
-      if (args.run === undefined) return printList(listRunSummaries(db), args.json);
+      if (args.sizes) return printSizes(databaseSizes(db), args);
+      if (args.run === undefined) return printList(listRunSummaries(db), args);
       const detail = inspectRun(db, resolveRunId(db, args.run));
-      return print(args.json ? stringifyExact(detail, 2) : renderDetail(detail));
+      return printDetail(detail, args);
     } finally {
       db.close();
     }
@@ -65,21 +65,37 @@ export default defineCommand({
 /** inspect of a store URL: the run list, a run in detail, or the check of every run's digest. */
 async function inspectStore(
   store: PgStore,
-  args: { db: string; run?: string; json?: boolean; check?: boolean; sizes?: boolean },
+  args: {
+    db: string;
+    run?: string;
+    json?: boolean;
+    check?: boolean;
+    sizes?: boolean;
+    int64?: string;
+  },
 ): Promise<number> {
   try {
     if (args.sizes) throw new UsageError("--sizes reads a runs database file, not a store");
-    if (args.check) return printFindings(await checkStore(store), store.label, args.json);
-    if (args.run === undefined) return printList(await listSourceSummaries(store), args.json);
+    if (args.check) return printFindings(await checkStore(store), store.label, args);
+    if (args.run === undefined) return printList(await listSourceSummaries(store), args);
     const detail = await inspectStoredRun(store, await store.resolveRunId(args.run));
-    return print(args.json ? stringifyExact(detail, 2) : renderDetail(detail));
+    return printDetail(detail, args);
   } finally {
     await store.close();
   }
 }
 
-function printList(runs: RunListEntry[], json: boolean | undefined): number {
-  if (json) return print(stringifyExact(runs, 2));
+/** How a command asked for JSON: `--json` and `--int64`. */
+type JsonArgs = { json?: boolean; int64?: string };
+
+function printDetail(detail: RunDetail, args: JsonArgs): number {
+  // The config and metadata are the user's; counts are keyed by event type.
+  if (args.json) return printJson(detail, args, ["config", "metadata", "counts"]);
+  return print(renderDetail(detail));
+}
+
+function printList(runs: RunListEntry[], args: JsonArgs): number {
+  if (args.json) return printJson(runs, args);
   const rows = runs.map((r) => [
     printable(r.runId),
     printable(r.name),
@@ -93,16 +109,16 @@ function printList(runs: RunListEntry[], json: boolean | undefined): number {
 
 const mb = (bytes: number) => (bytes / 1e6).toFixed(2);
 
-function printSizes(sizes: ReturnType<typeof databaseSizes>, json: boolean | undefined): number {
-  if (json) return print(stringifyExact(sizes, 2));
+function printSizes(sizes: ReturnType<typeof databaseSizes>, args: JsonArgs): number {
+  if (args.json) return printJson(sizes, args);
   const rows = sizes.tables.map((t) => [t.table, mb(t.bytes), mb(t.indexBytes)]);
   return print(
     `file  ${mb(sizes.fileBytes)} MB (with its write-ahead log)\n\n${table(["TABLE", "MB", "OF WHICH INDEXES"], rows)}`,
   );
 }
 
-function printFindings(findings: CheckFinding[], label: string, json: boolean | undefined): number {
-  if (json) print(stringifyExact({ ok: findings.length === 0, findings }, 2));
+function printFindings(findings: CheckFinding[], label: string, args: JsonArgs): number {
+  if (args.json) printJson({ ok: findings.length === 0, findings }, args);
   else if (findings.length === 0) print(`${label}: no problems found`);
   else print(findings.map((f) => `${f.kind}: ${printable(f.message)}`).join("\n"));
   return findings.length === 0 ? 0 : 1;

@@ -1,6 +1,8 @@
 import { writeSync } from "node:fs";
+import type { ArgsDef } from "citty";
 import { createConsola } from "consola";
 import { RuntapeError } from "../errors.ts";
+import { type Int64Style, snakeCaseKeys, stringifyExact } from "../json.ts";
 
 /** Whether stderr may carry colour and redrawn progress: a terminal, and no NO_COLOR. */
 export const stderrIsTerminal = Boolean(process.stderr.isTTY);
@@ -79,6 +81,31 @@ export function out(data: string | Uint8Array): void {
       );
     }
   }
+}
+
+/** The option of every command that prints JSON or NDJSON. */
+export const int64Arg = {
+  int64: {
+    type: "enum",
+    options: ["number", "string"],
+    default: "number",
+    description:
+      "64-bit integers as exact JSON numbers, or as strings for tools that read doubles (jq)",
+  },
+} as const satisfies ArgsDef;
+
+/**
+ * Prints `value` as one JSON document: keys in snake_case (see snakeCaseKeys; `opaque` values are
+ * left alone), integers exact or, with `--int64 string`, as strings. Returns 0, the exit code.
+ */
+export function printJson(
+  value: unknown,
+  args: { int64?: string },
+  opaque: readonly string[] = [],
+): number {
+  const int64 = args.int64 as Int64Style | undefined;
+  out(`${stringifyExact(snakeCaseKeys(value, opaque), 2, { int64 })}\n`);
+  return 0;
 }
 
 /** ns since the epoch as ISO-8601 UTC with all nine fractional digits. */

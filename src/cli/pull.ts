@@ -1,8 +1,7 @@
 import { defineCommand } from "citty";
-import { stringifyExact } from "../json.ts";
 import { type PulledRun, pull } from "../store/index.ts";
 import { commonArgs } from "./args.ts";
-import { out } from "./output.ts";
+import { out, printJson } from "./output.ts";
 import { openStoreArg, repeated } from "./source.ts";
 
 export default defineCommand({
@@ -33,7 +32,7 @@ export default defineCommand({
         runs: repeated(rawArgs, "--run"),
         onRun: args.json ? undefined : (r) => out(`${describePull(r)}\n`),
       });
-      if (args.json) out(`${stringifyExact({ into: args.into, runs: results }, 2)}\n`);
+      if (args.json) printJson({ into: args.into, runs: results }, {});
       else {
         const copied = results.filter((r) => r.outcome === "pulled");
         out(

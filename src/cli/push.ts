@@ -1,9 +1,8 @@
 import { defineCommand } from "citty";
-import { stringifyExact } from "../json.ts";
 import { defaultStoreUrl, type PushedRun, push } from "../store/index.ts";
 import { commonArgs, UsageError } from "./args.ts";
 import { openDb } from "./database.ts";
-import { out } from "./output.ts";
+import { out, printJson } from "./output.ts";
 import { openStoreArg, repeated } from "./source.ts";
 
 export default defineCommand({
@@ -44,7 +43,7 @@ export default defineCommand({
           replace: args.replace,
           onRun: args.json ? undefined : (r) => out(`${describePush(r)}\n`),
         });
-        if (args.json) out(`${stringifyExact({ store: store.label, runs: results }, 2)}\n`);
+        if (args.json) printJson({ store: store.label, runs: results }, {});
         else out(`${summary(results, store.label)}\n`);
         return 0;
       } finally {

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
-import { encodeEvent } from "../ndjson.ts";
+import { encodeEvent, encodeEventInt64Strings } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
 import { copyRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
@@ -19,7 +19,7 @@ import {
   runArgs,
   UsageError,
 } from "./args.ts";
-import { isoNs, out } from "./output.ts";
+import { int64Arg, isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
 import { openSourceArg } from "./source.ts";
@@ -71,6 +71,7 @@ export default defineCommand({
       type: "boolean",
       description: "Pass over rows that do not decode (counted on stderr) instead of stopping",
     },
+    ...int64Arg,
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
@@ -108,7 +109,11 @@ export default defineCommand({
         source,
         options,
         speed,
-        args.format === "pretty" ? pretty : encodeEvent,
+        args.format === "pretty"
+          ? pretty
+          : args.int64 === "string"
+            ? encodeEventInt64Strings
+            : encodeEvent,
       );
     } finally {
       await source.close();

@@ -1,5 +1,5 @@
 import { inSnapshot, type RunsDb } from "../db.ts";
-import { describe, type RowDecodeError } from "../errors.ts";
+import { describeValue, type RowDecodeError } from "../errors.ts";
 import { replay } from "../replay.ts";
 import { getRun, isRecordingAlive, listRuns, RUN_STATUSES, type RunRow } from "../runs.ts";
 import { EXTENSION_SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
@@ -74,7 +74,7 @@ function runRowFindings(run: RunRow): CheckFinding[] {
     kind: "run",
     runId,
     table: "runs",
-    message: `run ${JSON.stringify(runId)}, ${column}: ${reason} (got ${describe(value)})`,
+    message: `run ${JSON.stringify(runId)}, ${column}: ${reason} (got ${describeValue(value)})`,
   }));
 }
 

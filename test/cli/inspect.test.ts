@@ -97,16 +97,33 @@ describe("runtape inspect", () => {
   test("the run list as JSON: newest first, timestamps as exact integers", async () => {
     const result = await run(["inspect", "runs.db", "--json"]);
     expect(result.code).toBe(0);
-    const list = JSON.parse(result.stdout) as { runId: string; status: string; events: number }[];
+    const list = JSON.parse(result.stdout) as { run_id: string; status: string; events: number }[];
     const newestFirst = [...runs].reverse();
-    expect(list.map((r) => [r.runId, r.status, r.events])).toEqual(
+    expect(Object.keys(list[0] ?? {})).toEqual([
+      "run_id",
+      "name",
+      "status",
+      "alive",
+      "stale",
+      "ts_start",
+      "ts_end",
+      "duration_ns",
+      "events",
+    ]);
+    expect(list.map((r) => [r.run_id, r.status, r.events])).toEqual(
       newestFirst.map((r) => [r.run_id, "completed", eventsOf(r)]),
     );
     // Wall-clock nanoseconds are far above 2^53: JSON.parse alone would round them.
-    const starts = jsonIntegers(result.stdout, "tsStart");
+    const starts = jsonIntegers(result.stdout, "ts_start");
     expect(starts).toEqual(newestFirst.map((r) => r.ts_start));
     for (const ns of starts) expect((ns ?? 0n) > 2n ** 53n).toBe(true);
-    expect(jsonIntegers(result.stdout, "tsEnd")).toEqual(newestFirst.map((r) => r.ts_end));
+    expect(jsonIntegers(result.stdout, "ts_end")).toEqual(newestFirst.map((r) => r.ts_end));
+    // For readers that take every number for a double: the same integers as strings.
+    const strings = await run(["inspect", "runs.db", "--json", "--int64", "string"]);
+    const parsed = JSON.parse(strings.stdout) as { ts_start: string; events: string }[];
+    expect(parsed.map((r) => [r.ts_start, r.events])).toEqual(
+      newestFirst.map((r) => [String(r.ts_start), String(eventsOf(r))]),
+    );
   });
 
   test("--run: counts per type, symbols, periods, time range, metadata and the trading of each symbol", async () => {
@@ -171,10 +188,17 @@ describe("runtape inspect", () => {
     expect(doc.counts).toEqual(typeCounts(DB, runId));
     expect(doc.symbols).toEqual(["AAPL", "MSFT", "NVDA"]);
     expect(doc.metadata).toEqual({ note: "ünïcode", n: 1 });
-    expect(doc.trading).toEqual(detail.trading);
+    // The library's camelCase fields, in the columns' snake_case like every JSON document.
+    const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    expect(doc.trading).toEqual(
+      detail.trading.map((t) =>
+        Object.fromEntries(Object.entries(t).map(([k, v]) => [snake(k), v])),
+      ),
+    );
+    expect(Object.keys(doc.trading[0])).toContain("realized_pnl");
     expect(jsonIntegers(result.stdout, "ts_start")).toEqual([runs[1]?.ts_start]);
     expect(jsonIntegers(result.stdout, "ts_end")).toEqual([runs[1]?.ts_end]);
-    expect(jsonIntegers(result.stdout, "firstTsEventNs")).toEqual([detail.firstTsEventNs]);
-    expect(jsonIntegers(result.stdout, "lastTsEventNs")).toEqual([detail.lastTsEventNs]);
+    expect(jsonIntegers(result.stdout, "first_ts_event_ns")).toEqual([detail.firstTsEventNs]);
+    expect(jsonIntegers(result.stdout, "last_ts_event_ns")).toEqual([detail.lastTsEventNs]);
   });
 });

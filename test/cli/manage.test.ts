@@ -170,13 +170,13 @@ describe("runtape vacuum and inspect --sizes", () => {
     }
     const sizes = await cli(["inspect", path, "--sizes", "--json"]);
     const parsed = JSON.parse(sizes.stdout) as {
-      fileBytes: number;
+      file_bytes: number;
       tables: { table: string; bytes: number }[];
     };
     const sum = parsed.tables.reduce((s, t) => s + t.bytes, 0);
     expect(parsed.tables.map((t) => t.table)).toContain("bars");
-    expect(sum).toBeLessThanOrEqual(parsed.fileBytes);
-    expect(sum).toBeGreaterThan(parsed.fileBytes * 0.8);
+    expect(sum).toBeLessThanOrEqual(parsed.file_bytes);
+    expect(sum).toBeGreaterThan(parsed.file_bytes * 0.8);
     expect((await cli(["inspect", path, "--sizes"])).stdout).toMatch(/^file {2}[\d.]+ MB/);
     expect((await cli(["inspect", path, "--sizes", "--run", "x"])).code).toBe(2);
     expect((await cli(["rm", path, "--run", "x", "--yes"])).code).toBe(0);

@@ -132,12 +132,12 @@ describeWithPg("store CLI", (cluster) => {
         );
       }
       const listed = JSON.parse((await cli(["inspect", url, "--json"])).stdout) as {
-        runId: string;
+        run_id: string;
         events: string | number;
       }[];
       for (const [i, id] of ids.entries()) {
         const local = JSON.parse((await cli(["inspect", origins[i] as string, "--json"])).stdout);
-        expect(listed.find((r) => r.runId === id)?.events).toEqual(local[0].events);
+        expect(listed.find((r) => r.run_id === id)?.events).toEqual(local[0].events);
       }
       const check = await cli(["inspect", url, "--check"]);
       expect([check.code, check.stdout.trim()]).toEqual([0, `${url}: no problems found`]);
@@ -163,9 +163,9 @@ describeWithPg("store CLI", (cluster) => {
       );
       expect(results.map((r) => [r.code, r.stderr])).toEqual(files.map(() => [0, ""]));
       const outcomes = results.flatMap(
-        (r) => JSON.parse(r.stdout).runs as { runId: string; outcome: string }[],
+        (r) => JSON.parse(r.stdout).runs as { run_id: string; outcome: string }[],
       );
-      const shared = outcomes.filter((o) => o.runId === "shared").map((o) => o.outcome);
+      const shared = outcomes.filter((o) => o.run_id === "shared").map((o) => o.outcome);
       expect(shared.sort()).toEqual([
         "present",
         "present",
