@@ -1,5 +1,6 @@
 import { inSnapshot, type RunsDb } from "../db.ts";
 import { describeValue, type RowDecodeError } from "../errors.ts";
+import { parseJsonObject } from "../json.ts";
 import { replay } from "../replay.ts";
 import { getRun, isRecordingAlive, listRuns, RUN_STATUSES, type RunRow } from "../runs.ts";
 import { EXTENSION_SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
@@ -48,8 +49,8 @@ const isJsonObjectText = (text: unknown) => {
   if (text === null) return true;
   if (typeof text !== "string") return false;
   try {
-    const value = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value);
+    parseJsonObject(text, "config");
+    return true;
   } catch {
     return false;
   }

@@ -53,7 +53,7 @@ describe("inspect --check", () => {
     expect(one.code).toBe(1);
     expect(JSON.parse(one.stdout).findings).toEqual([
       expect.objectContaining({ kind: "integrity" }),
-      expect.objectContaining({ kind: "run", runId: b, table: "runs" }),
+      expect.objectContaining({ kind: "run", run_id: b, table: "runs" }),
     ]);
   });
 

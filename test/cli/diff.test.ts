@@ -53,11 +53,11 @@ describe("runtape diff", () => {
     writeFileSync(join(dir, "broken.ndjson"), '{"type":"BarReceived"}\n');
     const broken = await cli(["diff", "runs.db", "broken.ndjson"], dir);
     expect([broken.code, broken.stderr]).toEqual([
-      1,
+      2,
       expect.stringMatching(/^runtape: broken\.ndjson, line 1: BarReceived\.\w+: missing/),
     ]);
     const missing = await cli(["diff", "runs.db", "none.ndjson"], dir);
-    expect([missing.code, missing.stderr]).toEqual([1, "runtape: no NDJSON file at none.ndjson\n"]);
+    expect([missing.code, missing.stderr]).toEqual([2, "runtape: no NDJSON file at none.ndjson\n"]);
   });
 
   test("--max N shows the first N divergences; all are counted", async () => {
