@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { EventBus } from "./bus.ts";
-import { describe, StrategyError } from "./errors.ts";
+import { describeValue, StrategyError } from "./errors.ts";
 import type { Event, EventOf, EventType } from "./events/catalog.ts";
 import { fieldsOf } from "./events/catalog.ts";
 import { newUuid } from "./events/clock.ts";
@@ -65,7 +65,7 @@ export async function loadStrategy(file: string): Promise<LoadedStrategy> {
   if (typeof module.default !== "function") {
     throw new StrategyError(
       file,
-      `the default export must be a factory (ctx) => void, not ${describe(module.default)}`,
+      `the default export must be a factory (ctx) => void, not ${describeValue(module.default)}`,
     );
   }
   return { strategy: module.default as Strategy, file, sha256 };
