@@ -54,7 +54,7 @@ export class InvalidRunIdError extends RuntapeError {
     readonly runId: string,
     reason: string,
   ) {
-    super(`invalid run id ${describe(runId)}: ${reason}`, "INVALID_RUN_ID");
+    super(`invalid run id ${describeValue(runId)}: ${reason}`, "INVALID_RUN_ID");
   }
 }
 

@@ -1,5 +1,5 @@
 import type { ArgsDef } from "citty";
-import { describe, RuntapeError } from "../errors.ts";
+import { describeValue, RuntapeError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { parseJsonObject } from "../json.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
@@ -136,7 +136,7 @@ export function parseRunId(value: string | undefined, flag: string): string | un
   const problem = value === undefined ? undefined : runIdProblem(value);
   if (problem !== undefined) {
     throw new UsageError(
-      `${flag}: invalid run id ${describe(value)}: ${problem}`,
+      `${flag}: invalid run id ${describeValue(value)}: ${problem}`,
       `run ids are 1 to ${MAX_RUN_ID_LENGTH} characters, no control characters, not "latest"`,
     );
   }
