@@ -84,7 +84,7 @@ describe("control characters in the data are escaped in every output for people"
     const result = await cli(["inspect", path, "--json"]);
     expect(
       JSON.parse(result.stdout)
-        .map((r: { runId: string }) => r.runId)
+        .map((r: { run_id: string }) => r.run_id)
         .sort(),
     ).toEqual([EVIL_ID, "evil2"].sort());
   });
