@@ -106,14 +106,14 @@ describe("runtape diff", () => {
 });
 
 describe("runtape replay --int64 string", () => {
-  test("prints timestamps as strings that jq keeps exact", async () => {
+  test("prints the 64-bit integer columns (timestamps, volume) as strings", async () => {
     const exact = await cli(["replay", "runs.db", "--run", slow, "--limit", "2"], dir);
     const strings = await cli(
       ["replay", "runs.db", "--run", slow, "--limit", "2", "--int64", "string"],
       dir,
     );
     expect(lines(strings.stdout)).toEqual(
-      lines(exact.stdout).map((l) => l.replace(/"(ts_\w+_ns)":(-?\d+)/g, '"$1":"$2"')),
+      lines(exact.stdout).map((l) => l.replace(/"(ts_\w+_ns|volume)":(-?\d+)/g, '"$1":"$2"')),
     );
     expect(strings.stdout).toMatch(/"ts_event_ns":"\d{19}"/);
     const bad = await cli(["replay", "runs.db", "--int64", "text"], dir);
