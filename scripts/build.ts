@@ -39,7 +39,8 @@ export async function buildBinary(options: BuildOptions): Promise<void> {
   const target = options.target ?? hostTarget();
   const result = await Bun.build({
     entrypoints: [`${ROOT}bin/runtape.ts`],
-    minify: options.minify ?? true,
+    // Names stay: a --verbose stack trace must say `openRunsDb`, not `M`; renaming saves little.
+    minify: (options.minify ?? true) && { whitespace: true, syntax: true, identifiers: false },
     bytecode: options.bytecode ?? true,
     format: "esm",
     define: {

@@ -61,6 +61,7 @@ describe("runtape usage", () => {
       [["frobnicate"], 'unknown command "frobnicate"'],
       [["--bogus", "record"], "unknown option --bogus"],
       [["record", "--bogus"], "unknown option --bogus"],
+      [["record", "-v"], "unknown option -v"], // -v is --version, and only alone
       [["record", "--bogus=1"], "unknown option --bogus"],
       [["inspect", "a.db", "b.db"], 'unexpected argument "b.db"'],
       [["diff", "a.db"], "Missing required positional argument"],
@@ -194,5 +195,8 @@ describe.each(SPAWNED)("runtape usage via %s", (via) => {
     expectReport(usage, ["replay"], 2, "--limit takes a whole number");
     expectReport(failure, ["inspect"], 1, "no runs database at missing.db");
     expect(readdirSync(dir)).toEqual([]);
+    // --verbose frames name the functions, in the binary too (its identifiers are not minified).
+    const verbose = await runtape(["inspect", "missing.db", "--verbose"], { via, cwd: dir });
+    expect(verbose.stderr).toMatch(/\n +at openRunsDb /);
   });
 });
