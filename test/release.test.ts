@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { binaryName, executableFormat, PLATFORMS, type Platform } from "../scripts/release.ts";
@@ -33,6 +33,10 @@ beforeAll(async () => {
   const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(`release failed: ${stderr}`);
 }, 300_000); // a bound against a hang only: 100 MB builds on a busy machine
+// Three 100 MB files per run of the suite: not left in the temp folder.
+afterAll(() => {
+  if (out !== "") rmSync(out, { recursive: true, force: true });
+});
 
 async function exec(cmd: string[], cwd: string) {
   const proc = Bun.spawn(cmd, {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
@@ -160,5 +160,6 @@ describe("runtape backtest", () => {
       0,
       [expect.stringMatching(/^decisions match/), "trading figures unchanged"],
     ]);
+    rmSync(bin, { recursive: true, force: true }); // a 100 MB copy
   });
 });

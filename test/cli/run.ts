@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -19,7 +19,10 @@ let built: Promise<string> | undefined;
 /** Builds the binary once per test process, with the project's own build script, into a temp dir. */
 export function binary(): Promise<string> {
   built ??= (async () => {
-    const outfile = join(mkdtempSync(join(tmpdir(), "runtape-bin-")), "runtape");
+    const dir = mkdtempSync(join(tmpdir(), "runtape-bin-"));
+    // 100 MB per test process: left behind, they filled the shared machine's disk.
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    const outfile = join(dir, "runtape");
     const proc = Bun.spawn([process.execPath, join(ROOT, "scripts/build.ts"), outfile], {
       cwd: ROOT,
       stdout: "pipe",
