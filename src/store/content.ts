@@ -45,7 +45,7 @@ export function copyColumns(piece: { table: string; type?: EventType }): readonl
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
 /** One value in COPY's text format: `\N` for NULL, exact integers, shortest round-trip floats. */
-export function copyValue(value: unknown): string {
+function copyValue(value: unknown): string {
   switch (typeof value) {
     case "string":
       return /[\\\t\n\r]/.test(value)
