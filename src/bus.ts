@@ -121,9 +121,10 @@ export class EventBus {
   }
 
   #deliver(event: Event): void {
-    const subscribers = isEventType(event.type)
-      ? this.#subscribers.get(event.type)
-      : this.#unknownTypes;
+    // The map first: a known type with subscribers (the common case) needs no catalog lookup.
+    const subscribers =
+      this.#subscribers.get(event.type) ??
+      (isEventType(event.type) ? undefined : this.#unknownTypes);
     if (subscribers === undefined) return;
     for (const subscriber of subscribers) {
       try {

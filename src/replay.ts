@@ -319,6 +319,19 @@ function earliestReady(streams: Stream[], gate: CausalGate): Stream | undefined 
 }
 
 /**
+ * The check of value `v<i>` of `field`, as code. A stored integer is a 64-bit one (SQLite's and
+ * PostgreSQL's integers are), so for nanoseconds the type alone is the whole rule, without the
+ * range comparisons of `ns.is`; text is checked inline; the other kinds call their predicate.
+ */
+function check(field: Field<unknown>, i: number): string {
+  const value = `v${i}`;
+  const nullable = field.notNull ? "" : `${value} === null || `;
+  if (field.kind === "ns") return `(${nullable}typeof ${value} === "bigint")`;
+  if (field.kind === "text") return `(${nullable}typeof ${value} === "string")`;
+  return `f[${i}].is(${value})`;
+}
+
+/**
  * Turns a row of `table` into an event, checking each value with the catalog's predicates.
  * Compiled once per table from the catalog: a fixed-shape object literal and straight-line checks
  * instead of a loop over the fields, because decoding is most of what a replay costs.
@@ -336,7 +349,7 @@ function decoder(
     const read = `let v${i} = row[${JSON.stringify(name)}];`;
     const convert = field.fromSql ? ` v${i} = f[${i}].fromSql(v${i});` : "";
     const foreign = field.fromForeign ? ` && !f[${i}].is(v${i} = f[${i}].fromForeign(v${i}))` : "";
-    return `${read}${convert} if (!f[${i}].is(v${i})${foreign}) return fail(${i}, row, v${i});`;
+    return `${read}${convert} if (!${check(field, i)}${foreign}) return fail(${i}, row, v${i});`;
   });
   const literal = fields.map(([name], i) => `${JSON.stringify(name)}: v${i}`).join(", ");
   const body = `return (row) => {\n${lines.join("\n")}\nreturn { type: ${JSON.stringify(type)}, ${literal} };\n};`;
