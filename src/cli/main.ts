@@ -1,14 +1,9 @@
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
-import { sqliteCode, toDbError } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
-import { onExitWithOpenRuns, openRunsWarning } from "../recorder.ts";
-import { redactUrls } from "../store/url.ts";
 import { printable } from "../text.ts";
-import { versionInfo } from "../version.ts";
 import { checkArgs, UsageError } from "./args.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
-import { formatVersion } from "./version.ts";
 
 type Command = CommandDef<ArgsDef>;
 
@@ -40,7 +35,15 @@ const root: Command = {
 const HELP = new Set(["--help", "-h"]);
 const VERSION = new Set(["--version", "-v"]);
 
-onExitWithOpenRuns((runs) => logger.warn(openRunsWarning(runs)));
+let warnsOfOpenRuns = false;
+
+/** Warns, at exit, of runs a command left open; registered with the first command that runs. */
+async function warnOfOpenRuns(): Promise<void> {
+  if (warnsOfOpenRuns) return;
+  warnsOfOpenRuns = true;
+  const { onExitWithOpenRuns, openRunsWarning } = await import("../recorder.ts");
+  onExitWithOpenRuns((runs) => logger.warn(openRunsWarning(runs)));
+}
 
 /**
  * Runs the CLI on `argv` (without the executable) and returns the exit code: 0 success,
@@ -57,7 +60,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       argv.some((a) => VERSION.has(a)) &&
       argv.every((a) => VERSION.has(a) || a === "--verbose")
     ) {
-      out(verbose ? formatVersion(versionInfo()) : `${pkg.version}\n`);
+      if (!verbose) out(`${pkg.version}\n`);
+      else {
+        const [{ formatVersion }, { versionInfo }] = await Promise.all([
+          import("./version.ts"),
+          import("../version.ts"),
+        ]);
+        out(formatVersion(versionInfo()));
+      }
       return 0;
     }
     const index = argv.findIndex((a) => !a.startsWith("-"));
@@ -87,11 +97,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new UsageError("--quiet and --verbose ask for opposite things: give one");
     }
     checkArgs(rest, (command.args ?? {}) as ArgsDef);
+    await warnOfOpenRuns();
     const { result } = await runCommand(command, { rawArgs: [...rest] });
     return typeof result === "number" ? result : 0;
   } catch (error) {
     // An SQLite failure deep in a command (a corrupt page met mid-read) is still one typed line.
-    return report(sqliteCode(error) ? toDbError("the database", error) : error, verbose, failure);
+    const { sqliteCode, toDbError } = await import("../db.ts");
+    const { redactUrls } = await import("../store/url.ts");
+    const typed = sqliteCode(error) ? toDbError("the database", error) : error;
+    return report(typed, verbose, failure, redactUrls);
   }
 }
 
@@ -109,14 +123,19 @@ async function printUsage(command: Command, parent?: Command): Promise<number> {
 }
 
 /** One line on stderr for `error`; the exit code it deserves. */
-function report(error: unknown, verbose: boolean, failure: number): number {
+function report(
+  error: unknown,
+  verbose: boolean,
+  failure: number,
+  redactUrls: (text: string) => string,
+): number {
   if (error instanceof OutputClosed) return 0;
   const usage = error instanceof UsageError || (error as Error)?.name === "CLIError";
   // Arguments echoed in a message may be store URLs: their passwords never reach the terminal.
   const message = redactUrls(error instanceof Error ? error.message : String(error));
   const known = usage || error instanceof RuntapeError;
   process.stderr.write(
-    `runtape: ${known ? "" : "unexpected error: "}${printable(plain(message, process.stderr))}\n`,
+    `runtape: ${known ? "" : "unexpected error: "}${printable(plain(message, 2))}\n`,
   );
   if (error instanceof UsageError && error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
   if (verbose && error instanceof Error && error.stack) logger.error(redactUrls(error.stack));

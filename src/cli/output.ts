@@ -1,36 +1,79 @@
-import { writeSync } from "node:fs";
+import { fstatSync, writeSync } from "node:fs";
 import type { ArgsDef } from "citty";
-import { createConsola } from "consola";
+import type { ConsolaInstance } from "consola";
 import { RuntapeError } from "../errors.ts";
 import { type Int64Style, snakeCaseKeys, stringifyExact } from "../json.ts";
 
-/** Whether stderr may carry colour and redrawn progress: a terminal, and no NO_COLOR. */
-export const stderrIsTerminal = Boolean(process.stderr.isTTY);
-const useColor = stderrIsTerminal && !process.env.NO_COLOR;
+// Nothing here touches process.stdout or process.stderr, loads node:tty or consola before it is
+// needed: in a compiled binary each costs more than all the rest of `runtape --help`.
+
+/**
+ * Whether `fd` is a terminal. A character device stands for one: the only other kind a command's
+ * output meets is /dev/null, where colour harms no one.
+ */
+function isTerminal(fd: number): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+let stderrTty: boolean | undefined;
+
+/** Whether stderr is a terminal, where progress may be redrawn. */
+export const stderrIsTerminal = (): boolean => (stderrTty ??= isTerminal(2));
+
+/** Whether stderr may carry colour: a terminal, and no NO_COLOR. */
+const useColor = () => stderrIsTerminal() && !process.env.NO_COLOR;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
 const ANSI = /\u001b\[[0-9;]*m/g;
 
-// consola colours by whether stdout is a terminal, whatever stream it writes to: at a terminal,
-// `runtape record 2>log` would put colour codes into the log. Its lines are stripped instead.
-const logStream = useColor
-  ? process.stderr
-  : ({
-      write: (text: string) => process.stderr.write(text.replace(ANSI, "")),
-    } as NodeJS.WriteStream);
+function createLogger(level: number): ConsolaInstance {
+  const { createConsola } = require("consola") as typeof import("consola");
+  const color = useColor();
+  // consola colours by whether stdout is a terminal, whatever stream it writes to: at a terminal,
+  // `runtape record 2>log` would put colour codes into the log. Its lines are stripped instead.
+  const stream = color
+    ? process.stderr
+    : ({
+        write: (text: string) => process.stderr.write(text.replace(ANSI, "")),
+      } as NodeJS.WriteStream);
+  return createConsola({
+    level,
+    stdout: stream,
+    stderr: stream,
+    formatOptions: { colors: color, date: false, compact: true },
+  });
+}
 
-/** Logs, progress and errors: always stderr, so stdout carries data only. */
-export const logger = createConsola({
-  // Explicit: consola would go quiet under test runners (NODE_ENV=test is inherited by children).
-  level: 3,
-  stdout: logStream,
-  stderr: logStream,
-  formatOptions: { colors: useColor, date: false, compact: true },
+// Explicit: consola would go quiet under test runners (NODE_ENV=test is inherited by children).
+let level = 3;
+let consola: ConsolaInstance | undefined;
+
+/**
+ * Logs, progress and errors: always stderr, so stdout carries data only. consola is loaded when
+ * the first line is logged; setting the level does not load it.
+ */
+export const logger = new Proxy({} as ConsolaInstance, {
+  get(_, key) {
+    if (key === "level") return level;
+    consola ??= createLogger(level);
+    const value = Reflect.get(consola, key);
+    return typeof value === "function" ? value.bind(consola) : value;
+  },
+  set(_, key, value) {
+    if (key !== "level") return false;
+    level = value;
+    if (consola !== undefined) consola.level = value;
+    return true;
+  },
 });
 
-/** Text without colour codes when the stream is not a terminal or NO_COLOR is set. */
-export function plain(text: string, stream: { isTTY?: boolean } = process.stdout): string {
-  return stream.isTTY && !process.env.NO_COLOR ? text : text.replace(ANSI, "");
+/** Text without colour codes when `fd` (stdout by default) is not a terminal or NO_COLOR is set. */
+export function plain(text: string, fd: 1 | 2 = 1): string {
+  return !process.env.NO_COLOR && isTerminal(fd) ? text : text.replace(ANSI, "");
 }
 
 /** Raised when stdout's reader went away (`| head`): the command ends quietly. */

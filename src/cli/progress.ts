@@ -29,7 +29,7 @@ export class Progress {
 
   /** `done` of `total` (if known) units are through. Cheap to call often. */
   update(done: number, total?: number): void {
-    if (!stderrIsTerminal || logger.level < 3) return; // no terminal, or --quiet
+    if (!stderrIsTerminal() || logger.level < 3) return; // no terminal, or --quiet
     const now = performance.now();
     if (now - this.#drawnAt < REDRAW_MS) return;
     this.#drawnAt = now;
