@@ -41,7 +41,7 @@ async function plainCopy(url: string, pieces: readonly ContentPiece[]): Promise<
         const query = tx.unsafe(`COPY ${table} (${columns.join(", ")}) FROM STDIN`);
         const writer = query.writable().getWriter();
         for (; i < pieces.length && pieces[i]?.table === table; i++) {
-          await writer.write((pieces[i] as ContentPiece).text);
+          await writer.write((pieces[i] as ContentPiece).bytes);
         }
         await writer.close();
         await query;

@@ -295,7 +295,7 @@ export interface StoredPage {
 /** A page as content pieces. */
 export function pageContent(page: StoredPage, runId: string): Iterable<ContentPiece> {
   return page.type === undefined
-    ? page.rows.map((row) => ({ table: page.table, text: copyRow(row), rows: 1 }))
+    ? page.rows.map((row) => ({ table: page.table, bytes: Buffer.from(copyRow(row)), rows: 1 }))
     : pieces(page.table, page.type, runId, page.rows, Number(page.before));
 }
 

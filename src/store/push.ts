@@ -150,7 +150,7 @@ async function send(tx: TransactionSQL, db: RunsDb, runId: string): Promise<bigi
       await copy?.finish();
       copy = startCopy(tx, piece);
     }
-    sending = copy.write(piece.text);
+    sending = copy.write(piece.bytes);
     // Handled here too: if reading the file fails meanwhile, that error is the one to report.
     sending.catch(() => {});
   }
@@ -165,7 +165,7 @@ async function send(tx: TransactionSQL, db: RunsDb, runId: string): Promise<bigi
 
 interface TableCopy {
   readonly table: string;
-  write(text: string): Promise<void>;
+  write(bytes: Uint8Array): Promise<void>;
   finish(): Promise<void>;
 }
 
@@ -176,7 +176,7 @@ function startCopy(tx: TransactionSQL, piece: ContentPiece): TableCopy {
   query.catch(() => {});
   return {
     table: piece.table,
-    write: (text) => writer.write(text),
+    write: (bytes) => writer.write(bytes),
     async finish() {
       try {
         await writer.close();
