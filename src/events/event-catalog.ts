@@ -135,11 +135,6 @@ export class EventCatalog<T extends string = string> {
     this.version = version;
   }
 
-  /** Whether `name` is an event type of this catalog. */
-  has(name: unknown): name is T {
-    return typeof name === "string" && Object.hasOwn(this.#specs, name);
-  }
-
   spec(type: T): EventSpec {
     return this.#specs[type];
   }
