@@ -79,10 +79,10 @@ describe("runtape rm", () => {
   test("kill -9 midway leaves the database as before or as after", async () => {
     const dir = tempDir();
     expect(
-      (await cli(["record", join(dir, "runs.db"), "--bars", "1500", "--run", "big"])).code,
+      (await cli(["record", join(dir, "runs.db"), "--bars", "800", "--run", "big"])).code,
     ).toBe(0);
     const events = total(rowsOf(join(dir, "runs.db"), "big"));
-    for (const delay of [0, 30, 80]) {
+    for (const delay of [0, 40]) {
       const proc = await spawnRuntape(["rm", "runs.db", "--run", "big", "--yes"], {
         via: "source",
         cwd: dir,
@@ -166,7 +166,7 @@ describe("runtape vacuum and inspect --sizes", () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
     for (const run of ["x", "y"]) {
-      expect((await cli(["record", path, "--bars", "600", "--run", run])).code).toBe(0);
+      expect((await cli(["record", path, "--bars", "300", "--run", run])).code).toBe(0);
     }
     const sizes = await cli(["inspect", path, "--sizes", "--json"]);
     const parsed = JSON.parse(sizes.stdout) as {
