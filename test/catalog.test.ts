@@ -138,7 +138,7 @@ describe("the catalog's history", () => {
     const dir = tempDir();
     const make = (name: string, ...ddl: string[]) => {
       const db = new Database(join(dir, name));
-      for (const sql of ddl) db.exec(sql);
+      db.exec(`BEGIN; ${ddl.join("\n")} COMMIT;`); // one sync, not one per statement
       db.close();
       return layout(join(dir, name));
     };
