@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import type { EventBus } from "../bus.ts";
 import { RuntapeError } from "../errors.ts";
 import { BAR_PERIODS } from "../events/catalog.ts";
+import type { NdjsonInput } from "../ndjson.ts";
 import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
 import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
@@ -20,6 +21,7 @@ import { Progress } from "./progress.ts";
 import { describePush } from "./push.ts";
 import { onTermination } from "./signals.ts";
 import { checkStoreUrl, openStoreArg } from "./source.ts";
+import { readStdin } from "./stdin.ts";
 
 export default defineCommand({
   meta: {
@@ -166,8 +168,8 @@ async function pushRecorded(
 }
 
 /** The input file (or stdin), checked before a run is registered for it. */
-async function openInput(input: string): Promise<ReadableStream<Uint8Array>> {
-  if (input === "-") return Bun.stdin.stream();
+async function openInput(input: string): Promise<NdjsonInput> {
+  if (input === "-") return readStdin();
   const file = Bun.file(input);
   if (!(await file.exists())) throw new RuntapeError(`--input: no file ${input}`, "INPUT_MISSING");
   return file.stream();
