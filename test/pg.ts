@@ -65,6 +65,17 @@ export async function startCluster(): Promise<PgCluster> {
   const dir = mkdtempSync("/tmp/runtape-pg-");
   if (process.getuid?.() === 0) chownSync(dir, uidOf("postgres") as number, -1);
   const data = join(dir, "data");
+  // Also removed when the test process exits: a timed-out hook or a failed start leaves no server.
+  const remove = () => {
+    live.delete(remove);
+    try {
+      pg("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
+    } catch {
+      // already stopped
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  live.add(remove);
   pg("initdb", [
     "--no-sync",
     "--auth=trust",
@@ -107,16 +118,14 @@ export async function startCluster(): Promise<PgCluster> {
     pid: () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]),
     start,
     kill: () => pg("pg_ctl", ["-D", data, "-m", "immediate", "stop"]),
-    remove: () => {
-      try {
-        pg("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);
-      } catch {
-        // already stopped
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    remove,
   };
 }
+
+const live = new Set<() => void>();
+process.on("exit", () => {
+  for (const remove of live) remove();
+});
 
 /** The uid of `user`, if the system has one. */
 function uidOf(user: string): number | undefined {
