@@ -238,7 +238,14 @@ function openForReading(path: string): { sqlite: Database; access: ReadAccess } 
   } catch (error) {
     sqlite.close();
     const code = sqliteCode(error) ?? "";
-    if (pendingWal || !/^SQLITE_(CANTOPEN|READONLY)/.test(code)) throw error;
+    if (!/^SQLITE_(CANTOPEN|READONLY)/.test(code)) throw error;
+    if (pendingWal) {
+      throw new DatabaseAccessError(
+        path,
+        "its write-ahead log (-wal) holds writes not yet in the file, and SQLite cannot read them where nothing may be written: copy the file with its -wal somewhere writable",
+        { cause: error },
+      );
+    }
   }
   return { sqlite: new ImmutableDatabase(path), access: "immutable" };
 }

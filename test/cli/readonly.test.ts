@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { FIXTURE_DIR, HAS_FIXTURE, tempDir } from "../helpers.ts";
+import { Recorder } from "../../src/index.ts";
+import { bar, FIXTURE_DIR, HAS_FIXTURE, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { command, type Result } from "./run.ts";
 import { databaseBytes, lines } from "./support.ts";
@@ -24,10 +25,10 @@ beforeAll(async () => {
 afterAll(() => chmodSync(dir, 0o755));
 
 /** Runs `runtape args…` as a user who may not write `dir` or its files. */
-async function asReader(args: string[]): Promise<Result> {
+async function asReader(args: string[], cwd = dir): Promise<Result> {
   const prefix = asRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
   const proc = Bun.spawn([...prefix, ...(await command(args, "source"))], {
-    cwd: dir,
+    cwd,
     stdout: "pipe",
     stderr: "pipe",
     env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: "1" },
@@ -74,6 +75,28 @@ describe("read commands on storage the user may not write", () => {
       expect(readdirSync(dir).sort()).toEqual(files);
     },
   );
+});
+
+test("a file whose -wal holds writes is refused there with the reason, not read without them", async () => {
+  const live = join(tempDir(), "live.db");
+  const recorder = Recorder.start(live, { runId: "pending" });
+  recorder.record(bar(0));
+  recorder.flush(); // in the -wal, not yet in the file: the recorder's connection is still open
+  const stuck = tempDir();
+  copyFileSync(live, join(stuck, "runs.db"));
+  copyFileSync(`${live}-wal`, join(stuck, "runs.db-wal"));
+  recorder.close();
+  chmodSync(stuck, asRoot ? 0o755 : 0o555);
+  try {
+    const result = await asReader(["inspect", join(stuck, "runs.db")], stuck);
+    expect([result.code, result.stdout, lines(result.stderr)]).toEqual([
+      1,
+      "",
+      [expect.stringContaining("its write-ahead log (-wal) holds writes not yet in the file")],
+    ]);
+  } finally {
+    chmodSync(stuck, 0o755);
+  }
 });
 
 describe("read commands on a clean file leave no -wal or -shm behind", () => {
