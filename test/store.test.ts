@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import {
@@ -18,6 +19,7 @@ import {
   openRunsDb,
   openSource,
   PgStore,
+  parseStoreUrl,
   pull,
   push,
   Recorder,
@@ -31,7 +33,7 @@ import {
   StoreUrlError,
 } from "../src/index.ts";
 import { fixtureCopy, fixtureTest, sampleEvents, tempDir } from "./helpers.ts";
-import { describeWithPg, SECRET_PASSWORD } from "./pg.ts";
+import { describeWithPg, SECRET_PASSWORD, SECRET_ROLE } from "./pg.ts";
 
 /** Tests that wait on a server: a loaded machine needs room. */
 const SLOW = 60_000;
@@ -119,6 +121,55 @@ fixtureTest("a Python-written file replays through the source as through replay(
   } finally {
     await source.close();
   }
+});
+
+test.each([
+  [
+    "postgres://ann:p%40ss@db.example:6543/runs?sslmode=require",
+    {},
+    { label: "postgres://ann@db.example:6543/runs", password: "p@ss", sslmode: "require" },
+  ],
+  [
+    "postgresql://bob@/sweeps?host=/run/postgresql",
+    {},
+    { label: "postgres://bob@localhost/sweeps?host=/run/postgresql", socketDir: "/run/postgresql" },
+  ],
+  [
+    "postgres://",
+    { PGHOST: "pg.internal", PGPORT: "5433", PGUSER: "eve", PGDATABASE: "team", PGPASSWORD: "x" },
+    { label: "postgres://eve@pg.internal:5433/team", password: "x", database: "team" },
+  ],
+  [
+    "postgres://:5444/db",
+    { PGHOST: "/tmp/sockets" },
+    { label: "postgres://u@localhost/db?host=/tmp/sockets", port: 5444, socketDir: "/tmp/sockets" },
+  ],
+  [
+    "postgres://carl@h/db",
+    { PGDATABASE: "other", PGUSER: "nobody" },
+    { username: "carl", database: "db", password: undefined },
+  ],
+] as const)("parseStoreUrl %s with %o", (url, env, expected) => {
+  const target = parseStoreUrl(url, { PGUSER: "u", ...env, PGPASSFILE: "/nonexistent" });
+  expect(target).toMatchObject(expected);
+  expect(target.label).not.toContain(":x@");
+});
+
+test("the password file: host, port, database and user matched with * and escapes", () => {
+  const file = join(tempDir(), "pgpass");
+  writeFileSync(
+    file,
+    [
+      "# comment",
+      "other:5432:runs:ann:wrong",
+      "db.example:*:runs:ann:a\\:b\\\\c",
+      "*:*:*:*:fallback",
+    ].join("\n"),
+  );
+  const env = { PGPASSFILE: file };
+  expect(parseStoreUrl("postgres://ann@db.example/runs", env).password).toBe("a:b\\c");
+  expect(parseStoreUrl("postgres://zed@elsewhere/x", env).password).toBe("fallback");
+  expect(parseStoreUrl("postgres://ann:given@db.example/runs", env).password).toBe("given");
 });
 
 describeWithPg("PostgreSQL store", (cluster) => {
@@ -407,6 +458,16 @@ describeWithPg("PostgreSQL store", (cluster) => {
         ],
         [`postgres://runtape:${encodeURIComponent(wrong)}@127.0.0.1:1/x`, "cannot connect"],
       ] as const;
+      // The password from a password file, none in the URL.
+      const file = join(tempDir(), "pgpass");
+      writeFileSync(file, `localhost:5432:${SECRET_ROLE}:${SECRET_ROLE}:${SECRET_PASSWORD}\n`);
+      const target = parseStoreUrl(cluster().secretUrl("").replace(":@", "@"), {
+        PGPASSFILE: file,
+      });
+      expect(target.password).toBe(SECRET_PASSWORD);
+      const viaFile = await PgStore.open(target);
+      expect((await viaFile.listRuns()).map((r) => r.run_id)).toEqual(["secret"]);
+      await viaFile.close();
       for (const [url, reason] of failures) {
         const error = await push(path, url).catch((e) => e);
         expect(error).toBeInstanceOf(StoreAccessError);

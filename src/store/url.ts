@@ -24,6 +24,8 @@ export interface StoreTarget {
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
 type SslMode = (typeof SSL_MODES)[number];
 
+const NO_HOST = "no-host.invalid";
+
 /** Query parameters a store URL may carry (libpq's names). */
 const PARAMETERS = new Set(["host", "port", "sslmode", "user", "password", "dbname"]);
 
@@ -60,12 +62,16 @@ export function parseStoreUrl(url: string, env: NodeJS.ProcessEnv = process.env)
       "NOT_POSTGRES",
     );
   }
+  // libpq leaves the host out (`postgres://user@/db?host=/run/postgresql`), WHATWG URLs may not:
+  // a placeholder stands in for it and then counts as absent.
+  const hostless = /^[^:]+:\/\/(?:[^/?#@]*@)?(?=[:/?#]|$)/.exec(url);
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = new URL(hostless ? `${hostless[0]}${NO_HOST}${url.slice(hostless[0].length)}` : url);
   } catch {
     throw new StoreUrlError(`malformed store URL: ${redactUrls(url)}`);
   }
+  const givenHost = parsed.hostname === NO_HOST ? "" : parsed.hostname;
   const decode = (text: string, what: string) => {
     try {
       return decodeURIComponent(text);
@@ -84,8 +90,7 @@ export function parseStoreUrl(url: string, env: NodeJS.ProcessEnv = process.env)
   const pick = (...values: (string | null | undefined)[]) =>
     values.find((v) => v !== undefined && v !== null && v !== "") ?? undefined;
   const host =
-    pick(query.get("host"), parsed.hostname && decode(parsed.hostname, "host"), env.PGHOST) ??
-    "localhost";
+    pick(query.get("host"), givenHost && decode(givenHost, "host"), env.PGHOST) ?? "localhost";
   const portText = pick(query.get("port"), parsed.port, env.PGPORT) ?? "5432";
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
