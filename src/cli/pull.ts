@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { type PulledRun, pull } from "../store/index.ts";
+import { printable } from "../text.ts";
 import { commonArgs } from "./args.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg, repeated } from "./source.ts";
@@ -46,7 +47,8 @@ export default defineCommand({
   },
 });
 
-function describePull(r: PulledRun): string {
-  if (r.outcome === "present") return `present   ${r.runId} (already in the file, nothing copied)`;
-  return `pulled    ${r.runId} (${r.events.toLocaleString("en-US")} events in ${r.seconds.toFixed(2)} s)`;
+export function describePull(r: PulledRun): string {
+  if (r.outcome === "present")
+    return `present   ${printable(r.runId)} (already in the file, nothing copied)`;
+  return `pulled    ${printable(r.runId)} (${r.events.toLocaleString("en-US")} events in ${r.seconds.toFixed(2)} s)`;
 }

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { defaultStoreUrl, type PushedRun, push } from "../store/index.ts";
+import { printable } from "../text.ts";
 import { commonArgs, UsageError } from "./args.ts";
 import { openDb } from "./database.ts";
 import { out, printJson } from "./output.ts";
@@ -57,9 +58,10 @@ export default defineCommand({
 
 /** One line per run: what happened and how fast. */
 export function describePush(r: PushedRun): string {
-  if (r.outcome === "present") return `present   ${r.runId} (already in the store, nothing sent)`;
+  if (r.outcome === "present")
+    return `present   ${printable(r.runId)} (already in the store, nothing sent)`;
   const rate = r.seconds > 0 ? Math.round(Number(r.events) / r.seconds) : 0;
-  return `${r.outcome.padEnd(9)} ${r.runId} (${r.events.toLocaleString("en-US")} events in ${r.seconds.toFixed(2)} s, ${rate.toLocaleString("en-US")} events/s)`;
+  return `${r.outcome.padEnd(9)} ${printable(r.runId)} (${r.events.toLocaleString("en-US")} events in ${r.seconds.toFixed(2)} s, ${rate.toLocaleString("en-US")} events/s)`;
 }
 
 function summary(results: readonly PushedRun[], label: string): string {

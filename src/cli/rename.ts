@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { renameRun } from "../manage.ts";
+import { printable } from "../text.ts";
 import { commonArgs, parseRunId, UsageError } from "./args.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
@@ -20,7 +21,7 @@ export default defineCommand({
     const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {
       renameRun(db, args.run, to);
-      logger.info(`renamed run ${JSON.stringify(args.run)} to ${JSON.stringify(to)}`);
+      logger.info(`renamed run ${printable(JSON.stringify(args.run))} to ${JSON.stringify(to)}`);
       return 0;
     } finally {
       db.close();

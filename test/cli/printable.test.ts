@@ -2,6 +2,8 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { describePull } from "../../src/cli/pull.ts";
+import { describePush } from "../../src/cli/push.ts";
 import { InvalidRunIdError, Recorder } from "../../src/index.ts";
 import { printable } from "../../src/text.ts";
 import { sampleEvents, tempDir } from "../helpers.ts";
@@ -77,6 +79,17 @@ describe("control characters in the data are escaped in every output for people"
       1,
       `runtape: no run with id ${printable(JSON.stringify(`${EVIL_ID}x`))}\n`,
     ]);
+  });
+
+  test("push and pull lines name runs escaped", () => {
+    const run = { runId: EVIL_ID, events: 3n, seconds: 1 };
+    for (const line of [
+      describePush({ ...run, outcome: "pushed" } as Parameters<typeof describePush>[0]),
+      describePush({ ...run, outcome: "present" } as Parameters<typeof describePush>[0]),
+      describePull({ ...run, outcome: "pulled" } as Parameters<typeof describePull>[0]),
+    ]) {
+      expect([raw(line), line]).toEqual([-1, expect.stringContaining(printable(EVIL_ID))]);
+    }
   });
 
   test("JSON output keeps the exact text (JSON escapes it)", async () => {
