@@ -1,4 +1,5 @@
 import { type OpenOptions, openRunsDb, type RunsDb } from "../db.ts";
+import { isStoreUrl, redactUrls } from "../store/url.ts";
 import { UsageError } from "./args.ts";
 import { logger } from "./output.ts";
 
@@ -11,6 +12,12 @@ const ACCESS: Record<RunsDb["access"], string> = {
 
 /** Refuses database arguments that name no file: a run recorded into memory would be lost. */
 export function checkDbArg(path: string): void {
+  if (isStoreUrl(path)) {
+    throw new UsageError(
+      `${redactUrls(path)} is a store URL, not a runs database file`,
+      "runs are recorded into files; `runtape push` (or record --push URL) sends them to a store",
+    );
+  }
   if (path === ":memory:" || path === "") {
     throw new UsageError(
       `${JSON.stringify(path)} is not a runs database file: runs are kept in files`,

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
 import { commonArgs } from "./args.ts";
+import { checkDbArg } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg, repeated } from "./source.ts";
 
@@ -27,6 +28,7 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
+    checkDbArg(args.into);
     const store = await openStoreArg(args.url, args);
     try {
       const results = await pull(store, args.into, {

@@ -19,6 +19,7 @@ import {
   runArgs,
   UsageError,
 } from "./args.ts";
+import { checkDbArg } from "./database.ts";
 import { int64Arg, isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
@@ -93,6 +94,7 @@ export default defineCommand({
       onInvalidRow: args["skip-invalid"] ? "skip" : "throw",
     };
     const speed = parsePositive(args.speed, "--speed");
+    if (args.into !== undefined) checkDbArg(args.into);
     if (args.into !== undefined && isStoreUrl(args.db)) {
       throw new UsageError(
         "--into copies from a runs database file",

@@ -45,7 +45,8 @@ export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string | 
 
 /** `url` with the password of every `scheme://user:password@` in it replaced by `***`. */
 export function redactUrls(text: string): string {
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/[^:/?#@\s]*):[^@\s]*@/g, "$1:***@");
+  // One slash too: a URL taken for a path comes back from path handling as `scheme:/user:pw@`.
+  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/?[^:/?#@\s]*):[^@\s]*@/g, "$1:***@");
 }
 
 /**

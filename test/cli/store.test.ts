@@ -260,6 +260,10 @@ describeWithPg("store CLI", (cluster) => {
           2,
           /--into copies from a runs database file/,
         ],
+        // A URL where a file is written: refused before any path handling could echo it.
+        [["record", `postgres://u:${secret}@h/db`, "--bars", "3"], 2, /is a store URL, not a runs/],
+        [["pull", cluster().url(), "--into", `postgres://u:${secret}@h/x`], 2, /is a store URL/],
+        [["recover", `postgres://u:${secret}@h/db`], 2, /is a store URL/],
       ];
       for (const [args, code, message] of cases) {
         const r = await cli(args);
