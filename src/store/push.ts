@@ -193,7 +193,7 @@ function startCopy(tx: TransactionSQL, piece: ContentPiece): TableCopy {
 }
 
 /** Removes every row of a run, bookkeeping first and `runs` last (the foreign keys point to it). */
-async function deleteRun(tx: TransactionSQL, runId: string): Promise<void> {
+export async function deleteRun(tx: TransactionSQL, runId: string): Promise<void> {
   const tables = [
     PUSHES_TABLE,
     "runtape_runs",

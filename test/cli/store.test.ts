@@ -286,4 +286,28 @@ describeWithPg("store CLI", (cluster) => {
     },
     SLOW,
   );
+  test("rm of a store URL: a dry run lists, --yes removes the runs in one transaction, others stay", async () => {
+    const db = join(tempDir(), "rm.db");
+    demo(db, "rm-keep", 1);
+    demo(db, "rm-gone", 2);
+    const url = cluster().url();
+    expect(
+      (await cli(["push", db, "--to", url, "--run", "rm-keep", "--run", "rm-gone"])).code,
+    ).toBe(0);
+    const kept = (await cli(["replay", url, "--run", "rm-keep"])).stdout;
+    const dry = await cli(["rm", url, "--run", "rm-gone"]);
+    expect([dry.code, dry.stdout.split("\n")[1]?.split(/ +/)[0]]).toEqual([0, "rm-gone"]);
+    expect((await cli(["inspect", url, "--run", "rm-gone"])).code).toBe(0);
+    const refused = await cli(["rm", url, "--run", "rm-gone", "--run", "nope", "--yes"]);
+    expect([refused.code, refused.stderr]).toEqual([1, 'runtape: no run with id "nope"\n']);
+    expect((await cli(["inspect", url, "--run", "rm-gone"])).code).toBe(0);
+    const done = await cli(["rm", url, "--run", "rm-gone", "--yes"]);
+    expect([done.code, done.stderr]).toEqual([0, expect.stringContaining("removed 1 run(s)")]);
+    expect((await cli(["inspect", url, "--run", "rm-gone"])).code).toBe(1);
+    expect((await cli(["replay", url, "--run", "rm-keep"])).stdout).toBe(kept);
+    expect((await cli(["inspect", url, "--check"])).code).toBe(0);
+    // Pushed again, it is new to the store: nothing of it was left behind.
+    const again = await cli(["push", db, "--to", url, "--run", "rm-gone"]);
+    expect([again.code, again.stdout]).toEqual([0, expect.stringContaining("pushed")]);
+  });
 });
