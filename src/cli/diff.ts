@@ -54,6 +54,11 @@ export default defineCommand({
       required: true,
       description: "Second runs database (may be the same file) or .ndjson file",
     },
+    run: {
+      type: "string",
+      valueHint: "ID|latest",
+      description: "The run of both sides (a run and its copy), instead of --run-a and --run-b",
+    },
     "run-a": { type: "string", valueHint: "ID|latest", description: "Run of A (default: latest)" },
     "run-b": { type: "string", valueHint: "ID|latest", description: "Run of B (default: latest)" },
     ignore: {
@@ -80,7 +85,15 @@ export default defineCommand({
     ...int64Arg,
     ...commonArgs,
   },
-  async run({ args }) {
+  async run({ args: given }) {
+    if (given.run !== undefined && (given["run-a"] ?? given["run-b"]) !== undefined) {
+      throw new UsageError("--run names the run of both sides: not with --run-a or --run-b");
+    }
+    const args = {
+      ...given,
+      "run-a": given.run ?? given["run-a"],
+      "run-b": given.run ?? given["run-b"],
+    };
     const tolerance = args.tolerance === undefined ? undefined : Number(args.tolerance);
     if (tolerance !== undefined && (args.tolerance?.trim() === "" || !(tolerance >= 0))) {
       throw new UsageError(

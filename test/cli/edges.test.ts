@@ -247,5 +247,13 @@ describe("replay --into keeps the run's story", () => {
       filters: { symbols: ["AAPL"], from: 1709562600000000000 },
     });
     expect((await cli(["replay", source, "--run-id", "x"])).code).toBe(2);
+    // One run id for both sides of a diff: the run and its copy.
+    const same = await cli(["diff", source, copy, "--run", "orig"]);
+    expect([same.code, same.stdout]).toEqual([0, expect.stringContaining("runs match")]);
+    const both = await cli(["diff", source, copy, "--run", "orig", "--run-b", "orig-aapl"]);
+    expect([both.code, firstLine(both.stderr)]).toEqual([
+      2,
+      "runtape: --run names the run of both sides: not with --run-a or --run-b",
+    ]);
   });
 });
