@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { decodeEvent, type Event, encodeEvent, replay } from "../../src/index.ts";
-import { tempDir } from "../helpers.ts";
+import { decodeEvent, type Event, encodeEvent, Recorder, replay } from "../../src/index.ts";
+import { sampleEvents, sampleOf, tempDir } from "../helpers.ts";
 import { command, runtape, SPAWNED, spawnRuntape } from "./run.ts";
 import { databaseBytes, iso, lines, storedRuns } from "./support.ts";
 
@@ -145,6 +145,18 @@ describe("runtape replay", () => {
     const diff = await run(["diff", "runs.db", join(target, "copy.db"), "--ignore", ""]);
     expect([diff.code, diff.stdout]).toEqual([0, expect.stringContaining("runs match")]);
     expect(lines((await run(["replay", join(target, "copy.db")])).stdout)).toEqual(expected);
+  });
+  test("lines longer than the output buffer and text beyond ASCII come out whole, in order", async () => {
+    const path = join(tempDir(), "long.db");
+    const recorder = Recorder.start(path, { runId: "long" });
+    const long = { ...sampleOf("OrderSubmissionRequest"), signal: `€${"x".repeat(300_000)}😀` };
+    const stored = [...sampleEvents(), long, ...sampleEvents()];
+    for (const event of stored) recorder.record(event);
+    recorder.close();
+    const result = await runtape(["replay", path]);
+    expect(result.code).toBe(0);
+    expect(lines(result.stdout)).toEqual([...replay(path)].map(encodeEvent));
+    expect(lines(result.stdout).map((l) => decodeEvent(l))).toEqual(stored);
   });
 });
 
