@@ -126,7 +126,8 @@ export class EventBus {
       this.#subscribers.get(event.type) ??
       (isEventType(event.type) ? undefined : this.#unknownTypes);
     if (subscribers === undefined) return;
-    for (const subscriber of subscribers) {
+    for (let i = 0; i < subscribers.length; i++) {
+      const subscriber = subscribers[i] as Subscriber;
       try {
         subscriber.handler(event);
       } catch (error) {
