@@ -11,4 +11,3 @@ const root = mkdtempSync(join(tmpdir(), "runtape-tests-"));
 chmodSync(root, 0o1777);
 process.env.TMPDIR = root;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
