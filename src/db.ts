@@ -292,6 +292,9 @@ function tableNames(sqlite: Database): Set<string> {
  * the version. An empty database is version 0.
  */
 function checkLayout(sqlite: Database, path: string, catalog: EventCatalog): number {
+  // Version and tables from one snapshot: another process creating the file may lay out the
+  // schema between two separate reads, and tables beside user_version 0 look foreign.
+  if (!sqlite.inTransaction) return sqlite.transaction(() => checkLayout(sqlite, path, catalog))();
   const version = userVersion(sqlite);
   if (version > catalog.version) {
     throw new DatabaseFormatError(
