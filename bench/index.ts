@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBinary } from "../scripts/build.ts";
+import { benchReport } from "./report.ts";
 import type { Sample } from "./worker.ts";
 
 const quick = process.argv.includes("--quick");
@@ -188,7 +189,11 @@ try {
   > | null;
   if ((await storeProc.exited) !== 0) throw new Error("bench/store.ts failed");
 
+  log("6. runtape runs over a sweep, and the report of a large run");
+  const report = await benchReport(quick);
+
   const figures = {
+    ...report,
     quick,
     events_per_run: N,
     pairs: PAIRS,
@@ -285,6 +290,18 @@ try {
               `slowest ${f(store.pushers_slowest_s as number)} s`,
             ],
           ]) as [string, string, string, string][]),
+      [
+        `runs: list ${report.sweep_runs} cached runs (ms)`,
+        f(report.runs_list_ms, 1),
+        f(report.runs_list_baseline_ms, 1),
+        `${f(report.runs_list_ratio)} (< 1,000 ms)`,
+      ],
+      [
+        `report of ${fmt(report.report_events)} events (s / MB)`,
+        `${f(report.report_s)} / ${f(report.report_html_mb)}`,
+        "",
+        "HTML < a few MB",
+      ],
     );
     const header: [string, string, string, string] = [
       "figure",

@@ -34,21 +34,35 @@ export class PnlAccumulator {
   #traded = 0;
   #commission = 0;
 
-  add(fill: PnlFill): void {
+  /** Takes the next fill; returns the P&L it realised (before commission). */
+  add(fill: PnlFill): number {
     const q = fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
     this.#traded += Math.abs(q);
     this.#commission += fill.commission;
-    if (q === 0) return;
+    if (q === 0) return 0;
     const held = Math.abs(this.#position);
+    let realized = 0;
     if (held === 0 || Math.sign(this.#position) === Math.sign(q)) {
       this.#cost = (this.#cost * held + fill.fill_price * Math.abs(q)) / (held + Math.abs(q));
     } else {
       const closed = Math.min(Math.abs(q), held);
-      this.#realized += closed * (fill.fill_price - this.#cost) * Math.sign(this.#position);
+      realized = closed * (fill.fill_price - this.#cost) * Math.sign(this.#position);
+      this.#realized += realized;
       if (Math.abs(q) > closed) this.#cost = fill.fill_price;
     }
     this.#position += q;
     if (Math.abs(this.#position) <= DUST * Math.abs(q)) this.#position = 0;
+    return realized;
+  }
+
+  /** Signed open position: positive long, negative short. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** P&L of the open position marked at `price`: what closing it there would realise. */
+  unrealizedAt(price: number): number {
+    return this.#position === 0 ? 0 : this.#position * (price - this.#cost);
   }
 
   get result(): Pnl {

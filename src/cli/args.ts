@@ -217,3 +217,33 @@ export function parseJsonArg(
     throw new UsageError((error as Error).message);
   }
 }
+
+/** Every value of a string option given more than once (`--where a=1 --where b=2`): citty keeps only the last. */
+export function repeatedOption(rawArgs: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] as string;
+    if (arg === "--") break;
+    if (arg === `--${name}`) {
+      const value = rawArgs[++i];
+      if (value !== undefined) values.push(value);
+    } else if (arg.startsWith(`--${name}=`)) {
+      values.push(arg.slice(name.length + 3));
+    }
+  }
+  return values;
+}
+
+/** `KEY=VALUE` conditions of `--where`. */
+export function parseConditions(values: readonly string[]): { key: string; value: string }[] {
+  return values.map((text) => {
+    const at = text.indexOf("=");
+    if (at <= 0) {
+      throw new UsageError(
+        `--where takes KEY=VALUE (got ${JSON.stringify(text)})`,
+        "e.g. --where strategy.fastPeriod=5 or --where status=completed",
+      );
+    }
+    return { key: text.slice(0, at), value: text.slice(at + 1) };
+  });
+}

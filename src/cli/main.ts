@@ -21,6 +21,8 @@ const commands: Record<string, () => Promise<Command>> = {
   rename: () => import("./rename.ts").then((m) => m.default as Command),
   tag: () => import("./tag.ts").then((m) => m.default as Command),
   vacuum: () => import("./vacuum.ts").then((m) => m.default as Command),
+  report: () => import("./report.ts").then((m) => m.default as Command),
+  runs: () => import("./runs.ts").then((m) => m.default as Command),
 };
 
 const root: Command = {

@@ -32,7 +32,8 @@ export interface SymbolTrading {
   averageCost: number | null;
 }
 
-type Counter =
+/** The counters of {@link SymbolTrading} that count requests and their rejections. */
+export type Counter =
   | "orders"
   | "rejections"
   | "cancellations"
@@ -41,7 +42,7 @@ type Counter =
   | "modificationRejections";
 
 /** Where the requests of each action, and their rejections, are counted. */
-const COUNTERS: Readonly<Record<RequestAction, readonly [Counter, Counter]>> = {
+export const COUNTERS: Readonly<Record<RequestAction, readonly [Counter, Counter]>> = {
   submit: ["orders", "rejections"],
   cancel: ["cancellations", "cancellationRejections"],
   modify: ["modifications", "modificationRejections"],
@@ -56,7 +57,8 @@ export function tradingTypes(db: RunsDb): string[] {
   });
 }
 
-const empty = (symbol: string): SymbolTrading => ({
+/** A symbol that has not traded yet. */
+export const emptyTrading = (symbol: string): SymbolTrading => ({
   symbol,
   orders: 0,
   rejections: 0,
@@ -86,7 +88,7 @@ export function tradingOf(db: RunsDb, runId: string): SymbolTrading[] {
   const entry = (symbol: string) => {
     let e = bySymbol.get(symbol);
     if (e === undefined) {
-      e = empty(symbol);
+      e = emptyTrading(symbol);
       bySymbol.set(symbol, e);
     }
     return e;

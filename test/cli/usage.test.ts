@@ -9,16 +9,25 @@ import inspect from "../../src/cli/inspect.ts";
 import record from "../../src/cli/record.ts";
 import recover from "../../src/cli/recover.ts";
 import replay from "../../src/cli/replay.ts";
+import report from "../../src/cli/report.ts";
+import runs from "../../src/cli/runs.ts";
 import version from "../../src/cli/version.ts";
 import { SCHEMA_VERSION } from "../../src/index.ts";
 import { tempDir } from "../helpers.ts";
 import { type Result, runtape, SPAWNED } from "./run.ts";
 import { lines } from "./support.ts";
 
-const COMMANDS = { record, replay, inspect, diff, recover, backtest, version } as Record<
-  string,
-  CommandDef<ArgsDef>
->;
+const COMMANDS = {
+  record,
+  replay,
+  inspect,
+  diff,
+  recover,
+  backtest,
+  version,
+  report,
+  runs,
+} as Record<string, CommandDef<ArgsDef>>;
 
 /** An error report: `runtape: <message>` on the first line, at most hints after it, no stack. */
 function expectReport(result: Result, args: string[], code: number, message: string) {
@@ -93,6 +102,11 @@ describe("runtape usage", () => {
       [["record", "--metadata", "{"], "--metadata is not valid JSON"],
       [["record", "--input", "-", "--seed", "3"], "--seed applies to the demo, not to --input"],
       [["diff", "a.db", "b.db", "--tolerance", "x"], "--tolerance takes a number"],
+      [["runs", "--where", "fast"], '--where takes KEY=VALUE (got "fast")'],
+      [["runs", "--json", "--csv"], "--json and --csv exclude each other"],
+      [["report", "--runs", "a,b", "--metric", "luck"], '--metric: unknown metric "luck"'],
+      [["report", "--run", "a", "--runs", "a,b"], "--run reports one run"],
+      [["report", "--metric", "winRate"], "--metric applies to a comparison"],
     ];
     const dir = tempDir();
     // All at once: none of them may touch a file.
@@ -122,6 +136,11 @@ describe("runtape usage", () => {
       [["inspect"], "no runs database at ./runs.db"],
       [["diff", "a.db", "missing.db"], "no runs database at missing.db"],
       [["recover", "missing.db"], "no runs database at missing.db"],
+      [["report", "missing.db"], "no runs database at missing.db"],
+      [["runs", "missing.db"], "no runs database at missing.db"],
+      [["report", "a.db", "--run", "nope"], 'no run with id "nope"'],
+      [["report", "a.db", "--runs", "nope"], 'no run with id "nope"'],
+      [["runs", "a.db", "--sort", "luck"], 'cannot sort by "luck"'],
       [["replay", "missing.db", "--into", "out.db"], "no runs database at missing.db"],
       [["inspect", "notes.txt"], "notes.txt: not an SQLite database"],
       [["replay", "notes.txt"], "notes.txt: not an SQLite database"],

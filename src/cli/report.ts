@@ -1,0 +1,92 @@
+import { defineCommand } from "citty";
+import { isMetric } from "../report/sweep.ts";
+import { openSource } from "../store/index.ts";
+import {
+  commonArgs,
+  parseConditions,
+  parseNames,
+  repeatedOption,
+  runArgs,
+  UsageError,
+} from "./args.ts";
+import { logger, out } from "./output.ts";
+
+export default defineCommand({
+  meta: {
+    name: "report",
+    description: "Write a self-contained HTML report of a run, or a page comparing runs",
+  },
+  args: {
+    ...runArgs,
+    output: {
+      type: "string",
+      alias: "o",
+      valueHint: "FILE",
+      description: "HTML file to write (default report-<run>.html, or compare.html)",
+    },
+    runs: {
+      type: "string",
+      valueHint: "A,B,…",
+      description: "Compare these runs: equity overlaid, metrics, heatmap over two parameters",
+    },
+    where: {
+      type: "string",
+      valueHint: "KEY=VALUE",
+      description: "Compare the runs whose config (or runId, name, status) matches; repeatable",
+    },
+    metric: {
+      type: "string",
+      valueHint: "NAME",
+      description: "Metric of the comparison's heatmap (default totalPnl)",
+    },
+    open: { type: "boolean", description: "Open the file in the default browser" },
+    ...commonArgs,
+  },
+  async run({ args, rawArgs }) {
+    const runIds = parseNames(args.runs, "--runs", "run id");
+    const where = parseConditions(repeatedOption(rawArgs, "where"));
+    const comparing = runIds !== undefined || where.length > 0;
+    if (comparing && args.run !== undefined) {
+      throw new UsageError("--run reports one run; --runs and --where compare several");
+    }
+    if (args.metric !== undefined && !isMetric(args.metric)) {
+      throw new UsageError(`--metric: unknown metric ${JSON.stringify(args.metric)}`);
+    }
+    if (!comparing && args.metric !== undefined) {
+      throw new UsageError("--metric applies to a comparison (--runs or --where)");
+    }
+    // ECharts takes a few hundred milliseconds to load: only once the command line is sound.
+    const { compareRuns, renderRunReport, reportRun } = await import("../report.ts");
+    const source = await openSource(args.db);
+    let html: string;
+    let file: string;
+    try {
+      if (comparing) {
+        html = await compareRuns(source, { runIds, where, metric: args.metric as never });
+        file = args.output ?? "compare.html";
+      } else {
+        const report = await reportRun(source, args.run);
+        html = renderRunReport(report);
+        file = args.output ?? `report-${report.run.runId.replace(/[^\w.-]+/g, "_")}.html`;
+      }
+    } finally {
+      await source.close();
+    }
+    await Bun.write(file, html);
+    logger.success(`wrote ${file} (${(html.length / 1024).toFixed(0)} KB)`);
+    out(`${file}\n`);
+    if (args.open) openInBrowser(file);
+    return 0;
+  },
+});
+
+/** Hands the file to the desktop's opener; a machine without one gets a warning, not a failure. */
+function openInBrowser(file: string): void {
+  const opener =
+    process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+  try {
+    Bun.spawn([opener, file], { stdio: ["ignore", "ignore", "ignore"] }).unref();
+  } catch {
+    logger.warn(`could not start ${opener}: open ${file} yourself`);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What `runtape report` and `runtape runs` show, from the library: a run's report as data or as a
+ * self-contained HTML page, a sweep of runs with the parameters that differ and their metrics,
+ * and a page comparing runs. The analysis (report/model.ts, metrics.ts, trips.ts) is pure over
+ * event streams; this file only reads the runs for it, from a runs database or a store
+ * (`openSource`).
+ */
+import { RuntapeError } from "./errors.ts";
+import { reportOf } from "./report/cache.ts";
+import { type Comparison, renderComparison } from "./report/html.ts";
+import type { RunMetrics } from "./report/metrics.ts";
+import type { RunReport } from "./report/model.ts";
+import { listSweep, type SweepOptions } from "./report/runs.ts";
+import { isMetric } from "./report/sweep.ts";
+import type { RunSource } from "./store/source.ts";
+
+export { METRICS_VERSION } from "./report/cache.ts";
+export { type Candles, mergeCandles, minMaxDownsample, type Series } from "./report/downsample.ts";
+export { type Comparison, renderComparison, renderRunReport } from "./report/html.ts";
+export { computeMetrics, drawdownOf, METRICS, type RunMetrics } from "./report/metrics.ts";
+export type {
+  EquityCurve,
+  FillMark,
+  PriceSeries,
+  RunReport,
+  SymbolReport,
+} from "./report/model.ts";
+export { buildRunReport, RunReportBuilder } from "./report/model.ts";
+export { listSweep, type SweepOptions } from "./report/runs.ts";
+export {
+  type Condition,
+  flattenConfig,
+  type ParamValue,
+  type Sweep,
+  type SweepEntry,
+} from "./report/sweep.ts";
+export { type RoundTrip, RoundTripTracker, type TripFill } from "./report/trips.ts";
+
+/** The report of one run (an id, or `"latest"`), read from a runs database or a store. */
+export async function reportRun(source: RunSource, runId = "latest"): Promise<RunReport> {
+  return reportOf(source, await source.getRun(await source.resolveRunId(runId)));
+}
+
+/** A page comparing runs: their equity overlaid, the metrics, a heatmap of `metric` over two parameters. */
+export async function compareRuns(
+  source: RunSource,
+  options: SweepOptions & { metric?: keyof RunMetrics } = {},
+): Promise<string> {
+  const metric = options.metric ?? "totalPnl";
+  if (!isMetric(metric))
+    throw new RuntapeError(`unknown metric ${JSON.stringify(metric)}`, "UNKNOWN_KEY");
+  const sweep = await listSweep(source, options);
+  if (sweep.entries.length === 0) throw new RuntapeError("no runs to compare", "NO_RUNS");
+  const curves: Comparison["curves"] = [];
+  for (const e of sweep.entries) {
+    curves.push({ name: e.runId, curve: (await reportRun(source, e.runId)).equity });
+  }
+  return renderComparison({ ...sweep, curves, metric });
+}

@@ -1,0 +1,116 @@
+/**
+ * Each run's metrics, computed once from its events and kept in the file, so that listing a sweep
+ * of a thousand runs reads a thousand small rows instead of every event.
+ */
+import type { RunsDb } from "../db.ts";
+import type { RunRow } from "../runs.ts";
+import { SCHEMA_VERSION } from "../schema.ts";
+import type { RunSource } from "../store/source.ts";
+import { SqliteSource } from "../store/sqlite.ts";
+import type { RunMetrics } from "./metrics.ts";
+import { type RunReport, RunReportBuilder } from "./model.ts";
+
+/** Bumped whenever a metric's definition changes: older rows are then recomputed. */
+export const METRICS_VERSION = 1;
+
+// A cache, not part of the layout: created on first use, safe to drop, ignored by every other reader
+// and by the Python tools. A row holds for the run it was computed from: same event count and end
+// (a run re-recorded under the same id differs in both), finished, and same metrics version.
+const CACHE_DDL = `CREATE TABLE IF NOT EXISTS runtape_run_metrics (
+    run_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    ts_end INTEGER NOT NULL,
+    metrics TEXT NOT NULL
+)`;
+
+interface CacheRow {
+  run_id: string;
+  version: bigint;
+  events: bigint;
+  ts_end: bigint;
+  metrics: string;
+}
+
+/** The report of `run` from the events `source` holds for it. */
+export async function reportOf(source: RunSource, run: RunRow): Promise<RunReport> {
+  const builder = new RunReportBuilder(run);
+  for await (const chunk of source.chunks({ run: run.run_id })) {
+    for (const event of chunk) builder.add(event);
+  }
+  return builder.finish();
+}
+
+function readCache(db: RunsDb): Map<string, CacheRow> {
+  const exists = db.sqlite
+    .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runtape_run_metrics'")
+    .get();
+  if (exists === null) return new Map();
+  const rows = db.sqlite.query("SELECT * FROM runtape_run_metrics").all() as CacheRow[];
+  return new Map(rows.map((r) => [r.run_id, r]));
+}
+
+/**
+ * Stores computed metrics where runtape may write: only into its own layout (a Python-written file
+ * is never changed by a read), through a connection that may write (not on read-only storage),
+ * and only when the file is free within a moment. Failing that, they are computed again next time.
+ */
+function writeCache(
+  db: RunsDb,
+  rows: readonly (readonly [string, bigint, bigint, string])[],
+): void {
+  if (rows.length === 0 || db.version < SCHEMA_VERSION) return;
+  if (db.access !== "write" && db.access !== "query-only") return;
+  const { sqlite } = db;
+  try {
+    if (db.access === "query-only") sqlite.exec("PRAGMA query_only = OFF");
+    sqlite.transaction(() => {
+      sqlite.exec(CACHE_DDL);
+      const insert = sqlite.query(
+        "INSERT OR REPLACE INTO runtape_run_metrics (run_id, version, events, ts_end, metrics) VALUES (?, ?, ?, ?, ?)",
+      );
+      for (const [runId, events, tsEnd, metrics] of rows) {
+        insert.run(runId, METRICS_VERSION, events, tsEnd, metrics);
+      }
+    })();
+  } catch {
+    // A busy writer, a full disk: the cache is an optimisation, the answer stands.
+  } finally {
+    if (db.access === "query-only") sqlite.exec("PRAGMA query_only = ON");
+  }
+}
+
+/**
+ * The metrics of each of `runs`, from the cache where it holds and computed from the events
+ * otherwise (then stored, for finished runs in a runs database file). In the order of `runs`.
+ */
+export async function metricsOf(source: RunSource, runs: readonly RunRow[]): Promise<RunMetrics[]> {
+  const db = source instanceof SqliteSource ? source.db : undefined;
+  const cached = db === undefined ? new Map<string, CacheRow>() : readCache(db);
+  const fresh: [string, bigint, bigint, string][] = [];
+  const result: RunMetrics[] = [];
+  for (const run of runs) {
+    const row = cached.get(run.run_id);
+    const events =
+      run.events ??
+      (row === undefined
+        ? 0n
+        : Object.values(await source.countEvents(run.run_id)).reduce((a, b) => a + b, 0n));
+    if (
+      row !== undefined &&
+      Number(row.version) === METRICS_VERSION &&
+      row.events === events &&
+      row.ts_end === run.ts_end
+    ) {
+      result.push(JSON.parse(row.metrics) as RunMetrics);
+      continue;
+    }
+    const { metrics, events: counted } = await reportOf(source, run);
+    if (run.status !== "running" && run.ts_end !== null) {
+      fresh.push([run.run_id, run.events ?? BigInt(counted), run.ts_end, JSON.stringify(metrics)]);
+    }
+    result.push(metrics);
+  }
+  if (db !== undefined) writeCache(db, fresh);
+  return result;
+}

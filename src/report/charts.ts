@@ -1,0 +1,284 @@
+/**
+ * Charts as SVG text, drawn by Apache ECharts on the server: no DOM, no canvas, no script in the
+ * page, so a report reads with JavaScript off and inside the compiled binary. Series arrive here
+ * already thinned (see downsample.ts); ECharts draws what it is given.
+ */
+import { CandlestickChart, HeatmapChart, LineChart, ScatterChart } from "echarts/charts";
+import {
+  GridComponent,
+  LegendComponent,
+  TitleComponent,
+  VisualMapComponent,
+} from "echarts/components";
+import * as echarts from "echarts/core";
+import { SVGRenderer } from "echarts/renderers";
+import { mergeCandles, minMaxDownsample, type Series } from "./downsample.ts";
+import { drawdownOf } from "./metrics.ts";
+import type { EquityCurve, FillMark, PriceSeries } from "./model.ts";
+
+echarts.use([
+  LineChart,
+  CandlestickChart,
+  ScatterChart,
+  HeatmapChart,
+  GridComponent,
+  LegendComponent,
+  TitleComponent,
+  VisualMapComponent,
+  SVGRenderer,
+]);
+
+/** Chart width in pixels; the SVG scales to the page by its viewBox. */
+export const CHART_WIDTH = 960;
+/** Columns of the min/max downsampling: two per pixel is finer than the eye. */
+const BUCKETS = CHART_WIDTH / 2;
+/** Candles drawn at most: wider ones merge consecutive bars (first open, high, low, last close). */
+const MAX_CANDLES = 240;
+/** Fill marks drawn at most per side: beyond that, the largest fill per pixel column. */
+const MAX_MARKS = 600;
+
+export const COLORS = {
+  up: "#1a7f37",
+  down: "#cf222e",
+  line: "#0969da",
+  muted: "#8c959f",
+  palette: ["#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#57606a", "#e16f24", "#1b7c83"],
+};
+
+const TEXT = { fontFamily: "system-ui, sans-serif", fontSize: 11, color: "#57606a" };
+
+function render(height: number, option: Record<string, unknown>): string {
+  const chart = echarts.init(null, null, {
+    renderer: "svg",
+    ssr: true,
+    width: CHART_WIDTH,
+    height,
+  });
+  try {
+    chart.setOption({ animation: false, textStyle: TEXT, color: COLORS.palette, ...option });
+    return chart.renderToSVGString();
+  } finally {
+    chart.dispose();
+  }
+}
+
+const pairs = (s: Series) => s.x.map((x, i) => [x, s.y[i] ?? null]);
+const timeAxis = (gridIndex: number, show = true) => ({
+  type: "time",
+  gridIndex,
+  axisLabel: { show, hideOverlap: true },
+  splitLine: { show: false },
+});
+/** A value axis; a short panel gets few ticks, so that their labels do not overlap. */
+const valueAxis = (gridIndex: number, splitNumber = 5) => ({
+  type: "value",
+  gridIndex,
+  scale: true,
+  splitNumber,
+  splitLine: { lineStyle: { color: "#eaeef2" } },
+});
+
+/** Equity (net of commission) and commission paid above, drawdown beneath, on one time axis. */
+export function equityChart(curve: EquityCurve): string {
+  const thin = (y: readonly number[]) => pairs(minMaxDownsample({ x: curve.t, y }, BUCKETS));
+  return render(380, {
+    legend: { top: 0, itemGap: 24, data: ["equity", "commission paid", "drawdown"] },
+    grid: [
+      { left: 70, right: 20, top: 30, height: 210 },
+      { left: 70, right: 20, top: 280, height: 70 },
+    ],
+    xAxis: [timeAxis(0, false), timeAxis(1)],
+    yAxis: [valueAxis(0), valueAxis(1, 2)],
+    series: [
+      {
+        name: "equity",
+        type: "line",
+        data: thin(curve.equity),
+        showSymbol: false,
+        lineStyle: { width: 1.5, color: COLORS.line },
+        itemStyle: { color: COLORS.line },
+      },
+      {
+        name: "commission paid",
+        type: "line",
+        data: thin(curve.commission),
+        showSymbol: false,
+        lineStyle: { width: 1, type: "dashed", color: COLORS.muted },
+        itemStyle: { color: COLORS.muted },
+      },
+      {
+        name: "drawdown",
+        type: "line",
+        xAxisIndex: 1,
+        yAxisIndex: 1,
+        data: thin(drawdownOf(curve.equity)),
+        showSymbol: false,
+        lineStyle: { width: 1, color: COLORS.down },
+        itemStyle: { color: COLORS.down },
+        areaStyle: { color: COLORS.down, opacity: 0.25 },
+      },
+    ],
+  });
+}
+
+/** Whether an indicator lives on the price scale (a moving average) or needs its own (an RSI). */
+function onPriceScale(values: readonly (number | null)[], low: number, high: number): boolean {
+  const finite = values.filter((v): v is number => v !== null);
+  if (finite.length === 0) return false;
+  const sorted = [...finite].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  const span = Math.max(high - low, Math.abs(high) * 1e-6);
+  return median >= low - span && median <= high + span;
+}
+
+/** At most `max` marks per side: in each time column, the largest fill. */
+function thinMarks(fills: readonly FillMark[], side: "BUY" | "SELL", max: number): FillMark[] {
+  const mine = fills.filter((f) => f.side === side);
+  if (mine.length <= max) return mine;
+  const t0 = (mine[0] as FillMark).t;
+  const span = Math.max(1, (mine.at(-1) as FillMark).t - t0);
+  const best = new Map<number, FillMark>();
+  for (const f of mine) {
+    const column = Math.min(max - 1, Math.floor(((f.t - t0) / span) * max));
+    const kept = best.get(column);
+    if (kept === undefined || f.quantity > kept.quantity) best.set(column, f);
+  }
+  return [...best.values()];
+}
+
+/**
+ * The price of one symbol and period (candles, merged when there are many bars), its indicators
+ * as lines (those off the price scale in a panel beneath) and every fill marked: an up triangle
+ * per buy, a down triangle per sell, sized by quantity.
+ */
+export function priceChart(series: PriceSeries, fills: readonly FillMark[]): string {
+  const candles = mergeCandles({ ...series, x: series.t }, MAX_CANDLES);
+  const low = Math.min(...candles.low);
+  const high = Math.max(...candles.high);
+  const names = Object.keys(series.indicators).sort();
+  // Thinned once: the lines drawn, and what decides their scale (a median over a few thousand).
+  const lines = new Map(
+    names.map((n) => {
+      const { t = [], y = [] } = series.indicators[n] ?? {};
+      return [n, minMaxDownsample({ x: t, y }, BUCKETS)] as const;
+    }),
+  );
+  const overlay = names.filter((n) => onPriceScale(lines.get(n)?.y ?? [], low, high));
+  const below = names.filter((n) => !overlay.includes(n));
+  const hasPanel = below.length > 0;
+  const biggest = fills.reduce((max, f) => Math.max(max, f.quantity), 1);
+  const marks = (side: "BUY" | "SELL") => ({
+    name: side === "BUY" ? "buy fill" : "sell fill",
+    type: "scatter",
+    symbol: "triangle",
+    symbolRotate: side === "BUY" ? 0 : 180,
+    symbolSize: (value: number[]) => 6 + 8 * Math.sqrt((value[2] ?? 0) / biggest),
+    itemStyle: { color: side === "BUY" ? COLORS.up : COLORS.down, opacity: 0.85 },
+    data: thinMarks(fills, side, MAX_MARKS).map((f) => [f.t, f.price, f.quantity]),
+    z: 5,
+  });
+  const line = (name: string, grid: number) => ({
+    name,
+    type: "line",
+    xAxisIndex: grid,
+    yAxisIndex: grid,
+    showSymbol: false,
+    connectNulls: false,
+    lineStyle: { width: 1.2 },
+    z: 3,
+    data: pairs(lines.get(name) ?? { x: [], y: [] }),
+  });
+  return render(hasPanel ? 420 : 320, {
+    legend: { top: 0, itemGap: 16 },
+    grid: hasPanel
+      ? [
+          { left: 70, right: 20, top: 30, height: 250 },
+          { left: 70, right: 20, top: 310, height: 80 },
+        ]
+      : [{ left: 70, right: 20, top: 30, height: 250 }],
+    xAxis: hasPanel ? [timeAxis(0, false), timeAxis(1)] : [timeAxis(0)],
+    yAxis: hasPanel ? [valueAxis(0), valueAxis(1, 2)] : [valueAxis(0)],
+    series: [
+      {
+        name: "price",
+        type: "candlestick",
+        data: candles.x.map((x, i) => [
+          x,
+          candles.open[i],
+          candles.close[i],
+          candles.low[i],
+          candles.high[i],
+        ]),
+        itemStyle: {
+          color: COLORS.up,
+          color0: COLORS.down,
+          borderColor: COLORS.up,
+          borderColor0: COLORS.down,
+        },
+      },
+      ...overlay.map((n) => line(n, 0)),
+      ...below.map((n) => line(n, 1)),
+      marks("BUY"),
+      marks("SELL"),
+    ],
+  });
+}
+
+/** Equity curves of several runs on one time axis. */
+export function overlayChart(curves: readonly { name: string; curve: EquityCurve }[]): string {
+  return render(360, {
+    legend: { top: 0, type: "plain" },
+    grid: { left: 70, right: 20, top: curves.length > 6 ? 70 : 40, bottom: 30 },
+    xAxis: timeAxis(0),
+    yAxis: valueAxis(0),
+    series: curves.map(({ name, curve }) => ({
+      name,
+      type: "line",
+      showSymbol: false,
+      lineStyle: { width: 1.2 },
+      data: pairs(minMaxDownsample({ x: curve.t, y: curve.equity }, BUCKETS)),
+    })),
+  });
+}
+
+/** A metric over two parameters: one cell per pair of values, coloured and labelled. */
+export function heatmapChart(grid: {
+  xName: string;
+  yName: string;
+  xValues: readonly string[];
+  yValues: readonly string[];
+  /** [x index, y index, value] */
+  cells: readonly (readonly [number, number, number])[];
+  label: (value: number) => string;
+}): string {
+  const values = grid.cells.map((c) => c[2]);
+  const extent = Math.max(1e-12, ...values.map(Math.abs));
+  return render(80 + 48 * grid.yValues.length, {
+    grid: { left: 110, right: 110, top: 10, bottom: 50 },
+    xAxis: {
+      type: "category",
+      data: grid.xValues,
+      name: grid.xName,
+      nameLocation: "center",
+      nameGap: 28,
+    },
+    yAxis: { type: "category", data: grid.yValues, name: grid.yName, nameLocation: "end" },
+    visualMap: {
+      min: -extent,
+      max: extent,
+      calculable: false,
+      orient: "vertical",
+      right: 10,
+      top: "center",
+      inRange: { color: [COLORS.down, "#f6f8fa", COLORS.up] },
+    },
+    series: [
+      {
+        type: "heatmap",
+        data: grid.cells.map((c) => [...c]),
+        label: { show: true, formatter: (p: { value: number[] }) => grid.label(p.value[2] ?? 0) },
+        itemStyle: { borderColor: "#fff", borderWidth: 1 },
+      },
+    ],
+  });
+}

@@ -1,0 +1,302 @@
+/**
+ * HTML output: one self-contained page per report. Everything is inline (charts as SVG, the style
+ * sheet, one small script that only sorts tables), and a Content-Security-Policy forbids the page
+ * any request, so it opens the same from a mail attachment, offline or with JavaScript off.
+ */
+import { EVENT_TYPES } from "../events/catalog.ts";
+import { formatDuration, isoNs, formatNumber as number } from "../format.ts";
+import { CHART_WIDTH, equityChart, heatmapChart, overlayChart, priceChart } from "./charts.ts";
+import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "./metrics.ts";
+import type { RunReport, SymbolReport } from "./model.ts";
+import { formatParam, type SweepEntry } from "./sweep.ts";
+
+/** Round trips listed per symbol; all of them count in the metrics. */
+export const MAX_LISTED_TRIPS = 2000;
+
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+/** Text safe inside HTML elements and attribute values. */
+export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+
+const quantity = (x: number) => x.toLocaleString("en-US", { maximumFractionDigits: 6 });
+const timeOf = (ns: bigint | null) => (ns === null ? "–" : isoNs(ns).replace(/\.0+Z$/, "Z"));
+
+const STYLE = `
+:root{color-scheme:light;--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#f6f8fa;--up:#1a7f37;--down:#cf222e}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);margin:0 auto;max-width:${CHART_WIDTH + 240}px;padding:24px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}h3{font-size:15px;margin:18px 0 6px}
+.sub{color:var(--muted);margin:0 0 16px}
+table{border-collapse:collapse;margin:6px 0;font-variant-numeric:tabular-nums;font-size:13px}
+th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
+th{background:var(--bg);font-weight:600;white-space:nowrap}
+td.n,th.n{text-align:right}
+.scroll{overflow-x:auto}
+.pos{color:var(--up)}.neg{color:var(--down)}
+.chart svg{width:100%;height:auto;display:block}
+.chart{border:1px solid var(--line);border-radius:6px;padding:6px;margin:8px 0}
+pre{background:var(--bg);padding:8px;border-radius:6px;overflow:auto;max-height:320px;font-size:12px}
+dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}dl.kv dt{color:var(--muted)}dl.kv dd{margin:0}
+.metrics td.def{color:var(--muted);font-size:12px;white-space:normal;min-width:320px}
+details summary{cursor:pointer;color:var(--muted);margin:6px 0}
+.note{color:var(--muted);font-size:12px}
+th[data-sort]{cursor:pointer}
+`;
+
+// Progressive: with JavaScript on, a click on a column head sorts the table by it.
+const SCRIPT = `
+document.querySelectorAll("table.sortable th").forEach(function(th,i){th.dataset.sort="";th.title="sort";th.addEventListener("click",function(){
+var body=th.closest("table").tBodies[0],rows=Array.from(body.rows),dir=th.dataset.dir==="asc"?-1:1;th.dataset.dir=dir>0?"asc":"desc";
+rows.sort(function(a,b){var x=a.cells[i].dataset.v||a.cells[i].textContent,y=b.cells[i].dataset.v||b.cells[i].textContent,p=parseFloat(x),q=parseFloat(y);
+return (isNaN(p)||isNaN(q)?x.localeCompare(y):p-q)*dir});rows.forEach(function(r){body.appendChild(r)})})});
+`;
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="generator" content="runtape">
+<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
+<body>
+${body}
+<script>${SCRIPT}</script>
+</body></html>
+`;
+}
+
+type Cell = string | { html: string; n?: boolean; v?: number | null; cls?: string };
+
+function tableHtml(header: readonly Cell[], rows: readonly (readonly Cell[])[], cls = ""): string {
+  const cell = (tag: "th" | "td", c: Cell) => {
+    if (typeof c === "string") return `<${tag}>${escapeHtml(c)}</${tag}>`;
+    const classes = [c.n ? "n" : "", c.cls ?? ""].filter(Boolean).join(" ");
+    const value = c.v === undefined || c.v === null ? "" : ` data-v="${c.v}"`;
+    return `<${tag}${classes ? ` class="${classes}"` : ""}${value}>${c.html}</${tag}>`;
+  };
+  return `<div class="scroll"><table${cls ? ` class="${cls}"` : ""}><thead><tr>${header.map((h) => cell("th", h)).join("")}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c) => cell("td", c)).join("")}</tr>`)
+    .join("\n")}</tbody></table></div>`;
+}
+
+const num = (text: string, v: number | null = null, signed = false): Cell => ({
+  html: escapeHtml(text),
+  n: true,
+  v,
+  cls: signed && v !== null && v !== 0 ? (v > 0 ? "pos" : "neg") : undefined,
+});
+const chart = (svg: string, label: string) =>
+  `<figure class="chart" role="img" aria-label="${escapeHtml(label)}">${svg}</figure>`;
+const json = (value: unknown) =>
+  value === null ? "–" : `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
+
+const SIGNED = new Set<keyof RunMetrics>(["totalPnl", "realizedPnl", "sharpeLike", "meanReturn"]);
+
+function metricsTable(metrics: RunMetrics): string {
+  return tableHtml(
+    ["Metric", { html: "Value", n: true }, "Definition"],
+    (Object.keys(METRICS) as (keyof RunMetrics)[]).map((key) => [
+      METRICS[key].label,
+      num(formatMetric(key, metrics[key]), metrics[key], SIGNED.has(key)),
+      { html: escapeHtml(METRICS[key].definition), cls: "def" },
+    ]),
+    "metrics",
+  );
+}
+
+function tradingTable(symbols: readonly SymbolReport[]): string {
+  return tableHtml(
+    [
+      "Symbol",
+      ...[
+        "Orders",
+        "Rejected",
+        "Cancels (rej.)",
+        "Modifies (rej.)",
+        "Fills",
+        "Traded qty",
+        "Commission",
+        "Realised P&L",
+        "Net P&L",
+        "Position",
+      ].map((h) => ({ html: h, n: true })),
+    ],
+    symbols.map(({ trading: t }) => [
+      t.symbol,
+      num(String(t.orders), t.orders),
+      num(String(t.rejections), t.rejections),
+      num(`${t.cancellations} (${t.cancellationRejections})`, t.cancellations),
+      num(`${t.modifications} (${t.modificationRejections})`, t.modifications),
+      num(String(t.fills), t.fills),
+      num(quantity(t.tradedQuantity), t.tradedQuantity),
+      num(number(t.commission), t.commission),
+      num(number(t.realizedPnl), t.realizedPnl, true),
+      num(number(t.netPnl), t.netPnl, true),
+      num(quantity(t.position), t.position),
+    ]),
+    "sortable",
+  );
+}
+
+function tripsTable(s: SymbolReport): string {
+  const listed = s.trips.slice(-MAX_LISTED_TRIPS);
+  const note =
+    listed.length < s.trips.length
+      ? `<p class="note">The last ${listed.length} of ${s.trips.length} round trips; the metrics count all of them.</p>`
+      : "";
+  const rows = listed.map((t) => [
+    t.side,
+    num(quantity(t.quantity), t.quantity),
+    timeOf(t.entryNs),
+    num(number(t.entryPrice, 4), t.entryPrice),
+    t.exitNs === null ? "open" : timeOf(t.exitNs),
+    num(t.exitPrice === null ? "–" : number(t.exitPrice, 4), t.exitPrice),
+    num(number(t.commission), t.commission),
+    num(number(t.netPnl), t.netPnl, true),
+    num(t.exitNs === null ? "–" : formatDuration(t.exitNs - t.entryNs)),
+  ]);
+  const header = [
+    "Side",
+    { html: "Qty", n: true },
+    "Entry",
+    { html: "Entry price", n: true },
+    "Exit",
+    { html: "Exit price", n: true },
+    { html: "Commission", n: true },
+    { html: "Net P&L", n: true },
+    { html: "Duration", n: true },
+  ];
+  return `<details><summary>Round trips of ${escapeHtml(s.symbol)} (${s.trips.length})</summary>${note}${tableHtml(header, rows, "sortable")}</details>`;
+}
+
+/** The report of one run as one self-contained HTML page. */
+export function renderRunReport(report: RunReport): string {
+  const { run, metrics } = report;
+  const duration = run.tsEnd === null ? "–" : formatDuration(run.tsEnd - run.tsStart);
+  const header = `<h1>${escapeHtml(run.name)}</h1>
+<p class="sub">Run <code>${escapeHtml(run.runId)}</code> · ${escapeHtml(run.status)} · ${report.events.toLocaleString("en-US")} events</p>
+<dl class="kv">
+<dt>Started</dt><dd>${timeOf(run.tsStart)}</dd>
+<dt>Ended</dt><dd>${timeOf(run.tsEnd)} (${duration})</dd>
+<dt>Event times</dt><dd>${timeOf(report.firstNs)} → ${timeOf(report.lastNs)}</dd>
+<dt>Symbols</dt><dd>${escapeHtml(report.symbols.map((s) => s.symbol).join(", ") || "–")}</dd>
+</dl>`;
+  const counts = tableHtml(
+    ["Event type", { html: "Count", n: true }],
+    EVENT_TYPES.map((t) => [t, num(report.counts[t].toLocaleString("en-US"), report.counts[t])]),
+  );
+  const symbols = report.symbols
+    .map((s) => {
+      const charts = s.prices
+        .filter((p) => p.t.length > 0)
+        .map((p) =>
+          chart(priceChart(p, s.fills), `${s.symbol} ${p.period} price with indicators and fills`),
+        );
+      const periods = s.prices.map((p) => `${p.period} (${p.t.length} bars)`).join(", ");
+      return `<h3 id="sym-${escapeHtml(s.symbol)}">${escapeHtml(s.symbol)}</h3>
+<p class="note">${periods || "no bars"} · ${s.fills.length} fills (▲ buy, ▼ sell, sized by quantity)</p>
+${charts.join("\n")}
+${tripsTable(s)}`;
+    })
+    .join("\n");
+  const body = `${header}
+<h2>Summary</h2>
+${metricsTable(metrics)}
+<h2>Equity, marked to market</h2>
+<p class="note">Realised + unrealised P&L − commission at each bar time; drawdown from the running peak beneath.</p>
+${report.equity.t.length > 0 ? chart(equityChart(report.equity), "Equity curve and drawdown") : "<p>No bars or fills: nothing to draw.</p>"}
+<h2>Per symbol</h2>
+${tradingTable(report.symbols)}
+${symbols}
+<h2>Run</h2>
+<h3>Config</h3>${json(run.config)}
+<h3>Metadata</h3>${json(run.metadata)}
+<h3>Events</h3>${counts}`;
+  return page(`${run.name} · ${run.runId} · runtape report`, body);
+}
+
+/** What a comparison page shows. */
+export interface Comparison {
+  /** Config paths that differ between the runs: the table's parameter columns. */
+  varying: string[];
+  entries: SweepEntry[];
+  /** Equity curves by run id, for the overlay. */
+  curves: { name: string; curve: RunReport["equity"] }[];
+  /** The metric of the heatmap, drawn when exactly two parameters vary. */
+  metric: keyof RunMetrics;
+}
+
+/** The metrics table of a sweep: run, varying parameters, metrics. */
+export function sweepTable(varying: readonly string[], entries: readonly SweepEntry[]): string {
+  return tableHtml(
+    [
+      "Run",
+      ...varying,
+      ...SWEEP_METRICS.map((m) => ({ html: escapeHtml(METRICS[m].label), n: true })),
+    ],
+    entries.map((e) => [
+      e.runId,
+      ...varying.map((k) => {
+        const v = e.params[k];
+        return typeof v === "number" ? num(String(v), v) : formatParam(v);
+      }),
+      ...SWEEP_METRICS.map((m) => num(formatMetric(m, e.metrics[m]), e.metrics[m], SIGNED.has(m))),
+    ]),
+    "sortable",
+  );
+}
+
+/** The cells of a heatmap of `metric` over two parameters; the mean where runs share a cell. */
+export function heatmapCells(
+  entries: readonly SweepEntry[],
+  [xKey, yKey]: readonly [string, string],
+  metric: keyof RunMetrics,
+) {
+  const sortValues = (key: string) =>
+    [...new Set(entries.map((e) => formatParam(e.params[key])))].sort((a, b) => {
+      const [p, q] = [Number(a), Number(b)];
+      return Number.isNaN(p) || Number.isNaN(q) ? a.localeCompare(b) : p - q;
+    });
+  const xValues = sortValues(xKey);
+  const yValues = sortValues(yKey);
+  const sums = new Map<string, [number, number]>();
+  for (const e of entries) {
+    const value = e.metrics[metric];
+    if (value === null) continue;
+    const key = `${xValues.indexOf(formatParam(e.params[xKey]))},${yValues.indexOf(formatParam(e.params[yKey]))}`;
+    const [sum, n] = sums.get(key) ?? [0, 0];
+    sums.set(key, [sum + value, n + 1]);
+  }
+  const cells = [...sums].map(([key, [sum, n]]) => {
+    const [x, y] = key.split(",").map(Number) as [number, number];
+    return [x, y, sum / n] as const;
+  });
+  return { xValues, yValues, cells };
+}
+
+/** Several runs on one page: equity curves overlaid, the metrics table, a heatmap over two parameters. */
+export function renderComparison(c: Comparison): string {
+  const heatmap =
+    c.varying.length === 2
+      ? (() => {
+          const [xKey, yKey] = c.varying as [string, string];
+          const grid = heatmapCells(c.entries, [xKey, yKey], c.metric);
+          return `<h2>${escapeHtml(METRICS[c.metric].label)} by ${escapeHtml(xKey)} and ${escapeHtml(yKey)}</h2>
+${chart(heatmapChart({ xName: xKey, yName: yKey, ...grid, label: (v) => formatMetric(c.metric, v) }), `Heatmap of ${METRICS[c.metric].label}`)}`;
+        })()
+      : `<p class="note">A heatmap is drawn when exactly two parameters vary; here ${c.varying.length} do${c.varying.length ? ` (${escapeHtml(c.varying.join(", "))})` : ""}.</p>`;
+  const body = `<h1>Comparison of ${c.entries.length} runs</h1>
+<p class="sub">Parameters that differ: ${escapeHtml(c.varying.join(", ") || "none")}</p>
+<h2>Metrics</h2>
+${sweepTable(c.varying, c.entries)}
+<p class="note">${(["totalPnl", "maxDrawdown", "sharpeLike"] as const).map((m) => `<b>${METRICS[m].label}</b>: ${escapeHtml(METRICS[m].definition)}`).join("<br>")}</p>
+${heatmap}
+<h2>Equity curves</h2>
+${chart(overlayChart(c.curves), "Equity curves of the runs overlaid")}`;
+  return page(`Comparison of ${c.entries.length} runs · runtape report`, body);
+}

@@ -1,0 +1,143 @@
+import { formatNumber } from "../format.ts";
+import type { EquityCurve } from "./model.ts";
+import type { RoundTrip } from "./trips.ts";
+
+/** The summary of a run; money in price × quantity units, as the fills are. */
+export interface RunMetrics {
+  totalPnl: number;
+  realizedPnl: number;
+  commission: number;
+  maxDrawdown: number;
+  roundTrips: number;
+  /** null without a closed trip. */
+  winRate: number | null;
+  /** null without a losing trip (nothing to divide by). */
+  profitFactor: number | null;
+  exposure: number | null;
+  /** null with fewer than two points of the curve. */
+  meanReturn: number | null;
+  stdReturn: number | null;
+  /** null where the standard deviation is zero or undefined. */
+  sharpeLike: number | null;
+}
+
+/** Label and definition of each metric: what the report prints beside the numbers. */
+export const METRICS: Readonly<Record<keyof RunMetrics, { label: string; definition: string }>> = {
+  totalPnl: {
+    label: "Total P&L",
+    definition:
+      "Equity at the end of the run: realised P&L + unrealised P&L of open positions marked at the last close − all commission.",
+  },
+  realizedPnl: {
+    label: "Realised P&L",
+    definition:
+      "P&L of closed quantity by the average-cost method (as `runtape inspect`), before commission.",
+  },
+  commission: { label: "Commission", definition: "Sum of the commission of every fill." },
+  maxDrawdown: {
+    label: "Max drawdown",
+    definition:
+      "Largest fall of the equity curve from its running peak (the peak starts at 0, the equity before the first fill).",
+  },
+  roundTrips: {
+    label: "Round trips",
+    definition:
+      "Closed trips: a position from flat back to flat; a fill through zero closes one trip and opens the next.",
+  },
+  winRate: {
+    label: "Win rate",
+    definition: "Share of closed round trips whose P&L net of commission is above zero.",
+  },
+  profitFactor: {
+    label: "Profit factor",
+    definition: "Net P&L of the winning round trips ÷ |net P&L of the losing ones|.",
+  },
+  exposure: {
+    label: "Exposure",
+    definition: "Share of the points of the equity curve at which some position was open.",
+  },
+  meanReturn: {
+    label: "Mean per-bar P&L",
+    definition:
+      "Mean change of equity between consecutive points of the curve (one point per bar time with a bar or a fill).",
+  },
+  stdReturn: {
+    label: "Std of per-bar P&L",
+    definition: "Sample standard deviation of those changes.",
+  },
+  sharpeLike: {
+    label: "Sharpe-like ratio",
+    definition:
+      "Mean ÷ standard deviation of the per-bar equity changes: per bar, not annualised, no risk-free rate, in P&L rather than percent (the run records no capital). Compare it between runs of the same bars only.",
+  },
+};
+
+/** The metrics a sweep's table shows, terminal and HTML alike. */
+export const SWEEP_METRICS: readonly (keyof RunMetrics)[] = [
+  "totalPnl",
+  "maxDrawdown",
+  "roundTrips",
+  "winRate",
+  "profitFactor",
+  "exposure",
+  "sharpeLike",
+];
+
+/** Drawdown at each point of `equity`: equity − running peak (≤ 0), the peak starting at 0. */
+export function drawdownOf(equity: readonly number[]): number[] {
+  let peak = 0;
+  return equity.map((e) => {
+    peak = Math.max(peak, e);
+    return e - peak;
+  });
+}
+
+/** The metrics of a run from its equity curve (at full resolution) and round trips. */
+export function computeMetrics(curve: EquityCurve, trips: readonly RoundTrip[]): RunMetrics {
+  const { equity } = curve;
+  const closed = trips.filter((t) => t.exitNs !== null);
+  const wins = closed.filter((t) => t.netPnl > 0);
+  const gains = wins.reduce((sum, t) => sum + t.netPnl, 0);
+  const losses = closed.filter((t) => t.netPnl < 0).reduce((sum, t) => sum - t.netPnl, 0);
+  const changes = equity.slice(1).map((e, i) => e - (equity[i] as number));
+  const mean = changes.length === 0 ? null : changes.reduce((a, b) => a + b, 0) / changes.length;
+  const std =
+    mean === null || changes.length < 2
+      ? null
+      : Math.sqrt(changes.reduce((a, c) => a + (c - mean) ** 2, 0) / (changes.length - 1));
+  const commission = curve.commission.at(-1) ?? 0;
+  const totalPnl = equity.at(-1) ?? 0;
+  return {
+    totalPnl,
+    realizedPnl: trips.reduce((sum, t) => sum + t.grossPnl, 0),
+    commission,
+    maxDrawdown: drawdownOf(equity).reduce((deepest, d) => Math.max(deepest, -d), 0),
+    roundTrips: closed.length,
+    winRate: closed.length === 0 ? null : wins.length / closed.length,
+    profitFactor: losses === 0 ? null : gains / losses,
+    exposure:
+      curve.exposed.length === 0
+        ? null
+        : curve.exposed.filter(Boolean).length / curve.exposed.length,
+    meanReturn: mean,
+    stdReturn: std,
+    sharpeLike: mean === null || std === null || std === 0 ? null : mean / std,
+  };
+}
+
+/** A metric as the report shows it. */
+export function formatMetric(key: keyof RunMetrics, value: number | null): string {
+  if (value === null) return "–";
+  switch (key) {
+    case "roundTrips":
+      return String(value);
+    case "winRate":
+    case "exposure":
+      return `${(value * 100).toFixed(1)} %`;
+    case "sharpeLike":
+    case "profitFactor":
+      return formatNumber(value, 3);
+    default:
+      return formatNumber(value);
+  }
+}

@@ -1,0 +1,39 @@
+import type { RunSource } from "../store/source.ts";
+import { metricsOf } from "./cache.ts";
+import type { RunMetrics } from "./metrics.ts";
+import {
+  type Condition,
+  checkSortKey,
+  matches,
+  type Sweep,
+  sortEntries,
+  sweepRun,
+  varyingParams,
+} from "./sweep.ts";
+
+/** Options of {@link listSweep}. */
+export interface SweepOptions {
+  /** Keep the runs that meet every condition (config path, runId, name or status = value). */
+  where?: readonly Condition[];
+  /** A metric or config path; `-key` for descending. Default: newest run first. */
+  sort?: string;
+  /** Only these runs, in this order (before `where` and `sort`). */
+  runIds?: readonly string[];
+}
+
+/**
+ * Runs with their metrics (cached in a runs database file after the first computation) and the
+ * config parameters that differ between the runs listed.
+ */
+export async function listSweep(source: RunSource, options: SweepOptions = {}): Promise<Sweep> {
+  const runs =
+    options.runIds === undefined
+      ? await source.listRuns()
+      : await Promise.all(options.runIds.map((id) => source.getRun(id)));
+  const wanted = runs.filter((run) => matches(sweepRun(run), options.where ?? []));
+  if (options.sort !== undefined) checkSortKey(wanted.map(sweepRun), options.sort);
+  const metrics = await metricsOf(source, wanted);
+  let entries = wanted.map((run, i) => ({ ...sweepRun(run), metrics: metrics[i] as RunMetrics }));
+  if (options.sort !== undefined) entries = sortEntries(entries, options.sort);
+  return { varying: varyingParams(entries), entries };
+}

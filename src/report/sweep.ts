@@ -1,0 +1,137 @@
+/**
+ * A sweep: runs side by side with the parameters that tell them apart and their metrics. Pure
+ * functions over run rows and metrics; where the metrics come from is cache.ts's business.
+ */
+import { RuntapeError } from "../errors.ts";
+import type { RunRow } from "../runs.ts";
+import { METRICS, type RunMetrics } from "./metrics.ts";
+
+/** A parameter value as flattened from a run's config: arrays and objects become JSON text. */
+export type ParamValue = string | number | boolean | null;
+
+/** One run of a sweep. */
+export interface SweepEntry {
+  runId: string;
+  name: string;
+  status: string;
+  tsStart: bigint;
+  /** Every leaf of the config, by dotted path (`strategy.fastPeriod`). */
+  params: Record<string, ParamValue>;
+  metrics: RunMetrics;
+}
+
+/** The runs of a sweep and the parameters that differ between them. */
+export interface Sweep {
+  /** Config paths whose value is not the same in every run (absent counts as a value). */
+  varying: string[];
+  entries: SweepEntry[];
+}
+
+/** A run's config (JSON text or null) flattened to dotted paths; a config that is not a JSON object is one `config` value. */
+export function flattenConfig(config: string | null): Record<string, ParamValue> {
+  if (config === null) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(config);
+  } catch {
+    return { config };
+  }
+  const out: Record<string, ParamValue> = {};
+  const walk = (value: unknown, path: string) => {
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) walk(v, path === "" ? k : `${path}.${k}`);
+    } else if (Array.isArray(value)) {
+      out[path] = JSON.stringify(value);
+    } else {
+      out[path || "config"] = value as ParamValue;
+    }
+  };
+  walk(parsed, "");
+  return out;
+}
+
+/** The text a parameter shows and `--where` compares against. */
+export function formatParam(value: ParamValue | undefined): string {
+  if (value === undefined) return "-";
+  return value === null ? "null" : String(value);
+}
+
+/** The config paths whose values differ between `entries`, sorted. */
+export function varyingParams(
+  entries: readonly { params: Record<string, ParamValue> }[],
+): string[] {
+  const keys = [...new Set(entries.flatMap((e) => Object.keys(e.params)))].sort();
+  return keys.filter((key) => {
+    const values = new Set(entries.map((e) => formatParam(e.params[key])));
+    return values.size > 1;
+  });
+}
+
+/** A `--where KEY=VALUE` condition. */
+export interface Condition {
+  key: string;
+  value: string;
+}
+
+const RUN_FIELDS = ["runId", "name", "status"] as const;
+
+/** A run as a sweep describes it, before its metrics. */
+export type SweepRun = Omit<SweepEntry, "metrics">;
+
+/** Whether `entry` meets every condition: a config path, or runId, name or status, equal as text. */
+export function matches(entry: SweepRun, conditions: readonly Condition[]): boolean {
+  return conditions.every(({ key, value }) => {
+    if ((RUN_FIELDS as readonly string[]).includes(key)) {
+      return entry[key as (typeof RUN_FIELDS)[number]] === value;
+    }
+    return Object.hasOwn(entry.params, key) && formatParam(entry.params[key]) === value;
+  });
+}
+
+/** Whether `key` names a metric. */
+export function isMetric(key: string): key is keyof RunMetrics {
+  return Object.hasOwn(METRICS, key);
+}
+
+/** Checks a sort key (see {@link sortEntries}) against the runs before any metric is computed. */
+export function checkSortKey(runs: readonly SweepRun[], sort: string): void {
+  const key = sort.startsWith("-") ? sort.slice(1) : sort;
+  if (!isMetric(key) && !runs.some((r) => Object.hasOwn(r.params, key))) {
+    throw new RuntapeError(
+      `cannot sort by ${JSON.stringify(key)}: neither a metric nor a config parameter of these runs`,
+      "UNKNOWN_KEY",
+    );
+  }
+}
+
+/**
+ * Sorts by a metric or a config path; `-key` sorts descending. Numbers compare as numbers, other
+ * values as text; runs without a value go last either way.
+ */
+export function sortEntries(entries: readonly SweepEntry[], sort: string): SweepEntry[] {
+  const descending = sort.startsWith("-");
+  const key = descending ? sort.slice(1) : sort;
+  const valueAt = (e: SweepEntry): ParamValue | undefined =>
+    isMetric(key) ? e.metrics[key] : e.params[key];
+  const compare = (a: ParamValue, b: ParamValue): number =>
+    typeof a === "number" && typeof b === "number" ? a - b : String(a).localeCompare(String(b));
+  return [...entries].sort((a, b) => {
+    const x = valueAt(a);
+    const y = valueAt(b);
+    const missingX = x === undefined || x === null;
+    const missingY = y === undefined || y === null;
+    if (missingX || missingY) return missingX === missingY ? 0 : missingX ? 1 : -1;
+    return descending ? compare(y, x) : compare(x, y);
+  });
+}
+
+/** `run` as a sweep describes it: id, name, status, start and flattened config. */
+export function sweepRun(run: RunRow): SweepRun {
+  return {
+    runId: run.run_id,
+    name: run.name,
+    status: run.status,
+    tsStart: run.ts_start,
+    params: flattenConfig(run.config),
+  };
+}

@@ -1,0 +1,117 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tempDir } from "../helpers.ts";
+import { cli } from "./inprocess.ts";
+import { runtape } from "./run.ts";
+import { lines } from "./support.ts";
+
+// A sweep of 2 × 3 backtests of the demo strategy over two of its parameters (`--param`).
+// In process (main(argv)), but for the one report through the compiled binary: ECharts must work there.
+const dir = tempDir();
+const GRID = [3, 8].flatMap((fast) => [20, 30, 50].map((slow) => ({ fast, slow })));
+const STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
+const idOf = ({ fast, slow }: { fast: number; slow: number }) => `f${fast}-s${slow}`;
+
+beforeAll(async () => {
+  for (const g of GRID) {
+    const params = ["--param", `fastPeriod=${g.fast}`, "--param", `slowPeriod=${g.slow}`];
+    const args = ["backtest", "--strategy", STRATEGY, ...params, "--bars", "200"];
+    const result = await cli([...args, "--into", "runs.db", "--run-id", idOf(g)], dir);
+    expect([result.code, result.stderr]).toEqual([0, expect.any(String)]);
+  }
+});
+
+interface JsonSweep {
+  varying: string[];
+  entries: { runId: string; params: Record<string, unknown>; metrics: Record<string, number> }[];
+}
+
+describe("runtape runs and report", () => {
+  test("runs: the differing parameters and the metrics, sorted and filtered, as table, JSON and CSV", async () => {
+    const table = await cli(["runs", "runs.db", "--sort", "-totalPnl"], dir);
+    expect([table.code, table.stderr]).toEqual([0, ""]);
+    const [head, ...rows] = lines(table.stdout);
+    expect(head?.split(/\s+/).slice(0, 5)).toEqual([
+      "runId",
+      "status",
+      "lineage.params.fastPeriod",
+      "lineage.params.slowPeriod",
+      "totalPnl",
+    ]);
+    expect(rows).toHaveLength(6);
+
+    const json = await cli(["runs", "runs.db", "--sort", "-totalPnl", "--json"], dir);
+    const sweep = JSON.parse(json.stdout) as JsonSweep;
+    expect(sweep.varying).toEqual(["lineage.params.fastPeriod", "lineage.params.slowPeriod"]);
+    const pnl = sweep.entries.map((e) => e.metrics.totalPnl as number);
+    expect(pnl).toEqual([...pnl].sort((a, b) => b - a));
+    // The table shows the same runs in the same order.
+    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(sweep.entries.map((e) => e.runId));
+
+    const csv = await cli(
+      [
+        "runs",
+        "runs.db",
+        "--where",
+        "lineage.params.fastPeriod=8",
+        "--where",
+        "lineage.params.slowPeriod=30",
+        "--csv",
+      ],
+      dir,
+    );
+    const [csvHead, only, ...more] = lines(csv.stdout);
+    expect(more).toEqual([]);
+    expect(csvHead?.split(",").slice(0, 3)).toEqual(["runId", "name", "status"]);
+    const f8 = sweep.entries.find((e) => e.runId === "f8-s30");
+    expect(only?.split(",")[0]).toBe("f8-s30");
+    expect(Number(only?.split(",")[(csvHead?.split(",") ?? []).indexOf("totalPnl")])).toBe(
+      f8?.metrics.totalPnl as number,
+    );
+  });
+
+  test("a run's metrics match inspect --json", async () => {
+    const runs = await cli(["runs", "runs.db", "--where", "runId=f3-s20", "--json"], dir);
+    const inspect = await cli(["inspect", "runs.db", "--run", "f3-s20", "--json"], dir);
+    const metrics = (JSON.parse(runs.stdout) as JsonSweep).entries[0]?.metrics;
+    const trading = (
+      JSON.parse(inspect.stdout) as { trading: { realizedPnl: number; commission: number }[] }
+    ).trading;
+    expect(trading.length).toBe(3);
+    expect(metrics?.realizedPnl).toBeCloseTo(
+      trading.reduce((a, t) => a + t.realizedPnl, 0),
+      6,
+    );
+    expect(metrics?.commission).toBeCloseTo(
+      trading.reduce((a, t) => a + t.commission, 0),
+      6,
+    );
+  });
+
+  test("report writes one self-contained file through the compiled binary, with every chart", async () => {
+    const result = await runtape(["report", "runs.db", "--run", "f3-s20", "-o", "r.html"], {
+      cwd: dir,
+    });
+    expect([result.code, result.stdout]).toEqual([0, "r.html\n"]);
+    const html = readFileSync(join(dir, "r.html"), "utf8");
+    expect(html.match(/<svg\b/g)?.length).toBe(4);
+    expect(html).not.toMatch(/(src|href)\s*=\s*["']?(https?:|\/\/)/i);
+    expect(html).toContain("f3-s20");
+  }, 60_000); // builds the binary when no test before did: a guard, not a timing claim
+
+  test("report --where compares: heatmap over the two parameters, one curve per run", async () => {
+    const result = await cli(
+      ["report", "runs.db", "--where", "status=completed", "--metric", "maxDrawdown"],
+      dir,
+    );
+    expect([result.code, result.stdout]).toEqual([0, "compare.html\n"]);
+    const html = readFileSync(join(dir, "compare.html"), "utf8");
+    expect(html).toContain(
+      "Max drawdown by lineage.params.fastPeriod and lineage.params.slowPeriod",
+    );
+    expect(html.match(/<svg\b/g)?.length).toBe(2);
+    for (const g of GRID) expect(html).toContain(idOf(g));
+    expect(existsSync(join(dir, "report-f3-s20.html"))).toBe(false);
+  });
+});

@@ -1,0 +1,175 @@
+/**
+ * The report as a person sees it: Debian's Chromium opens it from a file:// URL with the network
+ * blocked, and the test looks for errors, requests, charts, and keeps a screenshot in
+ * .tmp/artifacts/ to look at.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Browser, Page } from "playwright-core";
+import { EventBus, Recorder, runDemo } from "../src/index.ts";
+import { compareRuns, renderRunReport, reportRun } from "../src/report.ts";
+import { SqliteSource } from "../src/store/index.ts";
+import { tempDir } from "./helpers.ts";
+
+const CHROMIUM = [process.env.RUNTAPE_CHROMIUM, "chromium", "chromium-browser"]
+  .filter((c): c is string => Boolean(c))
+  .map((c) => Bun.which(c) ?? (c.startsWith("/") ? c : null))
+  .find((c) => c !== null);
+const ARTIFACTS = join(import.meta.dir, "../.tmp/artifacts");
+
+// Generous bounds: they only keep a hung browser from hanging the suite, they claim no speed.
+const browserTest = CHROMIUM
+  ? (name: string, fn: () => Promise<void>) => test(name, fn, 30_000)
+  : (name: string, fn: () => Promise<void>) =>
+      test.skip(`${name} (skipped: no Chromium found; apt-get install chromium)`, fn);
+
+let browser: Browser | undefined;
+const dir = tempDir();
+const files: Record<"report" | "compare", string> = { report: "", compare: "" };
+
+beforeAll(async () => {
+  if (!CHROMIUM) return;
+  const path = join(dir, "runs.db");
+  // The demo run as `runtape record` makes it, and a small sweep of 2 × 2 parameters beside it.
+  const runs: [string, { fastPeriod: number; slowPeriod: number }, number][] = [
+    ["demo-1", { fastPeriod: 5, slowPeriod: 20 }, 500],
+    ...[3, 8].flatMap((fast) =>
+      [20, 40].map((slow): [string, { fastPeriod: number; slowPeriod: number }, number] => [
+        `f${fast}-s${slow}`,
+        { fastPeriod: fast, slowPeriod: slow },
+        150,
+      ]),
+    ),
+  ];
+  for (const [runId, strategy, bars] of runs) {
+    const recorder = Recorder.start(path, { runId, config: { strategy } });
+    const bus = new EventBus();
+    recorder.attach(bus);
+    runDemo(bus, { strategy, bars });
+    recorder.close("completed");
+  }
+  const source = SqliteSource.open(path);
+  try {
+    files.report = join(dir, "report.html");
+    writeFileSync(files.report, renderRunReport(await reportRun(source, "demo-1")));
+    files.compare = join(dir, "compare.html");
+    writeFileSync(
+      files.compare,
+      await compareRuns(source, { runIds: ["f3-s20", "f3-s40", "f8-s20", "f8-s40"] }),
+    );
+  } finally {
+    await source.close();
+  }
+  const { chromium } = await import("playwright-core");
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: 60_000,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+    ],
+  });
+}, 60_000); // a guard against a hung browser start on a loaded machine, not a timing claim
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Opens `file` offline; returns the page, its console errors and every request it made. */
+async function open(file: string, javaScriptEnabled = true) {
+  const context = await (browser as Browser).newContext({
+    offline: true,
+    javaScriptEnabled,
+    viewport: { width: 1100, height: 900 },
+  });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("request", (r) => requests.push(r.url()));
+  // Anything but the report itself is refused, should the page ever ask.
+  const own = pathToFileURL(file).href;
+  await context.route("**/*", (route) =>
+    route.request().url() === own ? route.continue() : route.abort(),
+  );
+  await page.goto(own, { waitUntil: "load" });
+  return { page, errors, requests, own };
+}
+
+/** Per chart: drawn area and the number of drawn path points, so an empty chart shows as zero. */
+async function charts(page: Page) {
+  return page.$$eval("figure.chart svg", (svgs) =>
+    svgs.map((svg) => {
+      const box = svg.getBoundingClientRect();
+      const paths = [...svg.querySelectorAll("path")].map((p) => p.getAttribute("d") ?? "");
+      return {
+        width: Math.round(box.width),
+        height: Math.round(box.height),
+        points: paths.reduce((n, d) => n + (d.match(/[ML]/g)?.length ?? 0), 0),
+      };
+    }),
+  );
+}
+
+describe("the report in Chromium", () => {
+  browserTest(
+    "the demo run's report renders every chart offline, no error, no request",
+    async () => {
+      const { page, errors, requests, own } = await open(files.report);
+      const drawn = await charts(page);
+      expect(drawn).toHaveLength(4); // equity, then AAPL, MSFT, NVDA
+      for (const c of drawn) {
+        expect(c.width).toBeGreaterThan(500);
+        expect(c.height).toBeGreaterThan(200);
+        expect(c.points).toBeGreaterThan(500);
+      }
+      expect(await page.locator("table.metrics tbody tr").count()).toBe(11);
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([own]);
+      // With JavaScript on, a click on a column head sorts: the per-symbol table by fills.
+      const fills = page.locator("table.sortable").first().locator("tbody tr td:nth-child(6)");
+      await page.locator("table.sortable").first().locator("th", { hasText: "Fills" }).click();
+      const values = (await fills.allTextContents()).map(Number);
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, "report-demo.png"), fullPage: true });
+      await page.context().close();
+    },
+  );
+
+  browserTest("with JavaScript off the charts and tables are all there", async () => {
+    const { page, errors } = await open(files.report, false);
+    expect((await charts(page)).filter((c) => c.points > 500)).toHaveLength(4);
+    expect(await page.locator("table.metrics tbody tr").count()).toBe(11);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  browserTest(
+    "the comparison page: overlaid equity and a heatmap over the two parameters",
+    async () => {
+      const { page, errors, requests, own } = await open(files.compare);
+      const drawn = await charts(page);
+      expect(drawn).toHaveLength(2);
+      expect(await page.locator("svg text", { hasText: "strategy.fastPeriod" }).count()).toBe(1);
+      expect(
+        await page
+          .locator("h2", { hasText: "by strategy.fastPeriod and strategy.slowPeriod" })
+          .count(),
+      ).toBe(1);
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([own]);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, "compare-sweep.png"), fullPage: true });
+      await page.context().close();
+    },
+  );
+});

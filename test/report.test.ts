@@ -1,0 +1,472 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import {
+  type Event,
+  EventBus,
+  type EventInput,
+  type EventType,
+  inspectRun,
+  makeEvent,
+  Recorder,
+  type RunRow,
+  runDemo,
+} from "../src/index.ts";
+import {
+  buildRunReport,
+  compareRuns,
+  flattenConfig,
+  listSweep,
+  mergeCandles,
+  minMaxDownsample,
+  renderRunReport,
+  reportRun,
+} from "../src/report.ts";
+import { SqliteSource } from "../src/store/index.ts";
+import { fixtureCopy, fixtureTest, tempDir } from "./helpers.ts";
+
+const MINUTE = 60_000_000_000n;
+const T = 1_709_562_600_000_000_000n;
+const at = (i: number) => T + BigInt(i) * MINUTE;
+
+const e = <K extends EventType>(type: K, input: EventInput<K>) => makeEvent(type, input);
+const bar = (i: number, close: number, symbol = "X"): Event =>
+  e("BarReceived", {
+    ts_event_ns: at(i),
+    symbol,
+    bar_period: "MINUTE",
+    open: close,
+    high: close + 1,
+    low: close - 1,
+    close,
+    volume: 100n,
+  });
+const fill = (i: number, side: "BUY" | "SELL", qty: number, price: number, commission: number) =>
+  e("FillEvent", {
+    ts_event_ns: at(i),
+    ts_broker_ns: at(i),
+    associated_order_id: `o${i}`,
+    broker_order_id: null,
+    symbol: "X",
+    broker_fill_id: null,
+    side,
+    quantity_filled: qty,
+    fill_price: price,
+    commission,
+  });
+const submit = (id: string, symbol: string) =>
+  e("OrderSubmissionRequest", {
+    ts_event_ns: at(0),
+    system_order_id: id,
+    symbol,
+    order_type: "MARKET",
+    side: "BUY",
+    quantity: 1,
+    limit_price: null,
+    stop_price: null,
+    action: null,
+    signal: null,
+  });
+const rejected = (type: "OrderRejected" | "CancellationRejected", id: string) =>
+  e(type, {
+    ts_event_ns: at(0),
+    ts_broker_ns: at(0),
+    associated_order_id: id,
+    rejection_reason: "UNKNOWN",
+    rejection_message: "no",
+  });
+
+const RUN: RunRow = {
+  run_id: "crafted",
+  name: "crafted <run>",
+  ts_start: T,
+  ts_end: T + 1_000_000_000n,
+  status: "completed",
+  config: '{"strategy":{"fast":3,"slow":9},"symbols":["X"]}',
+  metadata: null,
+  pid: null,
+  host: null,
+  events: null,
+  refused: null,
+  bar_periods: null,
+};
+
+/**
+ * Six bar times of X. Worked by hand (average cost, commission apart):
+ *  t1 close 100, BUY 10 @ 100 (c 1): long 10 @ 100              equity 10·0 − 1 = −1
+ *  t2 close 104, BUY 10 @ 102 (c 1), a partial fill: 20 @ 101   equity 20·3 − 2 = 58
+ *  t3 close 98, SELL 30 @ 99 (c 3): realises 20·(99 − 101) = −40, short 10 @ 99
+ *                                                               equity −40 + 10 − 5 = −35
+ *  t4 close 95                                                  equity −40 + 40 − 5 = −5
+ *  t5 close 96, BUY 4 @ 96 (c 0.5): realises 4·3 = 12, short 6  equity −28 + 18 − 5.5 = −15.5
+ *  t6 close 97, BUY 6 @ 97 (c 0.5): realises 6·2 = 12, flat     equity −16 − 6 = −22
+ * Trip 1: LONG 20, entry 101, exit 99, gross −40, commission 1 + 1 + 3·20/30 = 4, net −44.
+ * Trip 2: SHORT 10, entry 99, exit (4·96 + 6·97)/10 = 96.6, gross 24, commission 1 + 1 = 2, net 22.
+ */
+function craftedEvents(): Event[] {
+  return [
+    submit("a", "X"),
+    submit("b", "Y"),
+    rejected("OrderRejected", "b"),
+    rejected("OrderRejected", "nowhere"), // its request is not in the run: counted nowhere
+    bar(1, 100),
+    fill(1, "BUY", 10, 100, 1),
+    bar(2, 104),
+    fill(2, "BUY", 10, 102, 1),
+    bar(3, 98),
+    fill(3, "SELL", 30, 99, 3),
+    bar(4, 95),
+    bar(5, 96),
+    fill(5, "BUY", 4, 96, 0.5),
+    bar(6, 97),
+    fill(6, "BUY", 6, 97, 0.5),
+  ];
+}
+
+describe("report model of a crafted run", () => {
+  const report = buildRunReport(RUN, craftedEvents());
+
+  test("equity is marked to market at every bar time, drawdown from the running peak", () => {
+    expect(report.equity.t).toEqual([1, 2, 3, 4, 5, 6].map((i) => Number(at(i) / 1_000_000n)));
+    expect(report.equity.equity).toEqual([-1, 58, -35, -5, -15.5, -22]);
+    expect(report.equity.commission).toEqual([1, 2, 5, 5, 5.5, 6]);
+    expect(report.equity.exposed).toEqual([true, true, true, true, true, false]);
+  });
+
+  test("round trips through a partial fill and a reversal, commission shared by quantity", () => {
+    const [x] = report.symbols;
+    expect(x?.trips).toEqual([
+      {
+        symbol: "X",
+        side: "LONG",
+        quantity: 20,
+        entryNs: at(1),
+        exitNs: at(3),
+        entryPrice: 101,
+        exitPrice: 99,
+        grossPnl: -40,
+        commission: 4,
+        netPnl: -44,
+        fills: 3,
+      },
+      {
+        symbol: "X",
+        side: "SHORT",
+        quantity: 10,
+        entryNs: at(3),
+        exitNs: at(6),
+        entryPrice: 99,
+        exitPrice: 96.6,
+        grossPnl: 24,
+        commission: 2,
+        netPnl: 22,
+        fills: 3,
+      },
+    ]);
+  });
+
+  test("metrics against the hand-computed values", () => {
+    const m = report.metrics;
+    expect(m.totalPnl).toBe(-22);
+    expect(m.realizedPnl).toBe(-16);
+    expect(m.commission).toBe(6);
+    expect(m.maxDrawdown).toBe(93); // from the peak 58 at t2 to −35 at t3
+    expect(m.roundTrips).toBe(2);
+    expect(m.winRate).toBe(0.5);
+    expect(m.profitFactor).toBe(22 / 44);
+    expect(m.exposure).toBe(5 / 6);
+    // Equity changes 59, −93, 30, −10.5, −6.5.
+    expect(m.meanReturn).toBeCloseTo(-4.2, 12);
+    expect(m.stdReturn).toBeCloseTo(57.215164073871186, 9);
+    expect(m.sharpeLike).toBeCloseTo(-0.07340711274684679, 12);
+  });
+
+  test("per-symbol table: orders and rejections joined through the order id", () => {
+    const trading = Object.fromEntries(report.symbols.map((s) => [s.symbol, s.trading]));
+    expect(trading.X).toMatchObject({
+      orders: 1,
+      rejections: 0,
+      fills: 5,
+      tradedQuantity: 60,
+      commission: 6,
+      realizedPnl: -16,
+      netPnl: -22,
+      position: 0,
+      averageCost: null,
+    });
+    expect(trading.Y).toMatchObject({ orders: 1, rejections: 1, fills: 0 });
+    expect(report.counts.OrderRejected).toBe(2);
+    expect(report.events).toBe(15);
+  });
+
+  test("an open position at the end is an open trip, marked in the equity", () => {
+    const open = buildRunReport(RUN, [bar(1, 100), fill(1, "SELL", 5, 100, 0), bar(2, 90)]);
+    expect(open.equity.equity).toEqual([0, 50]);
+    expect(open.symbols[0]?.trips).toMatchObject([{ side: "SHORT", exitNs: null, grossPnl: 0 }]);
+    expect(open.metrics).toMatchObject({ roundTrips: 0, winRate: null, profitFactor: null });
+  });
+
+  test("a run without events has a report with empty series and no ratios", () => {
+    const empty = buildRunReport(RUN, []);
+    expect(empty.metrics).toEqual({
+      totalPnl: 0,
+      realizedPnl: 0,
+      commission: 0,
+      maxDrawdown: 0,
+      roundTrips: 0,
+      winRate: null,
+      profitFactor: null,
+      exposure: null,
+      meanReturn: null,
+      stdReturn: null,
+      sharpeLike: null,
+    });
+    expect(renderRunReport(empty)).toContain("nothing to draw");
+  });
+});
+
+describe("downsampling keeps extremes", () => {
+  const series = fc
+    .array(fc.option(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { nil: null }), {
+      minLength: 2,
+      maxLength: 3000,
+    })
+    .map((y) => ({ x: y.map((_, i) => i * 60_000), y }));
+
+  test("min/max per bucket: first, last, lowest, highest and gaps kept, only points of the series", () => {
+    fc.assert(
+      fc.property(series, fc.integer({ min: 1, max: 200 }), (s, buckets) => {
+        const thin = minMaxDownsample(s, buckets);
+        // Five per bucket where a gap is kept beside first, lowest, highest and last.
+        expect(thin.x.length).toBeLessThanOrEqual(Math.min(s.x.length, 5 * buckets));
+        if (s.x.length <= 4 * buckets) expect(thin.x).toEqual(s.x);
+        expect(thin.x[0]).toBe(s.x[0] as number);
+        expect(thin.x.at(-1)).toBe(s.x.at(-1) as number);
+        const finite = (ys: readonly (number | null)[]) =>
+          ys.filter((v): v is number => v !== null);
+        const all = finite(s.y);
+        const kept = finite(thin.y);
+        if (all.length > 0) {
+          expect(Math.max(...kept)).toBe(Math.max(...all));
+          expect(Math.min(...kept)).toBe(Math.min(...all));
+        }
+        expect(thin.y.includes(null)).toBe(s.y.includes(null));
+        // Every kept point is a point of the series, in order.
+        const index = new Map(s.x.map((x, i) => [x, i]));
+        const positions = thin.x.map((x) => index.get(x) as number);
+        expect(positions).toEqual([...positions].sort((a, b) => a - b));
+        thin.y.forEach((y, i) => {
+          expect(y).toBe(s.y[positions[i] as number] ?? null);
+        });
+      }),
+    );
+  });
+
+  test("a one-point spike in a million points survives", () => {
+    const n = 1_000_000;
+    const y = Array.from({ length: n }, (_, i) => Math.sin(i / 1000));
+    y[654_321] = 42;
+    y[123_456] = -42;
+    const thin = minMaxDownsample({ x: y.map((_, i) => i), y }, 480);
+    expect(thin.x.length).toBeLessThanOrEqual(4 * 480);
+    expect(thin.x).toContain(654_321);
+    expect(thin.x).toContain(123_456);
+  });
+
+  test("merged candles keep the highest high and lowest low, first open and last close", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.double({ min: 1, max: 1000, noNaN: true }),
+            fc.double({ min: 0, max: 10, noNaN: true }),
+          ),
+          {
+            minLength: 1,
+            maxLength: 2000,
+          },
+        ),
+        fc.integer({ min: 1, max: 300 }),
+        (bars, buckets) => {
+          const candles = {
+            x: bars.map((_, i) => i),
+            open: bars.map(([p]) => p),
+            high: bars.map(([p, d]) => p + d),
+            low: bars.map(([p, d]) => p - d),
+            close: bars.map(([p, d]) => p + d / 2),
+          };
+          const merged = mergeCandles(candles, buckets);
+          expect(merged.x.length).toBeLessThanOrEqual(buckets);
+          expect(Math.max(...merged.high)).toBe(Math.max(...candles.high));
+          expect(Math.min(...merged.low)).toBe(Math.min(...candles.low));
+          expect(merged.open[0]).toBe(candles.open[0] as number);
+          expect(merged.close.at(-1)).toBe(candles.close.at(-1) as number);
+        },
+      ),
+    );
+  });
+});
+
+/** Records demo runs of the given strategy overrides into `path`. */
+function recordDemos(path: string, runs: { id: string; strategy?: Record<string, number> }[]) {
+  for (const run of runs) {
+    const recorder = Recorder.start(path, {
+      runId: run.id,
+      config: { strategy: run.strategy ?? {}, bars: 120 },
+    });
+    const bus = new EventBus();
+    recorder.attach(bus);
+    runDemo(bus, { bars: 120, strategy: run.strategy });
+    recorder.close("completed");
+  }
+}
+
+describe("a run's report from the database", () => {
+  const path = join(tempDir(), "runs.db");
+  recordDemos(path, [{ id: "demo-1" }]);
+
+  test("trading matches inspect's, and the trips add up to each symbol's realised P&L", async () => {
+    const db = SqliteSource.open(path);
+    try {
+      const report = await reportRun(db, "demo-1");
+      const detail = inspectRun(db.db, "demo-1");
+      expect(report.symbols.map((s) => s.trading)).toEqual(detail.trading);
+      expect(report.events).toBe(Number(detail.events));
+      let checked = 0;
+      for (const s of report.symbols) {
+        const sum = s.trips.reduce((a, t) => a + t.grossPnl, 0);
+        expect(sum).toBeCloseTo(s.trading.realizedPnl, 6);
+        checked++;
+      }
+      expect(checked).toBe(3);
+      const realized = detail.trading.reduce((a, t) => a + t.realizedPnl, 0);
+      expect(report.metrics.realizedPnl).toBeCloseTo(realized, 6);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("the HTML is one file with no external reference, its charts inline SVG, its text escaped", async () => {
+    const db = SqliteSource.open(path);
+    const report = await reportRun(db, "demo-1");
+    const html = renderRunReport({ ...report, run: { ...report.run, name: "<b>&" } });
+    await db.close();
+    expect(html).not.toMatch(/\b(src|href)\s*=\s*["']?(https?:|\/\/)/i);
+    expect(html).not.toMatch(/@import|url\(\s*["']?https?:/i);
+    expect(html).toContain("default-src 'none'");
+    expect(html.match(/<svg\b/g)?.length).toBe(4); // equity and one price chart per symbol
+    expect(html).toContain("&lt;b&gt;&amp;");
+    expect(html).not.toContain("<b>&");
+  });
+});
+
+describe("sweeps", () => {
+  test("config flattens to dotted paths; arrays stay whole", () => {
+    expect(flattenConfig('{"a":1,"s":{"fast":3,"deep":{"x":null}},"l":[1,2],"b":true}')).toEqual({
+      a: 1,
+      "s.fast": 3,
+      "s.deep.x": null,
+      l: "[1,2]",
+      b: true,
+    });
+    expect(flattenConfig(null)).toEqual({});
+    expect(flattenConfig("not json")).toEqual({ config: "not json" });
+    expect(flattenConfig("5")).toEqual({ config: 5 });
+  });
+
+  const path = join(tempDir(), "sweep.db");
+  const grid = [3, 8].flatMap((fast) =>
+    [20, 40].map((slow) => ({
+      id: `f${fast}-s${slow}`,
+      strategy: { fastPeriod: fast, slowPeriod: slow },
+    })),
+  );
+  recordDemos(path, grid);
+
+  test("lists the runs with the parameters that differ, filters and sorts", async () => {
+    const db = SqliteSource.open(path);
+    try {
+      const all = await listSweep(db);
+      expect(all.varying).toEqual(["strategy.fastPeriod", "strategy.slowPeriod"]);
+      expect(all.entries.map((e) => e.runId).sort()).toEqual(grid.map((g) => g.id).sort());
+      const sorted = (await listSweep(db, { sort: "-totalPnl" })).entries.map(
+        (e) => e.metrics.totalPnl,
+      );
+      expect(sorted).toEqual([...sorted].sort((a, b) => b - a));
+      expect(new Set(sorted).size).toBe(4); // the parameters change the trading
+      const fast3 = await listSweep(db, {
+        where: [{ key: "strategy.fastPeriod", value: "3" }],
+        sort: "strategy.slowPeriod",
+      });
+      expect(fast3.entries.map((e) => e.runId)).toEqual(["f3-s20", "f3-s40"]);
+      expect(fast3.varying).toEqual(["strategy.slowPeriod"]);
+      expect(
+        (await listSweep(db, { where: [{ key: "runId", value: "f8-s40" }] })).entries,
+      ).toHaveLength(1);
+      await expect(listSweep(db, { sort: "nonsense" })).rejects.toThrow("cannot sort by");
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("metrics are cached in the file, used while the run is unchanged, recomputed when it changes", async () => {
+    const db = SqliteSource.open(path);
+    const first = (await listSweep(db)).entries;
+    await db.close();
+    const raw = new Database(path);
+    const cached = raw
+      .query("SELECT run_id, metrics FROM runtape_run_metrics ORDER BY run_id")
+      .all() as {
+      run_id: string;
+      metrics: string;
+    }[];
+    expect(cached.map((r) => r.run_id)).toEqual(grid.map((g) => g.id).sort());
+    // A planted value proves the listing reads the cache instead of the events.
+    raw
+      .query(
+        "UPDATE runtape_run_metrics SET metrics = json_set(metrics, '$.totalPnl', 12345) WHERE run_id = 'f3-s20'",
+      )
+      .run();
+    raw.close();
+    const again = SqliteSource.open(path);
+    const planted = (await listSweep(again, { where: [{ key: "runId", value: "f3-s20" }] }))
+      .entries[0];
+    expect(planted?.metrics.totalPnl).toBe(12345);
+    await again.close();
+    // The run changes (its event count no longer matches): the row is stale and recomputed.
+    const w = new Database(path);
+    w.query("UPDATE runtape_runs SET events = events + 1 WHERE run_id = 'f3-s20'").run();
+    w.close();
+    const third = SqliteSource.open(path);
+    const recomputed = (await listSweep(third, { where: [{ key: "runId", value: "f3-s20" }] }))
+      .entries[0];
+    await third.close();
+    expect(recomputed?.metrics).toEqual(first.find((f) => f.runId === "f3-s20")?.metrics as never);
+  });
+
+  test("the comparison page overlays the equity curves and draws the heatmap over two parameters", async () => {
+    const db = SqliteSource.open(path);
+    try {
+      const html = await compareRuns(db, { metric: "winRate" });
+      expect(html.match(/<svg\b/g)?.length).toBe(2);
+      expect(html).toContain("Win rate by strategy.fastPeriod and strategy.slowPeriod");
+      for (const g of grid) expect(html).toContain(g.id);
+      const two = await compareRuns(db, { runIds: ["f3-s20", "f3-s40"] });
+      expect(two).toContain("exactly two parameters vary; here 1 do");
+    } finally {
+      await db.close();
+    }
+  });
+
+  fixtureTest("a Python-written file is listed without a byte of it changed", async () => {
+    const copy = fixtureCopy();
+    const before = readFileSync(copy);
+    const db = SqliteSource.open(copy);
+    const sweep = await listSweep(db);
+    await db.close();
+    expect(sweep.entries.length).toBeGreaterThan(0);
+    expect(readFileSync(copy).equals(before)).toBe(true);
+  });
+});
