@@ -24,8 +24,10 @@ import {
   renderRunReport,
   reportRun,
 } from "../src/report.ts";
-import { SqliteSource } from "../src/store/index.ts";
+import { openSource, SqliteSource } from "../src/store/index.ts";
+import { push } from "../src/store/push.ts";
 import { fixtureCopy, fixtureTest, tempDir } from "./helpers.ts";
+import { describeWithPg } from "./pg.ts";
 
 const MINUTE = 60_000_000_000n;
 const T = 1_709_562_600_000_000_000n;
@@ -352,6 +354,8 @@ describe("a run's report from the database", () => {
     const db = SqliteSource.open(path);
     const report = await reportRun(db, "demo-1");
     const html = renderRunReport({ ...report, run: { ...report.run, name: "<b>&" } });
+    // A function of the report alone: ECharts' process-wide ids do not leak into the page.
+    expect(renderRunReport({ ...report, run: { ...report.run, name: "<b>&" } })).toBe(html);
     await db.close();
     expect(html).not.toMatch(/\b(src|href)\s*=\s*["']?(https?:|\/\/)/i);
     expect(html).not.toMatch(/@import|url\(\s*["']?https?:/i);
@@ -468,5 +472,33 @@ describe("sweeps", () => {
     await db.close();
     expect(sweep.entries.length).toBeGreaterThan(0);
     expect(readFileSync(copy).equals(before)).toBe(true);
+  });
+});
+
+describeWithPg("report and runs from a PostgreSQL store", (cluster) => {
+  test("a pushed sweep lists and reports from the store exactly as from its file", async () => {
+    const path = join(tempDir(), "pushed.db");
+    recordDemos(path, [
+      { id: "p-3", strategy: { fastPeriod: 3 } },
+      { id: "p-8", strategy: { fastPeriod: 8 } },
+    ]);
+    expect((await push(path, cluster().url())).map((p) => p.outcome)).toEqual(["pushed", "pushed"]);
+    const file = SqliteSource.open(path);
+    const store = await openSource(cluster().url());
+    try {
+      expect(store.kind).toBe("postgres");
+      const [fromFile, fromStore] = [await listSweep(file), await listSweep(store)];
+      expect(fromStore.varying).toEqual(["strategy.fastPeriod"]);
+      expect(fromStore.entries.map((e) => [e.runId, e.metrics])).toEqual(
+        fromFile.entries.map((e) => [e.runId, e.metrics]),
+      );
+      const [a, b] = [await reportRun(file, "p-8"), await reportRun(store, "p-8")];
+      expect(b.equity).toEqual(a.equity);
+      expect(b.symbols).toEqual(a.symbols);
+      expect(renderRunReport(b)).toBe(renderRunReport(a));
+    } finally {
+      await file.close();
+      await store.close();
+    }
   });
 });

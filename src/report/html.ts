@@ -56,8 +56,25 @@ rows.sort(function(a,b){var x=a.cells[i].dataset.v||a.cells[i].textContent,y=b.c
 return (isNaN(p)||isNaN(q)?x.localeCompare(y):p-q)*dir});rows.forEach(function(r){body.appendChild(r)})})});
 `;
 
+/**
+ * ECharts names the classes and ids of its SVG (hover styles, clip paths) after a process-wide
+ * counter (`zr7-cls-53`, `zr7-c0`): the same report rendered twice would differ. Renamed in order of appearance they stay unique in the page
+ * and the page becomes a function of the report alone.
+ */
+function stableClassNames(html: string): string {
+  const names = new Map<string, string>();
+  return html.replace(/\bzr\d+-[\w-]+/g, (name) => {
+    let renamed = names.get(name);
+    if (renamed === undefined) {
+      renamed = `rt-${names.size}`;
+      names.set(name, renamed);
+    }
+    return renamed;
+  });
+}
+
 function page(title: string, body: string): string {
-  return `<!doctype html>
+  return stableClassNames(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width,initial-scale=1">
@@ -67,7 +84,7 @@ function page(title: string, body: string): string {
 ${body}
 <script>${SCRIPT}</script>
 </body></html>
-`;
+`);
 }
 
 type Cell = string | { html: string; n?: boolean; v?: number | null; cls?: string };
