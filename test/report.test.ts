@@ -10,10 +10,12 @@ import {
   type EventType,
   inspectRun,
   makeEvent,
+  openRunsDb,
   Recorder,
   type RunRow,
   runDemo,
 } from "../src/index.ts";
+import { removeRuns, renameRun } from "../src/manage.ts";
 import {
   buildRunReport,
   compareRuns,
@@ -448,6 +450,24 @@ describe("sweeps", () => {
       .entries[0];
     await third.close();
     expect(recomputed?.metrics).toEqual(first.find((f) => f.runId === "f3-s20")?.metrics as never);
+  });
+
+  test("rm and rename carry the cached metrics along", async () => {
+    const file = join(tempDir(), "manage.db");
+    recordDemos(file, [{ id: "keep" }, { id: "gone" }]);
+    const source = SqliteSource.open(file);
+    const before = await listSweep(source);
+    await source.close();
+    const db = openRunsDb(file, { mode: "write" });
+    renameRun(db, "keep", "kept");
+    removeRuns(db, ["gone"]);
+    const rows = db.sqlite.query("SELECT run_id FROM runtape_run_metrics").all();
+    db.close();
+    expect(rows).toEqual([{ run_id: "kept" }]);
+    const after = SqliteSource.open(file);
+    const [kept] = (await listSweep(after)).entries;
+    await after.close();
+    expect(kept?.metrics).toEqual(before.entries.find((e) => e.runId === "keep")?.metrics as never);
   });
 
   test("the comparison page overlays the equity curves and draws the heatmap over two parameters", async () => {

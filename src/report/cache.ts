@@ -13,10 +13,24 @@ import { type RunReport, RunReportBuilder } from "./model.ts";
 /** Bumped whenever a metric's definition changes: older rows are then recomputed. */
 export const METRICS_VERSION = 1;
 
-// A cache, not part of the layout: created on first use, safe to drop, ignored by every other reader
-// and by the Python tools. A row holds for the run it was computed from: same event count and end
-// (a run re-recorded under the same id differs in both), finished, and same metrics version.
-const CACHE_DDL = `CREATE TABLE IF NOT EXISTS runtape_run_metrics (
+/**
+ * The cache table, keyed by run id: commands that remove or rename runs carry its rows along.
+ * Not part of the layout: created on first use, safe to drop, ignored by every other reader and
+ * by the Python tools. A row holds for the run it was computed from: same event count and end (a
+ * run re-recorded under the same id differs in both), finished, and same metrics version.
+ */
+export const METRICS_TABLE = "runtape_run_metrics";
+
+/** Whether the file holds the metrics cache table. */
+export function hasMetricsCache(db: RunsDb): boolean {
+  return (
+    db.sqlite
+      .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+      .get(METRICS_TABLE) !== null
+  );
+}
+
+const CACHE_DDL = `CREATE TABLE IF NOT EXISTS ${METRICS_TABLE} (
     run_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     events INTEGER NOT NULL,
@@ -42,11 +56,8 @@ export async function reportOf(source: RunSource, run: RunRow): Promise<RunRepor
 }
 
 function readCache(db: RunsDb): Map<string, CacheRow> {
-  const exists = db.sqlite
-    .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runtape_run_metrics'")
-    .get();
-  if (exists === null) return new Map();
-  const rows = db.sqlite.query("SELECT * FROM runtape_run_metrics").all() as CacheRow[];
+  if (!hasMetricsCache(db)) return new Map();
+  const rows = db.sqlite.query(`SELECT * FROM ${METRICS_TABLE}`).all() as CacheRow[];
   return new Map(rows.map((r) => [r.run_id, r]));
 }
 
@@ -67,7 +78,7 @@ function writeCache(
     sqlite.transaction(() => {
       sqlite.exec(CACHE_DDL);
       const insert = sqlite.query(
-        "INSERT OR REPLACE INTO runtape_run_metrics (run_id, version, events, ts_end, metrics) VALUES (?, ?, ?, ?, ?)",
+        `INSERT OR REPLACE INTO ${METRICS_TABLE} (run_id, version, events, ts_end, metrics) VALUES (?, ?, ?, ?, ?)`,
       );
       for (const [runId, events, tsEnd, metrics] of rows) {
         insert.run(runId, METRICS_VERSION, events, tsEnd, metrics);
