@@ -38,7 +38,8 @@ export function stringifyExact(
 
 const INTEGER = /^-?\d+$/;
 
-const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+/** A camelCase name in snake_case: `totalPnl` → `total_pnl`. */
+export const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /**
  * `value` with the camelCase keys of its objects in snake_case, the style of the database's
@@ -50,7 +51,7 @@ export function snakeCaseKeys(value: unknown, opaque: readonly string[] = []): u
   if (typeof value !== "object" || value === null) return value;
   return Object.fromEntries(
     Object.entries(value).map(([k, v]) => [
-      snake(k),
+      snakeCase(k),
       opaque.includes(k) ? v : snakeCaseKeys(v, opaque),
     ]),
   );

@@ -2,6 +2,7 @@ import type { ArgsDef } from "citty";
 import { describeValue, RuntapeError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { parseJsonObject } from "../json.ts";
+import { libraryKey } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 
 /** A command line the CLI cannot act on: exit code 2. */
@@ -234,7 +235,7 @@ export function repeatedOption(rawArgs: readonly string[], name: string): string
   return values;
 }
 
-/** `KEY=VALUE` conditions of `--where`. */
+/** `KEY=VALUE` conditions of `--where`; snake_case names of run fields are the library's. */
 export function parseConditions(values: readonly string[]): { key: string; value: string }[] {
   return values.map((text) => {
     const at = text.indexOf("=");
@@ -244,6 +245,6 @@ export function parseConditions(values: readonly string[]): { key: string; value
         "e.g. --where strategy.fastPeriod=5 or --where status=completed",
       );
     }
-    return { key: text.slice(0, at), value: text.slice(at + 1) };
+    return { key: libraryKey(text.slice(0, at)), value: text.slice(at + 1) };
   });
 }

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
-import { isMetric } from "../report/sweep.ts";
+import type { RunMetrics } from "../report/metrics.ts";
+import { isMetric, libraryKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
 import {
   commonArgs,
@@ -37,7 +38,7 @@ export default defineCommand({
     metric: {
       type: "string",
       valueHint: "NAME",
-      description: "Metric of the comparison's heatmap (default totalPnl)",
+      description: "Metric of the comparison's heatmap (default total_pnl)",
     },
     open: { type: "boolean", description: "Open the file in the default browser" },
     ...commonArgs,
@@ -49,7 +50,8 @@ export default defineCommand({
     if (comparing && args.run !== undefined) {
       throw new UsageError("--run reports one run; --runs and --where compare several");
     }
-    if (args.metric !== undefined && !isMetric(args.metric)) {
+    const metric = args.metric === undefined ? undefined : libraryKey(args.metric);
+    if (metric !== undefined && !isMetric(metric)) {
       throw new UsageError(`--metric: unknown metric ${JSON.stringify(args.metric)}`);
     }
     if (!comparing && args.metric !== undefined) {
@@ -62,7 +64,11 @@ export default defineCommand({
     let file: string;
     try {
       if (comparing) {
-        html = await compareRuns(source, { runIds, where, metric: args.metric as never });
+        html = await compareRuns(source, {
+          runIds,
+          where,
+          metric: metric as keyof RunMetrics | undefined,
+        });
         file = args.output ?? "compare.html";
       } else {
         const report = await reportRun(source, args.run);

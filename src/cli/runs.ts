@@ -1,14 +1,14 @@
 import { defineCommand } from "citty";
-import { stringifyExact } from "../json.ts";
+import { snakeCase } from "../json.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report/metrics.ts";
 import { listSweep } from "../report/runs.ts";
-import { formatParam, type Sweep } from "../report/sweep.ts";
+import { formatParam, libraryKey, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
 import { commonArgs, parseConditions, repeatedOption, runArgs, UsageError } from "./args.ts";
-import { out, table } from "./output.ts";
+import { int64Arg, out, printJson, table } from "./output.ts";
 
-/** The metrics the table shows, by their keys (what --sort takes). */
-const COLUMNS = SWEEP_METRICS;
+/** The metrics the table shows, named as the JSON names them (and --sort takes them). */
+const COLUMNS = SWEEP_METRICS.map(snakeCase);
 
 export default defineCommand({
   meta: {
@@ -21,7 +21,7 @@ export default defineCommand({
       type: "string",
       valueHint: "KEY=VALUE",
       description:
-        "Only runs whose config path (or runId, name, status) has this value; repeatable",
+        "Only runs whose config path (or run_id, name, status) has this value; repeatable",
     },
     sort: {
       type: "string",
@@ -30,19 +30,25 @@ export default defineCommand({
     },
     json: { type: "boolean", description: "Print one JSON document instead" },
     csv: { type: "boolean", description: "Print CSV instead" },
+    ...int64Arg,
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
     if (args.json && args.csv) throw new UsageError("--json and --csv exclude each other");
     const where = parseConditions(repeatedOption(rawArgs, "where"));
+    const sort = args.sort?.replace(
+      /^(-?)(.*)$/s,
+      (_, sign: string, key: string) => sign + libraryKey(key),
+    );
     const source = await openSource(args.db);
     let sweep: Sweep;
     try {
-      sweep = await listSweep(source, { where, sort: args.sort });
+      sweep = await listSweep(source, { where, sort });
     } finally {
       await source.close();
     }
-    if (args.json) out(`${stringifyExact(sweep, 2)}\n`);
+    // Config paths are the user's own names: kept as they are.
+    if (args.json) printJson(sweep, args, ["params"]);
     else if (args.csv) out(toCsv(sweep));
     else out(`${toTable(sweep)}\n`);
     return 0;
@@ -53,12 +59,12 @@ function toTable({ varying, entries }: Sweep): string {
   if (entries.length === 0) return "no runs";
   return table(
     // Headed by their keys: what --sort, --where and --json name them.
-    ["runId", "status", ...varying, ...COLUMNS],
+    ["run_id", "status", ...varying, ...COLUMNS],
     entries.map((e) => [
       e.runId,
       e.status,
       ...varying.map((k) => formatParam(e.params[k])),
-      ...COLUMNS.map((m) => formatMetric(m, e.metrics[m])),
+      ...SWEEP_METRICS.map((m) => formatMetric(m, e.metrics[m])),
     ]),
   );
 }
@@ -70,7 +76,7 @@ const csvCell = (value: string) =>
 function toCsv({ varying, entries }: Sweep): string {
   const keys = Object.keys(METRICS) as (keyof RunMetrics)[];
   const lines = [
-    ["runId", "name", "status", ...varying, ...keys],
+    ["run_id", "name", "status", ...varying, ...keys.map(snakeCase)],
     ...entries.map((e) => [
       e.runId,
       e.name,

@@ -88,6 +88,15 @@ export function matches(entry: SweepRun, conditions: readonly Condition[]): bool
   });
 }
 
+/**
+ * The library's name for a metric or run field written in snake_case, as the CLI's JSON and table
+ * name them (`total_pnl`, `run_id`); other names (config paths, camelCase) come back unchanged.
+ */
+export function libraryKey(name: string): string {
+  const camel = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return camel !== name && (isMetric(camel) || camel === "runId") ? camel : name;
+}
+
 /** Whether `key` names a metric. */
 export function isMetric(key: string): key is keyof RunMetrics {
   return Object.hasOwn(METRICS, key);

@@ -24,30 +24,32 @@ beforeAll(async () => {
 
 interface JsonSweep {
   varying: string[];
-  entries: { runId: string; params: Record<string, unknown>; metrics: Record<string, number> }[];
+  entries: { run_id: string; params: Record<string, unknown>; metrics: Record<string, number> }[];
 }
 
 describe("runtape runs and report", () => {
   test("runs: the differing parameters and the metrics, sorted and filtered, as table, JSON and CSV", async () => {
-    const table = await cli(["runs", "runs.db", "--sort", "-totalPnl"], dir);
+    const table = await cli(["runs", "runs.db", "--sort", "-total_pnl"], dir);
     expect([table.code, table.stderr]).toEqual([0, ""]);
     const [head, ...rows] = lines(table.stdout);
     expect(head?.split(/\s+/).slice(0, 5)).toEqual([
-      "runId",
+      "run_id",
       "status",
       "lineage.params.fastPeriod",
       "lineage.params.slowPeriod",
-      "totalPnl",
+      "total_pnl",
     ]);
     expect(rows).toHaveLength(6);
 
-    const json = await cli(["runs", "runs.db", "--sort", "-totalPnl", "--json"], dir);
+    const json = await cli(["runs", "runs.db", "--sort", "-total_pnl", "--json"], dir);
     const sweep = JSON.parse(json.stdout) as JsonSweep;
     expect(sweep.varying).toEqual(["lineage.params.fastPeriod", "lineage.params.slowPeriod"]);
-    const pnl = sweep.entries.map((e) => e.metrics.totalPnl as number);
+    // snake_case keys as every JSON of the CLI, but for the config paths: the user's own names.
+    expect(sweep.entries[0]?.params).toHaveProperty(["lineage.params.fastPeriod"]);
+    const pnl = sweep.entries.map((e) => e.metrics.total_pnl as number);
     expect(pnl).toEqual([...pnl].sort((a, b) => b - a));
     // The table shows the same runs in the same order.
-    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(sweep.entries.map((e) => e.runId));
+    expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(sweep.entries.map((e) => e.run_id));
 
     const csv = await cli(
       [
@@ -63,24 +65,24 @@ describe("runtape runs and report", () => {
     );
     const [csvHead, only, ...more] = lines(csv.stdout);
     expect(more).toEqual([]);
-    expect(csvHead?.split(",").slice(0, 3)).toEqual(["runId", "name", "status"]);
-    const f8 = sweep.entries.find((e) => e.runId === "f8-s30");
+    expect(csvHead?.split(",").slice(0, 3)).toEqual(["run_id", "name", "status"]);
+    const f8 = sweep.entries.find((e) => e.run_id === "f8-s30");
     expect(only?.split(",")[0]).toBe("f8-s30");
-    expect(Number(only?.split(",")[(csvHead?.split(",") ?? []).indexOf("totalPnl")])).toBe(
-      f8?.metrics.totalPnl as number,
+    expect(Number(only?.split(",")[(csvHead?.split(",") ?? []).indexOf("total_pnl")])).toBe(
+      f8?.metrics.total_pnl as number,
     );
   });
 
   test("a run's metrics match inspect --json", async () => {
-    const runs = await cli(["runs", "runs.db", "--where", "runId=f3-s20", "--json"], dir);
+    const runs = await cli(["runs", "runs.db", "--where", "run_id=f3-s20", "--json"], dir);
     const inspect = await cli(["inspect", "runs.db", "--run", "f3-s20", "--json"], dir);
     const metrics = (JSON.parse(runs.stdout) as JsonSweep).entries[0]?.metrics;
     const trading = (
-      JSON.parse(inspect.stdout) as { trading: { realizedPnl: number; commission: number }[] }
+      JSON.parse(inspect.stdout) as { trading: { realized_pnl: number; commission: number }[] }
     ).trading;
     expect(trading.length).toBe(3);
-    expect(metrics?.realizedPnl).toBeCloseTo(
-      trading.reduce((a, t) => a + t.realizedPnl, 0),
+    expect(metrics?.realized_pnl).toBeCloseTo(
+      trading.reduce((a, t) => a + t.realized_pnl, 0),
       6,
     );
     expect(metrics?.commission).toBeCloseTo(
@@ -102,7 +104,7 @@ describe("runtape runs and report", () => {
 
   test("report --where compares: heatmap over the two parameters, one curve per run", async () => {
     const result = await cli(
-      ["report", "runs.db", "--where", "status=completed", "--metric", "maxDrawdown"],
+      ["report", "runs.db", "--where", "status=completed", "--metric", "max_drawdown"],
       dir,
     );
     expect([result.code, result.stdout]).toEqual([0, "compare.html\n"]);
