@@ -192,6 +192,36 @@ try {
   log("6. runtape runs over a sweep, and the report of a large run");
   const report = await benchReport(quick);
 
+  const FILES = 10;
+  log(`9. gathering: merge of ${FILES} files of ${fmt(N)} mixed events, export of ${fmt(N)}`);
+  const inputs: string[] = [];
+  for (let k = 1; k <= FILES; k++) {
+    const input = fresh(`worker-${k}.db`);
+    await worker("limit", "mixed", N, input, `sweep-${k}`, LIMIT_BATCH);
+    inputs.push(input);
+  }
+  const merged = await compare(
+    "runtape merge vs INSERT … SELECT between attached databases",
+    (k) => worker("merge", fresh(`merged-${k}.db`), ...inputs),
+    (k) => worker("attach-copy", fresh(`attached-${k}.db`), ...inputs),
+  );
+  const freshDir = (name: string) => {
+    const path = join(dir, name);
+    rmSync(path, { recursive: true, force: true });
+    return path;
+  };
+  const exported = await compare(
+    "runtape export --format parquet vs the same writer fed from SELECTs (mixed)",
+    (k) => worker("export", "parquet", mixedDb, "run", freshDir(`export-${k}`)),
+    (k) => worker("export-plain", mixedDb, "run", freshDir(`plain-${k}`)),
+  );
+  const csvExport = await worker("export", "csv", mixedDb, "run", freshDir("export-csv"));
+  const bigExport = await worker("export", "parquet", join(dir, "big.db"), "big", freshDir("big"));
+  const perEvent = (s: Sample) => (s.exportBytes ?? 0) / s.events;
+  log(
+    `  csv ${fmt(rate(csvExport))} events/s, ${perEvent(csvExport).toFixed(1)} bytes/event; parquet of the ${fmt(BIG)}-event run ${fmt(rate(bigExport))} events/s, peak RSS ${bigExport.maxRssMb.toFixed(0)} MB`,
+  );
+
   const figures = {
     ...report,
     quick,
@@ -216,6 +246,22 @@ try {
     check_per_s: Math.round(N / (checkMs / 1000)),
     diff_per_s: Math.round(N / (diffMs / 1000)),
     store,
+    merge_files: FILES,
+    merge_per_s: Math.round(median(merged.a.map(rate))),
+    attach_copy_per_s: Math.round(median(merged.b.map(rate))),
+    merge_ratio: merged.ratio,
+    merge_ratio_spread: merged.spread,
+    merge_peak_rss_mb: Math.max(...merged.a.map((s) => s.maxRssMb)),
+    export_parquet_per_s: Math.round(median(exported.a.map(rate))),
+    export_limit_per_s: Math.round(median(exported.b.map(rate))),
+    export_ratio: exported.ratio,
+    export_ratio_spread: exported.spread,
+    export_parquet_bytes_per_event: median(exported.a.map(perEvent)),
+    export_peak_rss_mb: Math.max(...exported.a.map((s) => s.maxRssMb)),
+    export_csv_per_s: Math.round(rate(csvExport)),
+    export_csv_bytes_per_event: perEvent(csvExport),
+    export_big_per_s: Math.round(rate(bigExport)),
+    export_big_peak_rss_mb: bigExport.maxRssMb,
   };
 
   if (json) {
@@ -301,6 +347,32 @@ try {
         `${f(report.report_s)} / ${f(report.report_html_mb)}`,
         "",
         "HTML < a few MB",
+      ],
+      [
+        `merge ${FILES} × ${fmt(N)} mixed (events/s)`,
+        fmt(figures.merge_per_s),
+        fmt(figures.attach_copy_per_s),
+        `${f(merged.ratio)} (${range(merged.spread)})`,
+      ],
+      [`  peak RSS merge (MB)`, f(figures.merge_peak_rss_mb, 0), "", "flat"],
+      [
+        `export parquet ${fmt(N)} mixed (events/s)`,
+        fmt(figures.export_parquet_per_s),
+        fmt(figures.export_limit_per_s),
+        `${f(exported.ratio)} (${range(exported.spread)})`,
+      ],
+      [
+        "  bytes/event parquet / csv",
+        `${f(figures.export_parquet_bytes_per_event, 1)} / ${f(figures.export_csv_bytes_per_event, 1)}`,
+        "",
+        "",
+      ],
+      ["  export csv (events/s)", fmt(figures.export_csv_per_s), "", ""],
+      [
+        `  peak RSS export ${fmt(N)} mixed / ${fmt(BIG)} bars (MB)`,
+        `${f(figures.export_peak_rss_mb, 0)} / ${f(bigExport.maxRssMb, 0)}`,
+        "",
+        "flat",
       ],
     );
     const header: [string, string, string, string] = [

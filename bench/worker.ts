@@ -3,12 +3,20 @@
  * are its own:  bun bench/worker.ts <case> <args…>  → one JSON line (a {@link Sample}).
  */
 import type { Statement } from "bun:sqlite";
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
+import { join } from "node:path";
+import { type ExportValue, eventColumns } from "../src/formats/columns.ts";
 import {
+  catalog,
+  EVENT_TYPES,
   type Event,
   EventBus,
+  type ExportFormat,
   encodeEvent,
+  exportRuns,
+  fieldsOf,
+  mergeRuns,
   openRunsDb,
   Recorder,
   replay,
@@ -33,6 +41,8 @@ export interface Sample {
   publishSeconds?: number;
   /** The longest single `bus.publish`. */
   publishMaxMs?: number;
+  /** Bytes of the files an export wrote. */
+  exportBytes?: number;
 }
 
 /** `write_bytes` of /proc/self/io: bytes sent to the storage layer, page cache write-back included. */
@@ -217,6 +227,77 @@ function encode(path: string, runId: string): void {
   report({ seconds: Math.max(1e-9, encoded.seconds - plain.seconds), events: encoded.n });
 }
 
+/** `runtape merge`: the runs of `inputs` into `out`. */
+function merge(out: string, inputs: string[]): void {
+  const start = performance.now();
+  const merged = mergeRuns(out, inputs);
+  const events = merged.reduce((n, m) => n + m.events, 0);
+  report({ seconds: (performance.now() - start) / 1000, events });
+}
+
+/**
+ * The limit of merge: each input attached to a new runs database and every table copied with one
+ * plain `INSERT … SELECT` (no plan, no conflict check, no ORDER BY), one transaction per input.
+ */
+function attachCopy(out: string, inputs: string[]): void {
+  const start = performance.now();
+  const db = openRunsDb(out, { mode: "write" });
+  let events = 0;
+  for (const input of inputs) {
+    db.sqlite.run("ATTACH DATABASE ? AS src", [input]);
+    db.sqlite.transaction(() => {
+      db.sqlite.run("INSERT INTO main.runs SELECT * FROM src.runs");
+      db.sqlite.run("INSERT INTO main.runtape_runs SELECT * FROM src.runtape_runs");
+      for (const type of EVENT_TYPES) {
+        const columns = ["run_id", ...fieldsOf(type).map(([name]) => name), SEQ_COLUMN].join(", ");
+        const table = catalog[type].table;
+        events += db.sqlite.run(
+          `INSERT INTO main.${table} (${columns}) SELECT ${columns} FROM src.${table}`,
+        ).changes;
+      }
+    })();
+    db.sqlite.run("DETACH DATABASE src");
+  }
+  db.close();
+  report({ seconds: (performance.now() - start) / 1000, events });
+}
+
+/** `runtape export` of one run. */
+async function exportRun(format: string, path: string, runId: string, out: string) {
+  const start = performance.now();
+  const summary = await exportRuns(path, { format: format as ExportFormat, out, runs: [runId] });
+  const seconds = (performance.now() - start) / 1000;
+  report({ seconds, events: summary.events, exportBytes: summary.bytes });
+}
+
+/**
+ * The limit of export: the same Parquet writer fed straight from each table's rows (`SELECT` in
+ * seq order, values as SQLite gives them), without replay's merge or typed events.
+ */
+async function exportPlain(path: string, runId: string, out: string) {
+  const { parquet } = await import("../src/formats/parquet.ts");
+  const start = performance.now();
+  const db = openRunsDb(path);
+  let events = 0;
+  let exportBytes = 0;
+  for (const type of EVENT_TYPES) {
+    const columns = eventColumns(type);
+    const rows = db.sqlite
+      .prepare(
+        `SELECT ${columns.map((c) => c.name).join(", ")} FROM ${catalog[type].table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
+      )
+      .values(runId) as ExportValue[][];
+    if (rows.length === 0) continue;
+    mkdirSync(join(out, catalog[type].table), { recursive: true });
+    const sink = parquet.open(join(out, catalog[type].table, "part-0.parquet"), columns);
+    for (const row of rows) sink.write(row);
+    exportBytes += sink.close();
+    events += rows.length;
+  }
+  db.close();
+  report({ seconds: (performance.now() - start) / 1000, events, exportBytes });
+}
+
 switch (kind) {
   case "record":
     record(
@@ -244,6 +325,18 @@ switch (kind) {
     break;
   case "encode":
     encode(args[0] as string, args[1] as string);
+    break;
+  case "merge":
+    merge(args[0] as string, args.slice(1));
+    break;
+  case "attach-copy":
+    attachCopy(args[0] as string, args.slice(1));
+    break;
+  case "export":
+    await exportRun(args[0] as string, args[1] as string, args[2] as string, args[3] as string);
+    break;
+  case "export-plain":
+    await exportPlain(args[0] as string, args[1] as string, args[2] as string);
     break;
   default:
     throw new Error(`unknown benchmark case ${kind}`);

@@ -193,3 +193,37 @@ export class StrategyError extends RuntapeError {
     super(`strategy ${file}${on}: ${reason}`, "STRATEGY", options);
   }
 }
+
+/** An export's target exists and is not an empty directory: nothing in it is overwritten. */
+export class OutputNotEmptyError extends RuntapeError {
+  constructor(readonly path: string) {
+    super(`${path} exists and is not an empty directory`, "OUTPUT_NOT_EMPTY");
+  }
+}
+
+/** A run to merge has the id of a different run already there: nothing was merged. */
+export class MergeConflictError extends RuntapeError {
+  constructor(
+    readonly runId: string,
+    readonly source: string,
+    readonly target: string,
+  ) {
+    super(
+      `run ${JSON.stringify(runId)} in ${source} differs from the run of that id in ${target}; nothing was merged`,
+      "MERGE_CONFLICT",
+    );
+  }
+}
+
+/** A run to merge is still `running` (it may be live): nothing was merged. */
+export class RunStillRunningError extends RuntapeError {
+  constructor(
+    readonly runId: string,
+    readonly source: string,
+  ) {
+    super(
+      `run ${JSON.stringify(runId)} in ${source} is still running (it may be live); nothing was merged`,
+      "RUN_RUNNING",
+    );
+  }
+}

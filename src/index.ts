@@ -49,6 +49,14 @@ export {
   parseEvent,
 } from "./events/schemas.ts";
 export {
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportSummary,
+  exportRuns,
+} from "./export.ts";
+export { decodeRunId, encodeRunId } from "./formats/layout.ts";
+export {
   type CheckFinding,
   checkDatabase,
   countEvents,
@@ -61,6 +69,13 @@ export {
   type SymbolTrading,
 } from "./inspect.ts";
 export { parseJsonObject, stringifyExact } from "./json.ts";
+export {
+  CONFLICT_POLICIES,
+  type ConflictPolicy,
+  type MergedRun,
+  type MergeOptions,
+  mergeRuns,
+} from "./merge.ts";
 export {
   decodeEvent,
   encodeEvent,

@@ -7,12 +7,15 @@ import {
   catalog,
   EVENT_TYPES,
   type Event,
+  EventBus,
   type EventInput,
   type EventOf,
   type EventType,
   makeEvent,
   Recorder,
+  type RecorderOptions,
   renderSchema,
+  runDemo,
 } from "../src/index.ts";
 
 /** A fresh temporary directory. */
@@ -271,4 +274,20 @@ export function bulkRun(path: string, runId: string, n: number): void {
   } finally {
     db.close();
   }
+}
+
+/** Records one demo run per id into `path` (seeded `seed`, `seed + 1`, …); returns `path`. */
+export function recordDemoRuns(
+  path: string,
+  ids: readonly string[],
+  { seed = 1, bars = 40, ...options }: RecorderOptions & { seed?: number; bars?: number } = {},
+): string {
+  for (const [i, runId] of ids.entries()) {
+    const recorder = Recorder.start(path, { ...options, runId });
+    const bus = new EventBus();
+    recorder.attach(bus);
+    runDemo(bus, { seed: seed + i, bars });
+    recorder.close();
+  }
+  return path;
 }

@@ -23,6 +23,8 @@ const commands: Record<string, () => Promise<Command>> = {
   vacuum: () => import("./vacuum.ts").then((m) => m.default as Command),
   report: () => import("./report.ts").then((m) => m.default as Command),
   runs: () => import("./runs.ts").then((m) => m.default as Command),
+  merge: () => import("./merge.ts").then((m) => m.default as Command),
+  export: () => import("./export.ts").then((m) => m.default as Command),
 };
 
 const root: Command = {

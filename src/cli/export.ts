@@ -1,0 +1,67 @@
+import { defineCommand } from "citty";
+import { EXPORT_FORMATS, type ExportFormat, exportRuns } from "../export.ts";
+import { commonArgs, parseChoice, parseTypes, repeated, UsageError } from "./args.ts";
+import { logger } from "./output.ts";
+
+const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
+
+export default defineCommand({
+  meta: {
+    name: "export",
+    description: "Write runs as Parquet or CSV files, one per event table and run (Hive layout)",
+  },
+  args: {
+    db: {
+      type: "positional",
+      required: false,
+      default: "./runs.db",
+      valueHint: "DB|URL",
+      description: "Runs database, or a postgres:// URL of a store",
+    },
+    format: {
+      type: "string",
+      valueHint: FORMATS.join("|"),
+      description: "File format (required)",
+    },
+    out: {
+      type: "string",
+      valueHint: "DIR",
+      description: "Directory to write, created if missing; it must be empty (required)",
+    },
+    run: {
+      type: "string",
+      valueHint: "ID|latest",
+      description: "Only this run; repeat for several (default: every run)",
+    },
+    types: {
+      type: "string",
+      valueHint: "T,…",
+      description: "Only the tables of these event types",
+    },
+    "indicator-columns": {
+      type: "boolean",
+      description: "Also one DOUBLE column per indicator name (indicator_<name>) beside the JSON",
+    },
+    ...commonArgs,
+  },
+  async run({ args, rawArgs }) {
+    const format = parseChoice(args.format, "--format", FORMATS);
+    if (format === undefined)
+      throw new UsageError("--format is required", `one of ${FORMATS.join(", ")}`);
+    if (args.out === undefined) throw new UsageError("--out is required", "the directory to write");
+    const runs = repeated(rawArgs, "run");
+    const options = {
+      format,
+      out: args.out,
+      runs: runs.length > 0 ? runs : undefined,
+      types: parseTypes(args.types, "--types"),
+      indicatorColumns: args["indicator-columns"],
+    };
+    const summary = await exportRuns(args.db, options);
+    const perEvent = summary.events === 0 ? 0 : summary.bytes / summary.events;
+    logger.success(
+      `exported ${summary.runs} run(s), ${summary.events.toLocaleString("en-US")} events into ${summary.files} files under ${args.out} (${(summary.bytes / 1e6).toFixed(1)} MB, ${perEvent.toFixed(1)} bytes/event)`,
+    );
+    return 0;
+  },
+});

@@ -1,0 +1,57 @@
+import { defineCommand } from "citty";
+import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
+import { commonArgs, parseChoice, repeated, UsageError } from "./args.ts";
+import { logger, out } from "./output.ts";
+
+export default defineCommand({
+  meta: {
+    name: "merge",
+    description: "Copy runs from several runs databases into one (created if missing)",
+  },
+  args: {
+    out: { type: "positional", required: true, description: "Runs database to merge into" },
+    inputs: {
+      type: "positional",
+      required: true,
+      valueHint: "IN...",
+      description: "Runs databases to merge from, one or more",
+    },
+    run: {
+      type: "string",
+      valueHint: "ID",
+      description: "Only this run; repeat for several (default: every run)",
+    },
+    "on-conflict": {
+      type: "string",
+      valueHint: CONFLICT_POLICIES.join("|"),
+      description:
+        "A different run under an existing id: fail (default, nothing changes), skip it, or rename it",
+    },
+    "include-running": {
+      type: "boolean",
+      description: "Merge runs still running, as they stand now (refused by default)",
+    },
+    ...commonArgs,
+  },
+  run({ args, rawArgs }) {
+    const inputs = (args._ as string[]).slice(1);
+    if (inputs.length === 0)
+      throw new UsageError("merge needs at least one runs database to merge from");
+    const runs = repeated(rawArgs, "run");
+    const merged = mergeRuns(args.out, inputs, {
+      runs: runs.length > 0 ? runs : undefined,
+      onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),
+      includeRunning: args["include-running"],
+    });
+    for (const m of merged) {
+      const from = m.runId === m.sourceRunId ? "" : `\t(was ${m.sourceRunId})`;
+      out(`${m.action}\t${m.runId}\t${m.source}\t${m.events}${from}\n`);
+    }
+    const copied = merged.filter((m) => m.action === "copied" || m.action === "renamed");
+    const events = copied.reduce((sum, m) => sum + m.events, 0);
+    logger.success(
+      `merged ${copied.length} run(s) (${events.toLocaleString("en-US")} events) into ${args.out}; ${merged.length - copied.length} already there`,
+    );
+    return 0;
+  },
+});

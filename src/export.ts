@@ -1,0 +1,251 @@
+/**
+ * `runtape export`: runs of a runs database as one file per event table and run, in the Hive
+ * layout of src/formats/layout.ts, plus the runs rows, in any format of src/formats/.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { RunsDb } from "./db.ts";
+import { OutputNotEmptyError, RuntapeError } from "./errors.ts";
+import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
+import type { Indicators } from "./events/fields.ts";
+import { dumpsIndicators } from "./events/pyjson.ts";
+import {
+  type ExportValue,
+  eventColumns,
+  type FileFormat,
+  indicatorColumn,
+  RUN_COLUMNS,
+  type TableSink,
+} from "./formats/columns.ts";
+import { partFile, partitionPath, runsFile } from "./formats/layout.ts";
+import type { RunRow } from "./runs.ts";
+import { openSource, type RunSource, SqliteSource } from "./store/index.ts";
+
+/** The formats `export` writes, by name; each is loaded when first used. */
+export const EXPORT_FORMATS = {
+  parquet: () => import("./formats/parquet.ts").then((m) => m.parquet),
+  csv: () => import("./formats/csv.ts").then((m) => m.csv),
+} as const satisfies Record<string, () => Promise<FileFormat>>;
+export type ExportFormat = keyof typeof EXPORT_FORMATS;
+
+/** What to export, and where. */
+export interface ExportOptions {
+  format: ExportFormat;
+  /** The directory to write: created if missing; it must be empty. */
+  out: string;
+  /** Run ids (or `"latest"`); default every run. */
+  runs?: readonly string[];
+  /** Only the tables of these event types; default all. */
+  types?: readonly EventType[];
+  /**
+   * Also one DOUBLE column per indicator name (`indicator_<name>`, NULL where a row lacks it)
+   * beside the JSON text, so that NaN and ±Infinity are numbers a reader can use. Costs a
+   * second read of the tables that hold indicators, to learn the names first.
+   */
+  indicatorColumns?: boolean;
+}
+
+/** What an export wrote. */
+export interface ExportSummary {
+  runs: number;
+  events: number;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Writes the runs of `source` into `options.out`: a runs database path or a `postgres://` URL
+ * (opened and closed here), an open database or any {@link RunSource}. Streams: a run of any
+ * length costs at most one row group per table in memory. Every event keeps its exact values;
+ * `seq` numbers it in its run's publication order, as replay restores it (also for runs the
+ * Python recorder wrote). A run being recorded exports as it stood when its reading began. On
+ * failure the files written so far are removed.
+ */
+export async function exportRuns(
+  source: string | RunsDb | RunSource,
+  options: ExportOptions,
+): Promise<ExportSummary> {
+  const format = await EXPORT_FORMATS[options.format]();
+  const runs: RunSource =
+    typeof source === "string"
+      ? await openSource(source)
+      : "sqlite" in source
+        ? new SqliteSource(source)
+        : source;
+  const summary: ExportSummary = { runs: 0, events: 0, files: 0, bytes: 0 };
+  try {
+    const selected = await selectRuns(runs, options.runs);
+    const created = writing(options.out, () => prepareDirectory(options.out));
+    try {
+      const job: Job = {
+        source: runs,
+        format,
+        out: options.out,
+        wanted: new Set(options.types ?? EVENT_TYPES),
+        indicatorColumns: options.indicatorColumns === true,
+        summary,
+      };
+      for (const run of selected) {
+        await exportRun(job, run.run_id);
+        summary.runs++;
+      }
+      const sink = format.open(runsFile(options.out, format.extension), RUN_COLUMNS);
+      for (const run of selected) sink.write(runValues(run));
+      summary.bytes += sink.close();
+      summary.files++;
+      return summary;
+    } catch (error) {
+      removeWritten(options.out, created);
+      throw writeError(options.out, error);
+    }
+  } finally {
+    if (typeof source === "string") await runs.close();
+  }
+}
+
+async function selectRuns(
+  source: RunSource,
+  ids: readonly string[] | undefined,
+): Promise<RunRow[]> {
+  if (ids === undefined) return source.listRuns();
+  const unique = new Set<string>();
+  for (const id of ids) unique.add(await source.resolveRunId(id));
+  return Promise.all([...unique].map((id) => source.getRun(id)));
+}
+
+interface Job {
+  source: RunSource;
+  format: FileFormat;
+  out: string;
+  wanted: ReadonlySet<EventType>;
+  indicatorColumns: boolean;
+  summary: ExportSummary;
+}
+
+/** The indicator field of `type`, if it has one. */
+const indicatorField = (type: EventType) =>
+  fieldsOf(type).find(([, field]) => field.kind === "indicators")?.[0];
+
+/** The indicator names a run's events of each type hold, in the order they first appear. */
+async function indicatorNames(job: Job, runId: string): Promise<Map<EventType, string[]>> {
+  const types = [...job.wanted].filter((t) => indicatorField(t) !== undefined);
+  if (!job.indicatorColumns || types.length === 0) return new Map();
+  const names = new Map<EventType, Set<string>>(types.map((t) => [t, new Set()]));
+  for await (const chunk of job.source.chunks({ run: runId, types })) {
+    for (const event of chunk) {
+      const values = (event as unknown as Record<string, Indicators>)[
+        indicatorField(event.type) as string
+      ];
+      const seen = names.get(event.type) as Set<string>;
+      for (const name in values) seen.add(name);
+    }
+  }
+  return new Map([...names].map(([type, set]) => [type, [...set]]));
+}
+
+async function exportRun(job: Job, runId: string): Promise<void> {
+  const { format, out, wanted, summary } = job;
+  const spread = await indicatorNames(job, runId);
+  const sinks = new Map<EventType, TableSink>();
+  try {
+    let seq = 0n;
+    for await (const chunk of job.source.chunks({ run: runId })) {
+      for (const event of chunk) {
+        seq++;
+        if (!wanted.has(event.type)) continue;
+        const names = spread.get(event.type);
+        let sink = sinks.get(event.type);
+        if (sink === undefined) {
+          const partition = partitionPath(out, catalog[event.type].table, runId);
+          mkdirSync(partition, { recursive: true });
+          const columns = [...eventColumns(event.type), ...(names ?? []).map(indicatorColumn)];
+          sink = format.open(partFile(partition, format.extension), columns);
+          sinks.set(event.type, sink);
+        }
+        const values = eventValues(event, seq);
+        if (names !== undefined) {
+          const record = event as unknown as Record<string, Indicators>;
+          const indicators = record[indicatorField(event.type) as string] as Indicators;
+          for (const name of names) values.push(indicators[name] ?? null);
+        }
+        sink.write(values);
+        summary.events++;
+      }
+    }
+  } finally {
+    // Closed on failure too, so that no file stays open.
+    for (const sink of sinks.values()) {
+      summary.bytes += sink.close();
+      summary.files++;
+    }
+  }
+}
+
+const FIELDS = Object.fromEntries(EVENT_TYPES.map((t) => [t, fieldsOf(t)])) as Record<
+  EventType,
+  ReturnType<typeof fieldsOf>
+>;
+
+/** An event's values in the order of {@link eventColumns}. */
+function eventValues(event: Event, seq: bigint): ExportValue[] {
+  const record = event as unknown as Record<string, unknown>;
+  const values: ExportValue[] = [];
+  for (const [name, field] of FIELDS[event.type]) {
+    const value = record[name] as ExportValue | Indicators;
+    if (value === null) values.push(null);
+    else if (field.kind === "int") values.push(BigInt(value as number));
+    else if (field.kind === "indicators") values.push(dumpsIndicators(value as Indicators));
+    else values.push(value as ExportValue);
+  }
+  values.push(seq);
+  return values;
+}
+
+const runValues = (run: RunRow): ExportValue[] => [
+  run.run_id,
+  run.name,
+  run.ts_start,
+  run.ts_end,
+  run.status,
+  run.config,
+  run.metadata,
+];
+
+/** A file system failure under `dir` as one line that names it; other errors pass through. */
+function writeError(dir: string, error: unknown): unknown {
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (typeof code !== "string" || !/^E[A-Z]+$/.test(code) || error instanceof RuntapeError) {
+    return error;
+  }
+  return new RuntapeError(`cannot write the export into ${dir}: ${message}`, "EXPORT_WRITE", {
+    cause: error,
+  });
+}
+
+function writing<T>(dir: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    throw writeError(dir, error);
+  }
+}
+
+/** Creates `dir` or checks that it is empty; returns whether it was created. */
+function prepareDirectory(dir: string): boolean {
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    return true;
+  }
+  if (!statSync(dir).isDirectory() || readdirSync(dir).length > 0) {
+    throw new OutputNotEmptyError(dir);
+  }
+  return false;
+}
+
+/** Removes what an export wrote into `dir`, which it found empty or created. */
+function removeWritten(dir: string, created: boolean): void {
+  if (created) rmSync(dir, { recursive: true, force: true });
+  else
+    for (const entry of readdirSync(dir))
+      rmSync(join(dir, entry), { recursive: true, force: true });
+}

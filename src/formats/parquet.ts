@@ -1,0 +1,86 @@
+/**
+ * Parquet through hyparquet-writer: pure JavaScript, so it runs inside the compiled binary, and
+ * incremental (one row group at a time), so memory stays flat whatever the size of the table.
+ */
+import { statSync } from "node:fs";
+import { fileWriter, ParquetWriter, type SchemaElement } from "hyparquet-writer";
+import type { ColumnKind, ExportColumn, ExportValue, FileFormat, TableSink } from "./columns.ts";
+
+/**
+ * Rows per row group, which is what one sink holds at most. Encoding a group makes several times
+ * its size in garbage; at 25,000 rows a 1M-event export peaks at about 420 MB, at 100,000 rows
+ * at about 700 MB, and its files are no larger (dictionaries fit smaller groups better).
+ */
+export const ROW_GROUP_ROWS = 25_000;
+
+// isAdjustedToUTC is false although the times are UTC: DuckDB reads a UTC-adjusted NANOS column
+// as TIMESTAMPTZ, which has microseconds only, and would drop the last three digits.
+const TYPES: Record<ColumnKind, Omit<SchemaElement, "name" | "repetition_type">> = {
+  ns: {
+    type: "INT64",
+    logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "NANOS" },
+  },
+  int: { type: "INT64" },
+  real: { type: "DOUBLE" },
+  text: { type: "BYTE_ARRAY", converted_type: "UTF8" },
+};
+
+function schemaOf(columns: readonly ExportColumn[]): SchemaElement[] {
+  return [
+    { name: "root", num_children: columns.length },
+    ...columns.map(
+      (c): SchemaElement => ({
+        name: c.name,
+        ...TYPES[c.kind],
+        repetition_type: c.nullable ? "OPTIONAL" : "REQUIRED",
+      }),
+    ),
+  ];
+}
+
+// Min/max per row group lets readers skip row groups on times, integers and text (symbols);
+// nobody filters on a price that way, and statistics are a quarter of the encoding time.
+const STATISTICS: Record<ColumnKind, boolean> = { ns: true, int: true, real: false, text: true };
+
+/** Zstandard (Bun's native one): smaller files than the Snappy default, and faster here. */
+const compressors = { ZSTD: (input: Uint8Array) => Bun.zstdCompressSync(input) };
+
+export const parquet: FileFormat = {
+  extension: "parquet",
+  open(path, columns): TableSink {
+    const writer = new ParquetWriter({
+      writer: fileWriter(path),
+      schema: schemaOf(columns),
+      codec: "ZSTD",
+      compressors,
+      createdBy: "runtape",
+    });
+    let buffers: ExportValue[][] = columns.map(() => []);
+    let rows = 0;
+    const flush = () => {
+      if (rows === 0) return;
+      writer.write({
+        columnData: columns.map((c, i) => ({
+          name: c.name,
+          data: buffers[i] as ExportValue[],
+          statistics: STATISTICS[c.kind],
+        })),
+        rowGroupSize: rows,
+      });
+      buffers = columns.map(() => []);
+      rows = 0;
+    };
+    return {
+      write(row) {
+        for (let i = 0; i < row.length; i++)
+          (buffers[i] as ExportValue[]).push(row[i] as ExportValue);
+        if (++rows === ROW_GROUP_ROWS) flush();
+      },
+      close() {
+        flush();
+        writer.finish();
+        return statSync(path).size;
+      },
+    };
+  },
+};

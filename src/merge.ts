@@ -1,0 +1,354 @@
+/**
+ * `runtape merge`: runs from several runs databases (runtape- or Python-written) copied into one,
+ * exactly: every merged run replays from the target to the same events, in the same order, as
+ * from its source.
+ */
+import type { Statement } from "bun:sqlite";
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
+import {
+  MergeConflictError,
+  RunNotFoundError,
+  RunStillRunningError,
+  RuntapeError,
+} from "./errors.ts";
+import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
+import type { SqlValue } from "./events/fields.ts";
+import { countEvents, storedTypes } from "./inspect/queries.ts";
+import { encodeEvent } from "./ndjson.ts";
+import { replay } from "./replay.ts";
+import { hasSequence, listRuns, type RunRow } from "./runs.ts";
+import { SEQ_COLUMN } from "./schema.ts";
+
+/** What to do with an incoming run whose id the target holds with different content. */
+export type ConflictPolicy = "fail" | "skip" | "rename";
+export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ["fail", "skip", "rename"];
+
+/** Options of {@link mergeRuns}. */
+export interface MergeOptions {
+  /** Only the runs with these ids (each must be in some source); default every run. */
+  runs?: readonly string[];
+  /**
+   * A run whose id is taken by a run with the same content is always skipped (merging again
+   * changes nothing). With different content: `fail` (default) throws MergeConflictError before
+   * anything is written, `skip` keeps what the target has, `rename` gives the incoming run a new
+   * id (`<id>~2`, `~3`, …) and records its origin in its metadata (`merged_from`).
+   */
+  onConflict?: ConflictPolicy;
+  /** Merge runs that are still `running` as they stand (default: refuse them, they may be live). */
+  includeRunning?: boolean;
+}
+
+/** What became of one incoming run. */
+export interface MergedRun {
+  /** Its id in the target. */
+  runId: string;
+  source: string;
+  sourceRunId: string;
+  /**
+   * `copied`, `renamed` (copied under a new id), `identical` (already there, skipped) or `kept`
+   * (a different run of that id is there and `onConflict: "skip"` kept it).
+   */
+  action: "copied" | "renamed" | "identical" | "kept";
+  /** Events written (0 unless copied or renamed). */
+  events: number;
+}
+
+interface Planned {
+  source: Source;
+  run: RunRow;
+  targetId: string;
+  /** The metadata column as it will be written. */
+  metadata: string | null;
+  action: MergedRun["action"];
+}
+
+interface Source {
+  readonly path: string;
+  readonly db: RunsDb;
+}
+
+/** A run whose content can be compared: where it is read from and the row it has (or will have). */
+interface Content {
+  db: RunsDb;
+  runId: string;
+  row: RunRow;
+  metadata: string | null;
+}
+
+/**
+ * Copies runs from the runs databases `inputs` into the one at `target` (created if missing;
+ * a Python-written one is brought to runtape's layout). Decides everything before writing
+ * anything, so a conflict or a running run leaves the target as it was; each run is then copied
+ * in one transaction. Runs runtape recorded are copied row for row with their `seq`; Python-written
+ * runs gain the publication order replay reconstructs as their `seq`, so they replay the same.
+ * Sources are only read, each run from one snapshot, so a source being written keeps working.
+ * Memory stays flat whatever the size of the runs.
+ */
+export function mergeRuns(
+  target: string,
+  inputs: readonly string[],
+  options: MergeOptions = {},
+): MergedRun[] {
+  const sources: Source[] = [];
+  try {
+    for (const path of inputs) {
+      if (sameFile(path, target)) {
+        throw new RuntapeError(
+          `${path} is the target of the merge; it cannot be a source`,
+          "MERGE_SELF",
+        );
+      }
+      if (!sources.some((s) => sameFile(s.path, path)))
+        sources.push({ path, db: openRunsDb(path) });
+    }
+    const plan = planMerge(target, sources, options);
+    const out = plan.some(writes) ? openRunsDb(target, { mode: "write" }) : undefined;
+    try {
+      return plan.map((p) => ({
+        runId: p.targetId,
+        source: p.source.path,
+        sourceRunId: p.run.run_id,
+        action: p.action,
+        events: out !== undefined && writes(p) ? copyRun(out, p) : 0,
+      }));
+    } finally {
+      out?.close();
+    }
+  } finally {
+    for (const source of sources) source.db.close();
+  }
+}
+
+/** Whether a planned run is written into the target. */
+const writes = (p: Planned) => p.action === "copied" || p.action === "renamed";
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
+  }
+}
+
+function planMerge(target: string, sources: Source[], options: MergeOptions): Planned[] {
+  const wanted = options.runs === undefined ? undefined : new Set(options.runs);
+  const existing = openExisting(target);
+  try {
+    const taken = new Map<string, Content>();
+    for (const run of existing === undefined ? [] : listRuns(existing)) {
+      taken.set(run.run_id, {
+        db: existing as RunsDb,
+        runId: run.run_id,
+        row: run,
+        metadata: run.metadata,
+      });
+    }
+    const digests = new Map<Content, string>();
+    const same = (a: Content, b: Content) => {
+      if (!sameRow(a, b) || !sameCounts(a, b)) return false;
+      const digest = (c: Content) => digests.get(c) ?? digests.set(c, contentDigest(c)).get(c);
+      return digest(a) === digest(b);
+    };
+    const plan: Planned[] = [];
+    const found = new Set<string>();
+    for (const source of sources) {
+      for (const run of listRuns(source.db).reverse()) {
+        if (wanted !== undefined && !wanted.has(run.run_id)) continue;
+        found.add(run.run_id);
+        if (run.status === "running" && !options.includeRunning) {
+          throw new RunStillRunningError(run.run_id, source.path);
+        }
+        const step = placeRun(source, run, taken, same, options.onConflict ?? "fail", target);
+        plan.push(step);
+        if (writes(step)) {
+          taken.set(step.targetId, {
+            db: source.db,
+            runId: run.run_id,
+            row: run,
+            metadata: step.metadata,
+          });
+        }
+      }
+    }
+    const missing = options.runs?.find((id) => !found.has(id));
+    if (missing !== undefined) throw new RunNotFoundError(missing);
+    return plan;
+  } finally {
+    existing?.close();
+  }
+}
+
+/** Where an incoming run goes: its own id, a new one, or nowhere (already there). */
+function placeRun(
+  source: Source,
+  run: RunRow,
+  taken: Map<string, Content>,
+  same: (a: Content, b: Content) => boolean,
+  policy: ConflictPolicy,
+  target: string,
+): Planned {
+  const incoming: Content = { db: source.db, runId: run.run_id, row: run, metadata: run.metadata };
+  const step = (targetId: string, metadata: string | null, action: Planned["action"]): Planned => ({
+    source,
+    run,
+    targetId,
+    metadata,
+    action,
+  });
+  const there = taken.get(run.run_id);
+  if (there === undefined) return step(run.run_id, run.metadata, "copied");
+  if (same(incoming, there)) return step(run.run_id, run.metadata, "identical");
+  if (policy === "fail") throw new MergeConflictError(run.run_id, source.path, target);
+  if (policy === "skip") return step(run.run_id, run.metadata, "kept");
+  const renamed = { ...incoming, metadata: withOrigin(run.metadata, source.path, run.run_id) };
+  for (let n = 2; ; n++) {
+    const id = `${run.run_id}~${n}`;
+    const other = taken.get(id);
+    if (other === undefined) return step(id, renamed.metadata, "renamed");
+    // Renamed by an earlier merge of the same run: merging again changes nothing.
+    if (same(renamed, other)) return step(id, renamed.metadata, "identical");
+  }
+}
+
+/** The target opened read-only for planning; none while it is missing or an empty file to fill. */
+function openExisting(target: string): RunsDb | undefined {
+  if (!existsSync(target) || statSync(target).size === 0) return undefined;
+  return openRunsDb(target);
+}
+
+/** The metadata of a renamed run: its own, plus where it came from. */
+function withOrigin(metadata: string | null, path: string, runId: string): string {
+  let parsed: unknown = null;
+  try {
+    parsed = metadata === null ? {} : JSON.parse(metadata);
+  } catch {
+    // not JSON: kept below as the text it is
+  }
+  const own =
+    typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed : { metadata };
+  return JSON.stringify({ ...own, merged_from: { file: resolve(path), run_id: runId } });
+}
+
+const sameRow = (a: Content, b: Content) =>
+  a.row.name === b.row.name &&
+  a.row.ts_start === b.row.ts_start &&
+  a.row.ts_end === b.row.ts_end &&
+  a.row.status === b.row.status &&
+  a.row.config === b.row.config &&
+  a.metadata === b.metadata;
+
+function sameCounts(a: Content, b: Content): boolean {
+  const ca = countEvents(a.db, a.runId);
+  const cb = countEvents(b.db, b.runId);
+  return EVENT_TYPES.every((t) => ca[t] === cb[t]);
+}
+
+/** A digest of a run's events, in replay order, as exact NDJSON. */
+function contentDigest(content: Content): string {
+  const hasher = new Bun.CryptoHasher("sha256");
+  for (const event of replay(content.db, { run: content.runId })) {
+    hasher.update(encodeEvent(event));
+    hasher.update("\n");
+  }
+  return hasher.digest("hex");
+}
+
+const SOURCE = "merge_source";
+
+/** Copies one planned run into `out` in one transaction; returns the events written. */
+function copyRun(out: RunsDb, p: Planned): number {
+  const sqlite = out.sqlite;
+  try {
+    sqlite.run(`ATTACH DATABASE ? AS ${SOURCE}`, [p.source.path]);
+  } catch (error) {
+    throw toDbError(p.source.path, error);
+  }
+  try {
+    return sqlite
+      .transaction(() => {
+        sqlite
+          .prepare(
+            `INSERT INTO main.runs (run_id, name, ts_start, ts_end, status, config, metadata)
+             SELECT ?, name, ts_start, ts_end, status, config, ? FROM ${SOURCE}.runs WHERE run_id = ?`,
+          )
+          .run(p.targetId, p.metadata, p.run.run_id);
+        return hasSequence(p.source.db, p.run.run_id)
+          ? copyRows(out, p)
+          : copyInReplayOrder(out, p);
+      })
+      .immediate();
+  } catch (error) {
+    throw toDbError(out.path, error);
+  } finally {
+    sqlite.run(`DETACH DATABASE ${SOURCE}`);
+  }
+}
+
+/** A run runtape recorded: its rows as they are stored, `seq` included, SQLite to SQLite. */
+function copyRows(out: RunsDb, p: Planned): number {
+  let events = 0;
+  const source = p.source.db;
+  // Tables and columns an older source lacks are empty: the target's defaults fill them.
+  for (const type of storedTypes(source)) {
+    const stored = source.catalog.fieldsAt(type, source.version).map(([name]) => name);
+    const columns = [...stored, SEQ_COLUMN].join(", ");
+    const table = catalog[type].table;
+    events += out.sqlite
+      .prepare(
+        `INSERT INTO main.${table} (run_id, ${columns})
+         SELECT ?, ${columns} FROM ${SOURCE}.${table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
+      )
+      .run(p.targetId, p.run.run_id).changes;
+  }
+  out.sqlite
+    .prepare(
+      `INSERT INTO main.runtape_runs (run_id, pid, host, events, refused, last_ts_event_ns, bar_periods)
+       SELECT ?, pid, host, events, refused, last_ts_event_ns, bar_periods FROM ${SOURCE}.runtape_runs WHERE run_id = ?`,
+    )
+    .run(p.targetId, p.run.run_id);
+  return events;
+}
+
+/**
+ * A Python-written run: its events in the order replay reconstructs, numbered with `seq`, so
+ * that the target replays them by sequence in that same order.
+ */
+function copyInReplayOrder(out: RunsDb, p: Planned): number {
+  const inserts = new Map<EventType, Statement>();
+  const insertOf = (type: EventType) => {
+    let statement = inserts.get(type);
+    if (statement === undefined) {
+      const names = fieldsOf(type).map(([name]) => name);
+      const columns = ["run_id", ...names, SEQ_COLUMN];
+      statement = out.sqlite.prepare(
+        `INSERT INTO main.${catalog[type].table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+      );
+      inserts.set(type, statement);
+    }
+    return statement;
+  };
+  let seq = 0;
+  let last: Event | undefined;
+  const periods = new Set<string>();
+  for (const event of replay(p.source.db, { run: p.run.run_id })) {
+    const record = event as unknown as Record<string, unknown>;
+    const values: SqlValue[] = [p.targetId];
+    for (const [name, field] of fieldsOf(event.type)) {
+      const value = record[name];
+      values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
+    }
+    values.push(++seq);
+    insertOf(event.type).run(...values);
+    if ("bar_period" in record) periods.add(record.bar_period as string);
+    last = event;
+  }
+  for (const statement of inserts.values()) statement.finalize();
+  out.sqlite
+    .prepare(
+      "INSERT INTO main.runtape_runs (run_id, events, last_ts_event_ns, bar_periods) VALUES (?, ?, ?, ?)",
+    )
+    .run(p.targetId, seq, last?.ts_event_ns ?? null, [...periods].sort().join(","));
+  return seq;
+}

@@ -1,0 +1,53 @@
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import { recordDemoRuns, tempDir } from "../helpers.ts";
+import { cli } from "./inprocess.ts";
+import { databaseBytes, lines } from "./support.ts";
+
+const worker = (path: string, ids: readonly string[], seed: number) =>
+  recordDemoRuns(path, ids, { seed, bars: 20 });
+
+test("merge OUT IN IN: one line per run on stdout, a summary on stderr; again: all identical", async () => {
+  const dir = tempDir();
+  const a = worker(join(dir, "a.db"), ["r1", "r 2"], 1);
+  const b = worker(join(dir, "b.db"), ["r3"], 2);
+  const first = await cli(["merge", "out.db", a, b], dir);
+  expect(first.code).toBe(0);
+  expect(lines(first.stdout).map((l) => l.split("\t").slice(0, 3))).toEqual([
+    ["copied", "r1", a],
+    ["copied", "r 2", a],
+    ["copied", "r3", b],
+  ]);
+  expect(first.stderr).toMatch(/merged 3 run\(s\) \([\d,]+ events\) into out\.db; 0 already there/);
+  const again = await cli(["merge", "out.db", a, b, "--run", "r3", "--run=r1"], dir);
+  expect(lines(again.stdout).map((l) => l.split("\t")[0])).toEqual(["identical", "identical"]);
+});
+
+test("a conflict is one line and exit 1; --on-conflict rename says the old id", async () => {
+  const dir = tempDir();
+  const out = worker(join(dir, "out.db"), ["r1"], 1);
+  const clash = worker(join(dir, "clash.db"), ["r1"], 5);
+  const before = databaseBytes(out);
+  const refused = await cli(["merge", out, clash]);
+  expect([refused.code, lines(refused.stderr)]).toEqual([
+    1,
+    [`runtape: run "r1" in ${clash} differs from the run of that id in ${out}; nothing was merged`],
+  ]);
+  expect(databaseBytes(out)).toEqual(before);
+  const renamed = await cli(["merge", out, clash, "--on-conflict", "rename"]);
+  expect(renamed.code).toBe(0);
+  expect(lines(renamed.stdout)[0]).toMatch(/^renamed\tr1~2\t.*\t\d+\t\(was r1\)$/);
+});
+
+test.each([
+  [["merge", "out.db"], "INPUTS"],
+  [
+    ["merge", "out.db", "a.db", "--on-conflict", "merge"],
+    "--on-conflict takes one of fail, skip, rename",
+  ],
+  [["merge", "out.db", "a.db", "--bogus"], "unknown option --bogus"],
+])("usage error: %j", async (argv, message) => {
+  const { code, stderr } = await cli(argv, tempDir());
+  expect(code).toBe(2);
+  expect(lines(stderr)[0]).toContain(message);
+});

@@ -1,0 +1,393 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventColumns, RUN_COLUMNS } from "../src/formats/columns.ts";
+import { decodeRunId, encodeRunId, partFile, partitionPath } from "../src/formats/layout.ts";
+import {
+  catalog,
+  EVENT_TYPES,
+  type Event,
+  type EventType,
+  type ExportSummary,
+  exportRuns,
+  listRunSummaries,
+  loadsIndicators,
+  OutputNotEmptyError,
+  openRunsDb,
+  PgStore,
+  Recorder,
+  RunNotFoundError,
+  replay,
+} from "../src/index.ts";
+import {
+  fixtureCopy,
+  fixtureTest,
+  rawDb,
+  recordDemoRuns,
+  sampleEvents,
+  T_NEG,
+  T1,
+  tempDir,
+} from "./helpers.ts";
+import { describeWithPg } from "./pg.ts";
+
+const duckdb = await import("@duckdb/node-api").catch(() => undefined);
+const NO_DUCKDB = "skipped: @duckdb/node-api is not installed for this platform";
+const withDuckDb = duckdb ? describe : describe.skip;
+
+type Row = Record<string, unknown>;
+let connection: Awaited<ReturnType<NonNullable<typeof duckdb>["DuckDBConnection"]["create"]>>;
+
+/** Rows of a DuckDB query, BIGINT as bigint, DOUBLE as number, VARCHAR as string. */
+async function query(sql: string): Promise<Row[]> {
+  return (await connection.runAndReadAll(sql)).getRowObjects() as Row[];
+}
+
+const FORMATS = ["parquet", "csv"] as const;
+type Format = (typeof FORMATS)[number];
+
+const dir = tempDir();
+const DB = join(dir, "runs.db");
+/** Run ids that need encoding in a path: spaces, a slash, `=`, `%`, unicode. */
+const EDGE_RUN = "2026-11-23_20-03-12_SMA Crossover/ü=%20 日本 🚀";
+const DEMO_RUNS = ["sweep-1", "sweep-2"];
+
+function record(runId: string, events: Iterable<Event>): void {
+  const recorder = Recorder.start(DB, { runId, metadata: { note: "ünï" } });
+  for (const event of events) recorder.record(event);
+  recorder.close();
+}
+
+/** Reader of one format over the export at `out`: `source(table)` is a FROM clause. */
+function reader(format: Format, out: string, type: EventType): string {
+  const glob = `'${join(out, catalog[type].table)}/*/*.${format}'`;
+  const options = "hive_partitioning = true, hive_types = {'run_id': VARCHAR}";
+  if (format === "parquet") return `read_parquet(${glob}, ${options})`;
+  // Typed as the export declares them, and quoted empty text kept apart from NULL.
+  const types = eventColumns(type)
+    .map(
+      (c) =>
+        `'${c.name}': '${c.kind === "real" ? "DOUBLE" : c.kind === "text" ? "VARCHAR" : "BIGINT"}'`,
+    )
+    .join(", ");
+  return `read_csv(${glob}, ${options}, types = {${types}}, allow_quoted_nulls = false)`;
+}
+
+/** The events of `runId` in one exported table, rebuilt from what DuckDB reads, in `seq` order. */
+async function readBack(
+  format: Format,
+  out: string,
+  type: EventType,
+  runId: string,
+): Promise<(Event & { seq: bigint })[]> {
+  const columns = eventColumns(type).map((c) =>
+    c.kind === "ns" && format === "parquet"
+      ? `epoch_ns("${c.name}") AS "${c.name}"`
+      : `"${c.name}"`,
+  );
+  const escaped = runId.replaceAll("'", "''");
+  const rows = await query(
+    `SELECT ${columns.join(", ")} FROM ${reader(format, out, type)} WHERE run_id = '${escaped}' ORDER BY seq`,
+  );
+  return rows.map((row) => {
+    const event: Row = { type };
+    for (const column of eventColumns(type)) {
+      const value = row[column.name];
+      const kind = column.name === "seq" ? "seq" : catalog[type].fields[column.name as never];
+      if (value !== null && (kind as { kind?: string }).kind === "int")
+        event[column.name] = Number(value);
+      else if (value !== null && (kind as { kind?: string }).kind === "indicators")
+        event[column.name] = loadsIndicators(value as string);
+      else event[column.name] = value;
+    }
+    return event as Event & { seq: bigint };
+  });
+}
+
+beforeAll(async () => {
+  if (duckdb) connection = await duckdb.DuckDBConnection.create();
+  record(EDGE_RUN, sampleEvents());
+  recordDemoRuns(DB, DEMO_RUNS, { bars: 60, config: { sweep: true } });
+});
+
+afterAll(() => connection?.closeSync());
+
+test("run ids survive the path: encoded, reversible, and readable where they can be", () => {
+  for (const id of [EDGE_RUN, "a/b\\c", "..", "%41", "x=y", "\u0001\u007f", "tab\there", "日本"]) {
+    const encoded = encodeRunId(id);
+    expect(encoded).toMatch(/^(?:[A-Za-z0-9_.~%-]|\P{ASCII})*$/u);
+    expect(decodeRunId(encoded)).toBe(id);
+  }
+  expect(encodeRunId("日本-run_1.0~x")).toBe("日本-run_1.0~x");
+});
+
+withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, () => {
+  for (const format of FORMATS) {
+    describe(format, () => {
+      const out = join(dir, `out-${format}`);
+      let summary: ExportSummary;
+      beforeAll(async () => {
+        summary = await exportRuns(DB, { format, out });
+      });
+
+      test("every event of every run comes back exact, in seq order, numbered as replay orders", async () => {
+        let compared = 0;
+        for (const runId of [EDGE_RUN, ...DEMO_RUNS]) {
+          const replayed = [...replay(DB, { run: runId })];
+          for (const type of EVENT_TYPES) {
+            const back = await readBack(format, out, type, runId);
+            const expected = replayed
+              .map((event, i) => ({ ...event, seq: BigInt(i + 1) }))
+              .filter((e) => e.type === type);
+            expect(back).toEqual(expected);
+            compared += back.length;
+          }
+        }
+        expect(compared).toBe(summary.events);
+        expect(summary.runs).toBe(3);
+      });
+
+      test("int64 edges, unicode symbols and non-finite indicators read as DuckDB values", async () => {
+        const edges = await query(
+          `SELECT ${format === "parquet" ? 'epoch_ns("ts_event_ns")' : "ts_event_ns"} AS t, typeof(ts_event_ns) AS type
+           FROM ${reader(format, out, "OrderSubmissionRequest")} WHERE run_id = '${EDGE_RUN}' ORDER BY t`,
+        );
+        expect(edges.map((r) => r.t)).toEqual([T_NEG, sampleEvents()[0]?.ts_event_ns]);
+        // Parquet carries the nanosecond timestamp type: DuckDB shows times, not just integers.
+        expect(edges[0]?.type).toBe(format === "parquet" ? "TIMESTAMP_NS" : "BIGINT");
+        const broker = await query(
+          `SELECT DISTINCT ${format === "parquet" ? "epoch_ns(ts_broker_ns)" : "ts_broker_ns"} AS t FROM ${reader(format, out, "OrderAccepted")} WHERE run_id = '${EDGE_RUN}'`,
+        );
+        expect(broker).toEqual([{ t: T1 }]);
+        const [processed] = await query(
+          `SELECT symbol, json_extract(indicators, '$."SMA 5"')::DOUBLE AS nan,
+             json_extract(indicators, '$.neg')::DOUBLE AS neg,
+             json_extract(indicators, '$."Grüße \\"q\\""')::DOUBLE AS inf
+           FROM ${reader(format, out, "BarProcessed")} WHERE run_id = '${EDGE_RUN}'`,
+        );
+        expect(processed).toEqual({
+          symbol: "日本語 🚀",
+          nan: Number.NaN,
+          neg: Number.NEGATIVE_INFINITY,
+          inf: Number.POSITIVE_INFINITY,
+        });
+      });
+
+      test("a GROUP BY run_id over the Hive layout matches inspect", async () => {
+        const tables = `'${out}/*/*/*.${format}'`;
+        const counted = await query(
+          format === "parquet"
+            ? `SELECT run_id, count(*) AS n FROM read_parquet(${tables}, union_by_name = true, hive_types = {'run_id': VARCHAR}) GROUP BY run_id ORDER BY run_id`
+            : `SELECT run_id, count(*) AS n FROM read_csv(${tables}, union_by_name = true, hive_types = {'run_id': VARCHAR}, all_varchar = true) GROUP BY run_id ORDER BY run_id`,
+        );
+        const db = openRunsDb(DB);
+        const inspected = listRunSummaries(db)
+          .map((r) => ({ run_id: r.runId, n: r.events }))
+          .sort((a, b) => (a.run_id < b.run_id ? -1 : 1));
+        db.close();
+        expect(counted).toEqual(inspected);
+      });
+
+      test("the runs file holds the runs rows", async () => {
+        const ns = (name: string) => (format === "parquet" ? `epoch_ns(${name}) AS ${name}` : name);
+        const rows = await query(
+          `SELECT run_id, name, ${ns("ts_start")}, ${ns("ts_end")}, status, config, metadata FROM '${out}/runs.${format}' ORDER BY run_id`,
+        );
+        const db = openRunsDb(DB);
+        const stored = db.sqlite
+          .query(`SELECT ${RUN_COLUMNS.map((c) => c.name).join(", ")} FROM runs ORDER BY run_id`)
+          .all();
+        db.close();
+        expect(rows).toEqual(stored as Row[]);
+      });
+    });
+  }
+
+  test.each(FORMATS)(
+    "--indicator-columns: one DOUBLE per name, NaN and ±Infinity as numbers (%s)",
+    async (format) => {
+      const out = join(tempDir(), "spread");
+      await exportRuns(DB, { format, out, types: ["BarProcessed"], indicatorColumns: true });
+      let compared = 0;
+      for (const runId of [EDGE_RUN, ...DEMO_RUNS]) {
+        const processed = [...replay(DB, { run: runId, types: ["BarProcessed"] })] as Extract<
+          Event,
+          { type: "BarProcessed" }
+        >[];
+        const names = [...new Set(processed.flatMap((e) => Object.keys(e.indicators)))];
+        const path = partFile(partitionPath(out, "bars_processed", runId), format);
+        // All text for CSV: the values are what is checked, not what DuckDB's sniffer guesses.
+        const file = `read_${format}('${path}', hive_partitioning = false${format === "csv" ? ", all_varchar = true" : ""})`;
+        const described = await query(`DESCRIBE SELECT * FROM ${file}`);
+        expect(described.map((r) => r.column_name)).toEqual([
+          ...eventColumns("BarProcessed").map((c) => c.name),
+          ...names.map((n) => `indicator_${n}`),
+        ]);
+        const cast = (n: string) => `TRY_CAST("indicator_${n.replaceAll('"', '""')}" AS DOUBLE)`;
+        const rows = await query(
+          `SELECT ${names.map((n, i) => `${cast(n)} AS c${i}`).join(", ")} FROM ${file} ORDER BY seq::BIGINT`,
+        );
+        expect(rows).toEqual(
+          processed.map((e) =>
+            Object.fromEntries(names.map((n, i) => [`c${i}`, e.indicators[n] ?? null])),
+          ),
+        );
+        compared += rows.length;
+      }
+      expect(compared).toBeGreaterThan(100);
+    },
+  );
+
+  test("the README's DuckDB snippet answers P&L per run of a sweep as the events say", async () => {
+    const readme = readFileSync(join(import.meta.dir, "../README.md"), "utf8");
+    const snippet = /P&L per run of a sweep[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(snippet).toBeDefined();
+    const out = join(tempDir(), "sweep");
+    await exportRuns(DB, { format: "parquet", out, runs: DEMO_RUNS });
+    const rows = await query((snippet as string).replaceAll("'sweep/", `'${out}/`));
+    const expected = DEMO_RUNS.map((runId) => {
+      const books = new Map<string, { cash: number; position: number; close: number }>();
+      const book = (symbol: string) =>
+        books.get(symbol) ?? books.set(symbol, { cash: 0, position: 0, close: 0 }).get(symbol);
+      for (const e of replay(DB, { run: runId })) {
+        if (e.type === "BarReceived") (book(e.symbol) as { close: number }).close = e.close;
+        if (e.type !== "FillEvent") continue;
+        const b = book(e.symbol) as { cash: number; position: number };
+        const qty = e.side === "BUY" ? e.quantity_filled : -e.quantity_filled;
+        b.cash += -qty * e.fill_price - e.commission;
+        b.position += qty;
+      }
+      let pnl = 0;
+      for (const b of books.values()) if (b.cash !== 0) pnl += b.cash + b.position * b.close;
+      return { run_id: runId, pnl };
+    });
+    expect(expected.some((r) => r.pnl !== 0)).toBe(true);
+    expect(rows.map((r) => r.run_id).sort()).toEqual([...DEMO_RUNS].sort());
+    for (const row of rows) {
+      const want = expected.find((r) => r.run_id === row.run_id);
+      expect(row.pnl as number).toBeCloseTo(want?.pnl as number, 1);
+      expect(row.seed).toBe(null);
+    }
+  });
+
+  fixtureTest("a Python-written run exports with replay's reconstructed order as seq", async () => {
+    const path = fixtureCopy();
+    const out = join(tempDir(), "out");
+    const summary = await exportRuns(path, { format: "parquet", out });
+    const db = openRunsDb(path);
+    const runs = listRunSummaries(db);
+    db.close();
+    for (const { runId } of runs) {
+      const replayed = [...replay(path, { run: runId })];
+      const seqs = await query(
+        `SELECT seq, typeof(seq) AS t FROM read_parquet('${out}/*/*/*.parquet', union_by_name = true, hive_types = {'run_id': VARCHAR}) WHERE run_id = '${runId.replaceAll("'", "''")}' ORDER BY seq`,
+      );
+      expect(seqs.map((r) => r.seq)).toEqual(replayed.map((_, i) => BigInt(i + 1)));
+      for (const type of ["FillEvent", "BarProcessed"] as const) {
+        const back = await readBack("parquet", out, type, runId);
+        expect(back).toEqual(
+          replayed
+            .map((event, i) => ({ ...event, seq: BigInt(i + 1) }))
+            .filter((e) => e.type === type),
+        );
+      }
+    }
+    expect(summary.runs).toBe(runs.length);
+  });
+});
+
+describe("choices and refusals", () => {
+  test("--types and --run pick tables and runs; tables without rows get no file", async () => {
+    const out = join(tempDir(), "picked");
+    const summary = await exportRuns(DB, {
+      format: "csv",
+      out,
+      runs: [DEMO_RUNS[0] as string],
+      types: ["FillEvent", "BarReceived"],
+    });
+    expect(readdirSync(out).sort()).toEqual(["bars", "fills", "runs.csv"]);
+    expect(readdirSync(join(out, "fills"))).toEqual([`run_id=${DEMO_RUNS[0]}`]);
+    expect(summary.runs).toBe(1);
+    expect(summary.files).toBe(3);
+  });
+
+  test("a directory that is not empty is refused and left as it was", async () => {
+    const out = join(tempDir(), "full");
+    mkdirSync(out);
+    writeFileSync(join(out, "keep.txt"), "mine");
+    await expect(exportRuns(DB, { format: "parquet", out })).rejects.toBeInstanceOf(
+      OutputNotEmptyError,
+    );
+    expect(readdirSync(out)).toEqual(["keep.txt"]);
+  });
+
+  test("a directory that cannot be made is one line naming it, not a stack trace", async () => {
+    const file = join(tempDir(), "plain-file");
+    writeFileSync(file, "x");
+    const error = await exportRuns(DB, { format: "csv", out: join(file, "sub") }).catch((e) => e);
+    expect(error.code).toBe("EXPORT_WRITE");
+    expect(error.message).toStartWith(`cannot write the export into ${join(file, "sub")}: `);
+    expect(error.message).not.toContain("\n");
+  });
+
+  test("a missing run fails before anything is written", async () => {
+    const out = join(tempDir(), "none");
+    await expect(exportRuns(DB, { format: "parquet", out, runs: ["nope"] })).rejects.toBeInstanceOf(
+      RunNotFoundError,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+/** Every row of a runs database's tables into a store, as they are (no push command yet). */
+async function copyIntoStore(path: string, url: string): Promise<void> {
+  const store = await PgStore.open(url, { mode: "write" });
+  const db = rawDb(path);
+  try {
+    for (const table of ["runs", "runtape_runs", ...EVENT_TYPES.map((t) => catalog[t].table)]) {
+      const rows = db.query(`SELECT * FROM ${table}`).values();
+      const columns = (db.query(`PRAGMA table_info(${table})`).all() as { name: string }[]).map(
+        (c) => c.name,
+      );
+      for (let i = 0; i < rows.length; i += 200) {
+        const chunk = rows.slice(i, i + 200);
+        const marks = chunk.map(
+          (_, r) => `(${columns.map((_, c) => `$${r * columns.length + c + 1}`).join(", ")})`,
+        );
+        await store.sql.unsafe(
+          `INSERT INTO ${table} (${columns.join(", ")}) VALUES ${marks.join(", ")}`,
+          chunk.flat(),
+        );
+      }
+    }
+  } finally {
+    db.close();
+    await store.close();
+  }
+}
+
+/** Every file under `dir` by relative path, with its bytes. */
+function filesUnder(dir: string): Record<string, Buffer> {
+  const files: Record<string, Buffer> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files[path.slice(dir.length + 1)] = readFileSync(path);
+  }
+  return files;
+}
+
+describeWithPg("export from a PostgreSQL store", (cluster) => {
+  test("a store URL exports the same files, byte for byte, as the file its runs came from", async () => {
+    await copyIntoStore(DB, cluster().url());
+    for (const format of FORMATS) {
+      const fromFile = join(tempDir(), "file");
+      const fromStore = join(tempDir(), "store");
+      await exportRuns(DB, { format, out: fromFile });
+      const summary = await exportRuns(cluster().url(), { format, out: fromStore });
+      const expected = filesUnder(fromFile);
+      expect(Object.keys(expected).length).toBe(summary.files);
+      expect(filesUnder(fromStore)).toEqual(expected);
+    }
+  });
+});

@@ -1,0 +1,193 @@
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import {
+  DatabaseFormatError,
+  EventBus,
+  hasSequence,
+  listRuns,
+  MergeConflictError,
+  mergeRuns,
+  openRunsDb,
+  Recorder,
+  RunNotFoundError,
+  RunStillRunningError,
+  replay,
+  runDemo,
+} from "../src/index.ts";
+import { databaseBytes } from "./cli/support.ts";
+import {
+  FIXTURE_DIR,
+  fixtureCopy,
+  fixtureTest,
+  rawDb,
+  recordDemoRuns,
+  tempDir,
+} from "./helpers.ts";
+
+const worker = (path: string, ids: readonly string[], seed = 1) =>
+  recordDemoRuns(path, ids, { seed, metadata: { worker: path } });
+
+const events = (path: string, run: string) => [...replay(path, { run })];
+
+/** The stored `seq` of a run, table by table merged, in the order replay yields. */
+function storedSeqs(path: string, runId: string): bigint[] {
+  const db = rawDb(path);
+  try {
+    const tables = db
+      .query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs', 'runtape_runs')",
+      )
+      .values()
+      .map(([name]) => `SELECT seq FROM ${name} WHERE run_id = ?1`);
+    return db
+      .query(`${tables.join(" UNION ALL ")} ORDER BY seq`)
+      .values(runId)
+      .map(([seq]) => seq as bigint);
+  } finally {
+    db.close();
+  }
+}
+
+describe("two worker files with three runs each", () => {
+  const dir = tempDir();
+  const a = worker(join(dir, "a.db"), ["a1", "a2", "a3"], 1);
+  const b = worker(join(dir, "b.db"), ["b1", "b2", "b3"], 10);
+  const out = join(dir, "out.db");
+
+  test("merge into a new file: all six replay identically to their origins, seq kept", () => {
+    const merged = mergeRuns(out, [a, b]);
+    expect(merged.map((m) => [m.runId, m.action])).toEqual(
+      ["a1", "a2", "a3", "b1", "b2", "b3"].map((id) => [id, "copied"]),
+    );
+    for (const m of merged) {
+      const origin = events(m.source, m.sourceRunId);
+      expect(events(out, m.runId)).toEqual(origin);
+      expect(m.events).toBe(origin.length);
+      expect(storedSeqs(out, m.runId)).toEqual(storedSeqs(m.source, m.sourceRunId));
+    }
+    const db = openRunsDb(out);
+    expect(listRuns(db).map((r) => r.events)).toEqual(
+      ["b3", "b2", "b1", "a3", "a2", "a1"].map((id) => BigInt(events(out, id).length)),
+    );
+    db.close();
+  });
+
+  test("merging again changes nothing, not a byte", () => {
+    const before = databaseBytes(out);
+    const again = mergeRuns(out, [b, a]);
+    expect(again.map((m) => m.action)).toEqual(Array(6).fill("identical"));
+    expect(databaseBytes(out)).toEqual(before);
+  });
+
+  test("a different run under a taken id is refused and nothing changes, whatever came before it", () => {
+    const c = worker(join(dir, "c.db"), ["c1"], 30);
+    const clash = worker(join(dir, "clash.db"), ["a2"], 99);
+    const before = databaseBytes(out);
+    const error = (() => {
+      try {
+        mergeRuns(out, [c, clash]);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(MergeConflictError);
+    expect((error as Error).message).toBe(
+      `run "a2" in ${clash} differs from the run of that id in ${out}; nothing was merged`,
+    );
+    expect(databaseBytes(out)).toEqual(before);
+  });
+
+  test("--on-conflict skip keeps the target's run; rename copies it under a new id, once", () => {
+    const clash = worker(join(dir, "clash2.db"), ["a3"], 77);
+    const kept = mergeRuns(out, [clash], { onConflict: "skip" });
+    expect(kept.map((m) => [m.runId, m.action])).toEqual([["a3", "kept"]]);
+    expect(events(out, "a3")).toEqual(events(a, "a3"));
+
+    const renamed = mergeRuns(out, [clash], { onConflict: "rename" });
+    expect(renamed.map((m) => [m.runId, m.action])).toEqual([["a3~2", "renamed"]]);
+    expect(events(out, "a3~2")).toEqual(events(clash, "a3"));
+    const db = openRunsDb(out);
+    const row = listRuns(db).find((r) => r.run_id === "a3~2");
+    db.close();
+    expect(JSON.parse(row?.metadata ?? "")).toEqual({
+      worker: clash,
+      merged_from: { file: resolve(clash), run_id: "a3" },
+    });
+    const before = databaseBytes(out);
+    expect(mergeRuns(out, [clash], { onConflict: "rename" })[0]?.action).toBe("identical");
+    expect(databaseBytes(out)).toEqual(before);
+  });
+});
+
+describe("what is merged, and what is refused", () => {
+  test("--run picks runs across sources; a run in none is an error and no file is made", () => {
+    const dir = tempDir();
+    const a = worker(join(dir, "a.db"), ["x", "y"]);
+    const b = worker(join(dir, "b.db"), ["z"]);
+    const out = join(dir, "out.db");
+    expect(() => mergeRuns(out, [a, b], { runs: ["z", "nope"] })).toThrow(RunNotFoundError);
+    expect(existsSync(out)).toBe(false);
+    expect(mergeRuns(out, [a, b], { runs: ["z", "x"] }).map((m) => m.runId)).toEqual(["x", "z"]);
+  });
+
+  test("a running run is refused unless asked for; its source keeps recording meanwhile", () => {
+    const dir = tempDir();
+    const source = join(dir, "live.db");
+    const out = join(dir, "out.db");
+    const live = Recorder.start(source, { runId: "live" });
+    const bus = new EventBus();
+    live.attach(bus);
+    const steps = runDemo(bus, { bars: 10 });
+    live.flush();
+    expect(() => mergeRuns(out, [source])).toThrow(RunStillRunningError);
+    expect(existsSync(out)).toBe(false);
+    const [merged] = mergeRuns(out, [source], { includeRunning: true });
+    expect(merged?.events).toBe(steps.events);
+    // The recorder goes on and closes its run: the merge held no lock on it.
+    runDemo(bus, { bars: 5, seed: 2 });
+    expect(live.close().status).toBe("completed");
+    const db = openRunsDb(out);
+    expect(listRuns(db)[0]?.status).toBe("running");
+    db.close();
+    expect(events(out, "live")).toEqual(events(source, "live").slice(0, steps.events));
+  });
+
+  test("the target cannot be a source; a foreign target is refused and left alone", () => {
+    const dir = tempDir();
+    const a = worker(join(dir, "a.db"), ["x"]);
+    expect(() => mergeRuns(a, [a])).toThrow("cannot be a source");
+    const foreign = join(dir, "notes.txt");
+    writeFileSync(
+      foreign,
+      "not a database, just text that is long enough to be a header".repeat(4),
+    );
+    expect(() => mergeRuns(foreign, [a])).toThrow(DatabaseFormatError);
+  });
+});
+
+fixtureTest(
+  "Python-written runs gain replay's order as seq and replay the same from the target",
+  () => {
+    const source = fixtureCopy();
+    const out = join(tempDir(), "out.db");
+    const merged = mergeRuns(out, [source]);
+    expect(merged.length).toBeGreaterThan(0);
+    for (const m of merged) {
+      const origin = events(source, m.sourceRunId);
+      expect(events(out, m.runId)).toEqual(origin);
+      expect(storedSeqs(out, m.runId)).toEqual(origin.map((_, i) => BigInt(i + 1)));
+      const db = openRunsDb(out);
+      expect(hasSequence(db, m.runId)).toBe(true);
+      db.close();
+    }
+    // A Python file as the target: brought to runtape's layout, its own runs untouched.
+    const target = join(tempDir(), "python-target.db");
+    copyFileSync(join(FIXTURE_DIR, "ost_reference.db"), target);
+    const worker1 = worker(join(tempDir(), "w.db"), ["w"]);
+    expect(mergeRuns(target, [worker1, source]).map((m) => m.action)).toEqual([
+      "copied",
+      ...merged.map(() => "identical" as const),
+    ]);
+  },
+);
