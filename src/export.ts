@@ -192,10 +192,9 @@ function eventValues(event: Event, seq: bigint): ExportValue[] {
   const values: ExportValue[] = [];
   for (const [name, field] of FIELDS[event.type]) {
     const value = record[name] as ExportValue | Indicators;
-    if (value === null) values.push(null);
-    else if (field.kind === "int") values.push(BigInt(value as number));
-    else if (field.kind === "indicators") values.push(dumpsIndicators(value as Indicators));
-    else values.push(value as ExportValue);
+    if (value !== null && field.kind === "indicators") {
+      values.push(dumpsIndicators(value as Indicators));
+    } else values.push(value as ExportValue);
   }
   values.push(seq);
   return values;

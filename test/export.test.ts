@@ -93,12 +93,9 @@ async function readBack(
     const event: Row = { type };
     for (const column of eventColumns(type)) {
       const value = row[column.name];
-      const kind = column.name === "seq" ? "seq" : catalog[type].fields[column.name as never];
-      if (value !== null && (kind as { kind?: string }).kind === "int")
-        event[column.name] = Number(value);
-      else if (value !== null && (kind as { kind?: string }).kind === "indicators")
-        event[column.name] = loadsIndicators(value as string);
-      else event[column.name] = value;
+      const field = catalog[type].fields[column.name as never] as { kind?: string } | undefined;
+      event[column.name] =
+        value !== null && field?.kind === "indicators" ? loadsIndicators(value as string) : value;
     }
     return event as Event & { seq: bigint };
   });
