@@ -65,7 +65,9 @@ test("a run that is not there: one line, exit 1, no directory left", async () =>
 // The Parquet writer is pure JavaScript so that it is inside the single-file binary: prove it.
 test(`the compiled binary writes Parquet that DuckDB reads${duckdb ? "" : " (skipped: @duckdb/node-api is not installed for this platform)"}`, async () => {
   const out = join(dir, "binary");
-  const result = await runtape(["export", DB, "--format", "parquet", "--out", out]);
+  const result = await runtape(["export", DB, "--format", "parquet", "--out", out], {
+    via: "binary",
+  });
   expect(result.code).toBe(0);
   if (!duckdb) return;
   const connection = await duckdb.DuckDBConnection.create();
