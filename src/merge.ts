@@ -18,7 +18,7 @@ import type { SqlValue } from "./events/fields.ts";
 import { countEvents, storedTypes } from "./inspect/queries.ts";
 import { encodeEvent } from "./ndjson.ts";
 import { replay } from "./replay.ts";
-import { hasSequence, listRuns, type RunRow } from "./runs.ts";
+import { hasSequence, listRuns, MAX_RUN_ID_LENGTH, type RunRow } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
 
 /** What to do with an incoming run whose id the target holds with different content. */
@@ -204,12 +204,21 @@ function placeRun(
   if (policy === "skip") return step(run.run_id, run.metadata, "kept");
   const renamed = { ...incoming, metadata: withOrigin(run.metadata, source.path, run.run_id) };
   for (let n = 2; ; n++) {
-    const id = `${run.run_id}~${n}`;
+    const id = renamedId(run.run_id, n);
     const other = taken.get(id);
     if (other === undefined) return step(id, renamed.metadata, "renamed");
     // Renamed by an earlier merge of the same run: merging again changes nothing.
     if (same(renamed, other)) return step(id, renamed.metadata, "identical");
   }
+}
+
+/** `<id>~<n>`, the id shortened where need be to stay within the run id rules' length. */
+function renamedId(id: string, n: number): string {
+  const suffix = `~${n}`;
+  let base = id.slice(0, MAX_RUN_ID_LENGTH - suffix.length);
+  // Not half a surrogate pair: the id stays valid text.
+  if (/[\uD800-\uDBFF]$/.test(base)) base = base.slice(0, -1);
+  return base + suffix;
 }
 
 /** The target opened read-only for planning; none while it is missing or an empty file to fill. */

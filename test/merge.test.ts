@@ -15,6 +15,7 @@ import {
   replay,
   runDemo,
 } from "../src/index.ts";
+import { MAX_RUN_ID_LENGTH, runIdProblem } from "../src/runs.ts";
 import { databaseBytes } from "./cli/support.ts";
 import {
   FIXTURE_DIR,
@@ -118,6 +119,18 @@ describe("two worker files with three runs each", () => {
     expect(mergeRuns(out, [clash], { onConflict: "rename" })[0]?.action).toBe("identical");
     expect(databaseBytes(out)).toEqual(before);
   });
+});
+
+test("a renamed run id stays within the run id rules, also when the id is already the longest", () => {
+  const dir = tempDir();
+  // The longest id, with an emoji (two UTF-16 units) where the shortened one would cut it in half.
+  const long = `${"x".repeat(MAX_RUN_ID_LENGTH - 3)}😀y`;
+  const out = worker(join(dir, "out.db"), [long], 1);
+  const clash = worker(join(dir, "clash.db"), [long], 5);
+  const [renamed] = mergeRuns(out, [clash], { onConflict: "rename" });
+  expect(renamed?.runId).toBe(`${"x".repeat(MAX_RUN_ID_LENGTH - 3)}~2`);
+  expect(runIdProblem(renamed?.runId as string)).toBeUndefined();
+  expect(events(out, renamed?.runId as string)).toEqual(events(clash, long));
 });
 
 describe("what is merged, and what is refused", () => {
