@@ -327,6 +327,17 @@ describe("choices and refusals", () => {
     expect(error.message).not.toContain("\n");
   });
 
+  test("a run id too long for a directory name is one line saying what to do; nothing stays", async () => {
+    const path = join(tempDir(), "long.db");
+    const long = "日".repeat(100);
+    recordDemoRuns(path, [long], { bars: 5 });
+    const out = join(tempDir(), "long");
+    const error = await exportRuns(path, { format: "csv", out }).catch((e) => e);
+    expect(error.code).toBe("RUN_ID_TOO_LONG");
+    expect(error.message).toContain("makes a directory name of 307 bytes (at most 255)");
+    expect(existsSync(out)).toBe(false);
+  });
+
   test("a missing run fails before anything is written", async () => {
     const out = join(tempDir(), "none");
     await expect(exportRuns(DB, { format: "parquet", out, runs: ["nope"] })).rejects.toBeInstanceOf(

@@ -4,7 +4,7 @@
  * and `DIR/runs.<ext>` beside them.
  */
 import { join } from "node:path";
-import { RuntapeError } from "../errors.ts";
+import { describeValue, RuntapeError } from "../errors.ts";
 
 /** Longest file name most file systems take, in bytes. */
 const MAX_NAME_BYTES = 255;
@@ -29,9 +29,10 @@ export function decodeRunId(segment: string): string {
 /** The partition directory of `runId` in `table`'s folder. */
 export function partitionPath(dir: string, table: string, runId: string): string {
   const name = `run_id=${encodeRunId(runId)}`;
-  if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MAX_NAME_BYTES) {
     throw new RuntapeError(
-      `run id ${JSON.stringify(runId)} is too long for a directory name`,
+      `run id ${describeValue(runId)} makes a directory name of ${bytes} bytes (at most ${MAX_NAME_BYTES}): give the run a shorter id (runtape rename) to export it`,
       "RUN_ID_TOO_LONG",
     );
   }
