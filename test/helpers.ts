@@ -291,3 +291,71 @@ export function recordDemoRuns(
   }
   return path;
 }
+
+const at = (created: number) => ({ ts_event_ns: T0, ts_created_ns: T0 + BigInt(created) });
+const ev = <K extends EventType>(
+  type: K,
+  created: number,
+  input: Omit<EventInput<K>, "ts_event_ns">,
+) => makeEvent(type, { ...at(created), ...input } as EventInput<K>);
+const submit = (created: number, id: string) =>
+  ev("OrderSubmissionRequest", created, {
+    system_order_id: id,
+    symbol: id === "C" ? "OTHER" : "S",
+    order_type: "MARKET",
+    side: "BUY",
+    quantity: 1,
+  });
+const answer = <K extends EventType>(type: K, created: number, id: string) =>
+  ev(type, created, { ts_broker_ns: T0, associated_order_id: id } as never);
+/** A bar of minute `minute`, received or processed. */
+const causalBar = (type: "BarReceived" | "BarProcessed", created: number, minute: bigint) => ({
+  ...ev(type, created, {
+    symbol: "S",
+    bar_period: "MINUTE",
+    open: 1,
+    high: 1,
+    low: 1,
+    close: 1,
+    volume: null,
+  }),
+  ts_event_ns: T0 + minute,
+});
+
+/**
+ * A run without sequence numbers whose tables, merged on ts_created_ns alone, break causality
+ * (test/causal-order.test.ts names each event): each table's rows in the order the recorder
+ * received them; their creation times say otherwise.
+ */
+export const CAUSAL_EVENTS: Record<string, Event> = {
+  Qb: submit(220, "B"),
+  Qa: submit(100, "A"),
+  AccC: answer("OrderAccepted", 50, "C"), // its request was never committed (a killed run)
+  AccB: answer("OrderAccepted", 210, "B"),
+  AccA: answer("OrderAccepted", 150, "A"),
+  Fa: ev("FillEvent", 160, {
+    ts_broker_ns: T0,
+    associated_order_id: "A",
+    symbol: "S",
+    side: "BUY",
+    quantity_filled: 1,
+    fill_price: 1,
+    commission: 0,
+  }),
+  M1: ev("OrderModificationRequest", 300, { system_order_id: "A", symbol: "S", quantity: 2 }),
+  M2: ev("OrderModificationRequest", 500, { system_order_id: "A", symbol: "S", quantity: 3 }),
+  MA1: answer("ModificationAccepted", 350, "A"),
+  MA2: answer("ModificationAccepted", 400, "A"), // the second answer: after the second request
+  Bar0: causalBar("BarReceived", 600, 0n),
+  Bar1: causalBar("BarReceived", 120, 1n),
+  P1: causalBar("BarProcessed", 130, 1n), // received after Bar1, created before Bar0
+};
+/** {@link CAUSAL_EVENTS} as the Python recorder would leave them (no seq), run "run" of a new file. */
+export function causalRun(): string {
+  const path = join(tempDir(), "python.db");
+  const recorder = Recorder.start(path, { runId: "run" });
+  for (const e of Object.values(CAUSAL_EVENTS)) recorder.record(e);
+  recorder.close();
+  forgetSequence(path, "run");
+  return path;
+}

@@ -14,6 +14,7 @@ import {
   SEQ_COLUMN,
   storedColumns,
 } from "../schema.ts";
+import { SequenceTally, sequenced } from "../sequence.ts";
 
 /** The columns a `CREATE TABLE` statement declares, in order. */
 function declaredColumns(ddl: string, table: string): string[] {
@@ -82,9 +83,11 @@ export interface ContentPiece {
 }
 
 /**
- * A run's content from a runs database: its `runs` row, its bookkeeping row (when runtape recorded
- * it), then each event table's rows in catalog order, as COPY text in pieces. A file that predates
- * `seq` gives NULL for it. Rows are read in replay's order, so ids number them as replay meets them.
+ * A run's content from a runs database: its `runs` row, its bookkeeping row, then each event
+ * table's rows in catalog order, as COPY text in pieces. A run recorded without sequence numbers
+ * (the Python recorder's) is sent as runtape's merge copies it: numbered in the order its replay
+ * reconstructs, with the bookkeeping row that says so, so the store replays it by `seq` to the
+ * same events as the file. Rows are read in replay's order, so ids number them as replay meets them.
  */
 export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece> {
   const select = (table: string, columns: readonly string[]) =>
@@ -92,27 +95,42 @@ export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece>
   for (const row of select("runs", RUN_COLUMNS)) {
     yield { table: "runs", bytes: Buffer.from(copyRow(row)), rows: 1 };
   }
-  if (db.version >= EXTENSION_SCHEMA_VERSION) {
-    for (const row of select("runtape_runs", BOOKKEEPING_COLUMNS)) {
-      yield { table: "runtape_runs", bytes: Buffer.from(copyRow(row)), rows: 1 };
-    }
-  }
   const bySeq = hasSequence(db, runId);
+  const order = bySeq ? undefined : replayOrder(db, runId);
+  const bookkeeping = order
+    ? [
+        [
+          runId,
+          null,
+          null,
+          order.tally.events,
+          0,
+          order.tally.lastTsEventNs,
+          order.tally.barPeriods,
+        ],
+      ]
+    : select("runtape_runs", BOOKKEEPING_COLUMNS);
+  for (const row of bookkeeping) {
+    yield { table: "runtape_runs", bytes: Buffer.from(copyRow(row)), rows: 1 };
+  }
   // Tables the file's layout predates hold no rows; columns it predates read as NULL.
   for (const type of db.catalog.typesAt(db.version) as EventType[]) {
     const table = cat.table(type);
-    const stored = storedColumns(cat, type).map((c) =>
+    const columns = storedColumns(cat, type);
+    const stored = columns.map((c) =>
       (c.name === SEQ_COLUMN ? EXTENSION_SCHEMA_VERSION : cat.sinceOf(type, c.name)) <= db.version
         ? c.name
         : `NULL AS ${c.name}`,
     );
-    const pages = bySeq
-      ? pagesBySeq(db, table, stored, runId)
-      : pagesOf(
+    const pages = order
+      ? pagesOf(
           db.sqlite
             .query(`SELECT ${stored.join(", ")} FROM ${table} WHERE run_id = ? ORDER BY id`)
             .iterate(runId) as Iterable<Record<string, unknown>>,
-        );
+          columns.findIndex((c) => c.name === SEQ_COLUMN),
+          order.seqs.get(type) ?? [],
+        )
+      : pagesBySeq(db, table, stored, runId);
     let sent = 0;
     for (const page of pages) {
       yield* pieces(table, type, runId, page, sent);
@@ -121,13 +139,36 @@ export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece>
   }
 }
 
+/** A run without sequence numbers in replay order: each table's seqs in row order, and the tally. */
+function replayOrder(db: RunsDb, runId: string) {
+  const seqs = new Map<string, number[]>();
+  const tally = new SequenceTally();
+  for (const [seq, event] of sequenced(db, runId)) {
+    tally.add(event);
+    const list = seqs.get(event.type);
+    if (list === undefined) seqs.set(event.type, [seq]);
+    else list.push(seq);
+  }
+  return { seqs, tally };
+}
+
 const PAGE_ROWS = 8192;
 
-/** Rows as arrays, a page at a time. */
-function* pagesOf(rows: Iterable<Record<string, unknown>>): Generator<unknown[][]> {
+/**
+ * A table's rows as arrays, a page at a time, each given the seq replay placed it at. Replay keeps
+ * a table's rows in id order, so the i-th row's seq is the i-th of `seqs`.
+ */
+function* pagesOf(
+  rows: Iterable<Record<string, unknown>>,
+  seqAt: number,
+  seqs: readonly number[],
+): Generator<unknown[][]> {
   let page: unknown[][] = [];
+  let i = 0;
   for (const row of rows) {
-    page.push(Object.values(row));
+    const values = Object.values(row);
+    values[seqAt] = seqs[i++];
+    page.push(values);
     if (page.length === PAGE_ROWS) {
       yield page;
       page = [];
