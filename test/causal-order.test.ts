@@ -1,7 +1,6 @@
 // Replay of runs without sequence numbers never puts an event before its cause, though their
 // tables, merged on ts_created_ns alone, would.
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { causalViolations, kWayMerge } from "../scripts/measure-order.ts";
 import { type Event, replay } from "../src/index.ts";
 import { causalRun, CAUSAL_EVENTS as named } from "./helpers.ts";
