@@ -13,13 +13,14 @@ import {
   RunStillRunningError,
   RuntapeError,
 } from "./errors.ts";
-import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
+import { catalog, EVENT_TYPES, type EventType, fieldsOf } from "./events/catalog.ts";
 import type { SqlValue } from "./events/fields.ts";
 import { countEvents, storedTypes } from "./inspect/queries.ts";
 import { encodeEvent } from "./ndjson.ts";
 import { replay } from "./replay.ts";
 import { hasSequence, listRuns, MAX_RUN_ID_LENGTH, type RunRow } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
+import { SequenceTally, sequenced } from "./sequence.ts";
 
 /** What to do with an incoming run whose id the target holds with different content. */
 export type ConflictPolicy = "fail" | "skip" | "rename";
@@ -338,26 +339,23 @@ function copyInReplayOrder(out: RunsDb, p: Planned): number {
     }
     return statement;
   };
-  let seq = 0;
-  let last: Event | undefined;
-  const periods = new Set<string>();
-  for (const event of replay(p.source.db, { run: p.run.run_id })) {
+  const tally = new SequenceTally();
+  for (const [seq, event] of sequenced(p.source.db, p.run.run_id)) {
     const record = event as unknown as Record<string, unknown>;
     const values: SqlValue[] = [p.targetId];
     for (const [name, field] of fieldsOf(event.type)) {
       const value = record[name];
       values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
     }
-    values.push(++seq);
+    values.push(seq);
     insertOf(event.type).run(...values);
-    if ("bar_period" in record) periods.add(record.bar_period as string);
-    last = event;
+    tally.add(event);
   }
   for (const statement of inserts.values()) statement.finalize();
   out.sqlite
     .prepare(
       "INSERT INTO main.runtape_runs (run_id, events, last_ts_event_ns, bar_periods) VALUES (?, ?, ?, ?)",
     )
-    .run(p.targetId, seq, last?.ts_event_ns ?? null, [...periods].sort().join(","));
-  return seq;
+    .run(p.targetId, tally.events, tally.lastTsEventNs, tally.barPeriods);
+  return tally.events;
 }

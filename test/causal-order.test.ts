@@ -1,9 +1,10 @@
 // Replay of runs without sequence numbers never puts an event before its cause, though their
 // tables, merged on ts_created_ns alone, would.
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { causalViolations, kWayMerge } from "../scripts/measure-order.ts";
-import { type Event, replay } from "../src/index.ts";
-import { causalRun, CAUSAL_EVENTS as named } from "./helpers.ts";
+import { type Event, mergeRuns, replay } from "../src/index.ts";
+import { causalRun, CAUSAL_EVENTS as named, tempDir } from "./helpers.ts";
 
 // Creation times are unique here: they name the replayed events.
 const nameOf = new Map(Object.entries(named).map(([k, e]) => [e.ts_created_ns, k]));
@@ -64,5 +65,12 @@ describe("replay of a run without sequence numbers", () => {
     expect(
       names(replay(path, { symbols: ["S"], types: ["BarProcessed", "OrderAccepted"] })),
     ).toEqual(["P1", "AccB", "AccA"]);
+  });
+
+  test("merged into a file, the run keeps that order as its seq", () => {
+    const path = causalRun();
+    const out = join(tempDir(), "merged.db");
+    expect(mergeRuns(out, [path])).toMatchObject([{ runId: "run", action: "copied", events: 13 }]);
+    expect(names(replay(out))).toEqual(names(replay(path)));
   });
 });
