@@ -94,6 +94,17 @@ async function timeCommand(args: string[], times = 10): Promise<number> {
   return median(ms);
 }
 
+/** The figures of a pair: both medians, the ratio with its spread, and the peak RSS of the first. */
+function pairFigures(c: Compared) {
+  return {
+    per_s: Math.round(median(c.a.map(rate))),
+    limit_per_s: Math.round(median(c.b.map(rate))),
+    ratio: c.ratio,
+    ratio_spread: c.spread,
+    peak_rss_mb: Math.max(...c.a.map((s) => s.maxRssMb)),
+  };
+}
+
 /** The figures of recording one kind of data: recorder against the limit baseline. */
 function recording(c: Compared) {
   const m = (pick: (s: Sample) => number, samples = c.a) => median(samples.map(pick));
@@ -246,22 +257,13 @@ try {
     check_per_s: Math.round(N / (checkMs / 1000)),
     diff_per_s: Math.round(N / (diffMs / 1000)),
     store,
-    merge_files: FILES,
-    merge_per_s: Math.round(median(merged.a.map(rate))),
-    attach_copy_per_s: Math.round(median(merged.b.map(rate))),
-    merge_ratio: merged.ratio,
-    merge_ratio_spread: merged.spread,
-    merge_peak_rss_mb: Math.max(...merged.a.map((s) => s.maxRssMb)),
-    export_parquet_per_s: Math.round(median(exported.a.map(rate))),
-    export_limit_per_s: Math.round(median(exported.b.map(rate))),
-    export_ratio: exported.ratio,
-    export_ratio_spread: exported.spread,
-    export_parquet_bytes_per_event: median(exported.a.map(perEvent)),
-    export_peak_rss_mb: Math.max(...exported.a.map((s) => s.maxRssMb)),
-    export_csv_per_s: Math.round(rate(csvExport)),
-    export_csv_bytes_per_event: perEvent(csvExport),
-    export_big_per_s: Math.round(rate(bigExport)),
-    export_big_peak_rss_mb: bigExport.maxRssMb,
+    merge: { files: FILES, ...pairFigures(merged) },
+    export_parquet: {
+      ...pairFigures(exported),
+      bytes_per_event: median(exported.a.map(perEvent)),
+    },
+    export_csv: { per_s: Math.round(rate(csvExport)), bytes_per_event: perEvent(csvExport) },
+    export_big: { per_s: Math.round(rate(bigExport)), peak_rss_mb: bigExport.maxRssMb },
   };
 
   if (json) {
@@ -350,27 +352,27 @@ try {
       ],
       [
         `merge ${FILES} × ${fmt(N)} mixed (events/s)`,
-        fmt(figures.merge_per_s),
-        fmt(figures.attach_copy_per_s),
+        fmt(figures.merge.per_s),
+        fmt(figures.merge.limit_per_s),
         `${f(merged.ratio)} (${range(merged.spread)})`,
       ],
-      [`  peak RSS merge (MB)`, f(figures.merge_peak_rss_mb, 0), "", "flat"],
+      [`  peak RSS merge (MB)`, f(figures.merge.peak_rss_mb, 0), "", "flat"],
       [
         `export parquet ${fmt(N)} mixed (events/s)`,
-        fmt(figures.export_parquet_per_s),
-        fmt(figures.export_limit_per_s),
+        fmt(figures.export_parquet.per_s),
+        fmt(figures.export_parquet.limit_per_s),
         `${f(exported.ratio)} (${range(exported.spread)})`,
       ],
       [
         "  bytes/event parquet / csv",
-        `${f(figures.export_parquet_bytes_per_event, 1)} / ${f(figures.export_csv_bytes_per_event, 1)}`,
+        `${f(figures.export_parquet.bytes_per_event, 1)} / ${f(figures.export_csv.bytes_per_event, 1)}`,
         "",
         "",
       ],
-      ["  export csv (events/s)", fmt(figures.export_csv_per_s), "", ""],
+      ["  export csv (events/s)", fmt(figures.export_csv.per_s), "", ""],
       [
         `  peak RSS export ${fmt(N)} mixed / ${fmt(BIG)} bars (MB)`,
-        `${f(figures.export_peak_rss_mb, 0)} / ${f(bigExport.maxRssMb, 0)}`,
+        `${f(figures.export_parquet.peak_rss_mb, 0)} / ${f(bigExport.maxRssMb, 0)}`,
         "",
         "flat",
       ],
