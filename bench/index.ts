@@ -204,7 +204,7 @@ try {
   const report = await benchReport(quick);
 
   const FILES = 10;
-  log(`9. gathering: merge of ${FILES} files of ${fmt(N)} mixed events, export of ${fmt(N)}`);
+  log(`10. gathering: merge of ${FILES} files of ${fmt(N)} mixed events, export of ${fmt(N)}`);
   const inputs: string[] = [];
   for (let k = 1; k <= FILES; k++) {
     const input = fresh(`worker-${k}.db`);
