@@ -442,7 +442,7 @@ describeWithPg("PostgreSQL store", (cluster) => {
   );
 
   test(
-    "a foreign database and a newer layout are refused, untouched",
+    "a foreign database, a newer layout and a table without a column of its layout are refused, untouched",
     async () => {
       const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
       try {
@@ -467,10 +467,15 @@ describeWithPg("PostgreSQL store", (cluster) => {
       (await PgStore.open(cluster().url("newer_db"), { mode: "write" })).close();
       const newer = new SQL({ path: cluster().dir, username: "runtape", database: "newer_db" });
       await newer`UPDATE runtape_meta SET value = '999' WHERE name = 'layout_version'`;
-      await newer.close();
       const error = await push(demoFile(["x"]), cluster().url("newer_db")).catch((e) => e);
       expect(error).toBeInstanceOf(StoreFormatError);
       expect(error.code).toBe("NEWER_STORE");
+      await newer`UPDATE runtape_meta SET value = '2' WHERE name = 'layout_version'`;
+      await newer`ALTER TABLE bars DROP COLUMN seq`;
+      const noSeq = await PgStore.open(cluster().url("newer_db")).catch((e) => e);
+      expect(noSeq).toBeInstanceOf(StoreFormatError);
+      expect(noSeq.message).toContain("bars has no column seq");
+      await newer.close();
     },
     SLOW,
   );

@@ -22,7 +22,7 @@ import {
   type Stream,
 } from "../replay.ts";
 import { type RunRow, toRunRow } from "../runs.ts";
-import { SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
+import { SCHEMA_VERSION, SEQ_COLUMN, storedColumns } from "../schema.ts";
 import {
   BOOKKEEPING_COLUMNS,
   type ContentPiece,
@@ -384,11 +384,14 @@ async function checkLayout(sql: SQL, target: StoreTarget, older = false): Promis
       `written by an older runtape (layout version ${version}; this one reads ${SCHEMA_VERSION}): the next push migrates it`,
     );
   }
+  // What a store of that layout holds, from the catalog's history: its types and their columns.
   for (const type of cat.typesAt(version)) {
     const table = cat.table(type);
     const have = columns.get(table);
     const absent =
-      have === undefined ? "" : cat.fieldsAt(type, version).find(([n]) => !have.has(n))?.[0];
+      have === undefined
+        ? ""
+        : storedColumns(cat, type).find((c) => c.since <= version && !have.has(c.name))?.name;
     if (absent !== undefined) {
       throw new StoreFormatError(
         target.label,
