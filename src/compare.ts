@@ -1,12 +1,13 @@
 /**
  * A run's decisions against its parent's: the requests, responses and fills in order (the market
- * data left out), and the trading figures per symbol that changed.
+ * data left out), and the trading figures per symbol that changed. Both runs are read as event
+ * streams, from a runs database or a store.
  */
-import { openRunsDb } from "./db.ts";
-import { type DiffResult, diffRuns, formatDiff, type RunRef } from "./diff.ts";
+import type { RunsDb } from "./db.ts";
+import { type DiffResult, diffStreams, formatDiff } from "./diff.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
-import { type SymbolTrading, tradingOf } from "./inspect/trading.ts";
-import { resolveRunId } from "./runs.ts";
+import { openSource, type RunSource, SqliteSource } from "./store/index.ts";
+import { type SymbolTrading, TradingTally } from "./trading.ts";
 
 /** The market data of a run (the catalog's market role): what a re-run is fed, not what it decides. */
 export const MARKET_TYPES: readonly EventType[] = defaultCatalog.withRole("market");
@@ -35,27 +36,52 @@ const FIGURES = [
   ["position", "position"],
 ] as const satisfies readonly (readonly [keyof SymbolTrading, string])[];
 
-/** Compares the decisions of `run` with those of `parent` (SQLite runs databases). */
-export function compareDecisions(parent: RunRef, run: RunRef): Comparison {
-  const decisions = diffRuns(parent, run, { excludeTypes: MARKET_TYPES });
-  const [before, after] = [tradingIn(parent), tradingIn(run)];
-  const symbols = [...new Set([...before.keys(), ...after.keys()])].sort();
+/** A run to compare: a runs database (path or handle) or a store URL, and a run id (default: latest). */
+export interface SourceRef {
+  db: string | RunsDb;
+  run?: string;
+}
+
+/** Compares the decisions of `run` with those of `parent`, one pass over each run's decisions. */
+export async function compareDecisions(parent: SourceRef, run: SourceRef): Promise<Comparison> {
+  const [before, after] = [new TradingTally(), new TradingTally()];
+  const decisions = await withSources(parent, run, (a, b) =>
+    diffStreams(tallied(a, parent.run, before), tallied(b, run.run, after)),
+  );
+  const symbols = [...new Set([...before.result(), ...after.result()].map((t) => t.symbol))].sort();
+  const traded = (tally: TradingTally, symbol: string) =>
+    tally.result().find((t) => t.symbol === symbol) ?? null;
   const trading = symbols
-    .map((symbol) => ({
-      symbol,
-      parent: before.get(symbol) ?? null,
-      run: after.get(symbol) ?? null,
-    }))
+    .map((symbol) => ({ symbol, parent: traded(before, symbol), run: traded(after, symbol) }))
     .filter((c) => FIGURES.some(([key]) => c.parent?.[key] !== c.run?.[key]));
   return { decisions, trading };
 }
 
-function tradingIn(ref: RunRef): Map<string, SymbolTrading> {
-  const db = typeof ref.db === "string" ? openRunsDb(ref.db) : ref.db;
+/** A run's decisions, each also counted in `tally` as it passes. */
+async function* tallied(source: RunSource, run: string | undefined, tally: TradingTally) {
+  for await (const event of source.events({ run, excludeTypes: MARKET_TYPES })) {
+    tally.add(event);
+    yield event;
+  }
+}
+
+/** Runs `fn` on the sources of two refs, closing those it opened (a handle stays open). */
+async function withSources<T>(
+  a: SourceRef,
+  b: SourceRef,
+  fn: (a: RunSource, b: RunSource) => Promise<T>,
+): Promise<T> {
+  const opened: RunSource[] = [];
+  const open = async (ref: SourceRef) => {
+    if (typeof ref.db !== "string") return new SqliteSource(ref.db);
+    const source = await openSource(ref.db);
+    opened.push(source);
+    return source;
+  };
   try {
-    return new Map(tradingOf(db, resolveRunId(db, ref.run)).map((t) => [t.symbol, t]));
+    return await fn(await open(a), await open(b));
   } finally {
-    if (db !== ref.db) db.close();
+    for (const source of opened) await source.close();
   }
 }
 

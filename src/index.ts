@@ -154,3 +154,4 @@ export {
   type StrategyParams,
   strategyContext,
 } from "./strategy.ts";
+export { TradingTally, tradingFrom } from "./trading.ts";

@@ -7,7 +7,7 @@
 import { inSnapshot, type RunsDb } from "./db.ts";
 import type { EventType } from "./events/catalog.ts";
 import { countEvents, scanBarPeriods, sumCounts, symbolsOf, timeRange } from "./inspect/queries.ts";
-import { type SymbolTrading, tradingOf, tradingTypes } from "./inspect/trading.ts";
+import { tradingOf, tradingTypes } from "./inspect/trading.ts";
 import {
   fromJsonColumn,
   getRun,
@@ -16,11 +16,12 @@ import {
   type RunRow,
   type RunStatus,
 } from "./runs.ts";
+import type { SymbolTrading } from "./trading.ts";
 
 export { type CheckFinding, checkDatabase } from "./inspect/check.ts";
 export { countEvents } from "./inspect/queries.ts";
 export { type RecoveredRun, recoverRuns } from "./inspect/recover.ts";
-export type { SymbolTrading } from "./inspect/trading.ts";
+export type { SymbolTrading } from "./trading.ts";
 
 /** One line of the run list. */
 export interface RunListEntry {

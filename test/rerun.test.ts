@@ -21,6 +21,7 @@ import {
 import { recordRun } from "../src/record.ts";
 import { push } from "../src/store/index.ts";
 import { expectGolden, rerun } from "../src/testing.ts";
+import { cli } from "./cli/inprocess.ts";
 import { databaseBytes } from "./cli/support.ts";
 import { rawDb, runContentHash, tempDir } from "./helpers.ts";
 import { describeWithPg } from "./pg.ts";
@@ -64,7 +65,7 @@ describe("rerun", () => {
     const diff = diffRuns(feed, result); // everything but the wall clock
     expect([diff.match, diff.differing]).toEqual([true, 0]);
     expect(diff.countsB.FillEvent).toBeGreaterThan(0);
-    const comparison = compareDecisions(feed, result);
+    const comparison = await compareDecisions(feed, result);
     expect([comparison.decisions.match, comparison.trading]).toEqual([true, []]);
 
     const lineage = {
@@ -100,7 +101,7 @@ describe("rerun", () => {
     const bars = (ref: { db: string | object; run: string }) =>
       [...replay(ref.db as string, { run: ref.run, types: ["BarReceived"] })].length;
     expect(bars(result)).toBe(bars(feed));
-    const comparison = compareDecisions(feed, result);
+    const comparison = await compareDecisions(feed, result);
     expect(comparison.decisions.match).toBe(false);
     const first = comparison.decisions.first;
     expect(first?.a?.type).not.toMatch(/^Bar/);
@@ -272,5 +273,23 @@ describeWithPg("rerun on a feed in a PostgreSQL store", (cluster) => {
     });
     expect(diffRuns(feed, result).match).toBe(true);
     expect(stored(result.db as string, result.run).config.seed).toBe(DEMO.seed);
+  });
+
+  test("backtest --compare on a URL feed prints what it prints for the file the feed was pushed from", async () => {
+    const feed = await recordedFeed();
+    await push(feed.db, cluster().url(), { replace: true }); // the test above pushed its own "demo"
+    const dir = tempDir();
+    const compare = async (from: string) => {
+      const args = ["--feed", from, "--run", "demo", "--into", "out.db", "--compare"];
+      const result = await cli(
+        ["backtest", "--strategy", DEMO_STRATEGY, ...args, "--param", "fastPeriod=6"],
+        dir,
+      );
+      expect([result.code, result.stderr]).toEqual([0, expect.stringContaining("backtest run")]);
+      return result.stdout.split("\n").slice(1);
+    };
+    const fromFile = await compare(feed.db);
+    expect(fromFile).toContain("trading figures (parent -> new run):");
+    expect(await compare(cluster().url())).toEqual(fromFile);
   });
 });

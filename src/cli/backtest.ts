@@ -101,9 +101,6 @@ export default defineCommand({
       );
     }
     const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? "./runs.db" : feed);
-    if (args.compare && isStoreUrl(feed ?? "")) {
-      throw new UsageError("--compare reads runs databases: give --feed a file");
-    }
     const runId = args["run-id"] ?? Bun.randomUUIDv7();
     const options: RerunOptions = {
       strategy: args.strategy,
@@ -135,7 +132,7 @@ export default defineCommand({
     logger.success(`backtest run ${result.run}: ${result.summary.events} events into ${into}`);
     out(`${result.run}\n`);
     if (args.compare && result.parent !== null) {
-      out(formatComparison(compareDecisions(result.parent, { db: into, run: result.run })));
+      out(formatComparison(await compareDecisions(result.parent, { db: into, run: result.run })));
     }
     return 0;
   },

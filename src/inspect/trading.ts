@@ -1,52 +1,9 @@
 import type { RunsDb } from "../db.ts";
-import type { RequestAction } from "../events/event-catalog.ts";
 import { PnlAccumulator, type PnlFill } from "../pnl.ts";
 import { hasSequence } from "../runs.ts";
 import { SEQ_COLUMN } from "../schema.ts";
+import { COUNTERS, emptyTrading, type SymbolTrading } from "../trading.ts";
 import { storedTypes } from "./queries.ts";
-
-/** Trading of one symbol in a run. */
-export interface SymbolTrading {
-  symbol: string;
-  /** Order submissions. */
-  orders: number;
-  /** Submissions the broker rejected (OrderRejected). */
-  rejections: number;
-  /** Cancellation requests, and those the broker rejected. */
-  cancellations: number;
-  cancellationRejections: number;
-  /** Modification requests, and those the broker rejected. */
-  modifications: number;
-  modificationRejections: number;
-  fills: number;
-  /** Sum of absolute filled quantities. */
-  tradedQuantity: number;
-  commission: number;
-  /** By the average-cost method, before commission. */
-  realizedPnl: number;
-  /** realizedPnl − commission. */
-  netPnl: number;
-  /** Open position at the end of the run: positive long, negative short. */
-  position: number;
-  /** Average entry price of the open position; null when flat. */
-  averageCost: number | null;
-}
-
-/** The counters of {@link SymbolTrading} that count requests and their rejections. */
-export type Counter =
-  | "orders"
-  | "rejections"
-  | "cancellations"
-  | "cancellationRejections"
-  | "modifications"
-  | "modificationRejections";
-
-/** Where the requests of each action, and their rejections, are counted. */
-export const COUNTERS: Readonly<Record<RequestAction, readonly [Counter, Counter]>> = {
-  submit: ["orders", "rejections"],
-  cancel: ["cancellations", "cancellationRejections"],
-  modify: ["modifications", "modificationRejections"],
-};
 
 /** The event types every stored row of which {@link tradingOf} reads: its symbols include theirs. */
 export function tradingTypes(db: RunsDb): string[] {
@@ -57,26 +14,10 @@ export function tradingTypes(db: RunsDb): string[] {
   });
 }
 
-/** A symbol that has not traded yet. */
-export const emptyTrading = (symbol: string): SymbolTrading => ({
-  symbol,
-  orders: 0,
-  rejections: 0,
-  cancellations: 0,
-  cancellationRejections: 0,
-  modifications: 0,
-  modificationRejections: 0,
-  fills: 0,
-  tradedQuantity: 0,
-  commission: 0,
-  realizedPnl: 0,
-  netPnl: 0,
-  position: 0,
-  averageCost: null,
-});
-
 /**
- * Trading per symbol, sorted by symbol: requests, rejections, fills and average-cost P&L.
+ * Trading per symbol, sorted by symbol: requests, rejections, fills and average-cost P&L, as
+ * {@link TradingTally} gives them from the events, answered from SQL so that inspect reads only
+ * the columns it needs.
  * The catalog's roles say which types are requests, rejections and fills. Responses carry no
  * symbol: a rejection takes that of its request (its order id field holds the request's). The
  * rejections are read first, so that memory follows their number, and the requests then claim them in one pass over the run's rows: no lookup by order id,

@@ -12,8 +12,8 @@ import {
   type Event,
   type EventType,
 } from "../events/catalog.ts";
-import { COUNTERS, emptyTrading, type SymbolTrading } from "../inspect/trading.ts";
 import type { RunRow } from "../runs.ts";
+import { type SymbolTrading, TradingTally } from "../trading.ts";
 import { computeMetrics, type RunMetrics } from "./metrics.ts";
 import { type RoundTrip, RoundTripTracker, type TripFill } from "./trips.ts";
 
@@ -92,7 +92,7 @@ const parseJson = (text: string | null): unknown => {
 };
 
 interface SymbolState {
-  trading: SymbolTrading;
+  symbol: string;
   trips: RoundTripTracker;
   /** Last close seen (any period): the mark of the open position. */
   mark: number | null;
@@ -114,9 +114,7 @@ export class RunReportBuilder {
     number
   >;
   readonly #symbols = new Map<string, SymbolState>();
-  readonly #orderSymbols = new Map<EventType, Map<string, string>>(
-    defaultCatalog.withRole("request").map((request) => [request, new Map()]),
-  );
+  readonly #trading = new TradingTally();
   readonly #curve: EquityCurve = { t: [], equity: [], commission: [], exposed: [] };
   #realized = 0;
   #commission = 0;
@@ -132,13 +130,13 @@ export class RunReportBuilder {
   add(event: Event): void {
     this.#total++;
     this.#counts[event.type]++;
+    this.#trading.add(event);
     const ts = event.ts_event_ns;
     if (this.#firstNs === null || ts < this.#firstNs) this.#firstNs = ts;
     if (this.#lastNs === null || ts > this.#lastNs) this.#lastNs = ts;
     const role = defaultCatalog.role(event.type);
     const fields = event as unknown as Record<string, unknown>;
     const symbolOf = () => fields[defaultCatalog.symbolField(event.type) as string] as string;
-    const orderIdOf = () => fields[defaultCatalog.orderIdField(event.type) as string] as string;
     switch (role?.kind) {
       case "market":
         if ("close" in event) this.#addBar(event, symbolOf());
@@ -146,21 +144,9 @@ export class RunReportBuilder {
       case "fill":
         this.#addFill(event as unknown as TripFill, symbolOf());
         break;
-      case "request": {
-        const symbol = symbolOf();
-        this.#state(symbol).trading[COUNTERS[role.action][0]]++;
-        this.#orderSymbols.get(event.type)?.set(orderIdOf(), symbol);
+      case "request":
+        this.#state(symbolOf()); // a symbol the run trades without bars still has its section
         break;
-      }
-      case "response": {
-        if (role.verdict !== "rejected") break;
-        const answered = defaultCatalog.role(role.answers as EventType);
-        if (answered?.kind !== "request") break;
-        const symbol = this.#orderSymbols.get(role.answers as EventType)?.get(orderIdOf());
-        // A rejection of a request the run does not hold is counted nowhere, as in inspect.
-        if (symbol !== undefined) this.#state(symbol).trading[COUNTERS[answered.action][1]]++;
-        break;
-      }
     }
   }
 
@@ -199,7 +185,6 @@ export class RunReportBuilder {
   #addFill(fill: TripFill, symbol: string): void {
     this.#moveTo(fill.ts_event_ns);
     const s = this.#state(symbol);
-    s.trading.fills++;
     s.mark ??= fill.fill_price;
     this.#realized += s.trips.add(fill);
     this.#commission += fill.commission;
@@ -217,11 +202,11 @@ export class RunReportBuilder {
     this.#pointNs = null;
     const run = this.#run;
     const symbols = [...this.#symbols.values()]
-      .sort((a, b) => (a.trading.symbol < b.trading.symbol ? -1 : 1))
+      .sort((a, b) => (a.symbol < b.symbol ? -1 : 1))
       .map(
         (s): SymbolReport => ({
-          symbol: s.trading.symbol,
-          trading: { ...s.trading, ...s.trips.pnl.result },
+          symbol: s.symbol,
+          trading: this.#trading.of(s.symbol),
           prices: [...s.prices.values()],
           fills: s.fills,
           trips: s.trips.trips,
@@ -254,7 +239,7 @@ export class RunReportBuilder {
     let s = this.#symbols.get(symbol);
     if (s === undefined) {
       s = {
-        trading: emptyTrading(symbol),
+        symbol,
         trips: new RoundTripTracker(symbol),
         mark: null,
         prices: new Map(),
