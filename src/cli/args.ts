@@ -242,7 +242,7 @@ export function parseConditions(values: readonly string[]): { key: string; value
     if (at <= 0) {
       throw new UsageError(
         `--where takes KEY=VALUE (got ${JSON.stringify(text)})`,
-        "e.g. --where strategy.fastPeriod=5 or --where status=completed",
+        "e.g. --where strategy.fastPeriod=5, --where status=completed or --where tag.stage=final",
       );
     }
     return { key: libraryKey(text.slice(0, at)), value: text.slice(at + 1) };

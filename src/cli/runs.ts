@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { snakeCase } from "../json.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report/metrics.ts";
 import { listSweep } from "../report/runs.ts";
-import { formatParam, libraryKey, type Sweep } from "../report/sweep.ts";
+import { formatParam, formatTags, libraryKey, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
 import { commonArgs, parseConditions, repeatedOption, runArgs, UsageError } from "./args.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
@@ -21,7 +21,7 @@ export default defineCommand({
       type: "string",
       valueHint: "KEY=VALUE",
       description:
-        "Only runs whose config path (or run_id, name, status) has this value; repeatable",
+        "Only runs whose config path (or run_id, name, status, tag.NAME) has this value; repeatable",
     },
     sort: {
       type: "string",
@@ -47,22 +47,27 @@ export default defineCommand({
     } finally {
       await source.close();
     }
-    // Config paths are the user's own names: kept as they are.
-    if (args.json) printJson(sweep, args, ["params"]);
+    // Config paths and tag names are the user's own names: kept as they are.
+    if (args.json) printJson(sweep, args, ["params", "tags"]);
     else if (args.csv) out(toCsv(sweep));
     else out(`${toTable(sweep)}\n`);
     return 0;
   },
 });
 
+/** Whether some run has tags: only then do the table and CSV have a column for them. */
+const tagged = (entries: Sweep["entries"]) => entries.some((e) => Object.keys(e.tags).length > 0);
+
 function toTable({ varying, entries }: Sweep): string {
   if (entries.length === 0) return "no runs";
+  const tags = tagged(entries);
   return table(
     // Headed by their keys: what --sort, --where and --json name them.
-    ["run_id", "status", ...varying, ...COLUMNS],
+    ["run_id", "status", ...(tags ? ["tags"] : []), ...varying, ...COLUMNS],
     entries.map((e) => [
       e.runId,
       e.status,
+      ...(tags ? [formatTags(e.tags) || "-"] : []),
       ...varying.map((k) => formatParam(e.params[k])),
       ...SWEEP_METRICS.map((m) => formatMetric(m, e.metrics[m])),
     ]),
@@ -75,12 +80,14 @@ const csvCell = (value: string) =>
 /** Every metric at full precision, one column per key, for scripts. */
 function toCsv({ varying, entries }: Sweep): string {
   const keys = Object.keys(METRICS) as (keyof RunMetrics)[];
+  const tags = tagged(entries);
   const lines = [
-    ["run_id", "name", "status", ...varying, ...keys.map(snakeCase)],
+    ["run_id", "name", "status", ...(tags ? ["tags"] : []), ...varying, ...keys.map(snakeCase)],
     ...entries.map((e) => [
       e.runId,
       e.name,
       e.status,
+      ...(tags ? [formatTags(e.tags)] : []),
       ...varying.map((k) => (e.params[k] === undefined ? "" : formatParam(e.params[k]))),
       ...keys.map((m) => (e.metrics[m] === null ? "" : String(e.metrics[m]))),
     ]),

@@ -17,6 +17,8 @@ export interface SweepEntry {
   tsStart: bigint;
   /** Every leaf of the config, by dotted path (`strategy.fastPeriod`). */
   params: Record<string, ParamValue>;
+  /** The run's tags (`runtape tag`, metadata.tags). */
+  tags: Record<string, string>;
   metrics: RunMetrics;
 }
 
@@ -67,6 +69,28 @@ export function varyingParams(
   });
 }
 
+/** A run's tags: the text values under `tags` in its metadata (JSON text or null), if any. */
+export function tagsOf(metadata: string | null): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = metadata === null ? null : JSON.parse(metadata);
+  } catch {
+    return {};
+  }
+  const tags = (parsed as { tags?: unknown } | null)?.tags;
+  if (typeof tags !== "object" || tags === null || Array.isArray(tags)) return {};
+  return Object.fromEntries(
+    Object.entries(tags).filter((e): e is [string, string] => typeof e[1] === "string"),
+  );
+}
+
+/** Tags as one text: `key=value` pairs by key, comma-separated. */
+export const formatTags = (tags: Record<string, string>): string =>
+  Object.keys(tags)
+    .sort()
+    .map((k) => `${k}=${tags[k]}`)
+    .join(",");
+
 /** A `--where KEY=VALUE` condition. */
 export interface Condition {
   key: string;
@@ -75,14 +99,24 @@ export interface Condition {
 
 const RUN_FIELDS = ["runId", "name", "status"] as const;
 
+/** Where a condition names a tag: `tag.<name>`. */
+const TAG_PREFIX = "tag.";
+
 /** A run as a sweep describes it, before its metrics. */
 export type SweepRun = Omit<SweepEntry, "metrics">;
 
-/** Whether `entry` meets every condition: a config path, or runId, name or status, equal as text. */
+/**
+ * Whether `entry` meets every condition: a config path, runId, name or status, or a tag
+ * (`tag.<name>`, which names a tag even where the config has a path of that name), equal as text.
+ */
 export function matches(entry: SweepRun, conditions: readonly Condition[]): boolean {
   return conditions.every(({ key, value }) => {
     if ((RUN_FIELDS as readonly string[]).includes(key)) {
       return entry[key as (typeof RUN_FIELDS)[number]] === value;
+    }
+    if (key.startsWith(TAG_PREFIX)) {
+      const tag = key.slice(TAG_PREFIX.length);
+      return Object.hasOwn(entry.tags, tag) && entry.tags[tag] === value;
     }
     return Object.hasOwn(entry.params, key) && formatParam(entry.params[key]) === value;
   });
@@ -134,7 +168,7 @@ export function sortEntries(entries: readonly SweepEntry[], sort: string): Sweep
   });
 }
 
-/** `run` as a sweep describes it: id, name, status, start and flattened config. */
+/** `run` as a sweep describes it: id, name, status, start, flattened config and tags. */
 export function sweepRun(run: RunRow): SweepRun {
   return {
     runId: run.run_id,
@@ -142,5 +176,6 @@ export function sweepRun(run: RunRow): SweepRun {
     status: run.status,
     tsStart: run.ts_start,
     params: flattenConfig(run.config),
+    tags: tagsOf(run.metadata),
   };
 }

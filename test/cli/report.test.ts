@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
@@ -24,7 +24,12 @@ beforeAll(async () => {
 
 interface JsonSweep {
   varying: string[];
-  entries: { run_id: string; params: Record<string, unknown>; metrics: Record<string, number> }[];
+  entries: {
+    run_id: string;
+    params: Record<string, unknown>;
+    tags: Record<string, string>;
+    metrics: Record<string, number>;
+  }[];
 }
 
 describe("runtape runs and report", () => {
@@ -115,5 +120,32 @@ describe("runtape runs and report", () => {
     expect(html.match(/<svg\b/g)?.length).toBe(2);
     for (const g of GRID) expect(html).toContain(idOf(g));
     expect(existsSync(join(dir, "report-f3-s20.html"))).toBe(false);
+  });
+
+  test("runs --where tag.NAME=VALUE keeps the runs tagged so; the table and JSON show the tags", async () => {
+    const work = tempDir();
+    copyFileSync(join(dir, "runs.db"), join(work, "runs.db"));
+    for (const [run, tags] of [
+      ["f3-s20", ["stage=final", "owner=ann"]],
+      ["f8-s50", ["stage=draft"]],
+    ] as const) {
+      expect((await cli(["tag", "runs.db", "--run", run, ...tags], work)).code).toBe(0);
+    }
+    const table = await cli(["runs", "runs.db", "--where", "tag.stage=final"], work);
+    expect([table.code, table.stderr]).toEqual([0, ""]);
+    const [head, only, ...more] = lines(table.stdout);
+    expect([head?.split(/\s+/).slice(0, 3), only?.split(/\s+/).slice(0, 3), more]).toEqual([
+      ["run_id", "status", "tags"],
+      ["f3-s20", "completed", "owner=ann,stage=final"],
+      [],
+    ]);
+    const json = await cli(["runs", "runs.db", "--where", "tag.stage=draft", "--json"], work);
+    const entries = (JSON.parse(json.stdout) as JsonSweep).entries;
+    expect(entries.map((e) => [e.run_id, e.tags])).toEqual([["f8-s50", { stage: "draft" }]]);
+    // A tag no run has, or a run without tags: nothing matches; untagged runs show no tag column.
+    const none = await cli(["runs", "runs.db", "--where", "tag.owner=bob"], work);
+    expect(none.stdout).toBe("no runs\n");
+    const plain = await cli(["runs", "runs.db"], dir);
+    expect(lines(plain.stdout)[0]).not.toContain("tags");
   });
 });
