@@ -77,6 +77,19 @@ describe("read commands on storage the user may not write", () => {
   );
 });
 
+test("record into a file the user may not write is refused in one line, the file unchanged", async () => {
+  const before = databaseBytes(DB);
+  const files = readdirSync(dir).sort();
+  const result = await asReader(["record", "runs.db", "--bars", "5"]);
+  expect([result.code, result.stdout, result.stderr]).toEqual([
+    1,
+    "",
+    "runtape: runs.db: the database is read-only here\n",
+  ]);
+  expect(readdirSync(dir).sort()).toEqual(files);
+  expect(databaseBytes(DB)).toEqual(before);
+});
+
 test("a file whose -wal holds writes is refused there with the reason, not read without them", async () => {
   const live = join(tempDir(), "live.db");
   const recorder = Recorder.start(live, { runId: "pending" });
