@@ -6,8 +6,8 @@
  */
 import { inSnapshot, type RunsDb } from "./db.ts";
 import type { EventType } from "./events/catalog.ts";
-import { countEvents, scanBarPeriods, sumCounts, symbolsOf, timeRange } from "./inspect/queries.ts";
-import { tradingOf, tradingTypes } from "./inspect/trading.ts";
+import { countEvents, sumCounts } from "./inspect/queries.ts";
+import { cachedSummary, computeSummary, storeSummary } from "./inspect/summary.ts";
 import {
   fromJsonColumn,
   getRun,
@@ -96,31 +96,29 @@ const parseJson = (text: string | null, what: string): unknown => {
 
 /**
  * A run in detail: counts, symbols, periods, time range, config, metadata and trading. Read in
- * one transaction, so that a run being recorded meanwhile shows one consistent moment.
+ * one transaction, so that a run being recorded meanwhile shows one consistent moment. A finished
+ * run's summary of its events is read from the file's cache where it holds one, else computed
+ * and then stored there (where runtape may write).
  */
 export function inspectRun(db: RunsDb, runId: string): RunDetail {
-  return db.sqlite.transaction(() => {
+  const [run, summary, cached] = db.sqlite.transaction(() => {
     const run = getRun(db, runId);
-    const counts = countEvents(db, runId);
-    const trading = tradingOf(db, runId);
-    const symbols = symbolsOf(db, runId, {
-      known: trading.map((t) => t.symbol),
-      skip: tradingTypes(db),
-    });
-    const [firstTsEventNs, lastTsEventNs] = timeRange(db, runId, symbols);
-    return {
-      run,
-      stale: run.status === "running" && !isRecordingAlive(run),
-      counts,
-      events: sumCounts(counts),
-      refused: run.refused,
-      symbols,
-      barPeriods: run.bar_periods ?? scanBarPeriods(db, runId),
-      firstTsEventNs,
-      lastTsEventNs,
-      config: parseJson(run.config, "config"),
-      metadata: parseJson(run.metadata, "metadata"),
-      trading,
-    };
+    const cached = cachedSummary(db, run);
+    return [run, cached ?? computeSummary(db, run), cached !== undefined] as const;
   })();
+  if (!cached) storeSummary(db, run, summary);
+  return {
+    run,
+    stale: run.status === "running" && !isRecordingAlive(run),
+    counts: summary.counts,
+    events: sumCounts(summary.counts),
+    refused: run.refused,
+    symbols: summary.symbols,
+    barPeriods: summary.barPeriods,
+    firstTsEventNs: summary.firstTsEventNs,
+    lastTsEventNs: summary.lastTsEventNs,
+    config: parseJson(run.config, "config"),
+    metadata: parseJson(run.metadata, "metadata"),
+    trading: summary.trading,
+  };
 }

@@ -5,11 +5,11 @@
  * removed or renamed under it.
  */
 import { statSync } from "node:fs";
+import { cacheTables } from "./cache-table.ts";
 import { inSnapshot, type RunsDb, toDbError } from "./db.ts";
 import { DuplicateRunError, RuntapeError } from "./errors.ts";
 import { countEvents, sumCounts } from "./inspect/queries.ts";
 import { whyAlive } from "./inspect/recover.ts";
-import { hasMetricsCache, METRICS_TABLE } from "./report/cache.ts";
 import {
   checkRunId,
   fromJsonColumn,
@@ -46,7 +46,7 @@ function runTables(db: RunsDb): string[] {
   return [
     ...db.catalog.typesAt(db.version).map((type) => db.catalog.table(type)),
     ...(db.version >= EXTENSION_SCHEMA_VERSION ? [EXTENSION_TABLE] : []),
-    ...(hasMetricsCache(db) ? [METRICS_TABLE] : []),
+    ...cacheTables(db),
     "runs",
   ];
 }

@@ -8,6 +8,7 @@ import type { Event } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { invalid } from "./events/schemas.ts";
+import { summarizeClosedRun } from "./inspect/summary.ts";
 import { checkRunId, type RunStatus, toJsonColumn } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
 
@@ -329,6 +330,7 @@ export class Recorder {
         throw toDbError(this.#db.path, error);
       }
       this.#status = status;
+      summarizeClosedRun(this.#db, this.runId);
       // A statement left open keeps the connection alive past close(): SQLite would then leave the
       // -wal and -shm files beside the database until the process ends.
       for (const writer of Object.values(this.#writers)) {

@@ -11,9 +11,11 @@ import {
   makeEvent,
   openRunsDb,
   Recorder,
+  type RunsDb,
   recoverRuns,
   type Side,
 } from "../src/index.ts";
+import { removeRuns, renameRun, tagRun } from "../src/manage.ts";
 import { bar, FIXTURE_DIR, fixtureCopy, fixtureTest, T0, tempDir } from "./helpers.ts";
 
 const fill = (side: Side, quantity_filled: number, fill_price: number, commission = 0) => ({
@@ -281,6 +283,135 @@ describe("inspect", () => {
     db.close();
   });
 });
+
+/** The detail of each of `runIds` computed from the events: the summary cache dropped first. */
+function computedDetails(path: string, runIds: readonly string[]) {
+  const raw = new Database(path);
+  raw.exec("DROP TABLE IF EXISTS runtape_run_summaries");
+  raw.close();
+  return inspectAll(path, runIds);
+}
+
+/** `read(db)` of the file at `path`, opened as inspect opens it. */
+function reading<T>(path: string, read: (db: RunsDb) => T): T {
+  const db = openRunsDb(path);
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+const inspectAll = (path: string, runIds: readonly string[]) =>
+  reading(path, (db) => runIds.map((id) => inspectRun(db, id)));
+
+const cachedRunIds = (path: string) => {
+  const raw = new Database(path, { readonly: true });
+  try {
+    const table = "SELECT 1 FROM sqlite_master WHERE name = 'runtape_run_summaries'";
+    if (raw.query(table).get() === null) return [];
+    return (
+      raw.query("SELECT run_id FROM runtape_run_summaries ORDER BY run_id").all() as {
+        run_id: string;
+      }[]
+    ).map((r) => r.run_id);
+  } finally {
+    raw.close();
+  }
+};
+
+describe("the summary cache", () => {
+  test("the recorder stores a run's summary as it closes; inspect reads it, equal to the computed one", () => {
+    const path = join(tempDir(), "runs.db");
+    tradedRun(path, "t");
+    tradedRun(path, "u");
+    expect(cachedRunIds(path)).toEqual(["t", "u"]);
+    const cached = inspectAll(path, ["t", "u"]);
+    // A planted figure shows: inspect reads the row, not the events.
+    const raw = new Database(path);
+    raw.exec(
+      "UPDATE runtape_run_summaries SET summary = json_set(summary, '$.trading[0].orders', 99) WHERE run_id = 't'",
+    );
+    raw.close();
+    expect(inspectAll(path, ["t"])[0]?.trading[0]?.orders).toBe(99);
+    const computed = computedDetails(path, ["t", "u"]);
+    expect(computed[0]?.trading[0]?.orders).toBe(2);
+    expect(cached).toEqual(computed);
+    expect(cached[0]?.trading[0]?.realizedPnl).toBe(computed[0]?.trading[0]?.realizedPnl as number);
+    // Computed again by the first inspect, then stored.
+    expect(inspectAll(path, ["t", "u"])).toEqual(computed);
+    expect(cachedRunIds(path)).toEqual(["t", "u"]);
+  });
+
+  test("a stale summary is never shown: rm, rename, tag, a run stored again under its id", () => {
+    const path = join(tempDir(), "runs.db");
+    tradedRun(path, "a");
+    tradedRun(path, "b");
+    const before = inspectAll(path, ["a"])[0];
+    const db = openRunsDb(path, { mode: "write" });
+    renameRun(db, "a", "renamed");
+    removeRuns(db, ["b"]);
+    tagRun(db, "renamed", { owner: "me" });
+    db.close();
+    expect(cachedRunIds(path)).toEqual(["renamed"]);
+    const [renamed] = inspectAll(path, ["renamed"]);
+    expect(renamed?.metadata).toEqual({ note: "ü", tags: { owner: "me" } });
+    expect({ ...renamed, run: null, metadata: null }).toEqual({
+      ...before,
+      run: null,
+      metadata: null,
+    } as never);
+    // "b" again, with other events: the recorder's summary replaces nothing stale.
+    const again = Recorder.start(path, { runId: "b" });
+    again.record(bar(0, "IBM"));
+    again.close();
+    const [b] = inspectAll(path, ["b"]);
+    expect([b?.events, b?.symbols, b?.trading]).toEqual([1n, ["IBM"], []]);
+    // A row left behind by a tool that removed the run, for a run stored again under its id:
+    // its start, end and event count differ, so the row is recomputed, not shown.
+    const raw = new Database(path);
+    raw.exec(
+      "UPDATE runtape_run_summaries SET summary = json_set(summary, '$.symbols', json('[\"OLD\"]'))",
+    );
+    raw.exec("UPDATE runs SET ts_end = ts_end + 1 WHERE run_id = 'b'");
+    raw.close();
+    expect(inspectAll(path, ["b"])[0]?.symbols).toEqual(["IBM"]);
+    expect(inspectAll(path, ["renamed"])[0]?.symbols).toEqual(["OLD"]);
+  });
+
+  test("a running run is read live, and cached once closed", () => {
+    const path = join(tempDir(), "runs.db");
+    const recorder = Recorder.start(path, { runId: "live" });
+    recorder.record(bar(0));
+    recorder.flush();
+    expect(inspectAll(path, ["live"])[0]?.events).toBe(1n);
+    recorder.record(bar(1));
+    recorder.flush();
+    expect(inspectAll(path, ["live"])[0]?.events).toBe(2n);
+    expect(cachedRunIds(path)).toEqual([]);
+    recorder.close();
+    expect(cachedRunIds(path)).toEqual(["live"]);
+    expect(inspectAll(path, ["live"])).toEqual(computedDetails(path, ["live"]));
+  });
+
+  fixtureTest("Python-written runs: the file is never written; once upgraded, cached", () => {
+    const path = fixtureCopy();
+    const bytes = readFileSync(path);
+    const ids = listRunIds(path);
+    const python = inspectAll(path, ids);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    openRunsDb(path, { mode: "write" }).close(); // upgraded to runtape's layout
+    const first = inspectAll(path, ids);
+    expect(cachedRunIds(path)).toEqual([...ids].sort());
+    expect(inspectAll(path, ids)).toEqual(first);
+    expect(computedDetails(path, ids)).toEqual(first);
+    const strip = (d: (typeof first)[number]) => ({ ...d, run: null });
+    expect(first.map(strip)).toEqual(python.map(strip));
+  });
+});
+
+const listRunIds = (path: string) =>
+  reading(path, (db) => listRunSummaries(db).map((r) => r.runId));
 
 describe("check", () => {
   test("finds sequence gaps, duplicates, orphans, wrong counters and contradictory statuses", () => {

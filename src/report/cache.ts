@@ -2,9 +2,9 @@
  * Each run's metrics, computed once from its events and kept in the file, so that listing a sweep
  * of a thousand runs reads a thousand small rows instead of every event.
  */
+import { hasTable, METRICS_TABLE, writeCache } from "../cache-table.ts";
 import type { RunsDb } from "../db.ts";
 import type { RunRow } from "../runs.ts";
-import { SCHEMA_VERSION } from "../schema.ts";
 import type { RunSource } from "../store/source.ts";
 import { SqliteSource } from "../store/sqlite.ts";
 import type { RunMetrics } from "./metrics.ts";
@@ -13,23 +13,8 @@ import { type RunReport, RunReportBuilder } from "./model.ts";
 /** Bumped whenever a metric's definition changes: older rows are then recomputed. */
 export const METRICS_VERSION = 1;
 
-/**
- * The cache table, keyed by run id: commands that remove or rename runs carry its rows along.
- * Not part of the layout: created on first use, safe to drop, ignored by every other reader and
- * by the Python tools. A row holds for the run it was computed from: same event count and end (a
- * run re-recorded under the same id differs in both), finished, and same metrics version.
- */
-export const METRICS_TABLE = "runtape_run_metrics";
-
-/** Whether the file holds the metrics cache table. */
-export function hasMetricsCache(db: RunsDb): boolean {
-  return (
-    db.sqlite
-      .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
-      .get(METRICS_TABLE) !== null
-  );
-}
-
+// A row holds for the run it was computed from: same event count and end (a run re-recorded under
+// the same id differs in both), finished, and same metrics version.
 const CACHE_DDL = `CREATE TABLE IF NOT EXISTS ${METRICS_TABLE} (
     run_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
@@ -56,39 +41,9 @@ export async function reportOf(source: RunSource, run: RunRow): Promise<RunRepor
 }
 
 function readCache(db: RunsDb): Map<string, CacheRow> {
-  if (!hasMetricsCache(db)) return new Map();
+  if (!hasTable(db, METRICS_TABLE)) return new Map();
   const rows = db.sqlite.query(`SELECT * FROM ${METRICS_TABLE}`).all() as CacheRow[];
   return new Map(rows.map((r) => [r.run_id, r]));
-}
-
-/**
- * Stores computed metrics where runtape may write: only into its own layout (a Python-written file
- * is never changed by a read), through a connection that may write (not on read-only storage),
- * and only when the file is free within a moment. Failing that, they are computed again next time.
- */
-function writeCache(
-  db: RunsDb,
-  rows: readonly (readonly [string, bigint, bigint, string])[],
-): void {
-  if (rows.length === 0 || db.version < SCHEMA_VERSION) return;
-  if (db.access !== "write" && db.access !== "query-only") return;
-  const { sqlite } = db;
-  try {
-    if (db.access === "query-only") sqlite.exec("PRAGMA query_only = OFF");
-    sqlite.transaction(() => {
-      sqlite.exec(CACHE_DDL);
-      const insert = sqlite.query(
-        `INSERT OR REPLACE INTO ${METRICS_TABLE} (run_id, version, events, ts_end, metrics) VALUES (?, ?, ?, ?, ?)`,
-      );
-      for (const [runId, events, tsEnd, metrics] of rows) {
-        insert.run(runId, METRICS_VERSION, events, tsEnd, metrics);
-      }
-    })();
-  } catch {
-    // A busy writer, a full disk: the cache is an optimisation, the answer stands.
-  } finally {
-    if (db.access === "query-only") sqlite.exec("PRAGMA query_only = ON");
-  }
 }
 
 /**
@@ -122,6 +77,16 @@ export async function metricsOf(source: RunSource, runs: readonly RunRow[]): Pro
     }
     result.push(metrics);
   }
-  if (db !== undefined) writeCache(db, fresh);
+  if (db !== undefined && fresh.length > 0) {
+    writeCache(db, (sqlite) => {
+      sqlite.exec(CACHE_DDL);
+      const insert = sqlite.query(
+        `INSERT OR REPLACE INTO ${METRICS_TABLE} (run_id, version, events, ts_end, metrics) VALUES (?, ?, ?, ?, ?)`,
+      );
+      for (const [runId, events, tsEnd, metrics] of fresh) {
+        insert.run(runId, METRICS_VERSION, events, tsEnd, metrics);
+      }
+    });
+  }
   return result;
 }
