@@ -37,7 +37,8 @@ function storedSeqs(path: string, runId: string): bigint[] {
   try {
     const tables = db
       .query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs', 'runtape_runs')",
+        // The event tables: not runs, nor runtape's bookkeeping and caches (runtape_*).
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'runs' AND name NOT LIKE 'runtape\\_%' ESCAPE '\\'",
       )
       .values()
       .map(([name]) => `SELECT seq FROM ${name} WHERE run_id = ?1`);
