@@ -310,6 +310,11 @@ describeWithPg("PostgreSQL store", (cluster) => {
       }
       // The file's content, as push computes it, is what the store holds: pushing again is a no-op.
       expect(await push(path, url, { runs: ["run"] })).toMatchObject([{ outcome: "present" }]);
+      // Pulled, the run keeps that order as its seq; the pulled file is the same run to the store.
+      const pulled = join(tempDir(), "pulled.db");
+      await pull(url, pulled, { runs: ["run"] });
+      expectIdentical([...replay(pulled, { run: "run" })], [...replay(path, { run: "run" })]);
+      expect(await push(pulled, url, { runs: ["run"] })).toMatchObject([{ outcome: "present" }]);
     },
     SLOW,
   );
