@@ -45,7 +45,7 @@ export default defineCommand({
   meta: {
     name: "diff",
     description:
-      "Compare two runs event by event (each in a runs database, a store or an NDJSON file); exit 0 when they match, 1 when they differ, 2 on error",
+      "Compare two runs event by event (runs databases, stores or NDJSON files): exit 0 same, 1 differ",
   },
   args: {
     a: { type: "positional", required: true, description: "First runs database or .ndjson file" },
