@@ -490,7 +490,7 @@ describeWithPg("PostgreSQL store", (cluster) => {
     async () => {
       const path = demoFile(["secret"]);
       expect((await push(path, cluster().secretUrl()))[0]?.outcome).toBe("pushed");
-      const wrong = "not-the-" + SECRET_PASSWORD;
+      const wrong = `not-the-${SECRET_PASSWORD}`;
       const failures = [
         [cluster().secretUrl(wrong), "password authentication failed"],
         [cluster().url("no_such_db"), "does not exist"],
