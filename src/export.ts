@@ -8,7 +8,7 @@ import type { RunsDb } from "./db.ts";
 import { OutputNotEmptyError, RuntapeError } from "./errors.ts";
 import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
 import type { Indicators } from "./events/fields.ts";
-import { dumpsIndicators } from "./events/pyjson.ts";
+import { dumpsIndicators, loadsIndicators } from "./events/pyjson.ts";
 import {
   type ExportValue,
   eventColumns,
@@ -147,29 +147,40 @@ async function exportRun(job: Job, runId: string): Promise<void> {
   const { format, out, wanted, summary } = job;
   const spread = await indicatorNames(job, runId);
   const sinks = new Map<EventType, TableSink>();
+  const write = (type: EventType, values: ExportValue[], indicators?: Indicators) => {
+    const names = spread.get(type);
+    let sink = sinks.get(type);
+    if (sink === undefined) {
+      const partition = partitionPath(out, catalog[type].table, runId);
+      mkdirSync(partition, { recursive: true });
+      const columns = [...eventColumns(type), ...(names ?? []).map(indicatorColumn)];
+      sink = format.open(partFile(partition, format.extension), columns);
+      sinks.set(type, sink);
+    }
+    if (names !== undefined && indicators !== undefined) {
+      for (const name of names) values.push(indicators[name] ?? null);
+    }
+    sink.write(values);
+    summary.events++;
+  };
   try {
+    // A runtape-written SQLite run is copied as stored, table by table: no events to build.
+    const copied = job.source.eachStoredRow?.(runId, [...wanted], (type, row) => {
+      const at = INDICATOR_AT[type];
+      const indicators = spread.has(type)
+        ? (loadsIndicators(row[at] as string) as Indicators)
+        : undefined;
+      write(type, row, indicators);
+    });
+    if (copied) return;
     let seq = 0n;
     for await (const chunk of job.source.chunks({ run: runId })) {
       for (const event of chunk) {
         seq++;
         if (!wanted.has(event.type)) continue;
-        const names = spread.get(event.type);
-        let sink = sinks.get(event.type);
-        if (sink === undefined) {
-          const partition = partitionPath(out, catalog[event.type].table, runId);
-          mkdirSync(partition, { recursive: true });
-          const columns = [...eventColumns(event.type), ...(names ?? []).map(indicatorColumn)];
-          sink = format.open(partFile(partition, format.extension), columns);
-          sinks.set(event.type, sink);
-        }
-        const values = eventValues(event, seq);
-        if (names !== undefined) {
-          const record = event as unknown as Record<string, Indicators>;
-          const indicators = record[indicatorField(event.type) as string] as Indicators;
-          for (const name of names) values.push(indicators[name] ?? null);
-        }
-        sink.write(values);
-        summary.events++;
+        const record = event as unknown as Record<string, Indicators>;
+        const field = indicatorField(event.type);
+        write(event.type, eventValues(event, seq), field === undefined ? undefined : record[field]);
       }
     }
   } finally {
@@ -180,6 +191,11 @@ async function exportRun(job: Job, runId: string): Promise<void> {
     }
   }
 }
+
+/** Where each type's indicators are among its stored values (-1: it has none). */
+const INDICATOR_AT = Object.fromEntries(
+  EVENT_TYPES.map((t) => [t, fieldsOf(t).findIndex(([name]) => name === indicatorField(t))]),
+) as Record<EventType, number>;
 
 const FIELDS = Object.fromEntries(EVENT_TYPES.map((t) => [t, fieldsOf(t)])) as Record<
   EventType,

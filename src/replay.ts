@@ -207,10 +207,7 @@ function openStream(
   options: ReplayOptions,
 ): [Stream, Statement, { where: string; params: SqlValue[] }] {
   const table = db.catalog.table(type);
-  const fields = db.catalog.fields(type);
-  const since = (name: string) => db.catalog.sinceOf(type, name);
-  // A column newer than the file reads as NULL, as the migration would leave it.
-  const columns = fields.map(([name]) => (since(name) <= db.version ? name : `NULL AS ${name}`));
+  const columns = selectColumns(db, type);
   const where = ["run_id = ?"];
   const params: SqlValue[] = [runId];
   if (options.from !== undefined) {
@@ -234,6 +231,13 @@ function openStream(
     statement,
     { where: where.join(" AND "), params },
   ];
+}
+
+/** The fields of `type` as a SELECT list; a column newer than the file reads as NULL, as the migration would leave it. */
+function selectColumns(db: RunsDb, type: string): string[] {
+  return db.catalog
+    .fields(type)
+    .map(([name]) => (db.catalog.sinceOf(type, name) <= db.version ? name : `NULL AS ${name}`));
 }
 
 /** A stream of `type`'s rows, before its first row. */
@@ -341,20 +345,76 @@ function decoder(
   table: string,
   fields: readonly (readonly [string, Field<unknown>])[],
 ): (row: Record<string, SqlValue>) => Event | RowDecodeError {
+  const literal = fields.map(([name], i) => `${JSON.stringify(name)}: v${i}`).join(", ");
+  return compileRow(table, fields, `{ type: ${JSON.stringify(type)}, ${literal} }`, true);
+}
+
+/**
+ * The row's checks as {@link decoder} makes them, then `result` (an expression over `v0`…);
+ * `convert` false leaves a stored form as it is stored (indicators stay their JSON text).
+ */
+function compileRow<T>(
+  table: string,
+  fields: readonly (readonly [string, Field<unknown>])[],
+  result: string,
+  convert: boolean,
+): (row: Record<string, SqlValue>) => T | RowDecodeError {
   const fail = (i: number, row: Record<string, SqlValue>, value: unknown): RowDecodeError => {
     const [name, field] = fields[i] as readonly [string, Field<unknown>];
     return new RowDecodeError(table, row.id as bigint, name, row[name], refusal(field, value));
   };
   const lines = fields.map(([name, field], i) => {
     const read = `let v${i} = row[${JSON.stringify(name)}];`;
-    const convert = field.fromSql ? ` v${i} = f[${i}].fromSql(v${i});` : "";
+    if (!convert && field.fromSql) {
+      const stored = { ...field, kind: "text" } as Field<unknown>;
+      return `${read} if (!${check(stored, i)}) return fail(${i}, row, v${i});`;
+    }
+    const fromSql = field.fromSql ? ` v${i} = f[${i}].fromSql(v${i});` : "";
     const foreign = field.fromForeign ? ` && !f[${i}].is(v${i} = f[${i}].fromForeign(v${i}))` : "";
-    return `${read}${convert} if (!${check(field, i)}${foreign}) return fail(${i}, row, v${i});`;
+    return `${read}${fromSql} if (!${check(field, i)}${foreign}) return fail(${i}, row, v${i});`;
   });
-  const literal = fields.map(([name], i) => `${JSON.stringify(name)}: v${i}`).join(", ");
-  const body = `return (row) => {\n${lines.join("\n")}\nreturn { type: ${JSON.stringify(type)}, ${literal} };\n};`;
+  const body = `return (row) => {\n${lines.join("\n")}\nreturn ${result};\n};`;
   return new Function("f", "fail", body)(
     fields.map(([, field]) => field),
     fail,
-  ) as (row: Record<string, SqlValue>) => Event | RowDecodeError;
+  ) as (row: Record<string, SqlValue>) => T | RowDecodeError;
+}
+
+/**
+ * One run's rows of `type` as stored, in `seq` order: the values of the catalog's fields, then
+ * `seq`, each checked as replay checks it (a row that fails throws RowDecodeError), but left in
+ * its stored form: indicators are the JSON text stored, not an object. For runs that carry `seq`
+ * (see hasSequence); `seq` is then the event's position in the whole run. What an export copies
+ * without building events; the caller holds the read transaction that spans a run's tables.
+ */
+export function* storedRows(db: RunsDb, type: EventType, runId: string): Generator<SqlValue[]> {
+  const table = db.catalog.table(type);
+  const fields = db.catalog.fields(type);
+  const columns = selectColumns(db, type);
+  const values = compileRow<SqlValue[]>(
+    table,
+    fields,
+    `[${fields.map((_, i) => `v${i}`).join(", ")}, row.${SEQ_COLUMN}]`,
+    false,
+  );
+  const statement = db.sqlite.prepare(
+    `SELECT id, ${SEQ_COLUMN}, ${columns.join(", ")} FROM ${table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
+  );
+  try {
+    for (const row of statement.iterate(runId) as Iterable<Record<string, SqlValue>>) {
+      const seq = asInt64(row[SEQ_COLUMN]);
+      if (typeof seq !== "bigint") {
+        const reason = "cannot place the row in the run's order";
+        throw new RowDecodeError(table, row.id as bigint, SEQ_COLUMN, seq, reason);
+      }
+      row[SEQ_COLUMN] = seq;
+      const result = values(row);
+      if (result instanceof RowDecodeError) throw result;
+      yield result;
+    }
+  } catch (error) {
+    throw toDbError(db.path, error);
+  } finally {
+    statement.finalize();
+  }
 }

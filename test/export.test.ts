@@ -1,8 +1,10 @@
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventColumns, RUN_COLUMNS } from "../src/formats/columns.ts";
+import { type ExportColumn, eventColumns, RUN_COLUMNS } from "../src/formats/columns.ts";
 import { decodeRunId, encodeRunId, partFile, partitionPath } from "../src/formats/layout.ts";
+import { parquet, ROW_GROUP_ROWS } from "../src/formats/parquet.ts";
 import {
   catalog,
   EVENT_TYPES,
@@ -16,6 +18,7 @@ import {
   openRunsDb,
   PgStore,
   Recorder,
+  RowDecodeError,
   RunNotFoundError,
   replay,
 } from "../src/index.ts";
@@ -267,6 +270,45 @@ withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, ()
     }
   });
 
+  test("the Parquet writer puts each row group on disk as it goes, holding none back for close", async () => {
+    const path = join(tempDir(), "groups.parquet");
+    const columns: ExportColumn[] = [
+      { name: "t", kind: "int", nullable: false },
+      { name: "s", kind: "text", nullable: true },
+    ];
+    const sink = parquet.open(path, columns);
+    const onDisk = [statSync(path).size];
+    for (let group = 0; group < 3; group++) {
+      for (let i = 0; i < ROW_GROUP_ROWS; i++) {
+        const n = group * ROW_GROUP_ROWS + i;
+        sink.write([BigInt(n) * 1_000_003n, n % 7 === 0 ? null : `id-${n}`]);
+      }
+      onDisk.push(statSync(path).size);
+    }
+    sink.write([-1n, "last"]);
+    sink.close();
+    // Every group is written when it is full: the file grows with each, before close.
+    for (let g = 1; g < onDisk.length; g++) {
+      expect(onDisk[g] as number).toBeGreaterThan((onDisk[g - 1] as number) + 10_000);
+    }
+    const groups = await query(
+      `SELECT row_group_id, max(row_group_num_rows) AS n FROM parquet_metadata('${path}') GROUP BY ALL ORDER BY 1`,
+    );
+    expect(groups.map((g) => Number(g.n))).toEqual([
+      ROW_GROUP_ROWS,
+      ROW_GROUP_ROWS,
+      ROW_GROUP_ROWS,
+      1,
+    ]);
+    const [sums] = await query(
+      `SELECT count(*) AS n, sum(t) AS t, count(s) AS s FROM read_parquet('${path}')`,
+    );
+    const n = 3 * ROW_GROUP_ROWS;
+    expect(sums?.n).toBe(BigInt(n + 1));
+    expect(BigInt(String(sums?.t))).toBe((BigInt(n * (n - 1)) / 2n) * 1_000_003n - 1n);
+    expect(sums?.s).toBe(BigInt(n + 1 - Math.ceil(n / 7)));
+  });
+
   fixtureTest("a Python-written run exports with replay's reconstructed order as seq", async () => {
     const path = fixtureCopy();
     const out = join(tempDir(), "out");
@@ -336,6 +378,23 @@ describe("choices and refusals", () => {
     expect(error.code).toBe("RUN_ID_TOO_LONG");
     expect(error.message).toContain("makes a directory name of 307 bytes (at most 255)");
     expect(existsSync(out)).toBe(false);
+  });
+
+  test("a stored row that replay would refuse is refused by the export too, nothing left", async () => {
+    const path = join(tempDir(), "bad.db");
+    const recorder = Recorder.start(path, { runId: "bad" });
+    for (const event of sampleEvents()) recorder.record(event);
+    recorder.close();
+    const db = new Database(path);
+    db.run("UPDATE fills SET fill_price = 'cheap' WHERE id = (SELECT min(id) FROM fills)");
+    db.close();
+    for (const format of FORMATS) {
+      const out = join(tempDir(), `bad-${format}`);
+      const error = await exportRuns(path, { format, out }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RowDecodeError);
+      expect(String((error as Error).message)).toMatch(/^fills row \d+, fill_price: /);
+      expect(existsSync(out)).toBe(false);
+    }
   });
 
   test("a missing run fails before anything is written", async () => {

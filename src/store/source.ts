@@ -3,6 +3,7 @@
  * inspect, replay, diff, merge, export and the report need, and nothing about where it lives.
  */
 import type { Event, EventType } from "../events/catalog.ts";
+import type { SqlValue } from "../events/fields.ts";
 import type { ReplayOptions } from "../replay.ts";
 import type { RunRow } from "../runs.ts";
 
@@ -26,6 +27,16 @@ export interface RunSource {
   events(options?: ReplayOptions): AsyncIterable<Event>;
   /** The same events in arrays, for consumers that go through millions (one await per array). */
   chunks(options?: ReplayOptions): AsyncIterable<readonly Event[]>;
+  /**
+   * Where the source can hand out stored rows without building events: a run's rows of each of
+   * `types`, table after table, from one snapshot (see storedRows in src/replay.ts), each passed
+   * to `take`. Returns false, reading nothing, for a run whose order only replay reconstructs.
+   */
+  eachStoredRow?(
+    runId: string,
+    types: readonly EventType[],
+    take: (type: EventType, row: SqlValue[]) => void,
+  ): boolean;
   close(): Promise<void>;
 }
 

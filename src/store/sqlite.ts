@@ -1,8 +1,9 @@
-import { openRunsDb, type RunsDb } from "../db.ts";
-import type { Event } from "../events/catalog.ts";
+import { inSnapshot, openRunsDb, type RunsDb } from "../db.ts";
+import type { Event, EventType } from "../events/catalog.ts";
+import type { SqlValue } from "../events/fields.ts";
 import { countEvents } from "../inspect/queries.ts";
-import { type ReplayOptions, replay } from "../replay.ts";
-import { getRun, listRuns, resolveRunId } from "../runs.ts";
+import { type ReplayOptions, replay, storedRows } from "../replay.ts";
+import { getRun, hasSequence, listRuns, resolveRunId } from "../runs.ts";
 import { CHUNK_EVENTS, type RunSource } from "./source.ts";
 
 /** A runs database file as a {@link RunSource}: the synchronous library behind the common face. */
@@ -50,6 +51,22 @@ export class SqliteSource implements RunSource {
       }
     }
     if (chunk.length > 0) yield chunk;
+  }
+
+  eachStoredRow(
+    runId: string,
+    types: readonly EventType[],
+    take: (type: EventType, row: SqlValue[]) => void,
+  ): boolean {
+    return inSnapshot(this.db, () => {
+      if (!hasSequence(this.db, runId)) return false;
+      const present = new Set(this.db.catalog.typesAt(this.db.version));
+      for (const type of types) {
+        if (!present.has(type)) continue;
+        for (const row of storedRows(this.db, type, runId)) take(type, row);
+      }
+      return true;
+    });
   }
 
   async close() {
