@@ -6,6 +6,7 @@
  * `-0` spelled out.
  */
 import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
+import { written } from "./collect.ts";
 import type { ExportValue, FileFormat, TableSink } from "./columns.ts";
 
 /** Text gathered before a write to the file. */
@@ -29,13 +30,17 @@ export const csv: FileFormat = {
   open(path, columns): TableSink {
     const fd = openSync(path, "w");
     let text = line(columns.map((c) => c.name));
+    let rows = 0;
     const flush = () => {
       writeSync(fd, text);
       text = "";
+      written(rows);
+      rows = 0;
     };
     return {
       write(row) {
         text += line(row);
+        rows++;
         if (text.length >= CHUNK_CHARS) flush();
       },
       close() {
