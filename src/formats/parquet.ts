@@ -100,9 +100,10 @@ export const parquet: FileFormat = {
         })),
         rowGroupSize: rows,
       });
-      written(rows);
+      const done = rows;
       buffers = columns.map(() => []);
       rows = 0;
+      written(done); // after the group's values are let go, so that the collection takes them
     };
     return {
       write(row) {
