@@ -272,7 +272,7 @@ async function exportRun(format: string, path: string, runId: string, out: strin
 
 /**
  * The limit of export: the same Parquet writer fed straight from each table's rows (`SELECT` in
- * seq order, values as SQLite gives them), without replay's merge or typed events.
+ * seq order, streamed, values as SQLite gives them), without a snapshot, checks or typed events.
  */
 async function exportPlain(path: string, runId: string, out: string) {
   const { parquet } = await import("../src/formats/parquet.ts");
@@ -282,17 +282,21 @@ async function exportPlain(path: string, runId: string, out: string) {
   let exportBytes = 0;
   for (const type of EVENT_TYPES) {
     const columns = eventColumns(type);
-    const rows = db.sqlite
-      .prepare(
-        `SELECT ${columns.map((c) => c.name).join(", ")} FROM ${catalog[type].table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
-      )
-      .values(runId) as ExportValue[][];
-    if (rows.length === 0) continue;
-    mkdirSync(join(out, catalog[type].table), { recursive: true });
-    const sink = parquet.open(join(out, catalog[type].table, "part-0.parquet"), columns);
-    for (const row of rows) sink.write(row);
-    exportBytes += sink.close();
-    events += rows.length;
+    const names = columns.map((c) => c.name);
+    const statement = db.sqlite.prepare(
+      `SELECT ${names.join(", ")} FROM ${catalog[type].table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
+    );
+    let sink: ReturnType<typeof parquet.open> | undefined;
+    for (const row of statement.iterate(runId) as Iterable<Record<string, ExportValue>>) {
+      if (sink === undefined) {
+        mkdirSync(join(out, catalog[type].table), { recursive: true });
+        sink = parquet.open(join(out, catalog[type].table, "part-0.parquet"), columns);
+      }
+      sink.write(names.map((name) => row[name] as ExportValue));
+      events++;
+    }
+    statement.finalize();
+    if (sink !== undefined) exportBytes += sink.close();
   }
   db.close();
   report({ seconds: (performance.now() - start) / 1000, events, exportBytes });

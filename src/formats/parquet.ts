@@ -1,6 +1,7 @@
 /**
  * Parquet through hyparquet-writer: pure JavaScript, so it runs inside the compiled binary, and
- * incremental (one row group at a time), so memory stays flat whatever the size of the table.
+ * incremental: each row group is encoded and written to the file as it fills, and the writer keeps
+ * only the groups' metadata for the footer, so memory stays flat whatever the size of the table.
  */
 import { closeSync, fstatSync, openSync, writeSync } from "node:fs";
 import { ByteWriter, ParquetWriter, type SchemaElement } from "hyparquet-writer";
