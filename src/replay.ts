@@ -49,12 +49,12 @@ export interface ReplayStats {
  * One table's rows of a run in the merge that puts a run back in publication order. Exported for
  * the store's replay, which feeds the same merge page by page: one ordering rule for every source.
  */
-export interface Stream {
+export interface Stream<T = Event> {
   readonly type: string;
   readonly table: string;
   /** The rows at hand, in table order (the store's replay swaps in the next page). */
   rows: Iterator<Record<string, SqlValue>>;
-  readonly decode: (row: Record<string, SqlValue>) => Event | RowDecodeError;
+  readonly decode: (row: Record<string, SqlValue>) => T | RowDecodeError;
   /** Catalog position: the last tie-break, the order in which one moment's events arise. */
   readonly rank: number;
   head: Record<string, SqlValue> | undefined;
@@ -82,8 +82,80 @@ export interface Stream {
  * throw RowDecodeError, or with `onInvalidRow: "skip"` are counted in `stats.skipped`.
  */
 export function* replay(source: string | RunsDb, options: ReplayOptions = {}): Generator<Event> {
+  yield* merge(source, options, (db, type) => ({
+    columns: selectColumns(db, type),
+    decode: decoder(type, db.catalog.table(type), db.catalog.fields(type)),
+  }));
+}
+
+/** How a merge reads one table: the SELECT list of its fields and what a row becomes. */
+type RowReader<T> = (
+  db: RunsDb,
+  type: string,
+  bySeq: boolean,
+) => { columns: string[]; decode: (row: Record<string, SqlValue>) => T | RowDecodeError };
+
+/**
+ * The run's NDJSON lines, byte for byte `encode(event)` of each event {@link replay} yields (same
+ * filters, order, checks and errors), where `encode` is `lineEncoder(type, int64)` per type. For
+ * runs that carry `seq`, 64-bit integers are read as their decimal text and no event is built: the
+ * bigints cost more than the rest of the replay. A row whose integers are not stored as integers,
+ * or that fails a check, is read again by id and goes through the event path, so errors and
+ * foreign storage classes come out exactly as replay's.
+ */
+export function* replayLines(
+  source: string | RunsDb,
+  options: ReplayOptions,
+  encoder: (type: EventType) => (record: Record<string, unknown>) => string,
+): Generator<string> {
+  yield* merge(source, options, (db, type, bySeq) => {
+    const table = db.catalog.table(type);
+    const fields = db.catalog.fields(type);
+    const columns = selectColumns(db, type);
+    const decode = decoder(type, table, fields);
+    const encode = encoder(type as EventType);
+    const viaEvent = (row: Record<string, SqlValue>): string | RowDecodeError => {
+      const event = decode(row);
+      return event instanceof RowDecodeError
+        ? event
+        : encode(event as unknown as Record<string, unknown>);
+    };
+    // Python-written runs are merged on ts_event_ns and gated on their causes: bigints there.
+    if (!bySeq) return { columns, decode: viaEvent };
+    const again = `SELECT id, ${columns.join(", ")} FROM ${table} WHERE id = ?`;
+    // Converted values (indicators, parsed from their JSON text) go back into the row.
+    const converted = fields.flatMap(([name, field], i) =>
+      field.fromSql ? [`row[${JSON.stringify(name)}] = v${i}`] : [],
+    );
+    const fast = compileRow<Record<string, unknown>>(
+      table,
+      fields,
+      `(${[...converted, "row"].join(", ")})`,
+      "text",
+    );
+    return {
+      columns: columns.map((column, i) => {
+        const [name, field] = fields[i] as readonly [string, Field<unknown>];
+        if (column !== name || (field.kind !== "ns" && field.kind !== "int")) return column;
+        // Anything but an integer comes as a blob, which the check refuses: the row goes by id.
+        return `CASE typeof(${name}) WHEN 'integer' THEN CAST(${name} AS TEXT) WHEN 'null' THEN NULL ELSE X'' END AS ${name}`;
+      }),
+      decode: (row) => {
+        const record = fast(row);
+        if (!(record instanceof RowDecodeError)) return encode(record);
+        return viaEvent(db.sqlite.query(again).get(row.id as bigint) as Record<string, SqlValue>);
+      },
+    };
+  });
+}
+
+function* merge<T>(
+  source: string | RunsDb,
+  options: ReplayOptions,
+  reader: RowReader<T>,
+): Generator<T> {
   const db = typeof source === "string" ? openRunsDb(source) : source;
-  const streams: Stream[] = [];
+  const streams: Stream<T>[] = [];
   const statements: Statement[] = [];
   let gate: CausalGate | undefined;
   // One read transaction: a run being recorded meanwhile replays as one moment of it, every table
@@ -107,7 +179,7 @@ export function* replay(source: string | RunsDb, options: ReplayOptions = {}): G
     const gated: GatedStream[] = [];
     for (const type of db.catalog.typesAt(db.version)) {
       if ((wanted && !wanted.has(type)) || excluded.has(type)) continue;
-      const [stream, statement, filter] = openStream(db, type, runId, bySeq, options);
+      const [stream, statement, filter] = openStream(db, type, runId, bySeq, options, reader);
       statements.push(statement); // before its first row: finalized even if that row throws
       advance(stream, bySeq, reject);
       if (stream.head !== undefined) streams.push(stream);
@@ -199,15 +271,16 @@ function symbolFilter(
   return { sql: `(${exists.join(" OR ")})`, params: requests.flatMap(() => symbols) };
 }
 
-function openStream(
+function openStream<T>(
   db: RunsDb,
   type: string,
   runId: string,
   bySeq: boolean,
   options: ReplayOptions,
-): [Stream, Statement, { where: string; params: SqlValue[] }] {
+  reader: RowReader<T>,
+): [Stream<T>, Statement, { where: string; params: SqlValue[] }] {
   const table = db.catalog.table(type);
-  const columns = selectColumns(db, type);
+  const { columns, decode } = reader(db, type, bySeq);
   const where = ["run_id = ?"];
   const params: SqlValue[] = [runId];
   if (options.from !== undefined) {
@@ -226,8 +299,9 @@ function openStream(
   const key = bySeq ? SEQ_COLUMN : "ts_created_ns";
   const sql = `SELECT id, ${key} AS merge_key, ${columns.join(", ")} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY ${bySeq ? SEQ_COLUMN : "id"}`;
   const statement = db.sqlite.prepare(sql);
+  const rows = statement.iterate(...params) as Iterator<Record<string, SqlValue>>;
   return [
-    newStream(type, statement.iterate(...params) as Iterator<Record<string, SqlValue>>, db.catalog),
+    { ...newStream(type, rows, db.catalog), decode },
     statement,
     { where: where.join(" AND "), params },
   ];
@@ -261,7 +335,7 @@ export function newStream(
 
 /** Moves to the stream's next row that can be placed in the run's order. */
 export function advance(
-  stream: Stream,
+  stream: Stream<unknown>,
   bySeq: boolean,
   reject: (error: RowDecodeError) => void,
 ): void {
@@ -294,8 +368,8 @@ export function advance(
 }
 
 /** The stream whose head comes first: smallest key, then tie, then catalog order. */
-export function earliest(streams: Stream[]): Stream | undefined {
-  let best: Stream | undefined;
+export function earliest<S extends Stream<unknown>>(streams: S[]): S | undefined {
+  let best: S | undefined;
   for (const s of streams) {
     if (s.head === undefined) continue;
     if (
@@ -312,7 +386,7 @@ export function earliest(streams: Stream[]): Stream | undefined {
  * The earliest stream whose head the gate lets through. Should every head be held (a cause that
  * never comes), the earliest of all: the replay never stalls.
  */
-function earliestReady(streams: Stream[], gate: CausalGate): Stream | undefined {
+function earliestReady<S extends Stream<unknown>>(streams: S[], gate: CausalGate): S | undefined {
   let candidates = streams;
   for (;;) {
     const best = earliest(candidates);
@@ -327,9 +401,13 @@ function earliestReady(streams: Stream[], gate: CausalGate): Stream | undefined 
  * PostgreSQL's integers are), so for nanoseconds the type alone is the whole rule, without the
  * range comparisons of `ns.is`; text is checked inline; the other kinds call their predicate.
  */
-function check(field: Field<unknown>, i: number): string {
+function check(field: Field<unknown>, i: number, integers: "bigint" | "text"): string {
   const value = `v${i}`;
   const nullable = field.notNull ? "" : `${value} === null || `;
+  // As text, a 64-bit integer is what SQLite made of a stored integer (see replayLines).
+  if (integers === "text" && (field.kind === "ns" || field.kind === "int")) {
+    return `(${nullable}typeof ${value} === "string")`;
+  }
   if (field.kind === "ns") return `(${nullable}typeof ${value} === "bigint")`;
   if (field.kind === "text") return `(${nullable}typeof ${value} === "string")`;
   return `f[${i}].is(${value})`;
@@ -346,32 +424,37 @@ function decoder(
   fields: readonly (readonly [string, Field<unknown>])[],
 ): (row: Record<string, SqlValue>) => Event | RowDecodeError {
   const literal = fields.map(([name], i) => `${JSON.stringify(name)}: v${i}`).join(", ");
-  return compileRow(table, fields, `{ type: ${JSON.stringify(type)}, ${literal} }`, true);
+  return compileRow(table, fields, `{ type: ${JSON.stringify(type)}, ${literal} }`, "event");
 }
 
 /**
- * The row's checks as {@link decoder} makes them, then `result` (an expression over `v0`…);
- * `convert` false leaves a stored form as it is stored (indicators stay their JSON text).
+ * The row's checks as {@link decoder} makes them, then `result` (an expression over `v0`…, and
+ * `row`). `stored` leaves a stored form as it is stored (indicators stay their JSON text); `text`
+ * takes 64-bit integers as their decimal text and tries no foreign storage class.
  */
 function compileRow<T>(
   table: string,
   fields: readonly (readonly [string, Field<unknown>])[],
   result: string,
-  convert: boolean,
+  mode: "event" | "stored" | "text",
 ): (row: Record<string, SqlValue>) => T | RowDecodeError {
+  const integers = mode === "text" ? "text" : "bigint";
   const fail = (i: number, row: Record<string, SqlValue>, value: unknown): RowDecodeError => {
     const [name, field] = fields[i] as readonly [string, Field<unknown>];
     return new RowDecodeError(table, row.id as bigint, name, row[name], refusal(field, value));
   };
   const lines = fields.map(([name, field], i) => {
     const read = `let v${i} = row[${JSON.stringify(name)}];`;
-    if (!convert && field.fromSql) {
+    if (mode === "stored" && field.fromSql) {
       const stored = { ...field, kind: "text" } as Field<unknown>;
-      return `${read} if (!${check(stored, i)}) return fail(${i}, row, v${i});`;
+      return `${read} if (!${check(stored, i, integers)}) return fail(${i}, row, v${i});`;
     }
     const fromSql = field.fromSql ? ` v${i} = f[${i}].fromSql(v${i});` : "";
-    const foreign = field.fromForeign ? ` && !f[${i}].is(v${i} = f[${i}].fromForeign(v${i}))` : "";
-    return `${read}${fromSql} if (!${check(field, i)}${foreign}) return fail(${i}, row, v${i});`;
+    const foreign =
+      field.fromForeign && mode !== "text"
+        ? ` && !f[${i}].is(v${i} = f[${i}].fromForeign(v${i}))`
+        : "";
+    return `${read}${fromSql} if (!${check(field, i, integers)}${foreign}) return fail(${i}, row, v${i});`;
   });
   const body = `return (row) => {\n${lines.join("\n")}\nreturn ${result};\n};`;
   return new Function("f", "fail", body)(
@@ -395,7 +478,7 @@ export function* storedRows(db: RunsDb, type: EventType, runId: string): Generat
     table,
     fields,
     `[${fields.map((_, i) => `v${i}`).join(", ")}, row.${SEQ_COLUMN}]`,
-    false,
+    "stored",
   );
   const statement = db.sqlite.prepare(
     `SELECT id, ${SEQ_COLUMN}, ${columns.join(", ")} FROM ${table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,

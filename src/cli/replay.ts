@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
-import { encodeEvent, encodeEventInt64Strings } from "../ndjson.ts";
+import type { Int64Style } from "../json.ts";
+import { encodeEvent, encodeEventInt64Strings, lineEncoder } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
 import { copyRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
-import type { ReplayOptions, ReplayStats } from "../replay.ts";
+import { type ReplayOptions, type ReplayStats, replayLines } from "../replay.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
 import { printable } from "../text.ts";
 import {
@@ -111,11 +112,7 @@ export default defineCommand({
         source,
         options,
         speed,
-        args.format === "pretty"
-          ? pretty
-          : args.int64 === "string"
-            ? encodeEventInt64Strings
-            : encodeEvent,
+        args.format === "pretty" ? undefined : args.int64 === "string" ? "string" : "number",
       );
     } finally {
       await source.close();
@@ -123,12 +120,23 @@ export default defineCommand({
   },
 });
 
+/** Lines of `chunks`, chunk by chunk. */
+async function* linesOf(
+  chunks: AsyncIterable<readonly Event[]>,
+  format: (event: Event) => string,
+): AsyncGenerator<Iterable<string>> {
+  for await (const events of chunks) yield events.map(format);
+}
+
+/** The run on stdout as NDJSON (with `int64`, numbers or strings) or, without, pretty lines. */
 async function replayToStdout(
   source: RunSource,
   options: ReplayOptions,
   speed: number | undefined,
-  format: (event: Event) => string,
+  int64: Int64Style | undefined,
 ): Promise<number> {
+  const format =
+    int64 === undefined ? pretty : int64 === "string" ? encodeEventInt64Strings : encodeEvent;
   const stats: ReplayStats = { runId: options.run as string, events: 0, skipped: 0 };
   const progress = new Progress("replaying");
   const total = Math.min(
@@ -140,9 +148,17 @@ async function replayToStdout(
     // than the replay itself, and a string built line by line costs twice as much to encode.
     const buffer = Buffer.allocUnsafe(1 << 17);
     let used = 0;
-    for await (const events of source.chunks({ ...options, stats })) {
-      for (const event of events) {
-        const line = format(event);
+    // A file's lines come straight from its rows, with no event built (see replayLines).
+    const lines =
+      source.kind === "sqlite" && int64 !== undefined
+        ? [
+            replayLines((source as SqliteSource).db, { ...options, stats }, (type) =>
+              lineEncoder(type, int64),
+            ),
+          ]
+        : linesOf(source.chunks({ ...options, stats }), format);
+    for await (const chunk of lines) {
+      for (const line of chunk) {
         // At most 3 bytes per UTF-16 unit; a line longer than the buffer goes out on its own.
         if (used + 3 * line.length + 1 > buffer.length) {
           out(buffer.subarray(0, used));

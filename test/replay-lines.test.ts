@@ -1,0 +1,135 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import {
+  type Event,
+  encodeEvent,
+  encodeEventInt64Strings,
+  listRuns,
+  openRunsDb,
+  Recorder,
+  type ReplayOptions,
+  type ReplayStats,
+  replay,
+} from "../src/index.ts";
+import { cli } from "./cli/inprocess.ts";
+import {
+  fixtureCopy,
+  fixtureTest,
+  recordDemoRuns,
+  sampleEvents,
+  T_NEG,
+  T0,
+  T1,
+  tempDir,
+} from "./helpers.ts";
+
+// `runtape replay` prints a file's lines from its rows, integers read as text, no event built
+// (replayLines): each line must be the library's encoding of the event replay gives, byte for byte.
+
+/** What the library makes of the run: its events encoded, one line each. */
+function expected(path: string, options: ReplayOptions, int64 = "number"): string {
+  const encode = int64 === "string" ? encodeEventInt64Strings : encodeEvent;
+  return [...replay(path, options)].map((e) => `${encode(e)}\n`).join("");
+}
+
+/** The CLI's stdout for `replay path args…`, which must succeed. */
+async function printed(path: string, args: string[]): Promise<string> {
+  const result = await cli(["replay", path, ...args]);
+  expect([args, result.code]).toEqual([args, 0]);
+  return result.stdout;
+}
+
+/** Records `events` as run `runId` into `path`; returns `path`. */
+function recordEvents(path: string, events: Iterable<Event>, runId: string): string {
+  const recorder = Recorder.start(path, { runId });
+  for (const e of events) recorder.record(e);
+  recorder.close();
+  return path;
+}
+
+describe("runtape replay's NDJSON equals the library's encoder", () => {
+  const demo = recordDemoRuns(join(tempDir(), "demo.db"), ["demo"], { bars: 120 });
+  const events = [...replay(demo, { run: "demo" })];
+  const from = (events[50] as Event).ts_event_ns;
+  const to = (events[400] as Event).ts_event_ns;
+  const cases: [ReplayOptions, string[]][] = [
+    [{}, []],
+    [{ types: ["FillEvent", "BarProcessed"] }, ["--types", "FillEvent,BarProcessed"]],
+    [{ excludeTypes: ["BarReceived"] }, ["--exclude-types", "BarReceived"]],
+    [{ symbols: ["AAPL"] }, ["--symbols", "AAPL"]],
+    [{ from, to }, ["--from", `${from}`, "--to", `${to}`]],
+    [{ limit: 33 }, ["--limit", "33"]],
+    [
+      { from, types: ["OrderAccepted"], limit: 5 },
+      ["--from", `${from}`, "--types", "OrderAccepted", "--limit", "5"],
+    ],
+  ];
+
+  test("a demo run, whole and filtered, with int64 as numbers and as strings", async () => {
+    expect(new Set(events.map((e) => e.type)).size).toBeGreaterThan(10);
+    for (const [options, args] of cases) {
+      for (const int64 of ["number", "string"]) {
+        const want = expected(demo, { run: "demo", ...options }, int64);
+        const got = await printed(demo, ["--run", "demo", "--int64", int64, ...args]);
+        expect([args, int64, got]).toEqual([args, int64, want]);
+      }
+    }
+    expect(expected(demo, { run: "demo", symbols: ["AAPL"] }).length).toBeGreaterThan(0);
+  });
+
+  test("edge values: int64 bounds, NULLs, unicode, extreme floats, -0, NaN and ±Infinity", async () => {
+    const path = recordEvents(join(tempDir(), "edges.db"), sampleEvents(), "edges");
+    const text = await printed(path, ["--run", "edges"]);
+    expect(text).toBe(expected(path, { run: "edges" }));
+    for (const v of [T1, T_NEG]) expect(text).toContain(`${v}`);
+    expect(text).toContain('"NaN"');
+    expect(text).toContain("-0");
+    expect(await printed(path, ["--run", "edges", "--int64", "string"])).toBe(
+      expected(path, { run: "edges" }, "string"),
+    );
+  });
+
+  test("integers stored as another storage class go the event path: same line, same error", async () => {
+    const path = recordEvents(join(tempDir(), "foreign.db"), sampleEvents(), "f");
+    const raw = new Database(path);
+    // An INTEGER column without its affinity's conversion: an integral REAL is the same value.
+    raw.run(`UPDATE bars SET volume = CAST(${T0 % 2n ** 50n} AS REAL) WHERE id = 1`);
+    raw.run("UPDATE bars SET volume = NULL WHERE id = 2");
+    raw.close();
+    const text = await printed(path, ["--run", "f"]);
+    expect(text).toBe(expected(path, { run: "f" }));
+    expect(text).toContain(`"volume":${T0 % 2n ** 50n}`);
+
+    const broken = new Database(path);
+    broken.run("UPDATE fills SET ts_broker_ns = 'soon' WHERE id = 1");
+    broken.close();
+    const failed = await cli(["replay", path, "--run", "f"]);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toContain("fills row 1, ts_broker_ns: expected a bigint");
+    const stats: ReplayStats = { runId: "", events: 0, skipped: 0 };
+    const skipped = await printed(path, ["--run", "f", "--skip-invalid"]);
+    expect(skipped).toBe(expected(path, { run: "f", onInvalidRow: "skip", stats }));
+    expect(stats.skipped).toBe(1);
+  });
+
+  for (const fixture of ["reference", "threaded"] as const) {
+    fixtureTest(
+      `the Python recorder's ${fixture} fixture, every run, whole and limited, int64 as numbers and strings`,
+      async () => {
+        const path = fixtureCopy(fixture);
+        const db = openRunsDb(path);
+        const runs = listRuns(db).map((r) => r.run_id);
+        db.close();
+        expect(runs.length).toBeGreaterThan(0);
+        for (const run of runs) {
+          expect(await printed(path, ["--run", run])).toBe(expected(path, { run }));
+          expect(await printed(path, ["--run", run, "--int64", "string", "--limit", "50"])).toBe(
+            expected(path, { run, limit: 50 }, "string"),
+          );
+        }
+      },
+      fixture,
+    );
+  }
+});
