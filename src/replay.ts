@@ -60,8 +60,11 @@ export interface Stream<T = Event> {
   head: Record<string, SqlValue> | undefined;
   /** `seq`, or for Python-written rows `ts_created_ns`. */
   key: bigint;
-  /** For Python-written rows, `ts_event_ns`: within one clock tick, the earlier fact first. */
-  tie: bigint;
+  /**
+   * `ts_event_ns`: for Python-written rows, within one clock tick, the earlier fact first. As read
+   * by replayLines, its decimal text, parsed only where two keys are equal (damaged `seq`s).
+   */
+  tie: bigint | string;
 }
 
 /**
@@ -301,7 +304,7 @@ function openStream<T>(
   const statement = db.sqlite.prepare(sql);
   const rows = statement.iterate(...params) as Iterator<Record<string, SqlValue>>;
   return [
-    { ...newStream(type, rows, db.catalog), decode },
+    newStream(type, rows, db.catalog, decode),
     statement,
     { where: where.join(" AND "), params },
   ];
@@ -314,18 +317,19 @@ function selectColumns(db: RunsDb, type: string): string[] {
     .map(([name]) => (db.catalog.sinceOf(type, name) <= db.version ? name : `NULL AS ${name}`));
 }
 
-/** A stream of `type`'s rows, before its first row. */
-export function newStream(
+/** A stream of `type`'s rows, before its first row; by default its rows become events. */
+export function newStream<T = Event>(
   type: string,
   rows: Iterator<Record<string, SqlValue>>,
   cat: EventCatalog = defaultCatalog,
-): Stream {
+  decode?: (row: Record<string, SqlValue>) => T | RowDecodeError,
+): Stream<T> {
   const table = cat.table(type);
   return {
     type,
     table,
     rows,
-    decode: decoder(type, table, cat.fields(type)),
+    decode: decode ?? (decoder(type, table, cat.fields(type)) as Stream<T>["decode"]),
     rank: cat.types.indexOf(type),
     head: undefined,
     key: 0n,
@@ -348,9 +352,10 @@ export function advance(
     const key = asInt64(row.merge_key);
     if (typeof key === "bigint") {
       stream.key = key;
-      // A bad ts_event_ns is reported by the decoder; any order will do until then.
+      // A bad ts_event_ns is reported by the decoder; any order will do until then. replayLines
+      // reads a stored integer as its text, anything else as a blob.
       const tie = asInt64(row.ts_event_ns);
-      stream.tie = typeof tie === "bigint" ? tie : 0n;
+      stream.tie = typeof tie === "bigint" || typeof tie === "string" ? tie : 0n;
       return;
     }
     const column = bySeq ? SEQ_COLUMN : "ts_created_ns";
@@ -367,6 +372,13 @@ export function advance(
   }
 }
 
+/** Negative, zero or positive as tie `a` comes before, with or after `b`. */
+const tieOrder = (a: bigint | string, b: bigint | string): number => {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
 /** The stream whose head comes first: smallest key, then tie, then catalog order. */
 export function earliest<S extends Stream<unknown>>(streams: S[]): S | undefined {
   let best: S | undefined;
@@ -375,7 +387,7 @@ export function earliest<S extends Stream<unknown>>(streams: S[]): S | undefined
     if (
       best === undefined ||
       s.key < best.key ||
-      (s.key === best.key && (s.tie < best.tie || (s.tie === best.tie && s.rank < best.rank)))
+      (s.key === best.key && (tieOrder(s.tie, best.tie) || s.rank - best.rank) < 0)
     )
       best = s;
   }

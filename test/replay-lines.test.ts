@@ -113,6 +113,20 @@ describe("runtape replay's NDJSON equals the library's encoder", () => {
     expect(stats.skipped).toBe(1);
   });
 
+  test("a damaged file's equal sequence numbers are ordered as replay orders them", async () => {
+    const path = recordEvents(join(tempDir(), "dup.db"), sampleEvents(), "d");
+    const raw = new Database(path);
+    raw.run(
+      "UPDATE fills SET seq = (SELECT seq FROM bars WHERE id = 1), ts_event_ns = ? WHERE id = 1",
+      [T_NEG],
+    );
+    raw.run("UPDATE bars_processed SET seq = (SELECT seq FROM bars WHERE id = 1) WHERE id = 1");
+    raw.close();
+    const text = await printed(path, ["--run", "d"]);
+    expect(text).toBe(expected(path, { run: "d" }));
+    expect(text.indexOf('"FillEvent"')).toBeLessThan(text.indexOf('"BarReceived"'));
+  });
+
   for (const fixture of ["reference", "threaded"] as const) {
     fixtureTest(
       `the Python recorder's ${fixture} fixture, every run, whole and limited, int64 as numbers and strings`,
