@@ -144,10 +144,6 @@ async function replayToStdout(
     options.limit ?? Number.POSITIVE_INFINITY,
   );
   if (speed === undefined) {
-    // Lines are encoded into one buffer, written when full: one write per line would cost more
-    // than the replay itself, and a string built line by line costs twice as much to encode.
-    const buffer = Buffer.allocUnsafe(1 << 17);
-    let used = 0;
     // A file's lines come straight from its rows, with no event built (see replayLines).
     const lines =
       source.kind === "sqlite" && int64 !== undefined
@@ -157,23 +153,26 @@ async function replayToStdout(
             ),
           ]
         : linesOf(source.chunks({ ...options, stats }), format);
+    // Lines go out ~64k characters at a time, joined into one flat string and encoded at once:
+    // one write per line would cost more than the replay itself, and encoding each line into a
+    // buffer costs ~7% more end to end.
+    let pending: string[] = []; // an empty last item ends the last line
+    let chars = 0;
     for await (const chunk of lines) {
       for (const line of chunk) {
-        // At most 3 bytes per UTF-16 unit; a line longer than the buffer goes out on its own.
-        if (used + 3 * line.length + 1 > buffer.length) {
-          out(buffer.subarray(0, used));
-          used = 0;
+        pending.push(line);
+        chars += line.length + 1;
+        if (chars > 1 << 16) {
+          pending.push("");
+          out(pending.join("\n"));
+          pending = [];
+          chars = 0;
           progress.update(stats.events, total);
-          if (3 * line.length + 1 > buffer.length) {
-            out(`${line}\n`);
-            continue;
-          }
         }
-        used += buffer.write(line, used);
-        buffer[used++] = 10;
       }
     }
-    out(buffer.subarray(0, used));
+    pending.push("");
+    if (pending.length > 1) out(pending.join("\n"));
   } else {
     const pacer = new Pacer(speed);
     for await (const event of source.events({ ...options, stats })) {
