@@ -91,7 +91,8 @@ export class EventBus {
       this.#deliver(event);
       for (let i = 0; i < this.#queue.length; i++) this.#deliver(this.#queue[i] as Event);
     } finally {
-      this.#queue.length = 0;
+      // Truncating an array costs even when it is empty: most publishes queue nothing.
+      if (this.#queue.length > 0) this.#queue.length = 0;
       this.#delivering = false;
     }
     if (this.#unhandled.length > 0) {
