@@ -42,10 +42,39 @@ const textJson = (text: string): string =>
 
 type Encoder = (event: Record<string, unknown>) => string;
 
+/**
+ * The text of the last value of each 64-bit integer field, by field name across event types: an
+ * instant repeats from event to event (every symbol's bar of one minute, the orders of that bar),
+ * and printing a bigint costs as much as the rest of a line.
+ */
+class LastText {
+  value: unknown = undefined;
+  text = "";
+  of(value: bigint | string): string {
+    if (value !== this.value) {
+      this.value = value;
+      this.text = `${value}`;
+    }
+    return this.text;
+  }
+}
+const lastTexts = new Map<string, LastText>();
+const lastText = (name: string): LastText => {
+  let last = lastTexts.get(name);
+  if (last === undefined) {
+    last = new LastText();
+    lastTexts.set(name, last);
+  }
+  return last;
+};
+
 /** The expression that renders `value` (a JS expression) of `field` as JSON. */
-function valueJson(field: Field<unknown>, value: string, int64: Int64Style): string {
+function valueJson(name: string, field: Field<unknown>, value: string, int64: Int64Style): string {
   switch (field.kind) {
-    case "ns":
+    case "ns": {
+      const text = `last[${JSON.stringify(name)}].of(${value})`;
+      return int64 === "string" ? `'"' + ${text} + '"'` : text;
+    }
     case "int":
       return int64 === "string" ? `'"' + ${value} + '"'` : value;
     case "real":
@@ -67,12 +96,13 @@ function compileEncoder(type: EventType, int64: Int64Style): Encoder {
   const fields = fieldsOf(type);
   const read = (name: string) => `e[${JSON.stringify(name)}]`;
   const member = ([name, field]: FieldEntry) =>
-    `,"${name}":\${${read(name)} == null ? "null" : ${valueJson(field, read(name), int64)}}`;
+    `,"${name}":\${${read(name)} == null ? "null" : ${valueJson(name, field, read(name), int64)}}`;
   const compile = (template: string, partial?: Encoder): Encoder =>
-    new Function("number", "indicators", "text", "partial", `return (e) => ${template};`)(
+    new Function("number", "indicators", "text", "last", "partial", `return (e) => ${template};`)(
       number,
       indicatorsJson,
       textJson,
+      Object.fromEntries(fields.map(([name]) => [name, lastText(name)])),
       partial,
     );
   const members = fields.map((entry) => [entry[0], compile(`\`${member(entry)}\``)] as const);

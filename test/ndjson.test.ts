@@ -3,6 +3,7 @@ import {
   decodeEvent,
   type Event,
   encodeEvent,
+  encodeEventInt64Strings,
   InvalidEventError,
   MAX_LINE_BYTES,
   NdjsonError,
@@ -54,6 +55,19 @@ describe("NDJSON", () => {
     expect(line(processed)).toBe(
       `{"type":"BarProcessed","ts_event_ns":${T0},"ts_created_ns":${T0 + 7n},"symbol":"日本語 🚀","bar_period":"SECOND","open":1,"high":2,"low":0.5,"close":1.5,"volume":9223372036854775807,"indicators":{"SMA 5":"NaN","Grüße \\"q\\"":"Infinity","neg":"-Infinity","tiny":1e-7,"big":10000000000000000,"zero":-0}}`,
     );
+  });
+
+  test("an instant shared by consecutive events prints as itself, whichever type or style comes next", () => {
+    const [bar, processed] = sampleEvents() as [Event, Event];
+    const at = (e: Event, ts: bigint): Event => ({ ...e, ts_event_ns: ts });
+    // Equal values in distinct bigints, a change, a return to an earlier value, the extremes.
+    const instants = [T0, BigInt(`${T0}`), T0 + 1n, T0, -1n, 2n ** 63n - 1n, -(2n ** 63n), 0n, T0];
+    for (const [i, ts] of instants.entries()) {
+      const e = at(i % 2 === 0 ? bar : processed, ts);
+      expect(line(e)).toContain(`"ts_event_ns":${ts},`);
+      expect(encodeEventInt64Strings(e)).toContain(`"ts_event_ns":"${ts}",`);
+      expect(decodeEvent(line(e))).toEqual(e);
+    }
   });
 
   test("fields with defaults may be left out when asked", async () => {
