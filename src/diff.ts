@@ -1,6 +1,8 @@
-import { inSnapshot, type RunsDb } from "./db.ts";
+import { inSnapshot, openRunsDb, type RunsDb } from "./db.ts";
 import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
 import { replay } from "./replay.ts";
+import { resolveRunId } from "./runs.ts";
+import { sameRuns } from "./stored-runs.ts";
 import { printable } from "./text.ts";
 
 /** Options of {@link diffEvents} and {@link diffRuns}. */
@@ -145,16 +147,65 @@ function comparison(options: DiffOptions): {
   };
 }
 
-/** Compares two recorded runs (of the same or different databases); see {@link diffEvents}. */
+/**
+ * Compares two recorded runs (of the same or different databases); see {@link diffEvents}. Runs
+ * that runtape recorded are first compared as stored rows, without building events: when those
+ * prove the runs equal, that is the result; else the events are compared one by one.
+ */
 export function diffRuns(a: RunRef, b: RunRef, options: DiffOptions = {}): DiffResult {
-  const compare = () =>
-    diffEvents(
-      replay(a.db, { run: a.run, excludeTypes: options.excludeTypes as EventType[] | undefined }),
-      replay(b.db, { run: b.run, excludeTypes: options.excludeTypes as EventType[] | undefined }),
+  const dbA = typeof a.db === "string" ? openRunsDb(a.db) : a.db;
+  let dbB: RunsDb | undefined;
+  try {
+    dbB = typeof b.db === "string" ? openRunsDb(b.db) : b.db;
+    const [x, y] = [dbA, dbB];
+    // Each side one moment of its file; one connection's two runs the same moment.
+    return inSnapshot(x, () => inSnapshot(y, () => compareRuns({ ...a, db: x }, { ...b, db: y })));
+  } finally {
+    if (dbB !== undefined && dbB !== b.db) dbB.close();
+    if (dbA !== a.db) dbA.close();
+  }
+
+  function compareRuns(a: { db: RunsDb; run?: string }, b: { db: RunsDb; run?: string }) {
+    const proven = provenEqual(a, b, options);
+    if (proven !== undefined) return proven;
+    const excludeTypes = options.excludeTypes;
+    return diffEvents(
+      replay(a.db, { run: a.run, excludeTypes }),
+      replay(b.db, { run: b.run, excludeTypes }),
       options,
     );
-  // Two runs read through one connection share its read transaction: both sides of one moment.
-  return typeof a.db !== "string" && a.db === b.db ? inSnapshot(a.db, compare) : compare();
+  }
+}
+
+/** The result of two runs whose stored rows prove them equal, or undefined. */
+function provenEqual(
+  a: { db: RunsDb; run?: string },
+  b: { db: RunsDb; run?: string },
+  options: DiffOptions,
+): DiffResult | undefined {
+  let counts: Record<string, number> | undefined;
+  try {
+    counts = sameRuns(
+      { db: a.db, runId: resolveRunId(a.db, a.run) },
+      { db: b.db, runId: resolveRunId(b.db, b.run) },
+      new Set(options.ignore ?? DEFAULT_IGNORE),
+      new Set(options.excludeTypes ?? []),
+    );
+  } catch {
+    // Whatever went wrong, the event path meets it too and reports it as replay does.
+    return undefined;
+  }
+  if (counts === undefined) return undefined;
+  const countsA = zeroCounts();
+  for (const [type, n] of Object.entries(counts)) countsA[type as EventType] = n;
+  return {
+    match: true,
+    first: null,
+    divergences: [],
+    differing: 0,
+    countsA,
+    countsB: { ...countsA },
+  };
 }
 
 function* kept(events: Iterable<Event>, excluded: ReadonlySet<string>): Generator<Event> {

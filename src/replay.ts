@@ -311,7 +311,7 @@ function openStream<T>(
 }
 
 /** The fields of `type` as a SELECT list; a column newer than the file reads as NULL, as the migration would leave it. */
-function selectColumns(db: RunsDb, type: string): string[] {
+export function selectColumns(db: RunsDb, type: string): string[] {
   return db.catalog
     .fields(type)
     .map(([name]) => (db.catalog.sinceOf(type, name) <= db.version ? name : `NULL AS ${name}`));
@@ -442,6 +442,21 @@ function decoder(
 ): (row: Record<string, SqlValue>) => Event | RowDecodeError {
   const literal = fields.map(([name], i) => `${JSON.stringify(name)}: v${i}`).join(", ");
   return compileRow(table, fields, `{ type: ${JSON.stringify(type)}, ${literal} }`, "event");
+}
+
+/**
+ * Whether replay would take a row of `type` (its {@link selectColumns}), by the decoder's own
+ * checks but without building the event; `only` narrows them to some fields. The row's place in
+ * the run's order (`seq`) is the caller's to check.
+ */
+export function rowCheck(
+  db: RunsDb,
+  type: string,
+  only: (field: string) => boolean = () => true,
+): (row: Record<string, SqlValue>) => boolean {
+  const fields = db.catalog.fields(type).filter(([name]) => only(name));
+  const check = compileRow<true>(db.catalog.table(type), fields, "true", "event");
+  return (row) => check(row) === true;
 }
 
 /**

@@ -1,0 +1,130 @@
+/**
+ * Facts about runs proven from their stored rows, without building events: that a run's rows all
+ * decode and its sequence numbers are whole (inspect --check), or that two runs hold the same
+ * events (diff). Decoding is a pure function of a row, so equal rows are equal events, and a row
+ * that passes replay's checks is one replay takes. Each answer is all or nothing: where a row fails
+ * or anything is not proven, the caller takes the event path, which says exactly what is wrong.
+ */
+import type { Statement } from "bun:sqlite";
+import type { RunsDb } from "./db.ts";
+import type { SqlValue } from "./events/fields.ts";
+import { rowCheck, selectColumns } from "./replay.ts";
+import { hasSequence } from "./runs.ts";
+import { SEQ_COLUMN } from "./schema.ts";
+
+type Row = Record<string, SqlValue>;
+
+/** A run of a database: both resolved. */
+export interface StoredRun {
+  db: RunsDb;
+  runId: string;
+}
+
+/** One table's rows of a run in `seq` order, as the event path reads them; finalize when done. */
+function tableRows(db: RunsDb, type: string, runId: string): [Iterator<Row>, Statement] {
+  const statement = db.sqlite.prepare(
+    `SELECT ${SEQ_COLUMN}, ${selectColumns(db, type).join(", ")} FROM ${db.catalog.table(type)} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
+  );
+  return [statement.iterate(runId) as Iterator<Row>, statement];
+}
+
+/**
+ * Whether `seq` follows `last` in its table: an integer (an integral REAL would also place the
+ * row, but is not worth proving) greater than the one before, so that no two rows of a table tie.
+ */
+const follows = (seq: SqlValue, last: bigint): seq is bigint =>
+  typeof seq === "bigint" && seq > last;
+
+/**
+ * The rows per type of `types` when each decodes and its `seq` passes `take` (as a number, above
+ * the one before in its table), else undefined. The caller holds the read transaction.
+ */
+function checkedRows(
+  { db, runId }: StoredRun,
+  types: readonly string[],
+  take: (seq: number) => boolean,
+): Record<string, number> | undefined {
+  const counts: Record<string, number> = {};
+  for (const type of types) {
+    const check = rowCheck(db, type);
+    const [rows, statement] = tableRows(db, type, runId);
+    let n = 0;
+    try {
+      let last = 0n;
+      for (let next = rows.next(); !next.done; next = rows.next()) {
+        const seq = next.value[SEQ_COLUMN] as SqlValue;
+        if (!follows(seq, last) || !take(Number(seq)) || !check(next.value)) return undefined;
+        last = seq;
+        n++;
+      }
+    } finally {
+      statement.finalize();
+    }
+    counts[type] = n;
+  }
+  return counts;
+}
+
+/**
+ * The events per type of two runs when their stored rows prove that they hold the same events,
+ * compared field by field except `ignore`, leaving out `excludeTypes`; undefined where that is not
+ * proven (a row differs or fails a check, a run carries no sequence numbers, the files' layouts
+ * differ). Equal `seq` and `ts_event_ns` in every table (always compared) are the same merge, so
+ * the same order. The same run of the same handle is read once.
+ */
+export function sameRuns(
+  a: StoredRun,
+  b: StoredRun,
+  ignore: ReadonlySet<string>,
+  excludeTypes: ReadonlySet<string>,
+): Record<string, number> | undefined {
+  if (a.db.catalog !== b.db.catalog || a.db.version !== b.db.version) return undefined;
+  if (!hasSequence(a.db, a.runId) || !hasSequence(b.db, b.runId)) return undefined;
+  const db = a.db;
+  const types = db.catalog.typesAt(db.version).filter((type) => !excludeTypes.has(type));
+  // One run read twice in one snapshot is the same rows twice: one reading, checked, will do.
+  if (a.db === b.db && a.runId === b.runId) return checkedRows(a, types, () => true);
+  const counts: Record<string, number> = {};
+  for (const type of types) {
+    const fields = db.catalog.fields(type).map(([name]) => name);
+    const compared = [SEQ_COLUMN, ...fields.filter((f) => f === "ts_event_ns" || !ignore.has(f))];
+    const equal = rowEquality(compared);
+    const checkA = rowCheck(a.db, type);
+    // B's compared values equal A's, which pass: only the others are left to check.
+    const checkB = rowCheck(b.db, type, (field) => !compared.includes(field));
+    const [left, statementA] = tableRows(a.db, type, a.runId);
+    const [right, statementB] = tableRows(b.db, type, b.runId);
+    let n = 0;
+    try {
+      let last = 0n;
+      for (;;) {
+        const x = left.next();
+        const y = right.next();
+        if (x.done || y.done) {
+          if (x.done && y.done) break;
+          return undefined;
+        }
+        const seq = x.value[SEQ_COLUMN] as SqlValue;
+        if (!follows(seq, last) || !equal(x.value, y.value)) return undefined;
+        if (!checkA(x.value) || !checkB(y.value)) return undefined;
+        last = seq;
+        n++;
+      }
+    } finally {
+      statementA.finalize();
+      statementB.finalize();
+    }
+    counts[type] = n;
+  }
+  return counts;
+}
+
+/**
+ * Whether two rows hold the same values in `columns`, compiled once per table: a fixed chain of
+ * `===` instead of a loop over names, on the path that reads every row of two runs. `===` holds
+ * bigints by value; NaN (never stored) would only send the caller the long way.
+ */
+function rowEquality(columns: readonly string[]): (x: Row, y: Row) => boolean {
+  const terms = columns.map((c) => `x[${JSON.stringify(c)}] === y[${JSON.stringify(c)}]`);
+  return new Function("x", "y", `return ${terms.join(" && ")};`) as (x: Row, y: Row) => boolean;
+}
