@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   catalog,
+  demoConfig,
+  demoSteps,
   EVENT_TYPES,
   type Event,
   EventBus,
@@ -17,6 +19,7 @@ import {
   renderSchema,
   runDemo,
 } from "../src/index.ts";
+import { recordRun } from "../src/record.ts";
 
 /** A fresh temporary directory. */
 export function tempDir(): string {
@@ -290,6 +293,40 @@ export function recordDemoRuns(
     recorder.close();
   }
   return path;
+}
+
+/**
+ * Records demo runs into `path`, each under its id with its strategy parameters (the defaults
+ * where none), 120 bars, its config saying which: a sweep over those parameters.
+ */
+export function recordSweep(
+  path: string,
+  runs: { id: string; strategy?: Record<string, number> }[],
+): void {
+  for (const run of runs) {
+    const recorder = Recorder.start(path, {
+      runId: run.id,
+      config: { strategy: run.strategy ?? {}, bars: 120 },
+    });
+    const bus = new EventBus();
+    recorder.attach(bus);
+    runDemo(bus, { bars: 120, strategy: run.strategy });
+    recorder.close("completed");
+  }
+}
+
+/** The demo's strategy module, as `backtest --strategy` and `rerun` load it. */
+export const DEMO_STRATEGY = join(import.meta.dir, "../src/sim/strategy.ts");
+/** The demo market of the re-run tests' feed. */
+export const DEMO_FEED = { seed: 3, bars: 150, symbols: ["AAPL", "MSFT"] };
+
+/** A recorded demo run (DEMO_FEED) in a new database, under the id "demo": the feed of re-runs. */
+export async function recordedFeed(): Promise<{ db: string; run: string }> {
+  const db = join(tempDir(), "feed.db");
+  await recordRun(db, { runId: "demo", config: demoConfig(DEMO_FEED) }, (bus) => {
+    for (const _ of demoSteps(bus, DEMO_FEED));
+  });
+  return { db, run: "demo" };
 }
 
 const at = (created: number) => ({ ts_event_ns: T0, ts_created_ns: T0 + BigInt(created) });

@@ -5,15 +5,12 @@ import { join } from "node:path";
 import fc from "fast-check";
 import {
   type Event,
-  EventBus,
   type EventInput,
   type EventType,
   inspectRun,
   makeEvent,
   openRunsDb,
-  Recorder,
   type RunRow,
-  runDemo,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
 import {
@@ -26,10 +23,8 @@ import {
   renderRunReport,
   reportRun,
 } from "../src/report.ts";
-import { openSource, SqliteSource } from "../src/store/index.ts";
-import { push } from "../src/store/push.ts";
-import { FIXTURE_DIR, fixtureCopy, fixtureTest, tempDir } from "./helpers.ts";
-import { describeWithPg } from "./pg.ts";
+import { SqliteSource } from "../src/store/index.ts";
+import { FIXTURE_DIR, fixtureCopy, fixtureTest, recordSweep, tempDir } from "./helpers.ts";
 
 const MINUTE = 60_000_000_000n;
 const T = 1_709_562_600_000_000_000n;
@@ -313,23 +308,9 @@ describe("downsampling keeps extremes", () => {
   });
 });
 
-/** Records demo runs of the given strategy overrides into `path`. */
-function recordDemos(path: string, runs: { id: string; strategy?: Record<string, number> }[]) {
-  for (const run of runs) {
-    const recorder = Recorder.start(path, {
-      runId: run.id,
-      config: { strategy: run.strategy ?? {}, bars: 120 },
-    });
-    const bus = new EventBus();
-    recorder.attach(bus);
-    runDemo(bus, { bars: 120, strategy: run.strategy });
-    recorder.close("completed");
-  }
-}
-
 describe("a run's report from the database", () => {
   const path = join(tempDir(), "runs.db");
-  recordDemos(path, [{ id: "demo-1" }]);
+  recordSweep(path, [{ id: "demo-1" }]);
 
   test("trading matches inspect's, and the trips add up to each symbol's realised P&L", async () => {
     const db = SqliteSource.open(path);
@@ -389,7 +370,7 @@ describe("sweeps", () => {
       strategy: { fastPeriod: fast, slowPeriod: slow },
     })),
   );
-  recordDemos(path, grid);
+  recordSweep(path, grid);
 
   test("lists the runs with the parameters that differ, filters and sorts", async () => {
     const db = SqliteSource.open(path);
@@ -454,7 +435,7 @@ describe("sweeps", () => {
 
   test("rm and rename carry the cached metrics along", async () => {
     const file = join(tempDir(), "manage.db");
-    recordDemos(file, [{ id: "keep" }, { id: "gone" }]);
+    recordSweep(file, [{ id: "keep" }, { id: "gone" }]);
     const source = SqliteSource.open(file);
     const before = await listSweep(source);
     await source.close();
@@ -492,34 +473,6 @@ describe("sweeps", () => {
     await db.close();
     expect(sweep.entries.length).toBeGreaterThan(0);
     expect(readFileSync(copy).equals(before)).toBe(true);
-  });
-});
-
-describeWithPg("report and runs from a PostgreSQL store", (cluster) => {
-  test("a pushed sweep lists and reports from the store exactly as from its file", async () => {
-    const path = join(tempDir(), "pushed.db");
-    recordDemos(path, [
-      { id: "p-3", strategy: { fastPeriod: 3 } },
-      { id: "p-8", strategy: { fastPeriod: 8 } },
-    ]);
-    expect((await push(path, cluster().url())).map((p) => p.outcome)).toEqual(["pushed", "pushed"]);
-    const file = SqliteSource.open(path);
-    const store = await openSource(cluster().url());
-    try {
-      expect(store.kind).toBe("postgres");
-      const [fromFile, fromStore] = [await listSweep(file), await listSweep(store)];
-      expect(fromStore.varying).toEqual(["strategy.fastPeriod"]);
-      expect(fromStore.entries.map((e) => [e.runId, e.metrics])).toEqual(
-        fromFile.entries.map((e) => [e.runId, e.metrics]),
-      );
-      const [a, b] = [await reportRun(file, "p-8"), await reportRun(store, "p-8")];
-      expect(b.equity).toEqual(a.equity);
-      expect(b.symbols).toEqual(a.symbols);
-      expect(renderRunReport(b)).toBe(renderRunReport(a));
-    } finally {
-      await file.close();
-      await store.close();
-    }
   });
 });
 

@@ -6,7 +6,6 @@ import {
   brokerParameters,
   compareDecisions,
   demoConfig,
-  demoSteps,
   diffRuns,
   type EventOf,
   formatComparison,
@@ -18,25 +17,16 @@ import {
   type Strategy,
   StrategyError,
 } from "../src/index.ts";
-import { recordRun } from "../src/record.ts";
-import { push } from "../src/store/index.ts";
 import { expectGolden, rerun } from "../src/testing.ts";
-import { cli } from "./cli/inprocess.ts";
 import { databaseBytes } from "./cli/support.ts";
-import { rawDb, runContentHash, tempDir } from "./helpers.ts";
-import { describeWithPg } from "./pg.ts";
-
-const DEMO_STRATEGY = join(import.meta.dir, "../src/sim/strategy.ts");
-const DEMO = { seed: 3, bars: 150, symbols: ["AAPL", "MSFT"] };
-
-/** A recorded demo run (seed 3) in a new database: the feed of the re-runs. */
-async function recordedFeed(): Promise<{ db: string; run: string }> {
-  const db = join(tempDir(), "feed.db");
-  await recordRun(db, { runId: "demo", config: demoConfig(DEMO) }, (bus) => {
-    for (const _ of demoSteps(bus, DEMO));
-  });
-  return { db, run: "demo" };
-}
+import {
+  DEMO_FEED,
+  DEMO_STRATEGY,
+  rawDb,
+  recordedFeed,
+  runContentHash,
+  tempDir,
+} from "./helpers.ts";
 
 function stored(db: string, run: string) {
   const runsDb = openRunsDb(db);
@@ -77,14 +67,14 @@ describe("rerun", () => {
       runtape_version: pkg.version,
     };
     const run = stored(into, result.run);
-    expect(run.config).toMatchObject({ mode: "backtest", seed: DEMO.seed, lineage });
+    expect(run.config).toMatchObject({ mode: "backtest", seed: DEMO_FEED.seed, lineage });
     expect(run.config.broker).toEqual(demoConfig().broker);
     expect(run.metadata).toEqual({ lineage });
   });
 
   test("the same strategy, parameters and feed give the same events twice: nothing but the wall clock differs", async () => {
     for (const feed of [undefined, await recordedFeed()]) {
-      const options = { feed, strategy: DEMO_STRATEGY, params: { quantity: 300 }, demo: DEMO };
+      const options = { feed, strategy: DEMO_STRATEGY, params: { quantity: 300 }, demo: DEMO_FEED };
       const [a, b] = [await rerun(options), await rerun(options)];
       const diff = diffRuns(a, b, { ignore: ["ts_created_ns"] });
       expect([feed?.db, diff.match, diff.countsA.OrderSubmissionRequest > 0]).toEqual([
@@ -131,7 +121,7 @@ describe("rerun", () => {
 
   test("the broker's parameters change its fills; out-of-range ones are refused", async () => {
     const fills = async (broker: Parameters<typeof brokerParameters>[0]) => {
-      const run = await rerun({ strategy: DEMO_STRATEGY, demo: DEMO, broker });
+      const run = await rerun({ strategy: DEMO_STRATEGY, demo: DEMO_FEED, broker });
       return [
         ...replay(run.db as string, { run: run.run, types: ["FillEvent"] }),
       ] as EventOf<"FillEvent">[];
@@ -168,12 +158,12 @@ describe("rerun", () => {
       });
     };
     const lines: string[] = [];
-    await rerun({ strategy, demo: DEMO, params: { fast: 4 }, log: (l) => lines.push(l) });
-    expect(seen.length).toBe(DEMO.bars * DEMO.symbols.length);
+    await rerun({ strategy, demo: DEMO_FEED, params: { fast: 4 }, log: (l) => lines.push(l) });
+    expect(seen.length).toBe(DEMO_FEED.bars * DEMO_FEED.symbols.length);
     expect(seen.every((s) => s.now === s.ts && s.fast === 4)).toBe(true);
     expect(lines.length).toBe(ids.length);
     const first = ids.splice(0);
-    await rerun({ strategy, demo: DEMO });
+    await rerun({ strategy, demo: DEMO_FEED });
     expect(ids).toEqual(first); // the same seed draws the same ids
     expect(new Set(first).size).toBe(first.length);
   });
@@ -256,40 +246,5 @@ describe("rerun", () => {
       db.close();
     }
     expect(await Bun.file(into).exists()).toBe(false);
-  });
-});
-
-describeWithPg("rerun on a feed in a PostgreSQL store", (cluster) => {
-  test("the feed read through its URL gives the run a feed file gives", async () => {
-    const feed = await recordedFeed();
-    await push(feed.db, cluster().url());
-    const result = await rerun({
-      feed: { db: cluster().url(), run: feed.run },
-      strategy: DEMO_STRATEGY,
-    });
-    expect(result.parent).toEqual({
-      db: expect.stringMatching(/^postgres(ql)?:\/\//),
-      run: feed.run,
-    });
-    expect(diffRuns(feed, result).match).toBe(true);
-    expect(stored(result.db as string, result.run).config.seed).toBe(DEMO.seed);
-  });
-
-  test("backtest --compare on a URL feed prints what it prints for the file the feed was pushed from", async () => {
-    const feed = await recordedFeed();
-    await push(feed.db, cluster().url(), { replace: true }); // the test above pushed its own "demo"
-    const dir = tempDir();
-    const compare = async (from: string) => {
-      const args = ["--feed", from, "--run", "demo", "--into", "out.db", "--compare"];
-      const result = await cli(
-        ["backtest", "--strategy", DEMO_STRATEGY, ...args, "--param", "fastPeriod=6"],
-        dir,
-      );
-      expect([result.code, result.stderr]).toEqual([0, expect.stringContaining("backtest run")]);
-      return result.stdout.split("\n").slice(1);
-    };
-    const fromFile = await compare(feed.db);
-    expect(fromFile).toContain("trading figures (parent -> new run):");
-    expect(await compare(cluster().url())).toEqual(fromFile);
   });
 });
