@@ -6,8 +6,9 @@
  * or anything is not proven, the caller takes the event path, which says exactly what is wrong.
  */
 import type { Statement } from "bun:sqlite";
-import type { RunsDb } from "./db.ts";
+import { inSnapshot, type RunsDb } from "./db.ts";
 import type { SqlValue } from "./events/fields.ts";
+import { countEvents, sumCounts } from "./inspect/queries.ts";
 import { rowCheck, selectColumns } from "./replay.ts";
 import { hasSequence } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
@@ -34,6 +35,31 @@ function tableRows(db: RunsDb, type: string, runId: string): [Iterator<Row>, Sta
  */
 const follows = (seq: SqlValue, last: bigint): seq is bigint =>
   typeof seq === "bigint" && seq > last;
+
+/**
+ * The events per type of the run when every row decodes, its sequence numbers are those of
+ * runtape's recorder (1 to the run's size, each once) and nothing else is amiss; undefined where
+ * that is not so, or the run carries no sequence numbers. Reads each row once, checks it as replay
+ * would; memory is a bit per event.
+ */
+export function cleanRun(run: StoredRun): Record<string, number> | undefined {
+  const { db, runId } = run;
+  if (!hasSequence(db, runId)) return undefined;
+  return inSnapshot(db, () => {
+    const types = db.catalog.typesAt(db.version);
+    const size = Number(sumCounts(countEvents(db, runId)));
+    const seen = new Uint8Array(Math.ceil(size / 8));
+    // `size` distinct numbers from 1 to `size`: each once, no gap.
+    return checkedRows(run, types, (seq) => {
+      if (seq > size) return false;
+      const i = seq - 1;
+      const bit = 1 << (i & 7);
+      if ((seen[i >> 3] as number) & bit) return false; // another table has it
+      seen[i >> 3] = (seen[i >> 3] as number) | bit;
+      return true;
+    });
+  });
+}
 
 /**
  * The rows per type of `types` when each decodes and its `seq` passes `take` (as a number, above

@@ -14,8 +14,10 @@ import {
   type EventOf,
   type EventType,
   makeEvent,
+  openRunsDb,
   Recorder,
   type RecorderOptions,
+  type RunsDb,
   renderSchema,
   runDemo,
 } from "../src/index.ts";
@@ -206,6 +208,16 @@ export function forgetSequence(path: string, runId: string): void {
   raw.run("DELETE FROM runtape_runs WHERE run_id = ?", [runId]);
   for (const type of EVENT_TYPES) raw.run(`UPDATE ${catalog[type].table} SET seq = NULL`);
   raw.close();
+}
+
+/** `read(db)` of the file at `path`, opened as inspect opens it. */
+export function reading<T>(path: string, read: (db: RunsDb) => T): T {
+  const db = openRunsDb(path);
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
 }
 
 /** A second connection to `path`, as another process would have: read-only, exact integers. */

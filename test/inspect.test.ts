@@ -11,12 +11,11 @@ import {
   makeEvent,
   openRunsDb,
   Recorder,
-  type RunsDb,
   recoverRuns,
   type Side,
 } from "../src/index.ts";
 import { removeRuns, renameRun, tagRun } from "../src/manage.ts";
-import { bar, FIXTURE_DIR, fixtureCopy, fixtureTest, T0, tempDir } from "./helpers.ts";
+import { bar, FIXTURE_DIR, fixtureCopy, fixtureTest, reading, T0, tempDir } from "./helpers.ts";
 
 const fill = (side: Side, quantity_filled: number, fill_price: number, commission = 0) => ({
   side,
@@ -290,16 +289,6 @@ function computedDetails(path: string, runIds: readonly string[]) {
   raw.exec("DROP TABLE IF EXISTS runtape_run_summaries");
   raw.close();
   return inspectAll(path, runIds);
-}
-
-/** `read(db)` of the file at `path`, opened as inspect opens it. */
-function reading<T>(path: string, read: (db: RunsDb) => T): T {
-  const db = openRunsDb(path);
-  try {
-    return read(db);
-  } finally {
-    db.close();
-  }
 }
 
 const inspectAll = (path: string, runIds: readonly string[]) =>

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  checkDatabase,
   type DiffOptions,
   diffEvents,
   diffRuns,
@@ -11,8 +12,8 @@ import {
   Recorder,
   replay,
 } from "../src/index.ts";
-import { sameRuns } from "../src/stored-runs.ts";
-import { bar, forgetSequence, sampleEvents, tempDir } from "./helpers.ts";
+import { cleanRun, sameRuns } from "../src/stored-runs.ts";
+import { bar, forgetSequence, reading, sampleEvents, tempDir } from "./helpers.ts";
 
 const dir = tempDir();
 /** Every event type (NaN, ±Infinity and -0 among the indicators), then bars: 33 events. */
@@ -208,5 +209,34 @@ describe("diff of stored runs", () => {
     expect(diffRuns({ db: python }, { db: other }).first?.fields.map((f) => f.field)).toEqual([
       "open",
     ]);
+  });
+});
+
+describe("clean runs", () => {
+  const clean = (path: string) => reading(path, (db) => cleanRun({ db, runId: "run" }));
+  const findings = (path: string) => reading(path, checkDatabase);
+
+  test("a recorded run is proven clean, with its events per type", () => {
+    const counts = clean(base);
+    expect(counts).toMatchObject({ BarReceived: 21, BarProcessed: 1, FillEvent: 1 });
+    expect(Object.values(counts ?? {}).reduce((a, b) => a + b)).toBe(EVENTS.length);
+    expect(findings(base)).toEqual([]);
+  });
+
+  // Each leaves the run unproven, and the event path finds it (inspect.test.ts, check.test.ts).
+  test.each([
+    ["a value replay refuses", "UPDATE bars SET open = 'abc' WHERE seq = 1"],
+    ["broken indicators", `UPDATE bars_processed SET indicators = '{"sma": '`],
+    ["an unknown enum value", "UPDATE fills SET side = 'buy'"],
+    ["a sequence number twice", "UPDATE fills SET seq = 1"],
+    ["a gap", "UPDATE bars SET seq = 99 WHERE seq = 1"],
+    ["no sequence number", "UPDATE bars SET seq = NULL WHERE seq = 1"],
+    ["a sequence number as text", "UPDATE bars SET seq = 'one' WHERE seq = 1"],
+    ["a fractional sequence number", "UPDATE bars SET seq = 1.5 WHERE seq = 1"],
+    ["a zero", "UPDATE bars SET seq = 0 WHERE seq = 1"],
+  ])("%s leaves it unproven", (_, sql) => {
+    const path = changed(sql);
+    expect(clean(path)).toBeUndefined();
+    expect(findings(path).length).toBeGreaterThan(0);
   });
 });
