@@ -25,6 +25,7 @@ import {
 import { renderMigration, renderSchema, requiredTables } from "../src/schema.ts";
 import {
   fixtureCopy,
+  fixtureEvents,
   fixtureTest,
   pythonLayoutSql,
   runContentHash,
@@ -211,7 +212,7 @@ describe("the catalog's history", () => {
       .query("SELECT run_id FROM runs ORDER BY run_id")
       .values()
       .map(([id]) => id as string);
-    const shipped = runs.map((run) => [...replay(path, { run })]);
+    const shipped = runs.map((run) => fixtureEvents(run));
     const hashes = runs.map((run) => runContentHash(path, run));
     const reader = openRunsDb(path, { catalog: extended });
     expect(reader.version).toBe(1);

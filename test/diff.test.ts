@@ -75,12 +75,12 @@ describe("diff", () => {
     const dir = tempDir();
     for (const name of ["a", "b"]) {
       const recorder = Recorder.start(join(dir, `${name}.db`), { runId: name });
-      for (let i = 0; i < 20_000; i++)
-        recorder.record(bar(i, name === "b" && i === 15_000 ? "MSFT" : "AAPL"));
+      for (let i = 0; i < 6_000; i++)
+        recorder.record(bar(i, name === "b" && i === 4_500 ? "MSFT" : "AAPL"));
       recorder.close();
     }
     const result = diffRuns({ db: join(dir, "a.db") }, { db: join(dir, "b.db"), run: "b" });
-    expect(result.first?.index).toBe(15_000);
+    expect(result.first?.index).toBe(4_500);
     expect(result.first?.fields).toEqual([{ field: "symbol", a: "AAPL", b: "MSFT" }]);
     expect(result.differing).toBe(1);
   });

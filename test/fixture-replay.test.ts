@@ -27,7 +27,14 @@ import {
   replay,
   replayOnto,
 } from "../src/index.ts";
-import { fixtureCopy, fixtureTest, HAS_FIXTURE, HAS_THREADED, tempDir } from "./helpers.ts";
+import {
+  fixtureCopy,
+  fixtureEvents,
+  fixtureTest,
+  HAS_FIXTURE,
+  HAS_THREADED,
+  tempDir,
+} from "./helpers.ts";
 
 const NON_FINITE: Record<string, number> = {
   NaN: Number.NaN,
@@ -61,11 +68,10 @@ describe("replay of the Python recorder's fixture", () => {
   const runOf = (runId: string) => published.filter((p) => p.run_id === runId);
 
   fixtureTest("both runs equal the published events field by field, none out of place", () => {
-    const path = fixtureCopy();
     expect(runs).toHaveLength(2);
     for (const runId of runs) {
       const truth = runOf(runId);
-      const replayed = [...replay(path, { run: runId })];
+      const replayed = fixtureEvents(runId);
       expect(replayed).toHaveLength(truth.length);
       expect(outOfPlace(truePositions(replayed, truth))).toEqual({ misplaced: 0, toMove: 0 });
       expect(replayed.flatMap((e, i) => differences(e, truth[i] as Published, i))).toEqual([]);
@@ -127,7 +133,7 @@ describe("replay of the Python recorder's fixture", () => {
       recorder.close();
       expect(summary).toEqual({ runId, events: runOf(runId).length, skipped: 0 });
       // ts_created_ns included: replay passes every field through unchanged.
-      expect([...replay(copy, { run: runId })]).toEqual([...replay(path, { run: runId })]);
+      expect([...replay(copy, { run: runId })]).toEqual(fixtureEvents(runId) as Event[]);
     }
   });
 });
@@ -140,10 +146,9 @@ describe("replay of the threaded fixture (several publishing threads, extreme va
   fixtureTest(
     "every run holds exactly the published values, table by table in id order",
     () => {
-      const path = fixtureCopy("threaded");
       expect(runs).toHaveLength(3);
       for (const runId of runs) {
-        const replayed = [...replay(path, { run: runId })];
+        const replayed = fixtureEvents(runId, "threaded");
         const truth = runOf(runId);
         expect(replayed).toHaveLength(truth.length);
         // Each table in its own order: the k-th replayed event of a type is its k-th published.
@@ -166,10 +171,9 @@ describe("replay of the threaded fixture (several publishing threads, extreme va
   fixtureTest(
     "no event before its cause; no more to move than the ts_created_ns merge",
     () => {
-      const path = fixtureCopy("threaded");
       for (const runId of runs) {
         const truth = runOf(runId);
-        const replayed = [...replay(path, { run: runId })].map((e) => ({
+        const replayed = fixtureEvents(runId, "threaded").map((e) => ({
           type: e.type,
           fields: e as unknown as Record<string, unknown>,
         }));

@@ -19,6 +19,7 @@ import {
   type RecorderOptions,
   type RunsDb,
   renderSchema,
+  replay,
   runDemo,
 } from "../src/index.ts";
 import { recordRun } from "../src/record.ts";
@@ -56,6 +57,22 @@ export function fixtureCopy(fixture: Fixture = "reference"): string {
   const path = join(tempDir(), `${fixture}.db`);
   copyFileSync(fixture === "reference" ? join(FIXTURE_DIR, "ost_reference.db") : THREADED_DB, path);
   return path;
+}
+
+const replayedFixtures = new Map<string, readonly Event[]>();
+
+/**
+ * A fixture run's events as replay gives them, replayed once per test process from a private
+ * copy: the fixtures never change, and many tests compare with them (or test replay by them).
+ */
+export function fixtureEvents(runId: string, fixture: Fixture = "reference"): readonly Event[] {
+  const key = `${fixture}\n${runId}`;
+  let events = replayedFixtures.get(key);
+  if (events === undefined) {
+    events = [...replay(fixtureCopy(fixture), { run: runId })];
+    replayedFixtures.set(key, events);
+  }
+  return events;
 }
 
 // Above 2^53 with non-zero last digits: a detour through a float would change them.

@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   DatabaseFormatError,
+  type Event,
   EventBus,
   hasSequence,
   listRuns,
@@ -20,6 +21,7 @@ import { databaseBytes } from "./cli/support.ts";
 import {
   FIXTURE_DIR,
   fixtureCopy,
+  fixtureEvents,
   fixtureTest,
   rawDb,
   recordDemoRuns,
@@ -188,8 +190,8 @@ fixtureTest(
     const merged = mergeRuns(out, [source]);
     expect(merged.length).toBeGreaterThan(0);
     for (const m of merged) {
-      const origin = events(source, m.sourceRunId);
-      expect(events(out, m.runId)).toEqual(origin);
+      const origin = fixtureEvents(m.sourceRunId);
+      expect(events(out, m.runId)).toEqual(origin as Event[]);
       expect(storedSeqs(out, m.runId)).toEqual(origin.map((_, i) => BigInt(i + 1)));
       const db = openRunsDb(out);
       expect(hasSequence(db, m.runId)).toBe(true);

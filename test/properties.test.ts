@@ -142,7 +142,7 @@ describe("properties", () => {
           if (!(error instanceof RuntapeError)) throw error;
         }
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 

@@ -15,6 +15,7 @@ import {
 import { cli } from "./cli/inprocess.ts";
 import {
   fixtureCopy,
+  fixtureEvents,
   fixtureTest,
   recordDemoRuns,
   sampleEvents,
@@ -137,7 +138,8 @@ describe("runtape replay's NDJSON equals the library's encoder", () => {
         db.close();
         expect(runs.length).toBeGreaterThan(0);
         for (const run of runs) {
-          expect(await printed(path, ["--run", run])).toBe(expected(path, { run }));
+          const whole = fixtureEvents(run, fixture).map((e) => `${encodeEvent(e)}\n`);
+          expect(await printed(path, ["--run", run])).toBe(whole.join(""));
           expect(await printed(path, ["--run", run, "--int64", "string", "--limit", "50"])).toBe(
             expected(path, { run, limit: 50 }, "string"),
           );

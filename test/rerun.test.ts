@@ -46,8 +46,15 @@ const sha256 = (path: string) =>
   new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 
 describe("rerun", () => {
+  // One feed for the tests that only read it (a re-run writes into a database of its own).
+  let readOnlyFeed: Promise<{ db: string; run: string }> | undefined;
+  const feedToRead = () => {
+    readOnlyFeed ??= recordedFeed();
+    return readOnlyFeed;
+  };
+
   test("the demo strategy module on the demo's recorded feed makes the demo's decisions, ids and all", async () => {
-    const feed = await recordedFeed();
+    const feed = await feedToRead();
     const into = join(tempDir(), "reruns.db");
     const result = await rerun({ feed, strategy: DEMO_STRATEGY, into });
     expect(result.parent).toEqual({ db: feed.db, run: "demo" });
@@ -73,7 +80,7 @@ describe("rerun", () => {
   });
 
   test("the same strategy, parameters and feed give the same events twice: nothing but the wall clock differs", async () => {
-    for (const feed of [undefined, await recordedFeed()]) {
+    for (const feed of [undefined, await feedToRead()]) {
       const options = { feed, strategy: DEMO_STRATEGY, params: { quantity: 300 }, demo: DEMO_FEED };
       const [a, b] = [await rerun(options), await rerun(options)];
       const diff = diffRuns(a, b, { ignore: ["ts_created_ns"] });
@@ -86,7 +93,7 @@ describe("rerun", () => {
   });
 
   test("a changed parameter changes the decisions, never the market; the comparison names the first divergence", async () => {
-    const feed = await recordedFeed();
+    const feed = await feedToRead();
     const result = await rerun({ feed, strategy: DEMO_STRATEGY, params: { fastPeriod: 6 } });
     const bars = (ref: { db: string | object; run: string }) =>
       [...replay(ref.db as string, { run: ref.run, types: ["BarReceived"] })].length;
@@ -216,7 +223,7 @@ describe("rerun", () => {
   });
 
   test("runtape/testing: a re-run on a recorded feed against a golden, in a few lines", async () => {
-    const feed = await recordedFeed();
+    const feed = await feedToRead();
     const golden = join(tempDir(), "crossover.ndjson");
     expectGolden(await rerun({ feed, strategy: DEMO_STRATEGY }), golden, { update: true });
     expectGolden(await rerun({ feed, strategy: DEMO_STRATEGY }), golden);
@@ -227,7 +234,7 @@ describe("rerun", () => {
   });
 
   test("a missing feed or feed run throws before any run is made", async () => {
-    const feed = await recordedFeed();
+    const feed = await feedToRead();
     const into = join(tempDir(), "out.db");
     const missingRun = rerun({ feed: { db: feed.db, run: "nope" }, strategy: DEMO_STRATEGY, into });
     expect(missingRun).rejects.toBeInstanceOf(RunNotFoundError);

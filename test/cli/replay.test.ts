@@ -160,10 +160,18 @@ describe("runtape replay", () => {
   });
 });
 
+/** A run of megabytes of NDJSON, recorded once for both entry points; they only read it. */
+let bigRun: Promise<string> | undefined;
+const recordBigRun = async () => {
+  const big = tempDir();
+  expect((await runtape(["record", "runs.db", "--bars", "1000"], { cwd: big })).code).toBe(0);
+  return big;
+};
+
 describe.each(SPAWNED)("runtape replay via %s", (via) => {
   test("a reader that closes the pipe after one line: runtape ends quietly, the database unchanged", async () => {
-    const big = tempDir();
-    await runtape(["record", "runs.db", "--bars", "1000"], { cwd: big });
+    bigRun ??= recordBigRun();
+    const big = await bigRun;
     const before = databaseBytes(join(big, "runs.db"));
     const proc = await spawnRuntape(["replay", "runs.db"], { via, cwd: big });
     proc.stdin.end();
