@@ -159,6 +159,17 @@ try {
   for (let k = 0; k < PAIRS; k++) encodes.push(await worker("encode", mixedDb, "run"));
   const encodePerS = median(encodes.map(rate));
   log(`  NDJSON encoding (mixed): ${fmt(encodePerS)} events/s`);
+  // Two recordings of the same events: equal but for ts_created_ns, which diff ignores.
+  const diffed = await compare(
+    "diff of two files vs both read side by side and compared in JS (mixed)",
+    () => worker("diff", mixedDb, join(dir, "rec-mixed-1.db"), "run"),
+    () => worker("diff-plain", mixedDb, join(dir, "rec-mixed-1.db"), "run"),
+  );
+  const checked = await compare(
+    "check vs SQLite's integrity check and one plain iterate (mixed)",
+    () => worker("check", mixedDb),
+    () => worker("check-plain", mixedDb, "run"),
+  );
 
   log(`3. flat memory: replay of a ${fmt(BIG)}-event run`);
   await worker("limit", "bars", BIG, fresh("big.db"), "big", LIMIT_BATCH);
@@ -263,6 +274,8 @@ try {
     inspect_run_big_first_ms: inspectBigFirstMs,
     check_per_s: Math.round(N / (checkMs / 1000)),
     diff_per_s: Math.round(N / (diffMs / 1000)),
+    diff_two_files: pairFigures(diffed),
+    check_library: pairFigures(checked),
     store,
     merge: { files: FILES, ...pairFigures(merged) },
     export_parquet: {
@@ -330,6 +343,18 @@ try {
       ],
       ["runtape inspect --check (events/s)", fmt(figures.check_per_s), "", "≥ 1,000,000"],
       ["runtape diff (events/s)", fmt(figures.diff_per_s), "", "≥ 1,000,000"],
+      [
+        "  diffRuns of two files (events/s)",
+        fmt(figures.diff_two_files.per_s),
+        fmt(figures.diff_two_files.limit_per_s),
+        `${f(diffed.ratio)} (${range(diffed.spread)})`,
+      ],
+      [
+        "  checkDatabase (events/s)",
+        fmt(figures.check_library.per_s),
+        fmt(figures.check_library.limit_per_s),
+        `${f(checked.ratio)} (${range(checked.spread)})`,
+      ],
       ...((store === null
         ? [["store (PostgreSQL)", "skipped", "", ""]]
         : [

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { type ExportValue, eventColumns } from "../src/formats/columns.ts";
 import {
   catalog,
+  checkDatabase,
+  diffRuns,
   EVENT_TYPES,
   type Event,
   EventBus,
@@ -16,6 +18,7 @@ import {
   encodeEvent,
   exportRuns,
   fieldsOf,
+  listRunSummaries,
   mergeRuns,
   openRunsDb,
   Recorder,
@@ -227,6 +230,82 @@ function encode(path: string, runId: string): void {
   report({ seconds: Math.max(1e-9, encoded.seconds - plain.seconds), events: encoded.n });
 }
 
+/** `diffRuns` of the run `runId` of two files. */
+function diff(a: string, b: string, runId: string): void {
+  const start = performance.now();
+  const result = diffRuns({ db: a, run: runId }, { db: b, run: runId });
+  if (!result.match) throw new Error("the runs differ");
+  const events = Object.values(result.countsA).reduce((n, k) => n + k, 0);
+  report({ seconds: (performance.now() - start) / 1000, events });
+}
+
+/**
+ * The limit of diff: the run's rows of both files read side by side (each table in seq order,
+ * streamed, values as SQLite gives them, every field but ts_created_ns) and compared in JS,
+ * without a snapshot, checks or typed events.
+ */
+function diffPlain(a: string, b: string, runId: string): void {
+  const start = performance.now();
+  const [x, y] = [openRunsDb(a), openRunsDb(b)];
+  let events = 0;
+  for (const type of EVENT_TYPES) {
+    const names = [SEQ_COLUMN, ...fieldsOf(type).map(([name]) => name)].filter(
+      (name) => name !== "ts_created_ns",
+    );
+    const sql = `SELECT ${names.join(", ")} FROM ${catalog[type].table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`;
+    const statements = [x.sqlite.prepare(sql), y.sqlite.prepare(sql)];
+    const [left, right] = statements.map(
+      (s) => s.iterate(runId) as Iterator<Record<string, SqlValue>>,
+    ) as [Iterator<Record<string, SqlValue>>, Iterator<Record<string, SqlValue>>];
+    for (;;) {
+      const [p, q] = [left.next(), right.next()];
+      if (p.done || q.done) {
+        if (p.done !== q.done) throw new Error("the runs differ");
+        break;
+      }
+      for (const name of names)
+        if (p.value[name] !== q.value[name]) throw new Error("the runs differ");
+      events++;
+    }
+    for (const statement of statements) statement.finalize();
+  }
+  x.close();
+  y.close();
+  report({ seconds: (performance.now() - start) / 1000, events });
+}
+
+/** `checkDatabase` of a file; the events are those of all its runs. */
+function check(path: string): void {
+  const start = performance.now();
+  const db = openRunsDb(path);
+  const findings = checkDatabase(db);
+  if (findings.length > 0) throw new Error(findings[0]?.message);
+  const events = listRunSummaries(db).reduce((n, r) => n + Number(r.events), 0);
+  const seconds = (performance.now() - start) / 1000;
+  db.close();
+  report({ seconds, events });
+}
+
+/**
+ * The limit of check: SQLite's integrity check, then every row of the run read once (each table
+ * in seq order, streamed), without the checks of each value, the sequence or the counters.
+ */
+function checkPlain(path: string, runId: string): void {
+  const start = performance.now();
+  const db = openRunsDb(path);
+  db.sqlite.query("PRAGMA integrity_check").all();
+  let events = 0;
+  for (const type of EVENT_TYPES) {
+    const statement = db.sqlite.prepare(
+      `SELECT * FROM ${catalog[type].table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
+    );
+    for (const _ of statement.iterate(runId)) events++;
+    statement.finalize();
+  }
+  db.close();
+  report({ seconds: (performance.now() - start) / 1000, events });
+}
+
 /** `runtape merge`: the runs of `inputs` into `out`. */
 function merge(out: string, inputs: string[]): void {
   const start = performance.now();
@@ -329,6 +408,18 @@ switch (kind) {
     break;
   case "encode":
     encode(args[0] as string, args[1] as string);
+    break;
+  case "diff":
+    diff(args[0] as string, args[1] as string, args[2] as string);
+    break;
+  case "diff-plain":
+    diffPlain(args[0] as string, args[1] as string, args[2] as string);
+    break;
+  case "check":
+    check(args[0] as string);
+    break;
+  case "check-plain":
+    checkPlain(args[0] as string, args[1] as string);
     break;
   case "merge":
     merge(args[0] as string, args.slice(1));

@@ -38,7 +38,8 @@ export const hostTarget = () => `bun-${process.platform}-${process.arch}`;
 export async function buildBinary(options: BuildOptions): Promise<void> {
   const target = options.target ?? hostTarget();
   const result = await Bun.build({
-    entrypoints: [`${ROOT}bin/runtape.ts`],
+    // The integrity check's thread (src/inspect/integrity.ts) is a module of its own in the binary.
+    entrypoints: [`${ROOT}bin/runtape.ts`, `${ROOT}src/inspect/integrity-worker.ts`],
     // Names stay: a --verbose stack trace must say `openRunsDb`, not `M`; renaming saves little.
     minify: (options.minify ?? true) && { whitespace: true, syntax: true, identifiers: false },
     bytecode: options.bytecode ?? true,

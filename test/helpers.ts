@@ -237,6 +237,23 @@ export function reading<T>(path: string, read: (db: RunsDb) => T): T {
   }
 }
 
+/** `db` whose connection calls `onQuery(sql)` before each `query`: to watch it, or to act between two. */
+export function watchingQueries(db: RunsDb, onQuery: (sql: string) => void): RunsDb {
+  const sqlite = new Proxy(db.sqlite, {
+    get(target, name) {
+      if (name === "query") {
+        return (sql: string) => {
+          onQuery(sql);
+          return target.query(sql);
+        };
+      }
+      const value = Reflect.get(target, name, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { ...db, sqlite };
+}
+
 /** A second connection to `path`, as another process would have: read-only, exact integers. */
 export function rawDb(path: string): Database {
   return new Database(path, { readonly: true, safeIntegers: true });

@@ -15,7 +15,16 @@ import {
   type Side,
 } from "../src/index.ts";
 import { removeRuns, renameRun, tagRun } from "../src/manage.ts";
-import { bar, FIXTURE_DIR, fixtureCopy, fixtureTest, reading, T0, tempDir } from "./helpers.ts";
+import {
+  bar,
+  FIXTURE_DIR,
+  fixtureCopy,
+  fixtureTest,
+  reading,
+  T0,
+  tempDir,
+  watchingQueries,
+} from "./helpers.ts";
 
 const fill = (side: Side, quantity_filled: number, fill_price: number, commission = 0) => ({
   side,
@@ -435,32 +444,43 @@ describe("check", () => {
     ]);
   });
 
-  test("reports what SQLite's integrity check finds: here an index page that lies", () => {
-    const path = join(tempDir(), "runs.db");
-    const recorder = Recorder.start(path, { runId: "t" });
-    recorder.record(filled("order-id-to-corrupt", "AAPL", "BUY", 1, 100, 0));
-    recorder.close();
-    const raw = new Database(path);
-    const { rootpage } = raw
-      .query("SELECT rootpage FROM sqlite_schema WHERE name = 'idx_fills_order_id'")
-      .get() as { rootpage: number };
-    const { page_size } = raw.query("PRAGMA page_size").get() as { page_size: number };
-    raw.run("PRAGMA wal_checkpoint(TRUNCATE)"); // every page in the main file
-    raw.close();
-    // The index's only page holds the key text; change it so that the row is missing from it.
-    const bytes = readFileSync(path);
-    const page = bytes.subarray((rootpage - 1) * page_size, rootpage * page_size);
-    const at = page.indexOf("order-id-to-corrupt");
-    expect(at).toBeGreaterThan(0);
-    page.write("order-id-corrupted!", at);
-    writeFileSync(path, bytes);
-    const db = openRunsDb(path);
-    const findings = checkDatabase(db);
-    db.close();
-    expect(findings.length).toBeGreaterThan(0);
-    expect(findings.every((f) => f.kind === "integrity")).toBe(true);
-    expect(findings.map((f) => f.message).join("\n")).toContain("idx_fills_order_id");
-  });
+  // A large file is checked by SQLite on a thread of its own (src/inspect/integrity.ts).
+  test.each([
+    ["small", 0],
+    ["large", 40_000_000],
+  ])(
+    "reports what SQLite's integrity check finds in a %s file: an index page that lies",
+    (_, pad) => {
+      const path = join(tempDir(), "runs.db");
+      const recorder = Recorder.start(path, { runId: "t" });
+      recorder.record(filled("order-id-to-corrupt", "AAPL", "BUY", 1, 100, 0));
+      recorder.close();
+      const raw = new Database(path);
+      raw.run("CREATE TABLE padding (bytes BLOB)");
+      raw.run("INSERT INTO padding VALUES (zeroblob(?))", [pad]);
+      const { rootpage } = raw
+        .query("SELECT rootpage FROM sqlite_schema WHERE name = 'idx_fills_order_id'")
+        .get() as { rootpage: number };
+      const { page_size } = raw.query("PRAGMA page_size").get() as { page_size: number };
+      raw.run("PRAGMA wal_checkpoint(TRUNCATE)"); // every page in the main file
+      raw.close();
+      // The index's only page holds the key text; change it so that the row is missing from it.
+      const bytes = readFileSync(path);
+      const page = bytes.subarray((rootpage - 1) * page_size, rootpage * page_size);
+      const at = page.indexOf("order-id-to-corrupt");
+      expect(at).toBeGreaterThan(0);
+      page.write("order-id-corrupted!", at);
+      writeFileSync(path, bytes);
+      const db = openRunsDb(path);
+      const queries: string[] = [];
+      const findings = checkDatabase(watchingQueries(db, (sql) => queries.push(sql)));
+      db.close();
+      expect(queries.includes("PRAGMA integrity_check")).toBe(pad === 0);
+      expect(findings.length).toBeGreaterThan(0);
+      expect(findings.every((f) => f.kind === "integrity")).toBe(true);
+      expect(findings.map((f) => f.message).join("\n")).toContain("idx_fills_order_id");
+    },
+  );
 });
 
 /** A run whose recorder flushed some events and then "died": its pid is that of a finished process. */

@@ -5,6 +5,7 @@ import { replay } from "../replay.ts";
 import { getRun, isRecordingAlive, listRuns, RUN_STATUSES, type RunRow } from "../runs.ts";
 import { EXTENSION_SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
 import { cleanRun } from "../stored-runs.ts";
+import { startIntegrityCheck } from "./integrity.ts";
 
 /** One problem `checkDatabase` found. */
 export interface CheckFinding {
@@ -24,30 +25,31 @@ const ROW_FINDINGS_PER_RUN = 20;
  * and statuses that contradict the data. The layout itself is checked when the file is opened.
  * With `runId`, the per-run checks look at that run only. Returns the findings; none means clean.
  * Reads every row, all in one read transaction (one moment of a file others may be writing): the
- * slow, thorough look, not inspect's quick one.
+ * slow, thorough look, not inspect's quick one. On a large file SQLite's integrity check runs
+ * meanwhile on a thread of its own (see startIntegrityCheck).
  */
 export function checkDatabase(db: RunsDb, options: { runId?: string } = {}): CheckFinding[] {
   return inSnapshot(db, () => {
-    const findings: CheckFinding[] = [];
-    for (const { integrity_check } of db.sqlite.query("PRAGMA integrity_check").all() as {
-      integrity_check: string;
-    }[]) {
-      if (integrity_check !== "ok") findings.push({ kind: "integrity", message: integrity_check });
-    }
-    findings.push(...foreignKeyFindings(db));
-    const runs = options.runId === undefined ? listRuns(db) : [getRun(db, options.runId)];
-    for (const run of runs) {
-      const shape = runRowFindings(run);
-      findings.push(...shape);
-      // A run row that does not fit leaves nothing to compare its events with.
-      if (shape.length === 0) {
-        const clean = provenClean(db, run.run_id);
-        findings.push(...checkRun(db, run, clean));
-        // Only a run not proven clean has rows to find: the replay says which, as it would.
-        if (clean === undefined) findings.push(...rowFindings(db, run.run_id));
+    const integrity = startIntegrityCheck(db);
+    try {
+      const findings = foreignKeyFindings(db);
+      const runs = options.runId === undefined ? listRuns(db) : [getRun(db, options.runId)];
+      for (const run of runs) {
+        const shape = runRowFindings(run);
+        findings.push(...shape);
+        // A run row that does not fit leaves nothing to compare its events with.
+        if (shape.length === 0) {
+          const clean = provenClean(db, run.run_id);
+          findings.push(...checkRun(db, run, clean));
+          // Only a run not proven clean has rows to find: the replay says which, as it would.
+          if (clean === undefined) findings.push(...rowFindings(db, run.run_id));
+        }
       }
+      const problems = integrity.result().filter((message) => message !== "ok");
+      return [...problems.map((message) => ({ kind: "integrity" as const, message })), ...findings];
+    } finally {
+      integrity.stop();
     }
-    return findings;
   });
 }
 

@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { checkDatabase, openRunsDb, Recorder } from "../../src/index.ts";
-import { bar, sampleEvents, tempDir } from "../helpers.ts";
+import { bar, sampleEvents, tempDir, watchingQueries } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { runtape } from "./run.ts";
 import { lines } from "./support.ts";
@@ -121,23 +121,14 @@ describe("inspect --check", () => {
     // The writer commits right between the check's reading of the counters and its counting of
     // the rows: where another process's flush lands, at random, in a real race.
     let wrote = false;
-    const sqlite = new Proxy(db.sqlite, {
-      get(target, name) {
-        if (name === "query") {
-          return (sql: string) => {
-            if (!wrote && sql.includes("COUNT(")) {
-              wrote = true;
-              write(50);
-            }
-            return target.query(sql);
-          };
-        }
-        const value = Reflect.get(target, name, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    const watched = watchingQueries(db, (sql) => {
+      if (!wrote && sql.includes("COUNT(")) {
+        wrote = true;
+        write(50);
+      }
     });
     try {
-      expect(checkDatabase({ ...db, sqlite })).toEqual([]);
+      expect(checkDatabase(watched)).toEqual([]);
       expect(wrote).toBe(true);
       expect(checkDatabase(db)).toEqual([]); // and the rows it did not see are there
     } finally {
