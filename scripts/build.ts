@@ -2,6 +2,7 @@
 // The binary must behave the same wherever it is started, so it loads no .env, bunfig.toml,
 // package.json or tsconfig.json from the working directory.
 import type { BuildInfo } from "../src/version.ts";
+import { WORKER_MODULES } from "../src/worker-module.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -38,8 +39,8 @@ export const hostTarget = () => `bun-${process.platform}-${process.arch}`;
 export async function buildBinary(options: BuildOptions): Promise<void> {
   const target = options.target ?? hostTarget();
   const result = await Bun.build({
-    // The integrity check's thread (src/inspect/integrity.ts) is a module of its own in the binary.
-    entrypoints: [`${ROOT}bin/runtape.ts`, `${ROOT}src/inspect/integrity-worker.ts`],
+    // Each worker thread is a module of its own in the binary (src/worker-module.ts).
+    entrypoints: [`${ROOT}bin/runtape.ts`, ...WORKER_MODULES.map((path) => `${ROOT}${path}`)],
     // Names stay: a --verbose stack trace must say `openRunsDb`, not `M`; renaming saves little.
     minify: (options.minify ?? true) && { whitespace: true, syntax: true, identifiers: false },
     bytecode: options.bytecode ?? true,

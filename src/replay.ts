@@ -38,6 +38,12 @@ export interface ReplayOptions {
   stats?: ReplayStats;
 }
 
+/**
+ * Replay options with a window on the sequence column, `[from, to)`: one slice of a runtape run,
+ * for the threads that encode a run's lines slice by slice (src/replay-parallel.ts).
+ */
+export type SliceOptions = ReplayOptions & { seqRange?: readonly [number, number] };
+
 /** What a replay went through. */
 export interface ReplayStats {
   runId: string;
@@ -108,7 +114,7 @@ type RowReader<T> = (
  */
 export function* replayLines(
   source: string | RunsDb,
-  options: ReplayOptions,
+  options: SliceOptions,
   encoder: (type: EventType) => (record: Record<string, unknown>) => string,
 ): Generator<string> {
   yield* merge(source, options, (db, type, bySeq) => {
@@ -154,7 +160,7 @@ export function* replayLines(
 
 function* merge<T>(
   source: string | RunsDb,
-  options: ReplayOptions,
+  options: SliceOptions,
   reader: RowReader<T>,
 ): Generator<T> {
   const db = typeof source === "string" ? openRunsDb(source) : source;
@@ -279,7 +285,7 @@ function openStream<T>(
   type: string,
   runId: string,
   bySeq: boolean,
-  options: ReplayOptions,
+  options: SliceOptions,
   reader: RowReader<T>,
 ): [Stream<T>, Statement, { where: string; params: SqlValue[] }] {
   const table = db.catalog.table(type);
@@ -293,6 +299,10 @@ function openStream<T>(
   if (options.to !== undefined) {
     where.push("ts_event_ns <= ?");
     params.push(options.to);
+  }
+  if (options.seqRange !== undefined) {
+    where.push(`${SEQ_COLUMN} >= ? AND ${SEQ_COLUMN} < ?`);
+    params.push(...options.seqRange);
   }
   if (options.symbols !== undefined) {
     const filter = symbolFilter(db, type, options.symbols);
@@ -465,6 +475,33 @@ export function rowCheck(
  * takes 64-bit integers as their decimal text and tries no foreign storage class.
  */
 function compileRow<T>(
+  table: string,
+  fields: readonly (readonly [string, Field<unknown>])[],
+  result: string,
+  mode: "event" | "stored" | "text",
+): (row: Record<string, SqlValue>) => T | RowDecodeError {
+  // Compiled once per shape: a run replayed slice by slice would otherwise compile them per slice
+  // and run them cold each time (3× slower).
+  let compiled = compiledRows.get(fields);
+  if (compiled === undefined) {
+    compiled = new Map();
+    compiledRows.set(fields, compiled);
+  }
+  const key = `${table}\0${mode}\0${result}`;
+  let row = compiled.get(key);
+  if (row === undefined) {
+    row = compileRowAnew(table, fields, result, mode);
+    compiled.set(key, row);
+  }
+  return row as (row: Record<string, SqlValue>) => T | RowDecodeError;
+}
+
+const compiledRows = new WeakMap<
+  readonly (readonly [string, Field<unknown>])[],
+  Map<string, (row: Record<string, SqlValue>) => unknown>
+>();
+
+function compileRowAnew<T>(
   table: string,
   fields: readonly (readonly [string, Field<unknown>])[],
   result: string,

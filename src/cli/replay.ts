@@ -7,6 +7,7 @@ import { Pacer } from "../pacing.ts";
 import { copyRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
 import { type ReplayOptions, type ReplayStats, replayLines } from "../replay.ts";
+import { parallelLines, worthSlicing } from "../replay-parallel.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
 import { printable } from "../text.ts";
 import {
@@ -143,6 +144,17 @@ async function replayToStdout(
     await runSize(source, stats.runId),
     options.limit ?? Number.POSITIVE_INFINITY,
   );
+  if (speed === undefined && int64 !== undefined && source.kind === "sqlite") {
+    const { db } = source as SqliteSource;
+    if (worthSlicing(db, options)) {
+      const sliced = { ...stats, workerSlices: 0 };
+      for await (const block of parallelLines(db, options, int64, sliced)) {
+        out(block);
+        progress.update(sliced.events, total);
+      }
+      return finish(progress, sliced, sliced.workerSlices > 0 ? " on 2 threads" : "");
+    }
+  }
   if (speed === undefined) {
     // A file's lines come straight from its rows, with no event built (see replayLines).
     const lines =
@@ -182,8 +194,13 @@ async function replayToStdout(
       progress.update(stats.events, total);
     }
   }
+  return finish(progress, stats);
+}
+
+function finish(progress: Progress, stats: ReplayStats, threads = ""): number {
   const skipped = stats.skipped > 0 ? ` (${stats.skipped} invalid rows skipped)` : "";
-  progress.finish(`replayed ${stats.events} events of run ${stats.runId}${skipped}`, stats.events);
+  const summary = `replayed ${stats.events} events of run ${stats.runId}${threads}${skipped}`;
+  progress.finish(summary, stats.events);
   return 0;
 }
 

@@ -1,19 +1,12 @@
 import { statSync } from "node:fs";
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { RunsDb } from "../db.ts";
+import { workerModule } from "../worker-module.ts";
 
 /** Below this size the check runs in line: starting a thread would cost more than it saves. */
 const BESIDE_FROM_BYTES = 32 * 1024 * 1024;
 /** How long a thread may take to start before the check runs in line instead. */
 const START_MS = 2_000;
-/**
- * The thread's module. Compiled into the binary, it is an entry point of its own, found by its
- * path from the repository's root (see scripts/build.ts).
- */
-const WORKER = import.meta.url.startsWith("file:///$bunfs/")
-  ? "./src/inspect/integrity-worker.ts"
-  : new URL("./integrity-worker.ts", import.meta.url);
-
 /**
  * SQLite's integrity check of the file (`PRAGMA integrity_check`: "ok", or one line per problem).
  * On a large file it costs as much as reading every row, so it starts now on a thread and a
@@ -35,7 +28,7 @@ export function startIntegrityCheck(db: RunsDb): { result(): string[]; stop(): v
   const flag = new Int32Array(new SharedArrayBuffer(8));
   let worker: Worker;
   try {
-    worker = new Worker(WORKER, {
+    worker = new Worker(workerModule("src/inspect/integrity-worker.ts"), {
       workerData: { path: db.path, port: port2, flag },
       transferList: [port2],
     });

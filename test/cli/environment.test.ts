@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir } from "../helpers.ts";
+import { SLICE_SEQS } from "../../src/replay-parallel.ts";
+import { bulkRun, tempDir } from "../helpers.ts";
 import { runtape, SPAWNED, spawnRuntape, type Via } from "./run.ts";
 import {
   atTerminal,
@@ -142,5 +143,28 @@ describe("the compiled binary in a directory with .env and bunfig.toml", () => {
     expect([result.code, result.screen]).toEqual([0, expect.stringMatching(COLOUR)]);
     // Bun running the source does load it: the probe sees a loaded .env.
     expect((await at("source")).screen).not.toMatch(COLOUR);
+  });
+});
+
+describe("replaying a run large enough for a second thread", () => {
+  test("the binary, the source and main print the same lines; the summary says two threads were used", async () => {
+    const dir = tempDir();
+    const path = join(dir, "big.db");
+    bulkRun(path, "big", 5 * SLICE_SEQS);
+    const twoCores = navigator.hardwareConcurrency >= 2;
+    const results = await Promise.all(
+      (["main", ...SPAWNED] as Via[]).map((via) =>
+        runtape(["replay", path, "--run", "big"], { via }),
+      ),
+    );
+    const [inProcess] = results;
+    expect(lines(inProcess?.stdout ?? "")).toHaveLength(5 * SLICE_SEQS);
+    for (const result of results) {
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(inProcess?.stdout as string);
+      expect(
+        result.stderr.includes(`replayed ${5 * SLICE_SEQS} events of run big on 2 threads`),
+      ).toBe(twoCores);
+    }
   });
 });

@@ -1,0 +1,143 @@
+import { Database } from "bun:sqlite";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { type EventType, openRunsDb, type ReplayOptions } from "../src/index.ts";
+import type { Int64Style } from "../src/json.ts";
+import { lineEncoder } from "../src/ndjson.ts";
+import { replayLines } from "../src/replay.ts";
+import { parallelLines, runSlices, SLICE_SEQS, worthSlicing } from "../src/replay-parallel.ts";
+import { bulkRun, forgetSequence, rawDb, recordDemoRuns, tempDir } from "./helpers.ts";
+
+let path: string;
+beforeAll(() => {
+  path = recordDemoRuns(join(tempDir(), "runs.db"), ["a", "b"], { bars: 60 });
+});
+
+/** What the one-thread path writes: every line with its newline. */
+function serial(options: ReplayOptions, int64: Int64Style = "number"): string {
+  const lines = [...replayLines(path, options, (type: EventType) => lineEncoder(type, int64))];
+  return lines.map((line) => `${line}\n`).join("");
+}
+
+/** The two-thread path's output, with slices of `seqs` sequence numbers, and its event count. */
+async function parallel(
+  options: ReplayOptions,
+  seqs: number,
+  int64: Int64Style = "number",
+): Promise<{ text: string; events: number; workerSlices: number }> {
+  const db = openRunsDb(path);
+  const stats = { runId: "", events: 0, skipped: 0, workerSlices: 0 };
+  let text = "";
+  try {
+    for await (const block of parallelLines(db, options, int64, stats, seqs)) {
+      text += typeof block === "string" ? block : new TextDecoder().decode(block);
+    }
+  } finally {
+    db.close();
+  }
+  return { text, events: stats.events, workerSlices: stats.workerSlices };
+}
+
+describe("replay's lines made by two threads", () => {
+  test("are the one thread's bytes, slice size and filters whatever they are", async () => {
+    const cases: [ReplayOptions, Int64Style][] = [
+      [{ run: "a" }, "number"],
+      [{ run: "b" }, "string"],
+      [{ run: "a", types: ["OrderSubmissionRequest", "FillEvent", "BarProcessed"] }, "number"],
+      [{ run: "a", symbols: ["MSFT"] }, "number"],
+    ];
+    for (const [options, int64] of cases) {
+      const expected = serial(options, int64);
+      const lines = expected.split("\n").length - 1;
+      expect(lines).toBeGreaterThan(50);
+      for (const seqs of [5, 64]) {
+        const { text, events, workerSlices } = await parallel(options, seqs, int64);
+        expect(text).toBe(expected);
+        expect(events).toBe(lines);
+        expect(workerSlices).toBeGreaterThan(0); // it did share the work
+      }
+    }
+  });
+
+  test("a window on ts_event_ns that leaves some slices empty", async () => {
+    const all = serial({ run: "a" }).split("\n").slice(0, -1);
+    const ts = (line: string) => BigInt(/"ts_event_ns":(-?\d+)/.exec(line)?.[1] ?? "0");
+    const from = ts(all[Math.floor(all.length / 3)] as string);
+    const to = ts(all[Math.floor(all.length / 2)] as string);
+    const options = { run: "a", from, to };
+    expect((await parallel(options, 5)).text).toBe(serial(options));
+  });
+
+  test("a row that does not decode in a worker's slice fails as the one thread fails, after the slices before it", async () => {
+    const copy = join(tempDir(), "bad.db");
+    const sqlite = rawDb(path);
+    sqlite.run(`VACUUM INTO '${copy}'`);
+    sqlite.close();
+    const seqs = 10;
+    // A bar in the second slice: the worker's.
+    const bad = new Database(copy);
+    bad.run(
+      "UPDATE bars SET bar_period = 'FORTNIGHT' WHERE id = (SELECT id FROM bars WHERE run_id = 'a' AND seq >= ? AND seq < ? LIMIT 1)",
+      [seqs + 1, 2 * seqs + 1],
+    );
+    bad.close();
+    const expected = (() => {
+      try {
+        [...replayLines(copy, { run: "a" }, (type: EventType) => lineEncoder(type, "number"))];
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error("the one-thread path read the bad row");
+    })();
+    const db = openRunsDb(copy);
+    const stats = { runId: "", events: 0, skipped: 0 };
+    const blocks: string[] = [];
+    let failure: Error | undefined;
+    try {
+      for await (const block of parallelLines(db, { run: "a" }, "number", stats, seqs)) {
+        blocks.push(typeof block === "string" ? block : new TextDecoder().decode(block));
+      }
+    } catch (error) {
+      failure = error as Error;
+    } finally {
+      db.close();
+    }
+    expect(failure?.constructor).toBe(expected.constructor);
+    expect(failure?.message).toBe(expected.message);
+    expect(failure?.message).toContain("FORTNIGHT");
+    expect(blocks).toHaveLength(1);
+    expect(serial({ run: "a" }).startsWith(blocks[0] as string)).toBe(true);
+  });
+
+  test("is chosen for a runtape run of more than four slices, without a limit", async () => {
+    const big = join(tempDir(), "big.db");
+    bulkRun(big, "big", 5 * SLICE_SEQS);
+    recordDemoRuns(big, ["small"]);
+    const db = openRunsDb(big);
+    try {
+      expect(worthSlicing(db, { run: "big" })).toBe(true);
+      expect(worthSlicing(db, { run: "big", limit: 10 })).toBe(false);
+      expect(worthSlicing(db, { run: "big", onInvalidRow: "skip" })).toBe(false);
+      expect(worthSlicing(db, { run: "small" })).toBe(false);
+      const stats = { runId: "", events: 0, skipped: 0, workerSlices: 0 };
+      let text = "";
+      for await (const block of parallelLines(db, { run: "big" }, "number", stats)) {
+        text += typeof block === "string" ? block : new TextDecoder().decode(block);
+      }
+      const lines = [...replayLines(db, { run: "big" }, (type) => lineEncoder(type, "number"))];
+      expect(text).toBe(lines.map((line) => `${line}\n`).join(""));
+      expect(stats.events).toBe(5 * SLICE_SEQS);
+      expect(stats.workerSlices).toBe(2); // slices 1 and 3 of 0…4
+    } finally {
+      db.close();
+    }
+    forgetSequence(big, "big"); // as the Python recorder writes it: no sequence to slice
+    const python = openRunsDb(big);
+    try {
+      expect(runSlices(python, "big")).toBeUndefined();
+      expect(worthSlicing(python, { run: "big" })).toBe(false);
+    } finally {
+      python.close();
+    }
+  });
+});
