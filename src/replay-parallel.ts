@@ -92,12 +92,16 @@ export function runSlices(
 }
 
 /**
- * Whether {@link parallelLines} is worth its thread for this replay: a second core, a runtape run
- * of more than four slices, no `limit` (the first events would do) and rows that do not decode
- * thrown (the default: counting skipped rows across threads is not worth it).
+ * Whether {@link parallelLines} is worth its thread for this replay: a second core (`cores`), a
+ * runtape run of more than four slices, no `limit` (the first events would do) and rows that do
+ * not decode thrown (the default: counting skipped rows across threads is not worth it).
  */
-export function worthSlicing(db: RunsDb, options: SliceOptions): boolean {
-  if (navigator.hardwareConcurrency < 2 || options.limit !== undefined) return false;
+export function worthSlicing(
+  db: RunsDb,
+  options: SliceOptions,
+  cores = navigator.hardwareConcurrency,
+): boolean {
+  if (cores < 2 || options.limit !== undefined) return false;
   if ((options.onInvalidRow ?? "throw") !== "throw") return false;
   return inSnapshot(db, () => {
     const slices = runSlices(db, resolveRunId(db, options.run));

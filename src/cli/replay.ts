@@ -12,6 +12,7 @@ import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts
 import { printable } from "../text.ts";
 import {
   commonArgs,
+  parseChoice,
   parseInteger,
   parseNames,
   parsePositive,
@@ -70,6 +71,12 @@ export default defineCommand({
       valueHint: "ID",
       description: "With --into: the copy's id (default: the source run's)",
     },
+    threads: {
+      type: "string",
+      valueHint: "N",
+      description:
+        "NDJSON of a large run encoded by 1 or 2 threads (default: 2 where a second core is)",
+    },
     "skip-invalid": {
       type: "boolean",
       description: "Pass over rows that do not decode (counted on stderr) instead of stopping",
@@ -96,6 +103,10 @@ export default defineCommand({
       onInvalidRow: args["skip-invalid"] ? "skip" : "throw",
     };
     const speed = parsePositive(args.speed, "--speed");
+    const threads = parseChoice(args.threads, "--threads", ["1", "2"] as const);
+    if (threads !== undefined && (args.into !== undefined || speed !== undefined)) {
+      throw new UsageError("--threads applies to NDJSON on stdout as fast as possible");
+    }
     if (args.into !== undefined) checkDbArg(args.into);
     if (args.into !== undefined && isStoreUrl(args.db)) {
       throw new UsageError(
@@ -114,6 +125,7 @@ export default defineCommand({
         options,
         speed,
         args.format === "pretty" ? undefined : args.int64 === "string" ? "string" : "number",
+        threads === undefined ? undefined : Number(threads),
       );
     } finally {
       await source.close();
@@ -129,12 +141,16 @@ async function* linesOf(
   for await (const events of chunks) yield events.map(format);
 }
 
-/** The run on stdout as NDJSON (with `int64`, numbers or strings) or, without, pretty lines. */
+/**
+ * The run on stdout as NDJSON (with `int64`, numbers or strings) or, without, pretty lines; a
+ * large run's NDJSON by `threads` threads (default: as many as help, up to two).
+ */
 async function replayToStdout(
   source: RunSource,
   options: ReplayOptions,
   speed: number | undefined,
   int64: Int64Style | undefined,
+  threads: number | undefined,
 ): Promise<number> {
   const format =
     int64 === undefined ? pretty : int64 === "string" ? encodeEventInt64Strings : encodeEvent;
@@ -146,7 +162,7 @@ async function replayToStdout(
   );
   if (speed === undefined && int64 !== undefined && source.kind === "sqlite") {
     const { db } = source as SqliteSource;
-    if (worthSlicing(db, options)) {
+    if (threads !== 1 && worthSlicing(db, options, threads ?? navigator.hardwareConcurrency)) {
       const sliced = { ...stats, workerSlices: 0 };
       for await (const block of parallelLines(db, options, int64, sliced)) {
         out(block);
