@@ -146,6 +146,18 @@ try {
       `  ${name}: ${r.write_bytes_per_event.toFixed(0)} bytes written per event, ${r.write_amplification.toFixed(2)}× the final file (limit ${r.limit_write_amplification.toFixed(2)}×), peak RSS ${r.peak_rss_mb.toFixed(0)} MB, publish ${r.publish_mean_us.toFixed(2)} µs mean (${(r.publish_share * 100).toFixed(0)}% of the time), longest ${r.publish_max_ms.toFixed(0)} ms`,
     );
   }
+  // The rollback journal (Recorder option `journal`): bytes written, one run of each kind.
+  const rollback: Record<string, { per_s: number; write_amplification: number }> = {};
+  for (const data of ["bars", "mixed"]) {
+    const s = await worker("record", data, N, fresh(`rollback-${data}.db`), "run", "", "rollback");
+    rollback[data] = {
+      per_s: Math.round(rate(s)),
+      write_amplification: (s.writeBytes ?? 0) / (s.fileBytes ?? 1),
+    };
+    log(
+      `  ${data}, rollback journal: ${fmt(rate(s))} events/s, ${rollback[data].write_amplification.toFixed(2)}× the final file`,
+    );
+  }
 
   log("2. reading");
   const barsDb = join(dir, "rec-bars-0.db");
@@ -274,6 +286,7 @@ try {
     pairs: PAIRS,
     record_bars: bars,
     record_mixed: mixed,
+    record_rollback_journal: rollback,
     replay_per_s: Math.round(median(replay.a.map(rate))),
     iterate_per_s: Math.round(median(replay.b.map(rate))),
     replay_ratio: replay.ratio,
@@ -325,6 +338,12 @@ try {
           `  write amplification ${name}`,
           `${f(r.write_amplification)}×`,
           `${f(r.limit_write_amplification)}×`,
+          "≤ 2×",
+        ],
+        [
+          `  … with the rollback journal`,
+          `${f(rollback[name]?.write_amplification ?? 0)}×`,
+          "",
           "≤ 2×",
         ],
         [`  peak RSS ${name} (MB)`, f(r.peak_rss_mb, 0), "", "< 64"],

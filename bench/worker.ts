@@ -73,13 +73,20 @@ function generation(make: (i: number) => Event, n: number): number {
  * the events is timed apart and taken off: what is left is what recording costs the publisher.
  * `batchSize` overrides the recorder's (to measure an earlier setting).
  */
-function record(data: string, n: number, path: string, runId: string, batchSize?: number): void {
+function record(
+  data: string,
+  n: number,
+  path: string,
+  runId: string,
+  batchSize?: number,
+  journal?: "wal" | "rollback",
+): void {
   const make = generators[data] as (i: number) => Event;
   const generating = generation(make, n);
   const written = writtenBytes();
   const start = performance.now();
   const bus = new EventBus();
-  const recorder = Recorder.start(path, { runId, ...(batchSize && { batchSize }) });
+  const recorder = Recorder.start(path, { runId, journal, ...(batchSize && { batchSize }) });
   recorder.attach(bus);
   let publishing = 0;
   let longest = 0;
@@ -388,7 +395,8 @@ switch (kind) {
       Number(args[1]),
       args[2] as string,
       args[3] as string,
-      args[4] === undefined ? undefined : Number(args[4]),
+      args[4] ? Number(args[4]) : undefined,
+      args[5] as "wal" | "rollback" | undefined,
     );
     break;
   case "limit":

@@ -41,6 +41,14 @@ export interface OpenOptions {
   initialize?: boolean;
   /** The event catalog to read and write with (default: runtape's); a test may add types. */
   catalog?: EventCatalog;
+  /**
+   * With `write`: the file's journal. `wal` (default) lets readers run beside the writer, and
+   * writes every page twice (to the log, then into the file). `rollback` writes about 1.2× the
+   * file instead of 2.2× (pages the file grows by are not journaled) and stays crash safe, but a
+   * reader's transaction holds each commit back until it ends, and the file must have no other
+   * connection when it switches: for runs nobody reads while they are recorded (batch backtests).
+   */
+  journal?: "wal" | "rollback";
 }
 
 /**
@@ -160,7 +168,7 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
   }
   try {
     const version = write
-      ? prepareForWriting(sqlite, path, catalog, options.initialize !== false)
+      ? prepareForWriting(sqlite, path, catalog, options.initialize !== false, options.journal)
       : checkLayout(sqlite, path, catalog);
     if (version === 0 && !write) throw emptyFile(path);
     return {
@@ -363,22 +371,28 @@ function bookkeepingColumns(): ReadonlyMap<string, string[]> {
 }
 
 /**
- * WAL lets readers run beside one writer; it is a property of the file, set outside transactions.
- * Switching needs the file to itself and SQLite reports a race with another process opening the
- * same new file as SQLITE_BUSY without waiting, so it is retried within the busy timeout.
+ * Puts the file in `journal` mode (see {@link OpenOptions}): a property of the file, set outside
+ * transactions. Switching needs the file to itself and SQLite reports a race with another process
+ * opening the same new file as SQLITE_BUSY without waiting (or, leaving WAL, keeps the mode it
+ * had), so it is retried within the busy timeout.
  */
-function useWal(sqlite: Database): void {
+function useJournal(sqlite: Database, path: string, journal: "wal" | "rollback"): void {
+  const wanted = journal === "wal" ? "wal" : "delete";
+  const mode = (sql: string) => (sqlite.query(sql).get() as { journal_mode: string }).journal_mode;
   for (let waited = 0; ; waited += 10) {
     try {
-      const { journal_mode } = sqlite.query("PRAGMA journal_mode").get() as {
-        journal_mode: string;
-      };
-      if (journal_mode !== "wal") sqlite.exec("PRAGMA journal_mode = WAL");
-      return;
+      if (mode("PRAGMA journal_mode") === wanted) return;
+      if (mode(`PRAGMA journal_mode = ${wanted.toUpperCase()}`) === wanted) return;
     } catch (error) {
-      if (!sqliteCode(error)?.startsWith("SQLITE_BUSY") || waited >= BUSY_TIMEOUT_MS) throw error;
-      Bun.sleepSync(10);
+      if (!sqliteCode(error)?.startsWith("SQLITE_BUSY")) throw error;
     }
+    if (waited >= BUSY_TIMEOUT_MS) {
+      throw new DatabaseAccessError(
+        path,
+        `cannot switch it to the ${journal === "wal" ? "WAL" : "rollback"} journal while another process has it open in the other mode`,
+      );
+    }
+    Bun.sleepSync(10);
   }
 }
 
@@ -388,13 +402,16 @@ function prepareForWriting(
   path: string,
   catalog: EventCatalog,
   initialize: boolean,
+  journal: "wal" | "rollback" = "wal",
 ): number {
   sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   const version = checkLayout(sqlite, path, catalog);
   if (version === 0 && !initialize) throw emptyFile(path);
   // Also for a current layout: a file made from schema.sql by another tool is not in WAL yet.
-  useWal(sqlite);
-  sqlite.exec("PRAGMA synchronous = NORMAL");
+  useJournal(sqlite, path, journal);
+  // Under WAL a commit that a power cut loses leaves the file whole; a rollback journal needs the
+  // full syncs for that.
+  sqlite.exec(`PRAGMA synchronous = ${journal === "wal" ? "NORMAL" : "FULL"}`);
   if (version === catalog.version) return version;
   // Another process may be doing the same: decide again inside the write lock.
   sqlite

@@ -28,11 +28,18 @@ export interface RecorderOptions {
   batchSize?: number;
   /** Age of the oldest buffered event that triggers a flush: what a crash may lose. Default 100 ms. */
   flushIntervalMs?: number;
+  /**
+   * The file's journal when the recorder opens it by path: `wal` (default), or `rollback`, which
+   * writes about half the bytes but holds each flush back while a reader is in a transaction
+   * (see OpenOptions.journal).
+   */
+  journal?: "wal" | "rollback";
 }
 
 const OptionsSchema = v.object({
   batchSize: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
   flushIntervalMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))),
+  journal: v.optional(v.picklist(["wal", "rollback"], 'expected "wal" or "rollback"')),
 });
 
 function checkOptions(options: RecorderOptions): void {
@@ -182,7 +189,10 @@ export class Recorder {
     const runId = options.runId ?? Bun.randomUUIDv7();
     checkRunId(runId);
     const ownsDb = typeof target === "string";
-    const db = typeof target === "string" ? openRunsDb(target, { mode: "write" }) : target;
+    const db =
+      typeof target === "string"
+        ? openRunsDb(target, { mode: "write", journal: options.journal })
+        : target;
     if (!db.writable) {
       throw new RuntapeError(`${db.path} was opened read-only; open it for writing`, "READ_ONLY");
     }

@@ -57,8 +57,9 @@ function runHash(path: string, runId: string): string {
 }
 
 /** `runtape record --input -` of run `runId`, fed `events` bars and waited for until they are stored. */
-async function startRecording(dir: string, runId: string, events: number) {
-  const proc = Bun.spawn([await binary(), "record", "runs.db", "--input", "-", "--run-id", runId], {
+async function startRecording(dir: string, runId: string, events: number, ...flags: string[]) {
+  const args = ["record", "runs.db", "--input", "-", "--run-id", runId, ...flags];
+  const proc = Bun.spawn([await binary(), ...args], {
     cwd: dir,
     stdin: "pipe",
     stdout: "pipe",
@@ -72,53 +73,60 @@ async function startRecording(dir: string, runId: string, events: number) {
 }
 
 describe("crashes", () => {
-  test("kill -9 mid-run: the file is sound, flushed events are there, the run is stale; recover closes it", async () => {
-    const dir = tempDir();
-    const path = join(dir, "runs.db");
-    const proc = await startRecording(dir, "crash", 1000);
-    proc.stdin.write(ndjson(1000, 1500));
-    proc.stdin.flush();
-    // Flushed by age (100 ms) while the recorder waits for more input.
-    await until(() => stored(path, "crash") === 1500, "the next 500 events");
-    proc.stdin.write(ndjson(1500, 1510));
-    proc.kill(9);
-    await proc.exited;
+  test.each(["wal", "rollback"])(
+    "kill -9 mid-run (%s journal): the file is sound, flushed events are there, the run is stale; recover closes it",
+    async (journal) => {
+      const dir = tempDir();
+      const path = join(dir, "runs.db");
+      const proc = await startRecording(dir, "crash", 1000, "--journal", journal);
+      proc.stdin.write(ndjson(1000, 1500));
+      proc.stdin.flush();
+      // Flushed by age (100 ms) while the recorder waits for more input.
+      await until(() => stored(path, "crash") === 1500, "the next 500 events");
+      proc.stdin.write(ndjson(1500, 1510));
+      proc.kill(9);
+      await proc.exited;
 
-    const db = new Database(path, { readonly: true });
-    expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
-    expect(db.query("SELECT status, ts_end FROM runs").get()).toEqual({
-      status: "running",
-      ts_end: null,
-    });
-    db.close();
-    expect(stored(path, "crash")).toBeGreaterThanOrEqual(1500);
-    const events = [...replay(path, { run: "crash" })];
-    expect(events.slice(0, 1500).map((e) => e.ts_event_ns)).toEqual(
-      Array.from({ length: 1500 }, (_, i) => bar(i).ts_event_ns),
-    );
+      // A crash in rollback mode leaves a hot journal, which the next connection rolls back.
+      const db = new Database(path, { readonly: journal === "wal" });
+      expect(db.query("PRAGMA journal_mode").get()).toEqual({
+        journal_mode: journal === "wal" ? "wal" : "delete",
+      });
+      expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+      expect(db.query("SELECT status, ts_end FROM runs").get()).toEqual({
+        status: "running",
+        ts_end: null,
+      });
+      db.close();
+      expect(stored(path, "crash")).toBeGreaterThanOrEqual(1500);
+      const events = [...replay(path, { run: "crash" })];
+      expect(events.slice(0, 1500).map((e) => e.ts_event_ns)).toEqual(
+        Array.from({ length: 1500 }, (_, i) => bar(i).ts_event_ns),
+      );
 
-    const list = await runtape(["inspect", "runs.db"], { cwd: dir });
-    expect(list.stdout).toContain("running (process gone)");
-    const check = await runtape(["inspect", "runs.db", "--check"], { cwd: dir });
-    expect([check.code, check.stdout]).toEqual([1, expect.stringContaining("recording process")]);
+      const list = await runtape(["inspect", "runs.db"], { cwd: dir });
+      expect(list.stdout).toContain("running (process gone)");
+      const check = await runtape(["inspect", "runs.db", "--check"], { cwd: dir });
+      expect([check.code, check.stdout]).toEqual([1, expect.stringContaining("recording process")]);
 
-    const recovered = await runtape(["recover", "runs.db"], { cwd: dir });
-    expect(recovered.code).toBe(0);
-    expect(recovered.stdout).toStartWith(`crash\tfailed\t${events.length} events`);
-    const after = openRunsDb(path);
-    const run = after.sqlite.query("SELECT status, ts_start, ts_end FROM runs").get() as {
-      status: string;
-      ts_start: bigint;
-      ts_end: bigint;
-    };
-    after.close();
-    // ts_end is wall-clock time like ts_start: when the last stored event was built (the test built
-    // the later batches after the recorder had started).
-    const built = events.at(-1)?.ts_created_ns as bigint;
-    expect(built > run.ts_start).toBe(true);
-    expect(run).toEqual({ status: "failed", ts_start: run.ts_start, ts_end: built });
-    expect((await runtape(["inspect", "runs.db", "--check"], { cwd: dir })).code).toBe(0);
-  });
+      const recovered = await runtape(["recover", "runs.db"], { cwd: dir });
+      expect(recovered.code).toBe(0);
+      expect(recovered.stdout).toStartWith(`crash\tfailed\t${events.length} events`);
+      const after = openRunsDb(path);
+      const run = after.sqlite.query("SELECT status, ts_start, ts_end FROM runs").get() as {
+        status: string;
+        ts_start: bigint;
+        ts_end: bigint;
+      };
+      after.close();
+      // ts_end is wall-clock time like ts_start: when the last stored event was built (the test built
+      // the later batches after the recorder had started).
+      const built = events.at(-1)?.ts_created_ns as bigint;
+      expect(built > run.ts_start).toBe(true);
+      expect(run).toEqual({ status: "failed", ts_start: run.ts_start, ts_end: built });
+      expect((await runtape(["inspect", "runs.db", "--check"], { cwd: dir })).code).toBe(0);
+    },
+  );
 
   for (const [signal, code] of [
     ["SIGINT", 130],

@@ -9,6 +9,7 @@ import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
 import { push } from "../store/push.ts";
 import {
   commonArgs,
+  parseChoice,
   parseInteger,
   parseJsonArg,
   parseNames,
@@ -62,10 +63,17 @@ export default defineCommand({
       valueHint: "URL",
       description: "When the run completes, push it to this store (postgres://…)",
     },
+    journal: {
+      type: "string",
+      valueHint: "wal|rollback",
+      description:
+        "The file's journal: wal (default; readers beside the recorder) or rollback (half the bytes written; readers hold its writes back)",
+    },
     ...commonArgs,
   },
   async run({ args }) {
     checkDbArg(args.db);
+    const journal = parseChoice(args.journal, "--journal", ["wal", "rollback"] as const);
     const config = parseJsonArg(args.config, "--config");
     const metadata = parseJsonArg(args.metadata, "--metadata");
     const demo = {
@@ -90,6 +98,7 @@ export default defineCommand({
       name: args.name ?? (input === undefined ? "demo backtest" : undefined),
       config: config ?? (input === undefined ? demoConfig(demo) : undefined),
       metadata,
+      journal,
       signal: abort.signal,
       onStart: (started) => {
         recorder = started;

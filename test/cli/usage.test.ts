@@ -100,6 +100,7 @@ describe("runtape usage", () => {
       [["record", "--bars", "0"], "--bars takes a whole number"],
       [["record", "--seed", "x"], "--seed takes a whole number"],
       [["record", "--period", "WEEK"], "--period"],
+      [["record", "--journal", "memory"], '--journal takes one of wal, rollback (got "memory")'],
       [["record", "--symbols", ""], "--symbols needs at least one symbol"],
       [["record", "--config", "[1]"], "--config must be a JSON object"],
       [["record", "--metadata", "{"], "--metadata is not valid JSON"],
