@@ -1,7 +1,8 @@
 import { afterAll } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, statfsSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { binary } from "./cli/run.ts";
 
 /**
  * Where the run's temporary files go: TMPDIR when the user set it, else the memory filesystem
@@ -20,6 +21,20 @@ function temporaryBase(): string {
   return tmpdir();
 }
 
+/**
+ * Whether this run is the whole suite (`bun test`, `npm test`): no file or test name filter on
+ * its command line (Linux's /proc tells; elsewhere, say no).
+ */
+function wholeSuite(): boolean {
+  try {
+    const args = readFileSync("/proc/self/cmdline", "utf8").split("\0").filter(Boolean);
+    // Flags, and the values of flags given apart (`--timeout 60000`), filter nothing.
+    return args.slice(args.indexOf("test") + 1).every((a) => a.startsWith("-") || /^\d+$/.test(a));
+  } catch {
+    return false;
+  }
+}
+
 // Every temporary file of one `bun test` run (and of the processes it spawns, which inherit
 // TMPDIR) lives under one folder that is removed when the run ends: a run makes hundreds of
 // databases and binaries, and on a shared machine they filled the disk.
@@ -28,3 +43,7 @@ const root = mkdtempSync(join(temporaryBase(), "runtape-tests-"));
 chmodSync(root, 0o1777);
 process.env.TMPDIR = root;
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+// The whole suite runs the compiled binary's smoke tests: build it now, on the core the tests
+// leave idle, rather than when the first of them needs it. (A failed build fails those tests.)
+if (wholeSuite()) binary().catch(() => {});
