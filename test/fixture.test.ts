@@ -7,13 +7,11 @@ import {
   decodeEvent,
   EVENT_TYPES,
   type Event,
-  EventBus,
   inspectRun,
   listRunSummaries,
   openRunsDb,
   Recorder,
   replay,
-  replayOnto,
 } from "../src/index.ts";
 import {
   FIXTURE_DIR,
@@ -22,7 +20,6 @@ import {
   fixtureTest,
   HAS_FIXTURE,
   sampleEvents,
-  tempDir,
 } from "./helpers.ts";
 
 interface Published {
@@ -167,17 +164,4 @@ describe("the Python recorder's fixture", () => {
       expect(compared).toBe(2);
     },
   );
-
-  fixtureTest("a copy made by replaying onto a recording bus replays the same events", async () => {
-    const source = fixtureCopy();
-    const target = join(tempDir(), "copy.db");
-    for (const runId of runsOf(truth)) {
-      const bus = new EventBus();
-      const recorder = Recorder.start(target, { runId });
-      recorder.attach(bus);
-      await replayOnto(bus, source, { run: runId });
-      recorder.close();
-      expect([...replay(target, { run: runId })]).toEqual(fixtureEvents(runId) as Event[]);
-    }
-  });
 });
