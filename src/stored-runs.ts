@@ -7,11 +7,13 @@
  */
 import type { Statement } from "bun:sqlite";
 import { inSnapshot, type RunsDb } from "./db.ts";
+import { defaultCatalog, type EventType } from "./events/catalog.ts";
 import type { SqlValue } from "./events/fields.ts";
 import { countEvents, sumCounts } from "./inspect/queries.ts";
 import { rowCheck, selectColumns } from "./replay.ts";
-import { hasSequence } from "./runs.ts";
+import { getRun, hasSequence } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
+import { startThread } from "./thread.ts";
 
 type Row = Record<string, SqlValue>;
 
@@ -96,7 +98,8 @@ function checkedRows(
  * compared field by field except `ignore`, leaving out `excludeTypes`; undefined where that is not
  * proven (a row differs or fails a check, a run carries no sequence numbers, the files' layouts
  * differ). Equal `seq` and `ts_event_ns` in every table (always compared) are the same merge, so
- * the same order. The same run of the same handle is read once.
+ * the same order. The same run of the same handle is read once. The caller holds a read
+ * transaction on each side. Large finished runs are read by two threads, the tables shared out.
  */
 export function sameRuns(
   a: StoredRun,
@@ -106,13 +109,96 @@ export function sameRuns(
 ): Record<string, number> | undefined {
   if (a.db.catalog !== b.db.catalog || a.db.version !== b.db.version) return undefined;
   if (!hasSequence(a.db, a.runId) || !hasSequence(b.db, b.runId)) return undefined;
-  const db = a.db;
-  const types = db.catalog.typesAt(db.version).filter((type) => !excludeTypes.has(type));
+  const types = a.db.catalog.typesAt(a.db.version).filter((type) => !excludeTypes.has(type));
+  const job: TablesJob = {
+    a: { path: a.db.path, runId: a.runId },
+    b: { path: b.db.path, runId: b.runId },
+    same: a.db === b.db && a.runId === b.runId,
+    ignore: [...ignore],
+    types: [],
+  };
+  const [beside, here] = shareOut(a, b, types);
+  const thread =
+    beside.length > 0
+      ? startThread<Record<string, number> | null>("src/stored-runs-worker.ts", {
+          ...job,
+          types: beside,
+        })
+      : undefined;
+  try {
+    const mine = sameTables(a, b, { ...job, types: thread ? here : types });
+    if (mine === undefined || thread === undefined) return mine;
+    let theirs = thread.result();
+    // The thread read its own moment of each file: it holds only if the rows were the same then.
+    const counted = [countEvents(a.db, a.runId), countEvents(b.db, b.runId)];
+    if (
+      theirs &&
+      beside.some((t) => counted.some((c) => Number(c[t as EventType]) !== theirs?.[t]))
+    )
+      theirs = undefined;
+    theirs ??= sameTables(a, b, { ...job, types: beside });
+    if (theirs === null || theirs === undefined) return undefined;
+    return Object.fromEntries(types.map((t) => [t, (mine[t] ?? theirs[t]) as number]));
+  } finally {
+    thread?.stop();
+  }
+}
+
+/** Runs, both sides in this many events or more, whose reading two threads share. */
+const SHARED_FROM_EVENTS = 200_000;
+
+/**
+ * The tables of `types` a second thread reads (about half the rows, largest tables first), and
+ * those left here; none beside where a thread cannot do as well: small runs, runs still being
+ * recorded (the thread's moment of the file would be another), other catalogs, immutable storage.
+ */
+function shareOut(a: StoredRun, b: StoredRun, types: string[]): [string[], string[]] {
+  const shareable = [a, b].every(
+    ({ db, runId }) =>
+      db.catalog === defaultCatalog &&
+      db.access !== "immutable" &&
+      getRun(db, runId).status !== "running",
+  );
+  if (!shareable) return [[], types];
+  const counts = countEvents(a.db, a.runId);
+  const total = types.reduce((n, t) => n + Number(counts[t as EventType]), 0);
+  if (total < SHARED_FROM_EVENTS) return [[], types];
+  const beside: string[] = [];
+  let taken = 0;
+  for (const type of [...types].sort(
+    (x, y) => Number(counts[y as EventType]) - Number(counts[x as EventType]),
+  )) {
+    const n = Number(counts[type as EventType]);
+    if (taken + n <= total / 2) {
+      beside.push(type);
+      taken += n;
+    }
+  }
+  return [beside, types.filter((t) => !beside.includes(t))];
+}
+
+/** What a thread needs to compare some tables of two runs (see src/stored-runs-worker.ts). */
+export interface TablesJob {
+  a: { path: string; runId: string };
+  b: { path: string; runId: string };
+  /** One run of one file, compared with itself. */
+  same: boolean;
+  ignore: string[];
+  types: string[];
+}
+
+/** {@link sameRuns} over the tables of `job.types` only. */
+export function sameTables(
+  a: StoredRun,
+  b: StoredRun,
+  job: TablesJob,
+): Record<string, number> | undefined {
   // One run read twice in one snapshot is the same rows twice: one reading, checked, will do.
-  if (a.db === b.db && a.runId === b.runId) return checkedRows(a, types, () => true);
+  if (job.same) return checkedRows(a, job.types, () => true);
+  const ignore = new Set(job.ignore);
   const counts: Record<string, number> = {};
-  for (const type of types) {
-    const fields = db.catalog.fields(type).map(([name]) => name);
+  for (const type of job.types) {
+    const fields = a.db.catalog.fields(type).map(([name]) => name);
     const compared = [SEQ_COLUMN, ...fields.filter((f) => f === "ts_event_ns" || !ignore.has(f))];
     const equal = rowEquality(compared);
     const checkA = rowCheck(a.db, type);

@@ -5,7 +5,11 @@
  */
 
 /** The worker modules, by their path from the project's root. */
-export const WORKER_MODULES = ["src/replay-worker.ts", "src/inspect/integrity-worker.ts"] as const;
+export const WORKER_MODULES = [
+  "src/replay-worker.ts",
+  "src/inspect/integrity-worker.ts",
+  "src/stored-runs-worker.ts",
+] as const;
 
 /** The URL to start the worker `path` (one of {@link WORKER_MODULES}) from, in source or binary. */
 export function workerModule(path: (typeof WORKER_MODULES)[number]): URL {

@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -13,6 +13,7 @@ import {
   replay,
 } from "../src/index.ts";
 import { cleanRun, sameRuns } from "../src/stored-runs.ts";
+import * as thread from "../src/thread.ts";
 import { bar, forgetSequence, reading, sampleEvents, tempDir } from "./helpers.ts";
 
 const dir = tempDir();
@@ -238,5 +239,59 @@ describe("clean runs", () => {
     const path = changed(sql);
     expect(clean(path)).toBeUndefined();
     expect(findings(path).length).toBeGreaterThan(0);
+  });
+});
+
+describe("large runs", () => {
+  /** A finished run of `n` bars and `n` processed bars, written with SQL in a blink. */
+  function large(name: string, n: number): string {
+    const path = join(dir, `${name}.db`);
+    const recorder = Recorder.start(path, { runId: "run" });
+    recorder.close();
+    const raw = new Database(path);
+    const columns =
+      "run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume";
+    raw.run(
+      `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < ?)
+       INSERT INTO bars (${columns}, seq) SELECT 'run', k, k, 'S', 'MINUTE', k * 0.5, k, k, k, k, 2 * k - 1 FROM i`,
+      [n],
+    );
+    raw.run(
+      `INSERT INTO bars_processed (${columns}, indicators, seq) SELECT ${columns}, '{"sma": ' || (seq * 0.25) || '}', seq + 1 FROM bars`,
+    );
+    raw.run("UPDATE runtape_runs SET events = ? WHERE run_id = 'run'", [2 * n]);
+    raw.close();
+    return path;
+  }
+
+  test("two threads share the tables; a difference in either thread's tables is not proven equal", () => {
+    const n = 100_000; // 200,000 events: as few as two threads share
+    const a = large("large-a", n);
+    const b = join(dir, "large-b.db");
+    copyFileSync(a, b);
+    const spy = spyOn(thread, "startThread");
+    const result = diffRuns({ db: a }, { db: b });
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
+    expect([result.match, result.countsA.BarReceived, result.countsA.BarProcessed]).toEqual([
+      true,
+      n,
+      n,
+    ]);
+    expect(result.countsB).toEqual(result.countsA);
+    for (const [table, change, seq] of [
+      ["bars", "open = open + 1", 2 * n - 1],
+      ["bars_processed", `indicators = '{"sma": 1.5}'`, 2 * n],
+    ] as const) {
+      const copy = join(dir, `large-${table}.db`);
+      copyFileSync(a, copy);
+      const raw = new Database(copy);
+      raw.run(`UPDATE ${table} SET ${change} WHERE seq = ?`, [seq]);
+      raw.close();
+      // The event path says where (see above); here, that the rows prove nothing.
+      const spy = spyOn(thread, "startThread");
+      expect([proven(a, copy), spy.mock.calls.length]).toEqual([undefined, 1]);
+      spy.mockRestore();
+    }
   });
 });

@@ -1,24 +1,15 @@
-/**
- * The thread that runs SQLite's integrity check for src/inspect/integrity.ts, on a connection of
- * its own. Whatever happens, it says so and raises the flag: the caller waits on that flag.
- */
+/** The job of startIntegrityCheck (src/inspect/integrity.ts): the check on a connection of its own. */
 import { Database } from "bun:sqlite";
-import { workerData } from "node:worker_threads";
+import { serveThread } from "../thread.ts";
 
-const { path, port, flag } = workerData as { path: string; port: MessagePort; flag: Int32Array };
-Atomics.store(flag, 1, 1); // started
-Atomics.notify(flag, 1);
-try {
+serveThread(({ path }: { path: string }) => {
   const sqlite = new Database(path, { readonly: true });
   try {
-    const rows = sqlite.query("PRAGMA integrity_check").values();
-    port.postMessage({ rows: rows.map(([message]) => String(message)) });
+    return sqlite
+      .query("PRAGMA integrity_check")
+      .values()
+      .map(([message]) => String(message));
   } finally {
     sqlite.close();
   }
-} catch {
-  port.postMessage({ rows: null }); // the caller checks in line, and meets the error itself
-} finally {
-  Atomics.store(flag, 0, 1);
-  Atomics.notify(flag, 0);
-}
+});
