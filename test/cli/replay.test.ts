@@ -160,7 +160,7 @@ describe("runtape replay", () => {
   });
 });
 
-/** A run of megabytes of NDJSON, recorded once for both entry points; they only read it. */
+/** A run of megabytes of NDJSON, recorded once for both entry points; they only read it (at once). */
 let bigRun: Promise<string> | undefined;
 const recordBigRun = async () => {
   const big = tempDir();
@@ -169,7 +169,7 @@ const recordBigRun = async () => {
 };
 
 describe.each(SPAWNED)("runtape replay via %s", (via) => {
-  test("a reader that closes the pipe after one line: runtape ends quietly, the database unchanged", async () => {
+  test.concurrent("a reader that closes the pipe after one line: runtape ends quietly, the database unchanged", async () => {
     bigRun ??= recordBigRun();
     const big = await bigRun;
     const before = databaseBytes(join(big, "runs.db"));

@@ -182,11 +182,12 @@ describe("runtape usage", () => {
   });
 });
 
-// The exit codes and streams as a shell sees them, through both entry points.
+// The exit codes and streams as a shell sees them, through both entry points. Concurrent: each
+// waits on processes of its own, in a folder of its own.
 describe.each(SPAWNED)("runtape usage via %s", (via) => {
   const run = (args: string[]) => runtape(args, { via, cwd: tempDir() });
 
-  test("--version --verbose and version --json add the build's facts (none from source)", async () => {
+  test.concurrent("--version --verbose and version --json add the build's facts (none from source)", async () => {
     const json = await run(["version", "--json"]);
     const info = JSON.parse(json.stdout);
     expect(info).toMatchObject({ version: pkg.version, bun: Bun.version, layout: SCHEMA_VERSION });
@@ -208,7 +209,7 @@ describe.each(SPAWNED)("runtape usage via %s", (via) => {
     ]);
   });
 
-  test("help on stdout (exit 0), a usage error (exit 2) and a failure (exit 1) as one line on stderr", async () => {
+  test.concurrent("help on stdout (exit 0), a usage error (exit 2) and a failure (exit 1) as one line on stderr", async () => {
     const dir = tempDir();
     const [help, usage, failure] = await Promise.all([
       runtape(["--help"], { via, cwd: dir }),
