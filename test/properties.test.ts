@@ -11,6 +11,7 @@ import {
   type Field,
   fieldsOf,
   NdjsonError,
+  openRunsDb,
   Recorder,
   RuntapeError,
   readNdjson,
@@ -79,21 +80,26 @@ function writeMutated(path: string, bytes: Uint8Array, changes: [number, number]
 
 describe("properties", () => {
   test("any event stream survives record → replay unchanged", () => {
-    const dir = tempDir();
+    // One connection for every run: what is tested is the events' way through it.
+    const db = openRunsDb(join(tempDir(), "runs.db"), { mode: "write" });
     let n = 0;
-    fc.assert(
-      fc.property(
-        fc.array(anyEvent, { maxLength: 40 }),
-        fc.integer({ min: 1, max: 16 }),
-        (events, batchSize) => {
-          const recorder = Recorder.start(join(dir, "runs.db"), { runId: `r${n++}`, batchSize });
-          for (const e of events) recorder.record(e);
-          recorder.close();
-          expect([...replay(join(dir, "runs.db"), { run: `r${n - 1}` })]).toEqual(events);
-        },
-      ),
-      { numRuns: 60 },
-    );
+    try {
+      fc.assert(
+        fc.property(
+          fc.array(anyEvent, { maxLength: 40 }),
+          fc.integer({ min: 1, max: 16 }),
+          (events, batchSize) => {
+            const recorder = Recorder.start(db, { runId: `r${n++}`, batchSize });
+            for (const e of events) recorder.record(e);
+            recorder.close();
+            expect([...replay(db, { run: `r${n - 1}` })]).toEqual(events);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    } finally {
+      db.close();
+    }
   });
 
   test("any event survives NDJSON → parse → serialize unchanged", async () => {

@@ -46,19 +46,22 @@ describe("read commands on storage the user may not write", () => {
     const before = databaseBytes(DB);
     const files = readdirSync(dir).sort();
     const expected = await cli(["replay", DB]);
-    const list = await asReader(["inspect", "runs.db", "--verbose"]);
+    // At once: readers of one file that none of them may change.
+    const [list, check, replayed, diff] = await Promise.all([
+      asReader(["inspect", "runs.db", "--verbose"]),
+      asReader(["inspect", "runs.db", "--check"]),
+      asReader(["replay", "runs.db"]),
+      asReader(["diff", "runs.db", "runs.db", "--run-a", "latest"]),
+    ]);
     expect([list.code, lines(list.stdout).length]).toEqual([0, 3]);
     expect(list.stderr).toContain("opened runs.db immutable");
-    const check = await asReader(["inspect", "runs.db", "--check"]);
     expect([check.code, check.stdout, check.stderr]).toEqual([
       0,
       "runs.db: no problems found\n",
       "",
     ]);
-    const replayed = await asReader(["replay", "runs.db"]);
     expect([replayed.code, replayed.stderr]).toEqual([0, expect.stringContaining("replayed")]);
     expect(replayed.stdout).toBe(expected.stdout);
-    const diff = await asReader(["diff", "runs.db", "runs.db", "--run-a", "latest"]);
     expect([diff.code, diff.stdout]).toEqual([0, expect.stringContaining("runs match")]);
     expect(readdirSync(dir).sort()).toEqual(files);
     expect(databaseBytes(DB)).toEqual(before);
