@@ -364,7 +364,7 @@ export function recordSweep(
 /** The demo's strategy module, as `backtest --strategy` and `rerun` load it. */
 export const DEMO_STRATEGY = join(import.meta.dir, "../src/sim/strategy.ts");
 /** The demo market of the re-run tests' feed. */
-export const DEMO_FEED = { seed: 3, bars: 150, symbols: ["AAPL", "MSFT"] };
+export const DEMO_FEED = { seed: 3, bars: 80, symbols: ["AAPL", "MSFT"] };
 
 /** A recorded demo run (DEMO_FEED) in a new database, under the id "demo": the feed of re-runs. */
 export async function recordedFeed(): Promise<{ db: string; run: string }> {

@@ -149,9 +149,10 @@ describe("rerun", () => {
     const seen: { now: bigint; ts: bigint; fast: unknown }[] = [];
     const ids: string[] = [];
     const strategy: Strategy = (ctx) => {
+      let bars = 0; // of this run: each run orders at the same bars
       ctx.bus.subscribe("BarReceived", (bar) => {
         seen.push({ now: ctx.now(), ts: bar.ts_event_ns, fast: ctx.params.fast });
-        if (seen.length % 50 !== 1) return;
+        if (bars++ % 50 !== 0) return;
         const order = ctx.makeEvent("OrderSubmissionRequest", {
           ts_event_ns: ctx.now(),
           symbol: bar.symbol,
