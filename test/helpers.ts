@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   catalog,
+  type DiffOptions,
   demoConfig,
   demoSteps,
   EVENT_TYPES,
@@ -23,6 +24,7 @@ import {
   runDemo,
 } from "../src/index.ts";
 import { recordRun } from "../src/record.ts";
+import { sameRuns } from "../src/stored-runs.ts";
 
 /** A fresh temporary directory. */
 export function tempDir(): string {
@@ -225,6 +227,25 @@ export function forgetSequence(path: string, runId: string): void {
   raw.run("DELETE FROM runtape_runs WHERE run_id = ?", [runId]);
   for (const type of EVENT_TYPES) raw.run(`UPDATE ${catalog[type].table} SET seq = NULL`);
   raw.close();
+}
+
+/**
+ * The stored rows' verdict on run "run" of two files (sameRuns, diff's fast path): the counts
+ * when the rows prove the runs equal, else undefined.
+ */
+export function rowsProven(a: string, b: string, options: DiffOptions = {}) {
+  const [x, y] = [openRunsDb(a), openRunsDb(b)];
+  try {
+    return sameRuns(
+      { db: x, runId: "run" },
+      { db: y, runId: "run" },
+      new Set(options.ignore ?? ["ts_created_ns"]),
+      new Set(options.excludeTypes ?? []),
+    );
+  } finally {
+    x.close();
+    y.close();
+  }
 }
 
 /** `read(db)` of the file at `path`, opened as inspect opens it. */

@@ -5,8 +5,8 @@ import { type EventType, openRunsDb, type ReplayOptions } from "../src/index.ts"
 import type { Int64Style } from "../src/json.ts";
 import { lineEncoder } from "../src/ndjson.ts";
 import { replayLines } from "../src/replay.ts";
-import { parallelLines, runSlices, SLICE_SEQS, worthSlicing } from "../src/replay-parallel.ts";
-import { bulkRun, forgetSequence, rawDb, recordDemoRuns, tempDir } from "./helpers.ts";
+import { parallelLines } from "../src/replay-parallel.ts";
+import { rawDb, recordDemoRuns, tempDir } from "./helpers.ts";
 
 let path: string;
 beforeAll(() => {
@@ -107,37 +107,5 @@ describe("replay's lines made by two threads", () => {
     expect(failure?.message).toContain("FORTNIGHT");
     expect(blocks).toHaveLength(1);
     expect(serial({ run: "a" }).startsWith(blocks[0] as string)).toBe(true);
-  });
-
-  test("is chosen for a runtape run of more than four slices, without a limit", async () => {
-    const big = join(tempDir(), "big.db");
-    bulkRun(big, "big", 5 * SLICE_SEQS);
-    recordDemoRuns(big, ["small"]);
-    const db = openRunsDb(big);
-    try {
-      expect(worthSlicing(db, { run: "big" })).toBe(true);
-      expect(worthSlicing(db, { run: "big", limit: 10 })).toBe(false);
-      expect(worthSlicing(db, { run: "big", onInvalidRow: "skip" })).toBe(false);
-      expect(worthSlicing(db, { run: "small" })).toBe(false);
-      const stats = { runId: "", events: 0, skipped: 0, workerSlices: 0 };
-      let text = "";
-      for await (const block of parallelLines(db, { run: "big" }, "number", stats)) {
-        text += typeof block === "string" ? block : new TextDecoder().decode(block);
-      }
-      const lines = [...replayLines(db, { run: "big" }, (type) => lineEncoder(type, "number"))];
-      expect(text).toBe(lines.map((line) => `${line}\n`).join(""));
-      expect(stats.events).toBe(5 * SLICE_SEQS);
-      expect(stats.workerSlices).toBe(2); // slices 1 and 3 of 0…4
-    } finally {
-      db.close();
-    }
-    forgetSequence(big, "big"); // as the Python recorder writes it: no sequence to slice
-    const python = openRunsDb(big);
-    try {
-      expect(runSlices(python, "big")).toBeUndefined();
-      expect(worthSlicing(python, { run: "big" })).toBe(false);
-    } finally {
-      python.close();
-    }
   });
 });

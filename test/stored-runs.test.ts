@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { describe, expect, spyOn, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -12,9 +12,8 @@ import {
   Recorder,
   replay,
 } from "../src/index.ts";
-import { cleanRun, sameRuns } from "../src/stored-runs.ts";
-import * as thread from "../src/thread.ts";
-import { bar, forgetSequence, reading, sampleEvents, tempDir } from "./helpers.ts";
+import { cleanRun } from "../src/stored-runs.ts";
+import { bar, forgetSequence, reading, rowsProven, sampleEvents, tempDir } from "./helpers.ts";
 
 const dir = tempDir();
 /** Every event type (NaN, ±Infinity and -0 among the indicators), then bars: 33 events. */
@@ -49,29 +48,13 @@ const eventPath = (a: string, b: string, options: DiffOptions = {}) =>
     options,
   );
 
-/** The stored rows' verdict: counts when they prove the runs equal, else undefined. */
-function proven(a: string, b: string, options: DiffOptions = {}) {
-  const [x, y] = [openRunsDb(a), openRunsDb(b)];
-  try {
-    return sameRuns(
-      { db: x, runId: "run" },
-      { db: y, runId: "run" },
-      new Set(options.ignore ?? ["ts_created_ns"]),
-      new Set(options.excludeTypes ?? []),
-    );
-  } finally {
-    x.close();
-    y.close();
-  }
-}
-
 describe("diff of stored runs", () => {
   test("equal runs are proven equal from their rows, with the event path's counts", () => {
     const copy = changed();
     const result = diffRuns({ db: base }, { db: copy });
     expect(result.match).toBe(true);
     expect(result).toEqual(eventPath(base, copy));
-    expect(proven(base, copy)).toEqual({ ...result.countsA });
+    expect(rowsProven(base, copy)).toEqual({ ...result.countsA });
     expect(result.countsA.BarReceived).toBe(21);
     // A run with itself, through one handle: read once.
     const db = openRunsDb(base);
@@ -94,7 +77,7 @@ describe("diff of stored runs", () => {
     ["one ts_event_ns", "UPDATE expirations SET ts_event_ns = ts_event_ns + 1", "ts_event_ns"],
   ])("runs that differ in %s differ", (_, sql, field) => {
     const copy = changed(sql);
-    expect(proven(base, copy)).toBeUndefined();
+    expect(rowsProven(base, copy)).toBeUndefined();
     const result = diffRuns({ db: base }, { db: copy });
     expect(result).toEqual(eventPath(base, copy));
     expect([result.match, result.differing]).toEqual([false, 1]);
@@ -107,7 +90,7 @@ describe("diff of stored runs", () => {
       "UPDATE bars SET seq = 2 WHERE seq = 1",
       "UPDATE bars_processed SET seq = 1 WHERE seq = 2",
     );
-    expect(proven(base, copy)).toBeUndefined();
+    expect(rowsProven(base, copy)).toBeUndefined();
     const result = diffRuns({ db: base }, { db: copy });
     expect(result).toEqual(eventPath(base, copy));
     expect([result.match, result.first?.index]).toEqual([false, 0]);
@@ -121,7 +104,7 @@ describe("diff of stored runs", () => {
       changed(...tie, "UPDATE bars SET ts_event_ns = ts_event_ns + 1 WHERE seq = 1"),
     ];
     const options = { ignore: ["ts_created_ns", "ts_event_ns"] };
-    expect(proven(a, b, options)).toBeUndefined();
+    expect(rowsProven(a, b, options)).toBeUndefined();
     const result = diffRuns({ db: a }, { db: b }, options);
     expect(result).toEqual(eventPath(a, b, options));
     expect([result.match, result.first?.a?.type, result.first?.b?.type]).toEqual([
@@ -133,8 +116,8 @@ describe("diff of stored runs", () => {
 
   test("a run with one event more at the end differs, either way round", () => {
     const longer = recorded("longer", [...EVENTS, bar(99)]);
-    expect(proven(base, longer)).toBeUndefined();
-    expect(proven(longer, base)).toBeUndefined();
+    expect(rowsProven(base, longer)).toBeUndefined();
+    expect(rowsProven(longer, base)).toBeUndefined();
     const result = diffRuns({ db: base }, { db: longer });
     expect(result).toEqual(eventPath(base, longer));
     expect([result.match, result.first?.index, result.first?.a]).toEqual([
@@ -147,9 +130,9 @@ describe("diff of stored runs", () => {
 
   test("ts_created_ns: ignored by default, compared with ignore []", () => {
     const copy = changed("UPDATE fills SET ts_created_ns = ts_created_ns + 1");
-    expect(proven(base, copy)).toEqual(proven(base, base));
+    expect(rowsProven(base, copy)).toEqual(rowsProven(base, base));
     expect(diffRuns({ db: base }, { db: copy }).match).toBe(true);
-    expect(proven(base, copy, { ignore: [] })).toBeUndefined();
+    expect(rowsProven(base, copy, { ignore: [] })).toBeUndefined();
     const strict = diffRuns({ db: base }, { db: copy }, { ignore: [] });
     expect(strict).toEqual(eventPath(base, copy, { ignore: [] }));
     expect(strict.first?.fields.map((f) => f.field)).toEqual(["ts_created_ns"]);
@@ -164,7 +147,7 @@ describe("diff of stored runs", () => {
     const zero = changed(
       `UPDATE bars_processed SET indicators = replace(indicators, '"zero": -0.0', '"zero": 0.0')`,
     );
-    expect(proven(base, zero)).toBeUndefined();
+    expect(rowsProven(base, zero)).toBeUndefined();
     expect(diffRuns({ db: base }, { db: zero })).toEqual(eventPath(base, zero));
     expect(diffRuns({ db: base }, { db: zero }).match).toBe(true);
   });
@@ -172,7 +155,7 @@ describe("diff of stored runs", () => {
   test("a difference in an excluded type is left out; in another it is not", () => {
     const copy = changed("UPDATE fills SET quantity_filled = quantity_filled + 1");
     const options = { excludeTypes: ["FillEvent" as const] };
-    expect(proven(base, copy, options)).toBeDefined();
+    expect(rowsProven(base, copy, options)).toBeDefined();
     const result = diffRuns({ db: base }, { db: copy }, options);
     expect(result).toEqual(eventPath(base, copy, options));
     expect([result.match, result.countsA.FillEvent]).toEqual([true, 0]);
@@ -204,7 +187,7 @@ describe("diff of stored runs", () => {
   test("runs without sequence numbers (the Python recorder's) are compared event by event", () => {
     const [python, other] = [changed(), changed("UPDATE bars SET open = 1 WHERE volume = 1005")];
     for (const path of [python, other]) forgetSequence(path, "run");
-    expect(proven(python, python)).toBeUndefined();
+    expect(rowsProven(python, python)).toBeUndefined();
     expect(diffRuns({ db: python }, { db: python }).match).toBe(true);
     expect(diffRuns({ db: python }, { db: other })).toEqual(eventPath(python, other));
     expect(diffRuns({ db: python }, { db: other }).first?.fields.map((f) => f.field)).toEqual([
@@ -239,59 +222,5 @@ describe("clean runs", () => {
     const path = changed(sql);
     expect(clean(path)).toBeUndefined();
     expect(findings(path).length).toBeGreaterThan(0);
-  });
-});
-
-describe("large runs", () => {
-  /** A finished run of `n` bars and `n` processed bars, written with SQL in a blink. */
-  function large(name: string, n: number): string {
-    const path = join(dir, `${name}.db`);
-    const recorder = Recorder.start(path, { runId: "run" });
-    recorder.close();
-    const raw = new Database(path);
-    const columns =
-      "run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume";
-    raw.run(
-      `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < ?)
-       INSERT INTO bars (${columns}, seq) SELECT 'run', k, k, 'S', 'MINUTE', k * 0.5, k, k, k, k, 2 * k - 1 FROM i`,
-      [n],
-    );
-    raw.run(
-      `INSERT INTO bars_processed (${columns}, indicators, seq) SELECT ${columns}, '{"sma": ' || (seq * 0.25) || '}', seq + 1 FROM bars`,
-    );
-    raw.run("UPDATE runtape_runs SET events = ? WHERE run_id = 'run'", [2 * n]);
-    raw.close();
-    return path;
-  }
-
-  test("two threads share the tables; a difference in either thread's tables is not proven equal", () => {
-    const n = 100_000; // 200,000 events: as few as two threads share
-    const a = large("large-a", n);
-    const b = join(dir, "large-b.db");
-    copyFileSync(a, b);
-    const spy = spyOn(thread, "startThread");
-    const result = diffRuns({ db: a }, { db: b });
-    expect(spy).toHaveBeenCalledTimes(1);
-    spy.mockRestore();
-    expect([result.match, result.countsA.BarReceived, result.countsA.BarProcessed]).toEqual([
-      true,
-      n,
-      n,
-    ]);
-    expect(result.countsB).toEqual(result.countsA);
-    for (const [table, change, seq] of [
-      ["bars", "open = open + 1", 2 * n - 1],
-      ["bars_processed", `indicators = '{"sma": 1.5}'`, 2 * n],
-    ] as const) {
-      const copy = join(dir, `large-${table}.db`);
-      copyFileSync(a, copy);
-      const raw = new Database(copy);
-      raw.run(`UPDATE ${table} SET ${change} WHERE seq = ?`, [seq]);
-      raw.close();
-      // The event path says where (see above); here, that the rows prove nothing.
-      const spy = spyOn(thread, "startThread");
-      expect([proven(a, copy), spy.mock.calls.length]).toEqual([undefined, 1]);
-      spy.mockRestore();
-    }
   });
 });

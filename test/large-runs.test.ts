@@ -1,0 +1,103 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, spyOn, test } from "bun:test";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { diffRuns, openRunsDb, Recorder } from "../src/index.ts";
+import { lineEncoder } from "../src/ndjson.ts";
+import { replayLines } from "../src/replay.ts";
+import { parallelLines, runSlices, SLICE_SEQS, worthSlicing } from "../src/replay-parallel.ts";
+import * as thread from "../src/thread.ts";
+import { bulkRun, forgetSequence, recordDemoRuns, rowsProven, tempDir } from "./helpers.ts";
+
+// Runs big enough for a second thread to take part (replay's lines from SLICE_SEQS × 4 events,
+// diff's stored rows from SHARED_FROM_EVENTS): a hundred thousand rows and more, seconds each,
+// so outside the quick loop (bunfig.toml). The same code on small runs (replay's with small
+// slices passed in) is tested in test/replay-parallel.test.ts and test/stored-runs.test.ts.
+
+describe("replay's lines made by two threads", () => {
+  test("is chosen for a runtape run of more than four slices, without a limit", async () => {
+    const big = join(tempDir(), "big.db");
+    bulkRun(big, "big", 5 * SLICE_SEQS);
+    recordDemoRuns(big, ["small"]);
+    const db = openRunsDb(big);
+    try {
+      expect(worthSlicing(db, { run: "big" })).toBe(true);
+      expect(worthSlicing(db, { run: "big", limit: 10 })).toBe(false);
+      expect(worthSlicing(db, { run: "big", onInvalidRow: "skip" })).toBe(false);
+      expect(worthSlicing(db, { run: "small" })).toBe(false);
+      const stats = { runId: "", events: 0, skipped: 0, workerSlices: 0 };
+      let text = "";
+      for await (const block of parallelLines(db, { run: "big" }, "number", stats)) {
+        text += typeof block === "string" ? block : new TextDecoder().decode(block);
+      }
+      const lines = [...replayLines(db, { run: "big" }, (type) => lineEncoder(type, "number"))];
+      expect(text).toBe(lines.map((line) => `${line}\n`).join(""));
+      expect(stats.events).toBe(5 * SLICE_SEQS);
+      expect(stats.workerSlices).toBe(2); // slices 1 and 3 of 0…4
+    } finally {
+      db.close();
+    }
+    forgetSequence(big, "big"); // as the Python recorder writes it: no sequence to slice
+    const python = openRunsDb(big);
+    try {
+      expect(runSlices(python, "big")).toBeUndefined();
+      expect(worthSlicing(python, { run: "big" })).toBe(false);
+    } finally {
+      python.close();
+    }
+  });
+});
+
+describe("large runs", () => {
+  /** A finished run of `n` bars and `n` processed bars, written with SQL in a blink. */
+  function large(name: string, n: number): string {
+    const path = join(tempDir(), `${name}.db`);
+    const recorder = Recorder.start(path, { runId: "run" });
+    recorder.close();
+    const raw = new Database(path);
+    const columns =
+      "run_id, ts_event_ns, ts_created_ns, symbol, bar_period, open, high, low, close, volume";
+    raw.run(
+      `WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < ?)
+       INSERT INTO bars (${columns}, seq) SELECT 'run', k, k, 'S', 'MINUTE', k * 0.5, k, k, k, k, 2 * k - 1 FROM i`,
+      [n],
+    );
+    raw.run(
+      `INSERT INTO bars_processed (${columns}, indicators, seq) SELECT ${columns}, '{"sma": ' || (seq * 0.25) || '}', seq + 1 FROM bars`,
+    );
+    raw.run("UPDATE runtape_runs SET events = ? WHERE run_id = 'run'", [2 * n]);
+    raw.close();
+    return path;
+  }
+
+  test("two threads share the tables; a difference in either thread's tables is not proven equal", () => {
+    const n = 100_000; // 200,000 events: as few as two threads share
+    const a = large("large-a", n);
+    const b = join(tempDir(), "large-b.db");
+    copyFileSync(a, b);
+    const spy = spyOn(thread, "startThread");
+    const result = diffRuns({ db: a }, { db: b });
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
+    expect([result.match, result.countsA.BarReceived, result.countsA.BarProcessed]).toEqual([
+      true,
+      n,
+      n,
+    ]);
+    expect(result.countsB).toEqual(result.countsA);
+    for (const [table, change, seq] of [
+      ["bars", "open = open + 1", 2 * n - 1],
+      ["bars_processed", `indicators = '{"sma": 1.5}'`, 2 * n],
+    ] as const) {
+      const copy = join(tempDir(), `large-${table}.db`);
+      copyFileSync(a, copy);
+      const raw = new Database(copy);
+      raw.run(`UPDATE ${table} SET ${change} WHERE seq = ?`, [seq]);
+      raw.close();
+      // The event path says where (see above); here, that the rows prove nothing.
+      const spy = spyOn(thread, "startThread");
+      expect([rowsProven(a, copy), spy.mock.calls.length]).toEqual([undefined, 1]);
+      spy.mockRestore();
+    }
+  });
+});
