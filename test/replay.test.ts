@@ -277,6 +277,31 @@ describe("replay", () => {
     expect(stats.skipped).toBe(1);
   });
 
+  test("damaged sequence numbers: text and fractions cannot be placed; integral floats and the whole 64-bit range are placed by their exact value", () => {
+    const damaged = (updates: Record<number, string>) => {
+      const file = join(tempDir(), "seq.db");
+      record(file, bars.slice(0, 4));
+      const raw = new Database(file);
+      for (const [id, seq] of Object.entries(updates)) {
+        raw.run(`UPDATE bars SET seq = ${seq} WHERE id = ${id}`);
+      }
+      raw.close();
+      return file;
+    };
+    const order = (file: string) =>
+      [...replay(file)].map((e) => bars.findIndex((b) => b.ts_event_ns === e.ts_event_ns) + 1);
+    for (const bad of ["'x'", "2.5", "X'00'"]) {
+      expect((replayError(damaged({ 2: bad })) as Error).message).toStartWith(
+        "bars row 2, seq: cannot place the row in the run's order",
+      );
+    }
+    expect(order(damaged({ 1: "9.0" }))).toEqual([2, 3, 4, 1]);
+    expect(order(damaged({ 1: `${2n ** 60n}`, 4: `${-(2n ** 63n)}` }))).toEqual([4, 2, 3, 1]);
+    // Either side of 2^53, where a float stops holding every integer.
+    const edge = { 1: "9007199254740993", 2: "9007199254740992", 3: "9007199254740991" };
+    expect(order(damaged(edge))).toEqual([4, 3, 2, 1]);
+  });
+
   test("Python-written rows: tables in id order, merged on ts_created_ns, then ts_event_ns, then bar → processed bar → request → response", () => {
     const file = join(tempDir(), "python.db");
     const t = (event: bigint, created: bigint) => ({
