@@ -294,13 +294,15 @@ function check(path: string): void {
 }
 
 /**
- * The limit of check: SQLite's integrity check, then every row of the run read once (each table
- * in seq order, streamed), without the checks of each value, the sequence or the counters.
+ * The limit of check: SQLite's integrity and foreign-key checks, then every row of the run read
+ * once (each table in seq order, streamed), without the checks of each value, the sequence or the
+ * counters, on one thread.
  */
 function checkPlain(path: string, runId: string): void {
   const start = performance.now();
   const db = openRunsDb(path);
   db.sqlite.query("PRAGMA integrity_check").all();
+  db.sqlite.query("PRAGMA foreign_key_check").all();
   let events = 0;
   for (const type of EVENT_TYPES) {
     const statement = db.sqlite.prepare(
