@@ -50,7 +50,7 @@ function recordEvents(path: string, events: Iterable<Event>, runId: string): str
 }
 
 describe("runtape replay's NDJSON equals the library's encoder", () => {
-  const demo = recordDemoRuns(join(tempDir(), "demo.db"), ["demo"], { bars: 120 });
+  const demo = recordDemoRuns(join(tempDir(), "demo.db"), ["demo"], { bars: 60 });
   const events = [...replay(demo, { run: "demo" })];
   const from = (events[50] as Event).ts_event_ns;
   const to = (events[400] as Event).ts_event_ns;

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { Recorder } from "../../src/index.ts";
-import { rawDb, rowCounts, runContentHash, sampleEvents, tempDir } from "../helpers.ts";
+import { bulkRun, rawDb, rowCounts, runContentHash, sampleEvents, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { spawnRuntape } from "./run.ts";
 import { lines, storedRuns } from "./support.ts";
@@ -78,9 +78,7 @@ describe("runtape rm", () => {
 
   test("kill -9 midway leaves the database as before or as after", async () => {
     const dir = tempDir();
-    expect(
-      (await cli(["record", join(dir, "runs.db"), "--bars", "800", "--run", "big"])).code,
-    ).toBe(0);
+    bulkRun(join(dir, "runs.db"), "big", 6_000); // rows enough for rm to take a while
     const events = total(rowsOf(join(dir, "runs.db"), "big"));
     for (const delay of [0, 40]) {
       const proc = await spawnRuntape(["rm", "runs.db", "--run", "big", "--yes"], {
