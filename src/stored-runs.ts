@@ -23,10 +23,21 @@ export interface StoredRun {
   runId: string;
 }
 
-/** One table's rows of a run in `seq` order, as the event path reads them; finalize when done. */
-function tableRows(db: RunsDb, type: string, runId: string): [Iterator<Row>, Statement] {
+/**
+ * One table's rows of a run as the event path reads them, in `seq` order (`bySeq`) or as stored;
+ * finalize when done.
+ */
+function tableRows(
+  db: RunsDb,
+  type: string,
+  runId: string,
+  bySeq = true,
+): [Iterator<Row>, Statement] {
+  const columns = selectColumns(db, type).join(", ");
   const statement = db.sqlite.prepare(
-    `SELECT ${SEQ_COLUMN}, ${selectColumns(db, type).join(", ")} FROM ${db.catalog.table(type)} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
+    bySeq
+      ? `SELECT ${SEQ_COLUMN}, ${columns} FROM ${db.catalog.table(type)} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`
+      : `SELECT ${columns} FROM ${db.catalog.table(type)} WHERE run_id = ?`,
   );
   return [statement.iterate(runId) as Iterator<Row>, statement];
 }
@@ -39,16 +50,16 @@ const follows = (seq: SqlValue, last: bigint): seq is bigint =>
   typeof seq === "bigint" && seq > last;
 
 /**
- * The events per type of the run when every row decodes, its sequence numbers are those of
- * runtape's recorder (1 to the run's size, each once) and nothing else is amiss; undefined where
- * that is not so, or the run carries no sequence numbers. Reads each row once, checks it as replay
- * would; memory is a bit per event.
+ * The events per type of the run when every row decodes and, where runtape recorded it, its
+ * sequence numbers are those of its recorder (1 to the run's size, each once); undefined where
+ * that is not so. Reads each row once, checks it as replay would (a Python-written run's rows are
+ * placed by ts_created_ns, which the checks cover); memory is a bit per event.
  */
 export function cleanRun(run: StoredRun): Record<string, number> | undefined {
   const { db, runId } = run;
-  if (!hasSequence(db, runId)) return undefined;
   return inSnapshot(db, () => {
     const types = db.catalog.typesAt(db.version);
+    if (!hasSequence(db, runId)) return checkedRows(run, types);
     const size = Number(sumCounts(countEvents(db, runId)));
     const seen = new Uint8Array(Math.ceil(size / 8));
     // `size` distinct numbers from 1 to `size`: each once, no gap.
@@ -65,24 +76,28 @@ export function cleanRun(run: StoredRun): Record<string, number> | undefined {
 
 /**
  * The rows per type of `types` when each decodes and its `seq` passes `take` (as a number, above
- * the one before in its table), else undefined. The caller holds the read transaction.
+ * the one before in its table), else undefined. Without `take`, rows as stored and no `seq`. The
+ * caller holds the read transaction.
  */
 function checkedRows(
   { db, runId }: StoredRun,
   types: readonly string[],
-  take: (seq: number) => boolean,
+  take?: (seq: number) => boolean,
 ): Record<string, number> | undefined {
   const counts: Record<string, number> = {};
   for (const type of types) {
     const check = rowCheck(db, type);
-    const [rows, statement] = tableRows(db, type, runId);
+    const [rows, statement] = tableRows(db, type, runId, take !== undefined);
     let n = 0;
     try {
       let last = 0n;
       for (let next = rows.next(); !next.done; next = rows.next()) {
-        const seq = next.value[SEQ_COLUMN] as SqlValue;
-        if (!follows(seq, last) || !take(Number(seq)) || !check(next.value)) return undefined;
-        last = seq;
+        if (take) {
+          const seq = next.value[SEQ_COLUMN] as SqlValue;
+          if (!follows(seq, last) || !take(Number(seq))) return undefined;
+          last = seq;
+        }
+        if (!check(next.value)) return undefined;
         n++;
       }
     } finally {

@@ -207,6 +207,17 @@ describe("clean runs", () => {
     expect(findings(base)).toEqual([]);
   });
 
+  test("a run the Python recorder wrote (no sequence numbers) is proven clean by its rows alone", () => {
+    const python = changed();
+    forgetSequence(python, "run");
+    expect(clean(python)).toEqual(clean(base));
+    expect(findings(python)).toEqual([]);
+    const broken = changed("UPDATE fills SET side = 'buy'");
+    forgetSequence(broken, "run");
+    expect(clean(broken)).toBeUndefined();
+    expect(findings(broken).map((f) => f.kind)).toEqual(["row"]);
+  });
+
   // Each leaves the run unproven, and the event path finds it (inspect.test.ts, check.test.ts).
   test.each([
     ["a value replay refuses", "UPDATE bars SET open = 'abc' WHERE seq = 1"],
