@@ -16,7 +16,7 @@ const idOf = ({ fast, slow }: { fast: number; slow: number }) => `f${fast}-s${sl
 beforeAll(async () => {
   for (const g of GRID) {
     const params = ["--param", `fastPeriod=${g.fast}`, "--param", `slowPeriod=${g.slow}`];
-    const args = ["backtest", "--strategy", STRATEGY, ...params, "--bars", "200"];
+    const args = ["backtest", "--strategy", STRATEGY, ...params, "--bars", "100"];
     const result = await cli([...args, "--into", "runs.db", "--run-id", idOf(g)], dir);
     expect([result.code, result.stderr]).toEqual([0, expect.any(String)]);
   }
