@@ -42,6 +42,7 @@ export function startThread<T>(module: WorkerModule, data: unknown): Thread<T> |
   return {
     result() {
       if (Atomics.wait(flag, 1, 0, START_MS) === "timed-out" && Atomics.load(flag, 1) === 0) {
+        worker.terminate(); // the caller does the job now: the thread would only compete
         return undefined;
       }
       Atomics.wait(flag, 0, 0);
