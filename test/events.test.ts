@@ -255,11 +255,12 @@ describe("makeEvent", () => {
   });
 
   test("ts_created_ns never decreases over many calls", () => {
+    const inputs = EVENT_TYPES.map((type) => [type, required(type)] as const);
     let last = 0n;
     let decreases = 0;
-    for (let i = 0; i < 5_000; i++) {
-      const type = EVENT_TYPES[i % EVENT_TYPES.length] as EventType;
-      const t = makeEvent(type, required(type) as never).ts_created_ns;
+    for (let i = 0; i < 20_000; i++) {
+      const [type, input] = inputs[i % inputs.length] as (typeof inputs)[number];
+      const t = makeEvent(type, input as never).ts_created_ns;
       if (t < last) decreases++;
       last = t;
     }
@@ -267,12 +268,10 @@ describe("makeEvent", () => {
   });
 
   test("ids are distinct lower-case UUIDs", () => {
+    const [orderInput, fillInput] = [required("OrderSubmissionRequest"), required("FillEvent")];
     const ids = Array.from({ length: 500 }, () => {
-      const order = makeEvent(
-        "OrderSubmissionRequest",
-        required("OrderSubmissionRequest") as never,
-      );
-      const fill = makeEvent("FillEvent", required("FillEvent") as never);
+      const order = makeEvent("OrderSubmissionRequest", orderInput as never);
+      const fill = makeEvent("FillEvent", fillInput as never);
       return [order.system_order_id, fill.fill_id];
     }).flat();
     expect(new Set(ids).size).toBe(ids.length);
