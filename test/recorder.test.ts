@@ -142,7 +142,8 @@ describe("storing events", () => {
 
   test("rows are numbered 1..N across tables in publication order, over many flushes", () => {
     const path = newDb();
-    const events = numbered(Array.from({ length: 60 }, (_, i) => sampleEvents()[i % 14] as Event));
+    const samples = sampleEvents();
+    const events = numbered(Array.from({ length: 60 }, (_, i) => samples[i % 14] as Event));
     const recorder = Recorder.start(path, { batchSize: 7 });
     for (const e of events) recorder.record(e);
     recorder.close();
@@ -355,7 +356,8 @@ describe("runs", () => {
     const path = newDb();
     const a = Recorder.start(path, { runId: "a", batchSize: 4 });
     const b = Recorder.start(path, { runId: "b", batchSize: 3 });
-    const events = numbered(Array.from({ length: 40 }, (_, i) => sampleEvents()[i % 14] as Event));
+    const samples = sampleEvents();
+    const events = numbered(Array.from({ length: 40 }, (_, i) => samples[i % 14] as Event));
     events.forEach((e, i) => {
       (i % 3 === 0 ? a : b).record(e);
     });
