@@ -55,7 +55,11 @@ function writtenBytes(): number {
 }
 
 function report(sample: Omit<Sample, "maxRssMb">): void {
-  const maxRssMb = process.resourceUsage().maxRSS / 1024;
+  // The peak of this process's own memory. getrusage's maxRSS is no measure here: a process spawned
+  // (vfork, then exec) starts with its parent's peak, so every worker of a bench grown to 300 MB
+  // would say 300 MB.
+  const peak = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  const maxRssMb = peak === undefined ? process.resourceUsage().maxRSS / 1024 : Number(peak) / 1024;
   console.log(JSON.stringify({ ...sample, maxRssMb }));
 }
 
