@@ -1,9 +1,16 @@
 /**
  * A runtape run's NDJSON lines made by two threads. The run is cut into slices of its sequence
- * numbers; this thread encodes the even slices, a worker the odd ones, and the slices come out in
- * order: the same bytes as {@link replayLines}. Encoding is most of what `runtape replay` costs
+ * numbers; this thread and a worker each take the next slice, and the slices come out in order:
+ * the same bytes as {@link replayLines}. Encoding is most of what `runtape replay` costs
  * and slices are independent, so a second idle core takes about half of it.
  */
+import { loadavg } from "node:os";
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  Worker,
+} from "node:worker_threads";
 import { endRead, inSnapshot, type RunsDb } from "./db.ts";
 import type { EventType } from "./events/catalog.ts";
 import type { Int64Style } from "./json.ts";
@@ -19,12 +26,16 @@ export const SLICE_SEQS = 1 << 14;
 /** Slices the worker may have encoded ahead of the one being written. */
 export const AHEAD = 2;
 
-/** The worker's task: its slices of one run, read in one snapshot of its own. */
+/** The worker's task: slices of one run, read in one snapshot of its own, taken as it goes. */
 export interface SliceJob {
   path: string;
   options: SliceOptions;
   int64: Int64Style;
-  slices: { k: number; range: [number, number] }[];
+  slices: [number, number][];
+  /** The counters at TAKEN, WRITTEN and POSTED. */
+  shared: Int32Array;
+  /** Where the worker posts each SliceResult. */
+  port: MessagePort;
 }
 
 /** One slice encoded as UTF-8 (its buffer transferred), or the worker's word that it failed. */
@@ -92,16 +103,27 @@ export function runSlices(
 }
 
 /**
- * Whether {@link parallelLines} is worth its thread for this replay: a second core (`cores`), a
- * runtape run of more than four slices, no `limit` (the first events would do) and rows that do
- * not decode thrown (the default: counting skipped rows across threads is not worth it).
+ * The threads a replay may use by default: two where a core is idle (the load average of the
+ * last minute below the cores less one), else one. On a machine busy with a sweep, a second
+ * thread gets no core of its own and only adds its start and its share of the work to wait for.
+ */
+export function idleThreads(): 1 | 2 {
+  const cores = navigator.hardwareConcurrency;
+  return cores >= 2 && (loadavg()[0] ?? cores) < cores - 1 ? 2 : 1;
+}
+
+/**
+ * Whether {@link parallelLines} is worth its thread for this replay: two `threads` (default
+ * {@link idleThreads}), a runtape run of more than four slices, no `limit` (the first events would
+ * do) and rows that do not decode thrown (the default: counting skipped rows across threads is not
+ * worth it).
  */
 export function worthSlicing(
   db: RunsDb,
   options: SliceOptions,
-  cores = navigator.hardwareConcurrency,
+  threads: number = idleThreads(),
 ): boolean {
-  if (cores < 2 || options.limit !== undefined) return false;
+  if (threads < 2 || options.limit !== undefined) return false;
   if ((options.onInvalidRow ?? "throw") !== "throw") return false;
   return inSnapshot(db, () => {
     const slices = runSlices(db, resolveRunId(db, options.run));
@@ -111,79 +133,116 @@ export function worthSlicing(
 
 /**
  * The lines of a run as {@link replayLines} makes them, in blocks of whole lines (text, or UTF-8
- * bytes from the worker), with every odd slice encoded by a worker thread. For a runtape-written
- * run in a file, with no `limit` and rows that do not decode thrown (the default). A slice the
- * worker cannot encode (a row that does not decode, say) is encoded again here, so its error comes
- * out where it would have: same class, same message. If the worker cannot start, this thread
- * encodes every slice. `stats` counts the events yielded and the slices the worker encoded.
+ * bytes from the worker), in order. This thread and a worker each take the next slice nobody has
+ * taken (a shared counter): a run shorter than the worker's start is all done here, a long one is
+ * shared as the two keep pace, and neither waits while it may take another slice (each stays at
+ * most {@link AHEAD} slices ahead of what is written). For a runtape-written run in a file, with
+ * no `limit` and rows that do not decode thrown (the default). A slice the worker cannot encode (a
+ * row that does not decode, say) is encoded again here, so its error comes out where it would
+ * have: same class, same message; so is every slice the worker took, and all of them if it does
+ * not start. `stats` counts the events yielded and the slices the worker encoded. `tuning`:
+ * smaller slices (for tests), and `workerFirst`, where the worker takes the first slice and this
+ * thread waits for it as long as it takes (`--threads 2`: both share even a run done before the
+ * worker would have started).
  */
-export async function* parallelLines(
+export function* parallelLines(
   db: RunsDb,
   options: SliceOptions,
   int64: Int64Style,
   stats: ReplayStats & { workerSlices?: number },
-  seqsPerSlice = SLICE_SEQS,
-): AsyncGenerator<string | Uint8Array> {
+  tuning: { seqsPerSlice?: number; workerFirst?: boolean } = {},
+): Generator<string | Uint8Array> {
   const snapshot = !db.sqlite.inTransaction;
   let worker: Worker | undefined;
+  const { port1: port, port2 } = new MessageChannel();
   try {
     if (snapshot) db.sqlite.exec("BEGIN");
     const runId = resolveRunId(db, options.run);
     stats.runId = runId;
-    const slices = runSlices(db, runId, seqsPerSlice);
+    const slices = runSlices(db, runId, tuning.seqsPerSlice);
     if (slices === undefined) throw new TypeError(`run ${runId} carries no sequence numbers`);
     const sliced: SliceOptions = { ...options, run: runId, stats: undefined };
-    const own = (k: number): string => {
+    // A slice encoded ahead that fails keeps its error until the slices before it are written.
+    const own = (k: number): Own => {
       const counted = { runId, events: 0, skipped: 0 };
-      const text = sliceText(db, { ...sliced, seqRange: slices[k] }, int64, counted);
-      stats.events += counted.events;
-      return text;
+      try {
+        const text = sliceText(db, { ...sliced, seqRange: slices[k] }, int64, counted);
+        return { text, events: counted.events };
+      } catch (error) {
+        return { error };
+      }
     };
-    const results = new Map<number, SliceResult>();
+    const shared = new Int32Array(new SharedArrayBuffer(4 * COUNTERS));
+    const job: SliceJob = { path: db.path, options: sliced, int64, slices, shared, port: port2 };
     let lost = false;
-    let wake = () => {};
-    worker = new Worker(workerModule("src/replay-worker.ts"));
-    worker.onmessage = ({ data }: MessageEvent<SliceResult>) => {
-      if (data.k < 0)
-        lost = true; // it could not even open the file
-      else results.set(data.k, data);
-      wake();
-    };
-    worker.onerror = () => {
+    try {
+      worker = new Worker(workerModule("src/replay-worker.ts"), {
+        workerData: job,
+        transferList: [port2],
+      });
+      // The worker notifies TAKEN when it takes a slice: here, when it has taken the first.
+      if (tuning.workerFirst) Atomics.wait(shared, TAKEN, 0, 5_000);
+    } catch {
       lost = true;
-      wake();
-    };
-    const job: SliceJob = {
-      path: db.path,
-      options: sliced,
-      int64,
-      slices: slices.flatMap((range, k) => (k % 2 === 1 ? [{ k, range }] : [])),
-    };
-    worker.postMessage(job);
-    for (let k = 0; k < slices.length; k++) {
-      if (k % 2 === 0 || lost) {
-        yield own(k);
-        continue;
+    }
+    const results = new Map<number, SliceResult>();
+    const mine = new Map<number, Own>();
+    // The worker's slices, taken off the port without the event loop: this generator's consumer
+    // writes synchronously, and a slice waited for is a slice this thread did not encode.
+    let next = 0;
+    const receive = () => {
+      for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+        const result = m.message as SliceResult;
+        if ("failed" in result) lost = true; // this thread redoes it, and all it took
+        if (result.k >= next && !mine.has(result.k)) results.set(result.k, result);
       }
-      while (!results.has(k) && !lost) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-      const result = results.get(k);
-      results.delete(k);
-      worker.postMessage(k); // taken: the worker may go on ahead
-      if (result === undefined || "failed" in result) {
-        lost = true; // it stopped at this slice: the rest are this thread's
-        yield own(k);
+    };
+    const take = () => {
+      const k = Atomics.add(shared, TAKEN, 1);
+      if (k < slices.length) mine.set(k, own(k));
+    };
+    while (next < slices.length) {
+      receive();
+      const done = mine.get(next) ?? results.get(next);
+      if (done !== undefined && "error" in done) throw done.error;
+      if (done !== undefined && !("failed" in done)) {
+        mine.delete(next);
+        results.delete(next);
+        stats.events += done.events;
+        if ("bytes" in done) stats.workerSlices = (stats.workerSlices ?? 0) + 1;
+        yield "bytes" in done ? done.bytes : done.text;
+        Atomics.store(shared, WRITTEN, ++next);
+        Atomics.notify(shared, WRITTEN);
+      } else if (next >= Atomics.load(shared, TAKEN)) {
+        take();
+      } else if (lost) {
+        mine.set(next, own(next)); // the worker's, which it will not deliver
+      } else if (mine.size < AHEAD && Atomics.load(shared, TAKEN) < slices.length) {
+        take(); // the worker is still on `next`: this thread goes on meanwhile
       } else {
-        stats.events += result.events;
-        stats.workerSlices = (stats.workerSlices ?? 0) + 1;
-        yield result.bytes;
+        // This thread is AHEAD slices ahead of a worker still on `next`: a moment's wait, then
+        // it encodes `next` itself (the worker's copy is dropped), so that a worker starved of
+        // CPU on a busy machine costs no more than doing without it.
+        const posted = Atomics.load(shared, POSTED);
+        receive();
+        const patient = next === 0 && tuning.workerFirst;
+        if (!results.has(next) && Atomics.wait(shared, POSTED, posted, 10) === "timed-out") {
+          if (!patient) mine.set(next, own(next));
+        }
       }
     }
   } finally {
     worker?.terminate();
+    port.close();
     if (snapshot) endRead(db);
   }
 }
+
+/** A slice this thread encoded: its lines, or what stopped them. */
+type Own = { text: string; events: number } | { error: unknown };
+
+/** The counters this thread and the worker share: slices taken by either, written, posted by the worker. */
+export const TAKEN = 0;
+export const WRITTEN = 1;
+export const POSTED = 2;
+const COUNTERS = 3;

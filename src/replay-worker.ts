@@ -1,40 +1,50 @@
 /**
- * The worker of src/replay-parallel.ts: encodes its slices of a run in one read snapshot of its
- * own (restricted to the caller's sequence numbers, so it reads the same rows), posting each as
- * UTF-8, never more than {@link AHEAD} slices ahead of the one being written.
+ * The worker of src/replay-parallel.ts: takes the next slice of a run nobody has taken, encodes it
+ * in a read snapshot of its own (restricted to the caller's sequence numbers, so it reads the same
+ * rows) and posts it as UTF-8, never more than AHEAD slices ahead of what the caller has written.
  */
+import { workerData } from "node:worker_threads";
 import { endRead, openRunsDb } from "./db.ts";
-import { AHEAD, type SliceJob, type SliceResult, sliceText } from "./replay-parallel.ts";
+import {
+  AHEAD,
+  POSTED,
+  type SliceJob,
+  type SliceResult,
+  sliceText,
+  TAKEN,
+  WRITTEN,
+} from "./replay-parallel.ts";
 
-declare const self: Worker;
+const { path, options, int64, slices, shared, port } = workerData as SliceJob;
 
-/** The latest slice the caller has taken. */
-let taken = -1;
-let wake = () => {};
+function post(result: SliceResult): void {
+  if ("bytes" in result) port.postMessage(result, [result.bytes.buffer as ArrayBuffer]);
+  else port.postMessage(result);
+  Atomics.add(shared, POSTED, 1);
+  Atomics.notify(shared, POSTED);
+}
 
-async function encodeSlices({ path, options, int64, slices }: SliceJob): Promise<void> {
+function encodeSlices(): void {
   const db = openRunsDb(path);
   try {
     db.sqlite.exec("BEGIN");
-    for (const [i, { k, range }] of slices.entries()) {
-      while (i >= AHEAD && (slices[i - AHEAD]?.k ?? 0) > taken) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
+    for (;;) {
+      for (;;) {
+        const written = Atomics.load(shared, WRITTEN);
+        if (Atomics.load(shared, TAKEN) - written <= AHEAD) break;
+        Atomics.wait(shared, WRITTEN, written, 100);
       }
-      let result: SliceResult;
+      const k = Atomics.add(shared, TAKEN, 1);
+      Atomics.notify(shared, TAKEN);
+      if (k >= slices.length) return;
       try {
         const stats = { runId: "", events: 0, skipped: 0 };
-        const bytes = new TextEncoder().encode(
-          sliceText(db, { ...options, seqRange: range }, int64, stats),
-        );
-        result = { k, bytes, events: stats.events };
+        const text = sliceText(db, { ...options, seqRange: slices[k] }, int64, stats);
+        post({ k, bytes: new TextEncoder().encode(text), events: stats.events });
       } catch {
-        result = { k, failed: true }; // the caller encodes it again and meets the error itself
+        post({ k, failed: true }); // the caller encodes it again, meets the error, does the rest
+        return;
       }
-      if ("bytes" in result)
-        self.postMessage(result, { transfer: [result.bytes.buffer as ArrayBuffer] });
-      else return self.postMessage(result);
     }
   } finally {
     endRead(db);
@@ -42,11 +52,8 @@ async function encodeSlices({ path, options, int64, slices }: SliceJob): Promise
   }
 }
 
-self.onmessage = ({ data }: MessageEvent<SliceJob | number>) => {
-  if (typeof data === "number") {
-    taken = Math.max(taken, data);
-    wake();
-  } else {
-    void encodeSlices(data).catch(() => self.postMessage({ k: -1, failed: true }));
-  }
-};
+try {
+  encodeSlices();
+} catch {
+  post({ k: -1, failed: true }); // it could not open the file: the caller does every slice
+}

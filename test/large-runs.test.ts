@@ -21,10 +21,11 @@ describe("replay's lines made by two threads", () => {
     recordDemoRuns(big, ["small"]);
     const db = openRunsDb(big);
     try {
-      expect(worthSlicing(db, { run: "big" })).toBe(true);
-      expect(worthSlicing(db, { run: "big", limit: 10 })).toBe(false);
-      expect(worthSlicing(db, { run: "big", onInvalidRow: "skip" })).toBe(false);
-      expect(worthSlicing(db, { run: "small" })).toBe(false);
+      expect(worthSlicing(db, { run: "big" }, 2)).toBe(true);
+      expect(worthSlicing(db, { run: "big" }, 1)).toBe(false);
+      expect(worthSlicing(db, { run: "big", limit: 10 }, 2)).toBe(false);
+      expect(worthSlicing(db, { run: "big", onInvalidRow: "skip" }, 2)).toBe(false);
+      expect(worthSlicing(db, { run: "small" }, 2)).toBe(false);
       const stats = { runId: "", events: 0, skipped: 0, workerSlices: 0 };
       let text = "";
       for await (const block of parallelLines(db, { run: "big" }, "number", stats)) {
@@ -33,7 +34,8 @@ describe("replay's lines made by two threads", () => {
       const lines = [...replayLines(db, { run: "big" }, (type) => lineEncoder(type, "number"))];
       expect(text).toBe(lines.map((line) => `${line}\n`).join(""));
       expect(stats.events).toBe(5 * SLICE_SEQS);
-      expect(stats.workerSlices).toBe(2); // slices 1 and 3 of 0…4
+      // Whichever thread is free takes the next slice: any split of the five will do.
+      expect(stats.workerSlices).toBeLessThanOrEqual(5);
     } finally {
       db.close();
     }
@@ -41,7 +43,7 @@ describe("replay's lines made by two threads", () => {
     const python = openRunsDb(big);
     try {
       expect(runSlices(python, "big")).toBeUndefined();
-      expect(worthSlicing(python, { run: "big" })).toBe(false);
+      expect(worthSlicing(python, { run: "big" }, 2)).toBe(false);
     } finally {
       python.close();
     }

@@ -75,7 +75,7 @@ export default defineCommand({
       type: "string",
       valueHint: "N",
       description:
-        "NDJSON of a large run encoded by 1 or 2 threads (default: 2 where a second core is)",
+        "NDJSON of a large run encoded by 1 or 2 threads (default: 2 where a core is idle)",
     },
     "skip-invalid": {
       type: "boolean",
@@ -143,7 +143,7 @@ async function* linesOf(
 
 /**
  * The run on stdout as NDJSON (with `int64`, numbers or strings) or, without, pretty lines; a
- * large run's NDJSON by `threads` threads (default: as many as help, up to two).
+ * large run's NDJSON by `threads` threads (default: two where a core is idle).
  */
 async function replayToStdout(
   source: RunSource,
@@ -162,9 +162,11 @@ async function replayToStdout(
   );
   if (speed === undefined && int64 !== undefined && source.kind === "sqlite") {
     const { db } = source as SqliteSource;
-    if (threads !== 1 && worthSlicing(db, options, threads ?? navigator.hardwareConcurrency)) {
+    if (worthSlicing(db, options, threads)) {
       const sliced = { ...stats, workerSlices: 0 };
-      for await (const block of parallelLines(db, options, int64, sliced)) {
+      // Asked for two, the worker is waited for, so that it shares even a run done before it starts.
+      const tuning = { workerFirst: threads === 2 };
+      for (const block of parallelLines(db, options, int64, sliced, tuning)) {
         out(block);
         progress.update(sliced.events, total);
       }

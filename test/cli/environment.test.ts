@@ -164,8 +164,8 @@ describe("replaying a run large enough for a second thread", () => {
       expect([run.code, run.stdout]).toEqual([0, inProcess?.stdout as string]);
       return /replayed \d+ events of run big( on 2 threads)? in/.exec(run.stderr)?.[1] ?? "";
     });
-    const auto = navigator.hardwareConcurrency >= 2 ? " on 2 threads" : "";
+    // By default, two only where a core is idle, and the worker only shares what it is quick to.
     const two = " on 2 threads";
-    expect(summaries).toEqual([two, two, two, "", auto]);
+    expect(summaries).toEqual([two, two, two, "", expect.any(String)]);
   });
 });
