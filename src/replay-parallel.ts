@@ -103,25 +103,26 @@ export function runSlices(
 }
 
 /**
- * The threads a replay may use by default: two where a core is idle (the load average of the
- * last minute below the cores less one), else one. On a machine busy with a sweep, a second
- * thread gets no core of its own and only adds its start and its share of the work to wait for.
+ * The threads a replay may use by default: two unless the machine is busier than its cores (the
+ * load average of the last minute), as when a sweep runs one backtest per core. There a second
+ * thread finds no core of its own: this one then does the slices it would wait for itself, so a
+ * wrong guess costs a little, not double.
  */
-export function idleThreads(): 1 | 2 {
+export function defaultThreads(): 1 | 2 {
   const cores = navigator.hardwareConcurrency;
-  return cores >= 2 && (loadavg()[0] ?? cores) < cores - 1 ? 2 : 1;
+  return cores >= 2 && (loadavg()[0] ?? cores) < cores ? 2 : 1;
 }
 
 /**
  * Whether {@link parallelLines} is worth its thread for this replay: two `threads` (default
- * {@link idleThreads}), a runtape run of more than four slices, no `limit` (the first events would
+ * {@link defaultThreads}), a runtape run of more than four slices, no `limit` (the first events would
  * do) and rows that do not decode thrown (the default: counting skipped rows across threads is not
  * worth it).
  */
 export function worthSlicing(
   db: RunsDb,
   options: SliceOptions,
-  threads: number = idleThreads(),
+  threads: number = defaultThreads(),
 ): boolean {
   if (threads < 2 || options.limit !== undefined) return false;
   if ((options.onInvalidRow ?? "throw") !== "throw") return false;

@@ -75,7 +75,7 @@ export default defineCommand({
       type: "string",
       valueHint: "N",
       description:
-        "NDJSON of a large run encoded by 1 or 2 threads (default: 2 where a core is idle)",
+        "NDJSON of a large run encoded by 1 or 2 threads (default: 2 unless the load exceeds the cores)",
     },
     "skip-invalid": {
       type: "boolean",
@@ -143,7 +143,7 @@ async function* linesOf(
 
 /**
  * The run on stdout as NDJSON (with `int64`, numbers or strings) or, without, pretty lines; a
- * large run's NDJSON by `threads` threads (default: two where a core is idle).
+ * large run's NDJSON by `threads` threads (default: two unless the machine is busier than its cores).
  */
 async function replayToStdout(
   source: RunSource,
