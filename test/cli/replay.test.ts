@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { decodeEvent, type Event, encodeEvent, Recorder, replay } from "../../src/index.ts";
-import { sampleEvents, sampleOf, tempDir } from "../helpers.ts";
+import { bulkRun, sampleEvents, sampleOf, tempDir } from "../helpers.ts";
 import { command, runtape, SPAWNED, spawnRuntape } from "./run.ts";
 import { databaseBytes, iso, lines, storedRuns } from "./support.ts";
 
@@ -164,7 +164,7 @@ describe("runtape replay", () => {
 let bigRun: Promise<string> | undefined;
 const recordBigRun = async () => {
   const big = tempDir();
-  expect((await runtape(["record", "runs.db", "--bars", "1000"], { cwd: big })).code).toBe(0);
+  bulkRun(join(big, "runs.db"), "big", 20_000);
   return big;
 };
 
