@@ -163,9 +163,7 @@ describe("runtape vacuum and inspect --sizes", () => {
   test("after rm, vacuum gives the space back; --sizes accounts for the file table by table", async () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
-    for (const run of ["x", "y"]) {
-      expect((await cli(["record", path, "--bars", "300", "--run", run])).code).toBe(0);
-    }
+    for (const run of ["x", "y"]) bulkRun(path, run, 6_000);
     const sizes = await cli(["inspect", path, "--sizes", "--json"]);
     const parsed = JSON.parse(sizes.stdout) as {
       file_bytes: number;
