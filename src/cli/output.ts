@@ -114,7 +114,9 @@ export function out(data: string | Uint8Array): void {
         Bun.sleepSync(1); // stdout is a non-blocking pipe that is full: wait for the reader
         continue;
       }
-      if (code === "EPIPE") {
+      // The reader is gone: EPIPE from a pipe; ECONNRESET from a socket closed with data unread
+      // (the stdout that Bun and Node give a child they spawn is a socket pair).
+      if (code === "EPIPE" || code === "ECONNRESET") {
         outputClosed = true;
         throw new OutputClosed();
       }
