@@ -22,6 +22,7 @@ import {
   RunNotFoundError,
   replay,
 } from "../src/index.ts";
+import { runtape } from "./cli/run.ts";
 import {
   fixtureCopy,
   fixtureTest,
@@ -202,6 +203,25 @@ withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, ()
       });
     });
   }
+
+  // The Parquet writer is pure JavaScript so that it is inside the single-file binary: prove it.
+  test("the compiled binary writes Parquet that DuckDB reads", async () => {
+    const out = join(tempDir(), "binary");
+    const result = await runtape(["export", DB, "--format", "parquet", "--out", out], {
+      via: "binary",
+    });
+    expect([result.code, result.stdout]).toEqual([0, ""]);
+    const raw = rawDb(DB);
+    const stored = raw.query("SELECT run_id, count(*) AS n FROM bars GROUP BY run_id").all();
+    raw.close();
+    expect(stored.length).toBe(3);
+    const rows = await query(
+      `SELECT run_id, count(*) AS n FROM ${reader("parquet", out, "BarReceived")} GROUP BY run_id`,
+    );
+    const sorted = (r: Row[]) =>
+      [...r].sort((a, b) => String(a.run_id).localeCompare(String(b.run_id)));
+    expect(sorted(rows)).toEqual(sorted(stored as Row[]));
+  });
 
   test.each(FORMATS)(
     "--indicator-columns: one DOUBLE per name, NaN and ±Infinity as numbers (%s)",

@@ -3,10 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { recordDemoRuns, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { runtape } from "./run.ts";
 import { lines } from "./support.ts";
-
-const duckdb = await import("@duckdb/node-api").catch(() => undefined);
 
 const dir = tempDir();
 const DB = join(dir, "runs.db");
@@ -60,25 +57,4 @@ test("a run that is not there: one line, exit 1, no directory left", async () =>
   ]);
   expect([code, lines(stderr)]).toEqual([1, ['runtape: no run with id "zz"']]);
   expect(existsSync(out)).toBe(false);
-});
-
-// The Parquet writer is pure JavaScript so that it is inside the single-file binary: prove it.
-test(`the compiled binary writes Parquet that DuckDB reads${duckdb ? "" : " (skipped: @duckdb/node-api is not installed for this platform)"}`, async () => {
-  const out = join(dir, "binary");
-  const result = await runtape(["export", DB, "--format", "parquet", "--out", out], {
-    via: "binary",
-  });
-  expect(result.code).toBe(0);
-  if (!duckdb) return;
-  const connection = await duckdb.DuckDBConnection.create();
-  const rows = (
-    await connection.runAndReadAll(
-      `SELECT run_id, count(*) AS n FROM read_parquet('${out}/bars/*/*.parquet') GROUP BY run_id ORDER BY run_id`,
-    )
-  ).getRowObjects();
-  connection.closeSync();
-  expect(rows).toEqual([
-    { run_id: "a", n: 90n },
-    { run_id: "b c", n: 90n },
-  ]);
 });
