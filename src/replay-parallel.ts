@@ -1,10 +1,11 @@
 /**
  * A runtape run's NDJSON lines made by two threads. The run is cut into slices of its sequence
  * numbers; this thread and a worker each take the next slice, and the slices come out in order:
- * the same bytes as {@link replayLines}. Encoding is most of what `runtape replay` costs
- * and slices are independent, so a second idle core takes about half of it.
+ * the same bytes as {@link replayLines}. Encoding is most of what `runtape replay` costs and slices
+ * are independent. On the 2-core machine this project is measured on it is no faster than one
+ * thread (whose garbage collector already keeps the second core busy) and costs ~40% more CPU,
+ * so it is asked for (`runtape replay --threads 2`), not the default.
  */
-import { loadavg } from "node:os";
 import {
   MessageChannel,
   type MessagePort,
@@ -103,28 +104,12 @@ export function runSlices(
 }
 
 /**
- * The threads a replay may use by default: two unless the machine is busier than its cores (the
- * load average of the last minute), as when a sweep runs one backtest per core. There a second
- * thread finds no core of its own: this one then does the slices it would wait for itself, so a
- * wrong guess costs a little, not double.
+ * Whether {@link parallelLines} is worth its thread for this replay: a runtape run of more than
+ * four slices, no `limit` (the first events would do) and rows that do not decode thrown (the
+ * default: counting skipped rows across threads is not worth it).
  */
-export function defaultThreads(): 1 | 2 {
-  const cores = navigator.hardwareConcurrency;
-  return cores >= 2 && (loadavg()[0] ?? cores) < cores ? 2 : 1;
-}
-
-/**
- * Whether {@link parallelLines} is worth its thread for this replay: two `threads` (default
- * {@link defaultThreads}), a runtape run of more than four slices, no `limit` (the first events would
- * do) and rows that do not decode thrown (the default: counting skipped rows across threads is not
- * worth it).
- */
-export function worthSlicing(
-  db: RunsDb,
-  options: SliceOptions,
-  threads: number = defaultThreads(),
-): boolean {
-  if (threads < 2 || options.limit !== undefined) return false;
+export function worthSlicing(db: RunsDb, options: SliceOptions): boolean {
+  if (options.limit !== undefined) return false;
   if ((options.onInvalidRow ?? "throw") !== "throw") return false;
   return inSnapshot(db, () => {
     const slices = runSlices(db, resolveRunId(db, options.run));

@@ -21,11 +21,10 @@ describe("replay's lines made by two threads", () => {
     recordDemoRuns(big, ["small"]);
     const db = openRunsDb(big);
     try {
-      expect(worthSlicing(db, { run: "big" }, 2)).toBe(true);
-      expect(worthSlicing(db, { run: "big" }, 1)).toBe(false);
-      expect(worthSlicing(db, { run: "big", limit: 10 }, 2)).toBe(false);
-      expect(worthSlicing(db, { run: "big", onInvalidRow: "skip" }, 2)).toBe(false);
-      expect(worthSlicing(db, { run: "small" }, 2)).toBe(false);
+      expect(worthSlicing(db, { run: "big" })).toBe(true);
+      expect(worthSlicing(db, { run: "big", limit: 10 })).toBe(false);
+      expect(worthSlicing(db, { run: "big", onInvalidRow: "skip" })).toBe(false);
+      expect(worthSlicing(db, { run: "small" })).toBe(false);
       const stats = { runId: "", events: 0, skipped: 0, workerSlices: 0 };
       let text = "";
       for await (const block of parallelLines(db, { run: "big" }, "number", stats)) {
@@ -43,7 +42,7 @@ describe("replay's lines made by two threads", () => {
     const python = openRunsDb(big);
     try {
       expect(runSlices(python, "big")).toBeUndefined();
-      expect(worthSlicing(python, { run: "big" }, 2)).toBe(false);
+      expect(worthSlicing(python, { run: "big" })).toBe(false);
     } finally {
       python.close();
     }

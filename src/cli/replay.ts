@@ -74,8 +74,7 @@ export default defineCommand({
     threads: {
       type: "string",
       valueHint: "N",
-      description:
-        "NDJSON of a large run encoded by 1 or 2 threads (default: 2 unless the load exceeds the cores)",
+      description: "NDJSON of a large run encoded by 1 (default) or 2 threads",
     },
     "skip-invalid": {
       type: "boolean",
@@ -143,7 +142,7 @@ async function* linesOf(
 
 /**
  * The run on stdout as NDJSON (with `int64`, numbers or strings) or, without, pretty lines; a
- * large run's NDJSON by `threads` threads (default: two unless the machine is busier than its cores).
+ * large run's NDJSON by `threads` threads (default one).
  */
 async function replayToStdout(
   source: RunSource,
@@ -162,10 +161,10 @@ async function replayToStdout(
   );
   if (speed === undefined && int64 !== undefined && source.kind === "sqlite") {
     const { db } = source as SqliteSource;
-    if (worthSlicing(db, options, threads)) {
+    if (threads === 2 && worthSlicing(db, options)) {
       const sliced = { ...stats, workerSlices: 0 };
       // Asked for two, the worker is waited for, so that it shares even a run done before it starts.
-      const tuning = { workerFirst: threads === 2 };
+      const tuning = { workerFirst: true };
       for (const block of parallelLines(db, options, int64, sliced, tuning)) {
         out(block);
         progress.update(sliced.events, total);
