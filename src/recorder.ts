@@ -108,6 +108,12 @@ const CHUNK_ROWS = 64;
 
 interface TableWriter {
   readonly fields: readonly (readonly [string, Field<unknown>])[];
+  /**
+   * Appends the run id and the event's stored values to `values` if every field passes its check,
+   * else appends nothing and returns false. Compiled from the catalog: one check per field inline
+   * and one push, where a loop calling each predicate costs a tenth of recording.
+   */
+  readonly push: (values: SqlValue[], event: Record<string, unknown>, runId: string) => boolean;
   readonly one: Statement;
   readonly chunk: Statement;
   readonly width: number;
@@ -115,6 +121,17 @@ interface TableWriter {
   full: SqlValue[][];
   /** The rows after the last full chunk. */
   values: SqlValue[];
+}
+
+/** See TableWriter.push. */
+function compilePush(fields: readonly (readonly [string, Field<unknown>])[]): TableWriter["push"] {
+  const read = fields.map(([name], i) => `const v${i} = e[${JSON.stringify(name)}];`);
+  const checks = fields.map(([, field], i) =>
+    field.isCode ? `(${field.isCode(`v${i}`)})` : `f[${i}].is(v${i})`,
+  );
+  const stored = fields.map(([, field], i) => (field.toSql ? `f[${i}].toSql(v${i})` : `v${i}`));
+  const body = `return (values, e, runId) => {\n${read.join("\n")}\nif (!(${checks.join(" && ")})) return false;\nvalues.push(runId, ${stored.join(", ")});\nreturn true;\n};`;
+  return new Function("f", body)(fields.map(([, field]) => field));
 }
 
 /**
@@ -158,6 +175,7 @@ export class Recorder {
         const insert = `INSERT INTO ${db.catalog.table(type)} (${columns.join(", ")}) VALUES `;
         const writer: TableWriter = {
           fields,
+          push: compilePush(fields),
           one: sqlite.prepare(insert + row),
           chunk: sqlite.prepare(insert + Array(CHUNK_ROWS).fill(row).join(", ")),
           width: columns.length,
@@ -256,17 +274,16 @@ export class Recorder {
       throw new InvalidEventError(String(event?.type), "type", event?.type, "not an event type");
     }
     const values = writer.values;
-    const start = values.length;
-    values.push(this.runId);
     const record = event as unknown as Record<string, unknown>;
-    for (const [name, field] of writer.fields) {
-      const value = record[name];
-      if (!field.is(value)) {
-        values.length = start;
-        this.#refused++;
-        throw invalid(event.type, name, field, value);
+    if (!writer.push(values, record, this.runId)) {
+      // Which field, and why: the predicates say it.
+      for (const [name, field] of writer.fields) {
+        if (!field.is(record[name])) {
+          this.#refused++;
+          throw invalid(event.type, name, field, record[name]);
+        }
       }
-      values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
+      throw new TypeError(`${event.type}: the compiled checks refuse what the predicates accept`);
     }
     if ("bar_period" in record) this.#barPeriods.add(record.bar_period as string);
     values.push(++this.#seq);

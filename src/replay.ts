@@ -5,7 +5,7 @@ import { endRead, openRunsDb, type RunsDb, toDbError } from "./db.ts";
 import { RowDecodeError } from "./errors.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
-import { asInt64, type Field, type SqlValue } from "./events/fields.ts";
+import { asInt64, type Field, nullable, type SqlValue, text } from "./events/fields.ts";
 import { refusal } from "./events/schemas.ts";
 import { Pacer } from "./pacing.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";
@@ -434,24 +434,18 @@ function earliestReady<S extends Stream<unknown>>(streams: S[], gate: CausalGate
 
 /**
  * The check of value `v<i>` of `field`, as code. A stored integer is a 64-bit one (SQLite's and
- * PostgreSQL's integers are), so for nanoseconds the type alone is the whole rule, without the
- * range comparisons of `ns.is`; text is checked inline; the other kinds call their predicate.
+ * PostgreSQL's integers are), so for 64-bit integers the type alone is the whole rule, without the
+ * range comparisons of `is`; other kinds are checked by their `isCode`, or else their predicate.
  */
 function check(field: Field<unknown>, i: number, integers: "bigint" | "text"): string {
   const value = `v${i}`;
-  const nullable = field.notNull ? "" : `${value} === null || `;
   // A 64-bit integer as text is what SQLite made of a stored integer (see replayLines); a bigint
   // it hands back is inside the 64-bit range: the type says it all.
   if (field.kind === "ns" || field.kind === "int") {
+    const nullable = field.notNull ? "" : `${value} === null || `;
     return `(${nullable}typeof ${value} === "${integers === "text" ? "string" : "bigint"}")`;
   }
-  if (field.kind === "text") return `(${nullable}typeof ${value} === "string")`;
-  // A vocabulary's few names compare faster inline than a fresh string hashes for a Set.
-  if (field.kind === "enum" && field.options !== undefined) {
-    const names = field.options.map((name) => `${value} === ${JSON.stringify(name)}`);
-    return `(${nullable}${names.join(" || ")})`;
-  }
-  return `f[${i}].is(${value})`;
+  return field.isCode ? `(${field.isCode(value)})` : `f[${i}].is(${value})`;
 }
 
 /**
@@ -529,7 +523,8 @@ function compileRowAnew<T>(
   const lines = fields.map(([name, field], i) => {
     const read = `let v${i} = row[${JSON.stringify(name)}];`;
     if (mode === "stored" && field.fromSql) {
-      const stored = { ...field, kind: "text" } as Field<unknown>;
+      // Its stored form is text (indicators' JSON), checked as text is.
+      const stored = (field.notNull ? text : nullable(text)) as Field<unknown>;
       return `${read} if (!${check(stored, i, integers)}) return fail(${i}, row, v${i});`;
     }
     const fromSql = field.fromSql ? ` v${i} = f[${i}].fromSql(v${i});` : "";

@@ -123,6 +123,22 @@ describe("event fields", () => {
     }
   });
 
+  test("the compiled checks (isCode) agree with the predicates on the whole corpus", () => {
+    let compared = 0;
+    for (const type of EVENT_TYPES) {
+      for (const [name, field] of fieldsOf(type)) {
+        if (field.isCode === undefined) continue;
+        const check = new Function("value", `return ${field.isCode("value")};`);
+        for (const value of [...CORPUS, ...goodValues(field), ...badValues(field)]) {
+          if (check(value) !== field.is(value))
+            throw new Error(`${type}.${name}: isCode says ${check(value)} on ${show(value)}`);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+
   test("the fast predicates agree with the valibot schemas on the whole corpus", () => {
     let compared = 0;
     for (const type of EVENT_TYPES) {
