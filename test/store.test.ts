@@ -33,7 +33,9 @@ import {
   StoreFormatError,
   StoreUrlError,
 } from "../src/index.ts";
+import { ANALYZE_FROM_EVENTS } from "../src/store/push.ts";
 import {
+  bulkRun,
   CAUSAL_EVENTS,
   causalRun,
   fixtureCopy,
@@ -227,6 +229,39 @@ describeWithPg("PostgreSQL store", (cluster) => {
         );
         expect(await inspectStoredRun(store, "edges")).toEqual(inspectRun(db, "edges"));
         db.close();
+      } finally {
+        await store.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a large push leaves the planner's statistics current, so a replay reads pages by the seq index",
+    async () => {
+      const path = join(tempDir(), "runs.db");
+      bulkRun(path, "small", 1000);
+      bulkRun(path, "large", Number(ANALYZE_FROM_EVENTS));
+      const analyzed = async () => {
+        const sql = new SQL(cluster().url("planner"));
+        const rows = await sql.unsafe(
+          "SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE relname = 'bars'",
+        );
+        await sql.close();
+        return rows[0]?.analyzed;
+      };
+      const admin = new SQL(cluster().url());
+      await admin.unsafe("CREATE DATABASE planner");
+      await admin.close();
+      await push(path, cluster().url("planner"), { runs: ["small"] });
+      expect(await analyzed()).toBe(false);
+      await push(path, cluster().url("planner"), { runs: ["large"] });
+      expect(await analyzed()).toBe(true);
+      const store = await PgStore.open(cluster().url("planner"));
+      try {
+        let n = 0;
+        for await (const chunk of store.chunks({ run: "large" })) n += chunk.length;
+        expect(n).toBe(Number(ANALYZE_FROM_EVENTS));
       } finally {
         await store.close();
       }

@@ -129,12 +129,26 @@ async function pushRun(
           return await send(tx, db, runId);
         }),
       );
+      if (events >= ANALYZE_FROM_EVENTS) await analyze(store);
       return done(stored === undefined ? "pushed" : "replaced", events);
     } catch (error) {
       // Another process published the run meanwhile: compare with what it sent (once).
       if (!(error instanceof LostRace) || attempt > 0) throw error;
     }
   }
+}
+
+/**
+ * Events in one push past which the event tables' planner statistics are brought up to date at
+ * once. Until autovacuum gets to it (a minute or more), the planner takes the tables for nearly
+ * empty and reads a run's pages by sorting all its remaining rows for each page: a 1M-event run
+ * replayed from the store in 10.6 s instead of 2.3 s.
+ */
+export const ANALYZE_FROM_EVENTS = 50_000n;
+
+async function analyze(store: PgStore): Promise<void> {
+  const tables = EVENT_TYPES.map((type) => catalog[type].table);
+  await store.guard(() => store.sql.unsafe(`ANALYZE ${tables.join(", ")}`));
 }
 
 /** Streams the run's content into the store inside `tx`; returns the events sent. */
