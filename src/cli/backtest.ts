@@ -5,8 +5,10 @@ import { type RerunOptions, rerun } from "../rerun.ts";
 import type { BrokerParameters } from "../sim/broker.ts";
 import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
-import { commonArgs, parseInteger, parseNames, parseTypes, UsageError } from "./args.ts";
+import { parseInteger, parseNames, parseTypes } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 /** The broker's options: flag -> parameter. */
 const BROKER_FLAGS = {
@@ -18,10 +20,7 @@ const BROKER_FLAGS = {
 } as const satisfies Record<string, keyof BrokerParameters>;
 
 export default defineCommand({
-  meta: {
-    name: "backtest",
-    description: "Run a strategy module on a recorded feed (or the demo feed) and record the run",
-  },
+  meta: commandMeta("backtest"),
   args: {
     strategy: {
       type: "string",

@@ -1,7 +1,7 @@
 import { type OpenOptions, openRunsDb, type RunsDb } from "../db.ts";
 import { isStoreUrl, redactUrls } from "../store/url.ts";
-import { UsageError } from "./args.ts";
 import { logger } from "./output.ts";
+import { UsageError } from "./usage.ts";
 
 const ACCESS: Record<RunsDb["access"], string> = {
   write: "for writing",

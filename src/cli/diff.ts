@@ -11,10 +11,12 @@ import { EVENT_TYPES, type Event, fieldsOf } from "../events/catalog.ts";
 import { readNdjsonFile } from "../ndjson.ts";
 import { resolveRunId } from "../runs.ts";
 import { isStoreUrl } from "../store/index.ts";
-import { commonArgs, parseInteger, parseList, parseTypes, UsageError } from "./args.ts";
+import { parseInteger, parseList, parseTypes } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { int64Arg, out, printJson } from "./output.ts";
 import { openSourceArg } from "./source.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 /** Every field any event type has. */
 const FIELD_NAMES = new Set(EVENT_TYPES.flatMap((type) => fieldsOf(type).map(([name]) => name)));
@@ -42,11 +44,7 @@ function print(args: Args, runA: string | null, runB: string | null, result: Dif
 }
 
 export default defineCommand({
-  meta: {
-    name: "diff",
-    description:
-      "Compare two runs event by event (runs databases, stores or NDJSON files): exit 0 same, 1 differ",
-  },
+  meta: commandMeta("diff"),
   args: {
     a: { type: "positional", required: true, description: "First runs database or .ndjson file" },
     b: {

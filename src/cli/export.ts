@@ -1,15 +1,14 @@
 import { defineCommand } from "citty";
 import { EXPORT_FORMATS, type ExportFormat, exportRuns } from "../export.ts";
-import { commonArgs, parseChoice, parseTypes, repeated, UsageError } from "./args.ts";
+import { parseChoice, parseTypes, repeated } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
 
 export default defineCommand({
-  meta: {
-    name: "export",
-    description: "Write runs as Parquet or CSV files, one per event table and run (Hive layout)",
-  },
+  meta: commandMeta("export"),
   args: {
     db: {
       type: "positional",

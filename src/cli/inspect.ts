@@ -13,15 +13,13 @@ import { resolveRunId } from "../runs.ts";
 import { PgStore } from "../store/index.ts";
 import { checkStore, inspectStoredRun, listSourceSummaries } from "../store/inspect.ts";
 import { printable } from "../text.ts";
-import { commonArgs, runArgs, UsageError } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { formatDuration, int64Arg, isoNs, out, printJson, table } from "./output.ts";
 import { openSourceArg } from "./source.ts";
+import { commonArgs, runArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "inspect",
-    description: "List the runs of a database, or show one run in detail",
-  },
+  meta: commandMeta("inspect"),
   args: {
     ...runArgs,
     run: { ...runArgs.run, description: "Show this run in detail (ID or latest)" },

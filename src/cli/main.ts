@@ -2,30 +2,11 @@ import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 import { RuntapeError } from "../errors.ts";
 import { printable } from "../text.ts";
-import { checkArgs, UsageError } from "./args.ts";
+import { COMMANDS, type CommandName, commandMeta } from "./commands.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
+import { checkArgs, UsageError } from "./usage.ts";
 
 type Command = CommandDef<ArgsDef>;
-
-const commands: Record<string, () => Promise<Command>> = {
-  record: () => import("./record.ts").then((m) => m.default as Command),
-  replay: () => import("./replay.ts").then((m) => m.default as Command),
-  inspect: () => import("./inspect.ts").then((m) => m.default as Command),
-  diff: () => import("./diff.ts").then((m) => m.default as Command),
-  recover: () => import("./recover.ts").then((m) => m.default as Command),
-  backtest: () => import("./backtest.ts").then((m) => m.default as Command),
-  version: () => import("./version.ts").then((m) => m.default as Command),
-  push: () => import("./push.ts").then((m) => m.default as Command),
-  pull: () => import("./pull.ts").then((m) => m.default as Command),
-  rm: () => import("./rm.ts").then((m) => m.default as Command),
-  rename: () => import("./rename.ts").then((m) => m.default as Command),
-  tag: () => import("./tag.ts").then((m) => m.default as Command),
-  vacuum: () => import("./vacuum.ts").then((m) => m.default as Command),
-  report: () => import("./report.ts").then((m) => m.default as Command),
-  runs: () => import("./runs.ts").then((m) => m.default as Command),
-  merge: () => import("./merge.ts").then((m) => m.default as Command),
-  export: () => import("./export.ts").then((m) => m.default as Command),
-};
 
 const root: Command = {
   meta: {
@@ -33,7 +14,10 @@ const root: Command = {
     version: pkg.version,
     description: "Record trading-system runs into a SQLite runs database and replay them exactly",
   },
-  subCommands: commands,
+  // For the list in `runtape --help` only: main() loads a command itself when it runs.
+  subCommands: Object.fromEntries(
+    Object.keys(COMMANDS).map((name) => [name, { meta: commandMeta(name as CommandName) }]),
+  ),
 };
 
 const HELP = new Set(["--help", "-h"]);
@@ -84,16 +68,15 @@ export async function main(argv: readonly string[]): Promise<number> {
         "run `runtape --help` for the commands",
       );
     }
-    const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
-    if (load === undefined) {
+    if (!Object.hasOwn(COMMANDS, name)) {
       throw new UsageError(
         `unknown command ${JSON.stringify(name)}`,
-        `commands: ${Object.keys(commands).join(", ")}`,
+        `commands: ${Object.keys(COMMANDS).join(", ")}`,
       );
     }
     const before = argv.slice(0, index).filter((a) => a !== "--verbose");
     if (before.length > 0) throw new UsageError(`unknown option ${before[0]}`);
-    const command = await load();
+    const command = ((await COMMANDS[name as CommandName].load()) as { default: Command }).default;
     const rest = argv.slice(index + 1);
     failure = failureCode(name, rest);
     if (rest.some((a) => HELP.has(a))) return await printUsage(command, root);

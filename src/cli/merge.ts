@@ -1,13 +1,12 @@
 import { defineCommand } from "citty";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
-import { commonArgs, parseChoice, repeated, UsageError } from "./args.ts";
+import { parseChoice, repeated } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "merge",
-    description: "Copy runs from several runs databases into one (created if missing)",
-  },
+  meta: commandMeta("merge"),
   args: {
     out: { type: "positional", required: true, description: "Runs database to merge into" },
     inputs: {

@@ -1,16 +1,14 @@
 import { defineCommand } from "citty";
 import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
-import { commonArgs } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { checkDbArg } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg, repeated } from "./source.ts";
+import { commonArgs } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "pull",
-    description: "Copy runs from a PostgreSQL store into a runs database file",
-  },
+  meta: commandMeta("pull"),
   args: {
     url: { type: "positional", required: true, description: "The store, postgres://…" },
     into: {

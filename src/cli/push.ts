@@ -1,16 +1,14 @@
 import { defineCommand } from "citty";
 import { defaultStoreUrl, type PushedRun, push } from "../store/index.ts";
 import { printable } from "../text.ts";
-import { commonArgs, UsageError } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg, repeated } from "./source.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "push",
-    description: "Send finished runs of a runs database to a PostgreSQL store, each exactly once",
-  },
+  meta: commandMeta("push"),
   args: {
     db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
     to: {

@@ -7,15 +7,8 @@ import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
 import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
 import { push } from "../store/push.ts";
-import {
-  commonArgs,
-  parseChoice,
-  parseInteger,
-  parseJsonArg,
-  parseNames,
-  parseRunId,
-  UsageError,
-} from "./args.ts";
+import { parseChoice, parseInteger, parseJsonArg, parseNames, parseRunId } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { checkDbArg } from "./database.ts";
 import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
@@ -23,12 +16,10 @@ import { describePush } from "./push.ts";
 import { onTermination } from "./signals.ts";
 import { checkStoreUrl, openStoreArg } from "./source.ts";
 import { readStdin } from "./stdin.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "record",
-    description: "Record a run: NDJSON events from a file or stdin, or the built-in demo backtest",
-  },
+  meta: commandMeta("record"),
   args: {
     db: {
       type: "positional",

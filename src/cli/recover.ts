@@ -1,15 +1,13 @@
 import { defineCommand } from "citty";
 import { recoverRuns } from "../inspect.ts";
 import { printable } from "../text.ts";
-import { commonArgs } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { isoNs, logger, out } from "./output.ts";
+import { commonArgs } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "recover",
-    description: "Close runs left running by a recording process that died, as failed",
-  },
+  meta: commandMeta("recover"),
   args: {
     db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
     run: {

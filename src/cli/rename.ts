@@ -1,12 +1,14 @@
 import { defineCommand } from "citty";
 import { renameRun } from "../manage.ts";
 import { printable } from "../text.ts";
-import { commonArgs, parseRunId, UsageError } from "./args.ts";
+import { parseRunId } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: { name: "rename", description: "Give a run a new id" },
+  meta: commandMeta("rename"),
   args: {
     db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
     run: { type: "string", valueHint: "ID", description: "The run to rename" },

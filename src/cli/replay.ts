@@ -11,7 +11,6 @@ import { parallelLines, worthSlicing } from "../replay-parallel.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
 import { printable } from "../text.ts";
 import {
-  commonArgs,
   parseChoice,
   parseInteger,
   parseNames,
@@ -19,20 +18,17 @@ import {
   parseRunId,
   parseTime,
   parseTypes,
-  runArgs,
-  UsageError,
 } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { checkDbArg } from "./database.ts";
 import { int64Arg, isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
 import { openSourceArg } from "./source.ts";
+import { commonArgs, runArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "replay",
-    description: "Replay a recorded run as events on stdout, or re-record it into another database",
-  },
+  meta: commandMeta("replay"),
   args: {
     ...runArgs,
     types: { type: "string", valueHint: "T,…", description: "Only these event types" },

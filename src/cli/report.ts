@@ -2,21 +2,13 @@ import { defineCommand } from "citty";
 import type { RunMetrics } from "../report/metrics.ts";
 import { isMetric, libraryKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import {
-  commonArgs,
-  parseConditions,
-  parseNames,
-  repeatedOption,
-  runArgs,
-  UsageError,
-} from "./args.ts";
+import { parseConditions, parseNames, repeatedOption } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
+import { commonArgs, runArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "report",
-    description: "Write a self-contained HTML report of a run, or a page comparing runs",
-  },
+  meta: commandMeta("report"),
   args: {
     ...runArgs,
     output: {

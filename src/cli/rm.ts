@@ -4,17 +4,15 @@ import { isStoreUrl } from "../store/index.ts";
 import { removeStoredRuns } from "../store/remove.ts";
 import { redactUrls } from "../store/url.ts";
 import { printable } from "../text.ts";
-import { commonArgs, repeated, UsageError } from "./args.ts";
+import { repeated } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { logger, out, table } from "./output.ts";
 import { openStoreArg } from "./source.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "rm",
-    description:
-      "Remove runs and their events from a file or a store (lists them only, unless --yes)",
-  },
+  meta: commandMeta("rm"),
   args: {
     db: {
       type: "positional",

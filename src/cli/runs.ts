@@ -4,17 +4,16 @@ import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report
 import { listSweep } from "../report/runs.ts";
 import { formatParam, formatTags, libraryKey, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import { commonArgs, parseConditions, repeatedOption, runArgs, UsageError } from "./args.ts";
+import { parseConditions, repeatedOption } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
+import { commonArgs, runArgs, UsageError } from "./usage.ts";
 
 /** The metrics the table shows, named as the JSON names them (and --sort takes them). */
 const COLUMNS = SWEEP_METRICS.map(snakeCase);
 
 export default defineCommand({
-  meta: {
-    name: "runs",
-    description: "A sweep as a table: each run, the config parameters that differ, its metrics",
-  },
+  meta: commandMeta("runs"),
   args: {
     db: runArgs.db,
     where: {

@@ -6,9 +6,9 @@ import {
   parseStoreUrl,
   SqliteSource,
 } from "../store/index.ts";
-import { UsageError } from "./args.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
+import { UsageError } from "./usage.ts";
 
 /**
  * Opens what a read command was given: a `postgres://` URL opens the store, anything else is a

@@ -3,15 +3,13 @@ import { stringifyExact } from "../json.ts";
 import { tagRun } from "../manage.ts";
 import { resolveRunId } from "../runs.ts";
 import { printable } from "../text.ts";
-import { commonArgs, UsageError } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { out } from "./output.ts";
+import { commonArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
-  meta: {
-    name: "tag",
-    description: "Set tags (key=value) in a run's metadata; key= removes a tag",
-  },
+  meta: commandMeta("tag"),
   args: {
     db: { type: "positional", required: true, description: "Runs database" },
     tags: {

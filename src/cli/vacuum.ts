@@ -1,13 +1,14 @@
 import { defineCommand } from "citty";
 import { vacuum } from "../manage.ts";
-import { commonArgs } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
+import { commonArgs } from "./usage.ts";
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 export default defineCommand({
-  meta: { name: "vacuum", description: "Give the space of removed runs back to the disk" },
+  meta: commandMeta("vacuum"),
   args: {
     db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
     ...commonArgs,

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
 import { stringifyExact } from "../json.ts";
 import { type VersionInfo, versionInfo } from "../version.ts";
-import { commonArgs } from "./args.ts";
+import { commandMeta } from "./commands.ts";
 import { out } from "./output.ts";
+import { commonArgs } from "./usage.ts";
 
 /** The version and build facts as lines of `name  value`. */
 export function formatVersion(info: VersionInfo): string {
@@ -19,10 +20,7 @@ export function formatVersion(info: VersionInfo): string {
 }
 
 export default defineCommand({
-  meta: {
-    name: "version",
-    description: "Show the version, commit, build date, Bun version, target and database layout",
-  },
+  meta: commandMeta("version"),
   args: {
     json: { type: "boolean", description: "As one JSON document" },
     ...commonArgs,

@@ -1,0 +1,85 @@
+/**
+ * What a command line must be before any command runs: the usage error and the checks of raw
+ * arguments against a command's declaration. Apart from the rest of args.ts, which needs the event
+ * catalog, so that `runtape --help` loads nothing it does not print.
+ */
+import type { ArgsDef } from "citty";
+import { RuntapeError } from "../errors.ts";
+
+/** A command line the CLI cannot act on: exit code 2. */
+export class UsageError extends RuntapeError {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message, "USAGE");
+  }
+}
+
+/** Options every command takes. */
+export const commonArgs = {
+  verbose: { type: "boolean", description: "Show stack traces of errors and how files are opened" },
+  quiet: {
+    type: "boolean",
+    description: "Print only errors and warnings (no progress, no summaries)",
+  },
+} as const satisfies ArgsDef;
+
+/** The database argument and the run option of the commands that read one run. */
+export const runArgs = {
+  db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+  run: { type: "string", valueHint: "ID|latest", description: "The run (default: latest)" },
+} as const satisfies ArgsDef;
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * Checks raw arguments against a command's declaration, which citty does not: unknown options,
+ * options missing their value, and surplus positional arguments are usage errors.
+ */
+export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
+  const flags = new Map<string, "boolean" | "string">();
+  let positionals = 0;
+  for (const [name, arg] of Object.entries(def)) {
+    if (arg.type === "positional") {
+      positionals++;
+      continue;
+    }
+    const kind = arg.type === "boolean" ? "boolean" : "string";
+    const aliases = "alias" in arg ? [arg.alias ?? []].flat() : [];
+    for (const n of [name, kebab(name), ...aliases]) {
+      flags.set(n, kind);
+      if (kind === "boolean") flags.set(`no-${n}`, kind);
+    }
+  }
+  let seen = 0;
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i] as string;
+    if (arg === "--") {
+      seen += rawArgs.length - i - 1;
+      break;
+    }
+    if (arg === "-" || !arg.startsWith("-")) {
+      seen++;
+      continue;
+    }
+    const [name = "", inline] = arg.replace(/^--?/, "").split(/=(.*)/s, 2);
+    const kind = flags.get(name);
+    if (kind === undefined) throw new UsageError(`unknown option ${arg.split("=")[0]}`);
+    if (kind === "string" && inline === undefined) {
+      const next = rawArgs[i + 1];
+      if (next === undefined || (next.startsWith("--") && next.length > 2)) {
+        throw new UsageError(`option --${name} needs a value`);
+      }
+      i++;
+    }
+  }
+  // A last positional whose value hint ends in "..." takes any number of arguments.
+  const variadic = Object.values(def).some(
+    (a) => a.type === "positional" && a.valueHint?.endsWith("...") === true,
+  );
+  if (seen > positionals && !variadic) {
+    const extra = rawArgs.filter((a) => !a.startsWith("-"))[positionals];
+    throw new UsageError(`unexpected argument ${JSON.stringify(extra ?? "")}`);
+  }
+}
