@@ -110,8 +110,9 @@ interface TableWriter {
   readonly fields: readonly (readonly [string, Field<unknown>])[];
   /**
    * Appends the run id and the event's stored values to `values` if every field passes its check,
-   * else appends nothing and returns false. Compiled from the catalog: one check per field inline
-   * and one push, where a loop calling each predicate costs a tenth of recording.
+   * else appends nothing and returns false. Compiled from the catalog: one inline check per field
+   * and one push, instead of a predicate call and a push per value (no end-to-end gain measured:
+   * recording is mostly SQLite's inserts).
    */
   readonly push: (values: SqlValue[], event: Record<string, unknown>, runId: string) => boolean;
   readonly one: Statement;
