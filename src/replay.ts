@@ -90,8 +90,9 @@ export interface Stream<T = Event> {
  * early and on error. Memory stays flat: one row per table is held. Rows that do not decode
  * throw RowDecodeError, or with `onInvalidRow: "skip"` are counted in `stats.skipped`.
  */
-export function* replay(source: string | RunsDb, options: ReplayOptions = {}): Generator<Event> {
-  yield* merge(source, options, (db, type) => ({
+export function replay(source: string | RunsDb, options: ReplayOptions = {}): Generator<Event> {
+  // merge's own generator, not one delegating to it: a second resume per event cost ~8% of a replay.
+  return merge(source, options, (db, type) => ({
     columns: selectColumns(db, type),
     decode: decoder(type, db.catalog.table(type), db.catalog.fields(type)),
   }));
@@ -112,12 +113,12 @@ type RowReader<T> = (
  * or that fails a check, is read again by id and goes through the event path, so errors and
  * foreign storage classes come out exactly as replay's.
  */
-export function* replayLines(
+export function replayLines(
   source: string | RunsDb,
   options: SliceOptions,
   encoder: (type: EventType) => (record: Record<string, unknown>) => string,
 ): Generator<string> {
-  yield* merge(source, options, (db, type, bySeq) => {
+  return merge(source, options, (db, type, bySeq) => {
     const table = db.catalog.table(type);
     const fields = db.catalog.fields(type);
     const columns = selectColumns(db, type);
