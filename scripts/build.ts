@@ -14,6 +14,8 @@ export interface BuildOptions {
   /** Default true: precompiled bytecode and minified source start about twice as fast. */
   bytecode?: boolean;
   minify?: boolean;
+  /** Default true: each command's code is a chunk of its own, loaded when the command runs. */
+  splitting?: boolean;
 }
 
 /** This checkout's commit, `-dirty` when tracked files differ from it; null outside git. */
@@ -45,9 +47,8 @@ export async function buildBinary(options: BuildOptions): Promise<void> {
     minify: (options.minify ?? true) && { whitespace: true, syntax: true, identifiers: false },
     bytecode: options.bytecode ?? true,
     format: "esm",
-    // Each command's code is a chunk of its own, loaded when the command runs: one 1.5 MB bundle
-    // cost `--help` about 8 ms to load even though it ran none of it (12 against 20 ms).
-    splitting: true,
+    // One 1.5 MB bundle cost `--help` about 8 ms to load even though it ran none of it.
+    splitting: options.splitting ?? true,
     define: {
       // Bun.build inlines the builder's NODE_ENV otherwise: built under `bun test` (NODE_ENV=test),
       // the binary would keep consola's plain test-runner output at every user's terminal.
