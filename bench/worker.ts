@@ -2,9 +2,7 @@
  * One benchmark measurement in a process of its own, so that its peak RSS and the bytes it wrote
  * are its own:  bun bench/worker.ts <case> <args…>  → one JSON line (a {@link Sample}).
  */
-import type { Statement } from "bun:sqlite";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { type ExportValue, eventColumns } from "../src/formats/columns.ts";
 import {
@@ -27,6 +25,7 @@ import {
 } from "../src/index.ts";
 import { SEQ_COLUMN } from "../src/schema.ts";
 import { barAt, mixedAt } from "./data.ts";
+import { prepareLimit } from "./limit.ts";
 
 const [kind, ...args] = process.argv.slice(2);
 const generators: Record<string, (i: number) => Event> = { bars: barAt, mixed: mixedAt };
@@ -114,83 +113,13 @@ function record(
   });
 }
 
-const CHUNK_ROWS = 64;
-
-/**
- * The limit baseline: the same rows, pre-built as SQL values before the clock starts, inserted
- * by multi-row statements (64 rows a call), one transaction per `batch` events, into the same
- * schema with the same pragmas and indexes. It writes runtape's bookkeeping too, so its databases
- * replay like recorded ones.
- */
+/** The limit baseline (bench/limit.ts) in a process of its own: rows built before the clock. */
 function limit(data: string, n: number, path: string, runId: string, batch: number): void {
   const make = generators[data] as (i: number) => Event;
-  const db = openRunsDb(path, { mode: "write" });
-  const sqlite = db.sqlite;
-  const cat = db.catalog;
-  interface Table {
-    chunk: Statement;
-    one: Statement;
-    width: number;
-  }
-  const tables = new Map<string, Table>();
-  for (const type of cat.types) {
-    const columns = ["run_id", ...cat.fields(type).map(([name]) => name), SEQ_COLUMN];
-    const row = `(${columns.map(() => "?").join(", ")})`;
-    const insert = `INSERT INTO ${cat.table(type)} (${columns.join(", ")}) VALUES `;
-    tables.set(type, {
-      chunk: sqlite.prepare(insert + Array(CHUNK_ROWS).fill(row).join(", ")),
-      one: sqlite.prepare(insert + row),
-      width: columns.length,
-    });
-  }
-  // Per batch, per table, the flat values of its rows.
-  const batches: Map<Table, SqlValue[]>[] = [];
-  for (let i = 0; i < n; i++) {
-    if (i % batch === 0) batches.push(new Map());
-    const e = make(i) as unknown as Record<string, unknown> & { type: string };
-    const table = tables.get(e.type) as Table;
-    const rows = batches.at(-1) as Map<Table, SqlValue[]>;
-    const values = rows.get(table) ?? [];
-    rows.set(table, values);
-    values.push(runId);
-    for (const [name, field] of cat.fields(e.type)) {
-      const value = e[name];
-      values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
-    }
-    values.push(i + 1);
-  }
+  const insert = prepareLimit(path, make, n, runId, batch);
   const written = writtenBytes();
   const start = performance.now();
-  sqlite.run("INSERT INTO runs (run_id, name, ts_start, status) VALUES (?, ?, 0, 'running')", [
-    runId,
-    runId,
-  ]);
-  sqlite.run("INSERT INTO runtape_runs (run_id, pid, host) VALUES (?, ?, ?)", [
-    runId,
-    process.pid,
-    hostname(),
-  ]);
-  for (const rows of batches) {
-    sqlite.run("BEGIN IMMEDIATE");
-    for (const [{ chunk, one, width }, values] of rows) {
-      const chunkWidth = width * CHUNK_ROWS;
-      let i = 0;
-      for (; i + chunkWidth <= values.length; i += chunkWidth)
-        chunk.run(values.slice(i, i + chunkWidth));
-      for (; i < values.length; i += width) one.run(values.slice(i, i + width));
-    }
-    sqlite.run("COMMIT");
-  }
-  sqlite.run(
-    "UPDATE runtape_runs SET events = ?, bar_periods = 'MINUTE', last_ts_event_ns = 1 WHERE run_id = ?",
-    [n, runId],
-  );
-  sqlite.run("UPDATE runs SET status = 'completed', ts_end = 1 WHERE run_id = ?", [runId]);
-  for (const { chunk, one } of tables.values()) {
-    chunk.finalize();
-    one.finalize();
-  }
-  db.close();
+  insert();
   report({
     seconds: (performance.now() - start) / 1000,
     events: n,

@@ -1,0 +1,61 @@
+/**
+ * `bun bench/record-ab.ts bars|mixed N DIR [ROUNDS]`: the recorder against the limit baseline
+ * (bench/limit.ts) in one process, on the same events built beforehand, alternated round by
+ * round, each writing a fresh database in DIR (a disk, or /dev/shm to leave the disk out). What
+ * the bench's pairs of processes cannot separate: the recorder's own cost from the noise of the
+ * disk and of the machine's neighbours, which one process alternating sees alike on both sides.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { type Event, EventBus, Recorder } from "../src/index.ts";
+import { barAt, mixedAt } from "./data.ts";
+import { prepareLimit } from "./limit.ts";
+
+const [data = "bars", count = "1000000", dir = "/tmp", rounds = "5"] = process.argv.slice(2);
+const n = Number(count);
+const make = (data === "mixed" ? mixedAt : barAt) as (i: number) => Event;
+const events = Array.from({ length: n }, (_, i) => make(i));
+
+const fresh = (name: string) => {
+  const path = join(dir, name);
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+  return path;
+};
+
+function recorder(): number {
+  const path = fresh("record-ab-recorder.db");
+  const start = performance.now();
+  const bus = new EventBus();
+  const recording = Recorder.start(path, { runId: "run" });
+  recording.attach(bus);
+  for (const event of events) bus.publish(event);
+  recording.close();
+  return performance.now() - start;
+}
+
+function limit(): number {
+  const insert = prepareLimit(
+    fresh("record-ab-limit.db"),
+    (i) => events[i] as Event,
+    n,
+    "run",
+    16_384,
+  );
+  const start = performance.now();
+  insert();
+  return performance.now() - start;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const ms: { recorder: number[]; limit: number[] } = { recorder: [], limit: [] };
+for (let round = 0; round < Number(rounds); round++) {
+  ms.recorder.push(recorder());
+  Bun.gc(true);
+  ms.limit.push(limit());
+  Bun.gc(true);
+}
+const ratios = ms.limit.map((l, i) => l / (ms.recorder[i] as number));
+console.log(
+  `${data}, ${n} events in ${dir}: recorder ${median(ms.recorder).toFixed(0)} ms, limit ${median(ms.limit).toFixed(0)} ms, ratio ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) over ${rounds} rounds`,
+);
+for (const name of ["record-ab-recorder.db", "record-ab-limit.db"]) fresh(name);
