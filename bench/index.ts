@@ -146,6 +146,29 @@ try {
       `  ${name}: ${r.write_bytes_per_event.toFixed(0)} bytes written per event, ${r.write_amplification.toFixed(2)}× the final file (limit ${r.limit_write_amplification.toFixed(2)}×), peak RSS ${r.peak_rss_mb.toFixed(0)} MB, publish ${r.publish_mean_us.toFixed(2)} µs mean (${(r.publish_share * 100).toFixed(0)}% of the time), longest ${r.publish_max_ms.toFixed(0)} ms`,
     );
   }
+  // The same comparison in one process, alternated on the same pre-built events (record-ab.ts).
+  const inProcess: Record<string, { ratio: number; ratio_spread: [number, number] }> = {};
+  for (const data of ["bars", "mixed"]) {
+    const proc = Bun.spawn(
+      [
+        process.execPath,
+        join(import.meta.dir, "record-ab.ts"),
+        data,
+        String(N),
+        dir,
+        String(PAIRS),
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    const [out, err, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    if (code !== 0) throw new Error(`bench/record-ab.ts ${data} exited ${code}: ${err}`);
+    inProcess[data] = JSON.parse(out);
+    log(`  in one process, alternated: ${err.trim()}`);
+  }
   // The rollback journal (Recorder option `journal`): bytes written, one run of each kind.
   const rollback: Record<string, { per_s: number; write_amplification: number }> = {};
   for (const data of ["bars", "mixed"]) {
@@ -286,6 +309,7 @@ try {
     pairs: PAIRS,
     record_bars: bars,
     record_mixed: mixed,
+    record_in_one_process: inProcess,
     record_rollback_journal: rollback,
     replay_per_s: Math.round(median(replay.a.map(rate))),
     iterate_per_s: Math.round(median(replay.b.map(rate))),
@@ -333,6 +357,12 @@ try {
           fmt(r.per_s),
           fmt(r.limit_per_s),
           `${f(r.ratio)} (${range(r.ratio_spread)}) ≥ 0.90`,
+        ],
+        [
+          `  … in one process, alternated`,
+          "",
+          "",
+          `${f(inProcess[name]?.ratio ?? 0)} (${range(inProcess[name]?.ratio_spread ?? [0, 0])}) ≥ 0.90`,
         ],
         [
           `  write amplification ${name}`,

@@ -4,6 +4,7 @@
  * round, each writing a fresh database in DIR (a disk, or /dev/shm to leave the disk out). What
  * the bench's pairs of processes cannot separate: the recorder's own cost from the noise of the
  * disk and of the machine's neighbours, which one process alternating sees alike on both sides.
+ * Prints a line on stderr and the figures as JSON on stdout (part of `bun run bench`).
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -55,7 +56,14 @@ for (let round = 0; round < Number(rounds); round++) {
   Bun.gc(true);
 }
 const ratios = ms.limit.map((l, i) => l / (ms.recorder[i] as number));
-console.log(
-  `${data}, ${n} events in ${dir}: recorder ${median(ms.recorder).toFixed(0)} ms, limit ${median(ms.limit).toFixed(0)} ms, ratio ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) over ${rounds} rounds`,
+const result = {
+  recorder_ms: median(ms.recorder),
+  limit_ms: median(ms.limit),
+  ratio: median(ratios),
+  ratio_spread: [Math.min(...ratios), Math.max(...ratios)],
+};
+process.stderr.write(
+  `${data}, ${n} events in ${dir}: recorder ${result.recorder_ms.toFixed(0)} ms, limit ${result.limit_ms.toFixed(0)} ms, ratio ${result.ratio.toFixed(2)} (${result.ratio_spread.map((r) => r.toFixed(2)).join("–")}) over ${rounds} rounds\n`,
 );
+console.log(JSON.stringify(result));
 for (const name of ["record-ab-recorder.db", "record-ab-limit.db"]) fresh(name);
