@@ -66,11 +66,6 @@ export interface Stream<T = Event> {
   head: Record<string, SqlValue> | undefined;
   /** `seq`, or for Python-written rows `ts_created_ns`. */
   key: bigint | number;
-  /**
-   * `ts_event_ns`: for Python-written rows, within one clock tick, the earlier fact first. As read
-   * by replayLines, its decimal text, parsed only where two keys are equal (damaged `seq`s).
-   */
-  tie: bigint | string;
 }
 
 /**
@@ -355,7 +350,6 @@ export function newStream<T = Event>(
     rank: cat.types.indexOf(type),
     head: undefined,
     key: 0n,
-    tie: 0n,
   };
 }
 
@@ -377,10 +371,6 @@ export function advance(
     const key = typeof raw === "number" && Number.isSafeInteger(raw) ? raw : asInt64(raw);
     if (typeof key === "bigint" || Number.isSafeInteger(key)) {
       stream.key = key as bigint | number;
-      // A bad ts_event_ns is reported by the decoder; any order will do until then. replayLines
-      // reads a stored integer as its text, anything else as a blob.
-      const tie = asInt64(row.ts_event_ns);
-      stream.tie = typeof tie === "bigint" || typeof tie === "string" ? tie : 0n;
       return;
     }
     const column = bySeq ? SEQ_COLUMN : "ts_created_ns";
@@ -397,11 +387,22 @@ export function advance(
   }
 }
 
-/** Negative, zero or positive as tie `a` comes before, with or after `b`. */
-const tieOrder = (a: bigint | string, b: bigint | string): number => {
-  const x = BigInt(a);
-  const y = BigInt(b);
+/**
+ * Negative, zero or positive as the head of `a` comes before, with or after that of `b` on equal
+ * keys: by `ts_event_ns`, for Python-written rows within one clock tick the earlier fact first.
+ * Read only where two keys are equal (for runtape's rows, damaged `seq`s), not for every row. A
+ * bad ts_event_ns is reported by the decoder, and any order will do until then; replayLines reads
+ * a stored integer as its text, anything else as a blob.
+ */
+const tieOrder = (a: Stream<unknown>, b: Stream<unknown>): number => {
+  const x = tieOf(a);
+  const y = tieOf(b);
   return x < y ? -1 : x > y ? 1 : 0;
+};
+
+const tieOf = (s: Stream<unknown>): bigint => {
+  const tie = asInt64(s.head?.ts_event_ns);
+  return typeof tie === "bigint" || typeof tie === "string" ? BigInt(tie) : 0n;
 };
 
 /** The stream whose head comes first: smallest key, then tie, then catalog order. */
@@ -412,7 +413,7 @@ export function earliest<S extends Stream<unknown>>(streams: S[]): S | undefined
     if (
       best === undefined ||
       s.key < best.key ||
-      (s.key === best.key && (tieOrder(s.tie, best.tie) || s.rank - best.rank) < 0)
+      (s.key === best.key && (tieOrder(s, best) || s.rank - best.rank) < 0)
     )
       best = s;
   }
