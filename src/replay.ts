@@ -86,7 +86,7 @@ export interface Stream<T = Event> {
  * throw RowDecodeError, or with `onInvalidRow: "skip"` are counted in `stats.skipped`.
  */
 export function replay(source: string | RunsDb, options: ReplayOptions = {}): Generator<Event> {
-  // merge's own generator, not one delegating to it: a second resume per event cost ~8% of a replay.
+  // merge's own generator, not one delegating to it: a second resume per event cost 2–8% of a replay.
   return merge(source, options, (db, type) => ({
     columns: selectColumns(db, type),
     decode: decoder(type, db.catalog.table(type), db.catalog.fields(type)),
