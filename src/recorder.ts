@@ -123,6 +123,8 @@ interface TableWriter {
   full: SqlValue[][];
   /** The rows after the last full chunk. */
   values: SqlValue[];
+  /** Events of this type taken: the run's count, which closing stores without counting the table. */
+  taken: number;
 }
 
 /** See TableWriter.push. */
@@ -183,6 +185,7 @@ export class Recorder {
           width: columns.length,
           full: [],
           values: [],
+          taken: 0,
         };
         return [type, writer];
       }),
@@ -288,6 +291,7 @@ export class Recorder {
       throw new TypeError(`${event.type}: the compiled checks refuse what the predicates accept`);
     }
     if ("bar_period" in record) this.#barPeriods.add(record.bar_period as string);
+    writer.taken++;
     values.push(++this.#seq);
     if (values.length === writer.width * CHUNK_ROWS) {
       writer.full.push(values);
@@ -359,7 +363,8 @@ export class Recorder {
         throw toDbError(this.#db.path, error);
       }
       this.#status = status;
-      summarizeClosedRun(this.#db, this.runId);
+      const counts = Object.entries(this.#writers).map(([type, w]) => [type, BigInt(w.taken)]);
+      summarizeClosedRun(this.#db, this.runId, Object.fromEntries(counts));
       // A statement left open keeps the connection alive past close(): SQLite would then leave the
       // -wal and -shm files beside the database until the process ends.
       for (const writer of Object.values(this.#writers)) {

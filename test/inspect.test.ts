@@ -6,6 +6,7 @@ import {
   checkDatabase,
   computePnl,
   type Event,
+  InvalidEventError,
   inspectRun,
   listRunSummaries,
   makeEvent,
@@ -375,6 +376,22 @@ describe("the summary cache", () => {
     raw.close();
     expect(inspectAll(path, ["b"])[0]?.symbols).toEqual(["IBM"]);
     expect(inspectAll(path, ["renamed"])[0]?.symbols).toEqual(["OLD"]);
+  });
+
+  test("the recorder's counts of what it stored, refused events left out, are the tables' counts", () => {
+    const path = join(tempDir(), "runs.db");
+    const recorder = Recorder.start(path, { runId: "r", batchSize: 3 });
+    for (let i = 0; i < 7; i++) recorder.record(bar(i, i % 2 ? "AAPL" : "MSFT"));
+    recorder.record(submit("a1", "AAPL", "BUY", 10));
+    expect(() => recorder.record({ ...bar(8), open: "x" } as never)).toThrow(InvalidEventError);
+    expect(() => recorder.record({ type: "Nope" } as never)).toThrow(InvalidEventError);
+    recorder.record(filled("a1", "AAPL", "BUY", 10, 100, 1));
+    recorder.close();
+    expect(cachedRunIds(path)).toEqual(["r"]);
+    const [cached] = inspectAll(path, ["r"]);
+    expect(cached?.counts).toMatchObject({ BarReceived: 7n, OrderSubmissionRequest: 1n });
+    expect(cached?.events).toBe(9n);
+    expect([cached]).toEqual(computedDetails(path, ["r"]));
   });
 
   test("a running run is read live, and cached once closed", () => {

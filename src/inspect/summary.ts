@@ -59,10 +59,16 @@ interface StoredSummary {
   trading: SymbolTrading[];
 }
 
-/** The summary of `run` from its events. */
-export function computeSummary(db: RunsDb, run: RunRow): RunSummary {
+/**
+ * The summary of `run` from its events; `counts`, where the caller knows them exactly (the recorder
+ * that stored every one of them), save a count of each table.
+ */
+export function computeSummary(
+  db: RunsDb,
+  run: RunRow,
+  counts: Record<EventType, bigint> = countEvents(db, run.run_id),
+): RunSummary {
   const runId = run.run_id;
-  const counts = countEvents(db, runId);
   const trading = tradingOf(db, runId);
   const symbols = symbolsOf(db, runId, {
     known: trading.map((t) => t.symbol),
@@ -153,14 +159,19 @@ export function storeSummary(db: RunsDb, run: RunRow, summary: RunSummary): void
 }
 
 /**
- * Computes and stores the summary of the run `runId`, just closed: the first `inspect --run` then
- * reads it too. Best effort, as every cache: a failure leaves it to be computed when asked.
+ * Computes and stores the summary of the run `runId`, just closed, whose events by type are
+ * `counts`: the first `inspect --run` then reads it too. Best effort, as every cache: a failure
+ * leaves it to be computed when asked.
  */
-export function summarizeClosedRun(db: RunsDb, runId: string): void {
+export function summarizeClosedRun(
+  db: RunsDb,
+  runId: string,
+  counts: Record<EventType, bigint>,
+): void {
   try {
     const run = db.sqlite.transaction(() => {
       const run = getRun(db, runId);
-      return { run, summary: computeSummary(db, run) };
+      return { run, summary: computeSummary(db, run, counts) };
     })();
     storeSummary(db, run.run, run.summary);
   } catch {
