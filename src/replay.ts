@@ -319,9 +319,13 @@ function openStream<T>(
   ];
 }
 
-/** An integer `column` as a float where one holds it exactly, as stored anywhere else. */
+/**
+ * An integer `column` as a float where one holds it exactly, as stored anywhere else. No typeof()
+ * call: SQLite orders text and blobs after every number and compares NULL as unknown, so the range
+ * alone lets only numbers through, and a float in range stays the same float (~6% of the query).
+ */
 const asFloat = (column: string) =>
-  `CASE WHEN typeof(${column}) = 'integer' AND ${column} BETWEEN ${-Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER} THEN ${column} + 0.0 ELSE ${column} END`;
+  `CASE WHEN ${column} BETWEEN ${-Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER} THEN ${column} + 0.0 ELSE ${column} END`;
 
 /** A row's id as RowDecodeError takes it: runtape rows are read with a float id (see openStream). */
 const rowId = (row: Record<string, SqlValue>): bigint =>
