@@ -14,6 +14,7 @@ import {
   openRunsDb,
   Recorder,
   RuntapeError,
+  replay,
   type SqlValue,
 } from "../src/index.ts";
 import { bar, rawDb, runContentHash, sampleEvents, T0, tempDir } from "./helpers.ts";
@@ -250,6 +251,24 @@ describe("batching and flushing", () => {
       { symbol: "AAPL" },
       { symbol: "BOOM" },
     ]);
+  });
+
+  test("events taken while flushes fail, over whole multi-row chunks and a part of one, are all stored in order", () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { runId: "r", batchSize: 100_000 });
+    const other = new Database(path);
+    other.run(
+      "CREATE TRIGGER boom BEFORE INSERT ON bars WHEN NEW.symbol = 'BOOM' BEGIN SELECT RAISE(ABORT, 'no space'); END",
+    );
+    const events = Array.from({ length: 300 }, (_, i) => bar(i, i === 5 ? "BOOM" : "AAPL"));
+    for (const event of events.slice(0, 150)) recorder.record(event);
+    expect(() => recorder.flush()).toThrow(RuntapeError);
+    for (const event of events.slice(150)) recorder.record(event);
+    expect(() => recorder.flush()).toThrow(RuntapeError);
+    other.run("DROP TRIGGER boom");
+    other.close();
+    expect(recorder.close().events).toBe(300);
+    expect([...replay(path, { run: "r" })]).toEqual(events);
   });
 });
 
