@@ -375,6 +375,27 @@ describe("Python json.dumps dialect", () => {
     expect(dumpsIndicators({})).toBe("{}");
   });
 
+  test("dumpsIndicators of objects whose keys change from one to the next: order, count, many keys", () => {
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i + 0.5]));
+    const objects: Record<string, number>[] = [
+      { a: 1, b: 2 },
+      { b: 2, a: 1 },
+      { a: 1 },
+      { a: 1, b: 2, c: 3 },
+      many,
+      { ...many, k299: 1 },
+      { k0: 7, x: 8 },
+    ];
+    // The Python form, built plainly: repr floats with ", " and ": " separators.
+    const python = (values: Record<string, number>) =>
+      `{${Object.entries(values)
+        .map(([key, value]) => `"${key}": ${Number.isInteger(value) ? `${value}.0` : value}`)
+        .join(", ")}}`;
+    for (const values of [...objects, ...objects.reverse()]) {
+      expect(dumpsIndicators(values)).toBe(python(values));
+    }
+  });
+
   test("loadsIndicators reads the bare tokens outside strings only", () => {
     const text = '{"NaN -Infinity": NaN, "b\\"NaN": -Infinity, "c": Infinity, "d": 1.5}';
     const values = loadsIndicators(text) as Record<string, number>;

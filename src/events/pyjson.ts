@@ -6,16 +6,17 @@
 
 /** Python's `repr(float)`: the shortest round-trip digits, fixed for 1e-4 <= |x| < 1e16. */
 export function pyFloatRepr(x: number): string {
+  const magnitude = x < 0 ? -x : x;
+  // The common case first; NaN, zero and the infinities all fail this test.
+  if (magnitude >= 1e-4 && magnitude < 1e16) {
+    // Both languages print the same shortest digits in fixed notation here; Python adds ".0".
+    const fixed = `${x}`;
+    return fixed.includes(".") ? fixed : `${fixed}.0`;
+  }
   if (Number.isNaN(x)) return "NaN";
   if (x === Number.POSITIVE_INFINITY) return "Infinity";
   if (x === Number.NEGATIVE_INFINITY) return "-Infinity";
   if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const magnitude = Math.abs(x);
-  if (magnitude >= 1e-4 && magnitude < 1e16) {
-    // Both languages print the same shortest digits in fixed notation here; Python adds ".0".
-    const fixed = String(x);
-    return fixed.includes(".") ? fixed : `${fixed}.0`;
-  }
   // Outside that range the shortest digits' exponent is < -4 or >= 16, where Python switches to
   // exponent form: the same digits as toExponential, the exponent padded to two digits.
   const [mantissa = "", exponent = ""] = x.toExponential().split("e");
@@ -58,13 +59,29 @@ function keyRepr(key: string): string {
   return repr;
 }
 
+// What comes before each value, by position, for the keys of the last object (up to a bound): a
+// strategy's indicators come in the same order on every event.
+const KEPT_POSITIONS = 256;
+const lastKeys: string[] = [];
+const lastPrefixes: string[] = [];
+
 /** `json.dumps(indicators)` as Python writes it. */
 export function dumpsIndicators(values: Record<string, number>): string {
-  let text = "";
+  let text = "{";
+  let i = 0;
   for (const key in values) {
-    text += `${text === "" ? "" : ", "}${keyRepr(key)}: ${pyFloatRepr(values[key] as number)}`;
+    let prefix = lastKeys[i] === key ? lastPrefixes[i] : undefined;
+    if (prefix === undefined) {
+      prefix = `${i === 0 ? "" : ", "}${keyRepr(key)}: `;
+      if (i < KEPT_POSITIONS) {
+        lastKeys[i] = key;
+        lastPrefixes[i] = prefix;
+      }
+    }
+    text += prefix + pyFloatRepr(values[key] as number);
+    i++;
   }
-  return `{${text}}`;
+  return `${text}}`;
 }
 
 const NON_FINITE: Record<string, number> = {
