@@ -1,4 +1,3 @@
-import { afterAll } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,11 +22,13 @@ function temporaryBase(): string {
 
 /**
  * Whether this run is the whole suite (`bun test`, `npm test`): no file or test name filter on
- * its command line (Linux's /proc tells; elsewhere, say no).
+ * its command line (Linux's /proc tells; elsewhere, say no). A `--parallel` worker that isolates
+ * its files loads this preload once per file: it says no, or each file would build the binary.
  */
 function wholeSuite(): boolean {
   try {
     const args = readFileSync("/proc/self/cmdline", "utf8").split("\0").filter(Boolean);
+    if (args.includes("--isolate")) return false;
     // Flags, and the values of flags given apart (`--timeout 60000`), filter nothing.
     return args.slice(args.indexOf("test") + 1).every((a) => a.startsWith("-") || /^\d+$/.test(a));
   } catch {
@@ -35,14 +36,37 @@ function wholeSuite(): boolean {
   }
 }
 
-// Every temporary file of one `bun test` run (and of the processes it spawns, which inherit
-// TMPDIR) lives under one folder that is removed when the run ends: a run makes hundreds of
+// Every temporary file of one test process (and of the processes it spawns, which inherit TMPDIR)
+// lives under one folder that is removed when it ends: a run makes hundreds of
 // databases and binaries, and on a shared machine they filled the disk.
 const root = mkdtempSync(join(temporaryBase(), "runtape-tests-"));
 // As open as /tmp itself: some tests run commands as an unprivileged user.
 chmodSync(root, 0o1777);
 process.env.TMPDIR = root;
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+removeWhenGone(root);
+
+/**
+ * Removes `root` once this process has ended, whatever the end. A preload's afterAll cannot: under
+ * `bun test --parallel` each worker runs the preload once and the hook fires after its first file,
+ * and workers leave without "exit" events. So a detached shell watches this process and removes
+ * the folder after it (also after a crash or a kill, which left folders behind before).
+ */
+function removeWhenGone(root: string): void {
+  try {
+    Bun.spawn(
+      [
+        "sh",
+        "-c",
+        'while kill -0 "$0" 2>/dev/null; do sleep 1; done; rm -rf "$1"',
+        `${process.pid}`,
+        root,
+      ],
+      { stdio: ["ignore", "ignore", "ignore"], detached: true },
+    ).unref();
+  } catch {
+    process.once("exit", () => rmSync(root, { recursive: true, force: true })); // no sh
+  }
+}
 
 // The whole suite runs the compiled binary's smoke tests: build it now, on the core the tests
 // leave idle, rather than when the first of them needs it. (A failed build fails those tests.)
