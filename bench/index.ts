@@ -34,6 +34,21 @@ async function worker(...args: (string | number)[]): Promise<Sample> {
   return JSON.parse(out) as Sample;
 }
 
+/** Runs bench/`name` with `args`: its JSON figures (stdout) and its line (stderr). */
+async function script(name: string, ...args: (string | number)[]) {
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, name), ...args.map(String)], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`bench/${name} ${args.join(" ")} exited ${code}: ${err}`);
+  return { out, err };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const rate = (s: Sample) => s.events / s.seconds;
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
@@ -154,25 +169,17 @@ try {
   // The same comparison in one process, alternated on the same pre-built events (record-ab.ts).
   const inProcess: Record<string, { ratio: number; ratio_spread: [number, number] }> = {};
   for (const data of ["bars", "mixed"]) {
-    const proc = Bun.spawn(
-      [
-        process.execPath,
-        join(import.meta.dir, "record-ab.ts"),
-        data,
-        String(N),
-        dir,
-        String(PAIRS),
-      ],
-      { stdout: "pipe", stderr: "pipe" },
-    );
-    const [out, err, code] = await Promise.all([
-      new Response(proc.stdout).text(),
-      new Response(proc.stderr).text(),
-      proc.exited,
-    ]);
-    if (code !== 0) throw new Error(`bench/record-ab.ts ${data} exited ${code}: ${err}`);
+    const { out, err } = await script("record-ab.ts", data, N, dir, PAIRS);
     inProcess[data] = JSON.parse(out);
     log(`  in one process, alternated: ${err.trim()}`);
+  }
+  // Batches stored in line against on a writer thread (Recorder option `thread`), a publisher
+  // that does nothing else and one whose strategy works ~1.4 µs an event (record-thread.ts).
+  const threaded: Record<string, { speedup: number; speedup_spread: [number, number] }> = {};
+  for (const work of [0, 1000]) {
+    const { out, err } = await script("record-thread.ts", "mixed", N, dir, 3, work);
+    threaded[`work_${work}`] = JSON.parse(out);
+    log(`  ${err.trim()}`);
   }
   // The rollback journal (Recorder option `journal`): bytes written, one run of each kind.
   const rollback: Record<string, { per_s: number; write_amplification: number }> = {};
@@ -315,6 +322,7 @@ try {
     record_bars: bars,
     record_mixed: mixed,
     record_in_one_process: inProcess,
+    record_thread: threaded,
     record_rollback_journal: rollback,
     replay_per_s: Math.round(median(replay.a.map(rate))),
     iterate_per_s: Math.round(median(replay.b.map(rate))),
@@ -391,6 +399,18 @@ try {
       );
     }
     rows.push(
+      [
+        "record mixed on a writer thread / in line",
+        `${f(threaded.work_0?.speedup ?? 0)} (${range(threaded.work_0?.speedup_spread ?? [0, 0])})`,
+        "",
+        "",
+      ],
+      [
+        "  … with a strategy's ~1.4 µs an event",
+        `${f(threaded.work_1000?.speedup ?? 0)} (${range(threaded.work_1000?.speedup_spread ?? [0, 0])})`,
+        "",
+        "",
+      ],
       [
         "replay onto a bus (events/s)",
         fmt(figures.replay_per_s),

@@ -397,6 +397,22 @@ function useJournal(sqlite: Database, path: string, journal: "wal" | "rollback")
 }
 
 /** Brings the file to the catalog's layout: the schema into an empty file, else a migration. */
+/**
+ * A second connection for writing to a runs database another connection opened for writing (a
+ * recorder's writer thread): the same wait for locks and the same syncs.
+ */
+export function openWriteConnection(path: string, journal: "wal" | "rollback"): Database {
+  const sqlite = new Database(path, { readwrite: true, safeIntegers: true });
+  sqlite.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  useSyncs(sqlite, journal);
+  return sqlite;
+}
+
+/** Under WAL a commit that a power cut loses leaves the file whole; a rollback journal needs full syncs for that. */
+function useSyncs(sqlite: Database, journal: "wal" | "rollback"): void {
+  sqlite.exec(`PRAGMA synchronous = ${journal === "wal" ? "NORMAL" : "FULL"}`);
+}
+
 function prepareForWriting(
   sqlite: Database,
   path: string,
@@ -409,9 +425,7 @@ function prepareForWriting(
   if (version === 0 && !initialize) throw emptyFile(path);
   // Also for a current layout: a file made from schema.sql by another tool is not in WAL yet.
   useJournal(sqlite, path, journal);
-  // Under WAL a commit that a power cut loses leaves the file whole; a rollback journal needs the
-  // full syncs for that.
-  sqlite.exec(`PRAGMA synchronous = ${journal === "wal" ? "NORMAL" : "FULL"}`);
+  useSyncs(sqlite, journal);
   if (version === catalog.version) return version;
   // Another process may be doing the same: decide again inside the write lock.
   sqlite

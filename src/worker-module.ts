@@ -9,6 +9,7 @@ export const WORKER_MODULES = [
   "src/replay-worker.ts",
   "src/inspect/integrity-worker.ts",
   "src/stored-runs-worker.ts",
+  "src/recorder-worker.ts",
 ] as const;
 
 /** The URL to start the worker `path` (one of {@link WORKER_MODULES}) from, in source or binary. */

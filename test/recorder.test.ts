@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   catalog,
@@ -269,6 +270,103 @@ describe("batching and flushing", () => {
     other.close();
     expect(recorder.close().events).toBe(300);
     expect([...replay(path, { run: "r" })]).toEqual(events);
+  });
+});
+
+describe("on a writer thread (the thread option)", () => {
+  const boom = (path: string) => {
+    const other = new Database(path);
+    other.run(
+      "CREATE TRIGGER boom BEFORE INSERT ON bars WHEN NEW.symbol = 'BOOM' BEGIN SELECT RAISE(ABORT, 'no space'); END",
+    );
+    return () => {
+      other.run("DROP TRIGGER boom");
+      other.close();
+    };
+  };
+
+  test("stores the rows in line would, over many batches, and closes the run with its counters", () => {
+    const samples = sampleEvents();
+    const events = numbered(Array.from({ length: 500 }, (_, i) => samples[i % 14] as Event));
+    const paths = [false, true].map((thread) => {
+      const path = newDb();
+      const recorder = Recorder.start(path, { runId: "r", batchSize: 7, thread });
+      for (const e of events) recorder.record(e);
+      expect(() => recorder.record({ ...bar(0), open: Number.NaN } as Event)).toThrow();
+      expect(recorder.close()).toEqual({
+        runId: "r",
+        status: "completed",
+        events: 500,
+        refused: 1,
+      });
+      return path;
+    });
+    const [inLine, threaded] = paths as [string, string];
+    // The thread closed its connection: SQLite removed the side files with the last one.
+    expect(existsSync(`${threaded}-wal`) || existsSync(`${threaded}-shm`)).toBe(false);
+    expect(rowsInSeqOrder(threaded)).toEqual(rowsInSeqOrder(inLine));
+    expect([...replay(threaded, { run: "r" })]).toEqual(events);
+    const counters = "SELECT events, refused, last_ts_event_ns, bar_periods FROM runtape_runs";
+    expect(query(threaded, counters)).toEqual(query(inLine, counters));
+  });
+
+  test("flush() returns once every event taken is stored, as another connection sees", () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { batchSize: 3, flushIntervalMs: 600_000, thread: true });
+    for (let i = 0; i < 10; i++) recorder.record(bar(i));
+    recorder.flush();
+    expect(count(path, "bars")).toBe(10);
+    expect(query(path, "SELECT events FROM runtape_runs")).toEqual([{ events: 10n }]);
+    recorder.close();
+  });
+
+  test("a batch the thread cannot store is thrown by a later call, kept, and stored first once it can be", () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { runId: "r", batchSize: 40, thread: true });
+    const allow = boom(path);
+    const events = Array.from({ length: 300 }, (_, i) => bar(i, i === 5 ? "BOOM" : "AAPL"));
+    const thrown: unknown[] = [];
+    for (const event of events) {
+      try {
+        recorder.record(event);
+      } catch (error) {
+        thrown.push(error);
+      }
+    }
+    // Every batch after the first waits on it: the failure comes back at each try.
+    expect(thrown.length).toBeGreaterThan(0);
+    expect(thrown.every((e) => e instanceof RuntapeError && /no space/.test(e.message))).toBe(true);
+    expect(() => recorder.flush()).toThrow(RuntapeError);
+    expect(() => recorder.close()).toThrow(RuntapeError);
+    expect(query(path, "SELECT status FROM runs")).toEqual([{ status: "running" }]);
+    expect(count(path)).toBe(0);
+    allow();
+    expect(recorder.close().events).toBe(300);
+    expect([...replay(path, { run: "r" })]).toEqual(events);
+  });
+
+  test("the thread writes to the file the recorder opened, after the process changed directory", () => {
+    const [here, there] = [tempDir(), tempDir()];
+    for (const dir of [here, there]) openRunsDb(join(dir, "runs.db"), { mode: "write" }).close();
+    const cwd = process.cwd();
+    try {
+      process.chdir(here);
+      const recorder = Recorder.start("runs.db", { runId: "r", batchSize: 5, thread: true });
+      process.chdir(there);
+      const events = Array.from({ length: 23 }, (_, i) => bar(i));
+      for (const event of events) recorder.record(event);
+      expect(recorder.close().status).toBe("completed");
+      expect([...replay(join(here, "runs.db"), { run: "r" })]).toEqual(events);
+      expect(count(join(there, "runs.db"))).toBe(0);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  test("a thread option that is not a boolean is refused", () => {
+    expect(() => Recorder.start(newDb(), { thread: "yes" as unknown as boolean })).toThrow(
+      "recorder option thread",
+    );
   });
 });
 

@@ -73,12 +73,17 @@ async function startRecording(dir: string, runId: string, events: number, ...fla
 }
 
 describe("crashes", () => {
-  test.each(["wal", "rollback"])(
-    "kill -9 mid-run (%s journal): the file is sound, flushed events are there, the run is stale; recover closes it",
-    async (journal) => {
+  test.each([
+    ["wal", "in line"],
+    ["rollback", "in line"],
+    ["wal", "--thread"],
+  ])(
+    "kill -9 mid-run (%s journal, %s): the file is sound, flushed events are there, the run is stale; recover closes it",
+    async (journal, thread) => {
       const dir = tempDir();
       const path = join(dir, "runs.db");
-      const proc = await startRecording(dir, "crash", 1000, "--journal", journal);
+      const flags = ["--journal", journal, ...(thread === "--thread" ? [thread] : [])];
+      const proc = await startRecording(dir, "crash", 1000, ...flags);
       proc.stdin.write(ndjson(1000, 1500));
       proc.stdin.flush();
       // Flushed by age (100 ms) while the recorder waits for more input.

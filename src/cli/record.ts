@@ -60,6 +60,11 @@ export default defineCommand({
       description:
         "The file's journal: wal (default; readers beside the recorder) or rollback (half the bytes written; readers hold its writes back)",
     },
+    thread: {
+      type: "boolean",
+      description:
+        "Store the events on a thread of their own while the next are read (faster for --input -, more CPU)",
+    },
     ...commonArgs,
   },
   async run({ args }) {
@@ -90,6 +95,7 @@ export default defineCommand({
       config: config ?? (input === undefined ? demoConfig(demo) : undefined),
       metadata,
       journal,
+      thread: args.thread === true,
       signal: abort.signal,
       onStart: (started) => {
         recorder = started;
