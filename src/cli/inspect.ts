@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { EVENT_TYPES } from "../events/catalog.ts";
+import { formatCount } from "../format.ts";
 import {
   type CheckFinding,
   checkDatabase,
@@ -100,7 +101,7 @@ function printList(runs: RunListEntry[], args: JsonArgs): number {
     r.stale ? "running (process gone)" : r.status,
     isoNs(r.tsStart).slice(0, 19).replace("T", " "),
     r.durationNs === null ? "-" : formatDuration(r.durationNs),
-    r.events.toLocaleString("en-US"),
+    formatCount(r.events),
   ]);
   return print(table(["RUN", "NAME", "STATUS", "START (UTC)", "DURATION", "EVENTS"], rows));
 }
@@ -139,7 +140,7 @@ function renderDetail(d: RunDetail): string {
     `status    ${status}`,
     `started   ${isoNs(d.run.ts_start)}`,
     `ended     ${d.run.ts_end === null ? "-" : `${isoNs(d.run.ts_end)} (${formatDuration(d.run.ts_end - d.run.ts_start)})`}`,
-    `events    ${d.events.toLocaleString("en-US")}${d.refused ? ` (${d.refused} refused)` : ""}`,
+    `events    ${formatCount(d.events)}${d.refused ? ` (${d.refused} refused)` : ""}`,
     `symbols   ${printable(d.symbols.join(", ")) || "-"}`,
     `periods   ${printable(d.barPeriods.join(", ")) || "-"}`,
     `from      ${d.firstTsEventNs === null ? "-" : `${isoNs(d.firstTsEventNs)} (${d.firstTsEventNs})`}`,
@@ -149,7 +150,7 @@ function renderDetail(d: RunDetail): string {
     "",
     table(
       ["EVENT TYPE", "COUNT"],
-      EVENT_TYPES.map((t) => [t, d.counts[t].toLocaleString("en-US")]),
+      EVENT_TYPES.map((t) => [t, formatCount(d.counts[t])]),
     ),
   ];
   if (d.trading.length > 0) {

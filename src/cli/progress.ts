@@ -1,3 +1,4 @@
+import { formatCount } from "../format.ts";
 import { printable } from "../text.ts";
 import { logger, stderrIsTerminal } from "./output.ts";
 
@@ -34,12 +35,12 @@ export class Progress {
     if (now - this.#drawnAt < REDRAW_MS) return;
     this.#drawnAt = now;
     const seconds = (now - this.#started) / 1000;
-    let line = `${this.label} ${done.toLocaleString("en-US")} ${this.unit} ${rate(done, seconds)}`;
+    let line = `${this.label} ${formatCount(done)} ${this.unit} ${rate(done, seconds)}`;
     if (total !== undefined && total > 0) {
       const share = Math.min(1, done / total);
       const filled = Math.round(share * WIDTH);
       const eta = share > 0 ? (seconds / share - seconds).toFixed(0) : "?";
-      line = `${this.label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${(share * 100).toFixed(0)}% ${done.toLocaleString("en-US")}/${total.toLocaleString("en-US")} ${this.unit} ${rate(done, seconds)} ETA ${eta}s`;
+      line = `${this.label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${(share * 100).toFixed(0)}% ${formatCount(done)}/${formatCount(total)} ${this.unit} ${rate(done, seconds)} ETA ${eta}s`;
     }
     process.stderr.write(`\r\u001b[2K${line}`);
     this.#drawn = true;

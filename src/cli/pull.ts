@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { formatCount } from "../format.ts";
 import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
 import { commandMeta } from "./commands.ts";
@@ -50,5 +51,5 @@ export default defineCommand({
 export function describePull(r: PulledRun): string {
   if (r.outcome === "present")
     return `present   ${printable(r.runId)} (already in the file, nothing copied)`;
-  return `pulled    ${printable(r.runId)} (${r.events.toLocaleString("en-US")} events in ${r.seconds.toFixed(2)} s)`;
+  return `pulled    ${printable(r.runId)} (${formatCount(r.events)} events in ${r.seconds.toFixed(2)} s)`;
 }

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { formatCount } from "../format.ts";
 import { type RemovedRun, removeRuns } from "../manage.ts";
 import { isStoreUrl } from "../store/index.ts";
 import { removeStoredRuns } from "../store/remove.ts";
@@ -51,7 +52,7 @@ export default defineCommand({
           printable(r.runId),
           printable(r.name),
           r.status,
-          r.events.toLocaleString("en-US"),
+          formatCount(r.events),
         ]),
       )}\n`,
     );

@@ -4,7 +4,7 @@
  * any request, so it opens the same from a mail attachment, offline or with JavaScript off.
  */
 import { EVENT_TYPES } from "../events/catalog.ts";
-import { formatDuration, isoNs, formatNumber as number } from "../format.ts";
+import { formatCount, formatDuration, isoNs, formatNumber as number } from "../format.ts";
 import { CHART_WIDTH, equityChart, heatmapChart, overlayChart, priceChart } from "./charts.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "./metrics.ts";
 import type { RunReport, SymbolReport } from "./model.ts";
@@ -196,7 +196,7 @@ export function renderRunReport(report: RunReport): string {
   const { run, metrics } = report;
   const duration = run.tsEnd === null ? "–" : formatDuration(run.tsEnd - run.tsStart);
   const header = `<h1>${escapeHtml(run.name)}</h1>
-<p class="sub">Run <code>${escapeHtml(run.runId)}</code> · ${escapeHtml(run.status)} · ${report.events.toLocaleString("en-US")} events</p>
+<p class="sub">Run <code>${escapeHtml(run.runId)}</code> · ${escapeHtml(run.status)} · ${formatCount(report.events)} events</p>
 <dl class="kv">
 <dt>Started</dt><dd>${timeOf(run.tsStart)}</dd>
 <dt>Ended</dt><dd>${timeOf(run.tsEnd)} (${duration})</dd>
@@ -205,7 +205,7 @@ export function renderRunReport(report: RunReport): string {
 </dl>`;
   const counts = tableHtml(
     ["Event type", { html: "Count", n: true }],
-    EVENT_TYPES.map((t) => [t, num(report.counts[t].toLocaleString("en-US"), report.counts[t])]),
+    EVENT_TYPES.map((t) => [t, num(formatCount(report.counts[t]), report.counts[t])]),
   );
   const symbols = report.symbols
     .map((s) => {

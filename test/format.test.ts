@@ -1,0 +1,53 @@
+import { describe, expect, test } from "bun:test";
+import { formatCount, formatNumber } from "../src/format.ts";
+
+// The CLI's counts and money were printed with toLocaleString("en-US"): the output stays the same.
+describe("number formatting", () => {
+  const intl = (x: number, digits: number) =>
+    x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+  test("counts: thousands separators as en-US puts them, numbers and bigints", () => {
+    const counts = [
+      0, 7, 999, 1000, 1001, 65_536, 999_999, 1_000_000, 12_345_678, -1, -1234, -1_000_000,
+    ];
+    for (const n of counts) expect([n, formatCount(n)]).toEqual([n, n.toLocaleString("en-US")]);
+    for (const n of [0n, 1000n, 2n ** 63n - 1n, -(2n ** 63n)]) {
+      expect([n, formatCount(n)]).toEqual([n, n.toLocaleString("en-US")]);
+    }
+  });
+
+  test("amounts with fixed decimals, as en-US rounds and groups them", () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const amounts = [
+      0,
+      -0,
+      0.125,
+      1.005,
+      0.5,
+      -0.001,
+      -1234.5,
+      999.995,
+      0.999,
+      9.9999,
+      1e15 + 0.25,
+      123456.789,
+      1e-7,
+      -2.5e-9,
+    ];
+    for (let i = 0; i < 2000; i++) amounts.push((random() - 0.5) * 10 ** Math.floor(random() * 12));
+    for (const digits of [0, 2, 3]) {
+      for (const x of amounts)
+        expect([x, digits, formatNumber(x, digits)]).toEqual([x, digits, intl(x, digits)]);
+    }
+  });
+
+  test("non-finite and huge amounts are left to Intl", () => {
+    for (const x of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e21, -3e25]) {
+      expect(formatNumber(x)).toBe(intl(x, 2));
+    }
+  });
+});
