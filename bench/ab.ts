@@ -8,6 +8,8 @@
  * - `replay DB RUN`: `replay` onto a bus with one subscriber
  * - `record bars|mixed DIR [N]`: the recorder on N events (1M) built beforehand, into a fresh
  *   file in DIR
+ * - `cli -- ARGS…`: each checkout's compiled binary (`bun run build` in it first) run with ARGS,
+ *   timed by the wall clock from spawn to exit: start-up is what such a command costs
  *
  * Prints both medians and the median of the per-round ratios A/B (above 1: B is faster), with
  * its spread.
@@ -26,14 +28,14 @@ const { positionals, values } = parseArgs({
 });
 const [dirA, dirB, kind, ...args] = positionals;
 if (dirA === undefined || dirB === undefined || kind === undefined) {
-  throw new Error("usage: bun bench/ab.ts A B encode|replay|record ARGS… [--rounds N]");
+  throw new Error("usage: bun bench/ab.ts A B encode|replay|record|cli ARGS… [--rounds N]");
 }
 const [a, b] = (await Promise.all(
   [dirA, dirB].map((dir) => import(resolve(dir, "src/index.ts"))),
 )) as [Library, Library];
 
-/** What one round of the case does with a library. */
-function theCase(): (lib: Library) => void {
+/** What one round of the case does with a library (or with the binary of the checkout `dir`). */
+function theCase(): (lib: Library, dir: string) => void {
   const [first = "", second = "", third] = args;
   if (kind === "encode") {
     const events = [...a.replay(first, { run: second })].slice(0, Number(third ?? 300_000));
@@ -70,32 +72,46 @@ function theCase(): (lib: Library) => void {
       recorder.close();
     };
   }
-  throw new Error(`unknown case ${kind}: encode, replay or record`);
+  if (kind === "cli") {
+    return (_lib, dir) => {
+      const binary = join(dir, "dist/runtape");
+      const { exitCode } = Bun.spawnSync([binary, ...args], { stdout: "ignore", stderr: "ignore" });
+      // diff and --check exit 1 on a finding: a result, not a failure of the command.
+      if (exitCode > 1) throw new Error(`${binary} ${args.join(" ")} exited ${exitCode}`);
+    };
+  }
+  throw new Error(`unknown case ${kind}: encode, replay, record or cli`);
 }
 
 const run = theCase();
-const cpuMs = (lib: Library) => {
+/** CPU time of a round in this process; for `cli`, the wall time of the spawned binary. */
+const measure = (lib: Library, dir: string) => {
   Bun.gc(true);
+  if (kind === "cli") {
+    const start = performance.now();
+    run(lib, dir);
+    return performance.now() - start;
+  }
   const start = process.cpuUsage();
-  run(lib);
+  run(lib, dir);
   const used = process.cpuUsage(start);
   return (used.user + used.system) / 1000;
 };
-run(a); // warm-up: both compile their code before the first timed round
-run(b);
+run(a, dirA); // warm-up: both compile their code before the first timed round
+run(b, dirB);
 const ms: { a: number[]; b: number[] } = { a: [], b: [] };
 for (let round = 0; round < Number(values.rounds); round++) {
   // Each goes first in every other round: neither always runs after the other's garbage.
   if (round % 2 === 0) {
-    ms.a.push(cpuMs(a));
-    ms.b.push(cpuMs(b));
+    ms.a.push(measure(a, dirA));
+    ms.b.push(measure(b, dirB));
   } else {
-    ms.b.push(cpuMs(b));
-    ms.a.push(cpuMs(a));
+    ms.b.push(measure(b, dirB));
+    ms.a.push(measure(a, dirA));
   }
 }
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
 const ratios = ms.a.map((x, i) => x / (ms.b[i] as number));
 console.log(
-  `${kind} ${args.join(" ")}: A ${median(ms.a).toFixed(0)} ms, B ${median(ms.b).toFixed(0)} ms of CPU; A/B ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) over ${values.rounds} rounds`,
+  `${kind} ${args.join(" ")}: A ${median(ms.a).toFixed(1)} ms, B ${median(ms.b).toFixed(1)} ms of ${kind === "cli" ? "wall time" : "CPU"}; A/B ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) over ${values.rounds} rounds`,
 );
