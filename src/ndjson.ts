@@ -170,22 +170,25 @@ const isNumberChar = (c: number) =>
   (c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46 || c === 101 || c === 69;
 
 /**
- * The source text of each number that is the value of a top-level member of `text`, by key.
- * `text` is a JSON object that JSON.parse has accepted, so a scan of quotes, brackets and commas
- * is enough: strings are skipped whole (a 10 MB one by a single indexOf), nested values ignored.
+ * The source text of each number that is the value of a top-level member of `text` named in
+ * `names`, by name. `text` is a JSON object that JSON.parse has accepted, so a scan of quotes,
+ * brackets and commas is enough: strings are skipped whole (a 10 MB one by a single indexOf),
+ * nested values ignored, and a key is only read where a number follows it.
  */
-function topLevelNumbers(text: string): Map<string, string> {
+function topLevelNumbers(text: string, names: ReadonlySet<string>): Map<string, string> {
   const out = new Map<string, string>();
   let depth = 0;
   let expectKey = false;
-  let key: string | undefined;
+  // The quotes around the current top-level key; -1 when there is none.
+  let keyStart = -1;
+  let keyEnd = -1;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 34) {
       const end = closingQuote(text, i);
       if (depth === 1 && expectKey) {
-        const raw = text.slice(i + 1, end);
-        key = raw.includes("\\") ? JSON.parse(text.slice(i, end + 1)) : raw;
+        keyStart = i;
+        keyEnd = end;
         expectKey = false;
       }
       i = end;
@@ -196,16 +199,41 @@ function topLevelNumbers(text: string): Map<string, string> {
       depth--;
     } else if (c === 44) {
       expectKey = depth === 1;
-      if (expectKey) key = undefined;
-    } else if (depth === 1 && key !== undefined && isNumberChar(c)) {
+      if (expectKey) keyStart = -1;
+    } else if (depth === 1 && keyStart !== -1 && isNumberChar(c)) {
       let end = i + 1;
       while (isNumberChar(text.charCodeAt(end))) end++;
-      out.set(key, text.slice(i, end));
-      key = undefined;
+      const raw = text.slice(keyStart + 1, keyEnd);
+      const key = raw.includes("\\") ? JSON.parse(text.slice(keyStart, keyEnd + 1)) : raw;
+      if (names.has(key)) out.set(key, text.slice(i, end));
+      keyStart = -1;
       i = end - 1;
     }
   }
   return out;
+}
+
+/** Whether a parsed value's text (a string, or an object's keys) is well-formed Unicode. */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === "string") return value.isWellFormed();
+  if (typeof value !== "object" || value === null) return true;
+  for (const key in value) if (!key.isWellFormed()) return false;
+  return true;
+}
+
+const integers = new Map<string, ReadonlySet<string>>();
+/** The names of `type`'s 64-bit integer fields, read from their source text. */
+function integerFields(type: EventType): ReadonlySet<string> {
+  let names = integers.get(type);
+  if (names === undefined) {
+    names = new Set(
+      fieldsOf(type)
+        .filter(([, field]) => field.kind === "ns" || field.kind === "int")
+        .map(([name]) => name),
+    );
+    integers.set(type, names);
+  }
+  return names;
 }
 
 const NON_FINITE: Record<string, number> = {
@@ -235,15 +263,13 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
   if (!isEventType(type)) {
     throw new InvalidEventError(String(type ?? "event"), "type", type, "unknown event type");
   }
-  const raw = topLevelNumbers(line);
+  const raw = topLevelNumbers(line, integerFields(type));
   for (const [name, field] of fieldsOf(type as EventType)) {
     const value = record[name];
     if (value === undefined || value === null) continue;
     // JSON's \u escapes can spell half a surrogate pair: text that is not Unicode, as invalid as
     // bad UTF-8 bytes (which the decoder refuses).
-    const texts =
-      typeof value === "string" ? [value] : typeof value === "object" ? Object.keys(value) : [];
-    if (texts.some((text) => !text.isWellFormed())) {
+    if (!wellFormed(value)) {
       throw new InvalidEventError(type, name, value, "not valid Unicode (a lone surrogate)");
     }
     if (field.kind === "ns" || field.kind === "int") {

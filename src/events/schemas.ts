@@ -109,6 +109,9 @@ export function parseEvent(input: unknown, options: { defaults?: boolean } = {})
   if (typeof type !== "string" || !Object.hasOwn(catalog, type)) {
     throw new InvalidEventError(String(type ?? "event"), "type", type, "unknown event type");
   }
+  const checked = checkedEvent(type as EventType, input, options.defaults === true);
+  if (checked !== undefined) return checked;
+  // The schema, slower, says which field and why.
   const schema = (options.defaults ? eventInputSchemas : eventSchemas)[type as EventType];
   const result = v.safeParse(schema, input);
   if (result.success) return result.output as Event;
@@ -123,4 +126,35 @@ export function parseEvent(input: unknown, options: { defaults?: boolean } = {})
         ? "missing"
         : (issue?.message ?? "invalid");
   throw new InvalidEventError(type, field, value, reason);
+}
+
+/**
+ * The event in `input` (a plain object), built as the schema builds it (its fields in the
+ * catalog's order, defaults filled with `defaults`) where the catalog's predicates accept every
+ * field and no other key is there; else undefined. The predicates accept what the schemas accept
+ * (a test holds them together) at a fraction of the cost: decoding an NDJSON line took ~5 µs
+ * through the schema.
+ */
+function checkedEvent(type: EventType, input: unknown, defaults: boolean): Event | undefined {
+  if (
+    typeof input !== "object" ||
+    input === null ||
+    Object.getPrototypeOf(input) !== Object.prototype
+  ) {
+    return undefined;
+  }
+  const record = input as Record<string, unknown>;
+  const event: Record<string, unknown> = { type };
+  let keys = 1; // type
+  for (const [name, field] of fieldsOf(type)) {
+    let value = record[name];
+    if (Object.hasOwn(record, name)) keys++;
+    if (value === undefined) {
+      if (!defaults || field.default === undefined) return undefined;
+      value = field.default();
+    }
+    if (!field.is(value)) return undefined;
+    event[name] = value;
+  }
+  return Object.keys(record).length === keys ? (event as Event) : undefined;
 }
