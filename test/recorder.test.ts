@@ -363,6 +363,22 @@ describe("on a writer thread (the thread option)", () => {
     }
   });
 
+  test("where the thread cannot open the file, the batches are stored in line", () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    const db = openRunsDb(path, { mode: "write" });
+    // The recorder writes through this connection; the thread opens the file by a name that is
+    // not there, as it would a file it may not open.
+    const renamed = { ...db, path: join(dir, "elsewhere.db") };
+    const recorder = Recorder.start(renamed, { runId: "r", batchSize: 5, thread: true });
+    const events = Array.from({ length: 23 }, (_, i) => bar(i));
+    for (const event of events) recorder.record(event);
+    expect(recorder.close().status).toBe("completed");
+    db.close();
+    expect(existsSync(join(dir, "elsewhere.db"))).toBe(false);
+    expect([...replay(path, { run: "r" })]).toEqual(events);
+  });
+
   test("a thread option that is not a boolean is refused", () => {
     expect(() => Recorder.start(newDb(), { thread: "yes" as unknown as boolean })).toThrow(
       "recorder option thread",
