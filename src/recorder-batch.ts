@@ -53,8 +53,6 @@ export function tableSql(catalog: EventCatalog): TableSql[] {
 export interface BatchWriter {
   /** Stores `batches` in order in one write transaction: all of them, or (if it throws) none. */
   write(batches: readonly Batch[]): void;
-  /** Stores the counters alone; the caller holds the transaction. */
-  writeCounters(counters: Counters): void;
   /** Finalizes the statements: a statement left open keeps its connection alive past close(). */
   finalize(): void;
 }
@@ -69,7 +67,6 @@ export function prepareBatchWriter(sqlite: Database, tables: readonly TableSql[]
   const counters = sqlite.prepare(
     "UPDATE runtape_runs SET events = ?, refused = ?, last_ts_event_ns = ?, bar_periods = ? WHERE run_id = ?",
   );
-  const writeCounters = (values: Counters) => counters.run(...values);
   const write = sqlite.transaction((batches: readonly Batch[]) => {
     for (const batch of batches) {
       batch.tables.forEach(({ chunks, rest }, t) => {
@@ -79,11 +76,10 @@ export function prepareBatchWriter(sqlite: Database, tables: readonly TableSql[]
       });
     }
     const last = batches.at(-1);
-    if (last !== undefined) writeCounters(last.counters);
+    if (last !== undefined) counters.run(...last.counters);
   }).immediate;
   return {
     write,
-    writeCounters,
     finalize() {
       for (const { one, chunk } of statements) {
         one.finalize();
