@@ -84,6 +84,10 @@ export default defineCommand({
       description: "Compare the new run's decisions with the feed run's: first divergence, P&L",
     },
     log: { type: "boolean", description: "Show the strategy's ctx.log lines on stderr" },
+    thread: {
+      type: "boolean",
+      description: "Store the events on a thread of their own while the strategy runs (more CPU)",
+    },
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
@@ -118,6 +122,7 @@ export default defineCommand({
       runId,
       name: args.name,
       log: args.log ? (line) => logger.log(`${args.strategy}: ${line}`) : undefined,
+      thread: args.thread === true,
     };
     let result: Awaited<ReturnType<typeof rerun>>;
     try {

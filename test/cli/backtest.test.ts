@@ -32,18 +32,29 @@ const configOf = (runId: string, db = join(dir, "runs.db")) =>
   JSON.parse(storedRuns(db).find((r) => r.run_id === runId)?.config ?? "null");
 
 describe("runtape backtest", () => {
-  test("the demo strategy on its recorded feed: the run id, then decisions that match", async () => {
-    const result = await backtest(["--feed", "runs.db", "--run", "demo-1", "--compare"]);
-    expect([result.code, result.stderr]).toEqual([0, expect.stringContaining("backtest run")]);
-    const [id, ...report] = lines(result.stdout);
-    expect(report).toEqual([
-      expect.stringMatching(/^decisions match \(\d+ events\)$/),
-      "trading figures unchanged",
-    ]);
-    const run = storedRuns(join(dir, "runs.db")).find((r) => r.run_id === id);
-    expect(run?.status).toBe("completed");
-    expect(configOf(id as string).lineage.parent_run_id).toBe("demo-1");
-  });
+  test.each([["in line"], ["--thread"]])(
+    "the demo strategy on its recorded feed (%s): the run id, then decisions that match",
+    async (how) => {
+      const thread = how === "--thread" ? [how] : [];
+      const result = await backtest([
+        "--feed",
+        "runs.db",
+        "--run",
+        "demo-1",
+        "--compare",
+        ...thread,
+      ]);
+      expect([result.code, result.stderr]).toEqual([0, expect.stringContaining("backtest run")]);
+      const [id, ...report] = lines(result.stdout);
+      expect(report).toEqual([
+        expect.stringMatching(/^decisions match \(\d+ events\)$/),
+        "trading figures unchanged",
+      ]);
+      const run = storedRuns(join(dir, "runs.db")).find((r) => r.run_id === id);
+      expect(run?.status).toBe("completed");
+      expect(configOf(id as string).lineage.parent_run_id).toBe("demo-1");
+    },
+  );
 
   test("one parameter changed: --compare names the first divergent decision and the changed figures", async () => {
     const result = await backtest([
