@@ -7,6 +7,7 @@
 import type { Statement } from "bun:sqlite";
 import { hostname } from "node:os";
 import { type Event, openRunsDb, type SqlValue } from "../src/index.ts";
+import { readyForBatches } from "../src/recorder-batch.ts";
 import { SEQ_COLUMN } from "../src/schema.ts";
 
 const CHUNK_ROWS = 64;
@@ -30,6 +31,7 @@ export function prepareLimit(
 ): () => void {
   const db = openRunsDb(path, { mode: "write" });
   const sqlite = db.sqlite;
+  readyForBatches(sqlite); // the recorder's own connection is set so, too
   const cat = db.catalog;
   const tables = new Map<string, Table>();
   for (const type of cat.types) {

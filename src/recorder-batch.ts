@@ -49,6 +49,18 @@ export function tableSql(catalog: EventCatalog): TableSql[] {
   });
 }
 
+/**
+ * Readies a connection that writes batches and nothing else. Each multi-row INSERT in a batch's
+ * transaction keeps a statement journal (to undo that statement alone), and SQLite spills one
+ * past 64 KB into a temporary file: ~1.5 page writes an event, half the recorder's system time
+ * (1M mixed events: 4.3–4.4 → 3.8–4.2 s, system time 1.4–1.5 → 0.8 s). In memory it is freed
+ * after each statement. Not for a connection the caller also uses: the setting drops its
+ * temporary tables and moves all its temporary storage (a VACUUM's copy, large sorts) into memory.
+ */
+export function readyForBatches(sqlite: Database): void {
+  sqlite.exec("PRAGMA temp_store = MEMORY");
+}
+
 /** Writes batches on one connection; see {@link prepareBatchWriter}. */
 export interface BatchWriter {
   /** Stores `batches` in order in one write transaction: all of them, or (if it throws) none. */

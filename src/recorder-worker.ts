@@ -1,7 +1,12 @@
 /** A recorder's writer thread (see threadSink in src/recorder-sink.ts): stores what it is handed. */
 import { parentPort, workerData } from "node:worker_threads";
 import { openWriteConnection, sqliteCode } from "./db.ts";
-import { type Batch, type BatchWriter, prepareBatchWriter } from "./recorder-batch.ts";
+import {
+  type Batch,
+  type BatchWriter,
+  prepareBatchWriter,
+  readyForBatches,
+} from "./recorder-batch.ts";
 import {
   FLAG_BUSY,
   FLAG_FAILED,
@@ -24,6 +29,7 @@ let writer: BatchWriter | undefined;
 let close = () => {};
 try {
   const sqlite = openWriteConnection(path, journal);
+  readyForBatches(sqlite);
   writer = prepareBatchWriter(sqlite, tables);
   close = () => {
     writer?.finalize();

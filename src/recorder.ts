@@ -9,7 +9,7 @@ import { nowNs } from "./events/clock.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { invalid } from "./events/schemas.ts";
 import { summarizeClosedRun } from "./inspect/summary.ts";
-import { type Batch, CHUNK_ROWS, tableSql } from "./recorder-batch.ts";
+import { type Batch, CHUNK_ROWS, readyForBatches, tableSql } from "./recorder-batch.ts";
 import { type BatchSink, inlineSink, threadSink } from "./recorder-sink.ts";
 import { checkRunId, type RunStatus, toJsonColumn } from "./runs.ts";
 
@@ -256,6 +256,8 @@ export class Recorder {
             .run(runId, process.pid, hostname());
         })
         .immediate();
+      // A connection it opened is the recorder's alone; one it is given stays as the caller set it.
+      if (ownsDb) readyForBatches(db.sqlite);
       return new Recorder(db, ownsDb, runId, options);
     } catch (error) {
       if (ownsDb) db.close();
