@@ -263,7 +263,8 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
   if (!isEventType(type)) {
     throw new InvalidEventError(String(type ?? "event"), "type", type, "unknown event type");
   }
-  const raw = topLevelNumbers(line, integerFields(type));
+  const integerNames = integerFields(type);
+  const raw = topLevelNumbers(line, integerNames);
   for (const [name, field] of fieldsOf(type as EventType)) {
     const value = record[name];
     if (value === undefined || value === null) continue;
@@ -272,7 +273,7 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
     if (!wellFormed(value)) {
       throw new InvalidEventError(type, name, value, "not valid Unicode (a lone surrogate)");
     }
-    if (field.kind === "ns" || field.kind === "int") {
+    if (integerNames.has(name)) {
       const token = raw.get(name);
       if (typeof value !== "number" || token === undefined || !INTEGER.test(token)) {
         throw new InvalidEventError(type, name, value, "expected an integer");

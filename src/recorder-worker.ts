@@ -29,18 +29,20 @@ let writer: BatchWriter | undefined;
 let close = () => {};
 try {
   const sqlite = openWriteConnection(path, journal);
-  readyForBatches(sqlite);
-  writer = prepareBatchWriter(sqlite, tables);
   close = () => {
     writer?.finalize();
     sqlite.close();
   };
+  readyForBatches(sqlite);
+  writer = prepareBatchWriter(sqlite, tables);
   // The recorder may have given up waiting: then it stores the batches itself, and this nothing.
   if (Atomics.compareExchange(flag, FLAG_OPEN, 0, OPENED) !== 0) {
     close();
     writer = undefined;
   }
 } catch {
+  close(); // a connection left open would keep the -wal and -shm files beside the database
+  writer = undefined;
   Atomics.compareExchange(flag, FLAG_OPEN, 0, NOT_OPENED);
 }
 // A thread that is not the writer still answers, so that a recorder waiting on it wakes.
