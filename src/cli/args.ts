@@ -17,6 +17,12 @@ export function repeated(rawArgs: readonly string[], name: string): string[] {
   return values;
 }
 
+/** As {@link repeated}, undefined when the option is not given: no filter, where a list would filter. */
+export function repeatedIfGiven(rawArgs: readonly string[], name: string): string[] | undefined {
+  const values = repeated(rawArgs, name);
+  return values.length > 0 ? values : undefined;
+}
+
 /** A comma-separated list; empty items are dropped. */
 export function parseList(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -139,22 +145,6 @@ export function parseJsonArg(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-}
-
-/** Every value of a string option given more than once (`--where a=1 --where b=2`): citty keeps only the last. */
-export function repeatedOption(rawArgs: readonly string[], name: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i] as string;
-    if (arg === "--") break;
-    if (arg === `--${name}`) {
-      const value = rawArgs[++i];
-      if (value !== undefined) values.push(value);
-    } else if (arg.startsWith(`--${name}=`)) {
-      values.push(arg.slice(name.length + 3));
-    }
-  }
-  return values;
 }
 
 /** `KEY=VALUE` conditions of `--where`; snake_case names of run fields are the library's. */

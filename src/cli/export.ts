@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { EXPORT_FORMATS, type ExportFormat, exportRuns } from "../export.ts";
 import { formatCount } from "../format.ts";
-import { parseChoice, parseTypes, repeated } from "./args.ts";
+import { parseChoice, parseTypes, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
 import { commonArgs, UsageError } from "./usage.ts";
@@ -49,11 +49,10 @@ export default defineCommand({
     if (format === undefined)
       throw new UsageError("--format is required", `one of ${FORMATS.join(", ")}`);
     if (args.out === undefined) throw new UsageError("--out is required", "the directory to write");
-    const runs = repeated(rawArgs, "run");
     const options = {
       format,
       out: args.out,
-      runs: runs.length > 0 ? runs : undefined,
+      runs: repeatedIfGiven(rawArgs, "run"),
       types: parseTypes(args.types, "--types"),
       indicatorColumns: args["indicator-columns"],
     };

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { formatCount } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
-import { parseChoice, repeated } from "./args.ts";
+import { parseChoice, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
 import { commonArgs, UsageError } from "./usage.ts";
@@ -37,9 +37,8 @@ export default defineCommand({
     const inputs = (args._ as string[]).slice(1);
     if (inputs.length === 0)
       throw new UsageError("merge needs at least one runs database to merge from");
-    const runs = repeated(rawArgs, "run");
     const merged = mergeRuns(args.out, inputs, {
-      runs: runs.length > 0 ? runs : undefined,
+      runs: repeatedIfGiven(rawArgs, "run"),
       onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),
       includeRunning: args["include-running"],
     });

@@ -2,10 +2,11 @@ import { defineCommand } from "citty";
 import { formatCount } from "../format.ts";
 import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
+import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkDbArg } from "./database.ts";
 import { out, printJson } from "./output.ts";
-import { openStoreArg, repeated } from "./source.ts";
+import { openStoreArg } from "./source.ts";
 import { commonArgs } from "./usage.ts";
 
 export default defineCommand({
@@ -31,7 +32,7 @@ export default defineCommand({
     const store = await openStoreArg(args.url, args);
     try {
       const results = await pull(store, args.into, {
-        runs: repeated(rawArgs, "--run"),
+        runs: repeatedIfGiven(rawArgs, "run"),
         onRun: args.json ? undefined : (r) => out(`${describePull(r)}\n`),
       });
       if (args.json) printJson({ into: args.into, runs: results }, {});

@@ -2,10 +2,11 @@ import { defineCommand } from "citty";
 import { formatCount } from "../format.ts";
 import { defaultStoreUrl, type PushedRun, push } from "../store/index.ts";
 import { printable } from "../text.ts";
+import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { out, printJson } from "./output.ts";
-import { openStoreArg, repeated } from "./source.ts";
+import { openStoreArg } from "./source.ts";
 import { commonArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
@@ -31,7 +32,7 @@ export default defineCommand({
     if (url === undefined) {
       throw new UsageError("no store given", "pass --to postgres://… or set RUNTAPE_STORE");
     }
-    const runs = repeated(rawArgs, "--run");
+    const runs = repeatedIfGiven(rawArgs, "run");
     if (runs !== undefined && args.all) throw new UsageError("--all and --run exclude each other");
     const db = openDb(args.db, args);
     try {

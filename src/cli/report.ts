@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type { RunMetrics } from "../report/metrics.ts";
 import { isMetric, libraryKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import { parseConditions, parseNames, repeatedOption } from "./args.ts";
+import { parseConditions, parseNames, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
 import { commonArgs, runArgs, UsageError } from "./usage.ts";
@@ -37,7 +37,7 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     const runIds = parseNames(args.runs, "--runs", "run id");
-    const where = parseConditions(repeatedOption(rawArgs, "where"));
+    const where = parseConditions(repeated(rawArgs, "where"));
     const comparing = runIds !== undefined || where.length > 0;
     if (comparing && args.run !== undefined) {
       throw new UsageError("--run reports one run; --runs and --where compare several");

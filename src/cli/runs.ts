@@ -4,7 +4,7 @@ import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report
 import { listSweep } from "../report/runs.ts";
 import { formatParam, formatTags, libraryKey, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import { parseConditions, repeatedOption } from "./args.ts";
+import { parseConditions, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
 import { commonArgs, runArgs, UsageError } from "./usage.ts";
@@ -34,7 +34,7 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     if (args.json && args.csv) throw new UsageError("--json and --csv exclude each other");
-    const where = parseConditions(repeatedOption(rawArgs, "where"));
+    const where = parseConditions(repeated(rawArgs, "where"));
     const sort = args.sort?.replace(
       /^(-?)(.*)$/s,
       (_, sign: string, key: string) => sign + libraryKey(key),

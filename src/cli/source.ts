@@ -54,15 +54,3 @@ export async function openStoreArg(
     throw error;
   }
 }
-
-/** Every value of a repeatable option (`--run a --run b`): citty keeps only the last. */
-export function repeated(rawArgs: readonly string[], name: string): string[] | undefined {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i] as string;
-    if (arg === "--") break;
-    if (arg === name && i + 1 < rawArgs.length) values.push(rawArgs[++i] as string);
-    else if (arg.startsWith(`${name}=`)) values.push(arg.slice(name.length + 1));
-  }
-  return values.length > 0 ? values : undefined;
-}
