@@ -53,6 +53,7 @@ export interface RunRef {
   run?: string;
 }
 
+/** Fields a comparison leaves out unless told otherwise: the wall clock differs on every run. */
 export const DEFAULT_IGNORE: readonly string[] = ["ts_created_ns"];
 
 const zeroCounts = () =>

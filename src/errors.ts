@@ -42,6 +42,7 @@ export class DatabaseAccessError extends RuntapeError {
   }
 }
 
+/** The file or store holds no run of that id. */
 export class RunNotFoundError extends RuntapeError {
   constructor(readonly runId: string) {
     super(`no run with id ${JSON.stringify(runId)}`, "RUN_NOT_FOUND");
@@ -58,6 +59,7 @@ export class InvalidRunIdError extends RuntapeError {
   }
 }
 
+/** An id the file already holds, given to a new run or as the new name of a renamed one. */
 export class DuplicateRunError extends RuntapeError {
   constructor(readonly runId: string) {
     super(`a run with id ${JSON.stringify(runId)} already exists`, "DUPLICATE_RUN");

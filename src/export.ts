@@ -26,6 +26,7 @@ export const EXPORT_FORMATS = {
   parquet: () => import("./formats/parquet.ts").then((m) => m.parquet),
   csv: () => import("./formats/csv.ts").then((m) => m.csv),
 } as const satisfies Record<string, () => Promise<FileFormat>>;
+/** A format `export` writes: `parquet` or `csv`. */
 export type ExportFormat = keyof typeof EXPORT_FORMATS;
 
 /** What to export, and where. */

@@ -24,6 +24,7 @@ import { SequenceTally, sequenced } from "./sequence.ts";
 
 /** What to do with an incoming run whose id the target holds with different content. */
 export type ConflictPolicy = "fail" | "skip" | "rename";
+/** Every {@link ConflictPolicy}, for parsing and listing the choices. */
 export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ["fail", "skip", "rename"];
 
 /** Options of {@link mergeRuns}. */

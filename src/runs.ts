@@ -5,6 +5,7 @@ import { parseJsonObject, stringifyExact } from "./json.ts";
 import { EXTENSION_SCHEMA_VERSION } from "./schema.ts";
 import { hasUnprintable } from "./text.ts";
 
+/** Every status a run can have, in the runs table's `status` column. */
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
 /** Where a run stands; `running` with a dead recording process means the process crashed. */
 export type RunStatus = (typeof RUN_STATUSES)[number];

@@ -25,6 +25,7 @@ export interface BrokerParameters {
   maxOrderValue: number;
 }
 
+/** The demo broker's parameters where a backtest sets none. */
 export const DEFAULT_BROKER: BrokerParameters = {
   commissionPerUnit: 0.005,
   minimumCommission: 1,
