@@ -396,7 +396,6 @@ function useJournal(sqlite: Database, path: string, journal: "wal" | "rollback")
   }
 }
 
-/** Brings the file to the catalog's layout: the schema into an empty file, else a migration. */
 /**
  * A second connection for writing to a runs database another connection opened for writing (a
  * recorder's writer thread): the same wait for locks and the same syncs.
@@ -413,6 +412,7 @@ function useSyncs(sqlite: Database, journal: "wal" | "rollback"): void {
   sqlite.exec(`PRAGMA synchronous = ${journal === "wal" ? "NORMAL" : "FULL"}`);
 }
 
+/** Brings the file to the catalog's layout: the schema into an empty file, else a migration. */
 function prepareForWriting(
   sqlite: Database,
   path: string,
