@@ -20,7 +20,8 @@ interface Table {
 
 /**
  * Opens `path` for writing and builds the rows of `n` events (`event(i)`, i from 0); returns
- * the insertion itself, the part to time, which also closes the database.
+ * the insertion itself, the part to time, which also closes the database. With `indexes` false
+ * the schema's secondary indexes are dropped first: what the tables alone cost to write.
  */
 export function prepareLimit(
   path: string,
@@ -28,10 +29,18 @@ export function prepareLimit(
   n: number,
   runId: string,
   batch: number,
+  indexes = true,
 ): () => void {
   const db = openRunsDb(path, { mode: "write" });
   const sqlite = db.sqlite;
   readyForBatches(sqlite); // the recorder's own connection is set so, too
+  if (!indexes) {
+    // A key's own index (sql NULL) cannot be dropped; every CREATE INDEX of the schema can.
+    const created = sqlite
+      .query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+      .values() as [string][];
+    for (const [name] of created) sqlite.run(`DROP INDEX "${name}"`);
+  }
   const cat = db.catalog;
   const tables = new Map<string, Table>();
   for (const type of cat.types) {

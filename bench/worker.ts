@@ -119,10 +119,20 @@ function record(
   });
 }
 
-/** The limit baseline (bench/limit.ts) in a process of its own: rows built before the clock. */
-function limit(data: string, n: number, path: string, runId: string, batch: number): void {
+/**
+ * The limit baseline (bench/limit.ts) in a process of its own: rows built before the clock; with
+ * `indexes` false, into the tables alone.
+ */
+function limit(
+  data: string,
+  n: number,
+  path: string,
+  runId: string,
+  batch: number,
+  indexes: boolean,
+): void {
   const make = generators[data] as (i: number) => Event;
-  const insert = prepareLimit(path, make, n, runId, batch);
+  const insert = prepareLimit(path, make, n, runId, batch, indexes);
   const written = writtenBytes();
   const start = performance.now();
   insert();
@@ -132,6 +142,22 @@ function limit(data: string, n: number, path: string, runId: string, batch: numb
     writeBytes: writtenBytes() - written,
     fileBytes: statSync(path).size,
   });
+}
+
+/**
+ * The recorder's publisher with nothing recording: the same events on a bus with one no-op
+ * subscriber. Its peak RSS is what the process takes before any recorder.
+ */
+function publishOnly(data: string, n: number): void {
+  const make = generators[data] as (i: number) => Event;
+  const start = performance.now();
+  const bus = new EventBus();
+  let seen = 0;
+  bus.subscribeAll(() => {
+    seen++;
+  });
+  for (let i = 0; i < n; i++) bus.publish(make(i));
+  report({ seconds: (performance.now() - start) / 1000, events: seen });
 }
 
 /** Replay into typed events published on a bus with one no-op subscriber. */
@@ -357,7 +383,11 @@ switch (kind) {
       args[2] as string,
       args[3] as string,
       Number(args[4]),
+      args[5] !== "no-indexes",
     );
+    break;
+  case "publish-only":
+    publishOnly(args[0] as string, Number(args[1]));
     break;
   case "replay":
     replayRun(args[0] as string, args[1] as string);
