@@ -14,9 +14,8 @@ import {
   Worker,
 } from "node:worker_threads";
 import { endRead, inSnapshot, type RunsDb } from "./db.ts";
-import type { EventType } from "./events/catalog.ts";
 import type { Int64Style } from "./json.ts";
-import { lineEncoder } from "./ndjson.ts";
+import { LineBuffer } from "./ndjson.ts";
 import { type ReplayStats, replayLines, type SliceOptions } from "./replay.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
@@ -40,36 +39,21 @@ export interface SliceJob {
   port: MessagePort;
 }
 
-/** One slice encoded as UTF-8 (its buffer transferred), or the worker's word that it failed. */
+/** One slice's lines (their buffer transferred), or the worker's word that it failed. */
 export type SliceResult =
   | { k: number; bytes: Uint8Array; events: number }
   | { k: number; failed: true };
 
-/** The lines of one slice, each ending with a newline; counts the events into `stats`. */
-export function sliceText(
+/** The lines of one slice as UTF-8, each ending with a newline; counts the events into `stats`. */
+export function sliceBytes(
   db: RunsDb,
   options: SliceOptions,
   int64: Int64Style,
   stats: ReplayStats,
-): string {
-  // Joined a few hundred lines at a time, while their parts are still in the cache: one join of a
-  // whole slice's lines costs half as much again.
-  const blocks: string[] = [];
-  let lines: string[] = [];
-  const encoder = (type: EventType) => lineEncoder(type, int64);
-  for (const line of replayLines(db, { ...options, stats }, encoder)) {
-    lines.push(line);
-    if (lines.length === 512) {
-      lines.push("");
-      blocks.push(lines.join("\n"));
-      lines = [];
-    }
-  }
-  if (lines.length > 0) {
-    lines.push("");
-    blocks.push(lines.join("\n"));
-  }
-  return blocks.join("");
+): Uint8Array {
+  const out = new LineBuffer();
+  for (const _ of replayLines(db, { ...options, stats }, int64, out));
+  return out.bytes.slice(0, out.length);
 }
 
 /** The first sequence number of a run and one past its last, in `db`'s snapshot. */
@@ -119,8 +103,7 @@ export function worthSlicing(db: RunsDb, options: SliceOptions): boolean {
 }
 
 /**
- * The lines of a run as {@link replayLines} makes them, in blocks of whole lines (text, or UTF-8
- * bytes from the worker), in order. This thread and a worker each take the next slice nobody has
+ * The lines of a run as {@link replayLines} writes them, in blocks of whole lines, in order. This thread and a worker each take the next slice nobody has
  * taken (a shared counter): a run shorter than the worker's start is all done here, a long one is
  * shared as the two keep pace, and neither waits while it may take another slice (each stays at
  * most {@link AHEAD} slices ahead of what is written). For a runtape-written run in a file, with
@@ -138,7 +121,7 @@ export function* parallelLines(
   int64: Int64Style,
   stats: ReplayStats & { workerSlices?: number },
   tuning: { seqsPerSlice?: number; workerFirst?: boolean } = {},
-): Generator<string | Uint8Array> {
+): Generator<Uint8Array> {
   const snapshot = !db.sqlite.inTransaction;
   let worker: Worker | undefined;
   const { port1: port, port2 } = new MessageChannel();
@@ -153,8 +136,8 @@ export function* parallelLines(
     const own = (k: number): Own => {
       const counted = { runId, events: 0, skipped: 0 };
       try {
-        const text = sliceText(db, { ...sliced, seqRange: slices[k] }, int64, counted);
-        return { text, events: counted.events };
+        const bytes = sliceBytes(db, { ...sliced, seqRange: slices[k] }, int64, counted);
+        return { bytes, events: counted.events };
       } catch (error) {
         return { error };
       }
@@ -193,11 +176,10 @@ export function* parallelLines(
       const done = mine.get(next) ?? results.get(next);
       if (done !== undefined && "error" in done) throw done.error;
       if (done !== undefined && !("failed" in done)) {
-        mine.delete(next);
+        if (!mine.delete(next)) stats.workerSlices = (stats.workerSlices ?? 0) + 1;
         results.delete(next);
         stats.events += done.events;
-        if ("bytes" in done) stats.workerSlices = (stats.workerSlices ?? 0) + 1;
-        yield "bytes" in done ? done.bytes : done.text;
+        yield done.bytes;
         Atomics.store(shared, WRITTEN, ++next);
         Atomics.notify(shared, WRITTEN);
       } else if (next >= Atomics.load(shared, TAKEN)) {
@@ -226,7 +208,7 @@ export function* parallelLines(
 }
 
 /** A slice this thread encoded: its lines, or what stopped them. */
-type Own = { text: string; events: number } | { error: unknown };
+type Own = { bytes: Uint8Array; events: number } | { error: unknown };
 
 /** The counters this thread and the worker share: slices taken by either, written, posted by the worker. */
 export const TAKEN = 0;

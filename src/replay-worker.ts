@@ -10,7 +10,7 @@ import {
   POSTED,
   type SliceJob,
   type SliceResult,
-  sliceText,
+  sliceBytes,
   TAKEN,
   WRITTEN,
 } from "./replay-parallel.ts";
@@ -39,8 +39,8 @@ function encodeSlices(): void {
       if (k >= slices.length) return;
       try {
         const stats = { runId: "", events: 0, skipped: 0 };
-        const text = sliceText(db, { ...options, seqRange: slices[k] }, int64, stats);
-        post({ k, bytes: new TextEncoder().encode(text), events: stats.events });
+        const bytes = sliceBytes(db, { ...options, seqRange: slices[k] }, int64, stats);
+        post({ k, bytes, events: stats.events });
       } catch {
         post({ k, failed: true }); // the caller encodes it again, meets the error, does the rest
         return;

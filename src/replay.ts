@@ -7,6 +7,8 @@ import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts"
 import type { EventCatalog } from "./events/event-catalog.ts";
 import { asInt64, type Field, nullable, type SqlValue, text } from "./events/fields.ts";
 import { refusal } from "./events/schemas.ts";
+import type { Int64Style } from "./json.ts";
+import { type LineBuffer, lineWriter } from "./ndjson.ts";
 import { Pacer } from "./pacing.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
@@ -101,29 +103,30 @@ type RowReader<T> = (
 ) => { columns: string[]; decode: (row: Record<string, SqlValue>) => T | RowDecodeError };
 
 /**
- * The run's NDJSON lines, byte for byte `encode(event)` of each event {@link replay} yields (same
- * filters, order, checks and errors), where `encode` is `lineEncoder(type, int64)` per type. For
- * runs that carry `seq`, 64-bit integers are read as their decimal text and no event is built: the
- * bigints cost more than the rest of the replay. A row whose integers are not stored as integers,
- * or that fails a check, is read again by id and goes through the event path, so errors and
- * foreign storage classes come out exactly as replay's.
+ * Writes the run's NDJSON lines into `out`, byte for byte `encodeEvent` (or, with `int64`
+ * "string", `encodeEventInt64Strings`) of each event {@link replay} yields, newline after each
+ * (same filters, order, checks and errors); yields after each line, for the caller to take what
+ * is written. For runs that carry `seq`, 64-bit integers are read as their decimal text and no
+ * event is built: the bigints cost more than the rest of the replay. A row whose integers are not
+ * stored as integers, or that fails a check, is read again by id and goes through the event path,
+ * so errors and foreign storage classes come out exactly as replay's.
  */
 export function replayLines(
   source: string | RunsDb,
   options: SliceOptions,
-  encoder: (type: EventType) => (record: Record<string, unknown>) => string,
-): Generator<string> {
+  int64: Int64Style,
+  out: LineBuffer,
+): Generator<void> {
   return merge(source, options, (db, type, bySeq) => {
     const table = db.catalog.table(type);
     const fields = db.catalog.fields(type);
     const columns = selectColumns(db, type);
     const decode = decoder(type, table, fields);
-    const encode = encoder(type as EventType);
-    const viaEvent = (row: Record<string, SqlValue>): string | RowDecodeError => {
+    const write = lineWriter(type as EventType, int64);
+    const viaEvent = (row: Record<string, SqlValue>): undefined | RowDecodeError => {
       const event = decode(row);
-      return event instanceof RowDecodeError
-        ? event
-        : encode(event as unknown as Record<string, unknown>);
+      if (event instanceof RowDecodeError) return event;
+      write(event as unknown as Record<string, unknown>, out);
     };
     // Python-written runs are merged on ts_event_ns and gated on their causes: bigints there.
     if (!bySeq) return { columns, decode: viaEvent };
@@ -147,7 +150,7 @@ export function replayLines(
       }),
       decode: (row) => {
         const record = fast(row);
-        if (!(record instanceof RowDecodeError)) return encode(record);
+        if (!(record instanceof RowDecodeError)) return write(record, out);
         return viaEvent(db.sqlite.query(again).get(rowId(row)) as Record<string, SqlValue>);
       },
     };

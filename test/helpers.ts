@@ -23,7 +23,10 @@ import {
   replay,
   runDemo,
 } from "../src/index.ts";
+import type { Int64Style } from "../src/json.ts";
+import { LineBuffer } from "../src/ndjson.ts";
 import { recordRun } from "../src/record.ts";
+import { replayLines, type SliceOptions } from "../src/replay.ts";
 import { sameRuns } from "../src/stored-runs.ts";
 
 /** A fresh temporary directory. */
@@ -462,4 +465,15 @@ export function causalRun(): string {
   recorder.close();
   forgetSequence(path, "run");
   return path;
+}
+
+/** What `runtape replay` prints of a runtape run in a file (replayLines): every line with its newline. */
+export function lineText(
+  source: string | RunsDb,
+  options: SliceOptions,
+  int64: Int64Style,
+): string {
+  const out = new LineBuffer();
+  for (const _ of replayLines(source, options, int64, out));
+  return out.text();
 }

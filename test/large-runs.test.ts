@@ -3,11 +3,16 @@ import { describe, expect, spyOn, test } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { diffRuns, openRunsDb, Recorder } from "../src/index.ts";
-import { lineEncoder } from "../src/ndjson.ts";
-import { replayLines } from "../src/replay.ts";
 import { parallelLines, runSlices, SLICE_SEQS, worthSlicing } from "../src/replay-parallel.ts";
 import * as thread from "../src/thread.ts";
-import { bulkRun, forgetSequence, recordDemoRuns, rowsProven, tempDir } from "./helpers.ts";
+import {
+  bulkRun,
+  forgetSequence,
+  lineText,
+  recordDemoRuns,
+  rowsProven,
+  tempDir,
+} from "./helpers.ts";
 
 // Runs big enough for a second thread to take part (replay's lines from SLICE_SEQS × 4 events,
 // diff's stored rows from SHARED_FROM_EVENTS): a hundred thousand rows and more, seconds each,
@@ -28,10 +33,9 @@ describe("replay's lines made by two threads", () => {
       const stats = { runId: "", events: 0, skipped: 0, workerSlices: 0 };
       let text = "";
       for await (const block of parallelLines(db, { run: "big" }, "number", stats)) {
-        text += typeof block === "string" ? block : new TextDecoder().decode(block);
+        text += new TextDecoder().decode(block);
       }
-      const lines = [...replayLines(db, { run: "big" }, (type) => lineEncoder(type, "number"))];
-      expect(text).toBe(lines.map((line) => `${line}\n`).join(""));
+      expect(text).toBe(lineText(db, { run: "big" }, "number"));
       expect(stats.events).toBe(5 * SLICE_SEQS);
       // Whichever thread is free takes the next slice: any split of the five will do.
       expect(stats.workerSlices).toBeLessThanOrEqual(5);

@@ -1,7 +1,10 @@
 import { describe, expect, test } from "bun:test";
+import { fieldsOf } from "../src/events/catalog.ts";
 import {
   decodeEvent,
+  EVENT_TYPES,
   type Event,
+  type EventType,
   encodeEvent,
   encodeEventInt64Strings,
   InvalidEventError,
@@ -9,6 +12,8 @@ import {
   NdjsonError,
   readNdjson,
 } from "../src/index.ts";
+import type { Int64Style } from "../src/json.ts";
+import { LineBuffer, lineWriter } from "../src/ndjson.ts";
 import { sampleEvents, T0 } from "./helpers.ts";
 
 async function readAll(
@@ -261,5 +266,190 @@ describe("NDJSON", () => {
     expect(error).toBeInstanceOf(NdjsonError);
     expect(error).toMatchObject({ line: 2, reason: "line too long" });
     expect(MAX_LINE_BYTES).toBeGreaterThan(10 * 1024 * 1024);
+  });
+});
+
+describe("the line writers, held to the format's rules written the plain way", () => {
+  /** A line by the rules alone, with JSON.stringify: what every writer must print, byte for byte. */
+  function reference(event: Record<string, unknown> & { type: EventType }, int64: Int64Style) {
+    const real = (x: number) =>
+      Object.is(x, -0) ? "-0" : Number.isFinite(x) ? JSON.stringify(x) : `"${x}"`;
+    const parts = [`"type":"${event.type}"`];
+    for (const [name, field] of fieldsOf(event.type)) {
+      if (!(name in event)) continue;
+      const v = event[name];
+      let json: string;
+      if (v === null || v === undefined) json = "null";
+      else if (field.kind === "ns" || field.kind === "int")
+        json = int64 === "string" ? `"${v}"` : `${v}`;
+      else if (field.kind === "real") json = real(v as number);
+      else if (field.kind === "indicators")
+        json = `{${Object.entries(v as Record<string, number>)
+          .map(([k, x]) => `${JSON.stringify(k)}:${real(x)}`)
+          .join(",")}}`;
+      else json = JSON.stringify(v);
+      parts.push(`"${name}":${json}`);
+    }
+    return `{${parts.join(",")}}`;
+  }
+
+  // A seeded generator: a failure names its seed and comes back the same.
+  let seed = 0x2545f491;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const bits = new DataView(new ArrayBuffer(8));
+
+  /** Floats of every kind the fast path of prices meets, and the ones it must leave alone. */
+  function float(): number {
+    switch (Math.floor(rand() * 8)) {
+      case 0: // a price: up to 8 decimals, up to 1e12
+        return (
+          Math.round(rand() * 10 ** (2 + Math.floor(rand() * 10))) / 10 ** Math.floor(rand() * 9)
+        );
+      case 1: {
+        // any bit pattern (NaN and the infinities included)
+        bits.setUint32(0, Math.floor(rand() * 2 ** 32));
+        bits.setUint32(4, Math.floor(rand() * 2 ** 32));
+        return bits.getFloat64(0);
+      }
+      case 2: {
+        // next to a value of six decimals, on either side
+        const x = Math.round(rand() * 1e15) / 1e6;
+        bits.setFloat64(0, x);
+        bits.setBigUint64(0, bits.getBigUint64(0) + pick([1n, -1n, 0n]));
+        return bits.getFloat64(0);
+      }
+      case 3: // sums of prices, which miss them
+        return Math.round(rand() * 1e5) / 100 + Math.round(rand() * 1e5) / 100;
+      case 4:
+        return pick([
+          0,
+          -0,
+          1e-6,
+          1e-7,
+          5e-324,
+          0.000001,
+          1e9,
+          1e9 - 1e-6,
+          999999999.999999,
+          2 ** 53,
+          1e21,
+          1.5e300,
+        ]);
+      case 5:
+        return pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+      case 6: // integers
+        return Math.floor(rand() * 2 ** Math.floor(rand() * 64));
+      default:
+        return rand() * 10 ** (Math.floor(rand() * 40) - 20);
+    }
+  }
+  const signed = (x: number) => (rand() < 0.3 ? -x : x);
+  const CHARS = [
+    "a",
+    "Z",
+    "0",
+    " ",
+    '"',
+    "\\",
+    "/",
+    "\n",
+    "\t",
+    "\u0000",
+    "\u001f",
+    "\u007f",
+    "é",
+    "日",
+    "🚀",
+    "\ud800",
+    "\udc00",
+    "\u2028",
+  ];
+  const text = () =>
+    rand() < 0.5
+      ? pick(["AAPL", "MSFT", "BRK.B", "order-17", "MINUTE", ""])
+      : Array.from({ length: Math.floor(rand() * 12) }, () => pick(CHARS)).join("");
+  const INT64S: (() => bigint)[] = [
+    () => 0n,
+    () => -1n,
+    () => 2n ** 63n - 1n,
+    () => -(2n ** 63n),
+    () => 2n ** 53n + BigInt(Math.floor(rand() * 3) - 1),
+    () => BigInt(Math.floor(rand() * 2 ** 53)),
+    () => -BigInt(Math.floor(rand() * 2 ** 53)),
+    () => 1_700_000_000_000_000_000n + BigInt(Math.floor(rand() * 1e12)),
+  ];
+  const int64 = () => pick(INT64S)();
+
+  /** An event of `type` with every field drawn at random (nullable ones sometimes null). */
+  function randomEvent(type: EventType): Record<string, unknown> & { type: EventType } {
+    const event: Record<string, unknown> & { type: EventType } = { type };
+    for (const [name, field] of fieldsOf(type)) {
+      if (!field.notNull && rand() < 0.2) event[name] = null;
+      else if (field.kind === "ns" || field.kind === "int") event[name] = int64();
+      else if (field.kind === "real") event[name] = signed(float());
+      else if (field.kind === "indicators")
+        event[name] = Object.fromEntries(
+          Array.from({ length: Math.floor(rand() * 4) }, () => [text(), signed(float())]),
+        );
+      else event[name] = text();
+    }
+    return event;
+  }
+
+  test("every type, random values, both integer styles, whole and with fields left out", () => {
+    for (let i = 0; i < 8_000; i++) {
+      const event = randomEvent(pick(EVENT_TYPES));
+      if (i % 4 === 3) {
+        for (const [name] of fieldsOf(event.type)) if (rand() < 0.3) delete event[name];
+      }
+      const at = `seed ${seed}, event ${i}`;
+      expect([at, encodeEvent(event as unknown as Event)]).toEqual([
+        at,
+        reference(event, "number"),
+      ]);
+      expect([at, encodeEventInt64Strings(event as unknown as Event)]).toEqual([
+        at,
+        reference(event, "string"),
+      ]);
+    }
+  });
+
+  test("integers given as their decimal text (replay's rows) print as the bigints do", () => {
+    for (let i = 0; i < 1_000; i++) {
+      const event = randomEvent(pick(EVENT_TYPES));
+      const asText = Object.fromEntries(
+        Object.entries(event).map(([k, v]) => [k, typeof v === "bigint" ? `${v}` : v]),
+      );
+      for (const style of ["number", "string"] as const) {
+        const out = new LineBuffer();
+        lineWriter(event.type, style)(asText, out);
+        lineWriter(event.type, style)(event, out);
+        const line = reference(event, style);
+        expect(out.text()).toBe(`${line}\n${line}\n`);
+      }
+    }
+  });
+
+  test("a line larger than the buffer, and many lines after it", () => {
+    const event = randomEvent("BarProcessed");
+    event.symbol = "é".repeat(100_000);
+    event.indicators = Object.fromEntries(
+      Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i / 7]),
+    );
+    const out = new LineBuffer();
+    const lines: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      lineWriter("BarProcessed", "number")(event, out);
+      lines.push(reference(event, "number"));
+    }
+    expect(out.length).toBeGreaterThan(1 << 17);
+    expect(out.text()).toBe(`${lines.join("\n")}\n`);
+    expect(encodeEvent(event as unknown as Event)).toBe(lines[0] as string);
   });
 });

@@ -1,12 +1,10 @@
 import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { type EventType, openRunsDb, type ReplayOptions } from "../src/index.ts";
+import { openRunsDb, type ReplayOptions } from "../src/index.ts";
 import type { Int64Style } from "../src/json.ts";
-import { lineEncoder } from "../src/ndjson.ts";
-import { replayLines } from "../src/replay.ts";
 import { parallelLines } from "../src/replay-parallel.ts";
-import { rawDb, recordDemoRuns, tempDir } from "./helpers.ts";
+import { lineText, rawDb, recordDemoRuns, tempDir } from "./helpers.ts";
 
 let path: string;
 beforeAll(() => {
@@ -17,10 +15,8 @@ beforeAll(() => {
 const together = (seqsPerSlice: number) => ({ seqsPerSlice, workerFirst: true });
 
 /** What the one-thread path writes: every line with its newline. */
-function serial(options: ReplayOptions, int64: Int64Style = "number"): string {
-  const lines = [...replayLines(path, options, (type: EventType) => lineEncoder(type, int64))];
-  return lines.map((line) => `${line}\n`).join("");
-}
+const serial = (options: ReplayOptions, int64: Int64Style = "number"): string =>
+  lineText(path, options, int64);
 
 /** The two-thread path's output, with slices of `seqs` sequence numbers, and its event count. */
 async function parallel(
@@ -33,7 +29,7 @@ async function parallel(
   let text = "";
   try {
     for await (const block of parallelLines(db, options, int64, stats, together(seqs))) {
-      text += typeof block === "string" ? block : new TextDecoder().decode(block);
+      text += new TextDecoder().decode(block);
     }
   } finally {
     db.close();
@@ -84,7 +80,7 @@ describe("replay's lines made by two threads", () => {
     bad.close();
     const expected = (() => {
       try {
-        [...replayLines(copy, { run: "a" }, (type: EventType) => lineEncoder(type, "number"))];
+        lineText(copy, { run: "a" }, "number");
       } catch (error) {
         return error as Error;
       }
@@ -96,7 +92,7 @@ describe("replay's lines made by two threads", () => {
     let failure: Error | undefined;
     try {
       for await (const block of parallelLines(db, { run: "a" }, "number", stats, together(seqs))) {
-        blocks.push(typeof block === "string" ? block : new TextDecoder().decode(block));
+        blocks.push(new TextDecoder().decode(block));
       }
     } catch (error) {
       failure = error as Error;

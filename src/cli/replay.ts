@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
 import type { Int64Style } from "../json.ts";
-import { encodeEvent, encodeEventInt64Strings, lineEncoder } from "../ndjson.ts";
+import { encodeEvent, encodeEventInt64Strings, LineBuffer, lineWriter } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
 import { copyRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
@@ -128,14 +128,6 @@ export default defineCommand({
   },
 });
 
-/** Lines of `chunks`, chunk by chunk. */
-async function* linesOf(
-  chunks: AsyncIterable<readonly Event[]>,
-  format: (event: Event) => string,
-): AsyncGenerator<Iterable<string>> {
-  for await (const events of chunks) yield events.map(format);
-}
-
 /**
  * The run on stdout as NDJSON (with `int64`, numbers or strings) or, without, pretty lines; a
  * large run's NDJSON by `threads` threads (default one).
@@ -169,35 +161,29 @@ async function replayToStdout(
     }
   }
   if (speed === undefined) {
-    // A file's lines come straight from its rows, with no event built (see replayLines).
-    const lines =
-      source.kind === "sqlite" && int64 !== undefined
-        ? [
-            replayLines((source as SqliteSource).db, { ...options, stats }, (type) =>
-              lineEncoder(type, int64),
-            ),
-          ]
-        : linesOf(source.chunks({ ...options, stats }), format);
-    // Lines go out ~64k characters at a time, joined into one flat string and encoded at once:
-    // one write per line would cost more than the replay itself, and encoding each line into a
-    // buffer costs ~7% more end to end.
-    let pending: string[] = []; // an empty last item ends the last line
-    let chars = 0;
-    for await (const chunk of lines) {
-      for (const line of chunk) {
-        pending.push(line);
-        chars += line.length + 1;
-        if (chars > 1 << 16) {
-          pending.push("");
-          out(pending.join("\n"));
-          pending = [];
-          chars = 0;
-          progress.update(stats.events, total);
+    // Lines go out ~64 KB at a time: one write per line would cost more than the replay itself.
+    const buffer = new LineBuffer();
+    const flush = () => {
+      out(buffer.view());
+      buffer.clear();
+      progress.update(stats.events, total);
+    };
+    if (source.kind === "sqlite" && int64 !== undefined) {
+      // A file's lines come straight from its rows, with no event built (see replayLines).
+      const { db } = source as SqliteSource;
+      for (const _ of replayLines(db, { ...options, stats }, int64, buffer)) {
+        if (buffer.length > 1 << 16) flush();
+      }
+    } else {
+      for await (const events of source.chunks({ ...options, stats })) {
+        for (const event of events) {
+          if (int64 === undefined) buffer.write(`${pretty(event)}\n`);
+          else lineWriter(event.type, int64)(event as unknown as Record<string, unknown>, buffer);
+          if (buffer.length > 1 << 16) flush();
         }
       }
     }
-    pending.push("");
-    if (pending.length > 1) out(pending.join("\n"));
+    if (buffer.length > 0) flush();
   } else {
     const pacer = new Pacer(speed);
     for await (const event of source.events({ ...options, stats })) {
