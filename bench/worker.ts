@@ -23,6 +23,7 @@ import {
   replay,
   type SqlValue,
 } from "../src/index.ts";
+import { LineBuffer, lineWriter } from "../src/ndjson.ts";
 import { SEQ_COLUMN } from "../src/schema.ts";
 import { barAt, mixedAt } from "./data.ts";
 import { prepareLimit } from "./limit.ts";
@@ -184,17 +185,24 @@ function iterate(path: string, runId: string): void {
   report({ seconds: (performance.now() - start) / 1000, events: n });
 }
 
-/** NDJSON encoding alone: a replay with and one without encoding, the difference is the encoder's. */
-function encode(path: string, runId: string): void {
+/**
+ * NDJSON encoding alone: a replay with and one without encoding, the difference is the encoder's.
+ * `bytes`: lines written into a LineBuffer by the line writers, as replay writes them; otherwise
+ * each line made as a string by `encodeEvent`.
+ */
+function encode(path: string, runId: string, bytes: boolean): void {
+  const out = new LineBuffer();
   const pass = (encoding: boolean) => {
     const start = performance.now();
-    let bytes = 0;
     let n = 0;
     for (const event of replay(path, { run: runId })) {
-      if (encoding) bytes += encodeEvent(event).length;
+      if (encoding && bytes) {
+        lineWriter(event.type, "number")(event as unknown as Record<string, unknown>, out);
+        if (out.length > 1 << 16) out.clear();
+      } else if (encoding) n += encodeEvent(event).length === 0 ? 1 : 0;
       n++;
     }
-    return { seconds: (performance.now() - start) / 1000, n, bytes };
+    return { seconds: (performance.now() - start) / 1000, n };
   };
   pass(false); // warm-up: the first pass pays for compiling the decoders
   // The difference of two passes carries the noise of both: the median of three pairs.
@@ -204,7 +212,7 @@ function encode(path: string, runId: string): void {
     const plain = pass(false);
     const encoded = pass(true);
     differences.push(encoded.seconds - plain.seconds);
-    events = encoded.n;
+    events = plain.n;
   }
   const median = differences.sort((x, y) => x - y)[1] as number;
   report({ seconds: Math.max(1e-9, median), events });
@@ -396,7 +404,7 @@ switch (kind) {
     iterate(args[0] as string, args[1] as string);
     break;
   case "encode":
-    encode(args[0] as string, args[1] as string);
+    encode(args[0] as string, args[1] as string, args[2] === "bytes");
     break;
   case "diff":
     diff(args[0] as string, args[1] as string, args[2] as string);
