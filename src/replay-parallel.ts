@@ -103,17 +103,17 @@ export function worthSlicing(db: RunsDb, options: SliceOptions): boolean {
 }
 
 /**
- * The lines of a run as {@link replayLines} writes them, in blocks of whole lines, in order. This thread and a worker each take the next slice nobody has
- * taken (a shared counter): a run shorter than the worker's start is all done here, a long one is
- * shared as the two keep pace, and neither waits while it may take another slice (each stays at
- * most {@link AHEAD} slices ahead of what is written). For a runtape-written run in a file, with
- * no `limit` and rows that do not decode thrown (the default). A slice the worker cannot encode (a
- * row that does not decode, say) is encoded again here, so its error comes out where it would
- * have: same class, same message; so is every slice the worker took, and all of them if it does
- * not start. `stats` counts the events yielded and the slices the worker encoded. `tuning`:
- * smaller slices (for tests), and `workerFirst`, where the worker takes the first slice and this
- * thread waits for it as long as it takes (`--threads 2`: both share even a run done before the
- * worker would have started).
+ * The lines of a run as {@link replayLines} writes them, in blocks of whole lines, in order. This
+ * thread and a worker each take the next slice nobody has taken (a shared counter): a run shorter
+ * than the worker's start is all done here, a long one is shared as the two keep pace, and neither
+ * waits while it may take another slice (each stays at most {@link AHEAD} slices ahead of what is
+ * written). For a runtape-written run in a file, with no `limit` and rows that do not decode
+ * thrown (the default). A slice the worker cannot encode (a row that does not decode, say) is
+ * encoded again here, so its error comes out where it would have: same class, same message; so is
+ * every slice the worker took, and all of them if it does not start. `stats` counts the events
+ * yielded and the slices the worker encoded. `tuning`: smaller slices (for tests), and
+ * `workerFirst`, where the worker takes the first slice and this thread waits for it as long as it
+ * takes (`--threads 2`: both share even a run done before the worker would have started).
  */
 export function* parallelLines(
   db: RunsDb,

@@ -467,7 +467,7 @@ export function causalRun(): string {
   return path;
 }
 
-/** What `runtape replay` prints of a runtape run in a file (replayLines): every line with its newline. */
+/** What `runtape replay` prints of a runtape run in a file (replayLines), newlines included. */
 export function lineText(
   source: string | RunsDb,
   options: SliceOptions,
