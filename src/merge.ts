@@ -279,12 +279,11 @@ function copyRun(out: RunsDb, p: Planned): number {
   try {
     return sqlite
       .transaction(() => {
-        sqlite
-          .prepare(
-            `INSERT INTO main.runs (run_id, name, ts_start, ts_end, status, config, metadata)
-             SELECT ?, name, ts_start, ts_end, status, config, ? FROM ${SOURCE}.runs WHERE run_id = ?`,
-          )
-          .run(p.targetId, p.metadata, p.run.run_id);
+        sqlite.run(
+          `INSERT INTO main.runs (run_id, name, ts_start, ts_end, status, config, metadata)
+           SELECT ?, name, ts_start, ts_end, status, config, ? FROM ${SOURCE}.runs WHERE run_id = ?`,
+          [p.targetId, p.metadata, p.run.run_id],
+        );
         return hasSequence(p.source.db, p.run.run_id)
           ? copyRows(out, p)
           : copyInReplayOrder(out, p);
@@ -306,19 +305,17 @@ function copyRows(out: RunsDb, p: Planned): number {
     const stored = source.catalog.fieldsAt(type, source.version).map(([name]) => name);
     const columns = [...stored, SEQ_COLUMN].join(", ");
     const table = catalog[type].table;
-    events += out.sqlite
-      .prepare(
-        `INSERT INTO main.${table} (run_id, ${columns})
-         SELECT ?, ${columns} FROM ${SOURCE}.${table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
-      )
-      .run(p.targetId, p.run.run_id).changes;
+    events += out.sqlite.run(
+      `INSERT INTO main.${table} (run_id, ${columns})
+       SELECT ?, ${columns} FROM ${SOURCE}.${table} WHERE run_id = ? ORDER BY ${SEQ_COLUMN}`,
+      [p.targetId, p.run.run_id],
+    ).changes;
   }
-  out.sqlite
-    .prepare(
-      `INSERT INTO main.runtape_runs (run_id, pid, host, events, refused, last_ts_event_ns, bar_periods)
-       SELECT ?, pid, host, events, refused, last_ts_event_ns, bar_periods FROM ${SOURCE}.runtape_runs WHERE run_id = ?`,
-    )
-    .run(p.targetId, p.run.run_id);
+  out.sqlite.run(
+    `INSERT INTO main.runtape_runs (run_id, pid, host, events, refused, last_ts_event_ns, bar_periods)
+     SELECT ?, pid, host, events, refused, last_ts_event_ns, bar_periods FROM ${SOURCE}.runtape_runs WHERE run_id = ?`,
+    [p.targetId, p.run.run_id],
+  );
   return events;
 }
 
@@ -341,22 +338,24 @@ function copyInReplayOrder(out: RunsDb, p: Planned): number {
     return statement;
   };
   const tally = new SequenceTally();
-  for (const [seq, event] of sequenced(p.source.db, p.run.run_id)) {
-    const record = event as unknown as Record<string, unknown>;
-    const values: SqlValue[] = [p.targetId];
-    for (const [name, field] of fieldsOf(event.type)) {
-      const value = record[name];
-      values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
+  try {
+    for (const [seq, event] of sequenced(p.source.db, p.run.run_id)) {
+      const record = event as unknown as Record<string, unknown>;
+      const values: SqlValue[] = [p.targetId];
+      for (const [name, field] of fieldsOf(event.type)) {
+        const value = record[name];
+        values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
+      }
+      values.push(seq);
+      insertOf(event.type).run(...values);
+      tally.add(event);
     }
-    values.push(seq);
-    insertOf(event.type).run(...values);
-    tally.add(event);
+  } finally {
+    for (const statement of inserts.values()) statement.finalize();
   }
-  for (const statement of inserts.values()) statement.finalize();
-  out.sqlite
-    .prepare(
-      "INSERT INTO main.runtape_runs (run_id, events, last_ts_event_ns, bar_periods) VALUES (?, ?, ?, ?)",
-    )
-    .run(p.targetId, tally.events, tally.lastTsEventNs, tally.barPeriods);
+  out.sqlite.run(
+    "INSERT INTO main.runtape_runs (run_id, events, last_ts_event_ns, bar_periods) VALUES (?, ?, ?, ?)",
+    [p.targetId, tally.events, tally.lastTsEventNs, tally.barPeriods],
+  );
   return tally.events;
 }

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { test } from "bun:test";
-import { copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -476,4 +476,24 @@ export function lineText(
   const out = new LineBuffer();
   for (const _ of replayLines(source, options, int64, out));
   return out.text();
+}
+
+/** Whether this system says which files a process holds open (Linux's /proc/self/fd). */
+export const CAN_LIST_OPEN_FILES = existsSync("/proc/self/fd");
+
+/**
+ * The files under `dir` this process holds open, relative to it. A connection that close() left
+ * open, its statements not finalized, holds its file (and -wal, -shm) until garbage collection.
+ */
+export function openFilesUnder(dir: string): string[] {
+  const open: string[] = [];
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(`${dir}/`)) open.push(target.slice(dir.length + 1));
+    } catch {
+      // the descriptor readdir itself used, closed by now
+    }
+  }
+  return open.sort();
 }

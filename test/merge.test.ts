@@ -19,10 +19,13 @@ import {
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../src/runs.ts";
 import { databaseBytes } from "./cli/support.ts";
 import {
+  CAN_LIST_OPEN_FILES,
   FIXTURE_DIR,
   fixtureCopy,
   fixtureEvents,
   fixtureTest,
+  forgetSequence,
+  openFilesUnder,
   rawDb,
   recordDemoRuns,
   tempDir,
@@ -52,6 +55,30 @@ function storedSeqs(path: string, runId: string): bigint[] {
     db.close();
   }
 }
+
+test.skipIf(!CAN_LIST_OPEN_FILES)(
+  "merge closes every file it opened before it returns: copied, identical, refused, in replay order (skipped without /proc/self/fd)",
+  () => {
+    // A connection left with a statement not finalized stays open after close() until garbage
+    // collection, which then checkpoints its WAL at a moment nobody chose.
+    const dir = tempDir();
+    const a = worker(join(dir, "a.db"), ["a1"], 1);
+    const clash = worker(join(dir, "clash.db"), ["a1"], 2);
+    const python = worker(join(dir, "python.db"), ["p1"], 3);
+    forgetSequence(python, "p1"); // merged in replay order, row by row
+    const out = join(dir, "out.db");
+    const steps: [string, () => unknown][] = [
+      ["copied", () => mergeRuns(out, [a])],
+      ["identical", () => mergeRuns(out, [a])],
+      ["refused", () => expect(() => mergeRuns(out, [clash])).toThrow(MergeConflictError)],
+      ["in replay order", () => mergeRuns(out, [python])],
+    ];
+    for (const [step, merge] of steps) {
+      merge();
+      expect([step, openFilesUnder(dir)]).toEqual([step, []]);
+    }
+  },
+);
 
 describe("two worker files with three runs each", () => {
   const dir = tempDir();

@@ -4,7 +4,7 @@ import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } fro
 import { join } from "node:path";
 import { catalog, EVENT_TYPES, encodeEvent, openRunsDb, replay } from "../src/index.ts";
 import { binary, runtape } from "./cli/run.ts";
-import { bar, tempDir } from "./helpers.ts";
+import { bar, CAN_LIST_OPEN_FILES, openFilesUnder, tempDir } from "./helpers.ts";
 
 const ndjson = (from: number, to: number, symbol = "AAPL") =>
   Array.from({ length: to - from }, (_, i) => `${encodeEvent(bar(from + i, symbol))}\n`).join("");
@@ -235,6 +235,45 @@ describe("concurrency", () => {
     }
   });
 });
+
+test.skipIf(!CAN_LIST_OPEN_FILES)(
+  "every command closes the files it opened before it returns, also when it fails (skipped without /proc/self/fd)",
+  async () => {
+    // In this process (main(argv)): a connection that close() leaves open, a statement not
+    // finalized, would stay until garbage collection, and checkpoint its WAL whenever that comes.
+    const dir = tempDir();
+    const commands = [
+      ["record", "a.db", "--run-id", "r1", "--bars", "30"],
+      ["record", "a.db", "--run-id", "r2", "--bars", "30"],
+      ["record", "b.db", "--run-id", "r1", "--bars", "31", "--seed", "5"],
+      ["replay", "a.db", "--run", "r1"],
+      ["replay", "a.db", "--run", "r1", "--limit", "3", "--format", "pretty"],
+      ["replay", "a.db", "--run", "r1", "--into", "c.db"],
+      ["inspect", "a.db"],
+      ["inspect", "a.db", "--run", "r1"],
+      ["inspect", "a.db", "--check"],
+      ["diff", "a.db", "b.db", "--run", "r1"],
+      ["merge", "m.db", "a.db"],
+      ["merge", "m.db", "a.db"],
+      ["merge", "m.db", "b.db"],
+      ["export", "a.db", "--format", "csv", "--out", "csv"],
+      ["export", "a.db", "--format", "parquet", "--out", "parquet"],
+      ["runs", "a.db"],
+      ["report", "a.db", "--run", "r1", "--output", "r.html"],
+      ["backtest", "--strategy", join(import.meta.dir, "../src/sim/strategy.ts"), "--feed", "a.db"],
+      ["tag", "a.db", "--run", "r1", "k=v"],
+      ["rename", "a.db", "--run", "r2", "--to", "r3"],
+      ["rm", "a.db", "--run", "r3", "--yes"],
+      ["vacuum", "a.db"],
+      ["recover", "a.db"],
+    ];
+    for (const args of commands) {
+      const { code, stderr } = await runtape([...args, "--quiet"], { cwd: dir });
+      expect([args, code < 2 ? "" : stderr]).toEqual([args, ""]); // diff and merge exit 1 here
+      expect([args, openFilesUnder(dir)]).toEqual([args, []]);
+    }
+  },
+);
 
 describe("hostile files: one line, non-zero exit, nothing changed", () => {
   async function expectRefusal(
