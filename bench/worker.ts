@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type ExportValue, eventColumns } from "../src/formats/columns.ts";
+import { LineBuffer, lineWriter } from "../src/formats/ndjson-lines.ts";
 import {
   catalog,
   checkDatabase,
@@ -24,7 +25,6 @@ import {
   replay,
   type SqlValue,
 } from "../src/index.ts";
-import { LineBuffer, lineWriter } from "../src/ndjson.ts";
 import { SEQ_COLUMN } from "../src/schema.ts";
 import { barAt, mixedAt } from "./data.ts";
 import { prepareLimit } from "./limit.ts";

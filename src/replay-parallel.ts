@@ -14,8 +14,8 @@ import {
   Worker,
 } from "node:worker_threads";
 import { endRead, inSnapshot, type RunsDb } from "./db.ts";
+import { LineBuffer } from "./formats/ndjson-lines.ts";
 import type { Int64Style } from "./json.ts";
-import { LineBuffer } from "./ndjson.ts";
 import { type ReplayStats, replayLines, type SliceOptions } from "./replay.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";

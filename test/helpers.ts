@@ -3,6 +3,7 @@ import { test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { LineBuffer } from "../src/formats/ndjson-lines.ts";
 import {
   catalog,
   type DiffOptions,
@@ -24,7 +25,6 @@ import {
   runDemo,
 } from "../src/index.ts";
 import type { Int64Style } from "../src/json.ts";
-import { LineBuffer } from "../src/ndjson.ts";
 import { recordRun } from "../src/record.ts";
 import { replayLines, type SliceOptions } from "../src/replay.ts";
 import { sameRuns } from "../src/stored-runs.ts";

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { fieldsOf } from "../src/events/catalog.ts";
+import { LineBuffer, lineWriter } from "../src/formats/ndjson-lines.ts";
 import {
   decodeEvent,
   EVENT_TYPES,
@@ -13,7 +14,6 @@ import {
   readNdjson,
 } from "../src/index.ts";
 import type { Int64Style } from "../src/json.ts";
-import { LineBuffer, lineWriter } from "../src/ndjson.ts";
 import { sampleEvents, T0 } from "./helpers.ts";
 
 async function readAll(

@@ -1,8 +1,9 @@
 import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
+import { LineBuffer, lineWriter } from "../formats/ndjson-lines.ts";
 import type { Int64Style } from "../json.ts";
-import { encodeEvent, encodeEventInt64Strings, LineBuffer, lineWriter } from "../ndjson.ts";
+import { encodeEvent, encodeEventInt64Strings } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
 import { copyRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
