@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type ExportValue, eventColumns } from "../src/formats/columns.ts";
-import { LineBuffer, lineWriter } from "../src/formats/ndjson-lines.ts";
+import { LineBuffer, lineWriter, rowOf } from "../src/formats/ndjson-lines.ts";
 import {
   catalog,
   checkDatabase,
@@ -190,20 +190,19 @@ function iterate(path: string, runId: string): void {
  * NDJSON encoding alone: a replay with and one without encoding, the difference is the encoder's.
  * `bytes`: lines written into a LineBuffer by the line writers; `strings`: each line made as a
  * string by `encodeEvent`; `rows`: the line writers alone, timed over the run's events held in
- * memory as replay's NDJSON path reads a file's rows (64-bit integers as their decimal text).
+ * memory as replay's NDJSON path reads a file's rows (integers as floats, timestamps in parts).
  */
 function encode(path: string, runId: string, how: "strings" | "bytes" | "rows"): void {
   const out = new LineBuffer();
   if (how === "rows") {
-    const rows = [...replay(path, { run: runId })].map((event) =>
-      Object.fromEntries(
-        Object.entries(event).map(([k, v]) => [k, typeof v === "bigint" ? `${v}` : v]),
-      ),
-    ) as (Record<string, unknown> & { type: EventType })[];
+    const rows = [...replay(path, { run: runId })].map((event) => ({
+      type: event.type,
+      row: rowOf(event as unknown as Record<string, unknown> & { type: EventType }),
+    }));
     const write = () => {
       const start = performance.now();
-      for (const row of rows) {
-        lineWriter(row.type, "number")(row, out);
+      for (const { type, row } of rows) {
+        lineWriter(type, "number", "row")(row, out);
         if (out.length > 1 << 16) out.clear();
       }
       return (performance.now() - start) / 1000;

@@ -7,7 +7,7 @@ import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts"
 import type { EventCatalog } from "./events/event-catalog.ts";
 import { asInt64, type Field, nullable, type SqlValue, text } from "./events/fields.ts";
 import { refusal } from "./events/schemas.ts";
-import { type LineBuffer, lineWriter } from "./formats/ndjson-lines.ts";
+import { type LineBuffer, lineWriter, lowPart } from "./formats/ndjson-lines.ts";
 import type { Int64Style } from "./json.ts";
 import { Pacer } from "./pacing.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";
@@ -95,21 +95,30 @@ export function replay(source: string | RunsDb, options: ReplayOptions = {}): Ge
   }));
 }
 
-/** How a merge reads one table: the SELECT list of its fields and what a row becomes. */
+/**
+ * How a merge reads one table of a run: the SELECT list of its fields and what a row becomes;
+ * `floats`: every integer read as a float (a key or id too: see keysAreFloats), not a bigint.
+ */
 type RowReader<T> = (
   db: RunsDb,
   type: string,
   bySeq: boolean,
-) => { columns: string[]; decode: (row: Record<string, SqlValue>) => T | RowDecodeError };
+  runId: string,
+) => {
+  columns: string[];
+  decode: (row: Record<string, SqlValue>) => T | RowDecodeError;
+  floats?: boolean;
+};
 
 /**
  * Writes the run's NDJSON lines into `out`, byte for byte `encodeEvent` (or, with `int64`
  * "string", `encodeEventInt64Strings`) of each event {@link replay} yields, newline after each
  * (same filters, order, checks and errors); yields after each line, for the caller to take what
- * is written. For runs that carry `seq`, 64-bit integers are read as their decimal text and no
- * event is built: the bigints cost more than the rest of the replay. A row whose integers are not
- * stored as integers, or that fails a check, is read again by id and goes through the event path,
- * so errors and foreign storage classes come out exactly as replay's.
+ * is written. For runs that carry `seq`, no event is built and 64-bit integers are read as
+ * floats, a timestamp in two parts that a float holds (see lowPart): bigints cost more than the
+ * rest of the replay, and SQLite's text of an integer a third of its reading. A row whose
+ * integers are not stored as integers, or that fails a check, is read again by id and goes
+ * through the event path, so errors and foreign storage classes come out exactly as replay's.
  */
 export function replayLines(
   source: string | RunsDb,
@@ -117,7 +126,7 @@ export function replayLines(
   int64: Int64Style,
   out: LineBuffer,
 ): Generator<void> {
-  return merge(source, options, (db, type, bySeq) => {
+  return merge(source, options, (db, type, bySeq, runId) => {
     const table = db.catalog.table(type);
     const fields = db.catalog.fields(type);
     const columns = selectColumns(db, type);
@@ -129,32 +138,73 @@ export function replayLines(
       write(event as unknown as Record<string, unknown>, out);
     };
     // Python-written runs are merged on ts_event_ns and gated on their causes: bigints there.
-    if (!bySeq) return { columns, decode: viaEvent };
+    if (!bySeq || !keysAreFloats(db, table, runId)) return { columns, decode: viaEvent };
     const again = `SELECT id, ${columns.join(", ")} FROM ${table} WHERE id = ?`;
-    // Converted values (indicators, parsed from their JSON text) go back into the row.
+    // Converted values (indicators, parsed from their JSON text; timestamps' high parts) go back
+    // into the row.
     const converted = fields.flatMap(([name, field], i) =>
-      field.fromSql ? [`row[${JSON.stringify(name)}] = v${i}`] : [],
+      field.fromSql || field.kind === "ns" ? [`row[${JSON.stringify(name)}] = v${i}`] : [],
     );
     const fast = compileRow<Record<string, unknown>>(
       table,
       fields,
       `(${[...converted, "row"].join(", ")})`,
-      "text",
+      "row",
     );
+    const writeRow = lineWriter(type as EventType, int64, "row");
     return {
-      columns: columns.map((column, i) => {
+      columns: columns.flatMap((column, i) => {
         const [name, field] = fields[i] as readonly [string, Field<unknown>];
-        if (column !== name || (field.kind !== "ns" && field.kind !== "int")) return column;
-        // Anything but an integer comes as a blob, which the check refuses: the row goes by id.
-        return `CASE typeof(${name}) WHEN 'integer' THEN CAST(${name} AS TEXT) WHEN 'null' THEN NULL ELSE X'' END AS ${name}`;
+        if (column !== name || field.kind !== "ns") return [column];
+        return [column, `${name} % ${NS_LOW} AS "${lowPart(name)}"`];
       }),
+      floats: true,
       decode: (row) => {
         const record = fast(row);
-        if (!(record instanceof RowDecodeError)) return write(record, out);
+        if (!(record instanceof RowDecodeError)) return writeRow(record, out);
         return viaEvent(db.sqlite.query(again).get(rowId(row)) as Record<string, SqlValue>);
       },
     };
   });
+}
+
+/** What splits a timestamp into the parts a float holds (see lowPart). */
+const NS_LOW = 1_000_000_000;
+
+/**
+ * The high part of a stored timestamp read as a float, `value`, and its low part, `low`: exact,
+ * for the value is within 512 of the float, and NaN where the two are no 64-bit integer (a REAL
+ * with a fraction, or beyond the 64-bit range; such rows take the event path).
+ */
+function highPart(value: number, low: unknown): number {
+  if (typeof low !== "number") return Number.NaN;
+  const magnitude = Math.abs(value);
+  if (magnitude <= Number.MAX_SAFE_INTEGER) {
+    return Number.isInteger(value) ? (value - low) / NS_LOW : Number.NaN;
+  }
+  return magnitude < TWO_63 ? Math.round((value - low) / NS_LOW) : Number.NaN;
+}
+
+const TWO_63 = 2 ** 63;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Whether floats hold every id of `table` and every `seq` of the run there exactly (so for every
+ * run a recorder writes): its rows can then be read with integers as floats, no bigint made.
+ * Four lookups at the ends of the indexes.
+ */
+function keysAreFloats(db: RunsDb, table: string, runId: string): boolean {
+  const ends = db.sqlite
+    .query(
+      `SELECT (SELECT min(id) FROM ${table}), (SELECT max(id) FROM ${table}), (SELECT min(${SEQ_COLUMN}) FROM ${table} WHERE run_id = ?1), (SELECT max(${SEQ_COLUMN}) FROM ${table} WHERE run_id = ?1)`,
+    )
+    .values(runId)[0] as SqlValue[];
+  return ends.every(
+    (end) =>
+      end === null ||
+      (typeof end === "bigint" && end >= -MAX_SAFE && end <= MAX_SAFE) ||
+      (typeof end === "number" && Math.abs(end) <= Number.MAX_SAFE_INTEGER),
+  );
 }
 
 function* merge<T>(
@@ -288,7 +338,7 @@ function openStream<T>(
   reader: RowReader<T>,
 ): [Stream<T>, Statement, { where: string; params: SqlValue[] }] {
   const table = db.catalog.table(type);
-  const { columns, decode } = reader(db, type, bySeq);
+  const { columns, decode, floats } = reader(db, type, bySeq, runId);
   const where = ["run_id = ?"];
   const params: SqlValue[] = [runId];
   if (options.from !== undefined) {
@@ -310,10 +360,16 @@ function openStream<T>(
   }
   // A runtape row's id and sequence number come as floats where one holds them exactly (as for
   // every row a recorder writes): a bigint each per row costs a sixth of the replay. Keys stay
-  // comparable (see advance); the causal gate of Python-written rows works on bigint ids.
-  const [id, key] = bySeq ? [asFloat("id"), asFloat(SEQ_COLUMN)] : ["id", "ts_created_ns"];
+  // comparable (see advance); the causal gate of Python-written rows works on bigint ids. Where
+  // the reader takes every integer as a float, the table's keys are known to fit one.
+  const [id, key] = floats
+    ? ["id", SEQ_COLUMN]
+    : bySeq
+      ? [asFloat("id"), asFloat(SEQ_COLUMN)]
+      : ["id", "ts_created_ns"];
   const sql = `SELECT ${id} AS id, ${key} AS merge_key, ${columns.join(", ")} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY ${bySeq ? SEQ_COLUMN : "id"}`;
   const statement = db.sqlite.prepare(sql);
+  if (floats) statement.safeIntegers(false);
   const rows = statement.iterate(...params) as Iterator<Record<string, SqlValue>>;
   return [
     newStream(type, rows, db.catalog, decode),
@@ -398,8 +454,7 @@ export function advance(
  * Negative, zero or positive as the head of `a` comes before, with or after that of `b` on equal
  * keys: by `ts_event_ns`, for Python-written rows within one clock tick the earlier fact first.
  * Read only where two keys are equal (for runtape's rows, damaged `seq`s), not for every row. A
- * bad ts_event_ns is reported by the decoder, and any order will do until then; replayLines reads
- * a stored integer as its text, anything else as a blob.
+ * bad ts_event_ns is reported by the decoder, and any order will do until then.
  */
 const tieOrder = (a: Stream<unknown>, b: Stream<unknown>): number => {
   const x = tieOf(a);
@@ -408,9 +463,18 @@ const tieOrder = (a: Stream<unknown>, b: Stream<unknown>): number => {
 };
 
 const tieOf = (s: Stream<unknown>): bigint => {
-  const tie = asInt64(s.head?.ts_event_ns);
-  return typeof tie === "bigint" || typeof tie === "string" ? BigInt(tie) : 0n;
+  const raw = s.head?.ts_event_ns;
+  const low = s.head?.[TIE_LOW];
+  if (typeof raw === "number" && typeof low === "number") {
+    // Read as floats (see replayLines): the value is exact from its parts.
+    const high = highPart(raw, low);
+    return Number.isNaN(high) ? 0n : BigInt(high) * BigInt(NS_LOW) + BigInt(low);
+  }
+  const tie = asInt64(raw);
+  return typeof tie === "bigint" ? tie : 0n;
 };
+
+const TIE_LOW = lowPart("ts_event_ns");
 
 /** The stream whose head comes first: smallest key, then tie, then catalog order. */
 export function earliest<S extends Stream<unknown>>(streams: S[]): S | undefined {
@@ -442,17 +506,25 @@ function earliestReady<S extends Stream<unknown>>(streams: S[], gate: CausalGate
 }
 
 /**
- * The check of value `v<i>` of `field`, as code. A stored integer is a 64-bit one (SQLite's and
- * PostgreSQL's integers are), so for 64-bit integers the type alone is the whole rule, without the
- * range comparisons of `is`; other kinds are checked by their `isCode`, or else their predicate.
+ * The check of value `v<i>` of `field`, named `name`, as code. A stored integer is a 64-bit one
+ * (SQLite's and PostgreSQL's integers are), so for 64-bit integers the type alone is the whole
+ * rule, without the range comparisons of `is`; other kinds are checked by their `isCode`, or else
+ * their predicate. Read as floats (`integers` "float", see replayLines), an integer is one a
+ * float holds, and a timestamp becomes its high part, NaN where it is no 64-bit integer.
  */
-function check(field: Field<unknown>, i: number, integers: "bigint" | "text"): string {
+function check(
+  field: Field<unknown>,
+  i: number,
+  name: string,
+  integers: "bigint" | "float",
+): string {
   const value = `v${i}`;
-  // A 64-bit integer as text is what SQLite made of a stored integer (see replayLines); a bigint
-  // it hands back is inside the 64-bit range: the type says it all.
   if (field.kind === "ns" || field.kind === "int") {
     const nullable = field.notNull ? "" : `${value} === null || `;
-    return `(${nullable}typeof ${value} === "${integers === "text" ? "string" : "bigint"}")`;
+    if (integers === "bigint") return `(${nullable}typeof ${value} === "bigint")`;
+    if (field.kind === "int") return `(${nullable}Number.isSafeInteger(${value}))`;
+    const low = `row[${JSON.stringify(lowPart(name))}]`;
+    return `(${nullable}(typeof ${value} === "number" && !Number.isNaN(${value} = high(${value}, ${low}))))`;
   }
   return field.isCode ? `(${field.isCode(value)})` : `f[${i}].is(${value})`;
 }
@@ -488,14 +560,15 @@ export function rowCheck(
 
 /**
  * The row's checks as {@link decoder} makes them, then `result` (an expression over `v0`…, and
- * `row`). `stored` leaves a stored form as it is stored (indicators stay their JSON text); `text`
- * takes 64-bit integers as their decimal text and tries no foreign storage class.
+ * `row`). `stored` leaves a stored form as it is stored (indicators stay their JSON text); `row`
+ * takes 64-bit integers as a row read with floats holds them (see lineWriter's "row") and tries
+ * no foreign storage class.
  */
 function compileRow<T>(
   table: string,
   fields: readonly (readonly [string, Field<unknown>])[],
   result: string,
-  mode: "event" | "stored" | "text",
+  mode: "event" | "stored" | "row",
 ): (row: Record<string, SqlValue>) => T | RowDecodeError {
   // Compiled once per shape: a run replayed slice by slice would otherwise compile them per slice
   // and run them cold each time (3× slower).
@@ -522,9 +595,9 @@ function compileRowAnew<T>(
   table: string,
   fields: readonly (readonly [string, Field<unknown>])[],
   result: string,
-  mode: "event" | "stored" | "text",
+  mode: "event" | "stored" | "row",
 ): (row: Record<string, SqlValue>) => T | RowDecodeError {
-  const integers = mode === "text" ? "text" : "bigint";
+  const integers = mode === "row" ? "float" : "bigint";
   const fail = (i: number, row: Record<string, SqlValue>, value: unknown): RowDecodeError => {
     const [name, field] = fields[i] as readonly [string, Field<unknown>];
     return new RowDecodeError(table, rowId(row), name, row[name], refusal(field, value));
@@ -534,19 +607,20 @@ function compileRowAnew<T>(
     if (mode === "stored" && field.fromSql) {
       // Its stored form is text (indicators' JSON), checked as text is.
       const stored = (field.notNull ? text : nullable(text)) as Field<unknown>;
-      return `${read} if (!${check(stored, i, integers)}) return fail(${i}, row, v${i});`;
+      return `${read} if (!${check(stored, i, name, integers)}) return fail(${i}, row, v${i});`;
     }
     const fromSql = field.fromSql ? ` v${i} = f[${i}].fromSql(v${i});` : "";
     const foreign =
-      field.fromForeign && mode !== "text"
+      field.fromForeign && mode !== "row"
         ? ` && !f[${i}].is(v${i} = f[${i}].fromForeign(v${i}))`
         : "";
-    return `${read}${fromSql} if (!${check(field, i, integers)}${foreign}) return fail(${i}, row, v${i});`;
+    return `${read}${fromSql} if (!${check(field, i, name, integers)}${foreign}) return fail(${i}, row, v${i});`;
   });
   const body = `return (row) => {\n${lines.join("\n")}\nreturn ${result};\n};`;
-  return new Function("f", "fail", body)(
+  return new Function("f", "fail", "high", body)(
     fields.map(([, field]) => field),
     fail,
+    highPart,
   ) as (row: Record<string, SqlValue>) => T | RowDecodeError;
 }
 

@@ -3,9 +3,11 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   type Event,
+  type EventInput,
   encodeEvent,
   encodeEventInt64Strings,
   listRuns,
+  makeEvent,
   openRunsDb,
   Recorder,
   type ReplayOptions,
@@ -17,6 +19,7 @@ import {
   fixtureCopy,
   fixtureEvents,
   fixtureTest,
+  lineText,
   recordDemoRuns,
   sampleEvents,
   T_NEG,
@@ -25,8 +28,9 @@ import {
   tempDir,
 } from "./helpers.ts";
 
-// `runtape replay` prints a file's lines from its rows, integers read as text, no event built
-// (replayLines): each line must be the library's encoding of the event replay gives, byte for byte.
+// `runtape replay` prints a file's lines from its rows, integers read as floats (timestamps in two
+// parts), no event built (replayLines): each line must be the library's encoding of the event
+// replay gives, byte for byte.
 
 /** What the library makes of the run: its events encoded, one line each. */
 function expected(path: string, options: ReplayOptions, int64 = "number"): string {
@@ -114,18 +118,89 @@ describe("runtape replay's NDJSON equals the library's encoder", () => {
     expect(stats.skipped).toBe(1);
   });
 
-  test("a damaged file's equal sequence numbers are ordered as replay orders them", async () => {
-    const path = recordEvents(join(tempDir(), "dup.db"), sampleEvents(), "d");
-    const raw = new Database(path);
-    raw.run(
-      "UPDATE fills SET seq = (SELECT seq FROM bars WHERE id = 1), ts_event_ns = ? WHERE id = 1",
-      [T_NEG],
+  test("timestamps and counts across the 64-bit range, read as floats, print exactly", () => {
+    // Each side of 2^53 (where a float stops holding every integer), of 10^9 (the parts' split)
+    // and of zero, and the ends of the range.
+    const edges = [0n, 1n, 999_999_999n, 10n ** 9n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n];
+    const values = [...edges, ...edges.map((v) => -v), T0, -T0, T1, T_NEG, T1 - 1n, T_NEG + 1n];
+    let state = 7;
+    const random = () => {
+      state = (state * 48_271) % 2_147_483_647;
+      return BigInt(state);
+    };
+    for (let i = 0; i < 300; i++) values.push((random() << 32n) ^ random(), -(random() << 20n));
+    const bar = sampleEvents()[0] as Event;
+    const bars = values.map((v, i) =>
+      makeEvent("BarReceived", {
+        ...(bar as EventInput<"BarReceived">),
+        ts_event_ns: v,
+        ts_created_ns: values[(i * 7) % values.length] as bigint,
+        volume: i % 3 === 0 ? null : values[(i * 13) % values.length],
+      }),
     );
-    raw.run("UPDATE bars_processed SET seq = (SELECT seq FROM bars WHERE id = 1) WHERE id = 1");
+    const path = recordEvents(join(tempDir(), "range.db"), bars, "r");
+    for (const int64 of ["number", "string"] as const) {
+      const text = lineText(path, { run: "r" }, int64);
+      expect(text).toBe(expected(path, { run: "r" }, int64));
+      expect(text.split("\n").length).toBe(values.length + 1);
+    }
+  });
+
+  test("ids and sequence numbers a float does not hold: the same lines, order and errors", async () => {
+    const path = recordEvents(join(tempDir(), "keys.db"), sampleEvents(), "k");
+    const raw = new Database(path);
+    // One float holds neither: read as floats, the two would tie and go in catalog order.
+    raw.run("UPDATE fills SET seq = ? WHERE id = 1", [2n ** 60n + 1n]);
+    raw.run("UPDATE bars_processed SET seq = ? WHERE id = 1", [2n ** 60n + 2n]);
     raw.close();
-    const text = await printed(path, ["--run", "d"]);
-    expect(text).toBe(expected(path, { run: "d" }));
-    expect(text.indexOf('"FillEvent"')).toBeLessThan(text.indexOf('"BarReceived"'));
+    const text = lineText(path, { run: "k" }, "number");
+    expect(text).toBe(expected(path, { run: "k" }));
+    expect(
+      text
+        .trimEnd()
+        .split("\n")
+        .slice(-2)
+        .map((line) => JSON.parse(line).type),
+    ).toEqual(["FillEvent", "BarProcessed"]);
+    const broken = new Database(path);
+    broken.run("UPDATE bars SET id = ?, ts_created_ns = 'soon' WHERE id = 1", [2n ** 60n + 1n]);
+    broken.close();
+    const failed = await cli(["replay", path, "--run", "k"]);
+    expect(failed.stderr).toContain(`bars row ${2n ** 60n + 1n}, ts_created_ns: expected a bigint`);
+  });
+
+  test("a timestamp stored as a float (a fraction, past the range): skipped or refused as replay does", async () => {
+    const path = recordEvents(join(tempDir(), "fraction.db"), sampleEvents(), "x");
+    const raw = new Database(path);
+    raw.run("UPDATE bars SET ts_created_ns = 1.5 WHERE id = 1");
+    // Past the 64-bit range an INTEGER column keeps a REAL as it is.
+    raw.run("UPDATE order_submissions SET ts_created_ns = 9223372036854775808.0 WHERE id = 1");
+    raw.close();
+    const failed = await cli(["replay", path, "--run", "x", "--skip-invalid"]);
+    expect(failed.code).toBe(0);
+    const stats: ReplayStats = { runId: "", events: 0, skipped: 0 };
+    expect(failed.stdout).toBe(expected(path, { run: "x", onInvalidRow: "skip", stats }));
+    expect(stats.skipped).toBe(2);
+    const refused = await cli(["replay", path, "--run", "x"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("bars row 1, ts_created_ns: expected a bigint (got 1.5)");
+  });
+
+  test("a damaged file's equal sequence numbers are ordered as replay orders them", async () => {
+    // The fill's time is far before the bar's, or 1 ns before (which a float does not tell apart).
+    for (const ts of [T_NEG, T0 - 1n]) {
+      const path = recordEvents(join(tempDir(), "dup.db"), sampleEvents(), "d");
+      const raw = new Database(path);
+      raw.run(
+        "UPDATE fills SET seq = (SELECT seq FROM bars WHERE id = 1), ts_event_ns = ? WHERE id = 1",
+        [ts],
+      );
+      raw.run("UPDATE bars_processed SET seq = (SELECT seq FROM bars WHERE id = 1) WHERE id = 1");
+      raw.close();
+      const text = await printed(path, ["--run", "d"]);
+      expect(text).toBe(expected(path, { run: "d" }));
+      expect(text.indexOf('"FillEvent"')).toBeLessThan(text.indexOf('"BarReceived"'));
+    }
   });
 
   for (const fixture of ["reference", "threaded"] as const) {

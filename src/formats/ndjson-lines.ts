@@ -95,16 +95,37 @@ function writeText(out: LineBuffer, text: string): void {
   out.length = p;
 }
 
-/** Appends the digits of `n`, an integer from 0 to 2^53. */
+// "00" to "99": digits are written two at a time, half the divisions.
+const TWO_DIGITS = utf8.encode(
+  Array.from({ length: 100 }, (_, i) => `${i}`.padStart(2, "0")).join(""),
+);
+
+/** How many digits `n`, an integer from 0 to 2^53, has: comparisons, no division. */
+function digitCount(n: number): number {
+  if (n < 1e8) {
+    if (n < 1e4) return n < 1e2 ? (n < 1e1 ? 1 : 2) : n < 1e3 ? 3 : 4;
+    return n < 1e6 ? (n < 1e5 ? 5 : 6) : n < 1e7 ? 7 : 8;
+  }
+  let count = 9;
+  for (let bound = 1e9; n >= bound && count < 16; bound *= 10) count++;
+  return count;
+}
+
+/** Writes the digits of `n`, an integer from 0 to 2^53, at `p`; returns the position after them. */
 function writeDigits(b: Uint8Array, p: number, n: number): number {
-  let end = p + 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) end++;
+  const end = p + digitCount(n);
   let q = end;
-  do {
-    const digit = n % 10;
-    b[--q] = 48 + digit;
-    n = (n - digit) / 10;
-  } while (n > 0);
+  while (n >= 100) {
+    const next = Math.floor(n / 100);
+    const pair = 2 * (n - next * 100);
+    b[--q] = TWO_DIGITS[pair + 1] as number;
+    b[--q] = TWO_DIGITS[pair] as number;
+    n = next;
+  }
+  if (n >= 10) {
+    b[--q] = TWO_DIGITS[2 * n + 1] as number;
+    b[--q] = TWO_DIGITS[2 * n] as number;
+  } else b[--q] = 48 + n;
   return end;
 }
 
@@ -183,36 +204,135 @@ class LastText {
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-/**
- * Appends a 64-bit integer: a bigint, or its decimal text (how replay's NDJSON path reads it,
- * with no bigint made); quoted for the "string" style.
- */
-function int64Writer(kind: "ns" | "int", int64: Int64Style): (out: LineBuffer, v: unknown) => void {
-  const last = new LastText();
-  const digits = (out: LineBuffer, v: unknown): void => {
-    if (typeof v === "string") writeAscii(out, v);
-    else if (kind === "ns") writeAscii(out, last.of(v as bigint));
-    else if ((v as bigint) >= 0n && (v as bigint) <= SAFE) {
-      out.length = writeDigits(out.reserve(16), out.length, Number(v));
-    } else writeAscii(out, `${v as bigint}`);
-  };
+/** Quotes what `digits` appends for the "string" style. */
+function styled<A extends unknown[]>(
+  int64: Int64Style,
+  digits: (out: LineBuffer, ...value: A) => void,
+): (out: LineBuffer, ...value: A) => void {
   if (int64 === "number") return digits;
-  return (out, v) => {
+  return (out, ...value) => {
     out.reserve(1)[out.length++] = 34;
-    digits(out, v);
+    digits(out, ...value);
     out.reserve(1)[out.length++] = 34;
   };
 }
 
-/** The writer of one field's value (never null: the line writer writes null itself). */
+/** Appends a 64-bit integer of an event, a bigint; quoted for the "string" style. */
+function int64Writer(kind: "ns" | "int", int64: Int64Style): (out: LineBuffer, v: unknown) => void {
+  const last = new LastText();
+  return styled(int64, (out: LineBuffer, v: unknown): void => {
+    if (kind === "ns") writeAscii(out, last.of(v as bigint));
+    else if ((v as bigint) >= 0n && (v as bigint) <= SAFE) {
+      out.length = writeDigits(out.reserve(16), out.length, Number(v));
+    } else writeAscii(out, `${v as bigint}`);
+  });
+}
+
+/**
+ * Where a row (see {@link lineWriter}) holds the low part of a timestamp field: the value's last
+ * nine digits, `value % 10^9` with the value's sign, beside the high part, `value / 10^9`
+ * truncated, which takes the field's own name. Both fit a float, where the value itself does not.
+ */
+export const lowPart = (name: string): string => `${name} low`;
+
+const BILLION = 1_000_000_000n;
+
+/**
+ * An event in the form of a row (see {@link LineSource}): what a line is written from when
+ * replay's NDJSON path reads a file. Its counts must be ones a float holds; the path reads any
+ * other through the event.
+ */
+export function rowOf(
+  event: Record<string, unknown> & { type: EventType },
+): Record<string, unknown> {
+  const row: Record<string, unknown> = { ...event };
+  for (const [name, field] of fieldsOf(event.type)) {
+    const value = event[name];
+    if (typeof value !== "bigint") continue;
+    if (field.kind === "ns") {
+      row[name] = Number(value / BILLION);
+      row[lowPart(name)] = Number(value % BILLION);
+    } else row[name] = Number(value);
+  }
+  return row;
+}
+
+// "000" to "999": the low part of a timestamp is written three digits at a time.
+const THREE_DIGITS = utf8.encode(
+  Array.from({ length: 1000 }, (_, i) => `${i}`.padStart(3, "0")).join(""),
+);
+
+/**
+ * A writer of one timestamp field given as its high and low parts (see {@link lowPart}). The
+ * high part's digits are kept from one value to the next: a timestamp's seconds rarely change
+ * between events.
+ */
+function partsWriter(): (out: LineBuffer, high: number, low: number) => void {
+  let lastHigh = -1;
+  const highDigits = new Uint8Array(16);
+  let highLength = 0;
+  return (out, high, low) => {
+    const b = out.reserve(21);
+    let p = out.length;
+    if (high < 0 || low < 0) {
+      b[p++] = 45;
+      high = -high;
+      low = -low;
+    }
+    if (high === 0) {
+      out.length = writeDigits(b, p, low);
+      return;
+    }
+    if (high !== lastHigh) {
+      // Not writeDigits: a high part is beyond 2^31, and one double there slows every caller.
+      lastHigh = high;
+      const text = `${high}`;
+      highLength = text.length;
+      for (let i = 0; i < highLength; i++) highDigits[i] = text.charCodeAt(i);
+    }
+    for (let i = 0; i < highLength; i++) b[p++] = highDigits[i] as number;
+    const millions = Math.floor(low / 1e6);
+    const rest = low - millions * 1e6;
+    const thousands = Math.floor(rest / 1e3);
+    p = writeThree(b, p, millions);
+    p = writeThree(b, p, thousands);
+    out.length = writeThree(b, p, rest - thousands * 1e3);
+  };
+}
+
+/** Writes `n`, from 0 to 999, as three digits at `p`; returns the position after them. */
+function writeThree(b: Uint8Array, p: number, n: number): number {
+  const at = 3 * n;
+  b[p] = THREE_DIGITS[at] as number;
+  b[p + 1] = THREE_DIGITS[at + 1] as number;
+  b[p + 2] = THREE_DIGITS[at + 2] as number;
+  return p + 3;
+}
+
+/** Appends an integer of a row: a float that holds it exactly. */
+function writeInteger(out: LineBuffer, v: number): void {
+  if (v >= 0) out.length = writeDigits(out.reserve(16), out.length, v);
+  else writeAscii(out, `${v}`);
+}
+
+/**
+ * The writer of one field's value (never null: the line writer writes null itself); a row's
+ * timestamp comes with its low part.
+ */
 function valueWriter(
   field: Field<unknown>,
   int64: Int64Style,
-): (out: LineBuffer, v: unknown) => void {
+  from: LineSource,
+): (out: LineBuffer, v: unknown, low?: unknown) => void {
   switch (field.kind) {
     case "ns":
+      return from === "row"
+        ? (styled(int64, partsWriter()) as (out: LineBuffer, v: unknown, low?: unknown) => void)
+        : int64Writer(field.kind, int64);
     case "int":
-      return int64Writer(field.kind, int64);
+      return from === "row"
+        ? (styled(int64, writeInteger) as (out: LineBuffer, v: unknown) => void)
+        : int64Writer(field.kind, int64);
     case "real":
       return writeReal as (out: LineBuffer, v: unknown) => void;
     case "indicators":
@@ -233,18 +353,23 @@ const NULL = utf8.encode("null");
  * left out (a golden file leaves out the wall clock) takes the general path, which leaves it out
  * of the line too.
  */
-function compileWriter(type: EventType, int64: Int64Style): LineWriter {
+function compileWriter(type: EventType, int64: Int64Style, from: LineSource): LineWriter {
   const fields = fieldsOf(type);
-  const writers = fields.map(([, field]) => valueWriter(field, int64));
+  const writers = fields.map(([, field]) => valueWriter(field, int64, from));
   const opening = `{"type":"${type}"`;
   // Before each value: `,"name":`; the first field's key also opens the line in the common case.
   const keys = fields.map(([name]) => utf8.encode(`,"${name}":`));
   const head = utf8.encode(`${opening},"${(fields[0] as FieldEntry)[0]}":`);
   const read = (i: number) => `e[${JSON.stringify((fields[i] as FieldEntry)[0])}]`;
+  const args = fields.map(([name, field], i) =>
+    from === "row" && field.kind === "ns"
+      ? `${read(i)}, e[${JSON.stringify(lowPart(name))}]`
+      : read(i),
+  );
   // Where every field is known to be there, `=== null` is all the check needs; `== null` on a
   // bigint takes a slow path.
   const value = (i: number, isNull: string) =>
-    `if (${read(i)} ${isNull} null) bytes(out, NULL); else w[${i}](out, ${read(i)});`;
+    `if (${read(i)} ${isNull} null) bytes(out, NULL); else w[${i}](out, ${args[i]});`;
   const complete = fields.map((_, i) => `${read(i)} !== undefined`).join(" && ");
   const common = fields.map(
     (_, i) => `bytes(out, ${i === 0 ? "head" : `keys[${i}]`}); ${value(i, "===")}`,
@@ -268,21 +393,33 @@ function compileWriter(type: EventType, int64: Int64Style): LineWriter {
   ) as LineWriter;
 }
 
-const writers: Record<Int64Style, Map<string, LineWriter>> = {
-  number: new Map(),
-  string: new Map(),
+/**
+ * What a line is written from: an event, or a row as replay's NDJSON path reads a file (no bigint
+ * made): the event's fields with every 64-bit integer a float, whole, that holds it exactly; a
+ * timestamp split in two, its high part under the field's name and its low part beside it (see
+ * {@link lowPart}).
+ */
+export type LineSource = "event" | "row";
+
+const writers: Record<LineSource, Record<Int64Style, Map<string, LineWriter>>> = {
+  event: { number: new Map(), string: new Map() },
+  row: { number: new Map(), string: new Map() },
 };
 
 /**
- * The line writer of `type`'s events, with 64-bit integers as JSON numbers or strings. It also
- * takes a record shaped as such an event whose 64-bit integers are their decimal text (how
- * replay's NDJSON path reads them, with no bigint made): the line is the same byte for byte.
+ * The line writer of `type`'s events (or, `from` "row", of its rows), with 64-bit integers as JSON
+ * numbers or strings. The line of a row is, byte for byte, that of the event it holds.
  */
-export function lineWriter(type: EventType, int64: Int64Style): LineWriter {
-  let writer = writers[int64].get(type);
+export function lineWriter(
+  type: EventType,
+  int64: Int64Style,
+  from: LineSource = "event",
+): LineWriter {
+  const compiled = writers[from][int64];
+  let writer = compiled.get(type);
   if (writer === undefined) {
-    writer = compileWriter(type, int64);
-    writers[int64].set(type, writer);
+    writer = compileWriter(type, int64, from);
+    compiled.set(type, writer);
   }
   return writer;
 }
