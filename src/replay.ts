@@ -140,10 +140,9 @@ export function replayLines(
     // Python-written runs are merged on ts_event_ns and gated on their causes: bigints there.
     if (!bySeq || !keysAreFloats(db, table, runId)) return { columns, decode: viaEvent };
     const again = `SELECT id, ${columns.join(", ")} FROM ${table} WHERE id = ?`;
-    // Converted values (indicators, parsed from their JSON text; timestamps' high parts) go back
-    // into the row.
+    // Timestamps' high parts go back into the row (indicators stay their text: see lineWriter).
     const converted = fields.flatMap(([name, field], i) =>
-      field.fromSql || field.kind === "ns" ? [`row[${JSON.stringify(name)}] = v${i}`] : [],
+      field.kind === "ns" ? [`row[${JSON.stringify(name)}] = v${i}`] : [],
     );
     const fast = compileRow<Record<string, unknown>>(
       table,
@@ -161,7 +160,7 @@ export function replayLines(
       floats: true,
       decode: (row) => {
         const record = fast(row);
-        if (!(record instanceof RowDecodeError)) return writeRow(record, out);
+        if (!(record instanceof RowDecodeError) && writeRow(record, out)) return;
         return viaEvent(db.sqlite.query(again).get(rowId(row)) as Record<string, SqlValue>);
       },
     };
@@ -561,8 +560,8 @@ export function rowCheck(
 /**
  * The row's checks as {@link decoder} makes them, then `result` (an expression over `v0`…, and
  * `row`). `stored` leaves a stored form as it is stored (indicators stay their JSON text); `row`
- * takes 64-bit integers as a row read with floats holds them (see lineWriter's "row") and tries
- * no foreign storage class.
+ * does too, takes 64-bit integers as a row read with floats holds them (see lineWriter's "row")
+ * and tries no foreign storage class.
  */
 function compileRow<T>(
   table: string,
@@ -604,7 +603,7 @@ function compileRowAnew<T>(
   };
   const lines = fields.map(([name, field], i) => {
     const read = `let v${i} = row[${JSON.stringify(name)}];`;
-    if (mode === "stored" && field.fromSql) {
+    if ((mode === "stored" || mode === "row") && field.fromSql) {
       // Its stored form is text (indicators' JSON), checked as text is.
       const stored = (field.notNull ? text : nullable(text)) as Field<unknown>;
       return `${read} if (!${check(stored, i, name, integers)}) return fail(${i}, row, v${i});`;

@@ -420,7 +420,7 @@ describe("the line writers, held to the format's rules written the plain way", (
     }
   });
 
-  test("an event's row (integers as floats, timestamps in parts) prints as the event does", () => {
+  test("an event's row (integers as floats, timestamps in parts, indicators as stored) prints as the event does", () => {
     for (let i = 0; i < 500; i++) {
       const event = randomEvent(pick(EVENT_TYPES));
       // A count a float does not hold is read through the event, never as a row.
@@ -431,9 +431,16 @@ describe("the line writers, held to the format's rules written the plain way", (
       if (i % 4 === 3) {
         for (const [name] of fieldsOf(event.type)) if (rand() < 0.3) delete event[name];
       }
+      // Stored indicators are copied where their keys print as they are stored; the others are
+      // refused, and the caller writes the event.
+      const indicators = event.indicators as Record<string, number> | undefined;
+      const copied = Object.keys(indicators ?? {}).every((k) => /^[ !#-[\]-~]*$/.test(k));
+      const plain = copied && !Object.keys(indicators ?? {}).some((k) => /^\d/.test(k));
       for (const style of ["number", "string"] as const) {
         const out = new LineBuffer();
-        lineWriter(event.type, style, "row")(rowOf(event), out);
+        const written = lineWriter(event.type, style, "row")(rowOf(event), out);
+        if (plain) expect([seed, i, written]).toEqual([seed, i, true]);
+        if (!written) lineWriter(event.type, style)(event, out);
         lineWriter(event.type, style)(event, out);
         const line = reference(event, style);
         expect([seed, i, out.text()]).toEqual([seed, i, `${line}\n${line}\n`]);

@@ -186,6 +186,72 @@ describe("runtape replay's NDJSON equals the library's encoder", () => {
     expect(refused.stderr).toContain("bars row 1, ts_created_ns: expected a bigint (got 1.5)");
   });
 
+  test("indicators stored in any form: copied, or parsed, or refused as replay does", async () => {
+    // Each text replaces one processed bar's stored indicators. Python's own form is copied as it
+    // is; the rest must come out as the event path writes it, or fail as the event path fails.
+    const decoding = [
+      "{}",
+      '{"a": 1.0, "b": -0.0, "c": 0.0, "d": 100, "e": -0, "f": 12.5}',
+      '{"a": 1e-05, "b": 1.5e+16, "c": 1E2, "d": 2.5e-7}',
+      '{"a": 100.50, "b": 0.0000001, "c": 0.000001, "d": 0.00012}',
+      '{"a": 0.1000000000000000055511151231257827, "b": 0.30000000000000004, "c": 5e-324}',
+      '{"a": 123456789012345.6, "b": 1234567890123456.7, "c": 9007199254740993.0}',
+      '{"a": 9007199254740992, "b": 1.7976931348623157e+308}',
+      '{"a": NaN, "b": Infinity, "c": -Infinity}',
+      '{"b": 1.0, "a": 2.0, "1": 3.0, "0": 4.0}',
+      '{"a": 1.0, "a": 2.0, "b": 3.0}',
+      '{"__proto__": 1.0, "a b": 3.25}',
+      '{"a":1.0,"b":2.0}',
+      '{"a" : 1.0}',
+      '{ "a": 1.0 }',
+      '{"caf\\u00e9": 1.0, "tab\\t": 2.0}',
+      '{"café": 1.0}',
+      '{"a": 1.0,"b": 2.0}',
+      // 16 digits that are not the shortest text of their float (9.000000000000002).
+      '{"a": 9.000000000000001}',
+    ];
+    const refused = [
+      '{"a": "x"}',
+      '{"a": [1.0]}',
+      '{"a": {"b": 1.0}}',
+      "[1.0]",
+      "null",
+      '{"a": 007}',
+      '{"a": 1.}',
+      '{"a": .5}',
+      '{"a": -NaN}',
+      '{"a": 12345678901234567890}',
+      '{"a": 1.0',
+      '{"a": 1.0,""b": 2.0}',
+      "not json",
+    ];
+    const processed = sampleEvents()[1] as Event;
+    const texts = [...decoding, ...refused];
+    const events = texts.map((_, i) =>
+      makeEvent("BarProcessed", {
+        ...(processed as EventInput<"BarProcessed">),
+        ts_event_ns: T0 + BigInt(i),
+        volume: BigInt(i),
+        indicators: { x: i + 0.5 },
+      }),
+    );
+    const path = recordEvents(join(tempDir(), "indicators.db"), events, "i");
+    const raw = new Database(path);
+    texts.forEach((text, i) => {
+      raw.run("UPDATE bars_processed SET indicators = ? WHERE volume = ?", [text, i]);
+    });
+    raw.close();
+    for (const int64 of ["number", "string"] as const) {
+      const stats: ReplayStats = { runId: "", events: 0, skipped: 0 };
+      const want = expected(path, { run: "i", onInvalidRow: "skip", stats }, int64);
+      expect(stats.skipped).toBe(refused.length);
+      const got = await printed(path, ["--run", "i", "--int64", int64, "--skip-invalid"]);
+      expect(got.split("\n")).toEqual(want.split("\n"));
+    }
+    const failed = await cli(["replay", path, "--run", "i"]);
+    expect(failed.stderr).toContain(`bars_processed row ${decoding.length + 1}, indicators:`);
+  });
+
   test("a damaged file's equal sequence numbers are ordered as replay orders them", async () => {
     // The fill's time is far before the bar's, or 1 ns before (which a float does not tell apart).
     for (const ts of [T_NEG, T0 - 1n]) {
