@@ -448,6 +448,36 @@ describe("the line writers, held to the format's rules written the plain way", (
     }
   });
 
+  test("rows in a row whose timestamps share their seconds or their last nine digits", () => {
+    const s = 1_700_000_000n * 10n ** 9n;
+    const times = [
+      s,
+      s,
+      s + 10n ** 9n,
+      s + 10n ** 9n + 7n,
+      s + 7n,
+      s + 7n,
+      -(s + 7n),
+      5n,
+      10n ** 9n + 5n,
+      // The seconds' digits grow by one, the last nine stay: they move.
+      999_999_999n * 10n ** 9n + 7n,
+      10n ** 18n + 7n,
+    ];
+    for (const style of ["number", "string"] as const) {
+      const out = new LineBuffer();
+      const lines = times.map((t, i) => {
+        const event = randomEvent("BarReceived");
+        event.ts_event_ns = t;
+        event.ts_created_ns = times[(i + 3) % times.length] as bigint;
+        event.volume = 1n;
+        lineWriter("BarReceived", style, "row")(rowOf(event), out);
+        return `${reference(event, style)}\n`;
+      });
+      expect(out.text()).toBe(lines.join(""));
+    }
+  });
+
   test("a line larger than the buffer, and many lines after it", () => {
     const event = randomEvent("BarProcessed");
     event.symbol = "é".repeat(100_000);

@@ -286,11 +286,11 @@ function sameKeyBefore(b: Uint8Array, keys: number, start: number, end: number):
  * token; -1 where there is no such value.
  */
 function valueEnd(text: string, i: number): number {
-  for (const token of ["NaN", "Infinity", "-Infinity"]) {
-    if (text.startsWith(token, i)) return i + token.length;
-  }
   let j = i;
   if (text.charCodeAt(j) === 45) j++;
+  const c = text.charCodeAt(j);
+  if (c === 73) return text.startsWith("Infinity", j) ? j + 8 : -1;
+  if (c === 78) return j === i && text.startsWith("NaN", j) ? j + 3 : -1;
   const whole = j;
   while (isDigit(text.charCodeAt(j))) j++;
   if (j === whole || (text.charCodeAt(whole) === 48 && j > whole + 1)) return -1;
@@ -424,13 +424,14 @@ const THREE_DIGITS = utf8.encode(
 
 /**
  * A writer of one timestamp field given as its high and low parts (see {@link lowPart}). The
- * high part's digits are kept from one value to the next: a timestamp's seconds rarely change
- * between events.
+ * digits of the last value are kept: an instant repeats from event to event (every symbol's bar
+ * of one minute), and a timestamp's seconds rarely change between events.
  */
 function partsWriter(): (out: LineBuffer, high: number, low: number) => void {
   let lastHigh = -1;
-  const highDigits = new Uint8Array(16);
-  let highLength = 0;
+  let lastLow = -1;
+  const digits = new Uint8Array(32);
+  let length = 0;
   return (out, high, low) => {
     const b = out.reserve(21);
     let p = out.length;
@@ -446,17 +447,24 @@ function partsWriter(): (out: LineBuffer, high: number, low: number) => void {
     if (high !== lastHigh) {
       // Not writeDigits: a high part is beyond 2^31, and one double there slows every caller.
       lastHigh = high;
+      lastLow = -1;
       const text = `${high}`;
-      highLength = text.length;
-      for (let i = 0; i < highLength; i++) highDigits[i] = text.charCodeAt(i);
+      length = text.length + 9;
+      for (let i = 0; i < text.length; i++) digits[i] = text.charCodeAt(i);
     }
-    for (let i = 0; i < highLength; i++) b[p++] = highDigits[i] as number;
-    const millions = Math.floor(low / 1e6);
-    const rest = low - millions * 1e6;
-    const thousands = Math.floor(rest / 1e3);
-    p = writeThree(b, p, millions);
-    p = writeThree(b, p, thousands);
-    out.length = writeThree(b, p, rest - thousands * 1e3);
+    if (low !== lastLow) {
+      lastLow = low;
+      const millions = Math.floor(low / 1e6);
+      const rest = low - millions * 1e6;
+      const thousands = Math.floor(rest / 1e3);
+      writeThree(
+        digits,
+        writeThree(digits, writeThree(digits, length - 9, millions), thousands),
+        rest - thousands * 1e3,
+      );
+    }
+    for (let i = 0; i < length; i++) b[p++] = digits[i] as number;
+    out.length = p;
   };
 }
 
