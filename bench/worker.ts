@@ -5,7 +5,8 @@
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type ExportValue, eventColumns } from "../src/formats/columns.ts";
-import { LineBuffer, lineWriter, rowOf } from "../src/formats/ndjson-lines.ts";
+import { LineBuffer } from "../src/formats/line-buffer.ts";
+import { lineWriter, rowOf } from "../src/formats/ndjson-lines.ts";
 import {
   catalog,
   checkDatabase,

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { InvalidEventError, NdjsonError, RuntapeError } from "./errors.ts";
 import { type Event, type EventType, fieldsOf, isEventType } from "./events/catalog.ts";
 import { parseEvent } from "./events/schemas.ts";
-import { LineBuffer, lineWriter } from "./formats/ndjson-lines.ts";
+import { LineBuffer } from "./formats/line-buffer.ts";
+import { lineWriter } from "./formats/ndjson-lines.ts";
 import type { Int64Style } from "./json.ts";
 
 /** Longest line accepted; a longer one is an error, not an out-of-memory crash. */

@@ -14,7 +14,7 @@ import {
   Worker,
 } from "node:worker_threads";
 import { endRead, inSnapshot, type RunsDb } from "./db.ts";
-import { LineBuffer } from "./formats/ndjson-lines.ts";
+import { LineBuffer } from "./formats/line-buffer.ts";
 import type { Int64Style } from "./json.ts";
 import { type ReplayStats, replayLines, type SliceOptions } from "./replay.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";

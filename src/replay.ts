@@ -7,7 +7,8 @@ import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts"
 import type { EventCatalog } from "./events/event-catalog.ts";
 import { asInt64, type Field, nullable, type SqlValue, text } from "./events/fields.ts";
 import { refusal } from "./events/schemas.ts";
-import { type LineBuffer, lineWriter, lowPart } from "./formats/ndjson-lines.ts";
+import type { LineBuffer } from "./formats/line-buffer.ts";
+import { lineWriter, lowPart } from "./formats/ndjson-lines.ts";
 import type { Int64Style } from "./json.ts";
 import { Pacer } from "./pacing.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";

@@ -3,7 +3,7 @@ import { test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LineBuffer } from "../src/formats/ndjson-lines.ts";
+import { LineBuffer } from "../src/formats/line-buffer.ts";
 import {
   catalog,
   type DiffOptions,

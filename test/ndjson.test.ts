@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { fieldsOf } from "../src/events/catalog.ts";
-import { LineBuffer, lineWriter, rowOf } from "../src/formats/ndjson-lines.ts";
+import { LineBuffer } from "../src/formats/line-buffer.ts";
+import { lineWriter, rowOf } from "../src/formats/ndjson-lines.ts";
 import {
   decodeEvent,
   EVENT_TYPES,

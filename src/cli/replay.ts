@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
-import { LineBuffer, lineWriter } from "../formats/ndjson-lines.ts";
+import { LineBuffer } from "../formats/line-buffer.ts";
+import { lineWriter } from "../formats/ndjson-lines.ts";
 import type { Int64Style } from "../json.ts";
 import { encodeEvent, encodeEventInt64Strings } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
