@@ -115,11 +115,13 @@ type RowReader<T> = (
  * Writes the run's NDJSON lines into `out`, byte for byte `encodeEvent` (or, with `int64`
  * "string", `encodeEventInt64Strings`) of each event {@link replay} yields, newline after each
  * (same filters, order, checks and errors); yields after each line, for the caller to take what
- * is written. For runs that carry `seq`, no event is built and 64-bit integers are read as
- * floats, a timestamp in two parts that a float holds (see lowPart): bigints cost more than the
- * rest of the replay, and SQLite's text of an integer a third of its reading. A row whose
- * integers are not stored as integers, or that fails a check, is read again by id and goes
- * through the event path, so errors and foreign storage classes come out exactly as replay's.
+ * is written. For runs that carry `seq`, no event is built: 64-bit integers are read as floats,
+ * a timestamp in two parts that a float holds (see lowPart), for bigints cost more than the rest
+ * of the replay and SQLite's text of an integer a third of its reading; stored indicators are
+ * copied from their text (see writeStoredIndicators). A row whose integers are not stored as
+ * integers, whose indicators are not in Python's form, or that fails a check, is read again by id
+ * and goes through the event path, so errors and foreign storage classes come out exactly as
+ * replay's.
  */
 export function replayLines(
   source: string | RunsDb,

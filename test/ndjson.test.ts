@@ -434,9 +434,8 @@ describe("the line writers, held to the format's rules written the plain way", (
       }
       // Stored indicators are copied where their keys print as they are stored; the others are
       // refused, and the caller writes the event.
-      const indicators = event.indicators as Record<string, number> | undefined;
-      const copied = Object.keys(indicators ?? {}).every((k) => /^[ !#-[\]-~]*$/.test(k));
-      const plain = copied && !Object.keys(indicators ?? {}).some((k) => /^\d/.test(k));
+      const keys = Object.keys((event.indicators as Record<string, number> | undefined) ?? {});
+      const plain = keys.every((k) => /^[ !#-[\]-~]*$/.test(k) && !/^\d/.test(k));
       for (const style of ["number", "string"] as const) {
         const out = new LineBuffer();
         const written = lineWriter(event.type, style, "row")(rowOf(event), out);

@@ -29,8 +29,8 @@ import {
 } from "./helpers.ts";
 
 // `runtape replay` prints a file's lines from its rows, integers read as floats (timestamps in two
-// parts), no event built (replayLines): each line must be the library's encoding of the event
-// replay gives, byte for byte.
+// parts), stored indicators copied from their text, no event built (replayLines): each line must
+// be the library's encoding of the event replay gives, byte for byte.
 
 /** What the library makes of the run: its events encoded, one line each. */
 function expected(path: string, options: ReplayOptions, int64 = "number"): string {
