@@ -2,10 +2,10 @@
  * A runtape run's NDJSON lines made by two threads. The run is cut into slices of its sequence
  * numbers; this thread and a worker each take the next slice, and the slices come out in order:
  * the same bytes as {@link replayLines}. Slices are independent, but on the 2-core machine this
- * project is measured on two threads are no faster than one since lines are written as bytes
- * (0.95 of one thread's speed in the bench's pairs, for ~40% more CPU: one thread's garbage
- * collector already keeps the second core partly busy), so it is asked for (`runtape replay
- * --threads 2`), not the default.
+ * project is measured on two threads are slower than one since lines are written as bytes
+ * (0.78–0.95 of one thread's speed in the bench's pairs, for 40–65% more CPU: one thread's
+ * garbage collector already keeps the second core partly busy), so it is asked for (`runtape
+ * replay --threads 2`), not the default.
  */
 import {
   MessageChannel,

@@ -40,21 +40,22 @@ class LastText {
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** Appends one field's value; a row's timestamp comes with its low part. */
+type ValueWriter = (out: LineBuffer, value: unknown, low?: unknown) => void;
+
 /** Quotes what `digits` appends for the "string" style. */
-function styled<A extends unknown[]>(
-  int64: Int64Style,
-  digits: (out: LineBuffer, ...value: A) => void,
-): (out: LineBuffer, ...value: A) => void {
+function styled(int64: Int64Style, digits: ValueWriter): ValueWriter {
   if (int64 === "number") return digits;
-  return (out, ...value) => {
+  // Fixed parameters, not rest ones: an array a value would be made on replay's hot path.
+  return (out, value, low) => {
     out.reserve(1)[out.length++] = 34;
-    digits(out, ...value);
+    digits(out, value, low);
     out.reserve(1)[out.length++] = 34;
   };
 }
 
 /** Appends a 64-bit integer of an event, a bigint; quoted for the "string" style. */
-function int64Writer(kind: "ns" | "int", int64: Int64Style): (out: LineBuffer, v: unknown) => void {
+function int64Writer(kind: "ns" | "int", int64: Int64Style): ValueWriter {
   const last = new LastText();
   return styled(int64, (out: LineBuffer, v: unknown): void => {
     if (kind === "ns") writeAscii(out, last.of(v as bigint));
@@ -166,29 +167,22 @@ function writeInteger(out: LineBuffer, v: number): void {
  * The writer of one field's value (never null: the line writer writes null itself); a row's
  * timestamp comes with its low part.
  */
-function valueWriter(
-  field: Field<unknown>,
-  int64: Int64Style,
-  from: LineSource,
-): (out: LineBuffer, v: unknown, low?: unknown) => void {
+function valueWriter(field: Field<unknown>, int64: Int64Style, from: LineSource): ValueWriter {
   switch (field.kind) {
     case "ns":
       return from === "row"
-        ? (styled(int64, partsWriter()) as (out: LineBuffer, v: unknown, low?: unknown) => void)
+        ? styled(int64, partsWriter() as ValueWriter)
         : int64Writer(field.kind, int64);
     case "int":
       return from === "row"
-        ? (styled(int64, writeInteger) as (out: LineBuffer, v: unknown) => void)
+        ? styled(int64, writeInteger as ValueWriter)
         : int64Writer(field.kind, int64);
     case "real":
-      return writeReal as (out: LineBuffer, v: unknown) => void;
+      return writeReal as ValueWriter;
     case "indicators":
-      return (from === "row" ? writeStoredIndicators : writeIndicators) as (
-        out: LineBuffer,
-        v: unknown,
-      ) => void;
+      return (from === "row" ? writeStoredIndicators : writeIndicators) as ValueWriter;
     default:
-      return writeText as (out: LineBuffer, v: unknown) => void;
+      return writeText as ValueWriter;
   }
 }
 
