@@ -478,6 +478,43 @@ describe("the line writers, held to the format's rules written the plain way", (
     }
   });
 
+  test("events in a row whose timestamps step within their second, out of it and back", () => {
+    const s = 1_700_000_000n * 10n ** 9n;
+    const times = [
+      s,
+      s + 1n,
+      s + 1n,
+      s + 999_999_999n, // the second's last instant
+      s + 10n ** 9n, // the next second: its last nine digits start again
+      s + 10n ** 9n + 5n,
+      s + 10n ** 9n + 4n, // a step back
+      s + 2n ** 60n, // a step a float does not hold
+      s + 2n ** 60n + 3n,
+      999_999_999n,
+      1_000_000_000n,
+      1_000_000_001n,
+      -(s + 7n),
+      -(s + 6n),
+      2n ** 63n - 2n,
+      2n ** 63n - 1n,
+      2n ** 80n,
+      2n ** 80n + 1n,
+      0n,
+      1n,
+    ];
+    for (const style of ["number", "string"] as const) {
+      const out = new LineBuffer();
+      const lines = times.map((t, i) => {
+        const event = randomEvent("BarReceived");
+        event.ts_event_ns = t;
+        event.ts_created_ns = times[(i + 5) % times.length] as bigint;
+        lineWriter("BarReceived", style)(event, out);
+        return `${reference(event, style)}\n`;
+      });
+      expect(out.text()).toBe(lines.join(""));
+    }
+  });
+
   test("a line larger than the buffer, and many lines after it", () => {
     const event = randomEvent("BarProcessed");
     event.symbol = "é".repeat(100_000);
