@@ -165,6 +165,11 @@ describe("the report in Chromium", () => {
           .locator("h2", { hasText: "by strategy.fastPeriod and strategy.slowPeriod" })
           .count(),
       ).toBe(1);
+      // The metrics table fits the page's width, its heads wrapped, with no column scrolled away.
+      const overflow = await page
+        .locator("table.sortable")
+        .evaluate((table) => table.scrollWidth - (table.parentElement?.clientWidth ?? 0));
+      expect(overflow).toBeLessThanOrEqual(0);
       expect(errors).toEqual([]);
       expect(requests).toEqual([own]);
       mkdirSync(ARTIFACTS, { recursive: true });

@@ -46,6 +46,7 @@ dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}d
 details summary{cursor:pointer;color:var(--muted);margin:6px 0}
 .note{color:var(--muted);font-size:12px}
 th[data-sort]{cursor:pointer}
+table.sortable th{white-space:normal}
 `;
 
 // Progressive: with JavaScript on, a click on a column head sorts the table by it.
