@@ -132,7 +132,7 @@ function timestampWriter(): (out: LineBuffer, value: bigint) => void {
   let length = 1;
   return (out, value) => {
     if (value !== last) {
-      // Exact while below 2^53, and any step from there on leaves the second.
+      // The step is exact below 2^53; a larger one, however rounded, lands past the second.
       const low = lastLow + Number(value - last);
       if (lastLow >= 0 && low >= lastLow && low < 1e9) {
         writeNine(digits, length - 9, low);
