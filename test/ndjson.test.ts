@@ -448,6 +448,26 @@ describe("the line writers, held to the format's rules written the plain way", (
     }
   });
 
+  /**
+   * Bars written one after another, from their events or their rows, in both integer styles, held
+   * to the reference: `times` their ts_event_ns, ts_created_ns the time `shift` places on.
+   */
+  function expectInARow(times: readonly bigint[], shift: number, from: "event" | "row") {
+    for (const style of ["number", "string"] as const) {
+      const out = new LineBuffer();
+      const lines = times.map((t, i) => {
+        const event = randomEvent("BarReceived");
+        event.ts_event_ns = t;
+        event.ts_created_ns = times[(i + shift) % times.length] as bigint;
+        event.volume = 1n; // a count a row holds
+        if (from === "row") lineWriter("BarReceived", style, "row")(rowOf(event), out);
+        else lineWriter("BarReceived", style)(event, out);
+        return `${reference(event, style)}\n`;
+      });
+      expect(out.text()).toBe(lines.join(""));
+    }
+  }
+
   test("rows in a row whose timestamps share their seconds or their last nine digits", () => {
     const s = 1_700_000_000n * 10n ** 9n;
     const times = [
@@ -464,18 +484,7 @@ describe("the line writers, held to the format's rules written the plain way", (
       999_999_999n * 10n ** 9n + 7n,
       10n ** 18n + 7n,
     ];
-    for (const style of ["number", "string"] as const) {
-      const out = new LineBuffer();
-      const lines = times.map((t, i) => {
-        const event = randomEvent("BarReceived");
-        event.ts_event_ns = t;
-        event.ts_created_ns = times[(i + 3) % times.length] as bigint;
-        event.volume = 1n;
-        lineWriter("BarReceived", style, "row")(rowOf(event), out);
-        return `${reference(event, style)}\n`;
-      });
-      expect(out.text()).toBe(lines.join(""));
-    }
+    expectInARow(times, 3, "row");
   });
 
   test("events in a row whose timestamps step within their second, out of it and back", () => {
@@ -502,17 +511,7 @@ describe("the line writers, held to the format's rules written the plain way", (
       0n,
       1n,
     ];
-    for (const style of ["number", "string"] as const) {
-      const out = new LineBuffer();
-      const lines = times.map((t, i) => {
-        const event = randomEvent("BarReceived");
-        event.ts_event_ns = t;
-        event.ts_created_ns = times[(i + 5) % times.length] as bigint;
-        lineWriter("BarReceived", style)(event, out);
-        return `${reference(event, style)}\n`;
-      });
-      expect(out.text()).toBe(lines.join(""));
-    }
+    expectInARow(times, 5, "event");
   });
 
   test("a line larger than the buffer, and many lines after it", () => {
