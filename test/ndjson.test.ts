@@ -497,6 +497,14 @@ describe("the line writers, held to the format's rules written the plain way", (
       s + 10n ** 9n, // the next second: its last nine digits start again
       s + 10n ** 9n + 5n,
       s + 10n ** 9n + 4n, // a step back
+      s + 999_999_990n, // back into the second before
+      s + 60n * 10n ** 9n + 3n, // the next minute
+      s - 3_600n * 10n ** 9n - 1n, // an hour back
+      s + 2n ** 52n - 1n, // the longest step taken apart, and a longer one
+      s + 2n ** 53n + 2n ** 52n + 1n,
+      10n ** 18n - 1n, // the seconds gain a digit, and lose it
+      10n ** 18n,
+      10n ** 18n - 1n,
       s + 2n ** 60n, // a step a float does not hold
       s + 2n ** 60n + 3n,
       999_999_999n,
@@ -508,6 +516,9 @@ describe("the line writers, held to the format's rules written the plain way", (
       2n ** 63n - 1n,
       2n ** 80n,
       2n ** 80n + 1n,
+      2n ** 80n + 825_293_824n, // into its next second
+      2n ** 84n,
+      2n ** 84n + 204_701_184n, // into its next second, past what a float counts
       0n,
       1n,
     ];

@@ -119,35 +119,66 @@ function partsWriter(): (out: LineBuffer, high: number, low: number) => void {
 }
 
 /**
- * A writer of one timestamp field of events, bigints, that keeps the digits of the last value: an
- * instant repeats from event to event (every symbol's bar of one minute), and one a little later
- * within the same second (`ts_created_ns`) changes only the last nine digits, which a subtraction
- * finds where printing a bigint costs four times as much.
+ * A writer of one timestamp field of events, bigints, that keeps the last value's digits and its
+ * parts (seconds and the last nine digits, as floats). An instant repeats from event to event
+ * (every symbol's bar of one minute); any other step from it, found by a subtraction, moves the
+ * parts, where printing a bigint costs four times as much: within the second (`ts_created_ns`)
+ * only the last nine digits change, and a step into another second (the next minute's bar)
+ * carries into the seconds.
  */
 function timestampWriter(): (out: LineBuffer, value: bigint) => void {
-  // As if it had written 0.
+  // As if it had written 0, which is not split into parts.
   let last = 0n;
-  let lastLow = -1; // the last value's last nine digits; -1 where it is below 10^9
+  let high = -1; // the last value's seconds where they take steps (from 1 to 2^53), else below 1
+  let low = 0;
   let digits = new Uint8Array(24).fill(48);
   let length = 1;
   return (out, value) => {
     if (value !== last) {
-      // The step is exact below 2^53; a larger one, however rounded, lands past the second.
-      const low = lastLow + Number(value - last);
-      if (lastLow >= 0 && low >= lastLow && low < 1e9) {
+      // Exact below 2^53; only steps below 2^52 are taken, so that the sums stay exact too.
+      const step = Number(value - last);
+      const total = low + step;
+      if (high > 0 && total >= 0 && total < 1e9) {
+        low = total;
         writeNine(digits, length - 9, low);
-        lastLow = low;
-      } else {
-        const text = `${value}`;
-        length = text.length;
-        if (length > digits.length) digits = new Uint8Array(length); // past 64 bits: not ours to refuse
-        for (let i = 0; i < length; i++) digits[i] = text.charCodeAt(i);
-        lastLow = value >= BILLION ? Number(text.slice(-9)) : -1;
-      }
+      } else if (high > 0 && step > -TWO_52 && step < TWO_52) {
+        const carry = Math.floor(total / 1e9);
+        high += carry;
+        low = total - carry * 1e9;
+        if (high > 0 && low >= 0 && low < 1e9) {
+          length = writeSeconds(digits, high) + 9;
+          writeNine(digits, length - 9, low);
+        } else length = split(`${value}`);
+      } else length = split(`${value}`);
       last = value;
     }
     out.length = copyDigits(out.reserve(length), out.length, digits, length);
   };
+
+  /** Takes `text`, a value's digits, and its parts where it has them; returns its length. */
+  function split(text: string): number {
+    if (text.length > digits.length) digits = new Uint8Array(text.length); // past 64 bits: not ours to refuse
+    for (let i = 0; i < text.length; i++) digits[i] = text.charCodeAt(i);
+    // Seconds below 1 (a value below 10^9, or negative) or past 2^53 take no steps.
+    const seconds = Number(text.slice(0, -9));
+    high = Number.isSafeInteger(seconds) ? seconds : -1;
+    low = Number(text.slice(-9));
+    return text.length;
+  }
+}
+
+const TWO_52 = 2 ** 52;
+
+/** Writes the digits of `n`, a whole float from 1 below 2^53, at 0 in `b`; returns their count. */
+function writeSeconds(b: Uint8Array, n: number): number {
+  let count = 1;
+  for (let power = 10; power <= n; power *= 10) count++;
+  for (let i = count - 1; i >= 0; i--) {
+    const rest = Math.floor(n / 10);
+    b[i] = 48 + (n - rest * 10);
+    n = rest;
+  }
+  return count;
 }
 
 /** Copies the first `length` of `digits` to `p` in `b`; returns the position after them. */
