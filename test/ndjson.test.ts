@@ -452,16 +452,21 @@ describe("the line writers, held to the format's rules written the plain way", (
    * Bars written one after another, from their events or their rows, in both integer styles, held
    * to the reference: `times` their ts_event_ns, ts_created_ns the time `shift` places on.
    */
-  function expectInARow(times: readonly bigint[], shift: number, from: "event" | "row") {
+  function expectInARow(
+    times: readonly bigint[],
+    shift: number,
+    from: "event" | "row",
+    type: EventType = "BarReceived",
+  ) {
     for (const style of ["number", "string"] as const) {
       const out = new LineBuffer();
       const lines = times.map((t, i) => {
-        const event = randomEvent("BarReceived");
+        const event = randomEvent(type);
         event.ts_event_ns = t;
         event.ts_created_ns = times[(i + shift) % times.length] as bigint;
-        event.volume = 1n; // a count a row holds
-        if (from === "row") lineWriter("BarReceived", style, "row")(rowOf(event), out);
-        else lineWriter("BarReceived", style)(event, out);
+        if ("volume" in event) event.volume = 1n; // a count a row holds
+        if (from === "row") lineWriter(type, style, "row")(rowOf(event), out);
+        else lineWriter(type, style)(event, out);
         return `${reference(event, style)}\n`;
       });
       expect(out.text()).toBe(lines.join(""));
@@ -523,6 +528,14 @@ describe("the line writers, held to the format's rules written the plain way", (
       1n,
     ];
     expectInARow(times, 5, "event");
+    // Beyond 64 bits, where no event of this type has been written yet: seconds of 16 digits.
+    const top = (2n ** 53n - 1n) * 10n ** 9n + 999_999_999n; // the last second with parts
+    expectInARow(
+      [10n ** 24n - 1n, 10n ** 24n, 10n ** 24n + 10n ** 9n, top, top + 1_000_000_001n, top + 1n],
+      1,
+      "event",
+      "OrderExpired",
+    );
   });
 
   test("a line larger than the buffer, and many lines after it", () => {

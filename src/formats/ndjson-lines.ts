@@ -131,7 +131,8 @@ function timestampWriter(): (out: LineBuffer, value: bigint) => void {
   let last = 0n;
   let high = -1; // the last value's seconds where they take steps (from 1 to 2^53), else below 1
   let low = 0;
-  let digits = new Uint8Array(24).fill(48);
+  // Room for any value with parts (seconds below 2^53: 16 digits, and nine); `split` grows it.
+  let digits = new Uint8Array(25).fill(48);
   let length = 1;
   return (out, value) => {
     if (value !== last) {
@@ -145,7 +146,7 @@ function timestampWriter(): (out: LineBuffer, value: bigint) => void {
         const carry = Math.floor(total / 1e9);
         high += carry;
         low = total - carry * 1e9;
-        if (high > 0 && low >= 0 && low < 1e9) {
+        if (high > 0 && high <= Number.MAX_SAFE_INTEGER && low >= 0 && low < 1e9) {
           length = writeSeconds(digits, high) + 9;
           writeNine(digits, length - 9, low);
         } else length = split(`${value}`);
