@@ -106,9 +106,7 @@ function partsWriter(): (out: LineBuffer, high: number, low: number) => void {
       // Not writeDigits: a high part is beyond 2^31, and one double there slows every caller.
       lastHigh = high;
       lastLow = -1;
-      const text = `${high}`;
-      length = text.length + 9;
-      for (let i = 0; i < text.length; i++) digits[i] = text.charCodeAt(i);
+      length = writeSeconds(digits, high) + 9;
     }
     if (low !== lastLow) {
       lastLow = low;
