@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { EVENT_TYPES } from "../events/catalog.ts";
-import { formatCount } from "../format.ts";
+import { formatCount, formatNumber } from "../format.ts";
 import {
   type CheckFinding,
   checkDatabase,
@@ -128,8 +128,6 @@ function print(text: string): number {
   return 0;
 }
 
-const money = (x: number) => x.toFixed(2);
-
 function renderDetail(d: RunDetail): string {
   const status = d.stale
     ? "running (process gone: recover it with `runtape recover`)"
@@ -169,13 +167,13 @@ function renderDetail(d: RunDetail): string {
         ],
         d.trading.map((t) => [
           printable(t.symbol),
-          String(t.orders),
-          String(t.rejections),
-          String(t.fills),
-          String(t.tradedQuantity),
-          money(t.commission),
-          money(t.realizedPnl),
-          String(t.position),
+          formatCount(t.orders),
+          formatCount(t.rejections),
+          formatCount(t.fills),
+          formatCount(t.tradedQuantity),
+          formatNumber(t.commission),
+          formatNumber(t.realizedPnl),
+          formatCount(t.position),
         ]),
       ),
     );

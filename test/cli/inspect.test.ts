@@ -163,14 +163,21 @@ describe("runtape inspect", () => {
     ]);
     const rows = table.slice(1).map((l) => l.split(/ +/));
     const sql = tradingBySql(runId);
+    // Thousands grouped, as in every other table of the CLI and in the report.
+    const grouped = (x: number, digits = 0) =>
+      x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
     expect(rows.map((r) => r.slice(0, 5))).toEqual(
-      sql.map((t) => [t.symbol, ...[t.orders, t.rejections, t.fills, t.qty].map(String)]),
+      sql.map((t) => [
+        t.symbol,
+        ...[t.orders, t.rejections, t.fills, t.qty].map((x) => grouped(Number(x))),
+      ]),
     );
+    expect(sql.some((t) => t.qty >= 1000)).toBe(true);
     // Commission, P&L and position as the library sums them (its own tests check the
     // arithmetic; SQL adds the commissions in another order, which may round a cent apart).
     expect(rows.map((r) => r.slice(5))).toEqual(
       detail.trading.map((t) =>
-        [t.commission, t.realizedPnl].map((x) => x.toFixed(2)).concat(String(t.position)),
+        [t.commission, t.realizedPnl].map((x) => grouped(x, 2)).concat(grouped(t.position)),
       ),
     );
     expect(
