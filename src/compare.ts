@@ -6,6 +6,7 @@
 import type { RunsDb } from "./db.ts";
 import { type DiffResult, diffStreams, formatDiff } from "./diff.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
+import { formatCount, formatNumber } from "./format.ts";
 import { openSource, type RunSource, SqliteSource } from "./store/index.ts";
 import { type SymbolTrading, TradingTally } from "./trading.ts";
 
@@ -27,14 +28,14 @@ export interface Comparison {
 }
 
 const FIGURES = [
-  ["orders", "orders"],
-  ["fills", "fills"],
-  ["tradedQuantity", "traded"],
-  ["commission", "commission"],
-  ["realizedPnl", "realised P&L"],
-  ["netPnl", "net P&L"],
-  ["position", "position"],
-] as const satisfies readonly (readonly [keyof SymbolTrading, string])[];
+  ["orders", "orders", formatCount],
+  ["fills", "fills", formatCount],
+  ["tradedQuantity", "traded", formatCount],
+  ["commission", "commission", formatNumber],
+  ["realizedPnl", "realised P&L", formatNumber],
+  ["netPnl", "net P&L", formatNumber],
+  ["position", "position", formatCount],
+] as const satisfies readonly (readonly [keyof SymbolTrading, string, (x: number) => string])[];
 
 /** A run to compare: a runs database (path or handle) or a store URL, and a run id (default: latest). */
 export interface SourceRef {
@@ -101,8 +102,9 @@ function describeDecision(event: Event): string {
   return parts.join(" ");
 }
 
-const figure = (value: number | undefined) =>
-  value === undefined ? "-" : Number.isInteger(value) ? String(value) : value.toFixed(2);
+/** One side's figure as inspect prints it, or "-" where that side has no trades of the symbol. */
+const figure = (value: number | undefined, format: (x: number) => string) =>
+  value === undefined ? "-" : format(value);
 
 /** The comparison as text: the first divergent decision, then the figures that changed. */
 export function formatComparison(comparison: Comparison): string {
@@ -127,7 +129,8 @@ export function formatComparison(comparison: Comparison): string {
     lines.push("trading figures (parent -> new run):");
     for (const { symbol, parent, run } of trading) {
       const changed = FIGURES.filter(([key]) => parent?.[key] !== run?.[key]).map(
-        ([key, label]) => `${label} ${figure(parent?.[key])} -> ${figure(run?.[key])}`,
+        ([key, label, format]) =>
+          `${label} ${figure(parent?.[key], format)} -> ${figure(run?.[key], format)}`,
       );
       lines.push(`  ${symbol}: ${changed.join(", ")}`);
     }

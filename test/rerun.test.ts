@@ -112,6 +112,19 @@ describe("rerun", () => {
     const text = formatComparison(comparison);
     expect(text).toContain(`first divergence at decision #${(first?.index ?? 0) + 1}`);
     expect(text).toContain("trading figures (parent -> new run):");
+    // Figures as inspect and the report print them: thousands grouped, amounts with two decimals.
+    const figures = text
+      .slice(text.indexOf("trading figures"))
+      .split("\n")
+      .slice(1, -1)
+      .flatMap((line) => line.split(/[:,] (?=[a-zA-Z])/).slice(1));
+    expect(figures.length).toBeGreaterThan(0);
+    for (const figure of figures) {
+      const amount = /^(commission|realised P&L|net P&L) /.test(figure);
+      const number = amount ? "-?\\d{1,3}(,\\d{3})*\\.\\d\\d" : "-?\\d{1,3}(,\\d{3})*(\\.\\d+)?";
+      expect(figure).toMatch(new RegExp(`^[a-zA-Z& ]+ (${number}|-) -> (${number}|-)$`));
+    }
+    expect(figures.some((f) => /\d,\d/.test(f))).toBe(true);
     // Here the two sides made different kinds of decision: which each made is shown.
     expect(first?.a?.type).not.toBe(first?.b?.type);
     const [, parentLine, newLine] = text.split("\n");
