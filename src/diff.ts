@@ -1,5 +1,6 @@
 import { inSnapshot, openRunsDb, type RunsDb } from "./db.ts";
 import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
+import { formatCount } from "./format.ts";
 import { replay } from "./replay.ts";
 import { resolveRunId } from "./runs.ts";
 import { sameRuns } from "./stored-runs.ts";
@@ -272,10 +273,10 @@ export function formatDiff(
   result: DiffResult,
   labels: { a: string; b: string } = { a: "a", b: "b" },
 ): string {
-  if (result.match) return `runs match (${total(result.countsA)} events)`;
+  if (result.match) return `runs match (${formatCount(total(result.countsA))} events)`;
   const lines: string[] = [];
   result.divergences.forEach((d, i) => {
-    const at = `${i === 0 ? "first divergence" : "divergence"} at event #${d.index + 1}`;
+    const at = `${i === 0 ? "first divergence" : "divergence"} at event #${formatCount(d.index + 1)}`;
     if (d.a === null || d.b === null) {
       const [ended, goesOn] = d.a === null ? [labels.a, d.b] : [labels.b, d.a];
       lines.push(`${at}: ${ended} has ended, the other goes on with ${goesOn?.type}`);
@@ -288,11 +289,13 @@ export function formatDiff(
     }
   });
   lines.push(
-    `${result.differing} event position(s) differ; ${labels.a} has ${total(result.countsA)} events, ${labels.b} has ${total(result.countsB)}`,
+    `${formatCount(result.differing)} event position(s) differ; ${labels.a} has ${formatCount(total(result.countsA))} events, ${labels.b} has ${formatCount(total(result.countsB))}`,
   );
   for (const type of EVENT_TYPES) {
     if (result.countsA[type] !== result.countsB[type]) {
-      lines.push(`  ${type}: ${result.countsA[type]} vs ${result.countsB[type]}`);
+      lines.push(
+        `  ${type}: ${formatCount(result.countsA[type])} vs ${formatCount(result.countsB[type])}`,
+      );
     }
   }
   // For people: a text field that holds control characters must not drive their terminal.

@@ -47,6 +47,18 @@ describe("diff", () => {
     expect(formatDiff(short)).toContain("BarReceived: 3 vs 1");
   });
 
+  test("counts and positions are grouped by thousands, as inspect prints them", () => {
+    const a = Array.from({ length: 2_500 }, (_, i) => bar(i));
+    const b = [...a.slice(0, 1_200), ...a.slice(1_201)];
+    expect(formatDiff(diffEvents(a, a))).toBe("runs match (2,500 events)");
+    const lines = formatDiff(diffEvents(a, b)).split("\n");
+    expect(lines[0]).toBe("first divergence at event #1,201 (BarReceived):");
+    expect(lines.slice(-2)).toEqual([
+      "1,300 event position(s) differ; a has 2,500 events, b has 2,499",
+      "  BarReceived: 2,500 vs 2,499",
+    ]);
+  });
+
   test("max keeps the first N divergences in order; differing counts them all", () => {
     const a = [bar(0), bar(1), bar(2), bar(3), bar(4)];
     const b = a.map((e, i) => (i % 2 === 0 ? withField(e, "volume", 1) : e));

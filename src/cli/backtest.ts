@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { compareDecisions, formatComparison } from "../compare.ts";
 import { RuntapeError } from "../errors.ts";
+import { formatCount } from "../format.ts";
 import { type RerunOptions, rerun } from "../rerun.ts";
 import type { BrokerParameters } from "../sim/broker.ts";
 import { isStoreUrl } from "../store/index.ts";
@@ -133,7 +134,9 @@ export default defineCommand({
       }
       throw error;
     }
-    logger.success(`backtest run ${result.run}: ${result.summary.events} events into ${into}`);
+    logger.success(
+      `backtest run ${result.run}: ${formatCount(result.summary.events)} events into ${into}`,
+    );
     out(`${result.run}\n`);
     if (args.compare && result.parent !== null) {
       out(formatComparison(await compareDecisions(result.parent, { db: into, run: result.run })));

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import type { EventBus } from "../bus.ts";
 import { RuntapeError } from "../errors.ts";
 import { BAR_PERIODS } from "../events/catalog.ts";
+import { formatCount } from "../format.ts";
 import type { NdjsonInput } from "../ndjson.ts";
 import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
@@ -133,7 +134,7 @@ export default defineCommand({
       release();
     }
     progress.finish(
-      `recorded ${summary.events} events into run ${summary.runId}${summary.refused > 0 ? ` (${summary.refused} refused)` : ""}`,
+      `recorded ${formatCount(summary.events)} events into run ${summary.runId}${summary.refused > 0 ? ` (${formatCount(summary.refused)} refused)` : ""}`,
       summary.events,
     );
     if (args.push !== undefined) await pushRecorded(args.db, args.push, summary.runId, args);

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
+import { formatCount } from "../format.ts";
 import { LineBuffer } from "../formats/line-buffer.ts";
 import { lineWriter } from "../formats/ndjson-lines.ts";
 import type { Int64Style } from "../json.ts";
@@ -199,8 +200,8 @@ async function replayToStdout(
 }
 
 function finish(progress: Progress, stats: ReplayStats, threads = ""): number {
-  const skipped = stats.skipped > 0 ? ` (${stats.skipped} invalid rows skipped)` : "";
-  const summary = `replayed ${stats.events} events of run ${stats.runId}${threads}${skipped}`;
+  const skipped = stats.skipped > 0 ? ` (${formatCount(stats.skipped)} invalid rows skipped)` : "";
+  const summary = `replayed ${formatCount(stats.events)} events of run ${stats.runId}${threads}${skipped}`;
   progress.finish(summary, stats.events);
   return 0;
 }
@@ -246,7 +247,7 @@ async function replayInto(
     release();
   }
   progress.finish(
-    `copied ${summary.events} events of run ${summary.runId} into ${target}`,
+    `copied ${formatCount(summary.events)} events of run ${summary.runId} into ${target}`,
     summary.events,
   );
   out(`${summary.runId}\n`);

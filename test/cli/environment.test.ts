@@ -162,7 +162,7 @@ describe("replaying a run large enough for a second thread", () => {
     expect(lines(inProcess?.stdout ?? "")).toHaveLength(5 * SLICE_SEQS);
     const summaries = runs.map((run) => {
       expect([run.code, run.stdout]).toEqual([0, inProcess?.stdout as string]);
-      return /replayed \d+ events of run big( on 2 threads)? in/.exec(run.stderr)?.[1] ?? "";
+      return /replayed [\d,]+ events of run big( on 2 threads)? in/.exec(run.stderr)?.[1] ?? "";
     });
     const two = " on 2 threads";
     expect(summaries).toEqual([two, two, two, "", ""]);

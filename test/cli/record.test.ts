@@ -51,7 +51,7 @@ describe("runtape record", () => {
     const counts = typeCounts(path, runId);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     expect(lines(result.stderr)).toEqual([
-      expect.stringContaining(`recorded ${total} events into run ${runId}`),
+      expect.stringContaining(`recorded ${total.toLocaleString("en-US")} events into run ${runId}`),
     ]);
     const [stored, ...others] = storedRuns(path);
     expect(others).toEqual([]);
@@ -142,7 +142,9 @@ describe("runtape record", () => {
     );
     expect([fromFile.code, fromFile.stdout]).toEqual([0, "from file\n"]);
     expect(lines(fromFile.stderr)).toEqual([
-      expect.stringContaining(`recorded ${lines(demoNdjson).length} events into run from file`),
+      expect.stringContaining(
+        `recorded ${lines(demoNdjson).length.toLocaleString("en-US")} events into run from file`,
+      ),
     ]);
     expect(storedRuns(join(dir, "file.db"))).toMatchObject([
       {

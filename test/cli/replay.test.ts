@@ -46,7 +46,9 @@ describe("runtape replay", () => {
     expect(result.code).toBe(0);
     expect(lines(result.stdout)).toEqual(expected);
     expect(lines(result.stderr)).toEqual([
-      expect.stringContaining(`replayed ${expected.length} events of run ${runId}`),
+      expect.stringContaining(
+        `replayed ${expected.length.toLocaleString("en-US")} events of run ${runId}`,
+      ),
     ]);
     // Every line parses back to the event, integers beyond 2^53 exact.
     expect(lines(result.stdout).map((l) => decodeEvent(l))).toEqual(events);
@@ -129,7 +131,9 @@ describe("runtape replay", () => {
     const copied = await run(["replay", "runs.db", "--into", join(target, "copy.db")]);
     expect([copied.code, copied.stdout]).toEqual([0, `${runId}\n`]);
     expect(lines(copied.stderr)).toEqual([
-      expect.stringContaining(`copied ${events.length} events of run ${runId}`),
+      expect.stringContaining(
+        `copied ${events.length.toLocaleString("en-US")} events of run ${runId}`,
+      ),
     ]);
     const [original] = storedRuns(DB);
     expect(storedRuns(join(target, "copy.db"))).toMatchObject([
