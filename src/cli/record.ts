@@ -107,7 +107,10 @@ export default defineCommand({
       abort.abort();
       if (recorder !== undefined) {
         const { runId, events } = recorder.summary;
-        progress.finish(`${signal}: run ${runId} cancelled with ${events} events`, events);
+        progress.finish(
+          `${signal}: run ${runId} cancelled with ${formatCount(events)} events`,
+          events,
+        );
         out(`${runId}\n`);
       }
       process.exit(code);
@@ -125,7 +128,7 @@ export default defineCommand({
       if (error instanceof RuntapeError && recorder?.status === "failed") {
         const { runId, events } = recorder.summary;
         throw new RuntapeError(
-          `${error.message} (run ${runId} kept its first ${events} events and is marked failed)`,
+          `${error.message} (run ${runId} kept its first ${formatCount(events)} events and is marked failed)`,
           error.code,
         );
       }
@@ -143,7 +146,7 @@ export default defineCommand({
     } catch (error) {
       if (!(error instanceof RuntapeError)) throw error;
       throw new RuntapeError(
-        `run ${summary.runId} is recorded in ${args.db} (${summary.events} events), but its id could not be printed: ${error.message}`,
+        `run ${summary.runId} is recorded in ${args.db} (${formatCount(summary.events)} events), but its id could not be printed: ${error.message}`,
         error.code,
       );
     }

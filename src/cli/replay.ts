@@ -227,7 +227,10 @@ async function replayInto(
     abort.abort(); // closes the copy `cancelled` at once
     if (recorder !== undefined) {
       const { runId, events } = recorder.summary;
-      progress.finish(`${signal}: copy of ${runId} cancelled with ${events} events`, events);
+      progress.finish(
+        `${signal}: copy of ${runId} cancelled with ${formatCount(events)} events`,
+        events,
+      );
     }
     process.exit(code);
   });

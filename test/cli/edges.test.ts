@@ -182,7 +182,7 @@ describe("stdout that cannot be written", () => {
       const record = await toFull(["record", "r.db", "--bars", "2", "--quiet"], dir);
       expect(record.code).toBe(1);
       expect(record.stderr).toMatch(
-        /^runtape: run \S+ is recorded in r\.db \(\d+ events\), but its id could not be printed: cannot write to stdout/,
+        /^runtape: run \S+ is recorded in r\.db \([\d,]+ events\), but its id could not be printed: cannot write to stdout/,
       );
       expect(lines(record.stderr)).toHaveLength(1);
     },
