@@ -200,6 +200,16 @@ describe("report model of a crafted run", () => {
     expect(report.events).toBe(15);
   });
 
+  test("counts in the per-symbol table and the notes are grouped by thousands, as amounts are", () => {
+    const busy = [
+      ...Array.from({ length: 1_050 }, (_, i) => submit(`o${i}`, "X")),
+      ...Array.from({ length: 1_200 }, (_, i) => bar(i + 1, 100)),
+    ];
+    const html = renderRunReport(buildRunReport(RUN, busy));
+    expect(html).toContain(">1,050</td>"); // orders of X
+    expect(html).toContain("MINUTE (1,200 bars)");
+  });
+
   test("an open position at the end is an open trip, marked in the equity", () => {
     const open = buildRunReport(RUN, [bar(1, 100), fill(1, "SELL", 5, 100, 0), bar(2, 90)]);
     expect(open.equity.equity).toEqual([0, 50]);

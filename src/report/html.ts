@@ -146,11 +146,17 @@ function tradingTable(symbols: readonly SymbolReport[]): string {
     ],
     symbols.map(({ trading: t }) => [
       t.symbol,
-      num(String(t.orders), t.orders),
-      num(String(t.rejections), t.rejections),
-      num(`${t.cancellations} (${t.cancellationRejections})`, t.cancellations),
-      num(`${t.modifications} (${t.modificationRejections})`, t.modifications),
-      num(String(t.fills), t.fills),
+      num(formatCount(t.orders), t.orders),
+      num(formatCount(t.rejections), t.rejections),
+      num(
+        `${formatCount(t.cancellations)} (${formatCount(t.cancellationRejections)})`,
+        t.cancellations,
+      ),
+      num(
+        `${formatCount(t.modifications)} (${formatCount(t.modificationRejections)})`,
+        t.modifications,
+      ),
+      num(formatCount(t.fills), t.fills),
       num(quantity(t.tradedQuantity), t.tradedQuantity),
       num(number(t.commission), t.commission),
       num(number(t.realizedPnl), t.realizedPnl, true),
@@ -165,7 +171,7 @@ function tripsTable(s: SymbolReport): string {
   const listed = s.trips.slice(-MAX_LISTED_TRIPS);
   const note =
     listed.length < s.trips.length
-      ? `<p class="note">The last ${listed.length} of ${s.trips.length} round trips; the metrics count all of them.</p>`
+      ? `<p class="note">The last ${formatCount(listed.length)} of ${formatCount(s.trips.length)} round trips; the metrics count all of them.</p>`
       : "";
   const rows = listed.map((t) => [
     t.side,
@@ -189,7 +195,7 @@ function tripsTable(s: SymbolReport): string {
     { html: "Net P&L", n: true },
     { html: "Duration", n: true },
   ];
-  return `<details><summary>Round trips of ${escapeHtml(s.symbol)} (${s.trips.length})</summary>${note}${tableHtml(header, rows, "sortable")}</details>`;
+  return `<details><summary>Round trips of ${escapeHtml(s.symbol)} (${formatCount(s.trips.length)})</summary>${note}${tableHtml(header, rows, "sortable")}</details>`;
 }
 
 /** The report of one run as one self-contained HTML page. */
@@ -215,9 +221,11 @@ export function renderRunReport(report: RunReport): string {
         .map((p) =>
           chart(priceChart(p, s.fills), `${s.symbol} ${p.period} price with indicators and fills`),
         );
-      const periods = s.prices.map((p) => `${p.period} (${p.t.length} bars)`).join(", ");
+      const periods = s.prices
+        .map((p) => `${p.period} (${formatCount(p.t.length)} bars)`)
+        .join(", ");
       return `<h3 id="sym-${escapeHtml(s.symbol)}">${escapeHtml(s.symbol)}</h3>
-<p class="note">${periods || "no bars"} · ${s.fills.length} fills (▲ buy, ▼ sell, sized by quantity)</p>
+<p class="note">${periods || "no bars"} · ${formatCount(s.fills.length)} fills (▲ buy, ▼ sell, sized by quantity)</p>
 ${charts.join("\n")}
 ${tripsTable(s)}`;
     })
@@ -308,7 +316,7 @@ export function renderComparison(c: Comparison): string {
 ${chart(heatmapChart({ xName: xKey, yName: yKey, ...grid, label: (v) => formatMetric(c.metric, v) }), `Heatmap of ${METRICS[c.metric].label}`)}`;
         })()
       : `<p class="note">A heatmap is drawn when exactly two parameters vary; here ${c.varying.length} do${c.varying.length ? ` (${escapeHtml(c.varying.join(", "))})` : ""}.</p>`;
-  const body = `<h1>Comparison of ${c.entries.length} runs</h1>
+  const body = `<h1>Comparison of ${formatCount(c.entries.length)} runs</h1>
 <p class="sub">Parameters that differ: ${escapeHtml(c.varying.join(", ") || "none")}</p>
 <h2>Metrics</h2>
 ${sweepTable(c.varying, c.entries)}
@@ -316,5 +324,5 @@ ${sweepTable(c.varying, c.entries)}
 ${heatmap}
 <h2>Equity curves</h2>
 ${chart(overlayChart(c.curves), "Equity curves of the runs overlaid")}`;
-  return page(`Comparison of ${c.entries.length} runs · runtape report`, body);
+  return page(`Comparison of ${formatCount(c.entries.length)} runs · runtape report`, body);
 }
