@@ -8,8 +8,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
-import { EventBus, Recorder, runDemo } from "../src/index.ts";
-import { compareRuns, renderRunReport, reportRun } from "../src/report.ts";
+import { type Event, EventBus, makeEvent, Recorder, runDemo } from "../src/index.ts";
+import { buildRunReport, compareRuns, renderRunReport, reportRun } from "../src/report.ts";
 import { SqliteSource } from "../src/store/index.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -25,9 +25,58 @@ const browserTest = CHROMIUM
   : (name: string, fn: () => Promise<void>) =>
       test.skip(`${name} (skipped: no Chromium found; apt-get install chromium)`, fn);
 
+/** A million units of X held while its price swings by 30: axis labels as wide as -30,000,000. */
+const LARGE_RUN = {
+  run_id: "large",
+  name: "a large position",
+  ts_start: 1_709_562_600_000_000_000n,
+  ts_end: 1_709_562_600_000_000_000n + 60n * 120n * 1_000_000_000n,
+  status: "completed",
+  config: null,
+  metadata: null,
+  pid: null,
+  host: null,
+  events: null,
+  refused: null,
+  bar_periods: null,
+} as const;
+function largeEvents(): Event[] {
+  const at = (i: number) => LARGE_RUN.ts_start + BigInt(i) * 60_000_000_000n;
+  const bar = (i: number) => {
+    const close = 100 + 30 * Math.sin(i / 8);
+    return makeEvent("BarReceived", {
+      ts_event_ns: at(i),
+      symbol: "X",
+      bar_period: "MINUTE",
+      open: close,
+      high: close + 0.5,
+      low: close - 0.5,
+      close,
+      volume: 1_000_000n,
+    });
+  };
+  const fill = makeEvent("FillEvent", {
+    ts_event_ns: at(0),
+    ts_broker_ns: at(0),
+    associated_order_id: "o1",
+    broker_order_id: null,
+    symbol: "X",
+    broker_fill_id: null,
+    side: "BUY",
+    quantity_filled: 1_000_000,
+    fill_price: 100,
+    commission: 5_000,
+  });
+  return [bar(0), fill, ...Array.from({ length: 119 }, (_, i) => bar(i + 1))];
+}
+
 let browser: Browser | undefined;
 const dir = tempDir();
-const files: Record<"report" | "compare", string> = { report: "", compare: "" };
+const files: Record<"report" | "compare" | "large", string> = {
+  report: "",
+  compare: "",
+  large: "",
+};
 
 beforeAll(async () => {
   if (!CHROMIUM) return;
@@ -62,6 +111,8 @@ beforeAll(async () => {
   } finally {
     await source.close();
   }
+  files.large = join(dir, "large.html");
+  writeFileSync(files.large, renderRunReport(buildRunReport(LARGE_RUN, largeEvents())));
   const { chromium } = await import("playwright-core");
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -120,6 +171,29 @@ async function charts(page: Page) {
 }
 
 describe("the report in Chromium", () => {
+  browserTest("axis labels of large amounts stay inside their charts", async () => {
+    const { page, errors } = await open(files.large);
+    // Where each text is drawn, against its chart's box (an SVG does not show what falls outside).
+    const labels = await page.$$eval("figure.chart svg", (svgs) =>
+      svgs.flatMap((svg) => {
+        const chart = svg.getBoundingClientRect();
+        return [...svg.querySelectorAll("text")].map((text) => {
+          const box = text.getBoundingClientRect();
+          return {
+            text: text.textContent,
+            out: Math.max(chart.left - box.left, box.right - chart.right),
+          };
+        });
+      }),
+    );
+    expect(labels.map((l) => l.text)).toContain("-30,000,000");
+    expect(labels.filter((l) => l.out > 0.5)).toEqual([]);
+    expect(errors).toEqual([]);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "report-large.png") });
+    await page.context().close();
+  });
+
   browserTest(
     "the demo run's report renders every chart offline, no error, no request",
     async () => {

@@ -12,6 +12,7 @@ import {
 } from "echarts/components";
 import * as echarts from "echarts/core";
 import { SVGRenderer } from "echarts/renderers";
+import { formatCount } from "../format.ts";
 import { mergeCandles, minMaxDownsample, type Series } from "./downsample.ts";
 import { drawdownOf } from "./metrics.ts";
 import type { EquityCurve, FillMark, PriceSeries } from "./model.ts";
@@ -62,6 +63,32 @@ function render(height: number, option: Record<string, unknown>): string {
   }
 }
 
+/**
+ * Pixels per character of a value axis' labels at the widest: ECharts measures them narrower than
+ * a wide sans-serif draws them (DejaVu Sans, Linux's usual system-ui: 0.64 em a digit at 12 px),
+ * and a label such as -30,000,000 ran off the chart's left edge.
+ */
+const LABEL_CHAR_PX = 7.7;
+
+/**
+ * The left margin of charts whose value axes span `values`: room for the widest label, which the
+ * axis' rounder ends (two significant digits) stand for, and 70 px at the least. The grids of one
+ * chart share it, so that their time axes stay aligned.
+ */
+function leftFor(...values: readonly (readonly (number | null)[])[]): number {
+  let low = 0;
+  let high = 0;
+  for (const list of values) {
+    for (const v of list) {
+      if (v === null || !Number.isFinite(v)) continue;
+      if (v < low) low = v;
+      if (v > high) high = v;
+    }
+  }
+  const label = (v: number) => formatCount(Number(v.toPrecision(2))).length;
+  return Math.max(70, Math.ceil(Math.max(label(low), label(high)) * LABEL_CHAR_PX) + 10);
+}
+
 const pairs = (s: Series) => s.x.map((x, i) => [x, s.y[i] ?? null]);
 const timeAxis = (gridIndex: number, show = true) => ({
   type: "time",
@@ -81,11 +108,13 @@ const valueAxis = (gridIndex: number, splitNumber = 5) => ({
 /** Equity (net of commission) and commission paid above, drawdown beneath, on one time axis. */
 export function equityChart(curve: EquityCurve): string {
   const thin = (y: readonly number[]) => pairs(minMaxDownsample({ x: curve.t, y }, BUCKETS));
+  const drawdown = drawdownOf(curve.equity);
+  const left = leftFor(curve.equity, curve.commission, drawdown);
   return render(380, {
     legend: { top: 0, itemGap: 24, data: ["equity", "commission paid", "drawdown"] },
     grid: [
-      { left: 70, right: 20, top: 30, height: 210 },
-      { left: 70, right: 20, top: 280, height: 70 },
+      { left, right: 20, top: 30, height: 210 },
+      { left, right: 20, top: 280, height: 70 },
     ],
     xAxis: [timeAxis(0, false), timeAxis(1)],
     yAxis: [valueAxis(0), valueAxis(1, 2)],
@@ -111,7 +140,7 @@ export function equityChart(curve: EquityCurve): string {
         type: "line",
         xAxisIndex: 1,
         yAxisIndex: 1,
-        data: thin(drawdownOf(curve.equity)),
+        data: thin(drawdown),
         showSymbol: false,
         lineStyle: { width: 1, color: COLORS.down },
         itemStyle: { color: COLORS.down },
@@ -188,14 +217,15 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
     z: 3,
     data: pairs(lines.get(name) ?? { x: [], y: [] }),
   });
+  const left = leftFor(candles.low, candles.high, ...[...lines.values()].map((l) => l.y));
   return render(hasPanel ? 420 : 320, {
     legend: { top: 0, itemGap: 16 },
     grid: hasPanel
       ? [
-          { left: 70, right: 20, top: 30, height: 250 },
-          { left: 70, right: 20, top: 310, height: 80 },
+          { left, right: 20, top: 30, height: 250 },
+          { left, right: 20, top: 310, height: 80 },
         ]
-      : [{ left: 70, right: 20, top: 30, height: 250 }],
+      : [{ left, right: 20, top: 30, height: 250 }],
     xAxis: hasPanel ? [timeAxis(0, false), timeAxis(1)] : [timeAxis(0)],
     yAxis: hasPanel ? [valueAxis(0), valueAxis(1, 2)] : [valueAxis(0)],
     series: [
@@ -226,9 +256,10 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
 
 /** Equity curves of several runs on one time axis. */
 export function overlayChart(curves: readonly { name: string; curve: EquityCurve }[]): string {
+  const left = leftFor(...curves.map(({ curve }) => curve.equity));
   return render(360, {
     legend: { top: 0, type: "plain" },
-    grid: { left: 70, right: 20, top: curves.length > 6 ? 70 : 40, bottom: 30 },
+    grid: { left, right: 20, top: curves.length > 6 ? 70 : 40, bottom: 30 },
     xAxis: timeAxis(0),
     yAxis: valueAxis(0),
     series: curves.map(({ name, curve }) => ({
