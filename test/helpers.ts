@@ -19,6 +19,7 @@ import {
   openRunsDb,
   Recorder,
   type RecorderOptions,
+  type RunRow,
   type RunsDb,
   renderSchema,
   replay,
@@ -192,6 +193,23 @@ export function sampleEvents(): Event[] {
 }
 
 /** A bar at `ts` for `symbol` with a price derived from `i`. */
+/** A finished run's row, as a report is built from: `fields` over a completed run of no counters. */
+export function runRow(
+  fields: Pick<RunRow, "run_id" | "name" | "ts_start" | "ts_end"> & Partial<RunRow>,
+): RunRow {
+  return {
+    status: "completed",
+    config: null,
+    metadata: null,
+    pid: null,
+    host: null,
+    events: null,
+    refused: null,
+    bar_periods: null,
+    ...fields,
+  };
+}
+
 export function bar(i: number, symbol = "AAPL"): Event {
   return makeEvent("BarReceived", {
     ts_event_ns: T0 + BigInt(i) * 60_000_000_000n,

@@ -11,7 +11,7 @@ import type { Browser, Page } from "playwright-core";
 import { type Event, EventBus, makeEvent, Recorder, runDemo } from "../src/index.ts";
 import { buildRunReport, compareRuns, renderRunReport, reportRun } from "../src/report.ts";
 import { SqliteSource } from "../src/store/index.ts";
-import { tempDir } from "./helpers.ts";
+import { runRow, tempDir } from "./helpers.ts";
 
 const CHROMIUM = [process.env.RUNTAPE_CHROMIUM, "chromium", "chromium-browser"]
   .filter((c): c is string => Boolean(c))
@@ -26,20 +26,12 @@ const browserTest = CHROMIUM
       test.skip(`${name} (skipped: no Chromium found; apt-get install chromium)`, fn);
 
 /** A million units of X held while its price swings by 30: axis labels as wide as -30,000,000. */
-const LARGE_RUN = {
+const LARGE_RUN = runRow({
   run_id: "large",
   name: "a large position",
   ts_start: 1_709_562_600_000_000_000n,
   ts_end: 1_709_562_600_000_000_000n + 60n * 120n * 1_000_000_000n,
-  status: "completed",
-  config: null,
-  metadata: null,
-  pid: null,
-  host: null,
-  events: null,
-  refused: null,
-  bar_periods: null,
-} as const;
+});
 function largeEvents(): Event[] {
   const at = (i: number) => LARGE_RUN.ts_start + BigInt(i) * 60_000_000_000n;
   const bar = (i: number) => {

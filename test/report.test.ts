@@ -10,7 +10,6 @@ import {
   inspectRun,
   makeEvent,
   openRunsDb,
-  type RunRow,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
 import {
@@ -24,7 +23,7 @@ import {
   reportRun,
 } from "../src/report.ts";
 import { SqliteSource } from "../src/store/index.ts";
-import { FIXTURE_DIR, fixtureCopy, fixtureTest, recordSweep, tempDir } from "./helpers.ts";
+import { FIXTURE_DIR, fixtureCopy, fixtureTest, recordSweep, runRow, tempDir } from "./helpers.ts";
 
 const MINUTE = 60_000_000_000n;
 const T = 1_709_562_600_000_000_000n;
@@ -77,20 +76,13 @@ const rejected = (type: "OrderRejected" | "CancellationRejected", id: string) =>
     rejection_message: "no",
   });
 
-const RUN: RunRow = {
+const RUN = runRow({
   run_id: "crafted",
   name: "crafted <run>",
   ts_start: T,
   ts_end: T + 1_000_000_000n,
-  status: "completed",
   config: '{"strategy":{"fast":3,"slow":9},"symbols":["X"]}',
-  metadata: null,
-  pid: null,
-  host: null,
-  events: null,
-  refused: null,
-  bar_periods: null,
-};
+});
 
 /**
  * Six bar times of X. Worked by hand (average cost, commission apart):
