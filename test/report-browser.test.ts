@@ -25,7 +25,10 @@ const browserTest = CHROMIUM
   : (name: string, fn: () => Promise<void>) =>
       test.skip(`${name} (skipped: no Chromium found; apt-get install chromium)`, fn);
 
-/** A million units of X held while its price swings by 30: axis labels as wide as -30,000,000. */
+/**
+ * A million units of X held while its price swings by 30: axis labels as wide as -30,000,000, and
+ * indicators with long names.
+ */
 const LARGE_RUN = runRow({
   run_id: "large",
   name: "a large position",
@@ -34,18 +37,27 @@ const LARGE_RUN = runRow({
 });
 function largeEvents(): Event[] {
   const at = (i: number) => LARGE_RUN.ts_start + BigInt(i) * 60_000_000_000n;
-  const bar = (i: number) => {
+  // Bands with names as long as strategies give them: the price chart's legend takes two rows.
+  const bands = (close: number) =>
+    Object.fromEntries(
+      [-2, -1, 1, 2].map((k) => [`BOLLINGER_BAND_${k}_STDDEV_20_CLOSE`, close + k]),
+    );
+  const bars = (i: number) => {
     const close = 100 + 30 * Math.sin(i / 8);
-    return makeEvent("BarReceived", {
+    const fields = {
       ts_event_ns: at(i),
       symbol: "X",
-      bar_period: "MINUTE",
+      bar_period: "MINUTE" as const,
       open: close,
       high: close + 0.5,
       low: close - 0.5,
       close,
       volume: 1_000_000n,
-    });
+    };
+    return [
+      makeEvent("BarReceived", fields),
+      makeEvent("BarProcessed", { ...fields, indicators: bands(close) }),
+    ];
   };
   const fill = makeEvent("FillEvent", {
     ts_event_ns: at(0),
@@ -59,7 +71,7 @@ function largeEvents(): Event[] {
     fill_price: 100,
     commission: 5_000,
   });
-  return [bar(0), fill, ...Array.from({ length: 119 }, (_, i) => bar(i + 1))];
+  return [...bars(0), fill, ...Array.from({ length: 119 }, (_, i) => bars(i + 1)).flat()];
 }
 
 let browser: Browser | undefined;
@@ -163,28 +175,44 @@ async function charts(page: Page) {
 }
 
 describe("the report in Chromium", () => {
-  browserTest("axis labels of large amounts stay inside their charts", async () => {
-    const { page, errors } = await open(files.large);
-    // Where each text is drawn, against its chart's box (an SVG does not show what falls outside).
-    const labels = await page.$$eval("figure.chart svg", (svgs) =>
-      svgs.flatMap((svg) => {
-        const chart = svg.getBoundingClientRect();
-        return [...svg.querySelectorAll("text")].map((text) => {
-          const box = text.getBoundingClientRect();
-          return {
-            text: text.textContent,
-            out: Math.max(chart.left - box.left, box.right - chart.right),
-          };
-        });
-      }),
-    );
-    expect(labels.map((l) => l.text)).toContain("-30,000,000");
-    expect(labels.filter((l) => l.out > 0.5)).toEqual([]);
-    expect(errors).toEqual([]);
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, "report-large.png") });
-    await page.context().close();
-  });
+  browserTest(
+    "axis labels of large amounts and a legend of long names stay clear of the plots",
+    async () => {
+      const { page, errors } = await open(files.large);
+      // Where each text is drawn, against its chart's box (an SVG does not show what falls outside).
+      const labels = await page.$$eval("figure.chart svg", (svgs) =>
+        svgs.flatMap((svg) => {
+          const chart = svg.getBoundingClientRect();
+          return [...svg.querySelectorAll("text")].map((text) => {
+            const box = text.getBoundingClientRect();
+            return {
+              text: text.textContent,
+              out: Math.max(chart.left - box.left, box.right - chart.right),
+            };
+          });
+        }),
+      );
+      expect(labels.map((l) => l.text)).toContain("-30,000,000");
+      // Each chart's legend, however many rows it takes, ends above its plot's highest label.
+      const layout = await page.$$eval("figure.chart svg", (svgs) =>
+        svgs.map((svg) => {
+          const texts = [...svg.querySelectorAll("text")].map((t) => ({
+            anchor: t.getAttribute("text-anchor"),
+            box: t.getBoundingClientRect(),
+          }));
+          const legend = texts.filter((t) => t.anchor === "start").map((t) => t.box.bottom);
+          const axis = texts.filter((t) => t.anchor === "end").map((t) => t.box.top);
+          return { legendBottom: Math.max(...legend), axisTop: Math.min(...axis) };
+        }),
+      );
+      expect(layout.filter((c) => c.legendBottom > c.axisTop)).toEqual([]);
+      expect(labels.filter((l) => l.out > 0.5)).toEqual([]);
+      expect(errors).toEqual([]);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, "report-large.png") });
+      await page.context().close();
+    },
+  );
 
   browserTest(
     "the demo run's report renders every chart offline, no error, no request",

@@ -89,6 +89,28 @@ function leftFor(...values: readonly (readonly (number | null)[])[]): number {
   return Math.max(70, Math.ceil(Math.max(label(low), label(high)) * LABEL_CHAR_PX) + 10);
 }
 
+/** Height of a row of a legend whose items are 16 px apart, as ECharts lays them out. */
+const LEGEND_ROW_PX = 32;
+
+/**
+ * Rows a legend of `names` takes across a chart, its items (a 25 px symbol, 5 px, the name) wrapped
+ * `itemGap` apart as ECharts wraps them. Names are measured as wide as the axis labels, wider than
+ * ECharts measures them: at worst a row too many, never one too few.
+ */
+function legendRows(names: readonly string[], itemGap: number): number {
+  const width = CHART_WIDTH - 10;
+  let rows = 1;
+  let used = 0;
+  for (const name of names) {
+    const item = 30 + name.length * LABEL_CHAR_PX;
+    if (used > 0 && used + itemGap + item > width) {
+      rows++;
+      used = item;
+    } else used += (used > 0 ? itemGap : 0) + item;
+  }
+  return rows;
+}
+
 const pairs = (s: Series) => s.x.map((x, i) => [x, s.y[i] ?? null]);
 const timeAxis = (gridIndex: number, show = true) => ({
   type: "time",
@@ -218,14 +240,16 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
     data: pairs(lines.get(name) ?? { x: [], y: [] }),
   });
   const left = leftFor(candles.low, candles.high, ...[...lines.values()].map((l) => l.y));
-  return render(hasPanel ? 420 : 320, {
+  // The plots move down by the legend's rows past the first.
+  const legend = LEGEND_ROW_PX * (legendRows(["price", ...names, "buy fill", "sell fill"], 16) - 1);
+  return render((hasPanel ? 420 : 320) + legend, {
     legend: { top: 0, itemGap: 16 },
     grid: hasPanel
       ? [
-          { left, right: 20, top: 30, height: 250 },
-          { left, right: 20, top: 310, height: 80 },
+          { left, right: 20, top: 30 + legend, height: 250 },
+          { left, right: 20, top: 310 + legend, height: 80 },
         ]
-      : [{ left, right: 20, top: 30, height: 250 }],
+      : [{ left, right: 20, top: 30 + legend, height: 250 }],
     xAxis: hasPanel ? [timeAxis(0, false), timeAxis(1)] : [timeAxis(0)],
     yAxis: hasPanel ? [valueAxis(0), valueAxis(1, 2)] : [valueAxis(0)],
     series: [
