@@ -56,7 +56,14 @@ function render(height: number, option: Record<string, unknown>): string {
     height,
   });
   try {
-    chart.setOption({ animation: false, textStyle: TEXT, color: COLORS.palette, ...option });
+    // Times in UTC, as the page writes them: not the time zone of the machine that made it.
+    chart.setOption({
+      animation: false,
+      useUTC: true,
+      textStyle: TEXT,
+      color: COLORS.palette,
+      ...option,
+    });
     return chart.renderToSVGString();
   } finally {
     chart.dispose();
@@ -115,7 +122,8 @@ const pairs = (s: Series) => s.x.map((x, i) => [x, s.y[i] ?? null]);
 const timeAxis = (gridIndex: number, show = true) => ({
   type: "time",
   gridIndex,
-  axisLabel: { show, hideOverlap: true },
+  // A new day reads as its date (Mar 5), not as the bare day of the month ECharts writes.
+  axisLabel: { show, hideOverlap: true, formatter: { day: "{MMM} {d}" } },
   splitLine: { show: false },
 });
 /** A value axis; a short panel gets few ticks, so that their labels do not overlap. */

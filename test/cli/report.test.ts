@@ -107,6 +107,29 @@ describe("runtape runs and report", () => {
     expect(html).toContain("f3-s20");
   }, 60_000); // builds the binary when no test before did: a guard, not a timing claim
 
+  test("a report is the same in every time zone: its charts' times are UTC, as its text's", async () => {
+    // The labels of each chart's time axis, in order.
+    const timeLabels = (html: string) =>
+      (html.match(/<svg\b[\s\S]*?<\/svg>/g) ?? []).map((svg) =>
+        [...svg.matchAll(/<text[^>]*text-anchor="middle"[^>]*>([^<]*)</g)].map((m) => m[1]),
+      );
+    const reports: string[] = [];
+    for (const TZ of ["UTC", "America/New_York"]) {
+      const file = `tz-${TZ.replace("/", "-")}.html`;
+      const result = await runtape(["report", "runs.db", "--run", "f3-s20", "-o", file], {
+        cwd: dir,
+        env: { TZ },
+      });
+      expect([result.code, result.stdout]).toEqual([0, `${file}\n`]);
+      reports.push(readFileSync(join(dir, file), "utf8"));
+    }
+    const [utc = "", newYork = ""] = reports;
+    // The demo's bars start at 14:30 UTC: the first chart's labels are UTC hours and minutes.
+    expect(timeLabels(utc)[0]).toContain("15:00");
+    expect(timeLabels(newYork)).toEqual(timeLabels(utc));
+    expect(newYork === utc).toBe(true);
+  }, 60_000); // builds the binary when no test before did: a guard, not a timing claim
+
   test("report --where compares: heatmap over the two parameters, one curve per run", async () => {
     const result = await cli(
       ["report", "runs.db", "--where", "status=completed", "--metric", "max_drawdown"],
