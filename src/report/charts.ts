@@ -96,24 +96,25 @@ function leftFor(...values: readonly (readonly (number | null)[])[]): number {
   return Math.max(70, Math.ceil(Math.max(label(low), label(high)) * LABEL_CHAR_PX) + 10);
 }
 
-/** Height of a row of a legend whose items are 16 px apart, as ECharts lays them out. */
+/** The gap between a price chart's legend items, and the height of a row of them as ECharts lays them out. */
+const LEGEND_GAP = 16;
 const LEGEND_ROW_PX = 32;
 
 /**
  * Rows a legend of `names` takes across a chart, its items (a 25 px symbol, 5 px, the name) wrapped
- * `itemGap` apart as ECharts wraps them. Names are measured as wide as the axis labels, wider than
+ * LEGEND_GAP apart as ECharts wraps them. Names are measured as wide as the axis labels, wider than
  * ECharts measures them: at worst a row too many, never one too few.
  */
-function legendRows(names: readonly string[], itemGap: number): number {
+function legendRows(names: readonly string[]): number {
   const width = CHART_WIDTH - 10;
   let rows = 1;
   let used = 0;
   for (const name of names) {
     const item = 30 + name.length * LABEL_CHAR_PX;
-    if (used > 0 && used + itemGap + item > width) {
+    if (used > 0 && used + LEGEND_GAP + item > width) {
       rows++;
       used = item;
-    } else used += (used > 0 ? itemGap : 0) + item;
+    } else used += (used > 0 ? LEGEND_GAP : 0) + item;
   }
   return rows;
 }
@@ -249,9 +250,9 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
   });
   const left = leftFor(candles.low, candles.high, ...[...lines.values()].map((l) => l.y));
   // The plots move down by the legend's rows past the first.
-  const legend = LEGEND_ROW_PX * (legendRows(["price", ...names, "buy fill", "sell fill"], 16) - 1);
+  const legend = LEGEND_ROW_PX * (legendRows(["price", ...names, "buy fill", "sell fill"]) - 1);
   return render((hasPanel ? 420 : 320) + legend, {
-    legend: { top: 0, itemGap: 16 },
+    legend: { top: 0, itemGap: LEGEND_GAP },
     grid: hasPanel
       ? [
           { left, right: 20, top: 30 + legend, height: 250 },
