@@ -76,11 +76,16 @@ function largeEvents(): Event[] {
 
 let browser: Browser | undefined;
 const dir = tempDir();
-const files: Record<"report" | "compare" | "large", string> = {
+const files: Record<"report" | "compare" | "large" | "ids", string> = {
   report: "",
   compare: "",
   large: "",
+  ids: "",
 };
+// Run ids as runtape makes them when none is given (time-ordered UUIDs): a long legend.
+const LONG_IDS = [3, 5, 8, 13].flatMap((fast) =>
+  [20, 50].map((slow) => `01a2375e-a7e1-756b-b9ad-21bb1f9f${String(fast).padStart(2, "0")}${slow}`),
+);
 
 beforeAll(async () => {
   if (!CHROMIUM) return;
@@ -96,6 +101,13 @@ beforeAll(async () => {
       ]),
     ),
   ];
+  runs.push(
+    ...LONG_IDS.map((id): [string, { fastPeriod: number; slowPeriod: number }, number] => [
+      id,
+      { fastPeriod: Number(id.slice(-4, -2)), slowPeriod: Number(id.slice(-2)) },
+      60,
+    ]),
+  );
   for (const [runId, strategy, bars] of runs) {
     const recorder = Recorder.start(path, { runId, config: { strategy } });
     const bus = new EventBus();
@@ -107,6 +119,8 @@ beforeAll(async () => {
   try {
     files.report = join(dir, "report.html");
     writeFileSync(files.report, renderRunReport(await reportRun(source, "demo-1")));
+    files.ids = join(dir, "ids.html");
+    writeFileSync(files.ids, await compareRuns(source, { runIds: LONG_IDS }));
     files.compare = join(dir, "compare.html");
     writeFileSync(
       files.compare,
@@ -174,45 +188,72 @@ async function charts(page: Page) {
   );
 }
 
+/**
+ * Per chart, what a reader would find wrong with its texts: those drawn past the chart's box (an
+ * SVG shows nothing there), legend entries closer to the next on their row than its symbol needs
+ * (25 px), and how far the legend's last row reaches below the plot's highest axis label.
+ */
+async function textFaults(page: Page) {
+  return page.$$eval("figure.chart svg", (svgs) =>
+    svgs.map((svg) => {
+      const chart = svg.getBoundingClientRect();
+      const texts = [...svg.querySelectorAll("text")].map((t) => ({
+        text: t.textContent ?? "",
+        anchor: t.getAttribute("text-anchor"),
+        box: t.getBoundingClientRect(),
+      }));
+      const legend = texts.filter((t) => t.anchor === "start");
+      const axis = texts.filter((t) => t.anchor === "end");
+      const crowded = legend.filter((a) =>
+        legend.some(
+          (b) =>
+            Math.abs(a.box.top - b.box.top) < 2 &&
+            b.box.left > a.box.left &&
+            b.box.left - a.box.right < 25,
+        ),
+      );
+      return {
+        texts: texts.map((t) => t.text),
+        outside: texts
+          .filter((t) => t.box.left < chart.left - 0.5 || t.box.right > chart.right + 0.5)
+          .map((t) => t.text),
+        crowded: crowded.map((t) => t.text),
+        intoPlot: Math.max(
+          0,
+          Math.max(...legend.map((t) => t.box.bottom)) - Math.min(...axis.map((t) => t.box.top)),
+        ),
+      };
+    }),
+  );
+}
+
 describe("the report in Chromium", () => {
   browserTest(
     "axis labels of large amounts and a legend of long names stay clear of the plots",
     async () => {
       const { page, errors } = await open(files.large);
-      // Where each text is drawn, against its chart's box (an SVG does not show what falls outside).
-      const labels = await page.$$eval("figure.chart svg", (svgs) =>
-        svgs.flatMap((svg) => {
-          const chart = svg.getBoundingClientRect();
-          return [...svg.querySelectorAll("text")].map((text) => {
-            const box = text.getBoundingClientRect();
-            return {
-              text: text.textContent,
-              out: Math.max(chart.left - box.left, box.right - chart.right),
-            };
-          });
-        }),
+      const faults = await textFaults(page);
+      expect(faults.flatMap((f) => f.texts)).toContain("-30,000,000");
+      expect(faults.filter((f) => f.outside.length + f.crowded.length + f.intoPlot > 0)).toEqual(
+        [],
       );
-      expect(labels.map((l) => l.text)).toContain("-30,000,000");
-      // Each chart's legend, however many rows it takes, ends above its plot's highest label.
-      const layout = await page.$$eval("figure.chart svg", (svgs) =>
-        svgs.map((svg) => {
-          const texts = [...svg.querySelectorAll("text")].map((t) => ({
-            anchor: t.getAttribute("text-anchor"),
-            box: t.getBoundingClientRect(),
-          }));
-          const legend = texts.filter((t) => t.anchor === "start").map((t) => t.box.bottom);
-          const axis = texts.filter((t) => t.anchor === "end").map((t) => t.box.top);
-          return { legendBottom: Math.max(...legend), axisTop: Math.min(...axis) };
-        }),
-      );
-      expect(layout.filter((c) => c.legendBottom > c.axisTop)).toEqual([]);
-      expect(labels.filter((l) => l.out > 0.5)).toEqual([]);
       expect(errors).toEqual([]);
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, "report-large.png") });
       await page.context().close();
     },
   );
+
+  browserTest("a comparison of runs with long ids keeps its legend's entries apart", async () => {
+    const { page, errors } = await open(files.ids);
+    const faults = await textFaults(page);
+    expect(faults.flatMap((f) => f.texts)).toContain(LONG_IDS[0]);
+    expect(faults.filter((f) => f.outside.length + f.crowded.length + f.intoPlot > 0)).toEqual([]);
+    expect(errors).toEqual([]);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "compare-ids.png"), fullPage: true });
+    await page.context().close();
+  });
 
   browserTest(
     "the demo run's report renders every chart offline, no error, no request",

@@ -71,11 +71,33 @@ function render(height: number, option: Record<string, unknown>): string {
 }
 
 /**
- * Pixels per character of a value axis' labels at the widest: ECharts measures them narrower than
- * a wide sans-serif draws them (DejaVu Sans, Linux's usual system-ui: 0.64 em a digit at 12 px),
- * and a label such as -30,000,000 ran off the chart's left edge.
+ * The width of `text` in pixels at `size` px, as a wide sans-serif draws it (DejaVu Sans, Linux's
+ * usual system-ui). ECharts, measuring without a canvas, took Arial's narrower widths and laid out
+ * legend entries that ran into each other and axis labels that ran off the chart's edge; it now
+ * measures by this (below), as the margins here do. Where the font is narrower, a little room is
+ * left over.
  */
-const LABEL_CHAR_PX = 7.7;
+function textWidth(text: string, size = 12): number {
+  let em = 0;
+  for (const c of text) em += charEm(c);
+  return em * size;
+}
+
+function charEm(c: string): number {
+  if (c >= "0" && c <= "9") return 0.64;
+  if (c >= "A" && c <= "Z") return 0.72;
+  if (c >= "a" && c <= "z") return 0.6;
+  if (" .,:;'|!".includes(c)) return 0.34;
+  if ("-_()[]/".includes(c)) return 0.5;
+  return c.charCodeAt(0) < 128 ? 0.84 : 1;
+}
+
+// Process-wide: ECharts keeps one platform. Only its measuring without a canvas changes.
+echarts.setPlatformAPI({
+  measureText: (text, font) => ({
+    width: textWidth(text, Number(/(\d+(?:\.\d+)?)px/.exec(font ?? "")?.[1] ?? 12)),
+  }),
+});
 
 /**
  * The left margin of charts whose value axes span `values`: room for the widest label, which the
@@ -92,25 +114,24 @@ function leftFor(...values: readonly (readonly (number | null)[])[]): number {
       if (v > high) high = v;
     }
   }
-  const label = (v: number) => formatCount(Number(v.toPrecision(2))).length;
-  return Math.max(70, Math.ceil(Math.max(label(low), label(high)) * LABEL_CHAR_PX) + 10);
+  const label = (v: number) => textWidth(formatCount(Number(v.toPrecision(2))));
+  return Math.max(70, Math.ceil(Math.max(label(low), label(high))) + 10);
 }
 
-/** The gap between a price chart's legend items, and the height of a row of them as ECharts lays them out. */
+/** The gap between a legend's items, and the height of a row of them as ECharts lays them out. */
 const LEGEND_GAP = 16;
 const LEGEND_ROW_PX = 32;
 
 /**
  * Rows a legend of `names` takes across a chart, its items (a 25 px symbol, 5 px, the name) wrapped
- * LEGEND_GAP apart as ECharts wraps them. Names are measured as wide as the axis labels, wider than
- * ECharts measures them: at worst a row too many, never one too few.
+ * LEGEND_GAP apart as ECharts wraps them, measured as ECharts measures them (textWidth).
  */
 function legendRows(names: readonly string[]): number {
   const width = CHART_WIDTH - 10;
   let rows = 1;
   let used = 0;
   for (const name of names) {
-    const item = 30 + name.length * LABEL_CHAR_PX;
+    const item = 30 + textWidth(name);
     if (used > 0 && used + LEGEND_GAP + item > width) {
       rows++;
       used = item;
@@ -290,9 +311,11 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
 /** Equity curves of several runs on one time axis. */
 export function overlayChart(curves: readonly { name: string; curve: EquityCurve }[]): string {
   const left = leftFor(...curves.map(({ curve }) => curve.equity));
-  return render(360, {
-    legend: { top: 0, type: "plain" },
-    grid: { left, right: 20, top: curves.length > 6 ? 70 : 40, bottom: 30 },
+  // The plot moves down by the legend's rows past the first.
+  const legend = LEGEND_ROW_PX * (legendRows(curves.map(({ name }) => name)) - 1);
+  return render(360 + legend, {
+    legend: { top: 0, type: "plain", itemGap: LEGEND_GAP },
+    grid: { left, right: 20, top: 40 + legend, bottom: 30 },
     xAxis: timeAxis(0),
     yAxis: valueAxis(0),
     series: curves.map(({ name, curve }) => ({
