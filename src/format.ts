@@ -56,8 +56,13 @@ function fixed(x: number, digits: number): string | undefined {
   return `${sign}${whole}${digits > 0 ? `.${kept.slice(kept.length - digits)}` : ""}`;
 }
 
-/** A number with thousands separators and exactly `digits` decimals: 12,345.60. */
+/**
+ * A number with thousands separators and exactly `digits` decimals: 12,345.60. From 10^21, where
+ * JavaScript itself writes an exponent, four significant digits so: -3.595e+299 (a run of extreme
+ * prices), not 300 grouped digits.
+ */
 export function formatNumber(x: number, digits = 2): string {
+  if (Number.isFinite(x) && Math.abs(x) >= 1e21) return x.toPrecision(4).replace(/\.?0+e/, "e");
   const plain = Number.isFinite(x) ? fixed(x, digits) : undefined;
   return plain === undefined
     ? x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
