@@ -123,10 +123,11 @@ const LEGEND_GAP = 16;
 const LEGEND_ROW_PX = 32;
 
 /**
- * Rows a legend of `names` takes across a chart, its items (a 25 px symbol, 5 px, the name) wrapped
- * LEGEND_GAP apart as ECharts wraps them, measured as ECharts measures them (textWidth).
+ * How far a chart's plots move down for its legend of `names`: a row for each past the first, its
+ * items (a 25 px symbol, 5 px, the name) wrapped LEGEND_GAP apart as ECharts wraps them, measured
+ * as ECharts measures them (textWidth).
  */
-function legendRows(names: readonly string[]): number {
+function legendDrop(names: readonly string[]): number {
   const width = CHART_WIDTH - 10;
   let rows = 1;
   let used = 0;
@@ -137,7 +138,7 @@ function legendRows(names: readonly string[]): number {
       used = item;
     } else used += (used > 0 ? LEGEND_GAP : 0) + item;
   }
-  return rows;
+  return LEGEND_ROW_PX * (rows - 1);
 }
 
 const pairs = (s: Series) => s.x.map((x, i) => [x, s.y[i] ?? null]);
@@ -270,8 +271,7 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
     data: pairs(lines.get(name) ?? { x: [], y: [] }),
   });
   const left = leftFor(candles.low, candles.high, ...[...lines.values()].map((l) => l.y));
-  // The plots move down by the legend's rows past the first.
-  const legend = LEGEND_ROW_PX * (legendRows(["price", ...names, "buy fill", "sell fill"]) - 1);
+  const legend = legendDrop(["price", ...names, "buy fill", "sell fill"]);
   return render((hasPanel ? 420 : 320) + legend, {
     legend: { top: 0, itemGap: LEGEND_GAP },
     grid: hasPanel
@@ -311,8 +311,7 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
 /** Equity curves of several runs on one time axis. */
 export function overlayChart(curves: readonly { name: string; curve: EquityCurve }[]): string {
   const left = leftFor(...curves.map(({ curve }) => curve.equity));
-  // The plot moves down by the legend's rows past the first.
-  const legend = LEGEND_ROW_PX * (legendRows(curves.map(({ name }) => name)) - 1);
+  const legend = legendDrop(curves.map(({ name }) => name));
   return render(360 + legend, {
     legend: { top: 0, type: "plain", itemGap: LEGEND_GAP },
     grid: { left, right: 20, top: 40 + legend, bottom: 30 },
