@@ -83,6 +83,16 @@ interface Orders {
 export class TradingTally {
   readonly #symbols = new Map<string, { trading: SymbolTrading; pnl: PnlAccumulator }>();
   readonly #orders = new Map<string, Orders>();
+  readonly #rejections: boolean;
+
+  /**
+   * With `rejections: false` rejections are not counted and no order id is kept, so that memory
+   * follows the symbols, not the orders: for a caller that counts them elsewhere (the recorder,
+   * from the stored run as it closes it).
+   */
+  constructor({ rejections = true }: { rejections?: boolean } = {}) {
+    this.#rejections = rejections;
+  }
 
   add(event: Event): void {
     const role = cat.role(event.type);
@@ -103,6 +113,7 @@ export class TradingTally {
         const [counter, rejected] = COUNTERS[role.action];
         const trading = this.#state(field(symbol)).trading;
         trading[counter]++;
+        if (!this.#rejections) return;
         const orders = this.#ordersOf(event.type);
         const id = field(cat.orderIdField(event.type));
         if (orders.symbols.has(id)) return;
@@ -114,7 +125,9 @@ export class TradingTally {
       case "response": {
         const request = role.answers as EventType;
         const answered = cat.role(request);
-        if (role.verdict !== "rejected" || answered?.kind !== "request") return;
+        if (!this.#rejections || role.verdict !== "rejected" || answered?.kind !== "request") {
+          return;
+        }
         if (cat.symbolField(request) === undefined) return;
         const orders = this.#ordersOf(request);
         const id = field(cat.orderIdField(event.type));

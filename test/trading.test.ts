@@ -13,15 +13,22 @@ import {
   replay,
   tradingFrom,
 } from "../src/index.ts";
+import { tradingOf } from "../src/inspect/trading.ts";
 import { fixtureCopy, fixtureTest, recordDemoRuns, T0, tempDir } from "./helpers.ts";
 
-/** Every run of the file: the figures from its events equal inspect's. Returns the runs compared. */
+/**
+ * Every run of the file: the figures from its events equal inspect's, which the recorder stored as
+ * it closed the run (or which inspect computed), and those computed from SQL. Returns the runs
+ * compared.
+ */
 function expectSameFigures(path: string): number {
   const db = openRunsDb(path);
   try {
     const runs = listRuns(db);
     for (const { run_id } of runs) {
-      expect(tradingFrom(replay(db, { run: run_id }))).toEqual(inspectRun(db, run_id).trading);
+      const fromEvents = tradingFrom(replay(db, { run: run_id }));
+      expect(inspectRun(db, run_id).trading).toEqual(fromEvents);
+      expect(tradingOf(db, run_id)).toEqual(fromEvents);
     }
     return runs.length;
   } finally {

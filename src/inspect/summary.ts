@@ -10,7 +10,7 @@ import type { EventType } from "../events/catalog.ts";
 import { getRun, type RunRow } from "../runs.ts";
 import type { SymbolTrading } from "../trading.ts";
 import { countEvents, scanBarPeriods, symbolsOf, timeRange } from "./queries.ts";
-import { tradingOf, tradingTypes } from "./trading.ts";
+import { tradingOf, tradingTypes, withRejections } from "./trading.ts";
 
 /** The part of a run's detail that comes from its events. */
 export interface RunSummary {
@@ -60,16 +60,17 @@ interface StoredSummary {
 }
 
 /**
- * The summary of `run` from its events; `counts`, where the caller knows them exactly (the recorder
- * that stored every one of them), save a count of each table.
+ * The summary of `run` from its events; `counts` and `trading`, where the caller knows them exactly
+ * (the recorder that stored every one of them), save a count of each table and a read of its
+ * trading rows.
  */
 export function computeSummary(
   db: RunsDb,
   run: RunRow,
   counts: Record<EventType, bigint> = countEvents(db, run.run_id),
+  trading: SymbolTrading[] = tradingOf(db, run.run_id),
 ): RunSummary {
   const runId = run.run_id;
-  const trading = tradingOf(db, runId);
   const symbols = symbolsOf(db, runId, {
     known: trading.map((t) => t.symbol),
     skip: tradingTypes(db),
@@ -160,18 +161,20 @@ export function storeSummary(db: RunsDb, run: RunRow, summary: RunSummary): void
 
 /**
  * Computes and stores the summary of the run `runId`, just closed, whose events by type are
- * `counts`: the first `inspect --run` then reads it too. Best effort, as every cache: a failure
- * leaves it to be computed when asked.
+ * `counts` and whose trading, rejections left out, is `trading` (a TradingTally's, fed as the
+ * events were taken): the first `inspect --run` then reads it too. Best effort, as every cache: a
+ * failure leaves it to be computed when asked.
  */
 export function summarizeClosedRun(
   db: RunsDb,
   runId: string,
   counts: Record<EventType, bigint>,
+  trading: readonly SymbolTrading[],
 ): void {
   try {
     const run = db.sqlite.transaction(() => {
       const run = getRun(db, runId);
-      return { run, summary: computeSummary(db, run, counts) };
+      return { run, summary: computeSummary(db, run, counts, withRejections(db, runId, trading)) };
     })();
     storeSummary(db, run.run, run.summary);
   } catch {

@@ -17,70 +17,36 @@ export function tradingTypes(db: RunsDb): string[] {
 /**
  * Trading per symbol, sorted by symbol: requests, rejections, fills and average-cost P&L, as
  * {@link TradingTally} gives them from the events, answered from SQL so that inspect reads only
- * the columns it needs.
- * The catalog's roles say which types are requests, rejections and fills. Responses carry no
- * symbol: a rejection takes that of its request (its order id field holds the request's). The
- * rejections are read first, so that memory follows their number, and the requests then claim them in one pass over the run's rows: no lookup by order id,
- * whose index spans every run (and a replayed or re-seeded run repeats its order ids).
- * A rejection whose request is missing from the run is counted nowhere.
+ * the columns it needs. The catalog's roles say which types are requests, rejections and fills.
+ * Requests are counted by SQL, per symbol; rejections as {@link withRejections} counts them; fills
+ * are read in publication order (seq where runtape recorded it, else insertion order) for P&L.
  */
 export function tradingOf(db: RunsDb, runId: string): SymbolTrading[] {
   const bySymbol = new Map<string, SymbolTrading>();
-  const entry = (symbol: string) => {
-    let e = bySymbol.get(symbol);
-    if (e === undefined) {
-      e = emptyTrading(symbol);
-      bySymbol.set(symbol, e);
-    }
-    return e;
-  };
   const cat = db.catalog;
   const types = storedTypes(db);
   for (const request of types) {
     const role = cat.role(request);
     const symbol = cat.symbolField(request);
     if (role?.kind !== "request" || symbol === undefined) continue;
-    const [counter, rejectionCounter] = COUNTERS[role.action];
-    const rejected = new Map<string, number>();
-    for (const response of types) {
-      const answer = cat.role(response);
-      if (answer?.kind !== "response" || answer.answers !== request) continue;
-      if (answer.verdict !== "rejected") continue;
-      for (const { id } of db.sqlite
-        .query(
-          `SELECT ${cat.orderIdField(response)} AS id FROM ${cat.table(response)} WHERE run_id = ?`,
-        )
-        .iterate(runId) as IterableIterator<{ id: string }>) {
-        rejected.set(id, (rejected.get(id) ?? 0) + 1);
-      }
-    }
-    for (const row of db.sqlite
-      .query(
-        `SELECT ${cat.orderIdField(request)} AS id, ${symbol} AS symbol FROM ${cat.table(request)} WHERE run_id = ?`,
-      )
-      .iterate(runId) as IterableIterator<{ id: string; symbol: string }>) {
-      const e = entry(row.symbol);
-      e[counter]++;
-      const n = rejected.get(row.id);
-      if (n !== undefined) {
-        e[rejectionCounter] += n;
-        rejected.delete(row.id); // a second request for the same order must not count them again
-      }
-    }
+    const [counter] = COUNTERS[role.action];
+    const counts = db.sqlite
+      .query(`SELECT ${symbol}, count(*) FROM ${cat.table(request)} WHERE run_id = ? GROUP BY 1`)
+      .values(runId) as [string, bigint | number][];
+    for (const [name, n] of counts) entryOf(bySymbol, name)[counter] += Number(n);
   }
   const pnl = new Map<string, PnlAccumulator>();
-  // Publication order matters for P&L: seq where runtape recorded it, else insertion order.
-  // `+id` keeps SQLite from walking the whole table in rowid order instead of the run's index.
-  const order = hasSequence(db, runId) ? SEQ_COLUMN : "+id";
+  const order = publicationOrder(db, runId);
   for (const fills of types) {
     const symbol = cat.symbolField(fills);
     if (cat.role(fills)?.kind !== "fill" || symbol === undefined) continue;
     for (const fill of db.sqlite
       .query(
-        `SELECT ${symbol} AS symbol, side, quantity_filled, fill_price, commission FROM ${cat.table(fills)} WHERE run_id = ? ORDER BY ${order}`,
+        // `+id` keeps SQLite from walking the whole table in rowid order instead of the run's index.
+        `SELECT ${symbol} AS symbol, side, quantity_filled, fill_price, commission FROM ${cat.table(fills)} WHERE run_id = ? ORDER BY ${order === "id" ? "+id" : order}`,
       )
       .iterate(runId) as IterableIterator<PnlFill & { symbol: string }>) {
-      entry(fill.symbol).fills++;
+      entryOf(bySymbol, fill.symbol).fills++;
       let acc = pnl.get(fill.symbol);
       if (acc === undefined) {
         acc = new PnlAccumulator();
@@ -89,7 +55,77 @@ export function tradingOf(db: RunsDb, runId: string): SymbolTrading[] {
       acc.add(fill);
     }
   }
-  return [...bySymbol.values()]
-    .sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0))
-    .map((e) => ({ ...e, ...(pnl.get(e.symbol) ?? new PnlAccumulator()).result }));
+  const trading = [...bySymbol.values()].map((e) => ({
+    ...e,
+    ...(pnl.get(e.symbol) ?? new PnlAccumulator()).result,
+  }));
+  return withRejections(db, runId, trading);
+}
+
+/** The column that orders a run's rows as they were published: seq where runtape recorded it. */
+function publicationOrder(db: RunsDb, runId: string): string {
+  return hasSequence(db, runId) ? SEQ_COLUMN : "id";
+}
+
+/**
+ * `trading` (rejections not counted) with the rejections of the run's requests counted in, sorted
+ * by symbol. A rejection counts for the symbol of the first request (in publication order) of
+ * its order id and kind, even one that comes later; one whose request the run lacks counts
+ * nowhere. Answered by SQL: per kind of request that was rejected, the run's rejections joined
+ * to its requests grouped by order id, so that no row reaches JavaScript and memory follows
+ * neither the orders nor the rejections. A lookup by order id would not do: that index spans
+ * every run, and a replayed or re-seeded run repeats its order ids.
+ */
+export function withRejections(
+  db: RunsDb,
+  runId: string,
+  trading: readonly SymbolTrading[],
+): SymbolTrading[] {
+  const bySymbol = new Map(trading.map((t) => [t.symbol, { ...t }]));
+  const cat = db.catalog;
+  const types = storedTypes(db);
+  const order = publicationOrder(db, runId);
+  for (const request of types) {
+    const role = cat.role(request);
+    const symbol = cat.symbolField(request);
+    if (role?.kind !== "request" || symbol === undefined) continue;
+    const rejections = types.filter((response) => {
+      const answer = cat.role(response);
+      return (
+        answer?.kind === "response" &&
+        answer.answers === request &&
+        answer.verdict === "rejected" &&
+        db.sqlite
+          .query(`SELECT 1 FROM ${cat.table(response)} WHERE run_id = ? LIMIT 1`)
+          .get(runId) !== null
+      );
+    });
+    if (rejections.length === 0) continue;
+    const ids = rejections
+      .map((r) => `SELECT ${cat.orderIdField(r)} AS id FROM ${cat.table(r)} WHERE run_id = ?1`)
+      .join(" UNION ALL ");
+    const idField = cat.orderIdField(request);
+    // With one min() in a grouped query, SQLite takes the bare columns from the row holding it.
+    const firsts = `SELECT ${idField} AS id, ${symbol} AS symbol, min(${order}) FROM ${cat.table(request)} WHERE run_id = ?1 GROUP BY ${idField}`;
+    const counts = db.sqlite
+      .query(
+        `SELECT q.symbol, count(*) FROM (${ids}) AS x JOIN (${firsts}) AS q ON q.id = x.id GROUP BY q.symbol`,
+      )
+      .values(runId) as [string, bigint | number][];
+    const [, counter] = COUNTERS[role.action];
+    for (const [name, n] of counts) entryOf(bySymbol, name)[counter] += Number(n);
+  }
+  return [...bySymbol.values()].sort((a, b) =>
+    a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0,
+  );
+}
+
+/** The entry of `symbol` in `bySymbol`, added (all zero) if it has none. */
+function entryOf(bySymbol: Map<string, SymbolTrading>, symbol: string): SymbolTrading {
+  let e = bySymbol.get(symbol);
+  if (e === undefined) {
+    e = emptyTrading(symbol);
+    bySymbol.set(symbol, e);
+  }
+  return e;
 }
