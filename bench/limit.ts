@@ -18,19 +18,15 @@ interface Table {
   width: number;
 }
 
+/** Per table, the flat values of its rows: run id, fields, seq. */
+type Rows = Map<Table, SqlValue[]>;
+
 /**
- * Opens `path` for writing and builds the rows of `n` events (`event(i)`, i from 0); returns
- * the insertion itself, the part to time, which also closes the database. With `indexes` false
- * the schema's secondary indexes are dropped first: what the tables alone cost to write.
+ * The limit's database at `path`, open for writing, its run registered: `rowsOf(event, seq)` adds
+ * an event's row to a batch, `insert(batch)` writes one in a transaction, `close(n)` ends the run.
+ * With `indexes` false the schema's secondary indexes are dropped first.
  */
-export function prepareLimit(
-  path: string,
-  event: (i: number) => Event,
-  n: number,
-  runId: string,
-  batch: number,
-  indexes = true,
-): () => void {
+function openLimit(path: string, runId: string, indexes: boolean) {
   const db = openRunsDb(path, { mode: "write" });
   const sqlite = db.sqlite;
   readyForBatches(sqlite); // the recorder's own connection is set so, too
@@ -53,33 +49,29 @@ export function prepareLimit(
       width: columns.length,
     });
   }
-  // Per batch, per table, the flat values of its rows.
-  const batches: Map<Table, SqlValue[]>[] = [];
-  for (let i = 0; i < n; i++) {
-    if (i % batch === 0) batches.push(new Map());
-    const e = event(i) as unknown as Record<string, unknown> & { type: string };
-    const table = tables.get(e.type) as Table;
-    const rows = batches.at(-1) as Map<Table, SqlValue[]>;
-    const values = rows.get(table) ?? [];
-    rows.set(table, values);
-    values.push(runId);
-    for (const [name, field] of cat.fields(e.type)) {
-      const value = e[name];
-      values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
-    }
-    values.push(i + 1);
-  }
-  return () => {
-    sqlite.run("INSERT INTO runs (run_id, name, ts_start, status) VALUES (?, ?, 0, 'running')", [
-      runId,
-      runId,
-    ]);
-    sqlite.run("INSERT INTO runtape_runs (run_id, pid, host) VALUES (?, ?, ?)", [
-      runId,
-      process.pid,
-      hostname(),
-    ]);
-    for (const rows of batches) {
+  sqlite.run("INSERT INTO runs (run_id, name, ts_start, status) VALUES (?, ?, 0, 'running')", [
+    runId,
+    runId,
+  ]);
+  sqlite.run("INSERT INTO runtape_runs (run_id, pid, host) VALUES (?, ?, ?)", [
+    runId,
+    process.pid,
+    hostname(),
+  ]);
+  return {
+    add(rows: Rows, event: Event, seq: number): void {
+      const e = event as unknown as Record<string, unknown> & { type: string };
+      const table = tables.get(e.type) as Table;
+      const values = rows.get(table) ?? [];
+      rows.set(table, values);
+      values.push(runId);
+      for (const [name, field] of cat.fields(e.type)) {
+        const value = e[name];
+        values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
+      }
+      values.push(seq);
+    },
+    insert(rows: Rows): void {
       sqlite.run("BEGIN IMMEDIATE");
       for (const [{ chunk, one, width }, values] of rows) {
         const chunkWidth = width * CHUNK_ROWS;
@@ -89,16 +81,71 @@ export function prepareLimit(
         for (; i < values.length; i += width) one.run(values.slice(i, i + width));
       }
       sqlite.run("COMMIT");
-    }
-    sqlite.run(
-      "UPDATE runtape_runs SET events = ?, bar_periods = 'MINUTE', last_ts_event_ns = 1 WHERE run_id = ?",
-      [n, runId],
-    );
-    sqlite.run("UPDATE runs SET status = 'completed', ts_end = 1 WHERE run_id = ?", [runId]);
-    for (const { chunk, one } of tables.values()) {
-      chunk.finalize();
-      one.finalize();
-    }
-    db.close();
+    },
+    close(n: number): void {
+      sqlite.run(
+        "UPDATE runtape_runs SET events = ?, bar_periods = 'MINUTE', last_ts_event_ns = 1 WHERE run_id = ?",
+        [n, runId],
+      );
+      sqlite.run("UPDATE runs SET status = 'completed', ts_end = 1 WHERE run_id = ?", [runId]);
+      for (const { chunk, one } of tables.values()) {
+        chunk.finalize();
+        one.finalize();
+      }
+      db.close();
+    },
+  };
+}
+
+/**
+ * Opens `path` for writing and builds the rows of `n` events (`event(i)`, i from 0); returns
+ * the insertion itself, the part to time, which also closes the database. With `indexes` false
+ * the schema's secondary indexes are dropped first: what the tables alone cost to write.
+ */
+export function prepareLimit(
+  path: string,
+  event: (i: number) => Event,
+  n: number,
+  runId: string,
+  batch: number,
+  indexes = true,
+): () => void {
+  const limit = openLimit(path, runId, indexes);
+  const batches: Rows[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % batch === 0) batches.push(new Map());
+    limit.add(batches.at(-1) as Rows, event(i), i + 1);
+  }
+  return () => {
+    for (const rows of batches) limit.insert(rows);
+    limit.close(n);
+  };
+}
+
+/**
+ * The plainest recorder that streams: a bus subscriber that adds each event's row to the batch
+ * and inserts the batch, as the limit does, every `batch` events. `close()` inserts the rest and
+ * ends the run. What recording costs in memory when nothing is held but the batch.
+ */
+export function streamingRecorder(
+  path: string,
+  runId: string,
+  batch: number,
+): { take(event: Event): void; close(): void } {
+  const limit = openLimit(path, runId, true);
+  let rows: Rows = new Map();
+  let seq = 0;
+  return {
+    take(event) {
+      limit.add(rows, event, ++seq);
+      if (seq % batch === 0) {
+        limit.insert(rows);
+        rows = new Map();
+      }
+    },
+    close() {
+      limit.insert(rows);
+      limit.close(seq);
+    },
   };
 }

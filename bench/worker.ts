@@ -28,7 +28,7 @@ import {
 } from "../src/index.ts";
 import { SEQ_COLUMN } from "../src/schema.ts";
 import { barAt, mixedAt } from "./data.ts";
-import { prepareLimit } from "./limit.ts";
+import { prepareLimit, streamingRecorder } from "./limit.ts";
 
 const [kind, ...args] = process.argv.slice(2);
 const generators: Record<string, (i: number) => Event> = { bars: barAt, mixed: mixedAt };
@@ -161,6 +161,27 @@ function publishOnly(data: string, n: number): void {
   });
   for (let i = 0; i < n; i++) bus.publish(make(i));
   report({ seconds: (performance.now() - start) / 1000, events: seen });
+}
+
+/**
+ * The plainest streaming recorder (bench/limit.ts) on the same bus and events as the recorder:
+ * what recording takes in memory when nothing is held but the batch.
+ */
+function stream(data: string, n: number, path: string, runId: string, batch: number): void {
+  const make = generators[data] as (i: number) => Event;
+  const written = writtenBytes();
+  const start = performance.now();
+  const bus = new EventBus();
+  const recorder = streamingRecorder(path, runId, batch);
+  bus.subscribeAll((event) => recorder.take(event));
+  for (let i = 0; i < n; i++) bus.publish(make(i));
+  recorder.close();
+  report({
+    seconds: (performance.now() - start) / 1000,
+    events: n,
+    writeBytes: writtenBytes() - written,
+    fileBytes: statSync(path).size,
+  });
 }
 
 /** Replay into typed events published on a bus with one no-op subscriber. */
@@ -413,6 +434,15 @@ switch (kind) {
       args[3] as string,
       Number(args[4]),
       args[5] !== "no-indexes",
+    );
+    break;
+  case "stream":
+    stream(
+      args[0] as string,
+      Number(args[1]),
+      args[2] as string,
+      args[3] as string,
+      Number(args[4]),
     );
     break;
   case "publish-only":
