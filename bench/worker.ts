@@ -413,37 +413,25 @@ async function exportPlain(path: string, runId: string, out: string) {
   report({ seconds: (performance.now() - start) / 1000, events, exportBytes });
 }
 
+/** The arguments the recording cases begin with: data, events, database, run id. */
+const recording = () =>
+  [args[0] as string, Number(args[1]), args[2] as string, args[3] as string] as const;
+
 switch (kind) {
   case "record":
   case "record-publish":
     record(
-      args[0] as string,
-      Number(args[1]),
-      args[2] as string,
-      args[3] as string,
+      ...recording(),
       args[4] ? Number(args[4]) : undefined,
       (args[5] || undefined) as "wal" | "rollback" | undefined,
       kind === "record-publish",
     );
     break;
   case "limit":
-    limit(
-      args[0] as string,
-      Number(args[1]),
-      args[2] as string,
-      args[3] as string,
-      Number(args[4]),
-      args[5] !== "no-indexes",
-    );
+    limit(...recording(), Number(args[4]), args[5] !== "no-indexes");
     break;
   case "stream":
-    stream(
-      args[0] as string,
-      Number(args[1]),
-      args[2] as string,
-      args[3] as string,
-      Number(args[4]),
-    );
+    stream(...recording(), Number(args[4]));
     break;
   case "publish-only":
     publishOnly(args[0] as string, Number(args[1]));
