@@ -5,6 +5,7 @@
  * the bench's fresh processes cannot separate. Cases:
  *
  * - `encode DB RUN [N]`: `encodeEvent` of the run's first N events (300,000), replayed beforehand
+ * - `decode FILE [N]`: `decodeEvent` of the first N lines (300,000) of an NDJSON file
  * - `replay DB RUN`: `replay` onto a bus with one subscriber
  * - `record bars|mixed DIR [N]`: the recorder on N events (1M) built beforehand, into a fresh
  *   file in DIR
@@ -14,7 +15,7 @@
  * Prints both medians and the median of the per-round ratios A/B (above 1: B is faster), with
  * its spread.
  */
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Event } from "../src/index.ts";
@@ -28,7 +29,7 @@ const { positionals, values } = parseArgs({
 });
 const [dirA, dirB, kind, ...args] = positionals;
 if (dirA === undefined || dirB === undefined || kind === undefined) {
-  throw new Error("usage: bun bench/ab.ts A B encode|replay|record|cli ARGS… [--rounds N]");
+  throw new Error("usage: bun bench/ab.ts A B encode|decode|replay|record|cli ARGS… [--rounds N]");
 }
 const [a, b] = (await Promise.all(
   [dirA, dirB].map((dir) => import(resolve(dir, "src/index.ts"))),
@@ -46,6 +47,15 @@ function theCase(): (lib: Library, dir: string) => void {
         sink += line.charCodeAt(line.length - 1); // a line is written whole: flatten it
       }
       if (sink === 0) throw new Error("nothing encoded");
+    };
+  }
+  if (kind === "decode") {
+    const text = readFileSync(first, "utf8");
+    const lines = text.split("\n", Number(second || 300_000)).filter((line) => line !== "");
+    return (lib) => {
+      let sink = 0;
+      for (const line of lines) sink += lib.decodeEvent(line).type.length;
+      if (sink === 0) throw new Error("nothing decoded");
     };
   }
   if (kind === "replay") {
@@ -80,7 +90,7 @@ function theCase(): (lib: Library, dir: string) => void {
       if (exitCode > 1) throw new Error(`${binary} ${args.join(" ")} exited ${exitCode}`);
     };
   }
-  throw new Error(`unknown case ${kind}: encode, replay, record or cli`);
+  throw new Error(`unknown case ${kind}: encode, decode, replay, record or cli`);
 }
 
 const run = theCase();
