@@ -54,6 +54,42 @@ const isNumberChar = (c: number) =>
 
 /**
  * The source text of each number that is the value of a top-level member of `text` named in
+ * `names` (whose quoted forms are `quoted`), by name. In a line with no backslash, no string
+ * holds a quote, so `"name"` occurs only as a whole key or string value; where it occurs once,
+ * followed by a colon, it is the member's key if the line has that member at all (a key nested
+ * in another object may be read instead only where the top level lacks the name, whose value
+ * is then never asked for). Found so, a member costs two indexOf calls instead of a walk over
+ * the line; anything else is walked ({@link topLevelNumbers}).
+ */
+function integerTokens(
+  text: string,
+  names: readonly string[],
+  quoted: readonly string[],
+): Map<string, string> {
+  if (text.includes("\\")) return topLevelNumbers(text, names);
+  const out = new Map<string, string>();
+  for (let k = 0; k < names.length; k++) {
+    const q = quoted[k] as string;
+    const at = text.indexOf(q);
+    if (at === -1) continue;
+    if (text.indexOf(q, at + 1) !== -1) return topLevelNumbers(text, names);
+    let i = at + q.length;
+    while (isSpace(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== 58) return topLevelNumbers(text, names);
+    i++;
+    while (isSpace(text.charCodeAt(i))) i++;
+    let end = i;
+    while (isNumberChar(text.charCodeAt(end))) end++;
+    if (end > i) out.set(names[k] as string, text.slice(i, end));
+  }
+  return out;
+}
+
+/** JSON's whitespace: space, tab, line feed, carriage return. */
+const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
+
+/**
+ * The source text of each number that is the value of a top-level member of `text` named in
  * `names`, by name. `text` is a JSON object that JSON.parse has accepted, so a scan of quotes,
  * brackets and commas is enough: strings are skipped whole (a 10 MB one by a single indexOf),
  * nested values ignored, and a key is only read where a number follows it.
@@ -117,17 +153,22 @@ function wellFormed(value: unknown): boolean {
   return true;
 }
 
-const integers = new Map<string, readonly string[]>();
-/** The names of `type`'s 64-bit integer fields, read from their source text. */
-function integerFields(type: EventType): readonly string[] {
-  let names = integers.get(type);
-  if (names === undefined) {
-    names = fieldsOf(type)
+/** A type's 64-bit integer fields, read from their source text: names, and names as JSON. */
+interface IntegerFields {
+  names: readonly string[];
+  quoted: readonly string[];
+}
+const integers = new Map<string, IntegerFields>();
+function integerFields(type: EventType): IntegerFields {
+  let fields = integers.get(type);
+  if (fields === undefined) {
+    const names = fieldsOf(type)
       .filter(([, field]) => field.kind === "ns" || field.kind === "int")
       .map(([name]) => name);
-    integers.set(type, names);
+    fields = { names, quoted: names.map((name) => JSON.stringify(name)) };
+    integers.set(type, fields);
   }
-  return names;
+  return fields;
 }
 
 const NON_FINITE: Record<string, number> = {
@@ -157,8 +198,8 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
   if (!isEventType(type)) {
     throw new InvalidEventError(String(type ?? "event"), "type", type, "unknown event type");
   }
-  const integerNames = integerFields(type);
-  const raw = topLevelNumbers(line, integerNames);
+  const { names: integerNames, quoted } = integerFields(type);
+  const raw = integerTokens(line, integerNames, quoted);
   for (const [name, field] of fieldsOf(type as EventType)) {
     const value = record[name];
     if (value === undefined || value === null) continue;

@@ -183,6 +183,39 @@ describe("NDJSON", () => {
         s: Number.NEGATIVE_INFINITY,
       },
     });
+    // Lines with no backslash, where a name is looked up rather than walked to: a name that is
+    // also a string value, a nested key before the member, a member given twice (JSON.parse keeps
+    // the last). 2^53 + 1 and + 3 are no floats: a wrong token reads as another integer.
+    const head = `{"type":"BarProcessed","ts_event_ns":${T0},"ts_created_ns":${T0}`;
+    const prices = `"bar_period":"DAY","open":1,"high":1,"low":1,"close":1`;
+    const cases: [string, bigint][] = [
+      [
+        `${head},"symbol":"volume",${prices},"volume":9007199254740993,"indicators":{}}`,
+        2n ** 53n + 1n,
+      ],
+      [
+        `${head},"indicators":{"volume":9007199254740995},"symbol":"A",${prices},"volume":9007199254740993}`,
+        2n ** 53n + 1n,
+      ],
+      [
+        `${head},"symbol":"A",${prices},"volume":9007199254740995,"indicators":{},"volume":9007199254740993}`,
+        2n ** 53n + 1n,
+      ],
+    ];
+    for (const [text, volume] of cases) expect(decodeEvent(text)).toMatchObject({ volume });
+    // An escaped member's key does not spell its name; a nested key does.
+    const escapedBeside = `${head.replace('"ts_event_ns"', '"ts\\u005fevent_ns"')},"symbol":"A",${prices},"volume":null,"indicators":{"ts_event_ns":3}}`;
+    expect(decodeEvent(escapedBeside)).toMatchObject({
+      ts_event_ns: T0,
+      indicators: { ts_event_ns: 3 },
+    });
+    // A member left out (filled by its default) beside a nested key of its name.
+    const defaulted = decodeEvent(
+      `{"type":"BarProcessed","ts_event_ns":${T0},"symbol":"A",${prices},"volume":null,"indicators":{"ts_created_ns":5}}`,
+      { defaults: true },
+    );
+    expect(defaulted).toMatchObject({ ts_event_ns: T0, indicators: { ts_created_ns: 5 } });
+    expect((defaulted as Event & { ts_created_ns: bigint }).ts_created_ns).not.toBe(5n);
   });
 
   test("decodeEvent throws InvalidEventError naming the field", () => {
