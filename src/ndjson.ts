@@ -128,13 +128,19 @@ function topLevelNumbers(text: string, names: readonly string[]): Map<string, st
       const key =
         backslash === -1 || backslash > keyEnd
           ? nameAt(text, keyStart + 1, keyEnd, names)
-          : (JSON.parse(text.slice(keyStart, keyEnd + 1)) as string);
-      if (key !== undefined && names.includes(key)) out.set(key, text.slice(i, end));
+          : escapedName(text.slice(keyStart, keyEnd + 1), names);
+      if (key !== undefined) out.set(key, text.slice(i, end));
       keyStart = -1;
       i = end - 1;
     }
   }
   return out;
+}
+
+/** The one of `names` that `quoted`, a key with escapes in it, spells, if any. */
+function escapedName(quoted: string, names: readonly string[]): string | undefined {
+  const key = JSON.parse(quoted) as string;
+  return names.includes(key) ? key : undefined;
 }
 
 /** The one of `names` that `text` holds from `start` to `end`, if any. */
