@@ -9,6 +9,8 @@
  * - `replay DB RUN`: `replay` onto a bus with one subscriber
  * - `record bars|mixed DIR [N]`: the recorder on N events (1M) built beforehand, into a fresh
  *   file in DIR
+ * - `runs bars|mixed DIR [R] [E]`: R runs (200) of E events (100) each, built beforehand, recorded
+ *   one after the other into a fresh file in DIR: what a sweep of short backtests pays per run
  * - `cli -- ARGS…`: each checkout's compiled binary (`bun run build` in it first) run with ARGS,
  *   timed by the wall clock from spawn to exit: start-up is what such a command costs
  *
@@ -29,7 +31,9 @@ const { positionals, values } = parseArgs({
 });
 const [dirA, dirB, kind, ...args] = positionals;
 if (dirA === undefined || dirB === undefined || kind === undefined) {
-  throw new Error("usage: bun bench/ab.ts A B encode|decode|replay|record|cli ARGS… [--rounds N]");
+  throw new Error(
+    "usage: bun bench/ab.ts A B encode|decode|replay|record|runs|cli ARGS… [--rounds N]",
+  );
 }
 const [a, b] = (await Promise.all(
   [dirA, dirB].map((dir) => import(resolve(dir, "src/index.ts"))),
@@ -82,6 +86,20 @@ function theCase(): (lib: Library, dir: string) => void {
       recorder.close();
     };
   }
+  if (kind === "runs") {
+    const make = (first === "mixed" ? mixedAt : barAt) as (i: number) => Event;
+    const [runs, length] = [Number(third ?? 200), Number(args[3] ?? 100)];
+    const events = Array.from({ length }, (_, i) => make(i));
+    const path = join(second || "/tmp", "ab-runs.db");
+    return (lib) => {
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+      for (let k = 0; k < runs; k++) {
+        const recorder = lib.Recorder.start(path, { runId: `run-${k}` });
+        for (const event of events) recorder.record(event);
+        recorder.close();
+      }
+    };
+  }
   if (kind === "cli") {
     return (_lib, dir) => {
       const binary = join(dir, "dist/runtape");
@@ -90,7 +108,7 @@ function theCase(): (lib: Library, dir: string) => void {
       if (exitCode > 1) throw new Error(`${binary} ${args.join(" ")} exited ${exitCode}`);
     };
   }
-  throw new Error(`unknown case ${kind}: encode, decode, replay, record or cli`);
+  throw new Error(`unknown case ${kind}: encode, decode, replay, record, runs or cli`);
 }
 
 const run = theCase();
