@@ -79,7 +79,7 @@ function generation(make: (i: number) => Event, n: number): number {
  * the events is timed apart and taken off: what is left is what recording costs the publisher.
  * `batchSize` overrides the recorder's (to measure an earlier setting). With `timePublish`, each
  * `bus.publish` is timed too: two clock reads an event, ~80 ms per 1M events on this machine, so
- * not in the runs whose speed is compared with the limit.
+ * not in the runs whose speed is compared with the limit. `collectGarbage` is the recorder's option.
  */
 function record(
   data: string,
@@ -88,14 +88,19 @@ function record(
   runId: string,
   batchSize?: number,
   journal?: "wal" | "rollback",
-  timePublish = false,
+  { timePublish = false, collectGarbage = false } = {},
 ): void {
   const make = generators[data] as (i: number) => Event;
   const generating = generation(make, n);
   const written = writtenBytes();
   const start = performance.now();
   const bus = new EventBus();
-  const recorder = Recorder.start(path, { runId, journal, ...(batchSize && { batchSize }) });
+  const recorder = Recorder.start(path, {
+    runId,
+    journal,
+    collectGarbage,
+    ...(batchSize && { batchSize }),
+  });
   recorder.attach(bus);
   let publishing = 0;
   let longest = 0;
@@ -420,11 +425,12 @@ const recording = () =>
 switch (kind) {
   case "record":
   case "record-publish":
+  case "record-collect":
     record(
       ...recording(),
       args[4] ? Number(args[4]) : undefined,
       (args[5] || undefined) as "wal" | "rollback" | undefined,
-      kind === "record-publish",
+      { timePublish: kind === "record-publish", collectGarbage: kind === "record-collect" },
     );
     break;
   case "limit":

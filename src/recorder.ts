@@ -46,6 +46,16 @@ export interface RecorderOptions {
    * for the next try); a crash may also lose the batch being stored.
    */
   thread?: boolean;
+  /**
+   * Ask Bun for a full garbage collection (`Bun.gc(true)`) each time another `batchSize` events
+   * are stored. A stored batch is garbage that JavaScriptCore keeps room for until it collects
+   * its old objects, so the heap grows batch by batch first: a 1M-event mixed recording peaks at
+   * ~70 MB with it, ~110 MB without (bars: ~65 and ~80 MB), for about the same CPU. Each
+   * collection pauses the whole process for as long as its heap takes to mark, a few ms where
+   * the recorder is most of it: for a process that records and does little else, as `runtape
+   * record` does. Default false: a library leaves its host's collections to the host.
+   */
+  collectGarbage?: boolean;
 }
 
 const OptionsSchema = v.object({
@@ -53,6 +63,7 @@ const OptionsSchema = v.object({
   flushIntervalMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))),
   journal: v.optional(v.picklist(["wal", "rollback"], 'expected "wal" or "rollback"')),
   thread: v.optional(v.boolean()),
+  collectGarbage: v.optional(v.boolean()),
 });
 
 function checkOptions(options: RecorderOptions): void {
@@ -177,6 +188,9 @@ export class Recorder {
   #seq = 0;
   #refused = 0;
   #pending = 0;
+  readonly #collect: boolean;
+  /** Events stored since the last collection asked for (see RecorderOptions.collectGarbage). */
+  #uncollected = 0;
   /** A batch the sink could not store: the timer tries again. */
   #unstored = false;
   #oldestAt = 0;
@@ -197,6 +211,7 @@ export class Recorder {
     this.#ownsDb = ownsDb;
     this.runId = runId;
     this.#batchSize = options.batchSize ?? 16_384;
+    this.#collect = options.collectGarbage === true;
     this.#intervalMs = options.flushIntervalMs ?? 100;
     const tables = tableSql(db.catalog);
     const writers = db.catalog.types.map((type, t): [string, TableWriter] => {
@@ -434,13 +449,20 @@ export class Recorder {
    * one-line error: the batch stays taken.
    */
   #store(wait: boolean, counters = false): void {
+    const events = this.#pending;
     try {
-      if (this.#pending > 0 || counters) this.#sink.hand(this.#batch());
+      if (events > 0 || counters) this.#sink.hand(this.#batch());
       if (wait) this.#sink.drain();
       this.#unstored = false;
     } catch (error) {
       this.#unstored = true;
       throw toDbError(this.#db.path, error);
+    }
+    if (!this.#collect) return;
+    this.#uncollected += events;
+    if (this.#uncollected >= this.#batchSize) {
+      this.#uncollected = 0;
+      Bun.gc(true);
     }
   }
 

@@ -273,6 +273,65 @@ describe("batching and flushing", () => {
   });
 });
 
+/**
+ * The calls of Bun.gc while `body` runs, each with the rows stored when it came; Bun.gc itself
+ * still runs.
+ */
+function collections(path: string, body: () => void): [number, boolean | undefined][] {
+  const calls: [number, boolean | undefined][] = [];
+  const gc = Bun.gc;
+  Bun.gc = (force?: boolean) => {
+    calls.push([count(path), force]);
+    gc(force);
+  };
+  try {
+    body();
+  } finally {
+    Bun.gc = gc;
+  }
+  return calls;
+}
+
+describe("collectGarbage", () => {
+  test("asks for a full collection each time another batchSize events are stored, after they are", () => {
+    const path = newDb();
+    const calls = collections(path, () => {
+      const recorder = Recorder.start(path, {
+        batchSize: 5,
+        flushIntervalMs: 600_000,
+        collectGarbage: true,
+      });
+      const events = numbered([...sampleEvents(), ...sampleEvents()].slice(0, 15));
+      for (const e of events.slice(0, 12)) recorder.record(e); // two batches by size: 5, 10
+      recorder.flush(); // 12: two since the last collection
+      for (const e of events.slice(12)) recorder.record(e);
+      recorder.close(); // 15: five since
+    });
+    expect(calls).toEqual([
+      [5, true],
+      [10, true],
+      [15, true],
+    ]);
+  });
+
+  test("is off by default: the host's collections are its own", () => {
+    const path = newDb();
+    const calls = collections(path, () => {
+      const recorder = Recorder.start(path, { batchSize: 5 });
+      for (const e of numbered(sampleEvents().slice(0, 12))) recorder.record(e);
+      recorder.close();
+    });
+    expect(calls).toEqual([]);
+    expect(count(path)).toBe(12);
+  });
+
+  test("an option that is not a boolean is refused", () => {
+    expect(() => Recorder.start(newDb(), { collectGarbage: 1 as unknown as boolean })).toThrow(
+      "recorder option collectGarbage",
+    );
+  });
+});
+
 describe("on a writer thread (the thread option)", () => {
   const boom = (path: string) => {
     const other = new Database(path);

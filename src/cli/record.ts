@@ -97,6 +97,9 @@ export default defineCommand({
       metadata,
       journal,
       thread: args.thread === true,
+      // This process records and does nothing else: a collection per batch keeps its memory at
+      // about a batch's (1M mixed events: ~70 MB, not ~110), for ~5% of the time.
+      collectGarbage: true,
       signal: abort.signal,
       onStart: (started) => {
         recorder = started;
