@@ -213,3 +213,27 @@ describe("runtape record", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+test("record asks for a full collection per batch stored (the recorder's collectGarbage)", async () => {
+  const dir = tempDir();
+  const forced: (boolean | undefined)[] = [];
+  const gc = Bun.gc;
+  Bun.gc = (force?: boolean) => {
+    forced.push(force);
+    gc(force);
+  };
+  let result: Awaited<ReturnType<typeof runtape>>;
+  try {
+    // 8,500 bar times of one symbol: two events each and the orders, past one batch of 16,384.
+    result = await runtape(["record", "--bars", "8500", "--symbols", "AAA"], { cwd: dir });
+  } finally {
+    Bun.gc = gc;
+  }
+  expect(result.code).toBe(0);
+  const events = Object.values(typeCounts(join(dir, "runs.db"), result.stdout.trim())).reduce(
+    (n, k) => n + k,
+    0,
+  );
+  expect(forced).toEqual(Array(Math.floor(events / 16_384)).fill(true));
+  expect(forced.length).toBeGreaterThan(0);
+});
