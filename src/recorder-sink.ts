@@ -49,6 +49,8 @@ export interface WriterData {
   path: string;
   journal: "wal" | "rollback";
   tables: readonly TableSql[];
+  /** Collect the thread's heap after each batch it stores (the Recorder's `collectGarbage`). */
+  collectGarbage: boolean;
   /** See the FLAG_ indexes. */
   flag: Int32Array;
   /** The thread's failures, as {@link WriteFailure}, read without the event loop. */

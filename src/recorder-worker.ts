@@ -17,7 +17,7 @@ import {
   type WriterData,
 } from "./recorder-sink.ts";
 
-const { path, journal, tables, flag, port } = workerData as WriterData;
+const { path, journal, tables, collectGarbage, flag, port } = workerData as WriterData;
 
 const done = (failed: boolean) => {
   Atomics.store(flag, FLAG_FAILED, failed ? 1 : 0);
@@ -65,4 +65,6 @@ parentPort?.on("message", (message: Batch[] | "close") => {
     port.postMessage(failure);
     done(true);
   }
+  // Once the recorder may go on: the batch's copy is garbage, and the pause is this thread's.
+  if (collectGarbage) Bun.gc(true);
 });

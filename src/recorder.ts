@@ -53,7 +53,9 @@ export interface RecorderOptions {
    * ~70 MB with it, ~110 MB without (bars: ~63 and ~80 MB), for up to ~10% more time. Each
    * collection pauses the whole process for as long as its heap takes to mark, a few ms where
    * the recorder is most of it: for a process that records and does little else, as `runtape
-   * record` does. Default false: a library leaves its host's collections to the host.
+   * record` does. With `thread`, the writer thread also collects its own heap after each batch it
+   * stores, once the recorder may go on. Default false: a library leaves its host's collections
+   * to the host.
    */
   collectGarbage?: boolean;
 }
@@ -235,7 +237,7 @@ export class Recorder {
     // The thread opens the file by its full path: the process may change directory before it does.
     const path = resolve(db.path);
     this.#sink = options.thread
-      ? threadSink({ path, journal: journalOf(db), tables }, inline)
+      ? threadSink({ path, journal: journalOf(db), tables, collectGarbage: this.#collect }, inline)
       : inline();
     this.#timer = setInterval(() => this.#flushIfDue(), Math.max(1, this.#intervalMs / 2));
     this.#timer.unref();

@@ -314,6 +314,30 @@ describe("collectGarbage", () => {
     ]);
   });
 
+  test("on a writer thread too: the recorder collects its own heap per batchSize events handed over", () => {
+    const path = newDb();
+    const events = numbered([...sampleEvents(), ...sampleEvents()].slice(0, 15));
+    const forced: (boolean | undefined)[] = [];
+    const gc = Bun.gc;
+    Bun.gc = (force?: boolean) => {
+      forced.push(force);
+    };
+    try {
+      const recorder = Recorder.start(path, {
+        batchSize: 5,
+        flushIntervalMs: 600_000,
+        thread: true,
+        collectGarbage: true,
+      });
+      for (const e of events) recorder.record(e);
+      recorder.close();
+    } finally {
+      Bun.gc = gc;
+    }
+    expect(forced).toEqual([true, true, true]);
+    expect([...replay(path)]).toEqual(events);
+  });
+
   test("is off by default: the host's collections are its own", () => {
     const path = newDb();
     const calls = collections(path, () => {
