@@ -62,6 +62,8 @@ export interface RerunOptions {
    * that works between events, at more CPU; in line by default.
    */
   thread?: boolean;
+  /** The Recorder's `collectGarbage` option: for a process that runs the backtest and little else. */
+  collectGarbage?: boolean;
 }
 
 /** The new run: a {@link RunRef} for diff, replay and golden checks, with its summary and parent. */
@@ -126,6 +128,7 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
         runId: options.runId,
         name: options.name ?? `backtest of ${file ?? "a strategy"}`,
         thread: options.thread,
+        collectGarbage: options.collectGarbage,
         config: { mode: "backtest", seed, broker, feed: feedConfig, lineage },
         metadata: { lineage },
         failureMetadata: (error) => ({

@@ -274,37 +274,46 @@ describe("batching and flushing", () => {
 });
 
 /**
- * The calls of Bun.gc while `body` runs, each with the rows stored when it came; Bun.gc itself
- * still runs.
+ * Runs `body` with Bun.gc replaced by a spy and the recorder's clock (performance.now) by one that
+ * moves only when told: `advance(ms)`. Returns the spy's calls, each with the rows stored when it
+ * came (with `path`) and its argument. A call takes `ms` of that clock instead of collecting.
  */
-function collections(path: string, body: () => void): [number, boolean | undefined][] {
+async function collections(
+  path: string | undefined,
+  body: (advance: (ms: number) => void) => void | Promise<void>,
+  ms = 0,
+): Promise<[number, boolean | undefined][]> {
   const calls: [number, boolean | undefined][] = [];
-  const gc = Bun.gc;
+  const { gc } = Bun;
+  const now = performance.now;
+  let clock = now.call(performance);
+  performance.now = () => clock;
   Bun.gc = (force?: boolean) => {
-    calls.push([count(path), force]);
-    gc(force);
+    calls.push([path === undefined ? 0 : count(path), force]);
+    clock += ms;
   };
   try {
-    body();
+    await body((by) => {
+      clock += by;
+    });
   } finally {
     Bun.gc = gc;
+    performance.now = now;
   }
   return calls;
 }
 
 describe("collectGarbage", () => {
-  test("asks for a full collection each time another batchSize events are stored, after they are", () => {
+  const collecting = { batchSize: 5, flushIntervalMs: 600_000, collectGarbage: true };
+  const events = numbered([...sampleEvents(), ...sampleEvents()].slice(0, 20));
+
+  test("asks for a full collection each time another batchSize events are stored, after they are", async () => {
     const path = newDb();
-    const calls = collections(path, () => {
-      const recorder = Recorder.start(path, {
-        batchSize: 5,
-        flushIntervalMs: 600_000,
-        collectGarbage: true,
-      });
-      const events = numbered([...sampleEvents(), ...sampleEvents()].slice(0, 15));
+    const calls = await collections(path, () => {
+      const recorder = Recorder.start(path, collecting);
       for (const e of events.slice(0, 12)) recorder.record(e); // two batches by size: 5, 10
       recorder.flush(); // 12: two since the last collection
-      for (const e of events.slice(12)) recorder.record(e);
+      for (const e of events.slice(12, 15)) recorder.record(e);
       recorder.close(); // 15: five since
     });
     expect(calls).toEqual([
@@ -314,35 +323,48 @@ describe("collectGarbage", () => {
     ]);
   });
 
-  test("on a writer thread too: the recorder collects its own heap per batchSize events handed over", () => {
+  test("skips a collection until ten times what the last one took has passed since it", async () => {
     const path = newDb();
-    const events = numbered([...sampleEvents(), ...sampleEvents()].slice(0, 15));
-    const forced: (boolean | undefined)[] = [];
-    const gc = Bun.gc;
-    Bun.gc = (force?: boolean) => {
-      forced.push(force);
-    };
-    try {
-      const recorder = Recorder.start(path, {
-        batchSize: 5,
-        flushIntervalMs: 600_000,
-        thread: true,
-        collectGarbage: true,
-      });
-      for (const e of events) recorder.record(e);
-      recorder.close();
-    } finally {
-      Bun.gc = gc;
-    }
-    expect(forced).toEqual([true, true, true]);
-    expect([...replay(path)]).toEqual(events);
+    const calls = await collections(
+      path,
+      (advance) => {
+        const recorder = Recorder.start(path, collecting);
+        for (const e of events.slice(0, 5)) recorder.record(e); // collected: it takes 20 ms
+        for (const e of events.slice(5, 10)) recorder.record(e); // 0 ms after it: skipped
+        advance(199);
+        for (const e of events.slice(10, 15)) recorder.record(e); // 199 ms: skipped
+        advance(1);
+        for (const e of events.slice(15, 20)) recorder.record(e); // 200 ms: collected
+        recorder.close();
+      },
+      20,
+    );
+    expect(calls).toEqual([
+      [5, true],
+      [20, true],
+    ]);
   });
 
-  test("is off by default: the host's collections are its own", () => {
+  test("on a writer thread too: the recorder collects its own heap per batchSize events handed over", async () => {
     const path = newDb();
-    const calls = collections(path, () => {
+    const calls = await collections(undefined, () => {
+      const recorder = Recorder.start(path, { ...collecting, thread: true });
+      for (const e of events.slice(0, 15)) recorder.record(e);
+      recorder.close();
+    });
+    expect(calls).toEqual([
+      [0, true],
+      [0, true],
+      [0, true],
+    ]);
+    expect([...replay(path)]).toEqual(events.slice(0, 15));
+  });
+
+  test("is off by default: the host's collections are its own", async () => {
+    const path = newDb();
+    const calls = await collections(path, () => {
       const recorder = Recorder.start(path, { batchSize: 5 });
-      for (const e of numbered(sampleEvents().slice(0, 12))) recorder.record(e);
+      for (const e of events.slice(0, 12)) recorder.record(e);
       recorder.close();
     });
     expect(calls).toEqual([]);

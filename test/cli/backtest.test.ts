@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { binary } from "./run.ts";
-import { lines, storedRuns } from "./support.ts";
+import { expectCollections, lines, storedRuns } from "./support.ts";
 
 const DEMO_STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
 const RECORD = [
@@ -85,6 +85,14 @@ describe("runtape backtest", () => {
       feed: { demo: { bars: 40 } },
       lineage: { parent_run_id: null },
     });
+  });
+
+  test("asks for a full collection per batch stored, as record does (the recorder's collectGarbage)", async () => {
+    const here = tempDir();
+    // The demo feed of 8,500 bar times of one symbol: past one batch of 16,384 events.
+    await expectCollections(join(here, "runs.db"), () =>
+      backtest(["--bars", "8500", "--symbols", "AAA"], here),
+    );
   });
 
   test("usage errors exit 2 and record nothing; a bad strategy exits 1 with one line, its run failed", async () => {

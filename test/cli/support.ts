@@ -1,4 +1,4 @@
-import { test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { catalog, EVENT_TYPES, type EventType } from "../../src/index.ts";
 import { rawDb, rowCounts } from "../helpers.ts";
@@ -111,4 +111,32 @@ export async function atTerminal(
   });
   const [screen, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
   return { code, screen };
+}
+
+/**
+ * Runs an in-process command with Bun.gc replaced by a spy that collects nothing (a collection
+ * that took time could have the next one skipped), and checks what a recording that collects
+ * (the Recorder's collectGarbage) asks for: one full collection per 16,384 events of the run it
+ * made, and at least one. The command must print the run id first on stdout.
+ */
+export async function expectCollections(
+  db: string,
+  run: () => Promise<{ code: number; stdout: string }>,
+): Promise<void> {
+  const forced: (boolean | undefined)[] = [];
+  const { gc } = Bun;
+  Bun.gc = (force?: boolean) => {
+    forced.push(force);
+  };
+  let result: { code: number; stdout: string };
+  try {
+    result = await run();
+  } finally {
+    Bun.gc = gc;
+  }
+  expect(result.code).toBe(0);
+  const runId = lines(result.stdout)[0] as string;
+  const events = Object.values(typeCounts(db, runId)).reduce((n, k) => n + k, 0);
+  expect(forced.length).toBeGreaterThan(0);
+  expect(forced).toEqual(Array(Math.floor(events / 16_384)).fill(true));
 }
