@@ -25,9 +25,17 @@ const dir = mkdtempSync(join(tmpdir(), "runtape-bench-"));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function worker(...args: (string | number)[]): Promise<Sample> {
+  return workerWith({}, ...args);
+}
+
+/** A {@link worker} with `env` added to the bench's environment. */
+async function workerWith(
+  env: Record<string, string>,
+  ...args: (string | number)[]
+): Promise<Sample> {
   const proc = Bun.spawn(
     [process.execPath, join(import.meta.dir, "worker.ts"), ...args.map(String)],
-    { stdout: "pipe", stderr: "inherit" },
+    { stdout: "pipe", stderr: "inherit", env: { ...process.env, ...env } },
   );
   const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
   if (code !== 0) throw new Error(`bench worker ${args.join(" ")} exited ${code}`);
@@ -217,11 +225,19 @@ try {
   // index at all shows how far above 2× that floor is. The peak RSS of the same publisher with
   // nothing recording is what the process takes before any recorder; that of the plainest
   // recorder that streams (rows pushed per table, inserted as the limit does, per batch of the
-  // recorder's size) is what holding a batch takes without runtape's own work.
+  // recorder's size) is what holding a batch takes without runtape's own work. The publisher and
+  // the collecting recorder once more with JavaScriptCore's optimizing compilers off (DFG, and so
+  // FTL): what the process holds for compiling, which no library can give back, is the difference.
   const floors: Record<
     string,
-    { tables_only_write_amplification: number; peak_rss_mb: number; streaming_peak_rss_mb: number }
+    {
+      tables_only_write_amplification: number;
+      peak_rss_mb: number;
+      streaming_peak_rss_mb: number;
+      without_optimizing_jit: { publisher_peak_rss_mb: number; collecting_peak_rss_mb: number };
+    }
   > = {};
+  const noOptimizingJit = { BUN_JSC_useDFGJIT: "0" };
   for (const data of ["bars", "mixed"]) {
     const path = fresh(`floor-${data}.db`);
     const bare = await worker("limit", data, N, path, "run", LIMIT_BATCH, "no-indexes");
@@ -234,13 +250,26 @@ try {
       "run",
       LIMIT_BATCH,
     );
+    const plainPublisher = await workerWith(noOptimizingJit, "publish-only", data, N);
+    const plainCollecting = await workerWith(
+      noOptimizingJit,
+      "record-collect",
+      data,
+      N,
+      fresh(`nojit-${data}.db`),
+      "run",
+    );
     floors[data] = {
       tables_only_write_amplification: (bare.writeBytes ?? 0) / (bare.fileBytes ?? 1),
       peak_rss_mb: publisher.maxRssMb,
       streaming_peak_rss_mb: streaming.maxRssMb,
+      without_optimizing_jit: {
+        publisher_peak_rss_mb: plainPublisher.maxRssMb,
+        collecting_peak_rss_mb: plainCollecting.maxRssMb,
+      },
     };
     log(
-      `  ${data}, floors: the limit into the tables alone writes ${floors[data].tables_only_write_amplification.toFixed(2)}× its file; a publisher with no recorder peaks at ${publisher.maxRssMb.toFixed(0)} MB, with the plainest streaming recorder at ${streaming.maxRssMb.toFixed(0)} MB`,
+      `  ${data}, floors: the limit into the tables alone writes ${floors[data].tables_only_write_amplification.toFixed(2)}× its file; a publisher with no recorder peaks at ${publisher.maxRssMb.toFixed(0)} MB, with the plainest streaming recorder at ${streaming.maxRssMb.toFixed(0)} MB; without the optimizing JIT, the publisher at ${plainPublisher.maxRssMb.toFixed(0)} MB, the recorder with collectGarbage at ${plainCollecting.maxRssMb.toFixed(0)} MB`,
     );
   }
 
@@ -469,6 +498,12 @@ try {
           `${f(collected[name]?.speed ?? 0)} (${range(collected[name]?.speed_spread ?? [0, 0])}) < 64 MB`,
         ],
         [`  … a publisher with no recorder (MB)`, f(floors[name]?.peak_rss_mb ?? 0, 0), "", ""],
+        [
+          `  … without the optimizing JIT: publisher / collecting recorder (MB)`,
+          `${f(floors[name]?.without_optimizing_jit.publisher_peak_rss_mb ?? 0, 0)} / ${f(floors[name]?.without_optimizing_jit.collecting_peak_rss_mb ?? 0, 0)}`,
+          "",
+          "",
+        ],
         [
           `  … with the plainest streaming recorder (MB)`,
           f(floors[name]?.streaming_peak_rss_mb ?? 0, 0),
