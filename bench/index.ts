@@ -282,20 +282,34 @@ try {
     () => worker("iterate", barsDb, "run"),
   );
   // Each line as a string (encodeEvent), as bytes by the line writers replay uses, and those
-  // writers on what replay's NDJSON path gives them: a file's rows, integers as their text.
-  const encodes: Sample[] = [];
-  const writes: Sample[] = [];
-  const rowWrites: Sample[] = [];
+  // writers on what replay's NDJSON path gives them: a file's rows, integers as floats. The
+  // encoder alone, over the run held in memory; and what encoding adds to a replay (the
+  // difference of two, the replay's garbage collected with the lines').
+  const samples = {
+    held: { strings: [], bytes: [], rows: [] },
+    replayed: { strings: [], bytes: [] },
+  } as {
+    held: Record<"strings" | "bytes" | "rows", Sample[]>;
+    replayed: Record<"strings" | "bytes", Sample[]>;
+  };
   for (let k = 0; k < PAIRS; k++) {
-    encodes.push(await worker("encode", mixedDb, "run", "strings"));
-    writes.push(await worker("encode", mixedDb, "run", "bytes"));
-    rowWrites.push(await worker("encode", mixedDb, "run", "rows"));
+    for (const how of ["strings", "bytes", "rows"] as const) {
+      samples.held[how].push(await worker("encode", mixedDb, "run", how, "held"));
+    }
+    for (const how of ["strings", "bytes"] as const) {
+      samples.replayed[how].push(await worker("encode", mixedDb, "run", how, "replayed"));
+    }
   }
-  const encodePerS = median(encodes.map(rate));
-  const writePerS = median(writes.map(rate));
-  const rowWritePerS = median(rowWrites.map(rate));
+  const perS = (xs: Sample[]) => Math.round(median(xs.map(rate)));
+  const encoding = {
+    strings_per_s: perS(samples.held.strings),
+    bytes_per_s: perS(samples.held.bytes),
+    rows_per_s: perS(samples.held.rows),
+    in_replay_strings_per_s: perS(samples.replayed.strings),
+    in_replay_bytes_per_s: perS(samples.replayed.bytes),
+  };
   log(
-    `  NDJSON encoding (mixed): ${fmt(encodePerS)} events/s as strings, ${fmt(writePerS)} as bytes, ${fmt(rowWritePerS)} as bytes from replay's rows`,
+    `  NDJSON encoding (mixed): ${fmt(encoding.strings_per_s)} events/s as strings, ${fmt(encoding.bytes_per_s)} as bytes, ${fmt(encoding.rows_per_s)} as bytes from replay's rows; added to a replay, ${fmt(encoding.in_replay_strings_per_s)} as strings, ${fmt(encoding.in_replay_bytes_per_s)} as bytes`,
   );
   // Two recordings of the same events: equal but for ts_created_ns, which diff ignores.
   const diffed = await compare(
@@ -422,9 +436,11 @@ try {
     replay_ratio: replay.ratio,
     replay_ratio_spread: replay.spread,
     replay_peak_rss_mb: Math.max(...replay.a.map((s) => s.maxRssMb)),
-    ndjson_encode_per_s: Math.round(encodePerS),
-    ndjson_write_per_s: Math.round(writePerS),
-    ndjson_write_rows_per_s: Math.round(rowWritePerS),
+    ndjson_encode_per_s: encoding.strings_per_s,
+    ndjson_write_per_s: encoding.bytes_per_s,
+    ndjson_write_rows_per_s: encoding.rows_per_s,
+    ndjson_in_replay_encode_per_s: encoding.in_replay_strings_per_s,
+    ndjson_in_replay_write_per_s: encoding.in_replay_bytes_per_s,
     replay_cli_ndjson_s: replayCliMs / 1000,
     replay_cli_ndjson_two_threads_s: median(threads.a.map((s) => s.seconds)),
     replay_cli_threads_ratio: threads.ratio,
@@ -537,9 +553,15 @@ try {
         fmt(figures.iterate_per_s),
         `${f(replay.ratio)} (${range(replay.spread)}) ≥ 0.80`,
       ],
-      ["NDJSON encode (events/s)", fmt(encodePerS), "", "≥ 1,500,000"],
-      ["  … as bytes, the line writers replay uses", fmt(writePerS), "", "≥ 1,500,000"],
-      ["  … the same from replay's rows (integers as text)", fmt(rowWritePerS), "", "≥ 1,500,000"],
+      ["NDJSON encode, encodeEvent (events/s)", fmt(encoding.strings_per_s), "", "≥ 1,500,000"],
+      ["  … as bytes, the line writers replay uses", fmt(encoding.bytes_per_s), "", "≥ 1,500,000"],
+      ["  … the same from replay's rows", fmt(encoding.rows_per_s), "", "≥ 1,500,000"],
+      [
+        "  … added to a replay, as strings / as bytes",
+        `${fmt(encoding.in_replay_strings_per_s)} / ${fmt(encoding.in_replay_bytes_per_s)}`,
+        "",
+        "",
+      ],
       [
         `runtape replay ${fmt(N)} mixed > /dev/null (s)`,
         f(replayCliMs / 1000),

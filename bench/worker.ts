@@ -214,39 +214,57 @@ function iterate(path: string, runId: string): void {
 }
 
 /**
- * NDJSON encoding alone: a replay with and one without encoding, the difference is the encoder's.
+ * NDJSON encoding alone, two ways. `held`: the run's events held in memory, each made into its
+ * line, the median of three passes after a warm-up: the encoder's own speed (`rows` is always
+ * measured so, on replay's rows). Otherwise a replay with and one without encoding, the difference
+ * being what encoding adds to a replay, whose events and lines are then collected together.
  * `bytes`: lines written into a LineBuffer by the line writers; `strings`: each line made as a
- * string by `encodeEvent`; `rows`: the line writers alone, timed over the run's events held in
- * memory as replay's NDJSON path reads a file's rows (integers as floats, timestamps in parts).
+ * string by `encodeEvent`; `rows`: the line writers alone on the run's events as replay's NDJSON
+ * path reads a file's rows (integers as floats, timestamps in parts).
  */
-function encode(path: string, runId: string, how: "strings" | "bytes" | "rows"): void {
+function encode(
+  path: string,
+  runId: string,
+  how: "strings" | "bytes" | "rows",
+  held: boolean,
+): void {
   const out = new LineBuffer();
-  if (how === "rows") {
-    const rows = [...replay(path, { run: runId })].map((event) => ({
-      type: event.type,
-      row: rowOf(event as unknown as Record<string, unknown> & { type: EventType }),
-    }));
+  // One event's line: written into `out` (cleared now and then), or made as a string.
+  const line = (event: Event) => {
+    if (how === "strings") return encodeEvent(event).length;
+    lineWriter(event.type, "number")(event as unknown as Record<string, unknown>, out);
+    if (out.length > 1 << 16) out.clear();
+    return 0;
+  };
+  if (how === "rows" || held) {
+    const events = [...replay(path, { run: runId })];
+    const rows =
+      how === "rows"
+        ? events.map((event) => ({
+            type: event.type,
+            row: rowOf(event as unknown as Record<string, unknown> & { type: EventType }),
+          }))
+        : [];
     const write = () => {
       const start = performance.now();
-      for (const { type, row } of rows) {
-        lineWriter(type, "number", "row")(row, out);
-        if (out.length > 1 << 16) out.clear();
-      }
+      if (how === "rows") {
+        for (const { type, row } of rows) {
+          lineWriter(type, "number", "row")(row, out);
+          if (out.length > 1 << 16) out.clear();
+        }
+      } else for (const event of events) line(event);
       return (performance.now() - start) / 1000;
     };
     write(); // warm-up
     const seconds = [write(), write(), write()].sort((x, y) => x - y)[1] as number;
-    report({ seconds, events: rows.length });
+    report({ seconds, events: events.length });
     return;
   }
   const pass = (encoding: boolean) => {
     const start = performance.now();
     let n = 0;
     for (const event of replay(path, { run: runId })) {
-      if (encoding && how === "bytes") {
-        lineWriter(event.type, "number")(event as unknown as Record<string, unknown>, out);
-        if (out.length > 1 << 16) out.clear();
-      } else if (encoding) n += encodeEvent(event).length === 0 ? 1 : 0;
+      if (encoding) line(event);
       n++;
     }
     return { seconds: (performance.now() - start) / 1000, n };
@@ -453,6 +471,7 @@ switch (kind) {
       args[0] as string,
       args[1] as string,
       (args[2] ?? "strings") as "strings" | "bytes" | "rows",
+      args[3] === "held",
     );
     break;
   case "diff":

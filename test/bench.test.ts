@@ -139,7 +139,10 @@ describe("the bench's reading and gathering cases", () => {
     expect((await worker("replay", bars as string, "run")).events).toBe(N);
     expect((await worker("iterate", bars as string, "run")).events).toBe(N);
     for (const how of ["strings", "bytes", "rows"]) {
-      expect((await worker("encode", mixed as string, "run", how)).events).toBe(N);
+      expect((await worker("encode", mixed as string, "run", how, "held")).events).toBe(N);
+    }
+    for (const how of ["strings", "bytes"]) {
+      expect((await worker("encode", mixed as string, "run", how, "replayed")).events).toBe(N);
     }
     expect((await worker("diff", mixed as string, again as string, "run")).events).toBe(N);
     expect((await worker("diff-plain", mixed as string, again as string, "run")).events).toBe(N);
