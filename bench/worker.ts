@@ -213,14 +213,19 @@ function iterate(path: string, runId: string): void {
   report({ seconds: (performance.now() - start) / 1000, events: n });
 }
 
+/** Events held at once where the encoder is timed alone (see {@link encode}). */
+const ENCODE_CHUNK = 16_384;
+
 /**
- * NDJSON encoding alone, two ways. `held`: the run's events held in memory, each made into its
- * line, the median of three passes after a warm-up: the encoder's own speed (`rows` is always
- * measured so, on replay's rows). Otherwise a replay with and one without encoding, the difference
- * being what encoding adds to a replay, whose events and lines are then collected together.
- * `bytes`: lines written into a LineBuffer by the line writers; `strings`: each line made as a
- * string by `encodeEvent`; `rows`: the line writers alone on the run's events as replay's NDJSON
- * path reads a file's rows (integers as floats, timestamps in parts).
+ * NDJSON encoding alone, two ways. `held`: the run replayed chunk by chunk, each chunk held while
+ * its lines are made and only that timed: the encoder's own speed, the median of three passes
+ * after a warm-up (`rows` is always measured so, on replay's rows). Holding the whole run instead
+ * made each collection mark 1M events, and the figure for strings swung by half from run to run.
+ * Otherwise a replay with and one without encoding, the difference being what encoding adds to a
+ * replay, whose events and lines are then collected together. `bytes`: lines written into a
+ * LineBuffer by the line writers; `strings`: each line made as a string by `encodeEvent`; `rows`:
+ * the line writers alone on the run's events as replay's NDJSON path reads a file's rows
+ * (integers as floats, timestamps in parts).
  */
 function encode(
   path: string,
@@ -237,27 +242,37 @@ function encode(
     return 0;
   };
   if (how === "rows" || held) {
-    const events = [...replay(path, { run: runId })];
-    const rows =
-      how === "rows"
-        ? events.map((event) => ({
-            type: event.type,
-            row: rowOf(event as unknown as Record<string, unknown> & { type: EventType }),
-          }))
-        : [];
-    const write = () => {
-      const start = performance.now();
-      if (how === "rows") {
-        for (const { type, row } of rows) {
-          lineWriter(type, "number", "row")(row, out);
-          if (out.length > 1 << 16) out.clear();
-        }
-      } else for (const event of events) line(event);
-      return (performance.now() - start) / 1000;
+    const pass = () => {
+      let seconds = 0;
+      let n = 0;
+      const chunk: Event[] = [];
+      const encodeChunk = () => {
+        const rows =
+          how === "rows"
+            ? chunk.map((event) =>
+                rowOf(event as unknown as Record<string, unknown> & { type: EventType }),
+              )
+            : [];
+        const start = performance.now();
+        if (how === "rows") {
+          for (const row of rows) {
+            lineWriter(row.type as EventType, "number", "row")(row, out);
+            if (out.length > 1 << 16) out.clear();
+          }
+        } else for (const event of chunk) line(event);
+        seconds += (performance.now() - start) / 1000;
+        n += chunk.length;
+        chunk.length = 0;
+      };
+      for (const event of replay(path, { run: runId })) {
+        if (chunk.push(event) === ENCODE_CHUNK) encodeChunk();
+      }
+      encodeChunk();
+      return { seconds, n };
     };
-    write(); // warm-up
-    const seconds = [write(), write(), write()].sort((x, y) => x - y)[1] as number;
-    report({ seconds, events: events.length });
+    pass(); // warm-up
+    const passes = [pass(), pass(), pass()].sort((x, y) => x.seconds - y.seconds);
+    report({ seconds: passes[1]?.seconds as number, events: passes[1]?.n as number });
     return;
   }
   const pass = (encoding: boolean) => {
