@@ -283,7 +283,7 @@ try {
   );
   // Each line as a string (encodeEvent), as bytes by the line writers replay uses, and those
   // writers on what replay's NDJSON path gives them: a file's rows, integers as floats. The
-  // encoder alone, over the run held in memory; and what encoding adds to a replay (the
+  // encoder alone, timed over the run chunk by chunk; and what encoding adds to a replay (the
   // difference of two, the replay's garbage collected with the lines').
   const samples = {
     held: { strings: [], bytes: [], rows: [] },
