@@ -235,11 +235,12 @@ function encode(
 ): void {
   const out = new LineBuffer();
   // One event's line: written into `out` (cleared now and then), or made as a string.
-  const line = (event: Event) => {
-    if (how === "strings") return encodeEvent(event).length;
-    lineWriter(event.type, "number")(event as unknown as Record<string, unknown>, out);
-    if (out.length > 1 << 16) out.clear();
-    return 0;
+  const line = (event: Event): void => {
+    if (how === "strings") encodeEvent(event);
+    else {
+      lineWriter(event.type, "number")(event as unknown as Record<string, unknown>, out);
+      if (out.length > 1 << 16) out.clear();
+    }
   };
   if (how === "rows" || held) {
     const pass = () => {
