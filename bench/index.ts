@@ -371,6 +371,14 @@ try {
   const checkMs = await timeCommand([bin, "inspect", mixedDb, "--check"], PAIRS);
   const diffMs = await timeCommand([bin, "diff", mixedDb, mixedDb], PAIRS);
   const listMs = await timeCommand([bin, "inspect", crowded]);
+  // The CLI's recording processes, each run in a worker as the binary runs it, for their peak
+  // memory: the run's NDJSON recorded (`record --input`), and the run copied (`replay --into`).
+  const ndjson = join(dir, "mixed.ndjson");
+  const dump = Bun.spawn([bin, "replay", mixedDb], { stdout: Bun.file(ndjson), stderr: "ignore" });
+  if ((await dump.exited) !== 0) throw new Error("runtape replay > mixed.ndjson failed");
+  const cliRecord = await worker("cli", N, "record", fresh("cli.db"), "--input", ndjson, "--quiet");
+  rmSync(ndjson);
+  const cliCopy = await worker("cli", N, "replay", mixedDb, "--into", fresh("cli.db"), "--quiet");
   log(
     `  --help ${helpMs.toFixed(1)} ms; replay ${fmt(N)} mixed > /dev/null ${(replayCliMs / 1000).toFixed(2)} s; inspect --run ${inspectRunMs.toFixed(0)} ms (${fmt(BIG)} events: ${inspectBigMs.toFixed(0)} ms, the first ${inspectBigFirstMs.toFixed(0)} ms), --check ${(checkMs / 1000).toFixed(2)} s, diff with itself ${(diffMs / 1000).toFixed(2)} s`,
   );
@@ -446,6 +454,8 @@ try {
     replay_cli_threads_ratio: threads.ratio,
     replay_cli_threads_ratio_spread: threads.spread,
     replay_big_peak_rss_mb: big.maxRssMb,
+    cli_record_input: { per_s: Math.round(rate(cliRecord)), peak_rss_mb: cliRecord.maxRssMb },
+    cli_replay_into: { per_s: Math.round(rate(cliCopy)), peak_rss_mb: cliCopy.maxRssMb },
     big_run_events: BIG,
     beside_nine_ratio: beside.ratio,
     beside_nine_ratio_spread: beside.spread,
@@ -573,6 +583,18 @@ try {
         `${f(figures.replay_peak_rss_mb, 0)} / ${f(big.maxRssMb, 0)}`,
         "",
         "flat",
+      ],
+      [
+        `runtape record --input, ${fmt(N)} mixed (events/s, peak RSS MB)`,
+        `${fmt(figures.cli_record_input.per_s)}, ${f(cliRecord.maxRssMb, 0)}`,
+        "",
+        "< 64 MB",
+      ],
+      [
+        `runtape replay --into, a copy of ${fmt(N)} mixed (events/s, peak RSS MB)`,
+        `${fmt(figures.cli_replay_into.per_s)}, ${f(cliCopy.maxRssMb, 0)}`,
+        "",
+        "< 64 MB",
       ],
       ["replay beside 9 runs vs alone", f(beside.ratio), "", range(beside.spread)],
       ["runtape --help (ms)", f(helpMs, 1), "", "< 15"],

@@ -4,6 +4,8 @@
  */
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { main } from "../src/cli/main.ts";
+import { captureOutput } from "../src/cli/output.ts";
 import { type ExportValue, eventColumns } from "../src/formats/columns.ts";
 import { LineBuffer } from "../src/formats/line-buffer.ts";
 import { lineWriter, rowOf } from "../src/formats/ndjson-lines.ts";
@@ -452,6 +454,18 @@ async function exportPlain(path: string, runId: string, out: string) {
   report({ seconds: (performance.now() - start) / 1000, events, exportBytes });
 }
 
+/**
+ * A command of the CLI run in this process, as the binary runs it (its output dropped), for its
+ * peak memory: `cli EVENTS ARGS…`, where EVENTS is how many events the command handles.
+ */
+async function cli(events: number, argv: readonly string[]) {
+  captureOutput(() => {});
+  const start = performance.now();
+  const code = await main(argv);
+  if (code !== 0) throw new Error(`runtape ${argv.join(" ")} exited ${code}`);
+  report({ seconds: (performance.now() - start) / 1000, events });
+}
+
 /** The arguments the recording cases begin with: data, events, database, run id. */
 const recording = () =>
   [args[0] as string, Number(args[1]), args[2] as string, args[3] as string] as const;
@@ -513,6 +527,9 @@ switch (kind) {
     break;
   case "export-plain":
     await exportPlain(args[0] as string, args[1] as string, args[2] as string);
+    break;
+  case "cli":
+    await cli(Number(args[0]), args.slice(1));
     break;
   default:
     throw new Error(`unknown benchmark case ${kind}`);

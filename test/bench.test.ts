@@ -3,7 +3,15 @@ import { describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Sample } from "../bench/worker.ts";
-import { catalog, countEvents, diffRuns, EVENT_TYPES, openRunsDb } from "../src/index.ts";
+import {
+  catalog,
+  countEvents,
+  diffRuns,
+  EVENT_TYPES,
+  encodeEvent,
+  openRunsDb,
+  replay,
+} from "../src/index.ts";
 import { tempDir } from "./helpers.ts";
 
 // `bun run bench` compares runtape with baselines that must do the same work ("never a
@@ -148,6 +156,24 @@ describe("the bench's reading and gathering cases", () => {
     expect((await worker("diff-plain", mixed as string, again as string, "run")).events).toBe(N);
     expect((await worker("check", mixed as string)).events).toBe(N);
     expect((await worker("check-plain", mixed as string, "run")).events).toBe(N);
+  });
+
+  test("the CLI's recording commands, run as the binary runs them, store every event", async () => {
+    const dir = tempDir();
+    const source = join(dir, "source.db");
+    await worker("record", "mixed", N, source, "run");
+    const ndjson = join(dir, "run.ndjson");
+    await Bun.write(ndjson, [...replay(source, { run: "run" })].map(encodeEvent).join("\n"));
+    const [recorded, copied] = [join(dir, "recorded.db"), join(dir, "copied.db")];
+    const args = ["record", recorded, "--input", ndjson, "--run", "run", "--quiet"];
+    expect((await worker("cli", N, ...args)).events).toBe(N);
+    expect((await worker("cli", N, "replay", source, "--into", copied, "--quiet")).events).toBe(N);
+    for (const db of [recorded, copied]) {
+      expect(diffRuns({ db: source, run: "run" }, { db, run: "run" }).match).toBe(true);
+    }
+    // A command that fails fails the case: no figure is reported for it.
+    const missing = worker("cli", N, "replay", join(dir, "missing.db"), "--into", copied);
+    await expect(missing).rejects.toThrow("exited 1");
   });
 
   test("merge and its limit copy the same runs; export and its limit write every event", async () => {
