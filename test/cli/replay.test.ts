@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { decodeEvent, type Event, encodeEvent, Recorder, replay } from "../../src/index.ts";
 import { bulkRun, sampleEvents, sampleOf, tempDir } from "../helpers.ts";
 import { command, runtape, SPAWNED, spawnRuntape } from "./run.ts";
-import { databaseBytes, iso, lines, storedRuns } from "./support.ts";
+import { databaseBytes, expectCollections, iso, lines, storedRuns } from "./support.ts";
 
 // One demo run (all 13 types, 3 symbols), replayed by every test; replay only reads it.
 const dir = tempDir();
@@ -206,4 +206,14 @@ describe.each(SPAWNED)("runtape replay via %s", (via) => {
     expect([shellCode, lines(shellOut).length, shellErr]).toEqual([0, 3, ""]);
     expect(databaseBytes(join(big, "runs.db"))).toEqual(before);
   });
+});
+
+test("replay --into asks for a full collection per batch stored, as record does", async () => {
+  const here = tempDir();
+  // 8,500 bar times of one symbol: two events each and the orders, past one batch of 16,384.
+  const source = ["record", "big.db", "--bars", "8500", "--symbols", "AAA"];
+  expect((await runtape(source, { cwd: here })).code).toBe(0);
+  await expectCollections(join(here, "copy.db"), () =>
+    runtape(["replay", "big.db", "--into", "copy.db"], { cwd: here }),
+  );
 });
