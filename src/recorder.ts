@@ -50,13 +50,13 @@ export interface RecorderOptions {
    * Ask Bun for a full garbage collection (`Bun.gc(true)`) each time another `batchSize` events
    * are stored. A stored batch is garbage that JavaScriptCore keeps room for until it collects
    * its old objects, so the heap grows batch by batch first: a 1M-event mixed recording peaks at
-   * 71–75 MB with it, ~110 MB without (bars: 63–68 and ~80 MB), for up to ~10% more time. Each
+   * 71–75 MB with it, ~110 MB without (bars: 63–69 and ~80 MB), for up to ~10% more time. Each
    * collection pauses the whole process for as long as its heap takes to mark, a few ms where
    * the recorder is most of it: for a process that records and does little else, as `runtape
-   * record` and `runtape backtest` do. A collection is skipped while the time since the last one
-   * is under ten times what that one took, so that a large heap (a strategy's) costs at most
-   * about a tenth of the time. With `thread`, the writer thread also collects its own heap after
-   * each batch it stores, once the recorder may go on. Default false: a library leaves its
+   * record`, `backtest` and `replay --into` do. A collection is skipped while the time since the
+   * last one is under ten times what that one took, so that a large heap (a strategy's) costs at
+   * most about a tenth of the time. With `thread`, the writer thread also collects its own heap
+   * after each batch it stores, once the recorder may go on. Default false: a library leaves its
    * host's collections to the host.
    */
   collectGarbage?: boolean;
