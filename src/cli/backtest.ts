@@ -3,7 +3,7 @@ import { compareDecisions, formatComparison } from "../compare.ts";
 import { RuntapeError } from "../errors.ts";
 import { formatCount } from "../format.ts";
 import { type RerunOptions, rerun } from "../rerun.ts";
-import type { BrokerParameters } from "../sim/broker.ts";
+import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts";
 import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
 import { parseInteger, parseNames, parseTypes } from "./args.ts";
@@ -175,6 +175,10 @@ function parseBroker(args: Record<string, unknown>): Partial<BrokerParameters> {
       throw new UsageError(`--${flag} takes a number (got ${JSON.stringify(text)})`);
     }
     broker[key] = n;
+    const problem = brokerParameterProblem({ [key]: n });
+    if (problem !== undefined) {
+      throw new UsageError(`--${flag} takes ${problem.expected} (got ${JSON.stringify(text)})`);
+    }
   }
   return broker;
 }

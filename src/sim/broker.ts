@@ -34,26 +34,46 @@ export const DEFAULT_BROKER: BrokerParameters = {
   maxOrderValue: 1_000_000,
 };
 
-const BrokerSchema = v.strictObject({
-  commissionPerUnit: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0))),
-  minimumCommission: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0))),
-  participation: v.optional(v.pipe(v.number(), v.gtValue(0), v.maxValue(1))),
-  expiryBars: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
-  maxOrderValue: v.optional(v.pipe(v.number(), v.gtValue(0))),
-});
+/** Each parameter's range: in words for errors, and as the check. */
+const RANGES = {
+  commissionPerUnit: ["a number ≥ 0", v.pipe(v.number(), v.finite(), v.minValue(0))],
+  minimumCommission: ["a number ≥ 0", v.pipe(v.number(), v.finite(), v.minValue(0))],
+  participation: ["a number > 0 and ≤ 1", v.pipe(v.number(), v.gtValue(0), v.maxValue(1))],
+  expiryBars: ["a whole number ≥ 1", v.pipe(v.number(), v.safeInteger(), v.minValue(1))],
+  maxOrderValue: ["a number > 0", v.pipe(v.number(), v.gtValue(0))],
+} satisfies Record<keyof BrokerParameters, [string, v.GenericSchema<number>]>;
+
+/** A broker parameter out of its range: which one, and its range in words. */
+export interface BrokerParameterProblem {
+  name: string;
+  expected: string;
+}
+
+/** The first of `overrides` that is no broker parameter or out of its range; undefined if none. */
+export function brokerParameterProblem(
+  overrides: Partial<BrokerParameters>,
+): BrokerParameterProblem | undefined {
+  for (const [name, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const range = Object.hasOwn(RANGES, name) ? RANGES[name as keyof BrokerParameters] : undefined;
+    if (range === undefined) return { name, expected: "no such parameter" };
+    if (!v.is(range[1], value)) return { name, expected: range[0] };
+  }
+  return undefined;
+}
 
 /**
  * The broker's parameters: `overrides` over the defaults, checked. Throws RuntapeError
- * (INVALID_OPTION) naming the first parameter out of range.
+ * (INVALID_OPTION) naming the first parameter out of range and its range.
  */
 export function brokerParameters(overrides: Partial<BrokerParameters> = {}): BrokerParameters {
-  const result = v.safeParse(BrokerSchema, overrides);
-  if (!result.success) {
-    const issue = result.issues[0];
-    const name = String(issue?.path?.[0]?.key ?? "broker");
-    throw new RuntapeError(`broker ${name}: ${issue?.message ?? "invalid"}`, "INVALID_OPTION");
+  const problem = brokerParameterProblem(overrides);
+  if (problem !== undefined) {
+    const { name, expected } = problem;
+    const got = (overrides as Record<string, unknown>)[name];
+    throw new RuntapeError(`broker ${name}: ${expected} (got ${String(got)})`, "INVALID_OPTION");
   }
-  const given = Object.entries(result.output).filter(([, value]) => value !== undefined);
+  const given = Object.entries(overrides).filter(([, value]) => value !== undefined);
   return { ...DEFAULT_BROKER, ...Object.fromEntries(given) };
 }
 

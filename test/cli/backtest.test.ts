@@ -101,6 +101,9 @@ describe("runtape backtest", () => {
       [["--compare"], "--compare needs --feed"],
       [["--run", "demo-1"], "--run needs --feed"],
       [["--broker-commission", "cheap"], "--broker-commission takes a number"],
+      [["--broker-commission", "-1"], '--broker-commission takes a number ≥ 0 (got "-1")'],
+      [["--broker-participation", "2"], "--broker-participation takes a number > 0 and ≤ 1"],
+      [["--broker-expiry-bars", "1.5"], "--broker-expiry-bars takes a whole number ≥ 1"],
       [["--feed", "runs.db", "--bars", "5"], "--bars applies to the demo feed"],
     ];
     const before = storedRuns(join(dir, "runs.db")).length;
