@@ -1,6 +1,6 @@
 import { inSnapshot, openRunsDb, type RunsDb } from "./db.ts";
 import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
-import { formatCount } from "./format.ts";
+import { counted, formatCount } from "./format.ts";
 import { replay } from "./replay.ts";
 import { resolveRunId } from "./runs.ts";
 import { sameRuns } from "./stored-runs.ts";
@@ -273,7 +273,7 @@ export function formatDiff(
   result: DiffResult,
   labels: { a: string; b: string } = { a: "a", b: "b" },
 ): string {
-  if (result.match) return `runs match (${formatCount(total(result.countsA))} events)`;
+  if (result.match) return `runs match (${counted(total(result.countsA), "event")})`;
   const lines: string[] = [];
   result.divergences.forEach((d, i) => {
     const at = `${i === 0 ? "first divergence" : "divergence"} at event #${formatCount(d.index + 1)}`;
@@ -289,7 +289,7 @@ export function formatDiff(
     }
   });
   lines.push(
-    `${formatCount(result.differing)} event position(s) differ; ${labels.a} has ${formatCount(total(result.countsA))} events, ${labels.b} has ${formatCount(total(result.countsB))}`,
+    `${counted(result.differing, "event position")} differ; ${labels.a} has ${counted(total(result.countsA), "event")}, ${labels.b} has ${formatCount(total(result.countsB))}`,
   );
   for (const type of EVENT_TYPES) {
     if (result.countsA[type] !== result.countsB[type]) {

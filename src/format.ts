@@ -32,6 +32,10 @@ const group = (decimal: string) => {
 /** An integer with thousands separators: 1,234,567. */
 export const formatCount = (n: number | bigint) => group(String(n));
 
+/** A count and its noun, plural unless the count is one: "1 run", "1,300 events". */
+export const counted = (n: number | bigint, noun: string) =>
+  `${formatCount(n)} ${n === 1 || n === 1n ? noun : `${noun}s`}`;
+
 /** A string of decimal digits plus one, carrying: "0999" → "1000", "99" → "100". */
 function plusOne(digits: string): string {
   let i = digits.length - 1;

@@ -54,7 +54,7 @@ describe("diff", () => {
     const lines = formatDiff(diffEvents(a, b)).split("\n");
     expect(lines[0]).toBe("first divergence at event #1,201 (BarReceived):");
     expect(lines.slice(-2)).toEqual([
-      "1,300 event position(s) differ; a has 2,500 events, b has 2,499",
+      "1,300 event positions differ; a has 2,500 events, b has 2,499",
       "  BarReceived: 2,500 vs 2,499",
     ]);
   });

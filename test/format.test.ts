@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatCount, formatNumber } from "../src/format.ts";
+import { counted, formatCount, formatNumber } from "../src/format.ts";
 
 // The CLI's counts and money were printed with toLocaleString("en-US"): the output stays the same.
 describe("number formatting", () => {
@@ -14,6 +14,18 @@ describe("number formatting", () => {
     for (const n of [0n, 1000n, 2n ** 63n - 1n, -(2n ** 63n)]) {
       expect([n, formatCount(n)]).toEqual([n, n.toLocaleString("en-US")]);
     }
+  });
+
+  test("a count and its noun: singular for one, numbers and bigints alike", () => {
+    const cases: [number | bigint, string][] = [
+      [0, "0 runs"],
+      [1, "1 run"],
+      [2, "2 runs"],
+      [1n, "1 run"],
+      [1234n, "1,234 runs"],
+      [-1, "-1 runs"],
+    ];
+    for (const [n, text] of cases) expect([n, counted(n, "run")]).toEqual([n, text]);
   });
 
   test("amounts with fixed decimals, as en-US rounds and groups them", () => {

@@ -452,8 +452,8 @@ describe("check", () => {
     db.close();
     expect(findings.sort()).toEqual([
       'counter t undefined: run "t": holds 13 events, its counter says 5',
-      'orphan ghost expirations: expirations has 2 row(s) of unknown run "ghost"',
-      'orphan phantom runtape_runs: runtape_runs has 1 row(s) of unknown run "phantom"',
+      'orphan ghost expirations: expirations has 2 rows of unknown run "ghost"',
+      'orphan phantom runtape_runs: runtape_runs has 1 row of unknown run "phantom"',
       'sequence t undefined: run "t": 1 duplicate sequence number(s)',
       'sequence t undefined: run "t": sequence numbers run from 1 to 99 over 12 events: there are gaps',
       'status t undefined: run "t": is completed but has no end time',

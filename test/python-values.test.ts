@@ -194,7 +194,7 @@ describe("a Python-written file", () => {
     const skipped = await runtape(["replay", db.filename, "--skip-invalid"]);
     expect(skipped.code).toBe(0);
     expect(skipped.stdout.trim().split("\n")).toHaveLength(2);
-    expect(skipped.stderr).toContain(`replayed 2 events of run ${RUN} (1 invalid rows skipped)`);
+    expect(skipped.stderr).toContain(`replayed 2 events of run ${RUN} (1 invalid row skipped)`);
   });
 
   test("indicators: integers a float holds decode, a larger one is a row error", () => {

@@ -451,7 +451,7 @@ describeWithPg("PostgreSQL store", (cluster) => {
       raw.close();
       const error = await push(path, cluster().url()).catch((e) => e);
       expect(error.code).toBe("ROWS_WITHOUT_SEQ");
-      expect(error.message).toContain("fills holds 1 row(s)");
+      expect(error.message).toContain("fills holds 1 row of run");
       const store = await PgStore.open(cluster().url());
       try {
         await expect(store.getRun("holed")).rejects.toBeInstanceOf(RunNotFoundError);

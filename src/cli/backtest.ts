@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { compareDecisions, formatComparison } from "../compare.ts";
 import { RuntapeError } from "../errors.ts";
-import { formatCount } from "../format.ts";
+import { counted } from "../format.ts";
 import { type RerunOptions, rerun } from "../rerun.ts";
 import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts";
 import { isStoreUrl } from "../store/index.ts";
@@ -138,7 +138,7 @@ export default defineCommand({
       throw error;
     }
     logger.success(
-      `backtest run ${result.run}: ${formatCount(result.summary.events)} events into ${into}`,
+      `backtest run ${result.run}: ${counted(result.summary.events, "event")} into ${into}`,
     );
     out(`${result.run}\n`);
     if (args.compare && result.parent !== null) {

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { EXPORT_FORMATS, type ExportFormat, exportRuns } from "../export.ts";
-import { formatCount } from "../format.ts";
+import { counted } from "../format.ts";
 import { parseChoice, parseTypes, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
@@ -59,7 +59,7 @@ export default defineCommand({
     const summary = await exportRuns(args.db, options);
     const perEvent = summary.events === 0 ? 0 : summary.bytes / summary.events;
     logger.success(
-      `exported ${summary.runs} run(s), ${formatCount(summary.events)} events into ${summary.files} files under ${args.out} (${(summary.bytes / 1e6).toFixed(1)} MB, ${perEvent.toFixed(1)} bytes/event)`,
+      `exported ${counted(summary.runs, "run")}, ${counted(summary.events, "event")} into ${counted(summary.files, "file")} under ${args.out} (${(summary.bytes / 1e6).toFixed(1)} MB, ${perEvent.toFixed(1)} bytes/event)`,
     );
     return 0;
   },

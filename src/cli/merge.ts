@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { formatCount } from "../format.ts";
+import { counted } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
 import { parseChoice, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
@@ -49,7 +49,7 @@ export default defineCommand({
     const copied = merged.filter((m) => m.action === "copied" || m.action === "renamed");
     const events = copied.reduce((sum, m) => sum + m.events, 0);
     logger.success(
-      `merged ${copied.length} run(s) (${formatCount(events)} events) into ${args.out}; ${merged.length - copied.length} already there`,
+      `merged ${counted(copied.length, "run")} (${counted(events, "event")}) into ${args.out}; ${merged.length - copied.length} already there`,
     );
     return 0;
   },

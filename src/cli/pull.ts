@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { formatCount } from "../format.ts";
+import { counted } from "../format.ts";
 import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
 import { repeatedIfGiven } from "./args.ts";
@@ -39,7 +39,7 @@ export default defineCommand({
       else {
         const copied = results.filter((r) => r.outcome === "pulled");
         out(
-          `${copied.length} run(s) pulled into ${args.into}, ${results.length - copied.length} already there\n`,
+          `${counted(copied.length, "run")} pulled into ${args.into}, ${results.length - copied.length} already there\n`,
         );
       }
       return 0;
@@ -52,5 +52,5 @@ export default defineCommand({
 export function describePull(r: PulledRun): string {
   if (r.outcome === "present")
     return `present   ${printable(r.runId)} (already in the file, nothing copied)`;
-  return `pulled    ${printable(r.runId)} (${formatCount(r.events)} events in ${r.seconds.toFixed(2)} s)`;
+  return `pulled    ${printable(r.runId)} (${counted(r.events, "event")} in ${r.seconds.toFixed(2)} s)`;
 }

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { formatCount } from "../format.ts";
+import { counted, formatCount } from "../format.ts";
 import { defaultStoreUrl, type PushedRun, push } from "../store/index.ts";
 import { printable } from "../text.ts";
 import { repeatedIfGiven } from "./args.ts";
@@ -61,11 +61,11 @@ export function describePush(r: PushedRun): string {
   if (r.outcome === "present")
     return `present   ${printable(r.runId)} (already in the store, nothing sent)`;
   const rate = r.seconds > 0 ? Math.round(Number(r.events) / r.seconds) : 0;
-  return `${r.outcome.padEnd(9)} ${printable(r.runId)} (${formatCount(r.events)} events in ${r.seconds.toFixed(2)} s, ${formatCount(rate)} events/s)`;
+  return `${r.outcome.padEnd(9)} ${printable(r.runId)} (${counted(r.events, "event")} in ${r.seconds.toFixed(2)} s, ${formatCount(rate)} events/s)`;
 }
 
 function summary(results: readonly PushedRun[], label: string): string {
   const sent = results.filter((r) => r.outcome !== "present");
   const events = sent.reduce((n, r) => n + r.events, 0n);
-  return `${sent.length} run(s) pushed to ${label} (${formatCount(events)} events), ${results.length - sent.length} already there`;
+  return `${counted(sent.length, "run")} pushed to ${label} (${counted(events, "event")}), ${results.length - sent.length} already there`;
 }

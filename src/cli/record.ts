@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import type { EventBus } from "../bus.ts";
 import { RuntapeError } from "../errors.ts";
 import { BAR_PERIODS } from "../events/catalog.ts";
-import { formatCount } from "../format.ts";
+import { counted, formatCount } from "../format.ts";
 import type { NdjsonInput } from "../ndjson.ts";
 import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
@@ -111,7 +111,7 @@ export default defineCommand({
       if (recorder !== undefined) {
         const { runId, events } = recorder.summary;
         progress.finish(
-          `${signal}: run ${runId} cancelled with ${formatCount(events)} events`,
+          `${signal}: run ${runId} cancelled with ${counted(events, "event")}`,
           events,
         );
         out(`${runId}\n`);
@@ -131,7 +131,7 @@ export default defineCommand({
       if (error instanceof RuntapeError && recorder?.status === "failed") {
         const { runId, events } = recorder.summary;
         throw new RuntapeError(
-          `${error.message} (run ${runId} kept its first ${formatCount(events)} events and is marked failed)`,
+          `${error.message} (run ${runId} kept its first ${counted(events, "event")} and is marked failed)`,
           error.code,
         );
       }
@@ -140,7 +140,7 @@ export default defineCommand({
       release();
     }
     progress.finish(
-      `recorded ${formatCount(summary.events)} events into run ${summary.runId}${summary.refused > 0 ? ` (${formatCount(summary.refused)} refused)` : ""}`,
+      `recorded ${counted(summary.events, "event")} into run ${summary.runId}${summary.refused > 0 ? ` (${formatCount(summary.refused)} refused)` : ""}`,
       summary.events,
     );
     if (args.push !== undefined) await pushRecorded(args.db, args.push, summary.runId, args);
@@ -149,7 +149,7 @@ export default defineCommand({
     } catch (error) {
       if (!(error instanceof RuntapeError)) throw error;
       throw new RuntapeError(
-        `run ${summary.runId} is recorded in ${args.db} (${formatCount(summary.events)} events), but its id could not be printed: ${error.message}`,
+        `run ${summary.runId} is recorded in ${args.db} (${counted(summary.events, "event")}), but its id could not be printed: ${error.message}`,
         error.code,
       );
     }

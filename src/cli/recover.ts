@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { counted } from "../format.ts";
 import { recoverRuns } from "../inspect.ts";
 import { printable } from "../text.ts";
 import { commandMeta } from "./commands.ts";
@@ -27,7 +28,7 @@ export default defineCommand({
       logger.info(
         recovered.length === 0
           ? "no stale runs"
-          : `closed ${recovered.length} stale run(s) as failed`,
+          : `closed ${counted(recovered.length, "stale run")} as failed`,
       );
       return 0;
     } finally {

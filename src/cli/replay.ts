@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
-import { formatCount } from "../format.ts";
+import { counted } from "../format.ts";
 import { LineBuffer } from "../formats/line-buffer.ts";
 import { lineWriter } from "../formats/ndjson-lines.ts";
 import type { Int64Style } from "../json.ts";
@@ -200,8 +200,8 @@ async function replayToStdout(
 }
 
 function finish(progress: Progress, stats: ReplayStats, threads = ""): number {
-  const skipped = stats.skipped > 0 ? ` (${formatCount(stats.skipped)} invalid rows skipped)` : "";
-  const summary = `replayed ${formatCount(stats.events)} events of run ${stats.runId}${threads}${skipped}`;
+  const skipped = stats.skipped > 0 ? ` (${counted(stats.skipped, "invalid row")} skipped)` : "";
+  const summary = `replayed ${counted(stats.events, "event")} of run ${stats.runId}${threads}${skipped}`;
   progress.finish(summary, stats.events);
   return 0;
 }
@@ -228,7 +228,7 @@ async function replayInto(
     if (recorder !== undefined) {
       const { runId, events } = recorder.summary;
       progress.finish(
-        `${signal}: copy of ${runId} cancelled with ${formatCount(events)} events`,
+        `${signal}: copy of ${runId} cancelled with ${counted(events, "event")}`,
         events,
       );
     }
@@ -253,7 +253,7 @@ async function replayInto(
     release();
   }
   progress.finish(
-    `copied ${formatCount(summary.events)} events of run ${summary.runId} into ${target}`,
+    `copied ${counted(summary.events, "event")} of run ${summary.runId} into ${target}`,
     summary.events,
   );
   out(`${summary.runId}\n`);

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { formatCount } from "../format.ts";
+import { counted, formatCount } from "../format.ts";
 import { type RemovedRun, removeRuns } from "../manage.ts";
 import { isStoreUrl } from "../store/index.ts";
 import { removeStoredRuns } from "../store/remove.ts";
@@ -58,8 +58,8 @@ export default defineCommand({
     );
     logger.info(
       args.yes
-        ? `removed ${removed.length} run(s) from ${redactUrls(args.db)}`
-        : `dry run: nothing removed; run again with --yes to remove ${removed.length} run(s)`,
+        ? `removed ${counted(removed.length, "run")} from ${redactUrls(args.db)}`
+        : `dry run: nothing removed; run again with --yes to remove ${counted(removed.length, "run")}`,
     );
     return 0;
   },

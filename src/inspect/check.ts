@@ -1,5 +1,6 @@
 import { inSnapshot, type RunsDb } from "../db.ts";
 import { describeValue, type RowDecodeError } from "../errors.ts";
+import { counted } from "../format.ts";
 import { parseJsonObject } from "../json.ts";
 import { replay } from "../replay.ts";
 import { getRun, isRecordingAlive, listRuns, RUN_STATUSES, type RunRow } from "../runs.ts";
@@ -117,7 +118,7 @@ function rowFindings(db: RunsDb, runId: string): CheckFinding[] {
     findings.push({
       kind: "row",
       runId,
-      message: `run ${JSON.stringify(runId)}: ${stats.skipped - ROW_FINDINGS_PER_RUN} more row(s) do not decode`,
+      message: `run ${JSON.stringify(runId)}: ${counted(stats.skipped - ROW_FINDINGS_PER_RUN, "more row")} do not decode`,
     });
   }
   return findings;
@@ -159,7 +160,7 @@ function foreignKeyFindings(db: RunsDb): CheckFinding[] {
       kind: "orphan",
       runId,
       table,
-      message: `${table} has ${rows} row(s) of unknown run ${JSON.stringify(runId)}`,
+      message: `${table} has ${counted(rows, "row")} of unknown run ${JSON.stringify(runId)}`,
     });
   }
   return findings;

@@ -4,7 +4,7 @@
  * any request, so it opens the same from a mail attachment, offline or with JavaScript off.
  */
 import { EVENT_TYPES } from "../events/catalog.ts";
-import { formatCount, formatDuration, isoNs, formatNumber as number } from "../format.ts";
+import { counted, formatCount, formatDuration, isoNs, formatNumber as number } from "../format.ts";
 import { CHART_WIDTH, equityChart, heatmapChart, overlayChart, priceChart } from "./charts.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "./metrics.ts";
 import type { RunReport, SymbolReport } from "./model.ts";
@@ -203,7 +203,7 @@ export function renderRunReport(report: RunReport): string {
   const { run, metrics } = report;
   const duration = run.tsEnd === null ? "–" : formatDuration(run.tsEnd - run.tsStart);
   const header = `<h1>${escapeHtml(run.name)}</h1>
-<p class="sub">Run <code>${escapeHtml(run.runId)}</code> · ${escapeHtml(run.status)} · ${formatCount(report.events)} events</p>
+<p class="sub">Run <code>${escapeHtml(run.runId)}</code> · ${escapeHtml(run.status)} · ${counted(report.events, "event")}</p>
 <dl class="kv">
 <dt>Started</dt><dd>${timeOf(run.tsStart)}</dd>
 <dt>Ended</dt><dd>${timeOf(run.tsEnd)} (${duration})</dd>

@@ -6,6 +6,7 @@
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
 import { defaultCatalog as cat, type EventType } from "../events/catalog.ts";
+import { counted } from "../format.ts";
 import { hasSequence } from "../runs.ts";
 import {
   EXTENSION,
@@ -209,7 +210,7 @@ function* pagesBySeq(
     .get(runId) as { n: bigint };
   if (BigInt(read) !== n) {
     throw new RuntapeError(
-      `${table} holds ${n - BigInt(read)} row(s) of run ${JSON.stringify(runId)} without a sequence number: the run cannot be sent whole`,
+      `${table} holds ${counted(n - BigInt(read), "row")} of run ${JSON.stringify(runId)} without a sequence number: the run cannot be sent whole`,
       "ROWS_WITHOUT_SEQ",
     );
   }

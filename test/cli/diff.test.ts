@@ -75,7 +75,7 @@ describe("runtape diff", () => {
       expect.stringMatching(/^divergence at event #[\d,]+/),
     ]);
     // The count line is the same either way.
-    const counted = (text: string) => lines(text).find((l) => l.includes("position(s) differ"));
+    const counted = (text: string) => lines(text).find((l) => l.includes("positions differ"));
     expect(counted(three.stdout)).toBe(counted(one.stdout) as string);
     expect((await cli(["diff", "runs.db", "runs.db", "--max", "0"], dir)).code).toBe(2);
   });

@@ -27,7 +27,7 @@ test("export --run repeated picks those runs; the summary line counts what was w
     "FillEvent",
   ]);
   expect(code).toBe(0);
-  expect(stderr).toMatch(/exported 2 run\(s\), [\d,]+ events into 3 files under /);
+  expect(stderr).toMatch(/exported 2 runs, [\d,]+ events into 3 files under /);
   expect(existsSync(join(out, "fills", "run_id=b%20c", "part-0.csv"))).toBe(true);
   expect(existsSync(join(out, "fills", "run_id=a", "part-0.csv"))).toBe(true);
 });

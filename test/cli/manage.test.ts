@@ -41,7 +41,7 @@ describe("runtape rm", () => {
     expect(dry.stderr).toContain("dry run: nothing removed");
     expect(total(rowsOf(path, "a"))).toBeGreaterThan(14);
     const done = await cli(["rm", path, "--run", "a", "--run=c", "--yes"]);
-    expect([done.code, done.stderr]).toEqual([0, expect.stringContaining("removed 2 run(s)")]);
+    expect([done.code, done.stderr]).toEqual([0, expect.stringContaining("removed 2 runs")]);
     expect([total(rowsOf(path, "a")), total(rowsOf(path, "c"))]).toEqual([0, 0]);
     expect(runContentHash(path, "b")).toBe(kept);
     expect((await cli(["inspect", path, "--check"])).code).toBe(0);

@@ -18,7 +18,7 @@ test("merge OUT IN IN: one line per run on stdout, a summary on stderr; again: a
     ["copied", "r 2", a],
     ["copied", "r3", b],
   ]);
-  expect(first.stderr).toMatch(/merged 3 run\(s\) \([\d,]+ events\) into out\.db; 0 already there/);
+  expect(first.stderr).toMatch(/merged 3 runs \([\d,]+ events\) into out\.db; 0 already there/);
   const again = await cli(["merge", "out.db", a, b, "--run", "r3", "--run=r1"], dir);
   expect(lines(again.stdout).map((l) => l.split("\t")[0])).toEqual(["identical", "identical"]);
 });

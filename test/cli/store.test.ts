@@ -126,7 +126,7 @@ describeWithPg("store CLI", (cluster) => {
         const again = await cli(["push", db, "--to", url]);
         expect(again.code).toBe(0);
         expect(lines(again.stdout)).toHaveLength(3);
-        expect(lines(again.stdout).at(-1)).toContain("0 run(s) pushed");
+        expect(lines(again.stdout).at(-1)).toContain("0 runs pushed");
       }
       const pulled = join(dir, "pulled.db");
       const pull = await cli([
@@ -137,7 +137,7 @@ describeWithPg("store CLI", (cluster) => {
         ...ids.flatMap((id) => ["--run", id]),
       ]);
       expect(pull.code).toBe(0);
-      expect(lines(pull.stdout).at(-1)).toBe(`3 run(s) pulled into ${pulled}, 0 already there`);
+      expect(lines(pull.stdout).at(-1)).toBe(`3 runs pulled into ${pulled}, 0 already there`);
       for (const [i, id] of ids.entries()) {
         const fromOrigin = await cli(["replay", origins[i] as string, "--run", id]);
         const fromUrl = await cli(["replay", url, "--run", id]);
@@ -302,7 +302,7 @@ describeWithPg("store CLI", (cluster) => {
     expect([refused.code, refused.stderr]).toEqual([1, 'runtape: no run with id "nope"\n']);
     expect((await cli(["inspect", url, "--run", "rm-gone"])).code).toBe(0);
     const done = await cli(["rm", url, "--run", "rm-gone", "--yes"]);
-    expect([done.code, done.stderr]).toEqual([0, expect.stringContaining("removed 1 run(s)")]);
+    expect([done.code, done.stderr]).toEqual([0, expect.stringContaining("removed 1 run from")]);
     expect((await cli(["inspect", url, "--run", "rm-gone"])).code).toBe(1);
     expect((await cli(["replay", url, "--run", "rm-keep"])).stdout).toBe(kept);
     expect((await cli(["inspect", url, "--check"])).code).toBe(0);
