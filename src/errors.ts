@@ -178,6 +178,24 @@ export function describeValue(value: unknown): string {
 }
 
 /**
+ * A run's body failed and closing the run `failed` failed too (a full disk refuses both): the run
+ * stays `running`, with every batch stored before, until `runtape recover` closes it.
+ */
+export class RunNotClosedError extends RuntapeError {
+  constructor(
+    readonly runId: string,
+    readonly error: unknown,
+    readonly closeError: unknown,
+  ) {
+    const line = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+    const [first, second] = [line(error), line(closeError)];
+    const both = second === first ? first : `${first}; closing the run failed too: ${second}`;
+    const recover = both.includes("runtape recover") ? "" : ": `runtape recover` closes it";
+    super(`${both} (run ${runId} stays running${recover})`, "NOT_CLOSED", { cause: error });
+  }
+}
+
+/**
  * A strategy module that cannot be used: missing, failing to load, without a factory as its
  * default export, or throwing while it handles an event (then `event` names it).
  */

@@ -5,9 +5,9 @@
  */
 import { resolve } from "node:path";
 import { EventBus } from "./bus.ts";
-import { openRunsDb, type RunsDb } from "./db.ts";
+import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
 import type { RunRef } from "./diff.ts";
-import { RunCancelledError } from "./errors.ts";
+import { RunCancelledError, RunNotClosedError } from "./errors.ts";
 import { EVENT_TYPES } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import { type NdjsonInput, readNdjson } from "./ndjson.ts";
@@ -33,7 +33,8 @@ export interface RunOptions extends RecorderOptions {
 /**
  * Records one run around `body`: a fresh bus with a recorder attached is handed to `body`; the run
  * ends `completed` when it returns, `failed` (after flushing) when it throws, which rethrows, and
- * `cancelled` when `options.signal` aborts.
+ * `cancelled` when `options.signal` aborts. If the run cannot be closed `failed` either (a full
+ * disk refuses both), the call rejects with RunNotClosedError and the run stays `running`.
  */
 export async function recordRun<T>(
   target: string | RunsDb,
@@ -64,9 +65,7 @@ export async function recordRun<T>(
     try {
       recorder.close("failed", options.failureMetadata?.(error));
     } catch (closeError) {
-      // Both matter: what broke the strategy, and why the run could not be closed (it stays
-      // `running`, for `recover`).
-      throw new AggregateError([error, closeError], "the run failed and could not be closed");
+      throw new RunNotClosedError(recorder.runId, error, closeError);
     }
     throw error;
   } finally {
@@ -157,6 +156,8 @@ function keepTimes(target: string | RunsDb, runId: string, run: RunRow): void {
     db.sqlite
       .query("UPDATE runs SET status = ?, ts_start = ?, ts_end = ? WHERE run_id = ?")
       .run(run.status, run.ts_start, run.ts_end, runId);
+  } catch (error) {
+    throw toDbError(db.path, error);
   } finally {
     if (db !== target) db.close();
   }

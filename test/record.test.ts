@@ -8,6 +8,7 @@ import {
   openRunsDb,
   Recorder,
   RunCancelledError,
+  RunNotClosedError,
   type RuntapeError,
   recordNdjson,
   recordRun,
@@ -89,6 +90,37 @@ describe("recordRun", () => {
     // Aborted before the start: no run at all.
     await expect(recordRun(path, { signal: abort.signal }, () => 0)).rejects.toThrow();
     expect(statuses(path)).toHaveLength(1);
+  });
+
+  test("a run the disk refuses to close stays running, with one error saying so; its events wait in memory", async () => {
+    const path = newDb();
+    const db = openRunsDb(path, { mode: "write" });
+    let recorder: Recorder | undefined;
+    const full = recordRun(
+      db,
+      { runId: "full", batchSize: 100, onStart: (r) => (recorder = r) },
+      (bus) => {
+        for (let i = 0; i < 100; i++) bus.publish(bar(i));
+        // The file may not grow by a page more: SQLite answers SQLITE_FULL, as on a full disk.
+        const { page_count } = db.sqlite.query("PRAGMA page_count").get() as { page_count: number };
+        db.sqlite.exec(`PRAGMA max_page_count = ${page_count}`);
+        for (let i = 100; i < 5000; i++) bus.publish(bar(i));
+      },
+    );
+    const error = await rejection(full);
+    expect(error).toBeInstanceOf(RunNotClosedError);
+    expect((error as RunNotClosedError).code).toBe("NOT_CLOSED");
+    expect((error as Error).message).toBe(
+      `${path}: the disk is full: free some space, then \`runtape recover\` closes a run it left running (run full stays running)`,
+    );
+    expect(statuses(path)).toEqual([{ run_id: "full", status: "running", ended: 0n }]);
+    expect(query(path, "SELECT COUNT(*) AS n FROM bars")).toEqual([{ n: 100n }]);
+    // The publish whose batch met the full disk threw, which ended the body at 200 events. With
+    // room again, closing stores the batch the recorder had kept, then the status.
+    db.sqlite.exec("PRAGMA max_page_count = 1073741823");
+    expect(recorder?.close("failed")).toMatchObject({ status: "failed", events: 200 });
+    expect(query(path, "SELECT COUNT(*) AS n FROM bars")).toEqual([{ n: 200n }]);
+    db.close();
   });
 
   test("onStart sees the recorder; onProgress counts every event", async () => {

@@ -1,6 +1,6 @@
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
-import { RuntapeError } from "../errors.ts";
+import { RunNotClosedError, RuntapeError } from "../errors.ts";
 import { printable } from "../text.ts";
 import { COMMANDS, type CommandName, commandMeta } from "./commands.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
@@ -24,13 +24,18 @@ const HELP = new Set(["--help", "-h"]);
 const VERSION = new Set(["--version", "-v"]);
 
 let warnsOfOpenRuns = false;
+/** Runs an error line has already said are left running: the warning at exit leaves them out. */
+const reportedOpen = new Set<string>();
 
 /** Warns, at exit, of runs a command left open; registered with the first command that runs. */
 async function warnOfOpenRuns(): Promise<void> {
   if (warnsOfOpenRuns) return;
   warnsOfOpenRuns = true;
   const { onExitWithOpenRuns, openRunsWarning } = await import("../recorder.ts");
-  onExitWithOpenRuns((runs) => logger.warn(openRunsWarning(runs)));
+  onExitWithOpenRuns((runs) => {
+    const unsaid = runs.filter((r) => !reportedOpen.has(r.runId));
+    if (unsaid.length > 0) logger.warn(openRunsWarning(unsaid));
+  });
 }
 
 /**
@@ -117,6 +122,7 @@ function report(
   redactUrls: (text: string) => string,
 ): number {
   if (error instanceof OutputClosed) return 0;
+  if (error instanceof RunNotClosedError) reportedOpen.add(error.runId);
   const usage = error instanceof UsageError || (error as Error)?.name === "CLIError";
   // Arguments echoed in a message may be store URLs: their passwords never reach the terminal.
   const message = redactUrls(error instanceof Error ? error.message : String(error));
