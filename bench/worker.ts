@@ -177,15 +177,27 @@ function publishOnly(data: string, n: number): void {
 
 /**
  * The plainest streaming recorder (bench/limit.ts) on the same bus and events as the recorder:
- * what recording takes in memory when nothing is held but the batch.
+ * what recording takes in memory when nothing is held but the batch. With `collect`, a full
+ * collection after each batch inserted, as the Recorder's `collectGarbage` does.
  */
-function stream(data: string, n: number, path: string, runId: string, batch: number): void {
+function stream(
+  data: string,
+  n: number,
+  path: string,
+  runId: string,
+  batch: number,
+  collect: boolean,
+): void {
   const make = generators[data] as (i: number) => Event;
   const written = writtenBytes();
   const start = performance.now();
   const bus = new EventBus();
   const recorder = streamingRecorder(path, runId, batch);
-  bus.subscribeAll((event) => recorder.take(event));
+  let taken = 0;
+  bus.subscribeAll((event) => {
+    recorder.take(event);
+    if (collect && ++taken % batch === 0) Bun.gc(true);
+  });
   for (let i = 0; i < n; i++) bus.publish(make(i));
   recorder.close();
   report({
@@ -490,7 +502,8 @@ switch (kind) {
     limit(...recording(), Number(args[4]), args[5] !== "no-indexes");
     break;
   case "stream":
-    stream(...recording(), Number(args[4]));
+  case "stream-collect":
+    stream(...recording(), Number(args[4]), kind === "stream-collect");
     break;
   case "publish-only":
     publishOnly(args[0] as string, Number(args[1]));

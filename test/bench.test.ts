@@ -99,7 +99,7 @@ describe.each(["bars", "mixed"])("the bench's recording cases, %s", (data) => {
     expect(schemaOf(limit)).toEqual(schema);
   });
 
-  test("the floors: the limit without indexes, the publisher alone, the streaming recorder", async () => {
+  test("the floors: the limit without indexes, the publisher alone, the streaming recorder (and collecting)", async () => {
     const dir = tempDir();
     const bare = join(dir, "bare.db");
     const streamed = join(dir, "streamed.db");
@@ -114,6 +114,10 @@ describe.each(["bars", "mixed"])("the bench's recording cases, %s", (data) => {
     expect((await worker("publish-only", data, N)).events).toBe(N);
     expect((await worker("stream", data, N, streamed, "run", BATCH)).events).toBe(N);
     expect(eventsIn(streamed, "run")).toBe(N);
+    const streamedCollecting = join(dir, "streamed-collecting.db");
+    const collecting = await worker("stream-collect", data, N, streamedCollecting, "run", BATCH);
+    expect(collecting.events).toBe(N);
+    expect(eventsIn(streamedCollecting, "run")).toBe(N);
     // As part 1 runs them, without the optimizing compilers: the same work.
     const plain = { BUN_JSC_useDFGJIT: "0" };
     expect((await workerWith(plain, "publish-only", data, N)).events).toBe(N);
