@@ -13,6 +13,18 @@ export class RuntapeError extends Error {
   }
 }
 
+/**
+ * A file system failure (an error with an errno code: ENOSPC, EISDIR, EACCES…) as one line,
+ * `what: reason`, typed with `code`; any other error is returned as it is.
+ */
+export function fileWriteError(what: string, error: unknown, code: string): unknown {
+  const { code: errno, message } = (error ?? {}) as NodeJS.ErrnoException;
+  if (error instanceof RuntapeError || typeof errno !== "string" || !/^E[A-Z]+$/.test(errno)) {
+    return error;
+  }
+  return new RuntapeError(`${what}: ${message}`, code, { cause: error });
+}
+
 /** The database file does not exist (and the operation only reads). */
 export class DatabaseMissingError extends RuntapeError {
   constructor(readonly path: string) {

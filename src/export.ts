@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { RunsDb } from "./db.ts";
-import { OutputNotEmptyError, RuntapeError } from "./errors.ts";
+import { fileWriteError, OutputNotEmptyError, RuntapeError } from "./errors.ts";
 import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
 import type { Indicators } from "./events/fields.ts";
 import { dumpsIndicators, loadsIndicators } from "./events/pyjson.ts";
@@ -228,15 +228,8 @@ const runValues = (run: RunRow): ExportValue[] => [
 ];
 
 /** A file system failure under `dir` as one line that names it; other errors pass through. */
-function writeError(dir: string, error: unknown): unknown {
-  const { code, message } = error as NodeJS.ErrnoException;
-  if (typeof code !== "string" || !/^E[A-Z]+$/.test(code) || error instanceof RuntapeError) {
-    return error;
-  }
-  return new RuntapeError(`cannot write the export into ${dir}: ${message}`, "EXPORT_WRITE", {
-    cause: error,
-  });
-}
+const writeError = (dir: string, error: unknown) =>
+  fileWriteError(`cannot write the export into ${dir}`, error, "EXPORT_WRITE");
 
 function writing<T>(dir: string, fn: () => T): T {
   try {

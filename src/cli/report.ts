@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { fileWriteError } from "../errors.ts";
 import type { RunMetrics } from "../report/metrics.ts";
 import { isMetric, libraryKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
@@ -70,7 +71,11 @@ export default defineCommand({
     } finally {
       await source.close();
     }
-    await Bun.write(file, html);
+    try {
+      await Bun.write(file, html);
+    } catch (error) {
+      throw fileWriteError(`cannot write ${file}`, error, "REPORT_WRITE");
+    }
     logger.success(`wrote ${file} (${(html.length / 1024).toFixed(0)} KB)`);
     out(`${file}\n`);
     if (args.open) openInBrowser(file);

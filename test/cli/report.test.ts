@@ -107,6 +107,19 @@ describe("runtape runs and report", () => {
     expect(html).toContain("f3-s20");
   }, 60_000); // builds the binary when no test before did: a guard, not a timing claim
 
+  test("a report that cannot be written (a directory, under a file) fails with one line naming it", async () => {
+    for (const [target, reason] of [
+      [".", "EISDIR"],
+      ["runs.db/r.html", "ENOTDIR"],
+    ] as const) {
+      const result = await cli(["report", "runs.db", "--run", "f3-s20", "-o", target], dir);
+      expect([result.code, lines(result.stderr)]).toEqual([
+        1,
+        [expect.stringMatching(new RegExp(`^runtape: cannot write ${target}: ${reason}: `))],
+      ]);
+    }
+  });
+
   test("a report is the same in every time zone: its charts' times are UTC, as its text's", async () => {
     // The labels of each chart's time axis, in order.
     const timeLabels = (html: string) =>
