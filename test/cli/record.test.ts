@@ -3,7 +3,7 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EVENT_TYPES, encodeEvent, replay } from "../../src/index.ts";
 import { rawDb, tempDir } from "../helpers.ts";
-import { command, runtape } from "./run.ts";
+import { runtape } from "./run.ts";
 import { expectCollections, lines, storedRuns, typeCounts } from "./support.ts";
 
 // 100 bar times of the three default symbols: the smallest default demo that has every type.
@@ -226,21 +226,12 @@ test("a disk that refuses the run's batches and its closing: one line naming the
   const dir = tempDir();
   // A file size limit (ulimit -f, its signal ignored) makes every write past it fail, as a full
   // disk does: the first batch of 16,384 events cannot be stored, nor the run closed failed.
-  const limited = ["sh", "-c", 'ulimit -f 1000; trap "" XFSZ; exec "$@"', "sh"];
-  const proc = Bun.spawn(
-    [...limited, ...(await command(["record", "runs.db", "--bars", "2000"]))],
-    {
-      cwd: dir,
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, NO_COLOR: "1" },
-    },
-  );
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
+  const under = ["sh", "-c", 'ulimit -f 1000; trap "" XFSZ; exec "$@"', "sh"];
+  const { code, stdout, stderr } = await runtape(["record", "runs.db", "--bars", "2000"], {
+    via: "binary",
+    cwd: dir,
+    under,
+  });
   const said = /^runtape: runs\.db: .+ \(run (\S+) stays running: `runtape recover` closes it\)$/;
   expect([code, stdout, lines(stderr)]).toEqual([1, "", [expect.stringMatching(said)]]);
   const runId = said.exec(lines(stderr)[0] as string)?.[1];

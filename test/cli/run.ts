@@ -47,6 +47,8 @@ export interface RunOptions {
   cwd?: string;
   stdin?: string | Uint8Array | Blob;
   env?: Record<string, string | undefined>;
+  /** A spawned run's command line starts with these (a shell that sets limits, then `exec "$@"`). */
+  under?: readonly string[];
 }
 
 /** The command line that runs `runtape args…` by `via` (a spawned one: binary by default). */
@@ -95,7 +97,7 @@ function inProcess(args: readonly string[], options: RunOptions): Promise<Result
 export async function runtape(args: readonly string[], options: RunOptions = {}): Promise<Result> {
   const via = options.via ?? (options.stdin === undefined ? "main" : "binary");
   if (via === "main") return inProcess(args, options);
-  const proc = Bun.spawn(await command(args, via), {
+  const proc = Bun.spawn([...(options.under ?? []), ...(await command(args, via))], {
     cwd: options.cwd ?? tmpdir(),
     stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
     stdout: "pipe",
