@@ -104,6 +104,12 @@ export function toDbError(path: string, error: unknown): Error {
       return new DatabaseAccessError(path, "the database is read-only here", { cause: error });
     case "SQLITE_CANTOPEN":
       return new DatabaseAccessError(path, "cannot open the database file", { cause: error });
+    case "SQLITE_BUSY":
+      return new DatabaseAccessError(
+        path,
+        "another connection kept the database locked for the whole wait: try again once it is done",
+        { cause: error },
+      );
     case "SQLITE_FULL":
       return new DatabaseAccessError(
         path,

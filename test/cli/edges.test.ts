@@ -121,6 +121,28 @@ test("a full disk says how to close the run it leaves running", () => {
   db.close();
 });
 
+test("a database another connection keeps locked: one line saying so, once the wait is over", () => {
+  const path = join(tempDir(), "runs.db");
+  const db = openRunsDb(path, { mode: "write" });
+  db.sqlite.exec("PRAGMA busy_timeout = 20"); // the CLI waits 30 s
+  const holder = new Database(path);
+  holder.exec("BEGIN EXCLUSIVE");
+  let error: unknown;
+  try {
+    Recorder.start(db, { runId: "late" });
+  } catch (e) {
+    error = e;
+  } finally {
+    holder.exec("ROLLBACK");
+    holder.close();
+  }
+  expect(error).toBeInstanceOf(DatabaseAccessError);
+  expect((error as Error).message).toBe(
+    `${path}: another connection kept the database locked for the whole wait: try again once it is done`,
+  );
+  db.close();
+});
+
 describe("options", () => {
   test("--symbols and --types with a name twice are usage errors", async () => {
     for (const [args, message] of [
