@@ -10,13 +10,16 @@ const ACCESS: Record<RunsDb["access"], string> = {
   immutable: "immutable (read-only storage: no locks, no side files)",
 };
 
-/** Refuses database arguments that name no file: a run recorded into memory would be lost. */
-export function checkDbArg(path: string): void {
+/**
+ * Refuses database arguments that name no file: a run recorded into memory would be lost. A store
+ * URL gets `storeHint`, what to do instead.
+ */
+export function checkDbArg(
+  path: string,
+  storeHint = "runs are recorded into files; `runtape push` (or record --push URL) sends them to a store",
+): void {
   if (isStoreUrl(path)) {
-    throw new UsageError(
-      `${redactUrls(path)} is a store URL, not a runs database file`,
-      "runs are recorded into files; `runtape push` (or record --push URL) sends them to a store",
-    );
+    throw new UsageError(`${redactUrls(path)} is a store URL, not a runs database file`, storeHint);
   }
   if (path === ":memory:" || path === "") {
     throw new UsageError(

@@ -3,6 +3,7 @@ import { counted } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
 import { parseChoice, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
+import { checkDbArg } from "./database.ts";
 import { logger, out } from "./output.ts";
 import { commonArgs, UsageError } from "./usage.ts";
 
@@ -37,6 +38,10 @@ export default defineCommand({
     const inputs = (args._ as string[]).slice(1);
     if (inputs.length === 0)
       throw new UsageError("merge needs at least one runs database to merge from");
+    checkDbArg(args.out);
+    for (const input of inputs) {
+      checkDbArg(input, "`runtape pull URL --into FILE` copies a store's runs into a file");
+    }
     const merged = mergeRuns(args.out, inputs, {
       runs: repeatedIfGiven(rawArgs, "run"),
       onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),

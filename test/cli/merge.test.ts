@@ -46,6 +46,11 @@ test.each([
     "--on-conflict takes one of fail, skip, rename",
   ],
   [["merge", "out.db", "a.db", "--bogus"], "unknown option --bogus"],
+  [
+    ["merge", "out.db", "postgres://u:pw@db.example/runs"],
+    "postgres://u:***@db.example/runs is a store URL, not a runs database file",
+  ],
+  [["merge", "postgres://db.example/runs", "a.db"], "is a store URL, not a runs database file"],
 ])("usage error: %j", async (argv, message) => {
   const { code, stderr } = await cli(argv, tempDir());
   expect(code).toBe(2);
