@@ -105,6 +105,7 @@ describe("runtape backtest", () => {
       [["--broker-participation", "2"], "--broker-participation takes a number > 0 and ≤ 1"],
       [["--broker-expiry-bars", "1.5"], "--broker-expiry-bars takes a whole number ≥ 1"],
       [["--feed", "runs.db", "--bars", "5"], "--bars applies to the demo feed"],
+      [["--into", "postgres://db.example/runs"], "is a store URL, not a runs database file"],
     ];
     const before = storedRuns(join(dir, "runs.db")).length;
     for (const [args, message] of usage) {
