@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { counted, formatCount } from "../format.ts";
+import { listRuns, type RunRow } from "../runs.ts";
 import { defaultStoreUrl, type PushedRun, push } from "../store/index.ts";
 import { printable } from "../text.ts";
 import { repeatedIfGiven } from "./args.ts";
@@ -45,7 +46,13 @@ export default defineCommand({
           onRun: args.json ? undefined : (r) => out(`${describePush(r)}\n`),
         });
         if (args.json) printJson({ store: store.label, runs: results }, {});
-        else out(`${summary(results, store.label)}\n`);
+        else {
+          // Without --run, runs that are not finished are left out: say so, or a push of a file
+          // whose runs all failed would read as if there were nothing to send.
+          const sent = new Set(results.map((r) => r.runId));
+          const left = runs === undefined ? listRuns(db).filter((r) => !sent.has(r.run_id)) : [];
+          out(`${summary(results, store.label)}${leftOut(left)}\n`);
+        }
         return 0;
       } finally {
         await store.close();
@@ -62,6 +69,17 @@ export function describePush(r: PushedRun): string {
     return `present   ${printable(r.runId)} (already in the store, nothing sent)`;
   const rate = r.seconds > 0 ? Math.round(Number(r.events) / r.seconds) : 0;
   return `${r.outcome.padEnd(9)} ${printable(r.runId)} (${counted(r.events, "event")} in ${r.seconds.toFixed(2)} s, ${formatCount(rate)} events/s)`;
+}
+
+/** What a push without --run left out, and why; empty when nothing was. */
+function leftOut(runs: readonly RunRow[]): string {
+  const running = runs.filter((r) => r.status === "running").length;
+  const unfinished = runs.length - running;
+  const parts = [
+    running > 0 ? `${counted(running, "run")} still running` : "",
+    unfinished > 0 ? `${counted(unfinished, "failed or cancelled run")} (--all sends them)` : "",
+  ].filter((part) => part !== "");
+  return parts.length === 0 ? "" : `; left out: ${parts.join(", ")}`;
 }
 
 function summary(results: readonly PushedRun[], label: string): string {

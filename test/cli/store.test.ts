@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -202,6 +203,27 @@ describeWithPg("store CLI", (cluster) => {
     },
     SLOW,
   );
+
+  test("push says which runs it left out and why: still running, or failed without --all", async () => {
+    const db = join(tempDir(), "mixed.db");
+    for (const [i, id] of ["done", "broke", "open"].entries()) demo(db, id, i, 5);
+    const file = new Database(db);
+    file.run("UPDATE runs SET status = 'failed' WHERE run_id = 'broke'");
+    file.run("UPDATE runs SET status = 'running', ts_end = NULL WHERE run_id = 'open'");
+    file.close();
+    const url = cluster().url("postgres"); // a database of its own: ids like "done" are common
+    const first = await cli(["push", db, "--to", url]);
+    expect([first.code, lines(first.stdout).at(-1)]).toEqual([
+      0,
+      expect.stringMatching(
+        /^1 run pushed to .* \([\d,]+ events\), 0 already there; left out: 1 run still running, 1 failed or cancelled run \(--all sends them\)$/,
+      ),
+    ]);
+    const all = await cli(["push", db, "--to", url, "--all"]);
+    expect(lines(all.stdout).at(-1)).toMatch(
+      /1 run pushed .*, 1 already there; left out: 1 run still running$/,
+    );
+  });
 
   test(
     "record --push sends the run when it completes; the run id alone stays on stdout",
