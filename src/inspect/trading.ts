@@ -106,7 +106,10 @@ export function withRejections(
       .join(" UNION ALL ");
     const idField = cat.orderIdField(request);
     // With one min() in a grouped query, SQLite takes the bare columns from the row holding it.
-    const firsts = `SELECT ${idField} AS id, ${symbol} AS symbol, min(${order}) FROM ${cat.table(request)} WHERE run_id = ?1 GROUP BY ${idField}`;
+    // Only the rejected ids are grouped (a run's rejections are few of its requests: half the time
+    // of grouping them all); the unary + keeps SQLite from finding them through the order-id
+    // index, which spans every run.
+    const firsts = `SELECT ${idField} AS id, ${symbol} AS symbol, min(${order}) FROM ${cat.table(request)} WHERE run_id = ?1 AND +${idField} IN (${ids}) GROUP BY ${idField}`;
     const counts = db.sqlite
       .query(
         `SELECT q.symbol, count(*) FROM (${ids}) AS x JOIN (${firsts}) AS q ON q.id = x.id GROUP BY q.symbol`,
