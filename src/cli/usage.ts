@@ -5,6 +5,7 @@
  */
 import type { ArgsDef } from "citty";
 import { RuntapeError } from "../errors.ts";
+import { parseChoice } from "./args.ts";
 
 /** A command line the CLI cannot act on: exit code 2. */
 export class UsageError extends RuntapeError {
@@ -39,6 +40,8 @@ const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase(
  */
 export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
   const flags = new Map<string, "boolean" | "string">();
+  // An enum's choices, by every name of its flag: refused in the words of parseChoice, not citty's.
+  const choices = new Map<string, { flag: string; options: readonly string[] }>();
   let positionals = 0;
   for (const [name, arg] of Object.entries(def)) {
     if (arg.type === "positional") {
@@ -50,6 +53,8 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
     for (const n of [name, kebab(name), ...aliases]) {
       flags.set(n, kind);
       if (kind === "boolean") flags.set(`no-${n}`, kind);
+      if (arg.type === "enum")
+        choices.set(n, { flag: `--${kebab(name)}`, options: arg.options ?? [] });
     }
   }
   let seen = 0;
@@ -73,6 +78,8 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
       }
       i++;
     }
+    const choice = choices.get(name);
+    if (choice !== undefined) parseChoice(inline ?? rawArgs[i], choice.flag, choice.options);
   }
   // A last positional whose value hint ends in "..." takes any number of arguments.
   const variadic = Object.values(def).some(
