@@ -160,18 +160,3 @@ export function parseConditions(values: readonly string[]): { key: string; value
     return { key: libraryKey(text.slice(0, at)), value: text.slice(at + 1) };
   });
 }
-
-/** One of a fixed set of words. */
-export function parseChoice<const T extends string>(
-  value: string | undefined,
-  flag: string,
-  choices: readonly T[],
-): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(value)) {
-    throw new UsageError(
-      `${flag} takes one of ${choices.join(", ")} (got ${JSON.stringify(value)})`,
-    );
-  }
-  return value as T;
-}

@@ -1,10 +1,10 @@
 import { defineCommand } from "citty";
 import { EXPORT_FORMATS, type ExportFormat, exportRuns } from "../export.ts";
 import { counted } from "../format.ts";
-import { parseChoice, parseTypes, repeatedIfGiven } from "./args.ts";
+import { parseTypes, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
-import { commonArgs, UsageError } from "./usage.ts";
+import { commonArgs, parseChoice, UsageError } from "./usage.ts";
 
 const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
 

@@ -1,11 +1,11 @@
 import { defineCommand } from "citty";
 import { counted } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
-import { parseChoice, repeatedIfGiven } from "./args.ts";
+import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkDbArg } from "./database.ts";
 import { logger, out } from "./output.ts";
-import { commonArgs, UsageError } from "./usage.ts";
+import { commonArgs, parseChoice, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("merge"),

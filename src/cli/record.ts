@@ -8,7 +8,7 @@ import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
 import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
 import { push } from "../store/push.ts";
-import { parseChoice, parseInteger, parseJsonArg, parseNames, parseRunId } from "./args.ts";
+import { parseInteger, parseJsonArg, parseNames, parseRunId } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkDbArg } from "./database.ts";
 import { logger, out } from "./output.ts";
@@ -17,7 +17,7 @@ import { describePush } from "./push.ts";
 import { onTermination } from "./signals.ts";
 import { checkStoreUrl, openStoreArg } from "./source.ts";
 import { readStdin } from "./stdin.ts";
-import { commonArgs, UsageError } from "./usage.ts";
+import { commonArgs, parseChoice, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("record"),

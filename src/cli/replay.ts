@@ -14,7 +14,6 @@ import { parallelLines, worthSlicing } from "../replay-parallel.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
 import { printable } from "../text.ts";
 import {
-  parseChoice,
   parseInteger,
   parseNames,
   parsePositive,
@@ -28,7 +27,7 @@ import { int64Arg, isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
 import { openSourceArg } from "./source.ts";
-import { commonArgs, runArgs, UsageError } from "./usage.ts";
+import { commonArgs, parseChoice, runArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("replay"),

@@ -5,7 +5,6 @@
  */
 import type { ArgsDef } from "citty";
 import { RuntapeError } from "../errors.ts";
-import { parseChoice } from "./args.ts";
 
 /** A command line the CLI cannot act on: exit code 2. */
 export class UsageError extends RuntapeError {
@@ -89,4 +88,19 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
     const extra = rawArgs.filter((a) => !a.startsWith("-"))[positionals];
     throw new UsageError(`unexpected argument ${JSON.stringify(extra ?? "")}`);
   }
+}
+
+/** One of a fixed set of words. */
+export function parseChoice<const T extends string>(
+  value: string | undefined,
+  flag: string,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new UsageError(
+      `${flag} takes one of ${choices.join(", ")} (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value as T;
 }
