@@ -289,7 +289,7 @@ export function formatDiff(
     }
   });
   lines.push(
-    `${counted(result.differing, "event position")} differ; ${labels.a} has ${counted(total(result.countsA), "event")}, ${labels.b} has ${formatCount(total(result.countsB))}`,
+    `${counted(result.differing, "event position")} ${result.differing === 1 ? "differs" : "differ"}; ${labels.a} has ${counted(total(result.countsA), "event")}, ${labels.b} has ${formatCount(total(result.countsB))}`,
   );
   for (const type of EVENT_TYPES) {
     if (result.countsA[type] !== result.countsB[type]) {

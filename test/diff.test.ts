@@ -57,6 +57,8 @@ describe("diff", () => {
       "1,300 event positions differ; a has 2,500 events, b has 2,499",
       "  BarReceived: 2,500 vs 2,499",
     ]);
+    const one = formatDiff(diffEvents([bar(0)], [bar(1)])).split("\n");
+    expect(one.at(-1)).toBe("1 event position differs; a has 1 event, b has 1");
   });
 
   test("max keeps the first N divergences in order; differing counts them all", () => {

@@ -114,11 +114,12 @@ function rowFindings(db: RunsDb, runId: string): CheckFinding[] {
   for (const _ of replay(db, { run: runId, onInvalidRow, stats })) {
     // Only the rows that fail matter here.
   }
-  if (stats.skipped > ROW_FINDINGS_PER_RUN) {
+  const more = stats.skipped - ROW_FINDINGS_PER_RUN;
+  if (more > 0) {
     findings.push({
       kind: "row",
       runId,
-      message: `run ${JSON.stringify(runId)}: ${counted(stats.skipped - ROW_FINDINGS_PER_RUN, "more row")} do not decode`,
+      message: `run ${JSON.stringify(runId)}: ${counted(more, "more row")} ${more === 1 ? "does" : "do"} not decode`,
     });
   }
   return findings;

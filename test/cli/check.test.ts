@@ -57,6 +57,22 @@ describe("inspect --check", () => {
     ]);
   });
 
+  test("past 20 rows that do not decode, one line counts the rest of the run's", async () => {
+    for (const [bars, rest] of [
+      [21, "1 more row does not decode"],
+      [23, "3 more rows do not decode"],
+    ] as const) {
+      const path = join(tempDir(), "runs.db");
+      const recorder = Recorder.start(path, { runId: "r" });
+      for (let i = 0; i < bars; i++) recorder.record(bar(i));
+      recorder.close();
+      tamper(path, "UPDATE bars SET open = 'abc'");
+      const found = lines((await cli(["inspect", path, "--check"])).stdout);
+      expect(found.filter((l) => l.startsWith('row: run "r": bars row'))).toHaveLength(20);
+      expect(found.at(-1)).toBe(`row: run "r": ${rest}`);
+    }
+  });
+
   test("config or metadata that is not a JSON object is a finding", async () => {
     const { path, runs } = twoRuns();
     tamper(path, `UPDATE runs SET config = '[1' WHERE run_id = '${runs[0]}'`);
