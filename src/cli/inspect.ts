@@ -9,6 +9,7 @@ import {
   type RunDetail,
   type RunListEntry,
 } from "../inspect.ts";
+import { stringifyExact } from "../json.ts";
 import { databaseSizes } from "../manage.ts";
 import { resolveRunId } from "../runs.ts";
 import { PgStore } from "../store/index.ts";
@@ -143,8 +144,8 @@ function renderDetail(d: RunDetail): string {
     `periods   ${printable(d.barPeriods.join(", ")) || "-"}`,
     `from      ${d.firstTsEventNs === null ? "-" : `${isoNs(d.firstTsEventNs)} (${d.firstTsEventNs})`}`,
     `to        ${d.lastTsEventNs === null ? "-" : `${isoNs(d.lastTsEventNs)} (${d.lastTsEventNs})`}`,
-    `config    ${d.config === null ? "-" : printable(JSON.stringify(d.config))}`,
-    `metadata  ${d.metadata === null ? "-" : printable(JSON.stringify(d.metadata))}`,
+    `config    ${d.config === null ? "-" : printable(stringifyExact(d.config))}`,
+    `metadata  ${d.metadata === null ? "-" : printable(stringifyExact(d.metadata))}`,
     "",
     table(
       ["EVENT TYPE", "COUNT"],

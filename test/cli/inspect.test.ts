@@ -186,6 +186,26 @@ describe("runtape inspect", () => {
     expect(rows.map((r) => r[2]).some((n) => n !== "0")).toBe(true); // rejections are shown
   });
 
+  test("--run of a copy prints its lineage, 64-bit integers exact, as it prints any metadata", async () => {
+    const copy = join(tempDir(), "copy.db");
+    const runId = runs[1]?.run_id as string;
+    expect((await run(["replay", "runs.db", "--run", runId, "--into", copy])).code).toBe(0);
+    const result = await run(["inspect", copy, "--run", runId]);
+    expect([result.code, result.stderr]).toEqual([0, ""]);
+    const metadata = lines(result.stdout).find((l) => l.startsWith("metadata  ")) ?? "";
+    expect(metadata).toMatch(/"lineage":\{.*"copied_at_ns":\d{19}[,}]/);
+    const big = await run([
+      "record",
+      "big.db",
+      "--bars",
+      "2",
+      "--metadata",
+      '{"n":9007199254740993}',
+    ]);
+    const shown = await run(["inspect", "big.db", "--run", big.stdout.trim()]);
+    expect(lines(shown.stdout)).toContain('metadata  {"n":9007199254740993}');
+  });
+
   test("--run --json: the same as one document, integers exact", async () => {
     const runId = runs[1]?.run_id as string;
     const result = await run(["inspect", "runs.db", "--run", "latest", "--json"]);
