@@ -134,6 +134,7 @@ describe("crashes", () => {
   );
 
   for (const [signal, code] of [
+    ["SIGHUP", 129],
     ["SIGINT", 130],
     ["SIGTERM", 143],
   ] as const) {

@@ -1,9 +1,10 @@
-const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+// SIGHUP too: a terminal or ssh session closed under a recording ends it as Ctrl-C does.
+const EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 type Signal = keyof typeof EXIT_CODES;
 
 /**
- * Runs `handler` on SIGINT or SIGTERM (with the conventional exit code, 128 + signal number)
- * instead of dying mid-write. Returns the function that restores the default behaviour.
+ * Runs `handler` on SIGHUP, SIGINT or SIGTERM (with the conventional exit code, 128 + signal
+ * number) instead of dying mid-write. Returns the function that restores the default behaviour.
  */
 export function onTermination(handler: (signal: Signal, exitCode: number) => void): () => void {
   const listeners = (Object.keys(EXIT_CODES) as Signal[]).map((signal) => {
