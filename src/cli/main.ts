@@ -131,6 +131,9 @@ function report(
     `runtape: ${known ? "" : "unexpected error: "}${printable(plain(message, 2))}\n`,
   );
   if (error instanceof UsageError && error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
-  if (verbose && error instanceof Error && error.stack) logger.error(redactUrls(error.stack));
+  // A usage error is the command line's, not the code's: its stack says nothing.
+  if (verbose && !usage && error instanceof Error && error.stack) {
+    logger.error(redactUrls(error.stack));
+  }
   return usage ? 2 : failure;
 }

@@ -35,9 +35,15 @@ export default defineCommand({
     },
     run: {
       type: "string",
-      alias: ["run-id"],
       valueHint: "ID",
-      description: "Id of the new run (default: a new time-ordered UUID; --run-id is the same)",
+      description: "Id of the new run (default: a new time-ordered UUID)",
+    },
+    // Not an alias of --run: citty's usage shows aliases after one dash (-run-id), which it would
+    // then read as the short flags -r -u -n….
+    "run-id": {
+      type: "string",
+      valueHint: "ID",
+      description: "The same as --run, as backtest names it",
     },
     name: { type: "string", description: "Run name (default: the run id, or the demo's name)" },
     config: { type: "string", valueHint: "JSON", description: "Run config, a JSON object" },
@@ -91,7 +97,7 @@ export default defineCommand({
     const abort = new AbortController();
     let recorder: Recorder | undefined;
     const options: RunOptions = {
-      runId: parseRunId(args.run, "--run"),
+      runId: parseRunId(runIdArg(args.run, args["run-id"]), "--run"),
       name: args.name ?? (input === undefined ? "demo backtest" : undefined),
       config: config ?? (input === undefined ? demoConfig(demo) : undefined),
       metadata,
@@ -194,4 +200,12 @@ async function recordDemo(bus: EventBus, demo: DemoOptions, progress: Progress):
     // Let signals in now and then: Ctrl-C must end a long demo cleanly.
     if (done % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** The run id given by --run or --run-id, not both. */
+function runIdArg(run: string | undefined, runId: string | undefined): string | undefined {
+  if (run !== undefined && runId !== undefined) {
+    throw new UsageError("--run and --run-id name the same thing: give one");
+  }
+  return run ?? runId;
 }

@@ -56,20 +56,28 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
         choices.set(n, { flag: `--${kebab(name)}`, options: arg.options ?? [] });
     }
   }
-  let seen = 0;
+  const given: string[] = [];
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i] as string;
     if (arg === "--") {
-      seen += rawArgs.length - i - 1;
+      given.push(...rawArgs.slice(i + 1));
       break;
     }
     if (arg === "-" || !arg.startsWith("-")) {
-      seen++;
+      given.push(arg);
       continue;
     }
-    const [name = "", inline] = arg.replace(/^--?/, "").split(/=(.*)/s, 2);
+    const long = arg.startsWith("--");
+    const [name = "", inline] = arg.slice(long ? 2 : 1).split(/=(.*)/s, 2);
     const kind = flags.get(name);
-    if (kind === undefined) throw new UsageError(`unknown option ${arg.split("=")[0]}`);
+    // After one dash citty reads letters as short flags: -limit would be -l -i -m -i -t, dropped.
+    if (kind === undefined || (!long && name.length > 1)) {
+      const hint = kind === undefined ? undefined : `did you mean --${name}?`;
+      throw new UsageError(`unknown option ${arg.split("=")[0]}`, hint);
+    }
+    if (kind === "boolean" && inline !== undefined) {
+      throw new UsageError(`option --${name} takes no value (got ${JSON.stringify(inline)})`);
+    }
     if (kind === "string" && inline === undefined) {
       const next = rawArgs[i + 1];
       if (next === undefined || (next.startsWith("--") && next.length > 2)) {
@@ -84,9 +92,8 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
   const variadic = Object.values(def).some(
     (a) => a.type === "positional" && a.valueHint?.endsWith("...") === true,
   );
-  if (seen > positionals && !variadic) {
-    const extra = rawArgs.filter((a) => !a.startsWith("-"))[positionals];
-    throw new UsageError(`unexpected argument ${JSON.stringify(extra ?? "")}`);
+  if (given.length > positionals && !variadic) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(given[positionals])}`);
   }
 }
 

@@ -111,6 +111,15 @@ describe("runtape usage", () => {
       ],
       [["record", "--journal", "memory"], '--journal takes one of wal, rollback (got "memory")'],
       [["record", "--symbols", ""], "--symbols needs at least one symbol"],
+      [["replay", "-limit", "1"], "unknown option -limit"], // citty would read -l -i -m -i -t
+      [["record", "-run-id", "abc"], "unknown option -run-id"],
+      [["record", "--thread=banana"], 'option --thread takes no value (got "banana")'],
+      [["inspect", "--json=yes"], 'option --json takes no value (got "yes")'],
+      [["record", "x.db", "--bars", "2", "extra"], 'unexpected argument "extra"'],
+      [["record", "x.db", "--bars", "2", "--", "extra"], 'unexpected argument "extra"'],
+      [["backtest", "--strategy", "s.ts", "extra"], 'unexpected argument "extra"'],
+      [["record", "--run", "a", "--run-id", "b"], "--run and --run-id name the same thing"],
+      [["record", "--quiet", "--verbose"], "--quiet and --verbose ask for opposite things"],
       [["record", "--config", "[1]"], "--config must be a JSON object"],
       [["record", "--metadata", "{"], "--metadata is not valid JSON"],
       [["record", "--input", "-", "--seed", "3"], "--seed applies to the demo, not to --input"],
@@ -184,6 +193,12 @@ describe("runtape usage", () => {
     expect(result.stderr).toMatch(/\n +at /);
     const usage = await run(["--verbose"]);
     expect([usage.code, lines(usage.stderr)[0]]).toEqual([2, "runtape: no command given"]);
+    // A usage error's stack is runtape's, not the user's business: --verbose adds nothing to it.
+    const opposite = await run(["record", "--quiet", "--verbose"]);
+    expect([opposite.code, lines(opposite.stderr)]).toEqual([
+      2,
+      ["runtape: --quiet and --verbose ask for opposite things: give one"],
+    ]);
   });
 });
 
