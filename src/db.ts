@@ -159,8 +159,15 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
       if (!existsSync(parent)) {
         throw new DatabaseAccessError(path, `the directory ${parent} does not exist`);
       }
-    } else if (statSync(path).isDirectory()) {
-      throw new DatabaseAccessError(path, "is a directory, not a database file");
+    } else {
+      const stat = statSync(path);
+      if (stat.isDirectory()) {
+        throw new DatabaseAccessError(path, "is a directory, not a database file");
+      }
+      // SQLite would open /dev/null or a pipe, fail on its first read, and leave a -journal beside it.
+      if (!stat.isFile()) {
+        throw new DatabaseAccessError(path, "is a device, a pipe or a socket, not a database file");
+      }
     }
   }
   const catalog = options.catalog ?? defaultCatalog;

@@ -144,6 +144,7 @@ describe("runtape usage", () => {
     const text = "not a database at all\n".repeat(100);
     writeFileSync(join(dir, "notes.txt"), text);
     mkdirSync(join(dir, "sub"));
+    expect(Bun.spawnSync(["mkfifo", join(dir, "pipe")]).exitCode).toBe(0);
     const recorded = await run(["record", "a.db", "--bars", "3"], dir);
     const runId = recorded.stdout.trim();
     // SQLite's -wal and -shm beside a database that was read are no new files.
@@ -168,6 +169,9 @@ describe("runtape usage", () => {
       [["replay", "notes.txt"], "notes.txt: not an SQLite database"],
       [["record", "notes.txt", "--bars", "3"], "notes.txt: not an SQLite database"],
       [["inspect", "sub"], "sub: is a directory"],
+      [["inspect", "pipe"], "pipe: is a device, a pipe or a socket, not a database file"],
+      [["record", "pipe", "--bars", "3"], "pipe: is a device, a pipe or a socket"],
+      [["record", "/dev/null", "--bars", "3"], "/dev/null: is a device, a pipe or a socket"],
       [["replay", "a.db", "--run", "nope"], 'no run with id "nope"'],
       [["inspect", "a.db", "--run", "nope"], 'no run with id "nope"'],
       [["diff", "a.db", "a.db", "--run-b", "nope"], 'no run with id "nope"'],
