@@ -7,11 +7,11 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { EventBus } from "./bus.ts";
-import { describeValue, StrategyError } from "./errors.ts";
+import { describeValue, RuntapeError, StrategyError } from "./errors.ts";
 import type { Event, EventOf, EventType } from "./events/catalog.ts";
-import { fieldsOf } from "./events/catalog.ts";
+import { fieldsOf, isEventType } from "./events/catalog.ts";
 import { newUuid } from "./events/clock.ts";
-import { type EventInput, makeEvent } from "./events/schemas.ts";
+import { type EventInput, findInvalidField, makeEvent } from "./events/schemas.ts";
 import type { Random } from "./sim/random.ts";
 
 /** Parameters of a strategy: `--param k=v` (numbers parsed) or the caller's. */
@@ -126,6 +126,19 @@ export function strategyContext(
           return unsubscribe;
         };
       }
+      if (property === "publish") {
+        // Checked here, so that the error names the strategy and the event it was handling: the
+        // recorder's and the broker's refusals would come back from the bus as "handlers threw".
+        return (event: Event) => {
+          const invalid = findInvalidField(event);
+          if (invalid !== undefined) {
+            throw new RuntapeError(`published an invalid event: ${invalid.message}`, invalid.code, {
+              cause: invalid,
+            });
+          }
+          target.publish(event);
+        };
+      }
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
@@ -136,7 +149,8 @@ export function strategyContext(
     makeEvent: (type, fields) => {
       const given = fields as Record<string, unknown>;
       const ids: Record<string, string> = {};
-      for (const [name, field] of fieldsOf(type)) {
+      // An unknown type gets makeEvent's one-line refusal.
+      for (const [name, field] of isEventType(type) ? fieldsOf(type) : []) {
         if (field.default === newUuid && given[name] === undefined) ids[name] = random.uuid();
       }
       return makeEvent(type, { ...fields, ...ids });

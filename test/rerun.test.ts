@@ -213,6 +213,16 @@ describe("rerun", () => {
         'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", (bar) => { if (++n === 7) throw new Error("no price for " + bar.symbol); }); };',
         /^strategy \S+eventthrow\.ts on BarReceived AAPL at ts_event_ns 1709562780000000000: no price for AAPL$/,
       ],
+      [
+        "badevent.ts",
+        'export default (ctx) => { ctx.bus.subscribe("BarReceived", () => ctx.bus.publish({ type: "OrderSubmissionRequest", foo: 1 })); };',
+        /^strategy \S+badevent\.ts on BarReceived AAPL at ts_event_ns 1709562600000000000: published an invalid event: OrderSubmissionRequest\.ts_event_ns: missing \(got nothing\)$/,
+      ],
+      [
+        "badtype.ts",
+        'export default (ctx) => { ctx.makeEvent("Bogus", {}); };',
+        /: threw while starting: Bogus\.type: not an event type \(got "Bogus"\)$/,
+      ],
     ];
     let shared: Promise<{ db: string; run: string }> | undefined;
     test.each(cases)("%s", async (name, source, message) => {

@@ -49,6 +49,9 @@ export const eventInputSchemas: Schemas = buildSchemas(true);
  * field) here, where the event is written, not later in the recorder.
  */
 export function makeEvent<K extends EventType>(type: K, input: EventInput<K>): EventOf<K> {
+  if (!Object.hasOwn(catalog, type)) {
+    throw new InvalidEventError(String(type), "type", type, "not an event type");
+  }
   const event = makeEventTrusted(type, input);
   const error = findInvalidField(event);
   if (error !== undefined) throw error;
