@@ -35,7 +35,29 @@ async function warnOfOpenRuns(): Promise<void> {
   onExitWithOpenRuns((runs) => {
     const unsaid = runs.filter((r) => !reportedOpen.has(r.runId));
     if (unsaid.length > 0) logger.warn(openRunsWarning(unsaid));
+    // A run left open is a command that did not finish (a strategy awaiting forever, say).
+    if (!process.exitCode) process.exitCode = 1;
   });
+}
+
+/**
+ * Ends the process, as a failure in one line, on an error nothing awaited: a strategy's timer
+ * that throws, a promise it dropped. Open runs are flushed at exit and stay `running`.
+ */
+export async function reportUncaught(error: unknown): Promise<void> {
+  const { redactUrls } = await import("../store/url.ts");
+  const text = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+  const typed =
+    error instanceof RuntapeError
+      ? error
+      : new RuntapeError(
+          `an error nothing awaited (a timer's, a dropped promise's): ${text}`,
+          "UNCAUGHT",
+          {
+            cause: error,
+          },
+        );
+  process.exit(report(typed, process.argv.includes("--verbose"), 1, redactUrls));
 }
 
 /**

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, rmSync } from "node:fs";
+import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { binary } from "./run.ts";
+import { binary, runtape } from "./run.ts";
 import { expectCollections, lines, storedRuns } from "./support.ts";
 
 const DEMO_STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
@@ -185,4 +185,33 @@ describe("runtape backtest", () => {
     ]);
     rmSync(bin, { recursive: true, force: true }); // a 100 MB copy
   });
+});
+
+test("a strategy's error that nothing awaits, or a strategy that never returns: one line, exit 1", async () => {
+  const here = tempDir();
+  const strategies = {
+    "timer.ts":
+      'export default (ctx) => { setTimeout(() => { throw new Error("timer boom"); }, 0); };',
+    "dropped.ts":
+      'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", () => { if (++n === 3) Promise.reject(new Error("dropped")); }); };',
+    "never.ts": "export default async () => { await new Promise(() => {}); };",
+  };
+  for (const [name, source] of Object.entries(strategies)) writeFileSync(join(here, name), source);
+  // Through the binary: bin/runtape.ts is what catches them, as a user's process would.
+  const run = (name: string) =>
+    runtape(["backtest", "--strategy", name, "--bars", "20", "--into", `${name}.db`], {
+      via: "binary",
+      cwd: here,
+    });
+  for (const [name, message] of [
+    ["timer.ts", "runtape: an error nothing awaited (a timer's, a dropped promise's): timer boom"],
+    ["dropped.ts", "runtape: an error nothing awaited (a timer's, a dropped promise's): dropped"],
+  ] as const) {
+    const result = await run(name);
+    expect([name, result.code, lines(result.stderr).at(-1)]).toEqual([name, 1, message]);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  }
+  const never = await run("never.ts");
+  expect([never.code, never.stderr]).toEqual([1, expect.stringContaining("still open")]);
+  expect(storedRuns(join(here, "never.ts.db"))).toMatchObject([{ status: "running" }]);
 });
