@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { RunsDb } from "./db.ts";
-import { fileWriteError, OutputNotEmptyError, RuntapeError } from "./errors.ts";
+import { fileWriteError, OutputNotEmptyError } from "./errors.ts";
 import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
 import type { Indicators } from "./events/fields.ts";
 import { dumpsIndicators, loadsIndicators } from "./events/pyjson.ts";
