@@ -8,7 +8,7 @@ import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
 import { parseInteger, parseNames, parseTypes } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { checkDbArg } from "./database.ts";
+import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
 import { commonArgs, UsageError } from "./usage.ts";
 
@@ -106,7 +106,7 @@ export default defineCommand({
       );
     }
     const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? "./runs.db" : feed);
-    checkDbArg(into);
+    checkTargetArg(into);
     const runId = args["run-id"] ?? Bun.randomUUIDv7();
     const options: RerunOptions = {
       strategy: args.strategy,

@@ -29,6 +29,20 @@ export function checkDbArg(
   }
 }
 
+/**
+ * As checkDbArg, for a database a command writes: a name that says NDJSON is refused too, since
+ * what it would hold is SQLite (`replay --into x.ndjson` for `replay > x.ndjson`).
+ */
+export function checkTargetArg(path: string, storeHint?: string): void {
+  checkDbArg(path, storeHint);
+  if (/\.(ndjson|jsonl)$/i.test(path)) {
+    throw new UsageError(
+      `${path} is named as NDJSON, but runs are recorded into a runs database file`,
+      "`runtape replay DB --run ID > FILE.ndjson` writes NDJSON",
+    );
+  }
+}
+
 /** Opens a runs database for a command; with `--verbose`, says how it was opened. */
 export function openDb(path: string, args: { verbose?: boolean }, options?: OpenOptions): RunsDb {
   checkDbArg(path);

@@ -48,7 +48,9 @@ export default defineCommand({
     const format = parseChoice(args.format, "--format", FORMATS);
     if (format === undefined)
       throw new UsageError("--format is required", `one of ${FORMATS.join(", ")}`);
-    if (args.out === undefined) throw new UsageError("--out is required", "the directory to write");
+    if (args.out === undefined || args.out === "") {
+      throw new UsageError("--out is required", "the directory to write");
+    }
     const options = {
       format,
       out: args.out,

@@ -3,7 +3,7 @@ import { counted } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
 import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { checkDbArg } from "./database.ts";
+import { checkDbArg, checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
 import { commonArgs, parseChoice, UsageError } from "./usage.ts";
 
@@ -38,7 +38,7 @@ export default defineCommand({
     const inputs = (args._ as string[]).slice(1);
     if (inputs.length === 0)
       throw new UsageError("merge needs at least one runs database to merge from");
-    checkDbArg(args.out);
+    checkTargetArg(args.out);
     for (const input of inputs) {
       checkDbArg(input, "`runtape pull URL --into FILE` copies a store's runs into a file");
     }

@@ -4,7 +4,7 @@ import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
 import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { checkDbArg } from "./database.ts";
+import { checkTargetArg } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg } from "./source.ts";
 import { commonArgs } from "./usage.ts";
@@ -28,7 +28,7 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
-    checkDbArg(args.into);
+    checkTargetArg(args.into);
     const store = await openStoreArg(args.url, args);
     try {
       const results = await pull(store, args.into, {

@@ -10,7 +10,7 @@ import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
 import { push } from "../store/push.ts";
 import { parseInteger, parseJsonArg, parseNames, parseRunId } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { checkDbArg } from "./database.ts";
+import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { describePush } from "./push.ts";
@@ -75,7 +75,7 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args }) {
-    checkDbArg(args.db);
+    checkTargetArg(args.db);
     const journal = parseChoice(args.journal, "--journal", ["wal", "rollback"] as const);
     const config = parseJsonArg(args.config, "--config");
     const metadata = parseJsonArg(args.metadata, "--metadata");
@@ -189,6 +189,7 @@ async function pushRecorded(
 /** The input file (or stdin), checked before a run is registered for it. */
 async function openInput(input: string): Promise<NdjsonInput> {
   if (input === "-") return readStdin();
+  if (input === "") throw new UsageError("--input needs a file, or - for stdin");
   const file = Bun.file(input);
   if (!(await file.exists())) throw new RuntapeError(`--input: no file ${input}`, "INPUT_MISSING");
   return file.stream();

@@ -22,7 +22,7 @@ import {
   parseTypes,
 } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { checkDbArg } from "./database.ts";
+import { checkTargetArg } from "./database.ts";
 import { int64Arg, isoNs, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
@@ -104,7 +104,7 @@ export default defineCommand({
     if (threads !== undefined && (args.into !== undefined || speed !== undefined)) {
       throw new UsageError("--threads applies to NDJSON on stdout as fast as possible");
     }
-    if (args.into !== undefined) checkDbArg(args.into);
+    if (args.into !== undefined) checkTargetArg(args.into);
     if (args.into !== undefined && isStoreUrl(args.db)) {
       throw new UsageError(
         "--into copies from a runs database file",

@@ -38,6 +38,7 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     const runIds = parseNames(args.runs, "--runs", "run id");
+    if (args.output === "") throw new UsageError("--output needs a file name");
     const where = parseConditions(repeated(rawArgs, "where"));
     const comparing = runIds !== undefined || where.length > 0;
     if (comparing && args.run !== undefined) {
