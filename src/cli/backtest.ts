@@ -160,6 +160,10 @@ function parseParams(rawArgs: readonly string[]): StrategyParams {
     if (value === undefined) continue;
     const eq = value.indexOf("=");
     if (eq <= 0) throw new UsageError(`--param takes KEY=VALUE (got ${JSON.stringify(value)})`);
+    // Assigned to an object, __proto__ would set its prototype: the parameter would vanish unsaid.
+    if (value.slice(0, eq) === "__proto__") {
+      throw new UsageError('"__proto__" cannot be a parameter\'s name');
+    }
     const text = value.slice(eq + 1);
     const n = Number(text);
     params[value.slice(0, eq)] = text.trim() !== "" && Number.isFinite(n) ? n : text;

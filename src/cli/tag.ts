@@ -28,7 +28,10 @@ export default defineCommand({
     for (const pair of pairs) {
       const at = pair.indexOf("=");
       if (at <= 0) throw new UsageError(`tags are key=value (got ${JSON.stringify(pair)})`);
-      tags[pair.slice(0, at)] = pair.slice(at + 1);
+      const key = pair.slice(0, at);
+      // Assigned to an object, __proto__ would set its prototype: the tag would vanish unsaid.
+      if (key === "__proto__") throw new UsageError('"__proto__" cannot be a tag\'s key');
+      tags[key] = pair.slice(at + 1);
     }
     const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {

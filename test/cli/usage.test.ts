@@ -121,6 +121,11 @@ describe("runtape usage", () => {
       [["record", "--run", "a", "--run-id", "b"], "--run and --run-id name the same thing"],
       [["record", "--quiet", "--verbose"], "--quiet and --verbose ask for opposite things"],
       [["record", "out.ndjson"], "out.ndjson is named as NDJSON, but runs are recorded into"],
+      [["tag", "a.db", "__proto__=x"], '"__proto__" cannot be a tag\'s key'],
+      [
+        ["backtest", "--strategy", "s.ts", "--param", "__proto__=1"],
+        '"__proto__" cannot be a parameter',
+      ],
       [["replay", "a.db", "--into", "copy.jsonl"], "copy.jsonl is named as NDJSON"],
       [["record", "--input", ""], "--input needs a file, or - for stdin"],
       [["export", "a.db", "--format", "csv", "--out", ""], "--out is required"],
