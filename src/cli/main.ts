@@ -62,8 +62,8 @@ export async function reportUncaught(error: unknown): Promise<void> {
 
 /**
  * Runs the CLI on `argv` (without the executable) and returns the exit code: 0 success,
- * 1 failure, 2 usage error, 129/130/143 hung up or interrupted; `diff` and `inspect --check` answer with 0 and 1
- * and fail with 2. Errors become one line on stderr.
+ * 1 failure, 2 usage error, 129/130/143 hung up or interrupted; `diff` and `inspect --check`
+ * answer with 0 and 1 and fail with 2. Errors become one line on stderr.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes("--verbose");
