@@ -271,6 +271,8 @@ export function* readNdjsonFile(path: string): Generator<Event> {
   } catch {
     throw new RuntapeError(`no NDJSON file at ${path}`, "INPUT_MISSING");
   }
+  // A byte order mark some editors write: readNdjson's TextDecoder drops it, so this does too.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let number = 0;
   for (const line of text.split("\n")) {
     number++;

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Event, encodeEvent, recordRun, replay, runDemo } from "../../src/index.ts";
 import { tempDir } from "../helpers.ts";
@@ -40,8 +40,12 @@ describe("runtape diff", () => {
     const other = await cli(["diff", "runs.db", "slow.ndjson", "--run-a", fast], dir);
     expect(other.code).toBe(1);
     expect(lines(other.stdout)[0]).toMatch(/^first divergence at event #\d+ \(BarProcessed\):$/);
-    // Both sides may be files.
+    // Both sides may be files; one an editor saved with a byte order mark reads the same.
     expect((await cli(["diff", "fast.ndjson", "fast.ndjson"], dir)).code).toBe(0);
+    const text = readFileSync(join(dir, "fast.ndjson"), "utf8");
+    writeFileSync(join(dir, "fast-bom.ndjson"), `\ufeff${text.replaceAll("\n", "\r\n")}`);
+    const bom = await cli(["diff", "fast.ndjson", "fast-bom.ndjson"], dir);
+    expect([bom.code, bom.stdout]).toEqual([0, expect.stringMatching(/^runs match/)]);
   });
 
   test("--run-b applies to databases only; a broken golden is one line naming file and line", async () => {
