@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { defineCommand } from "citty";
 import type { EventBus } from "../bus.ts";
 import { RuntapeError } from "../errors.ts";
@@ -190,9 +191,16 @@ async function pushRecorded(
 async function openInput(input: string): Promise<NdjsonInput> {
   if (input === "-") return readStdin();
   if (input === "") throw new UsageError("--input needs a file, or - for stdin");
-  const file = Bun.file(input);
-  if (!(await file.exists())) throw new RuntapeError(`--input: no file ${input}`, "INPUT_MISSING");
-  return file.stream();
+  const stat = statSync(input, { throwIfNoEntry: false });
+  if (stat === undefined) throw new RuntapeError(`--input: no file ${input}`, "INPUT_MISSING");
+  // A file or a named pipe streams; a directory or a device (/dev/null: Bun cannot poll it) not.
+  if (!stat.isFile() && !stat.isFIFO()) {
+    throw new RuntapeError(
+      `--input: ${input} is ${stat.isDirectory() ? "a directory" : "a device"}, not an NDJSON file or a pipe`,
+      "INPUT_MISSING",
+    );
+  }
+  return Bun.file(input).stream();
 }
 
 async function recordDemo(bus: EventBus, demo: DemoOptions, progress: Progress): Promise<void> {

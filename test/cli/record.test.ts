@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EVENT_TYPES, encodeEvent, replay } from "../../src/index.ts";
 import { rawDb, tempDir } from "../helpers.ts";
@@ -211,6 +211,19 @@ describe("runtape record", () => {
       ["runtape: --input: no file missing.ndjson"],
     ]);
     expect(readdirSync(dir)).toEqual([]);
+    // Nor a directory, nor a device (a named pipe streams, as stdin does).
+    mkdirSync(join(dir, "sub"));
+    for (const [input, what] of [
+      ["sub", "a directory"],
+      ["/dev/null", "a device"],
+    ] as const) {
+      const refused = await run(["record", "x.db", "--input", input], { cwd: dir });
+      expect([refused.code, lines(refused.stderr)]).toEqual([
+        1,
+        [`runtape: --input: ${input} is ${what}, not an NDJSON file or a pipe`],
+      ]);
+    }
+    expect(readdirSync(dir)).toEqual(["sub"]);
   });
 });
 
