@@ -61,7 +61,7 @@ export default defineCommand({
     const summary = await exportRuns(args.db, options);
     const perEvent = summary.events === 0 ? 0 : summary.bytes / summary.events;
     logger.success(
-      `exported ${counted(summary.runs, "run")}, ${counted(summary.events, "event")} into ${counted(summary.files, "file")} under ${args.out} (${(summary.bytes / 1e6).toFixed(1)} MB, ${perEvent.toFixed(1)} bytes/event)`,
+      `exported ${counted(summary.runs, "run")}, ${counted(summary.events, "event")} into ${counted(summary.files, "file")} under ${args.out} (${(summary.bytes / 1e6).toFixed(1)} MB${summary.events === 0 ? "" : `, ${perEvent.toFixed(1)} bytes/event`})`,
     );
     return 0;
   },

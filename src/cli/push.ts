@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import { counted, formatCount } from "../format.ts";
 import { listRuns, type RunRow } from "../runs.ts";
-import { defaultStoreUrl, type PushedRun, push } from "../store/index.ts";
+import { defaultStoreUrl, isStoreUrl, type PushedRun, push } from "../store/index.ts";
+import { redactUrls } from "../store/url.ts";
 import { printable } from "../text.ts";
 import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
@@ -32,6 +33,12 @@ export default defineCommand({
     const url = args.to ?? defaultStoreUrl();
     if (url === undefined) {
       throw new UsageError("no store given", "pass --to postgres://… or set RUNTAPE_STORE");
+    }
+    if (args.to === undefined && !isStoreUrl(url)) {
+      throw new UsageError(
+        `RUNTAPE_STORE is not a store URL (got ${JSON.stringify(redactUrls(url))})`,
+        "set it to postgres://…, or pass --to",
+      );
     }
     const runs = repeatedIfGiven(rawArgs, "run");
     if (runs !== undefined && args.all) throw new UsageError("--all and --run exclude each other");

@@ -1,6 +1,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { openRunsDb } from "../../src/index.ts";
 import { recordDemoRuns, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { lines } from "./support.ts";
@@ -30,6 +31,17 @@ test("export --run repeated picks those runs; the summary line counts what was w
   expect(stderr).toMatch(/exported 2 runs, [\d,]+ events into 3 files under /);
   expect(existsSync(join(out, "fills", "run_id=b%20c", "part-0.csv"))).toBe(true);
   expect(existsSync(join(out, "fills", "run_id=a", "part-0.csv"))).toBe(true);
+});
+
+test("a file with no runs exports nothing and says so, without a rate per event", async () => {
+  const empty = join(tempDir(), "empty.db");
+  openRunsDb(empty, { mode: "write" }).close();
+  const { code, stderr } = await cli(["export", empty, "--format=csv", "--out", join(dir, "none")]);
+  expect([code, lines(stderr)]).toEqual([
+    0,
+    [expect.stringContaining("exported 0 runs, 0 events")],
+  ]);
+  expect(stderr).not.toContain("bytes/event");
 });
 
 test.each([

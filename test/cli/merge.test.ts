@@ -1,5 +1,7 @@
 import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { openRunsDb } from "../../src/index.ts";
 import { recordDemoRuns, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { databaseBytes, lines } from "./support.ts";
@@ -21,6 +23,18 @@ test("merge OUT IN IN: one line per run on stdout, a summary on stderr; again: a
   expect(first.stderr).toMatch(/merged 3 runs \([\d,]+ events\) into out\.db; 0 already there/);
   const again = await cli(["merge", "out.db", a, b, "--run", "r3", "--run=r1"], dir);
   expect(lines(again.stdout).map((l) => l.split("\t")[0])).toEqual(["identical", "identical"]);
+});
+
+test("sources that hold no runs: nothing to merge, said so, nothing written", async () => {
+  const dir = tempDir();
+  openRunsDb(join(dir, "empty.db"), { mode: "write" }).close();
+  const result = await cli(["merge", "out.db", "empty.db"], dir);
+  expect([result.code, result.stdout, lines(result.stderr)]).toEqual([
+    0,
+    "",
+    [expect.stringContaining("nothing to merge: the sources hold no runs")],
+  ]);
+  expect(existsSync(join(dir, "out.db"))).toBe(false);
 });
 
 test("a conflict is one line and exit 1; --on-conflict rename says the old id", async () => {

@@ -200,6 +200,14 @@ describe("runtape usage", () => {
     expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe(text);
   });
 
+  test("a RUNTAPE_STORE that is no store URL is named as the culprit", async () => {
+    const result = await runtape(["push", "a.db"], {
+      cwd: tempDir(),
+      env: { RUNTAPE_STORE: "garbage" },
+    });
+    expectReport(result, ["push"], 2, 'RUNTAPE_STORE is not a store URL (got "garbage")');
+  });
+
   test("--verbose adds the stack trace to the error", async () => {
     const result = await run(["replay", "missing.db", "--verbose"]);
     expect(result.code).toBe(1);
