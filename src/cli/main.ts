@@ -47,16 +47,9 @@ async function warnOfOpenRuns(): Promise<void> {
 export async function reportUncaught(error: unknown): Promise<void> {
   const { redactUrls } = await import("../store/url.ts");
   const text = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+  const what = `an error nothing awaited (a timer's, a dropped promise's): ${text}`;
   const typed =
-    error instanceof RuntapeError
-      ? error
-      : new RuntapeError(
-          `an error nothing awaited (a timer's, a dropped promise's): ${text}`,
-          "UNCAUGHT",
-          {
-            cause: error,
-          },
-        );
+    error instanceof RuntapeError ? error : new RuntapeError(what, "UNCAUGHT", { cause: error });
   process.exit(report(typed, process.argv.includes("--verbose"), 1, redactUrls));
 }
 

@@ -51,12 +51,12 @@ export default defineCommand({
       const from = m.runId === m.sourceRunId ? "" : `\t(was ${m.sourceRunId})`;
       out(`${m.action}\t${m.runId}\t${m.source}\t${m.events}${from}\n`);
     }
-    const copied = merged.filter((m) => m.action === "copied" || m.action === "renamed");
-    const events = copied.reduce((sum, m) => sum + m.events, 0);
     if (merged.length === 0) {
       logger.info("nothing to merge: the sources hold no runs");
       return 0;
     }
+    const copied = merged.filter((m) => m.action === "copied" || m.action === "renamed");
+    const events = copied.reduce((sum, m) => sum + m.events, 0);
     logger.success(
       `merged ${counted(copied.length, "run")} (${counted(events, "event")}) into ${args.out}; ${merged.length - copied.length} already there`,
     );
