@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { defineCommand } from "citty";
 import { fileWriteError } from "../errors.ts";
 import type { RunMetrics } from "../report/metrics.ts";
@@ -72,6 +73,7 @@ export default defineCommand({
     } finally {
       await source.close();
     }
+    checkOverwrite(file);
     try {
       await Bun.write(file, html);
     } catch (error) {
@@ -83,6 +85,32 @@ export default defineCommand({
     return 0;
   },
 });
+
+/**
+ * Lets a report replace only an earlier report: `-o runs.db` (the file it reads, or any other)
+ * would otherwise turn recorded runs into HTML without a word. A file that cannot be read is left
+ * to the write, which says why.
+ */
+function checkOverwrite(file: string): void {
+  const head = Buffer.alloc(64);
+  let length: number;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      length = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return;
+  }
+  if (length === 0 || /^\s*<(!doctype html|html)[\s>]/i.test(head.toString("latin1", 0, length))) {
+    return;
+  }
+  throw new UsageError(
+    `${file} exists and is not an HTML file: name another --output, or remove it first`,
+  );
+}
 
 /** Hands the file to the desktop's opener; a machine without one gets a warning, not a failure. */
 function openInBrowser(file: string): void {

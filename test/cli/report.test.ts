@@ -120,6 +120,29 @@ describe("runtape runs and report", () => {
     }
   });
 
+  test("a report overwrites an earlier report, never a runs database or another file", async () => {
+    copyFileSync(join(dir, "runs.db"), join(dir, "victim.db"));
+    const before = readFileSync(join(dir, "victim.db"));
+    for (const target of ["victim.db", "runs.db"]) {
+      const result = await cli(["report", "runs.db", "--run", "f3-s20", "-o", target], dir);
+      expect([result.code, lines(result.stderr)]).toEqual([
+        2,
+        [
+          `runtape: ${target} exists and is not an HTML file: name another --output, or remove it first`,
+        ],
+      ]);
+    }
+    expect(readFileSync(join(dir, "victim.db")).equals(before)).toBe(true);
+    const again = await cli(["inspect", "runs.db", "--run", "f3-s20"], dir);
+    expect(again.code).toBe(0);
+    // An earlier report (what the default file name finds on a second run) is replaced.
+    for (let i = 0; i < 2; i++) {
+      const result = await cli(["report", "runs.db", "--run", "f3-s20", "-o", "again.html"], dir);
+      expect([result.code, result.stderr]).toEqual([0, expect.any(String)]);
+    }
+    expect(readFileSync(join(dir, "again.html"), "utf8")).toStartWith("<!doctype html>");
+  });
+
   test("a report is the same in every time zone: its charts' times are UTC, as its text's", async () => {
     // The labels of each chart's time axis, in order.
     const timeLabels = (html: string) =>
