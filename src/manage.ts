@@ -10,6 +10,7 @@ import { inSnapshot, type RunsDb, toDbError } from "./db.ts";
 import { DuplicateRunError, RuntapeError } from "./errors.ts";
 import { countEvents, sumCounts } from "./inspect/queries.ts";
 import { whyAlive } from "./inspect/recover.ts";
+import { stringifyExact } from "./json.ts";
 import {
   checkRunId,
   fromJsonColumn,
@@ -112,7 +113,9 @@ export function renameRun(db: RunsDb, from: string, to: string): void {
 /**
  * Sets tags on a run: string values under `tags` in its metadata (an empty value removes the
  * tag). Returns all tags the run has then. One transaction; throws RuntapeError (INVALID_JSON)
- * when the stored metadata is not a JSON object.
+ * when the stored metadata is not a JSON object, RuntapeError (TAGS_NOT_PAIRS) when its `tags`
+ * are something else than an object (a list, a string: replacing them would lose them), and
+ * RuntapeError (RUN_ALIVE) while the run is being recorded (its close may replace the metadata).
  */
 export function tagRun(
   db: RunsDb,
@@ -121,12 +124,16 @@ export function tagRun(
 ): Record<string, string> {
   return inWrite(db, () => {
     const run = getRun(db, runId);
+    notAlive(run, "tag");
     const metadata = fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`) ?? {};
-    const current = metadata.tags;
-    const merged: Record<string, string> =
-      typeof current === "object" && current !== null && !Array.isArray(current)
-        ? { ...(current as Record<string, string>) }
-        : {};
+    const current = metadata.tags ?? {};
+    if (typeof current !== "object" || current === null || Array.isArray(current)) {
+      throw new RuntapeError(
+        `cannot tag run ${JSON.stringify(run.run_id)}: its metadata.tags is not key=value pairs (${stringifyExact(current)})`,
+        "TAGS_NOT_PAIRS",
+      );
+    }
+    const merged = { ...current } as Record<string, string>;
     for (const [key, value] of Object.entries(tags)) {
       if (value === "") delete merged[key];
       else merged[key] = value;

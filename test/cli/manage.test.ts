@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -155,6 +156,38 @@ describe("runtape tag", () => {
       ["tag", path, "--run", "a", "novalue"],
     ]) {
       expect((await cli(args)).code).toBe(2);
+    }
+  });
+});
+
+describe("runtape tag refuses what it would lose", () => {
+  test("tags that are not key=value pairs, and a run still being recorded: nothing changes", async () => {
+    const path = threeRuns();
+    for (const [runId, tags] of [
+      ["b", ["prod", "v2"]],
+      ["c", "prod"],
+    ] as const) {
+      const db = new Database(path);
+      db.query("UPDATE runs SET metadata = ? WHERE run_id = ?").run(
+        JSON.stringify({ tags, owner: "ana" }),
+        runId,
+      );
+      db.close();
+    }
+    const live = Recorder.start(path, { runId: "live", metadata: { why: "kept at close" } });
+    try {
+      const before = storedRuns(path);
+      for (const [runId, message] of [
+        ["b", 'cannot tag run "b": its metadata.tags is not key=value pairs (["prod","v2"])'],
+        ["c", 'cannot tag run "c": its metadata.tags is not key=value pairs ("prod")'],
+        ["live", `cannot tag run "live": process ${process.pid} is still recording it`],
+      ] as const) {
+        const result = await cli(["tag", path, "--run", runId, "x=y"]);
+        expect([result.code, lines(result.stderr)]).toEqual([1, [`runtape: ${message}`]]);
+      }
+      expect(storedRuns(path)).toEqual(before);
+    } finally {
+      live.close();
     }
   });
 });
