@@ -85,7 +85,13 @@ export {
   readNdjson,
 } from "./ndjson.ts";
 export { computePnl, type Pnl, PnlAccumulator, type PnlFill } from "./pnl.ts";
-export { copyRun, type RunOptions, recordNdjson, recordRun } from "./record.ts";
+export {
+  type CopySummary,
+  copyRun,
+  type RunOptions,
+  recordNdjson,
+  recordRun,
+} from "./record.ts";
 export {
   type OpenRunAtExit,
   onExitWithOpenRuns,

@@ -3,6 +3,7 @@
  * `failed` (the body threw) or `cancelled` (the signal was aborted). `recordRun` is that
  * lifecycle around any body; `recordNdjson` and `copyRun` are the two bodies the CLI needs.
  */
+import type { SQLQueryBindings } from "bun:sqlite";
 import { resolve } from "node:path";
 import { EventBus } from "./bus.ts";
 import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
@@ -13,7 +14,7 @@ import { nowNs } from "./events/clock.ts";
 import { type NdjsonInput, readNdjson } from "./ndjson.ts";
 import { Recorder, type RecorderOptions, type RecordingSummary } from "./recorder.ts";
 import { type ReplayOptions, replayOnto } from "./replay.ts";
-import { fromJsonColumn, getRun, type RunRow, resolveRunId } from "./runs.ts";
+import { fromJsonColumn, getRun, resolveRunId, toJsonColumn } from "./runs.ts";
 
 /** Options of {@link recordRun}, {@link recordNdjson} and {@link copyRun}. */
 export interface RunOptions extends RecorderOptions {
@@ -97,6 +98,11 @@ export async function recordNdjson(
   return summary;
 }
 
+/** What {@link copyRun} copied: the copy's summary, and the source's rows it skipped as invalid. */
+export interface CopySummary extends RecordingSummary {
+  skipped: number;
+}
+
 /** The replay filters a copy was made with, as its lineage states them. */
 const FILTERS = ["types", "excludeTypes", "symbols", "from", "to", "limit"] as const;
 
@@ -106,13 +112,15 @@ const FILTERS = ["types", "excludeTypes", "symbols", "from", "to", "limit"] as c
  * metadata plus a `lineage` entry (source file and run, the filters applied, whether the copy is
  * filtered, when it was made). A copy of a closed run keeps its status and start and end times.
  * The replay filters apply, so a copy may hold part of the run; `speed` paces it like a live run.
+ * Rows skipped with `onInvalidRow: "skip"` are counted in the summary and in the lineage
+ * (`skipped_invalid_rows`, and the copy is `filtered`).
  */
 export async function copyRun(
   source: RunRef,
   target: string | RunsDb,
   options: Omit<RunOptions, "name" | "config" | "metadata"> &
     Omit<ReplayOptions, "run" | "stats"> & { speed?: number } = {},
-): Promise<RecordingSummary> {
+): Promise<CopySummary> {
   const db = typeof source.db === "string" ? openRunsDb(source.db) : source.db;
   try {
     const run = getRun(db, resolveRunId(db, source.run));
@@ -127,35 +135,50 @@ export async function copyRun(
       filters,
       copied_at_ns: nowNs(),
     };
-    const { summary } = await recordRun(
+    const metadata = fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`);
+    const { result: stats, summary } = await recordRun(
       target,
       {
         ...options,
         runId: options.runId ?? run.run_id,
         name: run.name,
         config: fromJsonColumn(run.config, `config of run ${run.run_id}`),
-        metadata: {
-          ...fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`),
-          lineage,
-        },
+        metadata: { ...metadata, lineage },
       },
       (bus) => replayOnto(bus, db, { ...options, run: run.run_id }),
     );
-    // A copy of a run being recorded is of one moment of it: it stays the copy's own, completed.
-    if (run.status !== "running") keepTimes(target, summary.runId, run);
-    return { ...summary, status: run.status === "running" ? summary.status : run.status };
+    // What only the end of the copy knows. A copy of a run being recorded is of one moment of
+    // it: it stays the copy's own, completed.
+    const amend: Partial<Record<"status" | "ts_start" | "ts_end" | "metadata", SQLQueryBindings>> =
+      {};
+    if (run.status !== "running") {
+      Object.assign(amend, { status: run.status, ts_start: run.ts_start, ts_end: run.ts_end });
+    }
+    if (stats.skipped > 0) {
+      const skipped = { ...lineage, filtered: true, skipped_invalid_rows: stats.skipped };
+      amend.metadata = toJsonColumn({ ...metadata, lineage: skipped });
+    }
+    amendCopy(target, summary.runId, amend);
+    const status = run.status === "running" ? summary.status : run.status;
+    return { ...summary, status, skipped: stats.skipped };
   } finally {
     if (db !== source.db) db.close();
   }
 }
 
-/** Gives the copy `runId` in `target` the status and the start and end times of `run`. */
-function keepTimes(target: string | RunsDb, runId: string, run: RunRow): void {
+/** Sets `columns` of the copy `runId` in `target`'s runs table. */
+function amendCopy(
+  target: string | RunsDb,
+  runId: string,
+  columns: Record<string, SQLQueryBindings>,
+): void {
+  const names = Object.keys(columns);
+  if (names.length === 0) return;
   const db = typeof target === "string" ? openRunsDb(target, { mode: "write" }) : target;
   try {
     db.sqlite
-      .query("UPDATE runs SET status = ?, ts_start = ?, ts_end = ? WHERE run_id = ?")
-      .run(run.status, run.ts_start, run.ts_end, runId);
+      .query(`UPDATE runs SET ${names.map((name) => `${name} = ?`).join(", ")} WHERE run_id = ?`)
+      .run(...(Object.values(columns) as SQLQueryBindings[]), runId);
   } catch (error) {
     throw toDbError(db.path, error);
   } finally {

@@ -7,8 +7,8 @@ import { lineWriter } from "../formats/ndjson-lines.ts";
 import type { Int64Style } from "../json.ts";
 import { encodeEvent, encodeEventInt64Strings } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
-import { copyRun } from "../record.ts";
-import type { Recorder, RecordingSummary } from "../recorder.ts";
+import { type CopySummary, copyRun } from "../record.ts";
+import type { Recorder } from "../recorder.ts";
 import { type ReplayOptions, type ReplayStats, replayLines } from "../replay.ts";
 import { parallelLines, worthSlicing } from "../replay-parallel.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
@@ -233,7 +233,7 @@ async function replayInto(
     }
     process.exit(code);
   });
-  let summary: RecordingSummary;
+  let summary: CopySummary;
   try {
     summary = await copyRun({ db, run: options.run }, target, {
       ...options,
@@ -251,8 +251,10 @@ async function replayInto(
   } finally {
     release();
   }
+  const skipped =
+    summary.skipped > 0 ? ` (${counted(summary.skipped, "invalid row")} skipped)` : "";
   progress.finish(
-    `copied ${counted(summary.events, "event")} of run ${summary.runId} into ${target}`,
+    `copied ${counted(summary.events, "event")} of run ${summary.runId} into ${target}${skipped}`,
     summary.events,
   );
   out(`${summary.runId}\n`);

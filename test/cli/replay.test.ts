@@ -1,4 +1,6 @@
+import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeEvent, type Event, encodeEvent, Recorder, replay } from "../../src/index.ts";
 import { bulkRun, sampleEvents, sampleOf, tempDir } from "../helpers.ts";
@@ -150,6 +152,27 @@ describe("runtape replay", () => {
     expect([diff.code, diff.stdout]).toEqual([0, expect.stringContaining("runs match")]);
     expect(lines((await run(["replay", join(target, "copy.db")])).stdout)).toEqual(expected);
   });
+  test("--into --skip-invalid says what it skipped, and the copy's lineage records it", async () => {
+    const target = tempDir();
+    const bad = join(target, "bad.db");
+    copyFileSync(DB, bad);
+    const db = new Database(bad);
+    db.run("UPDATE fills SET side = 'SIDEWAYS' WHERE id = (SELECT MIN(id) FROM fills)");
+    db.close();
+    const copied = await run(["replay", bad, "--into", join(target, "copy.db"), "--skip-invalid"]);
+    expect([copied.code, copied.stdout]).toEqual([0, `${runId}\n`]);
+    expect(lines(copied.stderr)).toEqual([
+      expect.stringContaining(
+        `copied ${(events.length - 1).toLocaleString("en-US")} events of run ${runId} into ${join(target, "copy.db")} (1 invalid row skipped)`,
+      ),
+    ]);
+    const [copy] = storedRuns(join(target, "copy.db"));
+    expect(JSON.parse(copy?.metadata ?? "").lineage).toMatchObject({
+      filtered: true,
+      skipped_invalid_rows: 1,
+    });
+  });
+
   test("lines longer than the output buffer and text beyond ASCII come out whole, in order", async () => {
     const path = join(tempDir(), "long.db");
     const recorder = Recorder.start(path, { runId: "long" });
