@@ -5,7 +5,16 @@ import { libraryKey } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { UsageError } from "./usage.ts";
 
-/** Every value of a string option given more than once (`--run a --run b`); citty keeps the last. */
+/** Refuses an item given twice: where `what` takes a set, the second says nothing or contradicts the first. */
+export function onceEach(items: readonly string[], what: string): void {
+  const twice = items.find((item, i) => items.indexOf(item) !== i);
+  if (twice !== undefined) throw new UsageError(`${what}: ${JSON.stringify(twice)} is given twice`);
+}
+
+/**
+ * Every value of a repeatable option (`--run a --run b`; see `repeatable`), of which citty keeps
+ * the last; a value given twice is refused.
+ */
 export function repeated(rawArgs: readonly string[], name: string): string[] {
   const values: string[] = [];
   for (let i = 0; i < rawArgs.length; i++) {
@@ -14,6 +23,7 @@ export function repeated(rawArgs: readonly string[], name: string): string[] {
     if (arg === `--${name}`) values.push(rawArgs[++i] ?? "");
     else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
   }
+  onceEach(values, `--${name}`);
   return values;
 }
 
@@ -40,8 +50,7 @@ export function parseNames(
 ): string[] | undefined {
   const names = parseList(value);
   if (names?.length === 0) throw new UsageError(`${flag} needs at least one ${what}`);
-  const twice = names?.find((name, i) => names.indexOf(name) !== i);
-  if (twice !== undefined) throw new UsageError(`${flag}: ${JSON.stringify(twice)} is given twice`);
+  if (names !== undefined) onceEach(names, flag);
   return names;
 }
 
@@ -149,7 +158,7 @@ export function parseJsonArg(
 
 /** `KEY=VALUE` conditions of `--where`; snake_case names of run fields are the library's. */
 export function parseConditions(values: readonly string[]): { key: string; value: string }[] {
-  return values.map((text) => {
+  const conditions = values.map((text) => {
     const at = text.indexOf("=");
     if (at <= 0) {
       throw new UsageError(
@@ -159,4 +168,9 @@ export function parseConditions(values: readonly string[]): { key: string; value
     }
     return { key: libraryKey(text.slice(0, at)), value: text.slice(at + 1) };
   });
+  onceEach(
+    conditions.map((c) => c.key),
+    "--where",
+  );
+  return conditions;
 }

@@ -6,11 +6,11 @@ import { type RerunOptions, rerun } from "../rerun.ts";
 import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts";
 import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
-import { parseInteger, parseNames, parseTypes } from "./args.ts";
+import { onceEach, parseInteger, parseNames, parseTypes, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
-import { commonArgs, UsageError } from "./usage.ts";
+import { commonArgs, repeatable, UsageError } from "./usage.ts";
 
 /** The broker's options: flag -> parameter. */
 const BROKER_FLAGS = {
@@ -30,11 +30,11 @@ export default defineCommand({
       valueHint: "FILE",
       description: "Strategy module: its default export is a factory (ctx) => void",
     },
-    param: {
+    param: repeatable({
       type: "string",
       valueHint: "K=V",
       description: "A strategy parameter (repeatable; numbers are parsed)",
-    },
+    }),
     feed: {
       type: "string",
       valueHint: "DB|URL",
@@ -152,23 +152,25 @@ export default defineCommand({
 
 /** Every `--param k=v` (or `--param=k=v`): numbers as numbers, the rest as text. */
 function parseParams(rawArgs: readonly string[]): StrategyParams {
-  const params: Record<string, string | number> = {};
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i] as string;
-    const value =
-      arg === "--param" ? rawArgs[++i] : arg.startsWith("--param=") ? arg.slice(8) : undefined;
-    if (value === undefined) continue;
+  const pairs = repeated(rawArgs, "param").map((value) => {
     const eq = value.indexOf("=");
     if (eq <= 0) throw new UsageError(`--param takes KEY=VALUE (got ${JSON.stringify(value)})`);
     // Assigned to an object, __proto__ would set its prototype: the parameter would vanish unsaid.
     if (value.slice(0, eq) === "__proto__") {
       throw new UsageError('"__proto__" cannot be a parameter\'s name');
     }
-    const text = value.slice(eq + 1);
-    const n = Number(text);
-    params[value.slice(0, eq)] = text.trim() !== "" && Number.isFinite(n) ? n : text;
-  }
-  return params;
+    return [value.slice(0, eq), value.slice(eq + 1)] as const;
+  });
+  onceEach(
+    pairs.map(([key]) => key),
+    "--param",
+  );
+  return Object.fromEntries(
+    pairs.map(([key, text]) => {
+      const n = Number(text);
+      return [key, text.trim() !== "" && Number.isFinite(n) ? n : text];
+    }),
+  );
 }
 
 function parseBroker(args: Record<string, unknown>): Partial<BrokerParameters> {

@@ -4,7 +4,7 @@ import { counted } from "../format.ts";
 import { parseTypes, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
-import { commonArgs, parseChoice, UsageError } from "./usage.ts";
+import { commonArgs, parseChoice, repeatable, UsageError } from "./usage.ts";
 
 const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
 
@@ -28,11 +28,11 @@ export default defineCommand({
       valueHint: "DIR",
       description: "Directory to write, created if missing; it must be empty (required)",
     },
-    run: {
+    run: repeatable({
       type: "string",
       valueHint: "ID|latest",
       description: "Only this run; repeat for several (default: every run)",
-    },
+    }),
     types: {
       type: "string",
       valueHint: "T,…",

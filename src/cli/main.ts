@@ -4,7 +4,7 @@ import { RunNotClosedError, RuntapeError } from "../errors.ts";
 import { printable } from "../text.ts";
 import { COMMANDS, type CommandName, commandMeta } from "./commands.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
-import { checkArgs, UsageError } from "./usage.ts";
+import { asksForHelp, checkArgs, HELP, UsageError } from "./usage.ts";
 
 type Command = CommandDef<ArgsDef>;
 
@@ -20,7 +20,6 @@ const root: Command = {
   ),
 };
 
-const HELP = new Set(["--help", "-h"]);
 const VERSION = new Set(["--version", "-v"]);
 
 let warnsOfOpenRuns = false;
@@ -99,11 +98,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     const command = ((await COMMANDS[name as CommandName].load()) as { default: Command }).default;
     const rest = argv.slice(index + 1);
     failure = failureCode(name, rest);
-    if (rest.some((a) => HELP.has(a))) return await printUsage(command, root);
+    const def = (command.args ?? {}) as ArgsDef;
+    if (asksForHelp(rest, def)) return await printUsage(command, root);
     if (verbose && rest.includes("--quiet")) {
       throw new UsageError("--quiet and --verbose ask for opposite things: give one");
     }
-    checkArgs(rest, (command.args ?? {}) as ArgsDef);
+    checkArgs(rest, def);
     await warnOfOpenRuns();
     const { result } = await runCommand(command, { rawArgs: [...rest] });
     return typeof result === "number" ? result : 0;

@@ -5,7 +5,7 @@ import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkDbArg, checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
-import { commonArgs, parseChoice, UsageError } from "./usage.ts";
+import { commonArgs, parseChoice, repeatable, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("merge"),
@@ -17,11 +17,11 @@ export default defineCommand({
       valueHint: "IN...",
       description: "Runs databases to merge from, one or more",
     },
-    run: {
+    run: repeatable({
       type: "string",
       valueHint: "ID",
       description: "Only this run; repeat for several (default: every run)",
-    },
+    }),
     "on-conflict": {
       type: "string",
       valueHint: CONFLICT_POLICIES.join("|"),

@@ -7,7 +7,7 @@ import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg } from "./source.ts";
-import { commonArgs } from "./usage.ts";
+import { commonArgs, repeatable } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("pull"),
@@ -19,11 +19,11 @@ export default defineCommand({
       valueHint: "DB",
       description: "Runs database to copy into (created if missing)",
     },
-    run: {
+    run: repeatable({
       type: "string",
       valueHint: "ID",
       description: "Only this run (repeat for more; default all)",
-    },
+    }),
     json: { type: "boolean", description: "Print one JSON document instead" },
     ...commonArgs,
   },

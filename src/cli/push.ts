@@ -9,7 +9,7 @@ import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg } from "./source.ts";
-import { commonArgs, UsageError } from "./usage.ts";
+import { commonArgs, repeatable, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("push"),
@@ -20,7 +20,11 @@ export default defineCommand({
       valueHint: "URL",
       description: "The store, postgres://… (default: RUNTAPE_STORE, or the PG* variables)",
     },
-    run: { type: "string", valueHint: "ID", description: "Only this run (repeat for more)" },
+    run: repeatable({
+      type: "string",
+      valueHint: "ID",
+      description: "Only this run (repeat for more)",
+    }),
     all: { type: "boolean", description: "Failed and cancelled runs too, not only completed ones" },
     replace: {
       type: "boolean",

@@ -7,7 +7,7 @@ import { openSource } from "../store/index.ts";
 import { parseConditions, parseNames, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
-import { commonArgs, runArgs, UsageError } from "./usage.ts";
+import { commonArgs, repeatable, runArgs, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("report"),
@@ -24,11 +24,11 @@ export default defineCommand({
       valueHint: "A,B,…",
       description: "Compare these runs: equity overlaid, metrics, heatmap over two parameters",
     },
-    where: {
+    where: repeatable({
       type: "string",
       valueHint: "KEY=VALUE",
       description: "Compare the runs whose config (or runId, name, status) matches; repeatable",
-    },
+    }),
     metric: {
       type: "string",
       valueHint: "NAME",

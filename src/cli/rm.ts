@@ -10,7 +10,7 @@ import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { logger, out, table } from "./output.ts";
 import { openStoreArg } from "./source.ts";
-import { commonArgs, UsageError } from "./usage.ts";
+import { commonArgs, repeatable, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("rm"),
@@ -21,7 +21,11 @@ export default defineCommand({
       default: "./runs.db",
       description: "Runs database, or a postgres:// store URL",
     },
-    run: { type: "string", valueHint: "ID", description: "A run to remove (repeat for more)" },
+    run: repeatable({
+      type: "string",
+      valueHint: "ID",
+      description: "A run to remove (repeat for more)",
+    }),
     yes: { type: "boolean", description: "Remove them (without it: a dry run that lists them)" },
     ...commonArgs,
   },

@@ -7,7 +7,7 @@ import { openSource } from "../store/index.ts";
 import { parseConditions, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
-import { commonArgs, runArgs, UsageError } from "./usage.ts";
+import { commonArgs, repeatable, runArgs, UsageError } from "./usage.ts";
 
 /** The metrics the table shows, named as the JSON names them (and --sort takes them). */
 const COLUMNS = SWEEP_METRICS.map(snakeCase);
@@ -16,12 +16,12 @@ export default defineCommand({
   meta: commandMeta("runs"),
   args: {
     db: runArgs.db,
-    where: {
+    where: repeatable({
       type: "string",
       valueHint: "KEY=VALUE",
       description:
         "Only runs whose config path (or run_id, name, status, tag.NAME) has this value; repeatable",
-    },
+    }),
     sort: {
       type: "string",
       valueHint: "KEY|-KEY",

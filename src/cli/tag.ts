@@ -3,6 +3,7 @@ import { stringifyExact } from "../json.ts";
 import { tagRun } from "../manage.ts";
 import { resolveRunId } from "../runs.ts";
 import { printable } from "../text.ts";
+import { onceEach } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { out } from "./output.ts";
@@ -33,6 +34,10 @@ export default defineCommand({
       if (key === "__proto__") throw new UsageError('"__proto__" cannot be a tag\'s key');
       tags[key] = pair.slice(at + 1);
     }
+    onceEach(
+      pairs.map((pair) => pair.slice(0, pair.indexOf("="))),
+      "tags",
+    );
     const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {
       const all = tagRun(db, resolveRunId(db, args.run), tags);

@@ -33,67 +33,146 @@ export const runArgs = {
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+type ArgDef = ArgsDef[string];
+
+const REPEATABLE = new WeakSet<ArgDef>();
+
 /**
- * Checks raw arguments against a command's declaration, which citty does not: unknown options,
- * options missing their value, and surplus positional arguments are usage errors.
+ * Declares a string option that may be given more than once, each value read with `repeated`
+ * (args.ts). Any other option given twice is a usage error: citty would keep the last unsaid.
  */
-export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
-  const flags = new Map<string, "boolean" | "string">();
-  // An enum's choices, by every name of its flag: refused in the words of parseChoice, not citty's.
-  const choices = new Map<string, { flag: string; options: readonly string[] }>();
-  let positionals = 0;
-  for (const [name, arg] of Object.entries(def)) {
-    if (arg.type === "positional") {
-      positionals++;
-      continue;
-    }
-    const kind = arg.type === "boolean" ? "boolean" : "string";
+export function repeatable<const T extends ArgDef>(arg: T): T {
+  REPEATABLE.add(arg);
+  return arg;
+}
+
+/** What asks for help. */
+export const HELP = new Set(["--help", "-h"]);
+
+/** An option a command declares, by one of its names (`--no-NAME` of a boolean negated). */
+interface Option {
+  /** Its key in the declaration: the same for its aliases and their negations. */
+  key: string;
+  arg: ArgDef;
+  negated: boolean;
+}
+
+type Token =
+  | { kind: "positional"; text: string }
+  | { kind: "help" }
+  | { kind: "unknown"; text: string; hint?: string }
+  | { kind: "option"; given: string; option: Option; value?: string; inline: boolean };
+
+/**
+ * The raw arguments as citty reads them: options with their values, positional arguments (all
+ * after `--`), `-h`/`--help` where an option may stand, and options the command does not declare.
+ */
+function* tokens(rawArgs: readonly string[], def: ArgsDef): Generator<Token> {
+  const options = new Map<string, Option>();
+  for (const [key, arg] of Object.entries(def)) {
+    if (arg.type === "positional") continue;
     const aliases = "alias" in arg ? [arg.alias ?? []].flat() : [];
-    for (const n of [name, kebab(name), ...aliases]) {
-      flags.set(n, kind);
-      if (kind === "boolean") flags.set(`no-${n}`, kind);
-      if (arg.type === "enum")
-        choices.set(n, { flag: `--${kebab(name)}`, options: arg.options ?? [] });
+    for (const n of [key, kebab(key), ...aliases]) {
+      options.set(n, { key, arg, negated: false });
+      if (arg.type === "boolean") options.set(`no-${n}`, { key, arg, negated: true });
     }
   }
-  const given: string[] = [];
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i] as string;
     if (arg === "--") {
-      given.push(...rawArgs.slice(i + 1));
-      break;
+      for (const text of rawArgs.slice(i + 1)) yield { kind: "positional", text };
+      return;
     }
     if (arg === "-" || !arg.startsWith("-")) {
-      given.push(arg);
+      yield { kind: "positional", text: arg };
+      continue;
+    }
+    if (HELP.has(arg)) {
+      yield { kind: "help" };
       continue;
     }
     const long = arg.startsWith("--");
     const [name = "", inline] = arg.slice(long ? 2 : 1).split(/=(.*)/s, 2);
-    const kind = flags.get(name);
+    const option = options.get(name);
     // After one dash citty reads letters as short flags: -limit would be -l -i -m -i -t, dropped.
-    if (kind === undefined || (!long && name.length > 1)) {
-      const hint = kind === undefined ? undefined : `did you mean --${name}?`;
-      throw new UsageError(`unknown option ${arg.split("=")[0]}`, hint);
+    if (option === undefined || (!long && name.length > 1)) {
+      const hint = option === undefined ? undefined : `did you mean --${name}?`;
+      yield { kind: "unknown", text: arg.split("=")[0] as string, hint };
+      continue;
     }
-    if (kind === "boolean" && inline !== undefined) {
-      throw new UsageError(`option --${name} takes no value (got ${JSON.stringify(inline)})`);
-    }
-    if (kind === "string" && inline === undefined) {
+    const given = `${long ? "--" : "-"}${name}`;
+    let value = inline;
+    // The next argument is a string option's value, as citty takes it, unless it is an option
+    // itself: only a long one, since a value may well start with one dash (-5, -total_pnl).
+    if (option.arg.type !== "boolean" && inline === undefined) {
       const next = rawArgs[i + 1];
-      if (next === undefined || (next.startsWith("--") && next.length > 2)) {
-        throw new UsageError(`option --${name} needs a value`);
+      if (next !== undefined && !(next.startsWith("--") && next.length > 2)) {
+        value = next;
+        i++;
+      } else if (next === "--help") {
+        // `--to --help` is a value left out, as `--to --run` is: refused, not shown help.
+        i++;
       }
-      i++;
     }
-    const choice = choices.get(name);
-    if (choice !== undefined) parseChoice(inline ?? rawArgs[i], choice.flag, choice.options);
+    yield { kind: "option", given, option, value, inline: inline !== undefined };
   }
+}
+
+/**
+ * Whether the command line asks for the command's help: `-h` or `--help` where an option may
+ * stand, not as an option's value (`rename --to -h` names the run "-h") nor after `--`.
+ */
+export function asksForHelp(rawArgs: readonly string[], def: ArgsDef): boolean {
+  for (const token of tokens(rawArgs, def)) if (token.kind === "help") return true;
+  return false;
+}
+
+/**
+ * Checks raw arguments against a command's declaration, which citty does not: unknown options,
+ * options missing their value, options given twice, a boolean given both ways (`--yes --no-yes`),
+ * and surplus positional arguments are usage errors.
+ */
+export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
+  const seen = new Map<string, { given: string; value?: string; negated: boolean }>();
+  const positionals: string[] = [];
+  for (const token of tokens(rawArgs, def)) {
+    if (token.kind === "positional") {
+      positionals.push(token.text);
+      continue;
+    }
+    if (token.kind === "help") continue;
+    if (token.kind === "unknown") throw new UsageError(`unknown option ${token.text}`, token.hint);
+    const { given, option, value } = token;
+    const { key, arg, negated } = option;
+    if (arg.type === "boolean" && token.inline) {
+      throw new UsageError(`option ${given} takes no value (got ${JSON.stringify(value)})`);
+    }
+    if (arg.type !== "boolean" && value === undefined) {
+      throw new UsageError(`option ${given} needs a value`);
+    }
+    // An enum's choices are refused in the words of parseChoice, not citty's.
+    if (arg.type === "enum") parseChoice(value, `--${kebab(key)}`, arg.options ?? []);
+    const before = seen.get(key);
+    seen.set(key, { given, value, negated });
+    if (before === undefined || REPEATABLE.has(arg)) continue;
+    if (arg.type === "boolean") {
+      if (before.negated !== negated) {
+        throw new UsageError(`${before.given} and ${given} ask for opposite things: give one`);
+      }
+      continue;
+    }
+    const values = `${JSON.stringify(before.value)} and ${JSON.stringify(value)}`;
+    throw new UsageError(
+      before.given === given
+        ? `${given} is given twice: ${values}`
+        : `${before.given} and ${given} are the same option, given twice: ${values}`,
+    );
+  }
+  const declared = Object.values(def).filter((a) => a.type === "positional");
   // A last positional whose value hint ends in "..." takes any number of arguments.
-  const variadic = Object.values(def).some(
-    (a) => a.type === "positional" && a.valueHint?.endsWith("...") === true,
-  );
-  if (given.length > positionals && !variadic) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(given[positionals])}`);
+  const variadic = declared.some((a) => a.valueHint?.endsWith("...") === true);
+  if (positionals.length > declared.length && !variadic) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[declared.length])}`);
   }
 }
 

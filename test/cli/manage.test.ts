@@ -111,6 +111,22 @@ describe("runtape rename", () => {
     expect((await cli(["inspect", path, "--check"])).code).toBe(0);
   });
 
+  test("a new id that starts with a dash is the id: -h asks for no help there", async () => {
+    const path = threeRuns();
+    for (const [from, to] of [
+      ["a", "-h"],
+      ["b", "-abc"],
+    ] as const) {
+      const result = await cli(["rename", path, "--run", from, "--to", to]);
+      expect([result.code, result.stdout]).toEqual([0, ""]);
+    }
+    expect(storedRuns(path).map((r) => r.run_id)).toEqual(["-h", "-abc", "c"]);
+    // Where an option may stand, -h is still help; after --, an argument.
+    expect((await cli(["rename", path, "-h"])).stdout).toContain("USAGE");
+    const after = await cli(["rename", path, "--run", "c", "--to", "d", "--", "-h"]);
+    expect([after.code, lines(after.stderr)[0]]).toEqual([2, 'runtape: unexpected argument "-h"']);
+  });
+
   test("refuses an id taken, an invalid id, a live run, a missing option: nothing changes", async () => {
     const path = threeRuns();
     const live = Recorder.start(path, { runId: "live" });

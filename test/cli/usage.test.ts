@@ -139,6 +139,35 @@ describe("runtape usage", () => {
       [["report", "--runs", "a,b", "--metric", "luck"], '--metric: unknown metric "luck"'],
       [["report", "--run", "a", "--runs", "a,b"], "--run reports one run"],
       [["report", "--metric", "winRate"], "--metric applies to a comparison"],
+      // citty keeps the last of an option given twice: the first would be dropped unsaid.
+      [["rename", "--run", "a", "--run", "b", "--to", "c"], '--run is given twice: "a" and "b"'],
+      [["rename", "--run=a", "--run", "b", "--to", "c"], '--run is given twice: "a" and "b"'],
+      [["tag", "a.db", "--run", "a", "--run", "b", "k=v"], "--run is given twice"],
+      [["replay", "--run", "a", "--run=b"], '--run is given twice: "a" and "b"'],
+      [["inspect", "--run", "a", "--run", "b"], "--run is given twice"],
+      [["report", "--run", "a", "--run", "b"], "--run is given twice"],
+      [["diff", "a.db", "b.db", "--run", "a", "--run", "b"], "--run is given twice"],
+      [["replay", "--limit", "1", "--limit", "2"], '--limit is given twice: "1" and "2"'],
+      [["report", "-o", "a.html", "-o", "b.html"], '-o is given twice: "a.html" and "b.html"'],
+      [["report", "-o", "a.html", "--output", "b.html"], "-o and --output are the same option"],
+      [["export", "--format", "csv", "--format", "parquet"], "--format is given twice"],
+      [["replay", "--format", "pretty", "--format", "ndjson"], "--format is given twice"],
+      [["runs", "--sort", "x", "--sort", "-x"], '--sort is given twice: "x" and "-x"'],
+      [["diff", "a.db", "b.db", "--max", "1", "--max", "2"], "--max is given twice"],
+      [["rm", "--run", "a", "--run", "a"], '--run: "a" is given twice'],
+      [
+        ["export", "--format", "csv", "--out", "o", "--run", "a", "--run=a"],
+        '--run: "a" is given twice',
+      ],
+      [
+        ["backtest", "--strategy", "s.ts", "--param", "fastPeriod=3", "--param=fastPeriod=4"],
+        '--param: "fastPeriod" is given twice',
+      ],
+      [["tag", "a.db", "a=1", "a=2"], 'tags: "a" is given twice'],
+      [["tag", "a.db", "a=1", "a="], 'tags: "a" is given twice'],
+      [["runs", "--where", "status=completed", "--where", "status=failed"], '--where: "status"'],
+      [["rm", "--run", "a", "--no-yes", "--yes"], "--no-yes and --yes ask for opposite things"],
+      [["rename", "--run", "a", "--to", "--help"], "option --to needs a value"],
     ];
     const dir = tempDir();
     // All at once: none of them may touch a file.
