@@ -61,6 +61,22 @@ export class RunNotFoundError extends RuntapeError {
   }
 }
 
+/** A run's row in the runs table breaks the model: what every reader of the run relies on. */
+export class RunRowError extends RuntapeError {
+  constructor(
+    readonly path: string,
+    readonly runId: string,
+    readonly column: string,
+    value: unknown,
+    reason: string,
+  ) {
+    super(
+      `run ${JSON.stringify(runId)} in ${path}, ${column}: ${reason} (got ${describeValue(value)}): \`runtape inspect --check\` lists what is wrong, \`runtape rm\` removes the run`,
+      "BAD_RUN_ROW",
+    );
+  }
+}
+
 /** A run id that breaks the rules (see `runIdProblem` in runs.ts). */
 export class InvalidRunIdError extends RuntapeError {
   constructor(

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import type { RunsDb } from "./db.ts";
-import { InvalidRunIdError, RunNotFoundError, RuntapeError } from "./errors.ts";
+import { InvalidRunIdError, RunNotFoundError, RunRowError, RuntapeError } from "./errors.ts";
 import { parseJsonObject, stringifyExact } from "./json.ts";
 import { EXTENSION_SCHEMA_VERSION } from "./schema.ts";
 import { hasUnprintable } from "./text.ts";
@@ -50,19 +50,56 @@ export function toRunRow(raw: Record<string, unknown>): RunRow {
   };
 }
 
-/** All runs, newest start first. */
-export function listRuns(db: RunsDb): RunRow[] {
-  if (db.version === 0) return [];
-  const rows = db.sqlite.query(selectRuns(db, "ORDER BY r.ts_start DESC, r.rowid DESC")).all();
-  return (rows as Record<string, unknown>[]).map(toRunRow);
+/**
+ * What in a run's row breaks the model, column by column: the types every reader takes for
+ * granted (a start time it subtracts, a status it compares). Its JSON columns are parsed, and
+ * refused, where they are read.
+ */
+export function runRowProblems(run: RunRow): [column: string, value: unknown, reason: string][] {
+  const bad: [string, unknown, string][] = [];
+  if (typeof run.run_id !== "string") bad.push(["run_id", run.run_id, "expected text"]);
+  if (typeof run.name !== "string") bad.push(["name", run.name, "expected text"]);
+  if (typeof run.ts_start !== "bigint") bad.push(["ts_start", run.ts_start, "expected an integer"]);
+  if (run.ts_end !== null && typeof run.ts_end !== "bigint")
+    bad.push(["ts_end", run.ts_end, "expected an integer or null"]);
+  if (!(RUN_STATUSES as readonly unknown[]).includes(run.status))
+    bad.push(["status", run.status, `expected one of ${RUN_STATUSES.join(", ")}`]);
+  return bad;
 }
 
-/** The run `runId`; throws RunNotFoundError. */
-export function getRun(db: RunsDb, runId: string): RunRow {
+/** Options of {@link listRuns} and {@link getRun}. */
+export interface RunReadOptions {
+  /**
+   * Return a run whose row breaks the model as it is, for the commands that must see it to mend
+   * it (`inspect --check` reports it, `rm` removes it). Default false: RunRowError.
+   */
+  unchecked?: boolean;
+}
+
+function checkedRun(db: RunsDb, raw: Record<string, unknown>, options: RunReadOptions): RunRow {
+  const run = toRunRow(raw);
+  if (options.unchecked) return run;
+  const [problem] = runRowProblems(run);
+  if (problem !== undefined) throw new RunRowError(db.path, String(run.run_id), ...problem);
+  return run;
+}
+
+/**
+ * All runs, newest start first. Throws RunRowError for a run whose row breaks the model
+ * (see {@link RunReadOptions.unchecked}).
+ */
+export function listRuns(db: RunsDb, options: RunReadOptions = {}): RunRow[] {
+  if (db.version === 0) return [];
+  const rows = db.sqlite.query(selectRuns(db, "ORDER BY r.ts_start DESC, r.rowid DESC")).all();
+  return (rows as Record<string, unknown>[]).map((raw) => checkedRun(db, raw, options));
+}
+
+/** The run `runId`; throws RunNotFoundError, and RunRowError as {@link listRuns}. */
+export function getRun(db: RunsDb, runId: string, options: RunReadOptions = {}): RunRow {
   const raw =
     db.version === 0 ? null : db.sqlite.query(selectRuns(db, "WHERE r.run_id = ?")).get(runId);
   if (raw == null) throw new RunNotFoundError(runId);
-  return toRunRow(raw as Record<string, unknown>);
+  return checkedRun(db, raw as Record<string, unknown>, options);
 }
 
 /** Longest run id accepted, in characters. */
@@ -92,7 +129,8 @@ export function checkRunId(id: string): void {
 
 /** Resolves `"latest"` (or nothing) to the newest run's id; checks that a given id exists. */
 export function resolveRunId(db: RunsDb, run: string | undefined): string {
-  if (run !== undefined && run !== "latest") return getRun(db, run).run_id;
+  // Only that it exists: whoever reads the run checks its row.
+  if (run !== undefined && run !== "latest") return getRun(db, run, { unchecked: true }).run_id;
   const latest =
     db.version === 0
       ? null

@@ -3,7 +3,7 @@ import { describeValue, type RowDecodeError } from "../errors.ts";
 import { counted } from "../format.ts";
 import { parseJsonObject } from "../json.ts";
 import { replay } from "../replay.ts";
-import { getRun, isRecordingAlive, listRuns, RUN_STATUSES, type RunRow } from "../runs.ts";
+import { getRun, isRecordingAlive, listRuns, type RunRow, runRowProblems } from "../runs.ts";
 import { EXTENSION_SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
 import { cleanRun } from "../stored-runs.ts";
 import { startIntegrityCheck } from "./integrity.ts";
@@ -34,7 +34,11 @@ export function checkDatabase(db: RunsDb, options: { runId?: string } = {}): Che
     const integrity = startIntegrityCheck(db);
     try {
       const findings = foreignKeyFindings(db);
-      const runs = options.runId === undefined ? listRuns(db) : [getRun(db, options.runId)];
+      const unchecked = { unchecked: true };
+      const runs =
+        options.runId === undefined
+          ? listRuns(db, unchecked)
+          : [getRun(db, options.runId, unchecked)];
       for (const run of runs) {
         const shape = runRowFindings(run);
         findings.push(...shape);
@@ -68,14 +72,7 @@ const isJsonObjectText = (text: unknown) => {
 /** The run row against the model: what `inspect` and `replay` take for granted. */
 function runRowFindings(run: RunRow): CheckFinding[] {
   const runId = String(run.run_id);
-  const bad: [string, unknown, string][] = [];
-  if (typeof run.run_id !== "string") bad.push(["run_id", run.run_id, "expected text"]);
-  if (typeof run.name !== "string") bad.push(["name", run.name, "expected text"]);
-  if (typeof run.ts_start !== "bigint") bad.push(["ts_start", run.ts_start, "expected an integer"]);
-  if (run.ts_end !== null && typeof run.ts_end !== "bigint")
-    bad.push(["ts_end", run.ts_end, "expected an integer or null"]);
-  if (!(RUN_STATUSES as readonly unknown[]).includes(run.status))
-    bad.push(["status", run.status, `expected one of ${RUN_STATUSES.join(", ")}`]);
+  const bad = runRowProblems(run);
   for (const column of ["config", "metadata"] as const) {
     if (!isJsonObjectText(run[column]))
       bad.push([column, run[column], "expected a JSON object or null"]);

@@ -1,5 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { checkDatabase, openRunsDb, Recorder } from "../../src/index.ts";
 import { bar, sampleEvents, tempDir, watchingQueries } from "../helpers.ts";
@@ -55,6 +56,41 @@ describe("inspect --check", () => {
       expect.objectContaining({ kind: "integrity" }),
       expect.objectContaining({ kind: "run", run_id: b, table: "runs" }),
     ]);
+  });
+
+  test("a run row that does not fit the model stops every reader in one line; check and rm still work", async () => {
+    for (const [value, shown] of [
+      ["1e30", "1e+30"],
+      ["'yesterday'", '"yesterday"'],
+    ] as const) {
+      const { path, runs } = twoRuns();
+      const [a = "", b = ""] = runs;
+      tamper(path, `UPDATE runs SET ts_start = ${value} WHERE run_id = '${a}'`);
+      const why = `run "${a}" in ${path}, ts_start: expected an integer (got ${shown}): \`runtape inspect --check\` lists what is wrong, \`runtape rm\` removes the run`;
+      const out = tempDir();
+      for (const args of [
+        ["inspect", path],
+        ["inspect", path, "--run", a],
+        ["runs", path],
+        ["replay", path, "--run", a],
+        ["replay", path, "--run", a, "--into", join(out, "copy.db")],
+        ["report", path, "--run", a, "-o", join(out, "r.html")],
+        ["export", path, "--run", a, "--format", "csv", "--out", join(out, "export")],
+        ["merge", join(out, "merged.db"), path],
+      ]) {
+        const result = await cli(args);
+        expect([args, result.code, lines(result.stderr)]).toEqual([args, 1, [`runtape: ${why}`]]);
+      }
+      // Nothing was written from it, and the other run reads as before.
+      expect(readdirSync(out)).toEqual([]);
+      expect((await cli(["replay", path, "--run", b])).code).toBe(0);
+      const check = await cli(["inspect", path, "--check"]);
+      expect([check.code, lines(check.stdout)]).toContainEqual([
+        `run: run "${a}", ts_start: expected an integer (got ${shown})`,
+      ]);
+      expect((await cli(["rm", path, "--run", a, "--yes"])).code).toBe(0);
+      expect((await cli(["inspect", path, "--check"])).code).toBe(0);
+    }
   });
 
   test("past 20 rows that do not decode, one line counts the rest of the run's", async () => {
