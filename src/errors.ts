@@ -54,6 +54,20 @@ export class DatabaseAccessError extends RuntapeError {
   }
 }
 
+/** A sort key of a sweep that is neither a metric nor a config path of the runs it sorts. */
+export class UnknownSortKeyError extends RuntapeError {
+  constructor(
+    readonly key: string,
+    /** The config paths the runs have, which it could sort by. */
+    readonly params: readonly string[],
+  ) {
+    super(
+      `cannot sort by ${JSON.stringify(key)}: neither a metric nor a config parameter of these runs`,
+      "UNKNOWN_KEY",
+    );
+  }
+}
+
 /** The file or store holds no run of that id. */
 export class RunNotFoundError extends RuntapeError {
   constructor(readonly runId: string) {

@@ -10,6 +10,7 @@ import {
   inspectRun,
   makeEvent,
   openRunsDb,
+  UnknownSortKeyError,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
 import {
@@ -394,7 +395,11 @@ describe("sweeps", () => {
       expect(
         (await listSweep(db, { where: [{ key: "runId", value: "f8-s40" }] })).entries,
       ).toHaveLength(1);
-      await expect(listSweep(db, { sort: "nonsense" })).rejects.toThrow("cannot sort by");
+      const unknown = await listSweep(db, { sort: "-nonsense" }).catch((error) => error);
+      expect(unknown).toBeInstanceOf(UnknownSortKeyError);
+      expect(unknown.message).toStartWith('cannot sort by "nonsense"');
+      // What it could sort by instead: the config paths of these runs.
+      expect(unknown.params).toContain("strategy.fastPeriod");
     } finally {
       await db.close();
     }

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { UnknownSortKeyError } from "../errors.ts";
 import { snakeCase } from "../json.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report/metrics.ts";
 import { listSweep } from "../report/runs.ts";
@@ -43,6 +44,16 @@ export default defineCommand({
     let sweep: Sweep;
     try {
       sweep = await listSweep(source, { where, sort });
+    } catch (error) {
+      if (!(error instanceof UnknownSortKeyError)) throw error;
+      // What it can sort by is the command line's to fix: named as the table and JSON name them.
+      const metrics = Object.keys(METRICS).map(snakeCase).join(", ");
+      const params =
+        error.params.length > 0 ? ` or a config path (${error.params.join(", ")})` : "";
+      throw new UsageError(
+        `--sort: ${error.message}`,
+        `sort by a metric (${metrics})${params}; -KEY sorts descending`,
+      );
     } finally {
       await source.close();
     }

@@ -2,7 +2,7 @@
  * A sweep: runs side by side with the parameters that tell them apart and their metrics. Pure
  * functions over run rows and metrics; where the metrics come from is cache.ts's business.
  */
-import { RuntapeError } from "../errors.ts";
+import { UnknownSortKeyError } from "../errors.ts";
 import type { RunRow } from "../runs.ts";
 import { METRICS, type RunMetrics } from "./metrics.ts";
 
@@ -140,10 +140,7 @@ export function isMetric(key: string): key is keyof RunMetrics {
 export function checkSortKey(runs: readonly SweepRun[], sort: string): void {
   const key = sort.startsWith("-") ? sort.slice(1) : sort;
   if (!isMetric(key) && !runs.some((r) => Object.hasOwn(r.params, key))) {
-    throw new RuntapeError(
-      `cannot sort by ${JSON.stringify(key)}: neither a metric nor a config parameter of these runs`,
-      "UNKNOWN_KEY",
-    );
+    throw new UnknownSortKeyError(key, [...new Set(runs.flatMap((r) => Object.keys(r.params)))]);
   }
 }
 

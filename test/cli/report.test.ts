@@ -33,6 +33,20 @@ interface JsonSweep {
 }
 
 describe("runtape runs and report", () => {
+  test("runs --sort of what it cannot sort by is a usage error that lists what it can", async () => {
+    for (const key of ["luck", "-luck", "", "-"]) {
+      const result = await cli(["runs", "runs.db", "--sort", key], dir);
+      const [message, hint, ...more] = lines(result.stderr);
+      expect([key, result.code, result.stdout, more]).toEqual([key, 2, "", []]);
+      expect(message).toBe(
+        `runtape: --sort: cannot sort by ${JSON.stringify(key.replace(/^-/, ""))}: neither a metric nor a config parameter of these runs`,
+      );
+      expect(hint).toStartWith("  hint: sort by a metric (total_pnl, realized_pnl, ");
+      expect(hint).toContain("or a config path (");
+      expect(hint).toContain("lineage.params.fastPeriod");
+    }
+  });
+
   test("runs: the differing parameters and the metrics, sorted and filtered, as table, JSON and CSV", async () => {
     const table = await cli(["runs", "runs.db", "--sort", "-total_pnl"], dir);
     expect([table.code, table.stderr]).toEqual([0, ""]);

@@ -202,7 +202,6 @@ describe("runtape usage", () => {
       [["runs", "missing.db"], "no runs database at missing.db"],
       [["report", "a.db", "--run", "nope"], 'no run with id "nope"'],
       [["report", "a.db", "--runs", "nope"], 'no run with id "nope"'],
-      [["runs", "a.db", "--sort", "luck"], 'cannot sort by "luck"'],
       [["replay", "missing.db", "--into", "out.db"], "no runs database at missing.db"],
       [["inspect", "notes.txt"], "notes.txt: not an SQLite database"],
       [["replay", "notes.txt"], "notes.txt: not an SQLite database"],
