@@ -30,6 +30,7 @@ const OPAQUE = ["a", "b", "countsA", "countsB"];
 type Args = {
   a: string;
   b: string;
+  run?: string;
   "run-a"?: string;
   "run-b"?: string;
   json?: boolean;
@@ -174,8 +175,10 @@ async function openSide(
 async function diffSources(args: Args, options: DiffOptions): Promise<number> {
   const sides: Side[] = [];
   try {
-    sides.push(await openSide(args.a, args["run-a"], "--run-a", args, options));
-    sides.push(await openSide(args.b, args["run-b"], "--run-b", args, options));
+    // An error names the flag given: --run stands for both --run-a and --run-b.
+    const flag = (side: "a" | "b") => (args.run === undefined ? `--run-${side}` : "--run");
+    sides.push(await openSide(args.a, args["run-a"], flag("a"), args, options));
+    sides.push(await openSide(args.b, args["run-b"], flag("b"), args, options));
     const [a, b] = sides as [Side, Side];
     return print(args, a.run, b.run, await diffStreams(a.events, b.events, options));
   } finally {

@@ -54,6 +54,12 @@ describe("runtape diff", () => {
       2,
       "runtape: --run-b applies to a runs database, not to slow.ndjson\n",
     ]);
+    // --run is both --run-a and --run-b: the error names what was given.
+    const both = await cli(["diff", "slow.ndjson", "fast.ndjson", "--run", slow], dir);
+    expect([both.code, both.stderr]).toEqual([
+      2,
+      "runtape: --run applies to a runs database, not to slow.ndjson\n",
+    ]);
     writeFileSync(join(dir, "broken.ndjson"), '{"type":"BarReceived"}\n');
     const broken = await cli(["diff", "runs.db", "broken.ndjson"], dir);
     expect([broken.code, broken.stderr]).toEqual([
