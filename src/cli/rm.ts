@@ -42,7 +42,12 @@ export default defineCommand({
         await store.close();
       }
     } else {
-      const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
+      // A dry run only lists: it reads where the file may not be written.
+      const db = openDb(
+        args.db,
+        args,
+        dryRun ? { mode: "read" } : { mode: "write", create: false, initialize: false },
+      );
       try {
         removed = removeRuns(db, runIds, { dryRun });
       } finally {

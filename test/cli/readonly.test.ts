@@ -15,7 +15,7 @@ const PY = join(dir, "python.db");
 const asRoot = process.getuid?.() === 0;
 
 beforeAll(async () => {
-  expect((await cli(["record", DB, "--bars", "30"])).code).toBe(0);
+  expect((await cli(["record", DB, "--bars", "30", "--run-id", "first"])).code).toBe(0);
   expect((await cli(["record", DB, "--bars", "30", "--seed", "2"])).code).toBe(0);
   if (HAS_FIXTURE) copyFileSync(join(FIXTURE_DIR, "ost_reference.db"), PY);
   // As root, the other user is `nobody`, who may not write a root-owned 0755 directory; as anyone
@@ -63,6 +63,24 @@ describe("read commands on storage the user may not write", () => {
     expect([replayed.code, replayed.stderr]).toEqual([0, expect.stringContaining("replayed")]);
     expect(replayed.stdout).toBe(expected.stdout);
     expect([diff.code, diff.stdout]).toEqual([0, expect.stringContaining("runs match")]);
+    expect(readdirSync(dir).sort()).toEqual(files);
+    expect(databaseBytes(DB)).toEqual(before);
+  });
+
+  test("rm without --yes lists what it would remove, as the dry run it is, and writes nothing", async () => {
+    const before = databaseBytes(DB);
+    const files = readdirSync(dir).sort();
+    const dry = await asReader(["rm", "runs.db", "--run", "first"]);
+    expect([dry.code, dry.stdout, lines(dry.stderr)]).toEqual([
+      0,
+      expect.stringContaining("first"),
+      ["ℹ dry run: nothing removed; run again with --yes to remove 1 run"],
+    ]);
+    const really = await asReader(["rm", "runs.db", "--run", "first", "--yes"]);
+    expect([really.code, really.stderr]).toEqual([
+      1,
+      "runtape: runs.db: the database is read-only here\n",
+    ]);
     expect(readdirSync(dir).sort()).toEqual(files);
     expect(databaseBytes(DB)).toEqual(before);
   });
