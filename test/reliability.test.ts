@@ -2,7 +2,14 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { catalog, EVENT_TYPES, encodeEvent, openRunsDb, replay } from "../src/index.ts";
+import {
+  catalog,
+  EVENT_TYPES,
+  encodeEvent,
+  openRunsDb,
+  recordNdjson,
+  replay,
+} from "../src/index.ts";
 import { binary, runtape } from "./cli/run.ts";
 import { bar, CAN_LIST_OPEN_FILES, openFilesUnder, tempDir } from "./helpers.ts";
 
@@ -389,11 +396,8 @@ describe("hostile files: one line, non-zero exit, nothing changed", () => {
 
   test("a run with zero events is recorded, listed and replays to nothing", async () => {
     const dir = tempDir();
-    const result = await runtape(["record", "runs.db", "--input", "-", "--run-id", "empty"], {
-      cwd: dir,
-      stdin: "",
-    });
-    expect(result.code).toBe(0);
+    // The library's: `record --input` refuses an input without events.
+    await recordNdjson(join(dir, "runs.db"), [], { runId: "empty" });
     expect((await runtape(["replay", "runs.db", "--run", "empty"], { cwd: dir })).stdout).toBe("");
     expect(
       (await runtape(["inspect", "runs.db", "--run", "empty", "--json"], { cwd: dir })).stdout,

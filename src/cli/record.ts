@@ -1,4 +1,5 @@
-import { statSync } from "node:fs";
+import { fstatSync, statSync } from "node:fs";
+import { isatty } from "node:tty";
 import { defineCommand } from "citty";
 import type { EventBus } from "../bus.ts";
 import { RuntapeError } from "../errors.ts";
@@ -187,20 +188,50 @@ async function pushRecorded(
   }
 }
 
-/** The input file (or stdin), checked before a run is registered for it. */
+/**
+ * The input file (or stdin), checked before a run is registered for it: it streams, and it holds
+ * something besides blank lines.
+ */
 async function openInput(input: string): Promise<NdjsonInput> {
-  if (input === "-") return readStdin();
   if (input === "") throw new UsageError("--input needs a file, or - for stdin");
-  const stat = statSync(input, { throwIfNoEntry: false });
+  const stdin = input === "-";
+  const name = stdin ? "stdin" : input;
+  const stat = stdin ? fstatSync(0) : statSync(input, { throwIfNoEntry: false });
   if (stat === undefined) throw new RuntapeError(`--input: no file ${input}`, "INPUT_MISSING");
-  // A file or a named pipe streams; a directory or a device (/dev/null: Bun cannot poll it) not.
-  if (!stat.isFile() && !stat.isFIFO()) {
+  // A file or a named pipe streams, and stdin as a socket or a terminal; a directory or a device
+  // (/dev/null: Bun cannot poll it as a file) not.
+  const streams = stat.isFile() || stat.isFIFO() || (stdin && (stat.isSocket() || isatty(0)));
+  if (!streams) {
     throw new RuntapeError(
-      `--input: ${input} is ${stat.isDirectory() ? "a directory" : "a device"}, not an NDJSON file or a pipe`,
+      `--input: ${name} is ${stat.isDirectory() ? "a directory" : "a device"}, not an NDJSON file or a pipe`,
       "INPUT_MISSING",
     );
   }
-  return Bun.file(input).stream();
+  return withEvents(stdin ? readStdin() : Bun.file(input).stream(), name);
+}
+
+const BLANK = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/**
+ * `chunks` from its first byte that is not blank space on: an input without events is refused,
+ * where it would be recorded as an empty run that reads as a completed recording.
+ */
+async function withEvents(
+  chunks: AsyncIterable<Uint8Array>,
+  name: string,
+): Promise<AsyncIterable<Uint8Array>> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) throw new RuntapeError(`--input: ${name} holds no events`, "INPUT_EMPTY");
+    head.push(next.value);
+    if (next.value.some((byte) => !BLANK.has(byte))) break;
+  }
+  return (async function* () {
+    yield* head;
+    yield* { [Symbol.asyncIterator]: () => iterator };
+  })();
 }
 
 async function recordDemo(bus: EventBus, demo: DemoOptions, progress: Progress): Promise<void> {

@@ -225,6 +225,46 @@ describe("runtape record", () => {
     }
     expect(readdirSync(dir)).toEqual(["sub"]);
   });
+
+  test("--input - refuses what --input FILE refuses, and an input without events, before a database is created", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "sub"));
+    writeFileSync(join(dir, "empty.ndjson"), "");
+    writeFileSync(join(dir, "blank.ndjson"), "\n  \r\n\n");
+    // stdin redirected by a shell, as `runtape … < path` or `printf %s text | runtape …`.
+    const from = (path: string) => ["sh", "-c", 'exec "$@" < "$0"', path];
+    const piped = (text: string) => ["sh", "-c", 'printf %s "$0" | "$@"', text];
+    const cases: [string[], { under?: string[] }, string][] = [
+      [
+        ["--input", "-"],
+        { under: from("sub") },
+        "--input: stdin is a directory, not an NDJSON file or a pipe",
+      ],
+      [
+        ["--input", "-"],
+        { under: from("/dev/null") },
+        "--input: stdin is a device, not an NDJSON file or a pipe",
+      ],
+      [["--input", "-"], { under: piped("") }, "--input: stdin holds no events"],
+      [["--input", "-"], { under: piped("\n \n") }, "--input: stdin holds no events"],
+      [["--input", "empty.ndjson"], {}, "--input: empty.ndjson holds no events"],
+      [["--input", "blank.ndjson"], {}, "--input: blank.ndjson holds no events"],
+    ];
+    for (const [args, options, message] of cases) {
+      const refused = await runtape(["record", "x.db", ...args], {
+        via: "source",
+        cwd: dir,
+        ...options,
+      });
+      expect([args, refused.code, refused.stdout, lines(refused.stderr)]).toEqual([
+        args,
+        1,
+        "",
+        [`runtape: ${message}`],
+      ]);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["blank.ndjson", "empty.ndjson", "sub"]);
+  });
 });
 
 test("record asks for a full collection per batch stored (the recorder's collectGarbage)", async () => {
