@@ -8,28 +8,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import type { RunsDb } from "./db.ts";
-import { StrategyError } from "./errors.ts";
+import { RuntapeError, StrategyError } from "./errors.ts";
 import type { EventType } from "./events/catalog.ts";
-import { recordRun } from "./record.ts";
+import { type RunOptions, recordRun } from "./record.ts";
 import type { RecordingSummary } from "./recorder.ts";
 import { type BrokerParameters, brokerParameters, SimulatedBroker } from "./sim/broker.ts";
 import { publishBars } from "./sim/feed.ts";
 import { type DemoFeedOptions, demoFeed, simStreams } from "./sim/index.ts";
 import { openSource, type RunSource } from "./store/index.ts";
-import {
-  fileSha256,
-  type LoadedStrategy,
-  loadStrategy,
-  type Strategy,
-  type StrategyParams,
-  strategyContext,
-} from "./strategy.ts";
+import { loadStrategy, type Strategy, type StrategyParams, strategyContext } from "./strategy.ts";
 
 /** The recorded run whose market data a re-run replays. */
 export interface FeedRef {
   /** A runs database path or a `postgres://` URL. */
   db: string;
-  /** Run id or `"latest"` (the default). */
+  /**
+   * Run id or `"latest"` (the newest run). Default: the newest `completed` run, since a failed or
+   * cancelled run may hold part of the bars (or none) and a running one may still grow.
+   */
   run?: string;
   /** The event types replayed. Default: BarReceived. */
   types?: readonly EventType[];
@@ -64,6 +60,8 @@ export interface RerunOptions {
   thread?: boolean;
   /** The Recorder's `collectGarbage` option: for a process that runs the backtest and little else. */
   collectGarbage?: boolean;
+  /** Called once the new run is registered, as `recordRun`'s `onStart`. */
+  onStart?: RunOptions["onStart"];
 }
 
 /** The new run: a {@link RunRef} for diff, replay and golden checks, with its summary and parent. */
@@ -82,38 +80,30 @@ export const FEED_TYPES: readonly EventType[] = ["BarReceived"];
  * Re-runs a strategy on a feed and records the run. The same strategy file, parameters, seed and
  * feed give the same events, ids included, on every run (all but `ts_created_ns`).
  *
- * A strategy that is missing, fails to load, has no factory or throws (while starting or on an
- * event) ends the new run `failed` with the error in its metadata and throws StrategyError; the
- * feed is only read. A missing feed or run throws before any run is made.
+ * A strategy that is missing, fails to load or has no factory throws StrategyError before any run
+ * is made, as does a missing feed or run, or a feed run without BarReceived events to replay (a
+ * RuntapeError, EMPTY_FEED). A strategy that throws (while starting or on an event) ends the new
+ * run `failed` with the error in its metadata and throws StrategyError. The feed is only read.
  */
 export async function rerun(options: RerunOptions): Promise<RerunResult> {
+  const loaded =
+    typeof options.strategy === "string" ? await loadStrategy(options.strategy) : undefined;
   const source = options.feed === undefined ? undefined : await openSource(options.feed.db);
   try {
+    const types = options.feed?.types ?? FEED_TYPES;
     const parent =
       source === undefined
         ? null
-        : { db: source.label, run: await source.resolveRunId(options.feed?.run) };
+        : { db: source.label, run: await feedRun(source, options.feed?.run, types) };
     const seed = options.seed ?? (await recordedSeed(source, parent?.run)) ?? 1;
     const broker = brokerParameters(options.broker);
-    const types = options.feed?.types ?? FEED_TYPES;
     const demo = demoFeed(options.demo);
-    let loaded: LoadedStrategy | undefined;
-    let loadError: StrategyError | undefined;
-    if (typeof options.strategy === "string") {
-      try {
-        loaded = await loadStrategy(options.strategy);
-      } catch (error) {
-        if (!(error instanceof StrategyError)) throw error;
-        loadError = error;
-      }
-    }
-    const file = typeof options.strategy === "string" ? options.strategy : null;
+    const file = loaded?.file ?? null;
     const lineage = {
       parent_run_id: parent?.run ?? null,
       parent_source: parent?.db ?? null,
       strategy: file,
-      // A file that fails to load is named by its hash too: the lineage of the failed run.
-      strategy_sha256: loaded?.sha256 ?? (file === null ? null : await fileSha256(file)),
+      strategy_sha256: loaded?.sha256 ?? null,
       params: options.params ?? {},
       runtape_version: pkg.version,
     };
@@ -129,6 +119,7 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
         name: options.name ?? `backtest of ${file ?? "a strategy"}`,
         thread: options.thread,
         collectGarbage: options.collectGarbage,
+        onStart: options.onStart,
         config: { mode: "backtest", seed, broker, feed: feedConfig, lineage },
         metadata: { lineage },
         failureMetadata: (error) => ({
@@ -137,7 +128,6 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
         }),
       },
       async (bus) => {
-        if (loadError !== undefined) throw loadError;
         const strategy = loaded?.strategy ?? (options.strategy as Strategy);
         const streams = simStreams(seed);
         // The broker subscribes first: an order fills on the bars after the one it was placed on.
@@ -189,6 +179,37 @@ function strategyErrorIn(error: unknown): StrategyError | undefined {
     return error.errors.find((e): e is StrategyError => e instanceof StrategyError);
   }
   return undefined;
+}
+
+/**
+ * The feed run replayed: `run` as named, or the newest completed run. It must hold BarReceived
+ * events among `types`: the broker fills on bars, and without them a backtest records nothing.
+ */
+async function feedRun(
+  source: RunSource,
+  run: string | undefined,
+  types: readonly EventType[],
+): Promise<string> {
+  let runId: string;
+  if (run === undefined) {
+    const completed = (await source.listRuns()).find((r) => r.status === "completed");
+    if (completed === undefined) {
+      throw new RuntapeError(`${source.label} holds no completed run to replay`, "NO_RUNS");
+    }
+    runId = completed.run_id;
+  } else {
+    runId = await source.resolveRunId(run);
+  }
+  if (!types.includes("BarReceived")) {
+    throw new RuntapeError(
+      `run ${runId} has no BarReceived events to replay (the types replayed: ${types.join(", ")})`,
+      "EMPTY_FEED",
+    );
+  }
+  for await (const _ of source.events({ run: runId, types: ["BarReceived"], limit: 1 })) {
+    return runId;
+  }
+  throw new RuntapeError(`run ${runId} has no BarReceived events to replay`, "EMPTY_FEED");
 }
 
 /** The seed a recorded run's config names, as the demo and re-runs record it. */

@@ -72,7 +72,7 @@ export async function loadStrategy(file: string): Promise<LoadedStrategy> {
 }
 
 /** SHA-256 of a file's content in hex; null when there is no such file. */
-export async function fileSha256(path: string): Promise<string | null> {
+async function fileSha256(path: string): Promise<string | null> {
   const file = Bun.file(path);
   if (!(await file.exists())) return null;
   return new Bun.CryptoHasher("sha256").update(await file.bytes()).digest("hex");

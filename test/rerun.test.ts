@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import {
@@ -8,23 +8,30 @@ import {
   demoConfig,
   diffRuns,
   type EventOf,
+  encodeEvent,
   formatComparison,
   getRun,
+  listRuns,
   MARKET_TYPES,
   openRunsDb,
   RunNotFoundError,
+  recordNdjson,
+  recordRun,
   replay,
   type Strategy,
   StrategyError,
 } from "../src/index.ts";
-import { expectGolden, rerun } from "../src/testing.ts";
+import { expectGolden, type FeedRef, rerun } from "../src/testing.ts";
 import { databaseBytes } from "./cli/support.ts";
 import {
+  bar,
   DEMO_FEED,
   DEMO_STRATEGY,
   rawDb,
+  reading,
   recordedFeed,
   runContentHash,
+  sampleOf,
   tempDir,
 } from "./helpers.ts";
 
@@ -193,16 +200,40 @@ describe("rerun", () => {
     expect(new Set(first).size).toBe(first.length);
   });
 
-  describe("a strategy that cannot run: StrategyError naming the file, the run failed with the error in its metadata, the feed untouched", () => {
-    const cases: [string, string | null, RegExp][] = [
-      ["missing.ts", null, /^strategy \S+missing\.ts: no such file$/],
-      ["nofactory.ts", "export const x = 1;", /: the default export must be a factory/],
-      [
-        "loadthrow.ts",
-        'throw new Error("no config here");\nexport default () => {};',
-        /: failed to load: no config here$/,
-      ],
-      ["syntax.ts", "export default (", /: failed to load: /],
+  const unloadable: [string, string | null, RegExp][] = [
+    ["missing.ts", null, /^strategy \S+missing\.ts: no such file$/],
+    ["nofactory.ts", "export const x = 1;", /: the default export must be a factory/],
+    [
+      "loadthrow.ts",
+      'throw new Error("no config here");\nexport default () => {};',
+      /: failed to load: no config here$/,
+    ],
+    ["syntax.ts", "export default (", /: failed to load: /],
+  ];
+  // The recorded feed of both describe blocks below: each writes into it, runs of its own.
+  let shared: Promise<{ db: string; run: string }> | undefined;
+
+  describe("a strategy that cannot be loaded: StrategyError naming the file, before any run is made", () => {
+    test.each(unloadable)("%s", async (name, source, message) => {
+      shared ??= recordedFeed();
+      const feed = await shared;
+      const file = join(tempDir(), name);
+      if (source !== null) writeFileSync(file, source);
+      const feedBytes = databaseBytes(feed.db);
+      const elsewhere = join(tempDir(), "out.db");
+      for (const into of [elsewhere, feed.db]) {
+        const error = await rerun({ feed, strategy: file, into, runId: name }).catch((e) => e);
+        expect(error).toBeInstanceOf(StrategyError);
+        expect(error.message).toMatch(message);
+        expect(error.message).toContain(file);
+      }
+      expect(existsSync(elsewhere)).toBe(false);
+      expect(databaseBytes(feed.db)).toEqual(feedBytes);
+    });
+  });
+
+  describe("a strategy that throws: StrategyError naming the file, the run failed with the error in its metadata, the feed untouched", () => {
+    const cases: [string, string, RegExp][] = [
       [
         "startthrow.ts",
         'export default () => { throw new Error("bad start"); };',
@@ -224,12 +255,11 @@ describe("rerun", () => {
         /: threw while starting: Bogus\.type: not an event type \(got "Bogus"\)$/,
       ],
     ];
-    let shared: Promise<{ db: string; run: string }> | undefined;
     test.each(cases)("%s", async (name, source, message) => {
       shared ??= recordedFeed();
       const feed = await shared;
       const file = join(tempDir(), name);
-      if (source !== null) writeFileSync(file, source);
+      writeFileSync(file, source);
       const feedBytes = databaseBytes(feed.db);
       for (const into of [join(tempDir(), "out.db"), feed.db]) {
         const parentBefore = runContentHash(feed.db, feed.run);
@@ -242,7 +272,7 @@ describe("rerun", () => {
         expect(run.metadata.error).toBe(error.message);
         expect(run.metadata.lineage).toMatchObject({
           parent_run_id: "demo",
-          strategy_sha256: source === null ? null : sha256(file),
+          strategy_sha256: sha256(file),
         });
         if (into !== feed.db) expect(databaseBytes(feed.db)).toEqual(feedBytes);
         expect(runContentHash(feed.db, feed.run)).toBe(parentBefore);
@@ -259,6 +289,37 @@ describe("rerun", () => {
     expect(() => expectGolden(changed, golden)).toThrow(
       "first divergence at event #2 (BarProcessed)",
     );
+  });
+
+  test("by default the feed is its newest completed run; one without bars to replay throws before any run is made", async () => {
+    const feed = await recordedFeed();
+    const ids = () => reading(feed.db, (db) => listRuns(db).map((r) => r.run_id));
+    // Newer than the demo: a run that failed after one bar, and one that completed with no bar.
+    await recordRun(feed.db, { runId: "broken" }, (bus) => {
+      bus.publish(bar(0));
+      throw new Error("feed lost");
+    }).catch(() => {});
+    expect((await rerun({ feed: { db: feed.db }, strategy: DEMO_STRATEGY })).parent).toEqual({
+      db: feed.db,
+      run: "demo",
+    });
+    await recordNdjson(feed.db, [`${encodeEvent(sampleOf("FillEvent"))}\n`], { runId: "fills" });
+
+    const into = join(tempDir(), "out.db");
+    const refused: [FeedRef, string][] = [
+      [{ db: feed.db }, "run fills has no BarReceived events to replay"],
+      [{ db: feed.db, run: "fills" }, "run fills has no BarReceived events to replay"],
+      [
+        { db: feed.db, run: "demo", types: ["FillEvent"] },
+        "run demo has no BarReceived events to replay (the types replayed: FillEvent)",
+      ],
+    ];
+    for (const [ref, message] of refused) {
+      const error = await rerun({ feed: ref, strategy: DEMO_STRATEGY, into }).catch((e) => e);
+      expect([ref, error.code, error.message]).toEqual([ref, "EMPTY_FEED", message]);
+    }
+    expect(existsSync(into)).toBe(false);
+    expect(ids()).toEqual(["fills", "broken", "demo"]);
   });
 
   test("a missing feed or feed run throws before any run is made", async () => {

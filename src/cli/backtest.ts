@@ -43,7 +43,7 @@ export default defineCommand({
     run: {
       type: "string",
       valueHint: "ID|latest",
-      description: "The feed's run (default: latest)",
+      description: "The feed's run (default: its newest completed run)",
     },
     types: {
       type: "string",
@@ -108,6 +108,7 @@ export default defineCommand({
     const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? "./runs.db" : feed);
     checkTargetArg(into);
     const runId = args["run-id"] ?? Bun.randomUUIDv7();
+    let started = false;
     const options: RerunOptions = {
       strategy: args.strategy,
       params: parseParams(rawArgs),
@@ -129,12 +130,15 @@ export default defineCommand({
       // As `record` does. A strategy whose heap is slow to collect has collections skipped
       // (see the Recorder's collectGarbage), so they cost it at most about a tenth of its time.
       collectGarbage: true,
+      onStart: () => {
+        started = true;
+      },
     };
     let result: Awaited<ReturnType<typeof rerun>>;
     try {
       result = await rerun(options);
     } catch (error) {
-      if (error instanceof RuntapeError && error.code === "STRATEGY") {
+      if (error instanceof RuntapeError && error.code === "STRATEGY" && started) {
         throw new RuntapeError(`${error.message} (run ${runId} is marked failed)`, error.code);
       }
       throw error;

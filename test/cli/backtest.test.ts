@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { binary, runtape } from "./run.ts";
-import { expectCollections, lines, storedRuns } from "./support.ts";
+import { databaseBytes, expectCollections, lines, storedRuns } from "./support.ts";
 
 const DEMO_STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
 const RECORD = [
@@ -95,7 +95,7 @@ describe("runtape backtest", () => {
     );
   });
 
-  test("usage errors exit 2 and record nothing; a bad strategy exits 1 with one line, its run failed", async () => {
+  test("usage errors exit 2 and record nothing; a missing strategy exits 1 recording nothing, a throwing one its run failed", async () => {
     const usage: [string[], string][] = [
       [["--param", "fastPeriod"], "--param takes KEY=VALUE"],
       [["--compare"], "--compare needs --feed"],
@@ -119,19 +119,71 @@ describe("runtape backtest", () => {
     expect((await cli(["backtest"], dir)).code).toBe(2);
     expect(storedRuns(join(dir, "runs.db")).length).toBe(before);
 
-    const failed = await cli(
+    const bytes = databaseBytes(join(dir, "runs.db"));
+    const missing = await cli(
       ["backtest", "--strategy", "nowhere.ts", "--feed", "runs.db", "--run-id", "bad"],
       dir,
     );
-    expect(failed.code).toBe(1);
-    expect(lines(failed.stderr)).toEqual([
-      "runtape: strategy nowhere.ts: no such file (run bad is marked failed)",
+    expect([missing.code, lines(missing.stderr)]).toEqual([
+      1,
+      ["runtape: strategy nowhere.ts: no such file"],
+    ]);
+    expect(databaseBytes(join(dir, "runs.db"))).toEqual(bytes);
+
+    const throwing = join(tempDir(), "throwing.js");
+    writeFileSync(throwing, 'export default () => { throw new Error("no broker"); };');
+    const failed = await cli(
+      ["backtest", "--strategy", throwing, "--feed", "runs.db", "--run-id", "bad"],
+      dir,
+    );
+    expect([failed.code, lines(failed.stderr)]).toEqual([
+      1,
+      [`runtape: strategy ${throwing}: threw while starting: no broker (run bad is marked failed)`],
     ]);
     const bad = storedRuns(join(dir, "runs.db")).find((r) => r.run_id === "bad");
     expect([bad?.status, JSON.parse(bad?.metadata ?? "{}").error]).toEqual([
       "failed",
-      "strategy nowhere.ts: no such file",
+      `strategy ${throwing}: threw while starting: no broker`,
     ]);
+  });
+
+  test("a mistyped strategy leaves no run behind, and the default feed run skips runs that failed", async () => {
+    const here = tempDir();
+    expect((await cli(RECORD, here)).code).toBe(0);
+    const typo = await cli(["backtest", "--strategy", "strategy.ts", "--feed", "runs.db"], here);
+    expect([typo.code, lines(typo.stderr)]).toEqual([
+      1,
+      ["runtape: strategy strategy.ts: no such file"],
+    ]);
+    const throwing = join(here, "throwing.js");
+    writeFileSync(throwing, 'export default () => { throw new Error("no broker"); };');
+    expect((await cli(["backtest", "--strategy", throwing, "--feed", "runs.db"], here)).code).toBe(
+      1,
+    );
+    const fixed = await backtest(["--feed", "runs.db", "--compare"], here);
+    expect([fixed.code, lines(fixed.stdout).slice(1)]).toEqual([
+      0,
+      [
+        expect.stringMatching(/^decisions match \([1-9][\d,]* events\)$/),
+        "trading figures unchanged",
+      ],
+    ]);
+    expect(
+      configOf(lines(fixed.stdout)[0] as string, join(here, "runs.db")).lineage.parent_run_id,
+    ).toBe("demo-1");
+  });
+
+  test("a feed run without bars to replay is refused before any run is made", async () => {
+    const here = tempDir();
+    expect((await cli(RECORD, here)).code).toBe(0);
+    const bytes = databaseBytes(join(here, "runs.db"));
+    const refused = await backtest(["--feed", "runs.db", "--types", "FillEvent"], here);
+    expect([refused.code, refused.stdout, lines(refused.stderr)]).toEqual([
+      1,
+      "",
+      ["runtape: run demo-1 has no BarReceived events to replay (the types replayed: FillEvent)"],
+    ]);
+    expect(databaseBytes(join(here, "runs.db"))).toEqual(bytes);
   });
 
   test("--log shows the strategy's ctx.log lines on stderr; without it they are dropped", async () => {
