@@ -17,6 +17,7 @@ import {
   getRun,
   isRecordingAlive,
   type RunRow,
+  resolveRunId,
   toJsonColumn,
 } from "./runs.ts";
 import { EXTENSION_SCHEMA_VERSION, EXTENSION_TABLE } from "./schema.ts";
@@ -63,7 +64,7 @@ function inWrite<T>(db: RunsDb, body: () => T): T {
 }
 
 /**
- * Removes the runs `runIds` with all their events, in one transaction; with `dryRun`, only says
+ * Removes the runs `runIds` (ids, or `"latest"`) with all their events, in one transaction; with `dryRun`, only says
  * what it would remove. Throws RunNotFoundError for an unknown id and RuntapeError (RUN_ALIVE) for
  * a run still being recorded; then nothing is removed.
  */
@@ -74,7 +75,8 @@ export function removeRuns(
 ): RemovedRun[] {
   const remove = () => {
     // A run whose row breaks the model may go too: removing it is how it is mended.
-    const runs = [...new Set(runIds)].map((id) => getRun(db, id, { unchecked: true }));
+    const ids = new Set(runIds.map((id) => resolveRunId(db, id)));
+    const runs = [...ids].map((id) => getRun(db, id, { unchecked: true }));
     for (const run of runs) notAlive(run, "remove");
     const removed = runs.map((run) => ({
       runId: run.run_id,

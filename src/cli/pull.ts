@@ -21,7 +21,7 @@ export default defineCommand({
     },
     run: repeatable({
       type: "string",
-      valueHint: "ID",
+      valueHint: "ID|latest",
       description: "Only this run (repeat for more; default all)",
     }),
     json: { type: "boolean", description: "Print one JSON document instead" },

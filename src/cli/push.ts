@@ -22,7 +22,7 @@ export default defineCommand({
     },
     run: repeatable({
       type: "string",
-      valueHint: "ID",
+      valueHint: "ID|latest",
       description: "Only this run (repeat for more)",
     }),
     all: { type: "boolean", description: "Failed and cancelled runs too, not only completed ones" },

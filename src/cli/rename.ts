@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { renameRun } from "../manage.ts";
+import { resolveRunId } from "../runs.ts";
 import { printable } from "../text.ts";
 import { parseRunId } from "./args.ts";
 import { commandMeta } from "./commands.ts";
@@ -11,7 +12,7 @@ export default defineCommand({
   meta: commandMeta("rename"),
   args: {
     db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
-    run: { type: "string", valueHint: "ID", description: "The run to rename" },
+    run: { type: "string", valueHint: "ID|latest", description: "The run to rename" },
     to: { type: "string", valueHint: "ID", description: "Its new id" },
     ...commonArgs,
   },
@@ -22,8 +23,9 @@ export default defineCommand({
     const to = parseRunId(args.to, "--to") as string;
     const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
     try {
-      renameRun(db, args.run, to);
-      logger.info(`renamed run ${printable(JSON.stringify(args.run))} to ${JSON.stringify(to)}`);
+      const from = resolveRunId(db, args.run);
+      renameRun(db, from, to);
+      logger.info(`renamed run ${printable(JSON.stringify(from))} to ${JSON.stringify(to)}`);
       return 0;
     } finally {
       db.close();

@@ -23,7 +23,7 @@ export default defineCommand({
     },
     run: repeatable({
       type: "string",
-      valueHint: "ID",
+      valueHint: "ID|latest",
       description: "A run to remove (repeat for more)",
     }),
     yes: { type: "boolean", description: "Remove them (without it: a dry run that lists them)" },

@@ -17,7 +17,7 @@ export interface SweepOptions {
   where?: readonly Condition[];
   /** A metric or config path; `-key` for descending. Default: newest run first. */
   sort?: string;
-  /** Only these runs, in this order (before `where` and `sort`). */
+  /** Only these runs (ids, or `"latest"`), in this order (before `where` and `sort`). */
   runIds?: readonly string[];
 }
 
@@ -29,7 +29,9 @@ export async function listSweep(source: RunSource, options: SweepOptions = {}): 
   const runs =
     options.runIds === undefined
       ? await source.listRuns()
-      : await Promise.all(options.runIds.map((id) => source.getRun(id)));
+      : await Promise.all(
+          options.runIds.map(async (id) => source.getRun(await source.resolveRunId(id))),
+        );
   const wanted = runs.filter((run) => matches(sweepRun(run), options.where ?? []));
   if (options.sort !== undefined) checkSortKey(wanted.map(sweepRun), options.sort);
   const metrics = await metricsOf(source, wanted);

@@ -3,14 +3,14 @@ import type { TransactionSQL } from "bun";
 import { openRunsDb, type RunsDb } from "../db.ts";
 import { RunConflictError, RuntapeError } from "../errors.ts";
 import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
-import { getRun, listRuns, type RunStatus } from "../runs.ts";
+import { getRun, listRuns, type RunStatus, resolveRunId } from "../runs.ts";
 import { ContentDigest, type ContentPiece, copyColumns, fileContent } from "./content.ts";
 import { PUSHES_TABLE } from "./pg-schema.ts";
 import { PgStore } from "./postgres.ts";
 
 /** Options of {@link push}. */
 export interface PushOptions {
-  /** These runs (any status but running); default every finished run of the file. */
+  /** These runs (ids, or `"latest"`; any status but running); default every finished run of the file. */
   runs?: readonly string[];
   /** Without `runs`: failed and cancelled runs too, not only completed ones. */
   includeUnfinished?: boolean;
@@ -62,10 +62,10 @@ const FINISHED: readonly RunStatus[] = ["completed", "failed", "cancelled"];
 function selectRuns(db: RunsDb, options: PushOptions): string[] {
   if (options.runs !== undefined) {
     return options.runs.map((id) => {
-      const run = getRun(db, id);
+      const run = getRun(db, resolveRunId(db, id));
       if (run.status === "running") {
         throw new RuntapeError(
-          `run ${JSON.stringify(id)} is still running (if its process died, \`runtape recover\` closes it)`,
+          `run ${JSON.stringify(run.run_id)} is still running (if its process died, \`runtape recover\` closes it)`,
           "RUN_RUNNING",
         );
       }

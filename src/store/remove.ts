@@ -14,7 +14,8 @@ export async function removeStoredRuns(
   options: { dryRun?: boolean } = {},
 ): Promise<RemovedRun[]> {
   const removed: RemovedRun[] = [];
-  for (const runId of new Set(runIds)) {
+  const ids = await Promise.all(runIds.map((id) => store.resolveRunId(id)));
+  for (const runId of new Set(ids)) {
     const run = await store.getRun(runId);
     const events = sumCounts(await store.countEvents(runId));
     removed.push({ runId: run.run_id, name: run.name, status: run.status, events });

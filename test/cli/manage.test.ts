@@ -48,6 +48,13 @@ describe("runtape rm", () => {
     expect((await cli(["inspect", path, "--check"])).code).toBe(0);
   });
 
+  test("--run latest is the newest run, once however it is named", async () => {
+    const path = threeRuns();
+    const dry = await cli(["rm", path, "--run", "latest", "--run", "a", "--run", "c"]);
+    expect(dry.code).toBe(0);
+    expect(lines(dry.stdout).map((l) => l.split(/ +/)[0])).toEqual(["RUN", "c", "a"]);
+  });
+
   test("refuses a run whose recorder is alive, an unknown run, and no --run: nothing removed", async () => {
     const path = threeRuns();
     const live = Recorder.start(path, { runId: "live" });
@@ -109,6 +116,16 @@ describe("runtape rename", () => {
     expect(total(rowsOf(path, "a"))).toBe(0);
     expect((await cli(["replay", path, "--run", "z"])).stdout).toBe(replayed);
     expect((await cli(["inspect", path, "--check"])).code).toBe(0);
+  });
+
+  test("--run latest renames the newest run", async () => {
+    const path = threeRuns();
+    const result = await cli(["rename", path, "--run", "latest", "--to", "z"]);
+    expect([result.code, result.stderr]).toEqual([
+      0,
+      expect.stringContaining('renamed run "c" to "z"'),
+    ]);
+    expect(storedRuns(path).map((r) => r.run_id)).toEqual(["a", "b", "z"]);
   });
 
   test("a new id that starts with a dash is the id: -h asks for no help there", async () => {

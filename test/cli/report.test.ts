@@ -195,6 +195,17 @@ describe("runtape runs and report", () => {
     expect(existsSync(join(dir, "report-f3-s20.html"))).toBe(false);
   });
 
+  test("report --runs takes latest, as --run does: the newest run", async () => {
+    const result = await cli(["report", "runs.db", "--runs", "latest,f3-s20", "-o", "l.html"], dir);
+    expect([result.code, result.stdout]).toEqual([0, "l.html\n"]);
+    const html = readFileSync(join(dir, "l.html"), "utf8");
+    for (const g of GRID)
+      expect([idOf(g), html.includes(idOf(g))]).toEqual([
+        idOf(g),
+        ["f8-s50", "f3-s20"].includes(idOf(g)),
+      ]);
+  });
+
   test("runs --where tag.NAME=VALUE keeps the runs tagged so; the table and JSON show the tags", async () => {
     const work = tempDir();
     copyFileSync(join(dir, "runs.db"), join(work, "runs.db"));

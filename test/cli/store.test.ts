@@ -225,6 +225,20 @@ describeWithPg("store CLI", (cluster) => {
     );
   });
 
+  test("push --run latest sends the newest run of the file; rm --run latest names the store's", async () => {
+    const db = join(tempDir(), "two.db");
+    for (const [i, id] of ["older-of-two", "newer-of-two"].entries()) demo(db, id, i, 5);
+    const url = cluster().url();
+    const pushed = await cli(["push", db, "--to", url, "--run", "latest"]);
+    expect([pushed.code, pushed.stdout]).toEqual([0, expect.stringContaining("newer-of-two")]);
+    expect(pushed.stdout).not.toContain("older-of-two");
+    const dry = await cli(["rm", url, "--run", "latest", "--run", "newer-of-two"]);
+    expect([dry.code, lines(dry.stdout).map((l) => l.split(/ +/)[0])]).toEqual([
+      0,
+      ["RUN", "newer-of-two"],
+    ]);
+  });
+
   test(
     "record --push sends the run when it completes; the run id alone stays on stdout",
     async () => {
