@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { RunsDb } from "./db.ts";
 import { InvalidRunIdError, RunNotFoundError, RunRowError, RuntapeError } from "./errors.ts";
@@ -142,7 +143,8 @@ export function resolveRunId(db: RunsDb, run: string | undefined): string {
 }
 
 /**
- * Whether the process that recorded a `running` run is still alive. Unknown (another host, or a
+ * Whether the process that recorded a `running` run is still alive: its pid names a process, and
+ * one that started no later than the run where Linux's /proc tells. Unknown (another host, or a
  * run without runtape's bookkeeping) counts as alive, so nothing closes a run it cannot judge.
  */
 export function isRecordingAlive(run: RunRow): boolean {
@@ -150,10 +152,42 @@ export function isRecordingAlive(run: RunRow): boolean {
   if (run.pid === null || run.host !== hostname()) return true;
   try {
     process.kill(run.pid, 0);
-    return true;
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
-    return (error as { code?: string }).code === "EPERM";
+    if ((error as { code?: string }).code !== "EPERM") return false;
+  }
+  // A pid is handed out again once its process has ended (after a reboot, say): a process that
+  // started after the run did cannot be the one recording it.
+  const started = processStartNs(run.pid);
+  return started === undefined || started <= run.ts_start + START_SLACK_NS;
+}
+
+/**
+ * How much later than the run a process may seem to start and still be its recorder: the start is
+ * known to the clock tick, the boot time to the second, and the wall clock may have been adjusted.
+ */
+const START_SLACK_NS = 2_000_000_000n;
+/** Linux's USER_HZ, the unit of /proc's process times: 100 on every architecture Bun runs on. */
+const TICKS_PER_SECOND = 100n;
+
+/**
+ * When process `pid` started, in nanoseconds since the epoch, from Linux's /proc; undefined where
+ * there is no /proc, or it does not show the process.
+ */
+function processStartNs(pid: number): bigint | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    // Field 2, the command name, is in parentheses and may hold spaces and parentheses itself.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const startTicks = fields[22 - 3];
+    const bootSeconds = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "latin1"))?.[1];
+    if (startTicks === undefined || bootSeconds === undefined) return undefined;
+    return (
+      BigInt(bootSeconds) * 1_000_000_000n +
+      (BigInt(startTicks) * 1_000_000_000n) / TICKS_PER_SECOND
+    );
+  } catch {
+    return undefined;
   }
 }
 

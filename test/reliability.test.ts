@@ -181,6 +181,41 @@ describe("crashes", () => {
     expect(stored(path, "long")).toBe(run.events);
   });
 
+  test("a run whose pid now belongs to a process that started after the run is stale: recover closes it", async () => {
+    const dir = tempDir();
+    const recorded = await runtape(["record", "runs.db", "--bars", "5", "--run-id", "old"], {
+      cwd: dir,
+    });
+    expect(recorded.code).toBe(0);
+    const later = Bun.spawn(["sleep", "60"]);
+    try {
+      const db = new Database(join(dir, "runs.db"));
+      db.run("UPDATE runs SET status = 'running', ts_end = NULL WHERE run_id = 'old'");
+      const recorder = db.query("UPDATE runtape_runs SET pid = ? WHERE run_id = 'old'");
+      // A process that started before the run may be its recorder: this one.
+      recorder.run(process.pid);
+      const refused = await runtape(["recover", "runs.db", "--run", "old"], { cwd: dir });
+      expect([refused.code, refused.stderr]).toEqual([
+        1,
+        expect.stringContaining(`process ${process.pid} is still recording it`),
+      ]);
+      // Its recorder died an hour ago, and its pid went to a process started since (after a
+      // reboot, say).
+      db.run("UPDATE runs SET ts_start = ts_start - 3600000000000 WHERE run_id = 'old'");
+      recorder.run(later.pid);
+      db.close();
+      const listed = await runtape(["inspect", "runs.db"], { cwd: dir });
+      expect(listed.stdout).toContain("running (process gone)");
+      const recovered = await runtape(["recover", "runs.db"], { cwd: dir });
+      expect([recovered.code, recovered.stdout]).toEqual([
+        0,
+        expect.stringMatching(/^old\tfailed\t/),
+      ]);
+    } finally {
+      later.kill();
+    }
+  });
+
   test("recover refuses a run whose recording process is alive", async () => {
     const dir = tempDir();
     const proc = await startRecording(dir, "alive", 10);
