@@ -27,6 +27,20 @@ export function repeated(rawArgs: readonly string[], name: string): string[] {
   return values;
 }
 
+/** Whether option `--name` is on the command line: where it has a default, its value cannot say. */
+export const given = (rawArgs: readonly string[], name: string): boolean =>
+  repeated(rawArgs, name).length > 0;
+
+/**
+ * Refuses `--int64` where the output has no JSON to write its integers into (`instead` says what
+ * it has, undefined where there is JSON): it would be ignored unsaid.
+ */
+export function checkInt64(rawArgs: readonly string[], instead: string | undefined): void {
+  if (instead !== undefined && given(rawArgs, "int64")) {
+    throw new UsageError(`--int64 applies to JSON and NDJSON output, not to ${instead}`);
+  }
+}
+
 /** As {@link repeated}, undefined when the option is not given: no filter, where a list would filter. */
 export function repeatedIfGiven(rawArgs: readonly string[], name: string): string[] | undefined {
   const values = repeated(rawArgs, name);

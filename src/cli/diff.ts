@@ -11,7 +11,7 @@ import { EVENT_TYPES, type Event, fieldsOf } from "../events/catalog.ts";
 import { readNdjsonFile } from "../ndjson.ts";
 import { resolveRunId } from "../runs.ts";
 import { isStoreUrl } from "../store/index.ts";
-import { parseInteger, parseList, parseTypes } from "./args.ts";
+import { checkInt64, parseInteger, parseList, parseTypes } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { int64Arg, out, printJson } from "./output.ts";
@@ -84,7 +84,8 @@ export default defineCommand({
     ...int64Arg,
     ...commonArgs,
   },
-  async run({ args: given }) {
+  async run({ args: given, rawArgs }) {
+    checkInt64(rawArgs, given.json ? undefined : "diff without --json");
     if (given.run !== undefined && (given["run-a"] ?? given["run-b"]) !== undefined) {
       throw new UsageError("--run names the run of both sides: not with --run-a or --run-b");
     }

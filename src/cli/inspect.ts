@@ -15,6 +15,7 @@ import { resolveRunId } from "../runs.ts";
 import { PgStore } from "../store/index.ts";
 import { checkStore, inspectStoredRun, listSourceSummaries } from "../store/inspect.ts";
 import { printable } from "../text.ts";
+import { checkInt64 } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { formatDuration, int64Arg, isoNs, out, printJson, table } from "./output.ts";
 import { openSourceArg } from "./source.ts";
@@ -38,7 +39,8 @@ export default defineCommand({
     },
     ...commonArgs,
   },
-  async run({ args }) {
+  async run({ args, rawArgs }) {
+    checkInt64(rawArgs, args.json ? undefined : "inspect without --json");
     if (args.sizes && (args.check || args.run !== undefined)) {
       throw new UsageError(
         `--sizes is about the whole file: not with ${args.check ? "--check" : "--run"}`,

@@ -14,6 +14,8 @@ import { parallelLines, worthSlicing } from "../replay-parallel.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
 import { printable } from "../text.ts";
 import {
+  checkInt64,
+  given,
   parseInteger,
   parseNames,
   parsePositive,
@@ -82,17 +84,27 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
-    if (args.into !== undefined && rawArgs.some((a) => /^--format(=|$)/.test(a))) {
+    if (args.into !== undefined && given(rawArgs, "format")) {
       throw new UsageError("--format applies to replay on stdout, not to --into");
     }
+    checkInt64(
+      rawArgs,
+      args.into !== undefined ? "--into" : args.format === "pretty" ? "--format pretty" : undefined,
+    );
     if (args.into === undefined && args["run-id"] !== undefined) {
       throw new UsageError("--run-id names the copy that --into makes: give --into DB too");
     }
     const copyId = parseRunId(args["run-id"], "--run-id");
+    const types = parseTypes(args.types, "--types");
+    const excludeTypes = parseTypes(args["exclude-types"], "--exclude-types");
+    const both = types?.find((type) => excludeTypes?.includes(type));
+    if (both !== undefined) {
+      throw new UsageError(`--types and --exclude-types both name ${both}: it would replay none`);
+    }
     const options: ReplayOptions = {
       run: args.run,
-      types: parseTypes(args.types, "--types"),
-      excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
+      types,
+      excludeTypes,
       symbols: parseNames(args.symbols, "--symbols", "symbol"),
       from: parseTime(args.from, "--from"),
       to: parseTime(args.to, "--to"),

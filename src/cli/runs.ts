@@ -5,7 +5,7 @@ import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report
 import { listSweep } from "../report/runs.ts";
 import { formatParam, formatTags, libraryKey, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import { parseConditions, repeated } from "./args.ts";
+import { checkInt64, parseConditions, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
 import { commonArgs, repeatable, runArgs, UsageError } from "./usage.ts";
@@ -35,6 +35,7 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     if (args.json && args.csv) throw new UsageError("--json and --csv exclude each other");
+    checkInt64(rawArgs, args.json ? undefined : args.csv ? "--csv" : "runs without --json");
     const where = parseConditions(repeated(rawArgs, "where"));
     const sort = args.sort?.replace(
       /^(-?)(.*)$/s,

@@ -168,6 +168,21 @@ describe("runtape usage", () => {
       [["runs", "--where", "status=completed", "--where", "status=failed"], '--where: "status"'],
       [["rm", "--run", "a", "--no-yes", "--yes"], "--no-yes and --yes ask for opposite things"],
       [["rename", "--run", "a", "--to", "--help"], "option --to needs a value"],
+      [
+        ["replay", "--types", "OrderExpired,FillEvent", "--exclude-types", "FillEvent"],
+        "--types and --exclude-types both name FillEvent",
+      ],
+      // --int64 where no JSON is printed would be ignored.
+      [
+        ["inspect", "--int64", "string"],
+        "--int64 applies to JSON and NDJSON output, not to inspect without --json",
+      ],
+      [["inspect", "--check", "--int64=number"], "not to inspect without --json"],
+      [["runs", "--int64", "string"], "not to runs without --json"],
+      [["runs", "--csv", "--int64", "string"], "not to --csv"],
+      [["diff", "a.db", "b.db", "--int64", "string"], "not to diff without --json"],
+      [["replay", "--format", "pretty", "--int64", "string"], "not to --format pretty"],
+      [["replay", "--into", "b.db", "--int64", "string"], "not to --into"],
     ];
     const dir = tempDir();
     // All at once: none of them may touch a file.
