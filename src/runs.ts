@@ -4,7 +4,7 @@ import type { RunsDb } from "./db.ts";
 import { InvalidRunIdError, RunNotFoundError, RunRowError, RuntapeError } from "./errors.ts";
 import { parseJsonObject, stringifyExact } from "./json.ts";
 import { EXTENSION_SCHEMA_VERSION } from "./schema.ts";
-import { hasUnprintable } from "./text.ts";
+import { hasUnprintable, INVISIBLE } from "./text.ts";
 
 /** Every status a run can have, in the runs table's `status` column. */
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
@@ -110,14 +110,19 @@ export const MAX_RUN_ID_LENGTH = 200;
 const SELECTORS = new Set(["latest"]);
 
 /**
- * Why `id` cannot be a run id, or undefined when it can: a run id is 1 to 200 characters, none of
- * them a control character, and not a selector word (`latest`).
+ * Why `id` cannot be a run id, or undefined when it can: a run id is 1 to 200 characters (code
+ * points), not all spaces, none of them a control or invisible character, and not a selector word
+ * (`latest`).
  */
 export function runIdProblem(id: string): string | undefined {
   if (id.length === 0) return "it is empty";
-  if (id.length > MAX_RUN_ID_LENGTH)
-    return `it has ${id.length} characters, at most ${MAX_RUN_ID_LENGTH} are allowed`;
+  // Characters as people count them (code points), not UTF-16 units: an emoji is one.
+  const characters = [...id].length;
+  if (characters > MAX_RUN_ID_LENGTH)
+    return `it has ${characters} characters, at most ${MAX_RUN_ID_LENGTH} are allowed`;
+  if (INVISIBLE.test(id)) return "it contains an invisible character";
   if (hasUnprintable(id)) return "it contains a control character";
+  if (id.trim().length === 0) return "it is blank";
   if (SELECTORS.has(id)) return `"${id}" selects a run and cannot name one`;
   return undefined;
 }

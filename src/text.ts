@@ -1,11 +1,15 @@
 /**
  * Text from the data (run ids, names, symbols, any string field) shown to people: control
  * characters (ESC, CR, LF, other C0, DEL, C1), line and paragraph separators and direction
- * overrides could forge lines, retitle or clear the terminal, or reorder what is read.
+ * overrides could forge lines, retitle or clear the terminal, or reorder what is read; invisible
+ * ones (zero-width space, word joiner, byte order mark) make two different texts look the same.
  */
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters meant
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+/** Characters that show as nothing, and have no use in a name (zero-width joiners do). */
+export const INVISIBLE = /[\u200b\u2060\ufeff]/u;
+const UNPRINTABLE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters meant
+  /[\u0000-\u001f\u007f-\u009f\u200b\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/gu;
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\u001b": "\\e" };
 
 /** Whether `text` holds a character that {@link printable} would escape. */

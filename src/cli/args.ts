@@ -89,7 +89,7 @@ export function parseRunId(value: string | undefined, flag: string): string | un
   if (problem !== undefined) {
     throw new UsageError(
       `${flag}: invalid run id ${describeValue(value)}: ${problem}`,
-      `run ids are 1 to ${MAX_RUN_ID_LENGTH} characters, no control characters, not "latest"`,
+      `run ids are 1 to ${MAX_RUN_ID_LENGTH} characters, not all spaces, no control or invisible characters, not "latest"`,
     );
   }
   return value;

@@ -110,6 +110,11 @@ describe("run ids", () => {
     ["a\u001b[2Jb", "it contains a control character"],
     ["tab\there", "it contains a control character"],
     ["x".repeat(201), "it has 201 characters, at most 200 are allowed"],
+    ["🚀".repeat(201), "it has 201 characters, at most 200 are allowed"],
+    [" \u00a0\t ", "it contains a control character"],
+    ["  ", "it is blank"],
+    ["a\u200bb", "it contains an invisible character"],
+    ["\ufeffrun", "it contains an invisible character"],
   ])("%p is refused by the library and the CLI, creating nothing", async (id, reason) => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
@@ -123,10 +128,11 @@ describe("run ids", () => {
     }
   });
 
-  test("200 characters of any printable text are a run id", async () => {
-    const path = join(tempDir(), "runs.db");
-    const id = "ü🚀 ".repeat(50).slice(0, 200);
-    const result = await cli(["record", path, "--run", id, "--bars", "2"]);
-    expect([result.code, result.stdout]).toEqual([0, `${id}\n`]);
+  test("200 characters of any printable text are a run id, counted as characters, not UTF-16 units", async () => {
+    for (const id of ["ü🚀 ".repeat(67).slice(0, 200), "🚀".repeat(200), "👩‍👩‍👧"]) {
+      const path = join(tempDir(), "runs.db");
+      const result = await cli(["record", path, "--run", id, "--bars", "2"]);
+      expect([result.code, result.stdout]).toEqual([0, `${id}\n`]);
+    }
   });
 });
