@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { defineCommand } from "citty";
 import { fileWriteError } from "../errors.ts";
+import { encodeRunId } from "../formats/layout.ts";
 import type { RunMetrics } from "../report/metrics.ts";
 import { isMetric, libraryKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
@@ -68,7 +69,8 @@ export default defineCommand({
       } else {
         const report = await reportRun(source, args.run);
         html = renderRunReport(report);
-        file = args.output ?? `report-${report.run.runId.replace(/[^\w.-]+/g, "_")}.html`;
+        // One name per id (a/b and a_b must not share one), as export names its partitions.
+        file = args.output ?? `report-${encodeRunId(report.run.runId)}.html`;
       }
     } finally {
       await source.close();

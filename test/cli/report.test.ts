@@ -157,6 +157,26 @@ describe("runtape runs and report", () => {
     expect(readFileSync(join(dir, "again.html"), "utf8")).toStartWith("<!doctype html>");
   });
 
+  test("the default file names of two runs differ whenever their ids do", async () => {
+    const here = tempDir();
+    const names: string[] = [];
+    for (const id of ["a/b", "a_b", "a b", "a%2Fb"]) {
+      const args = ["backtest", "--strategy", STRATEGY, "--bars", "30", "--into", "ids.db"];
+      expect((await cli([...args, "--run-id", id], here)).code).toBe(0);
+      const result = await cli(["report", "ids.db", "--run", id], here);
+      expect(result.code).toBe(0);
+      names.push(result.stdout.trim());
+      expect(readFileSync(join(here, result.stdout.trim()), "utf8")).toContain(id);
+    }
+    expect(new Set(names).size).toBe(4);
+    expect(names).toEqual([
+      "report-a%2Fb.html",
+      "report-a_b.html",
+      "report-a%20b.html",
+      "report-a%252Fb.html",
+    ]);
+  });
+
   test("a report is the same in every time zone: its charts' times are UTC, as its text's", async () => {
     // The labels of each chart's time axis, in order.
     const timeLabels = (html: string) =>
