@@ -163,8 +163,13 @@ export class InvalidEventError extends RuntapeError {
     readonly field: string,
     readonly value: unknown,
     reason: string,
+    /** The value as the input spelled it, where that says more (a number a double rounds). */
+    source?: string,
   ) {
-    super(`${eventType}.${field}: ${reason} (got ${describeValue(value)})`, "INVALID_EVENT");
+    super(
+      `${eventType}.${field}: ${reason} (got ${source ?? describeValue(value)})`,
+      "INVALID_EVENT",
+    );
   }
 }
 

@@ -65,16 +65,21 @@ export function snakeCaseKeys(value: unknown, opaque: readonly string[] = []): u
  */
 export function parseJsonObject(text: string, what: string): Record<string, unknown> {
   let parsed: unknown;
+  // The reviver's third argument (the number's source text) is in Bun, not yet in the DOM types.
+  const revive = (_key: string, value: unknown, context?: { source?: string }) => {
+    if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
+    const source = context?.source ?? String(value);
+    if (INTEGER.test(source)) return BigInt(source);
+    // JSON has no Infinity: stored, it would come back as the string "Infinity".
+    if (!Number.isFinite(value)) {
+      throw new RuntapeError(`${what} holds a number no double holds: ${source}`, "INVALID_JSON");
+    }
+    return value;
+  };
   try {
-    // The reviver's third argument (the number's source text) is in Bun, not yet in the DOM types.
-    parsed = JSON.parse(text, ((_key: string, value: unknown, context?: { source?: string }) =>
-      typeof value === "number" &&
-      !Number.isSafeInteger(value) &&
-      context?.source !== undefined &&
-      INTEGER.test(context.source)
-        ? BigInt(context.source)
-        : value) as (key: string, value: unknown) => unknown);
+    parsed = JSON.parse(text, revive as (key: string, value: unknown) => unknown);
   } catch (error) {
+    if (error instanceof RuntapeError) throw error;
     throw new RuntapeError(
       `${what} is not valid JSON: ${(error as Error).message}`,
       "INVALID_JSON",

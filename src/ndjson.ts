@@ -210,7 +210,7 @@ function compileConvert(type: EventType): Convert {
     let convert = "";
     if (field.kind === "ns" || field.kind === "int") {
       convert = `const t = tokens.get(${key});
-if (typeof v !== "number" || t === undefined || !INTEGER.test(t)) throw invalid(${key}, v, "expected an integer");
+if (typeof v !== "number" || t === undefined || !INTEGER.test(t)) throw invalid(${key}, v, "expected an integer", t);
 r[${key}] = BigInt(t);`;
     } else if (field.kind === "real") {
       convert = `r[${key}] = toNumber(v);`;
@@ -223,8 +223,8 @@ if (!wellFormed(v)) throw invalid(${key}, v, "not valid Unicode (a lone surrogat
 ${convert}
 }`;
   });
-  const invalid = (name: string, value: unknown, reason: string) =>
-    new InvalidEventError(type, name, value, reason);
+  const invalid = (name: string, value: unknown, reason: string, source?: string) =>
+    new InvalidEventError(type, name, value, reason, source);
   return new Function(
     "wellFormed",
     "toNumber",

@@ -110,6 +110,15 @@ describe("NDJSON", () => {
         good.replace(`"ts_event_ns":${T0}`, '"ts_event_ns":1.5'),
         "line 2: BarReceived.ts_event_ns: expected an integer",
       ],
+      // The number as written: as a double it would pass for the integer next to it.
+      [
+        good.replace(`"ts_event_ns":${T0}`, `"ts_event_ns":${T0}.5`),
+        `line 2: BarReceived.ts_event_ns: expected an integer (got ${T0}.5)`,
+      ],
+      [
+        good.replace(`"ts_event_ns":${T0}`, '"ts_event_ns":1e3'),
+        "line 2: BarReceived.ts_event_ns: expected an integer (got 1e3)",
+      ],
       [
         good.replace(`"ts_event_ns":${T0}`, '"ts_event_ns":123456789012345678901234567890'),
         "line 2: BarReceived.ts_event_ns: outside the signed 64-bit range",

@@ -132,6 +132,14 @@ describe("runtape usage", () => {
       [["report", "a.db", "-o", ""], "--output needs a file name"],
       [["record", "--config", "[1]"], "--config must be a JSON object"],
       [["record", "--metadata", "{"], "--metadata is not valid JSON"],
+      [
+        ["record", "--config", '{"a":{"b":[1e400]}}'],
+        "--config holds a number no double holds: 1e400",
+      ],
+      [
+        ["record", "--metadata", '{"a":-1e999}'],
+        "--metadata holds a number no double holds: -1e999",
+      ],
       [["record", "--input", "-", "--seed", "3"], "--seed applies to the demo, not to --input"],
       [["diff", "a.db", "b.db", "--tolerance", "x"], "--tolerance takes a number"],
       [["runs", "--where", "fast"], '--where takes KEY=VALUE (got "fast")'],
