@@ -108,11 +108,15 @@ export default defineCommand({
         "fields are the NDJSON keys of the events, e.g. ts_created_ns",
       );
     }
+    const excludeTypes = parseTypes(args["exclude-types"], "--exclude-types");
+    if (excludeTypes?.length === EVENT_TYPES.length) {
+      throw new UsageError("--exclude-types leaves no event type to compare");
+    }
     const options: DiffOptions = {
       max: parseInteger(args.max, "--max", 1),
       ignore,
       tolerance: tolerance === undefined ? undefined : { abs: tolerance, rel: tolerance },
-      excludeTypes: parseTypes(args["exclude-types"], "--exclude-types"),
+      excludeTypes,
     };
     const streamed = [args.a, args.b].some((p) => isStoreUrl(p) || NDJSON_FILE.test(p));
     if (streamed) return await diffSources(args, options);

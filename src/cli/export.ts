@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { EVENT_TYPES, fieldsOf } from "../events/catalog.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportRuns } from "../export.ts";
 import { counted } from "../format.ts";
 import { parseTypes, repeatedIfGiven } from "./args.ts";
@@ -51,11 +52,20 @@ export default defineCommand({
     if (args.out === undefined || args.out === "") {
       throw new UsageError("--out is required", "the directory to write");
     }
+    const types = parseTypes(args.types, "--types");
+    const withIndicators = EVENT_TYPES.filter((type) =>
+      fieldsOf(type).some(([, field]) => field.kind === "indicators"),
+    );
+    if (args["indicator-columns"] && types?.some((t) => withIndicators.includes(t)) === false) {
+      throw new UsageError(
+        `--indicator-columns applies to ${withIndicators.join(", ")}, which --types leaves out`,
+      );
+    }
     const options = {
       format,
       out: args.out,
       runs: repeatedIfGiven(rawArgs, "run"),
-      types: parseTypes(args.types, "--types"),
+      types,
       indicatorColumns: args["indicator-columns"],
     };
     const summary = await exportRuns(args.db, options);

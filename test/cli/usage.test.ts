@@ -12,7 +12,7 @@ import replay from "../../src/cli/replay.ts";
 import report from "../../src/cli/report.ts";
 import runs from "../../src/cli/runs.ts";
 import version from "../../src/cli/version.ts";
-import { SCHEMA_VERSION } from "../../src/index.ts";
+import { EVENT_TYPES, SCHEMA_VERSION } from "../../src/index.ts";
 import { tempDir } from "../helpers.ts";
 import { type Result, runtape, SPAWNED } from "./run.ts";
 import { lines } from "./support.ts";
@@ -132,6 +132,24 @@ describe("runtape usage", () => {
       [["report", "a.db", "-o", ""], "--output needs a file name"],
       [["record", "--config", "[1]"], "--config must be a JSON object"],
       [["record", "--metadata", "{"], "--metadata is not valid JSON"],
+      [
+        [
+          "export",
+          "a.db",
+          "--format",
+          "csv",
+          "--out",
+          "o",
+          "--indicator-columns",
+          "--types",
+          "FillEvent",
+        ],
+        "--indicator-columns applies to BarProcessed, which --types leaves out",
+      ],
+      [
+        ["diff", "a.db", "b.db", "--exclude-types", EVENT_TYPES.join(",")],
+        "--exclude-types leaves no event type to compare",
+      ],
       [
         ["record", "--config", '{"a":{"b":[1e400]}}'],
         "--config holds a number no double holds: 1e400",
