@@ -1,3 +1,4 @@
+import { describeValue, RuntapeError } from "./errors.ts";
 import {
   EVENT_TYPES,
   type Event,
@@ -13,6 +14,15 @@ export type ErrorHandler = (error: unknown, event: Event) => void;
 export interface SubscribeOptions {
   /** Where this subscriber's errors go; the bus's handler otherwise. */
   onError?: ErrorHandler;
+}
+
+/** Throws INVALID_OPTION where `value` is not a function (or, if `optional`, undefined). */
+function checkFunction(value: unknown, what: string, optional = false): void {
+  if (typeof value === "function" || (optional && value === undefined)) return;
+  throw new RuntapeError(
+    `${what} must be a function (got ${describeValue(value)})`,
+    "INVALID_OPTION",
+  );
 }
 
 interface Subscriber {
@@ -40,20 +50,34 @@ export class EventBus {
   #unhandled: unknown[] = [];
 
   constructor(options: { onError?: ErrorHandler } = {}) {
+    checkFunction(options?.onError, "EventBus: onError", true);
     this.#onError = options.onError;
   }
 
-  /** Delivers every event of the given exact types to `handler`. Returns the unsubscribe function. */
+  /**
+   * Delivers every event of the given exact types to `handler`. Returns the unsubscribe function.
+   * Throws RuntapeError (INVALID_OPTION) for a type the catalog does not know (a subscription to
+   * it would take such events from `subscribeAll`'s subscribers, the recorder's among them, where
+   * they are refused and counted), no type at all, or a handler that is not a function.
+   */
   subscribe<K extends EventType>(
     types: K | readonly K[],
     handler: (event: EventOf<K>) => void,
     options: SubscribeOptions = {},
   ): () => void {
+    const list =
+      typeof types === "string" ? [types] : Array.isArray(types) ? [...new Set(types)] : [];
+    const unknown = list.find((type) => !isEventType(type));
+    if (list.length === 0 || unknown !== undefined) {
+      const got = unknown === undefined ? describeValue(types) : describeValue(unknown);
+      throw new RuntapeError(`subscribe: expected event types (got ${got})`, "INVALID_OPTION");
+    }
+    checkFunction(handler, "subscribe: handler");
+    checkFunction(options?.onError, "subscribe: onError", true);
     const subscriber: Subscriber = {
       handler: handler as unknown as (event: Event) => void,
       onError: options.onError,
     };
-    const list = typeof types === "string" ? [types] : [...new Set(types)];
     for (const type of list) {
       this.#subscribers.set(type, [...(this.#subscribers.get(type) ?? []), subscriber]);
     }
@@ -71,6 +95,7 @@ export class EventBus {
    * (which no typed subscription receives): a recorder must see them to refuse and count them.
    */
   subscribeAll(handler: (event: Event) => void, options: SubscribeOptions = {}): () => void {
+    checkFunction(handler, "subscribeAll: handler");
     const subscriber: Subscriber = { handler, onError: options.onError };
     const unsubscribe = this.subscribe(EVENT_TYPES, handler, options);
     this.#unknownTypes = [...this.#unknownTypes, subscriber];
@@ -123,9 +148,10 @@ export class EventBus {
 
   #deliver(event: Event): void {
     // The map first: a known type with subscribers (the common case) needs no catalog lookup.
+    // `?.`: a null published reaches the subscribers of every event, which refuse it.
     const subscribers =
-      this.#subscribers.get(event.type) ??
-      (isEventType(event.type) ? undefined : this.#unknownTypes);
+      this.#subscribers.get(event?.type) ??
+      (isEventType(event?.type) ? undefined : this.#unknownTypes);
     if (subscribers === undefined) return;
     for (let i = 0; i < subscribers.length; i++) {
       const subscriber = subscribers[i] as Subscriber;

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import * as v from "valibot";
 import type { EventBus, SubscribeOptions } from "./bus.ts";
 import { openRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
-import { DuplicateRunError, InvalidEventError, RuntapeError } from "./errors.ts";
+import { DuplicateRunError, describeValue, InvalidEventError, RuntapeError } from "./errors.ts";
 import type { Event } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
@@ -11,7 +11,7 @@ import { invalid } from "./events/schemas.ts";
 import { summarizeClosedRun } from "./inspect/summary.ts";
 import { type Batch, CHUNK_ROWS, readyForBatches, tableSql } from "./recorder-batch.ts";
 import { type BatchSink, inlineSink, threadSink } from "./recorder-sink.ts";
-import { checkRunId, type RunStatus, toJsonColumn } from "./runs.ts";
+import { checkRunId, jsonColumnOf, RUN_STATUSES, type RunStatus } from "./runs.ts";
 import { TradingTally } from "./trading.ts";
 
 /** Options of {@link Recorder.start}. */
@@ -62,13 +62,23 @@ export interface RecorderOptions {
   collectGarbage?: boolean;
 }
 
+/** The longest timer Node's timers keep: a longer one fires after 1 ms, over and over. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const OptionsSchema = v.object({
+  runId: v.optional(v.string("expected text")),
+  name: v.optional(v.string("expected text")),
   batchSize: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
-  flushIntervalMs: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0))),
+  flushIntervalMs: v.optional(
+    v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(2 * MAX_TIMER_MS)),
+  ),
   journal: v.optional(v.picklist(["wal", "rollback"], 'expected "wal" or "rollback"')),
   thread: v.optional(v.boolean()),
   collectGarbage: v.optional(v.boolean()),
 });
+
+/** What a run can be closed as. */
+const CLOSED_STATUSES = RUN_STATUSES.filter((status) => status !== "running") as readonly string[];
 
 function checkOptions(options: RecorderOptions): void {
   const result = v.safeParse(OptionsSchema, options);
@@ -261,6 +271,8 @@ export class Recorder {
     checkOptions(options);
     const runId = options.runId ?? Bun.randomUUIDv7();
     checkRunId(runId);
+    const config = jsonColumnOf(options.config, "recorder option config");
+    const metadata = jsonColumnOf(options.metadata, "recorder option metadata");
     const ownsDb = typeof target === "string";
     const db =
       typeof target === "string"
@@ -276,13 +288,7 @@ export class Recorder {
             .query(
               "INSERT INTO runs (run_id, name, ts_start, ts_end, status, config, metadata) VALUES (?, ?, ?, NULL, 'running', ?, ?)",
             )
-            .run(
-              runId,
-              options.name ?? runId,
-              nowNs(),
-              toJsonColumn(options.config),
-              toJsonColumn(options.metadata),
-            );
+            .run(runId, options.name ?? runId, nowNs(), config, metadata);
           db.sqlite
             .query("INSERT INTO runtape_runs (run_id, pid, host) VALUES (?, ?, ?)")
             .run(runId, process.pid, hostname());
@@ -390,6 +396,14 @@ export class Recorder {
     metadata?: Record<string, unknown>,
   ): RecordingSummary {
     if (this.#status === "running") {
+      if (!CLOSED_STATUSES.includes(status)) {
+        throw new RuntapeError(
+          `close: status must be one of ${CLOSED_STATUSES.join(", ")} (got ${describeValue(status)})`,
+          "INVALID_OPTION",
+        );
+      }
+      const metadataText =
+        metadata === undefined ? undefined : jsonColumnOf(metadata, "close: metadata");
       clearInterval(this.#timer);
       for (const detach of this.#detach) detach();
       // With the counters as they stand, refused events since the last batch included.
@@ -400,10 +414,10 @@ export class Recorder {
             this.#db.sqlite
               .query("UPDATE runs SET status = ?, ts_end = ? WHERE run_id = ?")
               .run(status, nowNs(), this.runId);
-            if (metadata !== undefined) {
+            if (metadataText !== undefined) {
               this.#db.sqlite
                 .query("UPDATE runs SET metadata = ? WHERE run_id = ?")
-                .run(toJsonColumn(metadata), this.runId);
+                .run(metadataText, this.runId);
             }
           })
           .immediate();

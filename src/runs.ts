@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { RunsDb } from "./db.ts";
-import { InvalidRunIdError, RunNotFoundError, RunRowError, RuntapeError } from "./errors.ts";
+import {
+  describeValue,
+  InvalidRunIdError,
+  RunNotFoundError,
+  RunRowError,
+  RuntapeError,
+} from "./errors.ts";
 import { parseJsonObject, stringifyExact } from "./json.ts";
 import { EXTENSION_SCHEMA_VERSION } from "./schema.ts";
 import { hasUnprintable, INVISIBLE } from "./text.ts";
@@ -206,6 +212,33 @@ export function hasSequence(db: RunsDb, runId: string): boolean {
 export function toJsonColumn(value: Record<string, unknown> | null | undefined): string | null {
   if (value == null || Object.keys(value).length === 0) return null;
   return stringifyExact(value);
+}
+
+/**
+ * {@link toJsonColumn} of a value from outside (a caller's config or metadata), checked: a plain
+ * object, null or undefined, that JSON can write. Throws RuntapeError (INVALID_OPTION) naming
+ * `what` otherwise, where the text would have been NULL (a number), not an object (a list), or an
+ * untyped TypeError (a cycle).
+ */
+export function jsonColumnOf(value: unknown, what: string): string | null {
+  if (value != null) {
+    const proto = typeof value === "object" ? Object.getPrototypeOf(value) : undefined;
+    if (Array.isArray(value) || (proto !== Object.prototype && proto !== null)) {
+      throw new RuntapeError(
+        `${what}: expected an object (got ${describeValue(value)})`,
+        "INVALID_OPTION",
+      );
+    }
+  }
+  try {
+    return toJsonColumn(value as Record<string, unknown> | null | undefined);
+  } catch (error) {
+    throw new RuntapeError(
+      `${what}: cannot be written as JSON: ${(error as Error)?.message ?? String(error)}`,
+      "INVALID_OPTION",
+      { cause: error },
+    );
+  }
 }
 
 /** A `config`/`metadata` column as an object (null when empty); throws if it holds no JSON object. */

@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { EVENT_TYPES, type Event, EventBus, type EventType } from "../src/index.ts";
+import {
+  EVENT_TYPES,
+  type Event,
+  EventBus,
+  type EventType,
+  type RuntapeError,
+} from "../src/index.ts";
 import { bar, sampleEvents, sampleOf } from "./helpers.ts";
 
 const received = sampleOf("BarReceived");
@@ -266,5 +272,56 @@ describe("errors", () => {
     expect(got).toEqual(["other subscriber", "queued event"]);
     // Nothing stale is left to surface from an unrelated publish.
     expect(thrownBy(() => bus.publish(processed))).toBeUndefined();
+  });
+});
+
+describe("EventBus refuses what it cannot deliver", () => {
+  test("an unknown type, no type, or a handler that is no function: INVALID_OPTION, nothing subscribed", () => {
+    const bus = new EventBus();
+    const all: unknown[] = [];
+    bus.subscribeAll((event) => all.push(event));
+    const handler = () => {};
+    for (const [call, message] of [
+      [
+        () => bus.subscribe("Foo" as EventType, handler),
+        'subscribe: expected event types (got "Foo")',
+      ],
+      [
+        () => bus.subscribe(["BarReceived", "Foo"] as EventType[], handler),
+        'subscribe: expected event types (got "Foo")',
+      ],
+      [() => bus.subscribe([], handler), "subscribe: expected event types (got [])"],
+      [
+        () => bus.subscribe(null as unknown as EventType, handler),
+        "subscribe: expected event types (got null)",
+      ],
+      [
+        () => bus.subscribe(5 as unknown as EventType, handler),
+        "subscribe: expected event types (got 5)",
+      ],
+      [
+        () => bus.subscribe("BarReceived", null as never),
+        "subscribe: handler must be a function (got null)",
+      ],
+      [
+        () => bus.subscribe("BarReceived", handler, { onError: "x" as never }),
+        'subscribe: onError must be a function (got "x")',
+      ],
+      [() => bus.subscribeAll(5 as never), "subscribeAll: handler must be a function (got 5)"],
+      [() => new EventBus({ onError: 1 as never }), "EventBus: onError must be a function (got 1)"],
+    ] as const) {
+      const error = thrownBy(call) as RuntapeError;
+      expect([error?.constructor.name, error?.code, error?.message]).toEqual([
+        "RuntapeError",
+        "INVALID_OPTION",
+        message,
+      ]);
+    }
+    // An event of an unknown type still reaches every subscriber of all events (a recorder
+    // refuses and counts it): no subscription took it from them.
+    const foreign = { type: "Foo" } as unknown as Event;
+    bus.publish(foreign);
+    expect(all).toEqual([foreign]);
+    expect(EVENT_TYPES.map((type) => bus.subscriberCount(type))).toEqual(EVENT_TYPES.map(() => 1));
   });
 });

@@ -212,6 +212,9 @@ describe("copyRun", () => {
   });
 });
 
+const CIRCULAR: Record<string, unknown> = {};
+CIRCULAR.self = CIRCULAR;
+
 describe("Recorder options and scope", () => {
   test.each([
     ["batchSize", 0],
@@ -222,6 +225,27 @@ describe("Recorder options and scope", () => {
     ["flushIntervalMs", -1],
     ["flushIntervalMs", Number.NaN],
     ["flushIntervalMs", Number.POSITIVE_INFINITY],
+    // Past what a timer holds: Node's timers would fire every millisecond instead.
+    ["flushIntervalMs", 2 ** 40],
+    ["runId", 5],
+    ["runId", null],
+    ["name", 5],
+    ["config", 5],
+    ["config", "x"],
+    ["config", [1, 2]],
+    ["metadata", true],
+    ["metadata", new Date(0)],
+    ["config", CIRCULAR],
+    [
+      "metadata",
+      {
+        a: {
+          toJSON: () => {
+            throw new Error("no JSON here");
+          },
+        },
+      },
+    ],
   ])("%s %p is refused before a run is registered", (name, value) => {
     const path = newDb();
     let error: unknown;
@@ -235,6 +259,41 @@ describe("Recorder options and scope", () => {
       expect.stringMatching(new RegExp(`^recorder option ${name}: `)),
     ]);
     expect(existsSync(path)).toBe(false);
+  });
+
+  test("close refuses a status that ends nothing and metadata it cannot write, before it stores anything", () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { runId: "open" });
+    recorder.record(bar(0));
+    for (const [status, metadata, message] of [
+      [
+        "running",
+        undefined,
+        'close: status must be one of completed, failed, cancelled (got "running")',
+      ],
+      [
+        "bogus",
+        undefined,
+        'close: status must be one of completed, failed, cancelled (got "bogus")',
+      ],
+      ["failed", CIRCULAR, "close: metadata: cannot be written as JSON: "],
+      ["failed", [1], "close: metadata: expected an object (got [1])"],
+    ] as const) {
+      let error: unknown;
+      try {
+        recorder.close(status as "failed", metadata as Record<string, unknown> | undefined);
+      } catch (e) {
+        error = e;
+      }
+      expect([(error as RuntapeError).code, (error as Error).message]).toEqual([
+        "INVALID_OPTION",
+        expect.stringContaining(message),
+      ]);
+      expect(recorder.status).toBe("running");
+    }
+    recorder.record(bar(1));
+    expect(recorder.close()).toMatchObject({ status: "completed", events: 2 });
+    expect([...replay(path)]).toHaveLength(2);
   });
 
   test("`using` ends a run left open cancelled; a closed one stays as it was", () => {
