@@ -9,6 +9,7 @@ import { nowNs } from "./events/clock.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { invalid } from "./events/schemas.ts";
 import { summarizeClosedRun } from "./inspect/summary.ts";
+import { checkOptions } from "./options.ts";
 import { type Batch, CHUNK_ROWS, readyForBatches, tableSql } from "./recorder-batch.ts";
 import { type BatchSink, inlineSink, threadSink } from "./recorder-sink.ts";
 import { checkRunId, jsonColumnOf, RUN_STATUSES, type RunStatus } from "./runs.ts";
@@ -79,17 +80,6 @@ const OptionsSchema = v.object({
 
 /** What a run can be closed as. */
 const CLOSED_STATUSES = RUN_STATUSES.filter((status) => status !== "running") as readonly string[];
-
-function checkOptions(options: RecorderOptions): void {
-  const result = v.safeParse(OptionsSchema, options);
-  if (result.success) return;
-  const issue = result.issues[0];
-  const name = String(issue?.path?.[0]?.key ?? "options");
-  throw new RuntapeError(
-    `recorder option ${name}: ${issue?.message ?? "invalid"}`,
-    "INVALID_OPTION",
-  );
-}
 
 /** What a finished recording holds. */
 export interface RecordingSummary {
@@ -268,7 +258,7 @@ export class Recorder {
    * `using recorder = Recorder.start(…)` ends a run left open at the end of the scope `cancelled`.
    */
   static start(target: string | RunsDb, options: RecorderOptions = {}): Recorder {
-    checkOptions(options);
+    checkOptions(OptionsSchema, options, "recorder");
     const runId = options.runId ?? Bun.randomUUIDv7();
     checkRunId(runId);
     const config = jsonColumnOf(options.config, "recorder option config");

@@ -1,8 +1,9 @@
 import type { Statement } from "bun:sqlite";
+import * as v from "valibot";
 import type { EventBus } from "./bus.ts";
 import { CausalGate, type GatedStream } from "./causal.ts";
 import { endRead, openRunsDb, type RunsDb, toDbError } from "./db.ts";
-import { RowDecodeError } from "./errors.ts";
+import { RowDecodeError, RuntapeError } from "./errors.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
 import { asInt64, type Field, nullable, type SqlValue, text } from "./events/fields.ts";
@@ -10,6 +11,7 @@ import { refusal } from "./events/schemas.ts";
 import type { LineBuffer } from "./formats/line-buffer.ts";
 import { lineWriter, lowPart } from "./formats/ndjson-lines.ts";
 import type { Int64Style } from "./json.ts";
+import { checkOptions } from "./options.ts";
 import { Pacer } from "./pacing.ts";
 import { hasSequence, resolveRunId } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
@@ -40,6 +42,29 @@ export interface ReplayOptions {
   /** Filled in as the replay goes: the run replayed, events yielded and rows skipped. */
   stats?: ReplayStats;
 }
+
+const ReplayOptionsSchema = v.object({
+  run: v.optional(v.string("expected a run id")),
+  // Names checked against the file's catalog once it is open.
+  types: v.optional(v.pipe(v.array(v.string()), v.minLength(1, "expected an event type"))),
+  excludeTypes: v.optional(v.array(v.string())),
+  symbols: v.optional(v.pipe(v.array(v.string()), v.minLength(1, "expected a symbol"))),
+  from: v.optional(v.bigint("expected a bigint (nanoseconds)")),
+  to: v.optional(v.bigint("expected a bigint (nanoseconds)")),
+  limit: v.optional(
+    v.pipe(
+      v.number("expected a whole number"),
+      v.safeInteger("expected a whole number"),
+      v.minValue(0, "expected ≥ 0"),
+    ),
+  ),
+  onInvalidRow: v.optional(
+    v.union(
+      [v.picklist(["throw", "skip"]), v.function()],
+      'expected "throw", "skip" or a function',
+    ),
+  ),
+});
 
 /**
  * Replay options with a window on the sequence column, `[from, to)`: one slice of a runtape run,
@@ -214,6 +239,7 @@ function* merge<T>(
   options: SliceOptions,
   reader: RowReader<T>,
 ): Generator<T> {
+  checkOptions(ReplayOptionsSchema, options, "replay");
   const db = typeof source === "string" ? openRunsDb(source) : source;
   const streams: Stream<T>[] = [];
   const statements: Statement[] = [];
@@ -232,6 +258,15 @@ function* merge<T>(
       stats.skipped++;
       if (typeof onInvalid === "function") onInvalid(error);
     };
+    for (const key of ["types", "excludeTypes"] as const) {
+      const unknown = options[key]?.find((type) => !db.catalog.types.includes(type));
+      if (unknown !== undefined) {
+        throw new RuntapeError(
+          `replay option ${key}: unknown event type ${JSON.stringify(unknown)}`,
+          "INVALID_OPTION",
+        );
+      }
+    }
     const bySeq = hasSequence(db, runId);
     const excluded = new Set<string>(options.excludeTypes ?? []);
     const wanted = options.types && new Set<string>(options.types);

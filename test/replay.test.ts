@@ -12,6 +12,7 @@ import {
   makeEvent,
   openRunsDb,
   Recorder,
+  type ReplayOptions,
   type ReplayStats,
   RowDecodeError,
   RuntapeError,
@@ -492,5 +493,46 @@ describe("pacing (in virtual time)", () => {
     during.abort(new Error("cancelled"));
     await expect(replaying).rejects.toThrow("cancelled");
     expect(count).toBe(1);
+  });
+});
+
+describe("replay options", () => {
+  test("a wrong option is INVALID_OPTION naming it, never a different replay", () => {
+    const path = join(tempDir(), "runs.db");
+    const recorder = Recorder.start(path, { runId: "r" });
+    for (const event of sampleEvents()) recorder.record(event);
+    recorder.close();
+    for (const [options, message] of [
+      [{ limit: -1 }, "replay option limit: expected ≥ 0"],
+      [{ limit: 1.5 }, "replay option limit: expected a whole number"],
+      [{ limit: Number.NaN }, "replay option limit: expected a whole number"],
+      [{ types: ["Foo"] }, 'replay option types: unknown event type "Foo"'],
+      [{ types: [] }, "replay option types: expected an event type"],
+      [{ types: "BarReceived" }, "replay option types: "],
+      [{ excludeTypes: ["Foo"] }, 'replay option excludeTypes: unknown event type "Foo"'],
+      [{ symbols: "AAPL" }, "replay option symbols: "],
+      [{ from: "2024-03-04" }, "replay option from: expected a bigint (nanoseconds)"],
+      [{ to: 5 }, "replay option to: expected a bigint (nanoseconds)"],
+      [
+        { onInvalidRow: "ignore" },
+        'replay option onInvalidRow: expected "throw", "skip" or a function',
+      ],
+      [{ run: 5 }, "replay option run: expected a run id"],
+      [null, "replay options: "],
+    ] as const) {
+      let error: unknown;
+      try {
+        [...replay(path, options as unknown as ReplayOptions)];
+      } catch (e) {
+        error = e;
+      }
+      expect([options, (error as RuntapeError)?.code, (error as Error)?.message]).toEqual([
+        options,
+        "INVALID_OPTION",
+        expect.stringContaining(message),
+      ]);
+    }
+    // The same options, well formed, replay as asked.
+    expect([...replay(path, { limit: 2, types: ["BarReceived", "FillEvent"] })]).toHaveLength(2);
   });
 });

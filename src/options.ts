@@ -1,0 +1,19 @@
+/**
+ * Options a caller hands the library, checked at the boundary: a wrong one is a typed error that
+ * names it, not a TypeError from deep inside or a silently different result.
+ */
+import * as v from "valibot";
+import { RuntapeError } from "./errors.ts";
+
+/**
+ * Throws RuntapeError (INVALID_OPTION) at the first issue of `options` against `schema`:
+ * `<what> option <key>: <why>`, or `<what> options: …` when they are not an object at all.
+ */
+export function checkOptions(schema: v.GenericSchema, options: unknown, what: string): void {
+  const result = v.safeParse(schema, options);
+  if (result.success) return;
+  const issue = result.issues[0];
+  const key = issue?.path?.[0]?.key;
+  const where = key === undefined ? `${what} options` : `${what} option ${String(key)}`;
+  throw new RuntapeError(`${where}: ${issue?.message ?? "invalid"}`, "INVALID_OPTION");
+}
