@@ -1,6 +1,8 @@
+import * as v from "valibot";
 import { inSnapshot, openRunsDb, type RunsDb } from "./db.ts";
 import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
 import { counted, formatCount } from "./format.ts";
+import { checkOptions } from "./options.ts";
 import { replay } from "./replay.ts";
 import { resolveRunId } from "./runs.ts";
 import { sameRuns } from "./stored-runs.ts";
@@ -60,6 +62,29 @@ export const DEFAULT_IGNORE: readonly string[] = ["ts_created_ns"];
 const zeroCounts = () =>
   Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as Record<EventType, number>;
 
+const finiteAtLeastZero = v.optional(
+  v.pipe(
+    v.number("expected a number ≥ 0"),
+    v.finite("expected a number ≥ 0"),
+    v.minValue(0, "expected a number ≥ 0"),
+  ),
+);
+
+const DiffOptionsSchema = v.object({
+  ignore: v.optional(v.array(v.string("expected field names"))),
+  tolerance: v.optional(
+    v.strictObject({ abs: finiteAtLeastZero, rel: finiteAtLeastZero }, "expected { abs, rel }"),
+  ),
+  excludeTypes: v.optional(v.array(v.string("expected event types"))),
+  max: v.optional(
+    v.pipe(
+      v.number("expected a whole number ≥ 0"),
+      v.safeInteger("expected a whole number ≥ 0"),
+      v.minValue(0, "expected a whole number ≥ 0"),
+    ),
+  ),
+});
+
 /**
  * Compares two event streams in order. Both are consumed one event at a time, so memory stays
  * flat however long the runs are. NaN equals NaN; bigints compare exactly.
@@ -69,6 +94,7 @@ export function diffEvents(
   b: Iterable<Event>,
   options: DiffOptions = {},
 ): DiffResult {
+  checkOptions(DiffOptionsSchema, options, "diff");
   const excluded = new Set<string>(options.excludeTypes ?? []);
   const compare = comparison(options);
   const left = kept(a, excluded);
@@ -155,6 +181,7 @@ function comparison(options: DiffOptions): {
  * prove the runs equal, that is the result; else the events are compared one by one.
  */
 export function diffRuns(a: RunRef, b: RunRef, options: DiffOptions = {}): DiffResult {
+  checkOptions(DiffOptionsSchema, options, "diff");
   const dbA = typeof a.db === "string" ? openRunsDb(a.db) : a.db;
   let dbB: RunsDb | undefined;
   try {

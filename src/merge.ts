@@ -6,6 +6,7 @@
 import type { Statement } from "bun:sqlite";
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import * as v from "valibot";
 import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
 import {
   MergeConflictError,
@@ -17,6 +18,7 @@ import { catalog, EVENT_TYPES, type EventType, fieldsOf } from "./events/catalog
 import type { SqlValue } from "./events/fields.ts";
 import { countEvents, storedTypes } from "./inspect/queries.ts";
 import { encodeEvent } from "./ndjson.ts";
+import { checkOptions } from "./options.ts";
 import { replay } from "./replay.ts";
 import { hasSequence, listRuns, MAX_RUN_ID_LENGTH, type RunRow } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
@@ -41,6 +43,16 @@ export interface MergeOptions {
   /** Merge runs that are still `running` as they stand (default: refuse them, they may be live). */
   includeRunning?: boolean;
 }
+
+const MergeArgsSchema = v.object({
+  target: v.pipe(v.string("expected a file path"), v.nonEmpty("expected a file path")),
+  inputs: v.array(v.pipe(v.string("expected file paths"), v.nonEmpty("expected file paths"))),
+  runs: v.optional(v.array(v.string("expected run ids"))),
+  onConflict: v.optional(
+    v.picklist(CONFLICT_POLICIES, `expected one of ${CONFLICT_POLICIES.join(", ")}`),
+  ),
+  includeRunning: v.optional(v.boolean()),
+});
 
 /** What became of one incoming run. */
 export interface MergedRun {
@@ -93,6 +105,7 @@ export function mergeRuns(
   inputs: readonly string[],
   options: MergeOptions = {},
 ): MergedRun[] {
+  checkOptions(MergeArgsSchema, { target, inputs, ...options }, "merge");
   const sources: Source[] = [];
   try {
     for (const path of inputs) {

@@ -99,3 +99,31 @@ describe("diff", () => {
     expect(result.differing).toBe(1);
   });
 });
+
+describe("diff options", () => {
+  test("a wrong option is INVALID_OPTION naming it, never a different comparison", () => {
+    const events = sampleEvents();
+    for (const [options, message] of [
+      [{ tolerance: 5 }, "diff option tolerance: expected { abs, rel }"],
+      [{ tolerance: { abs: -1 } }, "diff option tolerance: expected a number ≥ 0"],
+      [{ tolerance: { abs: Number.NaN } }, "diff option tolerance: expected a number ≥ 0"],
+      [{ max: -1 }, "diff option max: expected a whole number ≥ 0"],
+      [{ max: 1.5 }, "diff option max: expected a whole number ≥ 0"],
+      [{ ignore: "ts_created_ns" }, "diff option ignore: "],
+      [null, "diff options: "],
+    ] as const) {
+      let error: unknown;
+      try {
+        diffEvents(events, events, options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect([options, (error as { code?: string })?.code, (error as Error)?.message]).toEqual([
+        options,
+        "INVALID_OPTION",
+        expect.stringContaining(message),
+      ]);
+    }
+    expect(diffEvents(events, events, { tolerance: { abs: 0.1 }, max: 0 }).match).toBe(true);
+  });
+});

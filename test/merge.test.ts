@@ -234,3 +234,32 @@ fixtureTest(
     ]);
   },
 );
+
+describe("merge options", () => {
+  test("an unknown conflict policy or a wrong argument is INVALID_OPTION, before anything is opened", () => {
+    const dir = tempDir();
+    const target = join(dir, "out.db");
+    for (const [inputs, options, message] of [
+      [
+        [join(dir, "a.db")],
+        { onConflict: "overwrite" },
+        "merge option onConflict: expected one of fail, skip, rename",
+      ],
+      ["a.db", {}, "merge option inputs: "],
+      [[join(dir, "a.db")], { runs: "r1" }, "merge option runs: "],
+      [[join(dir, "a.db")], { includeRunning: "yes" }, "merge option includeRunning: "],
+    ] as const) {
+      let error: unknown;
+      try {
+        mergeRuns(target, inputs as never, options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect([(error as { code?: string })?.code, (error as Error)?.message]).toEqual([
+        "INVALID_OPTION",
+        expect.stringContaining(message),
+      ]);
+    }
+    expect(existsSync(target)).toBe(false);
+  });
+});
