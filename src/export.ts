@@ -44,6 +44,11 @@ export interface ExportOptions {
    * second read of the tables that hold indicators, to learn the names first.
    */
   indicatorColumns?: boolean;
+  /**
+   * Stops the export once aborted, between chunks of rows: it rejects with the signal's reason,
+   * having removed what it wrote.
+   */
+  signal?: AbortSignal;
 }
 
 /** What an export wrote. */
@@ -60,7 +65,7 @@ export interface ExportSummary {
  * length costs at most one row group per table in memory. Every event keeps its exact values;
  * `seq` numbers it in its run's publication order, as replay restores it (also for runs the
  * Python recorder wrote). A run being recorded exports as it stood when its reading began. On
- * failure the files written so far are removed.
+ * failure or cancellation the files written so far are removed.
  */
 export async function exportRuns(
   source: string | RunsDb | RunSource,
@@ -84,6 +89,7 @@ export async function exportRuns(
         out: options.out,
         wanted: new Set(options.types ?? EVENT_TYPES),
         indicatorColumns: options.indicatorColumns === true,
+        signal: options.signal,
         summary,
       };
       for (const run of selected) {
@@ -94,6 +100,8 @@ export async function exportRuns(
       for (const run of selected) sink.write(runValues(run));
       summary.bytes += sink.close();
       summary.files++;
+      // Aborted while the last files were written: what is kept is still only a finished export.
+      options.signal?.throwIfAborted();
       return summary;
     } catch (error) {
       removeWritten(options.out, created);
@@ -120,7 +128,18 @@ interface Job {
   out: string;
   wanted: ReadonlySet<EventType>;
   indicatorColumns: boolean;
+  signal: AbortSignal | undefined;
   summary: ExportSummary;
+}
+
+/**
+ * Where an export stops once its signal is aborted. It lets the event loop run first: whatever
+ * aborts the signal (a signal handler, a timer) runs there, never while a chunk is being written.
+ */
+async function checkpoint(signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  signal.throwIfAborted();
 }
 
 /** The indicator field of `type`, if it has one. */
@@ -140,6 +159,7 @@ async function indicatorNames(job: Job, runId: string): Promise<Map<EventType, s
       const seen = names.get(event.type) as Set<string>;
       for (const name in values) seen.add(name);
     }
+    await checkpoint(job.signal);
   }
   return new Map([...names].map(([type, set]) => [type, [...set]]));
 }
@@ -166,12 +186,15 @@ async function exportRun(job: Job, runId: string): Promise<void> {
   };
   try {
     // A runtape-written SQLite run is copied as stored, table by table: no events to build.
-    const copied = job.source.eachStoredRow?.(runId, [...wanted], (type, row) => {
+    const copied = await job.source.eachStoredRow?.(runId, [...wanted], async (type, rows) => {
       const at = INDICATOR_AT[type];
-      const indicators = spread.has(type)
-        ? (loadsIndicators(row[at] as string) as Indicators)
-        : undefined;
-      write(type, row, indicators);
+      for (const row of rows) {
+        const indicators = spread.has(type)
+          ? (loadsIndicators(row[at] as string) as Indicators)
+          : undefined;
+        write(type, row, indicators);
+      }
+      await checkpoint(job.signal);
     });
     if (copied) return;
     let seq = 0n;
@@ -183,6 +206,7 @@ async function exportRun(job: Job, runId: string): Promise<void> {
         const field = indicatorField(event.type);
         write(event.type, eventValues(event, seq), field === undefined ? undefined : record[field]);
       }
+      await checkpoint(job.signal);
     }
   } finally {
     // Closed on failure too, so that no file stays open.

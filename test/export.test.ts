@@ -22,10 +22,13 @@ import {
   RunNotFoundError,
   replay,
 } from "../src/index.ts";
-import { runtape } from "./cli/run.ts";
+import { runtape, spawnRuntape } from "./cli/run.ts";
+import { lines, until } from "./cli/support.ts";
 import {
+  bulkRun,
   fixtureCopy,
   fixtureTest,
+  forgetSequence,
   rawDb,
   recordDemoRuns,
   sampleEvents,
@@ -417,12 +420,54 @@ describe("choices and refusals", () => {
     }
   });
 
+  test("an aborted signal stops the export with its reason and nothing stays, copied or replayed", async () => {
+    const path = join(tempDir(), "python-order.db");
+    recordDemoRuns(path, ["replayed"], { bars: 30 });
+    forgetSequence(path, "replayed");
+    for (const source of [DB, path]) {
+      const out = join(tempDir(), "aborted");
+      const signal = AbortSignal.abort();
+      await expect(exportRuns(source, { format: "parquet", out, signal })).rejects.toBe(
+        signal.reason,
+      );
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
   test("a missing run fails before anything is written", async () => {
     const out = join(tempDir(), "none");
     await expect(exportRuns(DB, { format: "parquet", out, runs: ["nope"] })).rejects.toBeInstanceOf(
       RunNotFoundError,
     );
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe("a signal stops an export and removes what it wrote", () => {
+  let big: string;
+  beforeAll(() => {
+    big = join(tempDir(), "big.db");
+    // Long enough to export that the signal arrives while the first file is being written.
+    bulkRun(big, "big", 1_000_000);
+  });
+
+  test.each([
+    ["SIGHUP", 129, "the directory it created is removed"],
+    ["SIGINT", 130, "the empty directory it was given is empty again"],
+    ["SIGTERM", 143, "the directory it created is removed"],
+  ] as const)("%s: exit %d, one line, %s", async (signal, code, left) => {
+    const given = left.includes("given");
+    const out = join(tempDir(), "export");
+    if (given) mkdirSync(out);
+    const proc = await spawnRuntape(["export", big, "--format", "parquet", "--out", out]);
+    const part = join(out, "bars", "run_id=big", "part-0.parquet");
+    await until(() => existsSync(part), "the export to start writing");
+    proc.kill(signal);
+    expect(await proc.exited).toBe(code);
+    const stderr = await new Response(proc.stderr).text();
+    expect(lines(stderr)).toEqual([`✖ ${signal}: export cancelled, nothing kept under ${out}`]);
+    if (given) expect(readdirSync(out)).toEqual([]);
+    else expect(existsSync(out)).toBe(false);
   });
 });
 

@@ -1,10 +1,12 @@
 import { defineCommand } from "citty";
 import { EVENT_TYPES, fieldsOf } from "../events/catalog.ts";
-import { EXPORT_FORMATS, type ExportFormat, exportRuns } from "../export.ts";
+import { EXPORT_FORMATS, type ExportFormat, type ExportSummary, exportRuns } from "../export.ts";
 import { counted } from "../format.ts";
+import { printable } from "../text.ts";
 import { parseTypes, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
+import { onTermination } from "./signals.ts";
 import { commonArgs, parseChoice, repeatable, UsageError } from "./usage.ts";
 
 const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
@@ -61,14 +63,31 @@ export default defineCommand({
         `--indicator-columns applies to ${withIndicators.join(", ")}, which --types leaves out`,
       );
     }
+    const abort = new AbortController();
+    let stopped: { signal: string; code: number } | undefined;
+    // The export removes what it wrote before it ends, so the handler only asks it to stop.
+    const release = onTermination((signal, code) => {
+      stopped ??= { signal, code };
+      abort.abort();
+    });
     const options = {
       format,
       out: args.out,
       runs: repeatedIfGiven(rawArgs, "run"),
       types,
       indicatorColumns: args["indicator-columns"],
+      signal: abort.signal,
     };
-    const summary = await exportRuns(args.db, options);
+    let summary: ExportSummary;
+    try {
+      summary = await exportRuns(args.db, options);
+    } catch (error) {
+      if (stopped === undefined) throw error;
+      logger.fail(`${stopped.signal}: export cancelled, nothing kept under ${printable(args.out)}`);
+      return stopped.code;
+    } finally {
+      release();
+    }
     const perEvent = summary.events === 0 ? 0 : summary.bytes / summary.events;
     logger.success(
       `exported ${counted(summary.runs, "run")}, ${counted(summary.events, "event")} into ${counted(summary.files, "file")} under ${args.out} (${(summary.bytes / 1e6).toFixed(1)} MB${summary.events === 0 ? "" : `, ${perEvent.toFixed(1)} bytes/event`})`,

@@ -29,14 +29,15 @@ export interface RunSource {
   chunks(options?: ReplayOptions): AsyncIterable<readonly Event[]>;
   /**
    * Where the source can hand out stored rows without building events: a run's rows of each of
-   * `types`, table after table, from one snapshot (see storedRows in src/replay.ts), each passed
-   * to `take`. Returns false, reading nothing, for a run whose order only replay reconstructs.
+   * `types`, table after table, from one snapshot (see storedRows in src/replay.ts), passed to
+   * `take` in arrays of at most {@link CHUNK_EVENTS}, each awaited before the next is read.
+   * Resolves false, reading nothing, for a run whose order only replay reconstructs.
    */
   eachStoredRow?(
     runId: string,
     types: readonly EventType[],
-    take: (type: EventType, row: SqlValue[]) => void,
-  ): boolean;
+    take: (type: EventType, rows: readonly SqlValue[][]) => Promise<void>,
+  ): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import { inSnapshot, openRunsDb, type RunsDb } from "../db.ts";
+import { endRead, openRunsDb, type RunsDb } from "../db.ts";
 import type { Event, EventType } from "../events/catalog.ts";
 import type { SqlValue } from "../events/fields.ts";
 import { countEvents } from "../inspect/queries.ts";
@@ -53,20 +53,34 @@ export class SqliteSource implements RunSource {
     if (chunk.length > 0) yield chunk;
   }
 
-  eachStoredRow(
+  async eachStoredRow(
     runId: string,
     types: readonly EventType[],
-    take: (type: EventType, row: SqlValue[]) => void,
-  ): boolean {
-    return inSnapshot(this.db, () => {
+    take: (type: EventType, rows: readonly SqlValue[][]) => Promise<void>,
+  ): Promise<boolean> {
+    // As replay's: one read transaction, held across the awaits, so that every table is cut at
+    // the same moment of a run being recorded.
+    const snapshot = !this.db.sqlite.inTransaction;
+    try {
+      if (snapshot) this.db.sqlite.exec("BEGIN");
       if (!hasSequence(this.db, runId)) return false;
       const present = new Set(this.db.catalog.typesAt(this.db.version));
       for (const type of types) {
         if (!present.has(type)) continue;
-        for (const row of storedRows(this.db, type, runId)) take(type, row);
+        let rows: SqlValue[][] = [];
+        for (const row of storedRows(this.db, type, runId)) {
+          rows.push(row);
+          if (rows.length === CHUNK_EVENTS) {
+            await take(type, rows);
+            rows = [];
+          }
+        }
+        if (rows.length > 0) await take(type, rows);
       }
       return true;
-    });
+    } finally {
+      if (snapshot) endRead(this.db);
+    }
   }
 
   async close() {
