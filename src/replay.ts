@@ -563,6 +563,12 @@ function check(
     const low = `row[${JSON.stringify(lowPart(name))}]`;
     return `(${nullable}(typeof ${value} === "number" && !Number.isNaN(${value} = high(${value}, ${low}))))`;
   }
+  // SQLite's text comes back as well-formed strings: the lone surrogates a value from elsewhere
+  // is checked for cannot be there.
+  if (field.kind === "text") {
+    const nullable = field.notNull ? "" : `${value} === null || `;
+    return `(${nullable}typeof ${value} === "string")`;
+  }
   return field.isCode ? `(${field.isCode(value)})` : `f[${i}].is(${value})`;
 }
 

@@ -60,7 +60,7 @@ function badValues(field: Field<unknown>): unknown[] {
     case "real":
       return [...common, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1n, "1.5"];
     case "text":
-      return [...common, 1, 1n, ["AAPL"], {}];
+      return [...common, 1, 1n, ["AAPL"], {}, "\ud800", "a\udc00b"];
     case "enum": {
       const first = field.options?.[0] ?? "";
       return [...common, first.toLowerCase(), ` ${first}`, `${first}_X`, "", 0];

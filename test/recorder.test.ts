@@ -561,8 +561,12 @@ describe("refused events", () => {
       InvalidEventError,
     );
     expect(() => recorder.record({ type: "Tick" } as unknown as Event)).toThrow(InvalidEventError);
+    // Half a UTF-16 pair has no UTF-8 form: stored, it would come back as U+FFFD.
+    expect(() => recorder.record({ ...bar(0), symbol: "A\ud800" } as Event)).toThrow(
+      "BarReceived.symbol: not valid Unicode (a lone surrogate)",
+    );
     recorder.record(bar(1));
-    expect(recorder.close()).toMatchObject({ events: 1, refused: 2 });
+    expect(recorder.close()).toMatchObject({ events: 1, refused: 3 });
   });
 });
 

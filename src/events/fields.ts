@@ -105,13 +105,21 @@ export const real: Field<number> = {
     typeof raw === "bigint" && BigInt(Number(raw)) === raw ? Number(raw) : raw,
 };
 
+/**
+ * Text that is Unicode: a lone surrogate (half a UTF-16 pair, which JavaScript strings may hold)
+ * has no UTF-8 form, and SQLite would store U+FFFD in its place: the value read back would not be
+ * the value recorded.
+ */
 export const text: Field<string> = {
   kind: "text",
   sql: "TEXT",
   notNull: true,
-  schema: v.string("expected a string"),
-  is: (x): x is string => typeof x === "string",
-  isCode: (x) => `typeof ${x} === "string"`,
+  schema: v.pipe(
+    v.string("expected a string"),
+    v.check((x) => x.isWellFormed(), "not valid Unicode (a lone surrogate)"),
+  ),
+  is: (x): x is string => typeof x === "string" && x.isWellFormed(),
+  isCode: (x) => `typeof ${x} === "string" && ${x}.isWellFormed()`,
 };
 
 /** A vocabulary stored as its member name. */

@@ -114,6 +114,7 @@ describe("run ids", () => {
     [" \u00a0\t ", "it contains a control character"],
     ["  ", "it is blank"],
     ["a\u200bb", "it contains an invisible character"],
+    ["x\ud800y", "it is not valid Unicode (a lone surrogate)"],
     ["\ufeffrun", "it contains an invisible character"],
   ])("%p is refused by the library and the CLI, creating nothing", async (id, reason) => {
     const dir = tempDir();
