@@ -159,6 +159,30 @@ export function renderMigration(from: number, cat: EventCatalog = defaultCatalog
   return out.join("\n");
 }
 
+/**
+ * The tables a DDL text creates, each with its columns in order: the items of its body that name
+ * a column (lower case), not a constraint (PRIMARY KEY, FOREIGN KEY, CHECK: upper case).
+ */
+export function declaredTables(ddl: string): Map<string, string[]> {
+  const tables = new Map<string, string[]>();
+  const code = ddl.replace(/--.*$/gm, "");
+  for (const [, table, body] of code.matchAll(/CREATE TABLE (\w+) \(([^;]*)\);/g)) {
+    const items = [""];
+    let depth = 0;
+    for (const c of body as string) {
+      if (c === "," && depth === 0) items.push("");
+      else items[items.length - 1] += c;
+      depth += c === "(" ? 1 : c === ")" ? -1 : 0;
+    }
+    const names = items.map((item) => /^\s*([a-z_][a-z0-9_]*)\s/.exec(item)?.[1]);
+    tables.set(
+      table as string,
+      names.filter((n) => n !== undefined),
+    );
+  }
+  return tables;
+}
+
 /** The tables a file of layout `version` must have. */
 export function requiredTables(version: number, cat: EventCatalog = defaultCatalog): string[] {
   return [

@@ -521,6 +521,43 @@ describeWithPg("PostgreSQL store", (cluster) => {
   );
 
   test(
+    "a store table without one of its columns is refused when the store is opened, nothing written",
+    async () => {
+      const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
+      await admin.unsafe("CREATE DATABASE lacking_db").finally(() => admin.close());
+      const url = cluster().url("lacking_db");
+      await push(demoFile(["kept"]), url);
+      const other = demoFile(["new"]);
+      const raw = new SQL({ path: cluster().dir, username: "runtape", database: "lacking_db" });
+      try {
+        const lacking = [
+          ["runs", "name"],
+          ["runtape_runs", "host"],
+          ["runtape_pushes", "digest"],
+          ["runtape_meta", "value"],
+          ["bars", "run_id"],
+        ];
+        for (const [table, column] of lacking) {
+          await raw.unsafe(`ALTER TABLE ${table} RENAME COLUMN ${column} TO renamed`);
+          for (const open of [() => PgStore.open(url), () => push(other, url)]) {
+            const error = await open().catch((e) => e);
+            expect([table, error]).toEqual([table, expect.any(StoreFormatError)]);
+            expect(error.message).toBe(
+              `${parseStoreUrl(url).label}: not a runtape store (${table} has no column ${column})`,
+            );
+          }
+          await raw.unsafe(`ALTER TABLE ${table} RENAME COLUMN renamed TO ${column}`);
+        }
+        const runs = await raw`SELECT run_id FROM runs`;
+        expect(runs.map((r: { run_id: string }) => r.run_id)).toEqual(["kept"]);
+      } finally {
+        await raw.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
     "credentials: the right password works; a wrong one, a missing database, no server: one line without the password",
     async () => {
       const path = demoFile(["secret"]);

@@ -9,6 +9,7 @@ import { defaultCatalog as cat, type EventType } from "../events/catalog.ts";
 import { counted } from "../format.ts";
 import { hasSequence } from "../runs.ts";
 import {
+  declaredTables,
   EXTENSION,
   EXTENSION_SCHEMA_VERSION,
   RUNS_TABLE,
@@ -17,15 +18,11 @@ import {
 } from "../schema.ts";
 import { SequenceTally, sequenced } from "../sequence.ts";
 
-/** The columns a `CREATE TABLE` statement declares, in order. */
-function declaredColumns(ddl: string, table: string): string[] {
-  const body = new RegExp(`CREATE TABLE ${table} \\(([^;]*)\\);`).exec(ddl)?.[1] ?? "";
-  return [...body.matchAll(/^\s+([a-z_]+) (?:TEXT|INTEGER|REAL)/gm)].map((m) => m[1] as string);
-}
-
 /** Columns of `runs` and of runtape's bookkeeping per run, as the SQLite layout declares them. */
-export const RUN_COLUMNS = declaredColumns(RUNS_TABLE, "runs");
-export const BOOKKEEPING_COLUMNS = declaredColumns(EXTENSION, "runtape_runs");
+export const RUN_COLUMNS = declaredTables(RUNS_TABLE).get("runs") as readonly string[];
+export const BOOKKEEPING_COLUMNS = declaredTables(EXTENSION).get(
+  "runtape_runs",
+) as readonly string[];
 
 /**
  * Columns of an event table as the store holds them: those of a runs database of the current

@@ -4,6 +4,7 @@
  */
 import { defaultCatalog as cat, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import {
+  declaredTables,
   EXTENSION,
   pythonIndexes,
   RUNS_TABLE,
@@ -84,11 +85,29 @@ CREATE TABLE ${PUSHES_TABLE} (
   ].join("\n");
 }
 
-/** Every table the store has, for the layout check. */
-export const STORE_TABLES: readonly string[] = [
-  META_TABLE,
-  "runs",
-  ...EVENT_TYPES.map((t) => cat.table(t)),
-  "runtape_runs",
-  PUSHES_TABLE,
-];
+let layout: ReadonlyMap<string, readonly string[]> | undefined;
+
+/**
+ * Every table a store of layout `version` has and its columns: those of the DDL that creates a
+ * store (so the layout check and the store's tables never disagree), less the event tables and
+ * columns the catalog's history adds after `version`.
+ */
+export function storeTables(version = SCHEMA_VERSION): Map<string, readonly string[]> {
+  layout ??= declaredTables(renderPgSchema());
+  const tables = new Map(layout);
+  for (const type of EVENT_TYPES) {
+    const table = cat.table(type);
+    const added = new Set(
+      storedColumns(cat, type)
+        .filter((c) => c.since > version)
+        .map((c) => c.name),
+    );
+    if (cat.sinceOf(type) > version) tables.delete(table);
+    else
+      tables.set(
+        table,
+        (tables.get(table) ?? []).filter((c) => !added.has(c)),
+      );
+  }
+  return tables;
+}

@@ -22,7 +22,7 @@ import {
   type Stream,
 } from "../replay.ts";
 import { type RunRow, toRunRow } from "../runs.ts";
-import { SCHEMA_VERSION, SEQ_COLUMN, storedColumns } from "../schema.ts";
+import { SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
 import {
   BOOKKEEPING_COLUMNS,
   type ContentPiece,
@@ -36,7 +36,7 @@ import {
   PUSHES_TABLE,
   renderPgMigration,
   renderPgSchema,
-  STORE_TABLES,
+  storeTables,
 } from "./pg-schema.ts";
 import { CHUNK_EVENTS, flatten, type RunSource } from "./source.ts";
 import { parseStoreUrl, type StoreTarget } from "./url.ts";
@@ -354,7 +354,7 @@ async function checkLayout(sql: SQL, target: StoreTarget, older = false): Promis
   const rows = (await sql.unsafe(
     `SELECT table_name, column_name FROM information_schema.columns
      WHERE table_schema = current_schema() AND table_name = ANY($1)`,
-    [STORE_TABLES],
+    [[...storeTables().keys()]],
   )) as { table_name: string; column_name: string }[];
   const columns = new Map<string, Set<string>>();
   for (const { table_name, column_name } of rows) {
@@ -368,6 +368,18 @@ async function checkLayout(sql: SQL, target: StoreTarget, older = false): Promis
       `not a runtape store (it has a table ${[...columns.keys()][0]} but no ${META_TABLE})`,
     );
   }
+  const requireColumns = (table: string, wanted: readonly string[] = []) => {
+    const have = columns.get(table);
+    const absent = have === undefined ? "" : wanted.find((c) => !have.has(c));
+    if (absent !== undefined) {
+      throw new StoreFormatError(
+        target.label,
+        `not a runtape store (${have === undefined ? `no table ${table}` : `${table} has no column ${absent}`})`,
+      );
+    }
+  };
+  // Before it is read: the version is in one of its columns.
+  requireColumns(META_TABLE, storeTables().get(META_TABLE));
   const [meta] = await sql.unsafe(`SELECT value FROM ${META_TABLE} WHERE name = 'layout_version'`);
   const version = Number(meta?.value);
   if (!Number.isInteger(version) || version < 1) {
@@ -386,21 +398,7 @@ async function checkLayout(sql: SQL, target: StoreTarget, older = false): Promis
       `written by an older runtape (layout version ${version}; this one reads ${SCHEMA_VERSION}): the next push migrates it`,
     );
   }
-  // What a store of that layout holds, from the catalog's history: its types and their columns.
-  for (const type of cat.typesAt(version)) {
-    const table = cat.table(type);
-    const have = columns.get(table);
-    const absent =
-      have === undefined
-        ? ""
-        : storedColumns(cat, type).find((c) => c.since <= version && !have.has(c.name))?.name;
-    if (absent !== undefined) {
-      throw new StoreFormatError(
-        target.label,
-        `not a runtape store (${have === undefined ? `no table ${table}` : `${table} has no column ${absent}`})`,
-      );
-    }
-  }
+  for (const [table, wanted] of storeTables(version)) requireColumns(table, wanted);
   return version;
 }
 

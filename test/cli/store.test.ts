@@ -322,6 +322,41 @@ describeWithPg("store CLI", (cluster) => {
     },
     SLOW,
   );
+  test(
+    "a store table without one of its columns: every command refuses the store in one line",
+    async () => {
+      const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
+      await admin.unsafe("CREATE DATABASE lacking_cli").finally(() => admin.close());
+      const url = cluster().url("lacking_cli");
+      const db = join(tempDir(), "runs.db");
+      demo(db, "l1", 1, 5);
+      expect((await cli(["push", db, "--to", url])).code).toBe(0);
+      demo(db, "l2", 2, 5);
+      const label = (await Store.open(url).then((s) => s.close().then(() => s.label))) as string;
+      const raw = new SQL({ path: cluster().dir, username: "runtape", database: "lacking_cli" });
+      try {
+        await raw`ALTER TABLE runs RENAME COLUMN name TO nm`;
+        for (const args of [
+          ["inspect", url],
+          ["replay", url],
+          ["push", db, "--to", url],
+        ]) {
+          const r = await cli(args);
+          expect([args[0], r.code, r.stderr]).toEqual([
+            args[0],
+            1,
+            `runtape: ${label}: not a runtape store (runs has no column name)\n`,
+          ]);
+        }
+        expect(
+          (await raw`SELECT run_id FROM runs`).map((r: { run_id: string }) => r.run_id),
+        ).toEqual(["l1"]);
+      } finally {
+        await raw.close();
+      }
+    },
+    SLOW,
+  );
   test("rm of a store URL: a dry run lists, --yes removes the runs in one transaction, others stay", async () => {
     const db = join(tempDir(), "rm.db");
     demo(db, "rm-keep", 1);
