@@ -7,6 +7,7 @@ import {
   DatabaseFormatError,
   DatabaseMissingError,
   RuntapeError,
+  StoreUrlAsFileError,
 } from "./errors.ts";
 import { defaultCatalog } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
@@ -21,6 +22,7 @@ import {
   requiredTables,
   storedColumns,
 } from "./schema.ts";
+import { isStoreUrl, redactUrls } from "./store/url.ts";
 
 /** How long a writer waits for another process's write transaction before giving up. */
 const BUSY_TIMEOUT_MS = 30_000;
@@ -131,6 +133,7 @@ const MAX_NAME_BYTES = 255;
 
 /** Refuses a path SQLite or the file system cannot open, saying why instead of "cannot open". */
 function checkPath(path: string): void {
+  if (isStoreUrl(path)) throw new StoreUrlAsFileError(redactUrls(path));
   const full = Buffer.byteLength(resolve(path));
   if (full > SQLITE_MAX_PATH_BYTES) {
     throw new DatabaseAccessError(

@@ -143,16 +143,44 @@ export class StoreFormatError extends RuntapeError {
   }
 }
 
-/** A run id that the destination already holds with other content: never merged, never overwritten. */
+/**
+ * A run id that the destination already holds with other content: never merged, never
+ * overwritten. `remedy` says what the user can do instead, as the command at hand allows.
+ */
 export class RunConflictError extends RuntapeError {
   constructor(
     readonly runId: string,
     readonly destination: string,
+    remedy: string,
   ) {
     super(
-      `run ${JSON.stringify(runId)} is already in ${destination} with different content (refused; --replace overwrites it)`,
+      `run ${JSON.stringify(runId)} is already in ${destination} with different content (refused; ${remedy})`,
       "RUN_CONFLICT",
     );
+  }
+}
+
+/**
+ * A stored run whose rows no longer give the digest it was pushed with: they were changed in the
+ * store. `consequence` says what that meant for the command at hand.
+ */
+export class StoreDigestError extends RuntapeError {
+  constructor(
+    readonly runId: string,
+    readonly store: string,
+    consequence: string,
+  ) {
+    super(
+      `run ${JSON.stringify(runId)} in ${store} does not match the digest it was pushed with (${consequence})`,
+      "STORE_DIGEST",
+    );
+  }
+}
+
+/** A store URL (shown without its password) where a runs database file is wanted. */
+export class StoreUrlAsFileError extends RuntapeError {
+  constructor(readonly url: string) {
+    super(`${url} is a store URL, not a runs database file`, "STORE_URL_AS_FILE");
   }
 }
 

@@ -31,3 +31,8 @@ export function printable(text: string): string {
         : `\\u${c.charCodeAt(0).toString(16)}`),
   );
 }
+
+/** `text` as one word of a POSIX shell command line: as it is when that is safe, else quoted. */
+export function shellWord(text: string): string {
+  return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}

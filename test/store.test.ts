@@ -438,6 +438,13 @@ describeWithPg("PostgreSQL store", (cluster) => {
       await expect(pull(url, into, { runs: ["no such run"] })).rejects.toBeInstanceOf(
         RunNotFoundError,
       );
+      // A store URL where the file goes: refused as such, never taken for a path.
+      const asFile = await pull(url, cluster().secretUrl()).catch((e) => e);
+      expect([asFile.code, asFile.message]).toEqual([
+        "STORE_URL_AS_FILE",
+        cluster().secretUrl().replace(encodeURIComponent(SECRET_PASSWORD), "***") +
+          " is a store URL, not a runs database file",
+      ]);
     },
     SLOW,
   );

@@ -1,4 +1,5 @@
 import { type OpenOptions, openRunsDb, type RunsDb } from "../db.ts";
+import { StoreUrlAsFileError } from "../errors.ts";
 import { isStoreUrl, redactUrls } from "../store/url.ts";
 import { logger } from "./output.ts";
 import { UsageError } from "./usage.ts";
@@ -19,7 +20,7 @@ export function checkDbArg(
   storeHint = "runs are recorded into files; `runtape push` (or record --push URL) sends them to a store",
 ): void {
   if (isStoreUrl(path)) {
-    throw new UsageError(`${redactUrls(path)} is a store URL, not a runs database file`, storeHint);
+    throw new UsageError(new StoreUrlAsFileError(redactUrls(path)).message, storeHint);
   }
   if (path === ":memory:" || path === "") {
     throw new UsageError(

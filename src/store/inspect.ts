@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openRunsDb } from "../db.ts";
+import { StoreDigestError } from "../errors.ts";
 import { sumCounts } from "../inspect/queries.ts";
 import {
   type CheckFinding,
@@ -35,7 +36,15 @@ export async function inspectStoredRun(store: PgStore, runId: string): Promise<R
   const dir = mkdtempSync(join(tmpdir(), "runtape-inspect-"));
   try {
     const path = join(dir, "run.db");
-    await pull(store, path, { runs: [runId] });
+    await pull(store, path, { runs: [runId] }).catch((error) => {
+      // Pulling is how inspect reads the run, not what the user asked for: say what it means.
+      if (!(error instanceof StoreDigestError)) throw error;
+      throw new StoreDigestError(
+        runId,
+        store.label,
+        "its rows were changed in the store after the push",
+      );
+    });
     const db = openRunsDb(path);
     try {
       return inspectRun(db, runId);

@@ -1,6 +1,7 @@
 import { openRunsDb, type RunsDb, toDbError } from "../db.ts";
-import { RunConflictError, RunNotFoundError, RuntapeError } from "../errors.ts";
+import { RunConflictError, RunNotFoundError, StoreDigestError } from "../errors.ts";
 import { getRun } from "../runs.ts";
+import { shellWord } from "../text.ts";
 import { ContentDigest, copyColumns } from "./content.ts";
 import { PgStore, pageContent } from "./postgres.ts";
 import { fileDigest, storedDigest } from "./push.ts";
@@ -64,7 +65,11 @@ async function pullRun(store: PgStore, db: RunsDb, runId: string): Promise<Pulle
     if (local.hex() === stored) {
       return { runId, outcome: "present", events: local.events, seconds: seconds() };
     }
-    throw new RunConflictError(runId, db.path);
+    throw new RunConflictError(
+      runId,
+      db.path,
+      `\`runtape rm ${shellWord(db.path)} --run ${shellWord(runId)} --yes\` removes the file's copy, or pull into another file`,
+    );
   }
   const digest = new ContentDigest();
   // The network is read inside the write transaction: the run appears whole or not at all.
@@ -86,10 +91,7 @@ async function pullRun(store: PgStore, db: RunsDb, runId: string): Promise<Pulle
       }
     }
     if (stored !== undefined && digest.hex() !== stored) {
-      throw new RuntapeError(
-        `run ${JSON.stringify(runId)} in ${store.label} does not match the digest it was pushed with (nothing pulled)`,
-        "STORE_DIGEST",
-      );
+      throw new StoreDigestError(runId, store.label, "nothing pulled");
     }
     db.sqlite.exec("COMMIT");
   } catch (error) {

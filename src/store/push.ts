@@ -120,7 +120,7 @@ async function pushRun(
     if (stored !== undefined) {
       const local = fileDigest(db, runId);
       if (local.hex() === stored) return done("present", local.events);
-      if (!replace) throw new RunConflictError(runId, store.label);
+      if (!replace) throw new RunConflictError(runId, store.label, "--replace overwrites it");
     }
     try {
       const events = await store.guard(() =>

@@ -357,6 +357,49 @@ describeWithPg("store CLI", (cluster) => {
     },
     SLOW,
   );
+  test(
+    "a conflicting run and a run changed in the store: each command says what it did and what helps",
+    async () => {
+      // A database of its own: the run changed here would fail other tests' checks of the store.
+      const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
+      await admin.unsafe("CREATE DATABASE conflicts_cli").finally(() => admin.close());
+      const url = cluster().url("conflicts_cli");
+      const label = (await Store.open(url).then((s) => s.close().then(() => s.label))) as string;
+      const pushed = join(tempDir(), "pushed.db");
+      demo(pushed, "clash-1", 1, 5);
+      demo(pushed, "changed-1", 2, 5);
+      expect((await cli(["push", pushed, "--to", url])).code).toBe(0);
+      const other = join(tempDir(), "other dir.db");
+      demo(other, "clash-1", 3, 5);
+      const pull = await cli(["pull", url, "--run", "clash-1", "--into", other]);
+      expect([pull.code, pull.stderr]).toEqual([
+        1,
+        `runtape: run "clash-1" is already in ${other} with different content (refused; \`runtape rm '${other}' --run clash-1 --yes\` removes the file's copy, or pull into another file)\n`,
+      ]);
+      // What the hint says works.
+      expect((await cli(["rm", other, "--run", "clash-1", "--yes"])).code).toBe(0);
+      expect((await cli(["pull", url, "--run", "clash-1", "--into", other])).code).toBe(0);
+      demo(other, "changed-1", 4, 5);
+      const push = await cli(["push", other, "--to", url, "--run", "changed-1"]);
+      expect([push.code, push.stderr]).toEqual([
+        1,
+        `runtape: run "changed-1" is already in ${label} with different content (refused; --replace overwrites it)\n`,
+      ]);
+      const raw = new SQL({ path: cluster().dir, username: "runtape", database: "conflicts_cli" });
+      await raw`UPDATE bars SET volume = volume + 1 WHERE run_id = ${"changed-1"} AND id = 1`;
+      await raw.close();
+      const digest = `runtape: run "changed-1" in ${label} does not match the digest it was pushed with`;
+      const inspect = await cli(["inspect", url, "--run", "changed-1"]);
+      expect([inspect.code, inspect.stderr]).toEqual([
+        1,
+        `${digest} (its rows were changed in the store after the push)\n`,
+      ]);
+      const into = join(tempDir(), "into.db");
+      const pulled = await cli(["pull", url, "--run", "changed-1", "--into", into]);
+      expect([pulled.code, pulled.stderr]).toEqual([1, `${digest} (nothing pulled)\n`]);
+    },
+    SLOW,
+  );
   test("rm of a store URL: a dry run lists, --yes removes the runs in one transaction, others stay", async () => {
     const db = join(tempDir(), "rm.db");
     demo(db, "rm-keep", 1);
