@@ -109,8 +109,9 @@ export class DuplicateRunError extends RuntapeError {
 }
 
 /**
- * A store URL runtape cannot use: `BAD_URL` when it does not parse (a usage error), `NOT_POSTGRES`
- * when it names another kind of server. The message never holds the password.
+ * A store URL runtape cannot use (bad input: a usage error in the CLI): `BAD_URL` when it does not
+ * parse or contradicts itself, `NOT_POSTGRES` when its scheme names another kind of server. The
+ * message never holds the password.
  */
 export class StoreUrlError extends RuntapeError {
   constructor(reason: string, code: "BAD_URL" | "NOT_POSTGRES" = "BAD_URL") {

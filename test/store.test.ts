@@ -114,6 +114,8 @@ test("openSource: a missing file, another URL scheme, malformed URLs; no passwor
     ["postgres://u:hunter2@h/db?colour=blue", "BAD_URL"],
     ["postgres://u:hunter2@h/a/b", "BAD_URL"],
     ["postgres://u:hunter2@[::1/db", "BAD_URL"],
+    ["postgres://u:hunter2@h/db?host=/a&host=/b", "BAD_URL"],
+    ["postgres://u:hunter2@h/db?password=other", "BAD_URL"],
   ];
   for (const [url, code] of cases) {
     const error = await openSource(url).catch((e) => e);
@@ -163,6 +165,47 @@ test.each([
   const target = parseStoreUrl(url, { PGUSER: "u", ...env, PGPASSFILE: "/nonexistent" });
   expect(target).toMatchObject(expected);
   expect(target.label).not.toContain(":x@");
+});
+
+test("a parameter given twice, or a query that contradicts the URL before it, is refused", () => {
+  const env = { PGPASSFILE: "/nonexistent" };
+  const refused: [string, string][] = [
+    ["postgres://u@h/db?host=/a&host=/b", 'parameter "host" given twice in the store URL'],
+    [
+      "postgres://u@h/db?sslmode=require&sslmode=disable",
+      'parameter "sslmode" given twice in the store URL',
+    ],
+    [
+      "postgres://u:hunter2@h/db?password=other",
+      "the store URL gives two passwords: one before the @, another in ?password=",
+    ],
+    [
+      "postgres://u@h/db?dbname=other",
+      'the store URL names two databases: "db" in its path, "other" in ?dbname=',
+    ],
+    ["postgres://u@h/db?user=v", 'the store URL names two users: "u" before the @, "v" in ?user='],
+  ];
+  for (const [url, message] of refused) {
+    const error = (() => {
+      try {
+        return parseStoreUrl(url, env);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect([url, error]).toEqual([url, expect.any(StoreUrlError)]);
+    expect([url, (error as StoreUrlError).code, (error as Error).message]).toEqual([
+      url,
+      "BAD_URL",
+      message,
+    ]);
+  }
+  // The same value twice says one thing: taken.
+  expect(parseStoreUrl("postgres://u:pw@h/db?password=pw&dbname=db&user=u", env)).toMatchObject({
+    username: "u",
+    password: "pw",
+    database: "db",
+  });
 });
 
 test("the password file: host, port, database and user matched with * and escapes", () => {

@@ -12,7 +12,7 @@ import { UsageError } from "./usage.ts";
 
 /**
  * Opens what a read command was given: a `postgres://` URL opens the store, anything else is a
- * runs database path. A URL that does not parse is a usage error.
+ * runs database path. A URL runtape cannot use is a usage error.
  */
 export async function openSourceArg(
   pathOrUrl: string,
@@ -27,13 +27,12 @@ export function checkStoreUrl(url: string): void {
   asUsage(() => parseStoreUrl(url));
 }
 
-/** Runs `fn`; a URL that does not parse becomes a usage error (exit 2). */
+/** Runs `fn`; a URL runtape cannot use (malformed, or of another scheme) is a usage error (exit 2). */
 function asUsage<T>(fn: () => T): T {
   try {
     return fn();
   } catch (error) {
-    if (error instanceof StoreUrlError && error.code === "BAD_URL")
-      throw new UsageError(error.message);
+    if (error instanceof StoreUrlError) throw new UsageError(error.message);
     throw error;
   }
 }
@@ -49,8 +48,7 @@ export async function openStoreArg(
     if (args.verbose) logger.info(`opened the store ${store.label} (layout ${store.version})`);
     return store;
   } catch (error) {
-    if (error instanceof StoreUrlError && error.code === "BAD_URL")
-      throw new UsageError(error.message);
+    if (error instanceof StoreUrlError) throw new UsageError(error.message);
     throw error;
   }
 }

@@ -52,7 +52,9 @@ export function redactUrls(text: string): string {
 /**
  * Parses a store URL. Fields it leaves out come from PGHOST, PGPORT, PGUSER, PGPASSWORD,
  * PGDATABASE, PGSSLMODE, then the password file (PGPASSFILE or ~/.pgpass), as libpq would.
- * Throws StoreUrlError: `BAD_URL` when it does not parse, `NOT_POSTGRES` for another scheme.
+ * Throws StoreUrlError: `BAD_URL` when it does not parse, repeats a parameter or contradicts
+ * itself (a user, database or password in the query other than before it), `NOT_POSTGRES` for
+ * another scheme.
  */
 export function parseStoreUrl(url: string, env: NodeJS.ProcessEnv = process.env): StoreTarget {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
@@ -87,9 +89,19 @@ export function parseStoreUrl(url: string, env: NodeJS.ProcessEnv = process.env)
         `unknown parameter ${JSON.stringify(key)} in the store URL (known: ${[...PARAMETERS].join(", ")})`,
       );
     }
+    // libpq takes the last, URL parsers the first: neither can be what was meant.
+    if (query.getAll(key).length > 1) {
+      throw new StoreUrlError(`parameter ${JSON.stringify(key)} given twice in the store URL`);
+    }
   }
   const pick = (...values: (string | null | undefined)[]) =>
     values.find((v) => v !== undefined && v !== null && v !== "") ?? undefined;
+  // A query parameter that says otherwise than the URL before it: one of them is a mistake.
+  const agreeing = (key: string, given: string, conflict: string) => {
+    const asked = query.get(key);
+    if (asked && given && asked !== given) throw new StoreUrlError(`the store URL ${conflict}`);
+    return pick(asked, given);
+  };
   const host =
     pick(query.get("host"), givenHost && decode(givenHost, "host"), env.PGHOST) ?? "localhost";
   const portText = pick(query.get("port"), parsed.port, env.PGPORT) ?? "5432";
@@ -97,13 +109,28 @@ export function parseStoreUrl(url: string, env: NodeJS.ProcessEnv = process.env)
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new StoreUrlError(`bad port ${JSON.stringify(portText)} in the store URL`);
   }
+  const givenUser = decode(parsed.username, "user name");
   const username =
-    pick(query.get("user"), decode(parsed.username, "user name"), env.PGUSER) ??
-    userInfo().username;
+    pick(
+      agreeing(
+        "user",
+        givenUser,
+        `names two users: ${JSON.stringify(givenUser)} before the @, ${JSON.stringify(query.get("user"))} in ?user=`,
+      ),
+      env.PGUSER,
+    ) ?? userInfo().username;
   const path = decode(parsed.pathname.replace(/^\//, ""), "database name");
   if (path.includes("/"))
     throw new StoreUrlError(`malformed store URL: a database name has no "/"`);
-  const database = pick(query.get("dbname"), path, env.PGDATABASE) ?? username;
+  const database =
+    pick(
+      agreeing(
+        "dbname",
+        path,
+        `names two databases: ${JSON.stringify(path)} in its path, ${JSON.stringify(query.get("dbname"))} in ?dbname=`,
+      ),
+      env.PGDATABASE,
+    ) ?? username;
   const sslText = pick(query.get("sslmode"), env.PGSSLMODE);
   if (sslText !== undefined && !(SSL_MODES as readonly string[]).includes(sslText)) {
     throw new StoreUrlError(
@@ -112,8 +139,14 @@ export function parseStoreUrl(url: string, env: NodeJS.ProcessEnv = process.env)
   }
   const socketDir = host.startsWith("/") ? host : undefined;
   const password =
-    pick(query.get("password"), decode(parsed.password, "password"), env.PGPASSWORD) ??
-    passwordFromFile(env, socketDir ? "localhost" : host, port, database, username);
+    pick(
+      agreeing(
+        "password",
+        decode(parsed.password, "password"),
+        "gives two passwords: one before the @, another in ?password=",
+      ),
+      env.PGPASSWORD,
+    ) ?? passwordFromFile(env, socketDir ? "localhost" : host, port, database, username);
   const where = socketDir
     ? `localhost/${encodeURIComponent(database)}?host=${socketDir}`
     : `${host.includes(":") ? `[${host}]` : host}:${port}/${encodeURIComponent(database)}`;

@@ -282,7 +282,14 @@ describeWithPg("store CLI", (cluster) => {
       const secret = encodeURIComponent(wrong);
       const cases: [string[], number, RegExp][] = [
         [["inspect", `postgres://u:${secret}@h:99999/db`], 2, /malformed store URL/],
-        [["inspect", `mysql://u:${secret}@h/db`], 1, /not a PostgreSQL URL/],
+        [["inspect", `mysql://u:${secret}@h/db`], 2, /not a PostgreSQL URL/],
+        [["push", db, "--to", `mysql://u:${secret}@h/db`], 2, /not a PostgreSQL URL/],
+        [
+          ["inspect", `postgres://u:${secret}@h/db?host=/a&host=/b`],
+          2,
+          /parameter "host" given twice/,
+        ],
+        [["pull", `postgres://u:${secret}@h/db?password=x`, "--into", db], 2, /two passwords/],
         [
           ["push", db, "--to", cluster().secretUrl(wrong), "--verbose"],
           1,
