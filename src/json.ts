@@ -36,6 +36,23 @@ export function stringifyExact(
     : text.replace(/"\\u0000(\d+)\\u0000"/g, (_m, i) => marks[Number(i)] as string);
 }
 
+const NON_FINITE: Readonly<Record<string, number>> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  "-Infinity": Number.NEGATIVE_INFINITY,
+};
+
+/**
+ * JSON text that `stringifyExact` wrote of numbers, nulls, arrays and objects, read back: the
+ * strings "NaN", "Infinity" and "-Infinity" are the numbers they stand for. Not for documents
+ * that hold strings of their own.
+ */
+export function parseNumbers(text: string): unknown {
+  return JSON.parse(text, (_key, value) =>
+    typeof value === "string" && Object.hasOwn(NON_FINITE, value) ? NON_FINITE[value] : value,
+  );
+}
+
 const INTEGER = /^-?\d+$/;
 
 /** A camelCase name in snake_case: `totalPnl` → `total_pnl`. */

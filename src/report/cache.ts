@@ -4,14 +4,18 @@
  */
 import { hasTable, METRICS_TABLE, writeCache } from "../cache-table.ts";
 import type { RunsDb } from "../db.ts";
+import { parseNumbers, stringifyExact } from "../json.ts";
 import type { RunRow } from "../runs.ts";
 import type { RunSource } from "../store/source.ts";
 import { SqliteSource } from "../store/sqlite.ts";
 import type { RunMetrics } from "./metrics.ts";
 import { type RunReport, RunReportBuilder } from "./model.ts";
 
-/** Bumped whenever a metric's definition changes: older rows are then recomputed. */
-export const METRICS_VERSION = 1;
+/**
+ * Bumped whenever a metric's definition or its stored form changes: older rows are then
+ * recomputed. 2: non-finite values are kept (1 stored them as null).
+ */
+export const METRICS_VERSION = 2;
 
 // A row holds for the run it was computed from: same event count and end (a run re-recorded under
 // the same id differs in both), finished, and same metrics version.
@@ -68,12 +72,12 @@ export async function metricsOf(source: RunSource, runs: readonly RunRow[]): Pro
       row.events === events &&
       row.ts_end === run.ts_end
     ) {
-      result.push(JSON.parse(row.metrics) as RunMetrics);
+      result.push(parseNumbers(row.metrics) as RunMetrics);
       continue;
     }
     const { metrics, events: counted } = await reportOf(source, run);
     if (run.status !== "running" && run.ts_end !== null) {
-      fresh.push([run.run_id, run.events ?? BigInt(counted), run.ts_end, JSON.stringify(metrics)]);
+      fresh.push([run.run_id, run.events ?? BigInt(counted), run.ts_end, stringifyExact(metrics)]);
     }
     result.push(metrics);
   }

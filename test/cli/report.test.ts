@@ -1,7 +1,8 @@
+import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir } from "../helpers.ts";
+import { rawDb, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { runtape } from "./run.ts";
 import { lines } from "./support.ts";
@@ -108,6 +109,61 @@ describe("runtape runs and report", () => {
       trading.reduce((a, t) => a + t.commission, 0),
       6,
     );
+  });
+
+  test("metrics beyond a double read the same from the cache as when first computed", async () => {
+    // Fills of 1e300 × 1e300 and 1e300 × 1.7e308: the P&L overflows to -Infinity, its changes to NaN.
+    const at = (minute: number) => 1_709_562_600_000_000_000n + BigInt(minute) * 60_000_000_000n;
+    const trade = (minute: number, side: string, price: string) => {
+      const ts = at(minute);
+      const id = `o${minute}`;
+      return [
+        `{"type":"BarReceived","ts_event_ns":${ts},"ts_created_ns":${ts},"symbol":"AAPL","bar_period":"MINUTE","open":100,"high":101,"low":99,"close":${price},"volume":10}`,
+        `{"type":"OrderSubmissionRequest","ts_event_ns":${ts},"ts_created_ns":${ts},"system_order_id":"${id}","symbol":"AAPL","order_type":"MARKET","side":"${side}","quantity":1e300,"limit_price":null,"stop_price":null,"action":"ADD","signal":null}`,
+        `{"type":"OrderAccepted","ts_event_ns":${ts},"ts_created_ns":${ts},"ts_broker_ns":${ts},"associated_order_id":"${id}","broker_order_id":"b${minute}"}`,
+        `{"type":"FillEvent","ts_event_ns":${ts},"ts_created_ns":${ts},"ts_broker_ns":${ts},"associated_order_id":"${id}","broker_order_id":"b${minute}","symbol":"AAPL","fill_id":"f${minute}","broker_fill_id":"x${minute}","side":"${side}","quantity_filled":1e300,"fill_price":${price},"commission":0,"exchange":"SIM"}`,
+      ];
+    };
+    const odd = tempDir();
+    writeFileSync(
+      join(odd, "fills.ndjson"),
+      `${[...trade(0, "BUY", "1e300"), ...trade(1, "SELL", "1.7e308")].join("\n")}\n`,
+    );
+    const recorded = await cli(
+      ["record", "odd.db", "--input", "fills.ndjson", "--run", "odd"],
+      odd,
+    );
+    expect(recorded.code).toBe(0);
+    copyFileSync(join(odd, "odd.db"), join(odd, "html.db"));
+    const json = async () => (await cli(["runs", "odd.db", "--json"], odd)).stdout;
+    const table = async () => (await cli(["runs", "odd.db"], odd)).stdout;
+    const computed = [await json(), await table()];
+    // The second listing reads the metrics from the file.
+    const db = rawDb(join(odd, "odd.db"));
+    expect(db.query("SELECT count(*) AS n FROM runtape_run_metrics").get()).toEqual({ n: 1n });
+    db.close();
+    const metrics = (JSON.parse(computed[0] as string) as JsonSweep).entries[0]?.metrics;
+    expect(metrics).toMatchObject({
+      total_pnl: "-Infinity",
+      max_drawdown: "Infinity",
+      mean_return: "NaN",
+    });
+    expect([await json(), await table()]).toEqual(computed);
+    // A row that an earlier runtape wrote, the non-finite values lost as null, is computed again.
+    const earlier = new Database(join(odd, "odd.db"));
+    earlier.run(
+      "UPDATE runtape_run_metrics SET version = 1, metrics = replace(replace(replace(metrics, '\"-Infinity\"', 'null'), '\"Infinity\"', 'null'), '\"NaN\"', 'null')",
+    );
+    earlier.close();
+    expect(await json()).toBe(computed[0] as string);
+    // A comparison report's table of metrics too (its first writes the cache, the second reads it).
+    const html = async (file: string) => {
+      expect((await cli(["report", "html.db", "--runs", "odd", "-o", file], odd)).code).toBe(0);
+      return readFileSync(join(odd, file), "utf8");
+    };
+    const first = await html("first.html");
+    expect(first).toContain(">-∞<");
+    expect(await html("cached.html")).toBe(first);
   });
 
   test("report writes one self-contained file through the compiled binary, with every chart", async () => {
