@@ -2,15 +2,18 @@ import { constants, Database, type SQLQueryBindings, type Statement } from "bun:
 import { accessSync, existsSync, constants as fs, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import * as v from "valibot";
 import {
   DatabaseAccessError,
   DatabaseFormatError,
   DatabaseMissingError,
+  describeValue,
   RuntapeError,
   StoreUrlAsFileError,
 } from "./errors.ts";
 import { defaultCatalog } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
+import { checkOptions } from "./options.ts";
 import {
   EXTENSION,
   EXTENSION_SCHEMA_VERSION,
@@ -78,6 +81,21 @@ export interface RunsDb {
   /** How it was opened: `write`, or the way a read reached it. */
   readonly access: "write" | ReadAccess;
   close(): void;
+}
+
+/**
+ * `target` itself, or opened with `options` where it is a path: what every function that takes
+ * "a path or an open RunsDb" starts with (the caller closes what it opened: `db !== target`).
+ * Throws RuntapeError (INVALID_OPTION) for anything else, where a property read of it would throw
+ * a TypeError deep inside.
+ */
+export function asRunsDb(target: string | RunsDb, options?: OpenOptions): RunsDb {
+  if (typeof target === "string") return openRunsDb(target, options);
+  if (target?.sqlite instanceof Database) return target;
+  throw new RuntapeError(
+    `expected a runs database path or an open RunsDb (got ${describeValue(target)})`,
+    "INVALID_OPTION",
+  );
 }
 
 /** The SQLite error code behind a bun:sqlite error, if any. */
@@ -150,8 +168,22 @@ function checkPath(path: string): void {
   }
 }
 
+const OpenOptionsSchema = v.object({
+  mode: v.optional(v.picklist(["read", "write"], 'expected "read" or "write"')),
+  create: v.optional(v.boolean()),
+  initialize: v.optional(v.boolean()),
+  journal: v.optional(v.picklist(["wal", "rollback"], 'expected "wal" or "rollback"')),
+});
+
 /** Opens a runs database, checking that it is one; see {@link OpenOptions}. */
 export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
+  if (typeof path !== "string") {
+    throw new RuntapeError(
+      `open: expected a file path (got ${describeValue(path)})`,
+      "INVALID_OPTION",
+    );
+  }
+  checkOptions(OpenOptionsSchema, options, "open");
   const write = options.mode === "write";
   const inMemory = path === ":memory:";
   if (!inMemory) {
@@ -393,6 +425,9 @@ function bookkeepingColumns(): ReadonlyMap<string, string[]> {
  * had), so it is retried within the busy timeout.
  */
 function useJournal(sqlite: Database, path: string, journal: "wal" | "rollback"): void {
+  // An in-memory or temporary database keeps no journal worth the name, and refuses WAL: waiting
+  // for "another process" to let go would wait out the whole timeout for nothing.
+  if (path === ":memory:" || path === "") return;
   const wanted = journal === "wal" ? "wal" : "delete";
   const mode = (sql: string) => (sqlite.query(sql).get() as { journal_mode: string }).journal_mode;
   for (let waited = 0; ; waited += 10) {

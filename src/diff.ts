@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { inSnapshot, openRunsDb, type RunsDb } from "./db.ts";
+import { asRunsDb, inSnapshot, type RunsDb } from "./db.ts";
 import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
 import { counted, formatCount } from "./format.ts";
 import { checkOptions } from "./options.ts";
@@ -182,10 +182,10 @@ function comparison(options: DiffOptions): {
  */
 export function diffRuns(a: RunRef, b: RunRef, options: DiffOptions = {}): DiffResult {
   checkOptions(DiffOptionsSchema, options, "diff");
-  const dbA = typeof a.db === "string" ? openRunsDb(a.db) : a.db;
+  const dbA = asRunsDb(a?.db);
   let dbB: RunsDb | undefined;
   try {
-    dbB = typeof b.db === "string" ? openRunsDb(b.db) : b.db;
+    dbB = asRunsDb(b?.db);
     const [x, y] = [dbA, dbB];
     // Each side one moment of its file; one connection's two runs the same moment.
     return inSnapshot(x, () => inSnapshot(y, () => compareRuns({ ...a, db: x }, { ...b, db: y })));

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { InvalidEventError, NdjsonError, RuntapeError } from "./errors.ts";
 import { type Event, type EventType, fieldsOf, isEventType } from "./events/catalog.ts";
-import { parseEvent } from "./events/schemas.ts";
+import { findInvalidField, parseEvent } from "./events/schemas.ts";
 import { LineBuffer } from "./formats/line-buffer.ts";
 import { lineWriter } from "./formats/ndjson-lines.ts";
 import type { Int64Style } from "./json.ts";
@@ -18,7 +18,16 @@ let scratch = new LineBuffer();
 
 function encode(event: Event, int64: Int64Style): string {
   scratch.clear();
-  lineWriter(event.type, int64)(event as unknown as Record<string, unknown>, scratch);
+  try {
+    lineWriter(event.type, int64)(event as unknown as Record<string, unknown>, scratch);
+  } catch (error) {
+    // The writers trust their events: what broke is found only now, off the hot path.
+    const type: unknown = (event as { type?: unknown } | null)?.type;
+    if (!isEventType(type)) {
+      throw new InvalidEventError(String(type), "type", type, "not an event type");
+    }
+    throw findInvalidField(event) ?? error;
+  }
   const line = scratch.text(0, scratch.length - 1);
   if (scratch.bytes.length > 1 << 20) scratch = new LineBuffer(); // not kept for the next line
   return line;

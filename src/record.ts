@@ -6,7 +6,7 @@
 import type { SQLQueryBindings } from "bun:sqlite";
 import { resolve } from "node:path";
 import { EventBus } from "./bus.ts";
-import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
+import { asRunsDb, type RunsDb, toDbError } from "./db.ts";
 import type { RunRef } from "./diff.ts";
 import { RunCancelledError, RunNotClosedError } from "./errors.ts";
 import { EVENT_TYPES } from "./events/catalog.ts";
@@ -121,7 +121,7 @@ export async function copyRun(
   options: Omit<RunOptions, "name" | "config" | "metadata"> &
     Omit<ReplayOptions, "run" | "stats"> & { speed?: number } = {},
 ): Promise<CopySummary> {
-  const db = typeof source.db === "string" ? openRunsDb(source.db) : source.db;
+  const db = asRunsDb(source?.db);
   try {
     const run = getRun(db, resolveRunId(db, source.run));
     const filters = Object.fromEntries(
@@ -174,7 +174,7 @@ function amendCopy(
 ): void {
   const names = Object.keys(columns);
   if (names.length === 0) return;
-  const db = typeof target === "string" ? openRunsDb(target, { mode: "write" }) : target;
+  const db = asRunsDb(target, { mode: "write" });
   try {
     db.sqlite
       .query(`UPDATE runs SET ${names.map((name) => `${name} = ?`).join(", ")} WHERE run_id = ?`)

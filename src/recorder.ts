@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import * as v from "valibot";
 import type { EventBus, SubscribeOptions } from "./bus.ts";
-import { openRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
+import { asRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
 import { DuplicateRunError, describeValue, InvalidEventError, RuntapeError } from "./errors.ts";
 import type { Event } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
@@ -264,10 +264,7 @@ export class Recorder {
     const config = jsonColumnOf(options.config, "recorder option config");
     const metadata = jsonColumnOf(options.metadata, "recorder option metadata");
     const ownsDb = typeof target === "string";
-    const db =
-      typeof target === "string"
-        ? openRunsDb(target, { mode: "write", journal: options.journal })
-        : target;
+    const db = asRunsDb(target, { mode: "write", journal: options.journal });
     if (!db.writable) {
       throw new RuntapeError(`${db.path} was opened read-only; open it for writing`, "READ_ONLY");
     }

@@ -2,7 +2,7 @@ import type { Statement } from "bun:sqlite";
 import * as v from "valibot";
 import type { EventBus } from "./bus.ts";
 import { CausalGate, type GatedStream } from "./causal.ts";
-import { endRead, openRunsDb, type RunsDb, toDbError } from "./db.ts";
+import { asRunsDb, endRead, type RunsDb, toDbError } from "./db.ts";
 import { RowDecodeError, RuntapeError } from "./errors.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
@@ -240,7 +240,7 @@ function* merge<T>(
   reader: RowReader<T>,
 ): Generator<T> {
   checkOptions(ReplayOptionsSchema, options, "replay");
-  const db = typeof source === "string" ? openRunsDb(source) : source;
+  const db = asRunsDb(source);
   const streams: Stream<T>[] = [];
   const statements: Statement[] = [];
   let gate: CausalGate | undefined;

@@ -7,12 +7,25 @@ import {
   DatabaseAccessError,
   DatabaseFormatError,
   DatabaseMissingError,
+  diffRuns,
   EVENT_TYPES,
+  encodeEvent,
   listRuns,
+  makeEvent,
   openRunsDb,
+  Recorder,
   type RuntapeError,
+  replay,
 } from "../src/index.ts";
-import { fixtureCopy, fixtureTest, rawDb, rowCounts, runContentHash, tempDir } from "./helpers.ts";
+import {
+  bar,
+  fixtureCopy,
+  fixtureTest,
+  rawDb,
+  rowCounts,
+  runContentHash,
+  tempDir,
+} from "./helpers.ts";
 
 type ErrorClass = new (...args: never[]) => RuntapeError;
 
@@ -217,5 +230,98 @@ describe("a database written by the Python recorder (version 1)", () => {
     expect(again.version).toBe(2);
     again.close();
     expect(state()).toEqual(before);
+  });
+});
+
+describe("the library's entry points", () => {
+  test("refuse an argument that is not theirs with a typed error naming it", () => {
+    const path = join(tempDir(), "runs.db");
+    const event = makeEvent("BarReceived", {
+      ts_event_ns: 1n,
+      symbol: "A",
+      bar_period: "MINUTE",
+      open: 1,
+      high: 1,
+      low: 1,
+      close: 1,
+      volume: 1n,
+    });
+    const cases: [string, () => unknown, string, string][] = [
+      [
+        "openRunsDb(5)",
+        () => openRunsDb(5 as never),
+        "INVALID_OPTION",
+        "open: expected a file path (got 5)",
+      ],
+      [
+        "openRunsDb(p, null)",
+        () => openRunsDb(path, null as never),
+        "INVALID_OPTION",
+        "open options: ",
+      ],
+      [
+        "openRunsDb(p, { mode: 'x' })",
+        () => openRunsDb(path, { mode: "x" } as never),
+        "INVALID_OPTION",
+        'open option mode: expected "read" or "write"',
+      ],
+      [
+        "Recorder.start(5)",
+        () => Recorder.start(5 as never),
+        "INVALID_OPTION",
+        "expected a runs database path or an open RunsDb (got 5)",
+      ],
+      [
+        "replay(5)",
+        () => [...replay(5 as never)],
+        "INVALID_OPTION",
+        "expected a runs database path",
+      ],
+      [
+        "diffRuns(null, null)",
+        () => diffRuns(null as never, null as never),
+        "INVALID_OPTION",
+        "expected a runs database path",
+      ],
+      ["encodeEvent(null)", () => encodeEvent(null as never), "INVALID_EVENT", "not an event type"],
+      [
+        "encodeEvent({ type: 'Foo' })",
+        () => encodeEvent({ type: "Foo" } as never),
+        "INVALID_EVENT",
+        'Foo.type: not an event type (got "Foo")',
+      ],
+      [
+        "encodeEvent(ts as a number)",
+        () => encodeEvent({ ...event, ts_event_ns: 5 } as never),
+        "INVALID_EVENT",
+        "BarReceived.ts_event_ns: expected a bigint (got 5)",
+      ],
+      [
+        "makeEvent(type, null)",
+        () => makeEvent("BarReceived", null as never),
+        "INVALID_EVENT",
+        "BarReceived.input: expected an object of the event's fields (got null)",
+      ],
+    ];
+    for (const [call, fn, code, message] of cases) {
+      let error: unknown;
+      try {
+        fn();
+      } catch (e) {
+        error = e;
+      }
+      expect([call, (error as { code?: string })?.code, (error as Error)?.message]).toEqual([
+        call,
+        code,
+        expect.stringContaining(message),
+      ]);
+    }
+    expect(existsSync(path)).toBe(false);
+  });
+
+  test("an in-memory database records at once (no WAL to wait for)", () => {
+    const recorder = Recorder.start(":memory:", { runId: "m" });
+    recorder.record(bar(0));
+    expect(recorder.close()).toMatchObject({ status: "completed", events: 1 });
   });
 });

@@ -52,6 +52,9 @@ export function makeEvent<K extends EventType>(type: K, input: EventInput<K>): E
   if (!Object.hasOwn(catalog, type)) {
     throw new InvalidEventError(String(type), "type", type, "not an event type");
   }
+  if (typeof input !== "object" || input === null) {
+    throw new InvalidEventError(type, "input", input, "expected an object of the event's fields");
+  }
   const event = makeEventTrusted(type, input);
   const error = findInvalidField(event);
   if (error !== undefined) throw error;

@@ -1,4 +1,4 @@
-import { openRunsDb, type RunsDb, toDbError } from "../db.ts";
+import { asRunsDb, type RunsDb, toDbError } from "../db.ts";
 import { RunConflictError, RunNotFoundError, StoreDigestError } from "../errors.ts";
 import { getRun } from "../runs.ts";
 import { shellWord } from "../text.ts";
@@ -39,7 +39,7 @@ export async function pull(
       options.runs === undefined
         ? (await store.listRuns()).map((r) => r.run_id).reverse()
         : await Promise.all(options.runs.map((id) => store.resolveRunId(id)));
-    const db = typeof into === "string" ? openRunsDb(into, { mode: "write" }) : into;
+    const db = asRunsDb(into, { mode: "write" });
     try {
       const results: PulledRun[] = [];
       for (const runId of runs) {

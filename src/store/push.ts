@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import type { TransactionSQL } from "bun";
-import { openRunsDb, type RunsDb } from "../db.ts";
+import { asRunsDb, type RunsDb } from "../db.ts";
 import { RunConflictError, RuntapeError } from "../errors.ts";
 import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import { getRun, listRuns, type RunStatus, resolveRunId } from "../runs.ts";
@@ -41,7 +41,7 @@ export async function push(
   to: string | PgStore,
   options: PushOptions = {},
 ): Promise<PushedRun[]> {
-  const db = typeof from === "string" ? openRunsDb(from) : from;
+  const db = asRunsDb(from);
   const store = typeof to === "string" ? await PgStore.open(to, { mode: "write" }) : to;
   try {
     const results: PushedRun[] = [];
