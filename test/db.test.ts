@@ -13,6 +13,7 @@ import {
   listRuns,
   makeEvent,
   openRunsDb,
+  push,
   Recorder,
   type RuntapeError,
   replay,
@@ -234,7 +235,7 @@ describe("a database written by the Python recorder (version 1)", () => {
 });
 
 describe("the library's entry points", () => {
-  test("refuse an argument that is not theirs with a typed error naming it", () => {
+  test("refuse an argument that is not theirs with a typed error naming it", async () => {
     const path = join(tempDir(), "runs.db");
     const event = makeEvent("BarReceived", {
       ts_event_ns: 1n,
@@ -302,11 +303,23 @@ describe("the library's entry points", () => {
         "INVALID_EVENT",
         "BarReceived.input: expected an object of the event's fields (got null)",
       ],
+      [
+        "push(p, 5)",
+        () => push(path, 5 as never),
+        "INVALID_OPTION",
+        "push: expected a store URL or an open PgStore (got 5)",
+      ],
+      [
+        "push(p, url, { runs: 'a' })",
+        () => push(path, "postgres://localhost/x", { runs: "a" } as never),
+        "INVALID_OPTION",
+        "push option runs: ",
+      ],
     ];
     for (const [call, fn, code, message] of cases) {
       let error: unknown;
       try {
-        fn();
+        await fn();
       } catch (e) {
         error = e;
       }

@@ -1,8 +1,10 @@
 import { hostname } from "node:os";
 import type { TransactionSQL } from "bun";
+import * as v from "valibot";
 import { asRunsDb, type RunsDb } from "../db.ts";
-import { RunConflictError, RuntapeError } from "../errors.ts";
+import { describeValue, RunConflictError, RuntapeError } from "../errors.ts";
 import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
+import { checkOptions } from "../options.ts";
 import { getRun, listRuns, type RunStatus, resolveRunId } from "../runs.ts";
 import { ContentDigest, type ContentPiece, copyColumns, fileContent } from "./content.ts";
 import { PUSHES_TABLE } from "./pg-schema.ts";
@@ -19,6 +21,13 @@ export interface PushOptions {
   /** Called as each run is done, for progress lines. */
   onRun?: (result: PushedRun) => void;
 }
+
+const PushOptionsSchema = v.object({
+  runs: v.optional(v.array(v.string("expected run ids"))),
+  includeUnfinished: v.optional(v.boolean()),
+  replace: v.optional(v.boolean()),
+  onRun: v.optional(v.function()),
+});
 
 /** What happened to one run. */
 export interface PushedRun {
@@ -41,6 +50,13 @@ export async function push(
   to: string | PgStore,
   options: PushOptions = {},
 ): Promise<PushedRun[]> {
+  checkOptions(PushOptionsSchema, options, "push");
+  if (typeof to !== "string" && !(to instanceof PgStore)) {
+    throw new RuntapeError(
+      `push: expected a store URL or an open PgStore (got ${describeValue(to)})`,
+      "INVALID_OPTION",
+    );
+  }
   const db = asRunsDb(from);
   const store = typeof to === "string" ? await PgStore.open(to, { mode: "write" }) : to;
   try {
