@@ -43,13 +43,20 @@ const NON_FINITE: Readonly<Record<string, number>> = {
 };
 
 /**
+ * The number JSON cannot write that `name` stands for ("NaN", "Infinity", "-Infinity": the strings
+ * runtape writes and the bare tokens Python writes), or undefined.
+ */
+export const nonFinite = (name: string): number | undefined =>
+  Object.hasOwn(NON_FINITE, name) ? NON_FINITE[name] : undefined;
+
+/**
  * JSON text that `stringifyExact` wrote of numbers, nulls, arrays and objects, read back: the
  * strings "NaN", "Infinity" and "-Infinity" are the numbers they stand for. Not for documents
  * that hold strings of their own.
  */
 export function parseNumbers(text: string): unknown {
   return JSON.parse(text, (_key, value) =>
-    typeof value === "string" && Object.hasOwn(NON_FINITE, value) ? NON_FINITE[value] : value,
+    typeof value === "string" ? (nonFinite(value) ?? value) : value,
   );
 }
 

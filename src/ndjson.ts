@@ -9,7 +9,7 @@ import { type Event, type EventType, fieldsOf, isEventType } from "./events/cata
 import { findInvalidField, parseEvent } from "./events/schemas.ts";
 import { LineBuffer } from "./formats/line-buffer.ts";
 import { lineWriter } from "./formats/ndjson-lines.ts";
-import type { Int64Style } from "./json.ts";
+import { type Int64Style, nonFinite } from "./json.ts";
 
 /** Longest line accepted; a longer one is an error, not an out-of-memory crash. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -186,12 +186,7 @@ function integerFields(type: EventType): IntegerFields {
   return fields;
 }
 
-const NON_FINITE: Record<string, number> = {
-  NaN: Number.NaN,
-  Infinity: Number.POSITIVE_INFINITY,
-  "-Infinity": Number.NEGATIVE_INFINITY,
-};
-const toNumber = (v: unknown) => (typeof v === "string" && v in NON_FINITE ? NON_FINITE[v] : v);
+const toNumber = (v: unknown) => (typeof v === "string" ? (nonFinite(v) ?? v) : v);
 
 /** decodeEvent's work on the members of one type's parsed line: see {@link compileConvert}. */
 type Convert = (record: Record<string, unknown>, tokens: Map<string, string>) => void;

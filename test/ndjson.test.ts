@@ -131,6 +131,11 @@ describe("NDJSON", () => {
         good.replace('"high":1e+300', '"high":"Infinity"'),
         "line 2: BarReceived.high: expected a finite number (got Infinity)",
       ],
+      // A name every object inherits is no number's name.
+      [
+        good.replace('"high":1e+300', '"high":"toString"'),
+        'line 2: BarReceived.high: expected a finite number (got "toString")',
+      ],
     ];
     for (const [bad, message] of cases) {
       const error = await failure([`${good}\n`, `${bad}\n`, `${good}\n`]);

@@ -3,6 +3,7 @@
  * non-ASCII escaped as `\uXXXX`, floats in `repr` form and bare `NaN`/`Infinity`/`-Infinity`.
  * Writing it keeps runtape's files byte-compatible with the Python recorder's.
  */
+import { nonFinite } from "../json.ts";
 
 /** Python's `repr(float)`: the shortest round-trip digits, fixed for 1e-4 <= |x| < 1e16. */
 export function pyFloatRepr(x: number): string {
@@ -84,11 +85,6 @@ export function dumpsIndicators(values: Record<string, number>): string {
   return `${text}}`;
 }
 
-const NON_FINITE: Record<string, number> = {
-  NaN: Number.NaN,
-  Infinity: Number.POSITIVE_INFINITY,
-  "-Infinity": Number.NEGATIVE_INFINITY,
-};
 const SENTINEL = "\u0000runtape:";
 // A whole JSON string is matched first, so the tokens are replaced only outside strings.
 const STRING_OR_TOKEN = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
@@ -115,7 +111,7 @@ export function loadsIndicators(text: string): unknown {
   // JSON.parse hands a reviver each primitive's source text (TypeScript's lib does not know it).
   const revive = (_key: string, value: unknown, context?: { source?: string }) => {
     if (tokens && typeof value === "string" && value.startsWith(SENTINEL))
-      return NON_FINITE[value.slice(SENTINEL.length)];
+      return nonFinite(value.slice(SENTINEL.length));
     const source = context?.source;
     if (long && typeof value === "number" && source !== undefined && INTEGER.test(source)) {
       if (BigInt(source) !== BigInt(value))
