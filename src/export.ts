@@ -4,6 +4,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import * as v from "valibot";
 import type { RunsDb } from "./db.ts";
 import { fileWriteError, OutputNotEmptyError } from "./errors.ts";
 import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
@@ -18,6 +19,7 @@ import {
   type TableSink,
 } from "./formats/columns.ts";
 import { partFile, partitionPath, runsFile } from "./formats/layout.ts";
+import { checkOptions, eventTypeName } from "./options.ts";
 import type { RunRow } from "./runs.ts";
 import { openSource, type RunSource, SqliteSource } from "./store/index.ts";
 
@@ -67,10 +69,22 @@ export interface ExportSummary {
  * Python recorder wrote). A run being recorded exports as it stood when its reading began. On
  * failure or cancellation the files written so far are removed.
  */
+const FORMAT_NAMES = Object.keys(EXPORT_FORMATS);
+
+const ExportOptionsSchema = v.object({
+  format: v.picklist(FORMAT_NAMES, `expected one of ${FORMAT_NAMES.join(", ")}`),
+  out: v.pipe(v.string("expected a directory"), v.nonEmpty("expected a directory")),
+  runs: v.optional(v.array(v.string("expected run ids"))),
+  types: v.optional(v.array(eventTypeName)),
+  indicatorColumns: v.optional(v.boolean()),
+  signal: v.optional(v.instance(AbortSignal)),
+});
+
 export async function exportRuns(
   source: string | RunsDb | RunSource,
   options: ExportOptions,
 ): Promise<ExportSummary> {
+  checkOptions(ExportOptionsSchema, options, "export");
   const format = await EXPORT_FORMATS[options.format]();
   const runs: RunSource =
     typeof source === "string"

@@ -4,6 +4,7 @@
  */
 import * as v from "valibot";
 import { RuntapeError } from "./errors.ts";
+import { isEventType } from "./events/catalog.ts";
 
 /**
  * Throws RuntapeError (INVALID_OPTION) at the first issue of `options` against `schema`:
@@ -17,3 +18,9 @@ export function checkOptions(schema: v.GenericSchema, options: unknown, what: st
   const where = key === undefined ? `${what} options` : `${what} option ${String(key)}`;
   throw new RuntapeError(`${where}: ${issue?.message ?? "invalid"}`, "INVALID_OPTION");
 }
+
+/** A name of the default catalog's event types (files of another catalog check theirs once open). */
+export const eventTypeName = v.custom<string>(
+  isEventType,
+  (issue) => `unknown event type ${issue.received}`,
+);

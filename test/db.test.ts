@@ -10,6 +10,7 @@ import {
   diffRuns,
   EVENT_TYPES,
   encodeEvent,
+  exportRuns,
   listRuns,
   makeEvent,
   openRunsDb,
@@ -302,6 +303,30 @@ describe("the library's entry points", () => {
         () => makeEvent("BarReceived", null as never),
         "INVALID_EVENT",
         "BarReceived.input: expected an object of the event's fields (got null)",
+      ],
+      [
+        "exportRuns(p, { format: 'xlsx' })",
+        () => exportRuns(path, { format: "xlsx", out: "x" } as never),
+        "INVALID_OPTION",
+        "export option format: expected one of parquet, csv",
+      ],
+      [
+        "exportRuns(p, { format: 'csv' })",
+        () => exportRuns(path, { format: "csv" } as never),
+        "INVALID_OPTION",
+        "export option out: ",
+      ],
+      [
+        "exportRuns(p, { types: ['Foo'] })",
+        () => exportRuns(path, { format: "csv", out: "x", types: ["Foo"] } as never),
+        "INVALID_OPTION",
+        'export option types: unknown event type "Foo"',
+      ],
+      [
+        "exportRuns(p, null)",
+        () => exportRuns(path, null as never),
+        "INVALID_OPTION",
+        "export options: ",
       ],
       [
         "push(p, 5)",
