@@ -39,6 +39,8 @@ export interface PgCluster {
   url(database?: string): string;
   /** A URL of the password-protected role (owner of its own database) with `password` (default the right one). */
   secretUrl(password?: string, database?: string): string;
+  /** Creates the database `name` (of the trusted role) and returns its {@link url}. */
+  createDatabase(name: string): Promise<string>;
   /** The server's process id. */
   pid(): number;
   /** Starts the server again after {@link kill}. */
@@ -115,6 +117,15 @@ export async function startCluster(): Promise<PgCluster> {
     url,
     secretUrl: (password = SECRET_PASSWORD, database = SECRET_ROLE) =>
       `postgres://${SECRET_ROLE}:${encodeURIComponent(password)}@localhost/${database}?host=${dir}`,
+    async createDatabase(name: string) {
+      const sql = new Bun.SQL({ path: dir, username: "runtape", database: "postgres", max: 1 });
+      try {
+        await sql.unsafe(`CREATE DATABASE ${name}`);
+      } finally {
+        await sql.close();
+      }
+      return url(name);
+    },
     pid: () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]),
     start,
     kill: () => pg("pg_ctl", ["-D", data, "-m", "immediate", "stop"]),

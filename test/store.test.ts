@@ -293,9 +293,7 @@ describeWithPg("PostgreSQL store", (cluster) => {
         await sql.close();
         return rows[0]?.analyzed;
       };
-      const admin = new SQL(cluster().url());
-      await admin.unsafe("CREATE DATABASE planner");
-      await admin.close();
+      await cluster().createDatabase("planner");
       await push(path, cluster().url("planner"), { runs: ["small"] });
       expect(await analyzed()).toBe(false);
       await push(path, cluster().url("planner"), { runs: ["large"] });
@@ -534,13 +532,8 @@ describeWithPg("PostgreSQL store", (cluster) => {
   test(
     "a foreign database, a newer layout and a table without a column of its layout are refused, untouched",
     async () => {
-      const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
-      try {
-        await admin.unsafe("CREATE DATABASE foreign_db");
-        await admin.unsafe("CREATE DATABASE newer_db");
-      } finally {
-        await admin.close();
-      }
+      await cluster().createDatabase("foreign_db");
+      await cluster().createDatabase("newer_db");
       const foreign = new SQL({ path: cluster().dir, username: "runtape", database: "foreign_db" });
       await foreign.unsafe("CREATE TABLE runs (id int, what text)");
       const refused = await PgStore.open(cluster().url("foreign_db"), { mode: "write" }).catch(
@@ -573,9 +566,7 @@ describeWithPg("PostgreSQL store", (cluster) => {
   test(
     "a store table without one of its columns is refused when the store is opened, nothing written",
     async () => {
-      const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
-      await admin.unsafe("CREATE DATABASE lacking_db").finally(() => admin.close());
-      const url = cluster().url("lacking_db");
+      const url = await cluster().createDatabase("lacking_db");
       await push(demoFile(["kept"]), url);
       const other = demoFile(["new"]);
       const raw = new SQL({ path: cluster().dir, username: "runtape", database: "lacking_db" });

@@ -332,9 +332,7 @@ describeWithPg("store CLI", (cluster) => {
   test(
     "a store table without one of its columns: every command refuses the store in one line",
     async () => {
-      const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
-      await admin.unsafe("CREATE DATABASE lacking_cli").finally(() => admin.close());
-      const url = cluster().url("lacking_cli");
+      const url = await cluster().createDatabase("lacking_cli");
       const db = join(tempDir(), "runs.db");
       demo(db, "l1", 1, 5);
       expect((await cli(["push", db, "--to", url])).code).toBe(0);
@@ -368,9 +366,7 @@ describeWithPg("store CLI", (cluster) => {
     "a conflicting run and a run changed in the store: each command says what it did and what helps",
     async () => {
       // A database of its own: the run changed here would fail other tests' checks of the store.
-      const admin = new SQL({ path: cluster().dir, username: "runtape", database: "postgres" });
-      await admin.unsafe("CREATE DATABASE conflicts_cli").finally(() => admin.close());
-      const url = cluster().url("conflicts_cli");
+      const url = await cluster().createDatabase("conflicts_cli");
       const label = (await Store.open(url).then((s) => s.close().then(() => s.label))) as string;
       const pushed = join(tempDir(), "pushed.db");
       demo(pushed, "clash-1", 1, 5);
