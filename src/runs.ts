@@ -171,7 +171,9 @@ export function isRecordingAlive(run: RunRow): boolean {
   // A pid is handed out again once its process has ended (after a reboot, say): a process that
   // started after the run did cannot be the one recording it.
   const started = processStartNs(run.pid);
-  return started === undefined || started <= run.ts_start + START_SLACK_NS;
+  // A start time that is no integer (a broken row, read unchecked to be removed) cannot judge it.
+  if (started === undefined || typeof run.ts_start !== "bigint") return true;
+  return started <= run.ts_start + START_SLACK_NS;
 }
 
 /**

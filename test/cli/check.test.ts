@@ -93,6 +93,21 @@ describe("inspect --check", () => {
     }
   });
 
+  test("a broken start time of a run still being recorded: rm refuses it as live, in one line", async () => {
+    const { path } = twoRuns();
+    const live = Recorder.start(path, { runId: "live" });
+    try {
+      tamper(path, "UPDATE runs SET ts_start = 'yesterday' WHERE run_id = 'live'");
+      const result = await cli(["rm", path, "--run", "live", "--yes"]);
+      expect([result.code, lines(result.stderr)]).toEqual([
+        1,
+        [`runtape: cannot remove run "live": process ${process.pid} is still recording it`],
+      ]);
+    } finally {
+      live.close();
+    }
+  });
+
   test("past 20 rows that do not decode, one line counts the rest of the run's", async () => {
     for (const [bars, rest] of [
       [21, "1 more row does not decode"],
