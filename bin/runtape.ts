@@ -1,10 +1,19 @@
 #!/usr/bin/env bun
-import { main, reportUncaught } from "../src/cli/main.ts";
+import { main, reportStalled, reportUncaught } from "../src/cli/main.ts";
 
 // What runs unawaited (a strategy's timer, a promise it dropped) ends with one line too.
 process.on("uncaughtException", reportUncaught);
 process.on("unhandledRejection", reportUncaught);
 
+let finished = false;
+process.once("beforeExit", () => {
+  if (!finished) reportStalled();
+});
+
 main(process.argv.slice(2)).then((code) => {
+  finished = true;
   process.exitCode = code;
+  // What a strategy left running (an interval) must not keep a finished command alive, which
+  // would hang a sweep's loop: a second for pending writes to stderr, then out.
+  setTimeout(() => process.exit(code), 1000).unref();
 });

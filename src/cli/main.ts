@@ -53,6 +53,23 @@ export async function reportUncaught(error: unknown): Promise<void> {
 }
 
 /**
+ * Fails, in one line, a command that can never finish: Bun ran out of work while the command
+ * waited on a promise nothing will settle (a strategy's top-level await, a factory that never
+ * returns), where it would exit 0 without a word.
+ */
+export function reportStalled(): void {
+  process.exitCode = report(
+    new RuntapeError(
+      "the command cannot finish: it waits on a promise that nothing will settle (a strategy's top-level await, or a promise it returned?)",
+      "STALLED",
+    ),
+    false,
+    1,
+    (text) => text,
+  );
+}
+
+/**
  * Runs the CLI on `argv` (without the executable) and returns the exit code: 0 success,
  * 1 failure, 2 usage error, 129/130/143 hung up or interrupted; `diff` and `inspect --check`
  * answer with 0 and 1 and fail with 2. Errors become one line on stderr.

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
@@ -267,3 +267,33 @@ test("a strategy's error that nothing awaits, or a strategy that never returns: 
   expect([never.code, never.stderr]).toEqual([1, expect.stringContaining("still open")]);
   expect(storedRuns(join(here, "never.ts.db"))).toMatchObject([{ status: "running" }]);
 });
+
+test("a strategy that leaves an interval running, or a module that never loads: the command still ends", async () => {
+  const here = tempDir();
+  writeFileSync(
+    join(here, "interval.ts"),
+    "export default () => { setInterval(() => {}, 1000); };",
+  );
+  writeFileSync(join(here, "tla.ts"), "await new Promise(() => {});\nexport default () => {};\n");
+  // Through the binary: bin/runtape.ts decides when the process ends.
+  const run = (name: string) =>
+    runtape(
+      ["backtest", "--strategy", name, "--bars", "5", "--into", `${name}.db`, "--run-id", name],
+      {
+        via: "binary",
+        cwd: here,
+      },
+    );
+  // Without the fix, the first never exits: the test's own timeout fails it.
+  const interval = await run("interval.ts");
+  expect([interval.code, interval.stdout]).toEqual([0, "interval.ts\n"]);
+  expect(storedRuns(join(here, "interval.ts.db"))).toMatchObject([{ status: "completed" }]);
+  const tla = await run("tla.ts");
+  expect([tla.code, lines(tla.stderr)]).toEqual([
+    1,
+    [
+      "runtape: the command cannot finish: it waits on a promise that nothing will settle (a strategy's top-level await, or a promise it returned?)",
+    ],
+  ]);
+  expect(existsSync(join(here, "tla.ts.db"))).toBe(false);
+}, 30_000); // builds the binary when no test before did: a guard, not a timing claim
