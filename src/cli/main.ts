@@ -162,7 +162,9 @@ function report(
   process.stderr.write(
     `runtape: ${known ? "" : "unexpected error: "}${printable(plain(message, 2))}\n`,
   );
-  if (error instanceof UsageError && error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
+  if (error instanceof UsageError && error.hint) {
+    process.stderr.write(`  hint: ${printable(error.hint)}\n`);
+  }
   // A usage error is the command line's, not the code's: its stack says nothing.
   if (verbose && !usage && error instanceof Error && error.stack) {
     logger.error(redactUrls(error.stack));

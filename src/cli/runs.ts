@@ -5,6 +5,7 @@ import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report
 import { listSweep } from "../report/runs.ts";
 import { formatParam, formatTags, libraryKey, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
+import { printable } from "../text.ts";
 import { checkInt64, parseConditions, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
@@ -74,12 +75,12 @@ function toTable({ varying, entries }: Sweep): string {
   const tags = tagged(entries);
   return table(
     // Headed by their keys: what --sort, --where and --json name them.
-    ["run_id", "status", ...(tags ? ["tags"] : []), ...varying, ...COLUMNS],
+    ["run_id", "status", ...(tags ? ["tags"] : []), ...varying.map(printable), ...COLUMNS],
     entries.map((e) => [
-      e.runId,
-      e.status,
-      ...(tags ? [formatTags(e.tags) || "-"] : []),
-      ...varying.map((k) => formatParam(e.params[k])),
+      printable(e.runId),
+      printable(e.status),
+      ...(tags ? [printable(formatTags(e.tags)) || "-"] : []),
+      ...varying.map((k) => printable(formatParam(e.params[k]))),
       ...SWEEP_METRICS.map((m) => formatMetric(m, e.metrics[m])),
     ]),
   );

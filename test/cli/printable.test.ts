@@ -81,6 +81,60 @@ describe("control characters in the data are escaped in every output for people"
     ]);
   });
 
+  test("runs escapes config keys, values and tags in its table and --sort hint; CSV and JSON keep them", async () => {
+    const path = join(tempDir(), "runs.db");
+    const KEY = "a\nb";
+    const config = (n: number, text: string) => JSON.stringify({ [KEY]: n, esc: text });
+    for (const [run, text] of [
+      ["c1", "\u001b[2Jz\u202e"],
+      ["c2", "q"],
+    ] as const) {
+      const recorded = await cli([
+        "record",
+        path,
+        "--run",
+        run,
+        "--bars",
+        "2",
+        "--quiet",
+        "--config",
+        config(run === "c1" ? 1 : 2, text),
+      ]);
+      expect(recorded.code).toBe(0);
+    }
+    const TAG = "v\u001b[2Jx\nFAKE";
+    expect((await cli(["tag", path, "--run", "c1", `t=${TAG}`])).code).toBe(0);
+
+    const table = await cli(["runs", path]);
+    expect([table.code, raw(table.stdout), lines(table.stdout).length]).toEqual([0, -1, 3]);
+    const [head, ...rows] = lines(table.stdout);
+    expect(head?.split(/\s+/).slice(0, 5)).toEqual([
+      "run_id",
+      "status",
+      "tags",
+      printable(KEY),
+      "esc",
+    ]);
+    expect(rows.find((r) => r.startsWith("c1"))).toContain(printable(`t=${TAG}`));
+    expect(rows.find((r) => r.startsWith("c1"))).toContain(printable("\u001b[2Jz\u202e"));
+
+    const sort = await cli(["runs", path, "--sort", "nosuch"]);
+    expect([sort.code, raw(sort.stderr), lines(sort.stderr)[1]]).toEqual([
+      2,
+      -1,
+      expect.stringContaining(`or a config path (${printable(KEY)}, esc)`),
+    ]);
+
+    const json = JSON.parse((await cli(["runs", path, "--json"])).stdout);
+    expect(json.varying).toEqual([KEY, "esc"]);
+    expect(json.entries.find((e: { run_id: string }) => e.run_id === "c1").tags).toEqual({
+      t: TAG,
+    });
+    const csv = (await cli(["runs", path, "--csv"])).stdout;
+    expect(csv).toContain(`"${KEY}"`);
+    expect(csv).toContain(`"t=${TAG}"`);
+  });
+
   test("push and pull lines name runs escaped", () => {
     const run = { runId: EVIL_ID, events: 3n, seconds: 1 };
     for (const line of [
