@@ -68,6 +68,22 @@ export class UnknownSortKeyError extends RuntapeError {
   }
 }
 
+/** A filter key of a sweep that no run has: a config path or tag (`tag.<name>`) of none of them. */
+export class UnknownFilterKeyError extends RuntapeError {
+  constructor(
+    readonly key: string,
+    /** The config paths the runs have, which it could filter on. */
+    readonly params: readonly string[],
+    /** The tags the runs have, which it could filter on as `tag.<name>`. */
+    readonly tags: readonly string[],
+  ) {
+    super(
+      `cannot filter on ${JSON.stringify(key)}: no run has this ${key.startsWith("tag.") ? "tag" : "config path"}`,
+      "UNKNOWN_KEY",
+    );
+  }
+}
+
 /** The file or store holds no run of that id. */
 export class RunNotFoundError extends RuntapeError {
   constructor(readonly runId: string) {

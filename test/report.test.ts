@@ -10,6 +10,7 @@ import {
   inspectRun,
   makeEvent,
   openRunsDb,
+  UnknownFilterKeyError,
   UnknownSortKeyError,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
@@ -400,6 +401,17 @@ describe("sweeps", () => {
       expect(unknown.message).toStartWith('cannot sort by "nonsense"');
       // What it could sort by instead: the config paths of these runs.
       expect(unknown.params).toContain("strategy.fastPeriod");
+      const unfiltered = await listSweep(db, {
+        where: [{ key: "strategy.fast", value: "3" }],
+      }).catch((error) => error);
+      expect(unfiltered).toBeInstanceOf(UnknownFilterKeyError);
+      expect(unfiltered.message).toBe(
+        'cannot filter on "strategy.fast": no run has this config path',
+      );
+      expect([unfiltered.params.includes("strategy.fastPeriod"), unfiltered.tags]).toEqual([
+        true,
+        [],
+      ]);
     } finally {
       await db.close();
     }

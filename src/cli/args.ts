@@ -1,7 +1,6 @@
-import { describeValue } from "../errors.ts";
+import { describeValue, type UnknownFilterKeyError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { parseJsonObject } from "../json.ts";
-import { libraryKey } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { UsageError } from "./usage.ts";
 
@@ -170,7 +169,10 @@ export function parseJsonArg(
   }
 }
 
-/** `KEY=VALUE` conditions of `--where`; snake_case names of run fields are the library's. */
+/**
+ * `KEY=VALUE` conditions of `--where`; `run_id` is the library's `runId`. Only that: a config path
+ * spelled as a metric (`total_pnl`) is the config's, as metrics are no filter.
+ */
 export function parseConditions(values: readonly string[]): { key: string; value: string }[] {
   const conditions = values.map((text) => {
     const at = text.indexOf("=");
@@ -180,11 +182,27 @@ export function parseConditions(values: readonly string[]): { key: string; value
         "e.g. --where strategy.fastPeriod=5, --where status=completed or --where tag.stage=final",
       );
     }
-    return { key: libraryKey(text.slice(0, at)), value: text.slice(at + 1) };
+    const key = text.slice(0, at);
+    return { key: key === "run_id" ? "runId" : key, value: text.slice(at + 1) };
   });
   onceEach(
     conditions.map((c) => c.key),
     "--where",
   );
   return conditions;
+}
+
+/** A `--where` key that no run has, as the command line's error: with what it can filter on. */
+export function unknownWhereKey(error: UnknownFilterKeyError): UsageError {
+  const keys = [
+    "run_id",
+    "name",
+    "status",
+    ...(error.params.length > 0 ? [`a config path (${error.params.join(", ")})`] : []),
+    ...(error.tags.length > 0 ? [`a tag (${error.tags.map((t) => `tag.${t}`).join(", ")})`] : []),
+  ];
+  return new UsageError(
+    `--where: ${error.message}`,
+    `filter on ${keys.slice(0, -1).join(", ")} or ${keys.at(-1)}`,
+  );
 }

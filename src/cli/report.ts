@@ -1,11 +1,11 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { defineCommand } from "citty";
-import { fileWriteError } from "../errors.ts";
+import { fileWriteError, UnknownFilterKeyError } from "../errors.ts";
 import { encodeRunId } from "../formats/layout.ts";
 import type { RunMetrics } from "../report/metrics.ts";
 import { isMetric, libraryKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import { parseConditions, parseNames, repeated } from "./args.ts";
+import { parseConditions, parseNames, repeated, unknownWhereKey } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
 import { commonArgs, repeatable, runArgs, UsageError } from "./usage.ts";
@@ -72,6 +72,8 @@ export default defineCommand({
         // One name per id (a/b and a_b must not share one), as export names its partitions.
         file = args.output ?? `report-${encodeRunId(report.run.runId)}.html`;
       }
+    } catch (error) {
+      throw error instanceof UnknownFilterKeyError ? unknownWhereKey(error) : error;
     } finally {
       await source.close();
     }

@@ -3,6 +3,7 @@ import { metricsOf } from "./cache.ts";
 import type { RunMetrics } from "./metrics.ts";
 import {
   type Condition,
+  checkConditions,
   checkSortKey,
   matches,
   type Sweep,
@@ -13,7 +14,10 @@ import {
 
 /** Options of {@link listSweep}. */
 export interface SweepOptions {
-  /** Keep the runs that meet every condition (config path, runId, name or status = value). */
+  /**
+   * Keep the runs that meet every condition (config path, runId, name, status or `tag.<name>` =
+   * value); a config path or tag that none of the runs has throws UnknownFilterKeyError.
+   */
   where?: readonly Condition[];
   /** A metric or config path; `-key` for descending. Default: newest run first. */
   sort?: string;
@@ -32,7 +36,9 @@ export async function listSweep(source: RunSource, options: SweepOptions = {}): 
       : await Promise.all(
           options.runIds.map(async (id) => source.getRun(await source.resolveRunId(id))),
         );
-  const wanted = runs.filter((run) => matches(sweepRun(run), options.where ?? []));
+  const where = options.where ?? [];
+  checkConditions(runs.map(sweepRun), where);
+  const wanted = runs.filter((run) => matches(sweepRun(run), where));
   if (options.sort !== undefined) checkSortKey(wanted.map(sweepRun), options.sort);
   const metrics = await metricsOf(source, wanted);
   let entries = wanted.map((run, i) => ({ ...sweepRun(run), metrics: metrics[i] as RunMetrics }));

@@ -2,7 +2,7 @@
  * A sweep: runs side by side with the parameters that tell them apart and their metrics. Pure
  * functions over run rows and metrics; where the metrics come from is cache.ts's business.
  */
-import { UnknownSortKeyError } from "../errors.ts";
+import { UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
 import type { RunRow } from "../runs.ts";
 import { METRICS, type RunMetrics } from "./metrics.ts";
 
@@ -120,6 +120,26 @@ export function matches(entry: SweepRun, conditions: readonly Condition[]): bool
     }
     return Object.hasOwn(entry.params, key) && formatParam(entry.params[key]) === value;
   });
+}
+
+/**
+ * Checks the keys of `conditions` (see {@link matches}) against the runs they filter: a config path
+ * or tag that none of them has matches nothing, as a misspelling would.
+ */
+export function checkConditions(runs: readonly SweepRun[], conditions: readonly Condition[]): void {
+  for (const { key } of conditions) {
+    if ((RUN_FIELDS as readonly string[]).includes(key)) continue;
+    const known = key.startsWith(TAG_PREFIX)
+      ? runs.some((r) => Object.hasOwn(r.tags, key.slice(TAG_PREFIX.length)))
+      : runs.some((r) => Object.hasOwn(r.params, key));
+    if (!known) {
+      throw new UnknownFilterKeyError(
+        key,
+        [...new Set(runs.flatMap((r) => Object.keys(r.params)))],
+        [...new Set(runs.flatMap((r) => Object.keys(r.tags)))],
+      );
+    }
+  }
 }
 
 /**

@@ -48,6 +48,29 @@ describe("runtape runs and report", () => {
     }
   });
 
+  test("runs and report --where a key no run has is a usage error that names it and lists what it can filter on", async () => {
+    for (const [args, key, what] of [
+      [["runs", "runs.db", "--where", "nosuch.key=1"], "nosuch.key", "config path"],
+      [
+        ["runs", "runs.db", "--where", "status=completed", "--where", "tag.stage=x"],
+        "tag.stage",
+        "tag",
+      ],
+      [["runs", "runs.db", "--where", "total_pnl=1", "--json"], "total_pnl", "config path"],
+      [["report", "runs.db", "--where", "nosuch=1"], "nosuch", "config path"],
+    ] as const) {
+      const result = await cli(args, dir);
+      const [message, hint, ...more] = lines(result.stderr);
+      expect([args, result.code, result.stdout, more]).toEqual([args, 2, "", []]);
+      expect(message).toBe(
+        `runtape: --where: cannot filter on ${JSON.stringify(key)}: no run has this ${what}`,
+      );
+      expect(hint).toStartWith("  hint: filter on run_id, name, status or a config path (");
+      expect(hint).toContain("lineage.params.fastPeriod");
+    }
+    expect(existsSync(join(dir, "compare.html"))).toBe(false);
+  });
+
   test("runs: the differing parameters and the metrics, sorted and filtered, as table, JSON and CSV", async () => {
     const table = await cli(["runs", "runs.db", "--sort", "-total_pnl"], dir);
     expect([table.code, table.stderr]).toEqual([0, ""]);
