@@ -14,8 +14,11 @@ import { newUuid } from "./events/clock.ts";
 import { type EventInput, findInvalidField, makeEvent } from "./events/schemas.ts";
 import type { Random } from "./sim/random.ts";
 
-/** Parameters of a strategy: `--param k=v` (numbers parsed) or the caller's. */
-export type StrategyParams = Readonly<Record<string, string | number | boolean>>;
+/**
+ * Parameters of a strategy: `--param k=v` (decimal numbers parsed, integers beyond 2^53 as exact
+ * bigints) or the caller's.
+ */
+export type StrategyParams = Readonly<Record<string, string | number | bigint | boolean>>;
 
 /** What a strategy gets. */
 export interface StrategyContext {

@@ -111,6 +111,13 @@ export function parseInteger(
   return n;
 }
 
+/**
+ * A number as people write one in decimal (`7`, `-1.5`, `2e-3`, surrounding spaces aside): not
+ * hexadecimal, binary or octal (`0x10`, which Number reads as 16), nor `Infinity`.
+ */
+export const isDecimal = (text: string): boolean =>
+  /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text.trim());
+
 /** A positive finite number. */
 export function parsePositive(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;

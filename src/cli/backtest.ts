@@ -6,7 +6,7 @@ import { type RerunOptions, rerun } from "../rerun.ts";
 import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts";
 import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
-import { onceEach, parseInteger, parseNames, parseTypes, repeated } from "./args.ts";
+import { isDecimal, onceEach, parseInteger, parseNames, parseTypes, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
@@ -33,7 +33,7 @@ export default defineCommand({
     param: repeatable({
       type: "string",
       valueHint: "K=V",
-      description: "A strategy parameter (repeatable; numbers are parsed)",
+      description: "A strategy parameter (repeatable; decimal numbers are parsed)",
     }),
     feed: {
       type: "string",
@@ -154,27 +154,41 @@ export default defineCommand({
   },
 });
 
-/** Every `--param k=v` (or `--param=k=v`): numbers as numbers, the rest as text. */
+/**
+ * Every `--param k=v` (or `--param=k=v`): decimal numbers as numbers, integers beyond 2^53 as
+ * exact bigints (as a config's are), the rest as text.
+ */
 function parseParams(rawArgs: readonly string[]): StrategyParams {
   const pairs = repeated(rawArgs, "param").map((value) => {
     const eq = value.indexOf("=");
     if (eq <= 0) throw new UsageError(`--param takes KEY=VALUE (got ${JSON.stringify(value)})`);
+    const key = value.slice(0, eq);
+    if (key.trim() === "") {
+      throw new UsageError(
+        `--param: a parameter's name cannot be blank (got ${JSON.stringify(value)})`,
+      );
+    }
     // Assigned to an object, __proto__ would set its prototype: the parameter would vanish unsaid.
-    if (value.slice(0, eq) === "__proto__") {
+    if (key === "__proto__") {
       throw new UsageError('"__proto__" cannot be a parameter\'s name');
     }
-    return [value.slice(0, eq), value.slice(eq + 1)] as const;
+    return [key, paramValue(key, value.slice(eq + 1))] as const;
   });
   onceEach(
     pairs.map(([key]) => key),
     "--param",
   );
-  return Object.fromEntries(
-    pairs.map(([key, text]) => {
-      const n = Number(text);
-      return [key, text.trim() !== "" && Number.isFinite(n) ? n : text];
-    }),
-  );
+  return Object.fromEntries(pairs);
+}
+
+function paramValue(key: string, text: string): StrategyParams[string] {
+  if (!isDecimal(text)) return text;
+  const n = Number(text);
+  if (/^\s*[+-]?\d+\s*$/.test(text) && !Number.isSafeInteger(n)) return BigInt(text.trim());
+  if (!Number.isFinite(n)) {
+    throw new UsageError(`--param ${key}: ${text.trim()} is beyond the range of a double`);
+  }
+  return n;
 }
 
 function parseBroker(args: Record<string, unknown>): Partial<BrokerParameters> {

@@ -73,6 +73,18 @@ describe("runtape backtest", () => {
     expect(configOf(id as string).lineage.params).toEqual({ fastPeriod: 6, signal: "x" });
   });
 
+  test("--param parses decimal numbers only, and keeps integers beyond 2^53 exact", async () => {
+    const here = tempDir();
+    const params = ["big=12345678901234567890", "hex=0x10", "bin=0b11", "inf=Infinity", "x=-1.5e3"];
+    const result = await backtest(["--bars", "5", ...params.flatMap((p) => ["--param", p])], here);
+    expect(result.code).toBe(0);
+    const id = lines(result.stdout)[0];
+    const config = storedRuns(join(here, "runs.db")).find((r) => r.run_id === id)?.config;
+    expect(config).toContain(
+      '"params":{"big":12345678901234567890,"hex":"0x10","bin":"0b11","inf":"Infinity","x":-1500}',
+    );
+  });
+
   test("without --feed: the demo feed, recorded into ./runs.db; broker flags in the config", async () => {
     const here = tempDir();
     const flags = ["--bars", "40", "--seed", "5", "--broker-commission", "0.02"];
@@ -98,6 +110,8 @@ describe("runtape backtest", () => {
   test("usage errors exit 2 and record nothing; a missing strategy exits 1 recording nothing, a throwing one its run failed", async () => {
     const usage: [string[], string][] = [
       [["--param", "fastPeriod"], "--param takes KEY=VALUE"],
+      [["--param", "  =1"], `--param: a parameter's name cannot be blank (got "  =1")`],
+      [["--param", "x=1e400"], "--param x: 1e400 is beyond the range of a double"],
       [["--compare"], "--compare needs --feed"],
       [["--run", "demo-1"], "--run needs --feed"],
       [["--broker-commission", "cheap"], "--broker-commission takes a number"],
