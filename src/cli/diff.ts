@@ -11,7 +11,7 @@ import { EVENT_TYPES, type Event, fieldsOf } from "../events/catalog.ts";
 import { readNdjsonFile } from "../ndjson.ts";
 import { resolveRunId } from "../runs.ts";
 import { isStoreUrl } from "../store/index.ts";
-import { checkInt64, parseInteger, parseList, parseTypes } from "./args.ts";
+import { checkInt64, isDecimal, parseInteger, parseList, parseTypes } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { int64Arg, out, printJson } from "./output.ts";
@@ -95,7 +95,10 @@ export default defineCommand({
       "run-b": given.run ?? given["run-b"],
     };
     const tolerance = args.tolerance === undefined ? undefined : Number(args.tolerance);
-    if (tolerance !== undefined && (args.tolerance?.trim() === "" || !(tolerance >= 0))) {
+    if (
+      tolerance !== undefined &&
+      (!isDecimal(args.tolerance as string) || !Number.isFinite(tolerance) || tolerance < 0)
+    ) {
       throw new UsageError(
         `--tolerance takes a number >= 0 (got ${JSON.stringify(args.tolerance)})`,
       );

@@ -160,6 +160,19 @@ describe("runtape usage", () => {
       ],
       [["record", "--input", "-", "--seed", "3"], "--seed applies to the demo, not to --input"],
       [["diff", "a.db", "b.db", "--tolerance", "x"], "--tolerance takes a number"],
+      // Number() reads these as Infinity and 16: refused in the CLI's words, not the library's.
+      [
+        ["diff", "a.db", "b.db", "--tolerance", "1e309"],
+        '--tolerance takes a number >= 0 (got "1e309")',
+      ],
+      [
+        ["diff", "a.db", "b.db", "--tolerance", "Infinity"],
+        '--tolerance takes a number >= 0 (got "Infinity")',
+      ],
+      [
+        ["diff", "a.db", "b.db", "--tolerance", "0x10"],
+        '--tolerance takes a number >= 0 (got "0x10")',
+      ],
       [["runs", "--where", "fast"], '--where takes KEY=VALUE (got "fast")'],
       [["runs", "--json", "--csv"], "--json and --csv exclude each other"],
       [["report", "--runs", "a,b", "--metric", "luck"], '--metric: unknown metric "luck"'],
