@@ -122,7 +122,7 @@ export const isDecimal = (text: string): boolean =>
 export function parsePositive(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n <= 0) {
+  if (!isDecimal(value) || !Number.isFinite(n) || n <= 0) {
     throw new UsageError(`${flag} takes a positive number (got ${JSON.stringify(value)})`);
   }
   return n;

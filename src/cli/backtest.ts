@@ -197,7 +197,7 @@ function parseBroker(args: Record<string, unknown>): Partial<BrokerParameters> {
     const text = args[flag] as string | undefined;
     if (text === undefined) continue;
     const n = Number(text);
-    if (text.trim() === "" || !Number.isFinite(n)) {
+    if (!isDecimal(text) || !Number.isFinite(n)) {
       throw new UsageError(`--${flag} takes a number (got ${JSON.stringify(text)})`);
     }
     broker[key] = n;

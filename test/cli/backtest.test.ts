@@ -115,6 +115,7 @@ describe("runtape backtest", () => {
       [["--compare"], "--compare needs --feed"],
       [["--run", "demo-1"], "--run needs --feed"],
       [["--broker-commission", "cheap"], "--broker-commission takes a number"],
+      [["--broker-commission", "0x10"], '--broker-commission takes a number (got "0x10")'],
       [["--broker-commission", "-1"], '--broker-commission takes a number ≥ 0 (got "-1")'],
       [["--broker-participation", "2"], "--broker-participation takes a number > 0 and ≤ 1"],
       [["--broker-expiry-bars", "1.5"], "--broker-expiry-bars takes a whole number ≥ 1"],

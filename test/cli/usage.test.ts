@@ -100,6 +100,7 @@ describe("runtape usage", () => {
       [["replay", "--format=xml"], '--format takes one of ndjson, pretty (got "xml")'],
       [["inspect", "--json", "--int64", "big"], '--int64 takes one of number, string (got "big")'],
       [["replay", "--speed", "0"], "--speed takes a positive number"],
+      [["replay", "--speed", "0x10"], '--speed takes a positive number (got "0x10")'],
       [["replay", "--threads", "3"], '--threads takes one of 1, 2 (got "3")'],
       [["replay", "--threads", "1", "--speed", "2"], "--threads applies to NDJSON on stdout"],
       [["replay", "--threads", "2", "--into", "b.db"], "--threads applies to NDJSON on stdout"],
