@@ -48,8 +48,18 @@ export class Progress {
 
   /** Clears the bar and logs `summary` with the elapsed time and rate. */
   finish(summary: string, done: number): void {
-    if (this.#drawn) process.stderr.write("\r\u001b[2K");
+    this.#clear();
     const seconds = (performance.now() - this.#started) / 1000;
     logger.success(`${printable(summary)} in ${seconds.toFixed(2)} s (${rate(done, seconds)})`);
+  }
+
+  /** Clears the bar and logs `summary` as a failure: what was cancelled did not succeed. */
+  cancel(summary: string): void {
+    this.#clear();
+    logger.fail(printable(summary));
+  }
+
+  #clear(): void {
+    if (this.#drawn) process.stderr.write("\r\u001b[2K");
   }
 }

@@ -118,10 +118,7 @@ export default defineCommand({
       abort.abort();
       if (recorder !== undefined) {
         const { runId, events } = recorder.summary;
-        progress.finish(
-          `${signal}: run ${runId} cancelled with ${counted(events, "event")}`,
-          events,
-        );
+        progress.cancel(`${signal}: run ${runId} cancelled with ${counted(events, "event")}`);
         out(`${runId}\n`);
       }
       process.exit(code);

@@ -238,10 +238,7 @@ async function replayInto(
     abort.abort(); // closes the copy `cancelled` at once
     if (recorder !== undefined) {
       const { runId, events } = recorder.summary;
-      progress.finish(
-        `${signal}: copy of ${runId} cancelled with ${counted(events, "event")}`,
-        events,
-      );
+      progress.cancel(`${signal}: copy of ${runId} cancelled with ${counted(events, "event")}`);
     }
     process.exit(code);
   });

@@ -84,9 +84,11 @@ describe.each(SPAWNED)("runtape's output via %s", (via) => {
   test("Ctrl-C during `record --input -` flushes what was received, marks the run cancelled and exits 130", async () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
+    // Without bun test's NODE_ENV=test, under which consola writes "[fail]" for the user's "✖".
     const proc = await spawnRuntape(["record", "runs.db", "--input", "-", "--run-id", "stopped"], {
       via,
       cwd: dir,
+      env: { NODE_ENV: undefined },
     });
     // Two batches, each waited for until stored: stdin stays open, more could come.
     const written = ndjson.slice(0, 150);
@@ -103,9 +105,7 @@ describe.each(SPAWNED)("runtape's output via %s", (via) => {
       new Response(proc.stderr).text(),
     ]);
     expect([code, stdout]).toEqual([130, "stopped\n"]);
-    expect(lines(stderr)).toEqual([
-      expect.stringContaining("SIGINT: run stopped cancelled with 150 events"),
-    ]);
+    expect(lines(stderr)).toEqual(["✖ SIGINT: run stopped cancelled with 150 events"]);
     expect(storedRuns(path)).toMatchObject([{ run_id: "stopped", status: "cancelled" }]);
     expect(storedRuns(path)[0]?.ts_end).not.toBeNull();
     const replayed = await runtape(["replay"], { via, cwd: dir });

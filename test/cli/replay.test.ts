@@ -2,10 +2,19 @@ import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
+import { counted } from "../../src/format.ts";
 import { decodeEvent, type Event, encodeEvent, Recorder, replay } from "../../src/index.ts";
 import { bulkRun, sampleEvents, sampleOf, tempDir } from "../helpers.ts";
 import { command, runtape, SPAWNED, spawnRuntape } from "./run.ts";
-import { databaseBytes, expectCollections, iso, lines, storedRuns } from "./support.ts";
+import {
+  databaseBytes,
+  expectCollections,
+  iso,
+  lines,
+  storedEvents,
+  storedRuns,
+  until,
+} from "./support.ts";
 
 // One demo run (all 13 types, 3 symbols), replayed by every test; replay only reads it.
 const dir = tempDir();
@@ -238,4 +247,28 @@ test("replay --into asks for a full collection per batch stored, as record does"
   await expectCollections(join(here, "copy.db"), () =>
     runtape(["replay", "big.db", "--into", "copy.db"], { cwd: here }),
   );
+});
+
+test("Ctrl-C during replay --into: the copy is cancelled with what it holds, one failure line, exit 130", async () => {
+  const target = join(tempDir(), "copy.db");
+  // Paced as recorded, a minute between bar times: the copy is still running when the signal comes.
+  // Without bun test's NODE_ENV=test, under which consola writes "[fail]" for the user's "✖".
+  const proc = await spawnRuntape(["replay", "runs.db", "--into", target, "--speed", "1"], {
+    cwd: dir,
+    env: { NODE_ENV: undefined },
+  });
+  await until(() => storedEvents(target, runId) > 0, "the copy's first events");
+  proc.kill("SIGINT");
+  const [code, stdout, stderr] = await Promise.all([
+    proc.exited,
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+  ]);
+  const copied = storedEvents(target, runId);
+  expect([code, stdout, lines(stderr)]).toEqual([
+    130,
+    "",
+    [`✖ SIGINT: copy of ${runId} cancelled with ${counted(copied, "event")}`],
+  ]);
+  expect(storedRuns(target)).toMatchObject([{ run_id: runId, status: "cancelled" }]);
 });
