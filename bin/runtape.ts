@@ -1,9 +1,13 @@
 #!/usr/bin/env bun
 import { main, reportStalled, reportUncaught } from "../src/cli/main.ts";
 
-// What runs unawaited (a strategy's timer, a promise it dropped) ends with one line too.
-process.on("uncaughtException", reportUncaught);
-process.on("unhandledRejection", reportUncaught);
+// What runs unawaited (a strategy's timer, a promise it dropped) ends with one line too, unless
+// another listener takes the error: a backtest's, which fails its run with it.
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (error: unknown) => {
+    if (process.listenerCount(event) === 1) reportUncaught(error);
+  });
+}
 
 let finished = false;
 process.once("beforeExit", () => {

@@ -62,6 +62,8 @@ export interface RerunOptions {
   collectGarbage?: boolean;
   /** Called once the new run is registered, as `recordRun`'s `onStart`. */
   onStart?: RunOptions["onStart"];
+  /** Aborting stops the feed and ends the new run `cancelled` at once, as `recordRun`'s `signal`. */
+  signal?: AbortSignal;
 }
 
 /** The new run: a {@link RunRef} for diff, replay and golden checks, with its summary and parent. */
@@ -120,6 +122,7 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
         thread: options.thread,
         collectGarbage: options.collectGarbage,
         onStart: options.onStart,
+        signal: options.signal,
         config: { mode: "backtest", seed, broker, feed: feedConfig, lineage },
         metadata: { lineage },
         failureMetadata: (error) => ({
@@ -132,32 +135,41 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
         const streams = simStreams(seed);
         // The broker subscribes first: an order fills on the bars after the one it was placed on.
         const simulated = new SimulatedBroker(bus, streams.broker, broker);
+        const watch = watchStrategy(file ?? "(function)", options.signal);
         const { ctx, detach } = strategyContext(bus, {
           random: streams.strategy,
           params: options.params,
           log: options.log,
           file: file ?? undefined,
+          onRejected: watch.fail,
         });
         try {
           try {
-            await strategy(ctx);
+            // Raced: a strategy that never finishes starting is still stopped by a failure or abort.
+            await Promise.race([strategy(ctx), watch.stopped]);
           } catch (error) {
-            if (error instanceof StrategyError) throw error;
+            if (error instanceof StrategyError || options.signal?.aborted) throw error;
             throw new StrategyError(
               file ?? "(function)",
               `threw while starting: ${message(error)}`,
             );
           }
           if (source === undefined || parent === null) {
-            for (const _ of publishBars(bus, streams.market, demo));
+            for (const done of publishBars(bus, streams.market, demo)) {
+              if (done % 64 === 0) await watch.pause();
+            }
           } else {
             for await (const chunk of source.chunks({ run: parent.run, types })) {
               for (const event of chunk) bus.publish(event);
+              await watch.pause();
             }
           }
+          // The last events' async handlers settle, and the timers due fire, before the run closes.
+          await watch.pause(true);
         } catch (error) {
           throw strategyErrorIn(error) ?? error;
         } finally {
+          watch.release();
           detach();
           simulated.detach();
         }
@@ -167,6 +179,58 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
   } finally {
     await source?.close();
   }
+}
+
+/**
+ * What stops a strategy's run early: `signal`'s abort, or its first failure that no call returns
+ * (an async handler's rejection, given to `fail`; a timer's throw or a dropped promise's
+ * rejection, from the process's listeners, held until `release`). `pause` lets them (and signals)
+ * in, then throws the first; `stopped` rejects with it.
+ */
+function watchStrategy(file: string, signal: AbortSignal | undefined) {
+  let failure: { error: unknown } | undefined;
+  let reject: (error: unknown) => void = () => {};
+  const stopped = new Promise<never>((_, r) => {
+    reject = r;
+  });
+  // Once the strategy has started nothing races it: pause() reports the failure instead.
+  stopped.catch(() => {});
+  let released = false;
+  const fail = (error: unknown) => {
+    // A handler's rejection after the run has ended goes on unhandled, as any error left behind.
+    if (released) throw error;
+    if (failure !== undefined) return;
+    failure = { error };
+    reject(error);
+  };
+  const uncaught = (error: unknown) =>
+    fail(
+      new StrategyError(
+        file,
+        `an error nothing awaited (a timer's, a dropped promise's): ${message(error)}`,
+        undefined,
+        { cause: error },
+      ),
+    );
+  const aborted = () => fail(signal?.reason);
+  process.on("uncaughtException", uncaught);
+  process.on("unhandledRejection", uncaught);
+  signal?.addEventListener("abort", aborted, { once: true });
+  return {
+    stopped,
+    fail,
+    /** With `timers`, also until the timers due by now have fired (setTimeout's 1 ms: once a run). */
+    async pause(timers = false): Promise<void> {
+      await new Promise((resolve) => (timers ? setTimeout(resolve, 0) : setImmediate(resolve)));
+      if (failure !== undefined) throw failure.error;
+    },
+    release(): void {
+      released = true;
+      process.off("uncaughtException", uncaught);
+      process.off("unhandledRejection", uncaught);
+      signal?.removeEventListener("abort", aborted);
+    },
+  };
 }
 
 const message = (error: unknown) =>

@@ -92,12 +92,18 @@ export interface ContextOptions {
   log?: (message: string) => void;
   /** Names the strategy in the error raised when one of its handlers throws. */
   file?: string;
+  /**
+   * Receives the StrategyError (naming the file and event) of a handler whose promise rejects:
+   * the bus delivers on without waiting for it. Without it, the rejection goes unhandled.
+   */
+  onRejected?: (error: StrategyError) => void;
 }
 
 /**
  * The context of a strategy on `bus`. Its clock follows the events delivered from now on, and its
- * bus reports a throwing handler of the strategy as a StrategyError naming the file and event.
- * Returns the context and `detach`, which takes the strategy (and the clock) off the bus.
+ * bus reports a throwing handler of the strategy (or, to `onRejected`, one whose promise rejects)
+ * as a StrategyError naming the file and event. Returns the context and `detach`, which takes the
+ * strategy (and the clock) off the bus.
  */
 export function strategyContext(
   bus: EventBus,
@@ -108,23 +114,39 @@ export function strategyContext(
     now = event.ts_event_ns;
   });
   const file = options.file ?? "(function)";
+  const failure = (error: unknown, event: Event) =>
+    new StrategyError(file, firstLine(error), symbolOf(event), { cause: error });
   const onError = (error: unknown, event: Event) => {
-    throw new StrategyError(file, firstLine(error), symbolOf(event), { cause: error });
+    throw failure(error, event);
   };
+  const { onRejected } = options;
+  // Not a function: left as it is for the bus to refuse.
+  const settled = (handler: (event: Event) => unknown) =>
+    onRejected === undefined || typeof handler !== "function"
+      ? handler
+      : (event: Event) => {
+          const result = handler(event);
+          if (result instanceof Promise) {
+            result.catch((error: unknown) => onRejected(failure(error, event)));
+          }
+        };
   const subscriptions: (() => void)[] = [detachClock];
   // The strategy's own subscriptions: their errors name the strategy, and detach ends them all.
   const strategyBus = new Proxy(bus, {
     get(target, property) {
       if (property === "subscribe") {
         return (types: EventType, handler: (event: Event) => void, subscribe = {}) => {
-          const unsubscribe = target.subscribe(types, handler, { onError, ...subscribe });
+          const unsubscribe = target.subscribe(types, settled(handler), {
+            onError,
+            ...subscribe,
+          });
           subscriptions.push(unsubscribe);
           return unsubscribe;
         };
       }
       if (property === "subscribeAll") {
         return (handler: (event: Event) => void, subscribe = {}) => {
-          const unsubscribe = target.subscribeAll(handler, { onError, ...subscribe });
+          const unsubscribe = target.subscribeAll(settled(handler), { onError, ...subscribe });
           subscriptions.push(unsubscribe);
           return unsubscribe;
         };

@@ -14,6 +14,7 @@ import {
   listRuns,
   MARKET_TYPES,
   openRunsDb,
+  RunCancelledError,
   RunNotFoundError,
   recordNdjson,
   recordRun,
@@ -200,6 +201,24 @@ describe("rerun", () => {
     expect(new Set(first).size).toBe(first.length);
   });
 
+  test("aborting its signal stops the feed: the run ends cancelled with the events recorded so far", async () => {
+    const abort = new AbortController();
+    const into = join(tempDir(), "out.db");
+    let bars = 0;
+    const strategy: Strategy = (ctx) => {
+      ctx.bus.subscribe("BarReceived", () => {
+        if (++bars === 5) abort.abort();
+      });
+    };
+    const demo = { bars: 10_000, symbols: ["AAPL"] };
+    const options = { demo, strategy, into, runId: "stopped", signal: abort.signal };
+    const error = await rerun(options).catch((e) => e);
+    expect(error).toBeInstanceOf(RunCancelledError);
+    expect(stored(into, "stopped").status).toBe("cancelled");
+    expect(bars).toBeLessThan(demo.bars);
+    expect([...replay(into, { run: "stopped" })].length).toBe(error.summary.events);
+  });
+
   const unloadable: [string, string | null, RegExp][] = [
     ["missing.ts", null, /^strategy \S+missing\.ts: no such file$/],
     ["nofactory.ts", "export const x = 1;", /: the default export must be a factory/],
@@ -243,6 +262,11 @@ describe("rerun", () => {
         "eventthrow.ts",
         'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", (bar) => { if (++n === 7) throw new Error("no price for " + bar.symbol); }); };',
         /^strategy \S+eventthrow\.ts on BarReceived AAPL at ts_event_ns 1709562780000000000: no price for AAPL$/,
+      ],
+      [
+        "asyncthrow.ts",
+        'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", async () => { await null; if (++n === 7) throw new Error("late price"); }); };',
+        /^strategy \S+asyncthrow\.ts on BarReceived AAPL at ts_event_ns 1709562780000000000: late price$/,
       ],
       [
         "badevent.ts",

@@ -2,14 +2,17 @@ import { defineCommand } from "citty";
 import { compareDecisions, formatComparison } from "../compare.ts";
 import { RuntapeError } from "../errors.ts";
 import { counted } from "../format.ts";
+import type { Recorder } from "../recorder.ts";
 import { type RerunOptions, rerun } from "../rerun.ts";
 import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts";
 import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
+import { printable } from "../text.ts";
 import { isDecimal, onceEach, parseInteger, parseNames, parseTypes, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
+import { onTermination } from "./signals.ts";
 import { commonArgs, repeatable, UsageError } from "./usage.ts";
 
 /** The broker's options: flag -> parameter. */
@@ -93,6 +96,7 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
+    if (args.strategy === "") throw new UsageError("--strategy needs a file");
     const feed = args.feed;
     if (feed === undefined) {
       for (const flag of ["run", "types", "compare"] as const) {
@@ -108,7 +112,8 @@ export default defineCommand({
     const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? "./runs.db" : feed);
     checkTargetArg(into);
     const runId = args["run-id"] ?? Bun.randomUUIDv7();
-    let started = false;
+    const abort = new AbortController();
+    let recorder: Recorder | undefined;
     const options: RerunOptions = {
       strategy: args.strategy,
       params: parseParams(rawArgs),
@@ -130,18 +135,34 @@ export default defineCommand({
       // As `record` does. A strategy whose heap is slow to collect has collections skipped
       // (see the Recorder's collectGarbage), so they cost it at most about a tenth of its time.
       collectGarbage: true,
-      onStart: () => {
-        started = true;
+      signal: abort.signal,
+      onStart: (started) => {
+        recorder = started;
       },
     };
+    const release = onTermination((signal, code) => {
+      abort.abort(); // closes the run `cancelled` at once: the strategy may be awaiting anything
+      if (recorder === undefined) {
+        logger.fail(`${signal}: backtest cancelled before its run began`);
+      } else {
+        const { runId, events } = recorder.summary;
+        logger.fail(
+          `${signal}: backtest run ${printable(runId)} cancelled with ${counted(events, "event")}`,
+        );
+        out(`${runId}\n`);
+      }
+      process.exit(code);
+    });
     let result: Awaited<ReturnType<typeof rerun>>;
     try {
       result = await rerun(options);
     } catch (error) {
-      if (error instanceof RuntapeError && error.code === "STRATEGY" && started) {
+      if (error instanceof RuntapeError && error.code === "STRATEGY" && recorder !== undefined) {
         throw new RuntapeError(`${error.message} (run ${runId} is marked failed)`, error.code);
       }
       throw error;
+    } finally {
+      release();
     }
     logger.success(
       `backtest run ${result.run}: ${counted(result.summary.events, "event")} into ${into}`,

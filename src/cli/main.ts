@@ -40,8 +40,9 @@ async function warnOfOpenRuns(): Promise<void> {
 }
 
 /**
- * Ends the process, as a failure in one line, on an error nothing awaited: a strategy's timer
- * that throws, a promise it dropped. Open runs are flushed at exit and stay `running`.
+ * Ends the process, as a failure in one line, on an error nothing awaited that no run takes (a
+ * backtest's takes its strategy's): a timer that throws after the run, a promise dropped then.
+ * Open runs are flushed at exit and stay `running`.
  */
 export async function reportUncaught(error: unknown): Promise<void> {
   const { redactUrls } = await import("../store/url.ts");

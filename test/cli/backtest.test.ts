@@ -1,10 +1,18 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { counted } from "../../src/format.ts";
 import { tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { binary, runtape } from "./run.ts";
-import { databaseBytes, expectCollections, lines, storedRuns } from "./support.ts";
+import { binary, runtape, spawnRuntape } from "./run.ts";
+import {
+  databaseBytes,
+  expectCollections,
+  lines,
+  storedEvents,
+  storedRuns,
+  until,
+} from "./support.ts";
 
 const DEMO_STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
 const RECORD = [
@@ -132,6 +140,8 @@ describe("runtape backtest", () => {
       ]);
     }
     expect((await cli(["backtest"], dir)).code).toBe(2);
+    const empty = await cli(["backtest", "--strategy", ""], dir);
+    expect([empty.code, lines(empty.stderr)]).toEqual([2, ["runtape: --strategy needs a file"]]);
     expect(storedRuns(join(dir, "runs.db")).length).toBe(before);
 
     const bytes = databaseBytes(join(dir, "runs.db"));
@@ -254,29 +264,41 @@ describe("runtape backtest", () => {
   });
 });
 
-test("a strategy's error that nothing awaits, or a strategy that never returns: one line, exit 1", async () => {
+test("a strategy's error that nothing awaits fails its run: one line naming the strategy, exit 1; one that never returns stays open", async () => {
   const here = tempDir();
   const strategies = {
     "timer.ts":
       'export default (ctx) => { setTimeout(() => { throw new Error("timer boom"); }, 0); };',
     "dropped.ts":
       'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", () => { if (++n === 3) Promise.reject(new Error("dropped")); }); };',
+    "factory.ts": 'export default () => { Promise.reject(new Error("in the factory")); };',
+    "async.ts":
+      'export default (ctx) => { ctx.bus.subscribe("BarReceived", async () => { throw new Error("boom"); }); };',
     "never.ts": "export default async () => { await new Promise(() => {}); };",
   };
   for (const [name, source] of Object.entries(strategies)) writeFileSync(join(here, name), source);
-  // Through the binary: bin/runtape.ts is what catches them, as a user's process would.
+  // Through the binary: bin/runtape.ts listens for them too, as a user's process would.
   const run = (name: string) =>
     runtape(["backtest", "--strategy", name, "--bars", "20", "--into", `${name}.db`], {
       via: "binary",
       cwd: here,
     });
-  for (const [name, message] of [
-    ["timer.ts", "runtape: an error nothing awaited (a timer's, a dropped promise's): timer boom"],
-    ["dropped.ts", "runtape: an error nothing awaited (a timer's, a dropped promise's): dropped"],
+  const unawaited = "an error nothing awaited (a timer's, a dropped promise's)";
+  for (const [name, error] of [
+    ["timer.ts", `strategy timer.ts: ${unawaited}: timer boom`],
+    ["dropped.ts", `strategy dropped.ts: ${unawaited}: dropped`],
+    ["factory.ts", `strategy factory.ts: ${unawaited}: in the factory`],
+    ["async.ts", "strategy async.ts on BarReceived AAPL at ts_event_ns 1709562600000000000: boom"],
   ] as const) {
     const result = await run(name);
-    expect([name, result.code, lines(result.stderr).at(-1)]).toEqual([name, 1, message]);
-    expect(result.stderr).not.toMatch(/^\s+at /m);
+    const [stored] = storedRuns(join(here, `${name}.db`));
+    expect([name, result.code, result.stdout, lines(result.stderr)]).toEqual([
+      name,
+      1,
+      "",
+      [`runtape: ${error} (run ${stored?.run_id} is marked failed)`],
+    ]);
+    expect([stored?.status, JSON.parse(stored?.metadata ?? "{}").error]).toEqual(["failed", error]);
   }
   const never = await run("never.ts");
   expect([never.code, never.stderr]).toEqual([1, expect.stringContaining("still open")]);
@@ -312,3 +334,63 @@ test("a strategy that leaves an interval running, or a module that never loads: 
   ]);
   expect(existsSync(join(here, "tla.ts.db"))).toBe(false);
 }, 30_000); // builds the binary when no test before did: a guard, not a timing claim
+describe.each([
+  ["SIGHUP", 129],
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const)("%s during backtest", (signal, code) => {
+  /** Sends `signal` once the run `runId` in `cwd`/bt.db is `ready`; its exit code and output. */
+  async function interrupt(args: string[], cwd: string, ready: (db: string) => boolean) {
+    // Without bun test's NODE_ENV=test, under which consola writes "[fail]" for the user's "✖".
+    const env = { NODE_ENV: undefined };
+    const proc = await spawnRuntape(["backtest", ...args, "--into", "bt.db"], { cwd, env });
+    await until(() => ready(join(cwd, "bt.db")), "the run to begin");
+    proc.kill(signal);
+    const [exit, stdout, stderr] = await Promise.all([
+      proc.exited,
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
+    return { exit, stdout, stderr: lines(stderr) };
+  }
+  const exists = (db: string) => {
+    try {
+      return storedRuns(db).length > 0;
+    } catch {
+      return false; // the file or its tables not made yet
+    }
+  };
+
+  test(`while the strategy runs: the run is cancelled with the events stored so far, one line, exit ${code}`, async () => {
+    const here = tempDir();
+    const args = ["--strategy", DEMO_STRATEGY, "--bars", "1000000", "--run-id", "long"];
+    const stopped = await interrupt(args, here, (db) => exists(db) && storedEvents(db, "long") > 0);
+    const events = storedEvents(join(here, "bt.db"), "long");
+    expect(stopped).toEqual({
+      exit: code,
+      stdout: "long\n",
+      stderr: [`✖ ${signal}: backtest run long cancelled with ${counted(events, "event")}`],
+    });
+    expect(storedRuns(join(here, "bt.db"))).toMatchObject([
+      { run_id: "long", status: "cancelled" },
+    ]);
+  });
+
+  test(`while the strategy is starting: the run is cancelled, one line, exit ${code}`, async () => {
+    const here = tempDir();
+    const slow = join(here, "slow.ts");
+    writeFileSync(
+      slow,
+      "export default () => new Promise(() => { setInterval(() => {}, 1000); });",
+    );
+    const stopped = await interrupt(["--strategy", slow, "--run-id", "slow"], here, exists);
+    expect(stopped).toEqual({
+      exit: code,
+      stdout: "slow\n",
+      stderr: [`✖ ${signal}: backtest run slow cancelled with 0 events`],
+    });
+    expect(storedRuns(join(here, "bt.db"))).toMatchObject([
+      { run_id: "slow", status: "cancelled" },
+    ]);
+  });
+});
