@@ -44,8 +44,10 @@ async function warnOfOpenRuns(): Promise<void> {
  * backtest's takes its strategy's): a timer that throws after the run, a promise dropped then.
  * Open runs are flushed at exit and stay `running`.
  */
-export async function reportUncaught(error: unknown): Promise<void> {
-  const { redactUrls } = await import("../store/url.ts");
+export function reportUncaught(error: unknown): void {
+  // Loaded now, not at start-up (it costs `--help`), and synchronously: Bun ends a process that
+  // has nothing left to do while an import is still pending, and the error would go unsaid.
+  const { redactUrls } = require("../store/url.ts") as typeof import("../store/url.ts");
   const text = (error instanceof Error ? error.message : String(error)).split("\n")[0];
   const what = `an error nothing awaited (a timer's, a dropped promise's): ${text}`;
   const typed =

@@ -394,3 +394,19 @@ describe.each([
     ]);
   });
 });
+
+test("an error nothing awaits that comes after the run has ended is still one line and exit 1", async () => {
+  const here = tempDir();
+  writeFileSync(
+    join(here, "late.ts"),
+    'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", () => { if (++n === 1) setTimeout(() => Promise.reject(new Error("late")), 300); }); };',
+  );
+  const result = await runtape(
+    ["backtest", "--strategy", "late.ts", "--bars", "5", "--into", "late.db", "--run-id", "late"],
+    { via: "binary", cwd: here },
+  );
+  expect([result.code, lines(result.stderr).at(-1)]).toEqual([
+    1,
+    "runtape: an error nothing awaited (a timer's, a dropped promise's): late",
+  ]);
+}, 30_000); // builds the binary when no test before did: a guard, not a timing claim
