@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import type { RunsDb } from "./db.ts";
-import { RuntapeError, StrategyError } from "./errors.ts";
+import { describeValue, RuntapeError, StrategyError } from "./errors.ts";
 import type { EventType } from "./events/catalog.ts";
 import { type RunOptions, recordRun } from "./record.ts";
 import type { RecordingSummary } from "./recorder.ts";
@@ -144,14 +144,23 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
           onRejected: watch.fail,
         });
         try {
+          let returned: unknown;
           try {
             // Raced: a strategy that never finishes starting is still stopped by a failure or abort.
-            await Promise.race([strategy(ctx), watch.stopped]);
+            returned = await Promise.race([strategy(ctx), watch.stopped]);
           } catch (error) {
             if (error instanceof StrategyError || options.signal?.aborted) throw error;
             throw new StrategyError(
               file ?? "(function)",
               `threw while starting: ${message(error)}`,
+            );
+          }
+          // Handlers returned as an object, a generator whose body never ran: a module written
+          // for another framework, which would record a run of bars and not one decision.
+          if (returned !== undefined) {
+            throw new StrategyError(
+              file ?? "(function)",
+              `its factory returned ${returnedValue(returned)}: a factory subscribes to ctx.bus and returns nothing (or a promise of nothing)`,
             );
           }
           if (source === undefined || parent === null) {
@@ -274,6 +283,17 @@ async function feedRun(
     return runId;
   }
   throw new RuntapeError(`run ${runId} has no BarReceived events to replay`, "EMPTY_FEED");
+}
+
+/** What a factory returned, in words: functions and generators say nothing as JSON. */
+function returnedValue(value: unknown): string {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) {
+    return describeValue(value);
+  }
+  const tag = Object.prototype.toString.call(value).slice(8, -1);
+  if (tag !== "Object") return `a ${tag}`;
+  const keys = Object.keys(value);
+  return keys.length === 0 ? "an empty object" : `an object of ${keys.join(", ")}`;
 }
 
 /** The seed a recorded run's config names, as the demo and re-runs record it. */

@@ -219,6 +219,27 @@ describe("rerun", () => {
     expect([...replay(into, { run: "stopped" })].length).toBe(error.summary.events);
   });
 
+  test("a factory that returns something (handlers, a generator, a value) fails its run, saying what it returned", async () => {
+    const into = join(tempDir(), "out.db");
+    for (const [runId, strategy, what] of [
+      ["handlers", () => ({ BarReceived() {} }), "an object of BarReceived"],
+      ["generator", function* () {}, "a Generator"],
+      ["number", async () => 42, "42"],
+    ] as const) {
+      const error = await rerun({
+        demo: DEMO_FEED,
+        strategy: strategy as unknown as Strategy,
+        into,
+        runId,
+      }).catch((e) => e);
+      expect([error?.constructor.name, error?.message]).toEqual([
+        "StrategyError",
+        `strategy (function): its factory returned ${what}: a factory subscribes to ctx.bus and returns nothing (or a promise of nothing)`,
+      ]);
+      expect(stored(into, runId).status).toBe("failed");
+    }
+  });
+
   const unloadable: [string, string | null, RegExp][] = [
     ["missing.ts", null, /^strategy \S+missing\.ts: no such file$/],
     ["nofactory.ts", "export const x = 1;", /: the default export must be a factory/],
