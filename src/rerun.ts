@@ -156,11 +156,12 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
             );
           }
           // Handlers returned as an object, a generator whose body never ran: a module written
-          // for another framework, which would record a run of bars and not one decision.
-          if (returned !== undefined) {
+          // for another framework, which would record a run of bars and not one decision. A
+          // function is what `(ctx) => ctx.bus.subscribe(…)` returns: the unsubscribe, fine.
+          if (returned !== undefined && typeof returned !== "function") {
             throw new StrategyError(
               file ?? "(function)",
-              `its factory returned ${returnedValue(returned)}: a factory subscribes to ctx.bus and returns nothing (or a promise of nothing)`,
+              `its factory returned ${returnedValue(returned)}: a factory subscribes to ctx.bus and returns nothing (or what subscribe returns)`,
             );
           }
           if (source === undefined || parent === null) {
@@ -287,7 +288,7 @@ async function feedRun(
 
 /** What a factory returned, in words: functions and generators say nothing as JSON. */
 function returnedValue(value: unknown): string {
-  if ((typeof value !== "object" && typeof value !== "function") || value === null) {
+  if (typeof value !== "object" || value === null) {
     return describeValue(value);
   }
   const tag = Object.prototype.toString.call(value).slice(8, -1);

@@ -234,7 +234,7 @@ describe("rerun", () => {
       }).catch((e) => e);
       expect([error?.constructor.name, error?.message]).toEqual([
         "StrategyError",
-        `strategy (function): its factory returned ${what}: a factory subscribes to ctx.bus and returns nothing (or a promise of nothing)`,
+        `strategy (function): its factory returned ${what}: a factory subscribes to ctx.bus and returns nothing (or what subscribe returns)`,
       ]);
       expect(stored(into, runId).status).toBe("failed");
     }
