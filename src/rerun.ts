@@ -9,7 +9,7 @@ import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import type { RunsDb } from "./db.ts";
 import { describeValue, RuntapeError, StrategyError } from "./errors.ts";
-import type { EventType } from "./events/catalog.ts";
+import { defaultCatalog, type EventType } from "./events/catalog.ts";
 import { type RunOptions, recordRun } from "./record.ts";
 import type { RecordingSummary } from "./recorder.ts";
 import { type BrokerParameters, brokerParameters, SimulatedBroker } from "./sim/broker.ts";
@@ -273,6 +273,15 @@ async function feedRun(
     runId = completed.run_id;
   } else {
     runId = await source.resolveRunId(run);
+  }
+  // Orders and the broker's answers are the backtest's own to make: replayed besides, each order
+  // id would be there twice, the recorded and the strategy's, for one simulated broker.
+  const decision = types.find((type) => defaultCatalog.role(type)?.kind !== "market");
+  if (decision !== undefined) {
+    throw new RuntapeError(
+      `a backtest replays market data, not ${decision}: its strategy and broker make those anew`,
+      "INVALID_OPTION",
+    );
   }
   if (!types.includes("BarReceived")) {
     throw new RuntapeError(

@@ -240,6 +240,33 @@ describe("rerun", () => {
     }
   });
 
+  test("a feed of orders or the broker's answers is refused: the backtest makes those anew", async () => {
+    const feed = await feedToRead();
+    const into = join(tempDir(), "out.db");
+    for (const types of [
+      ["BarReceived", "OrderSubmissionRequest"],
+      ["BarReceived", "FillEvent"],
+    ] as const) {
+      const error = await rerun({
+        feed: { ...feed, types },
+        strategy: DEMO_STRATEGY,
+        into,
+      }).catch((e) => e);
+      expect([error?.code, error?.message]).toEqual([
+        "INVALID_OPTION",
+        `a backtest replays market data, not ${types[1]}: its strategy and broker make those anew`,
+      ]);
+    }
+    expect(existsSync(into)).toBe(false);
+    // Market data of every kind is a feed.
+    const processed = await rerun({
+      feed: { ...feed, types: ["BarReceived", "BarProcessed"] },
+      strategy: DEMO_STRATEGY,
+      into,
+    });
+    expect(processed.summary.status).toBe("completed");
+  });
+
   const unloadable: [string, string | null, RegExp][] = [
     ["missing.ts", null, /^strategy \S+missing\.ts: no such file$/],
     ["nofactory.ts", "export const x = 1;", /: the default export must be a factory/],
