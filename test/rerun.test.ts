@@ -382,8 +382,8 @@ describe("rerun", () => {
       [{ db: feed.db }, "run fills has no BarReceived events to replay"],
       [{ db: feed.db, run: "fills" }, "run fills has no BarReceived events to replay"],
       [
-        { db: feed.db, run: "demo", types: ["FillEvent"] },
-        "run demo has no BarReceived events to replay (the types replayed: FillEvent)",
+        { db: feed.db, run: "demo", types: ["BarProcessed"] },
+        "run demo has no BarReceived events to replay (the types replayed: BarProcessed)",
       ],
     ];
     for (const [ref, message] of refused) {

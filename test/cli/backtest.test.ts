@@ -202,11 +202,13 @@ describe("runtape backtest", () => {
     const here = tempDir();
     expect((await cli(RECORD, here)).code).toBe(0);
     const bytes = databaseBytes(join(here, "runs.db"));
-    const refused = await backtest(["--feed", "runs.db", "--types", "FillEvent"], here);
+    const refused = await backtest(["--feed", "runs.db", "--types", "BarProcessed"], here);
     expect([refused.code, refused.stdout, lines(refused.stderr)]).toEqual([
       1,
       "",
-      ["runtape: run demo-1 has no BarReceived events to replay (the types replayed: FillEvent)"],
+      [
+        "runtape: run demo-1 has no BarReceived events to replay (the types replayed: BarProcessed)",
+      ],
     ]);
     expect(databaseBytes(join(here, "runs.db"))).toEqual(bytes);
   });
