@@ -253,6 +253,21 @@ export class NdjsonError extends RuntapeError {
 }
 
 /** A short, printable rendering of a bad value for an error message. */
+/**
+ * The first line of what was thrown, for a one-line message: an Error's message, a string as it
+ * is, anything else (a strategy may throw `{ message: 5 }`) as {@link describeValue} shows it,
+ * where `String()` said "[object Object]".
+ */
+export function firstLineOf(thrown: unknown): string {
+  const text =
+    thrown instanceof Error
+      ? thrown.message
+      : typeof thrown === "string"
+        ? thrown
+        : describeValue(thrown);
+  return text.split("\n")[0] ?? "";
+}
+
 export function describeValue(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "number") return String(value);
@@ -279,8 +294,7 @@ export class RunNotClosedError extends RuntapeError {
     readonly error: unknown,
     readonly closeError: unknown,
   ) {
-    const line = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
-    const [first, second] = [line(error), line(closeError)];
+    const [first, second] = [firstLineOf(error), firstLineOf(closeError)];
     const both = second === first ? first : `${first}; closing the run failed too: ${second}`;
     const recover = both.includes("runtape recover") ? "" : ": `runtape recover` closes it";
     super(`${both} (run ${runId} stays running${recover})`, "NOT_CLOSED", { cause: error });

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import type { RunsDb } from "./db.ts";
-import { describeValue, RuntapeError, StrategyError } from "./errors.ts";
+import { describeValue, firstLineOf, RuntapeError, StrategyError } from "./errors.ts";
 import { defaultCatalog, type EventType } from "./events/catalog.ts";
 import { type RunOptions, recordRun } from "./record.ts";
 import type { RecordingSummary } from "./recorder.ts";
@@ -152,7 +152,7 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
             if (error instanceof StrategyError || options.signal?.aborted) throw error;
             throw new StrategyError(
               file ?? "(function)",
-              `threw while starting: ${message(error)}`,
+              `threw while starting: ${firstLineOf(error)}`,
             );
           }
           // Handlers returned as an object, a generator whose body never ran: a module written
@@ -217,7 +217,7 @@ function watchStrategy(file: string, signal: AbortSignal | undefined) {
     fail(
       new StrategyError(
         file,
-        `an error nothing awaited (a timer's, a dropped promise's): ${message(error)}`,
+        `an error nothing awaited (a timer's, a dropped promise's): ${firstLineOf(error)}`,
         undefined,
         { cause: error },
       ),
@@ -242,9 +242,6 @@ function watchStrategy(file: string, signal: AbortSignal | undefined) {
     },
   };
 }
-
-const message = (error: unknown) =>
-  (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 
 /** The first StrategyError in what the bus threw (several handlers may have failed on one event). */
 function strategyErrorIn(error: unknown): StrategyError | undefined {

@@ -4,10 +4,11 @@
  * nothing but the context, so a strategy file imports nothing from runtape (type imports are
  * erased) and runs under the single-file binary as under the library.
  */
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { EventBus } from "./bus.ts";
-import { describeValue, RuntapeError, StrategyError } from "./errors.ts";
+import { describeValue, firstLineOf, RuntapeError, StrategyError } from "./errors.ts";
 import type { Event, EventOf, EventType } from "./events/catalog.ts";
 import { fieldsOf, isEventType } from "./events/catalog.ts";
 import { newUuid } from "./events/clock.ts";
@@ -54,6 +55,9 @@ export interface LoadedStrategy {
  */
 export async function loadStrategy(file: string): Promise<LoadedStrategy> {
   const path = resolve(file);
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new StrategyError(file, "is a directory, not a module");
+  }
   const sha256 = await fileSha256(path);
   if (sha256 === null) throw new StrategyError(file, "no such file");
   let module: { default?: unknown };
@@ -61,7 +65,7 @@ export async function loadStrategy(file: string): Promise<LoadedStrategy> {
     // The hash in the URL: a file changed since it was last imported is imported anew.
     module = await import(`${pathToFileURL(path).href}?sha256=${sha256}`);
   } catch (error) {
-    throw new StrategyError(file, `failed to load: ${firstLine(error)}`, undefined, {
+    throw new StrategyError(file, `failed to load: ${firstLineOf(error)}`, undefined, {
       cause: error,
     });
   }
@@ -80,9 +84,6 @@ async function fileSha256(path: string): Promise<string | null> {
   if (!(await file.exists())) return null;
   return new Bun.CryptoHasher("sha256").update(await file.bytes()).digest("hex");
 }
-
-const firstLine = (error: unknown) =>
-  (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 
 /** How a strategy's context is made for one run. */
 export interface ContextOptions {
@@ -115,7 +116,7 @@ export function strategyContext(
   });
   const file = options.file ?? "(function)";
   const failure = (error: unknown, event: Event) =>
-    new StrategyError(file, firstLine(error), symbolOf(event), { cause: error });
+    new StrategyError(file, firstLineOf(error), symbolOf(event), { cause: error });
   const onError = (error: unknown, event: Event) => {
     throw failure(error, event);
   };

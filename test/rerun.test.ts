@@ -267,6 +267,15 @@ describe("rerun", () => {
     expect(processed.summary.status).toBe("completed");
   });
 
+  test("a directory given as the strategy is named as one", async () => {
+    const dir = tempDir();
+    const error = await rerun({ demo: DEMO_FEED, strategy: dir }).catch((e) => e);
+    expect([error?.constructor.name, error?.message]).toEqual([
+      "StrategyError",
+      `strategy ${dir}: is a directory, not a module`,
+    ]);
+  });
+
   const unloadable: [string, string | null, RegExp][] = [
     ["missing.ts", null, /^strategy \S+missing\.ts: no such file$/],
     ["nofactory.ts", "export const x = 1;", /: the default export must be a factory/],
@@ -325,6 +334,12 @@ describe("rerun", () => {
         "badtype.ts",
         'export default (ctx) => { ctx.makeEvent("Bogus", {}); };',
         /: threw while starting: Bogus\.type: not an event type \(got "Bogus"\)$/,
+      ],
+      // Not an Error: shown as what it is, where String() said "[object Object]".
+      [
+        "objthrow.ts",
+        "export default () => { throw { message: 5 }; };",
+        /: threw while starting: \{"message":5\}$/,
       ],
     ];
     test.each(cases)("%s", async (name, source, message) => {

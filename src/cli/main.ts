@@ -1,6 +1,6 @@
 import { type ArgsDef, type CommandDef, renderUsage, runCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
-import { RunNotClosedError, RuntapeError } from "../errors.ts";
+import { firstLineOf, RunNotClosedError, RuntapeError } from "../errors.ts";
 import { printable } from "../text.ts";
 import { COMMANDS, type CommandName, commandMeta } from "./commands.ts";
 import { logger, OutputClosed, out, plain } from "./output.ts";
@@ -48,7 +48,7 @@ export function reportUncaught(error: unknown): void {
   // Loaded now, not at start-up (it costs `--help`), and synchronously: Bun ends a process that
   // has nothing left to do while an import is still pending, and the error would go unsaid.
   const { redactUrls } = require("../store/url.ts") as typeof import("../store/url.ts");
-  const text = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+  const text = firstLineOf(error);
   const what = `an error nothing awaited (a timer's, a dropped promise's): ${text}`;
   const typed =
     error instanceof RuntapeError ? error : new RuntapeError(what, "UNCAUGHT", { cause: error });
