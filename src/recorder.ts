@@ -124,6 +124,27 @@ export function onExitWithOpenRuns(listener: (runs: OpenRunAtExit[]) => void): (
   return () => exitListeners.delete(listener);
 }
 
+/**
+ * Closes every run this process is still recording with `status` and `metadata`, for a process
+ * that must end while its runs cannot (what it awaits will never settle): they are then ended,
+ * not left `running` for `runtape recover`. A run that cannot be closed stays open, and is
+ * reported at exit as any other. Returns the runs closed.
+ */
+export function closeOpenRuns(
+  status: Exclude<RunStatus, "running">,
+  metadata?: Record<string, unknown>,
+): RecordingSummary[] {
+  const closed: RecordingSummary[] = [];
+  for (const recorder of [...openRecorders.keys()]) {
+    try {
+      closed.push(recorder.close(status, metadata));
+    } catch {
+      // Left open: the warning at exit names it.
+    }
+  }
+  return closed;
+}
+
 /** One line for people about runs left open at exit. */
 export function openRunsWarning(runs: readonly OpenRunAtExit[]): string {
   const list = runs.map((r) => `${r.runId} in ${r.path} (${r.events} events)`).join(", ");

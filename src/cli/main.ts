@@ -61,11 +61,17 @@ export function reportUncaught(error: unknown): void {
  * returns), where it would exit 0 without a word.
  */
 export function reportStalled(): void {
+  const why =
+    "the command cannot finish: it waits on a promise that nothing will settle (a strategy's top-level await, or a promise it returned?)";
+  // Only if a command loaded the recorder: a module loaded now would be loaded for nothing.
+  const { closeOpenRuns } = require("../recorder.ts") as typeof import("../recorder.ts");
+  const closed = closeOpenRuns("failed", { error: why });
+  const marked =
+    closed.length === 0
+      ? ""
+      : ` (${closed.map((r) => `run ${r.runId}`).join(", ")} ${closed.length === 1 ? "is" : "are"} marked failed)`;
   process.exitCode = report(
-    new RuntapeError(
-      "the command cannot finish: it waits on a promise that nothing will settle (a strategy's top-level await, or a promise it returned?)",
-      "STALLED",
-    ),
+    new RuntapeError(`${why}${marked}`, "STALLED"),
     false,
     1,
     (text) => text,

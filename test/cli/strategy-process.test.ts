@@ -13,7 +13,7 @@ import { lines, storedEvents, storedRuns, until } from "./support.ts";
 
 const DEMO_STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
 
-test("a strategy's error that nothing awaits fails its run: one line naming the strategy, exit 1; one that never returns stays open", async () => {
+test("a strategy's error that nothing awaits fails its run: one line naming the strategy, exit 1; one that never returns ends its run failed", async () => {
   const here = tempDir();
   const strategies = {
     "timer.ts":
@@ -49,9 +49,16 @@ test("a strategy's error that nothing awaits fails its run: one line naming the 
     ]);
     expect([stored?.status, JSON.parse(stored?.metadata ?? "{}").error]).toEqual(["failed", error]);
   }
+  // A factory that never settles: the run is ended failed, not left running for `recover`.
   const never = await run("never.ts");
-  expect([never.code, never.stderr]).toEqual([1, expect.stringContaining("still open")]);
-  expect(storedRuns(join(here, "never.ts.db"))).toMatchObject([{ status: "running" }]);
+  const runId = storedRuns(join(here, "never.ts.db"))[0]?.run_id;
+  expect([never.code, lines(never.stderr)]).toEqual([
+    1,
+    [
+      `runtape: the command cannot finish: it waits on a promise that nothing will settle (a strategy's top-level await, or a promise it returned?) (run ${runId} is marked failed)`,
+    ],
+  ]);
+  expect(storedRuns(join(here, "never.ts.db"))).toMatchObject([{ status: "failed" }]);
 });
 
 test("a strategy that leaves an interval running, or a module that never loads: the command still ends", async () => {
