@@ -132,6 +132,7 @@ export function strategyContext(
           }
         };
   const subscriptions: (() => void)[] = [detachClock];
+  let detached = false;
   // The strategy's own subscriptions: their errors name the strategy, and detach ends them all.
   const strategyBus = new Proxy(bus, {
     get(target, property) {
@@ -156,6 +157,13 @@ export function strategyContext(
         // Checked here, so that the error names the strategy and the event it was handling: the
         // recorder's and the broker's refusals would come back from the bus as "handlers threw".
         return (event: Event) => {
+          // From a timer left running, say: nothing would record it, and nothing would say so.
+          if (detached) {
+            throw new StrategyError(
+              file,
+              `published ${String(event?.type)} after its run had ended: it is not recorded`,
+            );
+          }
           const invalid = findInvalidField(event);
           if (invalid !== undefined) {
             throw new RuntapeError(`published an invalid event: ${invalid.message}`, invalid.code, {
@@ -186,6 +194,7 @@ export function strategyContext(
     log: options.log ?? (() => {}),
   };
   const detach = () => {
+    detached = true;
     for (const unsubscribe of subscriptions) unsubscribe();
   };
   return { ctx, detach };

@@ -166,3 +166,29 @@ test("an error nothing awaits that comes after the run has ended is still one li
     "runtape: an error nothing awaited (a timer's, a dropped promise's): late",
   ]);
 }, 30_000); // builds the binary when no test before did: a guard, not a timing claim
+
+test("a strategy that publishes after its run has ended is told so: one line, exit 1", async () => {
+  const here = tempDir();
+  writeFileSync(
+    join(here, "after.ts"),
+    'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", (bar) => { if (++n === 1) setTimeout(() => ctx.bus.publish(bar), 300); }); };',
+  );
+  const result = await runtape(
+    [
+      "backtest",
+      "--strategy",
+      "after.ts",
+      "--bars",
+      "5",
+      "--into",
+      "after.db",
+      "--run-id",
+      "after",
+    ],
+    { via: "binary", cwd: here },
+  );
+  expect([result.code, lines(result.stderr).at(-1)]).toEqual([
+    1,
+    "runtape: strategy after.ts: published BarReceived after its run had ended: it is not recorded",
+  ]);
+}, 30_000); // builds the binary when no test before did: a guard, not a timing claim
