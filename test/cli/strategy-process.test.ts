@@ -151,44 +151,28 @@ describe.each([
   });
 });
 
-test("an error nothing awaits that comes after the run has ended is still one line and exit 1", async () => {
-  const here = tempDir();
-  writeFileSync(
-    join(here, "late.ts"),
+// After the run has ended, from a timer the strategy left: still one line, exit 1.
+test.each([
+  [
+    "late.ts",
     'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", () => { if (++n === 1) setTimeout(() => Promise.reject(new Error("late")), 300); }); };',
-  );
-  const result = await runtape(
-    ["backtest", "--strategy", "late.ts", "--bars", "5", "--into", "late.db", "--run-id", "late"],
-    { via: "binary", cwd: here },
-  );
-  expect([result.code, lines(result.stderr).at(-1)]).toEqual([
-    1,
     "runtape: an error nothing awaited (a timer's, a dropped promise's): late",
-  ]);
-}, 30_000); // builds the binary when no test before did: a guard, not a timing claim
-
-test("a strategy that publishes after its run has ended is told so: one line, exit 1", async () => {
-  const here = tempDir();
-  writeFileSync(
-    join(here, "after.ts"),
+  ],
+  [
+    "after.ts",
     'export default (ctx) => { let n = 0; ctx.bus.subscribe("BarReceived", (bar) => { if (++n === 1) setTimeout(() => ctx.bus.publish(bar), 300); }); };',
-  );
-  const result = await runtape(
-    [
-      "backtest",
-      "--strategy",
-      "after.ts",
-      "--bars",
-      "5",
-      "--into",
-      "after.db",
-      "--run-id",
-      "after",
-    ],
-    { via: "binary", cwd: here },
-  );
-  expect([result.code, lines(result.stderr).at(-1)]).toEqual([
-    1,
     "runtape: strategy after.ts: published BarReceived after its run had ended: it is not recorded",
-  ]);
-}, 30_000); // builds the binary when no test before did: a guard, not a timing claim
+  ],
+])(
+  "%s, after its run has ended: one line, exit 1",
+  async (name, source, message) => {
+    const here = tempDir();
+    writeFileSync(join(here, name), source);
+    const result = await runtape(
+      ["backtest", "--strategy", name, "--bars", "5", "--into", "after.db", "--run-id", "after"],
+      { via: "binary", cwd: here },
+    );
+    expect([result.code, lines(result.stderr).at(-1)]).toEqual([1, message]);
+  },
+  30_000, // builds the binary when no test before did: a guard, not a timing claim
+);
