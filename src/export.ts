@@ -61,14 +61,6 @@ export interface ExportSummary {
   bytes: number;
 }
 
-/**
- * Writes the runs of `source` into `options.out`: a runs database path or a `postgres://` URL
- * (opened and closed here), an open database or any {@link RunSource}. Streams: a run of any
- * length costs at most one row group per table in memory. Every event keeps its exact values;
- * `seq` numbers it in its run's publication order, as replay restores it (also for runs the
- * Python recorder wrote). A run being recorded exports as it stood when its reading began. On
- * failure or cancellation the files written so far are removed.
- */
 const FORMAT_NAMES = Object.keys(EXPORT_FORMATS);
 
 const ExportOptionsSchema = v.object({
@@ -80,6 +72,14 @@ const ExportOptionsSchema = v.object({
   signal: v.optional(v.instance(AbortSignal)),
 });
 
+/**
+ * Writes the runs of `source` into `options.out`: a runs database path or a `postgres://` URL
+ * (opened and closed here), an open database or any {@link RunSource}. Streams: a run of any
+ * length costs at most one row group per table in memory. Every event keeps its exact values;
+ * `seq` numbers it in its run's publication order, as replay restores it (also for runs the
+ * Python recorder wrote). A run being recorded exports as it stood when its reading began. On
+ * failure or cancellation the files written so far are removed.
+ */
 export async function exportRuns(
   source: string | RunsDb | RunSource,
   options: ExportOptions,
