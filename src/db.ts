@@ -320,6 +320,17 @@ export function inSnapshot<T>(db: RunsDb, body: () => T): T {
   }
 }
 
+/** As {@link inSnapshot}, for a body that awaits: the read transaction is held across its awaits. */
+export async function inSnapshotAsync<T>(db: RunsDb, body: () => Promise<T>): Promise<T> {
+  if (db.sqlite.inTransaction) return body();
+  db.sqlite.exec("BEGIN");
+  try {
+    return await body();
+  } finally {
+    endRead(db);
+  }
+}
+
 /**
  * Ends a read transaction. It wrote nothing, so ending it cannot fail in a way that matters, and
  * on a corrupt file it may fail: that must not hide the error that ended the read.

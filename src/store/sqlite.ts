@@ -1,4 +1,4 @@
-import { endRead, openRunsDb, type RunsDb } from "../db.ts";
+import { inSnapshotAsync, openRunsDb, type RunsDb } from "../db.ts";
 import type { Event, EventType } from "../events/catalog.ts";
 import type { SqlValue } from "../events/fields.ts";
 import { countEvents } from "../inspect/queries.ts";
@@ -60,9 +60,7 @@ export class SqliteSource implements RunSource {
   ): Promise<boolean> {
     // As replay's: one read transaction, held across the awaits, so that every table is cut at
     // the same moment of a run being recorded.
-    const snapshot = !this.db.sqlite.inTransaction;
-    try {
-      if (snapshot) this.db.sqlite.exec("BEGIN");
+    return inSnapshotAsync(this.db, async () => {
       if (!hasSequence(this.db, runId)) return false;
       const present = new Set(this.db.catalog.typesAt(this.db.version));
       for (const type of types) {
@@ -78,9 +76,7 @@ export class SqliteSource implements RunSource {
         if (rows.length > 0) await take(type, rows);
       }
       return true;
-    } finally {
-      if (snapshot) endRead(this.db);
-    }
+    });
   }
 
   async close() {
