@@ -22,7 +22,7 @@ import {
   RunNotFoundError,
   replay,
 } from "../src/index.ts";
-import { runtape, spawnRuntape } from "./cli/run.ts";
+import { runtape, spawnRuntape, USER_ENV } from "./cli/run.ts";
 import { lines, until } from "./cli/support.ts";
 import {
   bulkRun,
@@ -459,7 +459,9 @@ describe("a signal stops an export and removes what it wrote", () => {
     const given = left.includes("given");
     const out = join(tempDir(), "export");
     if (given) mkdirSync(out);
-    const proc = await spawnRuntape(["export", big, "--format", "parquet", "--out", out]);
+    const proc = await spawnRuntape(["export", big, "--format", "parquet", "--out", out], {
+      env: USER_ENV,
+    });
     const part = join(out, "bars", "run_id=big", "part-0.parquet");
     await until(() => existsSync(part), "the export to start writing");
     proc.kill(signal);

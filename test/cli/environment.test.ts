@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SLICE_SEQS } from "../../src/replay-parallel.ts";
 import { bulkRun, tempDir } from "../helpers.ts";
-import { runtape, SPAWNED, spawnRuntape, type Via } from "./run.ts";
+import { runtape, SPAWNED, spawnRuntape, USER_ENV, type Via } from "./run.ts";
 import {
   atTerminal,
   COLOUR,
@@ -26,9 +26,9 @@ beforeAll(async () => {
 describe.each(SPAWNED)("runtape's output via %s", (via) => {
   test("not at a terminal: no escape codes at all, NO_COLOR or not", async () => {
     const dir = tempDir();
-    // Without NO_COLOR, and without bun test's NODE_ENV=test, which would quiet consola by itself.
+    // Without NO_COLOR, in a user's shell: nothing else quiets consola.
     const run = (args: string[]) =>
-      runtape(args, { via, cwd: dir, env: { NO_COLOR: undefined, NODE_ENV: undefined } });
+      runtape(args, { via, cwd: dir, env: { ...USER_ENV, NO_COLOR: undefined } });
     const recorded = await run(["record", "--bars", "20"]);
     const results = [
       recorded,
@@ -84,11 +84,10 @@ describe.each(SPAWNED)("runtape's output via %s", (via) => {
   test("Ctrl-C during `record --input -` flushes what was received, marks the run cancelled and exits 130", async () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
-    // Without bun test's NODE_ENV=test, under which consola writes "[fail]" for the user's "✖".
     const proc = await spawnRuntape(["record", "runs.db", "--input", "-", "--run-id", "stopped"], {
       via,
       cwd: dir,
-      env: { NODE_ENV: undefined },
+      env: USER_ENV,
     });
     // Two batches, each waited for until stored: stdin stays open, more could come.
     const written = ndjson.slice(0, 150);

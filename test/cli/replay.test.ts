@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { counted } from "../../src/format.ts";
 import { decodeEvent, type Event, encodeEvent, Recorder, replay } from "../../src/index.ts";
 import { bulkRun, sampleEvents, sampleOf, tempDir } from "../helpers.ts";
-import { command, runtape, SPAWNED, spawnRuntape } from "./run.ts";
+import { command, runtape, SPAWNED, spawnRuntape, USER_ENV } from "./run.ts";
 import {
   databaseBytes,
   expectCollections,
@@ -252,10 +252,9 @@ test("replay --into asks for a full collection per batch stored, as record does"
 test("Ctrl-C during replay --into: the copy is cancelled with what it holds, one failure line, exit 130", async () => {
   const target = join(tempDir(), "copy.db");
   // Paced as recorded, a minute between bar times: the copy is still running when the signal comes.
-  // Without bun test's NODE_ENV=test, under which consola writes "[fail]" for the user's "✖".
   const proc = await spawnRuntape(["replay", "runs.db", "--into", target, "--speed", "1"], {
     cwd: dir,
-    env: { NODE_ENV: undefined },
+    env: USER_ENV,
   });
   await until(() => storedEvents(target, runId) > 0, "the copy's first events");
   proc.kill("SIGINT");

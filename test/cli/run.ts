@@ -57,6 +57,18 @@ export async function command(args: readonly string[], via: Via = "binary"): Pro
   return via === "source" ? [process.execPath, SOURCE, ...args] : [await binary(), ...args];
 }
 
+/**
+ * A user's shell, for tests of what a person sees: only PATH, HOME and TMPDIR of the test's
+ * environment, every other variable unset. The test runner's NODE_ENV=test, and CI=true or any
+ * CI service's own variable, switch consola to its plain reporter ("[fail]" for the user's "✖").
+ * NO_COLOR stays as a run sets it unless the test says otherwise.
+ */
+export const USER_ENV: Readonly<Record<string, string | undefined>> = Object.fromEntries(
+  Object.keys(process.env)
+    .filter((name) => !["PATH", "HOME", "TMPDIR", "NO_COLOR"].includes(name))
+    .map((name) => [name, undefined]),
+);
+
 /** The environment of a run: the test's own, NO_COLOR set, then `env` (undefined unsets a variable). */
 const environment = (env: RunOptions["env"]) => ({ ...process.env, NO_COLOR: "1", ...env });
 

@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { counted } from "../../src/format.ts";
 import { tempDir } from "../helpers.ts";
-import { runtape, spawnRuntape } from "./run.ts";
+import { runtape, spawnRuntape, USER_ENV } from "./run.ts";
 import { lines, storedEvents, storedRuns, until } from "./support.ts";
 
 const DEMO_STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
@@ -97,9 +97,10 @@ describe.each([
 ] as const)("%s during backtest", (signal, code) => {
   /** Sends `signal` once the run `runId` in `cwd`/bt.db is `ready`; its exit code and output. */
   async function interrupt(args: string[], cwd: string, ready: (db: string) => boolean) {
-    // Without bun test's NODE_ENV=test, under which consola writes "[fail]" for the user's "✖".
-    const env = { NODE_ENV: undefined };
-    const proc = await spawnRuntape(["backtest", ...args, "--into", "bt.db"], { cwd, env });
+    const proc = await spawnRuntape(["backtest", ...args, "--into", "bt.db"], {
+      cwd,
+      env: USER_ENV,
+    });
     await until(() => ready(join(cwd, "bt.db")), "the run to begin");
     proc.kill(signal);
     const [exit, stdout, stderr] = await Promise.all([
