@@ -1,3 +1,5 @@
+import { quoted } from "./text.ts";
+
 /**
  * Every failure the library expects ends in a RuntapeError: its message is one line a person can
  * act on, and `code` tells programs (and the CLI's exit codes) what kind of failure it was.
@@ -271,14 +273,12 @@ export function firstLineOf(thrown: unknown): string {
 export function describeValue(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "number") return String(value);
-  if (typeof value === "string") {
-    const s = JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-    return s;
-  }
+  if (typeof value === "string") return quoted(value, 60);
   if (value === undefined) return "nothing";
   try {
     const s = JSON.stringify(value, (_k, x) => (typeof x === "bigint" ? `${x}n` : x));
-    return s.length > 80 ? `${s.slice(0, 80)}…` : s;
+    const points = [...s];
+    return points.length > 80 ? `${points.slice(0, 80).join("")}…` : s;
   } catch {
     return typeof value;
   }

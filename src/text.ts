@@ -32,6 +32,18 @@ export function printable(text: string): string {
   );
 }
 
+/**
+ * `text` quoted for a message as JSON quotes it, but with {@link printable}'s escapes (`"a\x07"`,
+ * not `"a\u0007"`) and lone surrogates as `\ud83d`; cut after `max` code points (never inside a
+ * surrogate pair) with `…`.
+ */
+export function quoted(text: string, max = Number.POSITIVE_INFINITY): string {
+  const points = [...text];
+  const kept = points.length > max ? `${points.slice(0, max).join("")}…` : text;
+  const escaped = printable(kept.replace(/["\\]/g, (c) => `\\${c}`));
+  return `"${escaped.replace(/\p{Surrogate}/gu, (c) => `\\u${c.charCodeAt(0).toString(16)}`)}"`;
+}
+
 /** `text` as one word of a POSIX shell command line: as it is when that is safe, else quoted. */
 export function shellWord(text: string): string {
   return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;

@@ -8,7 +8,15 @@ import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts"
 import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
 import { printable } from "../text.ts";
-import { isDecimal, onceEach, parseInteger, parseNames, parseTypes, repeated } from "./args.ts";
+import {
+  isDecimal,
+  onceEach,
+  parseInteger,
+  parseNames,
+  parseRunId,
+  parseTypes,
+  repeated,
+} from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
@@ -97,6 +105,7 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     if (args.strategy === "") throw new UsageError("--strategy needs a file");
+    const runId = parseRunId(args["run-id"], "--run-id") ?? Bun.randomUUIDv7();
     const feed = args.feed;
     if (feed === undefined) {
       for (const flag of ["run", "types", "compare"] as const) {
@@ -111,7 +120,6 @@ export default defineCommand({
     }
     const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? "./runs.db" : feed);
     checkTargetArg(into);
-    const runId = args["run-id"] ?? Bun.randomUUIDv7();
     const abort = new AbortController();
     let recorder: Recorder | undefined;
     const options: RerunOptions = {

@@ -99,7 +99,7 @@ export default defineCommand({
     const abort = new AbortController();
     let recorder: Recorder | undefined;
     const options: RunOptions = {
-      runId: parseRunId(runIdArg(args.run, args["run-id"]), "--run"),
+      runId: runIdArg(args.run, args["run-id"]),
       name: args.name ?? (input === undefined ? "demo backtest" : undefined),
       config: config ?? (input === undefined ? demoConfig(demo) : undefined),
       metadata,
@@ -239,10 +239,10 @@ async function recordDemo(bus: EventBus, demo: DemoOptions, progress: Progress):
   }
 }
 
-/** The run id given by --run or --run-id, not both. */
+/** The run id given by --run or --run-id, not both, checked in the name of the option given. */
 function runIdArg(run: string | undefined, runId: string | undefined): string | undefined {
   if (run !== undefined && runId !== undefined) {
     throw new UsageError("--run and --run-id name the same thing: give one");
   }
-  return run ?? runId;
+  return run === undefined ? parseRunId(runId, "--run-id") : parseRunId(run, "--run");
 }

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describePull } from "../../src/cli/pull.ts";
 import { describePush } from "../../src/cli/push.ts";
@@ -182,6 +182,42 @@ describe("run ids", () => {
       expect(existsSync(path)).toBe(false);
     }
   });
+
+  test.each([
+    ["latest", "latest", '"latest"', '"latest" selects a run and cannot name one'],
+    ["blank", "  ", '"  "', "it is blank"],
+    ["BEL", "a\u0007", '"a\\x07"', "it contains a control character"],
+    // Cut at 60 code points, never inside a surrogate pair.
+    [
+      "100 joined emoji",
+      "👨‍👩‍👧".repeat(100),
+      `"${"👨‍👩‍👧".repeat(12)}…"`,
+      "it has 500 characters, at most 200 are allowed",
+    ],
+  ])(
+    "%s: a usage error naming the option of every command that names a run, before anything runs",
+    async (_, id, shown, reason) => {
+      const dir = tempDir();
+      for (const args of [
+        ["record", "--run", id],
+        ["record", "--run-id", id],
+        ["backtest", "--strategy", "missing.ts", "--into", "x.db", "--run-id", id],
+        ["replay", "--into", "y.db", "--run-id", id],
+        ["rename", "--run", "a", "--to", id],
+      ]) {
+        const result = await cli(args, dir);
+        expect([args, result.code, lines(result.stderr)]).toEqual([
+          args,
+          2,
+          [
+            `runtape: ${args.at(-2)}: invalid run id ${shown}: ${reason}`,
+            '  hint: run ids are 1 to 200 characters, not all spaces, no control or invisible characters, not "latest"',
+          ],
+        ]);
+      }
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
 
   test("200 characters of any printable text are a run id, counted as characters, not UTF-16 units", async () => {
     for (const id of ["ü🚀 ".repeat(67).slice(0, 200), "🚀".repeat(200), "👩‍👩‍👧"]) {
