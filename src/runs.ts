@@ -123,7 +123,7 @@ const SELECTORS = new Set(["latest"]);
 export function runIdProblem(id: string): string | undefined {
   if (id.length === 0) return "it is empty";
   if (!id.isWellFormed()) return "it is not valid Unicode (a lone surrogate)";
-  // Characters as people count them (code points), not UTF-16 units: an emoji is one.
+  // Code points, not UTF-16 units: 🚀 is one, a joined emoji (👨‍👩‍👧) one per emoji and joiner.
   const characters = [...id].length;
   if (characters > MAX_RUN_ID_LENGTH)
     return `it has ${characters} characters, at most ${MAX_RUN_ID_LENGTH} are allowed`;
