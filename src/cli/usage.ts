@@ -155,17 +155,18 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef): void {
     const before = seen.get(key);
     seen.set(key, { given, value, negated });
     if (before === undefined || REPEATABLE.has(arg)) continue;
-    if (arg.type === "boolean") {
-      if (before.negated !== negated) {
-        throw new UsageError(`${before.given} and ${given} ask for opposite things: give one`);
-      }
-      continue;
+    if (arg.type === "boolean" && before.negated !== negated) {
+      throw new UsageError(`${before.given} and ${given} ask for opposite things: give one`);
     }
-    const values = `${JSON.stringify(before.value)} and ${JSON.stringify(value)}`;
+    // An on/off option has no values to show: `--json --json` is given twice all the same.
+    const values =
+      arg.type === "boolean"
+        ? ""
+        : `: ${JSON.stringify(before.value)} and ${JSON.stringify(value)}`;
     throw new UsageError(
       before.given === given
-        ? `${given} is given twice: ${values}`
-        : `${before.given} and ${given} are the same option, given twice: ${values}`,
+        ? `${given} is given twice${values}`
+        : `${before.given} and ${given} are the same option, given twice${values}`,
     );
   }
   const declared = Object.values(def).filter((a) => a.type === "positional");

@@ -233,6 +233,26 @@ describe("runtape usage", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  test.each([
+    [["inspect", "runs.db", "--json", "--json"], "--json"],
+    [["inspect", "--check", "--check"], "--check"],
+    [["rm", "--run", "d1", "--yes", "--yes"], "--yes"],
+    [["rm", "--run", "d1", "--no-yes", "--no-yes"], "--no-yes"],
+    [["record", "--quiet", "--quiet"], "--quiet"],
+  ])(
+    "%j: an on/off option given twice is a usage error, as any other option",
+    async (args, flag) => {
+      const dir = tempDir();
+      const result = await run(args, dir);
+      expect([result.code, result.stdout, result.stderr]).toEqual([
+        2,
+        "",
+        `runtape: ${flag} is given twice\n`,
+      ]);
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
+
   test("failures exit 1 (diff 2) with one line, no stack trace, and create or change no file", async () => {
     const dir = tempDir();
     const text = "not a database at all\n".repeat(100);
