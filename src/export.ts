@@ -193,7 +193,9 @@ async function exportRun(job: Job, runId: string): Promise<void> {
       sinks.set(type, sink);
     }
     if (names !== undefined && indicators !== undefined) {
-      for (const name of names) values.push(indicators[name] ?? null);
+      // Own members only: a name like "constructor" from another row is not this row's value.
+      for (const name of names)
+        values.push(Object.hasOwn(indicators, name) ? (indicators[name] as number) : null);
     }
     sink.write(values);
     summary.events++;

@@ -14,6 +14,7 @@ import {
   exportRuns,
   listRunSummaries,
   loadsIndicators,
+  makeEvent,
   OutputNotEmptyError,
   openRunsDb,
   PgStore,
@@ -260,6 +261,46 @@ withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, ()
       expect(compared).toBeGreaterThan(100);
     },
   );
+
+  test("--indicator-columns: a name like constructor or __proto__ is empty in a row without it", async () => {
+    const path = join(tempDir(), "odd.db");
+    const recorder = Recorder.start(path, { runId: "odd" });
+    const processed = (minute: bigint, indicators: Record<string, number>) =>
+      recorder.record(
+        makeEvent("BarProcessed", {
+          ts_event_ns: 1_709_562_600_000_000_000n + minute * 60_000_000_000n,
+          symbol: "X",
+          bar_period: "MINUTE",
+          open: 1,
+          high: 2,
+          low: 0.5,
+          close: 1.5,
+          volume: 1n,
+          indicators,
+        }),
+      );
+    // JSON.parse makes "__proto__" an own member, as reading it from a run does.
+    processed(0n, JSON.parse('{"constructor": 1.5, "__proto__": 2}'));
+    processed(1n, { x: 3 });
+    recorder.close();
+    const out = join(tempDir(), "odd");
+    await exportRuns(path, { format: "csv", out, indicatorColumns: true });
+    const [header, ...rows] = readFileSync(
+      partFile(partitionPath(out, "bars_processed", "odd"), "csv"),
+      "utf8",
+    )
+      .trimEnd()
+      .split("\r\n");
+    expect(header?.split(",").slice(-3)).toEqual([
+      "indicator_constructor",
+      "indicator___proto__",
+      "indicator_x",
+    ]);
+    expect(rows.map((row) => row.split(",").slice(-3))).toEqual([
+      ["1.5", "2", ""],
+      ["", "", "3"],
+    ]);
+  });
 
   test("the README's DuckDB snippet answers P&L per run of a sweep as the events say", async () => {
     const readme = readFileSync(join(import.meta.dir, "../README.md"), "utf8");

@@ -230,6 +230,36 @@ describe("report model of a crafted run", () => {
   });
 });
 
+test("indicators named like members of every object (constructor, __proto__, toString) are lines like any other", () => {
+  const processed = (i: number, indicators: Record<string, number>) =>
+    e("BarProcessed", {
+      ts_event_ns: at(i),
+      symbol: "X",
+      bar_period: "MINUTE",
+      open: 1,
+      high: 2,
+      low: 0.5,
+      close: 1.5,
+      volume: 1n,
+      indicators,
+    });
+  // JSON.parse makes "__proto__" an own member, as reading it from a run does.
+  const odd = JSON.parse('{"constructor": 1, "__proto__": 2, "toString": 3}');
+  const report = buildRunReport(RUN, [processed(1, odd), processed(2, { x: 4 })]);
+  const [series] = report.symbols[0]?.prices ?? [];
+  expect(Object.entries(series?.indicators ?? {})).toEqual([
+    ["constructor", { t: [Number(at(1) / 1_000_000n)], y: [1] }],
+    ["__proto__", { t: [Number(at(1) / 1_000_000n)], y: [2] }],
+    ["toString", { t: [Number(at(1) / 1_000_000n)], y: [3] }],
+    ["x", { t: [Number(at(2) / 1_000_000n)], y: [4] }],
+  ]);
+  // Drawn, they are left as they were: the chart library's text cache once wrote `prev` and
+  // `next` onto Object.prototype for the rest of the process.
+  const html = renderRunReport(report);
+  expect([Object.keys(Object.prototype), Object.keys(Function.prototype)]).toEqual([[], []]);
+  for (const name of ["constructor", "__proto__", "toString"]) expect(html).toContain(`>${name}`);
+});
+
 describe("downsampling keeps extremes", () => {
   const series = fc
     .array(fc.option(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { nil: null }), {
@@ -365,6 +395,19 @@ describe("sweeps", () => {
     expect(flattenConfig(null)).toEqual({});
     expect(flattenConfig("not json")).toEqual({ config: "not json" });
     expect(flattenConfig("5")).toEqual({ config: 5 });
+  });
+
+  test("config paths named like members of every object are parameters; a run without one has none", () => {
+    const odd = flattenConfig('{"constructor": 1, "__proto__": [2], "toString": {"x": 3}}');
+    expect(Object.entries(odd)).toEqual([
+      ["constructor", 1],
+      ["__proto__", "[2]"],
+      ["toString.x", 3],
+    ]);
+    const none = flattenConfig('{"a": 1}');
+    const inherited = ["constructor", "__proto__", "toString"];
+    expect(inherited.map((k) => none[k])).toEqual([undefined, undefined, undefined]);
+    expect(flattenConfig(null).constructor).toBeUndefined();
   });
 
   const path = join(tempDir(), "sweep.db");

@@ -48,6 +48,22 @@ export const COLORS = {
 
 const TEXT = { fontFamily: "system-ui, sans-serif", fontSize: 11, color: "#57606a" };
 
+/** Names every plain object has: Object.prototype's own members ("constructor", "__proto__", …). */
+const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/**
+ * `option` with each text that names a member of every object followed by a zero-width space.
+ * zrender caches text measurements in plain objects keyed by the text: "constructor" or
+ * "__proto__" (an indicator's name, a symbol, a run id) reads that member as a cache entry and
+ * links it in, writing `prev` and `next` onto Object.prototype itself for the rest of the process.
+ */
+function safeTexts(value: unknown): unknown {
+  if (typeof value === "string") return INHERITED.has(value) ? `${value}\u200b` : value;
+  if (Array.isArray(value)) return value.map(safeTexts);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, safeTexts(v)]));
+}
+
 function render(height: number, option: Record<string, unknown>): string {
   const chart = echarts.init(null, null, {
     renderer: "svg",
@@ -62,7 +78,7 @@ function render(height: number, option: Record<string, unknown>): string {
       useUTC: true,
       textStyle: TEXT,
       color: COLORS.palette,
-      ...option,
+      ...(safeTexts(option) as Record<string, unknown>),
     });
     return chart.renderToSVGString();
   } finally {

@@ -286,7 +286,16 @@ export function buildRunReport(run: RunRow, events: Iterable<Event>): RunReport 
 function priceSeries(s: SymbolState, period: string): PriceSeries {
   let series = s.prices.get(period);
   if (series === undefined) {
-    series = { period, t: [], open: [], high: [], low: [], close: [], indicators: {} };
+    // Keyed by the strategy's names, which may be "constructor" or "__proto__": no prototype.
+    series = {
+      period,
+      t: [],
+      open: [],
+      high: [],
+      low: [],
+      close: [],
+      indicators: Object.create(null),
+    };
     s.prices.set(period, series);
   }
   return series;

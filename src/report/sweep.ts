@@ -31,14 +31,17 @@ export interface Sweep {
 
 /** A run's config (JSON text or null) flattened to dotted paths; a config that is not a JSON object is one `config` value. */
 export function flattenConfig(config: string | null): Record<string, ParamValue> {
-  if (config === null) return {};
+  // Keyed by the user's paths, which may be "constructor" or "__proto__": no prototype, so a
+  // path a run lacks is undefined and one named "__proto__" is a member like any other.
+  const out: Record<string, ParamValue> = Object.create(null);
+  if (config === null) return out;
   let parsed: unknown;
   try {
     parsed = JSON.parse(config);
   } catch {
-    return { config };
+    out.config = config;
+    return out;
   }
-  const out: Record<string, ParamValue> = {};
   const walk = (value: unknown, path: string) => {
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value)) walk(v, path === "" ? k : `${path}.${k}`);
