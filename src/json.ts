@@ -81,25 +81,12 @@ export function snakeCaseKeys(value: unknown, opaque: readonly string[] = []): u
   );
 }
 
-/**
- * Parses JSON text that must hold an object: a run's config or metadata, wherever it comes from
- * (a command line, a stored column, a copied run). Integers beyond 2^53 come back as exact
- * bigints (a seed or an id must not be rounded), so `stringifyExact` writes back the same text.
- * Throws RuntapeError (code INVALID_JSON) naming `what`.
- */
-export function parseJsonObject(text: string, what: string): Record<string, unknown> {
+/** The reviver's third argument (the number's source text): in Bun, not yet in the DOM types. */
+type Reviver = (key: string, value: unknown, context?: { source?: string }) => unknown;
+
+/** `text` parsed through `revive`, refused (INVALID_JSON, naming `what`) unless a JSON object. */
+function parseObject(text: string, what: string, revive: Reviver): Record<string, unknown> {
   let parsed: unknown;
-  // The reviver's third argument (the number's source text) is in Bun, not yet in the DOM types.
-  const revive = (_key: string, value: unknown, context?: { source?: string }) => {
-    if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
-    const source = context?.source ?? String(value);
-    if (INTEGER.test(source)) return BigInt(source);
-    // JSON has no Infinity: stored, it would come back as the string "Infinity".
-    if (!Number.isFinite(value)) {
-      throw new RuntapeError(`${what} holds a number no double holds: ${source}`, "INVALID_JSON");
-    }
-    return value;
-  };
   try {
     parsed = JSON.parse(text, revive as (key: string, value: unknown) => unknown);
   } catch (error) {
@@ -113,4 +100,65 @@ export function parseJsonObject(text: string, what: string): Record<string, unkn
     throw new RuntapeError(`${what} must be a JSON object`, "INVALID_JSON");
   }
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * Parses JSON text that must hold an object: a run's config or metadata, wherever it comes from
+ * (a command line, a stored column, a copied run). Integers beyond 2^53 come back as exact
+ * bigints (a seed or an id must not be rounded), so `stringifyExact` writes back the same text.
+ * Throws RuntapeError (code INVALID_JSON) naming `what`.
+ */
+export function parseJsonObject(text: string, what: string): Record<string, unknown> {
+  return parseObject(text, what, (_key, value, context) => {
+    if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
+    const source = context?.source ?? String(value);
+    if (INTEGER.test(source)) return BigInt(source);
+    // JSON has no Infinity: stored, it would come back as the string "Infinity".
+    if (!Number.isFinite(value)) {
+      throw new RuntapeError(`${what} holds a number no double holds: ${source}`, "INVALID_JSON");
+    }
+    return value;
+  });
+}
+
+/** A number's JSON text that stringifies as itself: JSON.rawJSON, in Bun, not yet in TypeScript's lib. */
+const rawJson = (source: string): unknown =>
+  (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(source);
+
+/**
+ * The stored JSON object `text` (a run's config or metadata; null is an empty one) as an object
+ * whose numbers are `JSON.rawJSON` of their stored text, which `stringifyExact` writes back as
+ * it is: `10.0` stays `10.0` (Python's json.loads reads it as a float, where `10` would be an
+ * int), `1e-05` stays `1e-05`, a 20-digit integer keeps its digits. For a copy of the object that
+ * means to Python what the stored one does. Throws RuntapeError (INVALID_JSON) naming `what`.
+ */
+export function parseStoredObject(text: string | null, what: string): Record<string, unknown> {
+  if (text === null) return {};
+  return parseObject(text, what, (_key, value, context) =>
+    typeof value === "number" && context?.source !== undefined ? rawJson(context.source) : value,
+  );
+}
+
+/**
+ * The stored JSON object `text` (null: an empty one) with the top-level `members` set, or removed
+ * where their value is undefined; null when nothing is left (the model stores an empty object as
+ * NULL). Every other member keeps its stored numbers, as {@link parseStoredObject} reads them:
+ * what runtape does not change means to Python what it did. Spacing may change. A member set keeps
+ * its place; a new one comes last. Throws RuntapeError (INVALID_JSON) naming `what` where `text`
+ * is not a JSON object.
+ */
+export function withMembers(
+  text: string | null,
+  members: Readonly<Record<string, unknown>>,
+  what: string,
+): string | null {
+  const stored = Object.entries(parseStoredObject(text, what));
+  const given = Object.entries(members);
+  const changed = new Map(given);
+  // Object.fromEntries defines each key as its own property: a `__proto__` member stays one.
+  const entries = [
+    ...stored.map(([key, value]) => [key, changed.has(key) ? changed.get(key) : value] as const),
+    ...given.filter(([key]) => !stored.some(([k]) => k === key)),
+  ].filter(([, value]) => value !== undefined);
+  return entries.length === 0 ? null : stringifyExact(Object.fromEntries(entries));
 }

@@ -10,7 +10,7 @@ import { inSnapshot, type RunsDb, toDbError } from "./db.ts";
 import { DuplicateRunError, RuntapeError } from "./errors.ts";
 import { countEvents, sumCounts } from "./inspect/queries.ts";
 import { whyAlive } from "./inspect/recover.ts";
-import { stringifyExact } from "./json.ts";
+import { stringifyExact, withMembers } from "./json.ts";
 import {
   checkRunId,
   fromJsonColumn,
@@ -18,7 +18,6 @@ import {
   isRecordingAlive,
   type RunRow,
   resolveRunId,
-  toJsonColumn,
 } from "./runs.ts";
 import { EXTENSION_SCHEMA_VERSION, EXTENSION_TABLE } from "./schema.ts";
 
@@ -141,11 +140,13 @@ export function tagRun(
       if (value === "") delete merged[key];
       else merged[key] = value;
     }
-    const { tags: _, ...rest } = metadata;
-    const next = Object.keys(merged).length > 0 ? { ...rest, tags: merged } : rest;
-    db.sqlite
-      .query("UPDATE runs SET metadata = ? WHERE run_id = ?")
-      .run(toJsonColumn(next), run.run_id);
+    // The rest of the metadata keeps its stored text: a Python float `10.0` must not become `10`.
+    const next = withMembers(
+      run.metadata,
+      { tags: Object.keys(merged).length > 0 ? merged : undefined },
+      `metadata of run ${run.run_id}`,
+    );
+    db.sqlite.query("UPDATE runs SET metadata = ? WHERE run_id = ?").run(next, run.run_id);
     return merged;
   });
 }

@@ -11,10 +11,11 @@ import type { RunRef } from "./diff.ts";
 import { RunCancelledError, RunNotClosedError } from "./errors.ts";
 import { EVENT_TYPES } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
+import { parseStoredObject, withMembers } from "./json.ts";
 import { type NdjsonInput, readNdjson } from "./ndjson.ts";
 import { Recorder, type RecorderOptions, type RecordingSummary } from "./recorder.ts";
 import { type ReplayOptions, replayOnto } from "./replay.ts";
-import { fromJsonColumn, getRun, resolveRunId, toJsonColumn } from "./runs.ts";
+import { getRun, resolveRunId } from "./runs.ts";
 
 /** Options of {@link recordRun}, {@link recordNdjson} and {@link copyRun}. */
 export interface RunOptions extends RecorderOptions {
@@ -135,15 +136,17 @@ export async function copyRun(
       filters,
       copied_at_ns: nowNs(),
     };
-    const metadata = fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`);
+    // Numbers as stored: a Python float `10.0` written back as `10` would read as an int there.
+    const config = parseStoredObject(run.config, `config of run ${run.run_id}`);
+    const what = `metadata of run ${run.run_id}`;
     const { result: stats, summary } = await recordRun(
       target,
       {
         ...options,
         runId: options.runId ?? run.run_id,
         name: run.name,
-        config: fromJsonColumn(run.config, `config of run ${run.run_id}`),
-        metadata: { ...metadata, lineage },
+        config,
+        metadata: { ...parseStoredObject(run.metadata, what), lineage },
       },
       (bus) => replayOnto(bus, db, { ...options, run: run.run_id }),
     );
@@ -156,7 +159,7 @@ export async function copyRun(
     }
     if (stats.skipped > 0) {
       const skipped = { ...lineage, filtered: true, skipped_invalid_rows: stats.skipped };
-      amend.metadata = toJsonColumn({ ...metadata, lineage: skipped });
+      amend.metadata = withMembers(run.metadata, { lineage: skipped }, what);
     }
     amendCopy(target, summary.runId, amend);
     const status = run.status === "running" ? summary.status : run.status;

@@ -515,3 +515,14 @@ export function openFilesUnder(dir: string): string[] {
   }
   return open.sort();
 }
+
+/**
+ * JSON text with each number as the text it is written with (`10.0` and `10` differ, as they do
+ * to Python's json.loads: a float and an int); spacing and string escapes do not matter.
+ */
+export function jsonLexemes(text: string | null): unknown {
+  if (text === null) return null;
+  const lexeme = (_key: string, value: unknown, context?: { source?: string }) =>
+    typeof value === "number" ? { number: context?.source } : value;
+  return JSON.parse(text, lexeme as (key: string, value: unknown) => unknown);
+}

@@ -1,0 +1,58 @@
+/**
+ * What runtape writes into a file the Python recorder wrote, and what it leaves: a file moves
+ * between the two tools, so what runtape does not change must mean to Python what it did.
+ */
+import { describe, expect } from "bun:test";
+import { join } from "node:path";
+import { fixtureCopy, fixtureTest, jsonLexemes, tempDir } from "../helpers.ts";
+import { cli } from "./inprocess.ts";
+import { storedRuns } from "./support.ts";
+
+const REFERENCE_RUN = "2026-11-23_20-03-12_SMA Crossover_Ausbruch & Rückkehr ✓";
+const THREADED_RUN = "2024-03-04_threaded-sweep-A";
+
+const runOf = (path: string, runId: string) => {
+  const run = storedRuns(path).find((r) => r.run_id === runId);
+  if (run === undefined) throw new Error(`no run ${runId} in ${path}`);
+  return run;
+};
+
+describe("config and metadata keep Python's numbers", () => {
+  fixtureTest("tag then untag: the metadata is what Python wrote, 10.0 still 10.0", async () => {
+    const path = fixtureCopy();
+    const before = runOf(path, REFERENCE_RUN);
+    // The floats that hold integers: what a detour through a JavaScript number would make ints.
+    expect(before.metadata).toContain('"quantity": 10.0');
+    const tagged = await cli(["tag", path, "--run", REFERENCE_RUN, "owner=ana"]);
+    expect([tagged.code, tagged.stdout]).toEqual([0, '{"owner":"ana"}\n']);
+    const after = runOf(path, REFERENCE_RUN);
+    expect(jsonLexemes(after.metadata)).toEqual({
+      ...(jsonLexemes(before.metadata) as object),
+      tags: { owner: "ana" },
+    });
+    expect((await cli(["tag", path, "--run", REFERENCE_RUN, "owner="])).code).toBe(0);
+    const untagged = runOf(path, REFERENCE_RUN);
+    expect(jsonLexemes(untagged.metadata)).toEqual(jsonLexemes(before.metadata));
+    expect(untagged.config).toBe(before.config);
+  });
+
+  fixtureTest(
+    "replay --into: the copy's config and metadata hold the source's numbers (1e-05 stays 1e-05)",
+    async () => {
+      for (const [fixture, runId] of [
+        ["reference", REFERENCE_RUN],
+        ["threaded", THREADED_RUN],
+      ] as const) {
+        const path = fixtureCopy(fixture);
+        const into = join(tempDir(), "copy.db");
+        expect((await cli(["replay", path, "--run", runId, "--into", into])).code).toBe(0);
+        const source = runOf(path, runId);
+        const copy = runOf(into, runId);
+        expect(jsonLexemes(copy.config)).toEqual(jsonLexemes(source.config));
+        const { lineage, ...metadata } = jsonLexemes(copy.metadata) as Record<string, unknown>;
+        expect<unknown>([runId, metadata]).toEqual([runId, jsonLexemes(source.metadata)]);
+        expect(lineage).toMatchObject({ source_run: runId });
+      }
+    },
+  );
+});
