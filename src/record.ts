@@ -28,7 +28,7 @@ export interface RunOptions extends RecorderOptions {
   onProgress?: (events: number) => void;
   /** Called with the recorder once the run is registered: its id, live counts, `summary`. */
   onStart?: (recorder: Recorder) => void;
-  /** The metadata a run that fails is closed with, from what the body threw. */
+  /** Members set in the metadata of a run that fails (the rest kept), from what the body threw. */
   failureMetadata?: (error: unknown) => Record<string, unknown>;
 }
 

@@ -9,6 +9,7 @@ import { nowNs } from "./events/clock.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
 import { invalid } from "./events/schemas.ts";
 import { summarizeClosedRun } from "./inspect/summary.ts";
+import { withMembers } from "./json.ts";
 import { checkOptions } from "./options.ts";
 import { type Batch, CHUNK_ROWS, readyForBatches, tableSql } from "./recorder-batch.ts";
 import { type BatchSink, inlineSink, threadSink } from "./recorder-sink.ts";
@@ -125,7 +126,8 @@ export function onExitWithOpenRuns(listener: (runs: OpenRunAtExit[]) => void): (
 }
 
 /**
- * Closes every run this process is still recording with `status` and `metadata`, for a process
+ * Closes every run this process is still recording with `status`, `metadata`'s members set in its
+ * metadata (as {@link Recorder.close}: the rest, a backtest's lineage, is kept), for a process
  * that must end while its runs cannot (what it awaits will never settle): they are then ended,
  * not left `running` for `runtape recover`. A run that cannot be closed stays open, and is
  * reported at exit as any other. Returns the runs closed.
@@ -396,7 +398,8 @@ export class Recorder {
 
   /**
    * Flushes every buffered event, then ends the run with `status` and `ts_end` now (and, given
-   * `metadata`, replaces the run's metadata in the same transaction: why it failed, say). The run
+   * `metadata`, sets its members in the run's metadata in the same transaction: why it failed,
+   * say; a member whose value is undefined is removed, the others are kept as stored). The run
    * is never marked ended while events are still buffered: if the flush fails it stays `running`.
    */
   close(
@@ -410,8 +413,8 @@ export class Recorder {
           "INVALID_OPTION",
         );
       }
-      const metadataText =
-        metadata === undefined ? undefined : jsonColumnOf(metadata, "close: metadata");
+      // Checked before anything ends: a member JSON cannot write refuses the close, not the run.
+      if (metadata !== undefined) jsonColumnOf(metadata, "close: metadata");
       clearInterval(this.#timer);
       for (const detach of this.#detach) detach();
       // With the counters as they stand, refused events since the last batch included.
@@ -422,10 +425,10 @@ export class Recorder {
             this.#db.sqlite
               .query("UPDATE runs SET status = ?, ts_end = ? WHERE run_id = ?")
               .run(status, nowNs(), this.runId);
-            if (metadataText !== undefined) {
+            if (metadata !== undefined) {
               this.#db.sqlite
                 .query("UPDATE runs SET metadata = ? WHERE run_id = ?")
-                .run(metadataText, this.runId);
+                .run(this.#metadataWith(metadata), this.runId);
             }
           })
           .immediate();
@@ -443,6 +446,24 @@ export class Recorder {
       if (this.#ownsDb) this.#db.close();
     }
     return this.summary;
+  }
+
+  /**
+   * The run's stored metadata with `members` set, the rest as stored (a backtest's lineage beside
+   * why it failed). Metadata another tool left that is no JSON object is replaced: it cannot keep
+   * the run from ending.
+   */
+  #metadataWith(members: Record<string, unknown>): string | null {
+    const { metadata } = this.#db.sqlite
+      .query("SELECT metadata FROM runs WHERE run_id = ?")
+      .get(this.runId) as { metadata: string | null };
+    const what = `metadata of run ${this.runId}`;
+    try {
+      return withMembers(metadata, members, what);
+    } catch (error) {
+      if ((error as RuntapeError).code !== "INVALID_JSON") throw error;
+      return withMembers(null, members, what);
+    }
   }
 
   /** Ends a run still open `cancelled`: nothing said it was complete. */

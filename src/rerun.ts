@@ -126,7 +126,6 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
         config: { mode: "backtest", seed, broker, feed: feedConfig, lineage },
         metadata: { lineage },
         failureMetadata: (error) => ({
-          lineage,
           error: error instanceof Error ? error.message : String(error),
         }),
       },

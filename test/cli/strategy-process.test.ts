@@ -13,7 +13,7 @@ import { lines, storedEvents, storedRuns, until } from "./support.ts";
 
 const DEMO_STRATEGY = join(import.meta.dir, "../../src/sim/strategy.ts");
 
-test("a strategy's error that nothing awaits fails its run: one line naming the strategy, exit 1; one that never returns ends its run failed", async () => {
+test("a strategy's error that nothing awaits fails its run: one line naming the strategy, exit 1; one that never returns ends its run failed; both keep the lineage", async () => {
   const here = tempDir();
   const strategies = {
     "timer.ts":
@@ -26,6 +26,13 @@ test("a strategy's error that nothing awaits fails its run: one line naming the 
     "never.ts": "export default async () => { await new Promise(() => {}); };",
   };
   for (const [name, source] of Object.entries(strategies)) writeFileSync(join(here, name), source);
+  // What a backtest's metadata says of where it came from, whatever became of it.
+  const lineageOf = (name: string) =>
+    expect.objectContaining({
+      strategy: name,
+      strategy_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      params: {},
+    });
   // Through the binary: bin/runtape.ts listens for them too, as a user's process would.
   const run = (name: string) =>
     runtape(["backtest", "--strategy", name, "--bars", "20", "--into", `${name}.db`], {
@@ -47,7 +54,10 @@ test("a strategy's error that nothing awaits fails its run: one line naming the 
       "",
       [`runtape: ${error} (run ${stored?.run_id} is marked failed)`],
     ]);
-    expect([stored?.status, JSON.parse(stored?.metadata ?? "{}").error]).toEqual(["failed", error]);
+    expect([stored?.status, JSON.parse(stored?.metadata ?? "{}")]).toEqual([
+      "failed",
+      { lineage: lineageOf(name), error },
+    ]);
   }
   // A factory that never settles: the run is ended failed, not left running for `recover`.
   const never = await run("never.ts");
@@ -58,7 +68,15 @@ test("a strategy's error that nothing awaits fails its run: one line naming the 
       `runtape: the command cannot finish: it waits on a promise that nothing will settle (a strategy's top-level await, or a promise it returned?) (run ${runId} is marked failed)`,
     ],
   ]);
-  expect(storedRuns(join(here, "never.ts.db"))).toMatchObject([{ status: "failed" }]);
+  const [stalled] = storedRuns(join(here, "never.ts.db"));
+  expect([stalled?.status, JSON.parse(stalled?.metadata ?? "{}")]).toEqual([
+    "failed",
+    {
+      lineage: lineageOf("never.ts"),
+      error:
+        "the command cannot finish: it waits on a promise that nothing will settle (a strategy's top-level await, or a promise it returned?)",
+    },
+  ]);
 });
 
 test("a strategy that leaves an interval running, or a module that never loads: the command still ends", async () => {
