@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { defineCommand } from "citty";
 import { stringifyExact } from "../json.ts";
 import { tagRun } from "../manage.ts";
@@ -12,7 +13,7 @@ import { commonArgs, UsageError } from "./usage.ts";
 export default defineCommand({
   meta: commandMeta("tag"),
   args: {
-    db: { type: "positional", required: true, description: "Runs database" },
+    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
     tags: {
       type: "positional",
       required: false,
@@ -23,7 +24,11 @@ export default defineCommand({
     ...commonArgs,
   },
   run({ args }) {
-    const pairs = args._.slice(1);
+    // DB may be left out: a first argument that holds "=" is a tag, unless it names a file.
+    const first = args._[0];
+    const dbGiven = first !== undefined && !(first.includes("=") && !existsSync(first));
+    const path = dbGiven ? first : "./runs.db";
+    const pairs = args._.slice(dbGiven ? 1 : 0);
     if (pairs.length === 0) throw new UsageError("tag needs at least one key=value");
     const tags: Record<string, string> = {};
     for (const pair of pairs) {
@@ -38,7 +43,7 @@ export default defineCommand({
       pairs.map((pair) => pair.slice(0, pair.indexOf("="))),
       "tags",
     );
-    const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
+    const db = openDb(path, args, { mode: "write", create: false, initialize: false });
     try {
       const all = tagRun(db, resolveRunId(db, args.run), tags);
       out(`${printable(stringifyExact(all))}\n`);

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Recorder } from "../../src/index.ts";
 import { bulkRun, rawDb, rowCounts, runContentHash, sampleEvents, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
@@ -190,6 +190,27 @@ describe("runtape tag", () => {
     ]) {
       expect((await cli(args)).code).toBe(2);
     }
+  });
+});
+
+describe("runtape tag without DB", () => {
+  test("tags the run in ./runs.db: a first KEY=VALUE that is no file is a tag; one that is a file is the DB", async () => {
+    const dir = dirname(threeRuns());
+    const tagged = await cli(["tag", "--run", "a", "owner=ana"], dir);
+    expect([tagged.code, tagged.stdout, tagged.stderr]).toEqual([0, '{"owner":"ana"}\n', ""]);
+    copyFileSync(join(dir, "runs.db"), join(dir, "v=2.db"));
+    const named = await cli(["tag", "v=2.db", "--run", "b", "stage=final"], dir);
+    expect([named.code, named.stdout]).toEqual([0, '{"stage":"final"}\n']);
+    expect(storedRuns(join(dir, "runs.db")).map((r) => r.metadata)).toEqual([
+      '{"note":"a","tags":{"owner":"ana"}}',
+      '{"note":"b"}',
+      '{"note":"c"}',
+    ]);
+    const none = await cli(["tag", "--run", "a"], dir);
+    expect([none.code, none.stderr]).toEqual([2, "runtape: tag needs at least one key=value\n"]);
+    const help = await cli(["tag", "--help"]);
+    expect(lines(help.stdout)).toContain("USAGE runtape tag [OPTIONS] [DB] [TAGS]");
+    expect(help.stdout).toContain("(Default: ./runs.db)");
   });
 });
 
