@@ -16,7 +16,7 @@ import {
 } from "./errors.ts";
 import { catalog, EVENT_TYPES, type EventType, fieldsOf } from "./events/catalog.ts";
 import type { SqlValue } from "./events/fields.ts";
-import { countEvents, storedTypes } from "./inspect/queries.ts";
+import { countEvents, storedTypes, sumCounts } from "./inspect/queries.ts";
 import { encodeEvent } from "./ndjson.ts";
 import { checkOptions } from "./options.ts";
 import { replay } from "./replay.ts";
@@ -31,7 +31,10 @@ export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ["fail", "skip", "re
 
 /** Options of {@link mergeRuns}. */
 export interface MergeOptions {
-  /** Only the runs with these ids (each must be in some source); default every run. */
+  /**
+   * Only the runs with these ids (each must be in some source; `"latest"` is the newest run of all
+   * the sources); default every run.
+   */
   runs?: readonly string[];
   /**
    * A run whose id is taken by a run with the same content is always skipped (merging again
@@ -65,7 +68,7 @@ export interface MergedRun {
    * (a different run of that id is there and `onConflict: "skip"` kept it).
    */
   action: "copied" | "renamed" | "identical" | "kept";
-  /** Events written (0 unless copied or renamed). */
+  /** Events of the run: those written where it is copied or renamed, else those its source holds. */
   events: number;
 }
 
@@ -126,7 +129,10 @@ export function mergeRuns(
         source: p.source.path,
         sourceRunId: p.run.run_id,
         action: p.action,
-        events: out !== undefined && writes(p) ? copyRun(out, p) : 0,
+        events:
+          out !== undefined && writes(p)
+            ? copyRun(out, p)
+            : Number(sumCounts(countEvents(p.source.db, p.run.run_id))),
       }));
     } finally {
       out?.close();
@@ -148,7 +154,7 @@ function sameFile(a: string, b: string): boolean {
 }
 
 function planMerge(target: string, sources: Source[], options: MergeOptions): Planned[] {
-  const wanted = options.runs === undefined ? undefined : new Set(options.runs);
+  const wanted = options.runs === undefined ? undefined : wantedRuns(sources, options.runs);
   const existing = openExisting(target);
   try {
     const taken = new Map<string, Content>();
@@ -187,12 +193,30 @@ function planMerge(target: string, sources: Source[], options: MergeOptions): Pl
         }
       }
     }
-    const missing = options.runs?.find((id) => !found.has(id));
+    const missing = [...(wanted ?? [])].find((id) => !found.has(id));
     if (missing !== undefined) throw new RunNotFoundError(missing);
     return plan;
   } finally {
     existing?.close();
   }
+}
+
+/** The ids of `runs`, `"latest"` resolved to the newest run of all the sources. */
+function wantedRuns(sources: readonly Source[], runs: readonly string[]): Set<string> {
+  const wanted = new Set(runs);
+  if (wanted.delete("latest")) {
+    // Each source's newest first (as resolveRunId orders them); of those, the newest.
+    const newest = sources
+      .map((source) => listRuns(source.db)[0])
+      .reduce<RunRow | undefined>(
+        (best, run) =>
+          run !== undefined && (best === undefined || run.ts_start > best.ts_start) ? run : best,
+        undefined,
+      );
+    if (newest === undefined) throw new RuntapeError("the sources hold no runs", "NO_RUNS");
+    wanted.add(newest.run_id);
+  }
+  return wanted;
 }
 
 /** Where an incoming run goes: its own id, a new one, or nowhere (already there). */

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { counted } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
+import { printable } from "../text.ts";
 import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkDbArg, checkTargetArg } from "./database.ts";
@@ -19,8 +20,9 @@ export default defineCommand({
     },
     run: repeatable({
       type: "string",
-      valueHint: "ID",
-      description: "Only this run; repeat for several (default: every run)",
+      valueHint: "ID|latest",
+      description:
+        "Only this run (latest: the sources' newest); repeat for several (default: every run)",
     }),
     "on-conflict": {
       type: "string",
@@ -48,8 +50,9 @@ export default defineCommand({
       includeRunning: args["include-running"],
     });
     for (const m of merged) {
-      const from = m.runId === m.sourceRunId ? "" : `\t(was ${m.sourceRunId})`;
-      out(`${m.action}\t${m.runId}\t${m.source}\t${m.events}${from}\n`);
+      const from = m.runId === m.sourceRunId ? "" : `\t(was ${printable(m.sourceRunId)})`;
+      // Escaped: a TAB or a line break in an id or a path would add a column or forge a line.
+      out(`${m.action}\t${printable(m.runId)}\t${printable(m.source)}\t${m.events}${from}\n`);
     }
     if (merged.length === 0) {
       logger.info("nothing to merge: the sources hold no runs");

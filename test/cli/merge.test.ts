@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { openRunsDb } from "../../src/index.ts";
 import { recordDemoRuns, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { databaseBytes, lines } from "./support.ts";
+import { databaseBytes, lines, storedEvents } from "./support.ts";
 
 const worker = (path: string, ids: readonly string[], seed: number) =>
   recordDemoRuns(path, ids, { seed, bars: 20 });
@@ -23,6 +23,29 @@ test("merge OUT IN IN: one line per run on stdout, a summary on stderr; again: a
   expect(first.stderr).toMatch(/merged 3 runs \([\d,]+ events\) into out\.db; 0 already there/);
   const again = await cli(["merge", "out.db", a, b, "--run", "r3", "--run=r1"], dir);
   expect(lines(again.stdout).map((l) => l.split("\t")[0])).toEqual(["identical", "identical"]);
+});
+
+test("--run latest merges the newest run of the sources", async () => {
+  const dir = tempDir();
+  worker(join(dir, "a.db"), ["r1"], 1);
+  worker(join(dir, "b.db"), ["r2", "r3"], 2);
+  const result = await cli(["merge", "out.db", "a.db", "b.db", "--run", "latest"], dir);
+  expect([result.code, result.stdout]).toEqual([
+    0,
+    `copied\tr3\tb.db\t${storedEvents(join(dir, "b.db"), "r3")}\n`,
+  ]);
+  expect((await cli(["merge", "--help"])).stdout).toContain("--run=<ID|latest>");
+});
+
+test("merged again, a run's line still carries its event count", async () => {
+  const dir = tempDir();
+  worker(join(dir, "a.db"), ["r1", "r2"], 1);
+  const [r1, r2] = ["r1", "r2"].map((id) => storedEvents(join(dir, "a.db"), id));
+  const output = (action: string) => `${action}\tr1\ta.db\t${r1}\n${action}\tr2\ta.db\t${r2}\n`;
+  const first = await cli(["merge", "out.db", "a.db"], dir);
+  expect([first.code, first.stdout]).toEqual([0, output("copied")]);
+  const again = await cli(["merge", "out.db", "a.db"], dir);
+  expect([again.code, again.stdout]).toEqual([0, output("identical")]);
 });
 
 test("sources that hold no runs: nothing to merge, said so, nothing written", async () => {

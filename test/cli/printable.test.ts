@@ -8,7 +8,7 @@ import { InvalidRunIdError, Recorder } from "../../src/index.ts";
 import { printable } from "../../src/text.ts";
 import { sampleEvents, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { lines } from "./support.ts";
+import { lines, storedEvents } from "./support.ts";
 
 // Clears the screen, retitles the terminal, forges a line of the run list, reverses text.
 const EVIL_ID = "r\u001b[2J\u001b]0;pwned\u0007\r\nFORGED  completed\u0085\u202e";
@@ -38,14 +38,19 @@ function hostileDb(): string {
     }
     recorder.close();
   }
+  renameRun(path, "evil", EVIL_ID);
+  return path;
+}
+
+/** Gives run `from` the id `to` in every table, as another tool could (the CLI refuses such ids). */
+function renameRun(path: string, from: string, to: string): void {
   const db = new Database(path);
   const tables = db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
     name: string;
   }[];
   for (const { name } of tables)
-    db.run(`UPDATE "${name}" SET run_id = ? WHERE run_id = 'evil'`, [EVIL_ID]);
+    db.run(`UPDATE "${name}" SET run_id = ? WHERE run_id = ?`, [to, from]);
   db.close();
-  return path;
 }
 
 describe("control characters in the data are escaped in every output for people", () => {
@@ -144,6 +149,17 @@ describe("control characters in the data are escaped in every output for people"
     ]) {
       expect([raw(line), line]).toEqual([-1, expect.stringContaining(printable(EVIL_ID))]);
     }
+  });
+
+  test("merge's tab-separated lines escape run ids: none forges a line or a column", async () => {
+    const path = hostileDb();
+    renameRun(path, "evil2", "ta\tb");
+    const result = await cli(["merge", "out.db", path], tempDir());
+    expect([result.code, result.stdout]).toEqual([
+      0,
+      `copied\t${printable(EVIL_ID)}\t${path}\t${storedEvents(path, EVIL_ID)}\n` +
+        `copied\tta\\tb\t${path}\t${storedEvents(path, "ta\tb")}\n`,
+    ]);
   });
 
   test("JSON output keeps the exact text (JSON escapes it)", async () => {
