@@ -14,7 +14,7 @@ import {
   RunStillRunningError,
   RuntapeError,
 } from "./errors.ts";
-import { catalog, EVENT_TYPES, type EventType, fieldsOf } from "./events/catalog.ts";
+import { catalog, EVENT_TYPES, type EventType } from "./events/catalog.ts";
 import type { SqlValue } from "./events/fields.ts";
 import { countEvents, storedTypes, sumCounts } from "./inspect/queries.ts";
 import { encodeEvent } from "./ndjson.ts";
@@ -357,38 +357,51 @@ function copyRows(out: RunsDb, p: Planned): number {
 }
 
 /**
- * A Python-written run: its events in the order replay reconstructs, numbered with `seq`, so
- * that the target replays them by sequence in that same order.
+ * A Python-written run: its rows as they are stored, numbered with `seq` in the order replay
+ * reconstructs, so that the target replays them by sequence in that same order. Replay takes each
+ * table's rows in `id` order, so its k-th event of a type is the k-th row of that table: the row
+ * is copied, not the event written again (an integer among the indicators stays an integer for
+ * Python).
  */
 function copyInReplayOrder(out: RunsDb, p: Planned): number {
-  const inserts = new Map<EventType, Statement>();
-  const insertOf = (type: EventType) => {
-    let statement = inserts.get(type);
-    if (statement === undefined) {
-      const names = fieldsOf(type).map(([name]) => name);
-      const columns = ["run_id", ...names, SEQ_COLUMN];
-      statement = out.sqlite.prepare(
-        `INSERT INTO main.${catalog[type].table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+  const source = p.source.db;
+  const tables = new Map<
+    EventType,
+    { names: string[]; select: Statement; rows: Iterator<unknown>; insert: Statement }
+  >();
+  const tableOf = (type: EventType) => {
+    let table = tables.get(type);
+    if (table === undefined) {
+      const names = source.catalog.fieldsAt(type, source.version).map(([name]) => name);
+      const name = catalog[type].table;
+      const select = out.sqlite.prepare(
+        `SELECT ${names.join(", ")} FROM ${SOURCE}.${name} WHERE run_id = ? ORDER BY id`,
       );
-      inserts.set(type, statement);
+      const columns = ["run_id", ...names, SEQ_COLUMN];
+      const insert = out.sqlite.prepare(
+        `INSERT INTO main.${name} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+      );
+      table = { names, select, rows: select.iterate(p.run.run_id), insert };
+      tables.set(type, table);
     }
-    return statement;
+    return table;
   };
   const tally = new SequenceTally();
   try {
-    for (const [seq, event] of sequenced(p.source.db, p.run.run_id)) {
-      const record = event as unknown as Record<string, unknown>;
-      const values: SqlValue[] = [p.targetId];
-      for (const [name, field] of fieldsOf(event.type)) {
-        const value = record[name];
-        values.push(field.toSql ? field.toSql(value) : (value as SqlValue));
-      }
-      values.push(seq);
-      insertOf(event.type).run(...values);
+    for (const [seq, event] of sequenced(source, p.run.run_id)) {
+      const { names, rows, insert } = tableOf(event.type);
+      const row = rows.next();
+      // Replay read the same rows: it cannot have more of a table than the table has.
+      if (row.done) throw new Error(`merge: ${event.type} #${seq} has no row in ${p.source.path}`);
+      const stored = row.value as Record<string, SqlValue>;
+      insert.run(p.targetId, ...names.map((name) => stored[name] as SqlValue), seq);
       tally.add(event);
     }
   } finally {
-    for (const statement of inserts.values()) statement.finalize();
+    for (const { select, insert } of tables.values()) {
+      select.finalize();
+      insert.finalize();
+    }
   }
   out.sqlite.run(
     "INSERT INTO main.runtape_runs (run_id, events, last_ts_event_ns, bar_periods) VALUES (?, ?, ?, ?)",

@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -234,6 +235,50 @@ fixtureTest(
     ]);
   },
 );
+
+test("a Python-written run's rows are copied as stored: an integer among its indicators stays one", () => {
+  const dir = tempDir();
+  const python = worker(join(dir, "python.db"), ["p1"], 3);
+  forgetSequence(python, "p1");
+  const raw = new Database(python);
+  // What Python's json.dumps writes of an int and of -0.0 among a strategy's values.
+  raw.run(
+    `UPDATE bars_processed SET indicators = '{"N": 5, "k": -0}' WHERE id = (SELECT min(id) FROM bars_processed)`,
+  );
+  raw.close();
+  const out = join(dir, "out.db");
+  mergeRuns(out, [python]);
+  const rows = (path: string) => {
+    const db = rawDb(path);
+    try {
+      const tables = db
+        .query(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'runs' AND name NOT LIKE 'runtape\\_%' ESCAPE '\\'",
+        )
+        .values()
+        .map(([name]) => name as string);
+      // Every stored column but the row id and seq, which the copy numbers anew.
+      return tables.map((table) => [
+        table,
+        db
+          .query(`SELECT * FROM ${table} WHERE run_id = 'p1' ORDER BY id`)
+          .all()
+          .map((row) => {
+            const { id: _, seq: __, ...stored } = row as Record<string, unknown>;
+            return stored;
+          }),
+      ]);
+    } finally {
+      db.close();
+    }
+  };
+  const copied = rows(out);
+  expect(copied).toEqual(rows(python));
+  const processed = copied.find(([table]) => table === "bars_processed")?.[1] as {
+    indicators: string;
+  }[];
+  expect(processed.map((row) => row.indicators)).toContain('{"N": 5, "k": -0}');
+});
 
 describe("merge options", () => {
   test("an unknown conflict policy or a wrong argument is INVALID_OPTION, before anything is opened", () => {
