@@ -2,6 +2,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { defineCommand } from "citty";
 import { fileWriteError, UnknownFilterKeyError } from "../errors.ts";
 import { encodeRunId } from "../formats/layout.ts";
+import { GENERATOR_META } from "../report/html.ts";
 import type { RunMetrics } from "../report/metrics.ts";
 import { isMetric, libraryKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
@@ -91,12 +92,13 @@ export default defineCommand({
 });
 
 /**
- * Lets a report replace only an earlier report: `-o runs.db` (the file it reads, or any other)
- * would otherwise turn recorded runs into HTML without a word. A file that cannot be read is left
- * to the write, which says why.
+ * Lets a report replace only an earlier report (its head holds runtape's generator mark): `-o
+ * runs.db` (the file it reads, or any other) or `-o index.html` would otherwise replace recorded
+ * runs or a page of the user's own without a word. A file that cannot be read is left to the
+ * write, which says why.
  */
 function checkOverwrite(file: string): void {
-  const head = Buffer.alloc(64);
+  const head = Buffer.alloc(1024);
   let length: number;
   try {
     const fd = openSync(file, "r");
@@ -108,11 +110,9 @@ function checkOverwrite(file: string): void {
   } catch {
     return;
   }
-  if (length === 0 || /^\s*<(!doctype html|html)[\s>]/i.test(head.toString("latin1", 0, length))) {
-    return;
-  }
+  if (length === 0 || head.toString("latin1", 0, length).includes(GENERATOR_META)) return;
   throw new UsageError(
-    `${file} exists and is not an HTML file: name another --output, or remove it first`,
+    `${file} exists and is not a runtape report: name another --output, or remove it first`,
   );
 }
 

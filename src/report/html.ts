@@ -74,12 +74,15 @@ function stableClassNames(html: string): string {
   });
 }
 
+/** The mark of a page runtape wrote: `report -o` replaces such a file and no other. */
+export const GENERATOR_META = '<meta name="generator" content="runtape">';
+
 function page(title: string, body: string): string {
   return stableClassNames(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="generator" content="runtape">
+${GENERATOR_META}
 <title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
 <body>
 ${body}

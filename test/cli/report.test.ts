@@ -213,19 +213,22 @@ describe("runtape runs and report", () => {
     }
   });
 
-  test("a report overwrites an earlier report, never a runs database or another file", async () => {
+  test("a report overwrites an earlier report, never a runs database, a page of the user's or another file", async () => {
     copyFileSync(join(dir, "runs.db"), join(dir, "victim.db"));
     const before = readFileSync(join(dir, "victim.db"));
-    for (const target of ["victim.db", "runs.db"]) {
+    const page = "<!DOCTYPE html><html><body>hand-written page</body></html>\n";
+    writeFileSync(join(dir, "page.html"), page);
+    for (const target of ["victim.db", "runs.db", "page.html"]) {
       const result = await cli(["report", "runs.db", "--run", "f3-s20", "-o", target], dir);
       expect([result.code, lines(result.stderr)]).toEqual([
         2,
         [
-          `runtape: ${target} exists and is not an HTML file: name another --output, or remove it first`,
+          `runtape: ${target} exists and is not a runtape report: name another --output, or remove it first`,
         ],
       ]);
     }
     expect(readFileSync(join(dir, "victim.db")).equals(before)).toBe(true);
+    expect(readFileSync(join(dir, "page.html"), "utf8")).toBe(page);
     const again = await cli(["inspect", "runs.db", "--run", "f3-s20"], dir);
     expect(again.code).toBe(0);
     // An earlier report (what the default file name finds on a second run) is replaced.
