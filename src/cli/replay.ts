@@ -262,8 +262,11 @@ async function replayInto(
   }
   const skipped =
     summary.skipped > 0 ? ` (${counted(summary.skipped, "invalid row")} skipped)` : "";
+  // The run copied is the source's (options.run, resolved); the copy's id is said where it differs.
+  const source = options.run as string;
+  const as = summary.runId === source ? "" : ` as ${summary.runId}`;
   progress.finish(
-    `copied ${counted(summary.events, "event")} of run ${summary.runId} into ${target}${skipped}`,
+    `copied ${counted(summary.events, "event")} of run ${source} into ${target}${as}${skipped}`,
     summary.events,
   );
   out(`${summary.runId}\n`);

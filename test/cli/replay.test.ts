@@ -160,6 +160,23 @@ describe("runtape replay", () => {
     expect([diff.code, diff.stdout]).toEqual([0, expect.stringContaining("runs match")]);
     expect(lines((await run(["replay", join(target, "copy.db")])).stdout)).toEqual(expected);
   });
+  test("--into --run-id: the summary names the source run, and the copy's id where it differs", async () => {
+    const fills = counted(events.filter((e) => e.type === "FillEvent").length, "event");
+    for (const [copyId, as] of [
+      ["p1", " as p1"],
+      [runId, ""],
+    ] as const) {
+      const target = join(tempDir(), "part.db");
+      const args = ["--run", runId, "--into", target, "--types", "FillEvent", "--run-id", copyId];
+      const result = await run(["replay", "runs.db", ...args]);
+      expect([result.code, result.stdout, lines(result.stderr)]).toEqual([
+        0,
+        `${copyId}\n`,
+        [expect.stringMatching(RegExp(` copied ${fills} of run ${runId} into ${target}${as} in `))],
+      ]);
+    }
+  });
+
   test("--into --skip-invalid says what it skipped, and the copy's lineage records it", async () => {
     const target = tempDir();
     const bad = join(target, "bad.db");
