@@ -7,20 +7,14 @@ import { parseTypes, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
 import { onTermination } from "./signals.ts";
-import { commonArgs, parseChoice, repeatable, UsageError } from "./usage.ts";
+import { commonArgs, parseChoice, repeatable, sourceArg, UsageError } from "./usage.ts";
 
 const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
 
 export default defineCommand({
   meta: commandMeta("export"),
   args: {
-    db: {
-      type: "positional",
-      required: false,
-      default: "./runs.db",
-      valueHint: "DB|URL",
-      description: "Runs database, or a postgres:// URL of a store",
-    },
+    db: sourceArg,
     format: {
       type: "string",
       valueHint: FORMATS.join("|"),

@@ -9,7 +9,7 @@ import { openSource } from "../store/index.ts";
 import { parseConditions, parseNames, repeated, unknownWhereKey } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
-import { commonArgs, repeatable, runArgs, UsageError } from "./usage.ts";
+import { commonArgs, runArgs, UsageError, whereArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("report"),
@@ -26,11 +26,7 @@ export default defineCommand({
       valueHint: "A,B,…",
       description: "Compare these runs: equity overlaid, metrics, heatmap over two parameters",
     },
-    where: repeatable({
-      type: "string",
-      valueHint: "KEY=VALUE",
-      description: "Compare the runs whose config (or runId, name, status) matches; repeatable",
-    }),
+    where: whereArg("Compare"),
     metric: {
       type: "string",
       valueHint: "NAME",

@@ -10,17 +10,12 @@ import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { logger, out, table } from "./output.ts";
 import { openStoreArg } from "./source.ts";
-import { commonArgs, repeatable, UsageError } from "./usage.ts";
+import { commonArgs, repeatable, sourceArg, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("rm"),
   args: {
-    db: {
-      type: "positional",
-      required: false,
-      default: "./runs.db",
-      description: "Runs database, or a postgres:// store URL",
-    },
+    db: sourceArg,
     run: repeatable({
       type: "string",
       valueHint: "ID|latest",

@@ -9,7 +9,7 @@ import { printable } from "../text.ts";
 import { checkInt64, parseConditions, repeated, unknownWhereKey } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
-import { commonArgs, repeatable, runArgs, UsageError } from "./usage.ts";
+import { commonArgs, runArgs, UsageError, whereArg } from "./usage.ts";
 
 /** The metrics the table shows, named as the JSON names them (and --sort takes them). */
 const COLUMNS = SWEEP_METRICS.map(snakeCase);
@@ -18,12 +18,7 @@ export default defineCommand({
   meta: commandMeta("runs"),
   args: {
     db: runArgs.db,
-    where: repeatable({
-      type: "string",
-      valueHint: "KEY=VALUE",
-      description:
-        "Only runs whose config path (or run_id, name, status, tag.NAME) has this value; repeatable",
-    }),
+    where: whereArg("Only"),
     sort: {
       type: "string",
       valueHint: "KEY|-KEY",

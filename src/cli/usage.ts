@@ -25,9 +25,17 @@ export const commonArgs = {
   },
 } as const satisfies ArgsDef;
 
+/** The database argument of the commands that read a file or a store alike. */
+export const sourceArg = {
+  type: "positional",
+  required: false,
+  default: "./runs.db",
+  description: "Runs database, or a postgres:// store URL",
+} as const satisfies ArgsDef[string];
+
 /** The database argument and the run option of the commands that read one run. */
 export const runArgs = {
-  db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+  db: sourceArg,
   run: { type: "string", valueHint: "ID|latest", description: "The run (default: latest)" },
 } as const satisfies ArgsDef;
 
@@ -45,6 +53,14 @@ export function repeatable<const T extends ArgDef>(arg: T): T {
   REPEATABLE.add(arg);
   return arg;
 }
+
+/** `--where KEY=VALUE` of the commands that pick runs by it (parseConditions); `what` they do with them. */
+export const whereArg = (what: string) =>
+  repeatable({
+    type: "string",
+    valueHint: "KEY=VALUE",
+    description: `${what} the runs whose config path (or run_id, name, status, tag.NAME) has this value; repeatable`,
+  } as const);
 
 /** What asks for help. */
 export const HELP = new Set(["--help", "-h"]);

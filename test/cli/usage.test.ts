@@ -57,6 +57,27 @@ describe("runtape usage", () => {
     expect((await run(["-h"])).stdout).toBe(help.stdout);
   });
 
+  test("--help says what DB and --where take, in the same words in every command that takes them", async () => {
+    /** The help line of `name` that starts with `start`, its padding collapsed. */
+    const helpLine = async (name: string, start: string) =>
+      lines((await run([name, "--help"])).stdout)
+        .map((l) => l.trim().replace(/ {2,}/g, "  "))
+        .find((l) => l.startsWith(start));
+    const where = "(or run_id, name, status, tag.NAME) has this value; repeatable";
+    expect(await helpLine("runs", "--where")).toBe(
+      `--where=<KEY=VALUE>  Only the runs whose config path ${where}`,
+    );
+    expect(await helpLine("report", "--where")).toBe(
+      `--where=<KEY=VALUE>  Compare the runs whose config path ${where}`,
+    );
+    for (const name of ["inspect", "replay", "report", "runs", "export", "rm"]) {
+      expect([name, await helpLine(name, "DB")]).toEqual([
+        name,
+        "DB  Runs database, or a postgres:// store URL (Default: ./runs.db)",
+      ]);
+    }
+  });
+
   test("--version prints package.json's version; -v --verbose and version say what --version --verbose does", async () => {
     for (const flag of ["--version", "-v"]) {
       const result = await run([flag]);
