@@ -111,7 +111,8 @@ const FILTERS = ["types", "excludeTypes", "symbols", "from", "to", "limit"] as c
  * Copies a run (the latest unless `source.run` names one) into `target`, replaying it through a
  * bus and recording it again: under the same id (or `runId`), name and config, and the source's
  * metadata plus a `lineage` entry (source file and run, the filters applied, whether the copy is
- * filtered, when it was made). A copy of a closed run keeps its status and start and end times.
+ * filtered, when it was made). A copy keeps the run's start time; a copy of a closed run keeps its
+ * status and end time too, and one of a run still `running` ends `completed`, now.
  * The replay filters apply, so a copy may hold part of the run; `speed` paces it like a live run.
  * Rows skipped with `onInvalidRow: "skip"` are counted in the summary and in the lineage
  * (`skipped_invalid_rows`, and the copy is `filtered`).
@@ -150,13 +151,12 @@ export async function copyRun(
       },
       (bus) => replayOnto(bus, db, { ...options, run: run.run_id }),
     );
-    // What only the end of the copy knows. A copy of a run being recorded is of one moment of
-    // it: it stays the copy's own, completed.
+    // What only the end of the copy knows. When the run started is a fact of it, kept. A copy
+    // of a run still `running` (being recorded, or left so by a process that died) is of one
+    // moment of it: its status and end are the copy's own, completed now.
     const amend: Partial<Record<"status" | "ts_start" | "ts_end" | "metadata", SQLQueryBindings>> =
-      {};
-    if (run.status !== "running") {
-      Object.assign(amend, { status: run.status, ts_start: run.ts_start, ts_end: run.ts_end });
-    }
+      { ts_start: run.ts_start };
+    if (run.status !== "running") Object.assign(amend, { status: run.status, ts_end: run.ts_end });
     if (stats.skipped > 0) {
       const skipped = { ...lineage, filtered: true, skipped_invalid_rows: stats.skipped };
       amend.metadata = withMembers(run.metadata, { lineage: skipped }, what);

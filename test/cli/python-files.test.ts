@@ -56,3 +56,23 @@ describe("config and metadata keep Python's numbers", () => {
     },
   );
 });
+
+describe("a run the Python recorder left running (its process died)", () => {
+  const KILLED = "2024-03-06_killed-midway-C";
+
+  fixtureTest(
+    "replay --into copies it with its start time, completed when the copy was made",
+    async () => {
+      const path = fixtureCopy("threaded");
+      const into = join(tempDir(), "copy.db");
+      const before = BigInt(Date.now()) * 1_000_000n;
+      expect((await cli(["replay", path, "--run", KILLED, "--into", into])).code).toBe(0);
+      const source = runOf(path, KILLED);
+      const copy = runOf(into, KILLED);
+      expect([source.status, source.ts_end]).toEqual(["running", null]);
+      expect([copy.status, copy.ts_start]).toEqual(["completed", source.ts_start]);
+      expect(copy.ts_end).toBeGreaterThanOrEqual(before);
+    },
+    "threaded",
+  );
+});
