@@ -67,6 +67,7 @@ export {
   type RunListEntry,
   recoverRuns,
   type SymbolTrading,
+  unjudgeableRuns,
 } from "./inspect.ts";
 export { parseJsonObject, stringifyExact } from "./json.ts";
 export {

@@ -20,7 +20,7 @@ import type { SymbolTrading } from "./trading.ts";
 
 export { type CheckFinding, checkDatabase } from "./inspect/check.ts";
 export { countEvents } from "./inspect/queries.ts";
-export { type RecoveredRun, recoverRuns } from "./inspect/recover.ts";
+export { type RecoveredRun, recoverRuns, unjudgeableRuns } from "./inspect/recover.ts";
 export type { SymbolTrading } from "./trading.ts";
 
 /** One line of the run list. */

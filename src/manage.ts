@@ -9,7 +9,7 @@ import { cacheTables } from "./cache-table.ts";
 import { inSnapshot, type RunsDb, toDbError } from "./db.ts";
 import { DuplicateRunError, RuntapeError } from "./errors.ts";
 import { countEvents, sumCounts } from "./inspect/queries.ts";
-import { whyAlive } from "./inspect/recover.ts";
+import { unjudgeable, whyAlive } from "./inspect/recover.ts";
 import { stringifyExact, withMembers } from "./json.ts";
 import {
   checkRunId,
@@ -20,6 +20,7 @@ import {
   resolveRunId,
 } from "./runs.ts";
 import { EXTENSION_SCHEMA_VERSION, EXTENSION_TABLE } from "./schema.ts";
+import { shellWord } from "./text.ts";
 
 /** A run {@link removeRuns} removed (or, in a dry run, would remove). */
 export interface RemovedRun {
@@ -33,10 +34,14 @@ function writable(db: RunsDb): void {
   if (!db.writable) throw new RuntapeError(`${db.path} was opened read-only`, "READ_ONLY");
 }
 
-function notAlive(run: RunRow, doing: string): void {
+function notAlive(db: RunsDb, run: RunRow, doing: string): void {
   if (isRecordingAlive(run)) {
+    // Only the user can tell that such a run has ended: the message says how to say so.
+    const remedy = unjudgeable(run)
+      ? `; \`runtape recover ${shellWord(db.path)} --run ${shellWord(run.run_id)}\` closes it if its process has ended`
+      : "";
     throw new RuntapeError(
-      `cannot ${doing} run ${JSON.stringify(run.run_id)}: ${whyAlive(run)}`,
+      `cannot ${doing} run ${JSON.stringify(run.run_id)}: ${whyAlive(run)}${remedy}`,
       "RUN_ALIVE",
     );
   }
@@ -76,7 +81,7 @@ export function removeRuns(
     // A run whose row breaks the model may go too: removing it is how it is mended.
     const ids = new Set(runIds.map((id) => resolveRunId(db, id)));
     const runs = [...ids].map((id) => getRun(db, id, { unchecked: true }));
-    for (const run of runs) notAlive(run, "remove");
+    for (const run of runs) notAlive(db, run, "remove");
     const removed = runs.map((run) => ({
       runId: run.run_id,
       name: run.name,
@@ -102,7 +107,7 @@ export function renameRun(db: RunsDb, from: string, to: string): void {
   checkRunId(to);
   inWrite(db, () => {
     const run = getRun(db, from);
-    notAlive(run, "rename");
+    notAlive(db, run, "rename");
     if (db.sqlite.query("SELECT 1 FROM runs WHERE run_id = ?").get(to) !== null) {
       throw new DuplicateRunError(to);
     }
@@ -126,7 +131,7 @@ export function tagRun(
 ): Record<string, string> {
   return inWrite(db, () => {
     const run = getRun(db, runId);
-    notAlive(run, "tag");
+    notAlive(db, run, "tag");
     const metadata = fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`) ?? {};
     const current = metadata.tags ?? {};
     if (typeof current !== "object" || current === null || Array.isArray(current)) {
@@ -181,7 +186,7 @@ export function vacuum(db: RunsDb): VacuumResult {
       run_id: string;
     }[]
   ).map((r) => getRun(db, r.run_id));
-  for (const run of live) notAlive(run, "vacuum while recording");
+  for (const run of live) notAlive(db, run, "vacuum while recording");
   try {
     db.sqlite.exec("VACUUM");
     db.sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { counted } from "../format.ts";
-import { recoverRuns } from "../inspect.ts";
+import { recoverRuns, unjudgeableRuns } from "../inspect.ts";
 import { printable } from "../text.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
@@ -14,7 +14,8 @@ export default defineCommand({
     run: {
       type: "string",
       valueHint: "ID",
-      description: "Only this run (an error if it is not stale)",
+      description:
+        "Only this run (an error if it is not stale; one runtape did not record is closed: you say its process has ended)",
     },
     ...commonArgs,
   },
@@ -30,6 +31,14 @@ export default defineCommand({
           ? "no stale runs"
           : `closed ${counted(recovered.length, "stale run")} as failed`,
       );
+      // Passed over in silence, such a run would stay `running` with no word of how to end it.
+      const unjudged = args.run === undefined ? unjudgeableRuns(db) : [];
+      if (unjudged.length > 0) {
+        const them = unjudged.length === 1 ? "it" : "them";
+        logger.info(
+          `${counted(unjudged.length, "running run")} not judged (runtape did not record ${them}): ${unjudged.map((id) => printable(JSON.stringify(id))).join(", ")}; name one with --run to close it`,
+        );
+      }
       return 0;
     } finally {
       db.close();

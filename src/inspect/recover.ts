@@ -28,9 +28,15 @@ function lastCreatedNs(db: RunsDb, runId: string): bigint | null {
   return last;
 }
 
+/**
+ * Whether nothing can ever tell if the process recording the run lives: runtape did not record it
+ * (the Python recorder did), so no pid is on file. Only the user can say that it has ended.
+ */
+export const unjudgeable = (run: RunRow): boolean => run.pid === null;
+
 /** Why a `running` run cannot be closed: its recorder may still be writing it. */
 export function whyAlive(run: RunRow): string {
-  if (run.pid === null) return "runtape did not record it, so nothing tells whether it still runs";
+  if (unjudgeable(run)) return "runtape did not record it, so nothing tells whether it still runs";
   if (run.host !== hostname())
     return `its process ${run.pid} runs on host ${run.host ?? "(unknown)"}, which cannot be checked from here`;
   return `process ${run.pid} is still recording it`;
@@ -39,9 +45,11 @@ export function whyAlive(run: RunRow): string {
 /**
  * Closes runs left `running` by a process that died: status `failed`, `ts_end` the time of the
  * last recorded event, the event counter set to the rows stored. Runs whose recording process is
- * alive, or cannot be judged (another host, no pid on file), are never touched: naming one throws
- * a RuntapeError (code NOT_STALE), as does naming a run that is not running; without a run id
- * they are passed over. The database must be open for writing.
+ * alive, or runs on another host, are never touched: naming one throws a RuntapeError (code
+ * NOT_STALE), as does naming a run that is not running. A run runtape did not record (the Python
+ * recorder's: no pid on file, so nothing can tell whether its process lives) is closed only when
+ * named: naming it asserts that its process has ended. Without a run id, such runs and live ones
+ * are passed over ({@link unjudgeableRuns} lists the former). The database must be open for writing.
  */
 export function recoverRuns(db: RunsDb, options: { runId?: string } = {}): RecoveredRun[] {
   if (!db.writable) throw new RuntapeError(`${db.path} was opened read-only`, "READ_ONLY");
@@ -53,7 +61,7 @@ export function recoverRuns(db: RunsDb, options: { runId?: string } = {}): Recov
     const name = JSON.stringify(run.run_id);
     if (run.status !== "running")
       throw new RuntapeError(`run ${name} is ${run.status}, not running`, "NOT_STALE");
-    if (isRecordingAlive(run))
+    if (!unjudgeable(run) && isRecordingAlive(run))
       throw new RuntapeError(`run ${name} is not stale: ${whyAlive(run)}`, "NOT_STALE");
     candidates = [run];
   }
@@ -74,4 +82,14 @@ export function recoverRuns(db: RunsDb, options: { runId?: string } = {}): Recov
       .immediate();
     return { runId: run.run_id, events, tsEnd };
   });
+}
+
+/**
+ * The ids of the `running` runs that {@link recoverRuns} passes over unless named because nothing
+ * tells whether their process lives (runtape did not record them), newest start first.
+ */
+export function unjudgeableRuns(db: RunsDb): string[] {
+  return listRuns(db)
+    .filter((run) => run.status === "running" && unjudgeable(run))
+    .map((run) => run.run_id);
 }

@@ -4,9 +4,10 @@
  */
 import { describe, expect } from "bun:test";
 import { join } from "node:path";
-import { fixtureCopy, fixtureTest, jsonLexemes, tempDir } from "../helpers.ts";
+import { openRunsDb, recoverRuns, unjudgeableRuns } from "../../src/index.ts";
+import { fixtureCopy, fixtureEvents, fixtureTest, jsonLexemes, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { storedRuns } from "./support.ts";
+import { iso, lines, storedRuns } from "./support.ts";
 
 const REFERENCE_RUN = "2026-11-23_20-03-12_SMA Crossover_Ausbruch & Rückkehr ✓";
 const THREADED_RUN = "2024-03-04_threaded-sweep-A";
@@ -72,6 +73,73 @@ describe("a run the Python recorder left running (its process died)", () => {
       expect([source.status, source.ts_end]).toEqual(["running", null]);
       expect([copy.status, copy.ts_start]).toEqual(["completed", source.ts_start]);
       expect(copy.ts_end).toBeGreaterThanOrEqual(before);
+    },
+    "threaded",
+  );
+
+  fixtureTest(
+    "recover passes it over saying how to close it; rm, rename and tag refuse it naming the remedy; recover --run closes it",
+    async () => {
+      const path = fixtureCopy("threaded");
+      const plain = await cli(["recover", path]);
+      expect([plain.code, plain.stdout, lines(plain.stderr)]).toEqual([
+        0,
+        "",
+        [
+          expect.stringContaining("no stale runs"),
+          expect.stringContaining(
+            `1 running run not judged (runtape did not record it): "${KILLED}"; name one with --run to close it`,
+          ),
+        ],
+      ]);
+      const remedy = `runtape did not record it, so nothing tells whether it still runs; \`runtape recover ${path} --run ${KILLED}\` closes it if its process has ended`;
+      for (const [args, doing] of [
+        [["rm", path, "--run", KILLED, "--yes"], "remove"],
+        [["rename", path, "--run", KILLED, "--to", "renamed"], "rename"],
+        [["tag", path, "--run", KILLED, "a=b"], "tag"],
+      ] as const) {
+        const refused = await cli(args);
+        expect([doing, refused.code, refused.stderr]).toEqual([
+          doing,
+          1,
+          `runtape: cannot ${doing} run "${KILLED}": ${remedy}\n`,
+        ]);
+      }
+      const before = runOf(path, KILLED);
+      const closed = await cli(["recover", path, "--run", KILLED]);
+      expect([closed.code, lines(closed.stderr)]).toEqual([
+        0,
+        [expect.stringContaining("closed 1 stale run as failed")],
+      ]);
+      const events = fixtureEvents(KILLED, "threaded");
+      // The run's end: when its last event was built (bigints: Math.max takes none).
+      let lastBuilt = 0n;
+      for (const e of events) if (e.ts_created_ns > lastBuilt) lastBuilt = e.ts_created_ns;
+      expect(closed.stdout).toBe(
+        `${KILLED}\tfailed\t${events.length} events\tended ${iso(lastBuilt)}\n`,
+      );
+      expect(runOf(path, KILLED)).toEqual({
+        ...before,
+        status: "failed",
+        ts_end: lastBuilt,
+      });
+      expect((await cli(["rename", path, "--run", KILLED, "--to", "renamed"])).code).toBe(0);
+    },
+    "threaded",
+  );
+
+  fixtureTest(
+    "the library: recoverRuns closes it when named, and unjudgeableRuns names it until then",
+    () => {
+      const db = openRunsDb(fixtureCopy("threaded"), { mode: "write" });
+      try {
+        expect(unjudgeableRuns(db)).toEqual([KILLED]);
+        expect(recoverRuns(db)).toEqual([]);
+        expect(recoverRuns(db, { runId: KILLED })).toMatchObject([{ runId: KILLED }]);
+        expect(unjudgeableRuns(db)).toEqual([]);
+      } finally {
+        db.close();
+      }
     },
     "threaded",
   );
