@@ -11,8 +11,11 @@ import { tempDir } from "./helpers.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const BIN = join(ROOT, "node_modules/.bin");
-/** "A few hundred KB at most", as the README promises. */
-const MAX_TARBALL_BYTES = 300 * 1024;
+/**
+ * "A few hundred KB at most", as the README promises: room for the code and its documentation,
+ * none for what should not ship (tests, fixtures, dependencies), which would take megabytes.
+ */
+const MAX_TARBALL_BYTES = 320 * 1024;
 
 async function run(cmd: string[], cwd: string, env: Record<string, string> = {}) {
   const proc = Bun.spawn(cmd, {
