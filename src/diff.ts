@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { asRunsDb, inSnapshot, type RunsDb } from "./db.ts";
 import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
 import { counted, formatCount } from "./format.ts";
+import { filledFields } from "./ndjson.ts";
 import { checkOptions } from "./options.ts";
 import { replay } from "./replay.ts";
 import { resolveRunId } from "./runs.ts";
@@ -243,6 +244,10 @@ function* kept(events: Iterable<Event>, excluded: ReadonlySet<string>): Generato
 
 type Equality = (x: unknown, y: unknown) => boolean;
 
+/** Whether either event's NDJSON file left `field` out: the value there is the model's, not a fact. */
+const filledIn = (a: Event, b: Event, field: string) =>
+  filledFields(a).includes(field) || filledFields(b).includes(field);
+
 function fieldDifferences(
   a: Event,
   b: Event,
@@ -253,7 +258,7 @@ function fieldDifferences(
   const ra = a as unknown as Record<string, unknown>;
   const rb = b as unknown as Record<string, unknown>;
   for (const field of Object.keys(ra)) {
-    if (!ignore.has(field) && !equal(ra[field], rb[field])) {
+    if (!ignore.has(field) && !equal(ra[field], rb[field]) && !filledIn(a, b, field)) {
       out.push({ field, a: ra[field], b: rb[field] });
     }
   }

@@ -244,6 +244,11 @@ ${convert}
  * left out. Throws InvalidEventError naming the field, or RuntapeError for malformed JSON.
  */
 export function decodeEvent(line: string, options: { defaults?: boolean } = {}): Event {
+  return decodeLine(line, options.defaults === true);
+}
+
+/** {@link decodeEvent}; given `filled`, the defaulted fields the line leaves out are added to it. */
+function decodeLine(line: string, defaults: boolean, filled?: string[]): Event {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -260,8 +265,23 @@ export function decodeEvent(line: string, options: { defaults?: boolean } = {}):
   }
   const { names, quoted } = integerFields(type);
   convertOf(type)(record, integerTokens(line, names, quoted));
-  return parseEvent(record, options);
+  if (filled !== undefined) {
+    for (const [name, field] of fieldsOf(type)) {
+      if (field.default !== undefined && record[name] === undefined) filled.push(name);
+    }
+  }
+  return parseEvent(record, { defaults });
 }
+
+/** The fields each event read by {@link readNdjsonFile} took from the model, not from its file. */
+const FILLED = new WeakMap<Event, readonly string[]>();
+
+/**
+ * The fields of `event` that its NDJSON file left out and the model filled in (a golden run's
+ * `ts_created_ns`, made from the clock as the file was read): no value of the file, so nothing
+ * to compare. None for an event from anywhere else.
+ */
+export const filledFields = (event: Event): readonly string[] => FILLED.get(event) ?? [];
 
 /**
  * The events of the NDJSON file at `path` (a golden run, an export), read synchronously so that
@@ -282,7 +302,10 @@ export function* readNdjsonFile(path: string): Generator<Event> {
     number++;
     if (line.trim() === "") continue;
     try {
-      yield decodeEvent(line, { defaults: true });
+      const filled: string[] = [];
+      const event = decodeLine(line, true, filled);
+      if (filled.length > 0) FILLED.set(event, filled);
+      yield event;
     } catch (error) {
       if (error instanceof RuntapeError) throw new NdjsonError(number, error.message, path);
       throw error;

@@ -48,6 +48,44 @@ describe("runtape diff", () => {
     expect([bom.code, bom.stdout]).toEqual([0, expect.stringMatching(/^runs match/)]);
   });
 
+  test("--ignore '': a field a golden leaves out (ts_created_ns) is not compared; every other is", async () => {
+    // A golden as writeGolden makes it: the wall-clock field left out.
+    const golden = (name: string, events: Iterable<Event>) =>
+      writeNdjson(
+        name,
+        [...events].map((e) => {
+          const { ts_created_ns: _, ...kept } = e;
+          return kept as unknown as Event;
+        }),
+      );
+    golden("slow-golden.ndjson", replay(join(dir, "runs.db"), { run: slow }));
+    golden("fast-golden.ndjson", replay(join(dir, "runs.db"), { run: fast }));
+    for (const args of [
+      ["slow-golden.ndjson", "slow-golden.ndjson"],
+      ["runs.db", "slow-golden.ndjson", "--run-a", slow],
+      ["slow-golden.ndjson", "runs.db", "--run-b", slow],
+    ]) {
+      const result = await cli(["diff", ...args, "--ignore", ""], dir);
+      expect([args, result.code, result.stdout]).toEqual([
+        args,
+        0,
+        expect.stringMatching(/^runs match/),
+      ]);
+    }
+    const other = await cli(
+      ["diff", "slow-golden.ndjson", "fast-golden.ndjson", "--ignore", ""],
+      dir,
+    );
+    expect(other.code).toBe(1);
+    expect(other.stdout).not.toContain("ts_created_ns");
+    // A file that holds the field has it compared.
+    const full = await cli(
+      ["diff", "runs.db", "fast.ndjson", "--run-a", slow, "--ignore", ""],
+      dir,
+    );
+    expect(full.stdout).toContain("ts_created_ns");
+  });
+
   test("--run-b applies to databases only; a broken golden is one line naming file and line", async () => {
     const usage = await cli(["diff", "runs.db", "slow.ndjson", "--run-b", slow], dir);
     expect([usage.code, usage.stderr]).toEqual([
