@@ -243,7 +243,8 @@ const canWrite = (path: string) => {
   }
 };
 
-const hasContent = (path: string) => existsSync(path) && statSync(path).size > 0;
+// One stat, no existsSync first: another connection's close removes its WAL at any moment.
+const hasContent = (path: string) => (statSync(path, { throwIfNoEntry: false })?.size ?? 0) > 0;
 
 /**
  * A connection to a file on storage nobody writes. bun:sqlite takes URI filenames (which carry
