@@ -99,37 +99,57 @@ export function removeRuns(
 }
 
 /**
- * Gives the run `from` the id `to` in every table, in one transaction. Throws InvalidRunIdError
- * for an id that breaks the rules, DuplicateRunError when `to` exists, RuntapeError (RUN_ALIVE)
- * while the run is being recorded.
+ * Gives the run `from` the id `to` in every table, in one transaction; with `dryRun`, only checks
+ * that it could (the database may be open for reading). Throws InvalidRunIdError for an id that
+ * breaks the rules, DuplicateRunError when `to` exists (`from` itself too), RuntapeError
+ * (RUN_ALIVE) while the run is being recorded.
  */
-export function renameRun(db: RunsDb, from: string, to: string): void {
+export function renameRun(
+  db: RunsDb,
+  from: string,
+  to: string,
+  options: { dryRun?: boolean } = {},
+): void {
   checkRunId(to);
-  inWrite(db, () => {
+  const rename = () => {
     const run = getRun(db, from);
     notAlive(db, run, "rename");
     if (db.sqlite.query("SELECT 1 FROM runs WHERE run_id = ?").get(to) !== null) {
       throw new DuplicateRunError(to);
     }
+    if (options.dryRun) return;
     for (const table of runTables(db)) {
       db.sqlite.query(`UPDATE "${table}" SET run_id = ? WHERE run_id = ?`).run(to, from);
     }
-  });
+  };
+  if (options.dryRun) inSnapshot(db, rename);
+  else inWrite(db, rename);
+}
+
+/** What {@link tagRun} does, or with `dryRun` would do, to a run's tags. */
+export interface TagChange {
+  /** Every tag the run has after. */
+  tags: Record<string, string>;
+  /** Whether its metadata changes: false when every tag already was as asked. */
+  changed: boolean;
 }
 
 /**
  * Sets tags on a run: string values under `tags` in its metadata (an empty value removes the
- * tag). Returns all tags the run has then. One transaction; throws RuntapeError (INVALID_JSON)
- * when the stored metadata is not a JSON object, RuntapeError (TAGS_NOT_PAIRS) when its `tags`
- * are something else than an object (a list, a string: replacing them would lose them), and
- * RuntapeError (RUN_ALIVE) while the run is being recorded (its close may replace the metadata).
+ * tag); the rest of the metadata keeps its stored text. Writes only when a tag changes; with
+ * `dryRun`, says what would change and writes nothing (the database may be open for reading).
+ * One transaction; throws RuntapeError (INVALID_JSON) when the stored metadata is not a JSON
+ * object, RuntapeError (TAGS_NOT_PAIRS) when its `tags` are something else than an object (a
+ * list, a string: replacing them would lose them), and RuntapeError (RUN_ALIVE) while the run is
+ * being recorded (its close may replace the metadata).
  */
-export function tagRun(
+export function changeTags(
   db: RunsDb,
   runId: string,
   tags: Readonly<Record<string, string>>,
-): Record<string, string> {
-  return inWrite(db, () => {
+  options: { dryRun?: boolean } = {},
+): TagChange {
+  const change = () => {
     const run = getRun(db, runId);
     notAlive(db, run, "tag");
     const metadata = fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`) ?? {};
@@ -145,15 +165,31 @@ export function tagRun(
       if (value === "") delete merged[key];
       else merged[key] = value;
     }
-    // The rest of the metadata keeps its stored text: a Python float `10.0` must not become `10`.
-    const next = withMembers(
-      run.metadata,
-      { tags: Object.keys(merged).length > 0 ? merged : undefined },
-      `metadata of run ${run.run_id}`,
+    const was = current as Record<string, unknown>;
+    const changed = Object.entries(tags).some(([key, value]) =>
+      value === "" ? Object.hasOwn(was, key) : was[key] !== value,
     );
-    db.sqlite.query("UPDATE runs SET metadata = ? WHERE run_id = ?").run(next, run.run_id);
-    return merged;
-  });
+    if (changed && !options.dryRun) {
+      // The rest of the metadata keeps its stored text: a Python float `10.0` must not become `10`.
+      const next = withMembers(
+        run.metadata,
+        { tags: Object.keys(merged).length > 0 ? merged : undefined },
+        `metadata of run ${run.run_id}`,
+      );
+      db.sqlite.query("UPDATE runs SET metadata = ? WHERE run_id = ?").run(next, run.run_id);
+    }
+    return { tags: merged, changed };
+  };
+  return options.dryRun ? inSnapshot(db, change) : inWrite(db, change);
+}
+
+/** {@link changeTags}, returning every tag the run has then. */
+export function tagRun(
+  db: RunsDb,
+  runId: string,
+  tags: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return changeTags(db, runId, tags).tags;
 }
 
 /** What {@link vacuum} did: the file's size before and after, in bytes. */

@@ -51,3 +51,32 @@ export function openDb(path: string, args: { verbose?: boolean }, options?: Open
   if (args.verbose) logger.info(`opened ${path} ${ACCESS[db.access]}`);
   return db;
 }
+
+/**
+ * Runs a command that may change the database at `path` in two steps: `body` on the file opened
+ * for reading with `dryRun` (every check, and what there is to do), then, only where `writes`
+ * says so of that answer, `body` again on the file opened for writing (which checks again, in
+ * its transaction). A command that refuses or has nothing to do leaves the file byte for byte
+ * as it was: a Python-written file is migrated only when runtape writes to it.
+ */
+export function changeDb<T>(
+  path: string,
+  args: { verbose?: boolean },
+  body: (db: RunsDb, dryRun: boolean) => T,
+  writes: (planned: T) => boolean,
+): T {
+  const reader = openDb(path, args, { mode: "read" });
+  let planned: T;
+  try {
+    planned = body(reader, true);
+  } finally {
+    reader.close();
+  }
+  if (!writes(planned)) return planned;
+  const db = openDb(path, args, { mode: "write", create: false, initialize: false });
+  try {
+    return body(db, false);
+  } finally {
+    db.close();
+  }
+}

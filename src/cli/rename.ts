@@ -4,7 +4,7 @@ import { resolveRunId } from "../runs.ts";
 import { printable } from "../text.ts";
 import { parseRunId } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { openDb } from "./database.ts";
+import { changeDb } from "./database.ts";
 import { logger } from "./output.ts";
 import { commonArgs, UsageError } from "./usage.ts";
 
@@ -21,14 +21,17 @@ export default defineCommand({
       throw new UsageError("rename needs --run OLD and --to NEW");
     }
     const to = parseRunId(args.to, "--to") as string;
-    const db = openDb(args.db, args, { mode: "write", create: false, initialize: false });
-    try {
-      const from = resolveRunId(db, args.run);
-      renameRun(db, from, to);
-      logger.info(`renamed run ${printable(JSON.stringify(from))} to ${JSON.stringify(to)}`);
-      return 0;
-    } finally {
-      db.close();
-    }
+    const from = changeDb(
+      args.db,
+      args,
+      (db, dryRun) => {
+        const from = resolveRunId(db, args.run);
+        renameRun(db, from, to, { dryRun });
+        return from;
+      },
+      () => true,
+    );
+    logger.info(`renamed run ${printable(JSON.stringify(from))} to ${JSON.stringify(to)}`);
+    return 0;
   },
 });

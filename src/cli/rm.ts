@@ -7,7 +7,7 @@ import { redactUrls } from "../store/url.ts";
 import { printable } from "../text.ts";
 import { repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { openDb } from "./database.ts";
+import { changeDb } from "./database.ts";
 import { logger, out, table } from "./output.ts";
 import { openStoreArg } from "./source.ts";
 import { commonArgs, repeatable, sourceArg, UsageError } from "./usage.ts";
@@ -38,16 +38,12 @@ export default defineCommand({
       }
     } else {
       // A dry run only lists: it reads where the file may not be written.
-      const db = openDb(
+      removed = changeDb(
         args.db,
         args,
-        dryRun ? { mode: "read" } : { mode: "write", create: false, initialize: false },
+        (db, checking) => removeRuns(db, runIds, { dryRun: checking }),
+        () => !dryRun,
       );
-      try {
-        removed = removeRuns(db, runIds, { dryRun });
-      } finally {
-        db.close();
-      }
     }
     out(
       `${table(

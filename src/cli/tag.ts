@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { defineCommand } from "citty";
 import { stringifyExact } from "../json.ts";
-import { tagRun } from "../manage.ts";
+import { changeTags } from "../manage.ts";
 import { resolveRunId } from "../runs.ts";
 import { printable } from "../text.ts";
 import { onceEach } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { openDb } from "./database.ts";
+import { changeDb } from "./database.ts";
 import { out } from "./output.ts";
 import { commonArgs, UsageError } from "./usage.ts";
 
@@ -43,13 +43,13 @@ export default defineCommand({
       pairs.map((pair) => pair.slice(0, pair.indexOf("="))),
       "tags",
     );
-    const db = openDb(path, args, { mode: "write", create: false, initialize: false });
-    try {
-      const all = tagRun(db, resolveRunId(db, args.run), tags);
-      out(`${printable(stringifyExact(all))}\n`);
-      return 0;
-    } finally {
-      db.close();
-    }
+    const { tags: all } = changeDb(
+      path,
+      args,
+      (db, dryRun) => changeTags(db, resolveRunId(db, args.run), tags, { dryRun }),
+      (planned) => planned.changed,
+    );
+    out(`${printable(stringifyExact(all))}\n`);
+    return 0;
   },
 });

@@ -49,10 +49,16 @@ export function whyAlive(run: RunRow): string {
  * NOT_STALE), as does naming a run that is not running. A run runtape did not record (the Python
  * recorder's: no pid on file, so nothing can tell whether its process lives) is closed only when
  * named: naming it asserts that its process has ended. Without a run id, such runs and live ones
- * are passed over ({@link unjudgeableRuns} lists the former). The database must be open for writing.
+ * are passed over ({@link unjudgeableRuns} lists the former). The database must be open for writing,
+ * unless `dryRun`: then it says what it would close, with every check, and writes nothing.
  */
-export function recoverRuns(db: RunsDb, options: { runId?: string } = {}): RecoveredRun[] {
-  if (!db.writable) throw new RuntapeError(`${db.path} was opened read-only`, "READ_ONLY");
+export function recoverRuns(
+  db: RunsDb,
+  options: { runId?: string; dryRun?: boolean } = {},
+): RecoveredRun[] {
+  if (!db.writable && !options.dryRun) {
+    throw new RuntapeError(`${db.path} was opened read-only`, "READ_ONLY");
+  }
   let candidates: RunRow[];
   if (options.runId === undefined) {
     candidates = listRuns(db).filter((run) => run.status === "running" && !isRecordingAlive(run));
@@ -65,23 +71,27 @@ export function recoverRuns(db: RunsDb, options: { runId?: string } = {}): Recov
       throw new RuntapeError(`run ${name} is not stale: ${whyAlive(run)}`, "NOT_STALE");
     candidates = [run];
   }
-  const close = db.sqlite.query(
-    "UPDATE runs SET status = 'failed', ts_end = ? WHERE run_id = ? AND status = 'running'",
-  );
-  const setCounter = db.sqlite.query("UPDATE runtape_runs SET events = ? WHERE run_id = ?");
-  return candidates.map((run) => {
+  const closing = candidates.map((run) => {
     const events = sumCounts(countEvents(db, run.run_id));
     // Events ingested from a file keep their original creation time, which may predate the run.
     const built = lastCreatedNs(db, run.run_id);
     const tsEnd = built !== null && built > run.ts_start ? built : run.ts_start;
-    db.sqlite
-      .transaction(() => {
-        close.run(tsEnd, run.run_id);
-        setCounter.run(events, run.run_id);
-      })
-      .immediate();
     return { runId: run.run_id, events, tsEnd };
   });
+  if (options.dryRun || closing.length === 0) return closing;
+  const close = db.sqlite.query(
+    "UPDATE runs SET status = 'failed', ts_end = ? WHERE run_id = ? AND status = 'running'",
+  );
+  const setCounter = db.sqlite.query("UPDATE runtape_runs SET events = ? WHERE run_id = ?");
+  for (const { runId, events, tsEnd } of closing) {
+    db.sqlite
+      .transaction(() => {
+        close.run(tsEnd, runId);
+        setCounter.run(events, runId);
+      })
+      .immediate();
+  }
+  return closing;
 }
 
 /**

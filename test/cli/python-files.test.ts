@@ -3,9 +3,17 @@
  * between the two tools, so what runtape does not change must mean to Python what it did.
  */
 import { describe, expect } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openRunsDb, recoverRuns, unjudgeableRuns } from "../../src/index.ts";
-import { fixtureCopy, fixtureEvents, fixtureTest, jsonLexemes, tempDir } from "../helpers.ts";
+import {
+  fixtureCopy,
+  fixtureEvents,
+  fixtureTest,
+  jsonLexemes,
+  rawDb,
+  tempDir,
+} from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { iso, lines, storedRuns } from "./support.ts";
 
@@ -143,4 +151,47 @@ describe("a run the Python recorder left running (its process died)", () => {
     },
     "threaded",
   );
+});
+
+describe("a command that changes nothing leaves a Python-written file as it was", () => {
+  const userVersion = (path: string) => {
+    const db = rawDb(path);
+    try {
+      return Number(
+        (db.query("PRAGMA user_version").get() as { user_version: bigint }).user_version,
+      );
+    } finally {
+      db.close();
+    }
+  };
+
+  fixtureTest(
+    "byte for byte, unmigrated: nothing to recover, a tag that is already so, a refusal",
+    async () => {
+      for (const [args, code] of [
+        [["recover"], 0],
+        [["tag", "--run", REFERENCE_RUN, "absent="], 0],
+        [["rename", "--run", REFERENCE_RUN, "--to", REFERENCE_RUN], 1],
+        [["rm", "--run", "no such run", "--yes"], 1],
+        [["tag", "--run", "no such run", "a=b"], 1],
+      ] as const) {
+        const path = fixtureCopy();
+        const before = readFileSync(path);
+        const [command, ...rest] = args;
+        const result = await cli([command, path, ...rest]);
+        expect([args, result.code]).toEqual([args, code]);
+        expect([args, readFileSync(path).equals(before), userVersion(path)]).toEqual([
+          args,
+          true,
+          1,
+        ]);
+      }
+    },
+  );
+
+  fixtureTest("a tag that changes the metadata still migrates it, as any write does", async () => {
+    const path = fixtureCopy();
+    expect((await cli(["tag", path, "--run", REFERENCE_RUN, "owner=ana"])).code).toBe(0);
+    expect(userVersion(path)).toBe(2);
+  });
 });
