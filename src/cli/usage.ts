@@ -21,7 +21,7 @@ export const commonArgs = {
   verbose: { type: "boolean", description: "Show stack traces of errors and how files are opened" },
   quiet: {
     type: "boolean",
-    description: "Print only errors and warnings (no progress, no summaries)",
+    description: "Print only data, warnings and errors (no progress, no summaries)",
   },
 } as const satisfies ArgsDef;
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DatabaseAccessError, openRunsDb, Recorder } from "../../src/index.ts";
 import { bar, bulkRun, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { command } from "./run.ts";
+import { command, runtape } from "./run.ts";
 import { lines, type StoredRun, storedRuns } from "./support.ts";
 
 const firstLine = (text: string) => lines(text)[0];
@@ -161,6 +161,23 @@ describe("options", () => {
       ]);
       expect(readdirSync(dir)).toEqual([]);
     }
+  });
+
+  test("--quiet keeps warnings, as --help says: report --open where no opener can start", async () => {
+    const dir = tempDir();
+    expect((await cli(["record", "r.db", "--bars", "2", "--run-id", "r"], dir)).code).toBe(0);
+    const args = ["report", "r.db", "-o", "r.html", "--open", "--quiet"];
+    // Spawned: the PATH that Bun.spawn searches is the process's own, read once.
+    const result = await runtape(args, { via: "source", cwd: dir, env: { PATH: tempDir() } });
+    expect([result.code, result.stdout, lines(result.stderr)]).toEqual([
+      0,
+      "r.html\n",
+      ["[warn] could not start xdg-open: open r.html yourself"],
+    ]);
+    const help = await cli(["record", "--help"]);
+    expect(help.stdout).toContain(
+      "--quiet    Print only data, warnings and errors (no progress, no summaries)",
+    );
   });
 
   test("--quiet prints only the data (and errors); with --verbose it is a usage error", async () => {
