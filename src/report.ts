@@ -35,6 +35,8 @@ export {
   type SweepEntry,
 } from "./report/sweep.ts";
 export { type RoundTrip, RoundTripTracker, type TripFill } from "./report/trips.ts";
+// The runs a report reads: a file or a store, opened (and awaited) here as from `runtape`.
+export { openSource, type RunSource } from "./store/index.ts";
 
 /** The report of one run (an id, or `"latest"`), read from a runs database or a store. */
 export async function reportRun(source: RunSource, runId = "latest"): Promise<RunReport> {

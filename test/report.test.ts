@@ -21,6 +21,7 @@ import {
   listSweep,
   mergeCandles,
   minMaxDownsample,
+  openSource,
   renderRunReport,
   reportRun,
 } from "../src/report.ts";
@@ -364,6 +365,17 @@ describe("a run's report from the database", () => {
       expect(report.metrics.realizedPnl).toBeCloseTo(realized, 6);
     } finally {
       await db.close();
+    }
+  });
+
+  test("runtape/report opens its own source: the README's example, openSource awaited", async () => {
+    const source = await openSource(path);
+    try {
+      const html = renderRunReport(await reportRun(source, "demo-1"));
+      expect(html).toStartWith("<!doctype html>");
+      expect(html).toContain("demo-1");
+    } finally {
+      await source.close();
     }
   });
 
