@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import { resolve } from "node:path";
 import * as v from "valibot";
 import type { EventBus, SubscribeOptions } from "./bus.ts";
@@ -13,7 +12,7 @@ import { withMembers } from "./json.ts";
 import { checkOptions } from "./options.ts";
 import { type Batch, CHUNK_ROWS, readyForBatches, tableSql } from "./recorder-batch.ts";
 import { type BatchSink, inlineSink, threadSink } from "./recorder-sink.ts";
-import { checkRunId, jsonColumnOf, RUN_STATUSES, type RunStatus } from "./runs.ts";
+import { checkRunId, jsonColumnOf, RUN_STATUSES, type RunStatus, recorderHost } from "./runs.ts";
 import { TradingTally } from "./trading.ts";
 
 /** Options of {@link Recorder.start}. */
@@ -301,7 +300,7 @@ export class Recorder {
             .run(runId, options.name ?? runId, nowNs(), config, metadata);
           db.sqlite
             .query("INSERT INTO runtape_runs (run_id, pid, host) VALUES (?, ?, ?)")
-            .run(runId, process.pid, hostname());
+            .run(runId, process.pid, recorderHost());
         })
         .immediate();
       // A connection it opened is the recorder's alone; one it is given stays as the caller set it.

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import type { RunsDb } from "./db.ts";
 import {
@@ -154,26 +154,59 @@ export function resolveRunId(db: RunsDb, run: string | undefined): string {
   return latest.run_id;
 }
 
+let thisHost: string | undefined;
+
 /**
- * Whether the process that recorded a `running` run is still alive: its pid names a process, and
- * one that started no later than the run where Linux's /proc tells. Unknown (another host, or a
- * run without runtape's bookkeeping) counts as alive, so nothing closes a run it cannot judge.
+ * Where this process runs, as runtape_runs.host keeps it for a recording: the host name and, on
+ * Linux, the PID namespace (`box pid:[4026531836]`). Two containers of one pod share a host name
+ * and a volume, not their pids: a pid from the other one says nothing here.
+ */
+export function recorderHost(): string {
+  if (thisHost === undefined) {
+    let namespace = "";
+    try {
+      namespace = ` ${readlinkSync("/proc/self/ns/pid")}`;
+    } catch {
+      // no /proc (macOS): the host name alone, as before
+    }
+    thisHost = hostname() + namespace;
+  }
+  return thisHost;
+}
+
+/**
+ * Whether a pid recorded on `host` names a process of this host and PID namespace. A host kept
+ * before runtape noted the namespace (a name alone) is taken by its name.
+ */
+export function isThisHost(host: string | null): boolean {
+  if (host === null) return false;
+  return host.includes(" ") ? host === recorderHost() : host === hostname();
+}
+
+/**
+ * Whether the process that recorded a `running` run is still alive: its pid names a process (not
+ * one that has ended and waits to be reaped), and one that started no later than the run where
+ * Linux's /proc tells. Unknown (another host or PID namespace, or a run without runtape's
+ * bookkeeping) counts as alive, so nothing closes a run it cannot judge.
  */
 export function isRecordingAlive(run: RunRow): boolean {
   if (run.status !== "running") return false;
-  if (run.pid === null || run.host !== hostname()) return true;
+  if (run.pid === null || !isThisHost(run.host)) return true;
   try {
     process.kill(run.pid, 0);
   } catch (error) {
     // EPERM: the process exists but belongs to someone else.
     if ((error as { code?: string }).code !== "EPERM") return false;
   }
+  const stat = processStat(run.pid);
+  if (stat === undefined) return true;
+  // A zombie answers signals until its parent reaps it, which a parent that never waits never does.
+  if (stat.state === "Z" || stat.state === "X") return false;
   // A pid is handed out again once its process has ended (after a reboot, say): a process that
-  // started after the run did cannot be the one recording it.
-  const started = processStartNs(run.pid);
-  // A start time that is no integer (a broken row, read unchecked to be removed) cannot judge it.
-  if (started === undefined || typeof run.ts_start !== "bigint") return true;
-  return started <= run.ts_start + START_SLACK_NS;
+  // started after the run did cannot be the one recording it. A start time that is no integer
+  // (a broken row, read unchecked to be removed) cannot judge it.
+  if (typeof run.ts_start !== "bigint") return true;
+  return stat.startNs <= run.ts_start + START_SLACK_NS;
 }
 
 /**
@@ -185,21 +218,24 @@ const START_SLACK_NS = 2_000_000_000n;
 const TICKS_PER_SECOND = 100n;
 
 /**
- * When process `pid` started, in nanoseconds since the epoch, from Linux's /proc; undefined where
- * there is no /proc, or it does not show the process.
+ * Process `pid`'s state letter (R, S, Z…) and when it started, in nanoseconds since the epoch,
+ * from Linux's /proc; undefined where there is no /proc, or it does not show the process.
  */
-function processStartNs(pid: number): bigint | undefined {
+function processStat(pid: number): { state: string; startNs: bigint } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
     // Field 2, the command name, is in parentheses and may hold spaces and parentheses itself.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const [state] = fields;
     const startTicks = fields[22 - 3];
     const bootSeconds = /^btime (\d+)$/m.exec(readFileSync("/proc/stat", "latin1"))?.[1];
-    if (startTicks === undefined || bootSeconds === undefined) return undefined;
-    return (
+    if (state === undefined || startTicks === undefined || bootSeconds === undefined) {
+      return undefined;
+    }
+    const startNs =
       BigInt(bootSeconds) * 1_000_000_000n +
-      (BigInt(startTicks) * 1_000_000_000n) / TICKS_PER_SECOND
-    );
+      (BigInt(startTicks) * 1_000_000_000n) / TICKS_PER_SECOND;
+    return { state, startNs };
   } catch {
     return undefined;
   }

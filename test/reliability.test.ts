@@ -216,6 +216,98 @@ describe("crashes", () => {
     }
   });
 
+  // A sidecar container: the same host name and volume, its own pids.
+  const CAN_UNSHARE = Bun.spawnSync(["unshare", "--pid", "--fork", "--mount-proc", "true"], {
+    stderr: "ignore",
+  }).success;
+  test.skipIf(!CAN_UNSHARE)(
+    "a run recorded from another PID namespace is not judged from here: rm and recover refuse it (skipped: needs unshare --pid, as root)",
+    async () => {
+      const dir = tempDir();
+      const proc = Bun.spawn(
+        [
+          "unshare",
+          "--pid",
+          "--fork",
+          "--mount-proc",
+          await binary(),
+          "record",
+          "runs.db",
+          "--input",
+          "-",
+          "--run-id",
+          "pod",
+        ],
+        {
+          cwd: dir,
+          stdin: "pipe",
+          stdout: "pipe",
+          stderr: "pipe",
+          env: { ...process.env, NO_COLOR: "1" },
+        },
+      );
+      try {
+        proc.stdin.write(ndjson(0, 10));
+        proc.stdin.flush();
+        await until(() => stored(join(dir, "runs.db"), "pod") === 10, "the first 10 events");
+        for (const args of [
+          ["rm", "runs.db", "--run", "pod", "--yes"],
+          ["recover", "runs.db", "--run", "pod"],
+        ]) {
+          const refused = await runtape(args, { cwd: dir });
+          expect([args[0], refused.code, refused.stderr]).toEqual([
+            args[0],
+            1,
+            expect.stringContaining("in another PID namespace on host"),
+          ]);
+        }
+        const listed = await runtape(["inspect", "runs.db"], { cwd: dir });
+        expect(listed.stdout).not.toContain("process gone");
+      } finally {
+        proc.stdin.end();
+        await proc.exited;
+      }
+      const db = new Database(join(dir, "runs.db"), { readonly: true });
+      const row = db.query("SELECT status FROM runs WHERE run_id = 'pod'").get();
+      db.close();
+      expect(row).toEqual({ status: "completed" });
+    },
+  );
+
+  test("a recorder that died and was never reaped (a zombie) is gone: recover closes its run", async () => {
+    const dir = tempDir();
+    const recorded = await runtape(["record", "runs.db", "--bars", "5", "--run-id", "z"], {
+      cwd: dir,
+    });
+    expect(recorded.code).toBe(0);
+    // The child ends at once; its parent, now sleep, never waits for it.
+    const parent = Bun.spawn(["bash", "-c", "sleep 0 & echo $!; exec sleep 60"], {
+      stdout: "pipe",
+    });
+    try {
+      const { value } = await parent.stdout.getReader().read();
+      const zombie = Number(new TextDecoder().decode(value).trim());
+      await until(
+        () => /^\S+ \(.*\) Z /.test(readFileSync(`/proc/${zombie}/stat`, "latin1")),
+        "the child to end unreaped",
+      );
+      const db = new Database(join(dir, "runs.db"));
+      // A run that began after its recorder started, as every run does.
+      db.run("UPDATE runs SET status = 'running', ts_end = NULL, ts_start = ? WHERE run_id = 'z'", [
+        BigInt(Date.now()) * 1_000_000n,
+      ]);
+      db.run("UPDATE runtape_runs SET pid = ? WHERE run_id = 'z'", [zombie]);
+      db.close();
+      const recovered = await runtape(["recover", "runs.db", "--run", "z"], { cwd: dir });
+      expect([recovered.code, recovered.stdout]).toEqual([
+        0,
+        expect.stringMatching(/^z\tfailed\t/),
+      ]);
+    } finally {
+      parent.kill();
+    }
+  });
+
   test("recover refuses a run whose recording process is alive", async () => {
     const dir = tempDir();
     const proc = await startRecording(dir, "alive", 10);

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
-import { getRun, isRecordingAlive, listRuns, type RunRow } from "../runs.ts";
+import { getRun, isRecordingAlive, isThisHost, listRuns, type RunRow } from "../runs.ts";
 import { countEvents, sumCounts } from "./queries.ts";
 
 /** A run closed by {@link recoverRuns}. */
@@ -37,8 +37,12 @@ export const unjudgeable = (run: RunRow): boolean => run.pid === null;
 /** Why a `running` run cannot be closed: its recorder may still be writing it. */
 export function whyAlive(run: RunRow): string {
   if (unjudgeable(run)) return "runtape did not record it, so nothing tells whether it still runs";
-  if (run.host !== hostname())
-    return `its process ${run.pid} runs on host ${run.host ?? "(unknown)"}, which cannot be checked from here`;
+  if (!isThisHost(run.host)) {
+    const [name] = (run.host ?? "(unknown)").split(" ");
+    const where =
+      name === hostname() ? `in another PID namespace on host ${name}` : `on host ${name}`;
+    return `its process ${run.pid} runs ${where}, which cannot be checked from here`;
+  }
   return `process ${run.pid} is still recording it`;
 }
 
