@@ -35,8 +35,9 @@ export interface RunOptions extends RecorderOptions {
 /**
  * Records one run around `body`: a fresh bus with a recorder attached is handed to `body`; the run
  * ends `completed` when it returns, `failed` (after flushing) when it throws, which rethrows, and
- * `cancelled` when `options.signal` aborts. If the run cannot be closed `failed` either (a full
- * disk refuses both), the call rejects with RunNotClosedError and the run stays `running`.
+ * `cancelled` when `options.signal` aborts. If the run cannot be closed (a full disk refuses its
+ * last batch, or `failed` after the body threw), the call rejects with RunNotClosedError and the
+ * run stays `running`.
  */
 export async function recordRun<T>(
   target: string | RunsDb,
@@ -74,7 +75,13 @@ export async function recordRun<T>(
     signal?.removeEventListener("abort", cancel);
   }
   if (signal?.aborted) throw cancelled(recorder, cancelError);
-  return { result, summary: recorder.close("completed") };
+  try {
+    return { result, summary: recorder.close("completed") };
+  } catch (error) {
+    // The last batch, stored at close, met the full disk: the run stays running, as above.
+    if (recorder.status === "running") throw new RunNotClosedError(recorder.runId, error, error);
+    throw error;
+  }
 }
 
 const cancelled = (recorder: Recorder, closeError: unknown) =>

@@ -275,6 +275,24 @@ test("record asks for a full collection per batch stored (the recorder's collect
   );
 });
 
+test("a disk that refuses only the batch stored at close: the same line naming the run left running", async () => {
+  const dir = tempDir();
+  // Fewer events than a batch, read at once: all of them are stored when the run is closed.
+  await runtape(["record", "src.db", "--bars", "3000", "--run-id", "src"], { cwd: dir });
+  const events = [...replay(join(dir, "src.db"), { run: "src" })].slice(0, 12_000);
+  writeFileSync(join(dir, "in.ndjson"), `${events.map(encodeEvent).join("\n")}\n`);
+  const under = ["sh", "-c", 'ulimit -f 1000; trap "" XFSZ; exec "$@"', "sh"];
+  const { code, stderr } = await runtape(["record", "runs.db", "--input", "in.ndjson"], {
+    via: "binary",
+    cwd: dir,
+    under,
+  });
+  const said = /^runtape: runs\.db: .+ \(run (\S+) stays running: `runtape recover` closes it\)$/;
+  expect([code, lines(stderr)]).toEqual([1, [expect.stringMatching(said)]]);
+  const runId = said.exec(lines(stderr)[0] as string)?.[1];
+  expect(storedRuns(join(dir, "runs.db"))).toMatchObject([{ run_id: runId, status: "running" }]);
+});
+
 test("a disk that refuses the run's batches and its closing: one line naming the run left running, then recover", async () => {
   const dir = tempDir();
   // A file size limit (ulimit -f, its signal ignored) makes every write past it fail, as a full
