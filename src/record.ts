@@ -13,6 +13,7 @@ import { EVENT_TYPES } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import { parseStoredObject, withMembers } from "./json.ts";
 import { type NdjsonInput, readNdjson } from "./ndjson.ts";
+import { Pacer } from "./pacing.ts";
 import { Recorder, type RecorderOptions, type RecordingSummary } from "./recorder.ts";
 import { type ReplayOptions, replayOnto } from "./replay.ts";
 import { getRun, resolveRunId } from "./runs.ts";
@@ -98,7 +99,12 @@ export async function recordNdjson(
   options: RunOptions = {},
 ): Promise<RecordingSummary> {
   const { summary } = await recordRun(target, options, async (_bus, recorder) => {
+    // A file's stream hands over chunk after chunk without a turn of the event loop, where a
+    // signal handler or a timer that aborts the signal would run: the pacer gives them one.
+    const pacer = new Pacer(undefined, options.signal);
     for await (const event of readNdjson(input, { defaults: true })) {
+      const turn = pacer.wait(event.ts_event_ns);
+      if (turn !== undefined) await turn;
       recorder.record(event);
       options.onProgress?.(recorder.recorded);
     }

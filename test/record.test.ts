@@ -164,6 +164,25 @@ describe("recordNdjson", () => {
     expect(statuses(path)).toEqual([{ run_id: "half", status: "failed", ended: 1n }]);
     expect([...replay(path, { run: "half" })]).toEqual(kept);
   });
+
+  test("a signal aborted from the event loop (a signal handler, a timer) stops input that never waits", async () => {
+    const path = newDb();
+    // Lines that are all there at once, as a file's are: reading them never waits for the event
+    // loop, where whatever aborts the signal runs.
+    const chunks = Array.from({ length: 20 }, (_, k) =>
+      Array.from({ length: 1000 }, (_, i) => `${encodeEvent(bar(k * 1000 + i))}\n`).join(""),
+    );
+    const abort = new AbortController();
+    const onStart = () => setImmediate(() => abort.abort());
+    const error = await rejection(
+      recordNdjson(path, chunks, { runId: "file", signal: abort.signal, onStart }),
+    );
+    expect(error).toBeInstanceOf(RunCancelledError);
+    const { events } = (error as RunCancelledError).summary;
+    expect(events).toBeLessThan(20_000);
+    expect(statuses(path)).toEqual([{ run_id: "file", status: "cancelled", ended: 1n }]);
+    expect(query(path, "SELECT COUNT(*) AS n FROM bars")).toEqual([{ n: BigInt(events) }]);
+  });
 });
 
 describe("copyRun", () => {

@@ -1,8 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { counted } from "../../src/format.ts";
+import { encodeEvent } from "../../src/index.ts";
 import { SLICE_SEQS } from "../../src/replay-parallel.ts";
-import { bulkRun, tempDir } from "../helpers.ts";
+import { bar, bulkRun, tempDir } from "../helpers.ts";
 import { runtape, SPAWNED, spawnRuntape, USER_ENV, type Via } from "./run.ts";
 import {
   atTerminal,
@@ -109,6 +111,40 @@ describe.each(SPAWNED)("runtape's output via %s", (via) => {
     expect(storedRuns(path)[0]?.ts_end).not.toBeNull();
     const replayed = await runtape(["replay"], { via, cwd: dir });
     expect(lines(replayed.stdout)).toEqual(written);
+  });
+});
+
+describe.each([
+  ["in line", []],
+  ["--thread", ["--thread"]],
+])("SIGTERM during `record --input FILE` (%s)", (_how, flags: string[]) => {
+  test("stops it as it stops stdin: what was read is stored, the run cancelled, one line, exit 143", async () => {
+    const dir = tempDir();
+    const path = join(dir, "runs.db");
+    // Far more than is recorded before the signal: a file hands its lines over without waiting.
+    const total = 100_000;
+    const file = join(dir, "in.ndjson");
+    writeFileSync(
+      file,
+      Array.from({ length: total }, (_, i) => `${encodeEvent(bar(i))}\n`).join(""),
+    );
+    const args = ["record", "runs.db", "--input", file, "--run-id", "file", ...flags];
+    const proc = await spawnRuntape(args, { cwd: dir, env: USER_ENV });
+    await until(() => storedEvents(path, "file") > 0, "the first events stored");
+    proc.kill("SIGTERM");
+    const [code, stdout, stderr] = await Promise.all([
+      proc.exited,
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
+    const events = storedEvents(path, "file");
+    expect([code, stdout, lines(stderr)]).toEqual([
+      143,
+      "file\n",
+      [`✖ SIGTERM: run file cancelled with ${counted(events, "event")}`],
+    ]);
+    expect(events).toBeLessThan(total);
+    expect(storedRuns(path)).toMatchObject([{ run_id: "file", status: "cancelled" }]);
   });
 });
 
