@@ -30,7 +30,8 @@ const ROW_FINDINGS_PER_RUN = 20;
  * meanwhile on a thread of its own (see startIntegrityCheck).
  */
 export function checkDatabase(db: RunsDb, options: { runId?: string } = {}): CheckFinding[] {
-  return inSnapshot(db, () => {
+  const stale = new Map<CheckFinding, string>();
+  const findings = inSnapshot(db, () => {
     const integrity = startIntegrityCheck(db);
     try {
       const findings = foreignKeyFindings(db);
@@ -45,7 +46,7 @@ export function checkDatabase(db: RunsDb, options: { runId?: string } = {}): Che
         // A run row that does not fit leaves nothing to compare its events with.
         if (shape.length === 0) {
           const clean = provenClean(db, run.run_id);
-          findings.push(...checkRun(db, run, clean));
+          findings.push(...checkRun(db, run, stale, clean));
           // Only a run not proven clean has rows to find: the replay says which, as it would.
           if (clean === undefined) findings.push(...rowFindings(db, run.run_id));
         }
@@ -55,6 +56,16 @@ export function checkDatabase(db: RunsDb, options: { runId?: string } = {}): Che
     } finally {
       integrity.stop();
     }
+  });
+  // The snapshot's `running` is of its moment, the process's death of now: a recording that
+  // ended in between closed its run, which a read now shows.
+  return findings.filter((finding) => {
+    const runId = stale.get(finding);
+    if (runId === undefined) return true;
+    const now = db.sqlite.query("SELECT status FROM runs WHERE run_id = ?").get(runId) as {
+      status: unknown;
+    } | null;
+    return now?.status === "running";
   });
 }
 
@@ -166,22 +177,30 @@ function foreignKeyFindings(db: RunsDb): CheckFinding[] {
 
 /**
  * The run's status, sequence numbers and counter. `clean`: the events per type of a run whose
- * sequence numbers are proven whole (see cleanRun), which leaves only the counter to compare.
+ * sequence numbers are proven whole (see cleanRun), which leaves only the counter to compare. A
+ * finding that its recording process is gone goes into `stale` too, to be read again.
  */
-function checkRun(db: RunsDb, run: RunRow, clean?: Record<string, number>): CheckFinding[] {
+function checkRun(
+  db: RunsDb,
+  run: RunRow,
+  stale: Map<CheckFinding, string>,
+  clean?: Record<string, number>,
+): CheckFinding[] {
   const findings: CheckFinding[] = [];
   const runId = run.run_id;
-  const say = (kind: CheckFinding["kind"], message: string) =>
-    findings.push({ kind, runId, message: `run ${JSON.stringify(runId)}: ${message}` });
+  const say = (kind: CheckFinding["kind"], message: string) => {
+    const finding = { kind, runId, message: `run ${JSON.stringify(runId)}: ${message}` };
+    findings.push(finding);
+    return finding;
+  };
   if (run.status === "running" && run.ts_end !== null)
     say("status", "is running but has an end time");
   if (run.status !== "running" && run.ts_end === null)
     say("status", `is ${run.status} but has no end time`);
-  if (run.status === "running" && !isRecordingAlive(run))
-    say(
-      "status",
-      `is running, but its recording process (pid ${run.pid}) is gone: \`runtape recover\` closes it`,
-    );
+  if (run.status === "running" && !isRecordingAlive(run)) {
+    const gone = `is running, but its recording process (pid ${run.pid}) is gone: \`runtape recover\` closes it`;
+    stale.set(say("status", gone), runId);
+  }
   // Sequence numbers and counters exist only where runtape recorded the run.
   if (db.version < EXTENSION_SCHEMA_VERSION || run.events === null) return findings;
   if (clean !== undefined) {
