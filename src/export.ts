@@ -2,7 +2,7 @@
  * `runtape export`: runs of a runs database as one file per event table and run, in the Hive
  * layout of src/formats/layout.ts, plus the runs rows, in any format of src/formats/.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import type { RunsDb } from "./db.ts";
@@ -11,6 +11,7 @@ import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./ev
 import type { Indicators } from "./events/fields.ts";
 import { dumpsIndicators, loadsIndicators } from "./events/pyjson.ts";
 import {
+  type ExportColumn,
   type ExportValue,
   eventColumns,
   type FileFormat,
@@ -78,7 +79,9 @@ const ExportOptionsSchema = v.object({
  * length costs at most one row group per table in memory. Every event keeps its exact values;
  * `seq` numbers it in its run's publication order, as replay restores it (also for runs the
  * Python recorder wrote). A run being recorded exports as it stood when its reading began. On
- * failure or cancellation the files written so far are removed.
+ * failure or cancellation the files written so far are removed. Each file is written as
+ * `<name>.incomplete`, renamed when complete, and the runs file last: a process killed outright
+ * leaves no file that passes for a whole one.
  */
 export async function exportRuns(
   source: string | RunsDb | RunSource,
@@ -110,9 +113,14 @@ export async function exportRuns(
         await exportRun(job, run.run_id);
         summary.runs++;
       }
-      const sink = format.open(runsFile(options.out, format.extension), RUN_COLUMNS);
-      for (const run of selected) sink.write(runValues(run));
-      summary.bytes += sink.close();
+      // Last: a directory with the runs file in it holds a finished export.
+      const sink = openPart(format, runsFile(options.out, format.extension), RUN_COLUMNS);
+      try {
+        for (const run of selected) sink.write(runValues(run));
+        summary.bytes += sink.close();
+      } finally {
+        sink.abandon();
+      }
       summary.files++;
       // Aborted while the last files were written: what is kept is still only a finished export.
       options.signal?.throwIfAborted();
@@ -181,7 +189,7 @@ async function indicatorNames(job: Job, runId: string): Promise<Map<EventType, s
 async function exportRun(job: Job, runId: string): Promise<void> {
   const { format, out, wanted, summary } = job;
   const spread = await indicatorNames(job, runId);
-  const sinks = new Map<EventType, TableSink>();
+  const sinks = new Map<EventType, PartSink>();
   const write = (type: EventType, values: ExportValue[], indicators?: Indicators) => {
     const names = spread.get(type);
     let sink = sinks.get(type);
@@ -189,7 +197,7 @@ async function exportRun(job: Job, runId: string): Promise<void> {
       const partition = partitionPath(out, catalog[type].table, runId);
       mkdirSync(partition, { recursive: true });
       const columns = [...eventColumns(type), ...(names ?? []).map(indicatorColumn)];
-      sink = format.open(partFile(partition, format.extension), columns);
+      sink = openPart(format, partFile(partition, format.extension), columns);
       sinks.set(type, sink);
     }
     if (names !== undefined && indicators !== undefined) {
@@ -212,25 +220,74 @@ async function exportRun(job: Job, runId: string): Promise<void> {
       }
       await checkpoint(job.signal);
     });
-    if (copied) return;
-    let seq = 0n;
-    for await (const chunk of job.source.chunks({ run: runId })) {
-      for (const event of chunk) {
-        seq++;
-        if (!wanted.has(event.type)) continue;
-        const record = event as unknown as Record<string, Indicators>;
-        const field = indicatorField(event.type);
-        write(event.type, eventValues(event, seq), field === undefined ? undefined : record[field]);
-      }
-      await checkpoint(job.signal);
-    }
-  } finally {
-    // Closed on failure too, so that no file stays open.
-    for (const sink of sinks.values()) {
+    if (!copied) await exportEvents(job, runId, write);
+    for (const [type, sink] of sinks) {
       summary.bytes += sink.close();
       summary.files++;
+      sinks.delete(type);
     }
+  } finally {
+    // Closed on failure too, so that no file stays open; each stays incomplete by its name.
+    for (const sink of sinks.values()) sink.abandon();
   }
+}
+
+/** A run's events through replay (a source that cannot copy stored rows): `write` takes each. */
+async function exportEvents(
+  job: Job,
+  runId: string,
+  write: (type: EventType, values: ExportValue[], indicators?: Indicators) => void,
+): Promise<void> {
+  const { wanted } = job;
+  let seq = 0n;
+  for await (const chunk of job.source.chunks({ run: runId })) {
+    for (const event of chunk) {
+      seq++;
+      if (!wanted.has(event.type)) continue;
+      const record = event as unknown as Record<string, Indicators>;
+      const field = indicatorField(event.type);
+      write(event.type, eventValues(event, seq), field === undefined ? undefined : record[field]);
+    }
+    await checkpoint(job.signal);
+  }
+}
+
+/** What an export's file name ends in until the file is complete. */
+const INCOMPLETE = ".incomplete";
+
+/** A file of an export: complete and under its own name once closed, or abandoned. */
+interface PartSink extends TableSink {
+  /** Closes the file, if still open, leaving it under its incomplete name; never throws. */
+  abandon(): void;
+}
+
+/**
+ * Opens `path` to be written under a name beside it that says it is incomplete, given its own name
+ * by `close` once all of it is written: an export killed midway (kill -9, a power cut) leaves no
+ * file that readers would take for a whole one (a CSV that ends on a full line, fewer rows).
+ */
+function openPart(format: FileFormat, path: string, columns: readonly ExportColumn[]): PartSink {
+  const partial = `${path}${INCOMPLETE}`;
+  const sink = format.open(partial, columns);
+  let open = true;
+  return {
+    write: (row) => sink.write(row),
+    close() {
+      open = false;
+      const bytes = sink.close();
+      renameSync(partial, path);
+      return bytes;
+    },
+    abandon() {
+      if (!open) return;
+      open = false;
+      try {
+        sink.close();
+      } catch {
+        // A file that cannot be finished (a full disk) is closed all the same; it stays incomplete.
+      }
+    },
+  };
 }
 
 /** Where each type's indicators are among its stored values (-1: it has none). */

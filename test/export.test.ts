@@ -503,8 +503,8 @@ describe("a signal stops an export and removes what it wrote", () => {
     const proc = await spawnRuntape(["export", big, "--format", "parquet", "--out", out], {
       env: USER_ENV,
     });
-    const part = join(out, "bars", "run_id=big", "part-0.parquet");
-    await until(() => existsSync(part), "the export to start writing");
+    const partition = join(out, "bars", "run_id=big");
+    await until(() => existsSync(partition) && readdirSync(partition).length > 0, "a file begun");
     proc.kill(signal);
     expect(await proc.exited).toBe(code);
     const stderr = await new Response(proc.stderr).text();
@@ -512,6 +512,50 @@ describe("a signal stops an export and removes what it wrote", () => {
     if (given) expect(readdirSync(out)).toEqual([]);
     else expect(existsSync(out)).toBe(false);
   });
+});
+
+describe("kill -9 during an export", () => {
+  let db: string;
+  beforeAll(() => {
+    db = join(tempDir(), "two.db");
+    bulkRun(db, "small", 10);
+    // Long enough to export that the kill arrives while its file is being written.
+    bulkRun(db, "big", 1_000_000);
+  });
+
+  test.each(FORMATS)(
+    "%s: no file under its own name before it is complete, only names that say so",
+    async (format) => {
+      const out = join(tempDir(), "export");
+      const proc = await spawnRuntape([
+        "export",
+        db,
+        "--format",
+        format,
+        "--out",
+        out,
+        "--run",
+        "small",
+        "--run",
+        "big",
+      ]);
+      const partition = join(out, "bars", "run_id=big");
+      await until(() => existsSync(partition) && readdirSync(partition).length > 0, "a file begun");
+      proc.kill("SIGKILL");
+      await proc.exited;
+      // The small run's file was finished before the big one's was begun; the runs file comes last.
+      expect(Object.keys(filesUnder(out)).sort()).toEqual([
+        `bars/run_id=big/part-0.${format}.incomplete`,
+        `bars/run_id=small/part-0.${format}`,
+      ]);
+      // Another export into the directory is refused, as into any that is not empty.
+      const again = await runtape(["export", db, "--format", format, "--out", out]);
+      expect([again.code, lines(again.stderr)]).toEqual([
+        1,
+        [`runtape: ${out} exists and is not an empty directory`],
+      ]);
+    },
+  );
 });
 
 /** Every row of a runs database's tables into a store, as they are (no push command yet). */
