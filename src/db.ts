@@ -61,7 +61,8 @@ export interface OpenOptions {
  * writes, so that SQLite removes the -wal and -shm files it made when it closes. `read-only`: where
  * the file or its directory may not be written, SQLite's read-only mode (it needs an -shm it can
  * write, or make). `immutable`: on read-only storage, no locks and no side files at all; sound
- * because nobody can write there either.
+ * where nobody can write, and where another user can, a read the writer changed meanwhile fails
+ * saying so (see changedUnderImmutable).
  */
 export type ReadAccess = "query-only" | "read-only" | "immutable";
 
@@ -119,6 +120,13 @@ export function toDbError(path: string, error: unknown): Error {
     case "SQLITE_NOTADB":
       return new DatabaseFormatError(path, "not an SQLite database", "NOT_SQLITE");
     case "SQLITE_CORRUPT":
+      if (changedUnderImmutable(path)) {
+        return new DatabaseAccessError(
+          path,
+          "another process wrote it while it was read without locks (you may not write its directory, so SQLite cannot share locks with a writer): read it again once nobody writes it, or read a copy",
+          { cause: error },
+        );
+      }
       return new DatabaseFormatError(path, `the database is corrupt (${message})`, "CORRUPT");
     case "SQLITE_READONLY":
       return new DatabaseAccessError(path, "the database is read-only here", { cause: error });
@@ -247,6 +255,21 @@ const canWrite = (path: string) => {
 const hasContent = (path: string) => (statSync(path, { throwIfNoEntry: false })?.size ?? 0) > 0;
 
 /**
+ * Connections open without locks: their file and its modification time then. Storage this process
+ * may not write can still be written by another user's: SQLite then reads pages of two moments,
+ * which look like a corrupt file.
+ */
+const immutableOpen = new Map<Database, { path: string; mtime: number | undefined }>();
+
+/** Whether `path` is open without locks here and has been written since (or has a -wal now). */
+function changedUnderImmutable(path: string): boolean {
+  const opened = [...immutableOpen.values()].filter((o) => o.path === path);
+  if (opened.length === 0) return false;
+  const now = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  return hasContent(`${path}-wal`) || opened.some((o) => o.mtime !== now);
+}
+
+/**
  * A connection to a file on storage nobody writes. bun:sqlite takes URI filenames (which carry
  * `immutable=1`) only with raw open flags, which leave safeIntegers out: each statement is made
  * safe as it is prepared instead.
@@ -257,6 +280,12 @@ class ImmutableDatabase extends Database {
       `${pathToFileURL(path).href}?immutable=1`,
       constants.SQLITE_OPEN_READONLY | constants.SQLITE_OPEN_URI,
     );
+    immutableOpen.set(this, { path, mtime: statSync(path, { throwIfNoEntry: false })?.mtimeMs });
+  }
+
+  override close(throwOnError?: boolean): void {
+    immutableOpen.delete(this);
+    super.close(throwOnError);
   }
 
   override query<R, P extends SQLQueryBindings | SQLQueryBindings[]>(

@@ -133,6 +133,49 @@ test("a file whose -wal holds writes is refused there with the reason, not read 
   }
 });
 
+test.skipIf(!asRoot)(
+  "a reader without locks whose file another user writes meanwhile is told so, never that the file is corrupt (skipped: needs root, to be two users)",
+  async () => {
+    const big = join(dir, "big.db");
+    expect((await cli(["record", big, "--bars", "20000", "--run-id", "w1"])).code).toBe(0);
+    const expected = (await cli(["replay", big, "--run", "w1"])).stdout;
+    const reader = Bun.spawn(
+      [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        ...(await command(["replay", "big.db", "--run", "w1"], "source")),
+      ],
+      {
+        cwd: dir,
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: "1" },
+      },
+    );
+    // Its first lines read, the rest waits in a full pipe while the owner records another run.
+    const output = reader.stdout.getReader();
+    const first = await output.read();
+    expect((await cli(["record", big, "--bars", "30000", "--run-id", "live"])).code).toBe(0);
+    const chunks = [first.value as Uint8Array];
+    for (let next = await output.read(); !next.done; next = await output.read())
+      chunks.push(next.value);
+    const [code, stderr] = await Promise.all([reader.exited, new Response(reader.stderr).text()]);
+    const stdout = Buffer.concat(chunks).toString();
+    if (code === 0) {
+      expect(stdout).toBe(expected);
+    } else {
+      expect([code, lines(stderr)]).toEqual([
+        1,
+        [
+          "runtape: big.db: another process wrote it while it was read without locks (you may not write its directory, so SQLite cannot share locks with a writer): read it again once nobody writes it, or read a copy",
+        ],
+      ]);
+    }
+  },
+);
+
 describe("read commands on a clean file leave no -wal or -shm behind", () => {
   test.each([
     [["inspect"]],
