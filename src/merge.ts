@@ -17,6 +17,7 @@ import {
 import { catalog, EVENT_TYPES, type EventType } from "./events/catalog.ts";
 import type { SqlValue } from "./events/fields.ts";
 import { countEvents, storedTypes, sumCounts } from "./inspect/queries.ts";
+import { withMembers } from "./json.ts";
 import { encodeEvent } from "./ndjson.ts";
 import { checkOptions } from "./options.ts";
 import { replay } from "./replay.ts";
@@ -268,15 +269,14 @@ function openExisting(target: string): RunsDb | undefined {
 
 /** The metadata of a renamed run: its own, plus where it came from. */
 function withOrigin(metadata: string | null, path: string, runId: string): string {
-  let parsed: unknown = null;
+  const origin = { merged_from: { file: resolve(path), run_id: runId } };
   try {
-    parsed = metadata === null ? {} : JSON.parse(metadata);
+    // Its numbers as stored: Python's 10.0 stays a float, a 20-digit seed keeps its digits.
+    return withMembers(metadata, origin, "metadata") as string;
   } catch {
-    // not JSON: kept below as the text it is
+    // not a JSON object: kept as the text it is
+    return withMembers(null, { metadata, ...origin }, "metadata") as string;
   }
-  const own =
-    typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed : { metadata };
-  return JSON.stringify({ ...own, merged_from: { file: resolve(path), run_id: runId } });
 }
 
 const sameRow = (a: Content, b: Content) =>

@@ -150,6 +150,20 @@ describe("two worker files with three runs each", () => {
     expect(mergeRuns(out, [clash], { onConflict: "rename" })[0]?.action).toBe("identical");
     expect(databaseBytes(out)).toEqual(before);
   });
+
+  test("a renamed run keeps the numbers of its metadata as stored: 10.0 a float, 20 digits exact", () => {
+    const clash = worker(join(dir, "clash3.db"), ["a1"], 78);
+    const raw = new Database(clash);
+    raw.run(`UPDATE runs SET metadata = '{"q": 10.0, "seed": 12345678901234567890}'`);
+    raw.close();
+    const [renamed] = mergeRuns(out, [clash], { onConflict: "rename" });
+    const db = openRunsDb(out);
+    const row = listRuns(db).find((r) => r.run_id === renamed?.runId);
+    db.close();
+    expect(row?.metadata).toBe(
+      `{"q":10.0,"seed":12345678901234567890,"merged_from":${JSON.stringify({ file: resolve(clash), run_id: "a1" })}}`,
+    );
+  });
 });
 
 test("a renamed run id stays within the run id rules, also when the id is already the longest", () => {
