@@ -14,7 +14,6 @@ import {
   exportRuns,
   listRunSummaries,
   loadsIndicators,
-  makeEvent,
   OutputNotEmptyError,
   openRunsDb,
   PgStore,
@@ -30,6 +29,7 @@ import {
   fixtureCopy,
   fixtureTest,
   forgetSequence,
+  processedBar,
   rawDb,
   recordDemoRuns,
   sampleEvents,
@@ -265,23 +265,9 @@ withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, ()
   test("--indicator-columns: a name like constructor or __proto__ is empty in a row without it", async () => {
     const path = join(tempDir(), "odd.db");
     const recorder = Recorder.start(path, { runId: "odd" });
-    const processed = (minute: bigint, indicators: Record<string, number>) =>
-      recorder.record(
-        makeEvent("BarProcessed", {
-          ts_event_ns: 1_709_562_600_000_000_000n + minute * 60_000_000_000n,
-          symbol: "X",
-          bar_period: "MINUTE",
-          open: 1,
-          high: 2,
-          low: 0.5,
-          close: 1.5,
-          volume: 1n,
-          indicators,
-        }),
-      );
     // JSON.parse makes "__proto__" an own member, as reading it from a run does.
-    processed(0n, JSON.parse('{"constructor": 1.5, "__proto__": 2}'));
-    processed(1n, { x: 3 });
+    recorder.record(processedBar(0, JSON.parse('{"constructor": 1.5, "__proto__": 2}')));
+    recorder.record(processedBar(1, { x: 3 }));
     recorder.close();
     const out = join(tempDir(), "odd");
     await exportRuns(path, { format: "csv", out, indicatorColumns: true });

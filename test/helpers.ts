@@ -223,6 +223,16 @@ export function bar(i: number, symbol = "AAPL"): Event {
   });
 }
 
+/** The processed bar of {@link bar} `i`, with `indicators`. */
+export function processedBar(
+  i: number,
+  indicators: Record<string, number>,
+  symbol = "AAPL",
+): Event {
+  const { type: _, ts_created_ns: __, ...fields } = bar(i, symbol) as EventOf<"BarReceived">;
+  return makeEvent("BarProcessed", { ...fields, indicators });
+}
+
 /** The first sample event of `type`. */
 export function sampleOf<K extends EventType>(type: K): EventOf<K> {
   const event = sampleEvents().find((e) => e.type === type);

@@ -37,17 +37,20 @@ const worker = (path: string, ids: readonly string[], seed = 1) =>
 
 const events = (path: string, run: string) => [...replay(path, { run })];
 
+/** The event tables of a file: not runs, nor runtape's bookkeeping and caches (runtape_*). */
+const eventTables = (db: Database): string[] =>
+  db
+    .query(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'runs' AND name NOT LIKE 'runtape\\_%' ESCAPE '\\'",
+    )
+    .values()
+    .map(([name]) => name as string);
+
 /** The stored `seq` of a run, table by table merged, in the order replay yields. */
 function storedSeqs(path: string, runId: string): bigint[] {
   const db = rawDb(path);
   try {
-    const tables = db
-      .query(
-        // The event tables: not runs, nor runtape's bookkeeping and caches (runtape_*).
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'runs' AND name NOT LIKE 'runtape\\_%' ESCAPE '\\'",
-      )
-      .values()
-      .map(([name]) => `SELECT seq FROM ${name} WHERE run_id = ?1`);
+    const tables = eventTables(db).map((name) => `SELECT seq FROM ${name} WHERE run_id = ?1`);
     return db
       .query(`${tables.join(" UNION ALL ")} ORDER BY seq`)
       .values(runId)
@@ -265,14 +268,8 @@ test("a Python-written run's rows are copied as stored: an integer among its ind
   const rows = (path: string) => {
     const db = rawDb(path);
     try {
-      const tables = db
-        .query(
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'runs' AND name NOT LIKE 'runtape\\_%' ESCAPE '\\'",
-        )
-        .values()
-        .map(([name]) => name as string);
       // Every stored column but the row id and seq, which the copy numbers anew.
-      return tables.map((table) => [
+      return eventTables(db).map((table) => [
         table,
         db
           .query(`SELECT * FROM ${table} WHERE run_id = 'p1' ORDER BY id`)

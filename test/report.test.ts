@@ -26,7 +26,15 @@ import {
   reportRun,
 } from "../src/report.ts";
 import { SqliteSource } from "../src/store/index.ts";
-import { FIXTURE_DIR, fixtureCopy, fixtureTest, recordSweep, runRow, tempDir } from "./helpers.ts";
+import {
+  FIXTURE_DIR,
+  fixtureCopy,
+  fixtureTest,
+  processedBar,
+  recordSweep,
+  runRow,
+  tempDir,
+} from "./helpers.ts";
 
 const MINUTE = 60_000_000_000n;
 const T = 1_709_562_600_000_000_000n;
@@ -232,27 +240,17 @@ describe("report model of a crafted run", () => {
 });
 
 test("indicators named like members of every object (constructor, __proto__, toString) are lines like any other", () => {
-  const processed = (i: number, indicators: Record<string, number>) =>
-    e("BarProcessed", {
-      ts_event_ns: at(i),
-      symbol: "X",
-      bar_period: "MINUTE",
-      open: 1,
-      high: 2,
-      low: 0.5,
-      close: 1.5,
-      volume: 1n,
-      indicators,
-    });
   // JSON.parse makes "__proto__" an own member, as reading it from a run does.
   const odd = JSON.parse('{"constructor": 1, "__proto__": 2, "toString": 3}');
-  const report = buildRunReport(RUN, [processed(1, odd), processed(2, { x: 4 })]);
+  const events = [processedBar(1, odd), processedBar(2, { x: 4 })];
+  const report = buildRunReport(RUN, events);
   const [series] = report.symbols[0]?.prices ?? [];
+  const [t1, t2] = events.map((e) => Number(e.ts_event_ns / 1_000_000n)) as [number, number];
   expect(Object.entries(series?.indicators ?? {})).toEqual([
-    ["constructor", { t: [Number(at(1) / 1_000_000n)], y: [1] }],
-    ["__proto__", { t: [Number(at(1) / 1_000_000n)], y: [2] }],
-    ["toString", { t: [Number(at(1) / 1_000_000n)], y: [3] }],
-    ["x", { t: [Number(at(2) / 1_000_000n)], y: [4] }],
+    ["constructor", { t: [t1], y: [1] }],
+    ["__proto__", { t: [t1], y: [2] }],
+    ["toString", { t: [t1], y: [3] }],
+    ["x", { t: [t2], y: [4] }],
   ]);
   // Drawn, they are left as they were: the chart library's text cache once wrote `prev` and
   // `next` onto Object.prototype for the rest of the process.
