@@ -327,15 +327,22 @@ export class OutputNotEmptyError extends RuntapeError {
   }
 }
 
-/** A run to merge has the id of a different run already there: nothing was merged. */
+/**
+ * A run to merge has the id of a different run already there: nothing was merged, or, where
+ * another process wrote that run after the merge had planned, the runs before it only.
+ */
 export class MergeConflictError extends RuntapeError {
   constructor(
     readonly runId: string,
     readonly source: string,
     readonly target: string,
+    /** Found as the run was written, not in the plan: another process wrote it since. */
+    readonly meanwhile = false,
   ) {
     super(
-      `run ${JSON.stringify(runId)} in ${source} differs from the run of that id in ${target}; nothing was merged`,
+      meanwhile
+        ? `run ${JSON.stringify(runId)} in ${source} differs from the run of that id another process wrote into ${target} meanwhile; it and the runs after it were not merged`
+        : `run ${JSON.stringify(runId)} in ${source} differs from the run of that id in ${target}; nothing was merged`,
       "MERGE_CONFLICT",
     );
   }

@@ -21,7 +21,7 @@ import { withMembers } from "./json.ts";
 import { encodeEvent } from "./ndjson.ts";
 import { checkOptions } from "./options.ts";
 import { replay } from "./replay.ts";
-import { hasSequence, listRuns, MAX_RUN_ID_LENGTH, type RunRow } from "./runs.ts";
+import { findRun, hasSequence, listRuns, MAX_RUN_ID_LENGTH, type RunRow } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
 import { SequenceTally, sequenced } from "./sequence.ts";
 
@@ -46,6 +46,11 @@ export interface MergeOptions {
   onConflict?: ConflictPolicy;
   /** Merge runs that are still `running` as they stand (default: refuse them, they may be live). */
   includeRunning?: boolean;
+  /**
+   * Called with each run once it is merged, before the next: what was written is known even when
+   * a later run fails.
+   */
+  onRun?: (merged: MergedRun) => void;
 }
 
 const MergeArgsSchema = v.object({
@@ -56,6 +61,7 @@ const MergeArgsSchema = v.object({
     v.picklist(CONFLICT_POLICIES, `expected one of ${CONFLICT_POLICIES.join(", ")}`),
   ),
   includeRunning: v.optional(v.boolean()),
+  onRun: v.optional(v.function()),
 });
 
 /** What became of one incoming run. */
@@ -99,7 +105,9 @@ interface Content {
  * Copies runs from the runs databases `inputs` into the one at `target` (created if missing;
  * a Python-written one is brought to runtape's layout). Decides everything before writing
  * anything, so a conflict or a running run leaves the target as it was; each run is then copied
- * in one transaction. Runs runtape recorded are copied row for row with their `seq`; Python-written
+ * in one transaction, which decides again for that run: a run another process wrote into the
+ * target meanwhile is then `identical`, `kept` or `renamed`, or a MergeConflictError that leaves
+ * the runs merged before it (see `onRun`). Runs runtape recorded are copied row for row with their `seq`; Python-written
  * runs gain the publication order replay reconstructs as their `seq`, so they replay the same.
  * Sources are only read, each run from one snapshot, so a source being written keeps working.
  * Memory stays flat whatever the size of the runs.
@@ -125,16 +133,14 @@ export function mergeRuns(
     const plan = planMerge(target, sources, options);
     const out = plan.some(writes) ? openRunsDb(target, { mode: "write" }) : undefined;
     try {
-      return plan.map((p) => ({
-        runId: p.targetId,
-        source: p.source.path,
-        sourceRunId: p.run.run_id,
-        action: p.action,
-        events:
-          out !== undefined && writes(p)
-            ? copyRun(out, p)
-            : Number(sumCounts(countEvents(p.source.db, p.run.run_id))),
-      }));
+      return plan.map((planned) => {
+        const merged =
+          out !== undefined && writes(planned)
+            ? copyRun(out, planned, options.onConflict ?? "fail")
+            : mergedRun(planned, sourceEvents(planned));
+        options.onRun?.(merged);
+        return merged;
+      });
     } finally {
       out?.close();
     }
@@ -142,6 +148,16 @@ export function mergeRuns(
     for (const source of sources) source.db.close();
   }
 }
+
+const mergedRun = (p: Planned, events: number): MergedRun => ({
+  runId: p.targetId,
+  source: p.source.path,
+  sourceRunId: p.run.run_id,
+  action: p.action,
+  events,
+});
+
+const sourceEvents = (p: Planned) => Number(sumCounts(countEvents(p.source.db, p.run.run_id)));
 
 /** Whether a planned run is written into the target. */
 const writes = (p: Planned) => p.action === "copied" || p.action === "renamed";
@@ -167,12 +183,7 @@ function planMerge(target: string, sources: Source[], options: MergeOptions): Pl
         metadata: run.metadata,
       });
     }
-    const digests = new Map<Content, string>();
-    const same = (a: Content, b: Content) => {
-      if (!sameRow(a, b) || !sameCounts(a, b)) return false;
-      const digest = (c: Content) => digests.get(c) ?? digests.set(c, contentDigest(c)).get(c);
-      return digest(a) === digest(b);
-    };
+    const same = sameContent();
     const plan: Planned[] = [];
     const found = new Set<string>();
     for (const source of sources) {
@@ -220,14 +231,28 @@ function wantedRuns(sources: readonly Source[], runs: readonly string[]): Set<st
   return wanted;
 }
 
-/** Where an incoming run goes: its own id, a new one, or nowhere (already there). */
+/** Whether two runs hold the same content; each run's digest is taken once. */
+function sameContent(): (a: Content, b: Content) => boolean {
+  const digests = new Map<Content, string>();
+  return (a, b) => {
+    if (!sameRow(a, b) || !sameCounts(a, b)) return false;
+    const digest = (c: Content) => digests.get(c) ?? digests.set(c, contentDigest(c)).get(c);
+    return digest(a) === digest(b);
+  };
+}
+
+/**
+ * Where an incoming run goes: its own id, a new one, or nowhere (already there). `meanwhile`:
+ * `taken` is the target as another process left it after the plan (the conflict says so).
+ */
 function placeRun(
   source: Source,
   run: RunRow,
-  taken: Map<string, Content>,
+  taken: { get(id: string): Content | undefined },
   same: (a: Content, b: Content) => boolean,
   policy: ConflictPolicy,
   target: string,
+  meanwhile = false,
 ): Planned {
   const incoming: Content = { db: source.db, runId: run.run_id, row: run, metadata: run.metadata };
   const step = (targetId: string, metadata: string | null, action: Planned["action"]): Planned => ({
@@ -240,7 +265,7 @@ function placeRun(
   const there = taken.get(run.run_id);
   if (there === undefined) return step(run.run_id, run.metadata, "copied");
   if (same(incoming, there)) return step(run.run_id, run.metadata, "identical");
-  if (policy === "fail") throw new MergeConflictError(run.run_id, source.path, target);
+  if (policy === "fail") throw new MergeConflictError(run.run_id, source.path, target, meanwhile);
   if (policy === "skip") return step(run.run_id, run.metadata, "kept");
   const renamed = { ...incoming, metadata: withOrigin(run.metadata, source.path, run.run_id) };
   for (let n = 2; ; n++) {
@@ -305,25 +330,38 @@ function contentDigest(content: Content): string {
 
 const SOURCE = "merge_source";
 
-/** Copies one planned run into `out` in one transaction; returns the events written. */
-function copyRun(out: RunsDb, p: Planned): number {
+/**
+ * Copies one planned run into `out` in one transaction, placed again inside it: another process
+ * may have written a run of that id (or of the renamed id) since the plan was made.
+ */
+function copyRun(out: RunsDb, planned: Planned, policy: ConflictPolicy): MergedRun {
   const sqlite = out.sqlite;
   try {
-    sqlite.run(`ATTACH DATABASE ? AS ${SOURCE}`, [p.source.path]);
+    sqlite.run(`ATTACH DATABASE ? AS ${SOURCE}`, [planned.source.path]);
   } catch (error) {
-    throw toDbError(p.source.path, error);
+    throw toDbError(planned.source.path, error);
   }
+  const taken = {
+    get(id: string): Content | undefined {
+      const row = findRun(out, id);
+      return row === undefined ? undefined : { db: out, runId: id, row, metadata: row.metadata };
+    },
+  };
   try {
     return sqlite
       .transaction(() => {
+        const { source, run } = planned;
+        const p = placeRun(source, run, taken, sameContent(), policy, out.path, true);
+        if (!writes(p)) return mergedRun(p, sourceEvents(p));
         sqlite.run(
           `INSERT INTO main.runs (run_id, name, ts_start, ts_end, status, config, metadata)
            SELECT ?, name, ts_start, ts_end, status, config, ? FROM ${SOURCE}.runs WHERE run_id = ?`,
           [p.targetId, p.metadata, p.run.run_id],
         );
-        return hasSequence(p.source.db, p.run.run_id)
+        const events = hasSequence(p.source.db, p.run.run_id)
           ? copyRows(out, p)
           : copyInReplayOrder(out, p);
+        return mergedRun(p, events);
       })
       .immediate();
   } catch (error) {

@@ -103,10 +103,20 @@ export function listRuns(db: RunsDb, options: RunReadOptions = {}): RunRow[] {
 
 /** The run `runId`; throws RunNotFoundError, and RunRowError as {@link listRuns}. */
 export function getRun(db: RunsDb, runId: string, options: RunReadOptions = {}): RunRow {
+  const run = findRun(db, runId, options);
+  if (run === undefined) throw new RunNotFoundError(runId);
+  return run;
+}
+
+/** The run `runId`, or undefined where there is none; throws RunRowError as {@link listRuns}. */
+export function findRun(
+  db: RunsDb,
+  runId: string,
+  options: RunReadOptions = {},
+): RunRow | undefined {
   const raw =
     db.version === 0 ? null : db.sqlite.query(selectRuns(db, "WHERE r.run_id = ?")).get(runId);
-  if (raw == null) throw new RunNotFoundError(runId);
-  return checkedRun(db, raw as Record<string, unknown>, options);
+  return raw == null ? undefined : checkedRun(db, raw as Record<string, unknown>, options);
 }
 
 /** Longest run id accepted, in characters. */

@@ -9,6 +9,8 @@ import {
   hasSequence,
   listRuns,
   MergeConflictError,
+  type MergedRun,
+  type MergeOptions,
   mergeRuns,
   openRunsDb,
   Recorder,
@@ -45,6 +47,18 @@ const eventTables = (db: Database): string[] =>
     )
     .values()
     .map(([name]) => name as string);
+
+function storedRunIds(path: string): string[] {
+  const db = rawDb(path);
+  try {
+    return db
+      .query("SELECT run_id FROM runs")
+      .values()
+      .map(([id]) => id as string);
+  } finally {
+    db.close();
+  }
+}
 
 /** The stored `seq` of a run, table by table merged, in the order replay yields. */
 function storedSeqs(path: string, runId: string): bigint[] {
@@ -166,6 +180,78 @@ describe("two worker files with three runs each", () => {
     expect(row?.metadata).toBe(
       `{"q":10.0,"seed":12345678901234567890,"merged_from":${JSON.stringify({ file: resolve(clash), run_id: "a1" })}}`,
     );
+  });
+});
+
+describe("another writer copies a run between a merge's plan and its write", () => {
+  const dir = tempDir();
+  const w1 = worker(join(dir, "w1.db"), ["w1"], 1);
+  const w2 = worker(join(dir, "w2.db"), ["w2"], 2);
+  const clash = worker(join(dir, "clash.db"), ["w2"], 3);
+
+  /**
+   * Merges w1 and w2 into a new file, which `other` writes into once w1 is merged: the plan of
+   * both runs was made before. Returns what the merge said of each run as it went, and its end.
+   */
+  function interleaved(other: (target: string) => void, options: MergeOptions = {}) {
+    const target = join(tempDir(), "t.db");
+    const said: [string, string][] = [];
+    const onRun = (m: MergedRun) => {
+      said.push([m.action, m.runId]);
+      if (m.runId === "w1") other(target);
+    };
+    try {
+      mergeRuns(target, [w1, w2], { ...options, onRun });
+      return { target, said, error: undefined };
+    } catch (error) {
+      return { target, said, error };
+    }
+  }
+  const ids = (path: string) => storedRunIds(path).sort();
+
+  test("the same run: identical, the merge goes on", () => {
+    const { target, said, error } = interleaved((t) => mergeRuns(t, [w2]));
+    expect([said, error]).toEqual([
+      [
+        ["copied", "w1"],
+        ["identical", "w2"],
+      ],
+      undefined,
+    ]);
+    expect(ids(target)).toEqual(["w1", "w2"]);
+    expect(events(target, "w2")).toEqual(events(w2, "w2"));
+  });
+
+  test("a different run: the conflict, one line; the run before it stays merged", () => {
+    const { target, said, error } = interleaved((t) => mergeRuns(t, [clash]));
+    expect(said).toEqual([["copied", "w1"]]);
+    expect(error).toBeInstanceOf(MergeConflictError);
+    expect((error as Error).message).toBe(
+      `run "w2" in ${w2} differs from the run of that id another process wrote into ${target} meanwhile; it and the runs after it were not merged`,
+    );
+    expect(events(target, "w2")).toEqual(events(clash, "w2"));
+    expect(ids(target)).toEqual(["w1", "w2"]);
+  });
+
+  test("a different run with --on-conflict rename or skip: renamed or kept, as planned before", () => {
+    const renamed = interleaved((t) => mergeRuns(t, [clash]), { onConflict: "rename" });
+    expect([renamed.said, renamed.error]).toEqual([
+      [
+        ["copied", "w1"],
+        ["renamed", "w2~2"],
+      ],
+      undefined,
+    ]);
+    expect(events(renamed.target, "w2~2")).toEqual(events(w2, "w2"));
+    const kept = interleaved((t) => mergeRuns(t, [clash]), { onConflict: "skip" });
+    expect([kept.said, kept.error]).toEqual([
+      [
+        ["copied", "w1"],
+        ["kept", "w2"],
+      ],
+      undefined,
+    ]);
+    expect(ids(kept.target)).toEqual(["w1", "w2"]);
   });
 });
 

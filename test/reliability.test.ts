@@ -11,7 +11,8 @@ import {
   replay,
 } from "../src/index.ts";
 import { binary, runtape } from "./cli/run.ts";
-import { bar, CAN_LIST_OPEN_FILES, openFilesUnder, tempDir } from "./helpers.ts";
+import { lines } from "./cli/support.ts";
+import { bar, bulkRun, CAN_LIST_OPEN_FILES, openFilesUnder, tempDir } from "./helpers.ts";
 
 const ndjson = (from: number, to: number, symbol = "AAPL") =>
   Array.from({ length: to - from }, (_, i) => `${encodeEvent(bar(from + i, symbol))}\n`).join("");
@@ -323,6 +324,25 @@ describe("crashes", () => {
 });
 
 describe("concurrency", () => {
+  test("two merges of the same runs into one file at once: each run copied once, said by both", async () => {
+    const dir = tempDir();
+    for (const id of ["w1", "w2"]) bulkRun(join(dir, `${id}.db`), id, 200_000);
+    openRunsDb(join(dir, "t.db"), { mode: "write" }).close();
+    const merge = (...inputs: string[]) =>
+      runtape(["merge", "t.db", ...inputs], { via: "binary", cwd: dir });
+    const both = await Promise.all([merge("w1.db", "w2.db"), merge("w2.db", "w1.db")]);
+    // Whichever copied a run first, the other found it there: identical, not an error.
+    expect(both.map((r) => [r.code, lines(r.stderr).length])).toEqual([
+      [0, 1],
+      [0, 1],
+    ]);
+    const said = both.flatMap((r) =>
+      lines(r.stdout).map((l) => l.split("\t").slice(0, 2).join(" ")),
+    );
+    expect(said.sort()).toEqual(["copied w1", "copied w2", "identical w1", "identical w2"]);
+    for (const id of ["w1", "w2"]) expect(stored(join(dir, "t.db"), id)).toBe(200_000);
+  });
+
   test("four recorders into one database while a fifth process reads: nothing lost, all in order", async () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");

@@ -48,12 +48,13 @@ export default defineCommand({
       runs: repeatedIfGiven(rawArgs, "run"),
       onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),
       includeRunning: args["include-running"],
+      // Each line as its run is merged: a run that fails later leaves those before it said.
+      onRun: (m) => {
+        const from = m.runId === m.sourceRunId ? "" : `\t(was ${printable(m.sourceRunId)})`;
+        // Escaped: a TAB or a line break in an id or a path would add a column or forge a line.
+        out(`${m.action}\t${printable(m.runId)}\t${printable(m.source)}\t${m.events}${from}\n`);
+      },
     });
-    for (const m of merged) {
-      const from = m.runId === m.sourceRunId ? "" : `\t(was ${printable(m.sourceRunId)})`;
-      // Escaped: a TAB or a line break in an id or a path would add a column or forge a line.
-      out(`${m.action}\t${printable(m.runId)}\t${printable(m.source)}\t${m.events}${from}\n`);
-    }
     if (merged.length === 0) {
       logger.info("nothing to merge: the sources hold no runs");
       return 0;
