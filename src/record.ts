@@ -3,15 +3,14 @@
  * `failed` (the body threw) or `cancelled` (the signal was aborted). `recordRun` is that
  * lifecycle around any body; `recordNdjson` and `copyRun` are the two bodies the CLI needs.
  */
-import type { SQLQueryBindings } from "bun:sqlite";
 import { resolve } from "node:path";
 import { EventBus } from "./bus.ts";
-import { asRunsDb, type RunsDb, toDbError } from "./db.ts";
+import { asRunsDb, type RunsDb } from "./db.ts";
 import type { RunRef } from "./diff.ts";
 import { RunCancelledError, RunNotClosedError } from "./errors.ts";
 import { EVENT_TYPES } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
-import { parseStoredObject, withMembers } from "./json.ts";
+import { parseStoredObject } from "./json.ts";
 import { type NdjsonInput, readNdjson } from "./ndjson.ts";
 import { Pacer } from "./pacing.ts";
 import { Recorder, type RecorderOptions, type RecordingSummary } from "./recorder.ts";
@@ -36,7 +35,9 @@ export interface RunOptions extends RecorderOptions {
 /**
  * Records one run around `body`: a fresh bus with a recorder attached is handed to `body`; the run
  * ends `completed` when it returns, `failed` (after flushing) when it throws, which rethrows, and
- * `cancelled` when `options.signal` aborts. If the run cannot be closed (a full disk refuses its
+ * `cancelled` when `options.signal` aborts. A body may close the run itself, with the values only
+ * its end knows (Recorder.close: a copy's status, times, metadata); the run then stays as the body
+ * closed it. If the run cannot be closed (a full disk refuses its
  * last batch, or `failed` after the body threw), the call rejects with RunNotClosedError and the
  * run stays `running`.
  */
@@ -162,42 +163,25 @@ export async function copyRun(
         config,
         metadata: { ...parseStoredObject(run.metadata, what), lineage },
       },
-      (bus) => replayOnto(bus, db, { ...options, run: run.run_id }),
+      async (bus, recorder) => {
+        const stats = await replayOnto(bus, db, { ...options, run: run.run_id });
+        // What only the end of the copy knows, written in the transaction that closes it: a copy
+        // killed before that stays `running` (for `recover`), never closed with values of its own.
+        // When the run started is a fact of it, kept. A copy of a run still `running` (being
+        // recorded, or left so by a process that died) is of one moment of it: its status and end
+        // are the copy's own, completed now.
+        const skipped =
+          stats.skipped > 0
+            ? { lineage: { ...lineage, filtered: true, skipped_invalid_rows: stats.skipped } }
+            : undefined;
+        if (run.status === "running")
+          recorder.close("completed", skipped, { tsStart: run.ts_start });
+        else recorder.close(run.status, skipped, { tsStart: run.ts_start, tsEnd: run.ts_end });
+        return stats;
+      },
     );
-    // What only the end of the copy knows. When the run started is a fact of it, kept. A copy
-    // of a run still `running` (being recorded, or left so by a process that died) is of one
-    // moment of it: its status and end are the copy's own, completed now.
-    const amend: Partial<Record<"status" | "ts_start" | "ts_end" | "metadata", SQLQueryBindings>> =
-      { ts_start: run.ts_start };
-    if (run.status !== "running") Object.assign(amend, { status: run.status, ts_end: run.ts_end });
-    if (stats.skipped > 0) {
-      const skipped = { ...lineage, filtered: true, skipped_invalid_rows: stats.skipped };
-      amend.metadata = withMembers(run.metadata, { lineage: skipped }, what);
-    }
-    amendCopy(target, summary.runId, amend);
-    const status = run.status === "running" ? summary.status : run.status;
-    return { ...summary, status, skipped: stats.skipped };
+    return { ...summary, skipped: stats.skipped };
   } finally {
     if (db !== source.db) db.close();
-  }
-}
-
-/** Sets `columns` of the copy `runId` in `target`'s runs table. */
-function amendCopy(
-  target: string | RunsDb,
-  runId: string,
-  columns: Record<string, SQLQueryBindings>,
-): void {
-  const names = Object.keys(columns);
-  if (names.length === 0) return;
-  const db = asRunsDb(target, { mode: "write" });
-  try {
-    db.sqlite
-      .query(`UPDATE runs SET ${names.map((name) => `${name} = ?`).join(", ")} WHERE run_id = ?`)
-      .run(...(Object.values(columns) as SQLQueryBindings[]), runId);
-  } catch (error) {
-    throw toDbError(db.path, error);
-  } finally {
-    if (db !== target) db.close();
   }
 }

@@ -398,12 +398,14 @@ export class Recorder {
   /**
    * Flushes every buffered event, then ends the run with `status` and `ts_end` now (and, given
    * `metadata`, sets its members in the run's metadata in the same transaction: why it failed,
-   * say; a member whose value is undefined is removed, the others are kept as stored). The run
-   * is never marked ended while events are still buffered: if the flush fails it stays `running`.
+   * say; a member whose value is undefined is removed, the others are kept as stored). `times`
+   * sets the run's start and end instead, in that transaction too (a copy keeps its source's). The
+   * run is never marked ended while events are still buffered: if the flush fails it stays `running`.
    */
   close(
     status: Exclude<RunStatus, "running"> = "completed",
     metadata?: Record<string, unknown>,
+    times: { tsStart?: bigint; tsEnd?: bigint | null } = {},
   ): RecordingSummary {
     if (this.#status === "running") {
       if (!CLOSED_STATUSES.includes(status)) {
@@ -422,8 +424,15 @@ export class Recorder {
         this.#db.sqlite
           .transaction(() => {
             this.#db.sqlite
-              .query("UPDATE runs SET status = ?, ts_end = ? WHERE run_id = ?")
-              .run(status, nowNs(), this.runId);
+              .query(
+                "UPDATE runs SET status = ?, ts_start = coalesce(?, ts_start), ts_end = ? WHERE run_id = ?",
+              )
+              .run(
+                status,
+                times.tsStart ?? null,
+                times.tsEnd === undefined ? nowNs() : times.tsEnd,
+                this.runId,
+              );
             if (metadata !== undefined) {
               this.#db.sqlite
                 .query("UPDATE runs SET metadata = ? WHERE run_id = ?")

@@ -215,6 +215,31 @@ describe("copyRun", () => {
     });
   });
 
+  test("a copy of a closed run is closed with the run's status and times in one write", async () => {
+    const from = newDb();
+    await rejection(
+      recordRun(from, { runId: "fl" }, (bus) => {
+        bus.publish(bar(0));
+        throw new Error("strategy bug");
+      }),
+    );
+    const [source] = query(from, "SELECT status, ts_start, ts_end FROM runs");
+    const to = newDb();
+    // A process killed between two writes leaves what the first one wrote: the copy's row may
+    // take no closed state but the final one, so the close must write it whole.
+    const db = openRunsDb(to, { mode: "write" });
+    db.sqlite.run(`CREATE TRIGGER closed_whole BEFORE UPDATE ON runs
+      WHEN NEW.status <> 'running' AND (NEW.status <> 'failed' OR NEW.ts_start <> ${source?.ts_start}
+        OR NEW.ts_end IS NOT ${source?.ts_end})
+      BEGIN SELECT RAISE(ABORT, 'the copy was closed with values of its own'); END`);
+    db.close();
+    const copy = await copyRun({ db: from, run: "fl" }, to);
+    expect(copy).toMatchObject({ runId: "fl", status: "failed", events: 1 });
+    expect(query(to, "SELECT status, ts_start, ts_end FROM runs")).toEqual([
+      source as Record<string, SqlValue>,
+    ]);
+  });
+
   test("a stored config that is no JSON object is refused before anything is copied", async () => {
     const from = newDb();
     await recordRun(from, { runId: "odd" }, (bus) => bus.publish(bar(0)));
