@@ -107,8 +107,9 @@ interface Content {
  * anything, so a conflict or a running run leaves the target as it was; each run is then copied
  * in one transaction, which decides again for that run: a run another process wrote into the
  * target meanwhile is then `identical`, `kept` or `renamed`, or a MergeConflictError that leaves
- * the runs merged before it (see `onRun`). Runs runtape recorded are copied row for row with their `seq`; Python-written
- * runs gain the publication order replay reconstructs as their `seq`, so they replay the same.
+ * the runs merged before it (see `onRun`). Runs runtape recorded are copied row for row with
+ * their `seq`; Python-written runs gain the publication order replay reconstructs as their `seq`,
+ * so they replay the same.
  * Sources are only read, each run from one snapshot, so a source being written keeps working.
  * Memory stays flat whatever the size of the runs.
  */
