@@ -137,7 +137,7 @@ test.skipIf(!asRoot)(
   "a reader without locks whose file another user writes meanwhile is told so, never that the file is corrupt (skipped: needs root, to be two users)",
   async () => {
     const big = join(dir, "big.db");
-    expect((await cli(["record", big, "--bars", "20000", "--run-id", "w1"])).code).toBe(0);
+    expect((await cli(["record", big, "--bars", "2000", "--run-id", "w1"])).code).toBe(0);
     const expected = (await cli(["replay", big, "--run", "w1"])).stdout;
     const reader = Bun.spawn(
       [
@@ -157,7 +157,7 @@ test.skipIf(!asRoot)(
     // Its first lines read, the rest waits in a full pipe while the owner records another run.
     const output = reader.stdout.getReader();
     const first = await output.read();
-    expect((await cli(["record", big, "--bars", "30000", "--run-id", "live"])).code).toBe(0);
+    expect((await cli(["record", big, "--bars", "3000", "--run-id", "live"])).code).toBe(0);
     const chunks = [first.value as Uint8Array];
     for (let next = await output.read(); !next.done; next = await output.read())
       chunks.push(next.value);
