@@ -281,8 +281,9 @@ describe("crashes", () => {
       cwd: dir,
     });
     expect(recorded.code).toBe(0);
-    // The child ends at once; its parent, now sleep, never waits for it.
-    const parent = Bun.spawn(["bash", "-c", "sleep 0 & echo $!; exec sleep 60"], {
+    // The child ends once its parent has become sleep, which never waits for it (bash would reap
+    // a child that ended before the exec).
+    const parent = Bun.spawn(["bash", "-c", "sleep 0.3 & echo $!; exec sleep 60"], {
       stdout: "pipe",
     });
     try {
