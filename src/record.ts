@@ -37,9 +37,8 @@ export interface RunOptions extends RecorderOptions {
  * ends `completed` when it returns, `failed` (after flushing) when it throws, which rethrows, and
  * `cancelled` when `options.signal` aborts. A body may close the run itself, with the values only
  * its end knows (Recorder.close: a copy's status, times, metadata); the run then stays as the body
- * closed it. If the run cannot be closed (a full disk refuses its
- * last batch, or `failed` after the body threw), the call rejects with RunNotClosedError and the
- * run stays `running`.
+ * closed it. If the run cannot be closed (a full disk refuses its last batch, or `failed` after
+ * the body threw), the call rejects with RunNotClosedError and the run stays `running`.
  */
 export async function recordRun<T>(
   target: string | RunsDb,
