@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { diffRuns, openRunsDb, Recorder } from "../src/index.ts";
 import { parallelLines, runSlices, SLICE_SEQS, worthSlicing } from "../src/replay-parallel.ts";
 import * as thread from "../src/thread.ts";
+import { runtape } from "./cli/run.ts";
+import { lines } from "./cli/support.ts";
 import {
+  bar,
   bulkRun,
   forgetSequence,
   lineText,
@@ -105,4 +108,23 @@ describe("large runs", () => {
       spy.mockRestore();
     }
   });
+});
+
+// Many files rather than large ones, and through the compiled binary under a descriptor limit.
+test("a merge of more files than a process may keep open: each is read and closed in turn", async () => {
+  const dir = tempDir();
+  const files = Array.from({ length: 40 }, (_, i) => {
+    const path = join(dir, `w${String(i).padStart(2, "0")}.db`);
+    const recorder = Recorder.start(path, { runId: `w${i}` });
+    recorder.record(bar(i));
+    recorder.close();
+    return path;
+  });
+  // 64 descriptors: Bun's own, the target's, and three for each file open at once.
+  const under = ["sh", "-c", 'ulimit -n 64; exec "$@"', "sh"];
+  const merged = await runtape(["merge", "out.db", ...files], { via: "binary", cwd: dir, under });
+  expect([merged.code, merged.stderr]).toEqual([0, expect.stringContaining("merged 40 runs")]);
+  expect(lines(merged.stdout).map((l) => l.split("\t")[0])).toEqual(Array(40).fill("copied"));
+  const again = await runtape(["merge", "out.db", ...files], { via: "binary", cwd: dir, under });
+  expect(lines(again.stdout).map((l) => l.split("\t")[0])).toEqual(Array(40).fill("identical"));
 });
