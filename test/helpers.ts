@@ -28,6 +28,7 @@ import {
 import type { Int64Style } from "../src/json.ts";
 import { recordRun } from "../src/record.ts";
 import { replayLines, type SliceOptions } from "../src/replay.ts";
+import { type Comparison, computeMetrics, type EquityCurve } from "../src/report.ts";
 import { sameRuns } from "../src/stored-runs.ts";
 
 /** A fresh temporary directory. */
@@ -411,6 +412,41 @@ export function recordSweep(
     runDemo(bus, { bars: 120, strategy: run.strategy });
     recorder.close("completed");
   }
+}
+
+/**
+ * A comparison of `count` runs made in memory, without recording them: 40 points of equity each,
+ * run i ending at 10·(i − count/2) plus a swing of its own, so that total P&L ranks the runs by i.
+ * With `grid`, two parameters vary (`p.x` = i mod grid, `p.y` = i div grid), for a heatmap.
+ */
+export function syntheticComparison(count: number, grid?: number): Comparison {
+  const entries: Comparison["entries"] = [];
+  const curves: Comparison["curves"] = [];
+  for (let i = 0; i < count; i++) {
+    const curve: EquityCurve = { t: [], equity: [], commission: [], exposed: [] };
+    for (let k = 0; k < 40; k++) {
+      curve.t.push(1_709_562_600_000 + k * 60_000);
+      curve.equity.push(
+        ((i - count / 2) * 10 * k) / 39 + 30 * Math.sin(k / 5 + i) * (k < 39 ? 1 : 0),
+      );
+      curve.commission.push(k);
+      curve.exposed.push(true);
+    }
+    const runId = `run-${String(i).padStart(4, "0")}`;
+    const params: Record<string, number> =
+      grid === undefined ? { p: i } : { "p.x": i % grid, "p.y": Math.floor(i / grid) };
+    entries.push({
+      runId,
+      name: runId,
+      status: "completed",
+      tsStart: 0n,
+      params,
+      tags: {},
+      metrics: computeMetrics(curve, []),
+    });
+    curves.push({ name: runId, curve });
+  }
+  return { varying: Object.keys(entries[0]?.params ?? {}), entries, curves, metric: "totalPnl" };
 }
 
 /** The demo's strategy module, as `backtest --strategy` and `rerun` load it. */

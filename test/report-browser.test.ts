@@ -9,9 +9,15 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { type Event, EventBus, makeEvent, Recorder, runDemo } from "../src/index.ts";
-import { buildRunReport, compareRuns, renderRunReport, reportRun } from "../src/report.ts";
+import {
+  buildRunReport,
+  compareRuns,
+  renderComparison,
+  renderRunReport,
+  reportRun,
+} from "../src/report.ts";
 import { SqliteSource } from "../src/store/index.ts";
-import { runRow, tempDir } from "./helpers.ts";
+import { runRow, syntheticComparison, tempDir } from "./helpers.ts";
 
 const CHROMIUM = [process.env.RUNTAPE_CHROMIUM, "chromium", "chromium-browser"]
   .filter((c): c is string => Boolean(c))
@@ -82,6 +88,9 @@ const files: Record<"report" | "compare" | "large" | "ids", string> = {
   large: "",
   ids: "",
 };
+/** Comparisons of this many runs, made in memory, and their files. */
+const MANY = [5, 40, 1000];
+const manyFile = (n: number) => join(dir, `many${n}.html`);
 // Run ids as runtape makes them when none is given (time-ordered UUIDs): a long legend.
 const LONG_IDS = [3, 5, 8, 13].flatMap((fast) =>
   [20, 50].map((slow) => `01a2375e-a7e1-756b-b9ad-21bb1f9f${String(fast).padStart(2, "0")}${slow}`),
@@ -128,6 +137,9 @@ beforeAll(async () => {
     );
   } finally {
     await source.close();
+  }
+  for (const n of MANY) {
+    writeFileSync(manyFile(n), renderComparison(syntheticComparison(n)));
   }
   files.large = join(dir, "large.html");
   writeFileSync(files.large, renderRunReport(buildRunReport(LARGE_RUN, largeEvents())));
@@ -310,6 +322,26 @@ describe("the report in Chromium", () => {
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, "compare-sweep.png"), fullPage: true });
       await page.context().close();
+    },
+  );
+
+  browserTest(
+    "equity curves of 5, 40 and 1,000 runs: one chart as tall at 40 as at 1,000, its legend clear of the plot",
+    async () => {
+      const heights: number[] = [];
+      for (const n of MANY) {
+        const { page, errors } = await open(manyFile(n));
+        const figure = page.locator('figure[aria-label="Equity curves of the runs overlaid"]');
+        const faults = (await textFaults(page)).at(-1);
+        expect([n, faults?.outside, faults?.crowded, faults?.intoPlot]).toEqual([n, [], [], 0]);
+        heights.push(Math.round((await figure.boundingBox())?.height ?? 0));
+        expect(errors).toEqual([]);
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await figure.screenshot({ path: join(ARTIFACTS, `compare-${n}-curves.png`) });
+        await page.context().close();
+      }
+      expect(heights[1]).toBeLessThan(500);
+      expect(heights[2]).toBe(heights[1] as number);
     },
   );
 });

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
+import { formatCount } from "../src/format.ts";
 import {
   type Event,
   type EventInput,
@@ -22,6 +23,7 @@ import {
   mergeCandles,
   minMaxDownsample,
   openSource,
+  renderComparison,
   renderRunReport,
   reportRun,
 } from "../src/report.ts";
@@ -33,6 +35,7 @@ import {
   processedBar,
   recordSweep,
   runRow,
+  syntheticComparison,
   tempDir,
 } from "./helpers.ts";
 
@@ -545,6 +548,46 @@ describe("sweeps", () => {
     await db.close();
     expect(sweep.entries.length).toBeGreaterThan(0);
     expect(readFileSync(copy).equals(before)).toBe(true);
+  });
+});
+
+/** A chart of a comparison page by its label: its height and the texts it draws. */
+function chartOf(html: string, label: string) {
+  const svg = new RegExp(`aria-label="${label}">(<svg[\\s\\S]*?</svg>)`).exec(html)?.[1] ?? "";
+  return {
+    svg,
+    height: Number(/<svg[^>]*\bheight="(\d+)"/.exec(svg)?.[1]),
+    texts: [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1] as string),
+  };
+}
+
+describe("a comparison of many runs (made in memory)", () => {
+  const id = (i: number) => `run-${String(i).padStart(4, "0")}`;
+  const overlay = (html: string) => {
+    const chart = chartOf(html, "Equity curves of the runs overlaid");
+    return { ...chart, named: chart.texts.filter((t) => t.startsWith("run-")) };
+  };
+
+  test("up to 12 curves each has a colour and a legend entry; beyond, the rest grey, the 5 highest and 5 lowest named, the chart as tall at 400 as at 13", () => {
+    const few = overlay(renderComparison(syntheticComparison(5)));
+    expect(few.named).toEqual([0, 1, 2, 3, 4].map(id));
+    const heights: number[] = [];
+    for (const n of [13, 400]) {
+      const html = renderComparison(syntheticComparison(n));
+      const chart = overlay(html);
+      // By total P&L, descending: run i ends at 10·(i − n/2).
+      const named = [n - 1, n - 2, n - 3, n - 4, n - 5, 4, 3, 2, 1, 0].map(id);
+      expect([n, chart.named]).toEqual([n, named]);
+      expect(html).toContain(
+        `${formatCount(n)} curves, one per run, in grey; in colour and named: the 5 highest and the 5 lowest by Total P&amp;L.`,
+      );
+      // The others all drawn, each a stroke of its own in the one grey path.
+      const grey = /<path d="([^"]*)"[^>]*stroke="#8c959f"/.exec(chart.svg)?.[1] ?? "";
+      expect([n, grey.match(/M/g)?.length]).toEqual([n, n - 10]);
+      heights.push(chart.height);
+    }
+    expect(heights[0]).toBeLessThan(450);
+    expect(heights).toEqual([heights[0], heights[0]] as number[]);
   });
 });
 

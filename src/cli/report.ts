@@ -30,7 +30,8 @@ export default defineCommand({
     metric: {
       type: "string",
       valueHint: "NAME",
-      description: "Metric of the comparison's heatmap (default total_pnl)",
+      description:
+        "Metric of the comparison's heatmap and of the runs its equity chart names (default total_pnl)",
     },
     open: { type: "boolean", description: "Open the file in the default browser" },
     ...commonArgs,

@@ -43,7 +43,21 @@ export const COLORS = {
   down: "#cf222e",
   line: "#0969da",
   muted: "#8c959f",
-  palette: ["#0969da", "#bf8700", "#8250df", "#1a7f37", "#cf222e", "#57606a", "#e16f24", "#1b7c83"],
+  // Twelve: as many as a comparison names (MAX_NAMED_CURVES), each in a colour of its own.
+  palette: [
+    "#0969da",
+    "#bf8700",
+    "#8250df",
+    "#1a7f37",
+    "#cf222e",
+    "#57606a",
+    "#e16f24",
+    "#1b7c83",
+    "#bf3989",
+    "#7d4e00",
+    "#0a3069",
+    "#6b8e23",
+  ],
 };
 
 const TEXT = { fontFamily: "system-ui, sans-serif", fontSize: 11, color: "#57606a" };
@@ -324,22 +338,56 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
   });
 }
 
-/** Equity curves of several runs on one time axis. */
-export function overlayChart(curves: readonly { name: string; curve: EquityCurve }[]): string {
+/**
+ * Equity curves of several runs on one time axis. Those of `named` (in its order) get a colour
+ * and a legend entry; the others are drawn thin and grey, all in one series (a gap between runs),
+ * behind them. The legend has the named only, so the chart's height does not grow with the runs.
+ */
+export function overlayChart(
+  curves: readonly { name: string; curve: Pick<EquityCurve, "t" | "equity"> }[],
+  named: readonly string[],
+): string {
   const left = leftFor(...curves.map(({ curve }) => curve.equity));
-  const legend = legendDrop(curves.map(({ name }) => name));
+  const legend = legendDrop(named);
+  const thin = (curve: Pick<EquityCurve, "t" | "equity">) =>
+    pairs(minMaxDownsample({ x: curve.t, y: curve.equity }, BUCKETS));
+  const byName = new Map(curves.map((c) => [c.name, c.curve]));
+  const others = new Set(named);
+  const grey = curves.filter((c) => !others.has(c.name));
+  // Slate reads as one of the grey curves: not a colour of a named one among them.
+  const palette = grey.length > 0 ? COLORS.palette.filter((c) => c !== "#57606a") : COLORS.palette;
   return render(360 + legend, {
-    legend: { top: 0, type: "plain", itemGap: LEGEND_GAP },
+    legend: { top: 0, type: "plain", itemGap: LEGEND_GAP, data: [...named] },
     grid: { left, right: 20, top: 40 + legend, bottom: 30 },
     xAxis: timeAxis(0),
     yAxis: valueAxis(0),
-    series: curves.map(({ name, curve }) => ({
-      name,
-      type: "line",
-      showSymbol: false,
-      lineStyle: { width: 1.2 },
-      data: pairs(minMaxDownsample({ x: curve.t, y: curve.equity }, BUCKETS)),
-    })),
+    series: [
+      ...(grey.length > 0
+        ? [
+            {
+              name: "other runs",
+              type: "line",
+              showSymbol: false,
+              silent: true,
+              z: 1,
+              lineStyle: { width: 0.6, color: COLORS.muted, opacity: 0.45 },
+              data: grey.flatMap(({ curve }) => [...thin(curve), [curve.t.at(-1) ?? 0, null]]),
+            },
+          ]
+        : []),
+      ...named.map((name, i) => {
+        const color = palette[i % palette.length];
+        return {
+          name,
+          type: "line",
+          showSymbol: false,
+          z: 3,
+          lineStyle: { width: grey.length > 0 ? 1.6 : 1.2, color },
+          itemStyle: { color },
+          data: thin(byName.get(name) ?? { t: [], equity: [] }),
+        };
+      }),
+    ],
   });
 }
 

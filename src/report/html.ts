@@ -8,7 +8,13 @@ import { counted, formatCount, formatDuration, isoNs, formatNumber as number } f
 import { CHART_WIDTH, equityChart, heatmapChart, overlayChart, priceChart } from "./charts.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "./metrics.ts";
 import type { RunReport, SymbolReport } from "./model.ts";
-import { formatParam, type SweepEntry } from "./sweep.ts";
+import {
+  formatParam,
+  MAX_NAMED_CURVES,
+  NAMED_EXTREMES,
+  namedRuns,
+  type SweepEntry,
+} from "./sweep.ts";
 
 /** Round trips listed per symbol; all of them count in the metrics. */
 export const MAX_LISTED_TRIPS = 2000;
@@ -255,8 +261,11 @@ export interface Comparison {
   varying: string[];
   entries: SweepEntry[];
   /** Equity curves by run id, for the overlay. */
-  curves: { name: string; curve: RunReport["equity"] }[];
-  /** The metric of the heatmap, drawn when exactly two parameters vary. */
+  curves: { name: string; curve: Pick<RunReport["equity"], "t" | "equity"> }[];
+  /**
+   * The metric of the heatmap, drawn when exactly two parameters vary, and of the equity chart's
+   * highest and lowest runs, named in colour when there are more than MAX_NAMED_CURVES.
+   */
   metric: keyof RunMetrics;
 }
 
@@ -319,6 +328,21 @@ export function renderComparison(c: Comparison): string {
 ${chart(heatmapChart({ xName: xKey, yName: yKey, ...grid, label: (v) => formatMetric(c.metric, v) }), `Heatmap of ${METRICS[c.metric].label}`)}`;
         })()
       : `<p class="note">A heatmap is drawn when exactly two parameters vary; here ${c.varying.length} do${c.varying.length ? ` (${escapeHtml(c.varying.join(", "))})` : ""}.</p>`;
+  const drawn = new Set(c.curves.map((k) => k.name));
+  const named = namedRuns(
+    c.entries.filter((e) => drawn.has(e.runId)),
+    c.metric,
+  );
+  const highest = Math.min(NAMED_EXTREMES, named.length);
+  const label = escapeHtml(METRICS[c.metric].label);
+  const curvesNote =
+    drawn.size <= MAX_NAMED_CURVES
+      ? ""
+      : `<p class="note">${formatCount(drawn.size)} curves, one per run, in grey; ${
+          named.length === 0
+            ? `none named: no run has a ${label}.`
+            : `in colour and named: the ${highest} highest and the ${named.length - highest} lowest by ${label}.`
+        }</p>`;
   const body = `<h1>Comparison of ${formatCount(c.entries.length)} runs</h1>
 <p class="sub">Parameters that differ: ${escapeHtml(c.varying.join(", ") || "none")}</p>
 <h2>Metrics</h2>
@@ -326,6 +350,7 @@ ${sweepTable(c.varying, c.entries)}
 <p class="note">${(["totalPnl", "maxDrawdown", "sharpeLike"] as const).map((m) => `<b>${METRICS[m].label}</b>: ${escapeHtml(METRICS[m].definition)}`).join("<br>")}</p>
 ${heatmap}
 <h2>Equity curves</h2>
-${chart(overlayChart(c.curves), "Equity curves of the runs overlaid")}`;
+${chart(overlayChart(c.curves, named), "Equity curves of the runs overlaid")}
+${curvesNote}`;
   return page(`Comparison of ${formatCount(c.entries.length)} runs · runtape report`, body);
 }

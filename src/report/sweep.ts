@@ -188,6 +188,27 @@ export function sortEntries(entries: readonly SweepEntry[], sort: string): Sweep
   });
 }
 
+/** Curves a comparison draws each in its own colour and names; more are drawn grey. */
+export const MAX_NAMED_CURVES = 12;
+/** Beyond MAX_NAMED_CURVES, how many of the highest and of the lowest by the metric are named. */
+export const NAMED_EXTREMES = 5;
+
+/**
+ * The runs a comparison names in its chart, in its legend's order: all of them up to
+ * MAX_NAMED_CURVES; beyond, no eye tells thousands of colours apart, so the NAMED_EXTREMES highest
+ * and lowest by `metric`, descending (runs without a value are never among them).
+ */
+export function namedRuns(entries: readonly SweepEntry[], metric: keyof RunMetrics): string[] {
+  if (entries.length <= MAX_NAMED_CURVES) return entries.map((e) => e.runId);
+  const ranked = sortEntries(
+    entries.filter((e) => e.metrics[metric] !== null),
+    `-${metric}`,
+  );
+  const highest = ranked.slice(0, NAMED_EXTREMES);
+  const lowest = ranked.slice(Math.max(highest.length, ranked.length - NAMED_EXTREMES));
+  return [...highest, ...lowest].map((e) => e.runId);
+}
+
 /** `run` as a sweep describes it: id, name, status, start, flattened config and tags. */
 export function sweepRun(run: RunRow): SweepRun {
   return {
