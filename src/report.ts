@@ -7,11 +7,13 @@
  */
 import { RuntapeError } from "./errors.ts";
 import { reportOf } from "./report/cache.ts";
+import { overlayBuckets } from "./report/charts.ts";
+import { minMaxDownsample } from "./report/downsample.ts";
 import { type Comparison, renderComparison } from "./report/html.ts";
 import type { RunMetrics } from "./report/metrics.ts";
 import type { RunReport } from "./report/model.ts";
 import { listSweep, type SweepOptions } from "./report/runs.ts";
-import { isMetric } from "./report/sweep.ts";
+import { isMetric, namedRuns } from "./report/sweep.ts";
 import type { RunSource } from "./store/source.ts";
 
 export { METRICS_VERSION } from "./report/cache.ts";
@@ -53,9 +55,15 @@ export async function compareRuns(
     throw new RuntapeError(`unknown metric ${JSON.stringify(metric)}`, "UNKNOWN_KEY");
   const sweep = await listSweep(source, options);
   if (sweep.entries.length === 0) throw new RuntapeError("no runs to compare", "NO_RUNS");
+  const named = new Set(namedRuns(sweep.entries, metric));
+  const greys = sweep.entries.length - named.size;
   const curves: Comparison["curves"] = [];
   for (const e of sweep.entries) {
-    curves.push({ name: e.runId, curve: (await reportRun(source, e.runId)).equity });
+    // Of each report only its curve, and of that only what the chart draws: the rest goes now,
+    // so that memory holds one report at a time, whatever the number of runs.
+    const { t, equity } = (await reportRun(source, e.runId)).equity;
+    const drawn = minMaxDownsample({ x: t, y: equity }, overlayBuckets(named.has(e.runId), greys));
+    curves.push({ name: e.runId, curve: { t: drawn.x as number[], equity: drawn.y as number[] } });
   }
   return renderComparison({ ...sweep, curves, metric });
 }

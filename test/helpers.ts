@@ -415,19 +415,20 @@ export function recordSweep(
 }
 
 /**
- * A comparison of `count` runs made in memory, without recording them: 40 points of equity each,
- * run i ending at 10·(i − count/2) plus a swing of its own, so that total P&L ranks the runs by i.
- * With `grid`, two parameters vary (`p.x` = i mod grid, `p.y` = i div grid), for a heatmap.
+ * A comparison of `count` runs made in memory, without recording them: `points` points of equity
+ * each, run i ending at 10·(i − count/2) plus a swing of its own, so that total P&L ranks the runs
+ * by i. With `grid`, two parameters vary (`p.x` = i mod grid, `p.y` = i div grid), for a heatmap.
  */
-export function syntheticComparison(count: number, grid?: number): Comparison {
+export function syntheticComparison(count: number, grid?: number, points = 40): Comparison {
   const entries: Comparison["entries"] = [];
   const curves: Comparison["curves"] = [];
   for (let i = 0; i < count; i++) {
     const curve: EquityCurve = { t: [], equity: [], commission: [], exposed: [] };
-    for (let k = 0; k < 40; k++) {
+    const last = points - 1;
+    for (let k = 0; k < points; k++) {
       curve.t.push(1_709_562_600_000 + k * 60_000);
       curve.equity.push(
-        ((i - count / 2) * 10 * k) / 39 + 30 * Math.sin(k / 5 + i) * (k < 39 ? 1 : 0),
+        ((i - count / 2) * 10 * k) / last + 30 * Math.sin(k / 5 + i) * (k < last ? 1 : 0),
       );
       curve.commission.push(k);
       curve.exposed.push(true);

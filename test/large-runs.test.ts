@@ -4,6 +4,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { diffRuns, openRunsDb, Recorder } from "../src/index.ts";
 import { parallelLines, runSlices, SLICE_SEQS, worthSlicing } from "../src/replay-parallel.ts";
+import { renderComparison } from "../src/report.ts";
 import * as thread from "../src/thread.ts";
 import { runtape } from "./cli/run.ts";
 import { lines } from "./cli/support.ts";
@@ -14,6 +15,7 @@ import {
   lineText,
   recordDemoRuns,
   rowsProven,
+  syntheticComparison,
   tempDir,
 } from "./helpers.ts";
 
@@ -127,4 +129,30 @@ test("a merge of more files than a process may keep open: each is read and close
   expect(lines(merged.stdout).map((l) => l.split("\t")[0])).toEqual(Array(40).fill("copied"));
   const again = await runtape(["merge", "out.db", ...files], { via: "binary", cwd: dir, under });
   expect(lines(again.stdout).map((l) => l.split("\t")[0])).toEqual(Array(40).fill("identical"));
+});
+
+describe("a comparison of many long runs", () => {
+  /** Points of the equity chart's lines: of the grey runs, and of the named ones. */
+  const drawnPoints = (html: string) => {
+    const svg = /aria-label="Equity curves of the runs overlaid">(<svg[\s\S]*?<\/svg>)/.exec(
+      html,
+    )?.[1];
+    const paths = [...(svg ?? "").matchAll(/<path d="([^"]*)"[^>]*stroke="([^"]*)"/g)];
+    const points = (d: string) => d.match(/[ML]/g)?.length ?? 0;
+    const grey = paths.filter((p) => p[2] === "#8c959f").map((p) => points(p[1] as string));
+    const named = paths.filter((p) => p[2] !== "#8c959f").map((p) => points(p[1] as string));
+    return { grey: grey.reduce((a, b) => a + b, 0), named };
+  };
+
+  test("draws a bounded number of points whatever the number of runs: 100 and 400 runs of 2,000 points", () => {
+    const grey: number[] = [];
+    for (const count of [100, 400]) {
+      const drawn = drawnPoints(renderComparison(syntheticComparison(count, undefined, 2000)));
+      // The grey runs share a budget; a named one keeps the chart's full resolution (4 per 2 px).
+      expect(drawn.grey).toBeLessThanOrEqual(160_000);
+      expect(Math.max(...drawn.named)).toBeLessThanOrEqual(4 * 480);
+      grey.push(drawn.grey);
+    }
+    expect(grey[1]).toBeLessThan(1.2 * (grey[0] as number));
+  });
 });

@@ -33,6 +33,24 @@ echarts.use([
 export const CHART_WIDTH = 960;
 /** Columns of the min/max downsampling: two per pixel is finer than the eye. */
 const BUCKETS = CHART_WIDTH / 2;
+/**
+ * Points of the grey curves of a comparison all together (each at most 4 per bucket): some
+ * megabytes of page at most, where every curve at full resolution made 13 MB of 960 runs.
+ */
+const GREY_POINTS = 160_000;
+/** Buckets of a grey curve at the least: its shape, if not its every wiggle. */
+const MIN_GREY_BUCKETS = 10;
+
+/**
+ * Buckets (see minMaxDownsample) of a curve in a comparison's equity chart: the chart's width for
+ * a named one, a share of GREY_POINTS for each of `greys` grey ones.
+ */
+export function overlayBuckets(named: boolean, greys: number): number {
+  if (named) return BUCKETS;
+  const share = Math.floor(GREY_POINTS / (4 * Math.max(1, greys)));
+  return Math.max(MIN_GREY_BUCKETS, Math.min(BUCKETS, share));
+}
+
 /** Candles drawn at most: wider ones merge consecutive bars (first open, high, low, last close). */
 const MAX_CANDLES = 240;
 /** Fill marks drawn at most per side: beyond that, the largest fill per pixel column. */
@@ -349,11 +367,11 @@ export function overlayChart(
 ): string {
   const left = leftFor(...curves.map(({ curve }) => curve.equity));
   const legend = legendDrop(named);
-  const thin = (curve: Pick<EquityCurve, "t" | "equity">) =>
-    pairs(minMaxDownsample({ x: curve.t, y: curve.equity }, BUCKETS));
   const byName = new Map(curves.map((c) => [c.name, c.curve]));
   const others = new Set(named);
   const grey = curves.filter((c) => !others.has(c.name));
+  const thin = (curve: Pick<EquityCurve, "t" | "equity">, isNamed: boolean) =>
+    pairs(minMaxDownsample({ x: curve.t, y: curve.equity }, overlayBuckets(isNamed, grey.length)));
   // Slate reads as one of the grey curves: not a colour of a named one among them.
   const palette = grey.length > 0 ? COLORS.palette.filter((c) => c !== "#57606a") : COLORS.palette;
   return render(360 + legend, {
@@ -371,7 +389,10 @@ export function overlayChart(
               silent: true,
               z: 1,
               lineStyle: { width: 0.6, color: COLORS.muted, opacity: 0.45 },
-              data: grey.flatMap(({ curve }) => [...thin(curve), [curve.t.at(-1) ?? 0, null]]),
+              data: grey.flatMap(({ curve }) => [
+                ...thin(curve, false),
+                [curve.t.at(-1) ?? 0, null],
+              ]),
             },
           ]
         : []),
@@ -384,7 +405,7 @@ export function overlayChart(
           z: 3,
           lineStyle: { width: grey.length > 0 ? 1.6 : 1.2, color },
           itemStyle: { color },
-          data: thin(byName.get(name) ?? { t: [], equity: [] }),
+          data: thin(byName.get(name) ?? { t: [], equity: [] }, true),
         };
       }),
     ],
