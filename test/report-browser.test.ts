@@ -91,6 +91,9 @@ const files: Record<"report" | "compare" | "large" | "ids", string> = {
 /** Comparisons of this many runs, made in memory, and their files. */
 const MANY = [5, 40, 1000];
 const manyFile = (n: number) => join(dir, `many${n}.html`);
+/** Heatmaps of a grid × grid sweep, made in memory, and their files. */
+const GRIDS = [5, 60];
+const gridFile = (n: number) => join(dir, `grid${n}.html`);
 // Run ids as runtape makes them when none is given (time-ordered UUIDs): a long legend.
 const LONG_IDS = [3, 5, 8, 13].flatMap((fast) =>
   [20, 50].map((slow) => `01a2375e-a7e1-756b-b9ad-21bb1f9f${String(fast).padStart(2, "0")}${slow}`),
@@ -140,6 +143,10 @@ beforeAll(async () => {
   }
   for (const n of MANY) {
     writeFileSync(manyFile(n), renderComparison(syntheticComparison(n)));
+  }
+  for (const n of GRIDS) {
+    const c = syntheticComparison(n * n, n);
+    writeFileSync(gridFile(n), renderComparison({ ...c, curves: c.curves.slice(0, 1) }));
   }
   files.large = join(dir, "large.html");
   writeFileSync(files.large, renderRunReport(buildRunReport(LARGE_RUN, largeEvents())));
@@ -342,6 +349,32 @@ describe("the report in Chromium", () => {
       }
       expect(heights[1]).toBeLessThan(500);
       expect(heights[2]).toBe(heights[1] as number);
+    },
+  );
+
+  browserTest(
+    "heatmaps of 5 × 5 and 60 × 60 runs: as tall as a page's chart at most, labels only where they can be read",
+    async () => {
+      const drawn: { height: number; labels: number }[] = [];
+      for (const n of GRIDS) {
+        const { page, errors } = await open(gridFile(n));
+        const figure = page.locator('figure[aria-label="Heatmap of Total P&L"]');
+        // A cell's label is a number drawn inside the plot: its text is anchored in the middle.
+        const labels = await figure
+          .locator('svg text[text-anchor="middle"]')
+          .evaluateAll(
+            (texts) => texts.filter((t) => /^-?[\d,]+\.\d\d$/.test(t.textContent ?? "")).length,
+          );
+        drawn.push({ height: Math.round((await figure.boundingBox())?.height ?? 0), labels });
+        expect(errors).toEqual([]);
+        mkdirSync(ARTIFACTS, { recursive: true });
+        await figure.screenshot({ path: join(ARTIFACTS, `heatmap-${n}x${n}.png`) });
+        await page.context().close();
+      }
+      // A label per cell, and the two ends of the colour scale, which stay.
+      expect(drawn[0]?.labels).toBe(25 + 2);
+      expect(drawn[1]?.labels).toBe(2);
+      expect(drawn[1]?.height).toBeLessThan(650);
     },
   );
 });

@@ -15,6 +15,7 @@ import {
   UnknownSortKeyError,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
+import { formatMetric } from "../src/report/metrics.ts";
 import {
   buildRunReport,
   compareRuns,
@@ -568,11 +569,12 @@ describe("a comparison of many runs (made in memory)", () => {
     return { ...chart, named: chart.texts.filter((t) => t.startsWith("run-")) };
   };
 
-  test("up to 12 curves each has a colour and a legend entry; beyond, the rest grey, the 5 highest and 5 lowest named, the chart as tall at 400 as at 13", () => {
+  // 1,000 in the browser (test/report-browser.test.ts).
+  test("up to 12 curves each has a colour and a legend entry; beyond, the rest grey, the 5 highest and 5 lowest named, the chart as tall at 40 as at 13", () => {
     const few = overlay(renderComparison(syntheticComparison(5)));
     expect(few.named).toEqual([0, 1, 2, 3, 4].map(id));
     const heights: number[] = [];
-    for (const n of [13, 400]) {
+    for (const n of [13, 40]) {
       const html = renderComparison(syntheticComparison(n));
       const chart = overlay(html);
       // By total P&L, descending: run i ends at 10·(i − n/2).
@@ -588,6 +590,30 @@ describe("a comparison of many runs (made in memory)", () => {
     }
     expect(heights[0]).toBeLessThan(450);
     expect(heights).toEqual([heights[0], heights[0]] as number[]);
+  });
+});
+
+describe("a heatmap of many runs (made in memory)", () => {
+  const LABEL = "Heatmap of Total P&amp;L";
+  const heatmap = (grid: number) => {
+    // One curve is enough: the heatmap is drawn from the metrics.
+    const c = syntheticComparison(grid * grid, grid);
+    return chartOf(renderComparison({ ...c, curves: c.curves.slice(0, 1) }), LABEL);
+  };
+
+  // 60 × 60 in the browser (test/report-browser.test.ts).
+  test("a 20 × 20 grid is no taller than 560 px and drops the cells' labels; a 5 × 5 keeps them", () => {
+    const small = heatmap(5);
+    const cells = (svg: string) => svg.match(/<path d="M[^"]*"[^>]*stroke="#fff"/g)?.length;
+    expect(cells(small.svg)).toBe(25);
+    // Each cell labelled with its total P&L (run i ends at 10·(i − 12.5)).
+    expect(small.texts).toContain(formatMetric("totalPnl", 10 * (24 - 12.5)));
+    const large = heatmap(20);
+    expect(cells(large.svg)).toBe(400);
+    expect(large.height).toBeLessThanOrEqual(560);
+    // Axis labels and names only: no cell's value.
+    expect(large.texts.filter((t) => t.includes(".")).length).toBeLessThan(5);
+    expect(large.texts.length).toBeLessThan(50);
   });
 });
 

@@ -412,7 +412,18 @@ export function overlayChart(
   });
 }
 
-/** A metric over two parameters: one cell per pair of values, coloured and labelled. */
+/** Height of a heatmap's cells at most, and of all its rows together at most: beyond, cells shrink. */
+const HEATMAP_ROW_PX = 48;
+const HEATMAP_ROWS_PX = 480;
+const HEATMAP_MARGIN = { left: 110, right: 110, top: 10, bottom: 50 };
+/** A label of a cell is drawn only where its cell is at least this tall (an 11 px text). */
+const LABEL_MIN_PX = 16;
+
+/**
+ * A metric over two parameters: one cell per pair of values, coloured and, where the cells are
+ * large enough for their values to be read, labelled. However many values, the chart is no taller
+ * than HEATMAP_ROWS_PX of cells: a 60 × 60 grid had 12 px cells under 3,600 overlapping labels.
+ */
 export function heatmapChart(grid: {
   xName: string;
   yName: string;
@@ -424,8 +435,14 @@ export function heatmapChart(grid: {
 }): string {
   const values = grid.cells.map((c) => c[2]);
   const extent = Math.max(1e-12, ...values.map(Math.abs));
-  return render(80 + 48 * grid.yValues.length, {
-    grid: { left: 110, right: 110, top: 10, bottom: 50 },
+  const rows = Math.max(1, grid.yValues.length);
+  const rowsPx = Math.min(HEATMAP_ROW_PX * rows, HEATMAP_ROWS_PX);
+  const cellWidth =
+    (CHART_WIDTH - HEATMAP_MARGIN.left - HEATMAP_MARGIN.right) / Math.max(1, grid.xValues.length);
+  const widest = Math.max(0, ...values.map((v) => textWidth(grid.label(v), TEXT.fontSize)));
+  const labelled = rowsPx / rows >= LABEL_MIN_PX && widest + 6 <= cellWidth;
+  return render(HEATMAP_MARGIN.top + HEATMAP_MARGIN.bottom + 20 + rowsPx, {
+    grid: HEATMAP_MARGIN,
     xAxis: {
       type: "category",
       data: grid.xValues,
@@ -438,6 +455,8 @@ export function heatmapChart(grid: {
       min: -extent,
       max: extent,
       calculable: false,
+      // Its ends in numbers: where the cells are too small for labels, the only values shown.
+      text: [grid.label(extent), grid.label(-extent)],
       orient: "vertical",
       right: 10,
       top: "center",
@@ -447,8 +466,15 @@ export function heatmapChart(grid: {
       {
         type: "heatmap",
         data: grid.cells.map((c) => [...c]),
-        label: { show: true, formatter: (p: { value: number[] }) => grid.label(p.value[2] ?? 0) },
-        itemStyle: { borderColor: "#fff", borderWidth: 1 },
+        label: {
+          show: labelled,
+          formatter: (p: { value: number[] }) => grid.label(p.value[2] ?? 0),
+        },
+        // A white border a cell's width or more would hide the cell: thinner on small cells.
+        itemStyle: {
+          borderColor: "#fff",
+          borderWidth: Math.min(1, cellWidth / 12, rowsPx / rows / 12),
+        },
       },
     ],
   });
