@@ -58,12 +58,13 @@ export async function compareRuns(
   const named = new Set(namedRuns(sweep.entries, metric));
   const greys = sweep.entries.length - named.size;
   const curves: Comparison["curves"] = [];
-  for (const e of sweep.entries) {
+  for (const [i, e] of sweep.entries.entries()) {
     // Of each report only its curve, and of that only what the chart draws: the rest goes now,
     // so that memory holds one report at a time, whatever the number of runs.
     const { t, equity } = (await reportRun(source, e.runId)).equity;
     const drawn = minMaxDownsample({ x: t, y: equity }, overlayBuckets(named.has(e.runId), greys));
     curves.push({ name: e.runId, curve: { t: drawn.x as number[], equity: drawn.y as number[] } });
+    options.onProgress?.(i + 1, sweep.entries.length, "curves");
   }
   return renderComparison({ ...sweep, curves, metric });
 }

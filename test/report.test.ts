@@ -541,6 +541,20 @@ describe("sweeps", () => {
     }
   });
 
+  test("compareRuns tells its progress: each run's metrics, then each run's curve", async () => {
+    const db = SqliteSource.open(path);
+    const seen: string[] = [];
+    try {
+      await compareRuns(db, {
+        onProgress: (done, total, step) => seen.push(`${step} ${done}/${total}`),
+      });
+    } finally {
+      await db.close();
+    }
+    const steps = (step: string) => [1, 2, 3, 4].map((i) => `${step} ${i}/4`);
+    expect(seen).toEqual([...steps("metrics"), ...steps("curves")]);
+  });
+
   fixtureTest("a Python-written file is listed without a byte of it changed", async () => {
     const copy = fixtureCopy();
     const before = readFileSync(copy);

@@ -20,7 +20,9 @@ const rate = (n: number, seconds: number) => {
  */
 export class Progress {
   readonly #started = performance.now();
-  #drawnAt = 0;
+  // The first update draws at once: 0 would hold it back until the process is 100 ms old, and a
+  // compiled binary's first step may be over by then.
+  #drawnAt = Number.NEGATIVE_INFINITY;
   #drawn = false;
 
   constructor(
@@ -48,18 +50,19 @@ export class Progress {
 
   /** Clears the bar and logs `summary` with the elapsed time and rate. */
   finish(summary: string, done: number): void {
-    this.#clear();
+    this.clear();
     const seconds = (performance.now() - this.#started) / 1000;
     logger.success(`${printable(summary)} in ${seconds.toFixed(2)} s (${rate(done, seconds)})`);
   }
 
   /** Clears the bar and logs `summary` as a failure: what was cancelled did not succeed. */
   cancel(summary: string): void {
-    this.#clear();
+    this.clear();
     logger.fail(printable(summary));
   }
 
-  #clear(): void {
+  /** Clears the bar, for a command that says what it did in a line of its own. */
+  clear(): void {
     if (this.#drawn) process.stderr.write("\r\u001b[2K");
   }
 }

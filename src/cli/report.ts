@@ -9,7 +9,11 @@ import { openSource } from "../store/index.ts";
 import { parseConditions, parseNames, repeated, unknownWhereKey } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
+import { Progress } from "./progress.ts";
 import { commonArgs, runArgs, UsageError, whereArg } from "./usage.ts";
+
+/** What a comparison's progress bar says of each step. */
+const STEPS = { metrics: "computing metrics", curves: "reading equity curves" } as const;
 
 export default defineCommand({
   meta: commandMeta("report"),
@@ -56,12 +60,18 @@ export default defineCommand({
     const source = await openSource(args.db);
     let html: string;
     let file: string;
+    // Thousands of runs take seconds in each step: a bar per step at a terminal, as record's.
+    let bar: { step: string; progress: Progress } | undefined;
     try {
       if (comparing) {
         html = await compareRuns(source, {
           runIds,
           where,
           metric: metric as keyof RunMetrics | undefined,
+          onProgress: (done, total, step) => {
+            if (bar?.step !== step) bar = { step, progress: new Progress(STEPS[step], "runs") };
+            bar.progress.update(done, total);
+          },
         });
         file = args.output ?? "compare.html";
       } else {
@@ -73,6 +83,7 @@ export default defineCommand({
     } catch (error) {
       throw error instanceof UnknownFilterKeyError ? unknownWhereKey(error) : error;
     } finally {
+      bar?.progress.clear();
       await source.close();
     }
     checkOverwrite(file);

@@ -52,9 +52,14 @@ function readCache(db: RunsDb): Map<string, CacheRow> {
 
 /**
  * The metrics of each of `runs`, from the cache where it holds and computed from the events
- * otherwise (then stored, for finished runs in a runs database file). In the order of `runs`.
+ * otherwise (then stored, for finished runs in a runs database file). In the order of `runs`;
+ * `onProgress` hears of each run done.
  */
-export async function metricsOf(source: RunSource, runs: readonly RunRow[]): Promise<RunMetrics[]> {
+export async function metricsOf(
+  source: RunSource,
+  runs: readonly RunRow[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<RunMetrics[]> {
   const db = source instanceof SqliteSource ? source.db : undefined;
   const cached = db === undefined ? new Map<string, CacheRow>() : readCache(db);
   const fresh: [string, bigint, bigint, string][] = [];
@@ -73,6 +78,7 @@ export async function metricsOf(source: RunSource, runs: readonly RunRow[]): Pro
       row.ts_end === run.ts_end
     ) {
       result.push(parseNumbers(row.metrics) as RunMetrics);
+      onProgress?.(result.length, runs.length);
       continue;
     }
     const { metrics, events: counted } = await reportOf(source, run);
@@ -80,6 +86,7 @@ export async function metricsOf(source: RunSource, runs: readonly RunRow[]): Pro
       fresh.push([run.run_id, run.events ?? BigInt(counted), run.ts_end, stringifyExact(metrics)]);
     }
     result.push(metrics);
+    onProgress?.(result.length, runs.length);
   }
   if (db !== undefined && fresh.length > 0) {
     writeCache(db, (sqlite) => {

@@ -23,6 +23,12 @@ export interface SweepOptions {
   sort?: string;
   /** Only these runs (ids, or `"latest"`), in this order (before `where` and `sort`). */
   runIds?: readonly string[];
+  /**
+   * Hears of each run whose metrics are known (`"metrics"`, read from the cache or computed from
+   * its events) and, in compareRuns, of each run whose equity curve is read (`"curves"`): for a
+   * progress bar over thousands of runs.
+   */
+  onProgress?: (done: number, total: number, step: "metrics" | "curves") => void;
 }
 
 /**
@@ -40,7 +46,12 @@ export async function listSweep(source: RunSource, options: SweepOptions = {}): 
   checkConditions(runs.map(sweepRun), where);
   const wanted = runs.filter((run) => matches(sweepRun(run), where));
   if (options.sort !== undefined) checkSortKey(wanted.map(sweepRun), options.sort);
-  const metrics = await metricsOf(source, wanted);
+  const { onProgress } = options;
+  const metrics = await metricsOf(
+    source,
+    wanted,
+    onProgress && ((done, total) => onProgress(done, total, "metrics")),
+  );
   let entries = wanted.map((run, i) => ({ ...sweepRun(run), metrics: metrics[i] as RunMetrics }));
   if (options.sort !== undefined) entries = sortEntries(entries, options.sort);
   return { varying: varyingParams(entries), entries };

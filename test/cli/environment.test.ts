@@ -83,6 +83,23 @@ describe.each(SPAWNED)("runtape's output via %s", (via) => {
     },
   );
 
+  terminalTest(
+    "report comparing runs shows its progress at a terminal, none with --quiet",
+    async () => {
+      const dir = tempDir();
+      for (const id of ["a", "b", "c"]) {
+        await runtape(["record", "runs.db", "--bars", "20", "--run-id", id], { via, cwd: dir });
+      }
+      const args = ["report", "runs.db", "--where", "status=completed"];
+      const shown = await atTerminal(args, { via, cwd: dir });
+      expect(shown.code).toBe(0);
+      expect(shown.screen).toContain("reading equity curves");
+      expect(shown.screen).toContain("wrote compare.html");
+      const quiet = await atTerminal([...args, "--quiet"], { via, cwd: dir });
+      expect([quiet.code, quiet.screen]).toEqual([0, expect.not.stringContaining("equity curves")]);
+    },
+  );
+
   test("Ctrl-C during `record --input -` flushes what was received, marks the run cancelled and exits 130", async () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
