@@ -9,6 +9,7 @@ import { printable } from "../text.ts";
 import { checkInt64, parseConditions, repeated, unknownWhereKey } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
+import { Progress } from "./progress.ts";
 import { commonArgs, runArgs, UsageError, whereArg } from "./usage.ts";
 
 /** The metrics the table shows, named as the JSON names them (and --sort takes them). */
@@ -38,9 +39,15 @@ export default defineCommand({
       (_, sign: string, key: string) => sign + libraryKey(key),
     );
     const source = await openSource(args.db);
+    // The first listing of a large sweep computes every run's metrics: seconds to minutes.
+    const progress = new Progress("metrics of", "runs");
     let sweep: Sweep;
     try {
-      sweep = await listSweep(source, { where, sort });
+      sweep = await listSweep(source, {
+        where,
+        sort,
+        onProgress: (done, total) => progress.update(done, total),
+      });
     } catch (error) {
       if (error instanceof UnknownFilterKeyError) throw unknownWhereKey(error);
       if (!(error instanceof UnknownSortKeyError)) throw error;
@@ -53,6 +60,7 @@ export default defineCommand({
         `sort by a metric (${metrics})${params}; -KEY sorts descending`,
       );
     } finally {
+      progress.clear();
       await source.close();
     }
     // Config paths and tag names are the user's own names: kept as they are.

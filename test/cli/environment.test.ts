@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { counted } from "../../src/format.ts";
 import { encodeEvent } from "../../src/index.ts";
@@ -97,6 +97,23 @@ describe.each(SPAWNED)("runtape's output via %s", (via) => {
       expect(shown.screen).toContain("wrote compare.html");
       const quiet = await atTerminal([...args, "--quiet"], { via, cwd: dir });
       expect([quiet.code, quiet.screen]).toEqual([0, expect.not.stringContaining("equity curves")]);
+    },
+  );
+
+  terminalTest(
+    "runs computing metrics not cached yet shows its progress at a terminal, none with --quiet",
+    async () => {
+      const dir = tempDir();
+      for (const id of ["a", "b"]) {
+        await runtape(["record", "runs.db", "--bars", "20", "--run-id", id], { via, cwd: dir });
+      }
+      // Before any listing has cached the metrics; the second file stays uncached for --quiet.
+      copyFileSync(join(dir, "runs.db"), join(dir, "again.db"));
+      const shown = await atTerminal(["runs", "runs.db"], { via, cwd: dir });
+      expect([shown.code, shown.screen]).toEqual([0, expect.stringContaining("metrics of")]);
+      expect(shown.screen).toContain("completed");
+      const quiet = await atTerminal(["runs", "again.db", "--quiet"], { via, cwd: dir });
+      expect([quiet.code, quiet.screen]).toEqual([0, expect.not.stringContaining("metrics")]);
     },
   );
 
