@@ -28,7 +28,7 @@ export type {
   SymbolReport,
 } from "./report/model.ts";
 export { buildRunReport, RunReportBuilder } from "./report/model.ts";
-export { listSweep, type SweepOptions } from "./report/runs.ts";
+export { listSweep, pickRuns, type SweepOptions } from "./report/runs.ts";
 export {
   type Condition,
   flattenConfig,

@@ -3,11 +3,12 @@ import { EVENT_TYPES, fieldsOf } from "../events/catalog.ts";
 import { EXPORT_FORMATS, type ExportFormat, type ExportSummary, exportRuns } from "../export.ts";
 import { counted } from "../format.ts";
 import { printable } from "../text.ts";
-import { parseTypes, repeatedIfGiven } from "./args.ts";
+import { parseTypes } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
 import { onTermination } from "./signals.ts";
-import { commonArgs, parseChoice, repeatable, sourceArg, UsageError } from "./usage.ts";
+import { pickedRuns } from "./source.ts";
+import { commonArgs, parseChoice, repeatable, sourceArg, UsageError, whereArg } from "./usage.ts";
 
 const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
 
@@ -30,6 +31,7 @@ export default defineCommand({
       valueHint: "ID|latest",
       description: "Only this run; repeat for several (default: every run)",
     }),
+    where: whereArg("Only"),
     types: {
       type: "string",
       valueHint: "T,…",
@@ -57,6 +59,7 @@ export default defineCommand({
         `--indicator-columns applies to ${withIndicators.join(", ")}, which --types leaves out`,
       );
     }
+    const runs = await pickedRuns(args.db, rawArgs, args);
     const abort = new AbortController();
     let stopped: { signal: string; code: number } | undefined;
     // The export removes what it wrote before it ends, so the handler only asks it to stop.
@@ -67,7 +70,7 @@ export default defineCommand({
     const options = {
       format,
       out: args.out,
-      runs: repeatedIfGiven(rawArgs, "run"),
+      runs,
       types,
       indicatorColumns: args["indicator-columns"],
       signal: abort.signal,

@@ -4,12 +4,12 @@ import { listRuns, type RunRow } from "../runs.ts";
 import { defaultStoreUrl, isStoreUrl, type PushedRun, push } from "../store/index.ts";
 import { redactUrls } from "../store/url.ts";
 import { printable } from "../text.ts";
-import { repeatedIfGiven } from "./args.ts";
+import { repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { out, printJson } from "./output.ts";
-import { openStoreArg } from "./source.ts";
-import { commonArgs, repeatable, UsageError } from "./usage.ts";
+import { openStoreArg, pickedRuns } from "./source.ts";
+import { commonArgs, repeatable, UsageError, whereArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("push"),
@@ -25,6 +25,7 @@ export default defineCommand({
       valueHint: "ID|latest",
       description: "Only this run (repeat for more)",
     }),
+    where: whereArg("Only"),
     all: { type: "boolean", description: "Failed and cancelled runs too, not only completed ones" },
     replace: {
       type: "boolean",
@@ -44,8 +45,9 @@ export default defineCommand({
         "set it to postgres://…, or pass --to",
       );
     }
-    const runs = repeatedIfGiven(rawArgs, "run");
-    if (runs !== undefined && args.all) throw new UsageError("--all and --run exclude each other");
+    if (args.all && repeated(rawArgs, "run").length + repeated(rawArgs, "where").length > 0)
+      throw new UsageError("--all and --run or --where exclude each other");
+    const runs = await pickedRuns(args.db, rawArgs, args);
     const db = openDb(args.db, args);
     try {
       const store = await openStoreArg(url, args, { mode: "write" });

@@ -5,12 +5,11 @@ import { isStoreUrl } from "../store/index.ts";
 import { removeStoredRuns } from "../store/remove.ts";
 import { redactUrls } from "../store/url.ts";
 import { printable } from "../text.ts";
-import { repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { changeDb } from "./database.ts";
 import { logger, out, table } from "./output.ts";
-import { openStoreArg } from "./source.ts";
-import { commonArgs, repeatable, sourceArg, UsageError } from "./usage.ts";
+import { openStoreArg, pickedRuns } from "./source.ts";
+import { commonArgs, repeatable, sourceArg, UsageError, whereArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("rm"),
@@ -21,12 +20,14 @@ export default defineCommand({
       valueHint: "ID|latest",
       description: "A run to remove (repeat for more)",
     }),
+    where: whereArg("Remove"),
     yes: { type: "boolean", description: "Remove them (without it: a dry run that lists them)" },
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
-    const runIds = repeated(rawArgs, "run");
-    if (runIds.length === 0) throw new UsageError("rm needs at least one --run ID");
+    const runIds = await pickedRuns(args.db, rawArgs, args);
+    if (runIds === undefined)
+      throw new UsageError("rm needs at least one --run ID or --where KEY=VALUE");
     const dryRun = !args.yes;
     let removed: RemovedRun[];
     if (isStoreUrl(args.db)) {
@@ -45,21 +46,25 @@ export default defineCommand({
         () => !dryRun,
       );
     }
-    out(
-      `${table(
-        ["RUN", "NAME", "STATUS", "EVENTS"],
-        removed.map((r) => [
-          printable(r.runId),
-          printable(r.name),
-          r.status,
-          formatCount(r.events),
-        ]),
-      )}\n`,
-    );
+    if (removed.length > 0) {
+      out(
+        `${table(
+          ["RUN", "NAME", "STATUS", "EVENTS"],
+          removed.map((r) => [
+            printable(r.runId),
+            printable(r.name),
+            r.status,
+            formatCount(r.events),
+          ]),
+        )}\n`,
+      );
+    }
     logger.info(
       args.yes
         ? `removed ${counted(removed.length, "run")} from ${redactUrls(args.db)}`
-        : `dry run: nothing removed; run again with --yes to remove ${counted(removed.length, "run")}`,
+        : removed.length === 0
+          ? "dry run: no run to remove"
+          : `dry run: nothing removed; run again with --yes to remove ${counted(removed.length, "run")}`,
     );
     return 0;
   },

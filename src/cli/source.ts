@@ -1,4 +1,6 @@
-import { StoreUrlError } from "../errors.ts";
+import { StoreUrlError, UnknownFilterKeyError } from "../errors.ts";
+import { pickRuns } from "../report/runs.ts";
+import type { RunRow } from "../runs.ts";
 import {
   isStoreUrl,
   type PgOpenOptions,
@@ -6,6 +8,8 @@ import {
   parseStoreUrl,
   SqliteSource,
 } from "../store/index.ts";
+import { printable } from "../text.ts";
+import { parseConditions, repeated, repeatedIfGiven, unknownWhereKey } from "./args.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
 import { UsageError } from "./usage.ts";
@@ -51,4 +55,35 @@ export async function openStoreArg(
     if (error instanceof StoreUrlError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/**
+ * The runs that `--run` (repeated) and `--where` pick from `db` (a file or store), as ids:
+ * `--where` keeps those of the runs named (of every run without `--run`) that meet each condition;
+ * a warning says when none does. Undefined where neither is given: every run.
+ */
+export async function pickedRuns(
+  db: string,
+  rawArgs: readonly string[],
+  args: { verbose?: boolean },
+): Promise<string[] | undefined> {
+  const runIds = repeatedIfGiven(rawArgs, "run");
+  const texts = repeated(rawArgs, "where");
+  const where = parseConditions(texts);
+  if (where.length === 0) return runIds;
+  const source = await openSourceArg(db, args);
+  let picked: RunRow[];
+  try {
+    picked = await pickRuns(source, { runIds, where });
+  } catch (error) {
+    if (error instanceof UnknownFilterKeyError) throw unknownWhereKey(error);
+    throw error;
+  } finally {
+    await source.close();
+  }
+  if (picked.length === 0) {
+    const conditions = texts.map((text) => `--where ${printable(text)}`).join(" ");
+    logger.warn(`no run ${runIds === undefined ? "" : "named by --run "}meets ${conditions}`);
+  }
+  return picked.map((r) => r.run_id);
 }

@@ -1,3 +1,4 @@
+import type { RunRow } from "../runs.ts";
 import type { RunSource } from "../store/source.ts";
 import { metricsOf } from "./cache.ts";
 import type { RunMetrics } from "./metrics.ts";
@@ -32,10 +33,14 @@ export interface SweepOptions {
 }
 
 /**
- * Runs with their metrics (cached in a runs database file after the first computation) and the
- * config parameters that differ between the runs listed.
+ * The runs of `source` that meet every condition of `where` (see {@link SweepOptions}), among
+ * `runIds` where given, in their order: what a command acting on a selection of runs acts on.
+ * Throws UnknownFilterKeyError for a config path or tag that none of them has.
  */
-export async function listSweep(source: RunSource, options: SweepOptions = {}): Promise<Sweep> {
+export async function pickRuns(
+  source: RunSource,
+  options: Pick<SweepOptions, "runIds" | "where">,
+): Promise<RunRow[]> {
   const runs =
     options.runIds === undefined
       ? await source.listRuns()
@@ -44,7 +49,15 @@ export async function listSweep(source: RunSource, options: SweepOptions = {}): 
         );
   const where = options.where ?? [];
   checkConditions(runs.map(sweepRun), where);
-  const wanted = runs.filter((run) => matches(sweepRun(run), where));
+  return runs.filter((run) => matches(sweepRun(run), where));
+}
+
+/**
+ * Runs with their metrics (cached in a runs database file after the first computation) and the
+ * config parameters that differ between the runs listed.
+ */
+export async function listSweep(source: RunSource, options: SweepOptions = {}): Promise<Sweep> {
+  const wanted = await pickRuns(source, options);
   if (options.sort !== undefined) checkSortKey(wanted.map(sweepRun), options.sort);
   const { onProgress } = options;
   const metrics = await metricsOf(

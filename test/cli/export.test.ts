@@ -33,6 +33,29 @@ test("export --run repeated picks those runs; the summary line counts what was w
   expect(existsSync(join(out, "fills", "run_id=a", "part-0.csv"))).toBe(true);
 });
 
+test("export --where picks the runs by tag (or config, status): only theirs are written", async () => {
+  const db = recordDemoRuns(join(tempDir(), "sweep.db"), ["x", "y", "z"], { bars: 20 });
+  for (const id of ["x", "z"])
+    expect((await cli(["tag", db, "--run", id, "sweep=s1"])).code).toBe(0);
+  const out = join(dir, "tagged");
+  const { code, stderr } = await cli([
+    "export",
+    db,
+    "--format=csv",
+    "--out",
+    out,
+    "--where",
+    "tag.sweep=s1",
+  ]);
+  expect([code, stderr]).toEqual([0, expect.stringMatching(/exported 2 runs, /)]);
+  const runIds = lines(await Bun.file(join(out, "runs.csv")).text())
+    .slice(1)
+    .map((line) => line.split(",")[0])
+    .sort();
+  expect(runIds).toEqual(["x", "z"]);
+  expect(existsSync(join(out, "bars", "run_id=y"))).toBe(false);
+});
+
 test("a file with no runs exports nothing and says so, without a rate per event", async () => {
   const empty = join(tempDir(), "empty.db");
   openRunsDb(empty, { mode: "write" }).close();

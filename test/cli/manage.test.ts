@@ -69,7 +69,7 @@ describe("runtape rm", () => {
           `cannot remove run "live": process ${process.pid} is still recording it`,
         ],
         [["rm", path, "--run", "a", "--run", "nope", "--yes"], 1, 'no run with id "nope"'],
-        [["rm", path, "--yes"], 2, "rm needs at least one --run ID"],
+        [["rm", path, "--yes"], 2, "rm needs at least one --run ID or --where KEY=VALUE"],
       ] as const) {
         const result = await cli(args);
         expect([args, result.code, lines(result.stderr)[0]]).toEqual([
@@ -82,6 +82,63 @@ describe("runtape rm", () => {
     } finally {
       live.close();
     }
+  });
+
+  test("--where picks by config, status or tag, among the --run ids if given; none: nothing to remove", async () => {
+    const path = join(tempDir(), "runs.db");
+    for (const [runId, fast, status] of [
+      ["a", 5, "completed"],
+      ["b", 8, "completed"],
+      ["c", 5, "failed"],
+    ] as const) {
+      const recorder = Recorder.start(path, { runId, config: { strategy: { fast } } });
+      for (const event of sampleEvents()) recorder.record(event);
+      recorder.close(status);
+    }
+    const firstColumn = (stdout: string) =>
+      lines(stdout)
+        .slice(1)
+        .map((l) => l.split(/ +/)[0])
+        .sort();
+    const dry = await cli(["rm", path, "--where", "strategy.fast=5"]);
+    expect([dry.code, firstColumn(dry.stdout)]).toEqual([0, ["a", "c"]]);
+    const among = await cli(["rm", path, "--run", "b", "--run", "c", "--where=strategy.fast=5"]);
+    expect([among.code, firstColumn(among.stdout)]).toEqual([0, ["c"]]);
+    const kept = ["b", "c"].map((id) => runContentHash(path, id));
+    const done = await cli([
+      "rm",
+      path,
+      "--where",
+      "strategy.fast=5",
+      "--where=status=completed",
+      "--yes",
+    ]);
+    expect([done.code, done.stderr]).toEqual([0, expect.stringContaining("removed 1 run from")]);
+    expect(
+      storedRuns(path)
+        .map((r) => r.run_id)
+        .sort(),
+    ).toEqual(["b", "c"]);
+    expect(["b", "c"].map((id) => runContentHash(path, id))).toEqual(kept);
+    const none = await cli(["rm", path, "--where", "strategy.fast=9", "--yes"]);
+    expect([none.code, none.stdout, lines(none.stderr)]).toEqual([
+      0,
+      "",
+      [
+        expect.stringContaining("no run meets --where strategy.fast=9"),
+        expect.stringContaining("removed 0 runs from"),
+      ],
+    ]);
+    const unknown = await cli(["rm", path, "--where", "strategy.slow=9"]);
+    expect([unknown.code, lines(unknown.stderr)[0]]).toEqual([
+      2,
+      'runtape: --where: cannot filter on "strategy.slow": no run has this config path',
+    ]);
+    expect(
+      storedRuns(path)
+        .map((r) => r.run_id)
+        .sort(),
+    ).toEqual(["b", "c"]);
   });
 
   test("kill -9 midway leaves the database as before or as after", async () => {

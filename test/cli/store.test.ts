@@ -225,6 +225,28 @@ describeWithPg("store CLI", (cluster) => {
     );
   });
 
+  test("push --where and rm URL --where pick runs as runs --where does: a failed run by its status", async () => {
+    const db = join(tempDir(), "picked.db");
+    for (const [i, id] of ["kept-ok", "picked-broke"].entries()) demo(db, id, i, 5);
+    const file = new Database(db);
+    file.run("UPDATE runs SET status = 'failed' WHERE run_id = 'picked-broke'");
+    file.close();
+    const url = cluster().url("postgres");
+    const pushed = await cli(["push", db, "--to", url, "--where", "status=failed"]);
+    expect([pushed.code, pushed.stdout]).toEqual([0, expect.stringContaining("picked-broke")]);
+    expect(pushed.stdout).not.toContain("kept-ok");
+    expect((await cli(["push", db, "--to", url, "--all", "--where", "status=failed"])).code).toBe(
+      2,
+    );
+    const removed = await cli(["rm", url, "--where", "status=failed", "--yes"]);
+    expect([removed.code, lines(removed.stdout).map((l) => l.split(/ +/)[0])]).toEqual([
+      0,
+      ["RUN", "picked-broke"],
+    ]);
+    const left = await cli(["runs", url, "--json"]);
+    expect(left.stdout).not.toContain("picked-broke");
+  });
+
   test("push --run latest sends the newest run of the file; rm --run latest names the store's", async () => {
     const db = join(tempDir(), "two.db");
     for (const [i, id] of ["older-of-two", "newer-of-two"].entries()) demo(db, id, i, 5);
