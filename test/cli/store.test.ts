@@ -231,7 +231,7 @@ describeWithPg("store CLI", (cluster) => {
     const file = new Database(db);
     file.run("UPDATE runs SET status = 'failed' WHERE run_id = 'picked-broke'");
     file.close();
-    const url = cluster().url("postgres");
+    const url = await cluster().createDatabase("picked"); // rm --where sees every run it holds
     const pushed = await cli(["push", db, "--to", url, "--where", "status=failed"]);
     expect([pushed.code, pushed.stdout]).toEqual([0, expect.stringContaining("picked-broke")]);
     expect(pushed.stdout).not.toContain("kept-ok");
