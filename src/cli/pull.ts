@@ -2,12 +2,11 @@ import { defineCommand } from "citty";
 import { counted } from "../format.ts";
 import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
-import { repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { out, printJson } from "./output.ts";
-import { openStoreArg } from "./source.ts";
-import { commonArgs, repeatable } from "./usage.ts";
+import { openStoreArg, pickedRuns } from "./source.ts";
+import { commonArgs, repeatable, whereArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("pull"),
@@ -24,6 +23,7 @@ export default defineCommand({
       valueHint: "ID|latest",
       description: "Only this run (repeat for more; default all)",
     }),
+    where: whereArg("Only"),
     json: { type: "boolean", description: "Print one JSON document instead" },
     ...commonArgs,
   },
@@ -32,7 +32,7 @@ export default defineCommand({
     const store = await openStoreArg(args.url, args);
     try {
       const results = await pull(store, args.into, {
-        runs: repeatedIfGiven(rawArgs, "run"),
+        runs: await pickedRuns(store, rawArgs, args),
         onRun: args.json ? undefined : (r) => out(`${describePull(r)}\n`),
       });
       if (args.json) printJson({ into: args.into, runs: results }, {});

@@ -8,6 +8,7 @@ import {
   parseStoreUrl,
   SqliteSource,
 } from "../store/index.ts";
+import type { RunSource } from "../store/source.ts";
 import { printable } from "../text.ts";
 import { parseConditions, repeated, repeatedIfGiven, unknownWhereKey } from "./args.ts";
 import { openDb } from "./database.ts";
@@ -58,12 +59,13 @@ export async function openStoreArg(
 }
 
 /**
- * The runs that `--run` (repeated) and `--where` pick from `db` (a file or store), as ids:
- * `--where` keeps those of the runs named (of every run without `--run`) that meet each condition;
- * a warning says when none does. Undefined where neither is given: every run.
+ * The runs that `--run` (repeated) and `--where` pick from `db` (a file or store, opened here
+ * unless it is open already), as ids: `--where` keeps those of the runs named (of every run
+ * without `--run`) that meet each condition; a warning says when none does. Undefined where
+ * neither is given: every run.
  */
 export async function pickedRuns(
-  db: string,
+  db: string | RunSource,
   rawArgs: readonly string[],
   args: { verbose?: boolean },
 ): Promise<string[] | undefined> {
@@ -71,7 +73,7 @@ export async function pickedRuns(
   const texts = repeated(rawArgs, "where");
   const where = parseConditions(texts);
   if (where.length === 0) return runIds;
-  const source = await openSourceArg(db, args);
+  const source = typeof db === "string" ? await openSourceArg(db, args) : db;
   let picked: RunRow[];
   try {
     picked = await pickRuns(source, { runIds, where });
@@ -79,7 +81,7 @@ export async function pickedRuns(
     if (error instanceof UnknownFilterKeyError) throw unknownWhereKey(error);
     throw error;
   } finally {
-    await source.close();
+    if (source !== db) await source.close();
   }
   if (picked.length === 0) {
     const conditions = texts.map((text) => `--where ${printable(text)}`).join(" ");

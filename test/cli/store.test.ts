@@ -9,7 +9,7 @@ import { bulkRun, tempDir } from "../helpers.ts";
 import { describeWithPg, type PgCluster, SECRET_PASSWORD } from "../pg.ts";
 import { cli } from "./inprocess.ts";
 import { runtape, spawnRuntape } from "./run.ts";
-import { lines } from "./support.ts";
+import { lines, storedRuns } from "./support.ts";
 
 /** Records a demo run `runId` into `path` in this process. */
 function demo(path: string, runId: string, seed: number, bars = 40): void {
@@ -225,7 +225,7 @@ describeWithPg("store CLI", (cluster) => {
     );
   });
 
-  test("push --where and rm URL --where pick runs as runs --where does: a failed run by its status", async () => {
+  test("push, pull and rm URL take --where: runs picked as runs --where does: a failed run by its status", async () => {
     const db = join(tempDir(), "picked.db");
     for (const [i, id] of ["kept-ok", "picked-broke"].entries()) demo(db, id, i, 5);
     const file = new Database(db);
@@ -238,6 +238,10 @@ describeWithPg("store CLI", (cluster) => {
     expect((await cli(["push", db, "--to", url, "--all", "--where", "status=failed"])).code).toBe(
       2,
     );
+    expect((await cli(["push", db, "--to", url])).code).toBe(0); // kept-ok, completed, too
+    const offline = join(tempDir(), "offline.db");
+    const pulled = await cli(["pull", url, "--where", "status=completed", "--into", offline]);
+    expect([pulled.code, storedRuns(offline).map((r) => r.run_id)]).toEqual([0, ["kept-ok"]]);
     const removed = await cli(["rm", url, "--where", "status=failed", "--yes"]);
     expect([removed.code, lines(removed.stdout).map((l) => l.split(/ +/)[0])]).toEqual([
       0,
