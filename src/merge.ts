@@ -21,6 +21,7 @@ import { withMembers } from "./json.ts";
 import { encodeEvent } from "./ndjson.ts";
 import { checkOptions } from "./options.ts";
 import { replay } from "./replay.ts";
+import { type Condition, checkConditions, matches, sweepRun } from "./report/sweep.ts";
 import { findRun, hasSequence, listRuns, MAX_RUN_ID_LENGTH, type RunRow } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
 import { SequenceTally, sequenced } from "./sequence.ts";
@@ -37,6 +38,12 @@ export interface MergeOptions {
    * the sources); default every run.
    */
   runs?: readonly string[];
+  /**
+   * Only the runs (among `runs` if given) that meet every condition: a config path, runId, name,
+   * status or `tag.<name>` equal to the value, as `runtape runs --where` picks them. A config path
+   * or tag that no run of the sources has throws UnknownFilterKeyError.
+   */
+  where?: readonly Condition[];
   /**
    * A run whose id is taken by a run with the same content is always skipped (merging again
    * changes nothing). With different content: `fail` (default) throws MergeConflictError before
@@ -57,6 +64,9 @@ const MergeArgsSchema = v.object({
   target: v.pipe(v.string("expected a file path"), v.nonEmpty("expected a file path")),
   inputs: v.array(v.pipe(v.string("expected file paths"), v.nonEmpty("expected file paths"))),
   runs: v.optional(v.array(v.string("expected run ids"))),
+  where: v.optional(
+    v.array(v.object({ key: v.string(), value: v.string() }), "expected {key, value} conditions"),
+  ),
   onConflict: v.optional(
     v.picklist(CONFLICT_POLICIES, `expected one of ${CONFLICT_POLICIES.join(", ")}`),
   ),
@@ -216,6 +226,13 @@ function fileOf(path: string): string {
 
 function planMerge(target: string, sources: Source[], options: MergeOptions): Planned[] {
   const wanted = options.runs === undefined ? undefined : wantedRuns(sources, options.runs);
+  const where = options.where ?? [];
+  if (where.length > 0) {
+    checkConditions(
+      sources.flatMap((source) => listRuns(source.db).map(sweepRun)),
+      where,
+    );
+  }
   const existing = openExisting(target);
   try {
     const taken = new Map<string, Content>();
@@ -234,6 +251,7 @@ function planMerge(target: string, sources: Source[], options: MergeOptions): Pl
       for (const run of listRuns(source.db).reverse()) {
         if (wanted !== undefined && !wanted.has(run.run_id)) continue;
         found.add(run.run_id);
+        if (!matches(sweepRun(run), where)) continue;
         if (run.status === "running" && !options.includeRunning) {
           throw new RunStillRunningError(run.run_id, source.path);
         }

@@ -2,6 +2,7 @@ import { describeValue, type UnknownFilterKeyError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { parseJsonObject } from "../json.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
+import { printable } from "../text.ts";
 import { UsageError } from "./usage.ts";
 
 /** Refuses an item given twice: where `what` takes a set, the second says nothing or contradicts the first. */
@@ -198,6 +199,10 @@ export function parseConditions(values: readonly string[]): { key: string; value
   );
   return conditions;
 }
+
+/** `--where` conditions as given, for a message: `--where a=1 --where b=2`. */
+export const describeWhere = (texts: readonly string[]): string =>
+  texts.map((text) => `--where ${printable(text)}`).join(" ");
 
 /** A `--where` key that no run has, as the command line's error: with what it can filter on. */
 export function unknownWhereKey(error: UnknownFilterKeyError): UsageError {

@@ -1,12 +1,19 @@
 import { defineCommand } from "citty";
+import { UnknownFilterKeyError } from "../errors.ts";
 import { counted } from "../format.ts";
-import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
+import { CONFLICT_POLICIES, type MergedRun, mergeRuns } from "../merge.ts";
 import { printable } from "../text.ts";
-import { repeatedIfGiven } from "./args.ts";
+import {
+  describeWhere,
+  parseConditions,
+  repeated,
+  repeatedIfGiven,
+  unknownWhereKey,
+} from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkDbArg, checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
-import { commonArgs, parseChoice, repeatable, UsageError } from "./usage.ts";
+import { commonArgs, parseChoice, repeatable, UsageError, whereArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("merge"),
@@ -24,6 +31,7 @@ export default defineCommand({
       description:
         "Only this run (latest: the sources' newest); repeat for several (default: every run)",
     }),
+    where: whereArg("Only"),
     "on-conflict": {
       type: "string",
       valueHint: CONFLICT_POLICIES.join("|"),
@@ -44,19 +52,31 @@ export default defineCommand({
     for (const input of inputs) {
       checkDbArg(input, "`runtape pull URL --into FILE` copies a store's runs into a file");
     }
-    const merged = mergeRuns(args.out, inputs, {
-      runs: repeatedIfGiven(rawArgs, "run"),
-      onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),
-      includeRunning: args["include-running"],
-      // Each line as its run is merged: a run that fails later leaves those before it said.
-      onRun: (m) => {
-        const from = m.runId === m.sourceRunId ? "" : `\t(was ${printable(m.sourceRunId)})`;
-        // Escaped: a TAB or a line break in an id or a path would add a column or forge a line.
-        out(`${m.action}\t${printable(m.runId)}\t${printable(m.source)}\t${m.events}${from}\n`);
-      },
-    });
+    const whereTexts = repeated(rawArgs, "where");
+    let merged: MergedRun[];
+    try {
+      merged = mergeRuns(args.out, inputs, {
+        runs: repeatedIfGiven(rawArgs, "run"),
+        where: parseConditions(whereTexts),
+        onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),
+        includeRunning: args["include-running"],
+        // Each line as its run is merged: a run that fails later leaves those before it said.
+        onRun: (m) => {
+          const from = m.runId === m.sourceRunId ? "" : `\t(was ${printable(m.sourceRunId)})`;
+          // Escaped: a TAB or a line break in an id or a path would add a column or forge a line.
+          out(`${m.action}\t${printable(m.runId)}\t${printable(m.source)}\t${m.events}${from}\n`);
+        },
+      });
+    } catch (error) {
+      if (error instanceof UnknownFilterKeyError) throw unknownWhereKey(error);
+      throw error;
+    }
     if (merged.length === 0) {
-      logger.info("nothing to merge: the sources hold no runs");
+      logger.info(
+        whereTexts.length > 0
+          ? `nothing to merge: no run meets ${describeWhere(whereTexts)}`
+          : "nothing to merge: the sources hold no runs",
+      );
       return 0;
     }
     const copied = merged.filter((m) => m.action === "copied" || m.action === "renamed");

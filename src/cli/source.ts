@@ -9,8 +9,13 @@ import {
   SqliteSource,
 } from "../store/index.ts";
 import type { RunSource } from "../store/source.ts";
-import { printable } from "../text.ts";
-import { parseConditions, repeated, repeatedIfGiven, unknownWhereKey } from "./args.ts";
+import {
+  describeWhere,
+  parseConditions,
+  repeated,
+  repeatedIfGiven,
+  unknownWhereKey,
+} from "./args.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
 import { UsageError } from "./usage.ts";
@@ -84,8 +89,8 @@ export async function pickedRuns(
     if (source !== db) await source.close();
   }
   if (picked.length === 0) {
-    const conditions = texts.map((text) => `--where ${printable(text)}`).join(" ");
-    logger.warn(`no run ${runIds === undefined ? "" : "named by --run "}meets ${conditions}`);
+    const among = runIds === undefined ? "" : "named by --run ";
+    logger.warn(`no run ${among}meets ${describeWhere(texts)}`);
   }
   return picked.map((r) => r.run_id);
 }

@@ -1,10 +1,10 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { openRunsDb } from "../../src/index.ts";
+import { openRunsDb, Recorder } from "../../src/index.ts";
 import { recordDemoRuns, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { databaseBytes, lines, storedEvents } from "./support.ts";
+import { databaseBytes, lines, storedEvents, storedRuns } from "./support.ts";
 
 const worker = (path: string, ids: readonly string[], seed: number) =>
   recordDemoRuns(path, ids, { seed, bars: 20 });
@@ -35,6 +35,38 @@ test("--run latest merges the newest run of the sources", async () => {
     `copied\tr3\tb.db\t${storedEvents(join(dir, "b.db"), "r3")}\n`,
   ]);
   expect((await cli(["merge", "--help"])).stdout).toContain("--run=<ID|latest>");
+});
+
+test("--where merges the runs that meet it from every source; one left running elsewhere is no bar", async () => {
+  const dir = tempDir();
+  recordDemoRuns(join(dir, "a.db"), ["a5"], { bars: 20, config: { fast: 5 } });
+  recordDemoRuns(join(dir, "a.db"), ["a8"], { bars: 20, config: { fast: 8 } });
+  recordDemoRuns(join(dir, "b.db"), ["b5"], { bars: 20, config: { fast: 5 } });
+  const open = Recorder.start(join(dir, "b.db"), { runId: "live", config: { fast: 8 } });
+  try {
+    const merged = await cli(["merge", "out.db", "a.db", "b.db", "--where", "fast=5"], dir);
+    expect([merged.code, lines(merged.stdout).map((l) => l.split("\t").slice(0, 2))]).toEqual([
+      0,
+      [
+        ["copied", "a5"],
+        ["copied", "b5"],
+      ],
+    ]);
+    const none = await cli(["merge", "out.db", "a.db", "--where", "fast=6"], dir);
+    expect([none.code, none.stdout, lines(none.stderr)]).toEqual([
+      0,
+      "",
+      [expect.stringContaining("nothing to merge: no run meets --where fast=6")],
+    ]);
+    const unknown = await cli(["merge", "out.db", "a.db", "--where", "slow=6"], dir);
+    expect([unknown.code, lines(unknown.stderr)[0]]).toEqual([
+      2,
+      'runtape: --where: cannot filter on "slow": no run has this config path',
+    ]);
+    expect(storedRuns(join(dir, "out.db")).map((r) => r.run_id)).toEqual(["a5", "b5"]);
+  } finally {
+    open.close();
+  }
 });
 
 test("merged again, a run's line still carries its event count", async () => {
