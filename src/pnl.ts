@@ -23,9 +23,6 @@ export interface Pnl {
   netPnl: number;
 }
 
-// A position this small next to the fill that left it is float dust (0.1 + 0.2 − 0.3): flat.
-const DUST = 1e-9;
-
 /** P&L fed one fill at a time, in the order they happened; see {@link computePnl}. */
 export class PnlAccumulator {
   #position = 0;
@@ -33,6 +30,9 @@ export class PnlAccumulator {
   #realized = 0;
   #traded = 0;
   #commission = 0;
+  // How far rounding may have moved the position since it was last flat: each addition rounds
+  // by at most an ulp of its larger operand. A position within it is float dust (0.1 + 0.2 − 0.3).
+  #rounding = 0;
 
   /** Takes the next fill; returns the P&L it realised (before commission). */
   add(fill: PnlFill): number {
@@ -50,8 +50,12 @@ export class PnlAccumulator {
       this.#realized += realized;
       if (Math.abs(q) > closed) this.#cost = fill.fill_price;
     }
+    this.#rounding += Number.EPSILON * Math.max(held, Math.abs(q));
     this.#position += q;
-    if (Math.abs(this.#position) <= DUST * Math.abs(q)) this.#position = 0;
+    if (Math.abs(this.#position) <= this.#rounding) {
+      this.#position = 0;
+      this.#rounding = 0;
+    }
     return realized;
   }
 

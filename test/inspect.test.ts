@@ -84,6 +84,13 @@ describe("average-cost P&L", () => {
     expect(parts).toMatchObject({ position: 0, realizedPnl: 60, tradedQuantity: 60 });
   });
 
+  test("one unit left of a billion traded is a position, not dust", () => {
+    const left = computePnl([fill("BUY", 1_000_000_001, 1), fill("SELL", 1_000_000_000, 1)]);
+    expect([left.position, left.averageCost]).toEqual([1, 1]);
+    const short = computePnl([fill("SELL", 2e9, 5), fill("BUY", 2e9 - 0.5, 5)]);
+    expect(short.position).toBe(-0.5);
+  });
+
   test("short first, reversed to long by a partly filled buy, then flat; commission kept apart", () => {
     const fills = [
       fill("SELL", 10, 50, 1), // short 10 @ 50
@@ -116,6 +123,12 @@ describe("average-cost P&L", () => {
     const dust = computePnl([fill("BUY", 0.1, 10), fill("BUY", 0.2, 10), fill("SELL", 0.3, 11)]);
     expect([dust.position, dust.averageCost]).toEqual([0, null]);
     expect(dust.realizedPnl).toBeCloseTo(0.3, 12);
+    const tenths = computePnl([
+      ...Array.from({ length: 10 }, () => fill("BUY", 0.1, 10)),
+      fill("SELL", 1, 10),
+    ]);
+    expect([0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1].reduce((a, b) => a + b)).not.toBe(1);
+    expect(tenths.position).toBe(0);
     expect(computePnl([fill("BUY", 0, 5, 1)])).toEqual({
       position: 0,
       averageCost: null,
