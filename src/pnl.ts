@@ -43,7 +43,12 @@ export class PnlAccumulator {
     const held = Math.abs(this.#position);
     let realized = 0;
     if (held === 0 || Math.sign(this.#position) === Math.sign(q)) {
-      this.#cost = (this.#cost * held + fill.fill_price * Math.abs(q)) / (held + Math.abs(q));
+      const total = held + Math.abs(q);
+      const cost = (this.#cost * held + fill.fill_price * Math.abs(q)) / total;
+      // Prices near the float limit overflow those products: the same mean by weights instead.
+      this.#cost = Number.isFinite(cost)
+        ? cost
+        : this.#cost * (held / total) + fill.fill_price * (Math.abs(q) / total);
     } else {
       const closed = Math.min(Math.abs(q), held);
       realized = closed * (fill.fill_price - this.#cost) * Math.sign(this.#position);

@@ -91,6 +91,17 @@ describe("average-cost P&L", () => {
     expect(short.position).toBe(-0.5);
   });
 
+  test("prices near the float limit: the average cost is their mean, not an overflow", () => {
+    const huge = computePnl([
+      fill("BUY", 10, 1e308),
+      fill("BUY", 10, 1.5e308),
+      fill("SELL", 20, 1.25e308),
+    ]);
+    expect(huge).toMatchObject({ position: 0, realizedPnl: 0 });
+    const open = computePnl([fill("BUY", 10, 1e308), fill("BUY", 30, 1.4e308)]);
+    expect(open.averageCost).toBeCloseTo(1.3e308, -296);
+  });
+
   test("short first, reversed to long by a partly filled buy, then flat; commission kept apart", () => {
     const fills = [
       fill("SELL", 10, 50, 1), // short 10 @ 50

@@ -173,6 +173,22 @@ describe("report model of a crafted run", () => {
     ]);
   });
 
+  test("a BUY fill of −4 is a SELL of 4, in the trips as in the P&L", () => {
+    const run = (side: "BUY" | "SELL", quantity: number) =>
+      buildRunReport(RUN, [
+        bar(1, 100),
+        fill(1, "BUY", 10, 100, 0),
+        bar(2, 110),
+        fill(2, side, quantity, 110, 0),
+        bar(3, 120),
+        fill(3, "SELL", 6, 120, 0),
+      ]);
+    const negative = run("BUY", -4);
+    expect(negative.symbols[0]?.trips).toEqual(run("SELL", 4).symbols[0]?.trips as never);
+    expect(negative.symbols[0]?.trips[0]).toMatchObject({ exitPrice: 116, grossPnl: 160 });
+    expect(negative.metrics).toEqual(run("SELL", 4).metrics);
+  });
+
   test("metrics against the hand-computed values", () => {
     const m = report.metrics;
     expect(m.totalPnl).toBe(-22);

@@ -53,7 +53,8 @@ export class RoundTripTracker {
     const before = this.pnl.position;
     const realized = this.pnl.add(fill);
     const after = this.pnl.position;
-    const size = fill.quantity_filled;
+    // As the P&L takes it: a BUY of −4 sells 4.
+    const size = Math.abs(fill.quantity_filled);
     if (size === 0) {
       if (this.#open) this.#open.trip.commission += fill.commission;
       return realized;
