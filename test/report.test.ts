@@ -15,7 +15,7 @@ import {
   UnknownSortKeyError,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
-import { formatMetric } from "../src/report/metrics.ts";
+import { computeMetrics, formatMetric } from "../src/report/metrics.ts";
 import {
   buildRunReport,
   compareRuns,
@@ -203,6 +203,24 @@ describe("report model of a crafted run", () => {
     expect(m.meanReturn).toBeCloseTo(-4.2, 12);
     expect(m.stdReturn).toBeCloseTo(57.215164073871186, 9);
     expect(m.sharpeLike).toBeCloseTo(-0.07340711274684679, 12);
+  });
+
+  test("changes of 1e299 have a finite spread: their squares would overflow", () => {
+    const curve = (scale: number) => ({
+      t: [1, 2, 3, 4],
+      equity: [0, 1, -1, 2].map((e) => e * scale),
+      commission: [0, 0, 0, 0],
+      exposed: [true, true, true, true],
+    });
+    // Changes 1, −2, 3: mean 2/3, sample variance (1/9 + 64/9 + 49/9) / 2 = 19/3.
+    const huge = computeMetrics(curve(1e299), []);
+    expect((huge.stdReturn as number) / 1e299).toBeCloseTo(Math.sqrt(19 / 3), 12);
+    expect(huge.sharpeLike).toBeCloseTo(computeMetrics(curve(1), []).sharpeLike as number, 12);
+    const infinite = computeMetrics({ ...curve(1), equity: [0, 1, Infinity, 2] }, []);
+    expect([infinite.sharpeLike, formatMetric("sharpeLike", infinite.sharpeLike)]).toEqual([
+      null,
+      "–",
+    ]);
   });
 
   test("per-symbol table: orders and rejections joined through the order id", () => {

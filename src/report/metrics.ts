@@ -92,6 +92,22 @@ export function drawdownOf(equity: readonly number[]): number[] {
   });
 }
 
+/**
+ * The sample standard deviation of `values` about `mean`, the deviations scaled by the largest
+ * so that squaring them cannot overflow (changes of 1e200 are finite, their squares are not).
+ */
+function sampleStd(values: readonly number[], mean: number): number {
+  let scale = 0;
+  for (const v of values) scale = Math.max(scale, Math.abs(v - mean));
+  if (scale === 0 || !Number.isFinite(scale)) return scale;
+  let sum = 0;
+  for (const v of values) sum += ((v - mean) / scale) ** 2;
+  return scale * Math.sqrt(sum / (values.length - 1));
+}
+
+// A ratio of an infinite curve (prices beyond the float range) has no value to show: "–".
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
 /** The metrics of a run from its equity curve (at full resolution) and round trips. */
 export function computeMetrics(curve: EquityCurve, trips: readonly RoundTrip[]): RunMetrics {
   const { equity } = curve;
@@ -101,10 +117,7 @@ export function computeMetrics(curve: EquityCurve, trips: readonly RoundTrip[]):
   const losses = closed.filter((t) => t.netPnl < 0).reduce((sum, t) => sum - t.netPnl, 0);
   const changes = equity.slice(1).map((e, i) => e - (equity[i] as number));
   const mean = changes.length === 0 ? null : changes.reduce((a, b) => a + b, 0) / changes.length;
-  const std =
-    mean === null || changes.length < 2
-      ? null
-      : Math.sqrt(changes.reduce((a, c) => a + (c - mean) ** 2, 0) / (changes.length - 1));
+  const std = mean === null || changes.length < 2 ? null : sampleStd(changes, mean);
   const commission = curve.commission.at(-1) ?? 0;
   const totalPnl = equity.at(-1) ?? 0;
   return {
@@ -121,7 +134,7 @@ export function computeMetrics(curve: EquityCurve, trips: readonly RoundTrip[]):
         : curve.exposed.filter(Boolean).length / curve.exposed.length,
     meanReturn: mean,
     stdReturn: std,
-    sharpeLike: mean === null || std === null || std === 0 ? null : mean / std,
+    sharpeLike: mean === null || std === null || std === 0 ? null : finiteOrNull(mean / std),
   };
 }
 
