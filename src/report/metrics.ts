@@ -88,7 +88,8 @@ export function drawdownOf(equity: readonly number[]): number[] {
   let peak = 0;
   return equity.map((e) => {
     peak = Math.max(peak, e);
-    return e - peak;
+    // At the peak itself: no drawdown, also where the peak is infinite (∞ − ∞ would be NaN).
+    return e === peak ? 0 : e - peak;
   });
 }
 
