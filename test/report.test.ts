@@ -189,6 +189,29 @@ describe("report model of a crafted run", () => {
     expect(negative.metrics).toEqual(run("SELL", 4).metrics);
   });
 
+  test("without bars, an open position is marked at the last fill's price, not the first", () => {
+    // Long 10 @ 100, 20 @ 105, then 15 @ 105 after selling 5 @ 120 (+75): marked at 120, +225.
+    const report = buildRunReport(RUN, [
+      fill(1, "BUY", 10, 100, 0),
+      fill(2, "BUY", 10, 110, 0),
+      fill(3, "SELL", 5, 120, 0),
+    ]);
+    expect(report.equity.equity).toEqual([0, 100, 300]);
+    expect([report.metrics.totalPnl, report.metrics.maxDrawdown]).toEqual([300, 0]);
+  });
+
+  test("a position is marked by its symbol's shortest bar period: an hour's bar may carry a later close", () => {
+    const hour = (i: number, close: number) => ({ ...bar(i, close), bar_period: "HOUR" }) as Event;
+    const report = buildRunReport(RUN, [
+      hour(0, 130), // the hour's bar first (stamped with its start): it marks until a minute's comes
+      fill(0, "BUY", 10, 100, 0),
+      bar(1, 101),
+      hour(1, 130),
+      bar(2, 102),
+    ]);
+    expect(report.equity.equity).toEqual([300, 10, 20]);
+  });
+
   test("metrics against the hand-computed values", () => {
     const m = report.metrics;
     expect(m.totalPnl).toBe(-22);

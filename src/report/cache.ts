@@ -13,9 +13,11 @@ import { type RunReport, RunReportBuilder } from "./model.ts";
 
 /**
  * Bumped whenever a metric's definition or its stored form changes: older rows are then
- * recomputed. 2: non-finite values are kept (1 stored them as null).
+ * recomputed. 2: non-finite values are kept (1 stored them as null). 3: positions marked by
+ * the shortest bar period (or the last fill without bars), float dust judged by the rounding done,
+ * average costs and spreads that no longer overflow.
  */
-export const METRICS_VERSION = 2;
+export const METRICS_VERSION = 3;
 
 // A row holds for the run it was computed from: same event count and end (a run re-recorded under
 // the same id differs in both), finished, and same metrics version.

@@ -5,6 +5,7 @@
  * trips and the summary metrics. Pure: no database, no clock; the same events give the same report.
  */
 import {
+  BAR_PERIODS,
   type BarProcessed,
   type BarReceived,
   defaultCatalog,
@@ -21,7 +22,10 @@ import { type RoundTrip, RoundTripTracker, type TripFill } from "./trips.ts";
 export interface EquityCurve {
   /** Milliseconds since the epoch (for drawing; exact times are in the events). */
   t: number[];
-  /** Realised + unrealised P&L − commission paid so far, marked at the last close. */
+  /**
+   * Realised + unrealised P&L − commission paid so far, open positions marked at the last close
+   * of their symbol's shortest bar period (the last fill's price for a symbol without bars).
+   */
   equity: number[];
   /** Commission paid so far. */
   commission: number[];
@@ -91,11 +95,19 @@ const parseJson = (text: string | null): unknown => {
   }
 };
 
+const NO_BAR = BAR_PERIODS.length;
+
 interface SymbolState {
   symbol: string;
   trips: RoundTripTracker;
-  /** Last close seen (any period): the mark of the open position. */
+  /**
+   * The mark of the open position: the last close of the shortest bar period seen, whose close is
+   * the latest price (an hour's bar may be stamped with its start and carry its last minute's
+   * close); the last fill's price while the symbol has had no bar.
+   */
   mark: number | null;
+  /** The index in BAR_PERIODS of the period that set the mark; past the end while none has. */
+  markPeriod: number;
   prices: Map<string, PriceSeries>;
   /** Keys of the series whose prices come from BarReceived; the rest take BarProcessed's. */
   received: Set<string>;
@@ -154,7 +166,11 @@ export class RunReportBuilder {
     const ts = bar.ts_event_ns;
     this.#moveTo(ts);
     const s = this.#state(symbol);
-    s.mark = bar.close;
+    const period = BAR_PERIODS.indexOf(bar.bar_period);
+    if (period <= s.markPeriod) {
+      s.mark = bar.close;
+      s.markPeriod = period;
+    }
     const series = priceSeries(s, bar.bar_period);
     const isProcessed = "indicators" in bar;
     if (!isProcessed && !s.received.has(bar.bar_period)) {
@@ -185,7 +201,7 @@ export class RunReportBuilder {
   #addFill(fill: TripFill, symbol: string): void {
     this.#moveTo(fill.ts_event_ns);
     const s = this.#state(symbol);
-    s.mark ??= fill.fill_price;
+    if (s.markPeriod === NO_BAR) s.mark = fill.fill_price;
     this.#realized += s.trips.add(fill);
     this.#commission += fill.commission;
     s.fills.push({
@@ -242,6 +258,7 @@ export class RunReportBuilder {
         symbol,
         trips: new RoundTripTracker(symbol),
         mark: null,
+        markPeriod: NO_BAR,
         prices: new Map(),
         received: new Set(),
         fills: [],
