@@ -1,7 +1,7 @@
 /**
- * A run's decisions against its parent's: the requests, responses and fills in order (the market
- * data left out), and the trading figures per symbol that changed. Both runs are read as event
- * streams, from a runs database or a store.
+ * A run's decisions against its parent's: the requests, responses, fills and expiries in order
+ * (market data and the types without a role left out), and the trading figures per symbol that
+ * changed. Both runs are read as event streams, from a runs database or a store.
  */
 import type { RunsDb } from "./db.ts";
 import { type DiffResult, diffStreams, formatDiff } from "./diff.ts";
@@ -12,6 +12,9 @@ import { type SymbolTrading, TradingTally } from "./trading.ts";
 
 /** The market data of a run (the catalog's market role): what a re-run is fed, not what it decides. */
 export const MARKET_TYPES: readonly EventType[] = defaultCatalog.withRole("market");
+
+/** A run's decisions (the catalog's requests, responses, fills, expiries): what compare compares. */
+export const DECISION_TYPES: readonly EventType[] = defaultCatalog.decisions();
 
 /** A symbol whose trading figures differ between the parent and the run (null: no trading). */
 export interface TradingChange {
@@ -60,7 +63,7 @@ export async function compareDecisions(parent: SourceRef, run: SourceRef): Promi
 
 /** A run's decisions, each also counted in `tally` as it passes. */
 async function* tallied(source: RunSource, run: string | undefined, tally: TradingTally) {
-  for await (const event of source.events({ run, excludeTypes: MARKET_TYPES })) {
+  for await (const event of source.events({ run, types: DECISION_TYPES })) {
     tally.add(event);
     yield event;
   }

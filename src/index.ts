@@ -6,6 +6,7 @@ export { type ErrorHandler, EventBus, type SubscribeOptions } from "./bus.ts";
 export {
   type Comparison,
   compareDecisions,
+  DECISION_TYPES,
   formatComparison,
   MARKET_TYPES,
   type TradingChange,

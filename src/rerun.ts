@@ -10,6 +10,7 @@ import pkg from "../package.json" with { type: "json" };
 import type { RunsDb } from "./db.ts";
 import { describeValue, firstLineOf, RuntapeError, StrategyError } from "./errors.ts";
 import { defaultCatalog, type EventType } from "./events/catalog.ts";
+import type { EventCatalog } from "./events/event-catalog.ts";
 import { type RunOptions, recordRun } from "./record.ts";
 import type { RecordingSummary } from "./recorder.ts";
 import { type BrokerParameters, brokerParameters, SimulatedBroker } from "./sim/broker.ts";
@@ -252,6 +253,20 @@ function strategyErrorIn(error: unknown): StrategyError | undefined {
 }
 
 /**
+ * Refuses a feed type that is no market data (INVALID_OPTION). Decisions (orders and the broker's
+ * answers) are the backtest's own to make: replayed besides, each order id would be there twice,
+ * the recorded and the strategy's, for one simulated broker. A type without a role is neither.
+ */
+export function checkFeedTypes<T extends string>(types: readonly T[], cat: EventCatalog<T>): void {
+  const other = types.find((type) => cat.role(type)?.kind !== "market");
+  if (other === undefined) return;
+  const why = cat.decisions().includes(other)
+    ? "its strategy and broker make those anew"
+    : "the catalog gives that type no market role";
+  throw new RuntapeError(`a backtest replays market data, not ${other}: ${why}`, "INVALID_OPTION");
+}
+
+/**
  * The feed run replayed: `run` as named, or the newest completed run. It must hold BarReceived
  * events among `types`: the broker fills on bars, and without them a backtest records nothing.
  */
@@ -270,15 +285,7 @@ async function feedRun(
   } else {
     runId = await source.resolveRunId(run);
   }
-  // Orders and the broker's answers are the backtest's own to make: replayed besides, each order
-  // id would be there twice, the recorded and the strategy's, for one simulated broker.
-  const decision = types.find((type) => defaultCatalog.role(type)?.kind !== "market");
-  if (decision !== undefined) {
-    throw new RuntapeError(
-      `a backtest replays market data, not ${decision}: its strategy and broker make those anew`,
-      "INVALID_OPTION",
-    );
-  }
+  checkFeedTypes(types, defaultCatalog);
   if (!types.includes("BarReceived")) {
     throw new RuntapeError(
       `run ${runId} has no BarReceived events to replay (the types replayed: ${types.join(", ")})`,

@@ -10,6 +10,7 @@ import {
   addedIn,
   catalog,
   checkDatabase,
+  compareDecisions,
   DatabaseFormatError,
   defaultCatalog,
   EVENT_TYPES,
@@ -22,6 +23,7 @@ import {
   replay,
   runDemo,
 } from "../src/index.ts";
+import { checkFeedTypes } from "../src/rerun.ts";
 import { renderMigration, renderSchema, requiredTables } from "../src/schema.ts";
 import {
   fixtureCopy,
@@ -182,6 +184,46 @@ describe("the catalog's history", () => {
     expect(() => openRunsDb(path)).toThrow(
       /newer runtape \(layout version 3; this one knows up to 2\)/,
     );
+  });
+
+  test("types without a role are no decisions: compare passes them over, a feed refuses them as no market data", async () => {
+    const market = defaultCatalog.withRole("market");
+    expect(defaultCatalog.decisions()).toEqual(
+      defaultCatalog.types.filter((t) => !market.includes(t)),
+    );
+    expect(extended.decisions()).toEqual(defaultCatalog.decisions());
+
+    const db = openRunsDb(join(tempDir(), "decisions.db"), { mode: "write", catalog: extended });
+    const { events } = shippedRun();
+    const extra = [snapshot(1, "AAA"), account(2)];
+    for (const [runId, before] of [
+      ["plain", []],
+      ["snapshots", extra],
+    ] as const) {
+      const recorder = Recorder.start(db, { runId });
+      for (const e of [...before, ...events.map(asExtended)]) recorder.record(e as Event);
+      recorder.close();
+    }
+    const comparison = await compareDecisions({ db, run: "plain" }, { db, run: "snapshots" });
+    expect([comparison.decisions.match, comparison.trading]).toEqual([true, []]);
+    db.close();
+
+    const refused = (types: string[]) => {
+      try {
+        checkFeedTypes(types, extended);
+      } catch (error) {
+        return [(error as { code: string }).code, (error as Error).message];
+      }
+    };
+    expect(refused(["BarReceived", "AccountSnapshot"])).toEqual([
+      "INVALID_OPTION",
+      "a backtest replays market data, not AccountSnapshot: the catalog gives that type no market role",
+    ]);
+    expect(refused(["BarReceived", "OrderExpired"])).toEqual([
+      "INVALID_OPTION",
+      "a backtest replays market data, not OrderExpired: its strategy and broker make those anew",
+    ]);
+    expect(refused(["BarReceived", "BarProcessed"])).toBeUndefined();
   });
 
   test("opens a file the shipped catalog wrote: as it is, and migrated when it writes", () => {

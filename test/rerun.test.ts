@@ -5,6 +5,7 @@ import pkg from "../package.json" with { type: "json" };
 import {
   brokerParameters,
   compareDecisions,
+  DECISION_TYPES,
   demoConfig,
   diffRuns,
   type EventOf,
@@ -12,7 +13,6 @@ import {
   formatComparison,
   getRun,
   listRuns,
-  MARKET_TYPES,
   openRunsDb,
   RunCancelledError,
   RunNotFoundError,
@@ -112,7 +112,7 @@ describe("rerun", () => {
     expect(first?.a?.type).not.toMatch(/^Bar/);
     // Every decision before it is the parent's, field for field.
     const decisions = (ref: { db: string | object; run: string }) =>
-      [...replay(ref.db as string, { run: ref.run, excludeTypes: MARKET_TYPES })]
+      [...replay(ref.db as string, { run: ref.run, types: DECISION_TYPES })]
         .slice(0, first?.index)
         .map(({ ts_created_ns: _, ...rest }) => rest);
     expect(decisions(result)).toEqual(decisions(feed));

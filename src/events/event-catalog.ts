@@ -37,6 +37,18 @@ export type EventRole =
 /** The kinds of {@link EventRole}. */
 export type RoleKind = EventRole["kind"];
 
+/**
+ * Whether a role is a decision: a strategy's or its broker's doing, which a backtest makes anew
+ * and `backtest --compare` compares. A new kind of role must say which it is.
+ */
+const DECIDES: Readonly<Record<RoleKind, boolean>> = {
+  market: false,
+  request: true,
+  response: true,
+  fill: true,
+  expiry: true,
+};
+
 /** How one event type is stored and what it means. */
 export interface EventSpec {
   readonly table: string;
@@ -48,7 +60,10 @@ export interface EventSpec {
   readonly since: number;
   /** Columns in insert order (after `id` and `run_id`). */
   readonly fields: Readonly<Record<string, Field<unknown>>>;
-  /** No role: an event the trading readers pass over (replay still replays it). */
+  /**
+   * No role: neither market data nor a decision, which the trading readers, `backtest --compare`
+   * and a backtest's feed pass over (replay still replays it).
+   */
   readonly role?: EventRole;
   /** The field that carries the symbol, if the type has one. */
   readonly symbol?: string;
@@ -177,6 +192,18 @@ export class EventCatalog<T extends string = string> {
   /** The types of role `kind`, in declaration order. */
   withRole(kind: RoleKind): T[] {
     return this.types.filter((t) => this.#specs[t].role?.kind === kind);
+  }
+
+  /**
+   * The decisions, in declaration order: the types whose role is a strategy's or its broker's
+   * doing (requests, the broker's answers, fills, expiries). Market data and types without a role
+   * are not.
+   */
+  decisions(): T[] {
+    return this.types.filter((t) => {
+      const kind = this.#specs[t].role?.kind;
+      return kind !== undefined && DECIDES[kind];
+    });
   }
 
   /** The field that carries the symbol of `type`, if any. */
