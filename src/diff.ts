@@ -268,10 +268,13 @@ function fieldDifferences(
 function makeEquality(tolerance: DiffOptions["tolerance"]): Equality {
   const abs = tolerance?.abs ?? 0;
   const rel = tolerance?.rel ?? 0;
+  // The tolerance forgives rounding, which an infinity is not: rel × ∞ would take it as any value.
   const numbers = (x: number, y: number) =>
     x === y ||
     (Number.isNaN(x) && Number.isNaN(y)) ||
-    Math.abs(x - y) <= Math.max(abs, rel * Math.max(Math.abs(x), Math.abs(y)));
+    (Number.isFinite(x) &&
+      Number.isFinite(y) &&
+      Math.abs(x - y) <= Math.max(abs, rel * Math.max(Math.abs(x), Math.abs(y))));
   const equal: Equality = (x, y) => {
     if (typeof x === "number" && typeof y === "number") return numbers(x, y);
     if (typeof x === "object" && x !== null && typeof y === "object" && y !== null) {

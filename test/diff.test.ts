@@ -31,6 +31,20 @@ describe("diff", () => {
     expect(diffEvents([a], [b], { tolerance: { rel: 1e-6 } }).match).toBe(true);
   });
 
+  test("a tolerance forgives rounding only: an infinite value equals only itself", () => {
+    const processed = sampleEvents()[1] as Event;
+    const withSma = (sma: number) => withField(processed, "indicators", { sma });
+    const tolerance = { abs: 1e-9, rel: 1e-9 };
+    for (const other of [5, Number.NEGATIVE_INFINITY, 1e308, Number.NaN]) {
+      const result = diffEvents([withSma(Number.POSITIVE_INFINITY)], [withSma(other)], {
+        tolerance,
+      });
+      expect([other, result.match]).toEqual([other, false]);
+    }
+    const same = diffEvents([withSma(Infinity)], [withSma(Infinity)], { tolerance });
+    expect(same.match).toBe(true);
+  });
+
   test("reports the first divergence: differing type, or a run that ends early", () => {
     const events = [bar(0), bar(1), bar(2)];
     const swapped = [bar(0), sampleEvents()[4] as Event, bar(2)];
