@@ -10,6 +10,8 @@ export function isoNs(ns: bigint): string {
 
 /** A duration in ns, short and readable: 850 ms, 12.3 s, 4 min 05 s, 2 h 10 min. */
 export function formatDuration(ns: bigint): string {
+  // An exit stamped before its entry (a late fill of a threaded run) keeps its units.
+  if (ns < 0n) return `-${formatDuration(-ns)}`;
   const ms = Number(ns / 1_000_000n);
   if (ms < 1000) return `${ms} ms`;
   const s = ms / 1000;

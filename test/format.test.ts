@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { counted, formatCount, formatNumber } from "../src/format.ts";
+import { counted, formatCount, formatDuration, formatNumber } from "../src/format.ts";
 
 // The CLI's counts and money were printed with toLocaleString("en-US"): the output stays the same.
 describe("number formatting", () => {
@@ -72,4 +72,15 @@ describe("number formatting", () => {
     expect(formatNumber(Number.MAX_VALUE, 3)).toBe("1.798e+308");
     expect(formatNumber(999_999_999_999_999_900_000)).toBe(intl(999_999_999_999_999_900_000, 2));
   });
+});
+
+test("durations in the unit that reads best, a negative one (exit stamped before entry) alike", () => {
+  const cases: [bigint, string][] = [
+    [57_700_000n, "57 ms"],
+    [1_500_000_000n, "1.5 s"],
+    [180_000_000_000n, "3 min 00 s"],
+    [-180_000_000_000n, "-3 min 00 s"],
+    [7_260_000_000_000n, "2 h 01 min"],
+  ];
+  for (const [ns, text] of cases) expect([ns, formatDuration(ns)]).toEqual([ns, text]);
 });

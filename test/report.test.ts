@@ -212,6 +212,12 @@ describe("report model of a crafted run", () => {
     expect(report.equity.equity).toEqual([300, 10, 20]);
   });
 
+  test("the page counts a symbol's trips as the metrics do: closed ones, the open one apart", () => {
+    expect(renderRunReport(report)).toContain("Round trips of X (2 closed)</summary>");
+    const open = buildRunReport(RUN, [...craftedEvents(), fill(7, "BUY", 1, 97, 0)]);
+    expect(renderRunReport(open)).toContain("Round trips of X (2 closed, 1 open)</summary>");
+  });
+
   test("metrics against the hand-computed values", () => {
     const m = report.metrics;
     expect(m.totalPnl).toBe(-22);

@@ -204,7 +204,10 @@ function tripsTable(s: SymbolReport): string {
     { html: "Net P&L", n: true },
     { html: "Duration", n: true },
   ];
-  return `<details><summary>Round trips of ${escapeHtml(s.symbol)} (${formatCount(s.trips.length)})</summary>${note}${tableHtml(header, rows, "sortable")}</details>`;
+  // The metrics count closed trips: the open one, if any, is said apart.
+  const open = s.trips.at(-1)?.exitNs === null ? 1 : 0;
+  const count = `${formatCount(s.trips.length - open)} closed${open ? ", 1 open" : ""}`;
+  return `<details><summary>Round trips of ${escapeHtml(s.symbol)} (${count})</summary>${note}${tableHtml(header, rows, "sortable")}</details>`;
 }
 
 /** The report of one run as one self-contained HTML page. */
