@@ -245,7 +245,7 @@ describe("the catalog's history", () => {
     expect([...replay(writer, { run: "new" })]).toEqual([snapshot(1, "AAA")] as unknown as Event[]);
     expect(checkDatabase(writer)).toEqual([]);
     writer.close();
-    expect(runContentHash(path, "old", ["liquidity"])).toBe(before);
+    expect(runContentHash(path, "old")).toBe(before);
   });
 
   fixtureTest("opens a Python v1 file: as it is, and migrated when it writes", () => {
@@ -272,7 +272,7 @@ describe("the catalog's history", () => {
       expect([...replay(writer, { run })]).toEqual(
         (shipped[i] as Event[]).map(asExtended) as Event[],
       );
-      expect(runContentHash(path, run, ["liquidity"])).toBe(hashes[i] as string);
+      expect(runContentHash(path, run)).toBe(hashes[i] as string);
     });
     expect([...replay(writer, { run: "new" })]).toEqual([account(1)] as unknown as Event[]);
     writer.close();

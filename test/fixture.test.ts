@@ -3,9 +3,7 @@ import { describe, expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  catalog,
   decodeEvent,
-  EVENT_TYPES,
   type Event,
   inspectRun,
   listRunSummaries,
@@ -19,6 +17,7 @@ import {
   fixtureEvents,
   fixtureTest,
   HAS_FIXTURE,
+  runContentHash,
   sampleEvents,
 } from "./helpers.ts";
 
@@ -50,24 +49,6 @@ function published(): Published[] {
 }
 
 const runsOf = (events: Published[]) => [...new Set(events.map((e) => e.runId))];
-
-/** A content hash of one run's rows in every table, to prove they did not change. */
-function runHash(path: string, runId: string): string {
-  const db = new Database(path, { readonly: true, safeIntegers: true });
-  const hasher = new Bun.CryptoHasher("sha256");
-  for (const table of ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)]) {
-    const columns = (db.query(`PRAGMA table_info(${table})`).all() as { name: string }[])
-      .map((c) => c.name)
-      .filter((c) => c !== "seq");
-    for (const row of db
-      .query(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = ? ORDER BY rowid`)
-      .iterate(runId)) {
-      hasher.update(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
-    }
-  }
-  db.close();
-  return hasher.digest("hex");
-}
 
 describe("the Python recorder's fixture", () => {
   const truth = HAS_FIXTURE ? published() : [];
@@ -103,11 +84,11 @@ describe("the Python recorder's fixture", () => {
     () => {
       const path = fixtureCopy();
       const runs = runsOf(truth);
-      const hashes = runs.map((r) => runHash(path, r));
+      const hashes = runs.map((r) => runContentHash(path, r));
       const recorder = Recorder.start(path, { runId: "runtape ✓" });
       for (const e of sampleEvents()) recorder.record(e);
       recorder.close();
-      expect(runs.map((r) => runHash(path, r))).toEqual(hashes);
+      expect(runs.map((r) => runContentHash(path, r))).toEqual(hashes);
       for (const runId of runs)
         expect([...replay(path, { run: runId })].length).toBe(
           truth.filter((p) => p.runId === runId).length,

@@ -5,11 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LineBuffer } from "../src/formats/line-buffer.ts";
 import {
-  catalog,
   type DiffOptions,
+  defaultCatalog,
   demoConfig,
   demoSteps,
-  EVENT_TYPES,
   type Event,
   EventBus,
   type EventInput,
@@ -24,6 +23,7 @@ import {
   renderSchema,
   replay,
   runDemo,
+  type SqlValue,
 } from "../src/index.ts";
 import type { Int64Style } from "../src/json.ts";
 import { recordRun } from "../src/record.ts";
@@ -257,7 +257,7 @@ export function pythonLayoutSql(table: (ddl: string) => string = (ddl) => ddl): 
 export function forgetSequence(path: string, runId: string): void {
   const raw = new Database(path);
   raw.run("DELETE FROM runtape_runs WHERE run_id = ?", [runId]);
-  for (const type of EVENT_TYPES) raw.run(`UPDATE ${catalog[type].table} SET seq = NULL`);
+  for (const table of eventTables(raw)) raw.run(`UPDATE ${table} SET seq = NULL`);
   raw.close();
 }
 
@@ -312,12 +312,38 @@ export function rawDb(path: string): Database {
   return new Database(path, { readonly: true, safeIntegers: true });
 }
 
-/** Rows per event table (and `runs`) that belong to `runId`. */
+/** A runs database path in a fresh temporary directory (no file yet). */
+export const newDb = () => join(tempDir(), "runs.db");
+
+/** One query on a second connection (see {@link rawDb}). */
+export function query(
+  path: string,
+  sql: string,
+  ...params: SqlValue[]
+): Record<string, SqlValue>[] {
+  const db = rawDb(path);
+  try {
+    return db.query(sql).all(...params) as Record<string, SqlValue>[];
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The event tables of a file, in catalog order: those of its layout version (`user_version`), as
+ * the shipped catalog has them. A type newer than the file has no table in it.
+ */
+export function eventTables(db: Database): string[] {
+  const { user_version } = db.query("PRAGMA user_version").get() as { user_version: number };
+  return defaultCatalog.typesAt(Number(user_version)).map((t) => defaultCatalog.table(t));
+}
+
+/** Rows per event table of the file's layout (and `runs`) that belong to `runId`. */
 export function rowCounts(path: string, runId: string): Record<string, number> {
   const db = rawDb(path);
   try {
     return Object.fromEntries(
-      ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)].map((table) => {
+      ["runs", ...eventTables(db)].map((table) => {
         const row = db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE run_id = ?`).get(runId);
         return [table, Number((row as { n: bigint }).n)];
       }),
@@ -328,24 +354,29 @@ export function rowCounts(path: string, runId: string): Record<string, number> {
 }
 
 /**
- * A content hash of everything one run holds: its `runs` row and its rows in every event table,
- * every column but runtape's added `seq` (so a migrated Python run hashes as before) and the
- * `added` ones (columns a migration added, NULL in the rows written before).
+ * A content hash of everything one run holds: its `runs` row and its rows in every event table of
+ * the file's layout, every column with its value and SQLite type (a REAL that became an INTEGER is
+ * a change), `id` and `seq` included. A NULL is hashed as a column the row lacks, so that a
+ * migration, which adds tables and nullable columns (`seq`, an `addedIn` one) NULL in the rows
+ * written before, leaves the hash of an old run as it was; any value written is a change.
+ * runtape's bookkeeping (`runtape_runs`) is not the run's content.
  */
-export function runContentHash(path: string, runId: string, added: string[] = []): string {
+export function runContentHash(path: string, runId: string): string {
   const db = rawDb(path);
   const hasher = new Bun.CryptoHasher("sha256");
   try {
-    for (const table of ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)]) {
-      const columns = (db.query(`PRAGMA table_info(${table})`).all() as { name: string }[])
-        .map((c) => c.name)
-        .filter((c) => c !== "seq" && !added.includes(c));
-      // typeof() too: a REAL that became an INTEGER would be a change.
+    for (const table of ["runs", ...eventTables(db)]) {
+      const columns = (db.query(`PRAGMA table_info(${table})`).all() as { name: string }[]).map(
+        (c) => c.name,
+      );
       const select = columns.map((c) => `${c}, typeof(${c})`).join(", ");
       for (const row of db
         .query(`SELECT ${select} FROM ${table} WHERE run_id = ? ORDER BY rowid`)
         .values(runId)) {
-        hasher.update(`${table}\t${row.map((v) => String(v)).join("\t")}\n`);
+        const cells = columns.flatMap((c, i) =>
+          row[2 * i + 1] === "null" ? [] : [`${c}=${row[2 * i + 1]}:${String(row[2 * i])}`],
+        );
+        hasher.update(`${table}\t${cells.join("\t")}\n`);
       }
     }
   } finally {

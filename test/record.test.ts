@@ -15,18 +15,7 @@ import {
   replay,
   type SqlValue,
 } from "../src/index.ts";
-import { bar, rawDb, sampleEvents, tempDir } from "./helpers.ts";
-
-const newDb = () => join(tempDir(), "runs.db");
-
-function query(path: string, sql: string): Record<string, SqlValue>[] {
-  const db = rawDb(path);
-  try {
-    return db.query(sql).all() as Record<string, SqlValue>[];
-  } finally {
-    db.close();
-  }
-}
+import { bar, newDb, query, sampleEvents } from "./helpers.ts";
 
 const statuses = (path: string) =>
   query(path, "SELECT run_id, status, ts_end IS NOT NULL AS ended FROM runs ORDER BY rowid");

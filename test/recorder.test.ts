@@ -18,11 +18,10 @@ import {
   replay,
   type SqlValue,
 } from "../src/index.ts";
-import { bar, rawDb, runContentHash, sampleEvents, T0, tempDir } from "./helpers.ts";
+import { until } from "./cli/support.ts";
+import { bar, newDb, query, rawDb, runContentHash, sampleEvents, T0, tempDir } from "./helpers.ts";
 
 type Row = Record<string, SqlValue>;
-
-const newDb = () => join(tempDir(), "runs.db");
 
 /** Rows of `table` (all tables when omitted) as another connection sees them now. */
 function count(path: string, table?: string): number {
@@ -34,16 +33,6 @@ function count(path: string, table?: string): number {
         sum + Number((db.query(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: bigint }).n),
       0,
     );
-  } finally {
-    db.close();
-  }
-}
-
-/** One query on a second connection. */
-function query(path: string, sql: string, ...params: SqlValue[]): Row[] {
-  const db = rawDb(path);
-  try {
-    return db.query(sql).all(...params) as Row[];
   } finally {
     db.close();
   }
@@ -69,11 +58,6 @@ function rowsInSeqOrder(
 /** Events with distinct event times, so each row can be told apart: `T0 + i`. */
 const numbered = (events: Event[]) =>
   events.map((e, i) => ({ ...e, ts_event_ns: T0 + BigInt(i) }) as Event);
-
-/** Waits (polling, no fixed duration) until `done()`; gives up after many short sleeps. */
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !done(); i++) await Bun.sleep(5);
-}
 
 const wallNs = () => BigInt(Date.now()) * 1_000_000n;
 
@@ -189,7 +173,7 @@ describe("batching and flushing", () => {
     const recorder = Recorder.start(path, { batchSize: 1_000_000, flushIntervalMs: 50 });
     recorder.record(bar(0));
     expect(count(path, "bars")).toBe(0);
-    await until(() => count(path, "bars") === 1);
+    await until(() => count(path, "bars") === 1, "the timer's flush");
     expect(count(path, "bars")).toBe(1);
     recorder.close();
   });

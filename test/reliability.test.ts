@@ -2,67 +2,20 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  catalog,
-  EVENT_TYPES,
-  encodeEvent,
-  openRunsDb,
-  recordNdjson,
-  replay,
-} from "../src/index.ts";
+import { encodeEvent, openRunsDb, recordNdjson, replay } from "../src/index.ts";
 import { binary, runtape } from "./cli/run.ts";
-import { lines } from "./cli/support.ts";
-import { bar, bulkRun, CAN_LIST_OPEN_FILES, openFilesUnder, tempDir } from "./helpers.ts";
+import { lines, storedEvents, until } from "./cli/support.ts";
+import {
+  bar,
+  bulkRun,
+  CAN_LIST_OPEN_FILES,
+  openFilesUnder,
+  runContentHash,
+  tempDir,
+} from "./helpers.ts";
 
 const ndjson = (from: number, to: number, symbol = "AAPL") =>
   Array.from({ length: to - from }, (_, i) => `${encodeEvent(bar(from + i, symbol))}\n`).join("");
-
-/** Rows of a run, counted from a separate read-only connection. */
-function stored(path: string, runId: string): number {
-  try {
-    const db = new Database(path, { readonly: true });
-    try {
-      return EVENT_TYPES.reduce(
-        (n, t) =>
-          n +
-          (
-            db
-              .query(`SELECT COUNT(*) AS n FROM ${catalog[t].table} WHERE run_id = ?`)
-              .get(runId) as { n: number }
-          ).n,
-        0,
-      );
-    } finally {
-      db.close();
-    }
-  } catch {
-    return 0; // not created yet
-  }
-}
-
-/** Waits (bounded) until `check` holds; the bound only guards against a hang, it is no timing claim. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
-    if (check()) return;
-    await Bun.sleep(10);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
-/** A content hash of one run: its runs row and all its event rows. */
-function runHash(path: string, runId: string): string {
-  const db = new Database(path, { readonly: true, safeIntegers: true });
-  const hasher = new Bun.CryptoHasher("sha256");
-  for (const table of ["runs", ...EVENT_TYPES.map((t) => catalog[t].table)]) {
-    for (const row of db
-      .query(`SELECT * FROM ${table} WHERE run_id = ? ORDER BY rowid`)
-      .iterate(runId)) {
-      hasher.update(JSON.stringify(row, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
-    }
-  }
-  db.close();
-  return hasher.digest("hex");
-}
 
 /** `runtape record --input -` of run `runId`, fed `events` bars and waited for until they are stored. */
 async function startRecording(dir: string, runId: string, events: number, ...flags: string[]) {
@@ -76,7 +29,10 @@ async function startRecording(dir: string, runId: string, events: number, ...fla
   });
   proc.stdin.write(ndjson(0, events));
   proc.stdin.flush();
-  await until(() => stored(join(dir, "runs.db"), runId) === events, `the first ${events} events`);
+  await until(
+    () => storedEvents(join(dir, "runs.db"), runId) === events,
+    `the first ${events} events`,
+  );
   return proc;
 }
 
@@ -95,7 +51,7 @@ describe("crashes", () => {
       proc.stdin.write(ndjson(1000, 1500));
       proc.stdin.flush();
       // Flushed by age (100 ms) while the recorder waits for more input.
-      await until(() => stored(path, "crash") === 1500, "the next 500 events");
+      await until(() => storedEvents(path, "crash") === 1500, "the next 500 events");
       proc.stdin.write(ndjson(1500, 1510));
       proc.kill(9);
       await proc.exited;
@@ -111,7 +67,7 @@ describe("crashes", () => {
         ts_end: null,
       });
       db.close();
-      expect(stored(path, "crash")).toBeGreaterThanOrEqual(1500);
+      expect(storedEvents(path, "crash")).toBeGreaterThanOrEqual(1500);
       const events = [...replay(path, { run: "crash" })];
       expect(events.slice(0, 1500).map((e) => e.ts_event_ns)).toEqual(
         Array.from({ length: 1500 }, (_, i) => bar(i).ts_event_ns),
@@ -155,7 +111,7 @@ describe("crashes", () => {
       const db = new Database(path, { readonly: true });
       expect(db.query("SELECT status FROM runs").get()).toEqual({ status: "cancelled" });
       db.close();
-      expect(stored(path, "stopped")).toBe(300);
+      expect(storedEvents(path, "stopped")).toBe(300);
     });
   }
 
@@ -170,7 +126,7 @@ describe("crashes", () => {
         stderr: "pipe",
       },
     );
-    await until(() => stored(path, "long") > 0, "the demo to record its first events");
+    await until(() => storedEvents(path, "long") > 0, "the demo to record its first events");
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(130);
     const db = new Database(path, { readonly: true });
@@ -179,7 +135,7 @@ describe("crashes", () => {
       .get() as { status: string; events: number };
     db.close();
     expect(run.status).toBe("cancelled");
-    expect(stored(path, "long")).toBe(run.events);
+    expect(storedEvents(path, "long")).toBe(run.events);
   });
 
   test("a run whose pid now belongs to a process that started after the run is stale: recover closes it", async () => {
@@ -250,7 +206,7 @@ describe("crashes", () => {
       try {
         proc.stdin.write(ndjson(0, 10));
         proc.stdin.flush();
-        await until(() => stored(join(dir, "runs.db"), "pod") === 10, "the first 10 events");
+        await until(() => storedEvents(join(dir, "runs.db"), "pod") === 10, "the first 10 events");
         for (const args of [
           ["rm", "runs.db", "--run", "pod", "--yes"],
           ["recover", "runs.db", "--run", "pod"],
@@ -341,7 +297,7 @@ describe("concurrency", () => {
       lines(r.stdout).map((l) => l.split("\t").slice(0, 2).join(" ")),
     );
     expect(said.sort()).toEqual(["copied w1", "copied w2", "identical w1", "identical w2"]);
-    for (const id of ["w1", "w2"]) expect(stored(join(dir, "t.db"), id)).toBe(200_000);
+    for (const id of ["w1", "w2"]) expect(storedEvents(join(dir, "t.db"), id)).toBe(200_000);
   });
 
   test("four recorders into one database while a fifth process reads: nothing lost, all in order", async () => {
@@ -519,7 +475,7 @@ describe("hostile files: one line, non-zero exit, nothing changed", () => {
     const dir = tempDir();
     const path = join(dir, "runs.db");
     await runtape(["record", "runs.db", "--bars", "20", "--run-id", "r1"], { cwd: dir });
-    const before = runHash(path, "r1");
+    const before = runContentHash(path, "r1");
     const dup = await runtape(["record", "runs.db", "--bars", "20", "--run-id", "r1"], {
       cwd: dir,
     });
@@ -527,13 +483,13 @@ describe("hostile files: one line, non-zero exit, nothing changed", () => {
       1,
       'runtape: a run with id "r1" already exists',
     ]);
-    expect(runHash(path, "r1")).toBe(before);
+    expect(runContentHash(path, "r1")).toBe(before);
     const bad = await runtape(["record", "runs.db", "--input", "-"], {
       cwd: dir,
       stdin: '{"type":"BarReceived"\n',
     });
     expect(bad.code).toBe(1);
-    expect(runHash(path, "r1")).toBe(before);
+    expect(runContentHash(path, "r1")).toBe(before);
     // The bad input's own run is kept, marked failed.
     const db = new Database(path, { readonly: true });
     expect(db.query("SELECT status FROM runs WHERE run_id <> 'r1'").all()).toEqual([
