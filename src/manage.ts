@@ -126,8 +126,9 @@ export function renameRun(
   else inWrite(db, rename);
 }
 
-/** What {@link tagRun} does, or with `dryRun` would do, to a run's tags. */
+/** What {@link changeTags} does, or with `dryRun` would do, to a run's tags. */
 export interface TagChange {
+  runId: string;
   /** Every tag the run has after. */
   tags: Record<string, string>;
   /** Whether its metadata changes: false when every tag already was as asked. */
@@ -135,21 +136,21 @@ export interface TagChange {
 }
 
 /**
- * Sets tags on a run: string values under `tags` in its metadata (an empty value removes the
- * tag); the rest of the metadata keeps its stored text. Writes only when a tag changes; with
+ * Sets tags on runs: string values under `tags` in each one's metadata (an empty value removes
+ * the tag); the rest of the metadata keeps its stored text. Writes only when a tag changes; with
  * `dryRun`, says what would change and writes nothing (the database may be open for reading).
- * One transaction; throws RuntapeError (INVALID_JSON) when the stored metadata is not a JSON
+ * One transaction for all the runs, each tagged or none; throws RuntapeError (INVALID_JSON) when the stored metadata is not a JSON
  * object, RuntapeError (TAGS_NOT_PAIRS) when its `tags` are something else than an object (a
  * list, a string: replacing them would lose them), and RuntapeError (RUN_ALIVE) while the run is
  * being recorded (its close may replace the metadata).
  */
 export function changeTags(
   db: RunsDb,
-  runId: string,
+  runIds: readonly string[],
   tags: Readonly<Record<string, string>>,
   options: { dryRun?: boolean } = {},
-): TagChange {
-  const change = () => {
+): TagChange[] {
+  const change = (runId: string): TagChange => {
     const run = getRun(db, runId);
     notAlive(db, run, "tag");
     const metadata = fromJsonColumn(run.metadata, `metadata of run ${run.run_id}`) ?? {};
@@ -178,9 +179,10 @@ export function changeTags(
       );
       db.sqlite.query("UPDATE runs SET metadata = ? WHERE run_id = ?").run(next, run.run_id);
     }
-    return { tags: merged, changed };
+    return { runId: run.run_id, tags: merged, changed };
   };
-  return options.dryRun ? inSnapshot(db, change) : inWrite(db, change);
+  const changeAll = () => runIds.map(change);
+  return options.dryRun ? inSnapshot(db, changeAll) : inWrite(db, changeAll);
 }
 
 /** {@link changeTags}, returning every tag the run has then. */
@@ -189,7 +191,7 @@ export function tagRun(
   runId: string,
   tags: Readonly<Record<string, string>>,
 ): Record<string, string> {
-  return changeTags(db, runId, tags).tags;
+  return (changeTags(db, [runId], tags)[0] as TagChange).tags;
 }
 
 /** What {@link vacuum} did: the file's size before and after, in bytes. */

@@ -1,14 +1,15 @@
 import { existsSync } from "node:fs";
 import { defineCommand } from "citty";
 import { stringifyExact } from "../json.ts";
-import { changeTags } from "../manage.ts";
+import { changeTags, type TagChange } from "../manage.ts";
 import { resolveRunId } from "../runs.ts";
 import { printable } from "../text.ts";
-import { onceEach } from "./args.ts";
+import { onceEach, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { changeDb } from "./database.ts";
 import { out } from "./output.ts";
-import { commonArgs, UsageError } from "./usage.ts";
+import { pickedRuns } from "./source.ts";
+import { commonArgs, UsageError, whereArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("tag"),
@@ -21,9 +22,10 @@ export default defineCommand({
       description: "Tags to set (KEY= removes one)",
     },
     run: { type: "string", valueHint: "ID|latest", description: "The run (default: latest)" },
+    where: whereArg("Tag"),
     ...commonArgs,
   },
-  run({ args }) {
+  async run({ args, rawArgs }) {
     // DB may be left out: a first argument that holds "=" is a tag, unless it names a file.
     const first = args._[0];
     const dbGiven = first !== undefined && !(first.includes("=") && !existsSync(first));
@@ -43,13 +45,18 @@ export default defineCommand({
       pairs.map((pair) => pair.slice(0, pair.indexOf("="))),
       "tags",
     );
-    const { tags: all } = changeDb(
+    const selecting = repeated(rawArgs, "where").length > 0;
+    const picked = selecting ? await pickedRuns(path, rawArgs, args) : undefined;
+    const changes = changeDb(
       path,
       args,
-      (db, dryRun) => changeTags(db, resolveRunId(db, args.run), tags, { dryRun }),
-      (planned) => planned.changed,
+      (db, dryRun) => changeTags(db, picked ?? [resolveRunId(db, args.run)], tags, { dryRun }),
+      (planned) => planned.some((c) => c.changed),
     );
-    out(`${printable(stringifyExact(all))}\n`);
+    const text = (c: TagChange) => printable(stringifyExact(c.tags));
+    // One run: its tags; a selection: a line per run, its id and its tags.
+    if (picked === undefined) out(`${text(changes[0] as TagChange)}\n`);
+    else for (const c of changes) out(`${printable(c.runId)}\t${text(c)}\n`);
     return 0;
   },
 });

@@ -271,6 +271,42 @@ describe("runtape tag without DB", () => {
   });
 });
 
+describe("runtape tag --where", () => {
+  test("tags every run it picks in one transaction, a line per run; a live run among them: none", async () => {
+    const path = join(tempDir(), "runs.db");
+    for (const [runId, fast] of [
+      ["a", 5],
+      ["b", 8],
+      ["c", 5],
+    ] as const) {
+      const recorder = Recorder.start(path, { runId, config: { fast } });
+      recorder.record(sampleEvents()[0] as never);
+      recorder.close();
+    }
+    const tagged = await cli(["tag", path, "--where", "fast=5", "stage=final"]);
+    expect([tagged.code, lines(tagged.stdout).sort()]).toEqual([
+      0,
+      ['a\t{"stage":"final"}', 'c\t{"stage":"final"}'],
+    ]);
+    const runs = await cli(["runs", path, "--where", "tag.stage=final", "--json"]);
+    const ids = (JSON.parse(runs.stdout) as { entries: { run_id: string }[] }).entries;
+    expect(ids.map((e) => e.run_id).sort()).toEqual(["a", "c"]);
+    const live = Recorder.start(path, { runId: "live", config: { fast: 5 } });
+    live.record(sampleEvents()[0] as never);
+    live.flush();
+    try {
+      const refused = await cli(["tag", path, "--where", "fast=5", "owner=ana"]);
+      expect([refused.code, lines(refused.stderr)[0]]).toEqual([
+        1,
+        `runtape: cannot tag run "live": process ${process.pid} is still recording it`,
+      ]);
+      expect(storedRuns(path).filter((r) => String(r.metadata).includes("ana"))).toEqual([]);
+    } finally {
+      live.close();
+    }
+  });
+});
+
 describe("runtape tag refuses what it would lose", () => {
   test("tags that are not key=value pairs, and a run still being recorded: nothing changes", async () => {
     const path = threeRuns();
