@@ -3,12 +3,13 @@ import {
   DEFAULT_IGNORE,
   type DiffOptions,
   type DiffResult,
+  type Divergence,
   diffRuns,
   diffStreams,
   formatDiff,
 } from "../diff.ts";
 import { EVENT_TYPES, type Event, fieldsOf } from "../events/catalog.ts";
-import { readNdjsonFile } from "../ndjson.ts";
+import { filledFields, readNdjsonFile } from "../ndjson.ts";
 import { resolveRunId } from "../runs.ts";
 import { isStoreUrl } from "../store/index.ts";
 import { checkInt64, isDecimal, parseInteger, parseList, parseTypes } from "./args.ts";
@@ -38,9 +39,23 @@ type Args = {
   verbose?: boolean;
 };
 
+/** An event as its file gave it: without the fields the model filled in as the file was read. */
+function asGiven(event: Event | null): Event | null {
+  const filled = event === null ? [] : filledFields(event);
+  if (filled.length === 0) return event;
+  const given: Record<string, unknown> = { ...event };
+  for (const field of filled) delete given[field];
+  return given as unknown as Event;
+}
+
 function print(args: Args, runA: string | null, runB: string | null, result: DiffResult): number {
-  if (args.json) printJson({ runA, runB, ...result }, args, OPAQUE);
-  else out(`${formatDiff(result, { a: "A", b: "B" })}\n`);
+  if (args.json) {
+    // A made-up value (ts_created_ns from the clock) would read as the file's own.
+    const shown = (d: Divergence) => ({ ...d, a: asGiven(d.a), b: asGiven(d.b) });
+    const divergences = result.divergences.map(shown);
+    const first = result.first === null ? null : (divergences[0] ?? shown(result.first));
+    printJson({ runA, runB, ...result, first, divergences }, args, OPAQUE);
+  } else out(`${formatDiff(result, { a: "A", b: "B" })}\n`);
   return result.match ? 0 : 1;
 }
 

@@ -78,6 +78,22 @@ describe("runtape diff", () => {
     );
     expect(other.code).toBe(1);
     expect(other.stdout).not.toContain("ts_created_ns");
+    // Nor does --json show a value the file does not hold: the clock's, made as it was read.
+    const json = await cli(
+      ["diff", "runs.db", "slow-golden.ndjson", "--run-a", fast, "--json", "--max", "3"],
+      dir,
+    );
+    const parsed = JSON.parse(json.stdout) as {
+      first: { a: Event; b: Record<string, unknown> };
+      divergences: { a: Event; b: Record<string, unknown> }[];
+    };
+    expect(parsed.divergences.length).toBeGreaterThan(0);
+    for (const d of [parsed.first, ...parsed.divergences]) {
+      expect([Object.hasOwn(d.a, "ts_created_ns"), Object.hasOwn(d.b, "ts_created_ns")]).toEqual([
+        true,
+        false,
+      ]);
+    }
     // A file that holds the field has it compared.
     const full = await cli(
       ["diff", "runs.db", "fast.ndjson", "--run-a", slow, "--ignore", ""],
