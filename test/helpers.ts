@@ -11,11 +11,13 @@ import {
   demoSteps,
   type Event,
   EventBus,
+  EventCatalog,
   type EventInput,
   type EventOf,
   type EventType,
   makeEvent,
   openRunsDb,
+  PYTHON_SCHEMA_VERSION,
   Recorder,
   type RecorderOptions,
   type RunRow,
@@ -246,11 +248,18 @@ export function sampleOf<K extends EventType>(type: K): EventOf<K> {
  * its extension. `table` may rewrite each CREATE TABLE, as another tool would have made it.
  */
 export function pythonLayoutSql(table: (ddl: string) => string = (ddl) => ddl): string {
-  const python = (renderSchema().split("-- runtape's additions")[0] as string).replaceAll(
-    ",\n    seq INTEGER",
-    "",
-  );
-  return `${python.replace(/CREATE TABLE [^;]*;/g, table)}PRAGMA user_version = 1;`;
+  // The shipped catalog as the Python layout has it: its types, their columns of version 1.
+  const v1 = PYTHON_SCHEMA_VERSION;
+  const specs = defaultCatalog.typesAt(v1).map((t) => {
+    const fields = Object.fromEntries(defaultCatalog.fieldsAt(t, v1));
+    return [t, { ...defaultCatalog.spec(t), fields }];
+  });
+  const python = (
+    renderSchema(new EventCatalog(Object.fromEntries(specs))).split(
+      "-- runtape's additions",
+    )[0] as string
+  ).replaceAll(",\n    seq INTEGER", "");
+  return `${python.replace(/CREATE TABLE [^;]*;/g, table)}PRAGMA user_version = ${v1};`;
 }
 
 /** Makes a recorded run look written by the Python recorder: no bookkeeping, no sequence. */
@@ -338,12 +347,17 @@ export function eventTables(db: Database): string[] {
   return defaultCatalog.typesAt(Number(user_version)).map((t) => defaultCatalog.table(t));
 }
 
-/** Rows per event table of the file's layout (and `runs`) that belong to `runId`. */
+/**
+ * Rows per event table (and `runs`) that belong to `runId`: 0 in a table that the file's layout
+ * predates (see {@link eventTables}), which runtape reads as empty.
+ */
 export function rowCounts(path: string, runId: string): Record<string, number> {
   const db = rawDb(path);
   try {
+    const present = new Set(["runs", ...eventTables(db)]);
     return Object.fromEntries(
-      ["runs", ...eventTables(db)].map((table) => {
+      ["runs", ...defaultCatalog.types.map((t) => defaultCatalog.table(t))].map((table) => {
+        if (!present.has(table)) return [table, 0];
         const row = db.query(`SELECT COUNT(*) AS n FROM ${table} WHERE run_id = ?`).get(runId);
         return [table, Number((row as { n: bigint }).n)];
       }),
