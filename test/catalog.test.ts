@@ -22,6 +22,7 @@ import {
   Recorder,
   replay,
   runDemo,
+  SCHEMA_VERSION,
 } from "../src/index.ts";
 import { checkFeedTypes } from "../src/rerun.ts";
 import { renderMigration, renderSchema, requiredTables } from "../src/schema.ts";
@@ -37,29 +38,35 @@ import {
 
 const times = { ts_event_ns: ns, ts_created_ns: withDefault(ns, nowNs) };
 
-/** The shipped catalog plus, in layout version 3, two types and a column on fills. */
+/** The layout version after the shipped catalog's. */
+const NEXT = defaultCatalog.version + 1;
+
+/**
+ * The shipped catalog plus, in layout version NEXT, two types (named as no shipped type is) and a
+ * column on fills.
+ */
 const extended = new EventCatalog({
   ...catalog,
   FillEvent: {
     ...catalog.FillEvent,
-    fields: { ...catalog.FillEvent.fields, liquidity: addedIn(3, nullable(text)) },
+    fields: { ...catalog.FillEvent.fields, liquidity: addedIn(NEXT, nullable(text)) },
   },
-  PositionSnapshot: {
-    table: "position_snapshots",
-    since: 3,
+  ExtraPosition: {
+    table: "extra_positions",
+    since: NEXT,
     fields: { ...times, symbol: text, quantity: real, snapshot_id: withDefault(text, newUuid) },
     symbol: "symbol",
     symbolIndex: true,
   },
   // Neither a symbol nor an order: what made a symbol-filtered replay throw `no such column`.
-  AccountSnapshot: { table: "account_snapshots", since: 3, fields: { ...times, equity: real } },
+  ExtraAccount: { table: "extra_accounts", since: NEXT, fields: { ...times, equity: real } },
 });
 
 /** Any event, of a type the shipped model does not know. */
 type AnyEvent = { type: string } & Record<string, unknown>;
 
 const snapshot = (i: number, symbol: string): AnyEvent => ({
-  type: "PositionSnapshot",
+  type: "ExtraPosition",
   ts_event_ns: T0 + BigInt(i),
   ts_created_ns: T0 + 100n + BigInt(i),
   symbol,
@@ -67,7 +74,7 @@ const snapshot = (i: number, symbol: string): AnyEvent => ({
   snapshot_id: `s${i}`,
 });
 const account = (i: number): AnyEvent => ({
-  type: "AccountSnapshot",
+  type: "ExtraAccount",
   ts_event_ns: T0 + BigInt(i),
   ts_created_ns: T0 + 200n + BigInt(i),
   equity: 1e6 + i,
@@ -120,24 +127,25 @@ function shippedRun(): { path: string; events: Event[] } {
 const asExtended = (e: Event) => (e.type === "FillEvent" ? { ...e, liquidity: null } : e);
 
 describe("the catalog's history", () => {
-  test("the shipped catalog is layout version 2; the extended one 3", () => {
-    expect(defaultCatalog.version).toBe(2);
-    expect(extended.version).toBe(3);
-    expect(extended.typesAt(1)).toEqual([...defaultCatalog.types]);
-    expect(extended.typesAt(3)).toEqual([
+  test("the extended catalog is the layout version after the shipped one's", () => {
+    expect(SCHEMA_VERSION).toBe(defaultCatalog.version);
+    expect(extended.version).toBe(NEXT);
+    expect(extended.typesAt(1)).toEqual(defaultCatalog.typesAt(1));
+    expect(extended.typesAt(defaultCatalog.version)).toEqual([...defaultCatalog.types]);
+    expect(extended.typesAt(NEXT)).toEqual([
       ...defaultCatalog.types,
-      "PositionSnapshot",
-      "AccountSnapshot",
+      "ExtraPosition",
+      "ExtraAccount",
     ]);
-    expect(extended.fieldsAt("FillEvent", 2).map(([n]) => n)).toEqual(
+    expect(extended.fieldsAt("FillEvent", defaultCatalog.version).map(([n]) => n)).toEqual(
       defaultCatalog.fields("FillEvent").map(([n]) => n),
     );
-    expect(requiredTables(2, extended)).not.toContain("position_snapshots");
-    expect(requiredTables(3, extended)).toContain("position_snapshots");
+    expect(requiredTables(defaultCatalog.version, extended)).not.toContain("extra_positions");
+    expect(requiredTables(NEXT, extended)).toContain("extra_positions");
     expect(requiredTables(1, extended)).not.toContain("runtape_runs");
   });
 
-  test("a file migrated from version 2 or from version 1 has the layout of a new one", () => {
+  test("a file migrated from the shipped version or from version 1 has the layout of a new one", () => {
     const dir = tempDir();
     const make = (name: string, ...ddl: string[]) => {
       const db = new Database(join(dir, name));
@@ -146,10 +154,11 @@ describe("the catalog's history", () => {
       return layout(join(dir, name));
     };
     const fresh = make("fresh.db", renderSchema(extended));
-    expect(fresh.position_snapshots).toContain("index idx_position_snapshots_run_symbol_ts");
+    expect(fresh.extra_positions).toContain("index idx_extra_positions_run_symbol_ts");
     expect(fresh.fills).toContain("liquidity TEXT");
-    expect(fresh.user_version).toEqual(["3"]);
-    expect(make("v2.db", renderSchema(), renderMigration(2, extended))).toEqual(fresh);
+    expect(fresh.user_version).toEqual([String(NEXT)]);
+    const shipped = renderMigration(defaultCatalog.version, extended);
+    expect(make("shipped.db", renderSchema(), shipped)).toEqual(fresh);
     // Version 1: the shipped layout without runtape's extension.
     expect(pythonLayoutSql()).not.toContain("seq");
     expect(make("v1.db", pythonLayoutSql(), renderMigration(1, extended))).toEqual(fresh);
@@ -158,7 +167,7 @@ describe("the catalog's history", () => {
   test("records and replays the extra types, and filters them by symbol through their roles", () => {
     const path = join(tempDir(), "extended.db");
     const db = openRunsDb(path, { mode: "write", catalog: extended });
-    expect(db.version).toBe(3);
+    expect(db.version).toBe(NEXT);
     const recorder = Recorder.start(db, { runId: "ext" });
     const fill = { ...(shippedRun().events.find((e) => e.type === "FillEvent") as Event) };
     const events: AnyEvent[] = [
@@ -176,13 +185,13 @@ describe("the catalog's history", () => {
     );
     const detail = inspectRun(db, "ext");
     expect(detail.events).toBe(5n);
-    expect((detail.counts as Record<string, bigint>).PositionSnapshot).toBe(2n);
+    expect((detail.counts as Record<string, bigint>).ExtraPosition).toBe(2n);
     expect(checkDatabase(db)).toEqual([]);
     db.close();
     // runtape as shipped refuses the newer file, untouched.
     expect(() => openRunsDb(path)).toThrow(DatabaseFormatError);
     expect(() => openRunsDb(path)).toThrow(
-      /newer runtape \(layout version 3; this one knows up to 2\)/,
+      `newer runtape (layout version ${NEXT}; this one knows up to ${SCHEMA_VERSION})`,
     );
   });
 
@@ -215,9 +224,9 @@ describe("the catalog's history", () => {
         return [(error as { code: string }).code, (error as Error).message];
       }
     };
-    expect(refused(["BarReceived", "AccountSnapshot"])).toEqual([
+    expect(refused(["BarReceived", "ExtraAccount"])).toEqual([
       "INVALID_OPTION",
-      "a backtest replays market data, not AccountSnapshot: the catalog gives that type no market role",
+      "a backtest replays market data, not ExtraAccount: the catalog gives that type no market role",
     ]);
     expect(refused(["BarReceived", "OrderExpired"])).toEqual([
       "INVALID_OPTION",
@@ -230,14 +239,14 @@ describe("the catalog's history", () => {
     const { path, events } = shippedRun();
     const before = runContentHash(path, "old");
     const reader = openRunsDb(path, { catalog: extended });
-    expect(reader.version).toBe(2);
+    expect(reader.version).toBe(SCHEMA_VERSION);
     expect([...replay(reader, { run: "old" })]).toEqual(events.map(asExtended) as Event[]);
     expect([...replay(reader, { run: "old", symbols: ["AAA"] })].length).toBeGreaterThan(0);
-    expect((inspectRun(reader, "old").counts as Record<string, bigint>).PositionSnapshot).toBe(0n);
+    expect((inspectRun(reader, "old").counts as Record<string, bigint>).ExtraPosition).toBe(0n);
     reader.close();
 
     const writer = openRunsDb(path, { mode: "write", catalog: extended });
-    expect(writer.version).toBe(3);
+    expect(writer.version).toBe(NEXT);
     const recorder = Recorder.start(writer, { runId: "new" });
     recorder.record(snapshot(1, "AAA") as unknown as Event);
     recorder.close();
@@ -279,7 +288,7 @@ describe("the catalog's history", () => {
   });
 
   test.each([
-    ["an added column that is NOT NULL", () => addedIn(3, real), /must be nullable/],
+    ["an added column that is NOT NULL", () => addedIn(NEXT, real), /must be nullable/],
     [
       "a response to no request",
       () =>
@@ -294,13 +303,13 @@ describe("the catalog's history", () => {
     ],
     [
       "a symbol role naming no field",
-      () => new EventCatalog({ X: { table: "x", since: 3, fields: times, symbol: "sym" } }),
+      () => new EventCatalog({ X: { table: "x", since: NEXT, fields: times, symbol: "sym" } }),
       /X: symbol names no field/,
     ],
     [
       "a fill without an order id",
       () =>
-        new EventCatalog({ X: { table: "x", since: 3, fields: times, role: { kind: "fill" } } }),
+        new EventCatalog({ X: { table: "x", since: NEXT, fields: times, role: { kind: "fill" } } }),
       /X: a fill needs an orderId field/,
     ],
     [
@@ -310,7 +319,7 @@ describe("the catalog's history", () => {
           ...catalog,
           X: {
             table: "x",
-            since: 3,
+            since: NEXT,
             fields: times,
             role: { kind: "market", follows: { type: "BarReceived", on: ["symbol"] } },
           },
@@ -319,7 +328,7 @@ describe("the catalog's history", () => {
     ],
     [
       "a table taken twice",
-      () => new EventCatalog({ ...catalog, X: { table: "bars", since: 3, fields: times } }),
+      () => new EventCatalog({ ...catalog, X: { table: "bars", since: NEXT, fields: times } }),
       /X: table bars is taken/,
     ],
   ])("refuses a declaration with %s", (_, build, message) => {

@@ -18,6 +18,7 @@ import {
   Recorder,
   type RuntapeError,
   replay,
+  SCHEMA_VERSION,
 } from "../src/index.ts";
 import {
   bar,
@@ -102,7 +103,7 @@ describe("opening a runs database", () => {
   test("a missing file for writing is created with the schema", () => {
     const path = join(tempDir(), "new.db");
     const db = openRunsDb(path, { mode: "write" });
-    expect([db.version, db.writable]).toEqual([2, true]);
+    expect([db.version, db.writable]).toEqual([SCHEMA_VERSION, true]);
     db.close();
     expect(tablesOf(path)).toEqual(ALL_TABLES);
   });
@@ -112,11 +113,15 @@ describe("opening a runs database", () => {
     expectRefused(path, "read", DatabaseFormatError, "FOREIGN_DATABASE");
     expect(statSync(path).size).toBe(0);
     const db = openRunsDb(path, { mode: "write" });
-    expect(db.version).toBe(2);
+    expect(db.version).toBe(SCHEMA_VERSION);
     db.close();
     expect(tablesOf(path)).toEqual(ALL_TABLES);
     const reader = openRunsDb(path);
-    expect([reader.version, reader.writable, listRuns(reader)]).toEqual([2, false, []]);
+    expect([reader.version, reader.writable, listRuns(reader)]).toEqual([
+      SCHEMA_VERSION,
+      false,
+      [],
+    ]);
     reader.close();
   });
 
@@ -201,38 +206,43 @@ describe("a database written by the Python recorder (version 1)", () => {
     raw.close();
   });
 
-  fixtureTest("opened for writing is migrated to version 2 with every old row intact", () => {
-    const path = fixtureCopy();
-    const runs = pythonRuns(path);
-    const state = () =>
-      runs.map((r) => ({ rows: rowCounts(path, r), hash: runContentHash(path, r) }));
-    const before = state();
-    expect(before.every((s) => (s.rows.bars ?? 0) > 0)).toBe(true);
-    expect(runs).toHaveLength(2);
+  fixtureTest(
+    "opened for writing is migrated to the current version with every old row intact",
+    () => {
+      const path = fixtureCopy();
+      const runs = pythonRuns(path);
+      const state = () =>
+        runs.map((r) => ({ rows: rowCounts(path, r), hash: runContentHash(path, r) }));
+      const before = state();
+      expect(before.every((s) => (s.rows.bars ?? 0) > 0)).toBe(true);
+      expect(runs).toHaveLength(2);
 
-    const db = openRunsDb(path, { mode: "write" });
-    expect(db.version).toBe(2);
-    db.close();
+      const db = openRunsDb(path, { mode: "write" });
+      expect(db.version).toBe(SCHEMA_VERSION);
+      db.close();
 
-    expect(state()).toEqual(before);
-    expect(tablesOf(path)).toEqual(ALL_TABLES);
-    const raw = rawDb(path);
-    expect(raw.query("PRAGMA user_version").get()).toEqual({ user_version: 2n });
-    // The added column is NULL in every Python row: nothing claims an order it does not know.
-    for (const type of EVENT_TYPES) {
-      const table = catalog[type].table;
-      expect([
-        table,
-        raw.query(`SELECT COUNT(*) AS n FROM ${table} WHERE seq IS NOT NULL`).get(),
-      ]).toEqual([table, { n: 0n }]);
-    }
-    raw.close();
-    // Opening it again changes nothing more.
-    const again = openRunsDb(path, { mode: "write" });
-    expect(again.version).toBe(2);
-    again.close();
-    expect(state()).toEqual(before);
-  });
+      expect(state()).toEqual(before);
+      expect(tablesOf(path)).toEqual(ALL_TABLES);
+      const raw = rawDb(path);
+      expect(raw.query("PRAGMA user_version").get()).toEqual({
+        user_version: BigInt(SCHEMA_VERSION),
+      });
+      // The added column is NULL in every Python row: nothing claims an order it does not know.
+      for (const type of EVENT_TYPES) {
+        const table = catalog[type].table;
+        expect([
+          table,
+          raw.query(`SELECT COUNT(*) AS n FROM ${table} WHERE seq IS NOT NULL`).get(),
+        ]).toEqual([table, { n: 0n }]);
+      }
+      raw.close();
+      // Opening it again changes nothing more.
+      const again = openRunsDb(path, { mode: "write" });
+      expect(again.version).toBe(SCHEMA_VERSION);
+      again.close();
+      expect(state()).toEqual(before);
+    },
+  );
 });
 
 describe("the library's entry points", () => {

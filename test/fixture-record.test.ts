@@ -12,6 +12,7 @@ import {
   makeEvent,
   openRunsDb,
   Recorder,
+  SCHEMA_VERSION,
   type SqlValue,
 } from "../src/index.ts";
 import {
@@ -140,7 +141,7 @@ describe("recording into a copy of the Python recorder's database", () => {
     expect(pythonRuns.map((r) => runContentHash(path, r))).toEqual(hashes);
     // Still readable as before, their runs rows exactly the manifest's.
     const db = openRunsDb(path);
-    expect(db.version).toBe(2);
+    expect(db.version).toBe(SCHEMA_VERSION);
     for (const run of m.runs) {
       // The Python run's row as the manifest has it, and no runtape bookkeeping made up for it.
       const { pid, host, events, refused, bar_periods, ...row } = getRun(db, run.run_id as string);

@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { encodeEvent, openRunsDb, recordNdjson, replay } from "../src/index.ts";
+import { encodeEvent, openRunsDb, recordNdjson, replay, SCHEMA_VERSION } from "../src/index.ts";
 import { binary, runtape } from "./cli/run.ts";
 import { lines, storedEvents, until } from "./cli/support.ts";
 import {
@@ -440,7 +440,7 @@ describe("hostile files: one line, non-zero exit, nothing changed", () => {
 
     copyFileSync(good, join(dir, "newer.db"));
     const newer = new Database(join(dir, "newer.db"));
-    newer.run("PRAGMA user_version = 3");
+    newer.run(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     newer.close();
     await expectRefusal(join(dir, "newer.db"), ["inspect", "newer.db"], dir, /newer runtape/);
     await expectRefusal(

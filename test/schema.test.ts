@@ -2,7 +2,15 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import schemaSql from "../schema.sql" with { type: "text" };
-import { catalog, EVENT_TYPES, fieldsOf, openRunsDb, SCHEMA_VERSION } from "../src/index.ts";
+import {
+  catalog,
+  defaultCatalog,
+  EVENT_TYPES,
+  fieldsOf,
+  openRunsDb,
+  PYTHON_SCHEMA_VERSION,
+  SCHEMA_VERSION,
+} from "../src/index.ts";
 import { renderSchema } from "../src/schema.ts";
 import { fixtureCopy, fixtureTest, tempDir } from "./helpers.ts";
 
@@ -87,7 +95,7 @@ describe("schema.sql", () => {
     expect(() => insert.run("bad", "paused")).toThrow(/CHECK/);
     expect(columns(db, "runtape_runs")[0]).toBe("run_id TEXT PK");
     expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
-    expect(SCHEMA_VERSION).toBe(2);
+    expect(SCHEMA_VERSION).toBe(defaultCatalog.version);
     db.close();
   });
 
@@ -126,7 +134,13 @@ describe("schema.sql", () => {
         ).map((r) => r.name);
       const pythonTables = tables(python);
       expect(pythonTables).toHaveLength(14);
-      expect(tables(ours)).toEqual([...pythonTables, "runtape_runs"].sort());
+      const pythonTypes = defaultCatalog.typesAt(PYTHON_SCHEMA_VERSION);
+      expect(pythonTables).toEqual(["runs", ...pythonTypes.map((t) => catalog[t].table)].sort());
+      // Ours add runtape_runs and the tables of the types newer than the Python layout.
+      const newer = EVENT_TYPES.filter((t) => !pythonTypes.includes(t)).map(
+        (t) => catalog[t].table,
+      );
+      expect(tables(ours)).toEqual([...pythonTables, "runtape_runs", ...newer].sort());
       for (const table of pythonTables) {
         const theirs = columns(python, table);
         // runtape only appends `seq` to the event tables.
@@ -163,7 +177,7 @@ describe("a database opened for writing", () => {
     expect(pragma("journal_mode")).toBe("wal");
     expect(pragma("synchronous")).toBe(1n); // NORMAL
     expect(Number(pragma("busy_timeout"))).toBeGreaterThan(0);
-    expect(pragma("user_version")).toBe(2n);
+    expect(pragma("user_version")).toBe(BigInt(SCHEMA_VERSION));
     db.close();
     // WAL is a property of the file: another connection sees it too.
     const other = new Database(path, { readonly: true });

@@ -29,6 +29,7 @@ import {
   RunNotFoundError,
   replay,
   runDemo,
+  SCHEMA_VERSION,
   StoreAccessError,
   StoreFormatError,
   StoreUrlError,
@@ -553,7 +554,7 @@ describeWithPg("PostgreSQL store", (cluster) => {
       const error = await push(demoFile(["x"]), cluster().url("newer_db")).catch((e) => e);
       expect(error).toBeInstanceOf(StoreFormatError);
       expect(error.code).toBe("NEWER_STORE");
-      await newer`UPDATE runtape_meta SET value = '2' WHERE name = 'layout_version'`;
+      await newer`UPDATE runtape_meta SET value = ${String(SCHEMA_VERSION)} WHERE name = 'layout_version'`;
       await newer`ALTER TABLE bars DROP COLUMN seq`;
       const noSeq = await PgStore.open(cluster().url("newer_db")).catch((e) => e);
       expect(noSeq).toBeInstanceOf(StoreFormatError);

@@ -5,7 +5,7 @@
 import { describe, expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { openRunsDb, recoverRuns, unjudgeableRuns } from "../../src/index.ts";
+import { openRunsDb, recoverRuns, SCHEMA_VERSION, unjudgeableRuns } from "../../src/index.ts";
 import {
   fixtureCopy,
   fixtureEvents,
@@ -192,6 +192,6 @@ describe("a command that changes nothing leaves a Python-written file as it was"
   fixtureTest("a tag that changes the metadata still migrates it, as any write does", async () => {
     const path = fixtureCopy();
     expect((await cli(["tag", path, "--run", REFERENCE_RUN, "owner=ana"])).code).toBe(0);
-    expect(userVersion(path)).toBe(2);
+    expect(userVersion(path)).toBe(SCHEMA_VERSION);
   });
 });
