@@ -45,6 +45,26 @@ describe("diff", () => {
     expect(same.match).toBe(true);
   });
 
+  test("indicators with a key the other lacks differ, whichever side has it", () => {
+    const processed = sampleEvents()[1] as Event;
+    const fewer = withField(processed, "indicators", { sma: 1.5 });
+    const more = withField(processed, "indicators", { sma: 1.5, rsi: 70 });
+    for (const [a, b] of [
+      [fewer, more],
+      [more, fewer],
+    ]) {
+      const result = diffEvents([a as Event], [b as Event]);
+      expect(result.match).toBe(false);
+      expect(result.first?.fields).toEqual([
+        {
+          field: "indicators",
+          a: (a as { indicators: unknown }).indicators,
+          b: (b as { indicators: unknown }).indicators,
+        },
+      ]);
+    }
+  });
+
   test("reports the first divergence: differing type, or a run that ends early", () => {
     const events = [bar(0), bar(1), bar(2)];
     const swapped = [bar(0), sampleEvents()[4] as Event, bar(2)];
