@@ -1,5 +1,12 @@
 /** Times and durations as people read them; shared by the CLI's tables and the HTML report. */
 
+/**
+ * A number as people write one in decimal (`7`, `-1.5`, `2e-3`, surrounding spaces aside): not
+ * hexadecimal, binary or octal (`0x10`, which Number reads as 16), nor `Infinity`.
+ */
+export const isDecimal = (text: string): boolean =>
+  /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text.trim());
+
 /** ns since the epoch as ISO-8601 UTC with all nine fractional digits. */
 export function isoNs(ns: bigint): string {
   const ms = ns / 1_000_000n - (ns % 1_000_000n < 0n ? 1n : 0n);

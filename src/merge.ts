@@ -21,7 +21,13 @@ import { withMembers } from "./json.ts";
 import { encodeEvent } from "./ndjson.ts";
 import { checkOptions } from "./options.ts";
 import { replay } from "./replay.ts";
-import { type Condition, checkConditions, matches, sweepRun } from "./report/sweep.ts";
+import {
+  CONDITION_OPS,
+  type Condition,
+  checkConditions,
+  matches,
+  sweepRun,
+} from "./report/sweep.ts";
 import { findRun, hasSequence, listRuns, MAX_RUN_ID_LENGTH, type RunRow } from "./runs.ts";
 import { SEQ_COLUMN } from "./schema.ts";
 import { SequenceTally, sequenced } from "./sequence.ts";
@@ -65,7 +71,10 @@ const MergeArgsSchema = v.object({
   inputs: v.array(v.pipe(v.string("expected file paths"), v.nonEmpty("expected file paths"))),
   runs: v.optional(v.array(v.string("expected run ids"))),
   where: v.optional(
-    v.array(v.object({ key: v.string(), value: v.string() }), "expected {key, value} conditions"),
+    v.array(
+      v.object({ key: v.string(), value: v.string(), op: v.optional(v.picklist(CONDITION_OPS)) }),
+      "expected {key, value, op?} conditions",
+    ),
   ),
   onConflict: v.optional(
     v.picklist(CONFLICT_POLICIES, `expected one of ${CONFLICT_POLICIES.join(", ")}`),

@@ -30,8 +30,11 @@ export type {
 export { buildRunReport, RunReportBuilder } from "./report/model.ts";
 export { listSweep, pickRuns, type SweepOptions } from "./report/runs.ts";
 export {
+  CONDITION_OPS,
   type Condition,
+  type ConditionOp,
   flattenConfig,
+  matches,
   type ParamValue,
   type Sweep,
   type SweepEntry,

@@ -21,9 +21,11 @@ import {
   compareRuns,
   flattenConfig,
   listSweep,
+  matches,
   mergeCandles,
   minMaxDownsample,
   openSource,
+  pickRuns,
   renderComparison,
   renderRunReport,
   reportRun,
@@ -535,6 +537,52 @@ describe("sweeps", () => {
     } finally {
       await db.close();
     }
+  });
+
+  test.each([
+    [[{ key: "strategy.slowPeriod", op: ">=", value: "40" }], ["f3-s40", "f8-s40"]],
+    [[{ key: "strategy.slowPeriod", op: ">", value: "40" }], []],
+    [
+      [
+        { key: "strategy.fastPeriod", op: ">", value: "2.5" },
+        { key: "strategy.fastPeriod", op: "<=", value: "3" },
+      ],
+      ["f3-s20", "f3-s40"],
+    ],
+    [
+      [{ key: "strategy.fastPeriod", op: "<", value: "1e1" }],
+      ["f3-s20", "f3-s40", "f8-s20", "f8-s40"],
+    ],
+    [[{ key: "runId", op: "!=", value: "f3-s20" }], ["f3-s40", "f8-s20", "f8-s40"]],
+    [[{ key: "runId", op: ">", value: "0" }], []], // a run id is no number
+    [[{ key: "status", op: "=", value: "completed" }], ["f3-s20", "f3-s40", "f8-s20", "f8-s40"]],
+  ] as const)("where %j picks %j", async (where, ids) => {
+    const db = SqliteSource.open(path);
+    try {
+      const picked = await pickRuns(db, { where });
+      expect(picked.map((r) => r.run_id).sort()).toEqual([...ids]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  test("!= picks a run without the tag; a number compares with a tag that reads as one", () => {
+    const run = (tags: Record<string, string>) => ({
+      runId: "r",
+      name: "r",
+      status: "completed",
+      tsStart: 0n,
+      params: { n: 10 },
+      tags,
+    });
+    const untagged = run({});
+    const third = run({ stage: "final", round: "3" });
+    expect(matches(untagged, [{ key: "tag.stage", op: "!=", value: "final" }])).toBe(true);
+    expect(matches(third, [{ key: "tag.stage", op: "!=", value: "final" }])).toBe(false);
+    expect(matches(third, [{ key: "tag.round", op: ">=", value: "2" }])).toBe(true);
+    expect(matches(untagged, [{ key: "tag.round", op: "<", value: "2" }])).toBe(false);
+    expect(matches(third, [{ key: "n", op: ">", value: "9.5" }])).toBe(true);
+    expect(matches(third, [{ key: "n", value: "10" }])).toBe(true);
   });
 
   test("metrics are cached in the file, used while the run is unchanged, recomputed when it changes", async () => {

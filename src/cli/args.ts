@@ -1,6 +1,8 @@
 import { describeValue, type UnknownFilterKeyError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
+import { isDecimal } from "../format.ts";
 import { parseJsonObject } from "../json.ts";
+import { CONDITION_OPS, type Condition } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { printable } from "../text.ts";
 import { UsageError } from "./usage.ts";
@@ -112,13 +114,6 @@ export function parseInteger(
   return n;
 }
 
-/**
- * A number as people write one in decimal (`7`, `-1.5`, `2e-3`, surrounding spaces aside): not
- * hexadecimal, binary or octal (`0x10`, which Number reads as 16), nor `Infinity`.
- */
-export const isDecimal = (text: string): boolean =>
-  /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text.trim());
-
 /** A positive finite number. */
 export function parsePositive(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -178,25 +173,36 @@ export function parseJsonArg(
 }
 
 /**
- * `KEY=VALUE` conditions of `--where`; `run_id` is the library's `runId`. Only that: a config path
+ * `KEY=VALUE` conditions of `--where` (or `KEY!=VALUE`, `KEY<VALUE`, `<=`, `>`, `>=`: the first
+ * operator in the text divides it); `run_id` is the library's `runId`. Only that: a config path
  * spelled as a metric (`total_pnl`) is the config's, as metrics are no filter.
  */
-export function parseConditions(values: readonly string[]): { key: string; value: string }[] {
-  const conditions = values.map((text) => {
-    const at = text.indexOf("=");
-    if (at <= 0) {
+export function parseConditions(values: readonly string[]): Condition[] {
+  const conditions = values.map((text): Condition => {
+    const at = text.search(/[=<>!]/);
+    const op = CONDITION_OPS.find((o) => text.startsWith(o, at));
+    if (at <= 0 || op === undefined) {
       throw new UsageError(
-        `--where takes KEY=VALUE (got ${JSON.stringify(text)})`,
-        "e.g. --where strategy.fastPeriod=5, --where status=completed or --where tag.stage=final",
+        `--where takes KEY=VALUE, KEY!=VALUE or KEY<VALUE (<=, >, >=) (got ${JSON.stringify(text)})`,
+        "e.g. --where strategy.fastPeriod=5, --where 'strategy.slowPeriod>=30' or --where tag.stage=final",
       );
     }
     const key = text.slice(0, at);
-    return { key: key === "run_id" ? "runId" : key, value: text.slice(at + 1) };
+    const value = text.slice(at + op.length);
+    if (op !== "=" && op !== "!=" && !isDecimal(value)) {
+      throw new UsageError(
+        `--where ${JSON.stringify(text)}: ${op} compares numbers, and ${JSON.stringify(value)} is none`,
+      );
+    }
+    return { key: key === "run_id" ? "runId" : key, op, value };
   });
-  onceEach(
-    conditions.map((c) => c.key),
-    "--where",
+  // Two bounds of a key make a range; the same comparison twice says nothing or contradicts.
+  const twice = conditions.find((c, i) =>
+    conditions.slice(0, i).some((d) => d.key === c.key && d.op === c.op),
   );
+  if (twice !== undefined) {
+    throw new UsageError(`--where: ${JSON.stringify(twice.key)} is given twice with ${twice.op}`);
+  }
   return conditions;
 }
 

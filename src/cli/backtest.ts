@@ -1,22 +1,14 @@
 import { defineCommand } from "citty";
 import { compareDecisions, formatComparison } from "../compare.ts";
 import { RuntapeError } from "../errors.ts";
-import { counted } from "../format.ts";
+import { counted, isDecimal } from "../format.ts";
 import type { Recorder } from "../recorder.ts";
 import { type RerunOptions, rerun } from "../rerun.ts";
 import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts";
 import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
 import { printable } from "../text.ts";
-import {
-  isDecimal,
-  onceEach,
-  parseInteger,
-  parseNames,
-  parseRunId,
-  parseTypes,
-  repeated,
-} from "./args.ts";
+import { onceEach, parseInteger, parseNames, parseRunId, parseTypes, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";

@@ -9,10 +9,11 @@ import {
   formatDiff,
 } from "../diff.ts";
 import { EVENT_TYPES, type Event, fieldsOf } from "../events/catalog.ts";
+import { isDecimal } from "../format.ts";
 import { filledFields, readNdjsonFile } from "../ndjson.ts";
 import { resolveRunId } from "../runs.ts";
 import { isStoreUrl } from "../store/index.ts";
-import { checkInt64, isDecimal, parseInteger, parseList, parseTypes } from "./args.ts";
+import { checkInt64, parseInteger, parseList, parseTypes } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { int64Arg, out, printJson } from "./output.ts";

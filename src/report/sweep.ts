@@ -3,6 +3,7 @@
  * functions over run rows and metrics; where the metrics come from is cache.ts's business.
  */
 import { UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
+import { isDecimal } from "../format.ts";
 import type { RunRow } from "../runs.ts";
 import { METRICS, type RunMetrics } from "./metrics.ts";
 
@@ -94,10 +95,21 @@ export const formatTags = (tags: Record<string, string>): string =>
     .map((k) => `${k}=${tags[k]}`)
     .join(",");
 
-/** A `--where KEY=VALUE` condition. */
+/**
+ * How a condition compares a run's value with its own: as text (`=`, `!=`), or as numbers (`<`,
+ * `<=`, `>`, `>=`, where both read as decimal numbers).
+ */
+export type ConditionOp = "=" | "!=" | "<" | "<=" | ">" | ">=";
+
+/** Every {@link ConditionOp}, those of two characters first (as `KEY>=VALUE` is read). */
+export const CONDITION_OPS: readonly ConditionOp[] = ["!=", "<=", ">=", "=", "<", ">"];
+
+/** A `--where KEY=VALUE` condition (`KEY>VALUE` and the other {@link ConditionOp}s too). */
 export interface Condition {
   key: string;
   value: string;
+  /** Default `=`. */
+  op?: ConditionOp;
 }
 
 const RUN_FIELDS = ["runId", "name", "status"] as const;
@@ -108,20 +120,41 @@ const TAG_PREFIX = "tag.";
 /** A run as a sweep describes it, before its metrics. */
 export type SweepRun = Omit<SweepEntry, "metrics">;
 
+/** What a condition's key names in a run: a run field, a tag or a config path; undefined if none. */
+function valueAt(entry: SweepRun, key: string): ParamValue | undefined {
+  if ((RUN_FIELDS as readonly string[]).includes(key)) {
+    return entry[key as (typeof RUN_FIELDS)[number]];
+  }
+  if (key.startsWith(TAG_PREFIX)) {
+    const tag = key.slice(TAG_PREFIX.length);
+    return Object.hasOwn(entry.tags, tag) ? entry.tags[tag] : undefined;
+  }
+  return Object.hasOwn(entry.params, key) ? entry.params[key] : undefined;
+}
+
+/** A value as a number where it is one, or text that reads as a decimal number. */
+const numberOf = (value: ParamValue | undefined): number | undefined =>
+  typeof value === "number"
+    ? value
+    : typeof value === "string" && isDecimal(value)
+      ? Number(value)
+      : undefined;
+
 /**
- * Whether `entry` meets every condition: a config path, runId, name or status, or a tag
- * (`tag.<name>`, which names a tag even where the config has a path of that name), equal as text.
+ * Whether `entry` meets every condition on a config path, runId, name or status, or a tag
+ * (`tag.<name>`, which names a tag even where the config has a path of that name): `=` equal as
+ * text, `!=` not (a run without the key too), `<`, `<=`, `>`, `>=` in the order of numbers (a run
+ * whose value is no number, or that lacks the key, does not meet them).
  */
 export function matches(entry: SweepRun, conditions: readonly Condition[]): boolean {
-  return conditions.every(({ key, value }) => {
-    if ((RUN_FIELDS as readonly string[]).includes(key)) {
-      return entry[key as (typeof RUN_FIELDS)[number]] === value;
-    }
-    if (key.startsWith(TAG_PREFIX)) {
-      const tag = key.slice(TAG_PREFIX.length);
-      return Object.hasOwn(entry.tags, tag) && entry.tags[tag] === value;
-    }
-    return Object.hasOwn(entry.params, key) && formatParam(entry.params[key]) === value;
+  return conditions.every(({ key, value, op = "=" }) => {
+    const own = valueAt(entry, key);
+    if (op === "=") return own !== undefined && formatParam(own) === value;
+    if (op === "!=") return own === undefined || formatParam(own) !== value;
+    const x = numberOf(own);
+    const y = numberOf(value);
+    if (x === undefined || y === undefined) return false;
+    return op === "<" ? x < y : op === "<=" ? x <= y : op === ">" ? x > y : x >= y;
   });
 }
 

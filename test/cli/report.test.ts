@@ -116,6 +116,27 @@ describe("runtape runs and report", () => {
     );
   });
 
+  test("--where compares numbers with <, <=, >, >= and text with !=", async () => {
+    const ids = async (...where: string[]) => {
+      const result = await cli(
+        ["runs", "runs.db", ...where.flatMap((w) => ["--where", w]), "--json"],
+        dir,
+      );
+      expect(result.code).toBe(0);
+      return (JSON.parse(result.stdout) as JsonSweep).entries.map((e) => e.run_id).sort();
+    };
+    const all = await ids();
+    const slow = (id: string) => Number(/-s(\d+)$/.exec(id)?.[1]);
+    const fast = (id: string) => Number(/^f(\d+)-/.exec(id)?.[1]);
+    expect(await ids("lineage.params.slowPeriod>=30")).toEqual(all.filter((id) => slow(id) >= 30));
+    expect(await ids("lineage.params.slowPeriod<30")).toEqual(all.filter((id) => slow(id) < 30));
+    expect(await ids("lineage.params.fastPeriod>3", "lineage.params.fastPeriod<=8")).toEqual(
+      all.filter((id) => fast(id) > 3 && fast(id) <= 8),
+    );
+    expect(await ids("run_id!=f3-s20")).toEqual(all.filter((id) => id !== "f3-s20"));
+    expect(new Set(all.map(slow)).size).toBeGreaterThan(1); // the bounds split the sweep
+  });
+
   test("a run's metrics match inspect --json", async () => {
     const runs = await cli(["runs", "runs.db", "--where", "run_id=f3-s20", "--json"], dir);
     const inspect = await cli(["inspect", "runs.db", "--run", "f3-s20", "--json"], dir);

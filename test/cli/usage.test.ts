@@ -63,13 +63,23 @@ describe("runtape usage", () => {
       lines((await run([name, "--help"])).stdout)
         .map((l) => l.trim().replace(/ {2,}/g, "  "))
         .find((l) => l.startsWith(start));
-    const where = "(or run_id, name, status, tag.NAME) has this value; repeatable";
-    expect(await helpLine("runs", "--where")).toBe(
-      `--where=<KEY=VALUE>  Only the runs whose config path ${where}`,
-    );
-    expect(await helpLine("report", "--where")).toBe(
-      `--where=<KEY=VALUE>  Compare the runs whose config path ${where}`,
-    );
+    const where =
+      "(or run_id, name, status, tag.NAME) has this value; also KEY!=VALUE, and KEY<VALUE, <=, >, >= for numbers; repeatable";
+    for (const [name, verb] of [
+      ["runs", "Only"],
+      ["report", "Compare"],
+      ["export", "Only"],
+      ["merge", "Only"],
+      ["rm", "Remove"],
+      ["tag", "Tag"],
+      ["push", "Only"],
+      ["pull", "Only"],
+    ]) {
+      expect([name, await helpLine(name as string, "--where")]).toEqual([
+        name,
+        `--where=<KEY=VALUE>  ${verb} the runs whose config path ${where}`,
+      ]);
+    }
     for (const name of ["inspect", "replay", "report", "runs", "export", "rm"]) {
       expect([name, await helpLine(name, "DB")]).toEqual([
         name,
@@ -195,7 +205,20 @@ describe("runtape usage", () => {
         ["diff", "a.db", "b.db", "--tolerance", "0x10"],
         '--tolerance takes a number >= 0 (got "0x10")',
       ],
-      [["runs", "--where", "fast"], '--where takes KEY=VALUE (got "fast")'],
+      [
+        ["runs", "--where", "fast"],
+        '--where takes KEY=VALUE, KEY!=VALUE or KEY<VALUE (<=, >, >=) (got "fast")',
+      ],
+      [
+        ["runs", "--where", ">=3"],
+        '--where takes KEY=VALUE, KEY!=VALUE or KEY<VALUE (<=, >, >=) (got ">=3")',
+      ],
+      [["runs", "--where", "fast>x"], '--where "fast>x": > compares numbers, and "x" is none'],
+      [
+        ["runs", "--where", "fast>=1", "--where", "fast>=2"],
+        '--where: "fast" is given twice with >=',
+      ],
+      [["runs", "--where", "fast=1", "--where", "fast=2"], '--where: "fast" is given twice with ='],
       [["runs", "--json", "--csv"], "--json and --csv exclude each other"],
       [["report", "--runs", "a,b", "--metric", "luck"], '--metric: unknown metric "luck"'],
       [["report", "--run", "a", "--runs", "a,b"], "--run reports one run"],
