@@ -140,7 +140,9 @@ withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, ()
         for (const runId of [EDGE_RUN, ...DEMO_RUNS]) {
           const replayed = [...replay(DB, { run: runId })];
           for (const type of EVENT_TYPES) {
-            const back = await readBack(format, out, type, runId);
+            // A type no run holds has no files to read (DuckDB refuses a glob that matches none).
+            const exported = existsSync(join(out, catalog[type].table));
+            const back = exported ? await readBack(format, out, type, runId) : [];
             const expected = replayed
               .map((event, i) => ({ ...event, seq: BigInt(i + 1) }))
               .filter((e) => e.type === type);
