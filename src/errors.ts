@@ -80,7 +80,9 @@ export class UnknownFilterKeyError extends RuntapeError {
     readonly tags: readonly string[],
   ) {
     super(
-      `cannot filter on ${JSON.stringify(key)}: no run has this ${key.startsWith("tag.") ? "tag" : "config path"}`,
+      key.startsWith("metric.")
+        ? `cannot filter on ${JSON.stringify(key)}: no such metric`
+        : `cannot filter on ${JSON.stringify(key)}: no run has this ${key.startsWith("tag.") ? "tag" : "config path"}`,
       "UNKNOWN_KEY",
     );
   }

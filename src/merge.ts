@@ -26,6 +26,7 @@ import {
   type Condition,
   checkConditions,
   matches,
+  onMetric,
   sweepRun,
 } from "./report/sweep.ts";
 import { findRun, hasSequence, listRuns, MAX_RUN_ID_LENGTH, type RunRow } from "./runs.ts";
@@ -236,6 +237,14 @@ function fileOf(path: string): string {
 function planMerge(target: string, sources: Source[], options: MergeOptions): Planned[] {
   const wanted = options.runs === undefined ? undefined : wantedRuns(sources, options.runs);
   const where = options.where ?? [];
+  const metric = where.find(onMetric);
+  if (metric !== undefined) {
+    // Metrics are computed from a run's events (and cached in its file): not what a merge reads.
+    throw new RuntapeError(
+      `merge cannot pick runs by a metric (${metric.key}): it computes none; pick them by config, run field or tag`,
+      "INVALID_OPTION",
+    );
+  }
   if (where.length > 0) {
     checkConditions(
       sources.flatMap((source) => listRuns(source.db).map(sweepRun)),

@@ -566,6 +566,31 @@ describe("sweeps", () => {
     }
   });
 
+  test("a condition on a metric picks by the run's figure; an unknown metric is refused", async () => {
+    const db = SqliteSource.open(path);
+    try {
+      const all = (await listSweep(db)).entries;
+      const best = Math.max(...all.map((e) => e.metrics.totalPnl));
+      const where = [{ key: "metric.totalPnl", op: ">=", value: String(best) }] as const;
+      const picked = await pickRuns(db, { where });
+      expect(picked.map((r) => r.run_id)).toEqual(
+        all.filter((e) => e.metrics.totalPnl === best).map((e) => e.runId),
+      );
+      expect((await listSweep(db, { where })).entries.map((e) => e.metrics.totalPnl)).toEqual([
+        best,
+      ]);
+      const luck = await pickRuns(db, { where: [{ key: "metric.luck", value: "1" }] }).catch(
+        (error) => error,
+      );
+      expect([luck instanceof UnknownFilterKeyError, luck.message]).toEqual([
+        true,
+        'cannot filter on "metric.luck": no such metric',
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+
   test("!= picks a run without the tag; a number compares with a tag that reads as one", () => {
     const run = (tags: Record<string, string>) => ({
       runId: "r",

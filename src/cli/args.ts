@@ -1,8 +1,9 @@
 import { describeValue, type UnknownFilterKeyError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { isDecimal } from "../format.ts";
-import { parseJsonObject } from "../json.ts";
-import { CONDITION_OPS, type Condition } from "../report/sweep.ts";
+import { parseJsonObject, snakeCase } from "../json.ts";
+import { METRICS } from "../report/metrics.ts";
+import { CONDITION_OPS, type Condition, libraryKey } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { printable } from "../text.ts";
 import { UsageError } from "./usage.ts";
@@ -174,8 +175,8 @@ export function parseJsonArg(
 
 /**
  * `KEY=VALUE` conditions of `--where` (or `KEY!=VALUE`, `KEY<VALUE`, `<=`, `>`, `>=`: the first
- * operator in the text divides it); `run_id` is the library's `runId`. Only that: a config path
- * spelled as a metric (`total_pnl`) is the config's, as metrics are no filter.
+ * operator in the text divides it); `run_id` is the library's `runId`, a metric is
+ * `metric.total_pnl`. A config path spelled as a metric (`total_pnl`) is the config's.
  */
 export function parseConditions(values: readonly string[]): Condition[] {
   const conditions = values.map((text): Condition => {
@@ -194,7 +195,7 @@ export function parseConditions(values: readonly string[]): Condition[] {
         `--where ${JSON.stringify(text)}: ${op} compares numbers, and ${JSON.stringify(value)} is none`,
       );
     }
-    return { key: key === "run_id" ? "runId" : key, op, value };
+    return { key: libraryWhereKey(key), op, value };
   });
   // Two bounds of a key make a range; the same comparison twice says nothing or contradicts.
   const twice = conditions.find((c, i) =>
@@ -204,6 +205,12 @@ export function parseConditions(values: readonly string[]): Condition[] {
     throw new UsageError(`--where: ${JSON.stringify(twice.key)} is given twice with ${twice.op}`);
   }
   return conditions;
+}
+
+/** A `--where` key as the library names it: `run_id` is `runId`, `metric.total_pnl` `metric.totalPnl`. */
+function libraryWhereKey(key: string): string {
+  if (key === "run_id") return "runId";
+  return key.startsWith("metric.") ? `metric.${libraryKey(key.slice("metric.".length))}` : key;
 }
 
 /** `--where` conditions as given, for a message: `--where a=1 --where b=2`. */
@@ -218,6 +225,9 @@ export function unknownWhereKey(error: UnknownFilterKeyError): UsageError {
     "status",
     ...(error.params.length > 0 ? [`a config path (${error.params.join(", ")})`] : []),
     ...(error.tags.length > 0 ? [`a tag (${error.tags.map((t) => `tag.${t}`).join(", ")})`] : []),
+    `a metric (${Object.keys(METRICS)
+      .map((m) => `metric.${snakeCase(m)}`)
+      .join(", ")})`,
   ];
   return new UsageError(
     `--where: ${error.message}`,

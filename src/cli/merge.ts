@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { UnknownFilterKeyError } from "../errors.ts";
 import { counted } from "../format.ts";
 import { CONFLICT_POLICIES, type MergedRun, mergeRuns } from "../merge.ts";
+import { onMetric } from "../report/sweep.ts";
 import { printable } from "../text.ts";
 import {
   describeWhere,
@@ -53,11 +54,18 @@ export default defineCommand({
       checkDbArg(input, "`runtape pull URL --into FILE` copies a store's runs into a file");
     }
     const whereTexts = repeated(rawArgs, "where");
+    const where = parseConditions(whereTexts);
+    if (where.some(onMetric)) {
+      throw new UsageError(
+        "merge cannot pick runs by a metric: it computes none",
+        "list them with `runtape runs SOURCE --where metric.… --json`, then merge them with --run",
+      );
+    }
     let merged: MergedRun[];
     try {
       merged = mergeRuns(args.out, inputs, {
         runs: repeatedIfGiven(rawArgs, "run"),
-        where: parseConditions(whereTexts),
+        where,
         onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),
         includeRunning: args["include-running"],
         // Each line as its run is merged: a run that fails later leaves those before it said.

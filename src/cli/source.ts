@@ -18,6 +18,7 @@ import {
 } from "./args.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
+import { Progress } from "./progress.ts";
 import { UsageError } from "./usage.ts";
 
 /**
@@ -79,13 +80,20 @@ export async function pickedRuns(
   const where = parseConditions(texts);
   if (where.length === 0) return runIds;
   const source = typeof db === "string" ? await openSourceArg(db, args) : db;
+  // A condition on a metric computes the metrics of runs seen for the first time: seconds a run.
+  const progress = new Progress("metrics of", "runs");
   let picked: RunRow[];
   try {
-    picked = await pickRuns(source, { runIds, where });
+    picked = await pickRuns(source, {
+      runIds,
+      where,
+      onProgress: (done, total) => progress.update(done, total),
+    });
   } catch (error) {
     if (error instanceof UnknownFilterKeyError) throw unknownWhereKey(error);
     throw error;
   } finally {
+    progress.clear();
     if (source !== db) await source.close();
   }
   if (picked.length === 0) {

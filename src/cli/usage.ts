@@ -59,7 +59,7 @@ export const whereArg = (what: string) =>
   repeatable({
     type: "string",
     valueHint: "KEY=VALUE",
-    description: `${what} the runs whose config path (or run_id, name, status, tag.NAME) has this value; also KEY!=VALUE, and KEY<VALUE, <=, >, >= for numbers; repeatable`,
+    description: `${what} the runs whose config path (or run_id, name, status, tag.NAME, metric.NAME) has this value; also KEY!=VALUE, and KEY<VALUE, <=, >, >= for numbers; repeatable`,
   } as const);
 
 /** What asks for help. */

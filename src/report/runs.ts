@@ -7,6 +7,7 @@ import {
   checkConditions,
   checkSortKey,
   matches,
+  onMetric,
   type Sweep,
   sortEntries,
   sweepRun,
@@ -35,36 +36,63 @@ export interface SweepOptions {
 /**
  * The runs of `source` that meet every condition of `where` (see {@link SweepOptions}), among
  * `runIds` where given, in their order: what a command acting on a selection of runs acts on.
- * Throws UnknownFilterKeyError for a config path or tag that none of them has.
+ * Throws UnknownFilterKeyError for a config path or tag that none of them has, or an unknown
+ * metric. A condition on a metric computes the metrics of the runs the others pick (see
+ * {@link listSweep}; `onProgress` hears of it).
  */
 export async function pickRuns(
   source: RunSource,
-  options: Pick<SweepOptions, "runIds" | "where">,
+  options: Pick<SweepOptions, "runIds" | "where" | "onProgress">,
 ): Promise<RunRow[]> {
-  const runs =
+  return (await select(source, options)).runs;
+}
+
+/** {@link pickRuns}, with the metrics of the runs picked where a condition needed them. */
+async function select(
+  source: RunSource,
+  options: Pick<SweepOptions, "runIds" | "where" | "onProgress">,
+): Promise<{ runs: RunRow[]; metrics?: RunMetrics[] }> {
+  const all =
     options.runIds === undefined
       ? await source.listRuns()
       : await Promise.all(
           options.runIds.map(async (id) => source.getRun(await source.resolveRunId(id))),
         );
   const where = options.where ?? [];
-  checkConditions(runs.map(sweepRun), where);
-  return runs.filter((run) => matches(sweepRun(run), where));
+  checkConditions(all.map(sweepRun), where);
+  const runs = all.filter((run) =>
+    matches(
+      sweepRun(run),
+      where.filter((c) => !onMetric(c)),
+    ),
+  );
+  const byMetric = where.filter(onMetric);
+  if (byMetric.length === 0) return { runs };
+  const metrics = await metricsIn(source, runs, options.onProgress);
+  const kept = runs.flatMap((run, i) =>
+    matches({ ...sweepRun(run), metrics: metrics[i] }, byMetric) ? [i] : [],
+  );
+  return {
+    runs: kept.map((i) => runs[i] as RunRow),
+    metrics: kept.map((i) => metrics[i] as RunMetrics),
+  };
 }
+
+const metricsIn = (
+  source: RunSource,
+  runs: readonly RunRow[],
+  onProgress: SweepOptions["onProgress"],
+) => metricsOf(source, runs, onProgress && ((done, total) => onProgress(done, total, "metrics")));
 
 /**
  * Runs with their metrics (cached in a runs database file after the first computation) and the
  * config parameters that differ between the runs listed.
  */
 export async function listSweep(source: RunSource, options: SweepOptions = {}): Promise<Sweep> {
-  const wanted = await pickRuns(source, options);
+  const picked = await select(source, options);
+  const wanted = picked.runs;
   if (options.sort !== undefined) checkSortKey(wanted.map(sweepRun), options.sort);
-  const { onProgress } = options;
-  const metrics = await metricsOf(
-    source,
-    wanted,
-    onProgress && ((done, total) => onProgress(done, total, "metrics")),
-  );
+  const metrics = picked.metrics ?? (await metricsIn(source, wanted, options.onProgress));
   let entries = wanted.map((run, i) => ({ ...sweepRun(run), metrics: metrics[i] as RunMetrics }));
   if (options.sort !== undefined) entries = sortEntries(entries, options.sort);
   return { varying: varyingParams(entries), entries };

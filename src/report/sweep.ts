@@ -117,11 +117,27 @@ const RUN_FIELDS = ["runId", "name", "status"] as const;
 /** Where a condition names a tag: `tag.<name>`. */
 const TAG_PREFIX = "tag.";
 
+/** Where a condition names a metric: `metric.<name>` (`metric.totalPnl`). */
+const METRIC_PREFIX = "metric.";
+
+/** Whether a condition is on a metric, which must be known (computed or cached) to test it. */
+export const onMetric = (condition: Condition): boolean => condition.key.startsWith(METRIC_PREFIX);
+
 /** A run as a sweep describes it, before its metrics. */
 export type SweepRun = Omit<SweepEntry, "metrics">;
 
-/** What a condition's key names in a run: a run field, a tag or a config path; undefined if none. */
-function valueAt(entry: SweepRun, key: string): ParamValue | undefined {
+/** A run to test conditions on: its metrics only where a condition is on one. */
+type Tested = SweepRun & { metrics?: RunMetrics };
+
+/**
+ * What a condition's key names in a run: a run field, a tag, a metric or a config path; undefined
+ * if none.
+ */
+function valueAt(entry: Tested, key: string): ParamValue | undefined {
+  if (key.startsWith(METRIC_PREFIX)) {
+    const metric = key.slice(METRIC_PREFIX.length);
+    return isMetric(metric) ? entry.metrics?.[metric] : undefined;
+  }
   if ((RUN_FIELDS as readonly string[]).includes(key)) {
     return entry[key as (typeof RUN_FIELDS)[number]];
   }
@@ -141,12 +157,13 @@ const numberOf = (value: ParamValue | undefined): number | undefined =>
       : undefined;
 
 /**
- * Whether `entry` meets every condition on a config path, runId, name or status, or a tag
- * (`tag.<name>`, which names a tag even where the config has a path of that name): `=` equal as
- * text, `!=` not (a run without the key too), `<`, `<=`, `>`, `>=` in the order of numbers (a run
- * whose value is no number, or that lacks the key, does not meet them).
+ * Whether `entry` meets every condition on a config path, runId, name or status, a tag
+ * (`tag.<name>`, which names a tag even where the config has a path of that name) or a metric
+ * (`metric.<name>`, of `entry.metrics`): `=` equal as text, `!=` not (a run without the key too),
+ * `<`, `<=`, `>`, `>=` in the order of numbers (a run whose value is no number, or that lacks the
+ * key, does not meet them).
  */
-export function matches(entry: SweepRun, conditions: readonly Condition[]): boolean {
+export function matches(entry: Tested, conditions: readonly Condition[]): boolean {
   return conditions.every(({ key, value, op = "=" }) => {
     const own = valueAt(entry, key);
     if (op === "=") return own !== undefined && formatParam(own) === value;
@@ -165,6 +182,7 @@ export function matches(entry: SweepRun, conditions: readonly Condition[]): bool
 export function checkConditions(runs: readonly SweepRun[], conditions: readonly Condition[]): void {
   for (const { key } of conditions) {
     if ((RUN_FIELDS as readonly string[]).includes(key)) continue;
+    if (key.startsWith(METRIC_PREFIX) && isMetric(key.slice(METRIC_PREFIX.length))) continue;
     const known = key.startsWith(TAG_PREFIX)
       ? runs.some((r) => Object.hasOwn(r.tags, key.slice(TAG_PREFIX.length)))
       : runs.some((r) => Object.hasOwn(r.params, key));

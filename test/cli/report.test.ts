@@ -65,9 +65,15 @@ describe("runtape runs and report", () => {
       expect(message).toBe(
         `runtape: --where: cannot filter on ${JSON.stringify(key)}: no run has this ${what}`,
       );
-      expect(hint).toStartWith("  hint: filter on run_id, name, status or a config path (");
+      expect(hint).toStartWith("  hint: filter on run_id, name, status, a config path (");
       expect(hint).toContain("lineage.params.fastPeriod");
+      expect(hint).toContain("or a metric (metric.total_pnl, metric.realized_pnl, ");
     }
+    const luck = await cli(["runs", "runs.db", "--where", "metric.luck>1"], dir);
+    expect([luck.code, lines(luck.stderr)[0]]).toEqual([
+      2,
+      'runtape: --where: cannot filter on "metric.luck": no such metric',
+    ]);
     expect(existsSync(join(dir, "compare.html"))).toBe(false);
   });
 
@@ -134,6 +140,17 @@ describe("runtape runs and report", () => {
       all.filter((id) => fast(id) > 3 && fast(id) <= 8),
     );
     expect(await ids("run_id!=f3-s20")).toEqual(all.filter((id) => id !== "f3-s20"));
+    // A metric, as the table names it: the runs whose figure meets it.
+    const listed = await cli(["runs", "runs.db", "--json"], dir);
+    const entries = (JSON.parse(listed.stdout) as JsonSweep).entries;
+    const pnl = (id: string) => entries.find((e) => e.run_id === id)?.metrics.total_pnl as number;
+    const middle = [...all.map(pnl)].sort((a, b) => a - b)[all.length >> 1] as number;
+    const above = all.filter((id) => pnl(id) > middle);
+    expect(above.length * (all.length - above.length)).toBeGreaterThan(0); // both kinds
+    expect(await ids(`metric.total_pnl>${middle}`)).toEqual(above);
+    expect(await ids(`metric.total_pnl<=${middle}`, "lineage.params.fastPeriod=3")).toEqual(
+      all.filter((id) => pnl(id) <= middle && fast(id) === 3),
+    );
     expect(new Set(all.map(slow)).size).toBeGreaterThan(1); // the bounds split the sweep
   });
 

@@ -64,7 +64,7 @@ describe("runtape usage", () => {
         .map((l) => l.trim().replace(/ {2,}/g, "  "))
         .find((l) => l.startsWith(start));
     const where =
-      "(or run_id, name, status, tag.NAME) has this value; also KEY!=VALUE, and KEY<VALUE, <=, >, >= for numbers; repeatable";
+      "(or run_id, name, status, tag.NAME, metric.NAME) has this value; also KEY!=VALUE, and KEY<VALUE, <=, >, >= for numbers; repeatable";
     for (const [name, verb] of [
       ["runs", "Only"],
       ["report", "Compare"],
@@ -219,6 +219,10 @@ describe("runtape usage", () => {
         '--where: "fast" is given twice with >=',
       ],
       [["runs", "--where", "fast=1", "--where", "fast=2"], '--where: "fast" is given twice with ='],
+      [
+        ["merge", "o.db", "a.db", "--where", "metric.total_pnl>0"],
+        "merge cannot pick runs by a metric",
+      ],
       [["runs", "--json", "--csv"], "--json and --csv exclude each other"],
       [["report", "--runs", "a,b", "--metric", "luck"], '--metric: unknown metric "luck"'],
       [["report", "--run", "a", "--runs", "a,b"], "--run reports one run"],
