@@ -17,8 +17,9 @@ import {
 /** Options of {@link listSweep}. */
 export interface SweepOptions {
   /**
-   * Keep the runs that meet every condition (config path, runId, name, status or `tag.<name>` =
-   * value); a config path or tag that none of the runs has throws UnknownFilterKeyError.
+   * Keep the runs that meet every condition on a config path, runId, name, status, `tag.<name>`
+   * or `metric.<name>` (see {@link matches}); a config path or tag that none of the runs has, or
+   * an unknown metric, throws UnknownFilterKeyError.
    */
   where?: readonly Condition[];
   /** A metric or config path; `-key` for descending. Default: newest run first. */
@@ -60,13 +61,9 @@ async function select(
         );
   const where = options.where ?? [];
   checkConditions(all.map(sweepRun), where);
-  const runs = all.filter((run) =>
-    matches(
-      sweepRun(run),
-      where.filter((c) => !onMetric(c)),
-    ),
-  );
+  const plain = where.filter((c) => !onMetric(c));
   const byMetric = where.filter(onMetric);
+  const runs = all.filter((run) => matches(sweepRun(run), plain));
   if (byMetric.length === 0) return { runs };
   const metrics = await metricsIn(source, runs, options.onProgress);
   const kept = runs.flatMap((run, i) =>
