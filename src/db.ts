@@ -12,7 +12,7 @@ import {
   StoreUrlAsFileError,
 } from "./errors.ts";
 import { defaultCatalog } from "./events/catalog.ts";
-import type { EventCatalog } from "./events/event-catalog.ts";
+import { EventCatalog } from "./events/event-catalog.ts";
 import { checkOptions } from "./options.ts";
 import {
   EXTENSION,
@@ -181,6 +181,7 @@ const OpenOptionsSchema = v.object({
   create: v.optional(v.boolean()),
   initialize: v.optional(v.boolean()),
   journal: v.optional(v.picklist(["wal", "rollback"], 'expected "wal" or "rollback"')),
+  catalog: v.optional(v.instance(EventCatalog, "expected an EventCatalog")),
 });
 
 /** Opens a runs database, checking that it is one; see {@link OpenOptions}. */

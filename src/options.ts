@@ -12,7 +12,10 @@ import { isEventType } from "./events/catalog.ts";
  */
 export function checkOptions(schema: v.GenericSchema, options: unknown, what: string): void {
   const result = v.safeParse(schema, options);
-  if (result.success) return;
+  if (result.success) {
+    checkKeys(schema, options, what);
+    return;
+  }
   const issue = result.issues[0];
   const key = issue?.path?.[0]?.key;
   const where = key === undefined ? `${what} options` : `${what} option ${String(key)}`;
@@ -24,3 +27,23 @@ export const eventTypeName = v.custom<string>(
   isEventType,
   (issue) => `unknown event type ${issue.received}`,
 );
+
+/**
+ * Refuses a key an object schema does not know: from JavaScript, a misspelt option (`batchsize`)
+ * would otherwise be dropped unsaid and the default used. Undefined values are let through, as
+ * a spread of optional settings leaves them.
+ */
+function checkKeys(schema: v.GenericSchema, options: unknown, what: string): void {
+  const entries = (schema as { entries?: Record<string, unknown> }).entries;
+  if (entries === undefined || typeof options !== "object" || options === null) return;
+  for (const [key, value] of Object.entries(options)) {
+    if (Object.hasOwn(entries, key) || value === undefined) continue;
+    // The likely slip: the case of a letter, or a plural's s (`type` for `types`).
+    const loose = (k: string) => k.toLowerCase().replace(/s$/, "");
+    const near = Object.keys(entries).find((k) => loose(k) === loose(key));
+    throw new RuntapeError(
+      `${what} option ${key}: no such option${near === undefined ? "" : ` (did you mean ${near}?)`}`,
+      "INVALID_OPTION",
+    );
+  }
+}

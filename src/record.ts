@@ -45,9 +45,9 @@ export async function recordRun<T>(
   options: RunOptions,
   body: (bus: EventBus, recorder: Recorder) => T | Promise<T>,
 ): Promise<{ result: T; summary: RecordingSummary }> {
-  const { signal, onProgress } = options;
+  const { signal, onProgress, onStart, failureMetadata, ...recorderOptions } = options;
   signal?.throwIfAborted();
-  const recorder = Recorder.start(target, options);
+  const recorder = Recorder.start(target, recorderOptions);
   let cancelError: unknown;
   const cancel = () => {
     try {
@@ -57,7 +57,7 @@ export async function recordRun<T>(
     }
   };
   signal?.addEventListener("abort", cancel, { once: true });
-  options.onStart?.(recorder);
+  onStart?.(recorder);
   const bus = new EventBus();
   recorder.attach(bus);
   if (onProgress) bus.subscribe(EVENT_TYPES, () => onProgress(recorder.recorded));
@@ -67,7 +67,7 @@ export async function recordRun<T>(
   } catch (error) {
     if (signal?.aborted) throw cancelled(recorder, cancelError);
     try {
-      recorder.close("failed", options.failureMetadata?.(error));
+      recorder.close("failed", failureMetadata?.(error));
     } catch (closeError) {
       throw new RunNotClosedError(recorder.runId, error, closeError);
     }
@@ -153,17 +153,24 @@ export async function copyRun(
     // Numbers as stored: a Python float `10.0` written back as `10` would read as an int there.
     const config = parseStoredObject(run.config, `config of run ${run.run_id}`);
     const what = `metadata of run ${run.run_id}`;
+    const { speed, types, excludeTypes, symbols, from, to, limit, onInvalidRow, ...runOptions } =
+      options;
+    const replayOptions = { speed, types, excludeTypes, symbols, from, to, limit, onInvalidRow };
     const { result: stats, summary } = await recordRun(
       target,
       {
-        ...options,
+        ...runOptions,
         runId: options.runId ?? run.run_id,
         name: run.name,
         config,
         metadata: { ...parseStoredObject(run.metadata, what), lineage },
       },
       async (bus, recorder) => {
-        const stats = await replayOnto(bus, db, { ...options, run: run.run_id });
+        const stats = await replayOnto(bus, db, {
+          ...replayOptions,
+          signal: options.signal,
+          run: run.run_id,
+        });
         // What only the end of the copy knows, written in the transaction that closes it: a copy
         // killed before that stays `running` (for `recover`), never closed with values of its own.
         // When the run started is a fact of it, kept. A copy of a run still `running` (being

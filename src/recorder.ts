@@ -69,6 +69,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const OptionsSchema = v.object({
   runId: v.optional(v.string("expected text")),
   name: v.optional(v.string("expected text")),
+  // Checked where they become JSON text (jsonColumnOf), which names what is wrong inside them.
+  config: v.optional(v.unknown()),
+  metadata: v.optional(v.unknown()),
   batchSize: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(1))),
   flushIntervalMs: v.optional(
     v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(2 * MAX_TIMER_MS)),

@@ -45,6 +45,9 @@ export interface ReplayOptions {
 
 const ReplayOptionsSchema = v.object({
   run: v.optional(v.string("expected a run id")),
+  stats: v.optional(v.object({ runId: v.string(), events: v.number(), skipped: v.number() })),
+  // SliceOptions' window on seq, for replay-parallel's threads.
+  seqRange: v.optional(v.tuple([v.number(), v.number()])),
   // Names checked against the file's catalog once it is open.
   types: v.optional(v.pipe(v.array(v.string()), v.minLength(1, "expected an event type"))),
   excludeTypes: v.optional(v.array(v.string())),
@@ -321,9 +324,10 @@ export async function replayOnto(
     signal?: AbortSignal;
   } = {},
 ): Promise<ReplayStats> {
+  const { speed, signal, ...replayOptions } = options;
   const stats: ReplayStats = options.stats ?? { runId: "", events: 0, skipped: 0 };
-  const pacer = new Pacer(options.speed, options.signal);
-  for (const event of replay(source, { ...options, stats })) {
+  const pacer = new Pacer(speed, signal);
+  for (const event of replay(source, { ...replayOptions, stats })) {
     const due = pacer.wait(event.ts_event_ns);
     if (due !== undefined) await due;
     bus.publish(event);

@@ -20,7 +20,7 @@ import {
   formatDiff,
   type RunRef,
 } from "./diff.ts";
-import { RuntapeError } from "./errors.ts";
+import { describeValue, RuntapeError } from "./errors.ts";
 import { type Event, fieldsOf } from "./events/catalog.ts";
 import { encodeEvent, readNdjsonFile } from "./ndjson.ts";
 import { recordRun } from "./record.ts";
@@ -54,9 +54,10 @@ export async function recordBacktest(
   body: (bus: EventBus) => unknown,
   options: RecorderOptions & { db?: string } = {},
 ): Promise<RecordedRun> {
-  const db = options.db ?? temporaryDb();
+  const { db: given, ...recorderOptions } = options;
+  const db = given ?? temporaryDb();
   try {
-    const { summary } = await recordRun(db, options, (bus) => body(bus));
+    const { summary } = await recordRun(db, recorderOptions, (bus) => body(bus));
     return { db, run: summary.runId };
   } catch (error) {
     keep(db);
@@ -186,12 +187,19 @@ const updating = (options: GoldenOptions) =>
  * starts at `options.base`, or else at the folder of the test file that calls the check.
  */
 export function checkGolden(run: RunRef, path: string, options: GoldenOptions = {}): GoldenCheck {
+  if (typeof run !== "object" || run === null || !("db" in run)) {
+    throw new RuntapeError(
+      `golden check: expected a run ({ db, run }) (got ${describeValue(run)})`,
+      "INVALID_OPTION",
+    );
+  }
   path = goldenPath(path, options);
   if (updating(options)) {
     const n = writeGolden(run, path, options.ignore ?? DEFAULT_IGNORE);
     return { updated: true, result: null, message: `golden ${path} rewritten with ${n} events` };
   }
-  const result = diffEvents(replay(run.db, { run: run.run }), readGolden(path), options);
+  const { update: _, base: __, ...diffOptions } = options;
+  const result = diffEvents(replay(run.db, { run: run.run }), readGolden(path), diffOptions);
   const account = formatDiff(result, { a: "run", b: "golden" });
   if (result.match) return { updated: false, result, message: account };
   const kept = keep(run.db);
@@ -211,6 +219,14 @@ export function expectGolden(run: RunRef, path: string, options: GoldenOptions =
  */
 export const goldenMatchers = {
   toMatchGolden(received: unknown, path: string, options: GoldenOptions = {}) {
+    if (typeof (received as { then?: unknown } | null)?.then === "function") {
+      // Its run would go on after the test, and fail the next one: awaited here, it cannot be.
+      const message = () =>
+        "toMatchGolden takes a run, not a promise of one: expect(await rerun(…)) or .resolves";
+      // Its failure, once the test has failed here, must not fail the next test instead.
+      (received as Promise<unknown>).then(undefined, () => {});
+      return { pass: false, message };
+    }
     const check = checkGolden(received as RunRef, path, options);
     return { pass: check.result === null || check.result.match, message: () => check.message };
   },
@@ -219,9 +235,6 @@ export const goldenMatchers = {
 declare module "bun:test" {
   interface Matchers<T> {
     /** The run (a {@link RunRef}) matches the golden NDJSON file at `path`. */
-    toMatchGolden(
-      path: string,
-      options?: GoldenOptions,
-    ): T extends Promise<unknown> ? Promise<void> : void;
+    toMatchGolden(path: string, options?: GoldenOptions): void;
   }
 }

@@ -32,6 +32,19 @@ describe("golden runs", () => {
     expect(run).toMatchGolden(GOLDEN);
   });
 
+  test("toMatchGolden takes a run: a promise of one, or anything else, fails saying so", async () => {
+    const pending = recordBacktest((bus) => runDemo(bus, DEMO));
+    const promised = goldenMatchers.toMatchGolden(pending, GOLDEN);
+    expect([promised.pass, promised.message()]).toEqual([
+      false,
+      "toMatchGolden takes a run, not a promise of one: expect(await rerun(…)) or .resolves",
+    ]);
+    await pending;
+    expect(() => goldenMatchers.toMatchGolden("not a run", GOLDEN)).toThrow(
+      'golden check: expected a run ({ db, run }) (got "not a run")',
+    );
+  });
+
   test("a changed strategy parameter fails, naming the first divergent event", async () => {
     const run = await recordBacktest((bus) => runDemo(bus, FAST));
     const message = failureOf(() => expectGolden(run, GOLDEN, { update: false }));

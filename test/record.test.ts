@@ -294,6 +294,19 @@ describe("Recorder options and scope", () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  test("a misspelt option is refused, not dropped for its default; an undefined one is let through", () => {
+    const path = newDb();
+    expect(() => Recorder.start(path, { batchsize: 10 } as never)).toThrow(
+      "recorder option batchsize: no such option (did you mean batchSize?)",
+    );
+    expect(() => Recorder.start(path, { flush: 5 } as never)).toThrow(
+      "recorder option flush: no such option",
+    );
+    expect(existsSync(path)).toBe(false);
+    Recorder.start(path, { runId: "r", batchSize: undefined, extra: undefined } as never).close();
+    expect(existsSync(path)).toBe(true);
+  });
+
   test("close refuses a status that ends nothing and metadata it cannot write, before it stores anything", () => {
     const path = newDb();
     const recorder = Recorder.start(path, { runId: "open" });

@@ -518,6 +518,8 @@ describe("replay options", () => {
         'replay option onInvalidRow: expected "throw", "skip" or a function',
       ],
       [{ run: 5 }, "replay option run: expected a run id"],
+      [{ type: ["FillEvent"] }, "replay option type: no such option (did you mean types?)"],
+      [{ symbol: ["AAPL"] }, "replay option symbol: no such option (did you mean symbols?)"],
       [null, "replay options: "],
     ] as const) {
       let error: unknown;

@@ -244,8 +244,9 @@ async function replayInto(
   });
   let summary: CopySummary;
   try {
-    summary = await copyRun({ db, run: options.run }, target, {
-      ...options,
+    const { run, ...filters } = options;
+    summary = await copyRun({ db, run }, target, {
+      ...filters,
       runId,
       speed,
       // As `record` does: this process copies and does nothing else (1M mixed events: a peak of
