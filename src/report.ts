@@ -13,7 +13,7 @@ import { type Comparison, renderComparison } from "./report/html.ts";
 import type { RunMetrics } from "./report/metrics.ts";
 import type { RunReport } from "./report/model.ts";
 import { listSweep, type SweepOptions } from "./report/runs.ts";
-import { isMetric, namedRuns } from "./report/sweep.ts";
+import { isMetric, libraryKey, namedRuns } from "./report/sweep.ts";
 import type { RunSource } from "./store/source.ts";
 
 export { METRICS_VERSION } from "./report/cache.ts";
@@ -53,7 +53,7 @@ export async function compareRuns(
   source: RunSource,
   options: SweepOptions & { metric?: keyof RunMetrics } = {},
 ): Promise<string> {
-  const metric = options.metric ?? "totalPnl";
+  const metric = libraryKey(options.metric ?? "totalPnl");
   if (!isMetric(metric))
     throw new RuntapeError(`unknown metric ${JSON.stringify(metric)}`, "UNKNOWN_KEY");
   const sweep = await listSweep(source, options);

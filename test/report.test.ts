@@ -591,6 +591,35 @@ describe("sweeps", () => {
     }
   });
 
+  test("keys as the CLI names them mean the same from code: run_id, metric.total_pnl, -total_pnl", async () => {
+    const db = SqliteSource.open(path);
+    try {
+      const camel = await listSweep(db, {
+        where: [
+          { key: "runId", op: "!=", value: "f3-s20" },
+          { key: "metric.totalPnl", op: ">", value: "-1e300" },
+        ],
+        sort: "-totalPnl",
+      });
+      const snake = await listSweep(db, {
+        where: [
+          { key: "run_id", op: "!=", value: "f3-s20" },
+          { key: "metric.total_pnl", op: ">", value: "-1e300" },
+        ],
+        sort: "-total_pnl",
+      });
+      expect(snake.entries.map((e) => e.runId)).toEqual(camel.entries.map((e) => e.runId));
+      expect(camel.entries).toHaveLength(3);
+      const page = await compareRuns(db, {
+        runIds: ["f3-s20", "f8-s40"],
+        metric: "sharpe_like" as never,
+      });
+      expect(page).toContain("Sharpe");
+    } finally {
+      await db.close();
+    }
+  });
+
   test("!= picks a run without the tag; a number compares with a tag that reads as one", () => {
     const run = (tags: Record<string, string>) => ({
       runId: "r",

@@ -3,7 +3,7 @@ import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { isDecimal } from "../format.ts";
 import { parseJsonObject, snakeCase } from "../json.ts";
 import { METRICS } from "../report/metrics.ts";
-import { CONDITION_OPS, type Condition, libraryKey } from "../report/sweep.ts";
+import { CONDITION_OPS, type Condition, libraryWhereKey } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { printable } from "../text.ts";
 import { UsageError } from "./usage.ts";
@@ -205,12 +205,6 @@ export function parseConditions(values: readonly string[]): Condition[] {
     throw new UsageError(`--where: ${JSON.stringify(twice.key)} is given twice with ${twice.op}`);
   }
   return conditions;
-}
-
-/** A `--where` key as the library names it: `run_id` is `runId`, `metric.total_pnl` `metric.totalPnl`. */
-function libraryWhereKey(key: string): string {
-  if (key === "run_id") return "runId";
-  return key.startsWith("metric.") ? `metric.${libraryKey(key.slice("metric.".length))}` : key;
 }
 
 /** `--where` conditions as given, for a message: `--where a=1 --where b=2`. */

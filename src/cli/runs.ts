@@ -3,7 +3,7 @@ import { UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
 import { snakeCase } from "../json.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report/metrics.ts";
 import { listSweep } from "../report/runs.ts";
-import { formatParam, formatTags, libraryKey, type Sweep } from "../report/sweep.ts";
+import { formatParam, formatTags, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
 import { printable } from "../text.ts";
 import { checkInt64, parseConditions, repeated, unknownWhereKey } from "./args.ts";
@@ -34,10 +34,6 @@ export default defineCommand({
     if (args.json && args.csv) throw new UsageError("--json and --csv exclude each other");
     checkInt64(rawArgs, args.json ? undefined : args.csv ? "--csv" : "runs without --json");
     const where = parseConditions(repeated(rawArgs, "where"));
-    const sort = args.sort?.replace(
-      /^(-?)(.*)$/s,
-      (_, sign: string, key: string) => sign + libraryKey(key),
-    );
     const source = await openSource(args.db);
     // The first listing of a large sweep computes every run's metrics: seconds to minutes.
     const progress = new Progress("metrics of", "runs");
@@ -45,7 +41,7 @@ export default defineCommand({
     try {
       sweep = await listSweep(source, {
         where,
-        sort,
+        sort: args.sort,
         onProgress: (done, total) => progress.update(done, total),
       });
     } catch (error) {

@@ -6,6 +6,8 @@ import {
   type Condition,
   checkConditions,
   checkSortKey,
+  libraryKey,
+  libraryWhereKey,
   matches,
   onMetric,
   type Sweep,
@@ -22,7 +24,10 @@ export interface SweepOptions {
    * an unknown metric, throws UnknownFilterKeyError.
    */
   where?: readonly Condition[];
-  /** A metric or config path; `-key` for descending. Default: newest run first. */
+  /**
+   * A metric (`totalPnl`, or `total_pnl` as the CLI names it) or config path; `-key` for
+   * descending. Default: newest run first.
+   */
   sort?: string;
   /** Only these runs (ids, or `"latest"`), in this order (before `where` and `sort`). */
   runIds?: readonly string[];
@@ -59,7 +64,8 @@ async function select(
       : await Promise.all(
           options.runIds.map(async (id) => source.getRun(await source.resolveRunId(id))),
         );
-  const where = options.where ?? [];
+  // Keys as the CLI's table and JSON name them (run_id, metric.total_pnl) mean the same here.
+  const where = (options.where ?? []).map((c) => ({ ...c, key: libraryWhereKey(c.key) }));
   checkConditions(all.map(sweepRun), where);
   const plain = where.filter((c) => !onMetric(c));
   const byMetric = where.filter(onMetric);
@@ -88,9 +94,13 @@ const metricsIn = (
 export async function listSweep(source: RunSource, options: SweepOptions = {}): Promise<Sweep> {
   const picked = await select(source, options);
   const wanted = picked.runs;
-  if (options.sort !== undefined) checkSortKey(wanted.map(sweepRun), options.sort);
+  const sort = options.sort?.replace(
+    /^(-?)(.*)$/s,
+    (_, sign: string, key: string) => sign + libraryKey(key),
+  );
+  if (sort !== undefined) checkSortKey(wanted.map(sweepRun), sort);
   const metrics = picked.metrics ?? (await metricsIn(source, wanted, options.onProgress));
   let entries = wanted.map((run, i) => ({ ...sweepRun(run), metrics: metrics[i] as RunMetrics }));
-  if (options.sort !== undefined) entries = sortEntries(entries, options.sort);
+  if (sort !== undefined) entries = sortEntries(entries, sort);
   return { varying: varyingParams(entries), entries };
 }

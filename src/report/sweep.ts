@@ -205,6 +205,17 @@ export function libraryKey(name: string): string {
   return camel !== name && (isMetric(camel) || camel === "runId") ? camel : name;
 }
 
+/**
+ * A condition's key as the library names it, for keys written as the CLI's table and JSON name
+ * them: `run_id` is `runId`, `metric.total_pnl` `metric.totalPnl`; config paths and tags as given.
+ */
+export function libraryWhereKey(key: string): string {
+  if (key === "run_id") return "runId";
+  return key.startsWith(METRIC_PREFIX)
+    ? `${METRIC_PREFIX}${libraryKey(key.slice(METRIC_PREFIX.length))}`
+    : key;
+}
+
 /** Whether `key` names a metric. */
 export function isMetric(key: string): key is keyof RunMetrics {
   return Object.hasOwn(METRICS, key);
