@@ -82,6 +82,8 @@ export interface RunsDb {
   /** How it was opened: `write`, or the way a read reached it. */
   readonly access: "write" | ReadAccess;
   close(): void;
+  /** `using db = openRunsDb(…)` closes it at the end of the scope. */
+  [Symbol.dispose](): void;
 }
 
 /**
@@ -236,6 +238,7 @@ export function openRunsDb(path: string, options: OpenOptions = {}): RunsDb {
       writable: write,
       access,
       close: () => sqlite.close(),
+      [Symbol.dispose]: () => sqlite.close(),
     };
   } catch (error) {
     sqlite.close();

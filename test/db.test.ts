@@ -14,6 +14,7 @@ import {
   listRuns,
   makeEvent,
   openRunsDb,
+  openSource,
   push,
   Recorder,
   type RuntapeError,
@@ -243,6 +244,26 @@ describe("a database written by the Python recorder (version 1)", () => {
       expect(state()).toEqual(before);
     },
   );
+});
+
+describe("closing by scope", () => {
+  test("using closes a RunsDb, await using a source, at the end of their scope", async () => {
+    const path = join(tempDir(), "runs.db");
+    let kept: ReturnType<typeof openRunsDb>;
+    {
+      using db = openRunsDb(path, { mode: "write" });
+      kept = db;
+      expect(db.sqlite.query("SELECT 1 AS one").get()).toEqual({ one: 1n });
+    }
+    expect(() => kept.sqlite.query("SELECT 1")).toThrow();
+    let source: Awaited<ReturnType<typeof openSource>>;
+    {
+      await using opened = await openSource(path);
+      source = opened;
+      expect(await opened.listRuns()).toEqual([]);
+    }
+    await expect(source.listRuns()).rejects.toThrow();
+  });
 });
 
 describe("the library's entry points", () => {

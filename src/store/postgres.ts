@@ -279,6 +279,10 @@ export class PgStore implements RunSource {
   async close(): Promise<void> {
     await this.sql.close({ timeout: 0 });
   }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 /** Rows of one table of a run, as {@link PgStore.pages} reads them. */

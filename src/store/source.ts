@@ -39,6 +39,8 @@ export interface RunSource {
     take: (type: EventType, rows: readonly SqlValue[][]) => Promise<void>,
   ): Promise<boolean>;
   close(): Promise<void>;
+  /** `await using source = await openSource(…)` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Events per array in {@link RunSource.chunks}. */

@@ -82,4 +82,8 @@ export class SqliteSource implements RunSource {
   async close() {
     this.db.close();
   }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
