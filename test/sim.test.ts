@@ -7,6 +7,8 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   type BarReceived,
+  brokerParameters,
+  DEFAULT_BROKER,
   type DemoOptions,
   demoConfig,
   EVENT_TYPES,
@@ -233,6 +235,23 @@ describe("demo backtest", () => {
 });
 
 describe("simulated broker", () => {
+  test("DEFAULT_BROKER cannot be changed for the whole process: read-only in its type, frozen", () => {
+    const before = brokerParameters();
+    expect(() => {
+      // @ts-expect-error: read-only, so a change does not compile either
+      DEFAULT_BROKER.commissionPerUnit = 5;
+    }).toThrow(TypeError);
+    expect(brokerParameters()).toEqual(before);
+    expect(brokerParameters().commissionPerUnit).toBe(0.005);
+    // What the library hands out is the caller's own to change.
+    const config = demoConfig();
+    (config.broker as { expiryBars: number }).expiryBars = 3;
+    expect(demoConfig().broker).toEqual(before);
+    const params = brokerParameters();
+    params.expiryBars = 3;
+    expect(brokerParameters().expiryBars).toBe(10);
+  });
+
   const SYMBOL = "AAA";
   const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
   type Request = "OrderSubmissionRequest" | "OrderCancellationRequest" | "OrderModificationRequest";

@@ -25,14 +25,18 @@ export interface BrokerParameters {
   maxOrderValue: number;
 }
 
-/** The demo broker's parameters where a backtest sets none. */
-export const DEFAULT_BROKER: BrokerParameters = {
+/**
+ * The demo broker's parameters where a backtest sets none. Frozen: every backtest and the demo of
+ * the process read it, so a change made for one would silently change them all; pass `broker`
+ * overrides (or a copy, `{ ...DEFAULT_BROKER, … }`) instead.
+ */
+export const DEFAULT_BROKER: Readonly<BrokerParameters> = Object.freeze({
   commissionPerUnit: 0.005,
   minimumCommission: 1,
   participation: 0.1,
   expiryBars: 10,
   maxOrderValue: 1_000_000,
-};
+});
 
 /** Each parameter's range: in words for errors, and as the check. */
 const RANGES = {

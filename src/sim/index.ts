@@ -118,6 +118,7 @@ export function demoConfig(options: DemoOptions = {}): Record<string, unknown> {
     bar_period: o.barPeriod,
     start_ns: o.start.toString(),
     strategy: o.strategy,
-    broker: DEFAULT_BROKER,
+    // A copy: the caller owns the config it is handed, and the defaults are frozen.
+    broker: { ...DEFAULT_BROKER },
   };
 }
