@@ -6,16 +6,19 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as v from "valibot";
 import pkg from "../package.json" with { type: "json" };
 import type { RunsDb } from "./db.ts";
 import { describeValue, firstLineOf, RuntapeError, StrategyError } from "./errors.ts";
 import { defaultCatalog, type EventType } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
+import { checkOptions } from "./options.ts";
 import { type RunOptions, recordRun } from "./record.ts";
 import type { RecordingSummary } from "./recorder.ts";
 import { type BrokerParameters, brokerParameters, SimulatedBroker } from "./sim/broker.ts";
 import { publishBars } from "./sim/feed.ts";
 import { type DemoFeedOptions, demoFeed, simStreams } from "./sim/index.ts";
+import { MAX_SEED } from "./sim/random.ts";
 import { openSource, type RunSource } from "./store/index.ts";
 import { loadStrategy, type Strategy, type StrategyParams, strategyContext } from "./strategy.ts";
 
@@ -48,7 +51,10 @@ export interface RerunOptions {
    * Default: a new database in a temporary folder, so a test never writes into its fixture.
    */
   into?: string | RunsDb;
-  /** Seeds the strategy's ids and the broker. Default: the feed run's recorded seed, else 1. */
+  /**
+   * Seeds the strategy's ids and the broker: a whole number from 0 to 4294967295. Default: the
+   * feed run's recorded seed, else 1.
+   */
   seed?: number;
   runId?: string;
   name?: string;
@@ -79,16 +85,54 @@ export interface RerunResult {
 /** Event types replayed from a feed unless told otherwise. */
 export const FEED_TYPES: readonly EventType[] = ["BarReceived"];
 
+/** A module namespace (`import * as m`) where its factory was meant: the hint names the fix. */
+function strategyExpected(value: unknown): string {
+  const factory = (value as { default?: unknown } | null)?.default;
+  const got =
+    typeof value === "object" && value !== null && typeof factory === "function"
+      ? "a module's namespace: pass its default export"
+      : `got ${describeValue(value)}`;
+  return `expected a strategy module's path or a factory function (${got})`;
+}
+
+// What makes a run that is not the one asked for is refused before any run is made: a seed the
+// generators would wrap or truncate (NaN ran as 0 while the config said "NaN"), a strategy that
+// cannot be called (the run ended `failed`, blaming the strategy).
+const RerunOptionsSchema = v.object(
+  {
+    strategy: v.custom<string | Strategy>(
+      (s) => typeof s === "string" || typeof s === "function",
+      (issue) => strategyExpected(issue.input),
+    ),
+    seed: v.optional(
+      v.custom<number>(
+        (s) => Number.isSafeInteger(s) && (s as number) >= 0 && (s as number) <= MAX_SEED,
+        (issue) =>
+          `expected a whole number from 0 to ${MAX_SEED} (got ${describeValue(issue.input)})`,
+      ),
+    ),
+  },
+  "expected an object of options",
+);
+
+/** Throws RuntapeError (INVALID_OPTION) for options {@link rerun} refuses before any run. */
+export function checkRerunOptions(options: RerunOptions): void {
+  checkOptions(RerunOptionsSchema, options, "rerun");
+}
+
 /**
  * Re-runs a strategy on a feed and records the run. The same strategy file, parameters, seed and
  * feed give the same events, ids included, on every run (all but `ts_created_ns`).
  *
- * A strategy that is missing, fails to load or has no factory throws StrategyError before any run
+ * Options that cannot make the run asked for (a `strategy` that is neither a path nor a function,
+ * a `seed` that is no whole number from 0 to 4294967295) throw RuntapeError (INVALID_OPTION), and
+ * a strategy that is missing, fails to load or has no factory throws StrategyError, before any run
  * is made, as does a missing feed or run, or a feed run without BarReceived events to replay (a
  * RuntapeError, EMPTY_FEED). A strategy that throws (while starting or on an event) ends the new
  * run `failed` with the error in its metadata and throws StrategyError. The feed is only read.
  */
 export async function rerun(options: RerunOptions): Promise<RerunResult> {
+  checkRerunOptions(options);
   const loaded =
     typeof options.strategy === "string" ? await loadStrategy(options.strategy) : undefined;
   const source = options.feed === undefined ? undefined : await openSource(options.feed.db);

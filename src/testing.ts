@@ -26,7 +26,12 @@ import { encodeEvent, readNdjsonFile } from "./ndjson.ts";
 import { recordRun } from "./record.ts";
 import { onExitWithOpenRuns, openRunsWarning, type RecorderOptions } from "./recorder.ts";
 import { replay } from "./replay.ts";
-import { type RerunOptions, type RerunResult, rerun as rerunInto } from "./rerun.ts";
+import {
+  checkRerunOptions,
+  type RerunOptions,
+  type RerunResult,
+  rerun as rerunInto,
+} from "./rerun.ts";
 
 onExitWithOpenRuns((runs) => process.stderr.write(`runtape: warning: ${openRunsWarning(runs)}\n`));
 
@@ -70,6 +75,8 @@ export async function recordBacktest(
  * and removed as {@link recordBacktest}'s are. The result is a run for the golden checks.
  */
 export async function rerun(options: RerunOptions): Promise<RerunResult> {
+  // Before the temporary database: options refused make no run, so there is nothing to keep.
+  checkRerunOptions(options);
   const into = options.into ?? temporaryDb();
   try {
     return await rerunInto({ ...options, into });

@@ -19,6 +19,7 @@ import {
   recordNdjson,
   recordRun,
   replay,
+  rerun as rerunRoot,
   type Strategy,
   StrategyError,
 } from "../src/index.ts";
@@ -429,5 +430,61 @@ describe("rerun", () => {
       db.close();
     }
     expect(await Bun.file(into).exists()).toBe(false);
+  });
+
+  test("a seed that is no whole number from 0 to 4294967295 is refused before any run is made", async () => {
+    const into = join(tempDir(), "out.db");
+    for (const seed of [Number.NaN, Number.POSITIVE_INFINITY, 1.5, -1.5, -1, 2 ** 32, "7"]) {
+      for (const run of [rerunRoot, rerun]) {
+        const error = await run({
+          demo: DEMO_FEED,
+          strategy: DEMO_STRATEGY,
+          seed: seed as number,
+          into,
+        }).catch((e) => e);
+        expect([error?.code, error?.message]).toEqual([
+          "INVALID_OPTION",
+          `rerun option seed: expected a whole number from 0 to 4294967295 (got ${typeof seed === "string" ? `"${seed}"` : seed})`,
+        ]);
+      }
+    }
+    expect(existsSync(into)).toBe(false);
+    // The ends of the range are seeds, recorded as given.
+    for (const seed of [0, 2 ** 32 - 1]) {
+      const result = await rerun({
+        demo: { ...DEMO_FEED, bars: 5 },
+        strategy: DEMO_STRATEGY,
+        seed,
+      });
+      expect(stored(result.db as string, result.run).config.seed).toBe(seed);
+    }
+  });
+
+  test("a strategy that is neither a path nor a function is refused before any run is made", async () => {
+    const into = join(tempDir(), "out.db");
+    const namespace = await import(DEMO_STRATEGY);
+    const refused: [unknown, string][] = [
+      [5, "got 5"],
+      [undefined, "got nothing"],
+      [null, "got null"],
+      [namespace, "a module's namespace: pass its default export"],
+    ];
+    for (const [strategy, got] of refused) {
+      for (const run of [rerunRoot, rerun]) {
+        const error = await run({ demo: DEMO_FEED, strategy: strategy as Strategy, into }).catch(
+          (e) => e,
+        );
+        expect([error?.code, error?.message]).toEqual([
+          "INVALID_OPTION",
+          `rerun option strategy: expected a strategy module's path or a factory function (${got})`,
+        ]);
+      }
+    }
+    for (const run of [rerunRoot, rerun]) {
+      const error = await run({} as never).catch((e) => e);
+      expect(error?.code).toBe("INVALID_OPTION");
+      expect(error?.message).toStartWith("rerun option strategy: ");
+    }
+    expect(existsSync(into)).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import { counted, isDecimal } from "../format.ts";
 import type { Recorder } from "../recorder.ts";
 import { type RerunOptions, rerun } from "../rerun.ts";
 import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts";
+import { MAX_SEED } from "../sim/random.ts";
 import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
 import { printable } from "../text.ts";
@@ -126,7 +127,7 @@ export default defineCommand({
         bars: parseInteger(args.bars, "--bars", 1, 100_000_000),
       },
       broker: parseBroker(args),
-      seed: parseInteger(args.seed, "--seed", 0, 2 ** 32 - 1),
+      seed: parseInteger(args.seed, "--seed", 0, MAX_SEED),
       into,
       runId,
       name: args.name,

@@ -9,6 +9,7 @@ import type { NdjsonInput } from "../ndjson.ts";
 import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
 import type { Recorder, RecordingSummary } from "../recorder.ts";
 import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
+import { MAX_SEED } from "../sim/random.ts";
 import { push } from "../store/push.ts";
 import { parseInteger, parseJsonArg, parseNames, parseRunId } from "./args.ts";
 import { commandMeta } from "./commands.ts";
@@ -82,7 +83,7 @@ export default defineCommand({
     const config = parseJsonArg(args.config, "--config");
     const metadata = parseJsonArg(args.metadata, "--metadata");
     const demo = {
-      seed: parseInteger(args.seed, "--seed", 0, 2 ** 32 - 1),
+      seed: parseInteger(args.seed, "--seed", 0, MAX_SEED),
       symbols: parseNames(args.symbols, "--symbols", "symbol"),
       bars: parseInteger(args.bars, "--bars", 1, 100_000_000),
       barPeriod: args.period as (typeof BAR_PERIODS)[number] | undefined,
