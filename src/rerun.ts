@@ -3,9 +3,9 @@
  * simulated broker and a strategy module, recorded as a new run whose config and metadata name
  * its lineage: the parent run, the strategy file's hash, the parameters, the runtape version.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import * as v from "valibot";
 import pkg from "../package.json" with { type: "json" };
 import type { RunsDb } from "./db.ts";
@@ -48,7 +48,9 @@ export interface RerunOptions {
   broker?: Partial<BrokerParameters>;
   /**
    * Where the new run is recorded: a path or an open database (the feed's own file is fine).
-   * Default: a new database in a temporary folder, so a test never writes into its fixture.
+   * Default: a new database in a temporary folder, so a test never writes into its fixture; the
+   * folder is removed when the process exits (at once if the re-run throws). Pass `into` to keep
+   * the run.
    */
   into?: string | RunsDb;
   /**
@@ -158,7 +160,8 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
       parent === null
         ? { demo: { ...demo, start: undefined, start_ns: demo.start.toString() } }
         : { types };
-    const into = options.into ?? temporaryDb();
+    const temporary = options.into === undefined ? temporaryDb() : undefined;
+    const into = options.into ?? (temporary as string);
     const { summary } = await recordRun(
       into,
       {
@@ -228,7 +231,11 @@ export async function rerun(options: RerunOptions): Promise<RerunResult> {
           simulated.detach();
         }
       },
-    );
+    ).catch((error: unknown) => {
+      // The error names no file: a temporary one would be left behind, found by no one.
+      if (temporary !== undefined) removeTemporaryDb(temporary);
+      throw error;
+    });
     return { db: into, run: summary.runId, summary, parent };
   } finally {
     await source?.close();
@@ -368,6 +375,37 @@ async function recordedSeed(
   }
 }
 
+/**
+ * Folders of re-runs made without `into`, removed when the process exits: the result names the
+ * file for diff, replay and golden checks, so it must outlive the call, but it is no one's to keep
+ * (each call left one in the temporary folder for good).
+ */
+const temporaryDirs = new Set<string>();
+let removingAtExit = false;
+
 function temporaryDb(): string {
-  return join(mkdtempSync(join(tmpdir(), "runtape-rerun-")), "runs.db");
+  const dir = mkdtempSync(join(tmpdir(), "runtape-rerun-"));
+  temporaryDirs.add(dir);
+  if (!removingAtExit) {
+    removingAtExit = true;
+    // One listener for every call: one each would trip the emitter's leak warning.
+    process.once("exit", () => {
+      for (const dir of temporaryDirs) removeDir(dir);
+    });
+  }
+  return join(dir, "runs.db");
+}
+
+function removeTemporaryDb(db: string): void {
+  const dir = dirname(db);
+  temporaryDirs.delete(dir);
+  removeDir(dir);
+}
+
+function removeDir(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // Left to the system's cleaning of its temporary folder: nothing to tell anyone at exit.
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import {
@@ -486,5 +486,34 @@ describe("rerun", () => {
       expect(error?.message).toStartWith("rerun option strategy: ");
     }
     expect(existsSync(into)).toBe(false);
+  });
+
+  test("the root entry point's rerun without `into` leaves no temporary folder behind", async () => {
+    // A process of its own with a temporary folder of its own: what is left in it is left for good.
+    const tmp = tempDir();
+    const script = `
+      import { existsSync } from "node:fs";
+      import { replay, rerun } from ${JSON.stringify(join(import.meta.dir, "../src/index.ts"))};
+      const demo = { bars: 5, symbols: ["A"] };
+      const runs = [];
+      for (let i = 0; i < 12; i++) runs.push(await rerun({ strategy: ${JSON.stringify(DEMO_STRATEGY)}, demo }));
+      // The result is a run to read until the process ends.
+      console.log(runs.every((r) => existsSync(r.db)), [...replay(runs[0].db, { run: runs[0].run })].length > 0);
+      const failing = () => { throw new Error("boom"); };
+      const error = await rerun({ strategy: failing, demo }).catch((e) => e);
+      console.log(error.constructor.name);
+    `;
+    const proc = Bun.spawn([process.execPath, "-e", script], {
+      env: { ...process.env, TMPDIR: tmp },
+      stderr: "pipe",
+      stdout: "pipe",
+    });
+    const [code, stdout, stderr] = await Promise.all([
+      proc.exited,
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+    ]);
+    expect([code, stdout, stderr]).toEqual([0, "true true\nStrategyError\n", ""]);
+    expect(readdirSync(tmp).filter((name) => name.startsWith("runtape-rerun-"))).toEqual([]);
   });
 });
