@@ -106,6 +106,19 @@ const RerunOptionsSchema = v.object(
       (s) => typeof s === "string" || typeof s === "function",
       (issue) => strategyExpected(issue.input),
     ),
+    // Checked where they are used (the feed as it opens, the broker's ranges, the recorder's).
+    feed: v.optional(v.unknown()),
+    demo: v.optional(v.unknown()),
+    params: v.optional(v.unknown()),
+    broker: v.optional(v.unknown()),
+    into: v.optional(v.unknown()),
+    runId: v.optional(v.unknown()),
+    name: v.optional(v.unknown()),
+    log: v.optional(v.function("expected a function")),
+    thread: v.optional(v.boolean("expected true or false")),
+    collectGarbage: v.optional(v.boolean("expected true or false")),
+    onStart: v.optional(v.function("expected a function")),
+    signal: v.optional(v.instance(AbortSignal, "expected an AbortSignal")),
     seed: v.optional(
       v.custom<number>(
         (s) => Number.isSafeInteger(s) && (s as number) >= 0 && (s as number) <= MAX_SEED,

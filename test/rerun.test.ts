@@ -481,6 +481,13 @@ describe("rerun", () => {
       }
     }
     for (const run of [rerunRoot, rerun]) {
+      // A misspelt option is refused, not dropped for its default.
+      const misspelt = { demo: DEMO_FEED, strategy: DEMO_STRATEGY, into, seeds: 3 } as never;
+      const unknown = await run(misspelt).catch((e) => e);
+      expect([unknown?.code, unknown?.message]).toEqual([
+        "INVALID_OPTION",
+        "rerun option seeds: no such option (did you mean seed?)",
+      ]);
       const error = await run({} as never).catch((e) => e);
       expect(error?.code).toBe("INVALID_OPTION");
       expect(error?.message).toStartWith("rerun option strategy: ");
