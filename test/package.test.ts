@@ -14,8 +14,9 @@ const BIN = join(ROOT, "node_modules/.bin");
 /**
  * "A few hundred KB at most", as the README promises: room for the code and its documentation,
  * none for what should not ship (tests, fixtures, dependencies), which would take megabytes.
+ * Raised from 320 KB when the tarball reached it (328 KB) with argument checks and their docs.
  */
-const MAX_TARBALL_BYTES = 320 * 1024;
+const MAX_TARBALL_BYTES = 384 * 1024;
 
 async function run(cmd: string[], cwd: string, env: Record<string, string> = {}) {
   const proc = Bun.spawn(cmd, {
