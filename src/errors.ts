@@ -256,7 +256,6 @@ export class NdjsonError extends RuntapeError {
   }
 }
 
-/** A short, printable rendering of a bad value for an error message. */
 /**
  * The first line of what was thrown, for a one-line message: an Error's message, a string as it
  * is, anything else (a strategy may throw `{ message: 5 }`) as {@link describeValue} shows it,
@@ -272,6 +271,7 @@ export function firstLineOf(thrown: unknown): string {
   return text.split("\n")[0] ?? "";
 }
 
+/** A short, printable rendering of a bad value for an error message. */
 export function describeValue(value: unknown): string {
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "number") return String(value);

@@ -9,6 +9,7 @@ export {
   DECISION_TYPES,
   formatComparison,
   MARKET_TYPES,
+  type SourceRef,
   type TradingChange,
 } from "./compare.ts";
 export { type OpenOptions, openRunsDb, type RunsDb } from "./db.ts";
@@ -70,7 +71,7 @@ export {
   type SymbolTrading,
   unjudgeableRuns,
 } from "./inspect.ts";
-export { parseJsonObject, stringifyExact } from "./json.ts";
+export { type Int64Style, parseJsonObject, stringifyExact } from "./json.ts";
 export {
   CONFLICT_POLICIES,
   type ConflictPolicy,
@@ -121,6 +122,7 @@ export {
   isRecordingAlive,
   listRuns,
   RUN_STATUSES,
+  type RunReadOptions,
   type RunRow,
   type RunStatus,
   resolveRunId,
@@ -132,7 +134,14 @@ export {
   DEFAULT_BROKER,
   SimulatedBroker,
 } from "./sim/broker.ts";
-export { type DemoOptions, type DemoResult, demoConfig, demoSteps, runDemo } from "./sim/index.ts";
+export {
+  type DemoFeedOptions,
+  type DemoOptions,
+  type DemoResult,
+  demoConfig,
+  demoSteps,
+  runDemo,
+} from "./sim/index.ts";
 export { Random } from "./sim/random.ts";
 export {
   CHUNK_EVENTS,
@@ -155,6 +164,7 @@ export {
 } from "./store/index.ts";
 export { checkStore, inspectStoredRun, listSourceSummaries } from "./store/inspect.ts";
 export {
+  type ContextOptions,
   type LoadedStrategy,
   loadStrategy,
   type Strategy,

@@ -17,9 +17,13 @@ import {
   withDefault,
 } from "./fields.ts";
 
+/** The periods a bar may span (`bar_period`), shortest first. */
 export const BAR_PERIODS = ["SECOND", "MINUTE", "HOUR", "DAY"] as const;
+/** The kinds of order (`order_type`). */
 export const ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_LIMIT"] as const;
+/** An order's or a fill's side. */
 export const SIDES = ["BUY", "SELL"] as const;
+/** What an order does to the position (`action` of a submission). */
 export const ACTIONS = [
   "ENTRY",
   "ENTRY_LONG",
@@ -31,12 +35,18 @@ export const ACTIONS = [
   "REDUCE",
   "REVERSE",
 ] as const;
+/** Why the broker refused (`rejection_reason`). */
 export const REJECTION_REASONS = ["UNKNOWN"] as const;
 
+/** One of {@link BAR_PERIODS}. */
 export type BarPeriod = (typeof BAR_PERIODS)[number];
+/** One of {@link ORDER_TYPES}. */
 export type OrderType = (typeof ORDER_TYPES)[number];
+/** One of {@link SIDES}. */
 export type Side = (typeof SIDES)[number];
+/** One of {@link ACTIONS}. */
 export type Action = (typeof ACTIONS)[number];
+/** One of {@link REJECTION_REASONS}. */
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 const times = { ts_event_ns: ns, ts_created_ns: withDefault(ns, nowNs) };
@@ -222,16 +232,29 @@ export function isEventType(name: unknown): name is EventType {
   return typeof name === "string" && Object.hasOwn(catalog, name);
 }
 
+/** A bar of market data as the feed delivered it. */
 export type BarReceived = EventOf<"BarReceived">;
+/** A bar with the values of the strategy's indicators. */
 export type BarProcessed = EventOf<"BarProcessed">;
+/** The strategy asks the broker to place an order. */
 export type OrderSubmissionRequest = EventOf<"OrderSubmissionRequest">;
+/** The strategy asks the broker to cancel an order. */
 export type OrderCancellationRequest = EventOf<"OrderCancellationRequest">;
+/** The strategy asks the broker to change an order; null fields stay as they were. */
 export type OrderModificationRequest = EventOf<"OrderModificationRequest">;
+/** The broker took an order. */
 export type OrderAccepted = EventOf<"OrderAccepted">;
+/** The broker refused an order. */
 export type OrderRejected = EventOf<"OrderRejected">;
+/** The broker cancelled an order. */
 export type CancellationAccepted = EventOf<"CancellationAccepted">;
+/** The broker refused to cancel an order. */
 export type CancellationRejected = EventOf<"CancellationRejected">;
+/** The broker changed an order. */
 export type ModificationAccepted = EventOf<"ModificationAccepted">;
+/** The broker refused to change an order. */
 export type ModificationRejected = EventOf<"ModificationRejected">;
+/** An order filled, in whole or in part. */
 export type FillEvent = EventOf<"FillEvent">;
+/** An order ended unfilled when its time ran out. */
 export type OrderExpired = EventOf<"OrderExpired">;
