@@ -6,7 +6,7 @@
  */
 import { inSnapshot, type RunsDb } from "./db.ts";
 import type { EventType } from "./events/catalog.ts";
-import { countEvents, sumCounts } from "./inspect/queries.ts";
+import { countEvents as countStored, sumCounts } from "./inspect/queries.ts";
 import { cachedSummary, computeSummary, storeSummary } from "./inspect/summary.ts";
 import {
   fromJsonColumn,
@@ -15,13 +15,21 @@ import {
   listRuns,
   type RunRow,
   type RunStatus,
+  resolveRunId,
 } from "./runs.ts";
 import type { SymbolTrading } from "./trading.ts";
 
 export { type CheckFinding, checkDatabase } from "./inspect/check.ts";
-export { countEvents } from "./inspect/queries.ts";
 export { type RecoveredRun, recoverRuns, unjudgeableRuns } from "./inspect/recover.ts";
 export type { SymbolTrading } from "./trading.ts";
+
+/**
+ * Events stored for the run `runId` (or `"latest"`), by type (0 for types newer than the file).
+ * Throws RunNotFoundError for a run the file does not hold: no run is not a run of no events.
+ */
+export function countEvents(db: RunsDb, runId: string): Record<EventType, bigint> {
+  return inSnapshot(db, () => countStored(db, resolveRunId(db, runId)));
+}
 
 /** One line of the run list. */
 export interface RunListEntry {
@@ -65,7 +73,7 @@ export interface RunDetail {
 export function listRunSummaries(db: RunsDb): RunListEntry[] {
   return inSnapshot(db, () =>
     listRuns(db).map((run) =>
-      toListEntry(run, run.events ?? sumCounts(countEvents(db, run.run_id))),
+      toListEntry(run, run.events ?? sumCounts(countStored(db, run.run_id))),
     ),
   );
 }

@@ -237,12 +237,53 @@ function keysAreFloats(db: RunsDb, table: string, runId: string): boolean {
   );
 }
 
+/**
+ * Throws RuntapeError (INVALID_OPTION) for options that are no {@link ReplayOptions}: what every
+ * source checks before it reads (one face, one set of rules; see checkReplayTypes for the rest).
+ */
+export function checkReplayOptions(options: unknown): asserts options is ReplayOptions {
+  checkOptions(ReplayOptionsSchema, options, "replay");
+}
+
+/**
+ * Throws RuntapeError (INVALID_OPTION) for an event type of `types` or `excludeTypes` that
+ * `catalog`, the one the source reads with, does not know: a name mistyped would otherwise
+ * select nothing, or leave out nothing, without a word.
+ */
+export function checkReplayTypes(options: ReplayOptions, catalog: EventCatalog): void {
+  for (const key of ["types", "excludeTypes"] as const) {
+    const unknown = options[key]?.find((type) => !catalog.types.includes(type));
+    if (unknown !== undefined) {
+      throw new RuntapeError(
+        `replay option ${key}: unknown event type ${JSON.stringify(unknown)}`,
+        "INVALID_OPTION",
+      );
+    }
+  }
+}
+
+/**
+ * What a replay does with a row that does not decode, as `onInvalidRow` says: throw it, or count
+ * it in `stats.skipped` (and hand it to the function given).
+ */
+export function invalidRowHandler(
+  options: ReplayOptions,
+  stats: ReplayStats,
+): (error: RowDecodeError) => void {
+  const onInvalid = options.onInvalidRow ?? "throw";
+  return (error) => {
+    if (onInvalid === "throw") throw error;
+    stats.skipped++;
+    if (typeof onInvalid === "function") onInvalid(error);
+  };
+}
+
 function* merge<T>(
   source: string | RunsDb,
   options: SliceOptions,
   reader: RowReader<T>,
 ): Generator<T> {
-  checkOptions(ReplayOptionsSchema, options, "replay");
+  checkReplayOptions(options);
   const db = asRunsDb(source);
   const streams: Stream<T>[] = [];
   const statements: Statement[] = [];
@@ -255,21 +296,8 @@ function* merge<T>(
     const runId = resolveRunId(db, options.run);
     const stats = options.stats ?? { runId, events: 0, skipped: 0 };
     stats.runId = runId;
-    const onInvalid = options.onInvalidRow ?? "throw";
-    const reject = (error: RowDecodeError) => {
-      if (onInvalid === "throw") throw error;
-      stats.skipped++;
-      if (typeof onInvalid === "function") onInvalid(error);
-    };
-    for (const key of ["types", "excludeTypes"] as const) {
-      const unknown = options[key]?.find((type) => !db.catalog.types.includes(type));
-      if (unknown !== undefined) {
-        throw new RuntapeError(
-          `replay option ${key}: unknown event type ${JSON.stringify(unknown)}`,
-          "INVALID_OPTION",
-        );
-      }
-    }
+    const reject = invalidRowHandler(options, stats);
+    checkReplayTypes(options, db.catalog);
     const bySeq = hasSequence(db, runId);
     const excluded = new Set<string>(options.excludeTypes ?? []);
     const wanted = options.types && new Set<string>(options.types);

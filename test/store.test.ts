@@ -8,7 +8,6 @@ import {
   DatabaseMissingError,
   diffRuns,
   diffStreams,
-  EVENT_TYPES,
   type Event,
   EventBus,
   encodeEvent,
@@ -27,6 +26,8 @@ import {
   type ReplayOptions,
   RunConflictError,
   RunNotFoundError,
+  type RunSource,
+  RuntapeError,
   replay,
   runDemo,
   SCHEMA_VERSION,
@@ -241,7 +242,7 @@ describeWithPg("PostgreSQL store", (cluster) => {
       for (const s of stores) await s.close();
       const store = await openSource(cluster().url());
       expect(await store.listRuns()).toEqual([]);
-      expect(Object.values(await store.countEvents("x"))).toEqual(EVENT_TYPES.map(() => 0n));
+      await expect(store.countEvents("x")).rejects.toBeInstanceOf(RunNotFoundError);
       await store.close();
     },
     SLOW,
@@ -335,6 +336,48 @@ describeWithPg("PostgreSQL store", (cluster) => {
         expect(cases.length).toBe(5);
       } finally {
         await store.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "the store refuses the replay options the file refuses, with the same message, and counts no run it lacks",
+    async () => {
+      const path = demoFile(["checked"]);
+      await push(path, cluster().url(), { runs: ["checked"] });
+      const store = await openSource(cluster().url());
+      const file = await openSource(path);
+      const refusal = async (source: RunSource, options: unknown) => {
+        const error = await collect(source.events(options as ReplayOptions)).catch((e) => e);
+        return error instanceof RuntapeError ? `${error.code}: ${error.message}` : error;
+      };
+      // What a caller from JS may hand over: each refused before a row is read.
+      const cases: unknown[] = [
+        { limit: 1.5 },
+        { limit: Number.NaN },
+        { limit: -1 },
+        { limit: "5" },
+        { types: ["X"] },
+        { types: "FillEvent" },
+        { excludeTypes: ["X"] },
+        { from: 5 },
+        { onInvalidRow: "x" },
+        { symbols: "XYZ" },
+        { run: 5 },
+      ];
+      try {
+        for (const options of cases) {
+          const expected = await refusal(file, options);
+          expect(expected).toStartWith("INVALID_OPTION: replay option ");
+          expect([options, await refusal(store, options)]).toEqual([options, expected]);
+        }
+        await expect(store.countEvents("nope")).rejects.toBeInstanceOf(RunNotFoundError);
+        await expect(file.countEvents("nope")).rejects.toBeInstanceOf(RunNotFoundError);
+        expect(await store.countEvents("latest")).toEqual(await file.countEvents("checked"));
+      } finally {
+        await store.close();
+        await file.close();
       }
     },
     SLOW,

@@ -15,7 +15,10 @@ import {
 import type { SqlValue } from "../events/fields.ts";
 import {
   advance,
+  checkReplayOptions,
+  checkReplayTypes,
   earliest,
+  invalidRowHandler,
   newStream,
   type ReplayOptions,
   type ReplayStats,
@@ -124,12 +127,13 @@ export class PgStore implements RunSource {
   }
 
   async countEvents(runId: string): Promise<Record<EventType, bigint>> {
+    // A run that is not there is an error, as everywhere else, not a run of no events.
+    const id = await this.resolveRunId(runId);
     const counts = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0n])) as Record<EventType, bigint>;
-    if (this.version === 0) return counts;
     const union = EVENT_TYPES.map(
       (t, i) => `SELECT ${i} AS i, COUNT(*) AS n FROM ${cat.table(t)} WHERE run_id = $1`,
     ).join(" UNION ALL ");
-    for (const { i, n } of await this.guard(() => this.sql.unsafe(union, [runId]))) {
+    for (const { i, n } of await this.guard(() => this.sql.unsafe(union, [id]))) {
       counts[EVENT_TYPES[i] as EventType] = n;
     }
     return counts;
@@ -152,13 +156,13 @@ export class PgStore implements RunSource {
    * rule), fed a page of each table at a time.
    */
   async *chunks(options: ReplayOptions = {}): AsyncGenerator<Event[]> {
+    // The file's checks, before anything is read: a source of either kind takes the same options.
+    checkReplayOptions(options);
+    checkReplayTypes(options, cat);
     const runId = await this.resolveRunId(options.run);
     const stats: ReplayStats = options.stats ?? { runId, events: 0, skipped: 0 };
     stats.runId = runId;
-    const reject = (error: RowDecodeError) => {
-      if (options.onInvalidRow !== "skip") throw error;
-      stats.skipped++;
-    };
+    const reject = invalidRowHandler(options, stats);
     const bySeq = await this.hasSequence(runId);
     const excluded = new Set(options.excludeTypes ?? []);
     const wanted = new Set(options.types ?? EVENT_TYPES);

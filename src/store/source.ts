@@ -18,7 +18,7 @@ export interface RunSource {
   getRun(runId: string): Promise<RunRow>;
   /** Resolves `"latest"` (or nothing) to the newest run's id; checks that a given id exists. */
   resolveRunId(run?: string): Promise<string>;
-  /** Events stored for a run, by type. */
+  /** Events stored for a run (or `"latest"`), by type; throws RunNotFoundError for a run not there. */
   countEvents(runId: string): Promise<Record<EventType, bigint>>;
   /**
    * The events of one run in publication order, equal to what `replay` gives for the file the run

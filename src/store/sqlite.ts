@@ -1,7 +1,7 @@
 import { inSnapshotAsync, openRunsDb, type RunsDb } from "../db.ts";
 import type { Event, EventType } from "../events/catalog.ts";
 import type { SqlValue } from "../events/fields.ts";
-import { countEvents } from "../inspect/queries.ts";
+import { countEvents } from "../inspect.ts";
 import { type ReplayOptions, replay, storedRows } from "../replay.ts";
 import { getRun, hasSequence, listRuns, resolveRunId } from "../runs.ts";
 import { CHUNK_EVENTS, type RunSource } from "./source.ts";
