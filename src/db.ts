@@ -101,6 +101,26 @@ export function asRunsDb(target: string | RunsDb, options?: OpenOptions): RunsDb
   );
 }
 
+/**
+ * `body` on {@link asRunsDb}'s database: an open RunsDb as it is, a path opened with `options`
+ * (read-only by default) and closed after, its SQLite failures as typed errors (see toDbError).
+ */
+export function withRunsDb<T>(
+  target: string | RunsDb,
+  body: (db: RunsDb) => T,
+  options?: OpenOptions,
+): T {
+  const db = asRunsDb(target, options);
+  if (db === target) return body(db);
+  try {
+    return body(db);
+  } catch (error) {
+    throw toDbError(db.path, error);
+  } finally {
+    db.close();
+  }
+}
+
 /** The SQLite error code behind a bun:sqlite error, if any. */
 export function sqliteCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;

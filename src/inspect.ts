@@ -4,7 +4,7 @@
  * Everything that looks at one run goes through indexes that lead with run_id, so its cost is
  * that of the run (mostly far less), whatever else the file holds.
  */
-import { inSnapshot, type RunsDb } from "./db.ts";
+import { inSnapshot, type RunsDb, withRunsDb } from "./db.ts";
 import type { EventType } from "./events/catalog.ts";
 import { countEvents as countStored, sumCounts } from "./inspect/queries.ts";
 import { cachedSummary, computeSummary, storeSummary } from "./inspect/summary.ts";
@@ -24,11 +24,12 @@ export { type RecoveredRun, recoverRuns, unjudgeableRuns } from "./inspect/recov
 export type { SymbolTrading } from "./trading.ts";
 
 /**
- * Events stored for the run `runId` (or `"latest"`), by type (0 for types newer than the file).
- * Throws RunNotFoundError for a run the file does not hold: no run is not a run of no events.
+ * Events stored for the run `runId` (or `"latest"`), by type (0 for types newer than the file),
+ * of a runs database: a path (opened read-only for the call) or an open RunsDb. Throws
+ * RunNotFoundError for a run the file does not hold: no run is not a run of no events.
  */
-export function countEvents(db: RunsDb, runId: string): Record<EventType, bigint> {
-  return inSnapshot(db, () => countStored(db, resolveRunId(db, runId)));
+export function countEvents(target: string | RunsDb, runId: string): Record<EventType, bigint> {
+  return withRunsDb(target, (db) => inSnapshot(db, () => countStored(db, resolveRunId(db, runId))));
 }
 
 /** One line of the run list. */
@@ -67,13 +68,16 @@ export interface RunDetail {
 }
 
 /**
- * All runs, newest first. runtape keeps each run's event count; only runs the Python recorder
- * wrote have theirs counted (through the run_id indexes).
+ * All runs of a runs database (a path, opened read-only for the call, or an open RunsDb), newest
+ * first. runtape keeps each run's event count; only runs the Python recorder wrote have theirs
+ * counted (through the run_id indexes).
  */
-export function listRunSummaries(db: RunsDb): RunListEntry[] {
-  return inSnapshot(db, () =>
-    listRuns(db).map((run) =>
-      toListEntry(run, run.events ?? sumCounts(countStored(db, run.run_id))),
+export function listRunSummaries(target: string | RunsDb): RunListEntry[] {
+  return withRunsDb(target, (db) =>
+    inSnapshot(db, () =>
+      listRuns(db).map((run) =>
+        toListEntry(run, run.events ?? sumCounts(countStored(db, run.run_id))),
+      ),
     ),
   );
 }
@@ -103,12 +107,17 @@ const parseJson = (text: string | null, what: string): unknown => {
 };
 
 /**
- * A run in detail: counts, symbols, periods, time range, config, metadata and trading. Read in
- * one transaction, so that a run being recorded meanwhile shows one consistent moment. A finished
- * run's summary of its events is read from the file's cache where it holds one, else computed
- * and then stored there (where runtape may write).
+ * A run (its id, or `"latest"`) in detail: counts, symbols, periods, time range, config,
+ * metadata and trading, from a runs database path (opened read-only for the call) or an open
+ * RunsDb. Read in one transaction, so that a run being recorded meanwhile shows one consistent
+ * moment. A finished run's summary of its events is read from the file's cache where it holds
+ * one, else computed and then stored there (where runtape may write).
  */
-export function inspectRun(db: RunsDb, runId: string): RunDetail {
+export function inspectRun(target: string | RunsDb, runId: string): RunDetail {
+  return withRunsDb(target, (db) => detailOf(db, runId));
+}
+
+function detailOf(db: RunsDb, runId: string): RunDetail {
   const [run, summary, cached] = db.sqlite.transaction(() => {
     const run = getRun(db, runId);
     const cached = cachedSummary(db, run);

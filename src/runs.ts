@@ -1,6 +1,6 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import type { RunsDb } from "./db.ts";
+import { type RunsDb, withRunsDb } from "./db.ts";
 import {
   describeValue,
   InvalidRunIdError,
@@ -92,20 +92,33 @@ function checkedRun(db: RunsDb, raw: Record<string, unknown>, options: RunReadOp
 }
 
 /**
- * All runs, newest start first. Throws RunRowError for a run whose row breaks the model
+ * All runs of a runs database (a path, opened read-only for the call, or an open RunsDb), newest
+ * start first. Throws RunRowError for a run whose row breaks the model
  * (see {@link RunReadOptions.unchecked}).
  */
-export function listRuns(db: RunsDb, options: RunReadOptions = {}): RunRow[] {
-  if (db.version === 0) return [];
-  const rows = db.sqlite.query(selectRuns(db, "ORDER BY r.ts_start DESC, r.rowid DESC")).all();
-  return (rows as Record<string, unknown>[]).map((raw) => checkedRun(db, raw, options));
+export function listRuns(target: string | RunsDb, options: RunReadOptions = {}): RunRow[] {
+  return withRunsDb(target, (db) => {
+    if (db.version === 0) return [];
+    const rows = db.sqlite.query(selectRuns(db, "ORDER BY r.ts_start DESC, r.rowid DESC")).all();
+    return (rows as Record<string, unknown>[]).map((raw) => checkedRun(db, raw, options));
+  });
 }
 
-/** The run `runId`; throws RunNotFoundError, and RunRowError as {@link listRuns}. */
-export function getRun(db: RunsDb, runId: string, options: RunReadOptions = {}): RunRow {
-  const run = findRun(db, runId, options);
-  if (run === undefined) throw new RunNotFoundError(runId);
-  return run;
+/**
+ * The run `runId` (or `"latest"`, the newest, as {@link resolveRunId} takes it) of a runs
+ * database (a path or an open RunsDb); throws RunNotFoundError, and RunRowError as
+ * {@link listRuns}.
+ */
+export function getRun(
+  target: string | RunsDb,
+  runId: string,
+  options: RunReadOptions = {},
+): RunRow {
+  return withRunsDb(target, (db) => {
+    const run = findRun(db, runId === "latest" ? resolveRunId(db, runId) : runId, options);
+    if (run === undefined) throw new RunNotFoundError(runId);
+    return run;
+  });
 }
 
 /** The run `runId`, or undefined where there is none; throws RunRowError as {@link listRuns}. */
@@ -150,18 +163,23 @@ export function checkRunId(id: string): void {
   if (problem !== undefined) throw new InvalidRunIdError(id, problem);
 }
 
-/** Resolves `"latest"` (or nothing) to the newest run's id; checks that a given id exists. */
-export function resolveRunId(db: RunsDb, run: string | undefined): string {
-  // Only that it exists: whoever reads the run checks its row.
-  if (run !== undefined && run !== "latest") return getRun(db, run, { unchecked: true }).run_id;
-  const latest =
-    db.version === 0
-      ? null
-      : (db.sqlite
-          .query("SELECT run_id FROM runs ORDER BY ts_start DESC, rowid DESC LIMIT 1")
-          .get() as { run_id: string } | null);
-  if (latest == null) throw new RuntapeError(`${db.path} holds no runs`, "NO_RUNS");
-  return latest.run_id;
+/**
+ * Resolves `"latest"` (or nothing) to the newest run's id; checks that a given id exists. Takes a
+ * path or an open RunsDb.
+ */
+export function resolveRunId(target: string | RunsDb, run?: string): string {
+  return withRunsDb(target, (db) => {
+    // Only that it exists: whoever reads the run checks its row.
+    if (run !== undefined && run !== "latest") return getRun(db, run, { unchecked: true }).run_id;
+    const latest =
+      db.version === 0
+        ? null
+        : (db.sqlite
+            .query("SELECT run_id FROM runs ORDER BY ts_start DESC, rowid DESC LIMIT 1")
+            .get() as { run_id: string } | null);
+    if (latest == null) throw new RuntapeError(`${db.path} holds no runs`, "NO_RUNS");
+    return latest.run_id;
+  });
 }
 
 let thisHost: string | undefined;
@@ -251,10 +269,15 @@ function processStat(pid: number): { state: string; startNs: bigint } | undefine
   }
 }
 
-/** Whether runtape recorded the run, so that its rows carry sequence numbers (exact order). */
-export function hasSequence(db: RunsDb, runId: string): boolean {
-  if (!hasExtension(db)) return false;
-  return db.sqlite.query("SELECT 1 FROM runtape_runs WHERE run_id = ?").get(runId) !== null;
+/**
+ * Whether runtape recorded the run, so that its rows carry sequence numbers (exact order). Takes
+ * a path or an open RunsDb.
+ */
+export function hasSequence(target: string | RunsDb, runId: string): boolean {
+  return withRunsDb(target, (db) => {
+    if (!hasExtension(db)) return false;
+    return db.sqlite.query("SELECT 1 FROM runtape_runs WHERE run_id = ?").get(runId) !== null;
+  });
 }
 
 /** JSON text for the `config`/`metadata` columns: an empty or absent object is NULL, as in the model. */

@@ -1,27 +1,37 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   checkDatabase,
   computePnl,
+  countEvents,
   type Event,
+  getRun,
+  hasSequence,
   InvalidEventError,
   inspectRun,
   listRunSummaries,
+  listRuns,
   makeEvent,
   openRunsDb,
   Recorder,
+  RunNotFoundError,
   recoverRuns,
+  resolveRunId,
   type Side,
+  unjudgeableRuns,
 } from "../src/index.ts";
 import { removeRuns, renameRun, tagRun } from "../src/manage.ts";
 import {
   bar,
+  CAN_LIST_OPEN_FILES,
   FIXTURE_DIR,
   fixtureCopy,
   fixtureTest,
+  openFilesUnder,
   reading,
+  recordDemoRuns,
   T0,
   tempDir,
   watchingQueries,
@@ -611,5 +621,68 @@ describe("recover", () => {
       stale: false,
     });
     db.close();
+  });
+});
+
+describe("a runs database as a path", () => {
+  test('every function that reads one takes its path as an open RunsDb, and "latest" as a run id', () => {
+    const path = recordDemoRuns(join(tempDir(), "runs.db"), ["older", "newer"]);
+    const db = openRunsDb(path);
+    try {
+      expect(listRuns(path)).toEqual(listRuns(db));
+      expect(listRunSummaries(path)).toEqual(listRunSummaries(db));
+      expect(getRun(path, "older")).toEqual(getRun(db, "older"));
+      expect(getRun(db, "latest")).toEqual(getRun(db, "newer"));
+      expect(resolveRunId(path)).toBe("newer");
+      expect(hasSequence(path, "older")).toBe(true);
+      expect(inspectRun(path, "latest")).toEqual(inspectRun(db, "newer"));
+      expect(countEvents(path, "latest")).toEqual(countEvents(db, "newer"));
+      expect(checkDatabase(path)).toEqual([]);
+      expect(checkDatabase(db, { runId: "latest" })).toEqual([]);
+      expect(recoverRuns(path)).toEqual([]);
+      expect(unjudgeableRuns(path)).toEqual([]);
+    } finally {
+      db.close();
+    }
+    // Opened for the call and closed: nothing of the file stays open.
+    if (CAN_LIST_OPEN_FILES) expect(openFilesUnder(dirname(path))).toEqual([]);
+  });
+
+  test("a run that is not there is RunNotFoundError, whether counted or inspected", () => {
+    const path = recordDemoRuns(join(tempDir(), "runs.db"), ["one"]);
+    expect(() => countEvents(path, "nope")).toThrow(RunNotFoundError);
+    expect(() => inspectRun(path, "nope")).toThrow(RunNotFoundError);
+    expect(() => getRun(path, "nope")).toThrow(RunNotFoundError);
+  });
+
+  test("anything else is refused in one line, not a TypeError from inside", () => {
+    const calls: [string, (x: never) => unknown][] = [
+      ["inspectRun", (x) => inspectRun(x, "latest")],
+      ["checkDatabase", (x) => checkDatabase(x)],
+      ["countEvents", (x) => countEvents(x, "latest")],
+      ["listRunSummaries", (x) => listRunSummaries(x)],
+      ["recoverRuns", (x) => recoverRuns(x)],
+      ["listRuns", (x) => listRuns(x)],
+      ["getRun", (x) => getRun(x, "latest")],
+    ];
+    for (const [name, call] of calls) {
+      for (const bad of [undefined, 5, {}]) {
+        expect([name, codeOf(() => call(bad as never))]).toEqual([name, "INVALID_OPTION"]);
+      }
+    }
+    expect(() =>
+      checkDatabase(recordDemoRuns(join(tempDir(), "r.db"), ["a"]), { runId: 5 } as never),
+    ).toThrow("check option runId: expected a run id");
+  });
+
+  test("recover by path writes only where a run is to close", () => {
+    const path = join(tempDir(), "runs.db");
+    const lastBuilt = crashedRun(path, "crashed", 2);
+    expect(recoverRuns(path, { dryRun: true })).toEqual([
+      { runId: "crashed", events: 2n, tsEnd: lastBuilt },
+    ]);
+    expect(getRun(path, "crashed").status).toBe("running");
+    expect(recoverRuns(path)).toEqual([{ runId: "crashed", events: 2n, tsEnd: lastBuilt }]);
+    expect(getRun(path, "crashed").status).toBe("failed");
   });
 });

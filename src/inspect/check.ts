@@ -1,7 +1,9 @@
-import { inSnapshot, type RunsDb } from "../db.ts";
+import * as v from "valibot";
+import { inSnapshot, type RunsDb, withRunsDb } from "../db.ts";
 import { describeValue, type RowDecodeError } from "../errors.ts";
 import { counted } from "../format.ts";
 import { parseJsonObject } from "../json.ts";
+import { checkOptions } from "../options.ts";
 import { replay } from "../replay.ts";
 import { getRun, isRecordingAlive, listRuns, type RunRow, runRowProblems } from "../runs.ts";
 import { EXTENSION_SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
@@ -24,12 +26,23 @@ const ROW_FINDINGS_PER_RUN = 20;
  * do not fit the model, event rows that do not decode into their event (as replay would refuse
  * them), gaps or duplicates in runtape's sequence numbers, counters that disagree with the rows,
  * and statuses that contradict the data. The layout itself is checked when the file is opened.
- * With `runId`, the per-run checks look at that run only. Returns the findings; none means clean.
+ * With `runId` (or `"latest"`), the per-run checks look at that run only. Returns the findings;
+ * none means clean. Takes a path (opened read-only for the call) or an open RunsDb.
  * Reads every row, all in one read transaction (one moment of a file others may be writing): the
  * slow, thorough look, not inspect's quick one. On a large file SQLite's integrity check runs
  * meanwhile on a thread of its own (see startIntegrityCheck).
  */
-export function checkDatabase(db: RunsDb, options: { runId?: string } = {}): CheckFinding[] {
+export function checkDatabase(
+  target: string | RunsDb,
+  options: { runId?: string } = {},
+): CheckFinding[] {
+  checkOptions(CheckOptionsSchema, options, "check");
+  return withRunsDb(target, (db) => check(db, options));
+}
+
+const CheckOptionsSchema = v.object({ runId: v.optional(v.string("expected a run id")) });
+
+function check(db: RunsDb, options: { runId?: string }): CheckFinding[] {
   const stale = new Map<CheckFinding, string>();
   const findings = inSnapshot(db, () => {
     const integrity = startIntegrityCheck(db);

@@ -1,6 +1,8 @@
 import { hostname } from "node:os";
-import type { RunsDb } from "../db.ts";
+import * as v from "valibot";
+import { type RunsDb, withRunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
+import { checkOptions } from "../options.ts";
 import { getRun, isRecordingAlive, isThisHost, listRuns, type RunRow } from "../runs.ts";
 import { countEvents, sumCounts } from "./queries.ts";
 
@@ -53,13 +55,32 @@ export function whyAlive(run: RunRow): string {
  * NOT_STALE), as does naming a run that is not running. A run runtape did not record (the Python
  * recorder's: no pid on file, so nothing can tell whether its process lives) is closed only when
  * named: naming it asserts that its process has ended. Without a run id, such runs and live ones
- * are passed over ({@link unjudgeableRuns} lists the former). The database must be open for writing,
- * unless `dryRun`: then it says what it would close, with every check, and writes nothing.
+ * are passed over ({@link unjudgeableRuns} lists the former). An open RunsDb must be open for
+ * writing, unless `dryRun`: then it says what it would close, with every check, and writes
+ * nothing. A path is read first, and opened for writing only where there is a run to close (a
+ * Python-written file is migrated only then), as `runtape recover` does.
  */
 export function recoverRuns(
-  db: RunsDb,
+  target: string | RunsDb,
   options: { runId?: string; dryRun?: boolean } = {},
 ): RecoveredRun[] {
+  checkOptions(RecoverOptionsSchema, options, "recover");
+  if (typeof target !== "string") return withRunsDb(target, (db) => recover(db, options));
+  const planned = withRunsDb(target, (db) => recover(db, { ...options, dryRun: true }));
+  if (options.dryRun || planned.length === 0) return planned;
+  return withRunsDb(target, (db) => recover(db, options), {
+    mode: "write",
+    create: false,
+    initialize: false,
+  });
+}
+
+const RecoverOptionsSchema = v.object({
+  runId: v.optional(v.string("expected a run id")),
+  dryRun: v.optional(v.boolean()),
+});
+
+function recover(db: RunsDb, options: { runId?: string; dryRun?: boolean }): RecoveredRun[] {
   if (!db.writable && !options.dryRun) {
     throw new RuntapeError(`${db.path} was opened read-only`, "READ_ONLY");
   }
@@ -100,10 +121,11 @@ export function recoverRuns(
 
 /**
  * The ids of the `running` runs that {@link recoverRuns} passes over unless named because nothing
- * tells whether their process lives (runtape did not record them), newest start first.
+ * tells whether their process lives (runtape did not record them), newest start first. Takes a
+ * path (opened read-only for the call) or an open RunsDb.
  */
-export function unjudgeableRuns(db: RunsDb): string[] {
-  return listRuns(db)
+export function unjudgeableRuns(target: string | RunsDb): string[] {
+  return listRuns(target)
     .filter((run) => run.status === "running" && unjudgeable(run))
     .map((run) => run.run_id);
 }
