@@ -14,6 +14,7 @@ import type { RunMetrics } from "./report/metrics.ts";
 import type { RunReport } from "./report/model.ts";
 import { listSweep, type SweepOptions } from "./report/runs.ts";
 import { isMetric, libraryKey, namedRuns } from "./report/sweep.ts";
+import { withSource } from "./store/index.ts";
 import type { RunSource } from "./store/source.ts";
 
 export { METRICS_VERSION } from "./report/cache.ts";
@@ -43,15 +44,28 @@ export { type RoundTrip, RoundTripTracker, type TripFill } from "./report/trips.
 // The runs a report reads: a file or a store, opened (and awaited) here as from `runtape`.
 export { openSource, type RunSource } from "./store/index.ts";
 
-/** The report of one run (an id, or `"latest"`), read from a runs database or a store. */
-export async function reportRun(source: RunSource, runId = "latest"): Promise<RunReport> {
-  return reportOf(source, await source.getRun(await source.resolveRunId(runId)));
+/**
+ * The report of one run (an id, or `"latest"`), read from a runs database or a store: an open
+ * RunSource, or a path or store URL opened for the call.
+ */
+export async function reportRun(source: string | RunSource, runId = "latest"): Promise<RunReport> {
+  return withSource(source, "reportRun", async (source) =>
+    reportOf(source, await source.getRun(await source.resolveRunId(runId))),
+  );
 }
 
 /** A page comparing runs: their equity overlaid, the metrics, a heatmap of `metric` over two parameters. */
 export async function compareRuns(
-  source: RunSource,
+  source: string | RunSource,
   options: SweepOptions & { metric?: keyof RunMetrics } = {},
+): Promise<string> {
+  // Opened once here where it is a path or URL, not once per run reported.
+  return withSource(source, "compareRuns", (source) => comparison(source, options));
+}
+
+async function comparison(
+  source: RunSource,
+  options: SweepOptions & { metric?: keyof RunMetrics },
 ): Promise<string> {
   const metric = libraryKey(options.metric ?? "totalPnl");
   if (!isMetric(metric))

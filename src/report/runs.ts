@@ -1,8 +1,12 @@
+import * as v from "valibot";
+import { checkOptions } from "../options.ts";
 import type { RunRow } from "../runs.ts";
+import { withSource } from "../store/index.ts";
 import type { RunSource } from "../store/source.ts";
 import { metricsOf } from "./cache.ts";
 import type { RunMetrics } from "./metrics.ts";
 import {
+  CONDITION_OPS,
   type Condition,
   checkConditions,
   checkSortKey,
@@ -39,18 +43,43 @@ export interface SweepOptions {
   onProgress?: (done: number, total: number, step: "metrics" | "curves") => void;
 }
 
+const SweepOptionsSchema = v.object({
+  where: v.optional(
+    v.array(
+      v.object(
+        {
+          key: v.string(
+            "expected a key (a config path, runId, name, status, tag.NAME or metric.NAME)",
+          ),
+          value: v.string("expected the value as text"),
+          op: v.optional(v.picklist(CONDITION_OPS, `expected one of ${CONDITION_OPS.join(" ")}`)),
+        },
+        "expected a condition { key, value, op? }",
+      ),
+      "expected an array of conditions { key, value, op? }",
+    ),
+  ),
+  sort: v.optional(v.string("expected a metric or config path (-key: descending)")),
+  runIds: v.optional(
+    v.array(v.string("expected run ids"), 'expected an array of run ids (or "latest")'),
+  ),
+  onProgress: v.optional(v.function()),
+});
+
 /**
- * The runs of `source` that meet every condition of `where` (see {@link SweepOptions}), among
- * `runIds` where given, in their order: what a command acting on a selection of runs acts on.
- * Throws UnknownFilterKeyError for a config path or tag that none of them has, or an unknown
- * metric. A condition on a metric computes the metrics of the runs the others pick (see
- * {@link listSweep}; `onProgress` hears of it).
+ * The runs of `source` (an open RunSource, or a path or store URL opened for the call) that meet
+ * every condition of `where` (see {@link SweepOptions}), among `runIds` where given, in their
+ * order: what a command acting on a selection of runs acts on. Throws UnknownFilterKeyError for
+ * a config path or tag that none of them has, or an unknown metric, and RuntapeError
+ * (INVALID_OPTION) for options of the wrong shape. A condition on a metric computes the metrics
+ * of the runs the others pick (see {@link listSweep}; `onProgress` hears of it).
  */
 export async function pickRuns(
-  source: RunSource,
-  options: Pick<SweepOptions, "runIds" | "where" | "onProgress">,
+  source: string | RunSource,
+  options: Pick<SweepOptions, "runIds" | "where" | "onProgress"> = {},
 ): Promise<RunRow[]> {
-  return (await select(source, options)).runs;
+  checkOptions(SweepOptionsSchema, options, "pickRuns");
+  return withSource(source, "pickRuns", async (source) => (await select(source, options)).runs);
 }
 
 /** {@link pickRuns}, with the metrics of the runs picked where a condition needed them. */
@@ -88,10 +117,19 @@ const metricsIn = (
 ) => metricsOf(source, runs, onProgress && ((done, total) => onProgress(done, total, "metrics")));
 
 /**
- * Runs with their metrics (cached in a runs database file after the first computation) and the
- * config parameters that differ between the runs listed.
+ * Runs of `source` (an open RunSource, or a path or store URL opened for the call) with their
+ * metrics (cached in a runs database file after the first computation) and the config parameters
+ * that differ between the runs listed.
  */
-export async function listSweep(source: RunSource, options: SweepOptions = {}): Promise<Sweep> {
+export async function listSweep(
+  source: string | RunSource,
+  options: SweepOptions = {},
+): Promise<Sweep> {
+  checkOptions(SweepOptionsSchema, options, "listSweep");
+  return withSource(source, "listSweep", (source) => sweepOf(source, options));
+}
+
+async function sweepOf(source: RunSource, options: SweepOptions): Promise<Sweep> {
   const picked = await select(source, options);
   const wanted = picked.runs;
   const sort = options.sort?.replace(

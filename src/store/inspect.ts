@@ -13,26 +13,38 @@ import {
   toListEntry,
 } from "../inspect.ts";
 import { ContentDigest } from "./content.ts";
+import { withSource, withStore } from "./index.ts";
 import type { PgStore } from "./postgres.ts";
 import { pull } from "./pull.ts";
 import { storedDigest } from "./push.ts";
 import type { RunSource } from "./source.ts";
 
-/** All runs of a source, newest first, as the run list shows them. */
-export async function listSourceSummaries(source: RunSource): Promise<RunListEntry[]> {
-  const entries: RunListEntry[] = [];
-  for (const run of await source.listRuns()) {
-    entries.push(toListEntry(run, run.events ?? sumCounts(await source.countEvents(run.run_id))));
-  }
-  return entries;
+/**
+ * All runs of a source (an open RunSource, or a path or store URL opened for the call), newest
+ * first, as the run list shows them.
+ */
+export async function listSourceSummaries(source: string | RunSource): Promise<RunListEntry[]> {
+  return withSource(source, "listSourceSummaries", async (source) => {
+    const entries: RunListEntry[] = [];
+    for (const run of await source.listRuns()) {
+      const events = run.events ?? sumCounts(await source.countEvents(run.run_id));
+      entries.push(toListEntry(run, events));
+    }
+    return entries;
+  });
 }
 
 /**
- * A stored run in detail, exactly as inspect shows it for a file: the run is copied into a
- * temporary runs database (checked against its digest) and inspected there, so one implementation
- * answers for both. The copy is removed afterwards.
+ * A stored run in detail (of an open PgStore, or a store URL opened for the call), exactly as
+ * inspect shows it for a file: the run is copied into a temporary runs database (checked against
+ * its digest) and inspected there, so one implementation answers for both. The copy is removed
+ * afterwards.
  */
-export async function inspectStoredRun(store: PgStore, runId: string): Promise<RunDetail> {
+export async function inspectStoredRun(store: string | PgStore, runId: string): Promise<RunDetail> {
+  return withStore(store, "inspectStoredRun", (store) => inspectIn(store, runId));
+}
+
+async function inspectIn(store: PgStore, runId: string): Promise<RunDetail> {
   const dir = mkdtempSync(join(tmpdir(), "runtape-inspect-"));
   try {
     const path = join(dir, "run.db");
@@ -57,10 +69,15 @@ export async function inspectStoredRun(store: PgStore, runId: string): Promise<R
 }
 
 /**
- * Checks a store: every run's rows against the digest they were published with (a row changed,
- * lost or added by hand shows), and runs that no push published.
+ * Checks a store (an open PgStore, or a store URL opened for the call): every run's rows against
+ * the digest they were published with (a row changed, lost or added by hand shows), and runs that
+ * no push published.
  */
-export async function checkStore(store: PgStore): Promise<CheckFinding[]> {
+export async function checkStore(store: string | PgStore): Promise<CheckFinding[]> {
+  return withStore(store, "checkStore", checkIn);
+}
+
+async function checkIn(store: PgStore): Promise<CheckFinding[]> {
   const findings: CheckFinding[] = [];
   for (const run of await store.listRuns()) {
     const runId = run.run_id;

@@ -1,5 +1,13 @@
+import * as v from "valibot";
 import { asRunsDb, type RunsDb, toDbError } from "../db.ts";
-import { RunConflictError, RunNotFoundError, StoreDigestError } from "../errors.ts";
+import {
+  describeValue,
+  RunConflictError,
+  RunNotFoundError,
+  RuntapeError,
+  StoreDigestError,
+} from "../errors.ts";
+import { checkOptions } from "../options.ts";
 import { getRun } from "../runs.ts";
 import { shellWord } from "../text.ts";
 import { ContentDigest, copyColumns } from "./content.ts";
@@ -13,6 +21,11 @@ export interface PullOptions {
   /** Called as each run is done, for progress lines. */
   onRun?: (result: PulledRun) => void;
 }
+
+const PullOptionsSchema = v.object({
+  runs: v.optional(v.array(v.string("expected run ids"), "expected an array of run ids")),
+  onRun: v.optional(v.function()),
+});
 
 /** What happened to one run. */
 export interface PulledRun {
@@ -33,6 +46,13 @@ export async function pull(
   into: string | RunsDb,
   options: PullOptions = {},
 ): Promise<PulledRun[]> {
+  checkOptions(PullOptionsSchema, options, "pull");
+  if (typeof from !== "string" && !(from instanceof PgStore)) {
+    throw new RuntapeError(
+      `pull: expected a store URL or an open PgStore (got ${describeValue(from)})`,
+      "INVALID_OPTION",
+    );
+  }
   const store = typeof from === "string" ? await PgStore.open(from) : from;
   try {
     const runs =

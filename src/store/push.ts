@@ -23,7 +23,7 @@ export interface PushOptions {
 }
 
 const PushOptionsSchema = v.object({
-  runs: v.optional(v.array(v.string("expected run ids"))),
+  runs: v.optional(v.array(v.string("expected run ids"), "expected an array of run ids")),
   includeUnfinished: v.optional(v.boolean()),
   replace: v.optional(v.boolean()),
   onRun: v.optional(v.function()),
