@@ -1,4 +1,4 @@
-import { RuntapeError } from "./errors.ts";
+import { describeValue, RuntapeError } from "./errors.ts";
 
 /** setTimeout fires at once for delays beyond a signed 32-bit count of milliseconds. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -21,7 +21,10 @@ export class Pacer {
 
   constructor(speed: number | undefined, signal?: AbortSignal) {
     if (speed !== undefined && !(speed >= 0)) {
-      throw new RuntapeError(`speed must be a positive number (got ${speed})`, "INVALID_OPTION");
+      throw new RuntapeError(
+        `speed: expected a number ≥ 0 (got ${describeValue(speed)})`,
+        "INVALID_OPTION",
+      );
     }
     this.#speed = speed === 0 || speed === Number.POSITIVE_INFINITY ? undefined : speed;
     this.#signal = signal;

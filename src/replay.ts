@@ -3,7 +3,7 @@ import * as v from "valibot";
 import type { EventBus } from "./bus.ts";
 import { CausalGate, type GatedStream } from "./causal.ts";
 import { asRunsDb, endRead, type RunsDb, toDbError } from "./db.ts";
-import { RowDecodeError, RuntapeError } from "./errors.ts";
+import { describeValue, RowDecodeError, RuntapeError } from "./errors.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
 import { asInt64, type Field, nullable, type SqlValue, text } from "./events/fields.ts";
@@ -338,21 +338,42 @@ function* merge<T>(
   }
 }
 
+const PacingOptionsSchema = v.object({
+  speed: v.optional(
+    v.pipe(
+      v.number("expected a number ≥ 0 (0: as fast as possible)"),
+      v.minValue(0, "expected a number ≥ 0 (0: as fast as possible)"),
+    ),
+  ),
+  signal: v.optional(v.instance(AbortSignal, "expected an AbortSignal")),
+});
+
 /**
  * Publishes the events of a run onto `bus` (see {@link replay} for the options), each one only
  * after the bus has finished with the one before. Resolves with the summary when done; rejects
- * with the signal's reason when aborted (the database is closed either way).
+ * with the signal's reason when aborted (the database is closed either way). A `bus` without a
+ * `publish` method, or options of the wrong type, throw RuntapeError (INVALID_OPTION).
  */
 export async function replayOnto(
   bus: EventBus,
   source: string | RunsDb,
   options: ReplayOptions & {
-    /** 1 = the original pace of `ts_event_ns`, 60 = sixty times faster; default as fast as possible. */
+    /**
+     * 1 = the original pace of `ts_event_ns`, 60 = sixty times faster; left out, 0 or Infinity:
+     * as fast as possible (no pacing at all). A negative speed or NaN is refused.
+     */
     speed?: number;
     signal?: AbortSignal;
   } = {},
 ): Promise<ReplayStats> {
+  if (typeof (bus as Partial<EventBus> | null)?.publish !== "function") {
+    throw new RuntapeError(
+      `replay: expected an EventBus to publish onto (got ${describeValue(bus)})`,
+      "INVALID_OPTION",
+    );
+  }
   const { speed, signal, ...replayOptions } = options;
+  checkOptions(PacingOptionsSchema, { speed, signal }, "replay");
   const stats: ReplayStats = options.stats ?? { runId: "", events: 0, skipped: 0 };
   const pacer = new Pacer(speed, signal);
   for (const event of replay(source, { ...replayOptions, stats })) {

@@ -6,10 +6,15 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   checkStore,
+  EVENT_TYPES,
+  type Event,
+  EventBus,
   inspectStoredRun,
   listSourceSummaries,
   pull,
   RuntapeError,
+  replayOnto,
+  runDemo,
 } from "../src/index.ts";
 import { compareRuns, listSweep, openSource, pickRuns, reportRun } from "../src/report.ts";
 import { recordSweep, tempDir } from "./helpers.ts";
@@ -127,5 +132,72 @@ describe("the store's functions", () => {
     expect(await refusal(() => pull(5 as never, into))).toBe(
       "INVALID_OPTION: pull: expected a store URL or an open PgStore (got 5)",
     );
+  });
+});
+
+describe("replayOnto", () => {
+  test("a bus without publish, a signal that is none, a negative or NaN speed: refused in one line", async () => {
+    const path = sweepFile();
+    const cases: [() => unknown, string][] = [
+      [
+        () => replayOnto({} as never, path),
+        "replay: expected an EventBus to publish onto (got {})",
+      ],
+      [
+        () => replayOnto(new EventBus(), path, { signal: "x" as never }),
+        "replay option signal: expected an AbortSignal",
+      ],
+      [() => replayOnto(new EventBus(), path, { speed: -1 }), "replay option speed: expected"],
+      [
+        () => replayOnto(new EventBus(), path, { speed: Number.NaN }),
+        "replay option speed: expected",
+      ],
+      [
+        () => replayOnto(new EventBus(), path, { speed: "2" as never }),
+        "replay option speed: expected",
+      ],
+    ];
+    for (const [call, message] of cases) {
+      expect(await refusal(call)).toStartWith(`INVALID_OPTION: ${message}`);
+    }
+    // 0 is no pacing, as documented: as fast as possible.
+    const seen: Event[] = [];
+    const bus = new EventBus();
+    bus.subscribe(EVENT_TYPES, (e) => seen.push(e));
+    expect((await replayOnto(bus, path, { speed: 0, limit: 3 })).events).toBe(3);
+    expect(seen.length).toBe(3);
+  });
+});
+
+describe("runDemo", () => {
+  test("a demo of nothing, or of options of the wrong type, is refused, naming the option", () => {
+    const cases: [unknown, string][] = [
+      [{ bars: -5 }, "demo option bars: expected a whole number ≥ 1"],
+      [{ bars: 0 }, "demo option bars: expected a whole number ≥ 1"],
+      [{ bars: Number.NaN }, "demo option bars: expected a whole number ≥ 1"],
+      [{ bars: 2.5 }, "demo option bars: expected a whole number ≥ 1"],
+      [{ symbols: "AAPL" }, "demo option symbols: expected an array of symbols"],
+      [{ symbols: [] }, "demo option symbols: expected at least one symbol"],
+      [{ seed: "x" }, "demo option seed: expected a whole number ≥ 0"],
+      [{ barPeriod: "WEEK" }, "demo option barPeriod: expected one of SECOND, MINUTE, HOUR, DAY"],
+      [{ start: 5 }, "demo option start: expected a bigint"],
+      [{ strategy: { fastPeriod: "5" } }, "demo option strategy: "],
+    ];
+    for (const [options, message] of cases) {
+      let got: unknown;
+      const bus = new EventBus();
+      let published = 0;
+      bus.subscribe(EVENT_TYPES, () => {
+        published++;
+      });
+      try {
+        runDemo(bus, options as never);
+      } catch (error) {
+        got = error instanceof RuntapeError ? `${error.code}: ${error.message}` : error;
+      }
+      const prefix = `INVALID_OPTION: ${message}`;
+      expect([options, startOf(got, prefix), published]).toEqual([options, prefix, 0]);
+    }
+    expect(runDemo(new EventBus(), { bars: 3, symbols: ["AAPL"], seed: 2 }).bars).toBe(3);
   });
 });

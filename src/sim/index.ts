@@ -1,5 +1,7 @@
+import * as v from "valibot";
 import type { EventBus } from "../bus.ts";
-import { type BarPeriod, EVENT_TYPES } from "../events/catalog.ts";
+import { BAR_PERIODS, type BarPeriod, EVENT_TYPES } from "../events/catalog.ts";
+import { checkOptions } from "../options.ts";
 import { strategyContext } from "../strategy.ts";
 import { DEFAULT_BROKER, SimulatedBroker } from "./broker.ts";
 import { publishBars } from "./feed.ts";
@@ -57,7 +59,30 @@ const DEFAULTS = {
   start: 1_709_562_600_000_000_000n,
 };
 
+const wholeNumber = (min: number, what: string) =>
+  v.pipe(v.number(what), v.safeInteger(what), v.minValue(min, what));
+
+/** What the CLI's demo flags allow (`--bars 0` is refused: a run of nothing). */
+const DemoOptionsSchema = v.object({
+  seed: v.optional(wholeNumber(0, "expected a whole number ≥ 0")),
+  symbols: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.nonEmpty()), "expected an array of symbols"),
+      v.minLength(1, "expected at least one symbol"),
+    ),
+  ),
+  bars: v.optional(wholeNumber(1, "expected a whole number ≥ 1")),
+  barPeriod: v.optional(v.picklist(BAR_PERIODS, `expected one of ${BAR_PERIODS.join(", ")}`)),
+  start: v.optional(v.bigint("expected a bigint (ns since the epoch)")),
+  strategy: v.optional(
+    v.record(v.string(), v.number(), "expected an object of the strategy's numeric parameters"),
+  ),
+  onBar: v.optional(v.function()),
+});
+
+/** The options with the defaults filled in; throws RuntapeError (INVALID_OPTION) for a bad one. */
 function resolve(options: DemoOptions) {
+  checkOptions(DemoOptionsSchema, options, "demo");
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o = { ...DEFAULTS, ...defined } as typeof DEFAULTS & DemoOptions;
   return { ...o, strategy: { ...parameters, ...options.strategy } };
