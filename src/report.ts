@@ -70,7 +70,8 @@ async function comparison(
   const metric = libraryKey(options.metric ?? "totalPnl");
   if (!isMetric(metric))
     throw new RuntapeError(`unknown metric ${JSON.stringify(metric)}`, "UNKNOWN_KEY");
-  const sweep = await listSweep(source, options);
+  const { metric: _, ...sweepOptions } = options;
+  const sweep = await listSweep(source, sweepOptions);
   if (sweep.entries.length === 0) throw new RuntapeError("no runs to compare", "NO_RUNS");
   const named = new Set(namedRuns(sweep.entries, metric));
   const greys = sweep.entries.length - named.size;

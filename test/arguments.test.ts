@@ -85,6 +85,8 @@ describe("sweeps and reports", () => {
       );
       expect(await listSourceSummaries(path)).toEqual(await listSourceSummaries(source));
       expect(await compareRuns(path)).toContain("<html");
+      // The metric is compareRuns' own option, not one the sweep under it refuses.
+      expect(await compareRuns(path, { metric: "sharpeLike" })).toContain("<html");
     } finally {
       await source.close();
     }
