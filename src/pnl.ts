@@ -1,3 +1,4 @@
+import { describeValue, RuntapeError } from "./errors.ts";
 import type { Side } from "./events/catalog.ts";
 
 /** The part of a fill that P&L needs. */
@@ -33,9 +34,27 @@ export class PnlAccumulator {
   // How far rounding may have moved the position since it was last flat: each addition rounds
   // by at most an ulp of its larger operand. A position within it is float dust (0.1 + 0.2 − 0.3).
   #rounding = 0;
+  /** Fills taken: the index of the next one, which an error about it names. */
+  #fills = 0;
 
-  /** Takes the next fill; returns the P&L it realised (before commission). */
+  /**
+   * Takes the next fill; returns the P&L it realised (before commission). Throws RuntapeError
+   * (INVALID_OPTION) naming the fill's index and field where the side is not "BUY" or "SELL" or a
+   * number is not finite: "buy" counted as a sell, a string quantity was concatenated, a NaN made
+   * every figure NaN. A refused fill changes nothing.
+   */
   add(fill: PnlFill): number {
+    // A few comparisons per fill (Number.isFinite is false for anything but a finite number): the
+    // report adds every fill of a run through here.
+    if (
+      (fill?.side !== "BUY" && fill?.side !== "SELL") ||
+      !Number.isFinite(fill.quantity_filled) ||
+      !Number.isFinite(fill.fill_price) ||
+      !Number.isFinite(fill.commission)
+    ) {
+      throw invalidFill(fill, this.#fills);
+    }
+    this.#fills++;
     const q = fill.side === "BUY" ? fill.quantity_filled : -fill.quantity_filled;
     this.#traded += Math.abs(q);
     this.#commission += fill.commission;
@@ -87,13 +106,45 @@ export class PnlAccumulator {
   }
 }
 
+/** What is wrong with the fill at `index`, found only once it is known to be refused. */
+function invalidFill(fill: unknown, index: number): RuntapeError {
+  const at = `fills[${index}]`;
+  if (typeof fill !== "object" || fill === null) {
+    return new RuntapeError(
+      `${at}: expected a fill object (got ${describeValue(fill)})`,
+      "INVALID_OPTION",
+    );
+  }
+  const { side, ...numbers } = fill as Record<string, unknown>;
+  let problem: [string, unknown, string] = ["side", side, 'expected "BUY" or "SELL"'];
+  if (side === "BUY" || side === "SELL") {
+    const name = ["quantity_filled", "fill_price", "commission"].find(
+      (key) => !Number.isFinite(numbers[key]),
+    ) as string;
+    problem = [name, numbers[name], "expected a finite number"];
+  }
+  const [field, value, reason] = problem;
+  return new RuntapeError(
+    `${at}.${field}: ${reason} (got ${describeValue(value)})`,
+    "INVALID_OPTION",
+  );
+}
+
 /**
  * Realised P&L of fills in the order they happened, by the average-cost method: a fill that adds
  * to the position moves its average cost; one that reduces it realises (price − average cost) per
  * unit closed, with the position's sign; one that crosses zero realises on the part that closes
- * and opens the rest at its own price. Partial fills are just smaller fills.
+ * and opens the rest at its own price. Partial fills are just smaller fills. A fill whose side is
+ * not "BUY" or "SELL", or whose quantity, price or commission is not a finite number, throws
+ * RuntapeError (INVALID_OPTION) naming its index and field (`fills[3].side: …`).
  */
 export function computePnl(fills: Iterable<PnlFill>): Pnl {
+  if (typeof (fills as Partial<Iterable<PnlFill>> | null)?.[Symbol.iterator] !== "function") {
+    throw new RuntapeError(
+      `computePnl: expected an iterable of fills (got ${describeValue(fills)})`,
+      "INVALID_OPTION",
+    );
+  }
   const pnl = new PnlAccumulator();
   for (const fill of fills) pnl.add(fill);
   return pnl.result;

@@ -15,6 +15,7 @@ import {
   listRuns,
   makeEvent,
   openRunsDb,
+  PnlAccumulator,
   Recorder,
   RunNotFoundError,
   recoverRuns,
@@ -45,6 +46,54 @@ const fill = (side: Side, quantity_filled: number, fill_price: number, commissio
 });
 
 describe("average-cost P&L", () => {
+  test("a fill the figures cannot come from is refused, naming its index and field", () => {
+    const refused: [unknown, string][] = [
+      [
+        { ...fill("BUY", 1, 1), side: "buy" },
+        'fills[1].side: expected "BUY" or "SELL" (got "buy")',
+      ],
+      [
+        { ...fill("BUY", 1, 1), quantity_filled: "5" },
+        'fills[1].quantity_filled: expected a finite number (got "5")',
+      ],
+      [fill("SELL", 1, Number.NaN), "fills[1].fill_price: expected a finite number (got NaN)"],
+      [
+        fill("SELL", 1, 1, Number.POSITIVE_INFINITY),
+        "fills[1].commission: expected a finite number (got Infinity)",
+      ],
+      [
+        { side: "SELL", fill_price: 1, commission: 0 },
+        "fills[1].quantity_filled: expected a finite number (got nothing)",
+      ],
+      [null, "fills[1]: expected a fill object (got null)"],
+    ];
+    for (const [bad, message] of refused) {
+      const fills = [fill("BUY", 5, 10), bad, fill("SELL", 5, 12)] as never;
+      expect(() => computePnl(fills)).toThrow(message);
+      // One refused changes nothing: what was taken before stands, and the next is the same index.
+      const pnl = new PnlAccumulator();
+      pnl.add(fill("BUY", 5, 10));
+      const before = pnl.result;
+      expect(() => pnl.add(bad as never)).toThrow(message);
+      expect(pnl.result).toEqual(before);
+      expect(() => pnl.add(bad as never)).toThrow(message);
+    }
+    const error = (() => {
+      try {
+        computePnl([{ ...fill("BUY", 1, 1), side: "buy" as Side }]);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect([error?.constructor.name, (error as { code?: string })?.code]).toEqual([
+      "RuntapeError",
+      "INVALID_OPTION",
+    ]);
+    expect(() => computePnl(5 as never)).toThrow(
+      "computePnl: expected an iterable of fills (got 5)",
+    );
+  });
+
   test("long, added to, partly closed, then closed", () => {
     // Buy 10 @ 100, buy 10 @ 110 → 20 @ 105; sell 5 @ 120 → +75; sell 15 @ 100 → −75.
     expect(
