@@ -208,6 +208,7 @@ export class StoreUrlAsFileError extends RuntapeError {
 /** An event that does not fit the schema: names the event type, the field and the value. */
 export class InvalidEventError extends RuntapeError {
   constructor(
+    /** "" for a value that is no event object at all (null, a number): its field is "type". */
     readonly eventType: string,
     readonly field: string,
     readonly value: unknown,
@@ -216,7 +217,8 @@ export class InvalidEventError extends RuntapeError {
     source?: string,
   ) {
     super(
-      `${eventType}.${field}: ${reason} (got ${source ?? describeValue(value)})`,
+      // No type: the value is no event at all (null, a number), with no type to name.
+      `${eventType === "" ? "" : `${eventType}.${field}: `}${reason} (got ${source ?? describeValue(value)})`,
       "INVALID_EVENT",
     );
   }

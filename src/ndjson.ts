@@ -22,10 +22,6 @@ function encode(event: Event, int64: Int64Style): string {
     lineWriter(event.type, int64)(event as unknown as Record<string, unknown>, scratch);
   } catch (error) {
     // The writers trust their events: what broke is found only now, off the hot path.
-    const type: unknown = (event as { type?: unknown } | null)?.type;
-    if (!isEventType(type)) {
-      throw new InvalidEventError(String(type), "type", type, "not an event type");
-    }
     throw findInvalidField(event) ?? error;
   }
   const line = scratch.text(0, scratch.length - 1);

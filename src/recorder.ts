@@ -2,11 +2,11 @@ import { resolve } from "node:path";
 import * as v from "valibot";
 import type { EventBus, SubscribeOptions } from "./bus.ts";
 import { asRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
-import { DuplicateRunError, describeValue, InvalidEventError, RuntapeError } from "./errors.ts";
+import { DuplicateRunError, describeValue, RuntapeError } from "./errors.ts";
 import type { Event } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import type { Field, SqlValue } from "./events/fields.ts";
-import { invalid } from "./events/schemas.ts";
+import { invalid, unknownTypeError } from "./events/schemas.ts";
 import { summarizeClosedRun } from "./inspect/summary.ts";
 import { withMembers } from "./json.ts";
 import { checkOptions } from "./options.ts";
@@ -346,7 +346,7 @@ export class Recorder {
     const writer = this.#writers[event?.type] as TableWriter | undefined;
     if (writer === undefined || !Object.hasOwn(this.#writers, event.type)) {
       this.#refused++;
-      throw new InvalidEventError(String(event?.type), "type", event?.type, "not an event type");
+      throw unknownTypeError(event);
     }
     const values = writer.values;
     const record = event as unknown as Record<string, unknown>;

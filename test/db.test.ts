@@ -316,7 +316,12 @@ describe("the library's entry points", () => {
         "INVALID_OPTION",
         "expected a runs database path",
       ],
-      ["encodeEvent(null)", () => encodeEvent(null as never), "INVALID_EVENT", "not an event type"],
+      [
+        "encodeEvent(null)",
+        () => encodeEvent(null as never),
+        "INVALID_EVENT",
+        "expected an event object (got null)",
+      ],
       [
         "encodeEvent({ type: 'Foo' })",
         () => encodeEvent({ type: "Foo" } as never),

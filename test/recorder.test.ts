@@ -554,6 +554,35 @@ describe("refused events", () => {
   });
 });
 
+describe("what is published", () => {
+  test("something published that is no event object is refused in one line that says so", () => {
+    const recorder = Recorder.start(newDb());
+    const bus = new EventBus();
+    recorder.attach(bus);
+    for (const [value, message] of [
+      [null, "expected an event object (got null)"],
+      [undefined, "expected an event object (got nothing)"],
+      [5, "expected an event object (got 5)"],
+      [[], "expected an event object (got [])"],
+      [{}, "event.type: not an event type (got nothing)"],
+    ] as const) {
+      expect(() => bus.publish(value as never)).toThrow(message);
+      let error: unknown;
+      try {
+        recorder.record(value as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(InvalidEventError);
+      expect([(error as Error).message, (error as InvalidEventError).field]).toEqual([
+        message,
+        "type",
+      ]);
+    }
+    expect(recorder.close()).toMatchObject({ events: 0, refused: 10 });
+  });
+});
+
 describe("runs", () => {
   test("a duplicate run id is refused and the existing run is unchanged, running or ended", () => {
     const path = newDb();

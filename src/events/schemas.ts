@@ -76,14 +76,24 @@ export function makeEventTrusted<K extends EventType>(type: K, input: EventInput
 }
 
 /**
+ * The error for `value`, whose type is none of the catalog's: a value that is no object at all
+ * (null, a number) is named as that, where "undefined.type: not an event type" said nothing.
+ */
+export function unknownTypeError(value: unknown, reason = "not an event type"): InvalidEventError {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return new InvalidEventError("", "type", value, "expected an event object");
+  }
+  const type = (value as { type?: unknown }).type;
+  return new InvalidEventError(String(type ?? "event"), "type", type, reason);
+}
+
+/**
  * The first field of `event` that breaks its type's schema, as an InvalidEventError, or undefined.
  * A plain loop over the catalog's predicates: cheap enough for every event the recorder takes.
  */
 export function findInvalidField(event: Event): InvalidEventError | undefined {
   const type = (event as { type?: unknown } | null)?.type;
-  if (typeof type !== "string" || !Object.hasOwn(catalog, type)) {
-    return new InvalidEventError(String(type), "type", type, "not an event type");
-  }
+  if (typeof type !== "string" || !Object.hasOwn(catalog, type)) return unknownTypeError(event);
   const record = event as unknown as Record<string, unknown>;
   for (const [name, field] of fieldsOf(type as EventType)) {
     const value = record[name];
@@ -113,7 +123,7 @@ export function invalid(
 export function parseEvent(input: unknown, options: { defaults?: boolean } = {}): Event {
   const type = (input as { type?: unknown } | null)?.type;
   if (typeof type !== "string" || !Object.hasOwn(catalog, type)) {
-    throw new InvalidEventError(String(type ?? "event"), "type", type, "unknown event type");
+    throw unknownTypeError(input, "unknown event type");
   }
   const checked = checkedEvent(type as EventType, input, options.defaults === true);
   if (checked !== undefined) return checked;
