@@ -236,7 +236,8 @@ export class Recorder {
   /** Bar periods seen, noted for inspect: no index covers them. */
   readonly #barPeriods = new Set<string>();
   #status: RunStatus = "running";
-  readonly #detach: (() => void)[] = [];
+  /** The buses the recorder is attached to, each with its detach. */
+  readonly #detach = new Map<EventBus, () => void>();
 
   private constructor(db: RunsDb, ownsDb: boolean, runId: string, options: RecorderOptions) {
     this.#db = db;
@@ -383,10 +384,22 @@ export class Recorder {
   /**
    * Subscribes the recorder to every event on `bus`, of unknown types too. Refused events reach
    * `options.onError` (or the bus's error handler) as InvalidEventError. Returns the detach function.
+   * A second attach to the same bus (before its detach) throws RuntapeError (INVALID_OPTION): it
+   * would record every event twice, which no one means.
    */
   attach(bus: EventBus, options: SubscribeOptions = {}): () => void {
-    const detach = bus.subscribeAll((event) => this.record(event), options);
-    this.#detach.push(detach);
+    if (this.#detach.has(bus)) {
+      throw new RuntapeError(
+        `attach: run ${this.runId}'s recorder is already attached to this bus (each event would be recorded twice)`,
+        "INVALID_OPTION",
+      );
+    }
+    const unsubscribe = bus.subscribeAll((event) => this.record(event), options);
+    const detach = () => {
+      unsubscribe();
+      if (this.#detach.get(bus) === detach) this.#detach.delete(bus);
+    };
+    this.#detach.set(bus, detach);
     return detach;
   }
 
@@ -420,7 +433,7 @@ export class Recorder {
       // Checked before anything ends: a member JSON cannot write refuses the close, not the run.
       if (metadata !== undefined) jsonColumnOf(metadata, "close: metadata");
       clearInterval(this.#timer);
-      for (const detach of this.#detach) detach();
+      for (const detach of [...this.#detach.values()]) detach();
       // With the counters as they stand, refused events since the last batch included.
       this.#store(true, true);
       try {

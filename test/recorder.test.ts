@@ -554,7 +554,29 @@ describe("refused events", () => {
   });
 });
 
-describe("what is published", () => {
+describe("attached to a bus", () => {
+  test("a second attach to the same bus is refused: every event would be recorded twice", () => {
+    const path = newDb();
+    const recorder = Recorder.start(path, { runId: "r" });
+    const bus = new EventBus();
+    const bars = [0, 1, 2, 3].map((i) => bar(i));
+    const detach = recorder.attach(bus);
+    expect(() => recorder.attach(bus)).toThrow(
+      "attach: run r's recorder is already attached to this bus (each event would be recorded twice)",
+    );
+    bus.publish(bars[0] as Event);
+    // Detached, it may attach again; another bus is another source of events.
+    detach();
+    bus.publish(bars[1] as Event);
+    recorder.attach(bus);
+    const other = new EventBus();
+    recorder.attach(other);
+    bus.publish(bars[2] as Event);
+    other.publish(bars[3] as Event);
+    expect(recorder.close()).toMatchObject({ events: 3, refused: 0 });
+    expect([...replay(path, { run: "r" })]).toEqual(bars.filter((_, i) => i !== 1));
+  });
+
   test("something published that is no event object is refused in one line that says so", () => {
     const recorder = Recorder.start(newDb());
     const bus = new EventBus();
