@@ -4,7 +4,7 @@
  * "-Infinity" (also inside `indicators`), null for absent optional fields.
  */
 import { readFileSync } from "node:fs";
-import { InvalidEventError, NdjsonError, RuntapeError } from "./errors.ts";
+import { describeValue, InvalidEventError, NdjsonError, RuntapeError } from "./errors.ts";
 import { type Event, type EventType, fieldsOf, isEventType } from "./events/catalog.ts";
 import { findInvalidField, parseEvent } from "./events/schemas.ts";
 import { LineBuffer } from "./formats/line-buffer.ts";
@@ -309,20 +309,61 @@ export function* readNdjsonFile(path: string): Generator<Event> {
   }
 }
 
-/** An NDJSON source: a stream, or any iterable (sync or async) of bytes or text. */
+/**
+ * Keeps a string out of {@link NdjsonInput}: a string is an iterable of its characters, so a path
+ * given as the input type-checked and was read as NDJSON, one character at a time.
+ */
+type NotAString = { readonly charAt?: never };
+
+/**
+ * An NDJSON source: a stream, or any iterable (sync or async) of bytes or text chunks; not a
+ * string (a file: `Bun.file(path).stream()`; text in a string: `[text]`).
+ */
 export type NdjsonInput =
-  | AsyncIterable<Uint8Array | string>
-  | Iterable<Uint8Array | string>
+  | (AsyncIterable<Uint8Array | string> & NotAString)
+  | (Iterable<Uint8Array | string> & NotAString)
   | ReadableStream<Uint8Array>;
+
+/**
+ * Throws RuntapeError (INVALID_OPTION) where `input` is no {@link NdjsonInput}: a string above all
+ * (from JavaScript, or typed `any`), whose characters would be read as the lines.
+ */
+export function checkNdjsonInput(input: unknown, what: string): void {
+  if (typeof input === "string" || input instanceof String) {
+    throw new RuntapeError(
+      `${what}: expected NDJSON as a stream or an iterable of chunks, not a string (a file: pass Bun.file(path).stream(); text: pass [text])`,
+      "INVALID_OPTION",
+    );
+  }
+  const iterable = input as { [Symbol.asyncIterator]?: unknown; [Symbol.iterator]?: unknown };
+  if (
+    typeof iterable?.[Symbol.asyncIterator] !== "function" &&
+    typeof iterable?.[Symbol.iterator] !== "function"
+  ) {
+    throw new RuntapeError(
+      `${what}: expected NDJSON as a stream or an iterable of chunks (got ${describeValue(input)})`,
+      "INVALID_OPTION",
+    );
+  }
+}
 
 /**
  * Reads events from NDJSON, one per non-blank line, streaming. Stops with NdjsonError (line
  * number and the reason, naming the field) at the first invalid line; invalid UTF-8 and lines
- * longer than {@link MAX_LINE_BYTES} are invalid lines too.
+ * longer than {@link MAX_LINE_BYTES} are invalid lines too. An input that is no NdjsonInput (a
+ * string: a path, say) throws RuntapeError (INVALID_OPTION) at the call.
  */
-export async function* readNdjson(
+export function readNdjson(
   input: NdjsonInput,
   options: { defaults?: boolean } = {},
+): AsyncGenerator<Event> {
+  checkNdjsonInput(input, "readNdjson");
+  return readLines(input, options);
+}
+
+async function* readLines(
+  input: NdjsonInput,
+  options: { defaults?: boolean },
 ): AsyncGenerator<Event> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const encoder = new TextEncoder();

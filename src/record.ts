@@ -90,26 +90,51 @@ const cancelled = (recorder: Recorder, closeError: unknown) =>
 
 /**
  * Records the NDJSON events of `input` (one event per line; fields the model fills itself may be
- * left out) as one run. At the first invalid line the run keeps the events before it, ends
- * `failed`, and the NdjsonError is rethrown.
+ * left out) as one run. The first event is read before the run is registered: an input that is
+ * no NdjsonInput (a string: pass `Bun.file(path).stream()`) throws RuntapeError (INVALID_OPTION),
+ * and an invalid first line its NdjsonError, with no run made (and `signal` aborted while the
+ * first line is awaited rejects with its reason). At a later invalid line the run keeps the events
+ * before it, ends `failed`, and the NdjsonError is rethrown. An input without events is recorded
+ * as a run of none.
  */
 export async function recordNdjson(
   target: string | RunsDb,
   input: NdjsonInput,
   options: RunOptions = {},
 ): Promise<RecordingSummary> {
-  const { summary } = await recordRun(target, options, async (_bus, recorder) => {
-    // A file's stream hands over chunk after chunk without a turn of the event loop, where a
-    // signal handler or a timer that aborts the signal would run: the pacer gives them one.
-    const pacer = new Pacer(undefined, options.signal);
-    for await (const event of readNdjson(input, { defaults: true })) {
-      const turn = pacer.wait(event.ts_event_ns);
-      if (turn !== undefined) await turn;
-      recorder.record(event);
-      options.onProgress?.(recorder.recorded);
-    }
+  const events = readNdjson(input, { defaults: true });
+  try {
+    // Input of another format fails at its first line: refused so, it leaves no failed run of no
+    // events behind, as a refused option leaves none.
+    const first = await untilAborted(events.next(), options.signal);
+    const { summary } = await recordRun(target, options, async (_bus, recorder) => {
+      // A file's stream hands over chunk after chunk without a turn of the event loop, where a
+      // signal handler or a timer that aborts the signal would run: the pacer gives them one.
+      const pacer = new Pacer(undefined, options.signal);
+      for (let next = first; next.done !== true; next = await events.next()) {
+        const event = next.value;
+        const turn = pacer.wait(event.ts_event_ns);
+        if (turn !== undefined) await turn;
+        recorder.record(event);
+        options.onProgress?.(recorder.recorded);
+      }
+    });
+    return summary;
+  } finally {
+    // Where the run could not start (a duplicate id) the input is let go; ended, this does nothing.
+    events.return(undefined).catch(() => {});
+  }
+}
+
+/** `promise`, or a rejection with `signal`'s reason as soon as it is aborted. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
   });
-  return summary;
 }
 
 /** What {@link copyRun} copied: the copy's summary, and the source's rows it skipped as invalid. */

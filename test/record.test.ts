@@ -10,6 +10,7 @@ import {
   RunCancelledError,
   RunNotClosedError,
   type RuntapeError,
+  readNdjson,
   recordNdjson,
   recordRun,
   replay,
@@ -141,6 +142,69 @@ describe("recordNdjson", () => {
     });
     expect([...replay(path, { run: "nd" })]).toEqual(events);
     expect(query(path, "SELECT name FROM runs")).toEqual([{ name: "from text" }]);
+  });
+
+  test("a string (a path, say) is refused at the call, in its type too, with what to pass instead", async () => {
+    const path = newDb();
+    const message =
+      "expected NDJSON as a stream or an iterable of chunks, not a string (a file: pass Bun.file(path).stream(); text: pass [text])";
+    // @ts-expect-error: a string is an iterable of characters, but no NdjsonInput
+    expect(() => readNdjson("events.ndjson")).toThrow(`readNdjson: ${message}`);
+    // @ts-expect-error: as above
+    const error = await rejection(recordNdjson(path, "events.ndjson", { runId: "s" }));
+    expect([(error as RuntapeError).code, (error as Error).message]).toEqual([
+      "INVALID_OPTION",
+      `readNdjson: ${message}`,
+    ]);
+    for (const input of [5, null, {}]) {
+      expect(() => readNdjson(input as never)).toThrow(
+        "readNdjson: expected NDJSON as a stream or an iterable of chunks (got ",
+      );
+    }
+    expect(existsSync(path)).toBe(false); // no run, not even the file
+    // What it does take: a stream, chunks of text or bytes, sync or async.
+    const line = `${encodeEvent(bar(0))}\n`;
+    const inputs = [
+      [line],
+      [new TextEncoder().encode(line)],
+      new Blob([line]).stream(),
+      (async function* () {
+        yield line;
+      })(),
+    ];
+    for (const input of inputs) {
+      const events = [];
+      for await (const event of readNdjson(input)) events.push(event);
+      expect(events).toHaveLength(1);
+    }
+  });
+
+  test("an invalid first line makes no run: the input is refused as a whole", async () => {
+    const path = newDb();
+    const good = encodeEvent(bar(0));
+    for (const [lines, at] of [
+      [["runs.db", good], 1],
+      [["", "  ", '{"type":"BarReceived"}', good], 3],
+    ] as const) {
+      const error = await rejection(recordNdjson(path, [lines.join("\n")], { runId: "first" }));
+      expect([(error as RuntapeError).code, (error as Error).message]).toEqual([
+        "NDJSON",
+        expect.stringMatching(new RegExp(`^line ${at}: `)),
+      ]);
+    }
+    expect(existsSync(path)).toBe(false); // no run, not even the file
+    // Aborted while the first line is awaited: no run either, the signal's reason.
+    const abort = new AbortController();
+    const never = (async function* () {
+      await new Promise(() => {});
+      yield "";
+    })();
+    const waiting = recordNdjson(path, never, { runId: "waits", signal: abort.signal });
+    abort.abort(new Error("stop"));
+    expect(((await rejection(waiting)) as Error).message).toBe("stop");
+    expect(existsSync(path)).toBe(false); // no run, not even the file
+    // An input without events is still a run of none, as before.
+    expect(await recordNdjson(path, ["\n"], { runId: "empty" })).toMatchObject({ events: 0 });
   });
 
   test("an invalid line ends the run failed, keeping the events before it", async () => {

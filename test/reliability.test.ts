@@ -484,9 +484,19 @@ describe("hostile files: one line, non-zero exit, nothing changed", () => {
       'runtape: a run with id "r1" already exists',
     ]);
     expect(runContentHash(path, "r1")).toBe(before);
-    const bad = await runtape(["record", "runs.db", "--input", "-"], {
+    // Bad from its first line: refused before any run is made.
+    const foreign = await runtape(["record", "runs.db", "--input", "-"], {
       cwd: dir,
       stdin: '{"type":"BarReceived"\n',
+    });
+    expect([foreign.code, foreign.stderr.trim()]).toEqual([
+      1,
+      expect.stringMatching(/^runtape: line 1: not valid JSON/),
+    ]);
+    expect(runContentHash(path, "r1")).toBe(before);
+    const bad = await runtape(["record", "runs.db", "--input", "-"], {
+      cwd: dir,
+      stdin: `${ndjson(0, 1)}{"type":"BarReceived"\n`,
     });
     expect(bad.code).toBe(1);
     expect(runContentHash(path, "r1")).toBe(before);
