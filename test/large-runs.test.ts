@@ -1,13 +1,13 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, spyOn, test } from "bun:test";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { diffRuns, openRunsDb, Recorder } from "../src/index.ts";
+import { diffRuns, encodeEvent, openRunsDb, Recorder, replay } from "../src/index.ts";
 import { parallelLines, runSlices, SLICE_SEQS, worthSlicing } from "../src/replay-parallel.ts";
 import { renderComparison } from "../src/report.ts";
 import * as thread from "../src/thread.ts";
 import { runtape } from "./cli/run.ts";
-import { lines } from "./cli/support.ts";
+import { expectCollections, lines, storedRuns } from "./cli/support.ts";
 import {
   bar,
   bulkRun,
@@ -154,5 +154,45 @@ describe("a comparison of many long runs", () => {
       grey.push(drawn.grey);
     }
     expect(grey[1]).toBeLessThan(1.2 * (grey[0] as number));
+  });
+});
+
+// Past one batch of the recorder (16,384 events), or near it: tens of thousands of events made
+// and read back by the binary, about half a second each.
+describe("recording past one batch", () => {
+  test("record asks for a full collection per batch stored (the recorder's collectGarbage)", async () => {
+    const dir = tempDir();
+    // 8,500 bar times of one symbol: two events each and the orders, past one batch of 16,384.
+    await expectCollections(join(dir, "runs.db"), () =>
+      runtape(["record", "--bars", "8500", "--symbols", "AAA"], { cwd: dir }),
+    );
+  });
+
+  test("a disk that refuses only the batch stored at close: the same line naming the run left running", async () => {
+    const dir = tempDir();
+    // Fewer events than a batch, read at once: all of them are stored when the run is closed.
+    await runtape(["record", "src.db", "--bars", "3000", "--run-id", "src"], { cwd: dir });
+    const events = [...replay(join(dir, "src.db"), { run: "src" })].slice(0, 12_000);
+    writeFileSync(join(dir, "in.ndjson"), `${events.map(encodeEvent).join("\n")}\n`);
+    const under = ["sh", "-c", 'ulimit -f 1000; trap "" XFSZ; exec "$@"', "sh"];
+    const { code, stderr } = await runtape(["record", "runs.db", "--input", "in.ndjson"], {
+      via: "binary",
+      cwd: dir,
+      under,
+    });
+    const said = /^runtape: runs\.db: .+ \(run (\S+) stays running: `runtape recover` closes it\)$/;
+    expect([code, lines(stderr)]).toEqual([1, [expect.stringMatching(said)]]);
+    const runId = said.exec(lines(stderr)[0] as string)?.[1];
+    expect(storedRuns(join(dir, "runs.db"))).toMatchObject([{ run_id: runId, status: "running" }]);
+  });
+
+  test("replay --into asks for a full collection per batch stored, as record does", async () => {
+    const here = tempDir();
+    // 8,500 bar times of one symbol: two events each and the orders, past one batch of 16,384.
+    const source = ["record", "big.db", "--bars", "8500", "--symbols", "AAA"];
+    expect((await runtape(source, { cwd: here })).code).toBe(0);
+    await expectCollections(join(here, "copy.db"), () =>
+      runtape(["replay", "big.db", "--into", "copy.db"], { cwd: here }),
+    );
   });
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { EVENT_TYPES, encodeEvent, replay } from "../../src/index.ts";
 import { rawDb, tempDir } from "../helpers.ts";
 import { runtape } from "./run.ts";
-import { expectCollections, lines, storedRuns, typeCounts } from "./support.ts";
+import { lines, storedRuns, typeCounts } from "./support.ts";
 
 // 100 bar times of the three default symbols: the smallest default demo that has every type.
 const FULL_DEMO = ["--bars", "100"];
@@ -265,32 +265,6 @@ describe("runtape record", () => {
     }
     expect(readdirSync(dir).sort()).toEqual(["blank.ndjson", "empty.ndjson", "sub"]);
   });
-});
-
-test("record asks for a full collection per batch stored (the recorder's collectGarbage)", async () => {
-  const dir = tempDir();
-  // 8,500 bar times of one symbol: two events each and the orders, past one batch of 16,384.
-  await expectCollections(join(dir, "runs.db"), () =>
-    runtape(["record", "--bars", "8500", "--symbols", "AAA"], { cwd: dir }),
-  );
-});
-
-test("a disk that refuses only the batch stored at close: the same line naming the run left running", async () => {
-  const dir = tempDir();
-  // Fewer events than a batch, read at once: all of them are stored when the run is closed.
-  await runtape(["record", "src.db", "--bars", "3000", "--run-id", "src"], { cwd: dir });
-  const events = [...replay(join(dir, "src.db"), { run: "src" })].slice(0, 12_000);
-  writeFileSync(join(dir, "in.ndjson"), `${events.map(encodeEvent).join("\n")}\n`);
-  const under = ["sh", "-c", 'ulimit -f 1000; trap "" XFSZ; exec "$@"', "sh"];
-  const { code, stderr } = await runtape(["record", "runs.db", "--input", "in.ndjson"], {
-    via: "binary",
-    cwd: dir,
-    under,
-  });
-  const said = /^runtape: runs\.db: .+ \(run (\S+) stays running: `runtape recover` closes it\)$/;
-  expect([code, lines(stderr)]).toEqual([1, [expect.stringMatching(said)]]);
-  const runId = said.exec(lines(stderr)[0] as string)?.[1];
-  expect(storedRuns(join(dir, "runs.db"))).toMatchObject([{ run_id: runId, status: "running" }]);
 });
 
 test("a disk that refuses the run's batches and its closing: one line naming the run left running, then recover", async () => {

@@ -6,15 +6,7 @@ import { counted } from "../../src/format.ts";
 import { decodeEvent, type Event, encodeEvent, Recorder, replay } from "../../src/index.ts";
 import { bulkRun, sampleEvents, sampleOf, tempDir } from "../helpers.ts";
 import { command, runtape, SPAWNED, spawnRuntape, USER_ENV } from "./run.ts";
-import {
-  databaseBytes,
-  expectCollections,
-  iso,
-  lines,
-  storedEvents,
-  storedRuns,
-  until,
-} from "./support.ts";
+import { databaseBytes, iso, lines, storedEvents, storedRuns, until } from "./support.ts";
 
 // One demo run (all 13 types, 3 symbols), replayed by every test; replay only reads it.
 const dir = tempDir();
@@ -254,16 +246,6 @@ describe.each(SPAWNED)("runtape replay via %s", (via) => {
     expect([shellCode, lines(shellOut).length, shellErr]).toEqual([0, 3, ""]);
     expect(databaseBytes(join(big, "runs.db"))).toEqual(before);
   });
-});
-
-test("replay --into asks for a full collection per batch stored, as record does", async () => {
-  const here = tempDir();
-  // 8,500 bar times of one symbol: two events each and the orders, past one batch of 16,384.
-  const source = ["record", "big.db", "--bars", "8500", "--symbols", "AAA"];
-  expect((await runtape(source, { cwd: here })).code).toBe(0);
-  await expectCollections(join(here, "copy.db"), () =>
-    runtape(["replay", "big.db", "--into", "copy.db"], { cwd: here }),
-  );
 });
 
 test("Ctrl-C during replay --into: the copy is cancelled with what it holds, one failure line, exit 130", async () => {
