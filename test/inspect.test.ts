@@ -461,6 +461,19 @@ describe("the summary cache", () => {
     expect(inspectAll(path, ["renamed"])[0]?.symbols).toEqual(["OLD"]);
   });
 
+  test("a summary an earlier version computed (version 1: its P&L's old dust rule) is computed again", () => {
+    const path = join(tempDir(), "runs.db");
+    const recorder = Recorder.start(path, { runId: "old" });
+    recorder.record(bar(0, "IBM"));
+    recorder.close();
+    const raw = new Database(path);
+    raw.exec(
+      "UPDATE runtape_run_summaries SET version = 1, summary = json_set(summary, '$.symbols', json('[\"OLD\"]'))",
+    );
+    raw.close();
+    expect(inspectAll(path, ["old"])[0]?.symbols).toEqual(["IBM"]);
+  });
+
   test("the recorder's counts of what it stored, refused events left out, are the tables' counts", () => {
     const path = join(tempDir(), "runs.db");
     const recorder = Recorder.start(path, { runId: "r", batchSize: 3 });

@@ -23,8 +23,12 @@ export interface RunSummary {
   trading: SymbolTrading[];
 }
 
-/** Bumped whenever what a summary holds or how it is computed changes: older rows are recomputed. */
-const SUMMARY_VERSION = 1;
+/**
+ * Bumped whenever what a summary holds or how it is computed changes: older rows are recomputed.
+ * 2: the P&L's float dust judged by the rounding its fills made, average costs that no longer
+ * overflow (a position of one unit left of a billion traded read as flat in version 1).
+ */
+const SUMMARY_VERSION = 2;
 
 /**
  * A row holds for the run it was computed from. A finished run's events no longer change, and
