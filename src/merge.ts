@@ -26,6 +26,7 @@ import {
   type Condition,
   checkConditions,
   matches,
+  normalizeConditions,
   onMetric,
   sweepRun,
 } from "./report/sweep.ts";
@@ -236,7 +237,7 @@ function fileOf(path: string): string {
 
 function planMerge(target: string, sources: Source[], options: MergeOptions): Planned[] {
   const wanted = options.runs === undefined ? undefined : wantedRuns(sources, options.runs);
-  const where = options.where ?? [];
+  const where = normalizeConditions(options.where ?? []);
   const metric = where.find(onMetric);
   if (metric !== undefined) {
     // Metrics are computed from a run's events (and cached in its file): not what a merge reads.

@@ -620,6 +620,26 @@ describe("sweeps", () => {
     }
   });
 
+  test('a tag no run has yet works under != ("not yet reviewed"), keys are known from every run, ids count once', async () => {
+    const db = SqliteSource.open(path);
+    try {
+      const untagged = await pickRuns(db, {
+        where: [{ key: "tag.reviewed", op: "!=", value: "yes" }],
+      });
+      expect(untagged.map((r) => r.run_id).sort()).toEqual(grid.map((g) => g.id).sort());
+      await expect(
+        pickRuns(db, { where: [{ key: "tag.reviewed", value: "yes" }] }),
+      ).rejects.toBeInstanceOf(UnknownFilterKeyError);
+      const twice = await pickRuns(db, { runIds: ["f8-s40", "latest", "f8-s40"] });
+      expect(new Set(twice.map((r) => r.run_id)).size).toBe(twice.length);
+      await expect(
+        pickRuns(db, { where: [{ key: "strategy.fastPeriod", op: ">", value: "abc" }] }),
+      ).rejects.toThrow('where strategy.fastPeriod>abc: > compares numbers, and "abc" is none');
+    } finally {
+      await db.close();
+    }
+  });
+
   test("!= picks a run without the tag; a number compares with a tag that reads as one", () => {
     const run = (tags: Record<string, string>) => ({
       runId: "r",

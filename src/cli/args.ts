@@ -195,16 +195,19 @@ export function parseConditions(values: readonly string[]): Condition[] {
         `--where ${JSON.stringify(text)}: ${op} compares numbers, and ${JSON.stringify(value)} is none`,
       );
     }
-    return { key: libraryWhereKey(key), op, value };
+    return { key, op, value };
   });
-  // Two bounds of a key make a range; the same comparison twice says nothing or contradicts.
+  // Two values under = contradict (no run has both), the same condition twice says nothing; two
+  // bounds make a range and != twice excludes two values.
   const twice = conditions.find((c, i) =>
-    conditions.slice(0, i).some((d) => d.key === c.key && d.op === c.op),
+    conditions
+      .slice(0, i)
+      .some((d) => d.key === c.key && d.op === c.op && (c.op === "=" || d.value === c.value)),
   );
   if (twice !== undefined) {
     throw new UsageError(`--where: ${JSON.stringify(twice.key)} is given twice with ${twice.op}`);
   }
-  return conditions;
+  return conditions.map((c) => ({ ...c, key: libraryWhereKey(c.key) }));
 }
 
 /** `--where` conditions as given, for a message: `--where a=1 --where b=2`. */

@@ -11,8 +11,8 @@ import {
   checkConditions,
   checkSortKey,
   libraryKey,
-  libraryWhereKey,
   matches,
+  normalizeConditions,
   onMetric,
   type Sweep,
   sortEntries,
@@ -87,15 +87,18 @@ async function select(
   source: RunSource,
   options: Pick<SweepOptions, "runIds" | "where" | "onProgress">,
 ): Promise<{ runs: RunRow[]; metrics?: RunMetrics[] }> {
-  const all =
-    options.runIds === undefined
-      ? await source.listRuns()
-      : await Promise.all(
-          options.runIds.map(async (id) => source.getRun(await source.resolveRunId(id))),
-        );
+  const every = await source.listRuns();
+  let all = every;
+  if (options.runIds !== undefined) {
+    // Each run once, however it is named ("latest" and its id).
+    const ids = new Set<string>();
+    for (const id of options.runIds) ids.add(await source.resolveRunId(id));
+    all = await Promise.all([...ids].map((id) => source.getRun(id)));
+  }
   // Keys as the CLI's table and JSON name them (run_id, metric.total_pnl) mean the same here.
-  const where = (options.where ?? []).map((c) => ({ ...c, key: libraryWhereKey(c.key) }));
-  checkConditions(all.map(sweepRun), where);
+  const where = normalizeConditions(options.where ?? []);
+  // Against every run of the source: a key is known if any run has it, named or not.
+  checkConditions(every.map(sweepRun), where);
   const plain = where.filter((c) => !onMetric(c));
   const byMetric = where.filter(onMetric);
   const runs = all.filter((run) => matches(sweepRun(run), plain));

@@ -2,7 +2,7 @@
  * A sweep: runs side by side with the parameters that tell them apart and their metrics. Pure
  * functions over run rows and metrics; where the metrics come from is cache.ts's business.
  */
-import { UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
+import { RuntapeError, UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
 import { isDecimal } from "../format.ts";
 import type { RunRow } from "../runs.ts";
 import { METRICS, type RunMetrics } from "./metrics.ts";
@@ -177,12 +177,14 @@ export function matches(entry: Tested, conditions: readonly Condition[]): boolea
 
 /**
  * Checks the keys of `conditions` (see {@link matches}) against the runs they filter: a config path
- * or tag that none of them has matches nothing, as a misspelling would.
+ * or tag that none of them has matches nothing, as a misspelling would. Except a tag under `!=`:
+ * "not yet tagged so" is asked before any run has the tag.
  */
 export function checkConditions(runs: readonly SweepRun[], conditions: readonly Condition[]): void {
-  for (const { key } of conditions) {
+  for (const { key, op } of conditions) {
     if ((RUN_FIELDS as readonly string[]).includes(key)) continue;
     if (key.startsWith(METRIC_PREFIX) && isMetric(key.slice(METRIC_PREFIX.length))) continue;
+    if (op === "!=" && key.startsWith(TAG_PREFIX)) continue;
     const known = key.startsWith(TAG_PREFIX)
       ? runs.some((r) => Object.hasOwn(r.tags, key.slice(TAG_PREFIX.length)))
       : runs.some((r) => Object.hasOwn(r.params, key));
@@ -203,6 +205,23 @@ export function checkConditions(runs: readonly SweepRun[], conditions: readonly 
 export function libraryKey(name: string): string {
   const camel = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
   return camel !== name && (isMetric(camel) || camel === "runId") ? camel : name;
+}
+
+/**
+ * `conditions` with their keys as the library names them (see {@link libraryWhereKey}); throws
+ * RuntapeError (INVALID_OPTION) for a comparison of numbers whose value is none, which would pick
+ * nothing unsaid.
+ */
+export function normalizeConditions(conditions: readonly Condition[]): Condition[] {
+  return conditions.map((c) => {
+    if (c.op !== undefined && c.op !== "=" && c.op !== "!=" && !isDecimal(c.value)) {
+      throw new RuntapeError(
+        `where ${c.key}${c.op}${c.value}: ${c.op} compares numbers, and ${JSON.stringify(c.value)} is none`,
+        "INVALID_OPTION",
+      );
+    }
+    return { ...c, key: libraryWhereKey(c.key) };
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { openRunsDb, Recorder } from "../../src/index.ts";
+import { mergeRuns, openRunsDb, Recorder } from "../../src/index.ts";
 import { recordDemoRuns, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { databaseBytes, lines, storedEvents, storedRuns } from "./support.ts";
@@ -58,6 +58,11 @@ test("--where merges the runs that meet it from every source; one left running e
       "",
       [expect.stringContaining("nothing to merge: no run meets --where fast=6")],
     ]);
+    // The library takes the CLI's spelling of a run field too.
+    const byId = mergeRuns(join(dir, "ids.db"), [join(dir, "a.db")], {
+      where: [{ key: "run_id", value: "a8" }],
+    });
+    expect(byId.map((m) => m.runId)).toEqual(["a8"]);
     const unknown = await cli(["merge", "out.db", "a.db", "--where", "slow=6"], dir);
     expect([unknown.code, lines(unknown.stderr)[0]]).toEqual([
       2,

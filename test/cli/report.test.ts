@@ -140,6 +140,12 @@ describe("runtape runs and report", () => {
       all.filter((id) => fast(id) > 3 && fast(id) <= 8),
     );
     expect(await ids("run_id!=f3-s20")).toEqual(all.filter((id) => id !== "f3-s20"));
+    expect(await ids("run_id!=f3-s20", "run_id!=f8-s50")).toEqual(
+      all.filter((id) => id !== "f3-s20" && id !== "f8-s50"),
+    );
+    expect(await ids("lineage.params.slowPeriod>=20", "lineage.params.slowPeriod>=30")).toEqual(
+      all.filter((id) => slow(id) >= 30),
+    );
     // A metric, as the table names it: the runs whose figure meets it.
     const listed = await cli(["runs", "runs.db", "--json"], dir);
     const entries = (JSON.parse(listed.stdout) as JsonSweep).entries;

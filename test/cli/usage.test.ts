@@ -214,9 +214,10 @@ describe("runtape usage", () => {
         '--where takes KEY=VALUE, KEY!=VALUE or KEY<VALUE (<=, >, >=) (got ">=3")',
       ],
       [["runs", "--where", "fast>x"], '--where "fast>x": > compares numbers, and "x" is none'],
+      [["runs", "--where", "fast>=1", "--where", "fast>=1"], '--where: "fast>=1" is given twice'],
       [
-        ["runs", "--where", "fast>=1", "--where", "fast>=2"],
-        '--where: "fast" is given twice with >=',
+        ["runs", "--where", "run_id=a", "--where", "run_id=b"],
+        '--where: "run_id" is given twice with =',
       ],
       [["runs", "--where", "fast=1", "--where", "fast=2"], '--where: "fast" is given twice with ='],
       [
