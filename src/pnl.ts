@@ -40,17 +40,17 @@ export class PnlAccumulator {
   /**
    * Takes the next fill; returns the P&L it realised (before commission). Throws RuntapeError
    * (INVALID_OPTION) naming the fill's index and field where the side is not "BUY" or "SELL" or a
-   * number is not finite: "buy" counted as a sell, a string quantity was concatenated, a NaN made
+   * number is none or NaN: "buy" counted as a sell, a string quantity was concatenated, a NaN made
    * every figure NaN. A refused fill changes nothing.
    */
   add(fill: PnlFill): number {
-    // A few comparisons per fill (Number.isFinite is false for anything but a finite number): the
-    // report adds every fill of a run through here.
+    // A few comparisons per fill: the report adds every fill of a run through here. An infinite
+    // price is let through: a foreign file may hold one, and its figures are then infinite.
     if (
       (fill?.side !== "BUY" && fill?.side !== "SELL") ||
-      !Number.isFinite(fill.quantity_filled) ||
-      !Number.isFinite(fill.fill_price) ||
-      !Number.isFinite(fill.commission)
+      !isNumber(fill.quantity_filled) ||
+      !isNumber(fill.fill_price) ||
+      !isNumber(fill.commission)
     ) {
       throw invalidFill(fill, this.#fills);
     }
@@ -106,6 +106,9 @@ export class PnlAccumulator {
   }
 }
 
+/** A number a figure can come from: NaN says nothing, an infinity still orders and sums. */
+const isNumber = (x: unknown): x is number => typeof x === "number" && !Number.isNaN(x);
+
 /** What is wrong with the fill at `index`, found only once it is known to be refused. */
 function invalidFill(fill: unknown, index: number): RuntapeError {
   const at = `fills[${index}]`;
@@ -119,9 +122,9 @@ function invalidFill(fill: unknown, index: number): RuntapeError {
   let problem: [string, unknown, string] = ["side", side, 'expected "BUY" or "SELL"'];
   if (side === "BUY" || side === "SELL") {
     const name = ["quantity_filled", "fill_price", "commission"].find(
-      (key) => !Number.isFinite(numbers[key]),
+      (key) => !isNumber(numbers[key]),
     ) as string;
-    problem = [name, numbers[name], "expected a finite number"];
+    problem = [name, numbers[name], "expected a number"];
   }
   const [field, value, reason] = problem;
   return new RuntapeError(

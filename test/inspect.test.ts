@@ -54,16 +54,12 @@ describe("average-cost P&L", () => {
       ],
       [
         { ...fill("BUY", 1, 1), quantity_filled: "5" },
-        'fills[1].quantity_filled: expected a finite number (got "5")',
+        'fills[1].quantity_filled: expected a number (got "5")',
       ],
-      [fill("SELL", 1, Number.NaN), "fills[1].fill_price: expected a finite number (got NaN)"],
-      [
-        fill("SELL", 1, 1, Number.POSITIVE_INFINITY),
-        "fills[1].commission: expected a finite number (got Infinity)",
-      ],
+      [fill("SELL", 1, Number.NaN), "fills[1].fill_price: expected a number (got NaN)"],
       [
         { side: "SELL", fill_price: 1, commission: 0 },
-        "fills[1].quantity_filled: expected a finite number (got nothing)",
+        "fills[1].quantity_filled: expected a number (got nothing)",
       ],
       [null, "fills[1]: expected a fill object (got null)"],
     ];
@@ -78,6 +74,10 @@ describe("average-cost P&L", () => {
       expect(pnl.result).toEqual(before);
       expect(() => pnl.add(bad as never)).toThrow(message);
     }
+    // A foreign file may hold an infinite price (runtape's recorder refuses one): its figures are
+    // infinite, as inspect showed them, not a refusal of the whole run.
+    const infinite = computePnl([fill("BUY", 1, 10), fill("SELL", 1, Number.POSITIVE_INFINITY)]);
+    expect(infinite.realizedPnl).toBe(Number.POSITIVE_INFINITY);
     const error = (() => {
       try {
         computePnl([{ ...fill("BUY", 1, 1), side: "buy" as Side }]);

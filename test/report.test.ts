@@ -220,6 +220,24 @@ describe("report model of a crafted run", () => {
     expect(renderRunReport(open)).toContain("Round trips of X (2 closed, 1 open)</summary>");
   });
 
+  test("a longer period's bar marks once the shorter period has stopped: its bars no longer freeze the mark", () => {
+    const second = (i: number, close: number) =>
+      ({
+        ...bar(0, close),
+        ts_event_ns: T + BigInt(i) * 1_000_000_000n,
+        bar_period: "SECOND",
+      }) as Event;
+    // Long 1 @ 100; one second's bar (101), then minute bars 150, 200 and, an hour on, 210: +110.
+    const report = buildRunReport(RUN, [
+      fill(0, "BUY", 1, 100, 0),
+      second(1, 101),
+      bar(1, 150),
+      bar(2, 200),
+      bar(60, 210),
+    ]);
+    expect(report.equity.equity).toEqual([0, 1, 50, 100, 110]);
+  });
+
   test("metrics against the hand-computed values", () => {
     const m = report.metrics;
     expect(m.totalPnl).toBe(-22);

@@ -19,6 +19,14 @@ import {
 
 /** The periods a bar may span (`bar_period`), shortest first. */
 export const BAR_PERIODS = ["SECOND", "MINUTE", "HOUR", "DAY"] as const;
+/** How long a bar of each period spans, in nanoseconds. */
+export const BAR_PERIOD_NS: Readonly<Record<BarPeriod, bigint>> = {
+  SECOND: 1_000_000_000n,
+  MINUTE: 60_000_000_000n,
+  HOUR: 3_600_000_000_000n,
+  DAY: 86_400_000_000_000n,
+};
+
 /** The kinds of order (`order_type`). */
 export const ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_LIMIT"] as const;
 /** An order's or a fill's side. */

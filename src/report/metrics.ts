@@ -26,7 +26,7 @@ export const METRICS: Readonly<Record<keyof RunMetrics, { label: string; definit
   totalPnl: {
     label: "Total P&L",
     definition:
-      "Equity at the end of the run: realised P&L + unrealised P&L of open positions marked at the last close of their shortest bar period (the last fill price without bars) − all commission.",
+      "Equity at the end of the run: realised P&L + unrealised P&L of open positions marked at the last close of their shortest bar period that goes on (the last fill price without bars) − all commission.",
   },
   realizedPnl: {
     label: "Realised P&L",

@@ -5,6 +5,7 @@
  * trips and the summary metrics. Pure: no database, no clock; the same events give the same report.
  */
 import {
+  BAR_PERIOD_NS,
   BAR_PERIODS,
   type BarProcessed,
   type BarReceived,
@@ -24,7 +25,7 @@ export interface EquityCurve {
   t: number[];
   /**
    * Realised + unrealised P&L − commission paid so far, open positions marked at the last close
-   * of their symbol's shortest bar period (the last fill's price for a symbol without bars).
+   * of their symbol's shortest bar period that goes on (the last fill's price without bars).
    */
   equity: number[];
   /** Commission paid so far. */
@@ -101,13 +102,16 @@ interface SymbolState {
   symbol: string;
   trips: RoundTripTracker;
   /**
-   * The mark of the open position: the last close of the shortest bar period seen, whose close is
-   * the latest price (an hour's bar may be stamped with its start and carry its last minute's
-   * close); the last fill's price while the symbol has had no bar.
+   * The mark of the open position: the last close of the shortest bar period that goes on, whose
+   * close is the latest price (an hour's bar may be stamped with its start and carry its last
+   * minute's close); a longer period's bar takes over only once it starts after the bar that set
+   * the mark has ended (the shorter period stopped). The last fill's price while there is no bar.
    */
   mark: number | null;
   /** The index in BAR_PERIODS of the period that set the mark; past the end while none has. */
   markPeriod: number;
+  /** When the bar that set the mark ended: its time plus its period. */
+  markEnd: bigint;
   prices: Map<string, PriceSeries>;
   /** Keys of the series whose prices come from BarReceived; the rest take BarProcessed's. */
   received: Set<string>;
@@ -167,9 +171,10 @@ export class RunReportBuilder {
     this.#moveTo(ts);
     const s = this.#state(symbol);
     const period = BAR_PERIODS.indexOf(bar.bar_period);
-    if (period <= s.markPeriod) {
+    if (period <= s.markPeriod || ts > s.markEnd) {
       s.mark = bar.close;
       s.markPeriod = period;
+      s.markEnd = ts + BAR_PERIOD_NS[bar.bar_period];
     }
     const series = priceSeries(s, bar.bar_period);
     const isProcessed = "indicators" in bar;
@@ -259,6 +264,7 @@ export class RunReportBuilder {
         trips: new RoundTripTracker(symbol),
         mark: null,
         markPeriod: NO_BAR,
+        markEnd: 0n,
         prices: new Map(),
         received: new Set(),
         fills: [],

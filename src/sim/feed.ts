@@ -1,14 +1,7 @@
 import type { EventBus } from "../bus.ts";
-import type { BarPeriod } from "../events/catalog.ts";
+import { BAR_PERIOD_NS, type BarPeriod } from "../events/catalog.ts";
 import { makeEvent } from "../events/schemas.ts";
 import type { Random } from "./random.ts";
-
-const PERIOD_NS: Record<BarPeriod, bigint> = {
-  SECOND: 1_000_000_000n,
-  MINUTE: 60_000_000_000n,
-  HOUR: 3_600_000_000_000n,
-  DAY: 86_400_000_000_000n,
-};
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
@@ -28,7 +21,7 @@ export function* publishBars(
   },
 ): Generator<number> {
   const prices = options.symbols.map(() => round(50 + random.next() * 450));
-  const step = PERIOD_NS[options.barPeriod];
+  const step = BAR_PERIOD_NS[options.barPeriod];
   for (let i = 0; i < options.bars; i++) {
     const ts = options.start + BigInt(i) * step;
     options.symbols.forEach((symbol, s) => {
