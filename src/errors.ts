@@ -5,13 +5,15 @@ import { quoted } from "./text.ts";
  * act on, and `code` tells programs (and the CLI's exit codes) what kind of failure it was.
  */
 export class RuntapeError extends Error {
-  override name = "RuntapeError";
   constructor(
     message: string,
     readonly code: string,
     options?: ErrorOptions,
   ) {
     super(message, options);
+    // Each class its own name (`RunNotFoundError: …` in a stack trace or String(error)); the
+    // release build keeps class names (scripts/build.ts minifies no identifiers).
+    this.name = new.target.name;
   }
 }
 

@@ -11,13 +11,15 @@ import {
   EVENT_TYPES,
   encodeEvent,
   exportRuns,
+  getRun,
   listRuns,
   makeEvent,
   openRunsDb,
   openSource,
   push,
   Recorder,
-  type RuntapeError,
+  RunNotFoundError,
+  RuntapeError,
   replay,
   SCHEMA_VERSION,
 } from "../src/index.ts";
@@ -244,6 +246,24 @@ describe("a database written by the Python recorder (version 1)", () => {
       expect(state()).toEqual(before);
     },
   );
+});
+
+describe("errors", () => {
+  test("each error class goes by its own name, as a stack trace and String() show it", () => {
+    const path = join(tempDir(), "runs.db");
+    openRunsDb(path, { mode: "write" }).close();
+    let thrown: unknown;
+    try {
+      getRun(path, "nope");
+    } catch (error) {
+      thrown = error;
+    }
+    expect([thrown instanceof RunNotFoundError, String(thrown)]).toEqual([
+      true,
+      'RunNotFoundError: no run with id "nope"',
+    ]);
+    expect(new RuntapeError("x", "X").name).toBe("RuntapeError");
+  });
 });
 
 describe("closing by scope", () => {
