@@ -555,6 +555,32 @@ describeWithPg("PostgreSQL store", (cluster) => {
   );
 
   test(
+    "push among ids narrows the default rule: completed runs of those, oldest first; with runs it is refused",
+    async () => {
+      const path = demoFile(["among-old", "among-broke", "among-new", "among-other"]);
+      const raw = new Database(path);
+      raw.run("UPDATE runs SET status = 'failed' WHERE run_id = 'among-broke'");
+      raw.close();
+      const url = await cluster().createDatabase("among_db");
+      const among = ["among-new", "among-broke", "among-old"];
+      const sent = await push(path, url, { among });
+      expect(sent.map((r) => r.runId)).toEqual(["among-old", "among-new"]);
+      const all = await push(path, url, { among, includeUnfinished: true });
+      expect(all.map((r) => [r.runId, r.outcome])).toEqual([
+        ["among-old", "present"],
+        ["among-broke", "pushed"],
+        ["among-new", "present"],
+      ]);
+      const refused = await push(path, url, { among, runs: ["among-old"] }).catch((e) => e);
+      expect([refused.code, refused.message]).toEqual([
+        "INVALID_OPTION",
+        "push: runs and among exclude each other",
+      ]);
+    },
+    SLOW,
+  );
+
+  test(
     "check finds rows changed in the store behind runtape's back",
     async () => {
       const url = cluster().url();

@@ -60,6 +60,8 @@ export default defineCommand({
       );
     }
     const runs = await pickedRuns(args.db, rawArgs, args);
+    // None picked: pickedRuns said so; an --out holding an empty runs table would say less.
+    if (runs?.length === 0) return 0;
     const abort = new AbortController();
     let stopped: { signal: string; code: number } | undefined;
     // The export removes what it wrote before it ends, so the handler only asks it to stop.

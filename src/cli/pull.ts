@@ -31,8 +31,11 @@ export default defineCommand({
     checkTargetArg(args.into);
     const store = await openStoreArg(args.url, args);
     try {
+      const runs = await pickedRuns(store, rawArgs, args);
+      // None picked: pickedRuns said so; pull would still create an empty runs database.
+      if (runs?.length === 0) return 0;
       const results = await pull(store, args.into, {
-        runs: await pickedRuns(store, rawArgs, args),
+        runs,
         onRun: args.json ? undefined : (r) => out(`${describePull(r)}\n`),
       });
       if (args.json) printJson({ into: args.into, runs: results }, {});

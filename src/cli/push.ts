@@ -45,15 +45,21 @@ export default defineCommand({
         "set it to postgres://…, or pass --to",
       );
     }
-    if (args.all && repeated(rawArgs, "run").length + repeated(rawArgs, "where").length > 0)
-      throw new UsageError("--all and --run or --where exclude each other");
-    const runs = await pickedRuns(args.db, rawArgs, args);
+    // --run names exactly the runs to send; --where alone narrows what push would send anyway.
+    const named = repeated(rawArgs, "run").length > 0;
+    if (args.all && named) throw new UsageError("--all and --run exclude each other");
+    const picked = await pickedRuns(args.db, rawArgs, args);
+    // None picked: pickedRuns said so, and there is nothing to connect to the store for.
+    if (picked?.length === 0) return 0;
+    const runs = named ? picked : undefined;
+    const among = named ? undefined : picked;
     const db = openDb(args.db, args);
     try {
       const store = await openStoreArg(url, args, { mode: "write" });
       try {
         const results = await push(db, store, {
           runs,
+          among,
           includeUnfinished: args.all,
           replace: args.replace,
           onRun: args.json ? undefined : (r) => out(`${describePush(r)}\n`),
@@ -63,7 +69,14 @@ export default defineCommand({
           // Without --run, runs that are not finished are left out: say so, or a push of a file
           // whose runs all failed would read as if there were nothing to send.
           const sent = new Set(results.map((r) => r.runId));
-          const left = runs === undefined ? listRuns(db).filter((r) => !sent.has(r.run_id)) : [];
+          const considered = among === undefined ? undefined : new Set(among);
+          const left =
+            runs === undefined
+              ? listRuns(db).filter(
+                  (r) =>
+                    !sent.has(r.run_id) && (considered === undefined || considered.has(r.run_id)),
+                )
+              : [];
           out(`${summary(results, store.label)}${leftOut(left)}\n`);
         }
         return 0;

@@ -16,6 +16,11 @@ export interface PushOptions {
   runs?: readonly string[];
   /** Without `runs`: failed and cancelled runs too, not only completed ones. */
   includeUnfinished?: boolean;
+  /**
+   * Without `runs`: only runs among these ids (as `--where` picks them), under the rule above:
+   * running runs and (without `includeUnfinished`) failed and cancelled ones are still left out.
+   */
+  among?: readonly string[];
   /** Overwrite a run the store holds with other content (one transaction: never half of each). */
   replace?: boolean;
   /** Called as each run is done, for progress lines. */
@@ -25,6 +30,7 @@ export interface PushOptions {
 const PushOptionsSchema = v.object({
   runs: v.optional(v.array(v.string("expected run ids"), "expected an array of run ids")),
   includeUnfinished: v.optional(v.boolean()),
+  among: v.optional(v.array(v.string("expected run ids"), "expected an array of run ids")),
   replace: v.optional(v.boolean()),
   onRun: v.optional(v.function()),
 });
@@ -51,6 +57,10 @@ export async function push(
   options: PushOptions = {},
 ): Promise<PushedRun[]> {
   checkOptions(PushOptionsSchema, options, "push");
+  if (options.runs !== undefined && options.among !== undefined) {
+    // `runs` sends exactly those runs; `among` narrows the rule that applies without them.
+    throw new RuntapeError("push: runs and among exclude each other", "INVALID_OPTION");
+  }
   if (typeof to !== "string" && !(to instanceof PgStore)) {
     throw new RuntapeError(
       `push: expected a store URL or an open PgStore (got ${describeValue(to)})`,
@@ -89,8 +99,9 @@ function selectRuns(db: RunsDb, options: PushOptions): string[] {
     });
   }
   const wanted = options.includeUnfinished ? FINISHED : ["completed"];
+  const among = options.among === undefined ? undefined : new Set(options.among);
   return listRuns(db)
-    .filter((r) => wanted.includes(r.status))
+    .filter((r) => wanted.includes(r.status) && (among === undefined || among.has(r.run_id)))
     .map((r) => r.run_id)
     .reverse(); // oldest first: the store's order of arrival follows the file's
 }

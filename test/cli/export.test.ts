@@ -56,6 +56,38 @@ test("export --where picks the runs by tag (or config, status): only theirs are 
   expect(existsSync(join(out, "bars", "run_id=y"))).toBe(false);
 });
 
+test("a --where that picks no run: export and push say so, exit 0 and write or connect to nothing", async () => {
+  const out = join(tempDir(), "none");
+  const exported = await cli([
+    "export",
+    DB,
+    "--format=csv",
+    "--out",
+    out,
+    "--where",
+    "status=failed",
+  ]);
+  expect([exported.code, lines(exported.stderr)]).toEqual([
+    0,
+    [expect.stringContaining("no run meets --where status=failed")],
+  ]);
+  expect(existsSync(out)).toBe(false);
+  // Port 1 has no server: a push that connected would fail.
+  const pushed = await cli([
+    "push",
+    DB,
+    "--to",
+    "postgres://nobody@127.0.0.1:1/runs",
+    "--where",
+    "status=failed",
+  ]);
+  expect([pushed.code, pushed.stdout, lines(pushed.stderr)]).toEqual([
+    0,
+    "",
+    [expect.stringContaining("no run meets --where status=failed")],
+  ]);
+});
+
 test("a file with no runs exports nothing and says so, without a rate per event", async () => {
   const empty = join(tempDir(), "empty.db");
   openRunsDb(empty, { mode: "write" }).close();

@@ -52,12 +52,13 @@ test("--where merges the runs that meet it from every source; one left running e
         ["copied", "b5"],
       ],
     ]);
-    const none = await cli(["merge", "out.db", "a.db", "--where", "fast=6"], dir);
+    const none = await cli(["merge", "none.db", "a.db", "--where", "fast=6"], dir);
     expect([none.code, none.stdout, lines(none.stderr)]).toEqual([
       0,
       "",
       [expect.stringContaining("nothing to merge: no run meets --where fast=6")],
     ]);
+    expect(existsSync(join(dir, "none.db"))).toBe(false);
     // The library takes the CLI's spelling of a run field too.
     const byId = mergeRuns(join(dir, "ids.db"), [join(dir, "a.db")], {
       where: [{ key: "run_id", value: "a8" }],

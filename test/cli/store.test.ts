@@ -232,13 +232,29 @@ describeWithPg("store CLI", (cluster) => {
     file.run("UPDATE runs SET status = 'failed' WHERE run_id = 'picked-broke'");
     file.close();
     const url = await cluster().createDatabase("picked"); // rm --where sees every run it holds
-    const pushed = await cli(["push", db, "--to", url, "--where", "status=failed"]);
+    // As push without --where: a failed run goes with --all only.
+    const held = await cli(["push", db, "--to", url, "--where", "status=failed"]);
+    expect([held.code, lines(held.stdout)]).toEqual([
+      0,
+      [
+        expect.stringMatching(
+          /^0 runs pushed .*; left out: 1 failed or cancelled run \(--all sends them\)$/,
+        ),
+      ],
+    ]);
+    const pushed = await cli(["push", db, "--to", url, "--all", "--where", "status=failed"]);
     expect([pushed.code, pushed.stdout]).toEqual([0, expect.stringContaining("picked-broke")]);
     expect(pushed.stdout).not.toContain("kept-ok");
-    expect((await cli(["push", db, "--to", url, "--all", "--where", "status=failed"])).code).toBe(
-      2,
-    );
+    expect((await cli(["push", db, "--to", url, "--all", "--run", "kept-ok"])).code).toBe(2);
     expect((await cli(["push", db, "--to", url])).code).toBe(0); // kept-ok, completed, too
+    const nothing = join(tempDir(), "nothing.db");
+    const none = await cli(["pull", url, "--where", "status=cancelled", "--into", nothing]);
+    expect([none.code, none.stdout, lines(none.stderr)]).toEqual([
+      0,
+      "",
+      [expect.stringContaining("no run meets --where status=cancelled")],
+    ]);
+    expect(existsSync(nothing)).toBe(false);
     const offline = join(tempDir(), "offline.db");
     const pulled = await cli(["pull", url, "--where", "status=completed", "--into", offline]);
     expect([pulled.code, storedRuns(offline).map((r) => r.run_id)]).toEqual([0, ["kept-ok"]]);
@@ -249,6 +265,47 @@ describeWithPg("store CLI", (cluster) => {
     ]);
     const left = await cli(["runs", url, "--json"]);
     expect(left.stdout).not.toContain("picked-broke");
+  });
+
+  test("push --where narrows what push sends anyway: completed runs, oldest first, the rest said left out", async () => {
+    const db = join(tempDir(), "narrowed.db");
+    const ids = ["w-old", "w-broke", "w-open", "w-new", "w-skipped"];
+    for (const [i, id] of ids.entries()) demo(db, id, i, 5);
+    const file = new Database(db);
+    file.run("UPDATE runs SET status = 'failed' WHERE run_id = 'w-broke'");
+    file.run("UPDATE runs SET status = 'running', ts_end = NULL WHERE run_id = 'w-open'");
+    file.close();
+    const url = await cluster().createDatabase("narrowed");
+    const where = ["--where", "run_id!=w-skipped"];
+    const first = await cli(["push", db, "--to", url, ...where]);
+    expect([
+      first.code,
+      lines(first.stdout).map((l) => l.split(/ +/).slice(0, 2).join(" ")),
+    ]).toEqual([0, ["pushed w-old", "pushed w-new", expect.any(String)]]);
+    expect(lines(first.stdout).at(-1)).toMatch(
+      /^2 runs pushed to .*, 0 already there; left out: 1 run still running, 1 failed or cancelled run \(--all sends them\)$/,
+    );
+    const all = await cli(["push", db, "--to", url, "--all", ...where]);
+    expect([all.code, lines(all.stdout).map((l) => l.split(/ +/).slice(0, 2).join(" "))]).toEqual([
+      0,
+      ["present w-old", "pushed w-broke", "present w-new", expect.any(String)],
+    ]);
+    expect(lines(all.stdout).at(-1)).toMatch(
+      /1 run pushed .*, 2 already there; left out: 1 run still running$/,
+    );
+    // --run names runs to send exactly as it did: a running one among them is refused.
+    const named = await cli(["push", db, "--to", url, "--run", "w-open", ...where]);
+    expect([named.code, named.stderr]).toEqual([1, expect.stringContaining("still running")]);
+    const store = await Store.open(url);
+    try {
+      expect((await store.listRuns()).map((r) => r.run_id).sort()).toEqual([
+        "w-broke",
+        "w-new",
+        "w-old",
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 
   test("push --run latest sends the newest run of the file; rm --run latest names the store's", async () => {
