@@ -269,7 +269,10 @@ function decodeLine(line: string, defaults: boolean, filled?: string[]): Event {
   return parseEvent(record, { defaults });
 }
 
-/** The fields each event read by {@link readNdjsonFile} took from the model, not from its file. */
+/**
+ * The fields each event read by {@link readNdjsonFile} (or first by {@link readNdjsonNotingFirst})
+ * took from the model, not from its file.
+ */
 const FILLED = new WeakMap<Event, readonly string[]>();
 
 /**
@@ -358,12 +361,22 @@ export function readNdjson(
   options: { defaults?: boolean } = {},
 ): AsyncGenerator<Event> {
   checkNdjsonInput(input, "readNdjson");
-  return readLines(input, options);
+  return readLines(input, options, false);
+}
+
+/**
+ * {@link readNdjson} with defaults, for a caller that checked `input` itself (recordNdjson, which
+ * names itself in the refusal): the first event's {@link filledFields} are noted, since it is read
+ * before the run starts and a `ts_created_ns` made from the clock then would precede the run.
+ */
+export function readNdjsonNotingFirst(input: NdjsonInput): AsyncGenerator<Event> {
+  return readLines(input, { defaults: true }, true);
 }
 
 async function* readLines(
   input: NdjsonInput,
   options: { defaults?: boolean },
+  noteFirst: boolean,
 ): AsyncGenerator<Event> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const encoder = new TextEncoder();
@@ -381,7 +394,13 @@ async function* readLines(
     }
     if (text.trim() === "") return undefined;
     try {
-      return decodeEvent(text, options);
+      if (!noteFirst) return decodeEvent(text, options);
+      // Only the first: noting every line's would slow the reading of millions of them.
+      noteFirst = false;
+      const filled: string[] = [];
+      const event = decodeLine(text, options.defaults === true, filled);
+      if (filled.length > 0) FILLED.set(event, filled);
+      return event;
     } catch (error) {
       if (error instanceof RuntapeError) throw new NdjsonError(lineNumber, error.message);
       throw error;

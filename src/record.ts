@@ -4,6 +4,7 @@
  * lifecycle around any body; `recordNdjson` and `copyRun` are the two bodies the CLI needs.
  */
 import { resolve } from "node:path";
+import * as v from "valibot";
 import { EventBus } from "./bus.ts";
 import { asRunsDb, type RunsDb } from "./db.ts";
 import type { RunRef } from "./diff.ts";
@@ -11,9 +12,20 @@ import { RunCancelledError, RunNotClosedError } from "./errors.ts";
 import { EVENT_TYPES } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import { parseStoredObject } from "./json.ts";
-import { type NdjsonInput, readNdjson } from "./ndjson.ts";
+import {
+  checkNdjsonInput,
+  filledFields,
+  type NdjsonInput,
+  readNdjsonNotingFirst,
+} from "./ndjson.ts";
 import { Pacer } from "./pacing.ts";
-import { Recorder, type RecorderOptions, type RecordingSummary } from "./recorder.ts";
+import {
+  checkRecorderOptions,
+  Recorder,
+  type RecorderOptions,
+  RecorderOptionsSchema,
+  type RecordingSummary,
+} from "./recorder.ts";
 import { type ReplayOptions, replayOnto } from "./replay.ts";
 import { getRun, resolveRunId } from "./runs.ts";
 
@@ -31,6 +43,14 @@ export interface RunOptions extends RecorderOptions {
   /** Members set in the metadata of a run that fails (the rest kept), from what the body threw. */
   failureMetadata?: (error: unknown) => Record<string, unknown>;
 }
+
+const RunOptionsSchema = v.object({
+  ...RecorderOptionsSchema.entries,
+  signal: v.optional(v.instance(AbortSignal, "expected an AbortSignal")),
+  onProgress: v.optional(v.function()),
+  onStart: v.optional(v.function()),
+  failureMetadata: v.optional(v.function()),
+});
 
 /**
  * Records one run around `body`: a fresh bus with a recorder attached is handed to `body`; the run
@@ -90,24 +110,32 @@ const cancelled = (recorder: Recorder, closeError: unknown) =>
 
 /**
  * Records the NDJSON events of `input` (one event per line; fields the model fills itself may be
- * left out) as one run. The first event is read before the run is registered: an input that is
- * no NdjsonInput (a string: pass `Bun.file(path).stream()`) throws RuntapeError (INVALID_OPTION),
- * and an invalid first line its NdjsonError, with no run made (and `signal` aborted while the
- * first line is awaited rejects with its reason). At a later invalid line the run keeps the events
- * before it, ends `failed`, and the NdjsonError is rethrown. An input without events is recorded
- * as a run of none.
+ * left out) as one run. Options the recorder refuses, and an input that is no NdjsonInput (a
+ * string: pass `Bun.file(path).stream()`), throw RuntapeError (INVALID_OPTION) before anything is
+ * read. The first event is read before the run is registered: an invalid first line throws its
+ * NdjsonError with no run made (and `signal` aborted while the first line is awaited rejects with
+ * its reason). At a later invalid line the run keeps the events before it, ends `failed`, and the
+ * NdjsonError is rethrown. An input without events is recorded as a run of none.
  */
 export async function recordNdjson(
   target: string | RunsDb,
   input: NdjsonInput,
   options: RunOptions = {},
 ): Promise<RecordingSummary> {
-  const events = readNdjson(input, { defaults: true });
+  // Before the first line is awaited: a wrong option or input is refused at once, no line taken.
+  checkNdjsonInput(input, "recordNdjson");
+  checkRecorderOptions(options, "recordNdjson", RunOptionsSchema);
+  const events = readNdjsonNotingFirst(input);
   try {
     // Input of another format fails at its first line: refused so, it leaves no failed run of no
     // events behind, as a refused option leaves none.
     const first = await untilAborted(events.next(), options.signal);
     const { summary } = await recordRun(target, options, async (_bus, recorder) => {
+      // The first event was read before the run started: a ts_created_ns the line left out, made
+      // from the clock then, would precede the run's ts_start. Made again now, it follows it.
+      if (first.done !== true && filledFields(first.value).includes("ts_created_ns")) {
+        (first.value as { ts_created_ns: bigint }).ts_created_ns = nowNs();
+      }
       // A file's stream hands over chunk after chunk without a turn of the event loop, where a
       // signal handler or a timer that aborts the signal would run: the pacer gives them one.
       const pacer = new Pacer(undefined, options.signal);

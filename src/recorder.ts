@@ -66,7 +66,8 @@ export interface RecorderOptions {
 /** The longest timer Node's timers keep: a longer one fires after 1 ms, over and over. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const OptionsSchema = v.object({
+/** The options {@link Recorder.start} takes; a caller that takes them among its own spreads it. */
+export const RecorderOptionsSchema = v.object({
   runId: v.optional(v.string("expected text")),
   name: v.optional(v.string("expected text")),
   // Checked where they become JSON text (jsonColumnOf), which names what is wrong inside them.
@@ -197,6 +198,26 @@ function compilePush(fields: readonly (readonly [string, Field<unknown>])[]): Ta
 }
 
 /**
+ * Throws RuntapeError (INVALID_OPTION) for options {@link Recorder.start} refuses, as it would
+ * (`schema`: the caller's options, which hold the recorder's), before any database is touched;
+ * returns the run id to use and the config and metadata as JSON text.
+ */
+export function checkRecorderOptions(
+  options: RecorderOptions,
+  what: string,
+  schema: v.GenericSchema = RecorderOptionsSchema,
+): { runId: string; config: string | null; metadata: string | null } {
+  checkOptions(schema, options, what);
+  const runId = options.runId ?? Bun.randomUUIDv7();
+  checkRunId(runId);
+  return {
+    runId,
+    config: jsonColumnOf(options.config, `${what} option config`),
+    metadata: jsonColumnOf(options.metadata, `${what} option metadata`),
+  };
+}
+
+/**
  * Writes every event it is given into one run of a runs database: buffered per table, inserted in
  * batches inside one write transaction per flush (in line, or on a thread: see the `thread`
  * option), each row numbered with its position in the run so replay restores the exact order
@@ -284,11 +305,7 @@ export class Recorder {
    * `using recorder = Recorder.start(…)` ends a run left open at the end of the scope `cancelled`.
    */
   static start(target: string | RunsDb, options: RecorderOptions = {}): Recorder {
-    checkOptions(OptionsSchema, options, "recorder");
-    const runId = options.runId ?? Bun.randomUUIDv7();
-    checkRunId(runId);
-    const config = jsonColumnOf(options.config, "recorder option config");
-    const metadata = jsonColumnOf(options.metadata, "recorder option metadata");
+    const { runId, config, metadata } = checkRecorderOptions(options, "recorder");
     const ownsDb = typeof target === "string";
     const db = asRunsDb(target, { mode: "write", journal: options.journal });
     if (!db.writable) {

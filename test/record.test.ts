@@ -154,7 +154,7 @@ describe("recordNdjson", () => {
     const error = await rejection(recordNdjson(path, "events.ndjson", { runId: "s" }));
     expect([(error as RuntapeError).code, (error as Error).message]).toEqual([
       "INVALID_OPTION",
-      `readNdjson: ${message}`,
+      `recordNdjson: ${message}`,
     ]);
     for (const input of [5, null, {}]) {
       expect(() => readNdjson(input as never)).toThrow(
@@ -177,6 +177,55 @@ describe("recordNdjson", () => {
       for await (const event of readNdjson(input)) events.push(event);
       expect(events).toHaveLength(1);
     }
+  });
+
+  test("a wrong option is refused at the call, before a line is read or taken from the input", async () => {
+    const path = newDb();
+    let pulled = 0;
+    const input = (async function* () {
+      pulled++;
+      yield `${encodeEvent(bar(0))}\n`;
+    })();
+    const refusals = await Promise.all(
+      [{ batchsize: 3 }, { batchSize: 0 }, { runId: "" }, { signal: "stop" }, { onStart: 1 }].map(
+        (options) => rejection(recordNdjson(path, input, options as never)),
+      ),
+    );
+    expect(refusals.map((e) => [(e as RuntapeError).code, (e as Error).message])).toEqual([
+      ["INVALID_OPTION", "recordNdjson option batchsize: no such option (did you mean batchSize?)"],
+      ["INVALID_OPTION", expect.stringMatching(/^recordNdjson option batchSize: /)],
+      ["INVALID_RUN_ID", 'invalid run id "": it is empty'],
+      ["INVALID_OPTION", "recordNdjson option signal: expected an AbortSignal"],
+      ["INVALID_OPTION", expect.stringMatching(/^recordNdjson option onStart: /)],
+    ]);
+    expect([pulled, existsSync(path)]).toEqual([0, false]);
+    // The input is still whole: its first line is recorded by the next call.
+    expect(await recordNdjson(path, input, { runId: "whole" })).toMatchObject({ events: 1 });
+  });
+
+  test("a ts_created_ns the first line leaves out is made once the run has started, not before", async () => {
+    const path = newDb();
+    const line = (i: number) => {
+      const { ts_created_ns: _, ...rest } = JSON.parse(encodeEvent(bar(i)));
+      return JSON.stringify(rest);
+    };
+    // The first line alone, then a pause: the run starts only after it has been read.
+    const input = (async function* () {
+      yield `${line(0)}\n`;
+      await Bun.sleep(5);
+      yield `${line(1)}\n`;
+    })();
+    await recordNdjson(path, input, { runId: "filled" });
+    const [run] = query(path, "SELECT ts_start FROM runs");
+    const created = query(path, "SELECT ts_created_ns FROM bars ORDER BY seq").map(
+      (r) => r.ts_created_ns as bigint,
+    );
+    expect(created).toHaveLength(2);
+    for (const ts of created) expect(ts).toBeGreaterThanOrEqual(run?.ts_start as bigint);
+    // A ts_created_ns the line gives is kept as it is.
+    const given = bar(0);
+    await recordNdjson(path, [`${encodeEvent(given)}\n`], { runId: "given" });
+    expect([...replay(path, { run: "given" })]).toEqual([given]);
   });
 
   test("an invalid first line makes no run: the input is refused as a whole", async () => {
