@@ -106,7 +106,7 @@ const RerunOptionsSchema = v.object(
       (s) => typeof s === "string" || typeof s === "function",
       (issue) => strategyExpected(issue.input),
     ),
-    // Checked where they are used (the feed as it opens, the broker's ranges, the recorder's).
+    // Checked where they are used (the broker's ranges, the recorder's); the feed's keys below.
     feed: v.optional(v.unknown()),
     demo: v.optional(v.unknown()),
     params: v.optional(v.unknown()),
@@ -130,9 +130,26 @@ const RerunOptionsSchema = v.object(
   "expected an object of options",
 );
 
+// A misspelt key (`rn` for `run`) would replay the newest completed run in silence.
+const FEED_DB = "expected a runs database path or a postgres:// URL";
+const FeedRefSchema = v.object(
+  {
+    db: v.string(FEED_DB),
+    run: v.optional(v.string('expected a run id or "latest"')),
+    // Checked as the feed opens: market data types only.
+    types: v.optional(v.unknown()),
+  },
+  // A missing key (db, the one required) is an issue of the object's: said as db's own.
+  (issue) =>
+    issue.path === undefined
+      ? `expected an object { db, run?, types? } (got ${describeValue(issue.input)})`
+      : `${FEED_DB} (got nothing)`,
+);
+
 /** Throws RuntapeError (INVALID_OPTION) for options {@link rerun} refuses before any run. */
 export function checkRerunOptions(options: RerunOptions): void {
   checkOptions(RerunOptionsSchema, options, "rerun");
+  if (options.feed !== undefined) checkOptions(FeedRefSchema, options.feed, "rerun", "feed");
 }
 
 /**

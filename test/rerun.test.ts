@@ -491,6 +491,21 @@ describe("rerun", () => {
       const error = await run({} as never).catch((e) => e);
       expect(error?.code).toBe("INVALID_OPTION");
       expect(error?.message).toStartWith("rerun option strategy: ");
+      // So is one inside feed, which would replay the newest completed run instead of the one named.
+      const feeds: [unknown, string][] = [
+        [{ db: into, rn: "f3-s30" }, "feed.rn: no such option (did you mean feed.run?)"],
+        [{ db: into, Types: [] }, "feed.Types: no such option (did you mean feed.types?)"],
+        [{ run: "x" }, "feed.db: expected a runs database path or a postgres:// URL (got nothing)"],
+        [{ db: into, run: 3 }, 'feed.run: expected a run id or "latest"'],
+        [into, `feed: expected an object { db, run?, types? } (got ${JSON.stringify(into)})`],
+      ];
+      for (const [feed, message] of feeds) {
+        const refused = await run({ feed, strategy: DEMO_STRATEGY } as never).catch((e) => e);
+        expect([refused?.code, refused?.message]).toEqual([
+          "INVALID_OPTION",
+          `rerun option ${message}`,
+        ]);
+      }
     }
     expect(existsSync(into)).toBe(false);
   });
