@@ -49,8 +49,11 @@ export interface RerunOptions {
   /**
    * Where the new run is recorded: a path or an open database (the feed's own file is fine).
    * Default: a new database in a temporary folder, so a test never writes into its fixture; the
-   * folder is removed when the process exits (at once if the re-run throws). Pass `into` to keep
-   * the run.
+   * folder is removed when the process exits (at once if the re-run throws). A process that a
+   * signal ends (SIGINT, SIGTERM: no `exit` event then) leaves it behind, for the system's
+   * cleaning of its temporary folder: the library sets no signal handler, which would change how
+   * the host answers signals; a host whose handler ends with `process.exit()` has it removed. Pass
+   * `into` to keep the run.
    */
   into?: string | RunsDb;
   /**
@@ -162,6 +165,8 @@ export function checkRerunOptions(options: RerunOptions): void {
  * is made, as does a missing feed or run, or a feed run without BarReceived events to replay (a
  * RuntapeError, EMPTY_FEED). A strategy that throws (while starting or on an event) ends the new
  * run `failed` with the error in its metadata and throws StrategyError. The feed is only read.
+ * Without `into`, the run's temporary folder is removed at the process's `exit`, which a process
+ * ended by SIGINT or SIGTERM never reaches: it is then left in the temporary folder (see `into`).
  */
 export async function rerun(options: RerunOptions): Promise<RerunResult> {
   checkRerunOptions(options);
@@ -408,7 +413,8 @@ async function recordedSeed(
 /**
  * Folders of re-runs made without `into`, removed when the process exits: the result names the
  * file for diff, replay and golden checks, so it must outlive the call, but it is no one's to keep
- * (each call left one in the temporary folder for good).
+ * (each call left one in the temporary folder for good). Not on SIGINT or SIGTERM: a handler here
+ * would keep the host's process alive where it expects the default (to end), or run beside its own.
  */
 const temporaryDirs = new Set<string>();
 let removingAtExit = false;
