@@ -3,7 +3,7 @@ import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { isDecimal } from "../format.ts";
 import { parseJsonObject, snakeCase } from "../json.ts";
 import { METRICS } from "../report/metrics.ts";
-import { CONDITION_OPS, type Condition, libraryWhereKey } from "../report/sweep.ts";
+import { CONDITION_OPS, type Condition } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { printable } from "../text.ts";
 import { UsageError } from "./usage.ts";
@@ -175,8 +175,8 @@ export function parseJsonArg(
 
 /**
  * `KEY=VALUE` conditions of `--where` (or `KEY!=VALUE`, `KEY<VALUE`, `<=`, `>`, `>=`: the first
- * operator in the text divides it); `run_id` is the library's `runId`, a metric is
- * `metric.total_pnl`. A config path spelled as a metric (`total_pnl`) is the config's.
+ * operator in the text divides it), keys as typed: the library reads `run_id` and
+ * `metric.total_pnl` as the CLI names them. A config path spelled as a metric is the config's.
  */
 export function parseConditions(values: readonly string[]): Condition[] {
   const conditions = values.map((text): Condition => {
@@ -207,7 +207,7 @@ export function parseConditions(values: readonly string[]): Condition[] {
   if (twice !== undefined) {
     throw new UsageError(`--where: ${JSON.stringify(twice.key)} is given twice with ${twice.op}`);
   }
-  return conditions.map((c) => ({ ...c, key: libraryWhereKey(c.key) }));
+  return conditions;
 }
 
 /** `--where` conditions as given, for a message: `--where a=1 --where b=2`. */
