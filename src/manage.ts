@@ -185,15 +185,6 @@ export function changeTags(
   return options.dryRun ? inSnapshot(db, changeAll) : inWrite(db, changeAll);
 }
 
-/** {@link changeTags}, returning every tag the run has then. */
-export function tagRun(
-  db: RunsDb,
-  runId: string,
-  tags: Readonly<Record<string, string>>,
-): Record<string, string> {
-  return (changeTags(db, [runId], tags)[0] as TagChange).tags;
-}
-
 /** What {@link vacuum} did: the file's size before and after, in bytes. */
 export interface VacuumResult {
   before: number;

@@ -384,12 +384,6 @@ export async function replayOnto(
   return stats;
 }
 
-/** Request tables of the default catalog that carry the symbol of the orders responses answer. */
-export const REQUEST_TABLES = defaultCatalog
-  .withRole("request")
-  .filter((t) => defaultCatalog.symbolField(t) !== undefined)
-  .map((t) => defaultCatalog.table(t));
-
 /**
  * The condition that keeps a row of `type` in a replay of `symbols`: its symbol field, or for a
  * type without one that points to an order, the symbol of the request naming that order (whole

@@ -23,7 +23,7 @@ import {
   type Side,
   unjudgeableRuns,
 } from "../src/index.ts";
-import { removeRuns, renameRun, tagRun } from "../src/manage.ts";
+import { changeTags, removeRuns, renameRun } from "../src/manage.ts";
 import {
   bar,
   CAN_LIST_OPEN_FILES,
@@ -433,7 +433,7 @@ describe("the summary cache", () => {
     const db = openRunsDb(path, { mode: "write" });
     renameRun(db, "a", "renamed");
     removeRuns(db, ["b"]);
-    tagRun(db, "renamed", { owner: "me" });
+    changeTags(db, ["renamed"], { owner: "me" });
     db.close();
     expect(cachedRunIds(path)).toEqual(["renamed"]);
     const [renamed] = inspectAll(path, ["renamed"]);
