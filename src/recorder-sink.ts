@@ -68,7 +68,7 @@ export const FLAG_FAILED = 1;
 export const FLAG_OPEN = 2;
 export const OPENED = 1;
 export const NOT_OPENED = 2;
-export const GIVEN_UP = 3;
+const GIVEN_UP = 3;
 
 /** A failure as the thread reports it: an Error does not cross threads with its code. */
 export interface WriteFailure {

@@ -281,7 +281,7 @@ export function hasSequence(target: string | RunsDb, runId: string): boolean {
 }
 
 /** JSON text for the `config`/`metadata` columns: an empty or absent object is NULL, as in the model. */
-export function toJsonColumn(value: Record<string, unknown> | null | undefined): string | null {
+function toJsonColumn(value: Record<string, unknown> | null | undefined): string | null {
   if (value == null || Object.keys(value).length === 0) return null;
   return stringifyExact(value);
 }

@@ -14,7 +14,7 @@ type WorkerModule = (typeof WORKER_MODULES)[number];
 const START_MS = 2_000;
 
 /** A job started on a thread: `result` waits for its answer; `stop` when done or giving up. */
-export interface Thread<T> {
+interface Thread<T> {
   result(): T | undefined;
   stop(): void;
 }

@@ -36,7 +36,7 @@ export interface SymbolTrading {
 }
 
 /** The counters of {@link SymbolTrading} that count requests and their rejections. */
-export type Counter =
+type Counter =
   | "orders"
   | "rejections"
   | "cancellations"

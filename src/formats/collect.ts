@@ -8,7 +8,7 @@
  */
 
 /** Rows written, by all sinks together, between two full collections. */
-export const ROWS_PER_COLLECTION = 25_000;
+const ROWS_PER_COLLECTION = 25_000;
 
 let pending = 0;
 

@@ -56,7 +56,7 @@ const MAX_CANDLES = 240;
 /** Fill marks drawn at most per side: beyond that, the largest fill per pixel column. */
 const MAX_MARKS = 600;
 
-export const COLORS = {
+const COLORS = {
   up: "#1a7f37",
   down: "#cf222e",
   line: "#0969da",

@@ -17,7 +17,7 @@ import {
 } from "./sweep.ts";
 
 /** Round trips listed per symbol; all of them count in the metrics. */
-export const MAX_LISTED_TRIPS = 2000;
+const MAX_LISTED_TRIPS = 2000;
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -27,7 +27,7 @@ const ESCAPES: Record<string, string> = {
   "'": "&#39;",
 };
 /** Text safe inside HTML elements and attribute values. */
-export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 
 const quantity = (x: number) => x.toLocaleString("en-US", { maximumFractionDigits: 6 });
 const timeOf = (ns: bigint | null) => (ns === null ? "–" : isoNs(ns).replace(/\.0+Z$/, "Z"));
@@ -273,7 +273,7 @@ export interface Comparison {
 }
 
 /** The metrics table of a sweep: run, varying parameters, metrics. */
-export function sweepTable(varying: readonly string[], entries: readonly SweepEntry[]): string {
+function sweepTable(varying: readonly string[], entries: readonly SweepEntry[]): string {
   return tableHtml(
     [
       "Run",
@@ -293,7 +293,7 @@ export function sweepTable(varying: readonly string[], entries: readonly SweepEn
 }
 
 /** The cells of a heatmap of `metric` over two parameters; the mean where runs share a cell. */
-export function heatmapCells(
+function heatmapCells(
   entries: readonly SweepEntry[],
   [xKey, yKey]: readonly [string, string],
   metric: keyof RunMetrics,

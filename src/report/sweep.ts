@@ -74,7 +74,7 @@ export function varyingParams(
 }
 
 /** A run's tags: the text values under `tags` in its metadata (JSON text or null), if any. */
-export function tagsOf(metadata: string | null): Record<string, string> {
+function tagsOf(metadata: string | null): Record<string, string> {
   let parsed: unknown;
   try {
     parsed = metadata === null ? null : JSON.parse(metadata);
@@ -124,7 +124,7 @@ const METRIC_PREFIX = "metric.";
 export const onMetric = (condition: Condition): boolean => condition.key.startsWith(METRIC_PREFIX);
 
 /** A run as a sweep describes it, before its metrics. */
-export type SweepRun = Omit<SweepEntry, "metrics">;
+type SweepRun = Omit<SweepEntry, "metrics">;
 
 /** A run to test conditions on: its metrics only where a condition is on one. */
 type Tested = SweepRun & { metrics?: RunMetrics };
@@ -228,7 +228,7 @@ export function normalizeConditions(conditions: readonly Condition[]): Condition
  * A condition's key as the library names it, for keys written as the CLI's table and JSON name
  * them: `run_id` is `runId`, `metric.total_pnl` `metric.totalPnl`; config paths and tags as given.
  */
-export function libraryWhereKey(key: string): string {
+function libraryWhereKey(key: string): string {
   if (key === "run_id") return "runId";
   return key.startsWith(METRIC_PREFIX)
     ? `${METRIC_PREFIX}${libraryKey(key.slice(METRIC_PREFIX.length))}`
