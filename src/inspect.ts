@@ -9,12 +9,12 @@ import type { EventType } from "./events/catalog.ts";
 import { countEvents as countStored, sumCounts } from "./inspect/queries.ts";
 import { cachedSummary, computeSummary, storeSummary } from "./inspect/summary.ts";
 import {
-  fromJsonColumn,
   getRun,
   isRecordingAlive,
   listRuns,
   type RunRow,
   type RunStatus,
+  readJsonColumn,
   resolveRunId,
 } from "./runs.ts";
 import type { SymbolTrading } from "./trading.ts";
@@ -98,14 +98,6 @@ export function toListEntry(run: RunRow, events: bigint): RunListEntry {
   };
 }
 
-const parseJson = (text: string | null, what: string): unknown => {
-  try {
-    return fromJsonColumn(text, what);
-  } catch {
-    return text; // not a JSON object: show it as it is stored
-  }
-};
-
 /**
  * A run (its id, or `"latest"`) in detail: counts, symbols, periods, time range, config,
  * metadata and trading, from a runs database path (opened read-only for the call) or an open
@@ -134,8 +126,8 @@ function detailOf(db: RunsDb, runId: string): RunDetail {
     barPeriods: summary.barPeriods,
     firstTsEventNs: summary.firstTsEventNs,
     lastTsEventNs: summary.lastTsEventNs,
-    config: parseJson(run.config, "config"),
-    metadata: parseJson(run.metadata, "metadata"),
+    config: readJsonColumn(run.config),
+    metadata: readJsonColumn(run.metadata),
     trading: summary.trading,
   };
 }

@@ -15,6 +15,7 @@ import type { EventCatalog } from "./events/event-catalog.ts";
 import { checkOptions } from "./options.ts";
 import { type RunOptions, recordRun } from "./record.ts";
 import type { RecordingSummary } from "./recorder.ts";
+import { readJsonColumn } from "./runs.ts";
 import { type BrokerParameters, brokerParameters, SimulatedBroker } from "./sim/broker.ts";
 import { publishBars } from "./sim/feed.ts";
 import { type DemoFeedOptions, demoFeed, simStreams } from "./sim/index.ts";
@@ -401,13 +402,10 @@ async function recordedSeed(
   run: string | undefined,
 ): Promise<number | undefined> {
   if (source === undefined || run === undefined) return undefined;
-  const { config } = await source.getRun(run);
-  try {
-    const seed = config === null ? undefined : (JSON.parse(config) as { seed?: unknown }).seed;
-    return Number.isSafeInteger(seed) ? (seed as number) : undefined;
-  } catch {
-    return undefined; // a config that is not JSON names no seed
-  }
+  const config = readJsonColumn((await source.getRun(run)).config);
+  // A config that is no JSON object names no seed.
+  const seed = typeof config === "object" && config !== null ? config.seed : undefined;
+  return Number.isSafeInteger(seed) ? (seed as number) : undefined;
 }
 
 /**

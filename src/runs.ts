@@ -317,3 +317,17 @@ export function jsonColumnOf(value: unknown, what: string): string | null {
 export function fromJsonColumn(text: string | null, what: string): Record<string, unknown> | null {
   return text === null ? null : parseJsonObject(text, what);
 }
+
+/**
+ * A `config`/`metadata` column as every reader shows it: the object as {@link fromJsonColumn}
+ * reads it (integers beyond 2^53 exact, as bigints), null when empty, or the stored text as it is
+ * where another writer left something that is no JSON object, which a listing must still show.
+ */
+export function readJsonColumn(text: string | null): Record<string, unknown> | string | null {
+  try {
+    return fromJsonColumn(text, "column");
+  } catch (error) {
+    if (!(error instanceof RuntapeError)) throw error;
+    return text;
+  }
+}

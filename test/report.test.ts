@@ -491,7 +491,16 @@ describe("sweeps", () => {
     });
     expect(flattenConfig(null)).toEqual({});
     expect(flattenConfig("not json")).toEqual({ config: "not json" });
-    expect(flattenConfig("5")).toEqual({ config: 5 });
+    // A column that holds no JSON object is shown as stored, as inspect shows it.
+    expect(flattenConfig("5")).toEqual({ config: "5" });
+    expect(flattenConfig("[1,2]")).toEqual({ config: "[1,2]" });
+  });
+
+  test("config integers beyond 2^53 flatten exactly, as inspect reads them", () => {
+    expect(flattenConfig('{"seed":9007199254740993,"l":[9007199254740993]}')).toEqual({
+      seed: 9007199254740993n,
+      l: "[9007199254740993]",
+    });
   });
 
   test("config paths named like members of every object are parameters; a run without one has none", () => {

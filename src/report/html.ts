@@ -5,6 +5,7 @@
  */
 import { EVENT_TYPES } from "../events/catalog.ts";
 import { counted, formatCount, formatDuration, isoNs, formatNumber as number } from "../format.ts";
+import { stringifyExact } from "../json.ts";
 import { CHART_WIDTH, equityChart, heatmapChart, overlayChart, priceChart } from "./charts.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "./metrics.ts";
 import type { RunReport, SymbolReport } from "./model.ts";
@@ -119,8 +120,11 @@ const num = (text: string, v: number | null = null, signed = false): Cell => ({
 });
 const chart = (svg: string, label: string) =>
   `<figure class="chart" role="img" aria-label="${escapeHtml(label)}">${svg}</figure>`;
+/** A config or metadata column as readJsonColumn reads it: an object (bigints exact) or text. */
 const json = (value: unknown) =>
-  value === null ? "–" : `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
+  value === null
+    ? "–"
+    : `<pre>${escapeHtml(typeof value === "string" ? value : stringifyExact(value, 2))}</pre>`;
 
 const SIGNED = new Set<keyof RunMetrics>(["totalPnl", "realizedPnl", "sharpeLike", "meanReturn"]);
 
@@ -284,7 +288,9 @@ function sweepTable(varying: readonly string[], entries: readonly SweepEntry[]):
       e.runId,
       ...varying.map((k) => {
         const v = e.params[k];
-        return typeof v === "number" ? num(String(v), v) : formatParam(v);
+        return typeof v === "number" || typeof v === "bigint"
+          ? num(String(v), Number(v))
+          : formatParam(v);
       }),
       ...SWEEP_METRICS.map((m) => num(formatMetric(m, e.metrics[m]), e.metrics[m], SIGNED.has(m))),
     ]),

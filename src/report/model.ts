@@ -14,7 +14,7 @@ import {
   type Event,
   type EventType,
 } from "../events/catalog.ts";
-import type { RunRow } from "../runs.ts";
+import { type RunRow, readJsonColumn } from "../runs.ts";
 import { type SymbolTrading, TradingTally } from "../trading.ts";
 import { computeMetrics, type RunMetrics } from "./metrics.ts";
 import { type RoundTrip, RoundTripTracker, type TripFill } from "./trips.ts";
@@ -86,15 +86,6 @@ export interface RunReport {
 }
 
 const ms = (ns: bigint) => Number(ns / 1_000_000n);
-
-const parseJson = (text: string | null): unknown => {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
 
 const NO_BAR = BAR_PERIODS.length;
 
@@ -240,8 +231,8 @@ export class RunReportBuilder {
         status: run.status,
         tsStart: run.ts_start,
         tsEnd: run.ts_end,
-        config: parseJson(run.config),
-        metadata: parseJson(run.metadata),
+        config: readJsonColumn(run.config),
+        metadata: readJsonColumn(run.metadata),
       },
       counts: { ...this.#counts },
       events: this.#total,

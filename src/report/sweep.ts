@@ -4,11 +4,15 @@
  */
 import { RuntapeError, UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
 import { isDecimal } from "../format.ts";
-import type { RunRow } from "../runs.ts";
+import { stringifyExact } from "../json.ts";
+import { type RunRow, readJsonColumn } from "../runs.ts";
 import { METRICS, type RunMetrics } from "./metrics.ts";
 
-/** A parameter value as flattened from a run's config: arrays and objects become JSON text. */
-export type ParamValue = string | number | boolean | null;
+/**
+ * A parameter value as flattened from a run's config: arrays and objects become JSON text, and an
+ * integer beyond 2^53 is an exact bigint (a seed or an id must not be rounded).
+ */
+export type ParamValue = string | number | bigint | boolean | null;
 
 /** One run of a sweep. */
 export interface SweepEntry {
@@ -30,29 +34,26 @@ export interface Sweep {
   entries: SweepEntry[];
 }
 
-/** A run's config (JSON text or null) flattened to dotted paths; a config that is not a JSON object is one `config` value. */
+/**
+ * A run's config (JSON text or null) flattened to dotted paths, read as {@link readJsonColumn}
+ * reads it; a config that is not a JSON object is one `config` value, its stored text.
+ */
 export function flattenConfig(config: string | null): Record<string, ParamValue> {
   // Keyed by the user's paths, which may be "constructor" or "__proto__": no prototype, so a
   // path a run lacks is undefined and one named "__proto__" is a member like any other.
   const out: Record<string, ParamValue> = Object.create(null);
-  if (config === null) return out;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(config);
-  } catch {
-    out.config = config;
-    return out;
-  }
+  const parsed = readJsonColumn(config);
+  if (typeof parsed === "string") out.config = parsed;
   const walk = (value: unknown, path: string) => {
     if (value !== null && typeof value === "object" && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value)) walk(v, path === "" ? k : `${path}.${k}`);
     } else if (Array.isArray(value)) {
-      out[path] = JSON.stringify(value);
+      out[path] = stringifyExact(value);
     } else {
-      out[path || "config"] = value as ParamValue;
+      out[path] = value as ParamValue;
     }
   };
-  walk(parsed, "");
+  if (typeof parsed === "object" && parsed !== null) walk(parsed, "");
   return out;
 }
 
@@ -75,13 +76,8 @@ export function varyingParams(
 
 /** A run's tags: the text values under `tags` in its metadata (JSON text or null), if any. */
 function tagsOf(metadata: string | null): Record<string, string> {
-  let parsed: unknown;
-  try {
-    parsed = metadata === null ? null : JSON.parse(metadata);
-  } catch {
-    return {};
-  }
-  const tags = (parsed as { tags?: unknown } | null)?.tags;
+  const parsed = readJsonColumn(metadata);
+  const tags = typeof parsed === "object" ? parsed?.tags : undefined;
   if (typeof tags !== "object" || tags === null || Array.isArray(tags)) return {};
   return Object.fromEntries(
     Object.entries(tags).filter((e): e is [string, string] => typeof e[1] === "string"),
@@ -148,13 +144,21 @@ function valueAt(entry: Tested, key: string): ParamValue | undefined {
   return Object.hasOwn(entry.params, key) ? entry.params[key] : undefined;
 }
 
-/** A value as a number where it is one, or text that reads as a decimal number. */
-const numberOf = (value: ParamValue | undefined): number | undefined =>
-  typeof value === "number"
+const INTEGER = /^\s*[+-]?\d+\s*$/;
+
+/**
+ * A value as a number where it is one, or text that reads as a decimal number; integers (bigints,
+ * integer text) exact, as bigints, which `<` compares with doubles by their values: beyond 2^53 a
+ * double would round 9007199254740993 to its neighbour.
+ */
+const numberOf = (value: ParamValue | undefined): number | bigint | undefined =>
+  typeof value === "number" || typeof value === "bigint"
     ? value
-    : typeof value === "string" && isDecimal(value)
-      ? Number(value)
-      : undefined;
+    : typeof value === "string" && INTEGER.test(value)
+      ? BigInt(value)
+      : typeof value === "string" && isDecimal(value)
+        ? Number(value)
+        : undefined;
 
 /**
  * Whether `entry` meets every condition on a config path, runId, name or status, a tag
@@ -257,8 +261,11 @@ export function sortEntries(entries: readonly SweepEntry[], sort: string): Sweep
   const key = descending ? sort.slice(1) : sort;
   const valueAt = (e: SweepEntry): ParamValue | undefined =>
     isMetric(key) ? e.metrics[key] : e.params[key];
-  const compare = (a: ParamValue, b: ParamValue): number =>
-    typeof a === "number" && typeof b === "number" ? a - b : String(a).localeCompare(String(b));
+  const compare = (a: ParamValue, b: ParamValue): number => {
+    const numeric = (v: ParamValue) => typeof v === "number" || typeof v === "bigint";
+    if (!numeric(a) || !numeric(b)) return String(a).localeCompare(String(b));
+    return a < b ? -1 : a > b ? 1 : 0;
+  };
   return [...entries].sort((a, b) => {
     const x = valueAt(a);
     const y = valueAt(b);

@@ -160,6 +160,40 @@ describe("runtape runs and report", () => {
     expect(new Set(all.map(slow)).size).toBeGreaterThan(1); // the bounds split the sweep
   });
 
+  test("runs picks, compares, sorts and shows a parameter beyond 2^53 exactly, as inspect does", async () => {
+    const big = tempDir();
+    // Neighbours that one double cannot tell apart: 2^53 + 1 reads as 2^53, 2^53 + 3 as 2^53 + 4.
+    for (const value of ["9007199254740993", "9007199254740995"]) {
+      const args = ["backtest", "--strategy", STRATEGY, "--param", `seed=${value}`, "--bars", "20"];
+      expect((await cli([...args, "--into", "big.db", "--run-id", `s${value}`], big)).code).toBe(0);
+    }
+    const ids = async (...args: string[]) => {
+      const result = await cli(["runs", "big.db", ...args, "--json"], big);
+      expect([result.code, result.stderr]).toEqual([0, ""]);
+      return (JSON.parse(result.stdout) as JsonSweep).entries.map((e) => e.run_id);
+    };
+    const key = "lineage.params.seed";
+    expect(await ids("--where", `${key}=9007199254740993`)).toEqual(["s9007199254740993"]);
+    expect(await ids("--where", `${key}>9007199254740993`)).toEqual(["s9007199254740995"]);
+    expect(await ids("--where", `${key}<=9007199254740994`)).toEqual(["s9007199254740993"]);
+    expect(await ids("--sort", `-${key}`)).toEqual(["s9007199254740995", "s9007199254740993"]);
+    const table = await cli(["runs", "big.db", "--sort", key], big);
+    expect(lines(table.stdout).map((line) => line.split(/\s+/).slice(0, 3))).toEqual([
+      ["run_id", "status", key],
+      ["s9007199254740993", "completed", "9007199254740993"],
+      ["s9007199254740995", "completed", "9007199254740995"],
+    ]);
+    const json = await cli(["runs", "big.db", "--sort", key, "--json", "--int64", "string"], big);
+    const params = (JSON.parse(json.stdout) as JsonSweep).entries.map((e) => e.params[key]);
+    expect(params).toEqual(["9007199254740993", "9007199254740995"]);
+    // The run's page shows its config as inspect does.
+    const page = ["report", "big.db", "--run", "s9007199254740993", "-o", "r.html"];
+    expect((await cli(page, big)).code).toBe(0);
+    expect(readFileSync(join(big, "r.html"), "utf8")).toContain(
+      "&quot;seed&quot;: 9007199254740993",
+    );
+  });
+
   test("a run's metrics match inspect --json", async () => {
     const runs = await cli(["runs", "runs.db", "--where", "run_id=f3-s20", "--json"], dir);
     const inspect = await cli(["inspect", "runs.db", "--run", "f3-s20", "--json"], dir);
