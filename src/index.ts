@@ -38,6 +38,7 @@ export {
   PYTHON_SCHEMA_VERSION,
   type RequestAction,
   type RoleKind,
+  SIDES,
 } from "./events/event-catalog.ts";
 export type { Field, FieldKind, Indicators, SqlValue } from "./events/fields.ts";
 export { dumpsIndicators, loadsIndicators, pyFloatRepr } from "./events/pyjson.ts";

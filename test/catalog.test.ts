@@ -5,7 +5,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { newUuid, nowNs } from "../src/events/clock.ts";
-import { ns, nullable, real, text, withDefault } from "../src/events/fields.ts";
+import { ns, nullable, oneOf, real, text, withDefault } from "../src/events/fields.ts";
 import {
   addedIn,
   catalog,
@@ -311,6 +311,35 @@ describe("the catalog's history", () => {
       () =>
         new EventCatalog({ X: { table: "x", since: NEXT, fields: times, role: { kind: "fill" } } }),
       /X: a fill needs an orderId field/,
+    ],
+    [
+      "a fill without a fill price",
+      () => {
+        const { fill_price: _, ...fields } = catalog.FillEvent.fields;
+        return new EventCatalog({ X: { ...catalog.FillEvent, table: "x", since: NEXT, fields } });
+      },
+      /X: a fill needs a real field fill_price/,
+    ],
+    [
+      "a fill whose side is no BUY or SELL",
+      () =>
+        new EventCatalog({
+          X: {
+            ...catalog.FillEvent,
+            table: "x",
+            since: NEXT,
+            fields: { ...catalog.FillEvent.fields, side: oneOf(["LONG", "SHORT"]) },
+          },
+        }),
+      /X: a fill needs a side field of BUY and SELL/,
+    ],
+    [
+      "a fill without a symbol",
+      () => {
+        const { symbol: _, symbolIndex: __, ...spec } = catalog.FillEvent;
+        return new EventCatalog({ X: { ...spec, table: "x", since: NEXT } });
+      },
+      /X: a fill needs a symbol field/,
     ],
     [
       "a market event following another on a field it lacks",

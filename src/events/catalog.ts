@@ -4,6 +4,7 @@ import {
   type EventSpec,
   type FieldEntry,
   type RequestAction,
+  SIDES,
 } from "./event-catalog.ts";
 import {
   indicators,
@@ -29,8 +30,6 @@ export const BAR_PERIOD_NS: Readonly<Record<BarPeriod, bigint>> = {
 
 /** The kinds of order (`order_type`). */
 export const ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_LIMIT"] as const;
-/** An order's or a fill's side. */
-export const SIDES = ["BUY", "SELL"] as const;
 /** What an order does to the position (`action` of a submission). */
 export const ACTIONS = [
   "ENTRY",

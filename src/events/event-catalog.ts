@@ -90,6 +90,10 @@ export function addedIn<T>(version: number, field: Field<T>): Field<T> {
 }
 
 const TIMES = ["ts_event_ns", "ts_created_ns"] as const;
+/** An order's or a fill's side; a fill role's `side` field has both. */
+export const SIDES = ["BUY", "SELL"] as const;
+// What else a fill role promises besides its symbol and order (the fields of PnlFill).
+const FILL_NUMBERS = ["quantity_filled", "fill_price", "commission"] as const;
 
 /**
  * An event catalog with its lookups: the storage history (which types and columns a file of a
@@ -134,6 +138,15 @@ export class EventCatalog<T extends string = string> {
       const role = spec.role?.kind;
       if (role !== undefined && role !== "market" && spec.orderId === undefined)
         fail(`a ${role} needs an orderId field`);
+      if (role === "fill") {
+        // The P&L and the round trips read these fields of every fill, whatever its type.
+        if (spec.symbol === undefined) fail("a fill needs a symbol field");
+        const side = spec.fields.side;
+        if (side?.kind !== "enum" || !SIDES.every((s) => side.options?.includes(s)))
+          fail(`a fill needs a side field of ${SIDES.join(" and ")}`);
+        for (const name of FILL_NUMBERS)
+          if (spec.fields[name]?.kind !== "real") fail(`a fill needs a real field ${name}`);
+      }
       for (const [name] of fields) version = Math.max(version, this.sinceOf(type, name));
     }
     for (const type of this.types) {
