@@ -92,15 +92,11 @@ async function withSources<T>(
 function describeDecision(event: Event): string {
   const fields = event as unknown as Record<string, unknown>;
   const parts = [event.type, `ts_event_ns=${event.ts_event_ns}`];
-  for (const name of [
-    "symbol",
-    "side",
-    "order_type",
-    "quantity",
-    "system_order_id",
-    "associated_order_id",
-  ]) {
-    if (fields[name] !== undefined && fields[name] !== null) parts.push(`${name}=${fields[name]}`);
+  // What the decision was about and what it said; its other times and indicators are noise here.
+  for (const [name, field] of defaultCatalog.fields(event.type)) {
+    const value = fields[name];
+    if (field.kind !== "ns" && field.kind !== "indicators" && value !== undefined && value !== null)
+      parts.push(`${name}=${value}`);
   }
   return parts.join(" ");
 }

@@ -6,8 +6,10 @@ import {
   brokerParameters,
   compareDecisions,
   DECISION_TYPES,
+  defaultCatalog,
   demoConfig,
   diffRuns,
+  type Event,
   type EventOf,
   encodeEvent,
   formatComparison,
@@ -143,6 +145,16 @@ describe("rerun", () => {
     expect(newLine).toStartWith(
       `  new run: ${first?.b?.type} ts_event_ns=${first?.b?.ts_event_ns}`,
     );
+    // Each side's decision in full, from the catalog: whatever fields its type has.
+    for (const [line, event] of [
+      [parentLine, first?.a],
+      [newLine, first?.b],
+    ] as const) {
+      for (const [name, field] of defaultCatalog.fields((event as Event).type)) {
+        const value = (event as unknown as Record<string, unknown>)[name];
+        if (field.kind !== "ns" && value !== null) expect(line).toContain(` ${name}=${value}`);
+      }
+    }
     expect(stored(result.db as string, result.run).config.lineage.params).toEqual({
       fastPeriod: 6,
     });
