@@ -394,23 +394,18 @@ function symbolFilter(
   type: string,
   symbols: readonly string[],
 ): { sql: string; params: SqlValue[] } {
-  const cat = db.catalog;
+  const link = db.catalog.symbolLink(type, db.version);
   const marks = symbols.map(() => "?").join(", ");
-  const symbol = cat.symbolField(type);
-  if (symbol !== undefined) return { sql: `${symbol} IN (${marks})`, params: [...symbols] };
-  const orderId = cat.orderIdField(type);
-  const requests = cat
-    .typesAt(db.version)
-    .filter((t) => cat.role(t)?.kind === "request" && cat.symbolField(t) !== undefined);
-  if (orderId === undefined || requests.length === 0) return { sql: "0", params: [] };
-  const table = cat.table(type);
+  if (link === undefined) return { sql: "0", params: [] };
+  if ("field" in link) return { sql: `${link.field} IN (${marks})`, params: [...symbols] };
+  const table = db.catalog.table(type);
   // Row by row through the order id index (`+run_id` keeps the planner off the run index, which
   // would scan every request of the run per response): flat memory, no set built.
-  const exists = requests.map(
-    (t) =>
-      `EXISTS (SELECT 1 FROM ${cat.table(t)} r WHERE r.${cat.orderIdField(t)} = ${table}.${orderId} AND +r.run_id = ${table}.run_id AND r.${cat.symbolField(t)} IN (${marks}))`,
+  const exists = link.requests.map(
+    (r) =>
+      `EXISTS (SELECT 1 FROM ${r.table} r WHERE r.${r.orderId} = ${table}.${link.orderId} AND +r.run_id = ${table}.run_id AND r.${r.symbol} IN (${marks}))`,
   );
-  return { sql: `(${exists.join(" OR ")})`, params: requests.flatMap(() => symbols) };
+  return { sql: `(${exists.join(" OR ")})`, params: link.requests.flatMap(() => symbols) };
 }
 
 function openStream<T>(

@@ -96,26 +96,23 @@ export class TradingTally {
 
   add(event: Event): void {
     const role = cat.role(event.type);
-    const fields = event as unknown as Record<string, unknown>;
-    const field = (name: string | undefined) => fields[name as string] as string;
     switch (role?.kind) {
       case "fill": {
-        const symbol = cat.symbolField(event.type);
-        if (symbol === undefined) return;
-        const s = this.#state(field(symbol));
+        // The catalog checks that a fill names its symbol and has the fields of PnlFill.
+        const s = this.#state(cat.symbolOf(event) as string);
         s.trading.fills++;
         s.pnl.add(event as unknown as PnlFill);
         return;
       }
       case "request": {
-        const symbol = cat.symbolField(event.type);
+        const symbol = cat.symbolOf(event);
         if (symbol === undefined) return;
         const [counter, rejected] = COUNTERS[role.action];
-        const trading = this.#state(field(symbol)).trading;
+        const trading = this.#state(symbol).trading;
         trading[counter]++;
         if (!this.#rejections) return;
         const orders = this.#ordersOf(event.type);
-        const id = field(cat.orderIdField(event.type));
+        const id = cat.orderIdOf(event) as string;
         if (orders.symbols.has(id)) return;
         orders.symbols.set(id, trading.symbol);
         trading[rejected] += orders.unclaimed.get(id) ?? 0;
@@ -130,7 +127,7 @@ export class TradingTally {
         }
         if (cat.symbolField(request) === undefined) return;
         const orders = this.#ordersOf(request);
-        const id = field(cat.orderIdField(event.type));
+        const id = cat.orderIdOf(event) as string;
         const symbol = orders.symbols.get(id);
         if (symbol === undefined) orders.unclaimed.set(id, (orders.unclaimed.get(id) ?? 0) + 1);
         else (this.#symbols.get(symbol)?.trading as SymbolTrading)[COUNTERS[answered.action][1]]++;

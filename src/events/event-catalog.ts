@@ -228,4 +228,45 @@ export class EventCatalog<T extends string = string> {
   orderIdField(type: T): string | undefined {
     return this.#specs[type].orderId;
   }
+
+  /** The symbol `event` carries, if its type has a symbol field. */
+  symbolOf(event: { readonly type: T }): string | undefined {
+    return fieldOf(event, this.#specs[event.type].symbol);
+  }
+
+  /** The order id `event` names, if its type has an order id field. */
+  orderIdOf(event: { readonly type: T }): string | undefined {
+    return fieldOf(event, this.#specs[event.type].orderId);
+  }
+
+  /**
+   * How a row of `type` belongs to a symbol, in a file of layout `version`: through its own
+   * symbol field; or, for a type that names an order, through the requests (of the types in
+   * `requests`) that name the same order, each with its order id and symbol field, so that an
+   * order's whole lifecycle goes with its symbol. Undefined: the type belongs to no symbol.
+   */
+  symbolLink(type: T, version = this.version): SymbolLink | undefined {
+    const symbol = this.symbolField(type);
+    if (symbol !== undefined) return { field: symbol };
+    const orderId = this.orderIdField(type);
+    const requests = this.typesAt(version).flatMap((t) => {
+      const r = this.#specs[t];
+      return r.role?.kind === "request" && r.symbol !== undefined && r.orderId !== undefined
+        ? [{ table: r.table, orderId: r.orderId, symbol: r.symbol }]
+        : [];
+    });
+    return orderId === undefined || requests.length === 0 ? undefined : { orderId, requests };
+  }
 }
+
+/** See {@link EventCatalog.symbolLink}. */
+export type SymbolLink =
+  | { readonly field: string }
+  | {
+      readonly orderId: string;
+      readonly requests: readonly { table: string; orderId: string; symbol: string }[];
+    };
+
+// The catalog's checks make a declared symbol or order id field hold a string.
+const fieldOf = (event: object, field: string | undefined) =>
+  field === undefined ? undefined : ((event as Record<string, unknown>)[field] as string);

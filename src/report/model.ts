@@ -142,17 +142,18 @@ export class RunReportBuilder {
     if (this.#firstNs === null || ts < this.#firstNs) this.#firstNs = ts;
     if (this.#lastNs === null || ts > this.#lastNs) this.#lastNs = ts;
     const role = defaultCatalog.role(event.type);
-    const fields = event as unknown as Record<string, unknown>;
-    const symbolOf = () => fields[defaultCatalog.symbolField(event.type) as string] as string;
+    const symbol = defaultCatalog.symbolOf(event);
+    if (symbol === undefined) return;
     switch (role?.kind) {
       case "market":
-        if ("close" in event) this.#addBar(event, symbolOf());
+        if ("close" in event) this.#addBar(event, symbol);
         break;
       case "fill":
-        this.#addFill(event as unknown as TripFill, symbolOf());
+        // The catalog checks that a fill has the fields of PnlFill, which TripFill reads.
+        this.#addFill(event as unknown as TripFill, symbol);
         break;
       case "request":
-        this.#state(symbolOf()); // a symbol the run trades without bars still has its section
+        this.#state(symbol); // a symbol the run trades without bars still has its section
         break;
     }
   }

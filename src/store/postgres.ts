@@ -313,16 +313,12 @@ export function pageContent(page: StoredPage, runId: string): Iterable<ContentPi
  * a type that points to an order, the symbol of the request naming that order.
  */
 function symbolFilter(type: EventType, marks: string): string {
-  const symbol = cat.symbolField(type);
-  if (symbol !== undefined) return `t.${symbol} IN (${marks})`;
-  const orderId = cat.orderIdField(type);
-  const requests = cat
-    .withRole("request")
-    .filter((r) => cat.symbolField(r) !== undefined && cat.orderIdField(r) !== undefined);
-  if (orderId === undefined || requests.length === 0) return "FALSE";
-  const exists = requests.map(
+  const link = cat.symbolLink(type);
+  if (link === undefined) return "FALSE";
+  if ("field" in link) return `t.${link.field} IN (${marks})`;
+  const exists = link.requests.map(
     (r) =>
-      `EXISTS (SELECT 1 FROM ${cat.table(r)} r WHERE r.run_id = t.run_id AND r.${cat.orderIdField(r)} = t.${orderId} AND r.${cat.symbolField(r)} IN (${marks}))`,
+      `EXISTS (SELECT 1 FROM ${r.table} r WHERE r.run_id = t.run_id AND r.${r.orderId} = t.${link.orderId} AND r.${r.symbol} IN (${marks}))`,
   );
   return `(${exists.join(" OR ")})`;
 }
