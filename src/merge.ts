@@ -3,11 +3,11 @@
  * exactly: every merged run replays from the target to the same events, in the same order, as
  * from its source.
  */
-import type { Statement } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import * as v from "valibot";
-import { openRunsDb, type RunsDb, toDbError } from "./db.ts";
+import { openRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
 import {
   MergeConflictError,
   RunNotFoundError,
@@ -448,9 +448,23 @@ function copyRun(out: RunsDb, planned: Planned, policy: ConflictPolicy): MergedR
       })
       .immediate();
   } catch (error) {
-    throw toDbError(out.path, error);
+    throw toDbError(sourceIsCorrupt(sqlite, error) ? planned.source.path : out.path, error);
   } finally {
     sqlite.run(`DETACH DATABASE ${SOURCE}`);
+  }
+}
+
+/**
+ * Whether a copy failed on a malformed source: one statement reads the source and writes the
+ * target, and SQLite's "database disk image is malformed" names neither, so a corrupt source was
+ * blamed on a sound target. Checked only once the copy failed: quick_check reads the whole source.
+ */
+function sourceIsCorrupt(sqlite: Database, error: unknown): boolean {
+  if (!sqliteCode(error)?.startsWith("SQLITE_CORRUPT")) return false;
+  try {
+    return sqlite.query(`PRAGMA ${SOURCE}.quick_check(1)`).values()[0]?.[0] !== "ok";
+  } catch (check) {
+    return sqliteCode(check)?.startsWith("SQLITE_CORRUPT") === true; // too malformed to be checked
   }
 }
 

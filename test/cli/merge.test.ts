@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { mergeRuns, openRunsDb, Recorder } from "../../src/index.ts";
-import { recordDemoRuns, tempDir } from "../helpers.ts";
+import { rawDb, recordDemoRuns, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { databaseBytes, lines, storedEvents, storedRuns } from "./support.ts";
 
@@ -130,4 +130,26 @@ test.each([
   const { code, stderr } = await cli(argv, tempDir());
   expect(code).toBe(2);
   expect(lines(stderr)[0]).toContain(message);
+});
+
+test("a corrupt source is named as corrupt, not the sound target it was being copied into", async () => {
+  const dir = tempDir();
+  const source = join(dir, "src.db");
+  expect((await cli(["record", source, "--run-id", "r1", "--quiet"])).code).toBe(0);
+  expect((await cli(["record", source, "--run-id", "r2", "--seed", "2", "--quiet"])).code).toBe(0);
+  // Four bytes at 20,000 break a page of an event table that the copy of r2 reads (r1's is made).
+  const file = openSync(source, "r+");
+  writeSync(file, new Uint8Array([0xff, 0xff, 0xff, 0xff]), 0, 4, 20_000);
+  closeSync(file);
+  const merged = await cli(["merge", "tgt.db", "src.db"], dir);
+  expect([merged.code, lines(merged.stderr)]).toEqual([
+    1,
+    ["runtape: src.db: the database is corrupt (database disk image is malformed)"],
+  ]);
+  const target = rawDb(join(dir, "tgt.db"));
+  try {
+    expect(target.query("PRAGMA integrity_check").values()).toEqual([["ok"]]);
+  } finally {
+    target.close();
+  }
 });
