@@ -16,14 +16,35 @@ import { logger, out } from "./output.ts";
 import { onTermination } from "./signals.ts";
 import { commonArgs, repeatable, UsageError } from "./usage.ts";
 
-/** The broker's options: flag -> parameter. */
+/** The broker's options: flag -> the parameter it sets, and its help. */
 const BROKER_FLAGS = {
-  "broker-commission": "commissionPerUnit",
-  "broker-min-commission": "minimumCommission",
-  "broker-participation": "participation",
-  "broker-expiry-bars": "expiryBars",
-  "broker-max-order-value": "maxOrderValue",
-} as const satisfies Record<string, keyof BrokerParameters>;
+  "broker-commission": { key: "commissionPerUnit", hint: "X", help: "Commission per unit" },
+  "broker-min-commission": { key: "minimumCommission", hint: "X", help: "Minimum per order" },
+  "broker-participation": {
+    key: "participation",
+    hint: "X",
+    help: "Share of a bar's volume one order may fill (partial fills)",
+  },
+  "broker-expiry-bars": {
+    key: "expiryBars",
+    hint: "N",
+    help: "Bars after which limit orders expire",
+  },
+  "broker-max-order-value": {
+    key: "maxOrderValue",
+    hint: "X",
+    help: "Largest order value accepted",
+  },
+} as const satisfies Record<string, { key: keyof BrokerParameters; hint: string; help: string }>;
+
+const brokerArgs = Object.fromEntries(
+  Object.entries(BROKER_FLAGS).map(([flag, { hint, help }]) => [
+    flag,
+    { type: "string", valueHint: hint, description: help },
+  ]),
+) as {
+  [F in keyof typeof BROKER_FLAGS]: { type: "string"; valueHint: string; description: string };
+};
 
 export default defineCommand({
   meta: commandMeta("backtest"),
@@ -66,23 +87,7 @@ export default defineCommand({
     },
     symbols: { type: "string", valueHint: "A,B,…", description: "Demo feed: symbols" },
     bars: { type: "string", valueHint: "N", description: "Demo feed: bars per symbol" },
-    "broker-commission": { type: "string", valueHint: "X", description: "Commission per unit" },
-    "broker-min-commission": { type: "string", valueHint: "X", description: "Minimum per order" },
-    "broker-participation": {
-      type: "string",
-      valueHint: "X",
-      description: "Share of a bar's volume one order may fill (partial fills)",
-    },
-    "broker-expiry-bars": {
-      type: "string",
-      valueHint: "N",
-      description: "Bars after which limit orders expire",
-    },
-    "broker-max-order-value": {
-      type: "string",
-      valueHint: "X",
-      description: "Largest order value accepted",
-    },
+    ...brokerArgs,
     "run-id": { type: "string", description: "Id of the new run (default: a new UUID)" },
     name: { type: "string", description: "Name of the new run" },
     compare: {
@@ -215,7 +220,7 @@ function paramValue(key: string, text: string): StrategyParams[string] {
 
 function parseBroker(args: Record<string, unknown>): Partial<BrokerParameters> {
   const broker: Partial<BrokerParameters> = {};
-  for (const [flag, key] of Object.entries(BROKER_FLAGS)) {
+  for (const [flag, { key }] of Object.entries(BROKER_FLAGS)) {
     const text = args[flag] as string | undefined;
     if (text === undefined) continue;
     const n = Number(text);
