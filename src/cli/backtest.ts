@@ -14,7 +14,7 @@ import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
 import { onTermination } from "./signals.ts";
-import { commonArgs, repeatable, UsageError } from "./usage.ts";
+import { commonArgs, fileArg, repeatable, UsageError } from "./usage.ts";
 
 /** The broker's options: flag -> the parameter it sets, and its help. */
 const BROKER_FLAGS = {
@@ -116,7 +116,7 @@ export default defineCommand({
         `--${args.symbols === undefined ? "bars" : "symbols"} applies to the demo feed, not to --feed`,
       );
     }
-    const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? "./runs.db" : feed);
+    const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? fileArg.default : feed);
     checkTargetArg(into);
     const abort = new AbortController();
     let recorder: Recorder | undefined;

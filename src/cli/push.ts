@@ -9,12 +9,12 @@ import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg, pickedRuns } from "./source.ts";
-import { commonArgs, repeatable, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, fileArg, repeatable, UsageError, whereArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("push"),
   args: {
-    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    db: fileArg,
     to: {
       type: "string",
       valueHint: "URL",

@@ -20,17 +20,12 @@ import { describePush } from "./push.ts";
 import { onTermination } from "./signals.ts";
 import { checkStoreUrl, openStoreArg } from "./source.ts";
 import { readStdin } from "./stdin.ts";
-import { commonArgs, parseChoice, UsageError } from "./usage.ts";
+import { commonArgs, fileArg, parseChoice, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("record"),
   args: {
-    db: {
-      type: "positional",
-      required: false,
-      default: "./runs.db",
-      description: "Runs database (created if missing)",
-    },
+    db: { ...fileArg, description: "Runs database (created if missing)" },
     input: {
       type: "string",
       valueHint: "FILE|-",

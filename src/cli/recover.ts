@@ -5,12 +5,12 @@ import { printable } from "../text.ts";
 import { commandMeta } from "./commands.ts";
 import { changeDb } from "./database.ts";
 import { isoNs, logger, out } from "./output.ts";
-import { commonArgs } from "./usage.ts";
+import { commonArgs, fileArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("recover"),
   args: {
-    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    db: fileArg,
     run: {
       type: "string",
       valueHint: "ID",

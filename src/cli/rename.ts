@@ -6,12 +6,12 @@ import { parseRunId } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { changeDb } from "./database.ts";
 import { logger } from "./output.ts";
-import { commonArgs, UsageError } from "./usage.ts";
+import { commonArgs, fileArg, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("rename"),
   args: {
-    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    db: fileArg,
     run: { type: "string", valueHint: "ID|latest", description: "The run to rename" },
     to: { type: "string", valueHint: "ID", description: "Its new id" },
     ...commonArgs,

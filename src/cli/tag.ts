@@ -9,12 +9,12 @@ import { commandMeta } from "./commands.ts";
 import { changeDb } from "./database.ts";
 import { out } from "./output.ts";
 import { pickedRuns } from "./source.ts";
-import { commonArgs, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, fileArg, UsageError, whereArg } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("tag"),
   args: {
-    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    db: fileArg,
     tags: {
       type: "positional",
       required: false,
@@ -29,7 +29,7 @@ export default defineCommand({
     // DB may be left out: a first argument that holds "=" is a tag, unless it names a file.
     const first = args._[0];
     const dbGiven = first !== undefined && !(first.includes("=") && !existsSync(first));
-    const path = dbGiven ? first : "./runs.db";
+    const path = dbGiven ? first : fileArg.default;
     const pairs = args._.slice(dbGiven ? 1 : 0);
     if (pairs.length === 0) throw new UsageError("tag needs at least one key=value");
     const tags: Record<string, string> = {};

@@ -25,11 +25,17 @@ export const commonArgs = {
   },
 } as const satisfies ArgsDef;
 
-/** The database argument of the commands that read a file or a store alike. */
-export const sourceArg = {
+/** The database argument of the commands that work on a runs database file only. */
+export const fileArg = {
   type: "positional",
   required: false,
   default: "./runs.db",
+  description: "Runs database",
+} as const satisfies ArgsDef[string];
+
+/** The database argument of the commands that read a file or a store alike. */
+export const sourceArg = {
+  ...fileArg,
   description: "Runs database, or a postgres:// store URL",
 } as const satisfies ArgsDef[string];
 

@@ -3,14 +3,14 @@ import { vacuum } from "../manage.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
-import { commonArgs } from "./usage.ts";
+import { commonArgs, fileArg } from "./usage.ts";
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 export default defineCommand({
   meta: commandMeta("vacuum"),
   args: {
-    db: { type: "positional", required: false, default: "./runs.db", description: "Runs database" },
+    db: fileArg,
     ...commonArgs,
   },
   run({ args }) {
