@@ -1,5 +1,6 @@
 import { describeValue, type UnknownFilterKeyError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
+import { INT64_MAX, INT64_MIN } from "../events/fields.ts";
 import { isDecimal } from "../format.ts";
 import { parseJsonObject, snakeCase } from "../json.ts";
 import { METRICS } from "../report/metrics.ts";
@@ -127,9 +128,6 @@ export function parsePositive(value: string | undefined, flag: string): number |
 
 const ISO =
   /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?$/i;
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 
 /** A point in time as nanoseconds since the epoch: an integer of nanoseconds, or ISO-8601 (UTC unless a zone is given). */
 export function parseTime(value: string | undefined, flag: string): bigint | undefined {

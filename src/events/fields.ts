@@ -51,8 +51,9 @@ export type Defaulted<T> = Field<T> & { readonly default: () => T };
 /** The value type a field declares. */
 export type ValueOf<F> = F extends Field<infer T> ? T : never;
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
+/** The range of a signed 64-bit integer, what an int64 field and SQLite's INTEGER hold. */
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;
 
 const isInt64 = (x: unknown): x is bigint =>
   typeof x === "bigint" && x >= INT64_MIN && x <= INT64_MAX;
