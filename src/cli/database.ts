@@ -11,6 +11,9 @@ const ACCESS: Record<RunsDb["access"], string> = {
   immutable: "immutable (read-only storage: no locks, no side files)",
 };
 
+/** A file named so holds an NDJSON event stream (a golden run), not a runs database. */
+export const NDJSON_FILE = /\.(ndjson|jsonl)$/i;
+
 /**
  * Refuses database arguments that name no file: a run recorded into memory would be lost. A store
  * URL gets `storeHint`, what to do instead.
@@ -36,7 +39,7 @@ export function checkDbArg(
  */
 export function checkTargetArg(path: string, storeHint?: string): void {
   checkDbArg(path, storeHint);
-  if (/\.(ndjson|jsonl)$/i.test(path)) {
+  if (NDJSON_FILE.test(path)) {
     throw new UsageError(
       `${path} is named as NDJSON, but runs are recorded into a runs database file`,
       "`runtape replay DB --run ID > FILE.ndjson` writes NDJSON",

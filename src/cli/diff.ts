@@ -15,16 +15,13 @@ import { resolveRunId } from "../runs.ts";
 import { isStoreUrl } from "../store/index.ts";
 import { checkInt64, parseInteger, parseList, parseTypes } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { openDb } from "./database.ts";
+import { NDJSON_FILE, openDb } from "./database.ts";
 import { int64Arg, out, printJson } from "./output.ts";
 import { openSourceArg } from "./source.ts";
 import { commonArgs, UsageError } from "./usage.ts";
 
 /** Every field any event type has. */
 const FIELD_NAMES = new Set(EVENT_TYPES.flatMap((type) => fieldsOf(type).map(([name]) => name)));
-
-/** A side given as a file of this kind is an NDJSON event stream (a golden run), not a database. */
-const NDJSON_FILE = /\.(ndjson|jsonl)$/i;
 
 // Events and counts keyed by event type keep their keys in --json; the rest is snake_case.
 const OPAQUE = ["a", "b", "countsA", "countsB"];
