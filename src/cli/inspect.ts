@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { EVENT_TYPES } from "../events/catalog.ts";
-import { formatCount, formatNumber } from "../format.ts";
+import { formatCount, formatDuration, formatNumber, isoNs } from "../format.ts";
 import {
   type CheckFinding,
   checkDatabase,
@@ -17,7 +17,7 @@ import { checkStore, inspectStoredRun, listSourceSummaries } from "../store/insp
 import { printable } from "../text.ts";
 import { checkInt64 } from "./args.ts";
 import { commandMeta } from "./commands.ts";
-import { formatDuration, int64Arg, isoNs, out, printJson, table } from "./output.ts";
+import { int64Arg, out, printJson, table } from "./output.ts";
 import { openSourceArg } from "./source.ts";
 import { commonArgs, runArgs, UsageError } from "./usage.ts";
 

@@ -4,8 +4,6 @@ import type { ConsolaInstance } from "consola";
 import { RuntapeError } from "../errors.ts";
 import { type Int64Style, snakeCaseKeys, stringifyExact } from "../json.ts";
 
-export { formatDuration, isoNs } from "../format.ts";
-
 // Nothing here touches process.stdout or process.stderr, loads node:tty or consola before it is
 // needed: in a compiled binary each costs more than all the rest of `runtape --help`.
 

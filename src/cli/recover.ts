@@ -1,10 +1,10 @@
 import { defineCommand } from "citty";
-import { counted } from "../format.ts";
+import { counted, isoNs } from "../format.ts";
 import { recoverRuns, unjudgeableRuns } from "../inspect.ts";
 import { printable } from "../text.ts";
 import { commandMeta } from "./commands.ts";
 import { changeDb } from "./database.ts";
-import { isoNs, logger, out } from "./output.ts";
+import { logger, out } from "./output.ts";
 import { commonArgs, fileArg } from "./usage.ts";
 
 export default defineCommand({

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
-import { counted } from "../format.ts";
+import { counted, isoNs } from "../format.ts";
 import { LineBuffer } from "../formats/line-buffer.ts";
 import { lineWriter } from "../formats/ndjson-lines.ts";
 import type { Int64Style } from "../json.ts";
@@ -25,7 +25,7 @@ import {
 } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
-import { int64Arg, isoNs, out } from "./output.ts";
+import { int64Arg, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { onTermination } from "./signals.ts";
 import { openSourceArg } from "./source.ts";
