@@ -12,13 +12,15 @@ import {
   StoreUrlAsFileError,
 } from "./errors.ts";
 import { defaultCatalog } from "./events/catalog.ts";
-import { EventCatalog } from "./events/event-catalog.ts";
+import {
+  EventCatalog,
+  EXTENSION_SCHEMA_VERSION,
+  PYTHON_SCHEMA_VERSION,
+} from "./events/event-catalog.ts";
 import { checkOptions } from "./options.ts";
 import {
   EXTENSION,
-  EXTENSION_SCHEMA_VERSION,
   EXTENSION_TABLE,
-  PYTHON_SCHEMA_VERSION,
   RUNS_TABLE,
   renderMigration,
   renderSchema,

@@ -8,6 +8,7 @@ import { statSync } from "node:fs";
 import { cacheTables } from "./cache-table.ts";
 import { inSnapshot, type RunsDb, toDbError } from "./db.ts";
 import { DuplicateRunError, RuntapeError } from "./errors.ts";
+import { EXTENSION_SCHEMA_VERSION } from "./events/event-catalog.ts";
 import { countEvents, sumCounts } from "./inspect/queries.ts";
 import { unjudgeable, whyAlive } from "./inspect/recover.ts";
 import { stringifyExact, withMembers } from "./json.ts";
@@ -19,7 +20,7 @@ import {
   type RunRow,
   resolveRunId,
 } from "./runs.ts";
-import { EXTENSION_SCHEMA_VERSION, EXTENSION_TABLE } from "./schema.ts";
+import { EXTENSION_TABLE } from "./schema.ts";
 import { shellWord } from "./text.ts";
 
 /** A run {@link removeRuns} removed (or, in a dry run, would remove). */

@@ -8,8 +8,8 @@ import {
   RunRowError,
   RuntapeError,
 } from "./errors.ts";
+import { EXTENSION_SCHEMA_VERSION } from "./events/event-catalog.ts";
 import { parseJsonObject, stringifyExact } from "./json.ts";
-import { EXTENSION_SCHEMA_VERSION } from "./schema.ts";
 import { hasUnprintable, INVISIBLE } from "./text.ts";
 
 /** Every status a run can have, in the runs table's `status` column. */

@@ -4,13 +4,8 @@
  * version must have.
  */
 import { defaultCatalog } from "./events/catalog.ts";
-import {
-  type EventCatalog,
-  EXTENSION_SCHEMA_VERSION,
-  PYTHON_SCHEMA_VERSION,
-} from "./events/event-catalog.ts";
+import { type EventCatalog, EXTENSION_SCHEMA_VERSION } from "./events/event-catalog.ts";
 
-export { EXTENSION_SCHEMA_VERSION, PYTHON_SCHEMA_VERSION };
 /** The layout runtape writes; the Python recorder's files are version 1. */
 export const SCHEMA_VERSION = defaultCatalog.version;
 /** runtape's per-run publication sequence column, added to every event table. */

@@ -1,5 +1,6 @@
 import pkg from "../package.json" with { type: "json" };
-import { PYTHON_SCHEMA_VERSION, SCHEMA_VERSION } from "./schema.ts";
+import { PYTHON_SCHEMA_VERSION } from "./events/event-catalog.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
 
 /** What scripts/build.ts bakes into a compiled binary. */
 export interface BuildInfo {

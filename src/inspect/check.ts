@@ -1,12 +1,13 @@
 import * as v from "valibot";
 import { inSnapshot, type RunsDb, withRunsDb } from "../db.ts";
 import { describeValue, type RowDecodeError } from "../errors.ts";
+import { EXTENSION_SCHEMA_VERSION } from "../events/event-catalog.ts";
 import { counted } from "../format.ts";
 import { parseJsonObject } from "../json.ts";
 import { checkOptions } from "../options.ts";
 import { replay } from "../replay.ts";
 import { getRun, isRecordingAlive, listRuns, type RunRow, runRowProblems } from "../runs.ts";
-import { EXTENSION_SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
+import { SEQ_COLUMN } from "../schema.ts";
 import { cleanRun } from "../stored-runs.ts";
 import { startIntegrityCheck } from "./integrity.ts";
 

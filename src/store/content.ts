@@ -6,16 +6,10 @@
 import type { RunsDb } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
 import { defaultCatalog as cat, type EventType } from "../events/catalog.ts";
+import { EXTENSION_SCHEMA_VERSION } from "../events/event-catalog.ts";
 import { counted } from "../format.ts";
 import { hasSequence } from "../runs.ts";
-import {
-  declaredTables,
-  EXTENSION,
-  EXTENSION_SCHEMA_VERSION,
-  RUNS_TABLE,
-  SEQ_COLUMN,
-  storedColumns,
-} from "../schema.ts";
+import { declaredTables, EXTENSION, RUNS_TABLE, SEQ_COLUMN, storedColumns } from "../schema.ts";
 import { SequenceTally, sequenced } from "../sequence.ts";
 
 /** Columns of `runs` and of runtape's bookkeeping per run, as the SQLite layout declares them. */
