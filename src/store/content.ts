@@ -3,7 +3,7 @@
  * makes a push exactly-once is taken over. Read from a file or from the store, one run gives the
  * same text, so a digest tells whether two places hold the same run.
  */
-import type { RunsDb } from "../db.ts";
+import { type RunsDb, toDbError } from "../db.ts";
 import { RuntapeError } from "../errors.ts";
 import { defaultCatalog as cat, type EventType } from "../events/catalog.ts";
 import { EXTENSION_SCHEMA_VERSION } from "../events/event-catalog.ts";
@@ -82,6 +82,15 @@ export interface ContentPiece {
  * same events as the file. Rows are read in replay's order, so ids number them as replay meets them.
  */
 export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece> {
+  try {
+    yield* readContent(db, runId);
+  } catch (error) {
+    // Read inside a store transaction, a corrupt page would pass for the store's failure.
+    throw toDbError(db.path, error);
+  }
+}
+
+function* readContent(db: RunsDb, runId: string): Generator<ContentPiece> {
   const select = (table: string, columns: readonly string[]) =>
     db.sqlite.query(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = ?`).values(runId);
   for (const row of select("runs", RUN_COLUMNS)) {

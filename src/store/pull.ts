@@ -68,6 +68,9 @@ export async function pull(
         results.push(result);
       }
       return results;
+    } catch (error) {
+      // The store is PostgreSQL: an SQLite failure is the file's (a corrupt page of it, say).
+      throw toDbError(db.path, error);
     } finally {
       if (typeof into === "string") db.close();
     }

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { TransactionSQL } from "bun";
 import * as v from "valibot";
-import { asRunsDb, type RunsDb } from "../db.ts";
+import { asRunsDb, type RunsDb, toDbError } from "../db.ts";
 import { describeValue, RunConflictError, RuntapeError } from "../errors.ts";
 import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import { checkOptions } from "../options.ts";
@@ -77,6 +77,9 @@ export async function push(
       results.push(result);
     }
     return results;
+  } catch (error) {
+    // The store is PostgreSQL: an SQLite failure is the file's (a corrupt page of it, say).
+    throw toDbError(db.path, error);
   } finally {
     if (typeof to === "string") await store.close();
     if (typeof from === "string") db.close();

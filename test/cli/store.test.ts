@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { EventBus, type PgStore, Recorder, runDemo } from "../../src/index.ts";
@@ -21,6 +21,22 @@ function demo(path: string, runId: string, seed: number, bars = 40): void {
 }
 
 const fileHash = (path: string) => Bun.hash(readFileSync(path)).toString(16);
+
+/** Breaks the root page of `table` in the file at `path`, as a bad disk would: SQLite finds it malformed. */
+function corruptTable(path: string, table: string): void {
+  const file = new Database(path, { readonly: true });
+  const { page_size } = file.query("PRAGMA page_size").get() as { page_size: number };
+  const { rootpage } = file
+    .query("SELECT rootpage FROM sqlite_master WHERE name = ?")
+    .get(table) as { rootpage: number };
+  file.close();
+  const fd = openSync(path, "r+");
+  try {
+    writeSync(fd, Buffer.alloc(4, 0xff), 0, 4, (rootpage - 1) * page_size);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 async function withStore<T>(cluster: PgCluster, fn: (store: PgStore) => Promise<T>): Promise<T> {
   const store = await Store.open(cluster.url());
@@ -483,6 +499,31 @@ describeWithPg("store CLI", (cluster) => {
       const into = join(tempDir(), "into.db");
       const pulled = await cli(["pull", url, "--run", "changed-1", "--into", into]);
       expect([pulled.code, pulled.stderr]).toEqual([1, `${digest} (nothing pulled)\n`]);
+    },
+    SLOW,
+  );
+  test(
+    "a corrupt page of the file: push and pull name the file, never the store",
+    async () => {
+      const url = await cluster().createDatabase("corrupt_cli");
+      const dir = tempDir();
+      const db = join(dir, "src.db");
+      demo(db, "c1", 1, 5);
+      demo(db, "c2", 2, 5);
+      expect((await cli(["push", db, "--to", url, "--run", "c1"])).code).toBe(0);
+      const into = join(dir, "into.db");
+      copyFileSync(db, into);
+      corruptTable(db, "bars");
+      corruptTable(into, "bars");
+      const corrupt = ": the database is corrupt (database disk image is malformed)\n";
+      // c1 is read for its digest (the store holds it), c2 inside the store's transaction.
+      for (const run of ["c1", "c2"]) {
+        const pushed = await cli(["push", db, "--to", url, "--run", run]);
+        expect([run, pushed.code, pushed.stderr]).toEqual([run, 1, `runtape: ${db}${corrupt}`]);
+      }
+      // The file pulled into holds c1: it is read for its digest.
+      const pulled = await cli(["pull", url, "--run", "c1", "--into", into]);
+      expect([pulled.code, pulled.stderr]).toEqual([1, `runtape: ${into}${corrupt}`]);
     },
     SLOW,
   );
