@@ -261,6 +261,16 @@ export class NdjsonError extends RuntapeError {
 }
 
 /**
+ * NDJSON input that holds no event (nothing, or blank lines only): recorded, it would read as a
+ * completed run of none. `input` names it in the message.
+ */
+export class EmptyInputError extends RuntapeError {
+  constructor(readonly input = "the NDJSON input") {
+    super(`${input} holds no events`, "INPUT_EMPTY");
+  }
+}
+
+/**
  * The first line of what was thrown, for a one-line message: an Error's message, a string as it
  * is, anything else (a strategy may throw `{ message: 5 }`) as {@link describeValue} shows it,
  * where `String()` said "[object Object]".

@@ -8,8 +8,8 @@ import * as v from "valibot";
 import { EventBus } from "./bus.ts";
 import { asRunsDb, type RunsDb } from "./db.ts";
 import type { RunRef } from "./diff.ts";
-import { RunCancelledError, RunNotClosedError } from "./errors.ts";
-import { EVENT_TYPES } from "./events/catalog.ts";
+import { EmptyInputError, RunCancelledError, RunNotClosedError } from "./errors.ts";
+import { EVENT_TYPES, type Event } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
 import { parseStoredObject } from "./json.ts";
 import {
@@ -114,8 +114,9 @@ const cancelled = (recorder: Recorder, closeError: unknown) =>
  * string: pass `Bun.file(path).stream()`), throw RuntapeError (INVALID_OPTION) before anything is
  * read. The first event is read before the run is registered: an invalid first line throws its
  * NdjsonError with no run made (and `signal` aborted while the first line is awaited rejects with
- * its reason). At a later invalid line the run keeps the events before it, ends `failed`, and the
- * NdjsonError is rethrown. An input without events is recorded as a run of none.
+ * its reason), and an input without events (nothing, or blank lines) throws EmptyInputError with
+ * no run made either. At a later invalid line the run keeps the events before it, ends `failed`,
+ * and the NdjsonError is rethrown.
  */
 export async function recordNdjson(
   target: string | RunsDb,
@@ -130,16 +131,18 @@ export async function recordNdjson(
     // Input of another format fails at its first line: refused so, it leaves no failed run of no
     // events behind, as a refused option leaves none.
     const first = await untilAborted(events.next(), options.signal);
+    // Recorded, it would read as a completed recording of nothing.
+    if (first.done === true) throw new EmptyInputError();
     const { summary } = await recordRun(target, options, async (_bus, recorder) => {
       // The first event was read before the run started: a ts_created_ns the line left out, made
       // from the clock then, would precede the run's ts_start. Made again now, it follows it.
-      if (first.done !== true && filledFields(first.value).includes("ts_created_ns")) {
+      if (filledFields(first.value).includes("ts_created_ns")) {
         (first.value as { ts_created_ns: bigint }).ts_created_ns = nowNs();
       }
       // A file's stream hands over chunk after chunk without a turn of the event loop, where a
       // signal handler or a timer that aborts the signal would run: the pacer gives them one.
       const pacer = new Pacer(undefined, options.signal);
-      for (let next = first; next.done !== true; next = await events.next()) {
+      for (let next = first as IteratorResult<Event>; !next.done; next = await events.next()) {
         const event = next.value;
         const turn = pacer.wait(event.ts_event_ns);
         if (turn !== undefined) await turn;

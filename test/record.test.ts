@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   copyRun,
+  EmptyInputError,
   encodeEvent,
   getRun,
   openRunsDb,
@@ -252,8 +253,20 @@ describe("recordNdjson", () => {
     abort.abort(new Error("stop"));
     expect(((await rejection(waiting)) as Error).message).toBe("stop");
     expect(existsSync(path)).toBe(false); // no run, not even the file
-    // An input without events is still a run of none, as before.
-    expect(await recordNdjson(path, ["\n"], { runId: "empty" })).toMatchObject({ events: 0 });
+  });
+
+  test("an input without events makes no run: EmptyInputError, where it read as a completed run", async () => {
+    const path = newDb();
+    const nothing = (async function* () {})();
+    for (const input of [[], ["\n", "  \r\n"], nothing, new Blob([""]).stream()]) {
+      const error = await rejection(recordNdjson(path, input, { runId: "empty" }));
+      expect(error).toBeInstanceOf(EmptyInputError);
+      expect([(error as RuntapeError).code, (error as Error).message]).toEqual([
+        "INPUT_EMPTY",
+        "the NDJSON input holds no events",
+      ]);
+    }
+    expect(existsSync(path)).toBe(false); // no run, not even the file
   });
 
   test("an invalid line ends the run failed, keeping the events before it", async () => {

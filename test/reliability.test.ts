@@ -2,7 +2,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { encodeEvent, openRunsDb, recordNdjson, replay, SCHEMA_VERSION } from "../src/index.ts";
+import { encodeEvent, openRunsDb, recordRun, replay, SCHEMA_VERSION } from "../src/index.ts";
 import { binary, runtape } from "./cli/run.ts";
 import { lines, storedEvents, until } from "./cli/support.ts";
 import {
@@ -510,8 +510,8 @@ describe("hostile files: one line, non-zero exit, nothing changed", () => {
 
   test("a run with zero events is recorded, listed and replays to nothing", async () => {
     const dir = tempDir();
-    // The library's: `record --input` refuses an input without events.
-    await recordNdjson(join(dir, "runs.db"), [], { runId: "empty" });
+    // A body that publishes nothing: `recordNdjson` and `record --input` refuse an empty input.
+    await recordRun(join(dir, "runs.db"), { runId: "empty" }, () => {});
     expect((await runtape(["replay", "runs.db", "--run", "empty"], { cwd: dir })).stdout).toBe("");
     expect(
       (await runtape(["inspect", "runs.db", "--run", "empty", "--json"], { cwd: dir })).stdout,

@@ -2,7 +2,7 @@ import { fstatSync, statSync } from "node:fs";
 import { isatty } from "node:tty";
 import { defineCommand } from "citty";
 import type { EventBus } from "../bus.ts";
-import { RuntapeError } from "../errors.ts";
+import { EmptyInputError, RuntapeError } from "../errors.ts";
 import { BAR_PERIODS } from "../events/catalog.ts";
 import { counted, formatCount } from "../format.ts";
 import type { NdjsonInput } from "../ndjson.ts";
@@ -124,11 +124,12 @@ export default defineCommand({
       summary =
         input === undefined
           ? (await recordRun(args.db, options, (bus) => recordDemo(bus, demo, progress))).summary
-          : await recordNdjson(args.db, input, {
+          : await recordNdjson(args.db, input.stream, {
               ...options,
               onProgress: (events) => (events & 1023) === 0 && progress.update(events),
             });
     } catch (error) {
+      if (error instanceof EmptyInputError) throw new EmptyInputError(`--input: ${input?.name}`);
       if (error instanceof RuntapeError && recorder?.status === "failed") {
         const { runId, events } = recorder.summary;
         throw new RuntapeError(
@@ -181,11 +182,8 @@ async function pushRecorded(
   }
 }
 
-/**
- * The input file (or stdin), checked before a run is registered for it: it streams, and it holds
- * something besides blank lines.
- */
-async function openInput(input: string): Promise<NdjsonInput> {
+/** The input file (or stdin), named as the messages name it, checked to stream. */
+async function openInput(input: string): Promise<{ stream: NdjsonInput; name: string }> {
   if (input === "") throw new UsageError("--input needs a file, or - for stdin");
   const stdin = input === "-";
   const name = stdin ? "stdin" : input;
@@ -200,31 +198,7 @@ async function openInput(input: string): Promise<NdjsonInput> {
       "INPUT_MISSING",
     );
   }
-  return withEvents(stdin ? readStdin() : Bun.file(input).stream(), name);
-}
-
-const BLANK = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
-/**
- * `chunks` from its first byte that is not blank space on: an input without events is refused,
- * where it would be recorded as an empty run that reads as a completed recording.
- */
-async function withEvents(
-  chunks: AsyncIterable<Uint8Array>,
-  name: string,
-): Promise<AsyncIterable<Uint8Array>> {
-  const iterator = chunks[Symbol.asyncIterator]();
-  const head: Uint8Array[] = [];
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done) throw new RuntapeError(`--input: ${name} holds no events`, "INPUT_EMPTY");
-    head.push(next.value);
-    if (next.value.some((byte) => !BLANK.has(byte))) break;
-  }
-  return (async function* () {
-    yield* head;
-    yield* { [Symbol.asyncIterator]: () => iterator };
-  })();
+  return { stream: stdin ? readStdin() : Bun.file(input).stream(), name };
 }
 
 async function recordDemo(bus: EventBus, demo: DemoOptions, progress: Progress): Promise<void> {
