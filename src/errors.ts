@@ -1,13 +1,76 @@
 import { quoted } from "./text.ts";
 
 /**
+ * What kind of failure a {@link RuntapeError} is, for programs to switch on (the message is for
+ * people and may change).
+ */
+export type ErrorCode =
+  // Arguments, options and input
+  | "INVALID_OPTION"
+  | "USAGE"
+  | "INVALID_JSON"
+  | "INVALID_EVENT"
+  | "INVALID_RUN_ID"
+  | "RUN_ID_TOO_LONG"
+  | "TAGS_NOT_PAIRS"
+  | "UNKNOWN_KEY"
+  | "UNSTORABLE_VALUE"
+  | "NDJSON"
+  | "INPUT_MISSING"
+  | "INPUT_EMPTY"
+  | "EMPTY_FEED"
+  | "GOLDEN_MISSING"
+  // Runs databases
+  | "DB_MISSING"
+  | "DB_ACCESS"
+  | "NOT_SQLITE"
+  | "FOREIGN_DATABASE"
+  | "NEWER_VERSION"
+  | "CORRUPT"
+  | "READ_ONLY"
+  | "ROW_DECODE"
+  | "ROWS_WITHOUT_SEQ"
+  | "BAD_RUN_ROW"
+  // Runs and their state
+  | "NO_RUNS"
+  | "RUN_NOT_FOUND"
+  | "DUPLICATE_RUN"
+  | "RUN_CONFLICT"
+  | "RUN_RUNNING"
+  | "RUN_ALIVE"
+  | "RUN_CLOSED"
+  | "NOT_CLOSED"
+  | "NOT_STALE"
+  | "LOST_RACE"
+  | "MERGE_SELF"
+  | "MERGE_CONFLICT"
+  // Recording and backtests
+  | "CANCELLED"
+  | "STALLED"
+  | "STRATEGY"
+  | "UNCAUGHT"
+  // The PostgreSQL store
+  | "BAD_URL"
+  | "NOT_POSTGRES"
+  | "STORE_URL_AS_FILE"
+  | "STORE_ACCESS"
+  | "FOREIGN_STORE"
+  | "NEWER_STORE"
+  | "STORE_DIGEST"
+  // Output
+  | "STDOUT"
+  | "OUTPUT_NOT_EMPTY"
+  | "EXPORT_WRITE"
+  | "REPORT_WRITE";
+
+/**
  * Every failure the library expects ends in a RuntapeError: its message is one line a person can
  * act on, and `code` tells programs (and the CLI's exit codes) what kind of failure it was.
  */
 export class RuntapeError extends Error {
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: ErrorCode,
     options?: ErrorOptions,
   ) {
     super(message, options);
@@ -21,7 +84,7 @@ export class RuntapeError extends Error {
  * A file system failure (an error with an errno code: ENOSPC, EISDIR, EACCES…) as one line,
  * `what: reason`, typed with `code`; any other error is returned as it is.
  */
-export function fileWriteError(what: string, error: unknown, code: string): unknown {
+export function fileWriteError(what: string, error: unknown, code: ErrorCode): unknown {
   const { code: errno, message } = (error ?? {}) as NodeJS.ErrnoException;
   if (error instanceof RuntapeError || typeof errno !== "string" || !/^E[A-Z]+$/.test(errno)) {
     return error;

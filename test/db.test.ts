@@ -8,6 +8,7 @@ import {
   DatabaseFormatError,
   DatabaseMissingError,
   diffRuns,
+  type ErrorCode,
   EVENT_TYPES,
   encodeEvent,
   exportRuns,
@@ -58,7 +59,7 @@ function expectRefused(
   path: string,
   mode: "read" | "write",
   error: ErrorClass,
-  code: string,
+  code: ErrorCode,
 ): void {
   const before = snapshot(dirname(path));
   let thrown: unknown;
@@ -262,7 +263,7 @@ describe("errors", () => {
       true,
       'RunNotFoundError: no run with id "nope"',
     ]);
-    expect(new RuntapeError("x", "X").name).toBe("RuntapeError");
+    expect(new RuntapeError("x", "USAGE").name).toBe("RuntapeError");
   });
 });
 
