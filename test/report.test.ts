@@ -817,6 +817,18 @@ describe("a comparison of many runs (made in memory)", () => {
     expect(heights[0]).toBeLessThan(450);
     expect(heights).toEqual([heights[0], heights[0]] as number[]);
   });
+
+  test("a grey run without a curve (only rejections) adds nothing to the time axis", () => {
+    const c = syntheticComparison(13);
+    // run-0006 is neither among the 5 highest nor the 5 lowest: grey.
+    const curves = c.curves.map((k) =>
+      k.name === id(6) ? { name: k.name, curve: { t: [], equity: [] } } : k,
+    );
+    const chart = overlay(renderComparison({ ...c, curves }));
+    // The curves span an hour on 2024-03-04: the axis reads hours of it, not years since 1970.
+    expect(chart.texts.filter((t) => /19[789]\d|20[01]\d/.test(t))).toEqual([]);
+    expect(chart.texts).toContain("15:00");
+  });
 });
 
 describe("a heatmap of many runs (made in memory)", () => {

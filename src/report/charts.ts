@@ -389,10 +389,12 @@ export function overlayChart(
               silent: true,
               z: 1,
               lineStyle: { width: 0.6, color: COLORS.muted, opacity: 0.45 },
-              data: grey.flatMap(({ curve }) => [
-                ...thin(curve, false),
-                [curve.t.at(-1) ?? 0, null],
-              ]),
+              // A gap (null) after each curve parts it from the next; a run without a curve (only
+              // rejections) adds no point at all, else a time of 0 would stretch the axis to 1970.
+              data: grey.flatMap(({ curve }) => {
+                const end = curve.t.at(-1);
+                return end === undefined ? [] : [...thin(curve, false), [end, null]];
+              }),
             },
           ]
         : []),
