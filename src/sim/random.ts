@@ -1,10 +1,15 @@
 /**
- * A small seeded PRNG (mulberry32): the demo must give the same run for the same seed on every
- * machine, so nothing in it may draw from Math.random or crypto.
+ * Seeded randomness for the demo: it must give the same run for the same seed on every machine,
+ * so nothing in it may draw from Math.random or crypto.
  */
+
 /** The largest seed: the generator keeps 32 bits of state, so a larger seed would wrap around. */
 export const MAX_SEED = 2 ** 32 - 1;
 
+/**
+ * A small seeded PRNG (mulberry32): the same seed (0 to {@link MAX_SEED}) gives the same numbers
+ * on every machine. Not for anything that must be unpredictable.
+ */
 export class Random {
   #state: number;
 
