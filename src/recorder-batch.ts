@@ -72,8 +72,8 @@ export interface BatchWriter {
 /**
  * Prepares the statements that write batches of the tables `tables` on `sqlite`. A table's two
  * INSERTs are prepared when a batch first has rows for it: the 64-row ones bind ~1,000 parameters
- * each, and preparing all 26 took ~1 ms a run, 40% of starting a recorder (a sweep starts
- * thousands; a short run fills two or three of the 13 tables).
+ * each, and preparing both of every table's took ~1 ms a run, 40% of starting a recorder (a sweep
+ * starts thousands; a short run fills two or three of the event tables).
  */
 export function prepareBatchWriter(sqlite: Database, tables: readonly TableSql[]): BatchWriter {
   const statements = tables.map(({ insert, row, width }) => {

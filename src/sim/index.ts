@@ -112,7 +112,7 @@ export function* demoSteps(bus: EventBus, options: DemoOptions = {}): Generator<
 
 /**
  * Runs the built-in demo backtest on `bus` to the end (see {@link demoSteps}). A default run
- * publishes every one of the 13 event types.
+ * publishes every event type of the catalog.
  */
 export function runDemo(bus: EventBus, options: DemoOptions = {}): DemoResult {
   let events = 0;
