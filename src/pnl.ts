@@ -93,6 +93,7 @@ export class PnlAccumulator {
     return this.#position === 0 ? 0 : this.#position * (price - this.#cost);
   }
 
+  /** The figures of the fills taken so far, with the open position and its average cost. */
   get result(): Pnl {
     const position = this.#position;
     return {

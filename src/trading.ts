@@ -94,6 +94,7 @@ export class TradingTally {
     this.#rejections = rejections;
   }
 
+  /** Takes the run's next event: a fill, request or rejection counts for its symbol; the rest change nothing. */
   add(event: Event): void {
     const role = cat.role(event.type);
     switch (role?.kind) {

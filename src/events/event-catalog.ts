@@ -163,10 +163,12 @@ export class EventCatalog<T extends string = string> {
     this.version = version;
   }
 
+  /** The declaration of `type`, as the catalog was built from it. */
   spec(type: T): EventSpec {
     return this.#specs[type];
   }
 
+  /** The SQLite table that stores events of `type`. */
   table(type: T): string {
     return this.#specs[type].table;
   }
@@ -198,6 +200,7 @@ export class EventCatalog<T extends string = string> {
     return this.fields(type).filter(([name]) => this.sinceOf(type, name) <= version);
   }
 
+  /** What events of `type` are to a run (market data, a request, …); undefined for no role. */
   role(type: T): EventRole | undefined {
     return this.#specs[type].role;
   }

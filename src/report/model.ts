@@ -134,6 +134,7 @@ export class RunReportBuilder {
     this.#run = run;
   }
 
+  /** Takes the run's next event, in publication order. */
   add(event: Event): void {
     this.#total++;
     this.#counts[event.type]++;
