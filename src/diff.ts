@@ -9,7 +9,7 @@ import { resolveRunId } from "./runs.ts";
 import { sameRuns } from "./stored-runs.ts";
 import { printable } from "./text.ts";
 
-/** Options of {@link diffEvents} and {@link diffRuns}. */
+/** Options of {@link diffEvents}, {@link diffStreams} and {@link diffRuns}. */
 export interface DiffOptions {
   /** Fields never compared. Default `["ts_created_ns"]` (wall clock); `[]` compares every field. */
   ignore?: readonly string[];
@@ -117,6 +117,7 @@ export async function diffStreams(
   b: AsyncIterable<Event>,
   options: DiffOptions = {},
 ): Promise<DiffResult> {
+  checkOptions(DiffOptionsSchema, options, "diff");
   const excluded = new Set<string>(options.excludeTypes ?? []);
   const compare = comparison(options);
   const left = a[Symbol.asyncIterator]();

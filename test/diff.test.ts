@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { diffEvents, diffRuns, type Event, formatDiff, Recorder } from "../src/index.ts";
+import {
+  diffEvents,
+  diffRuns,
+  diffStreams,
+  type Event,
+  formatDiff,
+  Recorder,
+} from "../src/index.ts";
 import { bar, sampleEvents, tempDir } from "./helpers.ts";
 
 const withField = (e: Event, field: string, value: unknown) => ({ ...e, [field]: value }) as Event;
@@ -159,5 +166,22 @@ describe("diff options", () => {
       ]);
     }
     expect(diffEvents(events, events, { tolerance: { abs: 0.1 }, max: 0 }).match).toBe(true);
+  });
+
+  test("diffStreams refuses the options diffEvents refuses", async () => {
+    async function* stream() {
+      yield* sampleEvents();
+    }
+    for (const [options, message] of [
+      [{ max: -5 }, "diff option max: expected a whole number ≥ 0"],
+      [{ tolerance: { abs: -1 } }, "diff option tolerance: expected a number ≥ 0"],
+      [{ tollerance: { abs: 1 } }, "diff option tollerance"],
+    ] as const) {
+      await expect(diffStreams(stream(), stream(), options as never)).rejects.toMatchObject({
+        code: "INVALID_OPTION",
+        message: expect.stringContaining(message),
+      });
+    }
+    expect((await diffStreams(stream(), stream(), { max: 0 })).match).toBe(true);
   });
 });
