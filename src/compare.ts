@@ -108,11 +108,9 @@ const figure = (value: number | undefined, format: (x: number) => string) =>
 /** The comparison as text: the first divergent decision, then the figures that changed. */
 export function formatComparison(comparison: Comparison): string {
   const { decisions, trading } = comparison;
-  const lines = (
-    decisions.match
-      ? formatDiff(decisions).replace("runs match", "decisions match")
-      : formatDiff(decisions, { a: "parent", b: "new run" }).replace(/event #/, "decision #")
-  ).split("\n");
+  const lines = formatDiff(decisions, { a: "parent", b: "new run" }, { noun: "decision" }).split(
+    "\n",
+  );
   const first = decisions.first;
   if (first !== null && first.fields.length === 0) {
     // Different types (or one run ended): what each side decided there, under the first line.

@@ -303,16 +303,20 @@ const show = (value: unknown): string =>
 
 /**
  * A readable account of a comparison: the divergences kept (position, types, differing fields
- * with both values) and per-type counts of both sides where they differ.
+ * with both values) and per-type counts of both sides where they differ. `noun` names what the
+ * streams hold, in every line (default "event"; "decision" for {@link formatComparison}).
  */
 export function formatDiff(
   result: DiffResult,
   labels: { a: string; b: string } = { a: "a", b: "b" },
+  { noun = "event" }: { noun?: string } = {},
 ): string {
-  if (result.match) return `runs match (${counted(total(result.countsA), "event")})`;
+  // Every event of two runs matching is the runs matching; of a part of them, that part.
+  const subject = noun === "event" ? "runs" : `${noun}s`;
+  if (result.match) return `${subject} match (${counted(total(result.countsA), noun)})`;
   const lines: string[] = [];
   result.divergences.forEach((d, i) => {
-    const at = `${i === 0 ? "first divergence" : "divergence"} at event #${formatCount(d.index + 1)}`;
+    const at = `${i === 0 ? "first divergence" : "divergence"} at ${noun} #${formatCount(d.index + 1)}`;
     if (d.a === null || d.b === null) {
       const [ended, goesOn] = d.a === null ? [labels.a, d.b] : [labels.b, d.a];
       lines.push(`${at}: ${ended} has ended, the other goes on with ${goesOn?.type}`);
@@ -325,7 +329,7 @@ export function formatDiff(
     }
   });
   lines.push(
-    `${counted(result.differing, "event position")} ${result.differing === 1 ? "differs" : "differ"}; ${labels.a} has ${counted(total(result.countsA), "event")}, ${labels.b} has ${formatCount(total(result.countsB))}`,
+    `${counted(result.differing, `${noun} position`)} ${result.differing === 1 ? "differs" : "differ"}; ${labels.a} has ${counted(total(result.countsA), noun)}, ${labels.b} has ${formatCount(total(result.countsB))}`,
   );
   for (const type of EVENT_TYPES) {
     if (result.countsA[type] !== result.countsB[type]) {

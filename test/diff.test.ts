@@ -120,6 +120,20 @@ describe("diff", () => {
     ]);
   });
 
+  test("the noun names what the streams hold in every line", () => {
+    const a = [bar(0), bar(1), bar(2)];
+    const b = a.map((e, i) => (i === 1 ? e : withField(e, "volume", 1)));
+    const text = formatDiff(diffEvents(a, b, { max: 2 }), { a: "a", b: "b" }, { noun: "bar" });
+    expect(text.split("\n")).toEqual([
+      "first divergence at bar #1 (BarReceived):",
+      expect.stringMatching(/^ {2}volume: /),
+      "divergence at bar #3 (BarReceived):",
+      expect.stringMatching(/^ {2}volume: /),
+      "2 bar positions differ; a has 3 bars, b has 3",
+    ]);
+    expect(formatDiff(diffEvents(a, a), undefined, { noun: "bar" })).toBe("bars match (3 bars)");
+  });
+
   test("excluded types are left out of both sides", () => {
     const a = [bar(0), sampleEvents()[4] as Event, bar(1)];
     const b = [bar(0), bar(1)];

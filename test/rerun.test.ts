@@ -8,6 +8,7 @@ import {
   DECISION_TYPES,
   defaultCatalog,
   demoConfig,
+  diffEvents,
   diffRuns,
   type Event,
   type EventOf,
@@ -158,6 +159,25 @@ describe("rerun", () => {
     expect(stored(result.db as string, result.run).config.lineage.params).toEqual({
       fastPeriod: 6,
     });
+  });
+
+  test("a comparison's text says decision on every line, however many divergences it keeps", () => {
+    const order = sampleOf("OrderSubmissionRequest");
+    const parent = [0, 1, 2, 3].map((i) => ({ ...order, quantity: 10 + i }));
+    const run = parent.map((e, i) => (i % 2 === 0 ? { ...e, quantity: 99 } : e));
+    const lines = formatComparison({
+      decisions: diffEvents(parent, run, { max: 3 }),
+      trading: [],
+    }).split("\n");
+    expect(lines.filter((l) => l.includes("divergence at"))).toEqual([
+      "first divergence at decision #1 (OrderSubmissionRequest):",
+      "divergence at decision #3 (OrderSubmissionRequest):",
+    ]);
+    expect(lines).toContain("2 decision positions differ; parent has 4 decisions, new run has 4");
+    expect(lines.filter((l) => /\bevents?\b/.test(l))).toEqual([]);
+    expect(formatComparison({ decisions: diffEvents(parent, parent), trading: [] })).toBe(
+      "decisions match (4 decisions)\ntrading figures unchanged\n",
+    );
   });
 
   test("the broker's parameters change its fills; out-of-range ones are refused", async () => {

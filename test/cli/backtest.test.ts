@@ -47,7 +47,7 @@ describe("runtape backtest", () => {
       expect([result.code, result.stderr]).toEqual([0, expect.stringContaining("backtest run")]);
       const [id, ...report] = lines(result.stdout);
       expect(report).toEqual([
-        expect.stringMatching(/^decisions match \([\d,]+ events\)$/),
+        expect.stringMatching(/^decisions match \([\d,]+ decisions\)$/),
         "trading figures unchanged",
       ]);
       const run = storedRuns(join(dir, "runs.db")).find((r) => r.run_id === id);
@@ -181,7 +181,7 @@ describe("runtape backtest", () => {
     expect([fixed.code, lines(fixed.stdout).slice(1)]).toEqual([
       0,
       [
-        expect.stringMatching(/^decisions match \([1-9][\d,]* events\)$/),
+        expect.stringMatching(/^decisions match \([1-9][\d,]* decisions\)$/),
         "trading figures unchanged",
       ],
     ]);
