@@ -3,8 +3,7 @@
  * (market data and the types without a role left out), and the trading figures per symbol that
  * changed. Both runs are read as event streams, from a runs database or a store.
  */
-import type { RunsDb } from "./db.ts";
-import { type DiffResult, diffStreams, formatDiff } from "./diff.ts";
+import { type DiffResult, diffStreams, formatDiff, type RunRef } from "./diff.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import { formatCount, formatNumber } from "./format.ts";
 import { openSource, type RunSource, SqliteSource } from "./store/index.ts";
@@ -40,11 +39,11 @@ const FIGURES = [
   ["position", "position", formatCount],
 ] as const satisfies readonly (readonly [keyof SymbolTrading, string, (x: number) => string])[];
 
-/** A run to compare: a runs database (path or handle) or a store URL, and a run id (default: latest). */
-export interface SourceRef {
-  db: string | RunsDb;
-  run?: string;
-}
+/**
+ * A run to compare: a {@link RunRef}, whose `db` may here also be a store URL. The same shape by
+ * a second name, so the two cannot drift apart.
+ */
+export type SourceRef = RunRef;
 
 /** Compares the decisions of `run` with those of `parent`, one pass over each run's decisions. */
 export async function compareDecisions(parent: SourceRef, run: SourceRef): Promise<Comparison> {
