@@ -1,4 +1,4 @@
-import { describeValue, type UnknownFilterKeyError } from "../errors.ts";
+import { describeValue, UnknownFilterKeyError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { INT64_MAX, INT64_MIN } from "../events/fields.ts";
 import { isDecimal } from "../format.ts";
@@ -212,8 +212,17 @@ export function parseConditions(values: readonly string[]): Condition[] {
 export const describeWhere = (texts: readonly string[]): string =>
   texts.map((text) => `--where ${printable(text)}`).join(" ");
 
+/**
+ * A library error about a value the command line gave, as the usage error that names its option
+ * (main reports every error through this): a `--where` key no run has, with what it can filter
+ * on. Any other error comes back as it is.
+ */
+export function asUsageError(error: unknown): unknown {
+  return error instanceof UnknownFilterKeyError ? unknownWhereKey(error) : error;
+}
+
 /** A `--where` key that no run has, as the command line's error: with what it can filter on. */
-export function unknownWhereKey(error: UnknownFilterKeyError): UsageError {
+function unknownWhereKey(error: UnknownFilterKeyError): UsageError {
   const keys = [
     "run_id",
     "name",

@@ -137,7 +137,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     // An SQLite failure deep in a command (a corrupt page met mid-read) is still one typed line.
     const { sqliteCode, toDbError } = await import("../db.ts");
     const { redactUrls } = await import("../store/url.ts");
-    const typed = sqliteCode(error) ? toDbError("the database", error) : error;
+    const { asUsageError } = await import("./args.ts");
+    const typed = sqliteCode(error) ? toDbError("the database", error) : asUsageError(error);
     return report(typed, verbose, failure, redactUrls);
   }
 }

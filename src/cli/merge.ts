@@ -1,16 +1,9 @@
 import { defineCommand } from "citty";
-import { UnknownFilterKeyError } from "../errors.ts";
 import { counted } from "../format.ts";
-import { CONFLICT_POLICIES, type MergedRun, mergeRuns } from "../merge.ts";
+import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
 import { onMetric } from "../report/sweep.ts";
 import { printable } from "../text.ts";
-import {
-  describeWhere,
-  parseConditions,
-  repeated,
-  repeatedIfGiven,
-  unknownWhereKey,
-} from "./args.ts";
+import { describeWhere, parseConditions, repeated, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkDbArg, checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
@@ -61,24 +54,18 @@ export default defineCommand({
         "list them with `runtape runs SOURCE --where metric.… --json`, then merge them with --run",
       );
     }
-    let merged: MergedRun[];
-    try {
-      merged = mergeRuns(args.out, inputs, {
-        runs: repeatedIfGiven(rawArgs, "run"),
-        where,
-        onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),
-        includeRunning: args["include-running"],
-        // Each line as its run is merged: a run that fails later leaves those before it said.
-        onRun: (m) => {
-          const from = m.runId === m.sourceRunId ? "" : `\t(was ${printable(m.sourceRunId)})`;
-          // Escaped: a TAB or a line break in an id or a path would add a column or forge a line.
-          out(`${m.action}\t${printable(m.runId)}\t${printable(m.source)}\t${m.events}${from}\n`);
-        },
-      });
-    } catch (error) {
-      if (error instanceof UnknownFilterKeyError) throw unknownWhereKey(error);
-      throw error;
-    }
+    const merged = mergeRuns(args.out, inputs, {
+      runs: repeatedIfGiven(rawArgs, "run"),
+      where,
+      onConflict: parseChoice(args["on-conflict"], "--on-conflict", CONFLICT_POLICIES),
+      includeRunning: args["include-running"],
+      // Each line as its run is merged: a run that fails later leaves those before it said.
+      onRun: (m) => {
+        const from = m.runId === m.sourceRunId ? "" : `\t(was ${printable(m.sourceRunId)})`;
+        // Escaped: a TAB or a line break in an id or a path would add a column or forge a line.
+        out(`${m.action}\t${printable(m.runId)}\t${printable(m.source)}\t${m.events}${from}\n`);
+      },
+    });
     if (merged.length === 0) {
       logger.info(
         whereTexts.length > 0

@@ -1,12 +1,12 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { defineCommand } from "citty";
-import { fileWriteError, UnknownFilterKeyError } from "../errors.ts";
+import { fileWriteError } from "../errors.ts";
 import { encodeRunId } from "../formats/layout.ts";
 import { GENERATOR_META } from "../report/html.ts";
 import type { RunMetrics } from "../report/metrics.ts";
 import { isMetric, libraryKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import { parseConditions, parseNames, repeated, unknownWhereKey } from "./args.ts";
+import { parseConditions, parseNames, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
@@ -80,8 +80,6 @@ export default defineCommand({
         // One name per id (a/b and a_b must not share one), as export names its partitions.
         file = args.output ?? `report-${encodeRunId(report.run.runId)}.html`;
       }
-    } catch (error) {
-      throw error instanceof UnknownFilterKeyError ? unknownWhereKey(error) : error;
     } finally {
       bar?.progress.clear();
       await source.close();

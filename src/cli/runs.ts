@@ -1,12 +1,12 @@
 import { defineCommand } from "citty";
-import { UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
+import { UnknownSortKeyError } from "../errors.ts";
 import { snakeCase } from "../json.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report/metrics.ts";
 import { listSweep } from "../report/runs.ts";
 import { formatParam, formatTags, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
 import { printable } from "../text.ts";
-import { checkInt64, parseConditions, repeated, unknownWhereKey } from "./args.ts";
+import { checkInt64, parseConditions, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
 import { Progress } from "./progress.ts";
@@ -45,7 +45,6 @@ export default defineCommand({
         onProgress: (done, total) => progress.update(done, total),
       });
     } catch (error) {
-      if (error instanceof UnknownFilterKeyError) throw unknownWhereKey(error);
       if (!(error instanceof UnknownSortKeyError)) throw error;
       // What it can sort by is the command line's to fix: named as the table and JSON name them.
       const metrics = Object.keys(METRICS).map(snakeCase).join(", ");

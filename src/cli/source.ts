@@ -1,4 +1,4 @@
-import { StoreUrlError, UnknownFilterKeyError } from "../errors.ts";
+import { StoreUrlError } from "../errors.ts";
 import { pickRuns } from "../report/runs.ts";
 import type { RunRow } from "../runs.ts";
 import {
@@ -9,13 +9,7 @@ import {
   SqliteSource,
 } from "../store/index.ts";
 import type { RunSource } from "../store/source.ts";
-import {
-  describeWhere,
-  parseConditions,
-  repeated,
-  repeatedIfGiven,
-  unknownWhereKey,
-} from "./args.ts";
+import { describeWhere, parseConditions, repeated, repeatedIfGiven } from "./args.ts";
 import { openDb } from "./database.ts";
 import { logger } from "./output.ts";
 import { Progress } from "./progress.ts";
@@ -89,9 +83,6 @@ export async function pickedRuns(
       where,
       onProgress: (done, total) => progress.update(done, total),
     });
-  } catch (error) {
-    if (error instanceof UnknownFilterKeyError) throw unknownWhereKey(error);
-    throw error;
   } finally {
     progress.clear();
     if (source !== db) await source.close();
