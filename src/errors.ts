@@ -153,6 +153,19 @@ export class UnknownFilterKeyError extends RuntapeError {
   }
 }
 
+/**
+ * A `where` condition that would pick nothing unsaid, such as a comparison of numbers (`<`, `<=`,
+ * `>`, `>=`) whose value is no number. `condition` as written (`key>value`), `reason` why.
+ */
+export class InvalidConditionError extends RuntapeError {
+  constructor(
+    readonly condition: string,
+    readonly reason: string,
+  ) {
+    super(`where ${JSON.stringify(condition)}: ${reason}`, "INVALID_OPTION");
+  }
+}
+
 /** The file or store holds no run of that id. */
 export class RunNotFoundError extends RuntapeError {
   constructor(readonly runId: string) {

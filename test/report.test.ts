@@ -8,6 +8,7 @@ import {
   type Event,
   type EventInput,
   type EventType,
+  InvalidConditionError,
   inspectRun,
   makeEvent,
   openRunsDb,
@@ -659,9 +660,14 @@ describe("sweeps", () => {
       ).rejects.toBeInstanceOf(UnknownFilterKeyError);
       const twice = await pickRuns(db, { runIds: ["f8-s40", "latest", "f8-s40"] });
       expect(new Set(twice.map((r) => r.run_id)).size).toBe(twice.length);
-      await expect(
-        pickRuns(db, { where: [{ key: "strategy.fastPeriod", op: ">", value: "abc" }] }),
-      ).rejects.toThrow('where strategy.fastPeriod>abc: > compares numbers, and "abc" is none');
+      // Typed, its condition quoted as the CLI quotes it: --where "strategy.fastPeriod>abc": …
+      const notNumber = pickRuns(db, {
+        where: [{ key: "strategy.fastPeriod", op: ">", value: "abc" }],
+      });
+      await expect(notNumber).rejects.toBeInstanceOf(InvalidConditionError);
+      await expect(notNumber).rejects.toThrow(
+        'where "strategy.fastPeriod>abc": > compares numbers, and "abc" is none',
+      );
     } finally {
       await db.close();
     }

@@ -1,10 +1,10 @@
-import { describeValue, UnknownFilterKeyError } from "../errors.ts";
+import { describeValue, InvalidConditionError, UnknownFilterKeyError } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { INT64_MAX, INT64_MIN } from "../events/fields.ts";
 import { isDecimal } from "../format.ts";
 import { parseJsonObject, snakeCase } from "../json.ts";
 import { METRICS } from "../report/metrics.ts";
-import { CONDITION_OPS, type Condition } from "../report/sweep.ts";
+import { CONDITION_OPS, type Condition, checkCondition } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { printable } from "../text.ts";
 import { UsageError } from "./usage.ts";
@@ -186,14 +186,10 @@ export function parseConditions(values: readonly string[]): Condition[] {
         "e.g. --where strategy.fastPeriod=5, --where 'strategy.slowPeriod>=30' or --where tag.stage=final",
       );
     }
-    const key = text.slice(0, at);
-    const value = text.slice(at + op.length);
-    if (op !== "=" && op !== "!=" && !isDecimal(value)) {
-      throw new UsageError(
-        `--where ${JSON.stringify(text)}: ${op} compares numbers, and ${JSON.stringify(value)} is none`,
-      );
-    }
-    return { key, op, value };
+    const condition = { key: text.slice(0, at), op, value: text.slice(at + op.length) };
+    // Before any file is opened: the library's check (asUsageError says it in the CLI's words).
+    checkCondition(condition);
+    return condition;
   });
   // Two values under = contradict (no run has both), the same condition twice says nothing; two
   // bounds make a range and != twice excludes two values.
@@ -214,11 +210,15 @@ export const describeWhere = (texts: readonly string[]): string =>
 
 /**
  * A library error about a value the command line gave, as the usage error that names its option
- * (main reports every error through this): a `--where` key no run has, with what it can filter
- * on. Any other error comes back as it is.
+ * (main reports every error through this): a `--where` key no run has (with what it can filter
+ * on), a `--where` condition that would pick nothing unsaid. Any other error comes back as it is.
  */
 export function asUsageError(error: unknown): unknown {
-  return error instanceof UnknownFilterKeyError ? unknownWhereKey(error) : error;
+  if (error instanceof UnknownFilterKeyError) return unknownWhereKey(error);
+  if (error instanceof InvalidConditionError) {
+    return new UsageError(`--where ${JSON.stringify(error.condition)}: ${error.reason}`);
+  }
+  return error;
 }
 
 /** A `--where` key that no run has, as the command line's error: with what it can filter on. */

@@ -2,7 +2,7 @@
  * A sweep: runs side by side with the parameters that tell them apart and their metrics. Pure
  * functions over run rows and metrics; where the metrics come from is cache.ts's business.
  */
-import { RuntapeError, UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
+import { InvalidConditionError, UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
 import { isDecimal } from "../format.ts";
 import { stringifyExact } from "../json.ts";
 import { type RunRow, readJsonColumn } from "../runs.ts";
@@ -212,18 +212,25 @@ export function libraryKey(name: string): string {
 }
 
 /**
- * `conditions` with their keys as the library names them (see {@link libraryWhereKey}); throws
- * RuntapeError (INVALID_OPTION) for a comparison of numbers whose value is none, which would pick
- * nothing unsaid.
+ * Throws InvalidConditionError for a condition that would pick nothing unsaid: a comparison of
+ * numbers whose value is none.
+ */
+export function checkCondition({ key, op = "=", value }: Condition): void {
+  if (op !== "=" && op !== "!=" && !isDecimal(value)) {
+    throw new InvalidConditionError(
+      `${key}${op}${value}`,
+      `${op} compares numbers, and ${JSON.stringify(value)} is none`,
+    );
+  }
+}
+
+/**
+ * `conditions` with their keys as the library names them (see {@link libraryWhereKey}), each
+ * checked ({@link checkCondition}).
  */
 export function normalizeConditions(conditions: readonly Condition[]): Condition[] {
   return conditions.map((c) => {
-    if (c.op !== undefined && c.op !== "=" && c.op !== "!=" && !isDecimal(c.value)) {
-      throw new RuntapeError(
-        `where ${c.key}${c.op}${c.value}: ${c.op} compares numbers, and ${JSON.stringify(c.value)} is none`,
-        "INVALID_OPTION",
-      );
-    }
+    checkCondition(c);
     return { ...c, key: libraryWhereKey(c.key) };
   });
 }
