@@ -1,8 +1,6 @@
 import { defineCommand } from "citty";
 import { compareDecisions, formatComparison } from "../compare.ts";
-import { RuntapeError } from "../errors.ts";
 import { counted, isDecimal } from "../format.ts";
-import type { Recorder } from "../recorder.ts";
 import { type RerunOptions, rerun } from "../rerun.ts";
 import { type BrokerParameters, brokerParameterProblem } from "../sim/broker.ts";
 import { MAX_SEED } from "../sim/random.ts";
@@ -10,10 +8,10 @@ import { isStoreUrl } from "../store/index.ts";
 import type { StrategyParams } from "../strategy.ts";
 import { printable } from "../text.ts";
 import { onceEach, parseInteger, parseNames, parseRunId, parseTypes, repeated } from "./args.ts";
+import { cancellableRun, withFailedRun } from "./cancel.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
-import { onTermination } from "./signals.ts";
 import { commonArgs, fileArg, repeatable, UsageError } from "./usage.ts";
 
 /** The broker's options: flag -> the parameter it sets, and its help. */
@@ -118,8 +116,17 @@ export default defineCommand({
     }
     const into = args.into ?? (feed === undefined || isStoreUrl(feed) ? fileArg.default : feed);
     checkTargetArg(into);
-    const abort = new AbortController();
-    let recorder: Recorder | undefined;
+    const run = cancellableRun((signal, recorder) => {
+      if (recorder === undefined) {
+        logger.fail(`${signal}: backtest cancelled before its run began`);
+        return;
+      }
+      const { runId, events } = recorder.summary;
+      logger.fail(
+        `${signal}: backtest run ${printable(runId)} cancelled with ${counted(events, "event")}`,
+      );
+      out(`${runId}\n`);
+    });
     const options: RerunOptions = {
       strategy: args.strategy,
       params: parseParams(rawArgs),
@@ -141,34 +148,15 @@ export default defineCommand({
       // As `record` does. A strategy whose heap is slow to collect has collections skipped
       // (see the Recorder's collectGarbage), so they cost it at most about a tenth of its time.
       collectGarbage: true,
-      signal: abort.signal,
-      onStart: (started) => {
-        recorder = started;
-      },
+      ...run.options,
     };
-    const release = onTermination((signal, code) => {
-      abort.abort(); // closes the run `cancelled` at once: the strategy may be awaiting anything
-      if (recorder === undefined) {
-        logger.fail(`${signal}: backtest cancelled before its run began`);
-      } else {
-        const { runId, events } = recorder.summary;
-        logger.fail(
-          `${signal}: backtest run ${printable(runId)} cancelled with ${counted(events, "event")}`,
-        );
-        out(`${runId}\n`);
-      }
-      process.exit(code);
-    });
     let result: Awaited<ReturnType<typeof rerun>>;
     try {
       result = await rerun(options);
     } catch (error) {
-      if (error instanceof RuntapeError && error.code === "STRATEGY" && recorder !== undefined) {
-        throw new RuntapeError(`${error.message} (run ${runId} is marked failed)`, error.code);
-      }
-      throw error;
+      throw withFailedRun(error, run.recorder());
     } finally {
-      release();
+      run.release();
     }
     logger.success(
       `backtest run ${result.run}: ${counted(result.summary.events, "event")} into ${into}`,

@@ -7,17 +7,17 @@ import { BAR_PERIODS } from "../events/catalog.ts";
 import { counted, formatCount } from "../format.ts";
 import type { NdjsonInput } from "../ndjson.ts";
 import { type RunOptions, recordNdjson, recordRun } from "../record.ts";
-import type { Recorder, RecordingSummary } from "../recorder.ts";
+import type { RecordingSummary } from "../recorder.ts";
 import { type DemoOptions, demoConfig, demoSteps } from "../sim/index.ts";
 import { MAX_SEED } from "../sim/random.ts";
 import { push } from "../store/push.ts";
 import { parseInteger, parseJsonArg, parseNames, parseRunId } from "./args.ts";
+import { cancellableRun, withFailedRun } from "./cancel.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { describePush } from "./push.ts";
-import { onTermination } from "./signals.ts";
 import { checkStoreUrl, openStoreArg } from "./source.ts";
 import { readStdin } from "./stdin.ts";
 import { commonArgs, fileArg, parseChoice, UsageError } from "./usage.ts";
@@ -92,8 +92,12 @@ export default defineCommand({
     if (args.push !== undefined) checkStoreUrl(args.push);
     const input = args.input === undefined ? undefined : await openInput(args.input);
     const progress = new Progress("recording", input === undefined ? "bar times" : "events");
-    const abort = new AbortController();
-    let recorder: Recorder | undefined;
+    const run = cancellableRun((signal, recorder) => {
+      if (recorder === undefined) return;
+      const { runId, events } = recorder.summary;
+      progress.cancel(`${signal}: run ${runId} cancelled with ${counted(events, "event")}`);
+      out(`${runId}\n`);
+    });
     const options: RunOptions = {
       runId: runIdArg(args.run, args["run-id"]),
       name: args.name ?? (input === undefined ? "demo backtest" : undefined),
@@ -104,21 +108,8 @@ export default defineCommand({
       // This process records and does nothing else: a collection per batch gives each stored
       // batch's room back (1M mixed events from NDJSON: ~85 MB, not ~124), for ~5–10% more time.
       collectGarbage: true,
-      signal: abort.signal,
-      onStart: (started) => {
-        recorder = started;
-      },
+      ...run.options,
     };
-    const release = onTermination((signal, code) => {
-      // The run is closed `cancelled` by the abort, at once: stdin may be waiting for more input.
-      abort.abort();
-      if (recorder !== undefined) {
-        const { runId, events } = recorder.summary;
-        progress.cancel(`${signal}: run ${runId} cancelled with ${counted(events, "event")}`);
-        out(`${runId}\n`);
-      }
-      process.exit(code);
-    });
     let summary: RecordingSummary;
     try {
       summary =
@@ -130,16 +121,9 @@ export default defineCommand({
             });
     } catch (error) {
       if (error instanceof EmptyInputError) throw new EmptyInputError(`--input: ${input?.name}`);
-      if (error instanceof RuntapeError && recorder?.status === "failed") {
-        const { runId, events } = recorder.summary;
-        throw new RuntapeError(
-          `${error.message} (run ${runId} kept its first ${counted(events, "event")} and is marked failed)`,
-          error.code,
-        );
-      }
-      throw error;
+      throw withFailedRun(error, run.recorder());
     } finally {
-      release();
+      run.release();
     }
     progress.finish(
       `recorded ${counted(summary.events, "event")} into run ${summary.runId}${summary.refused > 0 ? ` (${formatCount(summary.refused)} refused)` : ""}`,

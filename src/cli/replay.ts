@@ -8,7 +8,6 @@ import type { Int64Style } from "../json.ts";
 import { encodeEvent, encodeEventInt64Strings } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
 import { type CopySummary, copyRun } from "../record.ts";
-import type { Recorder } from "../recorder.ts";
 import { type ReplayOptions, type ReplayStats, replayLines } from "../replay.ts";
 import { parallelLines, worthSlicing } from "../replay-parallel.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
@@ -23,11 +22,11 @@ import {
   parseTime,
   parseTypes,
 } from "./args.ts";
+import { cancellableRun } from "./cancel.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { int64Arg, out } from "./output.ts";
 import { Progress } from "./progress.ts";
-import { onTermination } from "./signals.ts";
 import { openSourceArg } from "./source.ts";
 import { commonArgs, parseChoice, runArgs, UsageError } from "./usage.ts";
 
@@ -232,15 +231,10 @@ async function replayInto(
   runId: string | undefined,
 ): Promise<number> {
   const progress = new Progress("replaying");
-  const abort = new AbortController();
-  let recorder: Recorder | undefined;
-  const release = onTermination((signal, code) => {
-    abort.abort(); // closes the copy `cancelled` at once
-    if (recorder !== undefined) {
-      const { runId, events } = recorder.summary;
-      progress.cancel(`${signal}: copy of ${runId} cancelled with ${counted(events, "event")}`);
-    }
-    process.exit(code);
+  const copy = cancellableRun((signal, recorder) => {
+    if (recorder === undefined) return;
+    const { runId, events } = recorder.summary;
+    progress.cancel(`${signal}: copy of ${runId} cancelled with ${counted(events, "event")}`);
   });
   let summary: CopySummary;
   try {
@@ -252,14 +246,11 @@ async function replayInto(
       // As `record` does: this process copies and does nothing else (1M mixed events: a peak of
       // ~85 MB, where it was ~130 MB).
       collectGarbage: true,
-      signal: abort.signal,
-      onStart: (started) => {
-        recorder = started;
-      },
+      ...copy.options,
       onProgress: (events) => progress.update(events),
     });
   } finally {
-    release();
+    copy.release();
   }
   const skipped =
     summary.skipped > 0 ? ` (${counted(summary.skipped, "invalid row")} skipped)` : "";

@@ -1,6 +1,6 @@
 // SIGHUP too: a terminal or ssh session closed under a recording ends it as Ctrl-C does.
 const EXIT_CODES = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
-type Signal = keyof typeof EXIT_CODES;
+export type Signal = keyof typeof EXIT_CODES;
 
 /**
  * Runs `handler` on SIGHUP, SIGINT or SIGTERM (with the conventional exit code, 128 + signal

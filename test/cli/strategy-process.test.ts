@@ -48,11 +48,13 @@ test("a strategy's error that nothing awaits fails its run: one line naming the 
   ] as const) {
     const result = await run(name);
     const [stored] = storedRuns(join(here, `${name}.db`));
+    const events = storedEvents(join(here, `${name}.db`), stored?.run_id as string);
+    const kept = events === 0 ? "" : ` kept its first ${counted(events, "event")} and`;
     expect([name, result.code, result.stdout, lines(result.stderr)]).toEqual([
       name,
       1,
       "",
-      [`runtape: ${error} (run ${stored?.run_id} is marked failed)`],
+      [`runtape: ${error} (run ${stored?.run_id}${kept} is marked failed)`],
     ]);
     expect([stored?.status, JSON.parse(stored?.metadata ?? "{}")]).toEqual([
       "failed",
