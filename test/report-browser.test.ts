@@ -299,6 +299,38 @@ describe("the report in Chromium", () => {
     },
   );
 
+  browserTest(
+    "a round-trip table sorts by a click on its head, durations by their length",
+    async () => {
+      const { page, errors } = await open(files.report);
+      // The second symbol's trips: not the first sortable table of the page.
+      const details = page.locator("details", { hasText: "Round trips of MSFT" });
+      await details.locator("summary").click();
+      const table = details.locator("table.sortable");
+      const rows = table.locator("tbody tr");
+      expect(await rows.count()).toBeGreaterThan(3);
+      await table.locator("th", { hasText: "Duration" }).click();
+      const durations = await rows.evaluateAll((trs) =>
+        trs.map((tr) => Number(tr.children[8]?.getAttribute("data-v") ?? Number.NaN)),
+      );
+      // Closed trips by duration (in ns), the open one (no duration) last.
+      const closed = durations.filter(Number.isFinite);
+      expect(closed.length).toBeGreaterThan(3);
+      expect(durations).toEqual([
+        ...[...closed].sort((a, b) => a - b),
+        ...durations.filter((d) => !Number.isFinite(d)),
+      ]);
+      expect(new Set(closed).size).toBeGreaterThan(1);
+      await table.locator("th", { hasText: "Net P&L" }).click();
+      const pnl = await rows.evaluateAll((trs) =>
+        trs.map((tr) => Number(tr.children[7]?.getAttribute("data-v") ?? Number.NaN)),
+      );
+      expect(pnl).toEqual([...pnl].sort((a, b) => a - b));
+      expect(errors).toEqual([]);
+      await page.context().close();
+    },
+  );
+
   browserTest("with JavaScript off the charts and tables are all there", async () => {
     const { page, errors } = await open(files.report, false);
     expect((await charts(page)).filter((c) => c.points > 500)).toHaveLength(4);

@@ -56,12 +56,16 @@ th[data-sort]{cursor:pointer}
 table.sortable th{white-space:normal}
 `;
 
-// Progressive: with JavaScript on, a click on a column head sorts the table by it.
+// Progressive: with JavaScript on, a click on a column head sorts the table by it. The column is
+// the head's index in its own row (a page has many tables). A cell with data-v (an amount
+// unrounded, a duration in ns) sorts by that number, before the cells without one ("–", "open")
+// whichever the direction; those sort by their text.
 const SCRIPT = `
-document.querySelectorAll("table.sortable th").forEach(function(th,i){th.dataset.sort="";th.title="sort";th.addEventListener("click",function(){
-var body=th.closest("table").tBodies[0],rows=Array.from(body.rows),dir=th.dataset.dir==="asc"?-1:1;th.dataset.dir=dir>0?"asc":"desc";
-rows.sort(function(a,b){var x=a.cells[i].dataset.v||a.cells[i].textContent,y=b.cells[i].dataset.v||b.cells[i].textContent,p=parseFloat(x),q=parseFloat(y);
-return (isNaN(p)||isNaN(q)?x.localeCompare(y):p-q)*dir});rows.forEach(function(r){body.appendChild(r)})})});
+document.querySelectorAll("table.sortable th").forEach(function(th){th.dataset.sort="";th.title="sort";th.addEventListener("click",function(){
+var i=th.cellIndex,body=th.closest("table").tBodies[0],rows=Array.from(body.rows),dir=th.dataset.dir==="asc"?-1:1;th.dataset.dir=dir>0?"asc":"desc";
+var key=function(r){var c=r.cells[i];return{t:c.textContent,n:c.dataset.v===undefined?NaN:parseFloat(c.dataset.v)}};
+rows.sort(function(a,b){var x=key(a),y=key(b);if(isNaN(x.n)!==isNaN(y.n))return isNaN(x.n)?1:-1;
+return (isNaN(x.n)?x.t.localeCompare(y.t):x.n-y.n)*dir});rows.forEach(function(r){body.appendChild(r)})})});
 `;
 
 /**
@@ -195,7 +199,9 @@ function tripsTable(s: SymbolReport): string {
     num(t.exitPrice === null ? "–" : number(t.exitPrice, 4), t.exitPrice),
     num(number(t.commission), t.commission),
     num(number(t.netPnl), t.netPnl, true),
-    num(t.exitNs === null ? "–" : formatDuration(t.exitNs - t.entryNs)),
+    t.exitNs === null
+      ? num("–")
+      : num(formatDuration(t.exitNs - t.entryNs), Number(t.exitNs - t.entryNs)),
   ]);
   const header = [
     "Side",
