@@ -12,6 +12,7 @@ export type ErrorCode =
   | "INVALID_EVENT"
   | "INVALID_RUN_ID"
   | "RUN_ID_TOO_LONG"
+  | "RUN_ID_CLASH"
   | "TAGS_NOT_PAIRS"
   | "UNKNOWN_KEY"
   | "UNSTORABLE_VALUE"

@@ -19,7 +19,7 @@ import {
   RUN_COLUMNS,
   type TableSink,
 } from "./formats/columns.ts";
-import { partFile, partitionPath, runsFile } from "./formats/layout.ts";
+import { checkPartitions, partFile, partitionPath, runsFile } from "./formats/layout.ts";
 import { checkOptions, eventTypeName } from "./options.ts";
 import type { RunRow } from "./runs.ts";
 import { openSource, type RunSource, SqliteSource } from "./store/index.ts";
@@ -98,6 +98,7 @@ export async function exportRuns(
   const summary: ExportSummary = { runs: 0, events: 0, files: 0, bytes: 0 };
   try {
     const selected = await selectRuns(runs, options.runs);
+    checkPartitions(selected.map((run) => run.run_id));
     const created = writing(options.out, () => prepareDirectory(options.out));
     try {
       const job: Job = {

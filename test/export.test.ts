@@ -118,12 +118,23 @@ beforeAll(async () => {
 afterAll(() => connection?.closeSync());
 
 test("run ids survive the path: encoded, reversible, and readable where they can be", () => {
-  for (const id of [EDGE_RUN, "a/b\\c", "..", "%41", "x=y", "\u0001\u007f", "tab\there", "日本"]) {
+  for (const id of [
+    EDGE_RUN,
+    "a/b\\c",
+    "..",
+    "v1.",
+    "%41",
+    "x=y",
+    "\u0001\u007f",
+    "tab\there",
+    "日本",
+  ]) {
     const encoded = encodeRunId(id);
     expect(encoded).toMatch(/^(?:[A-Za-z0-9_.~%-]|\P{ASCII})*$/u);
     expect(decodeRunId(encoded)).toBe(id);
   }
   expect(encodeRunId("日本-run_1.0~x")).toBe("日本-run_1.0~x");
+  expect(encodeRunId("v1.")).toBe("v1%2E");
 });
 
 withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, () => {
@@ -289,6 +300,24 @@ withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, ()
       ["", "", "3"],
     ]);
   });
+
+  test.each(FORMATS)(
+    "run ids ending in a dot or a space read back exact, from folders that end in neither (%s)",
+    async (format) => {
+      const path = join(tempDir(), "dots.db");
+      const ids = ["v1", "v1.", "v1 ", "..", "a. ."];
+      recordDemoRuns(path, ids, { bars: 5 });
+      const out = join(tempDir(), "dots");
+      await exportRuns(path, { format, out, types: ["BarReceived"] });
+      // Windows drops a trailing dot or space from a folder name: `v1.` would land in `v1`.
+      const folders = readdirSync(join(out, "bars"));
+      expect(folders.filter((name) => /[. ]$/.test(name))).toEqual([]);
+      const rows = await query(
+        `SELECT DISTINCT run_id FROM ${reader(format, out, "BarReceived")} ORDER BY run_id`,
+      );
+      expect(rows.map((row) => row.run_id)).toEqual([...ids].sort());
+    },
+  );
 
   test("the README's DuckDB snippet answers P&L per run of a sweep as the events say", async () => {
     const readme = readFileSync(join(import.meta.dir, "../README.md"), "utf8");

@@ -13,12 +13,13 @@ const MAX_NAME_BYTES = 255;
 // listing). Everything else, `%` included, becomes %XX: what the Hive readers decode.
 const UNSAFE = /[^A-Za-z0-9_.~\-\u0080-\u{10FFFF}]/gu;
 
+const percentEncoded = (c: string) =>
+  `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`;
+
 /** A run id as a path segment value: reversible with {@link decodeRunId}, whatever it holds. */
 export function encodeRunId(runId: string): string {
-  return runId.replace(
-    UNSAFE,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,
-  );
+  // A trailing dot too: Windows drops it from a folder name, so `a.` would be read back as `a`.
+  return runId.replace(UNSAFE, percentEncoded).replace(/\.$/, percentEncoded);
 }
 
 /** The run id a path segment value stands for. */
@@ -26,8 +27,8 @@ export function decodeRunId(segment: string): string {
   return decodeURIComponent(segment);
 }
 
-/** The partition directory of `runId` in `table`'s folder. */
-export function partitionPath(dir: string, table: string, runId: string): string {
+/** The partition directory name of `runId`; throws where no file system would take it. */
+function partitionName(runId: string): string {
   const name = `run_id=${encodeRunId(runId)}`;
   const bytes = Buffer.byteLength(name);
   if (bytes > MAX_NAME_BYTES) {
@@ -36,7 +37,38 @@ export function partitionPath(dir: string, table: string, runId: string): string
       "RUN_ID_TOO_LONG",
     );
   }
-  return join(dir, table, name);
+  return name;
+}
+
+/** The partition directory of `runId` in `table`'s folder. */
+export function partitionPath(dir: string, table: string, runId: string): string {
+  return join(dir, table, partitionName(runId));
+}
+
+/**
+ * A name as a file system that ignores case and Unicode normalization sees it (macOS and Windows
+ * by default): `SMA-1` and `sma-1`, or `é` composed and decomposed, are one folder there.
+ */
+const folded = (name: string) => name.normalize("NFD").toUpperCase().toLowerCase().normalize("NFC");
+
+/**
+ * Throws for run ids that no export can hold side by side: one too long for a folder name, or
+ * two whose folders are one where case or normalization is ignored, where one run's files would
+ * silently replace the other's. Checked on every system: an export is copied between machines.
+ */
+export function checkPartitions(runIds: readonly string[]): void {
+  const seen = new Map<string, string>();
+  for (const runId of runIds) {
+    const key = folded(partitionName(runId));
+    const other = seen.get(key);
+    if (other !== undefined) {
+      throw new RuntapeError(
+        `runs ${describeValue(other)} and ${describeValue(runId)} differ only in letter case or Unicode normalization, so they would share one folder of the export on macOS and Windows: give one of them another id (runtape rename) to export both`,
+        "RUN_ID_CLASH",
+      );
+    }
+    seen.set(key, runId);
+  }
 }
 
 /** The one file of a partition. */

@@ -125,3 +125,26 @@ test("a run that is not there: one line, exit 1, no directory left", async () =>
   expect([code, lines(stderr)]).toEqual([1, ['runtape: no run with id "zz"']]);
   expect(existsSync(out)).toBe(false);
 });
+
+test.each([
+  ["letter case", "SMA-1", "sma-1"],
+  ["Unicode normalization", "caf\u00e9", "cafe\u0301"],
+])(
+  "runs whose ids differ only in %s: refused in one line naming both, nothing written",
+  async (_, a, b) => {
+    const path = join(tempDir(), "clash.db");
+    recordDemoRuns(path, [a, b], { bars: 5 });
+    const out = join(dir, `clash-${a}`);
+    const { code, stderr } = await cli(["export", path, "--format", "csv", "--out", out]);
+    // Newest first, as runs lists them.
+    expect([code, lines(stderr)]).toEqual([
+      1,
+      [
+        `runtape: runs "${b}" and "${a}" differ only in letter case or Unicode normalization, so they would share one folder of the export on macOS and Windows: give one of them another id (runtape rename) to export both`,
+      ],
+    ]);
+    expect(existsSync(out)).toBe(false);
+    // Either of them alone is exported.
+    expect((await cli(["export", path, "--format", "csv", "--out", out, "--run", a])).code).toBe(0);
+  },
+);
