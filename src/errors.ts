@@ -1,3 +1,4 @@
+import type { PushedRun } from "./store/push.ts";
 import { quoted } from "./text.ts";
 
 /**
@@ -58,6 +59,8 @@ export type ErrorCode =
   | "FOREIGN_STORE"
   | "NEWER_STORE"
   | "STORE_DIGEST"
+  | "RUN_REFUSED"
+  | "RUNS_NOT_PUSHED"
   // Output
   | "STDOUT"
   | "OUTPUT_NOT_EMPTY"
@@ -225,7 +228,8 @@ export class StoreUrlError extends RuntapeError {
 export class StoreAccessError extends RuntapeError {
   constructor(
     readonly store: string,
-    reason: string,
+    /** The failure without the store's name. */
+    readonly reason: string,
     options?: ErrorOptions,
   ) {
     super(`${store}: ${reason}`, "STORE_ACCESS", options);
@@ -273,6 +277,57 @@ export class StoreDigestError extends RuntapeError {
     super(
       `run ${JSON.stringify(runId)} in ${store} does not match the digest it was pushed with (${consequence})`,
       "STORE_DIGEST",
+    );
+  }
+}
+
+/** A value of a run that the store cannot hold (PostgreSQL text cannot hold U+0000). */
+export class UnstorableValueError extends RuntapeError {
+  constructor(
+    readonly runId: string,
+    readonly table: string,
+    readonly column: string,
+    readonly value: unknown,
+    reason: string,
+  ) {
+    super(
+      `run ${JSON.stringify(runId)} cannot go to the store: ${table}.${column}: ${reason} (got ${describeValue(value)})`,
+      "UNSTORABLE_VALUE",
+    );
+  }
+}
+
+/** The store refused a run's rows: a constraint or a type of its own that they do not meet. */
+export class RunRefusedError extends RuntapeError {
+  constructor(
+    readonly runId: string,
+    readonly store: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${store} refused run ${JSON.stringify(runId)}: ${reason}`, "RUN_REFUSED", options);
+  }
+}
+
+/** A run a push did not send, and went on past: the store cannot take it as it is. */
+export type RunNotPushed = RunConflictError | UnstorableValueError | RunRefusedError;
+
+/**
+ * A push that left runs out: the others were pushed. One run left out gives its error's message;
+ * several, all of them.
+ */
+export class RunsNotPushedError extends RuntapeError {
+  constructor(
+    readonly refused: readonly RunNotPushed[],
+    /** The runs that were pushed, or were in the store already. */
+    readonly pushed: readonly PushedRun[],
+  ) {
+    const [first] = refused;
+    super(
+      refused.length === 1 && first !== undefined
+        ? first.message
+        : `${refused.length} runs not pushed: ${refused.map((e) => e.message).join("; ")}`,
+      "RUNS_NOT_PUSHED",
     );
   }
 }

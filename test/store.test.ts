@@ -27,6 +27,7 @@ import {
   RunConflictError,
   RunNotFoundError,
   type RunSource,
+  RunsNotPushedError,
   RuntapeError,
   replay,
   runDemo,
@@ -451,7 +452,8 @@ describeWithPg("PostgreSQL store", (cluster) => {
       for (const event of sampleEvents()) recorder.record(event);
       recorder.close();
       const refused = await push(other, url).catch((e) => e);
-      expect(refused).toBeInstanceOf(RunConflictError);
+      expect(refused).toBeInstanceOf(RunsNotPushedError);
+      expect([refused.refused[0], refused.pushed]).toEqual([expect.any(RunConflictError), []]);
       expect(refused.message).toContain('"twice"');
       const store = await PgStore.open(url);
       try {

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { RunsNotPushedError } from "../errors.ts";
 import { counted, formatCount } from "../format.ts";
 import { listRuns, type RunRow } from "../runs.ts";
 import { defaultStoreUrl, isStoreUrl, type PushedRun, push } from "../store/index.ts";
@@ -57,18 +58,33 @@ export default defineCommand({
     try {
       const store = await openStoreArg(url, args, { mode: "write" });
       try {
-        const results = await push(db, store, {
-          runs,
-          among,
-          includeUnfinished: args.all,
-          replace: args.replace,
-          onRun: args.json ? undefined : (r) => out(`${describePush(r)}\n`),
-        });
-        if (args.json) printJson({ store: store.label, runs: results }, {});
-        else {
+        let results: readonly PushedRun[];
+        // Runs the store cannot take: the others were pushed, and are reported before the error.
+        let notPushed: RunsNotPushedError | undefined;
+        try {
+          results = await push(db, store, {
+            runs,
+            among,
+            includeUnfinished: args.all,
+            replace: args.replace,
+            onRun: args.json ? undefined : (r) => out(`${describePush(r)}\n`),
+          });
+        } catch (error) {
+          if (!(error instanceof RunsNotPushedError)) throw error;
+          notPushed = error;
+          results = error.pushed;
+        }
+        const refused = (notPushed?.refused ?? []).map((e) => ({
+          runId: e.runId,
+          code: e.code,
+          message: e.message,
+        }));
+        if (args.json) {
+          printJson({ store: store.label, runs: results, ...(notPushed && { refused }) }, {});
+        } else {
           // Without --run, runs that are not finished are left out: say so, or a push of a file
           // whose runs all failed would read as if there were nothing to send.
-          const sent = new Set(results.map((r) => r.runId));
+          const sent = new Set([...results, ...refused].map((r) => r.runId));
           const considered = among === undefined ? undefined : new Set(among);
           const left =
             runs === undefined
@@ -77,8 +93,9 @@ export default defineCommand({
                     !sent.has(r.run_id) && (considered === undefined || considered.has(r.run_id)),
                 )
               : [];
-          out(`${summary(results, store.label)}${leftOut(left)}\n`);
+          out(`${summary(results, store.label, refused.length)}${leftOut(left)}\n`);
         }
+        if (notPushed !== undefined) throw notPushed;
         return 0;
       } finally {
         await store.close();
@@ -108,8 +125,8 @@ function leftOut(runs: readonly RunRow[]): string {
   return parts.length === 0 ? "" : `; left out: ${parts.join(", ")}`;
 }
 
-function summary(results: readonly PushedRun[], label: string): string {
+function summary(results: readonly PushedRun[], label: string, refused: number): string {
   const sent = results.filter((r) => r.outcome !== "present");
   const events = sent.reduce((n, r) => n + r.events, 0n);
-  return `${counted(sent.length, "run")} pushed to ${label} (${counted(events, "event")}), ${results.length - sent.length} already there`;
+  return `${counted(sent.length, "run")} pushed to ${label} (${counted(events, "event")}), ${results.length - sent.length} already there${refused > 0 ? `, ${refused} not pushed` : ""}`;
 }

@@ -2,7 +2,7 @@ import { fstatSync, statSync } from "node:fs";
 import { isatty } from "node:tty";
 import { defineCommand } from "citty";
 import type { EventBus } from "../bus.ts";
-import { EmptyInputError, RuntapeError } from "../errors.ts";
+import { EmptyInputError, RunsNotPushedError, RuntapeError } from "../errors.ts";
 import { BAR_PERIODS } from "../events/catalog.ts";
 import { counted, formatCount } from "../format.ts";
 import type { NdjsonInput } from "../ndjson.ts";
@@ -159,8 +159,10 @@ async function pushRecorded(
     }
   } catch (error) {
     if (!(error instanceof RuntapeError)) throw error;
+    // A run the store cannot take: a later push would be refused the same way.
+    const later = error instanceof RunsNotPushedError ? "" : "; `runtape push` sends it later";
     throw new RuntapeError(
-      `${error.message} (run ${runId} is recorded in ${db}; \`runtape push\` sends it later)`,
+      `${error.message} (run ${runId} is recorded in ${db}${later})`,
       error.code,
     );
   }

@@ -4,7 +4,7 @@
  * same text, so a digest tells whether two places hold the same run.
  */
 import { type RunsDb, toDbError } from "../db.ts";
-import { RuntapeError } from "../errors.ts";
+import { RuntapeError, UnstorableValueError } from "../errors.ts";
 import { defaultCatalog as cat, type EventType } from "../events/catalog.ts";
 import { EXTENSION_SCHEMA_VERSION } from "../events/event-catalog.ts";
 import { counted } from "../format.ts";
@@ -37,28 +37,60 @@ export function copyColumns(piece: { table: string; type?: EventType }): readonl
 
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
-/** One value in COPY's text format: `\N` for NULL, exact integers, shortest round-trip floats. */
-function copyValue(value: unknown): string {
+/** A value COPY text cannot carry, at index `at` of its row: its caller names run and column. */
+class Unstorable extends Error {
+  constructor(
+    readonly at: number,
+    readonly value: unknown,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/**
+ * One value (at index `at` of its row) in COPY's text format: `\N` for NULL, exact integers,
+ * shortest round-trip floats.
+ */
+function copyValue(value: unknown, at: number): string {
   switch (typeof value) {
     case "string":
-      return /[\\\t\n\r]/.test(value)
-        ? value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c] as string)
-        : value;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is what it looks for
+      if (!/[\\\t\n\r\u0000]/.test(value)) return value;
+      // SQLite keeps it, but no PostgreSQL text can hold it (COPY fails on the whole run).
+      if (value.includes("\u0000")) {
+        throw new Unstorable(at, value, "PostgreSQL text cannot hold U+0000");
+      }
+      return value.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c] as string);
     case "bigint":
       return value.toString();
     case "number":
       return String(value);
     default:
       if (value === null) return "\\N";
-      throw new RuntapeError(
-        `a value of kind ${value instanceof Uint8Array ? "blob" : typeof value} cannot go to the store`,
-        "UNSTORABLE_VALUE",
+      throw new Unstorable(
+        at,
+        value,
+        `the store holds no value of kind ${value instanceof Uint8Array ? "blob" : typeof value}`,
       );
   }
 }
 
-/** A row in COPY's text format, with its newline. */
-export const copyRow = (values: readonly unknown[]) => `${values.map(copyValue).join("\t")}\n`;
+/** `error`, where it is a value COPY cannot carry, as the error naming run, table and column. */
+function named(error: unknown, runId: string, table: string, columns: readonly string[]): unknown {
+  if (!(error instanceof Unstorable)) return error;
+  const column = columns[error.at] as string;
+  return new UnstorableValueError(runId, table, column, error.value, error.reason);
+}
+
+/** A `runs` or `runtape_runs` row of run `runId` as a piece, in COPY's text format. */
+export function rowPiece(table: string, runId: string, row: readonly unknown[]): ContentPiece {
+  try {
+    return { table, bytes: Buffer.from(`${row.map(copyValue).join("\t")}\n`), rows: 1 };
+  } catch (error) {
+    throw named(error, runId, table, copyColumns({ table }));
+  }
+}
 
 /** COPY text is sent and hashed in pieces of about this many characters. */
 const PIECE_CHARS = 1 << 18;
@@ -93,9 +125,7 @@ export function* fileContent(db: RunsDb, runId: string): Generator<ContentPiece>
 function* readContent(db: RunsDb, runId: string): Generator<ContentPiece> {
   const select = (table: string, columns: readonly string[]) =>
     db.sqlite.query(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = ?`).values(runId);
-  for (const row of select("runs", RUN_COLUMNS)) {
-    yield { table: "runs", bytes: Buffer.from(copyRow(row)), rows: 1 };
-  }
+  for (const row of select("runs", RUN_COLUMNS)) yield rowPiece("runs", runId, row);
   const bySeq = hasSequence(db, runId);
   const order = bySeq ? undefined : replayOrder(db, runId);
   const bookkeeping = order
@@ -111,9 +141,7 @@ function* readContent(db: RunsDb, runId: string): Generator<ContentPiece> {
         ],
       ]
     : select("runtape_runs", BOOKKEEPING_COLUMNS);
-  for (const row of bookkeeping) {
-    yield { table: "runtape_runs", bytes: Buffer.from(copyRow(row)), rows: 1 };
-  }
+  for (const row of bookkeeping) yield rowPiece("runtape_runs", runId, row);
   // Tables the file's layout predates hold no rows; columns it predates read as NULL.
   for (const type of db.catalog.typesAt(db.version) as EventType[]) {
     const table = cat.table(type);
@@ -228,18 +256,22 @@ export function* pieces(
   before = 0,
 ): Generator<ContentPiece> {
   const line = lineEncoder(type);
-  const prefix = `\t${copyValue(runId)}`;
   let text = "";
   let count = 0;
   let id = before;
-  for (const row of rows) {
-    text += line(++id, prefix, row);
-    count++;
-    if (text.length >= PIECE_CHARS) {
-      yield { table, type, bytes: Buffer.from(text), rows: count };
-      text = "";
-      count = 0;
+  try {
+    const prefix = `\t${copyValue(runId, 1)}`;
+    for (const row of rows) {
+      text += line(++id, prefix, row);
+      count++;
+      if (text.length >= PIECE_CHARS) {
+        yield { table, type, bytes: Buffer.from(text), rows: count };
+        text = "";
+        count = 0;
+      }
     }
+  } catch (error) {
+    throw named(error, runId, table, storeColumns(type));
   }
   if (count > 0) yield { table, type, bytes: Buffer.from(text), rows: count };
 }
@@ -259,7 +291,7 @@ function lineEncoder(type: EventType): LineEncoder {
     const width = storeColumns(type).length - 2;
     const values = Array.from({ length: width }, (_, i) => {
       const v = `r[${i}]`;
-      return `\t\${typeof ${v} === "number" || typeof ${v} === "bigint" ? ${v} : cv(${v})}`;
+      return `\t\${typeof ${v} === "number" || typeof ${v} === "bigint" ? ${v} : cv(${v}, ${i + 2})}`;
     });
     encode = new Function(
       "cv",

@@ -29,9 +29,9 @@ import { SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
 import {
   BOOKKEEPING_COLUMNS,
   type ContentPiece,
-  copyRow,
   pieces,
   RUN_COLUMNS,
+  rowPiece,
   storeColumns,
 } from "./content.ts";
 import {
@@ -303,7 +303,7 @@ export interface StoredPage {
 /** A page as content pieces. */
 export function pageContent(page: StoredPage, runId: string): Iterable<ContentPiece> {
   return page.type === undefined
-    ? page.rows.map((row) => ({ table: page.table, bytes: Buffer.from(copyRow(row)), rows: 1 }))
+    ? page.rows.map((row) => rowPiece(page.table, runId, row))
     : pieces(page.table, page.type, runId, page.rows, Number(page.before));
 }
 

@@ -2,7 +2,16 @@ import { hostname } from "node:os";
 import type { TransactionSQL } from "bun";
 import * as v from "valibot";
 import { asRunsDb, type RunsDb, toDbError } from "../db.ts";
-import { describeValue, RunConflictError, RuntapeError } from "../errors.ts";
+import {
+  describeValue,
+  RunConflictError,
+  type RunNotPushed,
+  RunRefusedError,
+  RunsNotPushedError,
+  RuntapeError,
+  StoreAccessError,
+  UnstorableValueError,
+} from "../errors.ts";
 import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import { checkOptions } from "../options.ts";
 import { getRun, listRuns, type RunStatus, resolveRunId } from "../runs.ts";
@@ -48,8 +57,11 @@ export interface PushedRun {
 /**
  * Sends runs of a runs database to a store. Each run is published in one transaction (all of it
  * or, after any failure, nothing), with the digest of its content: pushing it again sends nothing,
- * and a different run under the same id is refused (RunConflictError) unless `replace`. The file
- * is opened read-only and never changed. Rows go through COPY, read and sent as a stream.
+ * and a different run under the same id is refused (RunConflictError) unless `replace`. A run the
+ * store cannot take (that conflict, text with U+0000, rows the server refuses) is left out and the
+ * others are pushed; then RunsNotPushedError says which and why. Any other failure (the store
+ * lost, the file unreadable) ends the push. The file is opened read-only and never changed. Rows
+ * go through COPY, read and sent as a stream.
  */
 export async function push(
   from: string | RunsDb,
@@ -71,11 +83,21 @@ export async function push(
   const store = typeof to === "string" ? await PgStore.open(to, { mode: "write" }) : to;
   try {
     const results: PushedRun[] = [];
+    const refused: RunNotPushed[] = [];
     for (const runId of selectRuns(db, options)) {
-      const result = await pushRun(db, store, runId, options.replace === true);
+      let result: PushedRun;
+      try {
+        result = await pushRun(db, store, runId, options.replace === true);
+      } catch (error) {
+        // The store cannot take this run as it is, and never will: the runs after it still go.
+        if (!isRunNotPushed(error)) throw error;
+        refused.push(error);
+        continue;
+      }
       options.onRun?.(result);
       results.push(result);
     }
+    if (refused.length > 0) throw new RunsNotPushedError(refused, results);
     return results;
   } catch (error) {
     // The store is PostgreSQL: an SQLite failure is the file's (a corrupt page of it, say).
@@ -84,6 +106,22 @@ export async function push(
     if (typeof to === "string") await store.close();
     if (typeof from === "string") db.close();
   }
+}
+
+const isRunNotPushed = (error: unknown): error is RunNotPushed =>
+  error instanceof RunConflictError ||
+  error instanceof UnstorableValueError ||
+  error instanceof RunRefusedError;
+
+/**
+ * `error`, where the server refused the run's rows themselves (SQLSTATE class 22, data exception,
+ * or 23, integrity constraint: a partition or a check of the store's own), as RunRefusedError.
+ */
+function refusal(error: unknown, runId: string): unknown {
+  if (!(error instanceof StoreAccessError)) return error;
+  const { errno } = (error.cause ?? {}) as { errno?: unknown };
+  if (typeof errno !== "string" || !/^2[23]/.test(errno)) return error;
+  return new RunRefusedError(runId, error.store, error.reason, { cause: error });
 }
 
 const FINISHED: readonly RunStatus[] = ["completed", "failed", "cancelled"];
@@ -163,7 +201,7 @@ async function pushRun(
       return done(stored === undefined ? "pushed" : "replaced", events);
     } catch (error) {
       // Another process published the run meanwhile: compare with what it sent (once).
-      if (!(error instanceof LostRace) || attempt > 0) throw error;
+      if (!(error instanceof LostRace) || attempt > 0) throw refusal(error, runId);
     }
   }
 }

@@ -1,6 +1,14 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
-import { closeSync, copyFileSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import { EventBus, type PgStore, Recorder, runDemo } from "../../src/index.ts";
@@ -524,6 +532,84 @@ describeWithPg("store CLI", (cluster) => {
       // The file pulled into holds c1: it is read for its digest.
       const pulled = await cli(["pull", url, "--run", "c1", "--into", into]);
       expect([pulled.code, pulled.stderr]).toEqual([1, `runtape: ${into}${corrupt}`]);
+    },
+    SLOW,
+  );
+  test(
+    "runs the store cannot take (U+0000 in text, a row its own check refuses) are left out: the runs after them are pushed, the error names each, exit 1",
+    async () => {
+      const url = await cluster().createDatabase("refused_cli");
+      const label = (await Store.open(url).then((s) => s.close().then(() => s.label))) as string;
+      const dir = tempDir();
+      const db = join(dir, "runs.db");
+      const bar = (symbol: string, high: number) =>
+        `${JSON.stringify({ type: "BarReceived", ts_event_ns: 1, ts_created_ns: 1, symbol, bar_period: "MINUTE", open: 1, high, low: 1, close: 1 })}\n`;
+      writeFileSync(join(dir, "nul.ndjson"), bar("A\u0000B", 1));
+      writeFileSync(join(dir, "huge.ndjson"), bar("A", 1e12));
+      const nul = `run "nul-run" cannot go to the store: bars.symbol: PostgreSQL text cannot hold U+0000 (got "A\\x00B")`;
+      // SQLite keeps it, so the run is recorded; no later push could send it, so none is promised.
+      const recorded = await cli([
+        "record",
+        db,
+        "--input",
+        join(dir, "nul.ndjson"),
+        "--run-id",
+        "nul-run",
+        "--push",
+        url,
+      ]);
+      expect([recorded.code, lines(recorded.stderr).at(-1)]).toEqual([
+        1,
+        `runtape: ${nul} (run nul-run is recorded in ${db})`,
+      ]);
+      demo(db, "after-nul", 1, 5);
+      const first = await cli(["push", db, "--to", url]);
+      expect([first.code, lines(first.stdout), first.stderr]).toEqual([
+        1,
+        [
+          expect.stringMatching(/^pushed +after-nul /),
+          expect.stringMatching(/^1 run pushed to .*, 0 already there, 1 not pushed$/),
+        ],
+        `runtape: ${nul}\n`,
+      ]);
+      const raw = new SQL({ path: cluster().dir, username: "runtape", database: "refused_cli" });
+      try {
+        await raw`ALTER TABLE bars ADD CONSTRAINT bars_bounded CHECK (high < 1e9)`;
+      } finally {
+        await raw.close();
+      }
+      expect(
+        (await cli(["record", db, "--input", join(dir, "huge.ndjson"), "--run-id", "huge"])).code,
+      ).toBe(0);
+      demo(db, "after-huge", 2, 5);
+      const second = await cli(["push", db, "--to", url, "--json"]);
+      expect([second.code, second.stderr]).toEqual([
+        1,
+        `runtape: 2 runs not pushed: ${nul}; ${label} refused run "huge": new row for relation "bars" violates check constraint "bars_bounded"\n`,
+      ]);
+      const report = JSON.parse(second.stdout);
+      expect(
+        report.runs.map((r: { run_id: string; outcome: string }) => [r.run_id, r.outcome]),
+      ).toEqual([
+        ["after-nul", "present"],
+        ["after-huge", "pushed"],
+      ]);
+      expect(
+        report.refused.map((r: { run_id: string; code: string }) => [r.run_id, r.code]),
+      ).toEqual([
+        ["nul-run", "UNSTORABLE_VALUE"],
+        ["huge", "RUN_REFUSED"],
+      ]);
+      const store = await Store.open(url);
+      try {
+        const stored = (await store.listRuns()).map((r) => r.run_id);
+        expect(stored.sort()).toEqual(["after-huge", "after-nul"]);
+      } finally {
+        await store.close();
+      }
+      // The file still reads as it was recorded.
+      const replayed = await cli(["replay", db, "--run", "nul-run"]);
+      expect([replayed.code, replayed.stdout]).toEqual([0, expect.stringContaining('"A\\u0000B"')]);
     },
     SLOW,
   );
