@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import * as v from "valibot";
 import { openRunsDb, type RunsDb, sqliteCode, toDbError } from "./db.ts";
 import {
+  InvalidConditionError,
   MergeConflictError,
   RunNotFoundError,
   RunStillRunningError,
@@ -49,7 +50,8 @@ export interface MergeOptions {
   /**
    * Only the runs (among `runs` if given) that meet every condition: a config path, runId, name,
    * status or `tag.<name>` equal to the value, as `runtape runs --where` picks them. A config path
-   * or tag that no run of the sources has throws UnknownFilterKeyError.
+   * or tag that no run of the sources has throws UnknownFilterKeyError; a condition on a metric
+   * (a merge computes none) InvalidConditionError, before any file is opened.
    */
   where?: readonly Condition[];
   /**
@@ -179,6 +181,7 @@ export function mergeRuns(
   options: MergeOptions = {},
 ): MergedRun[] {
   checkOptions(MergeArgsSchema, { target, inputs, ...options }, "merge");
+  const where = mergeConditions(options.where ?? []);
   // Each path resolved once: comparing every input with every other took 8 s for 1,000 files.
   const targetFile = fileOf(target);
   const paths = new Map<string, string>();
@@ -194,7 +197,7 @@ export function mergeRuns(
   }
   const { sources, close } = openSources([...paths.values()]);
   try {
-    const plan = planMerge(target, sources, options);
+    const plan = planMerge(target, sources, where, options);
     const out = plan.some(writes) ? openRunsDb(target, { mode: "write" }) : undefined;
     try {
       return plan.map((planned) => {
@@ -235,17 +238,29 @@ function fileOf(path: string): string {
   }
 }
 
-function planMerge(target: string, sources: Source[], options: MergeOptions): Planned[] {
-  const wanted = options.runs === undefined ? undefined : wantedRuns(sources, options.runs);
-  const where = normalizeConditions(options.where ?? []);
+/**
+ * `where` as the library names its keys, checked before any file is opened: InvalidConditionError
+ * for a condition that picks nothing (see checkCondition) or one on a metric, which is computed
+ * from a run's events (and cached in its file), not what a merge reads.
+ */
+function mergeConditions(where: readonly Condition[]): Condition[] {
   const metric = where.find(onMetric);
   if (metric !== undefined) {
-    // Metrics are computed from a run's events (and cached in its file): not what a merge reads.
-    throw new RuntapeError(
-      `merge cannot pick runs by a metric (${metric.key}): it computes none; pick them by config, run field or tag`,
-      "INVALID_OPTION",
+    throw new InvalidConditionError(
+      `${metric.key}${metric.op ?? "="}${metric.value}`,
+      "merge cannot pick runs by a metric: it computes none; pick them by config, run field or tag, or list them by the metric first (`runtape runs --where … --json`; listSweep) and merge those by id (`--run`; the runs option)",
     );
   }
+  return normalizeConditions(where);
+}
+
+function planMerge(
+  target: string,
+  sources: Source[],
+  where: readonly Condition[],
+  options: MergeOptions,
+): Planned[] {
+  const wanted = options.runs === undefined ? undefined : wantedRuns(sources, options.runs);
   if (where.length > 0) {
     checkConditions(
       sources.flatMap((source) => listRuns(source.db).map(sweepRun)),

@@ -7,6 +7,7 @@ import {
   type Event,
   EventBus,
   hasSequence,
+  InvalidConditionError,
   listRuns,
   MergeConflictError,
   type MergedRun,
@@ -402,6 +403,19 @@ describe("merge options", () => {
         expect.stringContaining(message),
       ]);
     }
+    expect(existsSync(target)).toBe(false);
+  });
+
+  test("a condition on a metric is InvalidConditionError, before anything is opened, saying what to do", () => {
+    const dir = tempDir();
+    const target = join(dir, "out.db");
+    const where = [{ key: "metric.total_pnl", op: ">", value: "0" }] as const;
+    // The source does not exist: the condition is refused before it would be found missing.
+    const merging = () => mergeRuns(target, [join(dir, "a.db")], { where });
+    expect(merging).toThrow(InvalidConditionError);
+    expect(merging).toThrow(
+      'where "metric.total_pnl>0": merge cannot pick runs by a metric: it computes none; pick them by config, run field or tag, or list them by the metric first',
+    );
     expect(existsSync(target)).toBe(false);
   });
 });

@@ -1,7 +1,6 @@
 import { defineCommand } from "citty";
 import { counted } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
-import { onMetric } from "../report/sweep.ts";
 import { printable } from "../text.ts";
 import { describeWhere, parseConditions, repeated, repeatedIfGiven } from "./args.ts";
 import { commandMeta } from "./commands.ts";
@@ -48,12 +47,6 @@ export default defineCommand({
     }
     const whereTexts = repeated(rawArgs, "where");
     const where = parseConditions(whereTexts);
-    if (where.some(onMetric)) {
-      throw new UsageError(
-        "merge cannot pick runs by a metric: it computes none",
-        "list them with `runtape runs SOURCE --where metric.… --json`, then merge them with --run",
-      );
-    }
     const merged = mergeRuns(args.out, inputs, {
       runs: repeatedIfGiven(rawArgs, "run"),
       where,
