@@ -157,6 +157,13 @@ export class UnknownFilterKeyError extends RuntapeError {
   }
 }
 
+/** A name that is no metric, where a metric is asked for (what a comparison ranks its runs by). */
+export class UnknownMetricError extends RuntapeError {
+  constructor(readonly metric: string) {
+    super(`unknown metric ${JSON.stringify(metric)}`, "UNKNOWN_KEY");
+  }
+}
+
 /**
  * A `where` condition that would pick nothing unsaid, such as a comparison of numbers (`<`, `<=`,
  * `>`, `>=`) whose value is no number. `condition` as written (`key>value`), `reason` why.

@@ -13,7 +13,7 @@ import { type Comparison, renderComparison } from "./report/html.ts";
 import type { RunMetrics } from "./report/metrics.ts";
 import type { RunReport } from "./report/model.ts";
 import { listSweep, type SweepOptions } from "./report/runs.ts";
-import { isMetric, libraryKey, namedRuns } from "./report/sweep.ts";
+import { metricKey, namedRuns } from "./report/sweep.ts";
 import { withSource } from "./store/index.ts";
 import type { RunSource } from "./store/source.ts";
 
@@ -67,9 +67,7 @@ async function comparison(
   source: RunSource,
   options: SweepOptions & { metric?: keyof RunMetrics },
 ): Promise<string> {
-  const metric = libraryKey(options.metric ?? "totalPnl");
-  if (!isMetric(metric))
-    throw new RuntapeError(`unknown metric ${JSON.stringify(metric)}`, "UNKNOWN_KEY");
+  const metric = metricKey(options.metric ?? "totalPnl");
   const { metric: _, ...sweepOptions } = options;
   const sweep = await listSweep(source, sweepOptions);
   if (sweep.entries.length === 0) throw new RuntapeError("no runs to compare", "NO_RUNS");

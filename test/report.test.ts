@@ -13,6 +13,7 @@ import {
   makeEvent,
   openRunsDb,
   UnknownFilterKeyError,
+  UnknownMetricError,
   UnknownSortKeyError,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
@@ -643,6 +644,9 @@ describe("sweeps", () => {
         metric: "sharpe_like" as never,
       });
       expect(page).toContain("Sharpe");
+      const luck = compareRuns(db, { runIds: ["f3-s20"], metric: "luck" as never });
+      await expect(luck).rejects.toBeInstanceOf(UnknownMetricError);
+      await expect(luck).rejects.toThrow('unknown metric "luck"');
     } finally {
       await db.close();
     }

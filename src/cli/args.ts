@@ -1,4 +1,9 @@
-import { describeValue, InvalidConditionError, UnknownFilterKeyError } from "../errors.ts";
+import {
+  describeValue,
+  InvalidConditionError,
+  UnknownFilterKeyError,
+  UnknownMetricError,
+} from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { INT64_MAX, INT64_MIN } from "../events/fields.ts";
 import { isDecimal } from "../format.ts";
@@ -211,12 +216,18 @@ export const describeWhere = (texts: readonly string[]): string =>
 /**
  * A library error about a value the command line gave, as the usage error that names its option
  * (main reports every error through this): a `--where` key no run has (with what it can filter
- * on), a `--where` condition that would pick nothing unsaid. Any other error comes back as it is.
+ * on), a `--where` condition that would pick nothing unsaid, a `--metric` that is none (with the
+ * metrics). Any other error comes back as it is.
  */
 export function asUsageError(error: unknown): unknown {
   if (error instanceof UnknownFilterKeyError) return unknownWhereKey(error);
   if (error instanceof InvalidConditionError) {
     return new UsageError(`--where ${JSON.stringify(error.condition)}: ${error.reason}`);
+  }
+  // Asked for by report --metric alone (runs --sort has UnknownSortKeyError).
+  if (error instanceof UnknownMetricError) {
+    const metrics = Object.keys(METRICS).map(snakeCase).join(", ");
+    return new UsageError(`--metric: ${error.message}`, `metrics: ${metrics}`);
   }
   return error;
 }

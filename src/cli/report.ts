@@ -3,8 +3,7 @@ import { defineCommand } from "citty";
 import { fileWriteError } from "../errors.ts";
 import { encodeRunId } from "../formats/layout.ts";
 import { GENERATOR_META } from "../report/html.ts";
-import type { RunMetrics } from "../report/metrics.ts";
-import { isMetric, libraryKey } from "../report/sweep.ts";
+import { metricKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
 import { parseConditions, parseNames, repeated } from "./args.ts";
 import { commandMeta } from "./commands.ts";
@@ -48,10 +47,7 @@ export default defineCommand({
     if (comparing && args.run !== undefined) {
       throw new UsageError("--run reports one run; --runs and --where compare several");
     }
-    const metric = args.metric === undefined ? undefined : libraryKey(args.metric);
-    if (metric !== undefined && !isMetric(metric)) {
-      throw new UsageError(`--metric: unknown metric ${JSON.stringify(args.metric)}`);
-    }
+    const metric = args.metric === undefined ? undefined : metricKey(args.metric);
     if (!comparing && args.metric !== undefined) {
       throw new UsageError("--metric applies to a comparison (--runs or --where)");
     }
@@ -67,7 +63,7 @@ export default defineCommand({
         html = await compareRuns(source, {
           runIds,
           where,
-          metric: metric as keyof RunMetrics | undefined,
+          metric,
           onProgress: (done, total, step) => {
             if (bar?.step !== step) bar = { step, progress: new Progress(STEPS[step], "runs") };
             bar.progress.update(done, total);

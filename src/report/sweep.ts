@@ -2,7 +2,12 @@
  * A sweep: runs side by side with the parameters that tell them apart and their metrics. Pure
  * functions over run rows and metrics; where the metrics come from is cache.ts's business.
  */
-import { InvalidConditionError, UnknownFilterKeyError, UnknownSortKeyError } from "../errors.ts";
+import {
+  InvalidConditionError,
+  UnknownFilterKeyError,
+  UnknownMetricError,
+  UnknownSortKeyError,
+} from "../errors.ts";
 import { isDecimal } from "../format.ts";
 import { stringifyExact } from "../json.ts";
 import { type RunRow, readJsonColumn } from "../runs.ts";
@@ -244,6 +249,13 @@ function libraryWhereKey(key: string): string {
   return key.startsWith(METRIC_PREFIX)
     ? `${METRIC_PREFIX}${libraryKey(key.slice(METRIC_PREFIX.length))}`
     : key;
+}
+
+/** The metric `name` names (`totalPnl`, or `total_pnl` as the CLI names it); throws UnknownMetricError. */
+export function metricKey(name: string): keyof RunMetrics {
+  const key = libraryKey(name);
+  if (!isMetric(key)) throw new UnknownMetricError(name);
+  return key;
 }
 
 /** Whether `key` names a metric. */

@@ -77,6 +77,21 @@ describe("runtape runs and report", () => {
     expect(existsSync(join(dir, "compare.html"))).toBe(false);
   });
 
+  test("report --metric that is no metric is a usage error that lists the metrics", async () => {
+    const result = await cli(
+      ["report", "runs.db", "--runs", "f3-s20,f8-s30", "--metric", "luck"],
+      dir,
+    );
+    expect([result.code, result.stdout, lines(result.stderr)]).toEqual([
+      2,
+      "",
+      [
+        'runtape: --metric: unknown metric "luck"',
+        expect.stringMatching(/^ {2}hint: metrics: total_pnl, realized_pnl, /),
+      ],
+    ]);
+  });
+
   test("runs: the differing parameters and the metrics, sorted and filtered, as table, JSON and CSV", async () => {
     const table = await cli(["runs", "runs.db", "--sort", "-total_pnl"], dir);
     expect([table.code, table.stderr]).toEqual([0, ""]);
