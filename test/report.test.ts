@@ -328,6 +328,17 @@ describe("report model of a crafted run", () => {
   });
 });
 
+test("the page shows a config's and metadata's integers beyond 2^53 as stored, not rounded", () => {
+  const run = {
+    ...RUN,
+    config: '{"seed":9007199254740993}',
+    metadata: '{"lineage":{"copied_at_ns":1796297914176284616}}',
+  };
+  const html = renderRunReport(buildRunReport(run, []));
+  expect(html).toContain("&quot;copied_at_ns&quot;: 1796297914176284616");
+  expect(html).toContain("&quot;seed&quot;: 9007199254740993");
+});
+
 test("indicators named like members of every object (constructor, __proto__, toString) are lines like any other", () => {
   // JSON.parse makes "__proto__" an own member, as reading it from a run does.
   const odd = JSON.parse('{"constructor": 1, "__proto__": 2, "toString": 3}');
