@@ -636,24 +636,54 @@ function decoder(
 export function rowCheck(
   db: RunsDb,
   type: string,
-  only: (field: string) => boolean = () => true,
+  only?: (field: string) => boolean,
 ): (row: Record<string, SqlValue>) => boolean {
-  const fields = db.catalog.fields(type).filter(([name]) => only(name));
-  const check = compileRow<true>(db.catalog.table(type), fields, "true", "event");
-  return (row) => check(row) === true;
+  // The catalog's own array, or one kept per selection, so that compileRow's cache holds: inspect
+  // --check asks for every table of every run, and compiling anew each time was a quarter of its
+  // time over thousands of small runs.
+  const all = db.catalog.fields(type);
+  const fields = only === undefined ? all : selection(all, only);
+  return compileRow<boolean>(db.catalog.table(type), fields, "true", "check") as (
+    row: Record<string, SqlValue>,
+  ) => boolean;
 }
+
+/** The fields of `all` that `only` takes, the same array each time it takes the same ones. */
+function selection(
+  all: readonly (readonly [string, Field<unknown>])[],
+  only: (field: string) => boolean,
+): readonly (readonly [string, Field<unknown>])[] {
+  const fields = all.filter(([name]) => only(name));
+  if (fields.length === all.length) return all;
+  let kept = selections.get(all);
+  if (kept === undefined) {
+    kept = new Map();
+    selections.set(all, kept);
+  }
+  const key = fields.map(([name]) => name).join("\0");
+  const known = kept.get(key);
+  if (known !== undefined) return known;
+  kept.set(key, fields);
+  return fields;
+}
+
+const selections = new WeakMap<
+  readonly (readonly [string, Field<unknown>])[],
+  Map<string, readonly (readonly [string, Field<unknown>])[]>
+>();
 
 /**
  * The row's checks as {@link decoder} makes them, then `result` (an expression over `v0`…, and
  * `row`). `stored` leaves a stored form as it is stored (indicators stay their JSON text); `row`
  * does too, takes 64-bit integers as a row read with floats holds them (see lineWriter's "row")
- * and tries no foreign storage class.
+ * and tries no foreign storage class. `check` is `event` that answers false for a row it refuses
+ * (no RowDecodeError to build).
  */
 function compileRow<T>(
   table: string,
   fields: readonly (readonly [string, Field<unknown>])[],
   result: string,
-  mode: "event" | "stored" | "row",
+  mode: Mode,
 ): (row: Record<string, SqlValue>) => T | RowDecodeError {
   // Compiled once per shape: a run replayed slice by slice would otherwise compile them per slice
   // and run them cold each time (3× slower).
@@ -671,6 +701,8 @@ function compileRow<T>(
   return row as (row: Record<string, SqlValue>) => T | RowDecodeError;
 }
 
+type Mode = "event" | "check" | "stored" | "row";
+
 const compiledRows = new WeakMap<
   readonly (readonly [string, Field<unknown>])[],
   Map<string, (row: Record<string, SqlValue>) => unknown>
@@ -680,13 +712,16 @@ function compileRowAnew<T>(
   table: string,
   fields: readonly (readonly [string, Field<unknown>])[],
   result: string,
-  mode: "event" | "stored" | "row",
+  mode: Mode,
 ): (row: Record<string, SqlValue>) => T | RowDecodeError {
   const integers = mode === "row" ? "float" : "bigint";
-  const fail = (i: number, row: Record<string, SqlValue>, value: unknown): RowDecodeError => {
-    const [name, field] = fields[i] as readonly [string, Field<unknown>];
-    return new RowDecodeError(table, rowId(row), name, row[name], refusal(field, value));
-  };
+  const fail =
+    mode === "check"
+      ? () => false
+      : (i: number, row: Record<string, SqlValue>, value: unknown): RowDecodeError => {
+          const [name, field] = fields[i] as readonly [string, Field<unknown>];
+          return new RowDecodeError(table, rowId(row), name, row[name], refusal(field, value));
+        };
   const lines = fields.map(([name, field], i) => {
     const read = `let v${i} = row[${JSON.stringify(name)}];`;
     if ((mode === "stored" || mode === "row") && field.fromSql) {
