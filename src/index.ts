@@ -110,6 +110,7 @@ export {
   replay,
   replayOnto,
 } from "./replay.ts";
+export { type NdjsonReplayOptions, replayNdjson } from "./replay-ndjson.ts";
 export {
   FEED_TYPES,
   type FeedRef,

@@ -9,10 +9,12 @@ import {
   listRuns,
   makeEvent,
   openRunsDb,
+  openSource,
   Recorder,
   type ReplayOptions,
   type ReplayStats,
   replay,
+  replayNdjson,
 } from "../src/index.ts";
 import { cli } from "./cli/inprocess.ts";
 import {
@@ -289,4 +291,31 @@ describe("runtape replay's NDJSON equals the library's encoder", () => {
       fixture,
     );
   }
+});
+
+describe("replayNdjson", () => {
+  test("a file's blocks are the encoded events' lines, whole lines each, with the replay's filters and stats", async () => {
+    const path = recordDemoRuns(join(tempDir(), "blocks.db"), ["a"], { bars: 300 });
+    const cases: [ReplayOptions, "number" | "string", 1 | 2][] = [
+      [{ run: "a" }, "number", 1],
+      [{ run: "a", types: ["FillEvent", "BarProcessed"] }, "string", 1],
+      [{ run: "a", symbols: ["MSFT"], limit: 100 }, "number", 2],
+    ];
+    for (const [options, int64, threads] of cases) {
+      const encode = int64 === "string" ? encodeEventInt64Strings : encodeEvent;
+      const events = [...replay(path, options)];
+      const stats = { runId: "", events: 0, skipped: 0 };
+      const blocks: string[] = [];
+      await using source = await openSource(path);
+      for await (const block of replayNdjson(source, { ...options, int64, threads, stats })) {
+        blocks.push(new TextDecoder().decode(block));
+      }
+      expect(blocks.join("")).toBe(events.map((e) => `${encode(e)}\n`).join(""));
+      expect(blocks.every((b) => b.endsWith("\n"))).toBe(true);
+      expect(stats).toEqual({ runId: "a", events: events.length, skipped: 0 });
+      if (options.types === undefined && options.limit === undefined) {
+        expect(blocks.length).toBeGreaterThan(1); // each block read before the next reuses it
+      }
+    }
+  });
 });

@@ -16,6 +16,7 @@ import {
   listRunSummaries,
   listRuns,
   listSourceSummaries,
+  type NdjsonReplayOptions,
   openRunsDb,
   openSource,
   PgStore,
@@ -30,6 +31,7 @@ import {
   RunsNotPushedError,
   RuntapeError,
   replay,
+  replayNdjson,
   runDemo,
   SCHEMA_VERSION,
   StoreAccessError,
@@ -379,6 +381,32 @@ describeWithPg("PostgreSQL store", (cluster) => {
       } finally {
         await store.close();
         await file.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "replayNdjson of a store gives the file's bytes, filters and int64 style alike",
+    async () => {
+      const path = demoFile(["lines"]);
+      await push(path, cluster().url(), { runs: ["lines"] });
+      const text = async (source: RunSource, options: NdjsonReplayOptions) => {
+        let all = "";
+        for await (const block of replayNdjson(source, options)) {
+          all += new TextDecoder().decode(block);
+        }
+        return all;
+      };
+      await using store = await openSource(cluster().url());
+      await using file = await openSource(path);
+      for (const options of [
+        { run: "lines" },
+        { run: "lines", int64: "string", symbols: ["BBB"] },
+      ] as NdjsonReplayOptions[]) {
+        const expected = await text(file, options);
+        expect(expected.split("\n").length).toBeGreaterThan(10);
+        expect(await text(store, options)).toBe(expected);
       }
     },
     SLOW,

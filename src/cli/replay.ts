@@ -2,14 +2,12 @@ import { defineCommand } from "citty";
 import type { RunsDb } from "../db.ts";
 import { EVENT_TYPES, type Event } from "../events/catalog.ts";
 import { counted, isoNs } from "../format.ts";
-import { LineBuffer } from "../formats/line-buffer.ts";
-import { lineWriter } from "../formats/ndjson-lines.ts";
 import type { Int64Style } from "../json.ts";
 import { encodeEvent, encodeEventInt64Strings } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
 import { type CopySummary, copyRun } from "../record.ts";
-import { type ReplayOptions, type ReplayStats, replayLines } from "../replay.ts";
-import { parallelLines, worthSlicing } from "../replay-parallel.ts";
+import type { ReplayOptions, ReplayStats } from "../replay.ts";
+import { replayNdjson } from "../replay-ndjson.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
 import { printable } from "../text.ts";
 import {
@@ -126,6 +124,7 @@ export default defineCommand({
     try {
       options.run = await source.resolveRunId(options.run);
       if (args.into !== undefined) {
+        // A store URL with --into was refused above.
         return await replayInto((source as SqliteSource).db, args.into, options, speed, copyId);
       }
       return await replayToStdout(
@@ -133,7 +132,7 @@ export default defineCommand({
         options,
         speed,
         args.format === "pretty" ? undefined : args.int64 === "string" ? "string" : "number",
-        threads === undefined ? undefined : Number(threads),
+        threads === "2" ? 2 : threads === "1" ? 1 : undefined,
       );
     } finally {
       await source.close();
@@ -150,54 +149,28 @@ async function replayToStdout(
   options: ReplayOptions,
   speed: number | undefined,
   int64: Int64Style | undefined,
-  threads: number | undefined,
+  threads: 1 | 2 | undefined,
 ): Promise<number> {
-  const format =
-    int64 === undefined ? pretty : int64 === "string" ? encodeEventInt64Strings : encodeEvent;
-  const stats: ReplayStats = { runId: options.run as string, events: 0, skipped: 0 };
+  const stats = { runId: options.run as string, events: 0, skipped: 0, workerSlices: 0 };
   const progress = new Progress("replaying");
   const total = Math.min(
     await runSize(source, stats.runId),
     options.limit ?? Number.POSITIVE_INFINITY,
   );
-  if (speed === undefined && int64 !== undefined && source.kind === "sqlite") {
-    const { db } = source as SqliteSource;
-    if (threads === 2 && worthSlicing(db, options)) {
-      const sliced = { ...stats, workerSlices: 0 };
-      // Asked for two, the worker is waited for, so that it shares even a run done before it starts.
-      const tuning = { workerFirst: true };
-      for (const block of parallelLines(db, options, int64, sliced, tuning)) {
-        out(block);
-        progress.update(sliced.events, total);
-      }
-      return finish(progress, sliced, sliced.workerSlices > 0 ? " on 2 threads" : "");
-    }
-  }
-  if (speed === undefined) {
-    // Lines go out ~64 KB at a time: one write per line would cost more than the replay itself.
-    const buffer = new LineBuffer();
-    const flush = () => {
-      out(buffer.view());
-      buffer.clear();
+  if (speed === undefined && int64 !== undefined) {
+    for await (const block of replayNdjson(source, { ...options, int64, threads, stats })) {
+      out(block);
       progress.update(stats.events, total);
-    };
-    if (source.kind === "sqlite" && int64 !== undefined) {
-      // A file's lines come straight from its rows, with no event built (see replayLines).
-      const { db } = source as SqliteSource;
-      for (const _ of replayLines(db, { ...options, stats }, int64, buffer)) {
-        if (buffer.length > 1 << 16) flush();
-      }
-    } else {
-      for await (const events of source.chunks({ ...options, stats })) {
-        for (const event of events) {
-          if (int64 === undefined) buffer.write(`${pretty(event)}\n`);
-          else lineWriter(event.type, int64)(event as unknown as Record<string, unknown>, buffer);
-          if (buffer.length > 1 << 16) flush();
-        }
-      }
     }
-    if (buffer.length > 0) flush();
+  } else if (speed === undefined) {
+    // Pretty lines, a chunk of events per write.
+    for await (const events of source.chunks({ ...options, stats })) {
+      out(events.map((event) => `${pretty(event)}\n`).join(""));
+      progress.update(stats.events, total);
+    }
   } else {
+    const format =
+      int64 === undefined ? pretty : int64 === "string" ? encodeEventInt64Strings : encodeEvent;
     const pacer = new Pacer(speed);
     for await (const event of source.events({ ...options, stats })) {
       const due = pacer.wait(event.ts_event_ns);
@@ -206,7 +179,7 @@ async function replayToStdout(
       progress.update(stats.events, total);
     }
   }
-  return finish(progress, stats);
+  return finish(progress, stats, stats.workerSlices > 0 ? " on 2 threads" : "");
 }
 
 function finish(progress: Progress, stats: ReplayStats, threads = ""): number {
