@@ -154,12 +154,18 @@ export function renderMigration(from: number, cat: EventCatalog = defaultCatalog
   return out.join("\n");
 }
 
+/** A column as a CREATE TABLE declares it: its name and its type as written (`DOUBLE PRECISION`). */
+export interface DeclaredColumn {
+  readonly name: string;
+  readonly type: string;
+}
+
 /**
  * The tables a DDL text creates, each with its columns in order: the items of its body that name
  * a column (lower case), not a constraint (PRIMARY KEY, FOREIGN KEY, CHECK: upper case).
  */
-export function declaredTables(ddl: string): Map<string, string[]> {
-  const tables = new Map<string, string[]>();
+export function declaredColumns(ddl: string): Map<string, DeclaredColumn[]> {
+  const tables = new Map<string, DeclaredColumn[]>();
   const code = ddl.replace(/--.*$/gm, "");
   for (const [, table, body] of code.matchAll(/CREATE TABLE (\w+) \(([^;]*)\);/g)) {
     const items = [""];
@@ -169,13 +175,22 @@ export function declaredTables(ddl: string): Map<string, string[]> {
       else items[items.length - 1] += c;
       depth += c === "(" ? 1 : c === ")" ? -1 : 0;
     }
-    const names = items.map((item) => /^\s*([a-z_][a-z0-9_]*)\s/.exec(item)?.[1]);
-    tables.set(
-      table as string,
-      names.filter((n) => n !== undefined),
-    );
+    const columns: DeclaredColumn[] = [];
+    for (const item of items) {
+      const [, name, type = ""] =
+        /^\s*([a-z_][a-z0-9_]*)\s+([A-Z]+(?: PRECISION)?)?/.exec(item) ?? [];
+      if (name !== undefined) columns.push({ name, type });
+    }
+    tables.set(table as string, columns);
   }
   return tables;
+}
+
+/** {@link declaredColumns}, names only. */
+export function declaredTables(ddl: string): Map<string, string[]> {
+  return new Map(
+    [...declaredColumns(ddl)].map(([table, columns]) => [table, columns.map((c) => c.name)]),
+  );
 }
 
 /** The tables a file of layout `version` must have. */

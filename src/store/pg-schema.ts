@@ -4,6 +4,7 @@
  */
 import { defaultCatalog as cat, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import {
+  declaredColumns,
   declaredTables,
   EXTENSION,
   pythonIndexes,
@@ -110,4 +111,25 @@ export function storeTables(version = SCHEMA_VERSION): Map<string, readonly stri
       );
   }
   return tables;
+}
+
+/** Types of the store's DDL whose name in PostgreSQL's catalog is not their own in lower case. */
+const CATALOG_NAMES: Record<string, string> = {
+  BIGSERIAL: "bigint",
+  TIMESTAMPTZ: "timestamp with time zone",
+};
+
+let types: ReadonlyMap<string, string> | undefined;
+
+/**
+ * The type of `table.column` in a store, as `information_schema.columns.data_type` names it
+ * (`bigint`, `double precision`, `text`...); undefined for a column the store has not.
+ */
+export function storeColumnType(table: string, column: string): string | undefined {
+  types ??= new Map(
+    [...declaredColumns(renderPgSchema())].flatMap(([t, columns]) =>
+      columns.map((c) => [`${t}.${c.name}`, CATALOG_NAMES[c.type] ?? c.type.toLowerCase()]),
+    ),
+  );
+  return types.get(`${table}.${column}`);
 }

@@ -39,6 +39,7 @@ import {
   PUSHES_TABLE,
   renderPgMigration,
   renderPgSchema,
+  storeColumnType,
   storeTables,
 } from "./pg-schema.ts";
 import { CHUNK_EVENTS, flatten, type RunSource } from "./source.ts";
@@ -356,14 +357,15 @@ function connect(target: StoreTarget, options: PgOpenOptions): SQL {
  */
 async function checkLayout(sql: SQL, target: StoreTarget, older = false): Promise<number> {
   const rows = (await sql.unsafe(
-    `SELECT table_name, column_name FROM information_schema.columns
+    `SELECT table_name, column_name, data_type FROM information_schema.columns
      WHERE table_schema = current_schema() AND table_name = ANY($1)`,
     [[...storeTables().keys()]],
-  )) as { table_name: string; column_name: string }[];
-  const columns = new Map<string, Set<string>>();
-  for (const { table_name, column_name } of rows) {
-    const set = columns.get(table_name) ?? new Set<string>();
-    columns.set(table_name, set.add(column_name));
+  )) as { table_name: string; column_name: string; data_type: string }[];
+  // Each table's columns and their types.
+  const columns = new Map<string, Map<string, string>>();
+  for (const { table_name, column_name, data_type } of rows) {
+    const types = columns.get(table_name) ?? new Map<string, string>();
+    columns.set(table_name, types.set(column_name, data_type));
   }
   if (columns.size === 0) return 0;
   if (!columns.has(META_TABLE)) {
@@ -380,6 +382,17 @@ async function checkLayout(sql: SQL, target: StoreTarget, older = false): Promis
         target.label,
         `not a runtape store (${have === undefined ? `no table ${table}` : `${table} has no column ${absent}`})`,
       );
+    }
+    // A column of another type (real for double precision) would take the run and give back
+    // other values, or none a replay can read: refused before anything is written or read.
+    for (const column of wanted) {
+      const [found, expected] = [have?.get(column), storeColumnType(table, column)];
+      if (found !== expected) {
+        throw new StoreFormatError(
+          target.label,
+          `not a runtape store (${table}.${column} has type ${found}, runtape's has ${expected})`,
+        );
+      }
     }
   };
   // Before it is read: the version is in one of its columns.

@@ -470,6 +470,45 @@ describeWithPg("store CLI", (cluster) => {
     SLOW,
   );
   test(
+    "a store column of another type (real, numeric for double precision): every command refuses the store in one line naming it and both types",
+    async () => {
+      const url = await cluster().createDatabase("retyped_cli");
+      const db = join(tempDir(), "runs.db");
+      demo(db, "t1", 1, 5);
+      expect((await cli(["push", db, "--to", url])).code).toBe(0);
+      demo(db, "t2", 2, 5);
+      const label = (await Store.open(url).then((s) => s.close().then(() => s.label))) as string;
+      const raw = new SQL({ path: cluster().dir, username: "runtape", database: "retyped_cli" });
+      try {
+        await raw`ALTER TABLE bars ALTER COLUMN open TYPE real`;
+        await raw`ALTER TABLE bars ALTER COLUMN high TYPE numeric`;
+        const expectRefused = async (refusal: string) => {
+          for (const args of [
+            ["push", db, "--to", url],
+            ["inspect", url],
+            ["replay", url, "--run", "t1"],
+          ]) {
+            const r = await cli(args);
+            expect([args[0], r.code, r.stderr]).toEqual([
+              args[0],
+              1,
+              `runtape: ${label}: not a runtape store (${refusal})\n`,
+            ]);
+          }
+        };
+        await expectRefused("bars.open has type real, runtape's has double precision");
+        await raw`ALTER TABLE bars ALTER COLUMN open TYPE double precision`;
+        await expectRefused("bars.high has type numeric, runtape's has double precision");
+        expect(
+          (await raw`SELECT run_id FROM runs`).map((r: { run_id: string }) => r.run_id),
+        ).toEqual(["t1"]);
+      } finally {
+        await raw.close();
+      }
+    },
+    SLOW,
+  );
+  test(
     "a conflicting run and a run changed in the store: each command says what it did and what helps",
     async () => {
       // A database of its own: the run changed here would fail other tests' checks of the store.
