@@ -9,10 +9,10 @@ import { INT64_MAX, INT64_MIN } from "../events/fields.ts";
 import { isDecimal } from "../format.ts";
 import { parseJsonObject, snakeCase } from "../json.ts";
 import { METRICS } from "../report/metrics.ts";
-import { CONDITION_OPS, type Condition, checkCondition } from "../report/sweep.ts";
+import { CONDITION_OPS, type Condition, checkCondition, RUN_FIELDS } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { printable } from "../text.ts";
-import { UsageError } from "./usage.ts";
+import { repeatable, UsageError } from "./usage.ts";
 
 /** Refuses an item given twice: where `what` takes a set, the second says nothing or contradicts the first. */
 export function onceEach(items: readonly string[], what: string): void {
@@ -176,6 +176,17 @@ export function parseJsonArg(
   }
 }
 
+/** The `--where` run fields as the CLI's table and JSON name them: run_id, name, status. */
+const WHERE_FIELDS = RUN_FIELDS.map(snakeCase).join(", ");
+
+/** `--where KEY=VALUE` of the commands that pick runs by it (parseConditions); `what` they do with them. */
+export const whereArg = (what: string) =>
+  repeatable({
+    type: "string",
+    valueHint: "KEY=VALUE",
+    description: `${what} the runs whose config path (or ${WHERE_FIELDS}, tag.NAME, metric.NAME) has this value; also KEY!=VALUE, and KEY<VALUE, <=, >, >= for numbers; repeatable`,
+  } as const);
+
 /**
  * `KEY=VALUE` conditions of `--where` (or `KEY!=VALUE`, `KEY<VALUE`, `<=`, `>`, `>=`: the first
  * operator in the text divides it), keys as typed: the library reads `run_id` and
@@ -235,9 +246,7 @@ export function asUsageError(error: unknown): unknown {
 /** A `--where` key that no run has, as the command line's error: with what it can filter on. */
 function unknownWhereKey(error: UnknownFilterKeyError): UsageError {
   const keys = [
-    "run_id",
-    "name",
-    "status",
+    WHERE_FIELDS,
     ...(error.params.length > 0 ? [`a config path (${error.params.join(", ")})`] : []),
     ...(error.tags.length > 0 ? [`a tag (${error.tags.map((t) => `tag.${t}`).join(", ")})`] : []),
     `a metric (${Object.keys(METRICS)

@@ -3,12 +3,12 @@ import { EVENT_TYPES, fieldsOf } from "../events/catalog.ts";
 import { EXPORT_FORMATS, type ExportFormat, type ExportSummary, exportRuns } from "../export.ts";
 import { counted } from "../format.ts";
 import { printable } from "../text.ts";
-import { parseTypes } from "./args.ts";
+import { parseTypes, whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger } from "./output.ts";
 import { onTermination } from "./signals.ts";
 import { pickedRuns } from "./source.ts";
-import { commonArgs, parseChoice, repeatable, sourceArg, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, parseChoice, repeatable, sourceArg, UsageError } from "./usage.ts";
 
 const FORMATS = Object.keys(EXPORT_FORMATS) as ExportFormat[];
 

@@ -2,11 +2,11 @@ import { defineCommand } from "citty";
 import { counted } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
 import { printable } from "../text.ts";
-import { describeWhere, parseConditions, repeated, repeatedIfGiven } from "./args.ts";
+import { describeWhere, parseConditions, repeated, repeatedIfGiven, whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkDbArg, checkTargetArg } from "./database.ts";
 import { logger, out } from "./output.ts";
-import { commonArgs, parseChoice, repeatable, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, parseChoice, repeatable, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("merge"),

@@ -2,11 +2,12 @@ import { defineCommand } from "citty";
 import { counted } from "../format.ts";
 import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
+import { whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg, pickedRuns } from "./source.ts";
-import { commonArgs, repeatable, whereArg } from "./usage.ts";
+import { commonArgs, repeatable } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("pull"),

@@ -5,12 +5,12 @@ import { listRuns, type RunRow } from "../runs.ts";
 import { defaultStoreUrl, isStoreUrl, type PushedRun, push } from "../store/index.ts";
 import { redactUrls } from "../store/url.ts";
 import { printable } from "../text.ts";
-import { repeated } from "./args.ts";
+import { repeated, whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { openDb } from "./database.ts";
 import { out, printJson } from "./output.ts";
 import { openStoreArg, pickedRuns } from "./source.ts";
-import { commonArgs, fileArg, repeatable, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, fileArg, repeatable, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("push"),

@@ -5,11 +5,11 @@ import { encodeRunId } from "../formats/layout.ts";
 import { GENERATOR_META } from "../report/html.ts";
 import { metricKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import { parseConditions, parseNames, repeated } from "./args.ts";
+import { parseConditions, parseNames, repeated, whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
-import { commonArgs, runArgs, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, runArgs, UsageError } from "./usage.ts";
 
 /** What a comparison's progress bar says of each step. */
 const STEPS = { metrics: "computing metrics", curves: "reading equity curves" } as const;

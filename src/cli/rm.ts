@@ -5,11 +5,12 @@ import { isStoreUrl } from "../store/index.ts";
 import { removeStoredRuns } from "../store/remove.ts";
 import { redactUrls } from "../store/url.ts";
 import { printable } from "../text.ts";
+import { whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { changeDb } from "./database.ts";
 import { logger, out, table } from "./output.ts";
 import { openStoreArg, pickedRuns } from "./source.ts";
-import { commonArgs, repeatable, sourceArg, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, repeatable, sourceArg, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("rm"),

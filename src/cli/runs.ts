@@ -6,11 +6,11 @@ import { listSweep } from "../report/runs.ts";
 import { formatParam, formatTags, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
 import { printable } from "../text.ts";
-import { checkInt64, parseConditions, repeated } from "./args.ts";
+import { checkInt64, parseConditions, repeated, whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
 import { Progress } from "./progress.ts";
-import { commonArgs, runArgs, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, runArgs, UsageError } from "./usage.ts";
 
 /** The metrics the table shows, named as the JSON names them (and --sort takes them). */
 const COLUMNS = SWEEP_METRICS.map(snakeCase);

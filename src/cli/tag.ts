@@ -4,12 +4,12 @@ import { stringifyExact } from "../json.ts";
 import { changeTags, type TagChange } from "../manage.ts";
 import { resolveRunId } from "../runs.ts";
 import { printable } from "../text.ts";
-import { onceEach, repeated } from "./args.ts";
+import { onceEach, repeated, whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { changeDb } from "./database.ts";
 import { out } from "./output.ts";
 import { pickedRuns } from "./source.ts";
-import { commonArgs, fileArg, UsageError, whereArg } from "./usage.ts";
+import { commonArgs, fileArg, UsageError } from "./usage.ts";
 
 export default defineCommand({
   meta: commandMeta("tag"),

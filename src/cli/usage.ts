@@ -60,14 +60,6 @@ export function repeatable<const T extends ArgDef>(arg: T): T {
   return arg;
 }
 
-/** `--where KEY=VALUE` of the commands that pick runs by it (parseConditions); `what` they do with them. */
-export const whereArg = (what: string) =>
-  repeatable({
-    type: "string",
-    valueHint: "KEY=VALUE",
-    description: `${what} the runs whose config path (or run_id, name, status, tag.NAME, metric.NAME) has this value; also KEY!=VALUE, and KEY<VALUE, <=, >, >= for numbers; repeatable`,
-  } as const);
-
 /** What asks for help. */
 export const HELP = new Set(["--help", "-h"]);
 

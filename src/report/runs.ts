@@ -14,6 +14,7 @@ import {
   matches,
   normalizeConditions,
   onMetric,
+  RUN_FIELDS,
   type Sweep,
   sortEntries,
   sweepRun,
@@ -49,7 +50,7 @@ const SweepOptionsSchema = v.object({
       v.object(
         {
           key: v.string(
-            "expected a key (a config path, runId, name, status, tag.NAME or metric.NAME)",
+            `expected a key (a config path, ${RUN_FIELDS.join(", ")}, tag.NAME or metric.NAME)`,
           ),
           value: v.string("expected the value as text"),
           op: v.optional(v.picklist(CONDITION_OPS, `expected one of ${CONDITION_OPS.join(" ")}`)),

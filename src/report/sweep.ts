@@ -113,7 +113,8 @@ export interface Condition {
   op?: ConditionOp;
 }
 
-const RUN_FIELDS = ["runId", "name", "status"] as const;
+/** The run fields a condition can name, besides config paths, tags and metrics. */
+export const RUN_FIELDS = ["runId", "name", "status"] as const;
 
 /** Where a condition names a tag: `tag.<name>`. */
 const TAG_PREFIX = "tag.";
