@@ -121,6 +121,23 @@ export function parseJsonObject(text: string, what: string): Record<string, unkn
   });
 }
 
+const VERBATIM = Symbol("JSON text kept as stored");
+
+/**
+ * The stored JSON object `text` as a value that {@link jsonColumnOf} writes back as `text`, byte
+ * for byte: a copied run's config is what its source's is, escapes and spacing included, where
+ * writing the parsed object again gives other text of equal values (`"\u00d6BB"` as `"ÖBB"`).
+ */
+export function storedJson(text: string): Record<string, unknown> {
+  return { [VERBATIM]: text };
+}
+
+/** The text of a {@link storedJson} value; undefined for any other value. */
+export const storedText = (value: unknown): string | undefined =>
+  typeof value === "object" && value !== null
+    ? (value as { [VERBATIM]?: string })[VERBATIM]
+    : undefined;
+
 /** A number's JSON text that stringifies as itself: JSON.rawJSON, in Bun, not yet in TypeScript's lib. */
 const rawJson = (source: string): unknown =>
   (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON(source);
@@ -142,23 +159,119 @@ export function parseStoredObject(text: string | null, what: string): Record<str
 /**
  * The stored JSON object `text` (null: an empty one) with the top-level `members` set, or removed
  * where their value is undefined; null when nothing is left (the model stores an empty object as
- * NULL). Every other member keeps its stored numbers, as {@link parseStoredObject} reads them:
- * what runtape does not change means to Python what it did. Spacing may change. A member set keeps
- * its place; a new one comes last. Throws RuntapeError (INVALID_JSON) naming `what` where `text`
- * is not a JSON object.
+ * NULL). Every other member keeps its stored text, spacing and escapes included (`"\u00d6BB"`
+ * stays so, where JSON.stringify would write `"ÖBB"`), and so do the separators between them:
+ * what runtape does not change is what it was, byte for byte. A member set keeps its place and its
+ * key as spelled; a new one comes last, spaced as the members before it. Throws RuntapeError
+ * (INVALID_JSON) naming `what` where `text` is not a JSON object.
  */
 export function withMembers(
   text: string | null,
   members: Readonly<Record<string, unknown>>,
   what: string,
 ): string | null {
-  const stored = Object.entries(parseStoredObject(text, what));
-  const given = Object.entries(members);
-  const changed = new Map(given);
-  // Object.fromEntries defines each key as its own property: a `__proto__` member stays one.
-  const entries = [
-    ...stored.map(([key, value]) => [key, changed.has(key) ? changed.get(key) : value] as const),
-    ...given.filter(([key]) => !stored.some(([k]) => k === key)),
-  ].filter(([, value]) => value !== undefined);
-  return entries.length === 0 ? null : stringifyExact(Object.fromEntries(entries));
+  const given = new Map(Object.entries(members));
+  if (text === null) {
+    const entries = [...given].filter(([, value]) => value !== undefined);
+    // Object.fromEntries defines each key as its own property: a `__proto__` member stays one.
+    return entries.length === 0 ? null : stringifyExact(Object.fromEntries(entries));
+  }
+  parseStoredObject(text, what);
+  const spans = memberSpans(text);
+  const first = spans[0];
+  // Spaced as the stored members are: Python's json.dumps writes `, ` and `: `, JavaScript `,`, `:`.
+  const colon = first === undefined ? ":" : text.slice(first.keyEnd, first.value);
+  const comma =
+    spans[1] === undefined
+      ? `,${colon.slice(colon.indexOf(":") + 1)}`
+      : text.slice(first?.end, spans[1].start);
+  const kept: { text: string; before: string }[] = [];
+  const placed = new Set<string>();
+  spans.forEach((span, i) => {
+    const before = i === 0 ? "" : text.slice(spans[i - 1]?.end, span.start);
+    if (!given.has(span.key)) {
+      kept.push({ text: text.slice(span.start, span.end), before });
+      return;
+    }
+    const value = given.get(span.key);
+    // A key stored twice (JSON.parse takes the last) is one member once set.
+    if (value === undefined || placed.has(span.key)) return;
+    placed.add(span.key);
+    kept.push({ text: text.slice(span.start, span.value) + stringifyExact(value), before });
+  });
+  for (const [key, value] of given) {
+    if (value === undefined || spans.some((span) => span.key === key)) continue;
+    kept.push({ text: `${JSON.stringify(key)}${colon}${stringifyExact(value)}`, before: comma });
+  }
+  if (kept.length === 0) return null;
+  const open =
+    first === undefined ? text.slice(0, text.lastIndexOf("}")) : text.slice(0, first.start);
+  const close = text.slice(spans.at(-1)?.end ?? text.lastIndexOf("}"));
+  return open + kept.map((m, i) => (i === 0 ? m.text : m.before + m.text)).join("") + close;
+}
+
+/** A top-level member of a JSON object's text: its key, and where its parts start and end. */
+interface MemberSpan {
+  key: string;
+  start: number;
+  keyEnd: number;
+  value: number;
+  end: number;
+}
+
+const WHITESPACE = /[ \t\n\r]/;
+
+/**
+ * The top-level members of `text`, a JSON object that JSON.parse has read: a scan that follows
+ * strings and nesting finds them, the text being valid.
+ */
+function memberSpans(text: string): MemberSpan[] {
+  const spans: MemberSpan[] = [];
+  const skip = (i: number) => {
+    while (WHITESPACE.test(text[i] ?? "")) i++;
+    return i;
+  };
+  let i = skip(text.indexOf("{") + 1);
+  while (text[i] === '"') {
+    const start = i;
+    const keyEnd = endOfString(text, i);
+    const value = skip(skip(keyEnd) + 1);
+    const end = endOfValue(text, value);
+    spans.push({ key: JSON.parse(text.slice(start, keyEnd)), start, keyEnd, value, end });
+    i = skip(end);
+    if (text[i] === ",") i = skip(i + 1);
+  }
+  return spans;
+}
+
+/** Where the string that starts at `i` (its opening quote) ends: past its closing quote. */
+function endOfString(text: string, i: number): number {
+  let j = i + 1;
+  while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+  return j + 1;
+}
+
+/** Where the JSON value that starts at `i` ends. */
+function endOfValue(text: string, i: number): number {
+  if (text[i] === '"') return endOfString(text, i);
+  if (text[i] !== "{" && text[i] !== "[") {
+    let j = i;
+    while (j < text.length && !/[\s,\]}]/.test(text[j] as string)) j++;
+    return j;
+  }
+  let depth = 0;
+  let j = i;
+  for (;;) {
+    const c = text[j];
+    if (c === '"') {
+      j = endOfString(text, j);
+      continue;
+    }
+    if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") {
+      depth--;
+      if (depth === 0) return j + 1;
+    }
+    j++;
+  }
 }

@@ -11,7 +11,7 @@ import type { RunRef } from "./diff.ts";
 import { EmptyInputError, RunCancelledError, RunNotClosedError } from "./errors.ts";
 import { EVENT_TYPES, type Event } from "./events/catalog.ts";
 import { nowNs } from "./events/clock.ts";
-import { parseStoredObject } from "./json.ts";
+import { parseStoredObject, storedJson, withMembers } from "./json.ts";
 import {
   checkNdjsonInput,
   filledFields,
@@ -206,9 +206,11 @@ export async function copyRun(
       filters,
       copied_at_ns: nowNs(),
     };
-    // Numbers as stored: a Python float `10.0` written back as `10` would read as an int there.
-    const config = parseStoredObject(run.config, `config of run ${run.run_id}`);
-    const what = `metadata of run ${run.run_id}`;
+    // Checked as any config is, then kept as its text: merge, push and pull copy it byte for byte.
+    parseStoredObject(run.config, `config of run ${run.run_id}`);
+    const config = run.config === null ? null : storedJson(run.config);
+    // The source's text with the lineage set: a Python float `10.0` must not come back as `10`.
+    const metadata = withMembers(run.metadata, { lineage }, `metadata of run ${run.run_id}`);
     const { speed, types, excludeTypes, symbols, from, to, limit, onInvalidRow, ...runOptions } =
       options;
     const replayOptions = { speed, types, excludeTypes, symbols, from, to, limit, onInvalidRow };
@@ -219,7 +221,7 @@ export async function copyRun(
         runId: options.runId ?? run.run_id,
         name: run.name,
         config,
-        metadata: { ...parseStoredObject(run.metadata, what), lineage },
+        metadata: storedJson(metadata as string), // never null: it holds the lineage
       },
       async (bus, recorder) => {
         const stats = await replayOnto(bus, db, {

@@ -9,7 +9,7 @@ import {
   RuntapeError,
 } from "./errors.ts";
 import { EXTENSION_SCHEMA_VERSION } from "./events/event-catalog.ts";
-import { parseJsonObject, stringifyExact } from "./json.ts";
+import { parseJsonObject, storedText, stringifyExact } from "./json.ts";
 import { hasUnprintable, INVISIBLE } from "./text.ts";
 
 /** Every status a run can have, in the runs table's `status` column. */
@@ -293,6 +293,8 @@ function toJsonColumn(value: Record<string, unknown> | null | undefined): string
  * untyped TypeError (a cycle).
  */
 export function jsonColumnOf(value: unknown, what: string): string | null {
+  const stored = storedText(value);
+  if (stored !== undefined) return stored;
   if (value != null) {
     const proto = typeof value === "object" ? Object.getPrototypeOf(value) : undefined;
     if (Array.isArray(value) || (proto !== Object.prototype && proto !== null)) {

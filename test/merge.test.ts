@@ -169,7 +169,7 @@ describe("two worker files with three runs each", () => {
     expect(databaseBytes(out)).toEqual(before);
   });
 
-  test("a renamed run keeps the numbers of its metadata as stored: 10.0 a float, 20 digits exact", () => {
+  test("a renamed run keeps its metadata's text as stored: 10.0 a float, 20 digits exact, its spacing", () => {
     const clash = worker(join(dir, "clash3.db"), ["a1"], 78);
     const raw = new Database(clash);
     raw.run(`UPDATE runs SET metadata = '{"q": 10.0, "seed": 12345678901234567890}'`);
@@ -179,7 +179,7 @@ describe("two worker files with three runs each", () => {
     const row = listRuns(db).find((r) => r.run_id === renamed?.runId);
     db.close();
     expect(row?.metadata).toBe(
-      `{"q":10.0,"seed":12345678901234567890,"merged_from":${JSON.stringify({ file: resolve(clash), run_id: "a1" })}}`,
+      `{"q": 10.0, "seed": 12345678901234567890, "merged_from": ${JSON.stringify({ file: resolve(clash), run_id: "a1" })}}`,
     );
   });
 });

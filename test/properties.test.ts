@@ -17,6 +17,7 @@ import {
   readNdjson,
   replay,
 } from "../src/index.ts";
+import { withMembers } from "../src/json.ts";
 import { runtape } from "./cli/run.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -79,6 +80,31 @@ function writeMutated(path: string, bytes: Uint8Array, changes: [number, number]
 }
 
 describe("properties", () => {
+  test("withMembers sets and removes members as an object spread would; a text it leaves unchanged comes back byte for byte", () => {
+    const key = fc.constantFrom("a", "b", "é", "__proto__", 'q"}', "");
+    fc.assert(
+      fc.property(
+        fc.dictionary(key, fc.jsonValue()),
+        fc.dictionary(key, fc.option(fc.jsonValue(), { nil: undefined })),
+        fc.constantFrom(undefined, 2, "\t"),
+        (stored, members, indent) => {
+          const text = JSON.stringify(stored, null, indent);
+          const expected = new Map(Object.entries(stored));
+          for (const [k, value] of Object.entries(members)) {
+            if (value === undefined) expected.delete(k);
+            else expected.set(k, value);
+          }
+          const result = withMembers(text, members, "metadata");
+          expect(result === null ? {} : JSON.parse(result)).toEqual(Object.fromEntries(expected));
+          if (
+            Object.entries(members).every(([k, v]) => v === undefined && !Object.hasOwn(stored, k))
+          )
+            expect(result).toBe(expected.size === 0 ? null : text);
+        },
+      ),
+    );
+  });
+
   test("any event stream survives record → replay unchanged", () => {
     // One connection for every run: what is tested is the events' way through it.
     const db = openRunsDb(join(tempDir(), "runs.db"), { mode: "write" });

@@ -41,7 +41,7 @@ describe("config and metadata keep Python's numbers", () => {
     });
     expect((await cli(["tag", path, "--run", REFERENCE_RUN, "owner="])).code).toBe(0);
     const untagged = runOf(path, REFERENCE_RUN);
-    expect(jsonLexemes(untagged.metadata)).toEqual(jsonLexemes(before.metadata));
+    expect(untagged.metadata).toBe(before.metadata);
     expect(untagged.config).toBe(before.config);
   });
 
@@ -61,6 +61,26 @@ describe("config and metadata keep Python's numbers", () => {
         const { lineage, ...metadata } = jsonLexemes(copy.metadata) as Record<string, unknown>;
         expect<unknown>([runId, metadata]).toEqual([runId, jsonLexemes(source.metadata)]);
         expect(lineage).toMatchObject({ source_run: runId });
+      }
+    },
+  );
+
+  fixtureTest(
+    "replay --into keeps the config as Python wrote it, byte for byte (\\u00d6BB stays escaped), and the metadata's text with the lineage after it",
+    async () => {
+      for (const [fixture, runId] of [
+        ["reference", REFERENCE_RUN],
+        ["threaded", THREADED_RUN],
+      ] as const) {
+        const path = fixtureCopy(fixture);
+        const into = join(tempDir(), "copy.db");
+        expect((await cli(["replay", path, "--run", runId, "--into", into])).code).toBe(0);
+        const source = runOf(path, runId);
+        const copy = runOf(into, runId);
+        expect(source.config).toMatch(/^\{"mode": "backtest", "symbols": \[.*\\u00/);
+        expect(copy.config).toBe(source.config);
+        // Spaced as Python spaces its members: `, ` between them, `: ` after a key.
+        expect(copy.metadata).toStartWith(`${source.metadata?.slice(0, -1)}, "lineage": {`);
       }
     },
   );
