@@ -17,6 +17,7 @@ import {
   UnknownSortKeyError,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
+import { onPriceScale } from "../src/report/charts.ts";
 import { computeMetrics, formatMetric } from "../src/report/metrics.ts";
 import {
   buildRunReport,
@@ -32,6 +33,7 @@ import {
   renderRunReport,
   reportRun,
 } from "../src/report.ts";
+import { rsi, sma } from "../src/sim/strategy.ts";
 import { SqliteSource } from "../src/store/index.ts";
 import {
   FIXTURE_DIR,
@@ -337,6 +339,38 @@ test("the page shows a config's and metadata's integers beyond 2^53 as stored, n
   const html = renderRunReport(buildRunReport(run, []));
   expect(html).toContain("&quot;copied_at_ns&quot;: 1796297914176284616");
   expect(html).toContain("&quot;seed&quot;: 9007199254740993");
+});
+
+test("a moving average is drawn on the price scale, an RSI beneath it, also where prices hover about 50", () => {
+  const cases: [number, number][] = [
+    [50, 25], // the RSI's own range, which a median within the prices' range let onto it
+    [300, 150], // the 20,000-bar demo's
+    [100, 3],
+  ];
+  for (const [level, swing] of cases) {
+    const t: number[] = [];
+    const close: number[] = [];
+    const indicators: Record<string, (number | null)[]> = { sma: [], rsi: [] };
+    for (let i = 0; i < 5000; i++) {
+      t.push(i * 60_000);
+      close.push(level + swing * Math.sin(i / 700) + (swing / 20) * Math.sin(i * 1.7));
+      const window = close.slice(-21);
+      for (const [name, value] of [
+        ["sma", sma(window, 20)],
+        ["rsi", rsi(window, 14)],
+      ] as const) {
+        indicators[name]?.push(Number.isFinite(value) ? value : null);
+      }
+    }
+    const bars = {
+      t,
+      close,
+      low: close.map((c) => c - swing / 50),
+      high: close.map((c) => c + swing / 50),
+    };
+    const scale = (name: string) => onPriceScale({ t, y: indicators[name] ?? [] }, bars);
+    expect([level, scale("sma"), scale("rsi")]).toEqual([level, true, false]);
+  }
 });
 
 test("indicators named like members of every object (constructor, __proto__, toString) are lines like any other", () => {

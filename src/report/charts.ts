@@ -251,14 +251,54 @@ export function equityChart(curve: EquityCurve): string {
   });
 }
 
-/** Whether an indicator lives on the price scale (a moving average) or needs its own (an RSI). */
-function onPriceScale(values: readonly (number | null)[], low: number, high: number): boolean {
-  const finite = values.filter((v): v is number => v !== null);
-  if (finite.length === 0) return false;
-  const sorted = [...finite].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)] as number;
-  const span = Math.max(high - low, Math.abs(high) * 1e-6);
-  return median >= low - span && median <= high + span;
+/** Values of an indicator that decide its scale at most: a sample of a long run is as telling. */
+const SCALE_SAMPLE = 5000;
+
+/** Values of an indicator below which the range alone decides its scale. */
+const MIN_TRACKED = 50;
+
+const medianOf = (values: number[]): number => {
+  values.sort((a, b) => a - b);
+  return values[Math.floor(values.length / 2)] ?? Number.NaN;
+};
+
+/**
+ * Whether an indicator is a price (a moving average, a band), drawn over the candles, or a figure
+ * of a scale of its own (an RSI, 0 to 100), drawn in a panel beneath. A price stays within the
+ * bars' range: 9 in 10 of its values lie between the lowest low and the highest high, give or
+ * take a tenth of their span. And it tracks its bar: it is typically nearer that bar's close than
+ * a close is to the run's median close (judged on MIN_TRACKED values at least). Where prices
+ * hover about 50, an RSI may pass the first test (a median within the range was all it took, and
+ * drew it over the candles) but not the second.
+ */
+export function onPriceScale(
+  line: { t: readonly number[]; y: readonly (number | null)[] },
+  bars: Pick<PriceSeries, "t" | "low" | "high" | "close">,
+): boolean {
+  const closeAt = new Map(bars.t.map((t, i) => [t, bars.close[i] as number]));
+  const step = Math.max(1, Math.floor(line.t.length / SCALE_SAMPLE));
+  const points: [number, number][] = [];
+  for (let i = 0; i < line.t.length; i += step) {
+    const value = line.y[i];
+    const close = closeAt.get(line.t[i] as number);
+    if (value !== null && value !== undefined && close !== undefined) points.push([value, close]);
+  }
+  if (points.length === 0) return false;
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < bars.t.length; i++) {
+    low = Math.min(low, bars.low[i] as number);
+    high = Math.max(high, bars.high[i] as number);
+  }
+  const pad = Math.max(high - low, Math.abs(high) * 1e-6) / 10;
+  const within = points.filter(([v]) => v >= low - pad && v <= high + pad).length;
+  if (within < 0.9 * points.length) return false;
+  // A few values (a slow average's tail of a short run, lagging a trend) tell too little.
+  if (points.length < MIN_TRACKED) return true;
+  const closes = bars.close.filter((_, i) => i % step === 0);
+  const typical = medianOf([...closes]);
+  const offBar = medianOf(points.map(([v, close]) => Math.abs(v - close)));
+  return offBar <= medianOf(closes.map((close) => Math.abs(close - typical)));
 }
 
 /** At most `max` marks per side: in each time column, the largest fill. */
@@ -283,17 +323,17 @@ function thinMarks(fills: readonly FillMark[], side: "BUY" | "SELL", max: number
  */
 export function priceChart(series: PriceSeries, fills: readonly FillMark[]): string {
   const candles = mergeCandles({ ...series, x: series.t }, MAX_CANDLES);
-  const low = Math.min(...candles.low);
-  const high = Math.max(...candles.high);
   const names = Object.keys(series.indicators).sort();
-  // Thinned once: the lines drawn, and what decides their scale (a median over a few thousand).
   const lines = new Map(
     names.map((n) => {
       const { t = [], y = [] } = series.indicators[n] ?? {};
       return [n, minMaxDownsample({ x: t, y }, BUCKETS)] as const;
     }),
   );
-  const overlay = names.filter((n) => onPriceScale(lines.get(n)?.y ?? [], low, high));
+  // Decided on the values as recorded, each beside its own bar's close.
+  const overlay = names.filter((n) =>
+    onPriceScale(series.indicators[n] ?? { t: [], y: [] }, series),
+  );
   const below = names.filter((n) => !overlay.includes(n));
   const hasPanel = below.length > 0;
   const biggest = fills.reduce((max, f) => Math.max(max, f.quantity), 1);
