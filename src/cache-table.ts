@@ -28,17 +28,19 @@ export function hasTable(db: RunsDb, name: string): boolean {
  * Runs `write` in one write transaction where runtape may keep a cache: only in its own layout (a
  * Python-written file is never changed by a read), through a connection that may write (not on
  * read-only storage), and only when the file is free within a moment. Failing that, nothing is
- * stored and the values are computed again next time.
+ * stored (false) and the values are computed again next time.
  */
-export function writeCache(db: RunsDb, write: (sqlite: Database) => void): void {
-  if (db.version < SCHEMA_VERSION) return;
-  if (db.access !== "write" && db.access !== "query-only") return;
+export function writeCache(db: RunsDb, write: (sqlite: Database) => void): boolean {
+  if (db.version < SCHEMA_VERSION) return false;
+  if (db.access !== "write" && db.access !== "query-only") return false;
   const { sqlite } = db;
   try {
     if (db.access === "query-only") sqlite.exec("PRAGMA query_only = OFF");
     sqlite.transaction(() => write(sqlite))();
+    return true;
   } catch {
     // A busy writer, a full disk: the cache is an optimisation, the answer stands.
+    return false;
   } finally {
     if (db.access === "query-only") sqlite.exec("PRAGMA query_only = ON");
   }
