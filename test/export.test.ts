@@ -32,6 +32,7 @@ import {
   processedBar,
   rawDb,
   recordDemoRuns,
+  recordSweep,
   sampleEvents,
   T_NEG,
   T1,
@@ -349,6 +350,67 @@ withDuckDb(`exports read back with DuckDB${duckdb ? "" : ` (${NO_DUCKDB})`}`, ()
       expect(row.pnl as number).toBeCloseTo(want?.pnl as number, 1);
       expect(row.seed).toBe(null);
     }
+  });
+
+  test("the README's DuckDB snippets read a sweep's indicator columns by name, from Parquet and from CSV, as the events say", async () => {
+    const readme = readFileSync(join(import.meta.dir, "../README.md"), "utf8");
+    const snippet = (after: string) => {
+      const sql = new RegExp(`${after}[\\s\\S]*?\`\`\`sql\\n([\\s\\S]*?)\`\`\``).exec(readme)?.[1];
+      expect(sql).toBeDefined();
+      return sql as string;
+    };
+    const path = join(tempDir(), "sweep.db");
+    const ids = ["fast-5", "fast-8"];
+    recordSweep(path, [
+      { id: "fast-5", strategy: { fastPeriod: 5 } },
+      { id: "fast-8", strategy: { fastPeriod: 8 } },
+    ]);
+    const processed = ids.flatMap((runId) =>
+      [...replay(path, { run: runId })].flatMap((event, i) =>
+        event.type === "BarProcessed" ? [{ runId, seq: BigInt(i + 1), event }] : [],
+      ),
+    );
+    const names = [...new Set(processed.flatMap((p) => Object.keys(p.event.indicators)))];
+    expect(names).toContain("SMA_5_CLOSE");
+    expect(names).toContain("SMA_8_CLOSE");
+    const exported = async (format: Format) => {
+      const out = join(tempDir(), `sweep-${format}`);
+      await exportRuns(path, { format, out, types: ["BarProcessed"], indicatorColumns: true });
+      return (sql: string) => query(sql.replaceAll("'sweep/", `'${out}/`));
+    };
+
+    const counts = await (await exported("parquet"))(snippet("Indicator columns of a sweep"));
+    const count = (runId: string, symbol: string, name: string) =>
+      BigInt(
+        processed.filter(
+          (p) =>
+            p.runId === runId &&
+            p.event.symbol === symbol &&
+            Object.hasOwn(p.event.indicators, name),
+        ).length,
+      );
+    expect(counts).toEqual(
+      counts.map((row) => ({
+        run_id: row.run_id,
+        symbol: row.symbol,
+        sma_5: count(row.run_id as string, row.symbol as string, "SMA_5_CLOSE"),
+        sma_8: count(row.run_id as string, row.symbol as string, "SMA_8_CLOSE"),
+      })),
+    );
+    expect(counts.map((row) => row.run_id)).toEqual(expect.arrayContaining(ids));
+
+    const rows = await (await exported("csv"))(snippet("The processed bars of a CSV export"));
+    expect(rows).toEqual(
+      processed.map(({ runId, seq, event }) => ({
+        run_id: runId,
+        seq,
+        ts_event_ns: event.ts_event_ns,
+        close: event.close,
+        ...Object.fromEntries(
+          names.map((name) => [`indicator_${name}`, event.indicators[name] ?? null]),
+        ),
+      })),
+    );
   });
 
   test("the Parquet writer puts each row group on disk as it goes, holding none back for close", async () => {

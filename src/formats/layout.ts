@@ -1,6 +1,6 @@
 /**
  * Where an export puts its files: `DIR/<table>/run_id=<id>/part-0.<ext>` per event table and run,
- * the Hive layout that DuckDB, Polars and Spark read as one dataset with `run_id` as a column,
+ * the Hive layout that DuckDB, Polars and pyarrow read as one dataset with `run_id` as a column,
  * and `DIR/runs.<ext>` beside them.
  */
 import { join } from "node:path";

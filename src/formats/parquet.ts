@@ -16,7 +16,9 @@ import type { ColumnKind, ExportColumn, ExportValue, FileFormat, TableSink } fro
 export const ROW_GROUP_ROWS = 25_000;
 
 // isAdjustedToUTC is false although the times are UTC: DuckDB reads a UTC-adjusted NANOS column
-// as TIMESTAMPTZ, which has microseconds only, and would drop the last three digits.
+// as TIMESTAMPTZ, which has microseconds only, and would drop the last three digits. Spark 3 and 4
+// refuse this type ("Illegal Parquet type: INT64 (TIMESTAMP(NANOS,false))"): the README sends
+// Spark users to CSV or to another reader.
 const TYPES: Record<ColumnKind, Omit<SchemaElement, "name" | "repetition_type">> = {
   ns: {
     type: "INT64",
@@ -44,7 +46,10 @@ function schemaOf(columns: readonly ExportColumn[]): SchemaElement[] {
 // nobody filters on a price that way, and statistics are a quarter of the encoding time.
 const STATISTICS: Record<ColumnKind, boolean> = { ns: true, int: true, real: false, text: true };
 
-/** Zstandard through Bun's native binding: a codec DuckDB, Polars, pyarrow and Spark all read. */
+/**
+ * Zstandard through Bun's native binding: a codec DuckDB, Polars and pyarrow read (Spark too, but
+ * it refuses the files all the same, over their TIMESTAMP(NANOS, isAdjustedToUTC=false) columns).
+ */
 const compressors = { ZSTD: (input: Uint8Array) => Bun.zstdCompressSync(input) };
 
 /**
