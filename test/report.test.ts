@@ -18,7 +18,7 @@ import {
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
 import { onPriceScale } from "../src/report/charts.ts";
-import { computeMetrics, formatMetric } from "../src/report/metrics.ts";
+import { computeMetrics, formatMetric, METRICS, type RunMetrics } from "../src/report/metrics.ts";
 import {
   buildRunReport,
   compareRuns,
@@ -887,12 +887,35 @@ describe("a comparison of many runs (made in memory)", () => {
 });
 
 describe("a heatmap of many runs (made in memory)", () => {
-  const LABEL = "Heatmap of Total P&amp;L";
-  const heatmap = (grid: number) => {
+  const heatmap = (grid: number, metric: keyof RunMetrics = "totalPnl") => {
     // One curve is enough: the heatmap is drawn from the metrics.
     const c = syntheticComparison(grid * grid, grid);
-    return chartOf(renderComparison({ ...c, curves: c.curves.slice(0, 1) }), LABEL);
+    const html = renderComparison({ ...c, curves: c.curves.slice(0, 1), metric });
+    return { ...chartOf(html, `Heatmap of ${METRICS[metric].label.replace("&", "&amp;")}`), c };
   };
+  /** The fill of each cell, in the order of the runs. */
+  const fills = (svg: string) =>
+    [...svg.matchAll(/<path d="M[^"]*" fill="([^"]*)" stroke="#fff"/g)].map((m) => m[1]);
+  const RED = "rgb(207,34,46)";
+  const GREEN = "rgb(26,127,55)";
+
+  test("colours say better or worse: the deepest drawdown red, the shallowest green, the scale over their range", () => {
+    const { svg, texts, c } = heatmap(5, "maxDrawdown");
+    const drawdowns = c.entries.map((e) => e.metrics.maxDrawdown);
+    const worst = Math.max(...drawdowns);
+    const best = Math.min(...drawdowns);
+    const cells = fills(svg);
+    expect(cells[drawdowns.indexOf(worst)]).toBe(RED);
+    expect(cells[drawdowns.indexOf(best)]).toBe(GREEN);
+    // The legend's ends are the values' own: no negative drawdown.
+    expect(texts).toContain(formatMetric("maxDrawdown", best));
+    expect(texts).not.toContain(formatMetric("maxDrawdown", -worst));
+    // P&L stays centred on 0: the largest loss (the largest amount here) red.
+    const pnl = heatmap(5);
+    const totals = pnl.c.entries.map((e) => e.metrics.totalPnl);
+    expect(fills(pnl.svg)[totals.indexOf(Math.min(...totals))]).toBe(RED);
+    expect(pnl.texts).toContain(formatMetric("totalPnl", -Math.max(...totals.map(Math.abs))));
+  });
 
   // 60 × 60 in the browser (test/report-browser.test.ts).
   test("a 20 × 20 grid is no taller than 560 px and drops the cells' labels; a 5 × 5 keeps them", () => {

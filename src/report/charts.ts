@@ -474,9 +474,25 @@ export function heatmapChart(grid: {
   /** [x index, y index, value] */
   cells: readonly (readonly [number, number, number])[];
   label: (value: number) => string;
+  /** Which way is better (green); null: neither, one hue from least to most. */
+  better: "higher" | "lower" | null;
+  /** Centred on 0, good and bad to each side: else the scale spans the values' own range. */
+  signed: boolean;
 }): string {
   const values = grid.cells.map((c) => c[2]);
   const extent = Math.max(1e-12, ...values.map(Math.abs));
+  let [min, max] = grid.signed ? [-extent, extent] : [Math.min(...values), Math.max(...values)];
+  if (!(min < max)) {
+    // One value (or none): a sliver around it, its two ends labelled alike.
+    const v = Number.isFinite(min) ? min : 0;
+    const pad = Math.max(1e-12, Math.abs(v) * 1e-9);
+    [min, max] = [v - pad, v + pad];
+  }
+  // From the low end to the high: bad to good, or the other way round where lower is better.
+  const bad = grid.better === null ? "#ddf4ff" : COLORS.down;
+  const good = grid.better === null ? COLORS.line : COLORS.up;
+  const ramp = grid.better === null ? [bad, good] : [bad, "#f6f8fa", good];
+  if (grid.better === "lower") ramp.reverse();
   const rows = Math.max(1, grid.yValues.length);
   const rowsPx = Math.min(HEATMAP_ROW_PX * rows, HEATMAP_ROWS_PX);
   const cellWidth =
@@ -494,15 +510,15 @@ export function heatmapChart(grid: {
     },
     yAxis: { type: "category", data: grid.yValues, name: grid.yName, nameLocation: "end" },
     visualMap: {
-      min: -extent,
-      max: extent,
+      min,
+      max,
       calculable: false,
       // Its ends in numbers: where the cells are too small for labels, the only values shown.
-      text: [grid.label(extent), grid.label(-extent)],
+      text: [grid.label(max), grid.label(min)],
       orient: "vertical",
       right: 10,
       top: "center",
-      inRange: { color: [COLORS.down, "#f6f8fa", COLORS.up] },
+      inRange: { color: ramp },
     },
     series: [
       {

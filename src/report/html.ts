@@ -130,14 +130,12 @@ const json = (value: unknown) =>
     ? "–"
     : `<pre>${escapeHtml(typeof value === "string" ? value : stringifyExact(value, 2))}</pre>`;
 
-const SIGNED = new Set<keyof RunMetrics>(["totalPnl", "realizedPnl", "sharpeLike", "meanReturn"]);
-
 function metricsTable(metrics: RunMetrics): string {
   return tableHtml(
     ["Metric", { html: "Value", n: true }, "Definition"],
     (Object.keys(METRICS) as (keyof RunMetrics)[]).map((key) => [
       METRICS[key].label,
-      num(formatMetric(key, metrics[key]), metrics[key], SIGNED.has(key)),
+      num(formatMetric(key, metrics[key]), metrics[key], METRICS[key].signed),
       { html: escapeHtml(METRICS[key].definition), cls: "def" },
     ]),
     "metrics",
@@ -298,7 +296,9 @@ function sweepTable(varying: readonly string[], entries: readonly SweepEntry[]):
           ? num(String(v), Number(v))
           : formatParam(v);
       }),
-      ...SWEEP_METRICS.map((m) => num(formatMetric(m, e.metrics[m]), e.metrics[m], SIGNED.has(m))),
+      ...SWEEP_METRICS.map((m) =>
+        num(formatMetric(m, e.metrics[m]), e.metrics[m], METRICS[m].signed),
+      ),
     ]),
     "sortable",
   );
@@ -340,7 +340,7 @@ export function renderComparison(c: Comparison): string {
           const [xKey, yKey] = c.varying as [string, string];
           const grid = heatmapCells(c.entries, [xKey, yKey], c.metric);
           return `<h2>${escapeHtml(METRICS[c.metric].label)} by ${escapeHtml(xKey)} and ${escapeHtml(yKey)}</h2>
-${chart(heatmapChart({ xName: xKey, yName: yKey, ...grid, label: (v) => formatMetric(c.metric, v) }), `Heatmap of ${METRICS[c.metric].label}`)}`;
+${chart(heatmapChart({ xName: xKey, yName: yKey, ...grid, ...METRICS[c.metric], label: (v) => formatMetric(c.metric, v) }), `Heatmap of ${METRICS[c.metric].label}`)}`;
         })()
       : `<p class="note">A heatmap is drawn when exactly two parameters vary; here ${c.varying.length} do${c.varying.length ? ` (${escapeHtml(c.varying.join(", "))})` : ""}.</p>`;
   const drawn = new Set(c.curves.map((k) => k.name));

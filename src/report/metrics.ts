@@ -21,54 +21,90 @@ export interface RunMetrics {
   sharpeLike: number | null;
 }
 
-/** Label and definition of each metric: what the report prints beside the numbers. */
-export const METRICS: Readonly<Record<keyof RunMetrics, { label: string; definition: string }>> = {
+/** What the report says and shows of a metric. */
+export interface MetricInfo {
+  label: string;
+  /** Printed beside the numbers. */
+  definition: string;
+  /** Which way a run is better by it (a heatmap's green end); null where neither is. */
+  better: "higher" | "lower" | null;
+  /** Whether zero parts good from bad (P&L): its sign is coloured, a heatmap is centred on 0. */
+  signed: boolean;
+}
+
+/** Label, definition and reading of each metric. */
+export const METRICS: Readonly<Record<keyof RunMetrics, MetricInfo>> = {
   totalPnl: {
     label: "Total P&L",
     definition:
       "Equity at the end of the run: realised P&L + unrealised P&L of open positions marked at the last close of their shortest bar period that goes on (the last fill price without bars) − all commission.",
+    better: "higher",
+    signed: true,
   },
   realizedPnl: {
     label: "Realised P&L",
     definition:
       "P&L of closed quantity by the average-cost method (as `runtape inspect`), before commission.",
+    better: "higher",
+    signed: true,
   },
-  commission: { label: "Commission", definition: "Sum of the commission of every fill." },
+  commission: {
+    label: "Commission",
+    definition: "Sum of the commission of every fill.",
+    better: "lower",
+    signed: false,
+  },
   maxDrawdown: {
     label: "Max drawdown",
     definition:
       "Largest fall of the equity curve from its running peak (the peak starts at 0, the equity before the first fill).",
+    better: "lower",
+    signed: false,
   },
   roundTrips: {
     label: "Round trips",
     definition:
       "Closed trips: a position from flat back to flat; a fill through zero closes one trip and opens the next.",
+    better: null,
+    signed: false,
   },
   winRate: {
     label: "Win rate",
     definition: "Share of closed round trips whose P&L net of commission is above zero.",
+    better: "higher",
+    signed: false,
   },
   profitFactor: {
     label: "Profit factor",
     definition: "Net P&L of the winning round trips ÷ |net P&L of the losing ones|.",
+    better: "higher",
+    signed: false,
   },
   exposure: {
     label: "Exposure",
     definition: "Share of the points of the equity curve at which some position was open.",
+    better: null,
+    signed: false,
   },
   meanReturn: {
     label: "Mean per-bar P&L",
     definition:
       "Mean change of equity between consecutive points of the curve (one point per bar time with a bar or a fill).",
+    better: "higher",
+    signed: true,
   },
   stdReturn: {
     label: "Std of per-bar P&L",
     definition: "Sample standard deviation of those changes.",
+    better: null,
+    signed: false,
   },
   sharpeLike: {
     label: "Sharpe-like ratio",
     definition:
       "Mean ÷ standard deviation of the per-bar equity changes: per bar, not annualised, no risk-free rate, in P&L rather than percent (the run records no capital). Compare it between runs of the same bars only.",
+    better: "higher",
+    signed: true,
   },
 };
 
