@@ -3,15 +3,22 @@
  * stdout, and what a program piping a run elsewhere wants, without a line per write.
  */
 
+import * as v from "valibot";
 import type { RunsDb } from "./db.ts";
 import type { Event } from "./events/catalog.ts";
 import { LineBuffer } from "./formats/line-buffer.ts";
 import { lineWriter } from "./formats/ndjson-lines.ts";
 import type { Int64Style } from "./json.ts";
+import { checkOptions } from "./options.ts";
 import { type ReplayOptions, type ReplayStats, replayLines, type SliceOptions } from "./replay.ts";
 import { parallelLines, worthSlicing } from "./replay-parallel.ts";
 import type { RunSource } from "./store/index.ts";
 import { SqliteSource } from "./store/sqlite.ts";
+
+const NdjsonOptionsSchema = v.object({
+  int64: v.optional(v.picklist(["number", "string"], 'expected "number" or "string"')),
+  threads: v.optional(v.picklist([1, 2], "expected 1 or 2")),
+});
 
 // One write per line would cost more than the replay itself.
 const BLOCK_BYTES = 1 << 16;
@@ -36,6 +43,7 @@ export async function* replayNdjson(
   options: NdjsonReplayOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const { int64 = "number", threads = 1, ...replayOptions } = options;
+  checkOptions(NdjsonOptionsSchema, { int64, threads }, "replay");
   const stats = options.stats ?? { runId: "", events: 0, skipped: 0 };
   const sliced = { ...replayOptions, stats };
   if (source instanceof SqliteSource) {

@@ -8,6 +8,7 @@ import {
   encodeEventInt64Strings,
   listRuns,
   makeEvent,
+  type NdjsonReplayOptions,
   openRunsDb,
   openSource,
   Recorder,
@@ -294,6 +295,29 @@ describe("runtape replay's NDJSON equals the library's encoder", () => {
 });
 
 describe("replayNdjson", () => {
+  test("refuses an int64 style, a thread count or a replay option it does not know", async () => {
+    const path = recordDemoRuns(join(tempDir(), "opts.db"), ["a"], { bars: 10 });
+    await using source = await openSource(path);
+    const refusal = async (options: unknown) => {
+      try {
+        for await (const _ of replayNdjson(source, options as NdjsonReplayOptions));
+        return "replayed";
+      } catch (error) {
+        return String(error);
+      }
+    };
+    expect(await refusal({ int64: "bigint" })).toBe(
+      'RuntapeError: replay option int64: expected "number" or "string"',
+    );
+    expect(await refusal({ threads: 3 })).toBe(
+      "RuntapeError: replay option threads: expected 1 or 2",
+    );
+    expect(await refusal({ limt: 5 })).toStartWith(
+      "RuntapeError: replay option limt: no such option",
+    );
+    expect(await refusal({ run: "a", threads: 2 })).toBe("replayed");
+  });
+
   test("a file's blocks are the encoded events' lines, whole lines each, with the replay's filters and stats", async () => {
     const path = recordDemoRuns(join(tempDir(), "blocks.db"), ["a"], { bars: 300 });
     const cases: [ReplayOptions, "number" | "string", 1 | 2][] = [
