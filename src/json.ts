@@ -27,6 +27,8 @@ export function stringifyExact(
         return `\u0000${marks.length - 1}\u0000`;
       }
       if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+      // JSON.stringify writes -0 as 0; Python's json.dumps writes -0.0, which both read back as -0.
+      if (Object.is(v, -0)) return rawJson("-0.0");
       return v;
     },
     indent,

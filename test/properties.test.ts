@@ -17,7 +17,7 @@ import {
   readNdjson,
   replay,
 } from "../src/index.ts";
-import { withMembers } from "../src/json.ts";
+import { stringifyExact, withMembers } from "../src/json.ts";
 import { runtape } from "./cli/run.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -103,6 +103,13 @@ describe("properties", () => {
         },
       ),
     );
+  });
+
+  test("-0 keeps its sign in the JSON runtape writes (config, metadata, tags), as Python writes it", () => {
+    expect(stringifyExact({ a: [-0, 0, 1] })).toBe('{"a":[-0.0,0,1]}');
+    const set = withMembers('{"k": 1}', { a: { "": -0 } }, "metadata") as string;
+    expect(set).toBe('{"k": 1, "a": {"":-0.0}}');
+    expect(Object.is(JSON.parse(set).a[""], -0)).toBe(true);
   });
 
   test("any event stream survives record → replay unchanged", () => {
