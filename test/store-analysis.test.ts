@@ -1,9 +1,12 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
+import { SQL } from "bun";
+import { catalog, EVENT_TYPES } from "../src/events/catalog.ts";
 import { diffRuns } from "../src/index.ts";
-import { listSweep, renderRunReport, reportRun } from "../src/report.ts";
-import { openSource, SqliteSource } from "../src/store/index.ts";
+import { listSweep, METRICS_VERSION, renderRunReport, reportRun } from "../src/report.ts";
+import { openSource, PgStore, SqliteSource } from "../src/store/index.ts";
 import { push } from "../src/store/push.ts";
+import { removeStoredRuns } from "../src/store/remove.ts";
 import { rerun } from "../src/testing.ts";
 import { cli } from "./cli/inprocess.ts";
 import { storedRuns } from "./cli/support.ts";
@@ -71,5 +74,125 @@ describeWithPg("reports and re-runs on a PostgreSQL store", (cluster) => {
     const fromFile = await compare(feed.db);
     expect(fromFile).toContain("trading figures (parent -> new run):");
     expect(await compare(cluster().url())).toEqual(fromFile);
+  });
+
+  // The metrics a listing computes are kept in the store (runtape_run_metrics), as a file keeps
+  // them: test/report.test.ts holds the file side.
+  const metricsOf = async (url: string) =>
+    (await listSweep(url)).entries.map((e) => [e.runId, e.metrics] as const);
+  const byId = async (url: string): Promise<Record<string, unknown>> =>
+    Object.fromEntries(await metricsOf(url));
+  const cachedRows = async (raw: SQL) =>
+    (await raw`SELECT run_id, version FROM runtape_run_metrics ORDER BY run_id, version`).map(
+      (r: { run_id: string; version: number }) => [r.run_id, r.version],
+    );
+  const rawSql = (database: string) =>
+    new SQL({ path: cluster().dir, username: "runtape", database, max: 1 });
+
+  test("a listing keeps each run's metrics in the store: the next one reads no event", async () => {
+    const url = await cluster().createDatabase("metrics_cache");
+    const path = join(tempDir(), "sweep.db");
+    recordSweep(path, [
+      { id: "m-3", strategy: { fastPeriod: 3 } },
+      { id: "m-5", strategy: { fastPeriod: 5 } },
+      { id: "m-8", strategy: { fastPeriod: 8 } },
+    ]);
+    await push(path, url);
+    const fromFile = await metricsOf(path);
+    // Two machines listing at once: both answer, one row per run.
+    const [first, second] = await Promise.all([metricsOf(url), metricsOf(url)]);
+    expect(first).toEqual(fromFile);
+    expect(second).toEqual(fromFile);
+    const raw = rawSql("metrics_cache");
+    try {
+      expect(await cachedRows(raw)).toEqual([
+        ["m-3", METRICS_VERSION],
+        ["m-5", METRICS_VERSION],
+        ["m-8", METRICS_VERSION],
+      ]);
+      // Without the events, only the cache can answer: with the metrics computed, exactly.
+      for (const type of EVENT_TYPES) await raw.unsafe(`DELETE FROM ${catalog[type].table}`);
+      expect(await metricsOf(url)).toEqual(fromFile);
+      expect(
+        (await listSweep(url, { where: [{ key: "metric.total_pnl", op: "<", value: "1e12" }] }))
+          .entries,
+      ).toHaveLength(3);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test("a run removed or replaced loses its cached metrics; a row of another push is never served", async () => {
+    const url = await cluster().createDatabase("metrics_gone");
+    const path = join(tempDir(), "sweep.db");
+    recordSweep(path, [
+      { id: "g-3", strategy: { fastPeriod: 3 } },
+      { id: "g-5", strategy: { fastPeriod: 5 } },
+      { id: "g-8", strategy: { fastPeriod: 8 } },
+    ]);
+    await push(path, url);
+    await metricsOf(url);
+    const raw = rawSql("metrics_gone");
+    try {
+      const store = await PgStore.open(url);
+      await removeStoredRuns(store, ["g-3"]).finally(() => store.close());
+      expect(await cachedRows(raw)).toEqual([
+        ["g-5", METRICS_VERSION],
+        ["g-8", METRICS_VERSION],
+      ]);
+      // g-5 replaced by the run of another parameter under the same id.
+      const other = join(tempDir(), "other.db");
+      recordSweep(other, [{ id: "g-5", strategy: { fastPeriod: 13 } }]);
+      expect((await push(other, url, { replace: true }))[0]?.outcome).toBe("replaced");
+      expect(await cachedRows(raw)).toEqual([["g-8", METRICS_VERSION]]);
+      const [before, after] = [await byId(path), await byId(other)];
+      expect(after["g-5"]).not.toEqual(before["g-5"]);
+      const expected = { "g-5": after["g-5"], "g-8": before["g-8"] };
+      expect(await byId(url)).toEqual(expected);
+      // A row left by a listing that read a run's events while it was being replaced: the push it
+      // names is not the run's, so it is computed again and overwritten.
+      await raw`UPDATE runtape_run_metrics SET push_ordinal = push_ordinal - 1000, metrics = '{}' WHERE run_id = 'g-8'`;
+      expect(await byId(url)).toEqual(expected);
+      const [row] = await raw`SELECT metrics FROM runtape_run_metrics WHERE run_id = 'g-8'`;
+      expect(row.metrics).not.toBe("{}");
+    } finally {
+      await raw.close();
+    }
+  });
+
+  test("a store made before the cache lists; a reader that may not create or write it lists uncached", async () => {
+    const url = await cluster().createDatabase("metrics_old");
+    const path = join(tempDir(), "sweep.db");
+    recordSweep(path, [
+      { id: "o-3", strategy: { fastPeriod: 3 } },
+      { id: "o-5", strategy: { fastPeriod: 5 } },
+    ]);
+    await push(path, url);
+    const fromFile = await metricsOf(path);
+    const raw = rawSql("metrics_old");
+    const readerUrl = url.replace("//runtape@", "//metrics_reader@");
+    try {
+      // As the previous version made it: no cache table.
+      await raw`DROP TABLE runtape_run_metrics`;
+      await raw`CREATE ROLE metrics_reader LOGIN`;
+      await raw`GRANT SELECT ON ALL TABLES IN SCHEMA public TO metrics_reader`;
+      expect(await metricsOf(readerUrl)).toEqual(fromFile);
+      expect((await raw`SELECT to_regclass('runtape_run_metrics') AS t`)[0].t).toBeNull();
+      // The owner's listing creates the table; the reader reads it but may not write it.
+      expect(await metricsOf(url)).toEqual(fromFile);
+      await raw`DELETE FROM runtape_run_metrics WHERE run_id = 'o-3'`;
+      await raw`GRANT SELECT ON runtape_run_metrics TO metrics_reader`;
+      expect(await metricsOf(readerUrl)).toEqual(fromFile);
+      expect(await cachedRows(raw)).toEqual([["o-5", METRICS_VERSION]]);
+      // Granted the right to write it, the reader caches too.
+      await raw`GRANT INSERT, UPDATE ON runtape_run_metrics TO metrics_reader`;
+      expect(await metricsOf(readerUrl)).toEqual(fromFile);
+      expect(await cachedRows(raw)).toEqual([
+        ["o-3", METRICS_VERSION],
+        ["o-5", METRICS_VERSION],
+      ]);
+    } finally {
+      await raw.close();
+    }
   });
 });

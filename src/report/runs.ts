@@ -122,7 +122,7 @@ const metricsIn = (
 
 /**
  * Runs of `source` (an open RunSource, or a path or store URL opened for the call) with their
- * metrics (cached in a runs database file after the first computation) and the config parameters
+ * metrics (cached in the file or store after the first computation) and the config parameters
  * that differ between the runs listed.
  */
 export async function listSweep(

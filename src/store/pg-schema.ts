@@ -2,6 +2,7 @@
  * The store's layout in PostgreSQL: the runs database's tables and columns (from the catalog and
  * the SQLite DDL, never listed twice) plus the store's own bookkeeping.
  */
+import { METRICS_TABLE } from "../cache-table.ts";
 import { defaultCatalog as cat, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import {
   declaredColumns,
@@ -85,6 +86,22 @@ CREATE TABLE ${PUSHES_TABLE} (
     `INSERT INTO ${META_TABLE} VALUES ('layout_version', '${SCHEMA_VERSION}');`,
   ].join("\n");
 }
+
+/**
+ * The store's cache of each run's metrics (report/cache.ts), one row per run and metrics version,
+ * so that machines running different runtape versions against one store keep their own. Not part
+ * of the layout: created by a push or by the first listing allowed to, never required, and safe to
+ * drop. A row holds for the push it was computed from (`push_ordinal`, never reused: a run
+ * replaced under its id is another push) and goes with it: removing or replacing a run deletes its
+ * `runtape_pushes` row, and the cascade its metrics.
+ */
+export const PG_METRICS_DDL = `CREATE TABLE IF NOT EXISTS ${METRICS_TABLE} (
+    run_id TEXT NOT NULL REFERENCES ${PUSHES_TABLE}(run_id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    push_ordinal BIGINT NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (run_id, version)
+);`;
 
 let layout: ReadonlyMap<string, readonly string[]> | undefined;
 

@@ -1,4 +1,5 @@
 import type { SQL } from "bun";
+import { METRICS_TABLE } from "../cache-table.ts";
 import {
   RowDecodeError,
   RunNotFoundError,
@@ -36,13 +37,20 @@ import {
 } from "./content.ts";
 import {
   META_TABLE,
+  PG_METRICS_DDL,
   PUSHES_TABLE,
   renderPgMigration,
   renderPgSchema,
   storeColumnType,
   storeTables,
 } from "./pg-schema.ts";
-import { CHUNK_EVENTS, flatten, type RunSource } from "./source.ts";
+import {
+  CHUNK_EVENTS,
+  type ComputedMetrics,
+  flatten,
+  type MetricsCache,
+  type RunSource,
+} from "./source.ts";
 import { parseStoreUrl, type StoreTarget } from "./url.ts";
 
 /** Options of {@link PgStore.open}. */
@@ -281,6 +289,81 @@ export class PgStore implements RunSource {
     for await (const page of this.pages(runId)) yield* pageContent(page, runId);
   }
 
+  async readMetrics(runs: readonly RunRow[], version: number): Promise<MetricsCache> {
+    const ids = runs.map((r) => r.run_id);
+    // The push each run's content comes from, read before its events are: a row holds for it only.
+    const pushes = new Map<string, bigint>();
+    if (this.version > 0 && ids.length > 0) {
+      const rows = await this.guard(() =>
+        this.sql.unsafe(`SELECT run_id, ordinal FROM ${PUSHES_TABLE} WHERE run_id = ANY($1)`, [
+          ids,
+        ]),
+      );
+      for (const { run_id, ordinal } of rows) pushes.set(run_id, ordinal);
+    }
+    const cached = new Map<string, string>();
+    if (pushes.size > 0) {
+      try {
+        const rows = await this.sql.unsafe(
+          `SELECT run_id, push_ordinal, metrics FROM ${METRICS_TABLE} WHERE version = $1 AND run_id = ANY($2)`,
+          [version, ids],
+        );
+        for (const { run_id, push_ordinal, metrics } of rows) {
+          if (pushes.get(run_id) === push_ordinal) cached.set(run_id, metrics);
+        }
+      } catch {
+        // A store made before the table, or a role that may not read it: all computed.
+      }
+    }
+    return {
+      get: (run) => cached.get(run.run_id),
+      store: (entries) => this.storeMetrics(entries, pushes, version),
+    };
+  }
+
+  private async storeMetrics(
+    entries: readonly ComputedMetrics[],
+    pushes: ReadonlyMap<string, bigint>,
+    version: number,
+  ): Promise<boolean> {
+    // By id: one statement may not write a row twice.
+    const rows = new Map<string, [bigint, string]>();
+    for (const { run, metrics } of entries) {
+      const ordinal = pushes.get(run.run_id);
+      if (ordinal !== undefined) rows.set(run.run_id, [ordinal, metrics]);
+    }
+    if (rows.size === 0) return true;
+    const values = [...rows.values()];
+    const params = [[...rows.keys()], values.map(([o]) => o), values.map(([, m]) => m), version];
+    // Several machines list one store at once. A row goes in only while its run is still the push
+    // its events were read from (a run removed or replaced meanwhile gets none), and replaces the
+    // row of an older push, never that of a newer one.
+    const insert = () =>
+      this.sql.unsafe(
+        `INSERT INTO ${METRICS_TABLE} (run_id, version, push_ordinal, metrics)
+         SELECT u.run_id, $4, u.push_ordinal, u.metrics
+         FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(run_id, push_ordinal, metrics)
+         WHERE EXISTS (SELECT 1 FROM ${PUSHES_TABLE} p WHERE p.run_id = u.run_id AND p.ordinal = u.push_ordinal)
+         ON CONFLICT (run_id, version) DO UPDATE
+         SET push_ordinal = EXCLUDED.push_ordinal, metrics = EXCLUDED.metrics
+         WHERE ${METRICS_TABLE}.push_ordinal < EXCLUDED.push_ordinal`,
+        params,
+      );
+    try {
+      await insert();
+      return true;
+    } catch (error) {
+      // 42P01: a store made before the table. Anything else (no right to write, the connection
+      // lost): the cache is an optimisation, the listing stands and computes them next time.
+      if ((error as { errno?: string }).errno !== "42P01") return false;
+      if (!(await createMetricsTable(this.sql))) return false;
+      return insert().then(
+        () => true,
+        () => false,
+      );
+    }
+  }
+
   async close(): Promise<void> {
     await this.sql.close({ timeout: 0 });
   }
@@ -424,15 +507,37 @@ async function checkLayout(sql: SQL, target: StoreTarget, older = false): Promis
  * migration into an older store; one writer at a time, decided again under a lock.
  */
 async function prepareForWriting(sql: SQL, target: StoreTarget): Promise<number> {
-  if ((await checkLayout(sql, target, true)) === SCHEMA_VERSION) return SCHEMA_VERSION;
-  await sql.begin(async (tx) => {
-    // Any constant key: concurrent first pushes wait here instead of racing to CREATE TABLE.
-    await tx.unsafe("SELECT pg_advisory_xact_lock(7012010)");
-    const version = await checkLayout(tx, target, true);
-    if (version === 0) await tx.unsafe(renderPgSchema()).simple();
-    else if (version < SCHEMA_VERSION) await tx.unsafe(renderPgMigration(version)).simple();
-  });
+  if ((await checkLayout(sql, target, true)) < SCHEMA_VERSION) {
+    await sql.begin(async (tx) => {
+      // Any constant key: concurrent first pushes wait here instead of racing to CREATE TABLE.
+      await tx.unsafe("SELECT pg_advisory_xact_lock(7012010)");
+      const version = await checkLayout(tx, target, true);
+      if (version === 0) await tx.unsafe(renderPgSchema()).simple();
+      else if (version < SCHEMA_VERSION) await tx.unsafe(renderPgMigration(version)).simple();
+    });
+  }
+  // Made by the pusher, who usually owns the store: readers granted the right to write it cache
+  // metrics without the right to create tables.
+  await createMetricsTable(sql);
   return SCHEMA_VERSION;
+}
+
+/**
+ * Creates the metrics cache table where it is missing (see PG_METRICS_DDL); whether the store has
+ * it. A role without the right to create tables, or a race with another creator, leaves it as it
+ * was: the cache is an optimisation.
+ */
+async function createMetricsTable(sql: SQL): Promise<boolean> {
+  try {
+    // Asked first: CREATE TABLE IF NOT EXISTS needs the right to create even when the table is there.
+    const [row] = await sql.unsafe("SELECT to_regclass($1) IS NOT NULL AS present", [
+      METRICS_TABLE,
+    ]);
+    if (!row.present) await sql.unsafe(PG_METRICS_DDL);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Server codes whose own message says less than these words; others keep the server's message. */

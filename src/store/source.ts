@@ -38,9 +38,38 @@ export interface RunSource {
     types: readonly EventType[],
     take: (type: EventType, rows: readonly SqlValue[][]) => Promise<void>,
   ): Promise<boolean>;
+  /**
+   * Where the source keeps metrics (report/cache.ts): its cache of them under `version`, read for
+   * `runs` once, so that a listing reads one row per run instead of every event.
+   */
+  readMetrics?(runs: readonly RunRow[], version: number): Promise<MetricsCache>;
   close(): Promise<void>;
   /** `await using source = await openSource(…)` closes it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A source's cached metrics, as {@link RunSource.readMetrics} read them. */
+export interface MetricsCache {
+  /**
+   * The run's metrics as the exact JSON text stored (stringifyExact's), where they were computed
+   * from the content the run has now; otherwise undefined.
+   */
+  get(run: RunRow): string | undefined;
+  /**
+   * Keeps metrics computed from runs' events read after this cache was; whether it did. Never
+   * throws: where the source cannot keep them (no right to, busy, read-only), they are computed
+   * again next time.
+   */
+  store(entries: readonly ComputedMetrics[]): Promise<boolean>;
+}
+
+/** One finished run's metrics, for {@link MetricsCache.store}. */
+export interface ComputedMetrics {
+  run: RunRow;
+  /** The events they were computed from. */
+  events: bigint;
+  /** The metrics as exact JSON text (stringifyExact). */
+  metrics: string;
 }
 
 /** Events per array in {@link RunSource.chunks}. */

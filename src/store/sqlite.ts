@@ -1,10 +1,30 @@
+import { hasTable, METRICS_TABLE, writeCache } from "../cache-table.ts";
 import { inSnapshotAsync, openRunsDb, type RunsDb } from "../db.ts";
 import type { Event, EventType } from "../events/catalog.ts";
 import type { SqlValue } from "../events/fields.ts";
+import { sumCounts } from "../inspect/queries.ts";
 import { countEvents } from "../inspect.ts";
 import { type ReplayOptions, replay, storedRows } from "../replay.ts";
-import { getRun, hasSequence, listRuns, resolveRunId } from "../runs.ts";
-import { CHUNK_EVENTS, type RunSource } from "./source.ts";
+import { getRun, hasSequence, listRuns, type RunRow, resolveRunId } from "../runs.ts";
+import { CHUNK_EVENTS, type ComputedMetrics, type MetricsCache, type RunSource } from "./source.ts";
+
+// A row holds for the run it was computed from: same event count and end (a run re-recorded under
+// the same id differs in both), finished, and same metrics version.
+const METRICS_DDL = `CREATE TABLE IF NOT EXISTS ${METRICS_TABLE} (
+    run_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    ts_end INTEGER NOT NULL,
+    metrics TEXT NOT NULL
+)`;
+
+interface MetricsRow {
+  run_id: string;
+  version: bigint;
+  events: bigint;
+  ts_end: bigint;
+  metrics: string;
+}
 
 /** A runs database file as a {@link RunSource}: the synchronous library behind the common face. */
 export class SqliteSource implements RunSource {
@@ -77,6 +97,35 @@ export class SqliteSource implements RunSource {
       }
       return true;
     });
+  }
+
+  async readMetrics(_runs: readonly RunRow[], version: number): Promise<MetricsCache> {
+    const { db } = this;
+    const rows = hasTable(db, METRICS_TABLE)
+      ? (db.sqlite.query(`SELECT * FROM ${METRICS_TABLE}`).all() as MetricsRow[])
+      : [];
+    const cached = new Map(rows.map((r) => [r.run_id, r]));
+    return {
+      get(run) {
+        const row = cached.get(run.run_id);
+        if (row === undefined || Number(row.version) !== version || row.ts_end !== run.ts_end) {
+          return undefined;
+        }
+        const events = run.events ?? sumCounts(countEvents(db, run.run_id));
+        return row.events === events ? row.metrics : undefined;
+      },
+      async store(entries: readonly ComputedMetrics[]) {
+        return writeCache(db, (sqlite) => {
+          sqlite.exec(METRICS_DDL);
+          const insert = sqlite.query(
+            `INSERT OR REPLACE INTO ${METRICS_TABLE} (run_id, version, events, ts_end, metrics) VALUES (?, ?, ?, ?, ?)`,
+          );
+          for (const { run, events, metrics } of entries) {
+            insert.run(run.run_id, version, run.events ?? events, run.ts_end, metrics);
+          }
+        });
+      },
+    };
   }
 
   async close() {
