@@ -917,6 +917,24 @@ describe("a heatmap of many runs (made in memory)", () => {
     expect(pnl.texts).toContain(formatMetric("totalPnl", -Math.max(...totals.map(Math.abs))));
   });
 
+  test("a cell of runs that share their parameters (a re-run, a copy) says it is their mean, and of how many", () => {
+    const c = syntheticComparison(9, 3);
+    const first = c.entries[0] as (typeof c.entries)[number];
+    // A re-run of the first pair of parameters, its P&L 100 higher.
+    const rerun = {
+      ...first,
+      runId: "rerun",
+      metrics: { ...first.metrics, totalPnl: first.metrics.totalPnl + 100 },
+    };
+    const html = renderComparison({ ...c, entries: [...c.entries, rerun], curves: [] });
+    const { texts } = chartOf(html, "Heatmap of Total P&amp;L");
+    expect(texts).toContain(formatMetric("totalPnl", first.metrics.totalPnl + 50));
+    expect(texts).toContain("mean of 2");
+    expect(html).toContain(
+      "1 cell of 9 is the mean of runs with the same parameters (re-runs or copies), its label saying of how many: p.x=0, p.y=0 (2 runs).",
+    );
+  });
+
   // 60 × 60 in the browser (test/report-browser.test.ts).
   test("a 20 × 20 grid is no taller than 560 px and drops the cells' labels; a 5 × 5 keeps them", () => {
     const small = heatmap(5);

@@ -471,8 +471,8 @@ export function heatmapChart(grid: {
   yName: string;
   xValues: readonly string[];
   yValues: readonly string[];
-  /** [x index, y index, value] */
-  cells: readonly (readonly [number, number, number])[];
+  /** [x index, y index, value, runs]: a cell of more than one run is their mean. */
+  cells: readonly (readonly [number, number, number, number])[];
   label: (value: number) => string;
   /** Which way is better (green); null: neither, one hue from least to most. */
   better: "higher" | "lower" | null;
@@ -497,8 +497,19 @@ export function heatmapChart(grid: {
   const rowsPx = Math.min(HEATMAP_ROW_PX * rows, HEATMAP_ROWS_PX);
   const cellWidth =
     (CHART_WIDTH - HEATMAP_MARGIN.left - HEATMAP_MARGIN.right) / Math.max(1, grid.xValues.length);
-  const widest = Math.max(0, ...values.map((v) => textWidth(grid.label(v), TEXT.fontSize)));
-  const labelled = rowsPx / rows >= LABEL_MIN_PX && widest + 6 <= cellWidth;
+  // A mean of several runs says so on a second line: "mean of 2".
+  const cellLabel = (value: number, runs: number) =>
+    runs > 1 ? `${grid.label(value)}\nmean of ${runs}` : grid.label(value);
+  const lines = grid.cells.some((c) => c[3] > 1) ? 2 : 1;
+  const widest = Math.max(
+    0,
+    ...grid.cells.flatMap((c) =>
+      cellLabel(c[2], c[3])
+        .split("\n")
+        .map((line) => textWidth(line, TEXT.fontSize)),
+    ),
+  );
+  const labelled = rowsPx / rows >= lines * LABEL_MIN_PX && widest + 6 <= cellWidth;
   return render(HEATMAP_MARGIN.top + HEATMAP_MARGIN.bottom + 20 + rowsPx, {
     grid: HEATMAP_MARGIN,
     xAxis: {
@@ -510,6 +521,7 @@ export function heatmapChart(grid: {
     },
     yAxis: { type: "category", data: grid.yValues, name: grid.yName, nameLocation: "end" },
     visualMap: {
+      dimension: 2, // the value; the last, ECharts' default, is the count of runs
       min,
       max,
       calculable: false,
@@ -526,7 +538,7 @@ export function heatmapChart(grid: {
         data: grid.cells.map((c) => [...c]),
         label: {
           show: labelled,
-          formatter: (p: { value: number[] }) => grid.label(p.value[2] ?? 0),
+          formatter: (p: { value: number[] }) => cellLabel(p.value[2] ?? 0, p.value[3] ?? 1),
         },
         // A white border a cell's width or more would hide the cell: thinner on small cells.
         itemStyle: {

@@ -19,6 +19,8 @@ import {
 
 /** Round trips listed per symbol; all of them count in the metrics. */
 const MAX_LISTED_TRIPS = 2000;
+/** Cells of a heatmap named in its caption as means of several runs; the rest are counted. */
+const MAX_LISTED_MEANS = 10;
 
 const ESCAPES: Record<string, string> = {
   "&": "&amp;",
@@ -304,7 +306,10 @@ function sweepTable(varying: readonly string[], entries: readonly SweepEntry[]):
   );
 }
 
-/** The cells of a heatmap of `metric` over two parameters; the mean where runs share a cell. */
+/**
+ * The cells of a heatmap of `metric` over two parameters, each [x, y, value, runs]: the mean
+ * where runs share a cell (a re-run, a copy), and how many they are.
+ */
 function heatmapCells(
   entries: readonly SweepEntry[],
   [xKey, yKey]: readonly [string, string],
@@ -327,7 +332,7 @@ function heatmapCells(
   }
   const cells = [...sums].map(([key, [sum, n]]) => {
     const [x, y] = key.split(",").map(Number) as [number, number];
-    return [x, y, sum / n] as const;
+    return [x, y, sum / n, n] as const;
   });
   return { xValues, yValues, cells };
 }
@@ -339,8 +344,23 @@ export function renderComparison(c: Comparison): string {
       ? (() => {
           const [xKey, yKey] = c.varying as [string, string];
           const grid = heatmapCells(c.entries, [xKey, yKey], c.metric);
+          const shared = grid.cells.filter((cell) => cell[3] > 1);
+          // A mean is no run's figure: the caption says which cells are means, and of how many.
+          const means =
+            shared.length === 0
+              ? ""
+              : `<p class="note">${counted(shared.length, "cell")} of ${formatCount(grid.cells.length)} ${shared.length === 1 ? "is the mean" : "are means"} of runs with the same parameters (re-runs or copies), ${shared.length === 1 ? "its" : "their"} label saying of how many: ${shared
+                  .slice(0, MAX_LISTED_MEANS)
+                  .map(
+                    ([x, y, , n]) =>
+                      `${escapeHtml(`${xKey}=${grid.xValues[x]}, ${yKey}=${grid.yValues[y]}`)} (${n} runs)`,
+                  )
+                  .join(
+                    "; ",
+                  )}${shared.length > MAX_LISTED_MEANS ? `; and ${formatCount(shared.length - MAX_LISTED_MEANS)} more` : ""}.</p>`;
           return `<h2>${escapeHtml(METRICS[c.metric].label)} by ${escapeHtml(xKey)} and ${escapeHtml(yKey)}</h2>
-${chart(heatmapChart({ xName: xKey, yName: yKey, ...grid, ...METRICS[c.metric], label: (v) => formatMetric(c.metric, v) }), `Heatmap of ${METRICS[c.metric].label}`)}`;
+${chart(heatmapChart({ xName: xKey, yName: yKey, ...grid, ...METRICS[c.metric], label: (v) => formatMetric(c.metric, v) }), `Heatmap of ${METRICS[c.metric].label}`)}
+${means}`;
         })()
       : `<p class="note">A heatmap is drawn when exactly two parameters vary; here ${c.varying.length} do${c.varying.length ? ` (${escapeHtml(c.varying.join(", "))})` : ""}.</p>`;
   const drawn = new Set(c.curves.map((k) => k.name));
