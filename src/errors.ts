@@ -157,6 +157,24 @@ export class UnknownFilterKeyError extends RuntapeError {
   }
 }
 
+/**
+ * Options that would make a call do nothing, or leave out nothing, unsaid: `options` as the call
+ * names them (`types`, `excludeTypes`), `reason` as it follows their names (`: no event has …`,
+ * ` both name FillEvent: …`).
+ */
+export class IneffectiveOptionError extends RuntapeError {
+  constructor(
+    readonly what: string,
+    readonly options: readonly string[],
+    readonly reason: string,
+  ) {
+    super(
+      `${what} option${options.length === 1 ? "" : "s"} ${options.join(" and ")}${reason}`,
+      "INVALID_OPTION",
+    );
+  }
+}
+
 /** A name that is no metric, where a metric is asked for (what a comparison ranks its runs by). */
 export class UnknownMetricError extends RuntapeError {
   constructor(readonly metric: string) {

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import type { EventBus } from "./bus.ts";
 import { CausalGate, type GatedStream } from "./causal.ts";
 import { asRunsDb, endRead, type RunsDb, toDbError } from "./db.ts";
-import { describeValue, RowDecodeError, RuntapeError } from "./errors.ts";
+import { describeValue, IneffectiveOptionError, RowDecodeError, RuntapeError } from "./errors.ts";
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import type { EventCatalog } from "./events/event-catalog.ts";
 import { asInt64, type Field, nullable, type SqlValue, text } from "./events/fields.ts";
@@ -238,11 +238,22 @@ function keysAreFloats(db: RunsDb, table: string, runId: string): boolean {
 }
 
 /**
- * Throws RuntapeError (INVALID_OPTION) for options that are no {@link ReplayOptions}: what every
- * source checks before it reads (one face, one set of rules; see checkReplayTypes for the rest).
+ * Throws RuntapeError (INVALID_OPTION) for options that are no {@link ReplayOptions}, and
+ * IneffectiveOptionError where `types` and `excludeTypes` both name a type (which would leave
+ * it out however it was asked for): what every source checks before it reads (one face, one set of rules; see
+ * checkReplayTypes for the rest).
  */
 export function checkReplayOptions(options: unknown): asserts options is ReplayOptions {
   checkOptions(ReplayOptionsSchema, options, "replay");
+  const { types, excludeTypes } = options as ReplayOptions;
+  const both = types?.find((type) => excludeTypes?.includes(type));
+  if (both !== undefined) {
+    throw new IneffectiveOptionError(
+      "replay",
+      ["types", "excludeTypes"],
+      ` both name ${both}: it would replay none`,
+    );
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   EventBus,
   type EventInput,
   type EventType,
+  IneffectiveOptionError,
   makeEvent,
   openRunsDb,
   Recorder,
@@ -89,7 +90,10 @@ describe("replay", () => {
     expect([...replay(path, { types: ["FillEvent"] })]).toEqual(fills);
     const noBars = events.filter((e) => e.type !== "BarReceived" && e.type !== "BarProcessed");
     expect([...replay(path, { excludeTypes: ["BarReceived", "BarProcessed"] })]).toEqual(noBars);
-    expect([...replay(path, { types: ["FillEvent"], excludeTypes: ["FillEvent"] })]).toEqual([]);
+    // A type both kept and left out is refused (IneffectiveOptionError), where it replayed none.
+    expect(() => [...replay(path, { types: ["FillEvent"], excludeTypes: ["FillEvent"] })]).toThrow(
+      IneffectiveOptionError,
+    );
     const from = (events[100] as Event).ts_event_ns;
     const to = (events[600] as Event).ts_event_ns;
     const window = events.filter((e) => e.ts_event_ns >= from && e.ts_event_ns <= to);
@@ -536,5 +540,18 @@ describe("replay options", () => {
     }
     // The same options, well formed, replay as asked.
     expect([...replay(path, { limit: 2, types: ["BarReceived", "FillEvent"] })]).toHaveLength(2);
+  });
+
+  test("types and excludeTypes that both name a type: IneffectiveOptionError, where it replayed none unsaid", () => {
+    const path = join(tempDir(), "runs.db");
+    const recorder = Recorder.start(path, { runId: "r" });
+    for (const event of sampleEvents()) recorder.record(event);
+    recorder.close();
+    const options = { types: ["BarReceived", "FillEvent"], excludeTypes: ["FillEvent"] } as const;
+    const replaying = () => [...replay(path, options)];
+    expect(replaying).toThrow(IneffectiveOptionError);
+    expect(replaying).toThrow(
+      "replay options types and excludeTypes both name FillEvent: it would replay none",
+    );
   });
 });

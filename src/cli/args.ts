@@ -1,5 +1,6 @@
 import {
   describeValue,
+  IneffectiveOptionError,
   InvalidConditionError,
   UnknownFilterKeyError,
   UnknownMetricError,
@@ -12,7 +13,7 @@ import { METRICS } from "../report/metrics.ts";
 import { CONDITION_OPS, type Condition, checkCondition, RUN_FIELDS } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { printable } from "../text.ts";
-import { repeatable, UsageError } from "./usage.ts";
+import { kebab, repeatable, UsageError } from "./usage.ts";
 
 /** Refuses an item given twice: where `what` takes a set, the second says nothing or contradicts the first. */
 export function onceEach(items: readonly string[], what: string): void {
@@ -228,12 +229,18 @@ export const describeWhere = (texts: readonly string[]): string =>
  * A library error about a value the command line gave, as the usage error that names its option
  * (main reports every error through this): a `--where` key no run has (with what it can filter
  * on), a `--where` condition that would pick nothing unsaid, a `--metric` that is none (with the
- * metrics). Any other error comes back as it is.
+ * metrics), options that would do nothing (named as flags: `excludeTypes` is `--exclude-types`).
+ * Any other error comes back as it is.
  */
 export function asUsageError(error: unknown): unknown {
   if (error instanceof UnknownFilterKeyError) return unknownWhereKey(error);
   if (error instanceof InvalidConditionError) {
     return new UsageError(`--where ${JSON.stringify(error.condition)}: ${error.reason}`);
+  }
+  if (error instanceof IneffectiveOptionError) {
+    return new UsageError(
+      `${error.options.map((o) => `--${kebab(o)}`).join(" and ")}${error.reason}`,
+    );
   }
   // Asked for by report --metric alone (runs --sort has UnknownSortKeyError).
   if (error instanceof UnknownMetricError) {

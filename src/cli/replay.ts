@@ -6,7 +6,7 @@ import type { Int64Style } from "../json.ts";
 import { encodeEvent, encodeEventInt64Strings } from "../ndjson.ts";
 import { Pacer } from "../pacing.ts";
 import { type CopySummary, copyRun } from "../record.ts";
-import type { ReplayOptions, ReplayStats } from "../replay.ts";
+import { checkReplayOptions, type ReplayOptions, type ReplayStats } from "../replay.ts";
 import { replayNdjson } from "../replay-ndjson.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
 import { printable } from "../text.ts";
@@ -94,10 +94,6 @@ export default defineCommand({
     const copyId = parseRunId(args["run-id"], "--run-id");
     const types = parseTypes(args.types, "--types");
     const excludeTypes = parseTypes(args["exclude-types"], "--exclude-types");
-    const both = types?.find((type) => excludeTypes?.includes(type));
-    if (both !== undefined) {
-      throw new UsageError(`--types and --exclude-types both name ${both}: it would replay none`);
-    }
     const options: ReplayOptions = {
       run: args.run,
       types,
@@ -108,6 +104,8 @@ export default defineCommand({
       limit: parseInteger(args.limit, "--limit", 0),
       onInvalidRow: args["skip-invalid"] ? "skip" : "throw",
     };
+    // Before any file is opened, as the library will again (asUsageError names the flags).
+    checkReplayOptions(options);
     const speed = parsePositive(args.speed, "--speed");
     const threads = parseChoice(args.threads, "--threads", ["1", "2"] as const);
     if (threads !== undefined && (args.into !== undefined || speed !== undefined)) {

@@ -45,7 +45,8 @@ export const runArgs = {
   run: { type: "string", valueHint: "ID|latest", description: "The run (default: latest)" },
 } as const satisfies ArgsDef;
 
-const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** An option's name as a flag spells it: `excludeTypes` → `exclude-types`. */
+export const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 type ArgDef = ArgsDef[string];
 
