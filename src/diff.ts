@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { asRunsDb, inSnapshot, type RunsDb } from "./db.ts";
-import { EVENT_TYPES, type Event, type EventType } from "./events/catalog.ts";
+import { IneffectiveOptionError } from "./errors.ts";
+import { EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
 import { counted, formatCount } from "./format.ts";
 import { filledFields } from "./ndjson.ts";
 import { checkOptions } from "./options.ts";
@@ -86,6 +87,26 @@ const DiffOptionsSchema = v.object({
   ),
 });
 
+/** Every field of every event type: what `ignore` can name. */
+const FIELD_NAMES = new Set(EVENT_TYPES.flatMap((type) => fieldsOf(type).map(([name]) => name)));
+
+/**
+ * Throws RuntapeError (INVALID_OPTION) for options that are no {@link DiffOptions}, and
+ * IneffectiveOptionError for a field of `ignore` that no event has: a misspelt field would be
+ * compared after all, unsaid.
+ */
+export function checkDiffOptions(options: DiffOptions): void {
+  checkOptions(DiffOptionsSchema, options, "diff");
+  const unknown = options.ignore?.find((field) => !FIELD_NAMES.has(field));
+  if (unknown !== undefined) {
+    throw new IneffectiveOptionError(
+      "diff",
+      ["ignore"],
+      `: no event has a field ${JSON.stringify(unknown)} (fields are the NDJSON keys of the events, e.g. ts_created_ns)`,
+    );
+  }
+}
+
 /**
  * Compares two event streams in order. Both are consumed one event at a time, so memory stays
  * flat however long the runs are. NaN equals NaN; bigints compare exactly.
@@ -95,7 +116,7 @@ export function diffEvents(
   b: Iterable<Event>,
   options: DiffOptions = {},
 ): DiffResult {
-  checkOptions(DiffOptionsSchema, options, "diff");
+  checkDiffOptions(options);
   const excluded = new Set<string>(options.excludeTypes ?? []);
   const compare = comparison(options);
   const left = kept(a, excluded);
@@ -117,7 +138,7 @@ export async function diffStreams(
   b: AsyncIterable<Event>,
   options: DiffOptions = {},
 ): Promise<DiffResult> {
-  checkOptions(DiffOptionsSchema, options, "diff");
+  checkDiffOptions(options);
   const excluded = new Set<string>(options.excludeTypes ?? []);
   const compare = comparison(options);
   const left = a[Symbol.asyncIterator]();
@@ -183,7 +204,7 @@ function comparison(options: DiffOptions): {
  * prove the runs equal, that is the result; else the events are compared one by one.
  */
 export function diffRuns(a: RunRef, b: RunRef, options: DiffOptions = {}): DiffResult {
-  checkOptions(DiffOptionsSchema, options, "diff");
+  checkDiffOptions(options);
   const dbA = asRunsDb(a?.db);
   let dbB: RunsDb | undefined;
   try {

@@ -6,6 +6,7 @@ import {
   diffStreams,
   type Event,
   formatDiff,
+  IneffectiveOptionError,
   Recorder,
 } from "../src/index.ts";
 import { bar, sampleEvents, tempDir } from "./helpers.ts";
@@ -180,6 +181,20 @@ describe("diff options", () => {
       ]);
     }
     expect(diffEvents(events, events, { tolerance: { abs: 0.1 }, max: 0 }).match).toBe(true);
+  });
+
+  test("a field of ignore that no event has: IneffectiveOptionError, where it compared the field after all", async () => {
+    const events = sampleEvents();
+    const message =
+      'diff option ignore: no event has a field "ts_created" (fields are the NDJSON keys of the events, e.g. ts_created_ns)';
+    const options = { ignore: ["ts_created"] };
+    expect(() => diffEvents(events, events, options)).toThrow(IneffectiveOptionError);
+    expect(() => diffEvents(events, events, options)).toThrow(message);
+    async function* stream() {
+      yield* events;
+    }
+    await expect(diffStreams(stream(), stream(), options)).rejects.toThrow(message);
+    expect(diffEvents(events, events, { ignore: ["ts_created_ns", "fill_id"] }).match).toBe(true);
   });
 
   test("diffStreams refuses the options diffEvents refuses", async () => {

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import {
+  checkDiffOptions,
   DEFAULT_IGNORE,
   type DiffOptions,
   type DiffResult,
@@ -8,7 +9,7 @@ import {
   diffStreams,
   formatDiff,
 } from "../diff.ts";
-import { EVENT_TYPES, type Event, fieldsOf } from "../events/catalog.ts";
+import { EVENT_TYPES, type Event } from "../events/catalog.ts";
 import { isDecimal } from "../format.ts";
 import { filledFields, readNdjsonFile } from "../ndjson.ts";
 import { resolveRunId } from "../runs.ts";
@@ -19,9 +20,6 @@ import { NDJSON_FILE, openDb } from "./database.ts";
 import { int64Arg, out, printJson } from "./output.ts";
 import { openSourceArg } from "./source.ts";
 import { commonArgs, UsageError } from "./usage.ts";
-
-/** Every field any event type has. */
-const FIELD_NAMES = new Set(EVENT_TYPES.flatMap((type) => fieldsOf(type).map(([name]) => name)));
 
 // Events and counts keyed by event type keep their keys in --json; the rest is snake_case.
 const OPAQUE = ["a", "b", "countsA", "countsB"];
@@ -117,13 +115,6 @@ export default defineCommand({
       );
     }
     const ignore = parseList(args.ignore);
-    const unknown = ignore?.find((field) => !FIELD_NAMES.has(field));
-    if (unknown !== undefined) {
-      throw new UsageError(
-        `--ignore: no event has a field ${JSON.stringify(unknown)}`,
-        "fields are the NDJSON keys of the events, e.g. ts_created_ns",
-      );
-    }
     const excludeTypes = parseTypes(args["exclude-types"], "--exclude-types");
     if (excludeTypes?.length === EVENT_TYPES.length) {
       throw new UsageError("--exclude-types leaves no event type to compare");
@@ -134,6 +125,8 @@ export default defineCommand({
       tolerance: tolerance === undefined ? undefined : { abs: tolerance, rel: tolerance },
       excludeTypes,
     };
+    // Before any file is opened, as the library will again (asUsageError names the flags).
+    checkDiffOptions(options);
     const streamed = [args.a, args.b].some((p) => isStoreUrl(p) || NDJSON_FILE.test(p));
     if (streamed) return await diffSources(args, options);
     const a = openDb(args.a, args);

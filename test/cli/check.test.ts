@@ -228,7 +228,7 @@ describe("options that would be ignored are usage errors", () => {
   test.each([
     [
       ["diff", "a.db", "b.db", "--ignore", "ts_created_ns,unknown_field"],
-      '--ignore: no event has a field "unknown_field"',
+      '--ignore: no event has a field "unknown_field" (fields are the NDJSON keys of the events, e.g. ts_created_ns)',
     ],
     [
       ["replay", "a.db", "--into", "b.db", "--format", "pretty"],
