@@ -741,6 +741,32 @@ describe("sweeps", () => {
     expect(matches(third, [{ key: "n", value: "10" }])).toBe(true);
   });
 
+  test("= and != take a number however it is written; a string stays text", () => {
+    const run = {
+      runId: "r",
+      name: "r",
+      status: "completed",
+      tsStart: 0n,
+      params: { n: 3, big: 9007199254740993n, half: 0.5, version: "1.10" },
+      tags: {},
+    };
+    const pick = (key: string, value: string, op?: "=" | "!=") =>
+      matches(run, [{ key, value, ...(op ? { op } : {}) }]);
+    expect([pick("n", "3.0"), pick("n", "3e0"), pick("n", "3.5"), pick("n", "3.0", "!=")]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect([pick("half", ".5"), pick("half", "0.50")]).toEqual([true, true]);
+    // Exact against a bigint: 2^53 + 1 is not the double 2^53.
+    expect([pick("big", "9007199254740993"), pick("big", "9007199254740992")]).toEqual([
+      true,
+      false,
+    ]);
+    expect([pick("version", "1.10"), pick("version", "1.1")]).toEqual([true, false]);
+  });
+
   test("metrics are cached in the file, used while the run is unchanged, recomputed when it changes", async () => {
     const db = SqliteSource.open(path);
     const first = (await listSweep(db)).entries;

@@ -167,17 +167,29 @@ const numberOf = (value: ParamValue | undefined): number | bigint | undefined =>
         : undefined;
 
 /**
+ * A value equal to a condition's: the same text, or for a number the same number however written
+ * (`3.0` and `3e0` for 3; exact against a bigint). A string stays text: "1.10" is not "1.1".
+ */
+function equals(own: ParamValue, value: string): boolean {
+  if (formatParam(own) === value) return true;
+  if (typeof own !== "number" && typeof own !== "bigint") return false;
+  const y = numberOf(value);
+  // <= and >= compare a bigint with a number exactly, where === would say no.
+  return y !== undefined && own <= y && own >= y;
+}
+
+/**
  * Whether `entry` meets every condition on a config path, runId, name or status, a tag
  * (`tag.<name>`, which names a tag even where the config has a path of that name) or a metric
- * (`metric.<name>`, of `entry.metrics`): `=` equal as text, `!=` not (a run without the key too),
+ * (`metric.<name>`, of `entry.metrics`): `=` equal (see {@link equals}), `!=` not (a run without the key too),
  * `<`, `<=`, `>`, `>=` in the order of numbers (a run whose value is no number, or that lacks the
  * key, does not meet them).
  */
 export function matches(entry: Tested, conditions: readonly Condition[]): boolean {
   return conditions.every(({ key, value, op = "=" }) => {
     const own = valueAt(entry, key);
-    if (op === "=") return own !== undefined && formatParam(own) === value;
-    if (op === "!=") return own === undefined || formatParam(own) !== value;
+    if (op === "=") return own !== undefined && equals(own, value);
+    if (op === "!=") return own === undefined || !equals(own, value);
     const x = numberOf(own);
     const y = numberOf(value);
     if (x === undefined || y === undefined) return false;
