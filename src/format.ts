@@ -70,14 +70,30 @@ function fixed(x: number, digits: number): string | undefined {
 }
 
 /**
- * A number with thousands separators and exactly `digits` decimals: 12,345.60. From 10^21, where
- * JavaScript itself writes an exponent, four significant digits so: -3.595e+299 (a run of extreme
- * prices), not 300 grouped digits.
+ * From this magnitude a number is written in four significant digits and an exponent (-3.595e+299,
+ * a run of extreme prices), not in 300 grouped digits: from 10^15 a double keeps no cents, and the
+ * digits it does keep are more than a reader compares.
+ */
+const COMPACT_FROM = 1e15;
+
+/** `x` in four significant digits and an exponent: 1.665e+20, 1e+299. */
+const compact = (x: number) => x.toPrecision(4).replace(/\.?0+e/, "e");
+
+/**
+ * A number with thousands separators and exactly `digits` decimals: 12,345.60; from COMPACT_FROM
+ * on, compact: 1.665e+20.
  */
 export function formatNumber(x: number, digits = 2): string {
-  if (Number.isFinite(x) && Math.abs(x) >= 1e21) return x.toPrecision(4).replace(/\.?0+e/, "e");
+  if (Number.isFinite(x) && Math.abs(x) >= COMPACT_FROM) return compact(x);
   const plain = Number.isFinite(x) ? fixed(x, digits) : undefined;
   return plain === undefined
     ? x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
     : group(plain);
 }
+
+/**
+ * An axis' tick value: as many decimals as the axis gave it, thousands grouped; from COMPACT_FROM
+ * on, compact, as the tables write it (ECharts wrote 1.0000000000000006e+299).
+ */
+export const formatTick = (x: number): string =>
+  Number.isFinite(x) && Math.abs(x) >= COMPACT_FROM ? compact(x) : formatCount(x);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { counted, formatCount, formatDuration, formatNumber } from "../src/format.ts";
+import { counted, formatCount, formatDuration, formatNumber, formatTick } from "../src/format.ts";
 
 // The CLI's counts and money were printed with toLocaleString("en-US"): the output stays the same.
 describe("number formatting", () => {
@@ -45,7 +45,7 @@ describe("number formatting", () => {
       999.995,
       0.999,
       9.9999,
-      1e15 + 0.25,
+      1e15 - 0.25, // the last grouped in full
       123456.789,
       1e-7,
       -2.5e-9,
@@ -63,14 +63,21 @@ describe("number formatting", () => {
     }
   });
 
-  test("amounts from 10^21, where JavaScript writes an exponent, in four significant digits", () => {
+  test("amounts from 10^15, where a double keeps no cents, in four significant digits", () => {
     // Grouped in full, the P&L of a run of extreme prices filled a report's table with 300 digits.
+    expect(formatNumber(1e15)).toBe("1e+15");
+    expect(formatNumber(1.6647244856505745e20, 3)).toBe("1.665e+20");
+    expect(formatNumber(945_731_922_982_384.6)).toBe("945,731,922,982,384.60");
     expect(formatNumber(1e21)).toBe("1e+21");
     expect(formatNumber(-3e25)).toBe("-3e+25");
     expect(formatNumber(1.5e22)).toBe("1.5e+22");
     expect(formatNumber(-3.595386269724631e299)).toBe("-3.595e+299");
     expect(formatNumber(Number.MAX_VALUE, 3)).toBe("1.798e+308");
-    expect(formatNumber(999_999_999_999_999_900_000)).toBe(intl(999_999_999_999_999_900_000, 2));
+    // An axis' ticks by the same rule; below it, grouped with the decimals the axis gave them.
+    expect(formatTick(1.0000000000000006e299)).toBe("1e+299");
+    expect(formatTick(-4e299)).toBe("-4e+299");
+    expect(formatTick(-30_000_000)).toBe("-30,000,000");
+    expect(formatTick(123_456_787.5)).toBe("123,456,787.5");
   });
 });
 

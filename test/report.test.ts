@@ -276,6 +276,38 @@ describe("report model of a crafted run", () => {
     ]);
   });
 
+  test("extreme amounts read alike in tables and on axes: four significant digits from 10^15", () => {
+    const events = [
+      bar(1, 1e299),
+      fill(1, "BUY", 4, 1e299, 0),
+      bar(2, 1e299),
+      fill(2, "SELL", 4, 0, 0),
+      bar(3, 2e299),
+    ];
+    const html = renderRunReport(buildRunReport(RUN, events));
+    const texts = [...html.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1] as string);
+    const exponents = texts.filter((t) => /e[+-]\d/.test(t));
+    expect(exponents).toContain("-4e+299");
+    // Not ECharts' own 1.0000000000000006e+299.
+    expect(exponents.filter((t) => !/^-?\d(\.\d{1,3})?e[+-]\d+$/.test(t))).toEqual([]);
+    expect(formatMetric("profitFactor", 1.6647244856505745e20)).toBe("1.665e+20");
+    expect(formatMetric("roundTrips", 14_122)).toBe("14,122");
+  });
+
+  test("the legend's sell-fill icon points down, as the sell marks do", () => {
+    const html = renderRunReport(report);
+    // The sell's icon in the legend: a triangle in the sell colour.
+    const legend =
+      /<path d="M([\d.]+) ([\d.]+)L([\d.]+) ([\d.]+)L([\d.]+) ([\d.]+)Z"[^>]*fill="#cf222e"[^>]*ecmeta_ssr_type="legend"/g;
+    const icons = [...html.matchAll(legend)].map((m) => m.slice(1).map(Number));
+    expect(icons.length).toBeGreaterThan(0);
+    for (const [, y1, , y2, , y3] of icons) {
+      // Two corners at the top, one at the bottom.
+      const ys = [y1, y2, y3] as number[];
+      expect(ys.filter((y) => y === Math.min(...ys)).length).toBe(2);
+    }
+  });
+
   test("per-symbol table: orders and rejections joined through the order id", () => {
     const trading = Object.fromEntries(report.symbols.map((s) => [s.symbol, s.trading]));
     expect(trading.X).toMatchObject({

@@ -12,7 +12,7 @@ import {
 } from "echarts/components";
 import * as echarts from "echarts/core";
 import { SVGRenderer } from "echarts/renderers";
-import { formatCount } from "../format.ts";
+import { formatTick } from "../format.ts";
 import { mergeCandles, minMaxDownsample, type Series } from "./downsample.ts";
 import { drawdownOf } from "./metrics.ts";
 import type { EquityCurve, FillMark, PriceSeries } from "./model.ts";
@@ -162,7 +162,7 @@ function leftFor(...values: readonly (readonly (number | null)[])[]): number {
       if (v > high) high = v;
     }
   }
-  const label = (v: number) => textWidth(formatCount(Number(v.toPrecision(2))));
+  const label = (v: number) => textWidth(formatTick(Number(v.toPrecision(2))));
   return Math.max(70, Math.ceil(Math.max(label(low), label(high))) + 10);
 }
 
@@ -203,6 +203,7 @@ const valueAxis = (gridIndex: number, splitNumber = 5) => ({
   gridIndex,
   scale: true,
   splitNumber,
+  axisLabel: { formatter: formatTick },
   splitLine: { lineStyle: { color: "#eaeef2" } },
 });
 
@@ -301,6 +302,9 @@ export function onPriceScale(
   return offBar <= medianOf(closes.map((close) => Math.abs(close - typical)));
 }
 
+/** A triangle pointing down, as the sell marks do. */
+const SELL_ICON = "path://M0,0L2,0L1,2Z";
+
 /** At most `max` marks per side: in each time column, the largest fill. */
 function thinMarks(fills: readonly FillMark[], side: "BUY" | "SELL", max: number): FillMark[] {
   const mine = fills.filter((f) => f.side === side);
@@ -361,7 +365,12 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
   const left = leftFor(candles.low, candles.high, ...[...lines.values()].map((l) => l.y));
   const legend = legendDrop(["price", ...names, "buy fill", "sell fill"]);
   return render((hasPanel ? 420 : 320) + legend, {
-    legend: { top: 0, itemGap: LEGEND_GAP },
+    legend: {
+      top: 0,
+      itemGap: LEGEND_GAP,
+      // The legend draws a symbol unrotated: the sell's down triangle is a path of its own.
+      data: ["price", ...overlay, ...below, "buy fill", { name: "sell fill", icon: SELL_ICON }],
+    },
     grid: hasPanel
       ? [
           { left, right: 20, top: 30 + legend, height: 250 },

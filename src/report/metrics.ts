@@ -1,4 +1,4 @@
-import { formatNumber } from "../format.ts";
+import { formatCount, formatNumber } from "../format.ts";
 import type { EquityCurve } from "./model.ts";
 import type { RoundTrip } from "./trips.ts";
 
@@ -180,7 +180,7 @@ export function formatMetric(key: keyof RunMetrics, value: number | null): strin
   if (value === null) return "–";
   switch (key) {
     case "roundTrips":
-      return String(value);
+      return formatCount(value);
     case "winRate":
     case "exposure":
       return `${(value * 100).toFixed(1)} %`;
