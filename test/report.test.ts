@@ -33,6 +33,7 @@ import {
   renderRunReport,
   reportRun,
 } from "../src/report.ts";
+import type { RunRow } from "../src/runs.ts";
 import { rsi, sma } from "../src/sim/strategy.ts";
 import { SqliteSource } from "../src/store/index.ts";
 import {
@@ -403,6 +404,21 @@ test("a moving average is drawn on the price scale, an RSI beneath it, also wher
     const scale = (name: string) => onPriceScale({ t, y: indicators[name] ?? [] }, bars);
     expect([level, scale("sma"), scale("rsi")]).toEqual([level, true, false]);
   }
+});
+
+test("a run that did not complete says so atop its page: failed with its error, cancelled, still running", () => {
+  const events = [bar(1, 100), bar(2, 101)];
+  const page = (status: RunRow["status"], metadata: string | null = null) =>
+    renderRunReport(buildRunReport({ ...RUN, status, metadata }, events));
+  const upTo = "its figures cover the events up to <time>2024-03-04T14:32:00Z</time>";
+  expect(page("failed", '{"error":"strategy threw <RangeError>"}')).toContain(
+    `<p class="banner" role="alert">This run failed: strategy threw &lt;RangeError&gt;. Only ${upTo}.</p>`,
+  );
+  expect(page("cancelled")).toContain(`This run was cancelled: ${upTo}.`);
+  expect(page("running")).toContain(
+    `This run is still being recorded (or its recorder stopped without closing it): ${upTo}.`,
+  );
+  expect(page("completed")).not.toContain('class="banner"');
 });
 
 test("indicators named like members of every object (constructor, __proto__, toString) are lines like any other", () => {

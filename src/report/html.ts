@@ -54,6 +54,7 @@ dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}d
 .metrics td.def{color:var(--muted);font-size:12px;white-space:normal;min-width:320px}
 details summary{cursor:pointer;color:var(--muted);margin:6px 0}
 .note{color:var(--muted);font-size:12px}
+.banner{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 12px;margin:0 0 12px;font-weight:600}.banner time{white-space:nowrap}
 th[data-sort]{cursor:pointer}
 table.sortable th{white-space:normal}
 `;
@@ -220,11 +221,35 @@ function tripsTable(s: SymbolReport): string {
   return `<details><summary>Round trips of ${escapeHtml(s.symbol)} (${count})</summary>${note}${tableHtml(header, rows, "sortable")}</details>`;
 }
 
+/**
+ * A warning atop the page of a run that did not complete: its figures are of part of a run. The
+ * error is the one runtape records in the metadata of a failed run (`error`), where there is one.
+ */
+function statusBanner(report: RunReport): string {
+  const { status, metadata } = report.run;
+  if (status === "completed") return "";
+  // A time is kept on one line: a wrapped one reads as two.
+  const upTo = `its figures cover the events up to <time>${timeOf(report.lastNs)}</time>`;
+  const error =
+    typeof metadata === "object" && metadata !== null && "error" in metadata
+      ? (metadata as { error: unknown }).error
+      : undefined;
+  const text =
+    status === "running"
+      ? `This run is still being recorded (or its recorder stopped without closing it): ${upTo}.`
+      : status === "failed"
+        ? `This run failed${typeof error === "string" ? `: ${escapeHtml(error)}` : ""}. Only ${upTo}.`
+        : status === "cancelled"
+          ? `This run was cancelled: ${upTo}.`
+          : `This run's status is “${escapeHtml(status)}”, not completed: ${upTo}.`;
+  return `<p class="banner" role="alert">${text}</p>`;
+}
+
 /** The report of one run as one self-contained HTML page. */
 export function renderRunReport(report: RunReport): string {
   const { run, metrics } = report;
   const duration = run.tsEnd === null ? "–" : formatDuration(run.tsEnd - run.tsStart);
-  const header = `<h1>${escapeHtml(run.name)}</h1>
+  const header = `${statusBanner(report)}<h1>${escapeHtml(run.name)}</h1>
 <p class="sub">Run <code>${escapeHtml(run.runId)}</code> · ${escapeHtml(run.status)} · ${counted(report.events, "event")}</p>
 <dl class="kv">
 <dt>Started</dt><dd>${timeOf(run.tsStart)}</dd>
