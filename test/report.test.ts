@@ -688,6 +688,51 @@ describe("sweeps", () => {
     }
   });
 
+  test("limit keeps the first runs after the sort, computing only theirs where the order needs none; the parameters that vary stay the sweep's", async () => {
+    const file = join(tempDir(), "limit.db");
+    recordSweep(file, grid);
+    const db = SqliteSource.open(file);
+    try {
+      const heard: number[][] = [];
+      const newest = await listSweep(db, {
+        limit: 2,
+        onProgress: (done, total) => heard.push([done, total]),
+      });
+      expect(newest.entries.map((e) => e.runId)).toEqual(["f8-s40", "f8-s20"]);
+      // Two metrics computed, not four: the newest two of a first listing.
+      expect(heard).toEqual([
+        [1, 2],
+        [2, 2],
+      ]);
+      // Both of the two shown have fastPeriod 8: still a parameter of the sweep.
+      expect(newest.varying).toEqual(["strategy.fastPeriod", "strategy.slowPeriod"]);
+      const all = await listSweep(db, { sort: "-totalPnl" });
+      expect((await listSweep(db, { sort: "-totalPnl", limit: 3 })).entries).toEqual(
+        all.entries.slice(0, 3),
+      );
+      const slow = await listSweep(db, { sort: "strategy.slowPeriod", limit: 2 });
+      expect(slow.entries.map((e) => e.params["strategy.slowPeriod"])).toEqual([20, 20]);
+      expect((await listSweep(db, { limit: 10 })).entries).toHaveLength(4);
+      for (const limit of [0, -1, 1.5, "2", Number.NaN]) {
+        const error = await listSweep(db, { limit: limit as number }).catch((e) => e);
+        expect([limit, error.code, error.message]).toEqual([
+          limit,
+          "INVALID_OPTION",
+          expect.stringContaining("expected a whole number ≥ 1"),
+        ]);
+      }
+      const curves: number[] = [];
+      await compareRuns(db, {
+        sort: "-totalPnl",
+        limit: 2,
+        onProgress: (_, total, step) => step === "curves" && curves.push(total),
+      });
+      expect(curves).toEqual([2, 2]);
+    } finally {
+      await db.close();
+    }
+  });
+
   test("a condition on a metric picks by the run's figure; an unknown metric is refused", async () => {
     const db = SqliteSource.open(path);
     try {

@@ -4,12 +4,13 @@ import {
   InvalidConditionError,
   UnknownFilterKeyError,
   UnknownMetricError,
+  UnknownSortKeyError,
 } from "../errors.ts";
 import { EVENT_TYPES, type EventType, isEventType } from "../events/catalog.ts";
 import { INT64_MAX, INT64_MIN } from "../events/fields.ts";
 import { isDecimal } from "../format.ts";
 import { parseJsonObject, snakeCase } from "../json.ts";
-import { METRICS } from "../report/metrics.ts";
+import { METRICS, SWEEP_METRICS } from "../report/metrics.ts";
 import { CONDITION_OPS, type Condition, checkCondition, RUN_FIELDS } from "../report/sweep.ts";
 import { MAX_RUN_ID_LENGTH, runIdProblem } from "../runs.ts";
 import { printable } from "../text.ts";
@@ -188,6 +189,23 @@ export const whereArg = (what: string) =>
     description: `${what} the runs whose config path (or ${WHERE_FIELDS}, tag.NAME, metric.NAME) has this value; also KEY!=VALUE, and KEY<VALUE, <=, >, >= for numbers; repeatable`,
   } as const);
 
+/** The metrics `--sort`'s help names: the table's. */
+const SORT_METRICS = SWEEP_METRICS.map(snakeCase).join(", ");
+
+/** `--sort` and `--limit` of the commands that list or compare a sweep's runs. */
+export const sortArgs = {
+  sort: {
+    type: "string",
+    valueHint: "KEY|-KEY",
+    description: `Sort by a metric (${SORT_METRICS}, …) or config path; -KEY descending`,
+  },
+  limit: {
+    type: "string",
+    valueHint: "N",
+    description: "Only the first N runs, after --sort (the top 20: --sort -sharpe_like --limit 20)",
+  },
+} as const;
+
 /**
  * `KEY=VALUE` conditions of `--where` (or `KEY!=VALUE`, `KEY<VALUE`, `<=`, `>`, `>=`: the first
  * operator in the text divides it), keys as typed: the library reads `run_id` and
@@ -242,10 +260,19 @@ export function asUsageError(error: unknown): unknown {
       `${error.options.map((o) => `--${kebab(o)}`).join(" and ")}${error.reason}`,
     );
   }
-  // Asked for by report --metric alone (runs --sort has UnknownSortKeyError).
+  // Asked for by report --metric alone (--sort has UnknownSortKeyError).
   if (error instanceof UnknownMetricError) {
     const metrics = Object.keys(METRICS).map(snakeCase).join(", ");
     return new UsageError(`--metric: ${error.message}`, `metrics: ${metrics}`);
+  }
+  // What it can sort by is the command line's to fix: named as the table and JSON name them.
+  if (error instanceof UnknownSortKeyError) {
+    const metrics = Object.keys(METRICS).map(snakeCase).join(", ");
+    const params = error.params.length > 0 ? ` or a config path (${error.params.join(", ")})` : "";
+    return new UsageError(
+      `--sort: ${error.message}`,
+      `sort by a metric (${metrics})${params}; -KEY sorts descending`,
+    );
   }
   return error;
 }

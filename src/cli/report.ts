@@ -5,7 +5,7 @@ import { encodeRunId } from "../formats/layout.ts";
 import { GENERATOR_META } from "../report/html.ts";
 import { metricKey } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
-import { parseConditions, parseNames, repeated, whereArg } from "./args.ts";
+import { parseConditions, parseInteger, parseNames, repeated, sortArgs, whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { logger, out } from "./output.ts";
 import { Progress } from "./progress.ts";
@@ -30,6 +30,7 @@ export default defineCommand({
       description: "Compare these runs: equity overlaid, metrics, heatmap over two parameters",
     },
     where: whereArg("Compare"),
+    ...sortArgs,
     metric: {
       type: "string",
       valueHint: "NAME",
@@ -48,9 +49,12 @@ export default defineCommand({
       throw new UsageError("--run reports one run; --runs and --where compare several");
     }
     const metric = args.metric === undefined ? undefined : metricKey(args.metric);
-    if (!comparing && args.metric !== undefined) {
-      throw new UsageError("--metric applies to a comparison (--runs or --where)");
+    for (const flag of ["metric", "sort", "limit"] as const) {
+      if (!comparing && args[flag] !== undefined) {
+        throw new UsageError(`--${flag} applies to a comparison (--runs or --where)`);
+      }
     }
+    const limit = parseInteger(args.limit, "--limit", 1);
     // ECharts takes a few hundred milliseconds to load: only once the command line is sound.
     const { compareRuns, renderRunReport, reportRun } = await import("../report.ts");
     const source = await openSource(args.db);
@@ -63,6 +67,8 @@ export default defineCommand({
         html = await compareRuns(source, {
           runIds,
           where,
+          sort: args.sort,
+          limit,
           metric,
           onProgress: (done, total, step) => {
             if (bar?.step !== step) bar = { step, progress: new Progress(STEPS[step], "runs") };

@@ -1,18 +1,17 @@
 import { defineCommand } from "citty";
-import { UnknownSortKeyError } from "../errors.ts";
 import { snakeCase } from "../json.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "../report/metrics.ts";
 import { listSweep } from "../report/runs.ts";
 import { formatParam, formatTags, type Sweep } from "../report/sweep.ts";
 import { openSource } from "../store/index.ts";
 import { printable } from "../text.ts";
-import { checkInt64, parseConditions, repeated, whereArg } from "./args.ts";
+import { checkInt64, parseConditions, parseInteger, repeated, sortArgs, whereArg } from "./args.ts";
 import { commandMeta } from "./commands.ts";
 import { int64Arg, out, printJson, table } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { commonArgs, runArgs, UsageError } from "./usage.ts";
 
-/** The metrics the table shows, named as the JSON names them (and --sort takes them). */
+/** The metrics the table shows, named as the JSON names them. */
 const COLUMNS = SWEEP_METRICS.map(snakeCase);
 
 export default defineCommand({
@@ -20,11 +19,7 @@ export default defineCommand({
   args: {
     db: runArgs.db,
     where: whereArg("Only"),
-    sort: {
-      type: "string",
-      valueHint: "KEY|-KEY",
-      description: `Sort by a metric (${COLUMNS.join(", ")}, …) or config path; -KEY descending`,
-    },
+    ...sortArgs,
     json: { type: "boolean", description: "Print one JSON document instead" },
     csv: { type: "boolean", description: "Print CSV instead" },
     ...int64Arg,
@@ -42,18 +37,9 @@ export default defineCommand({
       sweep = await listSweep(source, {
         where,
         sort: args.sort,
+        limit: parseInteger(args.limit, "--limit", 1),
         onProgress: (done, total) => progress.update(done, total),
       });
-    } catch (error) {
-      if (!(error instanceof UnknownSortKeyError)) throw error;
-      // What it can sort by is the command line's to fix: named as the table and JSON name them.
-      const metrics = Object.keys(METRICS).map(snakeCase).join(", ");
-      const params =
-        error.params.length > 0 ? ` or a config path (${error.params.join(", ")})` : "";
-      throw new UsageError(
-        `--sort: ${error.message}`,
-        `sort by a metric (${metrics})${params}; -KEY sorts descending`,
-      );
     } finally {
       progress.clear();
       await source.close();

@@ -10,12 +10,14 @@ import {
   type Condition,
   checkConditions,
   checkSortKey,
+  isMetric,
   libraryKey,
   matches,
   normalizeConditions,
   onMetric,
   RUN_FIELDS,
   type Sweep,
+  type SweepEntry,
   sortEntries,
   sweepRun,
   varyingParams,
@@ -36,6 +38,11 @@ export interface SweepOptions {
   sort?: string;
   /** Only these runs (ids, or `"latest"`), in this order (before `where` and `sort`). */
   runIds?: readonly string[];
+  /**
+   * Only the first `limit` runs, after `sort` (the top 20 by a metric): a whole number ≥ 1. The
+   * parameters that vary are still those of every run picked.
+   */
+  limit?: number;
   /**
    * Hears of each run whose metrics are known (`"metrics"`, read from the cache or computed from
    * its events) and, in compareRuns, of each run whose equity curve is read (`"curves"`): for a
@@ -63,6 +70,13 @@ const SweepOptionsSchema = v.object({
   sort: v.optional(v.string("expected a metric or config path (-key: descending)")),
   runIds: v.optional(
     v.array(v.string("expected run ids"), 'expected an array of run ids (or "latest")'),
+  ),
+  limit: v.optional(
+    v.pipe(
+      v.number("expected a whole number ≥ 1"),
+      v.safeInteger("expected a whole number ≥ 1"),
+      v.minValue(1, "expected a whole number ≥ 1"),
+    ),
   ),
   onProgress: v.optional(v.function()),
 });
@@ -140,9 +154,25 @@ async function sweepOf(source: RunSource, options: SweepOptions): Promise<Sweep>
     /^(-?)(.*)$/s,
     (_, sign: string, key: string) => sign + libraryKey(key),
   );
-  if (sort !== undefined) checkSortKey(wanted.map(sweepRun), sort);
-  const metrics = picked.metrics ?? (await metricsIn(source, wanted, options.onProgress));
-  let entries = wanted.map((run, i) => ({ ...sweepRun(run), metrics: metrics[i] as RunMetrics }));
+  const runs = wanted.map(sweepRun);
+  if (sort !== undefined) checkSortKey(runs, sort);
+  // Of every run picked, not only of those the limit keeps: the top 20 still show each parameter
+  // the sweep varies (and a comparison keeps its heatmap's two).
+  const varying = varyingParams(runs);
+  const { limit } = options;
+  // Where the order does not depend on them, only the runs the limit keeps need their metrics:
+  // the newest 20 of 4,000 runs seen for the first time take 20 computations, not 4,000.
+  const first = limit !== undefined && !isMetric(sort?.replace(/^-/, "") ?? "");
+  const metrics =
+    picked.metrics ?? (first ? undefined : await metricsIn(source, wanted, options.onProgress));
+  let entries = runs.map((run, i) => ({ ...run, metrics: metrics?.[i] }));
   if (sort !== undefined) entries = sortEntries(entries, sort);
-  return { varying: varyingParams(entries), entries };
+  if (limit !== undefined) entries = entries.slice(0, limit);
+  if (metrics === undefined) {
+    const rows = new Map(wanted.map((run) => [run.run_id, run]));
+    const kept = entries.map((e) => rows.get(e.runId) as RunRow);
+    const computed = await metricsIn(source, kept, options.onProgress);
+    entries = entries.map((e, i) => ({ ...e, metrics: computed[i] }));
+  }
+  return { varying, entries: entries as SweepEntry[] };
 }

@@ -288,11 +288,11 @@ export function checkSortKey(runs: readonly SweepRun[], sort: string): void {
  * Sorts by a metric or a config path; `-key` sorts descending. Numbers compare as numbers, other
  * values as text; runs without a value go last either way.
  */
-export function sortEntries(entries: readonly SweepEntry[], sort: string): SweepEntry[] {
+export function sortEntries<T extends Tested>(entries: readonly T[], sort: string): T[] {
   const descending = sort.startsWith("-");
   const key = descending ? sort.slice(1) : sort;
-  const valueAt = (e: SweepEntry): ParamValue | undefined =>
-    isMetric(key) ? e.metrics[key] : e.params[key];
+  const valueAt = (e: T): ParamValue | undefined =>
+    isMetric(key) ? e.metrics?.[key] : e.params[key];
   const compare = (a: ParamValue, b: ParamValue): number => {
     const numeric = (v: ParamValue) => typeof v === "number" || typeof v === "bigint";
     if (!numeric(a) || !numeric(b)) return String(a).localeCompare(String(b));

@@ -391,6 +391,47 @@ describe("runtape runs and report", () => {
     expect(existsSync(join(dir, "report-f3-s20.html"))).toBe(false);
   });
 
+  test("runs and report --limit N keep the first N after --sort: the top 2 by total_pnl", async () => {
+    const all = await cli(["runs", "runs.db", "--sort", "-total_pnl", "--json"], dir);
+    const ranked = (JSON.parse(all.stdout) as JsonSweep).entries.map((e) => e.run_id);
+    const top = await cli(
+      ["runs", "runs.db", "--sort", "-total_pnl", "--limit", "2", "--json"],
+      dir,
+    );
+    const sweep = JSON.parse(top.stdout) as JsonSweep;
+    expect([top.code, sweep.entries.map((e) => e.run_id)]).toEqual([0, ranked.slice(0, 2)]);
+    expect(sweep.varying).toEqual(["lineage.params.fastPeriod", "lineage.params.slowPeriod"]);
+    const table = await cli(["runs", "runs.db", "--sort", "-total_pnl", "--limit", "2"], dir);
+    expect(lines(table.stdout).map((l) => l.split(/\s+/)[0])).toEqual([
+      "run_id",
+      ...ranked.slice(0, 2),
+    ]);
+    const args = ["report", "runs.db", "--where", "status=completed", "--sort", "-total_pnl"];
+    const page = await cli([...args, "--limit", "2", "-o", "top.html"], dir);
+    expect([page.code, page.stdout]).toEqual([0, "top.html\n"]);
+    const html = readFileSync(join(dir, "top.html"), "utf8");
+    expect(GRID.map(idOf).filter((id) => html.includes(id))).toEqual(
+      GRID.map(idOf).filter((id) => ranked.slice(0, 2).includes(id)),
+    );
+    for (const [argv, message] of [
+      [["runs", "runs.db", "--limit", "0"], "--limit takes a whole number from 1 to"],
+      [["runs", "runs.db", "--limit", "two"], "--limit takes a whole number from 1 to"],
+      [
+        ["report", "runs.db", "--limit", "2"],
+        "--limit applies to a comparison (--runs or --where)",
+      ],
+      [["report", "runs.db", "--sort", "-total_pnl"], "--sort applies to a comparison"],
+    ] as const) {
+      const result = await cli(argv, dir);
+      expect([argv, result.code, result.stdout, result.stderr]).toEqual([
+        argv,
+        2,
+        "",
+        expect.stringContaining(`runtape: ${message}`),
+      ]);
+    }
+  });
+
   test("report --runs takes latest, as --run does: the newest run", async () => {
     const result = await cli(["report", "runs.db", "--runs", "latest,f3-s20", "-o", "l.html"], dir);
     expect([result.code, result.stdout]).toEqual([0, "l.html\n"]);
