@@ -2,10 +2,10 @@ import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { eventTables, rawDb, recordSweep, tempDir } from "../helpers.ts";
+import { rawDb, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
-import { runtape, spawnRuntape } from "./run.ts";
-import { lines, until } from "./support.ts";
+import { runtape } from "./run.ts";
+import { lines } from "./support.ts";
 
 // A sweep of 2 × 3 backtests of the demo strategy over two of its parameters (`--param`).
 // In process (main(argv)), but for the one report through the compiled binary: ECharts must work there.
@@ -469,59 +469,4 @@ describe("runtape runs and report", () => {
     const plain = await cli(["runs", "runs.db"], dir);
     expect(lines(plain.stdout)[0]).not.toContain("tags");
   });
-});
-
-describe("an interrupted first listing", () => {
-  /** Rows of the metrics cache in the file (none before its table exists). */
-  const cachedMetrics = (path: string): number => {
-    const db = rawDb(path);
-    try {
-      const exists = db
-        .query("SELECT 1 FROM sqlite_master WHERE name = 'runtape_run_metrics'")
-        .get();
-      if (exists === null) return 0;
-      return Number(
-        (db.query("SELECT count(*) AS n FROM runtape_run_metrics").get() as { n: bigint }).n,
-      );
-    } finally {
-      db.close();
-    }
-  };
-
-  // Thousands of runs take minutes to compute the first time: Ctrl-C kept none of them.
-  test("runs interrupted while computing metrics keeps those computed; the next listing computes only the rest", async () => {
-    const path = join(tempDir(), "many.db");
-    recordSweep(path, [{ id: "r0" }]);
-    // The one run copied under other ids: enough runs that computing takes seconds.
-    const RUNS = 300;
-    const db = new Database(path);
-    db.transaction(() => {
-      for (const table of ["runs", "runtape_runs", ...eventTables(db)]) {
-        const columns = (db.query(`PRAGMA table_info(${table})`).all() as { name: string }[])
-          .map((c) => c.name)
-          .filter((c) => c !== "id");
-        const copy = db.query(
-          `INSERT INTO ${table} (${columns.join(", ")}) SELECT ${columns.map((c) => (c === "run_id" ? "?" : c)).join(", ")} FROM ${table} WHERE run_id = 'r0'`,
-        );
-        for (let i = 1; i < RUNS; i++) copy.run(`r${i}`);
-      }
-    })();
-    db.close();
-    const listing = await spawnRuntape(["runs", path, "--json"]);
-    await until(() => cachedMetrics(path) > 0, "the first metrics stored");
-    listing.kill("SIGINT");
-    await listing.exited;
-    const kept = cachedMetrics(path);
-    expect(kept).toBeGreaterThan(0);
-    expect(kept).toBeLessThan(RUNS);
-    // A planted figure in every stored row proves the next listing reads them instead of computing.
-    const planted = new Database(path);
-    planted.run("UPDATE runtape_run_metrics SET metrics = json_set(metrics, '$.totalPnl', 12345)");
-    planted.close();
-    const again = await cli(["runs", path, "--json"]);
-    expect(again.code).toBe(0);
-    const pnl = (JSON.parse(again.stdout) as JsonSweep).entries.map((e) => e.metrics.total_pnl);
-    expect([pnl.length, pnl.filter((p) => p === 12345).length]).toEqual([RUNS, kept]);
-    expect(cachedMetrics(path)).toBe(RUNS);
-  }, 60_000); // builds the binary when no test before did: a guard, not a timing claim
 });
