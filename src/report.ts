@@ -19,7 +19,12 @@ import type { RunSource } from "./store/source.ts";
 
 export { METRICS_VERSION } from "./report/cache.ts";
 export { type Candles, mergeCandles, minMaxDownsample, type Series } from "./report/downsample.ts";
-export { type Comparison, renderComparison, renderRunReport } from "./report/html.ts";
+export {
+  type Comparison,
+  type PageOrigin,
+  renderComparison,
+  renderRunReport,
+} from "./report/html.ts";
 export { computeMetrics, drawdownOf, METRICS, type RunMetrics } from "./report/metrics.ts";
 export type {
   EquityCurve,

@@ -422,6 +422,25 @@ test("a run that did not complete says so atop its page: failed with its error, 
   expect(page("completed")).not.toContain('class="banner"');
 });
 
+test("the header names the strategy's parameters; the footer what wrote the page, from what, when, and that times are UTC", () => {
+  const demo = renderRunReport(buildRunReport(RUN, []));
+  expect(demo).toContain("<dt>Parameters</dt><dd><code>fast=3, slow=9</code></dd>");
+  expect(demo).toContain("All times, the charts' axes included, are UTC.");
+  const backtest = {
+    ...RUN,
+    config: '{"mode":"backtest","seed":1}',
+    metadata: '{"lineage":{"params":{"fastPeriod":3,"seed":9007199254740993,"legs":[1,2]}}}',
+  };
+  const page = renderRunReport(buildRunReport(backtest, []), {
+    source: "runs <a>.db",
+    written: new Date(Date.UTC(2026, 11, 3, 12, 0, 0, 250)),
+  });
+  expect(page).toContain("<code>fastPeriod=3, seed=9007199254740993, legs=[1,2]</code>");
+  expect(page).toMatch(
+    /<footer class="note">Written by runtape \d+\.\d+\.\d+\S* from <code>runs &lt;a&gt;\.db<\/code> at 2026-12-03T12:00:00Z\. All times/,
+  );
+});
+
 test("indicators named like members of every object (constructor, __proto__, toString) are lines like any other", () => {
   // JSON.parse makes "__proto__" an own member, as reading it from a run does.
   const odd = JSON.parse('{"constructor": 1, "__proto__": 2, "toString": 3}');

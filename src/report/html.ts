@@ -3,6 +3,7 @@
  * sheet, one small script that only sorts tables), and a Content-Security-Policy forbids the page
  * any request, so it opens the same from a mail attachment, offline or with JavaScript off.
  */
+import pkg from "../../package.json" with { type: "json" };
 import { EVENT_TYPES } from "../events/catalog.ts";
 import { counted, formatCount, formatDuration, isoNs, formatNumber as number } from "../format.ts";
 import { stringifyExact } from "../json.ts";
@@ -54,6 +55,7 @@ dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}d
 .metrics td.def{color:var(--muted);font-size:12px;white-space:normal;min-width:320px}
 details summary{cursor:pointer;color:var(--muted);margin:6px 0}
 .note{color:var(--muted);font-size:12px}
+footer.note{margin-top:28px;border-top:1px solid var(--line);padding-top:8px}
 .banner{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 12px;margin:0 0 12px;font-weight:600}.banner time{white-space:nowrap}
 th[data-sort]{cursor:pointer}
 table.sortable th{white-space:normal}
@@ -245,9 +247,53 @@ function statusBanner(report: RunReport): string {
   return `<p class="banner" role="alert">${text}</p>`;
 }
 
+const memberOf = (value: unknown, key: string): unknown =>
+  typeof value === "object" && value !== null && Object.hasOwn(value, key)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * The strategy's parameters of a run, as `key=value` text: those its lineage records (a
+ * backtest's, in config or metadata), else the demo's `strategy` object in its config; null
+ * where it records none. They told runs apart only at the end of a config box cut at 320 px.
+ */
+function paramsOf(run: RunReport["run"]): string | null {
+  const params = [
+    memberOf(memberOf(run.config, "lineage"), "params"),
+    memberOf(memberOf(run.metadata, "lineage"), "params"),
+    memberOf(run.config, "strategy"),
+  ].find(isObject);
+  if (params === undefined) return null;
+  const text = (v: unknown) =>
+    typeof v === "object" && v !== null ? stringifyExact(v) : String(v);
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${text(v)}`)
+    .join(", ");
+}
+
+/** Where a page came from, for its footer: the caller knows, the report does not. */
+export interface PageOrigin {
+  /** The database (or store) the runs were read from. */
+  source: string;
+  /** When the page was written. */
+  written: Date;
+}
+
+/** The page's last word: what wrote it, from what and when; and that its times are UTC. */
+function footer(origin: PageOrigin | undefined): string {
+  const written =
+    origin === undefined
+      ? ""
+      : `Written by runtape ${escapeHtml(pkg.version)} from <code>${escapeHtml(origin.source)}</code> at ${origin.written.toISOString().replace(/\.\d+Z$/, "Z")}. `;
+  return `<footer class="note">${written}All times, the charts' axes included, are UTC.</footer>`;
+}
+
 /** The report of one run as one self-contained HTML page. */
-export function renderRunReport(report: RunReport): string {
+export function renderRunReport(report: RunReport, origin?: PageOrigin): string {
   const { run, metrics } = report;
+  const params = paramsOf(run);
   const duration = run.tsEnd === null ? "–" : formatDuration(run.tsEnd - run.tsStart);
   const header = `${statusBanner(report)}<h1>${escapeHtml(run.name)}</h1>
 <p class="sub">Run <code>${escapeHtml(run.runId)}</code> · ${escapeHtml(run.status)} · ${counted(report.events, "event")}</p>
@@ -256,7 +302,7 @@ export function renderRunReport(report: RunReport): string {
 <dt>Ended</dt><dd>${timeOf(run.tsEnd)} (${duration})</dd>
 <dt>Event times</dt><dd>${timeOf(report.firstNs)} → ${timeOf(report.lastNs)}</dd>
 <dt>Symbols</dt><dd>${escapeHtml(report.symbols.map((s) => s.symbol).join(", ") || "–")}</dd>
-</dl>`;
+${params === null ? "" : `<dt>Parameters</dt><dd><code>${escapeHtml(params)}</code></dd>\n`}</dl>`;
   const counts = tableHtml(
     ["Event type", { html: "Count", n: true }],
     EVENT_TYPES.map((t) => [t, num(formatCount(report.counts[t]), report.counts[t])]),
@@ -289,7 +335,8 @@ ${symbols}
 <h2>Run</h2>
 <h3>Config</h3>${json(run.config)}
 <h3>Metadata</h3>${json(run.metadata)}
-<h3>Events</h3>${counts}`;
+<h3>Events</h3>${counts}
+${footer(origin)}`;
   return page(`${run.name} · ${run.runId} · runtape report`, body);
 }
 
@@ -411,6 +458,7 @@ ${sweepTable(c.varying, c.entries)}
 ${heatmap}
 <h2>Equity curves</h2>
 ${chart(overlayChart(c.curves, named), "Equity curves of the runs overlaid")}
-${curvesNote}`;
+${curvesNote}
+${footer(undefined)}`;
   return page(`Comparison of ${formatCount(c.entries.length)} runs · runtape report`, body);
 }
