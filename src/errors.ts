@@ -511,11 +511,15 @@ export class MergeConflictError extends RuntapeError {
     readonly target: string,
     /** Found as the run was written, not in the plan: another process wrote it since. */
     readonly meanwhile = false,
+    /** Other runs of the plan that conflict too: one line says how many, not only the first. */
+    readonly more = 0,
   ) {
+    const others =
+      more > 0 ? `, and ${more} more ${more === 1 ? "run differs" : "runs differ"}` : "";
     super(
       meanwhile
         ? `run ${JSON.stringify(runId)} in ${source} differs from the run of that id another process wrote into ${target} meanwhile; it and the runs after it were not merged`
-        : `run ${JSON.stringify(runId)} in ${source} differs from the run of that id in ${target}; nothing was merged`,
+        : `run ${JSON.stringify(runId)} in ${source} differs from the run of that id in ${target}${others}; nothing was merged`,
       "MERGE_CONFLICT",
     );
   }

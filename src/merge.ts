@@ -282,15 +282,27 @@ function planMerge(
     const same = sameContent();
     const plan: Planned[] = [];
     const found = new Set<string>();
+    // Past the first conflict the plan goes on only to count the others, for the one error.
+    let conflict: MergeConflictError | undefined;
+    let more = 0;
     for (const source of sources) {
       for (const run of listRuns(source.db).reverse()) {
         if (wanted !== undefined && !wanted.has(run.run_id)) continue;
         found.add(run.run_id);
         if (!matches(sweepRun(run), where)) continue;
         if (run.status === "running" && !options.includeRunning) {
+          if (conflict !== undefined) continue;
           throw new RunStillRunningError(run.run_id, source.path);
         }
-        const step = placeRun(source, run, taken, same, options.onConflict ?? "fail", target);
+        let step: Planned;
+        try {
+          step = placeRun(source, run, taken, same, options.onConflict ?? "fail", target);
+        } catch (error) {
+          if (!(error instanceof MergeConflictError)) throw error;
+          if (conflict === undefined) conflict = error;
+          else more++;
+          continue;
+        }
         plan.push(step);
         if (writes(step)) {
           taken.set(step.targetId, {
@@ -301,6 +313,9 @@ function planMerge(
           });
         }
       }
+    }
+    if (conflict !== undefined) {
+      throw new MergeConflictError(conflict.runId, conflict.source, conflict.target, false, more);
     }
     const missing = [...(wanted ?? [])].find((id) => !found.has(id));
     if (missing !== undefined) throw new RunNotFoundError(missing);

@@ -148,6 +148,32 @@ describe("two worker files with three runs each", () => {
     expect(databaseBytes(out)).toEqual(before);
   });
 
+  test("many conflicts are one line that says how many; nothing changes", () => {
+    // In the order the plan meets them: each source's oldest run first.
+    const many = worker(join(dir, "many.db"), ["a1", "a2", "a3", "b1", "new"], 50);
+    const other = worker(join(dir, "other.db"), ["b2"], 60);
+    const before = databaseBytes(out);
+    const refused = (sources: string[]) => {
+      try {
+        mergeRuns(out, sources);
+      } catch (e) {
+        return e as MergeConflictError;
+      }
+    };
+    const error = refused([many, other]);
+    expect(error).toBeInstanceOf(MergeConflictError);
+    expect([error?.message, error?.more]).toEqual([
+      `run "a1" in ${many} differs from the run of that id in ${out}, and 4 more runs differ; nothing was merged`,
+      4,
+    ]);
+    expect(refused([other])?.message).toBe(
+      `run "b2" in ${other} differs from the run of that id in ${out}; nothing was merged`,
+    );
+    const two = worker(join(dir, "two.db"), ["b3", "b1"], 70);
+    expect(refused([two])?.message).toEndWith(", and 1 more run differs; nothing was merged");
+    expect(databaseBytes(out)).toEqual(before);
+  });
+
   test("--on-conflict skip keeps the target's run; rename copies it under a new id, once", () => {
     const clash = worker(join(dir, "clash2.db"), ["a3"], 77);
     const kept = mergeRuns(out, [clash], { onConflict: "skip" });
