@@ -17,7 +17,7 @@ import {
   UnknownSortKeyError,
 } from "../src/index.ts";
 import { removeRuns, renameRun } from "../src/manage.ts";
-import { onPriceScale } from "../src/report/charts.ts";
+import { MARK_COLUMNS, onPriceScale, priceChart } from "../src/report/charts.ts";
 import { computeMetrics, formatMetric, METRICS, type RunMetrics } from "../src/report/metrics.ts";
 import {
   buildRunReport,
@@ -439,6 +439,45 @@ test("the header names the strategy's parameters; the footer what wrote the page
   expect(page).toMatch(
     /<footer class="note">Written by runtape \d+\.\d+\.\d+\S* from <code>runs &lt;a&gt;\.db<\/code> at 2026-12-03T12:00:00Z\. All times/,
   );
+});
+
+describe("a price chart at its resolution", () => {
+  const minutes = (n: number) => {
+    const t = Array.from({ length: n }, (_, i) => 1_709_562_600_000 + i * 60_000);
+    const close = t.map((_, i) => 100 + 10 * Math.sin(i / 500));
+    const low = close.map((c) => c - 1);
+    const high = close.map((c) => c + 1);
+    return { period: "MINUTE", t, open: close, high, low, close, indicators: {} };
+  };
+  const texts = (svg: string) =>
+    [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1] as string);
+
+  test("fills of every bar of 20,000 are gathered per column: a few marks a side, the candles seen", () => {
+    const series = minutes(20_000);
+    const fills = series.t.map((t, i) => ({
+      t,
+      price: series.close[i] as number,
+      quantity: 1 + (i % 3),
+      side: i % 2 === 0 ? ("BUY" as const) : ("SELL" as const),
+    }));
+    const svg = priceChart(series, fills);
+    // A mark is a scatter symbol: a triangle path placed by a matrix.
+    const marks = (color: string) =>
+      svg.match(
+        new RegExp(`<path d="M0 -1L1 1L-1 1Z" transform="matrix[^"]*" fill="${color}"`, "g"),
+      )?.length ?? 0;
+    for (const color of ["#1a7f37", "#cf222e"]) {
+      expect(marks(color)).toBeGreaterThan(MARK_COLUMNS / 2);
+      expect(marks(color)).toBeLessThanOrEqual(MARK_COLUMNS);
+    }
+  });
+
+  test("a run of one bar spans a few bar periods, not two days", () => {
+    const svg = priceChart(minutes(1), []);
+    const times = texts(svg).filter((t) => /\d:\d\d$|[A-Z][a-z]{2} \d/.test(t));
+    expect(times.length).toBeGreaterThan(2);
+    expect(times.every((t) => /^14:(2\d|3[0-3])$/.test(t))).toBe(true);
+  });
 });
 
 test("indicators named like members of every object (constructor, __proto__, toString) are lines like any other", () => {

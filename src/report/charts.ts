@@ -12,6 +12,7 @@ import {
 } from "echarts/components";
 import * as echarts from "echarts/core";
 import { SVGRenderer } from "echarts/renderers";
+import { BAR_PERIOD_NS, type BarPeriod } from "../events/catalog.ts";
 import { formatTick } from "../format.ts";
 import { mergeCandles, minMaxDownsample, type Series } from "./downsample.ts";
 import { drawdownOf } from "./metrics.ts";
@@ -53,8 +54,12 @@ export function overlayBuckets(named: boolean, greys: number): number {
 
 /** Candles drawn at most: wider ones merge consecutive bars (first open, high, low, last close). */
 const MAX_CANDLES = 240;
-/** Fill marks drawn at most per side: beyond that, the largest fill per pixel column. */
-const MAX_MARKS = 600;
+/**
+ * Columns of fill marks per side: a mark is some 8 px wide, so one per 8 px column. Beyond, the
+ * fills of a column are one mark (at their mean price, sized by their total quantity): 600
+ * triangles a side on a 20,000-bar run covered every candle.
+ */
+export const MARK_COLUMNS = CHART_WIDTH / 8;
 
 const COLORS = {
   up: "#1a7f37",
@@ -284,7 +289,8 @@ export function onPriceScale(
     const close = closeAt.get(line.t[i] as number);
     if (value !== null && value !== undefined && close !== undefined) points.push([value, close]);
   }
-  if (points.length === 0) return false;
+  // No value yet (a slow average of a short run): nothing to draw, and no empty panel for it.
+  if (points.length === 0) return true;
   let low = Number.POSITIVE_INFINITY;
   let high = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < bars.t.length; i++) {
@@ -305,20 +311,31 @@ export function onPriceScale(
 /** A triangle pointing down, as the sell marks do. */
 const SELL_ICON = "path://M0,0L2,0L1,2Z";
 
-/** At most `max` marks per side: in each time column, the largest fill. */
-function thinMarks(fills: readonly FillMark[], side: "BUY" | "SELL", max: number): FillMark[] {
+/** A mark of one or more fills of a side: [time, price, quantity, fills]. */
+type Mark = [number, number, number, number];
+
+/**
+ * The marks of one side: each fill, or, with more than MARK_COLUMNS of them, the fills of each
+ * time column as one, at their quantity-weighted mean time and price, their quantities summed.
+ */
+function marksOf(fills: readonly FillMark[], side: "BUY" | "SELL"): Mark[] {
   const mine = fills.filter((f) => f.side === side);
-  if (mine.length <= max) return mine;
+  if (mine.length <= MARK_COLUMNS) return mine.map((f) => [f.t, f.price, f.quantity, 1]);
   const t0 = (mine[0] as FillMark).t;
   const span = Math.max(1, (mine.at(-1) as FillMark).t - t0);
-  const best = new Map<number, FillMark>();
+  const columns = new Map<number, Mark>();
   for (const f of mine) {
-    const column = Math.min(max - 1, Math.floor(((f.t - t0) / span) * max));
-    const kept = best.get(column);
-    if (kept === undefined || f.quantity > kept.quantity) best.set(column, f);
+    const column = Math.min(MARK_COLUMNS - 1, Math.floor(((f.t - t0) / span) * MARK_COLUMNS));
+    // Weighted sums here, divided below; a fill of no quantity still counts, by a tiny weight.
+    const w = Math.max(Math.abs(f.quantity), 1e-9);
+    const sum = columns.get(column) ?? [0, 0, 0, 0];
+    columns.set(column, [sum[0] + w * f.t, sum[1] + w * f.price, sum[2] + w, sum[3] + 1]);
   }
-  return [...best.values()];
+  return [...columns.values()].map(([t, price, q, n]) => [t / q, price / q, q, n]);
 }
+
+/** Bar periods an axis spans at the least: one bar is a candle among room, not 1.5 days wide. */
+const MIN_PERIODS = 6;
 
 /**
  * The price of one symbol and period (candles, merged when there are many bars), its indicators
@@ -340,17 +357,34 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
   );
   const below = names.filter((n) => !overlay.includes(n));
   const hasPanel = below.length > 0;
-  const biggest = fills.reduce((max, f) => Math.max(max, f.quantity), 1);
+  const sides = { BUY: marksOf(fills, "BUY"), SELL: marksOf(fills, "SELL") };
+  const gathered = sides.BUY.length + sides.SELL.length < fills.length;
+  const biggest = [...sides.BUY, ...sides.SELL].reduce((max, m) => Math.max(max, m[2]), 1);
+  // Gathered marks are many and close together: smaller and lighter, so the candles show.
+  const [least, most] = gathered ? [4, 6] : [6, 8];
   const marks = (side: "BUY" | "SELL") => ({
     name: side === "BUY" ? "buy fill" : "sell fill",
     type: "scatter",
     symbol: "triangle",
     symbolRotate: side === "BUY" ? 0 : 180,
-    symbolSize: (value: number[]) => 6 + 8 * Math.sqrt((value[2] ?? 0) / biggest),
-    itemStyle: { color: side === "BUY" ? COLORS.up : COLORS.down, opacity: 0.85 },
-    data: thinMarks(fills, side, MAX_MARKS).map((f) => [f.t, f.price, f.quantity]),
+    symbolSize: (value: number[]) => least + most * Math.sqrt((value[2] ?? 0) / biggest),
+    itemStyle: {
+      color: side === "BUY" ? COLORS.up : COLORS.down,
+      opacity: gathered ? 0.6 : 0.85,
+    },
+    data: sides[side],
     z: 5,
   });
+  const left = leftFor(candles.low, candles.high, ...[...lines.values()].map((l) => l.y));
+  // A run of few bars: the axis spans MIN_PERIODS bar periods about them.
+  const period = Number(BAR_PERIOD_NS[series.period as BarPeriod] ?? 0n) / 1e6;
+  const first = series.t[0] ?? 0;
+  const last = series.t.at(-1) ?? 0;
+  const pad = (MIN_PERIODS * period - (last - first)) / 2;
+  const extent = pad > 0 ? { min: first - pad, max: last + pad } : {};
+  // ECharts sizes a lone candle by the axis, not by its period: 70 % of a period's width at most.
+  const candleWidth = pad > 0 ? (0.7 * (CHART_WIDTH - left - 20)) / MIN_PERIODS : undefined;
+  const time = (grid: number, show = true) => ({ ...timeAxis(grid, show), ...extent });
   const line = (name: string, grid: number) => ({
     name,
     type: "line",
@@ -362,7 +396,6 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
     z: 3,
     data: pairs(lines.get(name) ?? { x: [], y: [] }),
   });
-  const left = leftFor(candles.low, candles.high, ...[...lines.values()].map((l) => l.y));
   const legend = legendDrop(["price", ...names, "buy fill", "sell fill"]);
   return render((hasPanel ? 420 : 320) + legend, {
     legend: {
@@ -377,12 +410,13 @@ export function priceChart(series: PriceSeries, fills: readonly FillMark[]): str
           { left, right: 20, top: 310 + legend, height: 80 },
         ]
       : [{ left, right: 20, top: 30 + legend, height: 250 }],
-    xAxis: hasPanel ? [timeAxis(0, false), timeAxis(1)] : [timeAxis(0)],
+    xAxis: hasPanel ? [time(0, false), time(1)] : [time(0)],
     yAxis: hasPanel ? [valueAxis(0), valueAxis(1, 2)] : [valueAxis(0)],
     series: [
       {
         name: "price",
         type: "candlestick",
+        barMaxWidth: candleWidth,
         data: candles.x.map((x, i) => [
           x,
           candles.open[i],

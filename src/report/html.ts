@@ -7,7 +7,14 @@ import pkg from "../../package.json" with { type: "json" };
 import { EVENT_TYPES } from "../events/catalog.ts";
 import { counted, formatCount, formatDuration, isoNs, formatNumber as number } from "../format.ts";
 import { stringifyExact } from "../json.ts";
-import { CHART_WIDTH, equityChart, heatmapChart, overlayChart, priceChart } from "./charts.ts";
+import {
+  CHART_WIDTH,
+  equityChart,
+  heatmapChart,
+  MARK_COLUMNS,
+  overlayChart,
+  priceChart,
+} from "./charts.ts";
 import { formatMetric, METRICS, type RunMetrics, SWEEP_METRICS } from "./metrics.ts";
 import type { RunReport, SymbolReport } from "./model.ts";
 import {
@@ -290,6 +297,17 @@ function footer(origin: PageOrigin | undefined): string {
   return `<footer class="note">${written}All times, the charts' axes included, are UTC.</footer>`;
 }
 
+/** What a price chart's marks stand for: each fill, or those of a column of the chart. */
+function fillsNote(fills: SymbolReport["fills"]): string {
+  const buys = fills.filter((f) => f.side === "BUY").length;
+  const sells = fills.length - buys;
+  const gathered =
+    Math.max(buys, sells) > MARK_COLUMNS
+      ? `; a side of more than ${MARK_COLUMNS} is drawn as one mark per column of the chart, at its fills' mean price, sized by their total quantity`
+      : "";
+  return `${counted(fills.length, "fill")}: ${formatCount(buys)} ▲ buy, ${formatCount(sells)} ▼ sell, sized by quantity${gathered}`;
+}
+
 /** The report of one run as one self-contained HTML page. */
 export function renderRunReport(report: RunReport, origin?: PageOrigin): string {
   const { run, metrics } = report;
@@ -318,7 +336,7 @@ ${params === null ? "" : `<dt>Parameters</dt><dd><code>${escapeHtml(params)}</co
         .map((p) => `${p.period} (${formatCount(p.t.length)} bars)`)
         .join(", ");
       return `<h3 id="sym-${escapeHtml(s.symbol)}">${escapeHtml(s.symbol)}</h3>
-<p class="note">${periods || "no bars"} · ${formatCount(s.fills.length)} fills (▲ buy, ▼ sell, sized by quantity)</p>
+<p class="note">${periods || "no bars"} · ${fillsNote(s.fills)}</p>
 ${charts.join("\n")}
 ${tripsTable(s)}`;
     })
