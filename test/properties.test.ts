@@ -89,7 +89,8 @@ describe("properties", () => {
         fc.constantFrom(undefined, 2, "\t"),
         (stored, members, indent) => {
           const text = JSON.stringify(stored, null, indent);
-          const expected = new Map(Object.entries(stored));
+          // What the text holds (JSON.stringify writes a -0 of `stored` as 0).
+          const expected = new Map(Object.entries(JSON.parse(text)));
           for (const [k, value] of Object.entries(members)) {
             if (value === undefined) expected.delete(k);
             else expected.set(k, value);
