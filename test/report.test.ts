@@ -338,6 +338,18 @@ describe("report model of a crafted run", () => {
     expect(html).toContain("MINUTE (1,200 bars)");
   });
 
+  test("a profit factor with winning trips and no losing one is ∞, not the – of a run without trips", () => {
+    const won = buildRunReport(RUN, [
+      bar(1, 100),
+      fill(1, "BUY", 5, 100, 0),
+      fill(2, "SELL", 5, 110, 0),
+      bar(2, 110),
+    ]);
+    expect(won.metrics).toMatchObject({ roundTrips: 1, winRate: 1 });
+    expect(won.metrics.profitFactor).toBe(Number.POSITIVE_INFINITY);
+    expect(formatMetric("profitFactor", won.metrics.profitFactor)).toBe("∞");
+  });
+
   test("an open position at the end is an open trip, marked in the equity", () => {
     const open = buildRunReport(RUN, [bar(1, 100), fill(1, "SELL", 5, 100, 0), bar(2, 90)]);
     expect(open.equity.equity).toEqual([0, 50]);
@@ -1156,6 +1168,19 @@ describe("a heatmap of many runs (made in memory)", () => {
     expect(html).toContain(
       "1 cell of 9 is the mean of runs with the same parameters (re-runs or copies), its label saying of how many: p.x=0, p.y=0 (2 runs).",
     );
+  });
+
+  test("a profit factor without a losing trip is ∞: the best cell's colour, its label ∞, the scale over the finite ones", () => {
+    const c = syntheticComparison(9, 3);
+    const entries = c.entries.map((e, i) => ({
+      ...e,
+      metrics: { ...e.metrics, profitFactor: i === 4 ? Number.POSITIVE_INFINITY : 1 + i / 10 },
+    }));
+    const html = renderComparison({ ...c, entries, curves: [], metric: "profitFactor" });
+    const { svg, texts } = chartOf(html, "Heatmap of Profit factor");
+    expect(texts).toContain("∞");
+    // The scale spans 1 to 1.8, the finite values: ∞ and the highest of them alike green.
+    expect([fills(svg)[0], fills(svg)[4], fills(svg)[8]]).toEqual([RED, GREEN, GREEN]);
   });
 
   // 60 × 60 in the browser (test/report-browser.test.ts).

@@ -15,7 +15,7 @@ import { type RunReport, RunReportBuilder } from "./model.ts";
  * the shortest bar period (or the last fill without bars), float dust judged by the rounding done,
  * average costs and spreads that no longer overflow.
  */
-export const METRICS_VERSION = 3;
+export const METRICS_VERSION = 4;
 
 /** The report of `run` from the events `source` holds for it. */
 export async function reportOf(source: RunSource, run: RunRow): Promise<RunReport> {

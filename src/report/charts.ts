@@ -522,7 +522,9 @@ export function heatmapChart(grid: {
   /** Centred on 0, good and bad to each side: else the scale spans the values' own range. */
   signed: boolean;
 }): string {
-  const values = grid.cells.map((c) => c[2]);
+  // The scale spans the finite values; an infinite one (a profit factor without a loss) takes its
+  // end's colour and says ∞.
+  const values = grid.cells.map((c) => c[2]).filter(Number.isFinite);
   const extent = Math.max(1e-12, ...values.map(Math.abs));
   let [min, max] = grid.signed ? [-extent, extent] : [Math.min(...values), Math.max(...values)];
   if (!(min < max)) {
@@ -578,10 +580,10 @@ export function heatmapChart(grid: {
     series: [
       {
         type: "heatmap",
-        data: grid.cells.map((c) => [...c]),
+        data: grid.cells.map(([x, y, v, runs]) => [x, y, Math.min(max, Math.max(min, v)), runs, v]),
         label: {
           show: labelled,
-          formatter: (p: { value: number[] }) => cellLabel(p.value[2] ?? 0, p.value[3] ?? 1),
+          formatter: (p: { value: number[] }) => cellLabel(p.value[4] ?? 0, p.value[3] ?? 1),
         },
         // A white border a cell's width or more would hide the cell: thinner on small cells.
         itemStyle: {

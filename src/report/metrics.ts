@@ -76,7 +76,8 @@ export const METRICS: Readonly<Record<keyof RunMetrics, MetricInfo>> = {
   },
   profitFactor: {
     label: "Profit factor",
-    definition: "Net P&L of the winning round trips ÷ |net P&L of the losing ones|.",
+    definition:
+      "Net P&L of the winning round trips ÷ |net P&L of the losing ones|: ∞ with wins and no loss.",
     better: "higher",
     signed: false,
   },
@@ -164,7 +165,9 @@ export function computeMetrics(curve: EquityCurve, trips: readonly RoundTrip[]):
     maxDrawdown: drawdownOf(equity).reduce((deepest, d) => Math.max(deepest, -d), 0),
     roundTrips: closed.length,
     winRate: closed.length === 0 ? null : wins.length / closed.length,
-    profitFactor: losses === 0 ? null : gains / losses,
+    // Gains without a loss: infinitely many times their losses, the best a run can do, which null
+    // (no trade won or lost) would have shown as "–" and sorted last.
+    profitFactor: losses > 0 ? gains / losses : gains > 0 ? Number.POSITIVE_INFINITY : null,
     exposure:
       curve.exposed.length === 0
         ? null
