@@ -451,6 +451,13 @@ test("the header names the strategy's parameters; the footer what wrote the page
   expect(page).toMatch(
     /<footer class="note">Written by runtape \d+\.\d+\.\d+\S* from <code>runs &lt;a&gt;\.db<\/code> at 2026-12-03T12:00:00Z\. All times/,
   );
+  // A store URL given as the source: named without its password, whoever passes it.
+  const fromStore = renderRunReport(buildRunReport(backtest, []), {
+    source: "postgres://ana:Sup3rSecret@db.example/runs",
+    written: new Date(0),
+  });
+  expect(fromStore).toContain("from <code>postgres://ana:***@db.example/runs</code>");
+  expect(fromStore).not.toContain("Sup3rSecret");
 });
 
 describe("a price chart at its resolution", () => {

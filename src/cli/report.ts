@@ -78,7 +78,7 @@ export default defineCommand({
         file = args.output ?? "compare.html";
       } else {
         const report = await reportRun(source, args.run);
-        html = renderRunReport(report, { source: args.db, written: new Date() });
+        html = renderRunReport(report, { source: source.label, written: new Date() });
         // One name per id (a/b and a_b must not share one), as export names its partitions.
         file = args.output ?? `report-${encodeRunId(report.run.runId)}.html`;
       }

@@ -7,6 +7,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { EVENT_TYPES } from "../events/catalog.ts";
 import { counted, formatCount, formatDuration, isoNs, formatNumber as number } from "../format.ts";
 import { stringifyExact } from "../json.ts";
+import { redactUrls } from "../store/url.ts";
 import {
   CHART_WIDTH,
   equityChart,
@@ -282,7 +283,7 @@ function paramsOf(run: RunReport["run"]): string | null {
 
 /** Where a page came from, for its footer: the caller knows, the report does not. */
 export interface PageOrigin {
-  /** The database (or store) the runs were read from. */
+  /** The database (or store) the runs were read from; a URL's password is never shown. */
   source: string;
   /** When the page was written. */
   written: Date;
@@ -293,7 +294,7 @@ function footer(origin: PageOrigin | undefined): string {
   const written =
     origin === undefined
       ? ""
-      : `Written by runtape ${escapeHtml(pkg.version)} from <code>${escapeHtml(origin.source)}</code> at ${origin.written.toISOString().replace(/\.\d+Z$/, "Z")}. `;
+      : `Written by runtape ${escapeHtml(pkg.version)} from <code>${escapeHtml(redactUrls(origin.source))}</code> at ${origin.written.toISOString().replace(/\.\d+Z$/, "Z")}. `;
   return `<footer class="note">${written}All times, the charts' axes included, are UTC.</footer>`;
 }
 

@@ -424,6 +424,15 @@ describeWithPg("store CLI", (cluster) => {
         expect(r.stderr + r.stdout).not.toContain(wrong);
         expect(r.stderr + r.stdout).not.toContain(secret);
       }
+      // A page names its source in its footer: the URL without its password (pages get shared).
+      expect((await cli(["push", db, "--to", cluster().secretUrl()])).code).toBe(0);
+      const page = join(tempDir(), "creds.html");
+      const report = await cli(["report", cluster().secretUrl(), "--run", "creds", "-o", page]);
+      expect(report.code).toBe(0);
+      const html = readFileSync(page, "utf8");
+      expect(html).toContain("Written by runtape");
+      expect(html).not.toContain(SECRET_PASSWORD);
+      expect(html).not.toContain(encodeURIComponent(SECRET_PASSWORD));
       const saved = { ...process.env };
       for (const name of ["RUNTAPE_STORE", "PGHOST", "PGDATABASE", "PGSERVICE"])
         delete process.env[name];
