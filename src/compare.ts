@@ -7,6 +7,7 @@ import { type DiffResult, diffStreams, formatDiff, type RunRef } from "./diff.ts
 import { defaultCatalog, type Event, type EventType } from "./events/catalog.ts";
 import { formatCount, formatNumber } from "./format.ts";
 import { openSource, type RunSource, SqliteSource } from "./store/index.ts";
+import { fieldText } from "./text.ts";
 import { type SymbolTrading, TradingTally } from "./trading.ts";
 
 /** The market data of a run (the catalog's market role): what a re-run is fed, not what it decides. */
@@ -95,7 +96,7 @@ function describeDecision(event: Event): string {
   for (const [name, field] of defaultCatalog.fields(event.type)) {
     const value = fields[name];
     if (field.kind !== "ns" && field.kind !== "indicators" && value !== undefined && value !== null)
-      parts.push(`${name}=${value}`);
+      parts.push(fieldText(name, String(value)));
   }
   return parts.join(" ");
 }

@@ -48,3 +48,12 @@ export function quoted(text: string, max = Number.POSITIVE_INFINITY): string {
 export function shellWord(text: string): string {
   return /^[\w./:@%+=,-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
+
+/**
+ * `name=value` for a line that lists an event's fields: the value quoted where it has spaces (with
+ * JSON's escapes, so a line break cannot start a line of its own) and escaped always: data never
+ * drives the terminal, nor reads as another field.
+ */
+export function fieldText(name: string, value: string): string {
+  return `${name}=${printable(/\s/.test(value) ? JSON.stringify(value) : value)}`;
+}

@@ -153,7 +153,9 @@ describe("rerun", () => {
     ] as const) {
       for (const [name, field] of defaultCatalog.fields((event as Event).type)) {
         const value = (event as unknown as Record<string, unknown>)[name];
-        if (field.kind !== "ns" && value !== null) expect(line).toContain(` ${name}=${value}`);
+        const text = String(value);
+        const shown = /\s/.test(text) ? JSON.stringify(text) : text; // "SMA cross up" quoted
+        if (field.kind !== "ns" && value !== null) expect(line).toContain(` ${name}=${shown}`);
       }
     }
     expect(stored(result.db as string, result.run).config.lineage.params).toEqual({
@@ -177,6 +179,19 @@ describe("rerun", () => {
     expect(lines.filter((l) => /\bevents?\b/.test(l))).toEqual([]);
     expect(formatComparison({ decisions: diffEvents(parent, parent), trading: [] })).toBe(
       "decisions match (4 decisions)\ntrading figures unchanged\n",
+    );
+  });
+
+  test("a decision's text field can neither start a line of the comparison nor read as another field", () => {
+    const order = sampleOf("OrderSubmissionRequest");
+    const forged = { ...order, signal: "cross up\ntrading figures unchanged", quantity: 5 };
+    const lines = formatComparison({
+      decisions: diffEvents([forged], [sampleOf("OrderCancellationRequest")]),
+      trading: [],
+    }).split("\n");
+    expect(lines.filter((l) => l === "trading figures unchanged")).toHaveLength(1); // its own
+    expect(lines.find((l) => l.startsWith("  parent:"))).toContain(
+      'signal="cross up\\ntrading figures unchanged"',
     );
   });
 

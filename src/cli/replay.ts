@@ -9,7 +9,7 @@ import { type CopySummary, copyRun } from "../record.ts";
 import { checkReplayOptions, type ReplayOptions, type ReplayStats } from "../replay.ts";
 import { replayNdjson } from "../replay-ndjson.ts";
 import { isStoreUrl, type RunSource, type SqliteSource } from "../store/index.ts";
-import { printable } from "../text.ts";
+import { fieldText } from "../text.ts";
 import {
   checkInt64,
   given,
@@ -249,8 +249,7 @@ function pretty(event: Event): string {
             .map(([k, v]) => `${k}:${v}`)
             .join(",")
         : String(value);
-    // Quoted where it has spaces (JSON's escapes), escaped always: data never drives the terminal.
-    parts.push(`${key}=${printable(/\s/.test(shown) ? JSON.stringify(shown) : shown)}`);
+    parts.push(fieldText(key, shown));
   }
   return `${isoNs(event.ts_event_ns)}  ${event.type.padEnd(TYPE_WIDTH)}  ${parts.join(" ")}`;
 }
