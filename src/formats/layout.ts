@@ -49,7 +49,14 @@ export function partitionPath(dir: string, table: string, runId: string): string
  * A name as a file system that ignores case and Unicode normalization sees it (macOS and Windows
  * by default): `SMA-1` and `sma-1`, or `é` composed and decomposed, are one folder there.
  */
-const folded = (name: string) => name.normalize("NFD").toUpperCase().toLowerCase().normalize("NFC");
+const folded = (name: string) => [...name.normalize("NFD")].map(foldCase).join("").normalize("NFC");
+
+// One character for one, as those file systems fold case (simple case folding): the full mapping
+// of toUpperCase would make `ﬁ` "FI" and `ß` "SS", names they keep apart.
+const foldCase = (c: string) => {
+  const lower = c.toLowerCase();
+  return lower.length === c.length ? lower : c;
+};
 
 /**
  * Throws for run ids that no export can hold side by side: one too long for a folder name, or

@@ -1,5 +1,5 @@
 import { beforeAll, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { openRunsDb } from "../../src/index.ts";
 import { recordDemoRuns, tempDir } from "../helpers.ts";
@@ -148,3 +148,13 @@ test.each([
     expect((await cli(["export", path, "--format", "csv", "--out", out, "--run", a])).code).toBe(0);
   },
 );
+
+test("ids that those file systems keep apart are exported side by side: a ligature and its letters, ß and ss", async () => {
+  const ids = ["\ufb01le-1", "file-1", "stra\u00dfe", "strasse"];
+  const path = join(tempDir(), "apart.db");
+  recordDemoRuns(path, ids, { bars: 5 });
+  const out = join(dir, "apart");
+  const { code, stderr } = await cli(["export", path, "--format", "csv", "--out", out]);
+  expect([code, stderr]).toEqual([0, expect.not.stringContaining("differ only")]);
+  expect(readdirSync(join(out, "bars")).length).toBe(ids.length);
+});
