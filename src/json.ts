@@ -112,6 +112,8 @@ function parseObject(text: string, what: string, revive: Reviver): Record<string
  */
 export function parseJsonObject(text: string, what: string): Record<string, unknown> {
   return parseObject(text, what, (_key, value, context) => {
+    // An integer -0 is Python's 0 (written back as -0.0 it would be a float); -0.0 keeps its sign.
+    if (Object.is(value, -0) && INTEGER.test(context?.source ?? "")) return 0;
     if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
     const source = context?.source ?? String(value);
     if (INTEGER.test(source)) return BigInt(source);

@@ -17,7 +17,7 @@ import {
   readNdjson,
   replay,
 } from "../src/index.ts";
-import { stringifyExact, withMembers } from "../src/json.ts";
+import { parseJsonObject, stringifyExact, withMembers } from "../src/json.ts";
 import { runtape } from "./cli/run.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -111,6 +111,10 @@ describe("properties", () => {
     const set = withMembers('{"k": 1}', { a: { "": -0 } }, "metadata") as string;
     expect(set).toBe('{"k": 1, "a": {"":-0.0}}');
     expect(Object.is(JSON.parse(set).a[""], -0)).toBe(true);
+    // Given as JSON text (--config, --metadata), an integer -0 is Python's int 0, and -0.0 a float.
+    expect(stringifyExact(parseJsonObject('{"n": -0, "f": -0.0, "m": [-0]}', "config"))).toBe(
+      '{"n":0,"f":-0.0,"m":[0]}',
+    );
   });
 
   test("any event stream survives record → replay unchanged", () => {
