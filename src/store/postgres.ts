@@ -333,8 +333,11 @@ export class PgStore implements RunSource {
       if (ordinal !== undefined) rows.set(run.run_id, [ordinal, metrics]);
     }
     if (rows.size === 0) return true;
-    const values = [...rows.values()];
-    const params = [[...rows.keys()], values.map(([o]) => o), values.map(([, m]) => m), version];
+    // In the order of the ids: two listings that insert overlapping rows then lock them in one
+    // order, where their own orders (a --runs B,A beside a runs listing) could deadlock (40P01).
+    const ids = [...rows.keys()].sort();
+    const values = ids.map((id) => rows.get(id) as [bigint, string]);
+    const params = [ids, values.map(([o]) => o), values.map(([, m]) => m), version];
     // Several machines list one store at once. A row goes in only while its run is still the push
     // its events were read from (a run removed or replaced meanwhile gets none), and replaces the
     // row of an older push, never that of a newer one.
