@@ -20,7 +20,7 @@ import {
   parseTime,
   parseTypes,
 } from "./args.ts";
-import { cancellableRun } from "./cancel.ts";
+import { cancellableRun, withFailedRun } from "./cancel.ts";
 import { commandMeta } from "./commands.ts";
 import { checkTargetArg } from "./database.ts";
 import { int64Arg, out } from "./output.ts";
@@ -220,6 +220,8 @@ async function replayInto(
       ...copy.options,
       onProgress: (events) => progress.update(events),
     });
+  } catch (error) {
+    throw withFailedRun(error, copy.recorder());
   } finally {
     copy.release();
   }

@@ -190,6 +190,29 @@ describe("runtape replay", () => {
     });
   });
 
+  test("--into a row that does not decode: the copy is kept failed, and the line says so", async () => {
+    const target = tempDir();
+    const bad = join(target, "bad.db");
+    copyFileSync(DB, bad);
+    const db = new Database(bad);
+    db.run("UPDATE fills SET side = 'SIDEWAYS' WHERE id = (SELECT MIN(id) FROM fills)");
+    db.close();
+    const into = join(target, "copy.db");
+    const copied = await run(["replay", bad, "--into", into]);
+    const [copy] = storedRuns(into);
+    const kept = storedEvents(into, runId);
+    expect(copy?.status).toBe("failed");
+    expect(kept).toBeGreaterThan(0);
+    expect([copied.code, lines(copied.stderr).at(-1)]).toEqual([
+      1,
+      expect.stringMatching(
+        new RegExp(
+          `^runtape: fills row \\d+, side: .* \\(run ${runId} kept its first ${kept.toLocaleString("en-US")} events and is marked failed\\)$`,
+        ),
+      ),
+    ]);
+  });
+
   test("lines longer than the output buffer and text beyond ASCII come out whole, in order", async () => {
     const path = join(tempDir(), "long.db");
     const recorder = Recorder.start(path, { runId: "long" });
