@@ -508,7 +508,8 @@ export class MergeConflictError extends RuntapeError {
   constructor(
     readonly runId: string,
     readonly source: string,
-    readonly target: string,
+    /** The file holding the run of that id it differs from: the target, or a source before it. */
+    readonly other: string,
     /** Found as the run was written, not in the plan: another process wrote it since. */
     readonly meanwhile = false,
     /** Other runs of the plan that conflict too: one line says how many, not only the first. */
@@ -518,8 +519,8 @@ export class MergeConflictError extends RuntapeError {
       more > 0 ? `, and ${more} more ${more === 1 ? "run differs" : "runs differ"}` : "";
     super(
       meanwhile
-        ? `run ${JSON.stringify(runId)} in ${source} differs from the run of that id another process wrote into ${target} meanwhile; it and the runs after it were not merged`
-        : `run ${JSON.stringify(runId)} in ${source} differs from the run of that id in ${target}${others}; nothing was merged`,
+        ? `run ${JSON.stringify(runId)} in ${source} differs from the run of that id another process wrote into ${other} meanwhile; it and the runs after it were not merged`
+        : `run ${JSON.stringify(runId)} in ${source} differs from the run of that id in ${other}${others}; nothing was merged`,
       "MERGE_CONFLICT",
     );
   }

@@ -296,7 +296,7 @@ function planMerge(
         }
         let step: Planned;
         try {
-          step = placeRun(source, run, taken, same, options.onConflict ?? "fail", target);
+          step = placeRun(source, run, taken, same, options.onConflict ?? "fail");
         } catch (error) {
           if (!(error instanceof MergeConflictError)) throw error;
           if (conflict === undefined) conflict = error;
@@ -315,7 +315,7 @@ function planMerge(
       }
     }
     if (conflict !== undefined) {
-      throw new MergeConflictError(conflict.runId, conflict.source, conflict.target, false, more);
+      throw new MergeConflictError(conflict.runId, conflict.source, conflict.other, false, more);
     }
     const missing = [...(wanted ?? [])].find((id) => !found.has(id));
     if (missing !== undefined) throw new RunNotFoundError(missing);
@@ -363,7 +363,6 @@ function placeRun(
   taken: { get(id: string): Content | undefined },
   same: (a: Content, b: Content) => boolean,
   policy: ConflictPolicy,
-  target: string,
   meanwhile = false,
 ): Planned {
   const incoming: Content = { from: source, runId: run.run_id, row: run, metadata: run.metadata };
@@ -377,7 +376,10 @@ function placeRun(
   const there = taken.get(run.run_id);
   if (there === undefined) return step(run.run_id, run.metadata, "copied");
   if (same(incoming, there)) return step(run.run_id, run.metadata, "identical");
-  if (policy === "fail") throw new MergeConflictError(run.run_id, source.path, target, meanwhile);
+  // Named where the other run is: the target, or a source merged before this one.
+  if (policy === "fail") {
+    throw new MergeConflictError(run.run_id, source.path, there.from.path, meanwhile);
+  }
   if (policy === "skip") return step(run.run_id, run.metadata, "kept");
   const renamed = { ...incoming, metadata: withOrigin(run.metadata, source.path, run.run_id) };
   for (let n = 2; ; n++) {
@@ -495,7 +497,7 @@ function copyRun(attached: Attachment, planned: Planned, policy: ConflictPolicy)
     return sqlite
       .transaction(() => {
         const { source, run } = planned;
-        const p = placeRun(source, run, taken, sameContent(), policy, out.path, true);
+        const p = placeRun(source, run, taken, sameContent(), policy, true);
         if (!writes(p)) return mergedRun(p, sourceEvents(p));
         sqlite.run(
           `INSERT INTO main.runs (run_id, name, ts_start, ts_end, status, config, metadata)

@@ -171,6 +171,12 @@ describe("two worker files with three runs each", () => {
     );
     const two = worker(join(dir, "two.db"), ["b3", "b1"], 70);
     expect(refused([two])?.message).toEndWith(", and 1 more run differs; nothing was merged");
+    // Two sources with runs of one id that differ: named where each is, not the target.
+    const left = worker(join(dir, "left.db"), ["fresh"], 80);
+    const right = worker(join(dir, "right.db"), ["fresh"], 81);
+    expect(refused([left, right])?.message).toBe(
+      `run "fresh" in ${right} differs from the run of that id in ${left}; nothing was merged`,
+    );
     expect(databaseBytes(out)).toEqual(before);
   });
 
