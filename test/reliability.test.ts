@@ -3,6 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeEvent, openRunsDb, recordRun, replay, SCHEMA_VERSION } from "../src/index.ts";
+import { listSweep } from "../src/report.ts";
+import { SqliteSource } from "../src/store/index.ts";
 import { binary, runtape } from "./cli/run.ts";
 import { lines, storedEvents, until } from "./cli/support.ts";
 import {
@@ -10,6 +12,8 @@ import {
   bulkRun,
   CAN_LIST_OPEN_FILES,
   openFilesUnder,
+  rawDb,
+  recordSweep,
   runContentHash,
   tempDir,
 } from "./helpers.ts";
@@ -543,4 +547,52 @@ describe("hostile files: one line, non-zero exit, nothing changed", () => {
     );
     expect([json.run.name, json.metadata.note]).toEqual([name, nasty]);
   });
+});
+
+// Thousands of runs take minutes to compute the first time, and Ctrl-C kept none of them. A
+// callback that throws stops the listing as a signal would, and a second's pause holds the runs
+// before it past the moment of a commit.
+test("an interrupted first listing keeps the metrics computed before it; the next computes only the rest", async () => {
+  const file = join(tempDir(), "interrupted.db");
+  recordSweep(
+    file,
+    Array.from({ length: 8 }, (_, i) => ({ id: `r${i}`, strategy: { fastPeriod: 3 + i } })),
+  );
+  const stored = () => {
+    const raw = rawDb(file);
+    try {
+      const table = raw.query("SELECT 1 FROM sqlite_master WHERE name = 'runtape_run_metrics'");
+      if (table.get() === null) return 0;
+      const row = raw.query("SELECT count(*) AS n FROM runtape_run_metrics").get() as {
+        n: bigint;
+      };
+      return Number(row.n);
+    } finally {
+      raw.close();
+    }
+  };
+  const source = SqliteSource.open(file);
+  const stopped = await listSweep(source, {
+    onProgress: (done) => {
+      if (done === 2) Bun.sleepSync(1_000);
+      if (done === 4) throw new Error("interrupted");
+    },
+  }).catch((error) => error);
+  await source.close();
+  expect(stopped.message).toBe("interrupted");
+  // Runs 1 to 3 at least: the third came a second after the listing began. Not the 5th or 6th.
+  const kept = stored();
+  expect([kept >= 3, kept <= 4]).toEqual([true, true]);
+  // A planted figure in every stored row proves the next listing reads them instead of computing.
+  const raw = new Database(file);
+  raw.run("UPDATE runtape_run_metrics SET metrics = json_set(metrics, '$.totalPnl', 12345)");
+  raw.close();
+  const again = SqliteSource.open(file);
+  const entries = (await listSweep(again)).entries;
+  await again.close();
+  expect([entries.length, entries.filter((e) => e.metrics.totalPnl === 12345).length]).toEqual([
+    8,
+    kept,
+  ]);
+  expect(stored()).toBe(8);
 });
