@@ -36,6 +36,15 @@ const orderIdOf = (e: Event) =>
 const symbolOf = (e: Event) => ("symbol" in e ? e.symbol : undefined);
 const pick = (keep: (e: Event) => boolean) => events.filter(keep).map(encodeEvent);
 
+/** A copy of the test's runs database at `path` whose first fill has a side no event can have. */
+function withBadFill(path: string): string {
+  copyFileSync(DB, path);
+  const db = new Database(path);
+  db.run("UPDATE fills SET side = 'SIDEWAYS' WHERE id = (SELECT MIN(id) FROM fills)");
+  db.close();
+  return path;
+}
+
 describe("runtape replay", () => {
   const run = (args: string[]) => runtape(args, { cwd: dir });
   const replayed = async (...args: string[]) => {
@@ -171,11 +180,7 @@ describe("runtape replay", () => {
 
   test("--into --skip-invalid says what it skipped, and the copy's lineage records it", async () => {
     const target = tempDir();
-    const bad = join(target, "bad.db");
-    copyFileSync(DB, bad);
-    const db = new Database(bad);
-    db.run("UPDATE fills SET side = 'SIDEWAYS' WHERE id = (SELECT MIN(id) FROM fills)");
-    db.close();
+    const bad = withBadFill(join(target, "bad.db"));
     const copied = await run(["replay", bad, "--into", join(target, "copy.db"), "--skip-invalid"]);
     expect([copied.code, copied.stdout]).toEqual([0, `${runId}\n`]);
     expect(lines(copied.stderr)).toEqual([
@@ -192,11 +197,7 @@ describe("runtape replay", () => {
 
   test("--into a row that does not decode: the copy is kept failed, and the line says so", async () => {
     const target = tempDir();
-    const bad = join(target, "bad.db");
-    copyFileSync(DB, bad);
-    const db = new Database(bad);
-    db.run("UPDATE fills SET side = 'SIDEWAYS' WHERE id = (SELECT MIN(id) FROM fills)");
-    db.close();
+    const bad = withBadFill(join(target, "bad.db"));
     const into = join(target, "copy.db");
     const copied = await run(["replay", bad, "--into", into]);
     const [copy] = storedRuns(into);
