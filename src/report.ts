@@ -9,7 +9,7 @@ import { RuntapeError } from "./errors.ts";
 import { reportOf } from "./report/cache.ts";
 import { overlayBuckets } from "./report/charts.ts";
 import { minMaxDownsample } from "./report/downsample.ts";
-import { type Comparison, renderComparison } from "./report/html.ts";
+import { type Comparison, type PageOrigin, renderComparison } from "./report/html.ts";
 import type { RunMetrics } from "./report/metrics.ts";
 import type { RunReport } from "./report/model.ts";
 import { listSweep, type SweepOptions } from "./report/runs.ts";
@@ -59,10 +59,13 @@ export async function reportRun(source: string | RunSource, runId = "latest"): P
   );
 }
 
-/** A page comparing runs: their equity overlaid, the metrics, a heatmap of `metric` over two parameters. */
+/**
+ * A page comparing runs: their equity overlaid, the metrics, a heatmap of `metric` over two
+ * parameters; with `origin`, a footer naming the source and the time of writing.
+ */
 export async function compareRuns(
   source: string | RunSource,
-  options: SweepOptions & { metric?: keyof RunMetrics } = {},
+  options: SweepOptions & { metric?: keyof RunMetrics; origin?: PageOrigin } = {},
 ): Promise<string> {
   // Opened once here where it is a path or URL, not once per run reported.
   return withSource(source, "compareRuns", (source) => comparison(source, options));
@@ -70,10 +73,10 @@ export async function compareRuns(
 
 async function comparison(
   source: RunSource,
-  options: SweepOptions & { metric?: keyof RunMetrics },
+  options: SweepOptions & { metric?: keyof RunMetrics; origin?: PageOrigin },
 ): Promise<string> {
   const metric = metricKey(options.metric ?? "totalPnl");
-  const { metric: _, ...sweepOptions } = options;
+  const { metric: _, origin, ...sweepOptions } = options;
   const sweep = await listSweep(source, sweepOptions);
   if (sweep.entries.length === 0) throw new RuntapeError("no runs to compare", "NO_RUNS");
   const named = new Set(namedRuns(sweep.entries, metric));
@@ -87,5 +90,5 @@ async function comparison(
     curves.push({ name: e.runId, curve: { t: drawn.x as number[], equity: drawn.y as number[] } });
     options.onProgress?.(i + 1, sweep.entries.length, "curves");
   }
-  return renderComparison({ ...sweep, curves, metric });
+  return renderComparison({ ...sweep, curves, metric }, origin);
 }

@@ -457,6 +457,14 @@ test("the header names the strategy's parameters; the footer what wrote the page
   });
   expect(fromStore).toContain("from <code>postgres://ana:***@db.example/runs</code>");
   expect(fromStore).not.toContain("Sup3rSecret");
+  // A comparison page has the same footer.
+  const compared = renderComparison(syntheticComparison(3), {
+    source: "postgres://ana:Sup3rSecret@db.example/runs",
+    written: new Date(Date.UTC(2026, 11, 3, 12, 0, 0)),
+  });
+  expect(compared).toMatch(
+    /<footer class="note">Written by runtape \S+ from <code>postgres:\/\/ana:\*\*\*@db\.example\/runs<\/code> at 2026-12-03T12:00:00Z\. All times/,
+  );
 });
 
 describe("a price chart at its resolution", () => {

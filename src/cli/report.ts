@@ -70,6 +70,7 @@ export default defineCommand({
           sort: args.sort,
           limit,
           metric,
+          origin: { source: source.label, written: new Date() },
           onProgress: (done, total, step) => {
             if (bar?.step !== step) bar = { step, progress: new Progress(STEPS[step], "runs") };
             bar.progress.update(done, total);

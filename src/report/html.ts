@@ -429,7 +429,7 @@ function heatmapCells(
 }
 
 /** Several runs on one page: equity curves overlaid, the metrics table, a heatmap over two parameters. */
-export function renderComparison(c: Comparison): string {
+export function renderComparison(c: Comparison, origin?: PageOrigin): string {
   const heatmap =
     c.varying.length === 2
       ? (() => {
@@ -478,6 +478,6 @@ ${heatmap}
 <h2>Equity curves</h2>
 ${chart(overlayChart(c.curves, named), "Equity curves of the runs overlaid")}
 ${curvesNote}
-${footer(undefined)}`;
+${footer(origin)}`;
   return page(`Comparison of ${formatCount(c.entries.length)} runs · runtape report`, body);
 }

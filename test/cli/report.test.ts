@@ -387,6 +387,7 @@ describe("runtape runs and report", () => {
     );
     expect([result.code, result.stdout]).toEqual([0, "compare.html\n"]);
     const html = readFileSync(join(dir, "compare.html"), "utf8");
+    expect(html).toContain("from <code>runs.db</code> at ");
     expect(html).toContain(
       "Max drawdown by lineage.params.fastPeriod and lineage.params.slowPeriod",
     );
