@@ -275,12 +275,19 @@ function startCopy(tx: TransactionSQL, piece: ContentPiece): TableCopy {
 }
 
 /** Removes every row of a run, bookkeeping first and `runs` last (the foreign keys point to it). */
-export async function deleteRun(tx: TransactionSQL, runId: string): Promise<void> {
+export function deleteRun(tx: TransactionSQL, runId: string): Promise<void> {
+  return deleteRuns(tx, [runId]);
+}
+
+/** {@link deleteRun} of many runs: a statement a table, whatever their number. */
+export async function deleteRuns(tx: TransactionSQL, runIds: readonly string[]): Promise<void> {
   const tables = [
     PUSHES_TABLE,
     "runtape_runs",
     ...EVENT_TYPES.map((t: EventType) => catalog[t].table),
     "runs",
   ];
-  for (const table of tables) await tx.unsafe(`DELETE FROM ${table} WHERE run_id = $1`, [runId]);
+  for (const table of tables) {
+    await tx.unsafe(`DELETE FROM ${table} WHERE run_id = ANY($1::text[])`, [runIds]);
+  }
 }
