@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SQL } from "bun";
 import {
@@ -49,6 +49,7 @@ import {
   tempDir,
 } from "./helpers.ts";
 import { describeWithPg, SECRET_PASSWORD, SECRET_ROLE } from "./pg.ts";
+import { startProxy } from "./pg-proxy.ts";
 
 /** Tests that wait on a server: a loaded machine needs room. */
 const SLOW = 60_000;
@@ -489,6 +490,84 @@ describeWithPg("PostgreSQL store", (cluster) => {
         expect((await push(other, store, { replace: true }))[0]?.outcome).toBe("replaced");
         expect(await collect(store.events({ run: "twice" }))).toEqual([...replay(other)]);
         expect((await store.listRuns()).filter((r) => r.run_id === "twice")).toHaveLength(1);
+      } finally {
+        await store.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "small runs go in batches: a few statements for thirty runs, each run whole, in the file's order of arrival",
+    async () => {
+      const url = await cluster().createDatabase("batches");
+      const ids = Array.from({ length: 30 }, (_, i) => `small-${i}`);
+      const path = demoFile(ids, undefined, 20);
+      const proxy = startProxy(cluster());
+      try {
+        const pushed = await push(path, proxy.url("batches"));
+        expect(pushed.map((r) => [r.runId, r.outcome])).toEqual(ids.map((id) => [id, "pushed"]));
+        // Alone, each run took a statement for its digest, a transaction and a COPY per table.
+        expect(proxy.statements()).toBeLessThan(ids.length);
+        proxy.reset();
+        const again = await push(path, proxy.url("batches"));
+        expect(again.map((r) => r.outcome)).toEqual(ids.map(() => "present"));
+        expect(proxy.statements()).toBeLessThan(10);
+      } finally {
+        proxy.stop();
+      }
+      const store = await PgStore.open(url);
+      try {
+        const arrived = await store.sql`SELECT run_id FROM runtape_pushes ORDER BY ordinal`;
+        expect(arrived.map((r: { run_id: string }) => r.run_id)).toEqual(ids);
+        for (const id of ids) {
+          expectIdentical(await collect(store.events({ run: id })), [...replay(path, { run: id })]);
+        }
+      } finally {
+        await store.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "in a batch, a run the store holds otherwise is refused as alone and the others go; with replace it is swapped whole",
+    async () => {
+      const url = await cluster().createDatabase("batch_replace");
+      const first = demoFile(["kept", "changed"], undefined, 20);
+      expect((await push(first, url)).map((r) => r.outcome)).toEqual(["pushed", "pushed"]);
+      const second = join(tempDir(), "second.db");
+      copyFileSync(first, second);
+      demoFile(["added"], second, 20);
+      const raw = new Database(second);
+      raw.run("UPDATE bars SET close = close + 1 WHERE run_id = 'changed' AND seq = 5");
+      raw.close();
+      const refused = await push(second, url).catch((e) => e);
+      expect(refused).toBeInstanceOf(RunsNotPushedError);
+      expect(refused.refused).toEqual([expect.any(RunConflictError)]);
+      expect(refused.refused[0].runId).toBe("changed");
+      expect(
+        refused.pushed.map((r: { runId: string; outcome: string }) => [r.runId, r.outcome]),
+      ).toEqual([
+        ["kept", "present"],
+        ["added", "pushed"],
+      ]);
+      const replaced = await push(second, url, { replace: true });
+      expect(replaced.map((r) => [r.runId, r.outcome])).toEqual([
+        ["kept", "present"],
+        ["changed", "replaced"],
+        ["added", "present"],
+      ]);
+      const store = await PgStore.open(url);
+      try {
+        for (const run of ["kept", "changed", "added"]) {
+          expectIdentical(await collect(store.events({ run })), [...replay(second, { run })]);
+        }
+        expect((await store.listRuns()).map((r) => r.run_id).sort()).toEqual([
+          "added",
+          "changed",
+          "kept",
+        ]);
       } finally {
         await store.close();
       }

@@ -316,7 +316,11 @@ export class ContentDigest {
     if (piece.type !== undefined) this.events += BigInt(piece.rows);
   }
 
+  #hex: string | undefined;
+
+  /** The digest of what was added; asked again, the same (the hasher is finished once). */
   hex(): string {
-    return this.hasher.digest("hex");
+    this.#hex ??= this.hasher.digest("hex");
+    return this.#hex;
   }
 }

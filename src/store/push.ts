@@ -14,7 +14,7 @@ import {
 } from "../errors.ts";
 import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import { checkOptions } from "../options.ts";
-import { getRun, listRuns, type RunStatus, resolveRunId } from "../runs.ts";
+import { getRun, listRuns, type RunRow, type RunStatus, resolveRunId } from "../runs.ts";
 import { ContentDigest, type ContentPiece, copyColumns, fileContent } from "./content.ts";
 import { PUSHES_TABLE } from "./pg-schema.ts";
 import { PgStore } from "./postgres.ts";
@@ -56,12 +56,13 @@ export interface PushedRun {
 
 /**
  * Sends runs of a runs database to a store. Each run is published in one transaction (all of it
- * or, after any failure, nothing), with the digest of its content: pushing it again sends nothing,
- * and a different run under the same id is refused (RunConflictError) unless `replace`. A run the
- * store cannot take (that conflict, text with U+0000, rows the server refuses) is left out and the
- * others are pushed; then RunsNotPushedError says which and why. Any other failure (the store
- * lost, the file unreadable) ends the push. The file is opened read-only and never changed. Rows
- * go through COPY, read and sent as a stream.
+ * or, after any failure, nothing; small runs share one, see BATCH_EVENTS), with the digest of its
+ * content: pushing it again sends nothing, and a different run under the same id is refused
+ * (RunConflictError) unless `replace`. A run the store cannot take (that conflict, text with
+ * U+0000, rows the server refuses) is left out and the others are pushed; then RunsNotPushedError
+ * says which and why. Any other failure (the store lost, the file unreadable) ends the push. The
+ * file is opened read-only and never changed. Rows go through COPY; a large run's are read and
+ * sent as a stream.
  */
 export async function push(
   from: string | RunsDb,
@@ -84,18 +85,20 @@ export async function push(
   try {
     const results: PushedRun[] = [];
     const refused: RunNotPushed[] = [];
-    for (const runId of selectRuns(db, options)) {
-      let result: PushedRun;
-      try {
-        result = await pushRun(db, store, runId, options.replace === true);
-      } catch (error) {
-        // The store cannot take this run as it is, and never will: the runs after it still go.
-        if (!isRunNotPushed(error)) throw error;
-        refused.push(error);
-        continue;
+    const replace = options.replace === true;
+    for (const batch of batches(selectRuns(db, options))) {
+      const outcomes =
+        batch.length > 1
+          ? await pushBatch(db, store, batch, replace)
+          : [await outcomeOf(() => pushRun(db, store, batch[0] as string, replace))];
+      for (const outcome of outcomes) {
+        if (outcome instanceof Error) {
+          refused.push(outcome);
+          continue;
+        }
+        options.onRun?.(outcome);
+        results.push(outcome);
       }
-      options.onRun?.(result);
-      results.push(result);
     }
     if (refused.length > 0) throw new RunsNotPushedError(refused, results);
     return results;
@@ -113,20 +116,41 @@ const isRunNotPushed = (error: unknown): error is RunNotPushed =>
   error instanceof UnstorableValueError ||
   error instanceof RunRefusedError;
 
+/** A run pushed (or found in the store), or why the store cannot take it. */
+type Outcome = PushedRun | RunNotPushed;
+
 /**
- * `error`, where the server refused the run's rows themselves (SQLSTATE class 22, data exception,
- * or 23, integrity constraint: a partition or a check of the store's own), as RunRefusedError.
+ * The outcome of pushing one run: a run the store cannot take as it is, and never will, is
+ * refused and the runs after it still go; any other failure (the store lost) ends the push.
  */
-function refusal(error: unknown, runId: string): unknown {
-  if (!(error instanceof StoreAccessError)) return error;
+async function outcomeOf(pushOne: () => Promise<PushedRun>): Promise<Outcome> {
+  try {
+    return await pushOne();
+  } catch (error) {
+    if (!isRunNotPushed(error)) throw error;
+    return error;
+  }
+}
+
+/**
+ * Whether the server refused rows themselves (SQLSTATE class 22, data exception, or 23, integrity
+ * constraint: a partition or a check of the store's own), not the connection or the session.
+ */
+function refusedRows(error: unknown): error is StoreAccessError {
+  if (!(error instanceof StoreAccessError)) return false;
   const { errno } = (error.cause ?? {}) as { errno?: unknown };
-  if (typeof errno !== "string" || !/^2[23]/.test(errno)) return error;
+  return typeof errno === "string" && /^2[23]/.test(errno);
+}
+
+/** `error`, where the server refused the run's rows themselves, as RunRefusedError. */
+function refusal(error: unknown, runId: string): unknown {
+  if (!refusedRows(error)) return error;
   return new RunRefusedError(runId, error.store, error.reason, { cause: error });
 }
 
 const FINISHED: readonly RunStatus[] = ["completed", "failed", "cancelled"];
 
-function selectRuns(db: RunsDb, options: PushOptions): string[] {
+function selectRuns(db: RunsDb, options: PushOptions): RunRow[] {
   if (options.runs !== undefined) {
     return options.runs.map((id) => {
       const run = getRun(db, resolveRunId(db, id));
@@ -136,24 +160,59 @@ function selectRuns(db: RunsDb, options: PushOptions): string[] {
           "RUN_RUNNING",
         );
       }
-      return run.run_id;
+      return run;
     });
   }
   const wanted = options.includeUnfinished ? FINISHED : ["completed"];
   const among = options.among === undefined ? undefined : new Set(options.among);
   return listRuns(db)
     .filter((r) => wanted.includes(r.status) && (among === undefined || among.has(r.run_id)))
-    .map((r) => r.run_id)
     .reverse(); // oldest first: the store's order of arrival follows the file's
+}
+
+/**
+ * Events a batch of runs holds at most. Runs are sent together, up to this many events, in one
+ * transaction of one COPY per table: a store on another machine costs a round trip per
+ * statement, and a run sent alone takes ~19 of them whatever its size. The batch's rows are
+ * held in memory (~5 MB of COPY text at this bound); a larger run, or one whose count the file
+ * does not know (a Python-written run), is streamed alone.
+ */
+export const BATCH_EVENTS = 20_000;
+
+/** `runs` cut into batches, in order: each of runs that together hold at most BATCH_EVENTS. */
+function* batches(runs: readonly RunRow[]): Generator<string[]> {
+  let batch: string[] = [];
+  let events = 0;
+  for (const run of runs) {
+    const size = run.events === null ? Number.POSITIVE_INFINITY : Number(run.events);
+    if (batch.length > 0 && events + size > BATCH_EVENTS) {
+      yield batch;
+      batch = [];
+      events = 0;
+    }
+    batch.push(run.run_id);
+    events += size;
+  }
+  if (batch.length > 0) yield batch;
 }
 
 /** The digest the store holds for a run, if it holds the run. */
 export async function storedDigest(store: PgStore, runId: string): Promise<string | undefined> {
-  if (store.version === 0) return undefined;
+  return (await storedDigests(store, [runId])).get(runId);
+}
+
+/** The digests the store holds for those of `runIds` it holds, in one statement. */
+export async function storedDigests(
+  store: PgStore,
+  runIds: readonly string[],
+): Promise<Map<string, string>> {
+  if (store.version === 0) return new Map();
   const rows = await store.guard(() =>
-    store.sql.unsafe(`SELECT digest FROM ${PUSHES_TABLE} WHERE run_id = $1`, [runId]),
+    store.sql.unsafe(`SELECT run_id, digest FROM ${PUSHES_TABLE} WHERE run_id = ANY($1::text[])`, [
+      runIds,
+    ]),
   );
-  return rows[0]?.digest;
+  return new Map(rows.map((r: { run_id: string; digest: string }) => [r.run_id, r.digest]));
 }
 
 /** The digest of a run as the file holds it. */
@@ -206,6 +265,125 @@ async function pushRun(
   }
 }
 
+/** A run of a batch, read: its content, and whether it replaces the store's run of its id. */
+interface ReadRun {
+  runId: string;
+  digest: ContentDigest;
+  pieces: ContentPiece[];
+  replacing: boolean;
+}
+
+/**
+ * Pushes the small runs `runIds` (see BATCH_EVENTS) with one statement for their digests and one
+ * transaction for those to send. Each run still arrives whole or not at all and gets the outcome
+ * it would get alone: where the server refuses the batch (rows of a run it cannot take, a run
+ * another push published meanwhile), nothing of the batch was kept, and each of its runs is
+ * pushed alone to find out which. Outcomes come in the order of `runIds`.
+ */
+async function pushBatch(
+  db: RunsDb,
+  store: PgStore,
+  runIds: readonly string[],
+  replace: boolean,
+): Promise<Outcome[]> {
+  const started = performance.now();
+  const stored = await storedDigests(store, runIds);
+  const outcomes = new Map<string, Outcome | ReadRun>();
+  for (const runId of runIds) {
+    const digest = new ContentDigest();
+    const pieces: ContentPiece[] = [];
+    try {
+      for (const piece of fileContent(db, runId)) {
+        digest.add(piece);
+        pieces.push(piece);
+      }
+    } catch (error) {
+      if (!isRunNotPushed(error)) throw error;
+      outcomes.set(runId, error);
+      continue;
+    }
+    const before = stored.get(runId);
+    if (before !== undefined && before !== digest.hex() && !replace) {
+      outcomes.set(runId, new RunConflictError(runId, store.label, "--replace overwrites it"));
+    } else {
+      const present = before === digest.hex();
+      outcomes.set(runId, {
+        runId,
+        digest,
+        pieces: present ? [] : pieces,
+        replacing: !present && before !== undefined,
+      });
+    }
+  }
+  const read = [...outcomes.values()].filter((o): o is ReadRun => "pieces" in o);
+  const sending = read.filter((r) => r.pieces.length > 0);
+  try {
+    if (sending.length > 0)
+      await store.guard(() => store.sql.begin((tx) => sendBatch(tx, sending)));
+  } catch (error) {
+    if (!(error instanceof LostRace) && !refusedRows(error)) throw error;
+    for (const { runId } of sending) {
+      outcomes.set(runId, await outcomeOf(() => pushRun(db, store, runId, replace)));
+    }
+  }
+  // Each run's share of the batch's time, by its events: the rate of each is the batch's.
+  const seconds = (performance.now() - started) / 1000;
+  const events = read.reduce((sum, r) => sum + r.digest.events, 0n);
+  return runIds.map((runId) => {
+    const outcome = outcomes.get(runId) as Outcome | ReadRun;
+    if (!("pieces" in outcome)) return outcome;
+    const share = events > 0n ? Number(outcome.digest.events) / Number(events) : 1 / read.length;
+    return {
+      runId,
+      outcome: outcome.pieces.length === 0 ? "present" : outcome.replacing ? "replaced" : "pushed",
+      events: outcome.digest.events,
+      seconds: seconds * share,
+    };
+  });
+}
+
+/** The runs' content into the store inside `tx`: one COPY per table, then their digests. */
+async function sendBatch(tx: TransactionSQL, runs: readonly ReadRun[]): Promise<void> {
+  const replaced = runs.filter((r) => r.replacing).map((r) => r.runId);
+  if (replaced.length > 0) await deleteRuns(tx, replaced);
+  // Every run's pieces come in the same order of tables (runs first, which the others refer to).
+  const tables = new Map<string, ContentPiece[]>();
+  for (const run of runs) {
+    for (const piece of run.pieces) {
+      const list = tables.get(piece.table);
+      if (list === undefined) tables.set(piece.table, [piece]);
+      else list.push(piece);
+    }
+  }
+  for (const pieces of tables.values()) {
+    const copy = startCopy(tx, pieces[0] as ContentPiece);
+    for (const piece of pieces) await copy.write(piece.bytes);
+    await copy.finish();
+  }
+  await insertPushes(
+    tx,
+    runs.map((r) => ({ runId: r.runId, digest: r.digest })),
+  );
+}
+
+/** The pushes' rows, in order (their ordinals are the store's order of arrival). */
+function insertPushes(
+  tx: TransactionSQL,
+  pushes: readonly { runId: string; digest: ContentDigest }[],
+): Promise<unknown> {
+  return tx.unsafe(
+    `INSERT INTO ${PUSHES_TABLE} (run_id, digest, events, pushed_from)
+     SELECT run_id, digest, events::bigint, $4 FROM unnest($1::text[], $2::text[], $3::text[])
+     WITH ORDINALITY AS p(run_id, digest, events, n) ORDER BY n`,
+    [
+      pushes.map((p) => p.runId),
+      pushes.map((p) => p.digest.hex()),
+      pushes.map((p) => p.digest.events.toString()),
+      hostname(),
+    ],
+  );
+}
+
 /**
  * Events in one push past which the event tables' planner statistics are brought up to date at
  * once. Until autovacuum gets to it (a minute or more), the planner takes the tables for nearly
@@ -238,10 +416,7 @@ async function send(tx: TransactionSQL, db: RunsDb, runId: string): Promise<bigi
   }
   await sending;
   await copy?.finish();
-  await tx.unsafe(
-    `INSERT INTO ${PUSHES_TABLE} (run_id, digest, events, pushed_from) VALUES ($1, $2, $3, $4)`,
-    [runId, digest.hex(), digest.events, hostname()],
-  );
+  await insertPushes(tx, [{ runId, digest }]);
   return digest.events;
 }
 
