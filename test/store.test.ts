@@ -35,9 +35,11 @@ import {
   runDemo,
   SCHEMA_VERSION,
   StoreAccessError,
+  StoreDigestError,
   StoreFormatError,
   StoreUrlError,
 } from "../src/index.ts";
+import { PULL_BATCH_EVENTS } from "../src/store/pull.ts";
 import { ANALYZE_FROM_EVENTS } from "../src/store/push.ts";
 import {
   bulkRun,
@@ -639,6 +641,123 @@ describeWithPg("PostgreSQL store", (cluster) => {
         cluster().secretUrl().replace(encodeURIComponent(SECRET_PASSWORD), "***") +
           " is a store URL, not a runs database file",
       ]);
+    },
+    SLOW,
+  );
+
+  /** The runs of `into` replay as those of `path`, and push back to `url` as the runs it holds. */
+  async function expectPulledWhole(into: string, path: string, url: string, ids: string[]) {
+    for (const id of ids) {
+      expectIdentical([...replay(into, { run: id })], [...replay(path, { run: id })]);
+    }
+    expect((await push(into, url, { runs: ids })).map((r) => [r.runId, r.outcome])).toEqual(
+      ids.map((id) => [id, "present"]),
+    );
+  }
+
+  test(
+    "pull reads small runs in batches: far fewer statements than runs, each run whole and in order",
+    async () => {
+      const url = await cluster().createDatabase("batches_db");
+      const ids = Array.from({ length: 100 }, (_, i) => `small-${String(i).padStart(2, "0")}`);
+      const path = demoFile(ids, undefined, 10);
+      await push(path, url);
+      const proxy = startProxy(cluster());
+      try {
+        const into = join(tempDir(), "into.db");
+        const seen: string[] = [];
+        const pulled = await pull(proxy.url("batches_db"), into, {
+          onRun: (r) => seen.push(r.runId),
+        });
+        // A run at a time it was sixteen statements a run, 1,600 for these; now one a table for the
+        // batch (two where the connection meets the statement first: Bun.SQL prepares it then).
+        expect(proxy.statements()).toBeLessThan(ids.length / 2);
+        expect(pulled.map((r) => [r.runId, r.outcome])).toEqual(ids.map((id) => [id, "pulled"]));
+        expect(seen).toEqual(ids);
+        await expectPulledWhole(into, path, url, ids);
+        // Named runs resolve in one statement, "latest" and a run named twice as before.
+        proxy.reset();
+        const named = ["small-07", "latest", "small-02", "small-07"];
+        const some = join(tempDir(), "some.db");
+        const picked = await pull(proxy.url("batches_db"), some, { runs: named });
+        expect(picked.map((r) => [r.runId, r.outcome])).toEqual([
+          ["small-07", "pulled"],
+          ["small-99", "pulled"],
+          ["small-02", "pulled"],
+          ["small-07", "present"],
+        ]);
+        expect(proxy.statements()).toBeLessThan(ids.length / 2);
+        await expectPulledWhole(some, path, url, ["small-07", "small-99", "small-02"]);
+        // Again: every run present, compared by digest, none of their rows read.
+        proxy.reset();
+        const again = await pull(proxy.url("batches_db"), into);
+        expect(again.map((r) => r.outcome)).toEqual(ids.map(() => "present"));
+        expect(proxy.statements()).toBeLessThan(10);
+      } finally {
+        proxy.stop();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a run among a batch that no longer matches its digest fails the pull: the runs before it are in the file whole, none of its rows",
+    async () => {
+      const url = await cluster().createDatabase("batch_digest_db");
+      const label = parseStoreUrl(url).label;
+      const ids = ["batch-1", "batch-2", "batch-3", "batch-4", "batch-5"];
+      const path = demoFile(ids, undefined, 20);
+      await push(path, url);
+      const raw = new SQL(url);
+      await raw`UPDATE bars SET volume = volume + 1 WHERE run_id = ${"batch-3"} AND id = 1`;
+      await raw.close();
+      const into = join(tempDir(), "into.db");
+      const seen: string[] = [];
+      const error = await pull(url, into, { onRun: (r) => seen.push(r.runId) }).catch((e) => e);
+      expect(error).toBeInstanceOf(StoreDigestError);
+      expect([error.runId, error.message]).toEqual([
+        "batch-3",
+        `run "batch-3" in ${label} does not match the digest it was pushed with (nothing pulled)`,
+      ]);
+      expect(seen).toEqual(["batch-1", "batch-2"]);
+      expect(listRuns(into).map((r) => r.run_id)).toEqual(["batch-2", "batch-1"]);
+      await expectPulledWhole(into, path, url, ["batch-1", "batch-2"]);
+      const file = new Database(into);
+      try {
+        const tables = file
+          .query(
+            "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'run_id')",
+          )
+          .values()
+          .map(([name]) => name as string);
+        expect(tables).toContain("fills");
+        for (const table of tables) {
+          const { n } = file
+            .query(`SELECT COUNT(*) AS n FROM ${table} WHERE run_id IN ('batch-3', 'batch-4')`)
+            .get() as { n: number };
+          expect([table, n]).toEqual([table, 0]);
+        }
+      } finally {
+        file.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a run larger than a batch among small ones is pulled whole, in its place",
+    async () => {
+      const url = await cluster().createDatabase("batch_large_db");
+      const path = demoFile(["before-1", "before-2"], undefined, 20);
+      bulkRun(path, "large", PULL_BATCH_EVENTS + 1);
+      demoFile(["after-1", "after-2"], path, 20);
+      const ids = ["before-1", "before-2", "large", "after-1", "after-2"];
+      await push(path, url);
+      const into = join(tempDir(), "into.db");
+      const pulled = await pull(url, into);
+      expect(pulled.map((r) => [r.runId, r.outcome])).toEqual(ids.map((id) => [id, "pulled"]));
+      expect(pulled[2]?.events).toBe(BigInt(PULL_BATCH_EVENTS + 1));
+      await expectPulledWhole(into, path, url, ids);
     },
     SLOW,
   );

@@ -27,14 +27,7 @@ import {
 } from "../replay.ts";
 import { type RunRow, toRunRow } from "../runs.ts";
 import { SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
-import {
-  BOOKKEEPING_COLUMNS,
-  type ContentPiece,
-  pieces,
-  RUN_COLUMNS,
-  rowPiece,
-  storeColumns,
-} from "./content.ts";
+import { type ContentPiece, copyColumns, pieces, rowPiece, storeColumns } from "./content.ts";
 import {
   META_TABLE,
   PG_METRICS_DDL,
@@ -113,9 +106,7 @@ export class PgStore implements RunSource {
   async listRuns(): Promise<RunRow[]> {
     if (this.version === 0) return [];
     return this.guard(async () =>
-      (await this.sql.unsafe(`${SELECT_RUNS} ORDER BY r.ts_start DESC, p.ordinal DESC`)).map(
-        toRunRow,
-      ),
+      (await this.sql.unsafe(`${SELECT_RUNS} ORDER BY ${NEWEST_FIRST}`)).map(toRunRow),
     );
   }
 
@@ -133,6 +124,35 @@ export class PgStore implements RunSource {
     const [latest] = await this.listRuns();
     if (latest === undefined) throw new RuntapeError(`${this.label} holds no runs`, "NO_RUNS");
     return latest.run_id;
+  }
+
+  /**
+   * The runs `runs` names (ids, or "latest"), in that order, as {@link resolveRunId} resolves each
+   * (RunNotFoundError for the first id the store lacks, NO_RUNS for "latest" in an empty store), in
+   * one statement: `pull --where` names thousands, and a statement each is a round trip each.
+   */
+  async resolveRuns(runs: readonly string[]): Promise<RunRow[]> {
+    const byId = new Map<string, RunRow>();
+    let newest: RunRow | undefined;
+    if (this.version > 0 && runs.length > 0) {
+      // The newest run (a listing's first) only where "latest" is asked for: LIMIT 0 reads none.
+      const text = `SELECT true AS newest, s.* FROM (${SELECT_RUNS} ORDER BY ${NEWEST_FIRST} LIMIT $2) s
+        UNION ALL SELECT false, s.* FROM (${SELECT_RUNS} WHERE r.run_id = ANY($1)) s`;
+      const rows = await this.guard(() =>
+        this.sql.unsafe(text, [runs, runs.includes("latest") ? 1 : 0]),
+      );
+      for (const { newest: isNewest, ...raw } of rows) {
+        const run = toRunRow(raw);
+        if (isNewest) newest = run;
+        else byId.set(run.run_id, run);
+      }
+    }
+    return runs.map((id) => {
+      const run = id === "latest" ? newest : byId.get(id);
+      if (run !== undefined) return run;
+      if (id === "latest") throw new RuntapeError(`${this.label} holds no runs`, "NO_RUNS");
+      throw new RunNotFoundError(id);
+    });
   }
 
   async countEvents(runId: string): Promise<Record<EventType, bigint>> {
@@ -257,19 +277,14 @@ export class PgStore implements RunSource {
    */
   async *pages(runId: string): AsyncGenerator<StoredPage> {
     for (const table of ["runs", "runtape_runs"]) {
-      const columns = table === "runs" ? RUN_COLUMNS : BOOKKEEPING_COLUMNS;
       const rows = await this.guard(() =>
-        this.sql
-          .unsafe(`SELECT ${columns.join(", ")} FROM ${table} WHERE run_id = $1`, [runId])
-          .values(),
+        this.sql.unsafe(selectStored({ table }, "one"), [runId]).values(),
       );
       if (rows.length > 0) yield { table, rows, before: 0n };
     }
     for (const type of EVENT_TYPES) {
       const table = cat.table(type);
-      const text = `SELECT ${storeColumns(type)
-        .filter((c) => c !== "run_id")
-        .join(", ")} FROM ${table} WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT ${PAGE_ROWS}`;
+      const text = selectStored({ table, type }, "one");
       for (let after = 0n; ; ) {
         const rows = (await this.guard(() =>
           this.sql.unsafe(text, [runId, after]).values(),
@@ -282,6 +297,56 @@ export class PgStore implements RunSource {
         if (rows.length < PAGE_ROWS) break;
       }
     }
+  }
+
+  /**
+   * The rows of several runs, each run's as {@link pages} gives them (same pages in the same
+   * order, but cut where a statement's page ends), read together: a statement a table for the
+   * lot, where reading each run costs a round trip a table. Every run's rows are held at once, so
+   * the caller bounds their events; each statement still reads at most a page of rows.
+   */
+  async pagesOfRuns(runIds: readonly string[]): Promise<Map<string, StoredPage[]>> {
+    const ids = [...new Set(runIds)];
+    const byRun = new Map<string, StoredPage[]>(ids.map((id) => [id, []]));
+    if (ids.length === 0) return byRun;
+    for (const table of ["runs", "runtape_runs"]) {
+      const at = copyColumns({ table }).indexOf("run_id");
+      const rows = (await this.guard(() =>
+        this.sql.unsafe(selectStored({ table }, "many"), [ids]).values(),
+      )) as unknown[][];
+      const ofRun = Map.groupBy(rows, (row) => row[at] as string);
+      for (const [runId, own] of ofRun) byRun.get(runId)?.push({ table, rows: own, before: 0n });
+    }
+    for (const type of EVENT_TYPES) {
+      const table = cat.table(type);
+      const text = selectStored({ table, type }, "many");
+      // Each run's last id read so far: the `before` of its next page, as its own paging has it.
+      const lastId = new Map<string, bigint>();
+      // From before every run's first row: "" sorts before any id, and ids start at 1.
+      for (let after: [string, bigint] = ["", 0n]; ; ) {
+        const rows = (await this.guard(() =>
+          this.sql.unsafe(text, [ids, ...after]).values(),
+        )) as unknown[][];
+        // Rows come by run, then id: a run's rows in this page are one stretch.
+        for (let start = 0, end = 1; start < rows.length; end++) {
+          const runId = (rows[start] as unknown[])[0] as string;
+          if (end < rows.length && (rows[end] as unknown[])[0] === runId) continue;
+          const own = rows.slice(start, end);
+          byRun.get(runId)?.push({
+            table,
+            type,
+            rows: own.map((r) => r.slice(2)),
+            before: lastId.get(runId) ?? 0n,
+          });
+          lastId.set(runId, (own[own.length - 1] as unknown[])[1] as bigint);
+          start = end;
+        }
+        if (rows.length < PAGE_ROWS) break;
+        const last = rows[rows.length - 1] as unknown[];
+        after = [last[0] as string, last[1] as bigint];
+      }
+    }
+    return byRun;
   }
 
   /** The run's content as the store holds it: the same pieces as the file it came from gives. */
@@ -413,6 +478,25 @@ function symbolFilter(type: EventType, marks: string): string {
 interface PagedStream extends Stream {
   /** Fetches pages until the stream has a head or the table is done. */
   refill(reject: (error: RowDecodeError) => void): Promise<void>;
+}
+
+/** A listing's order, newest first: its first run is what "latest" names. */
+const NEWEST_FIRST = "r.ts_start DESC, p.ordinal DESC";
+
+/**
+ * The SELECT of a page of `table`'s stored rows (see {@link StoredPage}) of one run (`$1`) or of
+ * several (`= ANY($1)`). An event table's rows come after a key (`$2`…), in key order, a page at a
+ * time, with the key's columns first: `id`, or `run_id, id` for several runs.
+ */
+function selectStored(piece: { table: string; type?: EventType }, runs: "one" | "many"): string {
+  const which = runs === "one" ? "run_id = $1" : "run_id = ANY($1)";
+  if (piece.type === undefined) {
+    return `SELECT ${copyColumns(piece).join(", ")} FROM ${piece.table} WHERE ${which}`;
+  }
+  const key = runs === "one" ? ["id"] : ["run_id", "id"];
+  const rest = storeColumns(piece.type).filter((c) => !["id", "run_id"].includes(c));
+  const after = key.map((_, i) => `$${i + 2}`);
+  return `SELECT ${[...key, ...rest].join(", ")} FROM ${piece.table} WHERE ${which} AND (${key.join(", ")}) > (${after.join(", ")}) ORDER BY ${key.join(", ")} LIMIT ${PAGE_ROWS}`;
 }
 
 const SELECT_RUNS = `SELECT r.*, x.pid, x.host, x.events, x.refused, x.bar_periods FROM runs r

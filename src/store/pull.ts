@@ -8,11 +8,11 @@ import {
   StoreDigestError,
 } from "../errors.ts";
 import { checkOptions } from "../options.ts";
-import { getRun } from "../runs.ts";
+import { getRun, type RunRow } from "../runs.ts";
 import { shellWord } from "../text.ts";
 import { ContentDigest, copyColumns } from "./content.ts";
-import { PgStore, pageContent } from "./postgres.ts";
-import { fileDigest, storedDigest } from "./push.ts";
+import { PgStore, pageContent, type StoredPage } from "./postgres.ts";
+import { fileDigest, storedDigests } from "./push.ts";
 
 /** Options of {@link pull}. */
 export interface PullOptions {
@@ -33,13 +33,24 @@ export interface PulledRun {
   /** `present`: the file already held exactly this run. */
   outcome: "pulled" | "present";
   events: bigint;
+  /** Wall time since the run before was done: runs read together count their reading to the first. */
   seconds: number;
 }
 
 /**
+ * Events of small runs read from the store together (push's BATCH_EVENTS the other way). A
+ * batch's rows are all held before its first run is written (each run's rows span every table),
+ * so the bound is what keeps memory flat; a larger run is read a page at a time on its own, as
+ * every run once was.
+ */
+export const PULL_BATCH_EVENTS = 20_000;
+
+/**
  * Copies runs from a store into a runs database (created when missing), each in one SQLite
  * transaction and checked against the digest it was pushed with. A run the file already holds
- * is left alone when it is the same, refused (RunConflictError) when it is not.
+ * is left alone when it is the same, refused (RunConflictError) when it is not. Small runs are
+ * read a batch at a time (a statement a table for the batch): across a network each statement is
+ * a round trip, and sweeps of thousands of small runs made thousands of them.
  */
 export async function pull(
   from: string | PgStore,
@@ -57,15 +68,20 @@ export async function pull(
   try {
     const runs =
       options.runs === undefined
-        ? (await store.listRuns()).map((r) => r.run_id).reverse()
-        : await Promise.all(options.runs.map((id) => store.resolveRunId(id)));
+        ? (await store.listRuns()).reverse()
+        : await store.resolveRuns(options.runs);
     const db = asRunsDb(into, { mode: "write" });
     try {
       const results: PulledRun[] = [];
-      for (const runId of runs) {
-        const result = await pullRun(store, db, runId);
-        options.onRun?.(result);
-        results.push(result);
+      let since = performance.now();
+      for (const batch of batches(runs, PULL_BATCH_EVENTS)) {
+        const read = await readBatch(store, db, batch);
+        for (const runId of batch) {
+          const result = await pullRun(store, db, runId, read, since);
+          since = performance.now();
+          options.onRun?.(result);
+          results.push(result);
+        }
       }
       return results;
     } catch (error) {
@@ -79,9 +95,52 @@ export async function pull(
   }
 }
 
-async function pullRun(store: PgStore, db: RunsDb, runId: string): Promise<PulledRun> {
-  const started = performance.now();
-  const stored = await storedDigest(store, runId);
+/**
+ * `runs` cut into batches to read together, in order, each of runs that together hold at most
+ * `bound` events. A larger run, or a store's run without runtape's bookkeeping row (no count: it
+ * may be of any size), comes alone and is streamed. Push cuts a file's runs by the same rule.
+ */
+function* batches(runs: readonly RunRow[], bound: number): Generator<string[]> {
+  let batch: string[] = [];
+  let events = 0;
+  for (const run of runs) {
+    const size = run.events === null ? Number.POSITIVE_INFINITY : Number(run.events);
+    if (batch.length > 0 && events + size > bound) {
+      yield batch;
+      batch = [];
+      events = 0;
+    }
+    batch.push(run.run_id);
+    events += size;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/** What a batch read of the store: its runs' pushed digests, and the rows of those it copies. */
+interface BatchRead {
+  digests: ReadonlyMap<string, string>;
+  pages: ReadonlyMap<string, readonly StoredPage[]>;
+}
+
+/**
+ * Reads a batch's digests (one statement) and, where it holds several runs, the rows of those the
+ * file does not hold yet (one statement a table; a run the file holds is compared by digest,
+ * never copied). A run alone, the large among them, is read as it is copied, a page at a time.
+ */
+async function readBatch(store: PgStore, db: RunsDb, batch: string[]): Promise<BatchRead> {
+  const digests = await storedDigests(store, batch);
+  if (batch.length === 1) return { digests, pages: new Map() };
+  return { digests, pages: await store.pagesOfRuns(batch.filter((id) => !hasRun(db, id))) };
+}
+
+async function pullRun(
+  store: PgStore,
+  db: RunsDb,
+  runId: string,
+  read: BatchRead,
+  started: number,
+): Promise<PulledRun> {
+  const stored = read.digests.get(runId);
   const seconds = () => (performance.now() - started) / 1000;
   if (hasRun(db, runId)) {
     const local = fileDigest(db, runId);
@@ -95,10 +154,11 @@ async function pullRun(store: PgStore, db: RunsDb, runId: string): Promise<Pulle
     );
   }
   const digest = new ContentDigest();
-  // The network is read inside the write transaction: the run appears whole or not at all.
+  // The network is read inside the write transaction: the run appears whole or not at all. A run
+  // not read with its batch (streamed, or gone from the file since) is read here a page at a time.
   db.sqlite.exec("BEGIN IMMEDIATE");
   try {
-    for await (const page of store.pages(runId)) {
+    for await (const page of read.pages.get(runId) ?? store.pages(runId)) {
       for (const piece of pageContent(page, runId)) digest.add(piece);
       // The file numbers its rows itself: every store column but `id`.
       const columns = copyColumns(page).filter((c) => c !== "id");
