@@ -8,8 +8,9 @@ import {
   StoreDigestError,
 } from "../errors.ts";
 import { checkOptions } from "../options.ts";
-import { getRun, type RunRow } from "../runs.ts";
+import { getRun } from "../runs.ts";
 import { shellWord } from "../text.ts";
+import { batches } from "./batches.ts";
 import { ContentDigest, copyColumns } from "./content.ts";
 import { PgStore, pageContent, type StoredPage } from "./postgres.ts";
 import { fileDigest, storedDigests } from "./push.ts";
@@ -36,14 +37,6 @@ export interface PulledRun {
   /** Wall time since the run before was done: runs read together count their reading to the first. */
   seconds: number;
 }
-
-/**
- * Events of small runs read from the store together (push's BATCH_EVENTS the other way). A
- * batch's rows are all held before its first run is written (each run's rows span every table),
- * so the bound is what keeps memory flat; a larger run is read a page at a time on its own, as
- * every run once was.
- */
-export const PULL_BATCH_EVENTS = 20_000;
 
 /**
  * Copies runs from a store into a runs database (created when missing), each in one SQLite
@@ -74,7 +67,7 @@ export async function pull(
     try {
       const results: PulledRun[] = [];
       let since = performance.now();
-      for (const batch of batches(runs, PULL_BATCH_EVENTS)) {
+      for (const batch of batches(runs)) {
         const read = await readBatch(store, db, batch);
         for (const runId of batch) {
           const result = await pullRun(store, db, runId, read, since);
@@ -93,27 +86,6 @@ export async function pull(
   } finally {
     if (typeof from === "string") await store.close();
   }
-}
-
-/**
- * `runs` cut into batches to read together, in order, each of runs that together hold at most
- * `bound` events. A larger run, or a store's run without runtape's bookkeeping row (no count: it
- * may be of any size), comes alone and is streamed. Push cuts a file's runs by the same rule.
- */
-function* batches(runs: readonly RunRow[], bound: number): Generator<string[]> {
-  let batch: string[] = [];
-  let events = 0;
-  for (const run of runs) {
-    const size = run.events === null ? Number.POSITIVE_INFINITY : Number(run.events);
-    if (batch.length > 0 && events + size > bound) {
-      yield batch;
-      batch = [];
-      events = 0;
-    }
-    batch.push(run.run_id);
-    events += size;
-  }
-  if (batch.length > 0) yield batch;
 }
 
 /** What a batch read of the store: its runs' pushed digests, and the rows of those it copies. */

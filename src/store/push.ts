@@ -15,6 +15,7 @@ import {
 import { catalog, EVENT_TYPES, type EventType } from "../events/catalog.ts";
 import { checkOptions } from "../options.ts";
 import { getRun, listRuns, type RunRow, type RunStatus, resolveRunId } from "../runs.ts";
+import { batches } from "./batches.ts";
 import { ContentDigest, type ContentPiece, copyColumns, fileContent } from "./content.ts";
 import { PUSHES_TABLE } from "./pg-schema.ts";
 import { PgStore } from "./postgres.ts";
@@ -56,7 +57,7 @@ export interface PushedRun {
 
 /**
  * Sends runs of a runs database to a store. Each run is published in one transaction (all of it
- * or, after any failure, nothing; small runs share one, see BATCH_EVENTS), with the digest of its
+ * or, after any failure, nothing; small runs share one, see batches.ts), with the digest of its
  * content: pushing it again sends nothing, and a different run under the same id is refused
  * (RunConflictError) unless `replace`. A run the store cannot take (that conflict, text with
  * U+0000, rows the server refuses) is left out and the others are pushed; then RunsNotPushedError
@@ -170,32 +171,6 @@ function selectRuns(db: RunsDb, options: PushOptions): RunRow[] {
     .reverse(); // oldest first: the store's order of arrival follows the file's
 }
 
-/**
- * Events a batch of runs holds at most. Runs are sent together, up to this many events, in one
- * transaction of one COPY per table: a store on another machine costs a round trip per
- * statement, and a run sent alone takes ~19 of them whatever its size. The batch's rows are
- * held in memory (~5 MB of COPY text at this bound); a larger run, or one whose count the file
- * does not know (a Python-written run), is streamed alone.
- */
-export const BATCH_EVENTS = 20_000;
-
-/** `runs` cut into batches, in order: each of runs that together hold at most BATCH_EVENTS. */
-function* batches(runs: readonly RunRow[]): Generator<string[]> {
-  let batch: string[] = [];
-  let events = 0;
-  for (const run of runs) {
-    const size = run.events === null ? Number.POSITIVE_INFINITY : Number(run.events);
-    if (batch.length > 0 && events + size > BATCH_EVENTS) {
-      yield batch;
-      batch = [];
-      events = 0;
-    }
-    batch.push(run.run_id);
-    events += size;
-  }
-  if (batch.length > 0) yield batch;
-}
-
 /** The digest the store holds for a run, if it holds the run. */
 export async function storedDigest(store: PgStore, runId: string): Promise<string | undefined> {
   return (await storedDigests(store, [runId])).get(runId);
@@ -274,7 +249,7 @@ interface ReadRun {
 }
 
 /**
- * Pushes the small runs `runIds` (see BATCH_EVENTS) with one statement for their digests and one
+ * Pushes the small runs `runIds` (see batches.ts) with one statement for their digests and one
  * transaction for those to send. Each run still arrives whole or not at all and gets the outcome
  * it would get alone: where the server refuses the batch (rows of a run it cannot take, a run
  * another push published meanwhile), nothing of the batch was kept, and each of its runs is
