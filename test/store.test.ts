@@ -39,7 +39,7 @@ import {
   StoreFormatError,
   StoreUrlError,
 } from "../src/index.ts";
-import { PULL_BATCH_EVENTS } from "../src/store/pull.ts";
+import { BATCH_EVENTS } from "../src/store/batches.ts";
 import { ANALYZE_FROM_EVENTS } from "../src/store/push.ts";
 import {
   bulkRun,
@@ -749,14 +749,14 @@ describeWithPg("PostgreSQL store", (cluster) => {
     async () => {
       const url = await cluster().createDatabase("batch_large_db");
       const path = demoFile(["before-1", "before-2"], undefined, 20);
-      bulkRun(path, "large", PULL_BATCH_EVENTS + 1);
+      bulkRun(path, "large", BATCH_EVENTS + 1);
       demoFile(["after-1", "after-2"], path, 20);
       const ids = ["before-1", "before-2", "large", "after-1", "after-2"];
       await push(path, url);
       const into = join(tempDir(), "into.db");
       const pulled = await pull(url, into);
       expect(pulled.map((r) => [r.runId, r.outcome])).toEqual(ids.map((id) => [id, "pulled"]));
-      expect(pulled[2]?.events).toBe(BigInt(PULL_BATCH_EVENTS + 1));
+      expect(pulled[2]?.events).toBe(BigInt(BATCH_EVENTS + 1));
       await expectPulledWhole(into, path, url, ids);
     },
     SLOW,
@@ -822,6 +822,42 @@ describeWithPg("PostgreSQL store", (cluster) => {
         expect(findings[0]).toMatchObject({ kind: "integrity", runId: "tampered" });
       } finally {
         await store.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "check reads small runs a batch at a time and still finds the one changed among them, and a run no push published",
+    async () => {
+      const url = await cluster().createDatabase("check_batches");
+      const ids = Array.from({ length: 30 }, (_, i) => `checked-${i}`);
+      await push(demoFile(ids, undefined, 20), url);
+      const proxy = startProxy(cluster());
+      try {
+        const store = await PgStore.open(proxy.url("check_batches"));
+        try {
+          proxy.reset();
+          expect(await checkStore(store)).toEqual([]);
+          // Alone, each run took a statement for its digest and one a table (497 in all); a batch
+          // takes that many for all its runs, each sent twice the first time (prepared, then run).
+          expect(proxy.statements()).toBeLessThan(2 * ids.length);
+          await store.sql`UPDATE bars SET close = close + 1 WHERE run_id = ${"checked-17"} AND id = 3`;
+          await store.sql`INSERT INTO runs (run_id, name, ts_start, status) VALUES (${"by-hand"}, ${"by-hand"}, 1, ${"completed"})`;
+          const findings = await checkStore(store);
+          // Newest first, as the runs are listed: the run added by hand started at 1 ns.
+          expect(findings.map((f) => [f.runId, f.message])).toEqual([
+            [
+              "checked-17",
+              'run "checked-17" differs from what was pushed (its rows were changed in the store)',
+            ],
+            ["by-hand", 'run "by-hand" was not published by a push'],
+          ]);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        proxy.stop();
       }
     },
     SLOW,

@@ -12,11 +12,12 @@ import {
   type RunListEntry,
   toListEntry,
 } from "../inspect.ts";
+import { batches } from "./batches.ts";
 import { ContentDigest } from "./content.ts";
 import { withSource, withStore } from "./index.ts";
-import type { PgStore } from "./postgres.ts";
+import { type PgStore, pageContent } from "./postgres.ts";
 import { pull } from "./pull.ts";
-import { storedDigest } from "./push.ts";
+import { storedDigests } from "./push.ts";
 import type { RunSource } from "./source.ts";
 
 /**
@@ -79,25 +80,36 @@ export async function checkStore(store: string | PgStore): Promise<CheckFinding[
 
 async function checkIn(store: PgStore): Promise<CheckFinding[]> {
   const findings: CheckFinding[] = [];
-  for (const run of await store.listRuns()) {
-    const runId = run.run_id;
-    const stored = await storedDigest(store, runId);
-    if (stored === undefined) {
-      findings.push({
-        kind: "integrity",
-        runId,
-        message: `run ${JSON.stringify(runId)} was not published by a push`,
-      });
-      continue;
-    }
-    const digest = new ContentDigest();
-    for await (const piece of store.content(runId)) digest.add(piece);
-    if (digest.hex() !== stored) {
-      findings.push({
-        kind: "integrity",
-        runId,
-        message: `run ${JSON.stringify(runId)} differs from what was pushed (its rows were changed in the store)`,
-      });
+  // Small runs a batch at a time (a statement a table for the batch), a large one page by page.
+  for (const batch of batches(await store.listRuns())) {
+    const digests = await storedDigests(store, batch);
+    const published = batch.filter((id) => digests.has(id));
+    const pages = published.length > 1 ? await store.pagesOfRuns(published) : undefined;
+    for (const runId of batch) {
+      const stored = digests.get(runId);
+      if (stored === undefined) {
+        findings.push({
+          kind: "integrity",
+          runId,
+          message: `run ${JSON.stringify(runId)} was not published by a push`,
+        });
+        continue;
+      }
+      const digest = new ContentDigest();
+      if (pages === undefined) {
+        for await (const piece of store.content(runId)) digest.add(piece);
+      } else {
+        for (const page of pages.get(runId) ?? []) {
+          for (const piece of pageContent(page, runId)) digest.add(piece);
+        }
+      }
+      if (digest.hex() !== stored) {
+        findings.push({
+          kind: "integrity",
+          runId,
+          message: `run ${JSON.stringify(runId)} differs from what was pushed (its rows were changed in the store)`,
+        });
+      }
     }
   }
   return findings;
