@@ -5,8 +5,8 @@
  * event streams; this file only reads the runs for it, from a runs database or a store
  * (`openSource`).
  */
-import { RuntapeError } from "./errors.ts";
-import { reportOf } from "./report/cache.ts";
+import { RunNotFoundError, RuntapeError } from "./errors.ts";
+import { reportOf, reportsOf } from "./report/cache.ts";
 import { overlayBuckets } from "./report/charts.ts";
 import { minMaxDownsample } from "./report/downsample.ts";
 import { type Comparison, type PageOrigin, renderComparison } from "./report/html.ts";
@@ -82,13 +82,20 @@ async function comparison(
   const named = new Set(namedRuns(sweep.entries, metric));
   const greys = sweep.entries.length - named.size;
   const curves: Comparison["curves"] = [];
-  for (const [i, e] of sweep.entries.entries()) {
+  const rows = new Map((await source.listRuns()).map((run) => [run.run_id, run]));
+  const runs = sweep.entries.map((e) => {
+    const run = rows.get(e.runId);
+    if (run === undefined) throw new RunNotFoundError(e.runId);
+    return run;
+  });
+  for await (const report of reportsOf(source, runs)) {
     // Of each report only its curve, and of that only what the chart draws: the rest goes now,
     // so that memory holds one report at a time, whatever the number of runs.
-    const { t, equity } = (await reportRun(source, e.runId)).equity;
-    const drawn = minMaxDownsample({ x: t, y: equity }, overlayBuckets(named.has(e.runId), greys));
-    curves.push({ name: e.runId, curve: { t: drawn.x as number[], equity: drawn.y as number[] } });
-    options.onProgress?.(i + 1, sweep.entries.length, "curves");
+    const { runId } = report.run;
+    const { t, equity } = report.equity;
+    const drawn = minMaxDownsample({ x: t, y: equity }, overlayBuckets(named.has(runId), greys));
+    curves.push({ name: runId, curve: { t: drawn.x as number[], equity: drawn.y as number[] } });
+    options.onProgress?.(curves.length, sweep.entries.length, "curves");
   }
   return renderComparison({ ...sweep, curves, metric }, origin);
 }

@@ -3,7 +3,13 @@ import { join } from "node:path";
 import { SQL } from "bun";
 import { catalog, EVENT_TYPES } from "../src/events/catalog.ts";
 import { diffRuns } from "../src/index.ts";
-import { listSweep, METRICS_VERSION, renderRunReport, reportRun } from "../src/report.ts";
+import {
+  compareRuns,
+  listSweep,
+  METRICS_VERSION,
+  renderRunReport,
+  reportRun,
+} from "../src/report.ts";
 import { openSource, PgStore, SqliteSource } from "../src/store/index.ts";
 import { push } from "../src/store/push.ts";
 import { removeStoredRuns } from "../src/store/remove.ts";
@@ -12,6 +18,7 @@ import { cli } from "./cli/inprocess.ts";
 import { storedRuns } from "./cli/support.ts";
 import { DEMO_FEED, DEMO_STRATEGY, recordedFeed, recordSweep, tempDir } from "./helpers.ts";
 import { describeWithPg } from "./pg.ts";
+import { startProxy } from "./pg-proxy.ts";
 
 // Reports and re-runs read a PostgreSQL store as they read a file (test/report.test.ts and
 // test/rerun.test.ts hold the file side): apart, since they start a server.
@@ -39,6 +46,38 @@ describeWithPg("reports and re-runs on a PostgreSQL store", (cluster) => {
     } finally {
       await file.close();
       await store.close();
+    }
+  });
+
+  test("a sweep's metrics and comparison page read its runs a batch at a time, the same as from its file", async () => {
+    const path = join(tempDir(), "sweep.db");
+    const runs = Array.from({ length: 16 }, (_, i) => ({
+      id: `sweep-${i}`,
+      strategy: { fastPeriod: 2 + (i % 4), slowPeriod: 10 + Math.floor(i / 4) },
+    }));
+    recordSweep(path, runs);
+    const url = await cluster().createDatabase("sweep_batches");
+    await push(path, url);
+    const proxy = startProxy(cluster());
+    const file = SqliteSource.open(path);
+    const store = await openSource(proxy.url("sweep_batches"));
+    try {
+      proxy.reset();
+      const [fromFile, fromStore] = [await listSweep(file), await listSweep(store)];
+      // Alone, each run took a statement for its id, one for its bookkeeping row and one a table
+      // (262 for these 16 runs); together, the batch's statements are the same few whatever its runs.
+      expect(proxy.statements()).toBeLessThan(4 * runs.length);
+      expect(fromStore.entries.map((e) => [e.runId, e.metrics])).toEqual(
+        fromFile.entries.map((e) => [e.runId, e.metrics]),
+      );
+      proxy.reset();
+      const page = await compareRuns(store);
+      expect(proxy.statements()).toBeLessThan(4 * runs.length);
+      expect(page).toBe(await compareRuns(file));
+    } finally {
+      await file.close();
+      await store.close();
+      proxy.stop();
     }
   });
 

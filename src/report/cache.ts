@@ -3,6 +3,8 @@
  * file or a store, see RunSource.readMetrics), so that listing a sweep of a thousand runs reads a
  * thousand small rows instead of every event.
  */
+
+import type { Event } from "../events/catalog.ts";
 import { parseNumbers, stringifyExact } from "../json.ts";
 import type { RunRow } from "../runs.ts";
 import type { ComputedMetrics, RunSource } from "../store/source.ts";
@@ -18,9 +20,28 @@ import { type RunReport, RunReportBuilder } from "./model.ts";
 export const METRICS_VERSION = 4;
 
 /** The report of `run` from the events `source` holds for it. */
-export async function reportOf(source: RunSource, run: RunRow): Promise<RunReport> {
+export function reportOf(source: RunSource, run: RunRow): Promise<RunReport> {
+  return reportFrom(run, source.chunks({ run: run.run_id }));
+}
+
+/** The reports of `runs` in their order, read together where the source can (RunSource.eachRun). */
+export async function* reportsOf(
+  source: RunSource,
+  runs: readonly RunRow[],
+): AsyncGenerator<RunReport> {
+  if (source.eachRun === undefined) {
+    for (const run of runs) yield await reportOf(source, run);
+    return;
+  }
+  for await (const { run, chunks } of source.eachRun(runs)) yield await reportFrom(run, chunks);
+}
+
+async function reportFrom(
+  run: RunRow,
+  chunks: AsyncIterable<readonly Event[]>,
+): Promise<RunReport> {
   const builder = new RunReportBuilder(run);
-  for await (const chunk of source.chunks({ run: run.run_id })) {
+  for await (const chunk of chunks) {
     for (const event of chunk) builder.add(event);
   }
   return builder.finish();
@@ -55,14 +76,19 @@ export async function metricsOf(
     committedAt = performance.now();
   };
   const result: RunMetrics[] = [];
-  for (const run of runs) {
-    const cached = cache?.get(run);
-    if (cached !== undefined) {
-      result.push(parseNumbers(cached) as RunMetrics);
+  const cached = runs.map((run) => cache?.get(run));
+  const reports = reportsOf(
+    source,
+    runs.filter((_, i) => cached[i] === undefined),
+  );
+  for (const [i, run] of runs.entries()) {
+    const text = cached[i];
+    if (text !== undefined) {
+      result.push(parseNumbers(text) as RunMetrics);
       onProgress?.(result.length, runs.length);
       continue;
     }
-    const { metrics, events } = await reportOf(source, run);
+    const { metrics, events } = (await reports.next()).value as RunReport;
     if (run.status !== "running" && run.ts_end !== null) {
       fresh.push({ run, events: BigInt(events), metrics: stringifyExact(metrics) });
       if (performance.now() - committedAt >= COMMIT_EVERY_MS) await commit();

@@ -26,7 +26,8 @@ import {
   type Stream,
 } from "../replay.ts";
 import { type RunRow, toRunRow } from "../runs.ts";
-import { SCHEMA_VERSION, SEQ_COLUMN } from "../schema.ts";
+import { SCHEMA_VERSION, SEQ_COLUMN, storedColumns } from "../schema.ts";
+import { batches } from "./batches.ts";
 import { type ContentPiece, copyColumns, pieces, rowPiece, storeColumns } from "./content.ts";
 import {
   META_TABLE,
@@ -202,27 +203,30 @@ export class PgStore implements RunSource {
       await stream.refill(reject);
       if (stream.head !== undefined) streams.push(stream);
     }
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    let chunk: Event[] = [];
-    for (let yielded = 0; yielded < limit; ) {
-      const stream = earliest(streams) as PagedStream | undefined;
-      if (stream === undefined) break;
-      const decoded = stream.decode(stream.head as Record<string, SqlValue>);
-      advance(stream, bySeq, reject);
-      if (stream.head === undefined) await stream.refill(reject);
-      if (decoded instanceof RowDecodeError) {
-        reject(decoded);
+    yield* merged(streams, bySeq, reject, stats, options.limit);
+  }
+
+  /**
+   * The events of each of `runs`, in their order: small runs read a batch at a time (a statement
+   * a table for the batch, as pull reads them, see batches.ts), a large one as {@link chunks}
+   * reads it, a page of each table at a time.
+   */
+  async *eachRun(
+    runs: readonly RunRow[],
+  ): AsyncGenerator<{ run: RunRow; chunks: AsyncIterable<readonly Event[]> }> {
+    const byId = new Map(runs.map((run) => [run.run_id, run]));
+    for (const batch of batches(runs)) {
+      if (batch.length === 1) {
+        const run = byId.get(batch[0] as string) as RunRow;
+        yield { run, chunks: this.chunks({ run: run.run_id }) };
         continue;
       }
-      yielded++;
-      stats.events++;
-      chunk.push(decoded);
-      if (chunk.length === CHUNK_EVENTS) {
-        yield chunk;
-        chunk = [];
+      const pages = await this.pagesOfRuns(batch);
+      for (const runId of batch) {
+        const run = byId.get(runId) as RunRow;
+        yield { run, chunks: readStoredPages(pages.get(runId) ?? [], runId) };
       }
     }
-    if (chunk.length > 0) yield chunk;
   }
 
   /** A merge stream over `type`'s rows of the run, read in pages by key (no cursor to hold open). */
@@ -450,6 +454,72 @@ export interface StoredPage {
   rows: unknown[][];
   /** The id before the first row's. */
   before: bigint;
+}
+
+/**
+ * Merges the streams of a run into its events in publication order (one ordering rule for the
+ * file's replay and the store's), in arrays of CHUNK_EVENTS, refilling a stream as its page ends.
+ */
+async function* merged(
+  streams: PagedStream[],
+  bySeq: boolean,
+  reject: (error: RowDecodeError) => void,
+  stats: ReplayStats,
+  limit = Number.POSITIVE_INFINITY,
+): AsyncGenerator<Event[]> {
+  let chunk: Event[] = [];
+  for (let yielded = 0; yielded < limit; ) {
+    const stream = earliest(streams) as PagedStream | undefined;
+    if (stream === undefined) break;
+    const decoded = stream.decode(stream.head as Record<string, SqlValue>);
+    advance(stream, bySeq, reject);
+    if (stream.head === undefined) await stream.refill(reject);
+    if (decoded instanceof RowDecodeError) {
+      reject(decoded);
+      continue;
+    }
+    yielded++;
+    stats.events++;
+    chunk.push(decoded);
+    if (chunk.length === CHUNK_EVENTS) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * A run's events from its pages as {@link PgStore.pagesOfRuns} read them. A pushed run's rows
+ * all carry `seq` (push refuses a run with a row without one), and within a table ids follow it.
+ */
+async function* readStoredPages(
+  pages: readonly StoredPage[],
+  runId: string,
+): AsyncGenerator<Event[]> {
+  const stats: ReplayStats = { runId, events: 0, skipped: 0 };
+  const reject = invalidRowHandler({}, stats);
+  const streams: PagedStream[] = [];
+  for (const type of EVENT_TYPES) {
+    const names = storedColumns(cat, type).map((c) => c.name);
+    const seqAt = names.indexOf(SEQ_COLUMN);
+    const rows = pages
+      .filter((page) => page.type === type)
+      .flatMap((page) => page.rows)
+      .map((row) => {
+        const record: Record<string, SqlValue> = { merge_key: row[seqAt] as SqlValue };
+        names.forEach((name, i) => {
+          record[name] = row[i] as SqlValue;
+        });
+        return record;
+      });
+    if (rows.length === 0) continue;
+    const stream = newStream(type, rows[Symbol.iterator]()) as PagedStream;
+    stream.refill = async () => {};
+    advance(stream, true, reject);
+    if (stream.head !== undefined) streams.push(stream);
+  }
+  yield* merged(streams, true, reject, stats);
 }
 
 /** A page as content pieces. */

@@ -28,6 +28,14 @@ export interface RunSource {
   /** The same events in arrays, for consumers that go through millions (one await per array). */
   chunks(options?: ReplayOptions): AsyncIterable<readonly Event[]>;
   /**
+   * Where the source reads many runs cheaper together (a store across a network: a round trip
+   * per statement), the events of each of `runs` in their order, each run's as `chunks` gives
+   * them; each run's chunks are read before the next run is asked for.
+   */
+  eachRun?(
+    runs: readonly RunRow[],
+  ): AsyncIterable<{ run: RunRow; chunks: AsyncIterable<readonly Event[]> }>;
+  /**
    * Where the source can hand out stored rows without building events: a run's rows of each of
    * `types`, table after table, from one snapshot (see storedRows in src/replay.ts), passed to
    * `take` in arrays of at most {@link CHUNK_EVENTS}, each awaited before the next is read.
