@@ -110,9 +110,19 @@ export async function exportRuns(
         signal: options.signal,
         summary,
       };
-      for (const run of selected) {
-        await exportRun(job, run.run_id);
-        summary.runs++;
+      // Read together where the source reads many runs cheaper so (a store across a network);
+      // not for indicator columns, whose names take a pass over each run's events before it.
+      const together = job.indicatorColumns ? undefined : runs.eachRun?.(selected);
+      if (together !== undefined) {
+        for await (const { run, chunks } of together) {
+          await exportRun(job, run.run_id, chunks);
+          summary.runs++;
+        }
+      } else {
+        for (const run of selected) {
+          await exportRun(job, run.run_id);
+          summary.runs++;
+        }
       }
       // Last: a directory with the runs file in it holds a finished export.
       const sink = openPart(format, runsFile(options.out, format.extension), RUN_COLUMNS);
@@ -187,7 +197,12 @@ async function indicatorNames(job: Job, runId: string): Promise<Map<EventType, s
   return new Map([...names].map(([type, set]) => [type, [...set]]));
 }
 
-async function exportRun(job: Job, runId: string): Promise<void> {
+/** Writes a run's files: from `chunks` where they were read already, else from the source. */
+async function exportRun(
+  job: Job,
+  runId: string,
+  chunks?: AsyncIterable<readonly Event[]>,
+): Promise<void> {
   const { format, out, wanted, summary } = job;
   const spread = await indicatorNames(job, runId);
   const sinks = new Map<EventType, PartSink>();
@@ -211,17 +226,19 @@ async function exportRun(job: Job, runId: string): Promise<void> {
   };
   try {
     // A runtape-written SQLite run is copied as stored, table by table: no events to build.
-    const copied = await job.source.eachStoredRow?.(runId, [...wanted], async (type, rows) => {
-      const at = INDICATOR_AT[type];
-      for (const row of rows) {
-        const indicators = spread.has(type)
-          ? (loadsIndicators(row[at] as string) as Indicators)
-          : undefined;
-        write(type, row, indicators);
-      }
-      await checkpoint(job.signal);
-    });
-    if (!copied) await exportEvents(job, runId, write);
+    const copied =
+      chunks === undefined &&
+      (await job.source.eachStoredRow?.(runId, [...wanted], async (type, rows) => {
+        const at = INDICATOR_AT[type];
+        for (const row of rows) {
+          const indicators = spread.has(type)
+            ? (loadsIndicators(row[at] as string) as Indicators)
+            : undefined;
+          write(type, row, indicators);
+        }
+        await checkpoint(job.signal);
+      }));
+    if (!copied) await exportEvents(job, chunks ?? job.source.chunks({ run: runId }), write);
     for (const [type, sink] of sinks) {
       summary.bytes += sink.close();
       summary.files++;
@@ -236,12 +253,12 @@ async function exportRun(job: Job, runId: string): Promise<void> {
 /** A run's events through replay (a source that cannot copy stored rows): `write` takes each. */
 async function exportEvents(
   job: Job,
-  runId: string,
+  chunks: AsyncIterable<readonly Event[]>,
   write: (type: EventType, values: ExportValue[], indicators?: Indicators) => void,
 ): Promise<void> {
   const { wanted } = job;
   let seq = 0n;
-  for await (const chunk of job.source.chunks({ run: runId })) {
+  for await (const chunk of chunks) {
     for (const event of chunk) {
       seq++;
       if (!wanted.has(event.type)) continue;

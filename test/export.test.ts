@@ -17,6 +17,7 @@ import {
   OutputNotEmptyError,
   openRunsDb,
   PgStore,
+  push,
   Recorder,
   RowDecodeError,
   RunNotFoundError,
@@ -39,6 +40,7 @@ import {
   tempDir,
 } from "./helpers.ts";
 import { describeWithPg } from "./pg.ts";
+import { startProxy } from "./pg-proxy.ts";
 
 const duckdb = await import("@duckdb/node-api").catch(() => undefined);
 const NO_DUCKDB = "skipped: @duckdb/node-api is not installed for this platform";
@@ -686,6 +688,31 @@ describeWithPg("export from a PostgreSQL store", (cluster) => {
       const expected = filesUnder(fromFile);
       expect(Object.keys(expected).length).toBe(summary.files);
       expect(filesUnder(fromStore)).toEqual(expected);
+    }
+  });
+
+  test("a store's small runs are read a batch at a time, into the same files", async () => {
+    const path = join(tempDir(), "sweep.db");
+    const runs = Array.from({ length: 16 }, (_, i) => ({
+      id: `export-${i}`,
+      strategy: { fastPeriod: 2 + i },
+    }));
+    recordSweep(path, runs);
+    const url = await cluster().createDatabase("export_batches");
+    await push(path, url);
+    const proxy = startProxy(cluster());
+    try {
+      const fromFile = join(tempDir(), "file");
+      const fromStore = join(tempDir(), "store");
+      await exportRuns(path, { format: "csv", out: fromFile });
+      proxy.reset();
+      await exportRuns(proxy.url("export_batches"), { format: "csv", out: fromStore });
+      // Alone, each run took a statement for its id, one for its bookkeeping row and one a table
+      // (~16 a run); together, the batch's statements are the same few whatever its runs.
+      expect(proxy.statements()).toBeLessThan(4 * runs.length);
+      expect(filesUnder(fromStore)).toEqual(filesUnder(fromFile));
+    } finally {
+      proxy.stop();
     }
   });
 });
