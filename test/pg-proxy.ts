@@ -1,8 +1,8 @@
 /**
  * A TCP proxy in front of a test cluster's unix socket that counts the statements clients send
- * and can hold every chunk back a while each way: a store across a network, where each round
- * trip costs what the queries themselves do not. The count is deterministic where a time is not:
- * tests assert it, the bench times the delay.
+ * and the round trips they wait for, and can hold every chunk back a while each way: a store
+ * across a network, where each round trip costs what the queries themselves do not. The counts
+ * are deterministic where a time is not: tests assert them, the bench times the delay.
  */
 import type { Socket } from "bun";
 import type { PgCluster } from "./pg.ts";
@@ -12,6 +12,11 @@ export interface PgProxy {
   url(database?: string): string;
   /** Statements sent since the last reset: simple queries and extended-protocol Syncs. */
   statements(): number;
+  /**
+   * Round trips since the last reset: each time a client sends after the server last spoke.
+   * Statements sent together (pipelined) are one; with a delay, a client's burst is one.
+   */
+  roundTrips(): number;
   reset(): void;
   stop(): void;
 }
@@ -77,6 +82,9 @@ function writer(socket: () => Socket<unknown> | undefined) {
 /** Starts a proxy to `cluster` that delays each chunk by `delayMs` in each direction (default 0). */
 export function startProxy(cluster: PgCluster, { delayMs = 0 } = {}): PgProxy {
   let statements = 0;
+  let roundTrips = 0;
+  /** Whether the server spoke since a client last sent. */
+  let answered = true;
   const later = (fn: () => void): void => {
     if (delayMs > 0) setTimeout(fn, delayMs);
     else fn();
@@ -102,6 +110,7 @@ export function startProxy(cluster: PgCluster, { delayMs = 0 } = {}): PgProxy {
           unix: `${cluster.dir}/.s.PGSQL.5432`,
           socket: {
             data: (_server, chunk) => {
+              answered = true;
               const copy = new Uint8Array(chunk);
               later(() => link.toClient.write(copy));
             },
@@ -115,6 +124,8 @@ export function startProxy(cluster: PgCluster, { delayMs = 0 } = {}): PgProxy {
         const copy = new Uint8Array(chunk);
         const link = client.data;
         link.count(copy);
+        if (answered) roundTrips++;
+        answered = false;
         later(() => link.toServer.write(copy));
       },
       drain(client) {
@@ -129,8 +140,10 @@ export function startProxy(cluster: PgCluster, { delayMs = 0 } = {}): PgProxy {
   return {
     url: (database = "runtape") => `postgres://runtape@127.0.0.1:${listener.port}/${database}`,
     statements: () => statements,
+    roundTrips: () => roundTrips,
     reset: () => {
       statements = 0;
+      roundTrips = 0;
     },
     stop: () => listener.stop(true),
   };

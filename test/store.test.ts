@@ -500,6 +500,38 @@ describeWithPg("PostgreSQL store", (cluster) => {
   );
 
   test(
+    "a stored run is read in a few round trips: every table's first page asked for at once",
+    async () => {
+      const url = await cluster().createDatabase("round_trips");
+      const path = demoFile(["trips-a", "trips-b", "trips-c"], undefined, 20);
+      await push(path, url);
+      // With a delay, what a client sends together reaches the server before any reply: a
+      // burst is one round trip, however the driver cut it into writes.
+      const proxy = startProxy(cluster(), { delayMs: 20 });
+      const store = await PgStore.open(proxy.url("round_trips"));
+      try {
+        // The driver pipelines only statements it has prepared (the first use of each text
+        // takes two trips of its own), and the pool's second connection opens: read once first.
+        await collect(store.events({ run: "trips-a" }));
+        await store.pagesOfRuns(["trips-a", "trips-b"]);
+        proxy.reset();
+        const events = await collect(store.events({ run: "trips-b" }));
+        // A table at a time, it took a trip for the run, one for its kind and one a table (15).
+        expect(proxy.roundTrips()).toBeLessThanOrEqual(3);
+        expectIdentical(events, [...replay(path, { run: "trips-b" })]);
+        proxy.reset();
+        const pages = await store.pagesOfRuns(["trips-a", "trips-b", "trips-c"]);
+        expect(proxy.roundTrips()).toBeLessThanOrEqual(3);
+        expect([...pages.keys()]).toEqual(["trips-a", "trips-b", "trips-c"]);
+      } finally {
+        await store.close();
+        proxy.stop();
+      }
+    },
+    SLOW,
+  );
+
+  test(
     "small runs go in batches: a few statements for thirty runs, each run whole, in the file's order of arrival",
     async () => {
       const url = await cluster().createDatabase("batches");

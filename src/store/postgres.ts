@@ -189,21 +189,29 @@ export class PgStore implements RunSource {
     // The file's checks, before anything is read: a source of either kind takes the same options.
     checkReplayOptions(options);
     checkReplayTypes(options, cat);
-    const runId = await this.resolveRunId(options.run);
+    // A run named by its id is looked up and its kind read at once: one round trip, not two.
+    const named = options.run === "latest" ? undefined : options.run;
+    const [runId, bySeq] =
+      named === undefined
+        ? await this.resolveRunId().then(async (id) => [id, await this.hasSequence(id)] as const)
+        : await Promise.all([this.resolveRunId(named), this.hasSequence(named)]);
     const stats: ReplayStats = options.stats ?? { runId, events: 0, skipped: 0 };
     stats.runId = runId;
     const reject = invalidRowHandler(options, stats);
-    const bySeq = await this.hasSequence(runId);
     const excluded = new Set(options.excludeTypes ?? []);
     const wanted = new Set(options.types ?? EVENT_TYPES);
-    const streams: PagedStream[] = [];
-    for (const type of EVENT_TYPES) {
-      if (!wanted.has(type) || excluded.has(type)) continue;
-      const stream = this.pagedStream(type, runId, bySeq, options);
-      await stream.refill(reject);
-      if (stream.head !== undefined) streams.push(stream);
-    }
-    yield* merged(streams, bySeq, reject, stats, options.limit);
+    const streams = EVENT_TYPES.filter((type) => wanted.has(type) && !excluded.has(type)).map(
+      (type) => this.pagedStream(type, runId, bySeq, options),
+    );
+    // Every table's first page asked for at once: the driver pipelines them, one round trip.
+    await inOrder(streams.map((stream) => stream.refill(reject)));
+    yield* merged(
+      streams.filter((stream) => stream.head !== undefined),
+      bySeq,
+      reject,
+      stats,
+      options.limit,
+    );
   }
 
   /**
@@ -313,44 +321,64 @@ export class PgStore implements RunSource {
     const ids = [...new Set(runIds)];
     const byRun = new Map<string, StoredPage[]>(ids.map((id) => [id, []]));
     if (ids.length === 0) return byRun;
-    for (const table of ["runs", "runtape_runs"]) {
-      const at = copyColumns({ table }).indexOf("run_id");
-      const rows = (await this.guard(() =>
-        this.sql.unsafe(selectStored({ table }, "many"), [ids]).values(),
-      )) as unknown[][];
-      const ofRun = Map.groupBy(rows, (row) => row[at] as string);
-      for (const [runId, own] of ofRun) byRun.get(runId)?.push({ table, rows: own, before: 0n });
-    }
-    for (const type of EVENT_TYPES) {
-      const table = cat.table(type);
-      const text = selectStored({ table, type }, "many");
-      // Each run's last id read so far: the `before` of its next page, as its own paging has it.
-      const lastId = new Map<string, bigint>();
-      // From before every run's first row: "" sorts before any id, and ids start at 1.
-      for (let after: [string, bigint] = ["", 0n]; ; ) {
-        const rows = (await this.guard(() =>
-          this.sql.unsafe(text, [ids, ...after]).values(),
-        )) as unknown[][];
-        // Rows come by run, then id: a run's rows in this page are one stretch.
-        for (let start = 0, end = 1; start < rows.length; end++) {
-          const runId = (rows[start] as unknown[])[0] as string;
-          if (end < rows.length && (rows[end] as unknown[])[0] === runId) continue;
-          const own = rows.slice(start, end);
-          byRun.get(runId)?.push({
-            table,
-            type,
-            rows: own.map((r) => r.slice(2)),
-            before: lastId.get(runId) ?? 0n,
-          });
-          lastId.set(runId, (own[own.length - 1] as unknown[])[1] as bigint);
-          start = end;
-        }
-        if (rows.length < PAGE_ROWS) break;
-        const last = rows[rows.length - 1] as unknown[];
-        after = [last[0] as string, last[1] as bigint];
-      }
+    // Every table asked for at once (the driver pipelines them: a round trip for the lot), the
+    // pages then put in each run's order of tables.
+    const tables = await inOrder([
+      ...["runs", "runtape_runs"].map((table) => this.runRowsOfRuns(table, ids)),
+      ...EVENT_TYPES.map((type) => this.eventPagesOfRuns(type, ids)),
+    ]);
+    for (const pages of tables) {
+      for (const page of pages) byRun.get(page.runId)?.push(page.page);
     }
     return byRun;
+  }
+
+  /** The `runs` or `runtape_runs` rows of `ids`, a page per run. */
+  private async runRowsOfRuns(
+    table: string,
+    ids: readonly string[],
+  ): Promise<{ runId: string; page: StoredPage }[]> {
+    const at = copyColumns({ table }).indexOf("run_id");
+    const rows = (await this.guard(() =>
+      this.sql.unsafe(selectStored({ table }, "many"), [ids]).values(),
+    )) as unknown[][];
+    return [...Map.groupBy(rows, (row) => row[at] as string)].map(([runId, own]) => ({
+      runId,
+      page: { table, rows: own, before: 0n },
+    }));
+  }
+
+  /** `type`'s rows of `ids`, by run then id, cut into pages as each run's own paging has them. */
+  private async eventPagesOfRuns(
+    type: EventType,
+    ids: readonly string[],
+  ): Promise<{ runId: string; page: StoredPage }[]> {
+    const table = cat.table(type);
+    const text = selectStored({ table, type }, "many");
+    const pages: { runId: string; page: StoredPage }[] = [];
+    // Each run's last id read so far: the `before` of its next page, as its own paging has it.
+    const lastId = new Map<string, bigint>();
+    // From before every run's first row: "" sorts before any id, and ids start at 1.
+    for (let after: [string, bigint] = ["", 0n]; ; ) {
+      const rows = (await this.guard(() =>
+        this.sql.unsafe(text, [ids, ...after]).values(),
+      )) as unknown[][];
+      // Rows come by run, then id: a run's rows in this page are one stretch.
+      for (let start = 0, end = 1; start < rows.length; end++) {
+        const runId = (rows[start] as unknown[])[0] as string;
+        if (end < rows.length && (rows[end] as unknown[])[0] === runId) continue;
+        const own = rows.slice(start, end);
+        pages.push({
+          runId,
+          page: { table, type, rows: own.map((r) => r.slice(2)), before: lastId.get(runId) ?? 0n },
+        });
+        lastId.set(runId, (own[own.length - 1] as unknown[])[1] as bigint);
+        start = end;
+      }
+      if (rows.length < PAGE_ROWS) return pages;
+      const last = rows[rows.length - 1] as unknown[];
+      after = [last[0] as string, last[1] as bigint];
+    }
   }
 
   /** The run's content as the store holds it: the same pieces as the file it came from gives. */
@@ -454,6 +482,17 @@ export interface StoredPage {
   rows: unknown[][];
   /** The id before the first row's. */
   before: bigint;
+}
+
+/**
+ * The values of `promises`, all settled first; where some reject, the first of them in their
+ * order (not the first to come back): an error does not depend on which reply came first.
+ */
+async function inOrder<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 /**
