@@ -20,6 +20,7 @@ import {
   openRunsDb,
   openSource,
   PgStore,
+  type PushedRun,
   parseStoreUrl,
   pull,
   push,
@@ -41,6 +42,7 @@ import {
 } from "../src/index.ts";
 import { BATCH_EVENTS } from "../src/store/batches.ts";
 import { ANALYZE_FROM_EVENTS } from "../src/store/push.ts";
+import { removeStoredRuns } from "../src/store/remove.ts";
 import {
   bulkRun,
   CAUSAL_EVENTS,
@@ -557,6 +559,123 @@ describeWithPg("PostgreSQL store", (cluster) => {
         for (const id of ids) {
           expectIdentical(await collect(store.events({ run: id })), [...replay(path, { run: id })]);
         }
+      } finally {
+        await store.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "two pushes of the same runs in other orders at once: every run once, neither push fails",
+    async () => {
+      const url = await cluster().createDatabase("two_orders");
+      await push(demoFile(["first"], undefined, 5), url); // the store's tables
+      const ids = Array.from({ length: 30 }, (_, i) => `order-${String(i).padStart(2, "0")}`);
+      const path = demoFile(ids, undefined, 5);
+      // A third transaction holds the middle id until both pushes wait on a lock: taking the ids
+      // in their own orders, each has written half of them by then, and each next wants a row of
+      // the other's (a deadlock, one push lost), unless both take them in one order.
+      const gate = new SQL(url, { max: 2 });
+      const held = await gate.reserve();
+      try {
+        await held`BEGIN`;
+        await held`INSERT INTO runs (run_id, name, ts_start, status) VALUES (${ids[15]}, 'gate', 0, 'running')`;
+        const pushes = [
+          push(path, url, { runs: ids }),
+          push(path, url, { runs: [...ids].reverse() }),
+        ];
+        for (;;) {
+          const [{ n }] =
+            await gate`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY runs%'`;
+          if (n >= 2) break;
+          await Bun.sleep(20);
+        }
+        await held`ROLLBACK`;
+        const [forward, reverse] = await Promise.all(pushes);
+        const outcomes = (results: PushedRun[] | undefined, id: string) =>
+          (results ?? []).filter((r) => r.runId === id).map((r) => r.outcome);
+        for (const id of ids) {
+          expect([id, ...[...outcomes(forward, id), ...outcomes(reverse, id)].sort()]).toEqual([
+            id,
+            "present",
+            "pushed",
+          ]);
+        }
+        const [counts] =
+          await gate`SELECT (SELECT count(*)::int FROM runs) AS runs, (SELECT count(*)::int FROM runtape_pushes) AS pushes`;
+        expect(counts).toEqual({ runs: ids.length + 1, pushes: ids.length + 1 });
+      } finally {
+        held.release();
+        await gate.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a run named twice is pushed once, present the second time; a run the file cannot give ends the push after the runs before it",
+    async () => {
+      const url = await cluster().createDatabase("twice_and_broken");
+      const path = demoFile(["twice-a", "broken-b", "after-c"], undefined, 5);
+      expect(
+        (await push(path, url, { runs: ["twice-a", "twice-a"] })).map((r) => [r.runId, r.outcome]),
+      ).toEqual([
+        ["twice-a", "pushed"],
+        ["twice-a", "present"],
+      ]);
+      const raw = new Database(path);
+      raw.run(
+        "UPDATE bars SET seq = NULL WHERE run_id = 'broken-b' AND seq = (SELECT min(seq) FROM bars WHERE run_id = 'broken-b')",
+      );
+      raw.close();
+      const told: string[] = [];
+      const error = await push(path, url, {
+        runs: ["twice-a", "after-c", "broken-b"],
+        onRun: (r) => told.push(`${r.runId}:${r.outcome}`),
+      }).catch((e) => e);
+      expect(error.code).toBe("ROWS_WITHOUT_SEQ");
+      expect(told).toEqual(["twice-a:present", "after-c:pushed"]);
+      const store = await PgStore.open(url);
+      try {
+        expect((await store.listRuns()).map((r) => r.run_id).sort()).toEqual([
+          "after-c",
+          "twice-a",
+        ]);
+      } finally {
+        await store.close();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a run gone from the store since it was listed is not found, as when read alone, not an empty run",
+    async () => {
+      const url = await cluster().createDatabase("gone_since");
+      await push(demoFile(["stays", "goes", "also"], undefined, 5), url);
+      const store = await PgStore.open(url);
+      try {
+        const listed = await store.listRuns();
+        await removeStoredRuns(store, ["goes"]);
+        const read: string[] = [];
+        const error = await (async () => {
+          for await (const { run, chunks } of store.eachRun(listed)) {
+            for await (const _ of chunks) read.push(run.run_id);
+          }
+        })().catch((e) => e);
+        expect(error).toBeInstanceOf(RunNotFoundError);
+        expect(error.message).toContain('"goes"');
+        // Pull: a run removed between its digest and its rows (the removal made to come there).
+        const into = join(tempDir(), "pulled.db");
+        const pagesOfRuns = store.pagesOfRuns.bind(store);
+        store.pagesOfRuns = async (ids) => {
+          await removeStoredRuns(store, ["also"]);
+          return pagesOfRuns(ids);
+        };
+        const gone = await pull(store, into, { runs: ["stays", "also"] }).catch((e) => e);
+        expect(gone).toBeInstanceOf(RunNotFoundError);
+        expect(gone.message).toContain('"also"');
       } finally {
         await store.close();
       }

@@ -232,7 +232,10 @@ export class PgStore implements RunSource {
       const pages = await this.pagesOfRuns(batch);
       for (const runId of batch) {
         const run = byId.get(runId) as RunRow;
-        yield { run, chunks: readStoredPages(pages.get(runId) ?? [], runId) };
+        // Gone since it was listed (removed, or replaced under way): as reading it alone says.
+        const own = pages.get(runId) ?? [];
+        if (!own.some((page) => page.table === "runs")) throw new RunNotFoundError(runId);
+        yield { run, chunks: readStoredPages(own, runId) };
       }
     }
   }

@@ -125,12 +125,17 @@ async function pullRun(
       `\`runtape rm ${shellWord(db.path)} --run ${shellWord(runId)} --yes\` removes the file's copy, or pull into another file`,
     );
   }
+  // Gone from the store since it was listed: as pulling it alone by its id says.
+  const pages = read.pages.get(runId);
+  if (pages !== undefined && !pages.some((page) => page.table === "runs")) {
+    throw new RunNotFoundError(runId);
+  }
   const digest = new ContentDigest();
   // The network is read inside the write transaction: the run appears whole or not at all. A run
   // not read with its batch (streamed, or gone from the file since) is read here a page at a time.
   db.sqlite.exec("BEGIN IMMEDIATE");
   try {
-    for await (const page of read.pages.get(runId) ?? store.pages(runId)) {
+    for await (const page of pages ?? store.pages(runId)) {
       for (const piece of pageContent(page, runId)) digest.add(piece);
       // The file numbers its rows itself: every store column but `id`.
       const columns = copyColumns(page).filter((c) => c !== "id");

@@ -88,10 +88,10 @@ export async function push(
     const refused: RunNotPushed[] = [];
     const replace = options.replace === true;
     for (const batch of batches(selectRuns(db, options))) {
-      const outcomes =
+      const { outcomes, failure } =
         batch.length > 1
           ? await pushBatch(db, store, batch, replace)
-          : [await outcomeOf(() => pushRun(db, store, batch[0] as string, replace))];
+          : { outcomes: [await outcomeOf(() => pushRun(db, store, batch[0] as string, replace))] };
       for (const outcome of outcomes) {
         if (outcome instanceof Error) {
           refused.push(outcome);
@@ -100,6 +100,7 @@ export async function push(
         options.onRun?.(outcome);
         results.push(outcome);
       }
+      if (failure !== undefined) throw failure;
     }
     if (refused.length > 0) throw new RunsNotPushedError(refused, results);
     return results;
@@ -141,6 +142,16 @@ function refusedRows(error: unknown): error is StoreAccessError {
   if (!(error instanceof StoreAccessError)) return false;
   const { errno } = (error.cause ?? {}) as { errno?: unknown };
   return typeof errno === "string" && /^2[23]/.test(errno);
+}
+
+/**
+ * Whether the server gave up the transaction for another's sake (SQLSTATE class 40: a deadlock,
+ * a serialization failure): the same rows may go another time.
+ */
+function rolledBack(error: unknown): boolean {
+  if (!(error instanceof StoreAccessError)) return false;
+  const { errno } = (error.cause ?? {}) as { errno?: unknown };
+  return typeof errno === "string" && errno.startsWith("40");
 }
 
 /** `error`, where the server refused the run's rows themselves, as RunRefusedError. */
@@ -252,19 +263,24 @@ interface ReadRun {
  * Pushes the small runs `runIds` (see batches.ts) with one statement for their digests and one
  * transaction for those to send. Each run still arrives whole or not at all and gets the outcome
  * it would get alone: where the server refuses the batch (rows of a run it cannot take, a run
- * another push published meanwhile), nothing of the batch was kept, and each of its runs is
- * pushed alone to find out which. Outcomes come in the order of `runIds`.
+ * another push published meanwhile, a deadlock with another push), nothing of the batch was
+ * kept, and each of its runs is pushed alone to find out which. Outcomes come in the order of
+ * `runIds`, a run named twice `present` the second time. A run the file cannot give (a failure
+ * that is no refusal) is the batch's `failure`: the runs before it are pushed first, as they
+ * would be one by one, and those after it are not.
  */
 async function pushBatch(
   db: RunsDb,
   store: PgStore,
   runIds: readonly string[],
   replace: boolean,
-): Promise<Outcome[]> {
+): Promise<{ outcomes: Outcome[]; failure?: unknown }> {
   const started = performance.now();
   const stored = await storedDigests(store, runIds);
   const outcomes = new Map<string, Outcome | ReadRun>();
+  let failure: unknown;
   for (const runId of runIds) {
+    if (outcomes.has(runId)) continue;
     const digest = new ContentDigest();
     const pieces: ContentPiece[] = [];
     try {
@@ -273,7 +289,10 @@ async function pushBatch(
         pieces.push(piece);
       }
     } catch (error) {
-      if (!isRunNotPushed(error)) throw error;
+      if (!isRunNotPushed(error)) {
+        failure = error;
+        break;
+      }
       outcomes.set(runId, error);
       continue;
     }
@@ -296,7 +315,7 @@ async function pushBatch(
     if (sending.length > 0)
       await store.guard(() => store.sql.begin((tx) => sendBatch(tx, sending)));
   } catch (error) {
-    if (!(error instanceof LostRace) && !refusedRows(error)) throw error;
+    if (!(error instanceof LostRace) && !refusedRows(error) && !rolledBack(error)) throw error;
     for (const { runId } of sending) {
       outcomes.set(runId, await outcomeOf(() => pushRun(db, store, runId, replace)));
     }
@@ -304,17 +323,32 @@ async function pushBatch(
   // Each run's share of the batch's time, by its events: the rate of each is the batch's.
   const seconds = (performance.now() - started) / 1000;
   const events = read.reduce((sum, r) => sum + r.digest.events, 0n);
-  return runIds.map((runId) => {
-    const outcome = outcomes.get(runId) as Outcome | ReadRun;
-    if (!("pieces" in outcome)) return outcome;
+  const given = new Set<string>();
+  const result: Outcome[] = [];
+  for (const runId of runIds) {
+    const outcome = outcomes.get(runId);
+    if (outcome === undefined) break; // the run the file could not give, and those after it
+    const again = given.has(runId);
+    given.add(runId);
+    if (!("pieces" in outcome)) {
+      result.push(
+        again && !(outcome instanceof Error)
+          ? { ...outcome, outcome: "present", seconds: 0 }
+          : outcome,
+      );
+      continue;
+    }
     const share = events > 0n ? Number(outcome.digest.events) / Number(events) : 1 / read.length;
-    return {
+    const sent =
+      outcome.pieces.length === 0 ? "present" : outcome.replacing ? "replaced" : "pushed";
+    result.push({
       runId,
-      outcome: outcome.pieces.length === 0 ? "present" : outcome.replacing ? "replaced" : "pushed",
+      outcome: again ? "present" : sent,
       events: outcome.digest.events,
-      seconds: seconds * share,
-    };
-  });
+      seconds: again ? 0 : seconds * share,
+    });
+  }
+  return { outcomes: result, failure };
 }
 
 /** The runs' content into the store inside `tx`: one COPY per table, then their digests. */
@@ -322,8 +356,11 @@ async function sendBatch(tx: TransactionSQL, runs: readonly ReadRun[]): Promise<
   const replaced = runs.filter((r) => r.replacing).map((r) => r.runId);
   if (replaced.length > 0) await deleteRuns(tx, replaced);
   // Every run's pieces come in the same order of tables (runs first, which the others refer to).
+  // Rows go in by run id, the order every push takes its locks in: two pushes of the same runs
+  // in other orders would otherwise each wait for the other (a deadlock, one push lost).
   const tables = new Map<string, ContentPiece[]>();
-  for (const run of runs) {
+  const byId = [...runs].sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+  for (const run of byId) {
     for (const piece of run.pieces) {
       const list = tables.get(piece.table);
       if (list === undefined) tables.set(piece.table, [piece]);
