@@ -25,6 +25,18 @@ export function hasTable(db: RunsDb, name: string): boolean {
 }
 
 /**
+ * How long a cache write waits for the file's write lock: a recorder's flush holds it for
+ * milliseconds, a merge or a vacuum for minutes, which a read command should not wait out.
+ */
+const CACHE_WAIT_MS = 1_000;
+
+/**
+ * `WHERE …` for an INSERT … SELECT of a cache row: the run (the last parameter) is still there. A
+ * run removed while its values were computed would otherwise leave a row no command removes.
+ */
+export const WHILE_THE_RUN_EXISTS = "WHERE EXISTS (SELECT 1 FROM runs WHERE run_id = ?)";
+
+/**
  * Runs `write` in one write transaction where runtape may keep a cache: only in its own layout (a
  * Python-written file is never changed by a read), through a connection that may write (not on
  * read-only storage), and only when the file is free within a moment. Failing that, nothing is
@@ -34,14 +46,20 @@ export function writeCache(db: RunsDb, write: (sqlite: Database) => void): boole
   if (db.version < SCHEMA_VERSION) return false;
   if (db.access !== "write" && db.access !== "query-only") return false;
   const { sqlite } = db;
+  const [[wait]] = sqlite.query("PRAGMA busy_timeout").values() as [[number]];
   try {
     if (db.access === "query-only") sqlite.exec("PRAGMA query_only = OFF");
-    sqlite.transaction(() => write(sqlite))();
+    sqlite.exec(`PRAGMA busy_timeout = ${CACHE_WAIT_MS}`);
+    // IMMEDIATE: a deferred transaction reads first, and a writer committing before its first write
+    // leaves it a snapshot SQLite refuses to write from, at once and without waiting: while a
+    // sweep was still recording into the file, no cache was ever stored.
+    sqlite.transaction(() => write(sqlite)).immediate();
     return true;
   } catch {
     // A busy writer, a full disk: the cache is an optimisation, the answer stands.
     return false;
   } finally {
+    sqlite.exec(`PRAGMA busy_timeout = ${wait}`);
     if (db.access === "query-only") sqlite.exec("PRAGMA query_only = ON");
   }
 }

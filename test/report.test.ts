@@ -980,6 +980,56 @@ describe("sweeps", () => {
     expect(recomputed?.metrics).toEqual(first.find((f) => f.runId === "f3-s20")?.metrics as never);
   });
 
+  test("metrics are cached while another process writes the file, never for a run no longer there", async () => {
+    const file = join(tempDir(), "busy.db");
+    recordSweep(file, [{ id: "a" }, { id: "b" }]);
+    const list = async () => {
+      const source = SqliteSource.open(file);
+      await listSweep(source);
+      await source.close();
+    };
+    const cached = () => {
+      const raw = new Database(file);
+      const rows = raw.query("SELECT run_id FROM runtape_run_metrics ORDER BY run_id").all();
+      raw.close();
+      return rows;
+    };
+    await list();
+    const raw = new Database(file);
+    raw.run("DELETE FROM runtape_run_metrics");
+    raw.close();
+    // A writer (a sweep still recording) holds the write lock as the listing stores, then commits.
+    const writer = Bun.spawn(
+      [
+        process.execPath,
+        "-e",
+        `const { Database } = require("bun:sqlite");
+        const db = new Database(process.env.FILE);
+        db.run("BEGIN IMMEDIATE");
+        db.run("CREATE TABLE another_writer (x)");
+        require("node:fs").writeSync(1, "held\\n");
+        Bun.sleepSync(600);
+        db.run("COMMIT");`,
+      ],
+      { env: { ...process.env, FILE: file }, stdout: "pipe" },
+    );
+    const reader = writer.stdout.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("held\n");
+    await list();
+    expect(await writer.exited).toBe(0);
+    expect(cached()).toEqual([{ run_id: "a" }, { run_id: "b" }]);
+    // A run removed after its metrics were computed gets no row: no command would remove it.
+    const source = SqliteSource.open(file);
+    const run = (await source.listRuns()).find((r) => r.run_id === "a") as RunRow;
+    const cache = await source.readMetrics([], 1);
+    const other = openRunsDb(file, { mode: "write" });
+    removeRuns(other, ["a"]);
+    other.close();
+    expect(await cache.store([{ run, events: 0n, metrics: "{}" }])).toBe(true);
+    await source.close();
+    expect(cached()).toEqual([{ run_id: "b" }]);
+  });
+
   test("rm and rename carry the cached metrics along", async () => {
     const file = join(tempDir(), "manage.db");
     recordSweep(file, [{ id: "keep" }, { id: "gone" }]);

@@ -4,7 +4,7 @@
  * finished run's summary is then kept in the summary cache (cache-table.ts), so that inspecting it
  * again reads one row, whatever the size of the run. The recorder stores it as it closes a run.
  */
-import { hasTable, SUMMARY_TABLE, writeCache } from "../cache-table.ts";
+import { hasTable, SUMMARY_TABLE, WHILE_THE_RUN_EXISTS, writeCache } from "../cache-table.ts";
 import type { RunsDb } from "../db.ts";
 import type { EventType } from "../events/catalog.ts";
 import { getRun, type RunRow } from "../runs.ts";
@@ -149,7 +149,7 @@ export function storeSummary(db: RunsDb, run: RunRow, summary: RunSummary): void
     sqlite.exec(CACHE_DDL);
     sqlite
       .query(
-        `INSERT OR REPLACE INTO ${SUMMARY_TABLE} (run_id, version, status, ts_start, ts_end, events, summary) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO ${SUMMARY_TABLE} (run_id, version, status, ts_start, ts_end, events, summary) SELECT ?, ?, ?, ?, ?, ?, ? ${WHILE_THE_RUN_EXISTS}`,
       )
       .run(
         run.run_id,
@@ -159,6 +159,7 @@ export function storeSummary(db: RunsDb, run: RunRow, summary: RunSummary): void
         run.ts_end,
         run.events,
         JSON.stringify(stored),
+        run.run_id,
       );
   });
 }

@@ -1,4 +1,4 @@
-import { hasTable, METRICS_TABLE, writeCache } from "../cache-table.ts";
+import { hasTable, METRICS_TABLE, WHILE_THE_RUN_EXISTS, writeCache } from "../cache-table.ts";
 import { inSnapshotAsync, openRunsDb, type RunsDb } from "../db.ts";
 import type { Event, EventType } from "../events/catalog.ts";
 import type { SqlValue } from "../events/fields.ts";
@@ -118,10 +118,10 @@ export class SqliteSource implements RunSource {
         return writeCache(db, (sqlite) => {
           sqlite.exec(METRICS_DDL);
           const insert = sqlite.query(
-            `INSERT OR REPLACE INTO ${METRICS_TABLE} (run_id, version, events, ts_end, metrics) VALUES (?, ?, ?, ?, ?)`,
+            `INSERT OR REPLACE INTO ${METRICS_TABLE} (run_id, version, events, ts_end, metrics) SELECT ?, ?, ?, ?, ? ${WHILE_THE_RUN_EXISTS}`,
           );
           for (const { run, events, metrics } of entries) {
-            insert.run(run.run_id, version, run.events ?? events, run.ts_end, metrics);
+            insert.run(run.run_id, version, run.events ?? events, run.ts_end, metrics, run.run_id);
           }
         });
       },
