@@ -1,3 +1,4 @@
+import { formatCount } from "./format.ts";
 import type { PushedRun } from "./store/push.ts";
 import { quoted } from "./text.ts";
 
@@ -337,9 +338,12 @@ export class RunRefusedError extends RuntapeError {
 /** A run a push did not send, and went on past: the store cannot take it as it is. */
 export type RunNotPushed = RunConflictError | UnstorableValueError | RunRefusedError;
 
+/** Refused runs a push's error names; the rest it counts (each is in `refused`). */
+const NAMED_REFUSALS = 3;
+
 /**
  * A push that left runs out: the others were pushed. One run left out gives its error's message;
- * several, all of them.
+ * several, the first few and how many more: a thousand conflicts made one line of 120 KB.
  */
 export class RunsNotPushedError extends RuntapeError {
   constructor(
@@ -351,7 +355,12 @@ export class RunsNotPushedError extends RuntapeError {
     super(
       refused.length === 1 && first !== undefined
         ? first.message
-        : `${refused.length} runs not pushed: ${refused.map((e) => e.message).join("; ")}`,
+        : `${formatCount(refused.length)} runs not pushed: ${refused
+            .slice(0, NAMED_REFUSALS)
+            .map((e) => e.message)
+            .join(
+              "; ",
+            )}${refused.length > NAMED_REFUSALS ? `; and ${formatCount(refused.length - NAMED_REFUSALS)} more` : ""}`,
       "RUNS_NOT_PUSHED",
     );
   }

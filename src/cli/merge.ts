@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { counted } from "../format.ts";
+import { counted, formatCount } from "../format.ts";
 import { CONFLICT_POLICIES, mergeRuns } from "../merge.ts";
 import { printable } from "../text.ts";
 import { describeWhere, parseConditions, repeated, repeatedIfGiven, whereArg } from "./args.ts";
@@ -69,8 +69,13 @@ export default defineCommand({
     }
     const copied = merged.filter((m) => m.action === "copied" || m.action === "renamed");
     const events = copied.reduce((sum, m) => sum + m.events, 0);
+    const kept = merged.filter((m) => m.action === "kept").length;
+    const identical = merged.length - copied.length - kept;
+    // Runs --on-conflict skip passed over differ from the target's: not "already there".
+    const differing =
+      kept > 0 ? `, ${formatCount(kept)} differing left as the target holds them` : "";
     logger.success(
-      `merged ${counted(copied.length, "run")} (${counted(events, "event")}) into ${args.out}; ${merged.length - copied.length} already there`,
+      `merged ${counted(copied.length, "run")} (${counted(events, "event")}) into ${args.out}; ${formatCount(identical)} already there${differing}`,
     );
     return 0;
   },

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { counted } from "../format.ts";
+import { counted, formatCount } from "../format.ts";
 import { type PulledRun, pull } from "../store/index.ts";
 import { printable } from "../text.ts";
 import { whereArg } from "./args.ts";
@@ -43,7 +43,7 @@ export default defineCommand({
       else {
         const copied = results.filter((r) => r.outcome === "pulled");
         out(
-          `${counted(copied.length, "run")} pulled into ${args.into}, ${results.length - copied.length} already there\n`,
+          `${counted(copied.length, "run")} pulled into ${args.into}, ${formatCount(results.length - copied.length)} already there\n`,
         );
       }
       return 0;

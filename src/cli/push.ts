@@ -93,6 +93,9 @@ export default defineCommand({
                     !sent.has(r.run_id) && (considered === undefined || considered.has(r.run_id)),
                 )
               : [];
+          // The error names the first few; each has its line here, as the runs pushed have.
+          for (const r of refused)
+            out(`${"refused".padEnd(9)} ${printable(r.runId)}: ${printable(r.message)}\n`);
           out(`${summary(results, store.label, refused.length)}${leftOut(left)}\n`);
         }
         if (notPushed !== undefined) throw notPushed;
@@ -128,5 +131,5 @@ function leftOut(runs: readonly RunRow[]): string {
 function summary(results: readonly PushedRun[], label: string, refused: number): string {
   const sent = results.filter((r) => r.outcome !== "present");
   const events = sent.reduce((n, r) => n + r.events, 0n);
-  return `${counted(sent.length, "run")} pushed to ${label} (${counted(events, "event")}), ${results.length - sent.length} already there${refused > 0 ? `, ${refused} not pushed` : ""}`;
+  return `${counted(sent.length, "run")} pushed to ${label} (${counted(events, "event")}), ${formatCount(results.length - sent.length)} already there${refused > 0 ? `, ${formatCount(refused)} not pushed` : ""}`;
 }

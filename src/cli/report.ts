@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { defineCommand } from "citty";
 import { fileWriteError } from "../errors.ts";
+import { formatCount } from "../format.ts";
 import { encodeRunId } from "../formats/layout.ts";
 import { GENERATOR_META } from "../report/html.ts";
 import { metricKey } from "../report/sweep.ts";
@@ -88,12 +89,13 @@ export default defineCommand({
       await source.close();
     }
     checkOverwrite(file);
+    let bytes: number;
     try {
-      await Bun.write(file, html);
+      bytes = await Bun.write(file, html);
     } catch (error) {
       throw fileWriteError(`cannot write ${file}`, error, "REPORT_WRITE");
     }
-    logger.success(`wrote ${file} (${(html.length / 1024).toFixed(0)} KB)`);
+    logger.success(`wrote ${file} (${formatCount(Math.round(bytes / 1024))} KB)`);
     out(`${file}\n`);
     if (args.open) openInBrowser(file);
     return 0;

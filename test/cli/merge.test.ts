@@ -109,6 +109,14 @@ test("a conflict is one line and exit 1; --on-conflict rename says the old id", 
     [`runtape: run "r1" in ${clash} differs from the run of that id in ${out}; nothing was merged`],
   ]);
   expect(databaseBytes(out)).toEqual(before);
+  // Passed over, the run is not counted as one already there: it differs.
+  const skipped = await cli(["merge", out, clash, "--on-conflict", "skip"]);
+  expect([skipped.code, lines(skipped.stdout)[0]?.split("\t")[0]]).toEqual([0, "kept"]);
+  expect(skipped.stderr).toContain(
+    "merged 0 runs (0 events) into " +
+      out +
+      "; 0 already there, 1 differing left as the target holds them",
+  );
   const renamed = await cli(["merge", out, clash, "--on-conflict", "rename"]);
   expect(renamed.code).toBe(0);
   expect(lines(renamed.stdout)[0]).toMatch(/^renamed\tr1~2\t.*\t\d+\t\(was r1\)$/);

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rawDb, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
@@ -335,6 +335,21 @@ describe("runtape runs and report", () => {
       expect([result.code, result.stderr]).toEqual([0, expect.any(String)]);
     }
     expect(readFileSync(join(dir, "again.html"), "utf8")).toStartWith("<!doctype html>");
+  });
+
+  test("the size said is the file's, in bytes, whatever its characters", async () => {
+    const here = tempDir();
+    const args = ["backtest", "--strategy", STRATEGY, "--bars", "30", "--into", "wide.db"];
+    for (const c of ["€", "¥", "₿"]) {
+      expect((await cli([...args, "--run-id", c.repeat(200)], here)).code).toBe(0);
+    }
+    // A comparison page naming each: ~2 KB more bytes than characters.
+    const result = await cli(["report", "wide.db", "--where", "seed>=0", "-o", "wide.html"], here);
+    const kb = Math.round(statSync(join(here, "wide.html")).size / 1024);
+    expect([result.code, lines(result.stderr)]).toEqual([
+      0,
+      [`[success] wrote wide.html (${kb} KB)`],
+    ]);
   });
 
   test("the default file names of two runs differ whenever their ids do", async () => {

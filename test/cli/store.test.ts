@@ -584,6 +584,30 @@ describeWithPg("store CLI", (cluster) => {
     SLOW,
   );
   test(
+    "many runs refused: a line each on stdout, the error names the first three and counts the rest",
+    async () => {
+      const url = await cluster().createDatabase("many_refused");
+      const label = (await Store.open(url).then((s) => s.close().then(() => s.label))) as string;
+      const dir = tempDir();
+      const ids = ["c0", "c1", "c2", "c3", "c4"];
+      for (const id of ids) demo(join(dir, "a.db"), id, 1, 5);
+      for (const id of ids) demo(join(dir, "b.db"), id, 2, 5);
+      expect((await cli(["push", join(dir, "a.db"), "--to", url])).code).toBe(0);
+      const refused = await cli(["push", join(dir, "b.db"), "--to", url]);
+      const why = (id: string) =>
+        `run "${id}" is already in ${label} with different content (refused; --replace overwrites it)`;
+      expect([refused.code, lines(refused.stdout), refused.stderr]).toEqual([
+        1,
+        [
+          ...ids.map((id) => `refused   ${id}: ${why(id)}`),
+          `0 runs pushed to ${label} (0 events), 0 already there, 5 not pushed`,
+        ],
+        `runtape: 5 runs not pushed: ${ids.slice(0, 3).map(why).join("; ")}; and 2 more\n`,
+      ]);
+    },
+    SLOW,
+  );
+  test(
     "runs the store cannot take (U+0000 in text, a row its own check refuses) are left out: the runs after them are pushed, the error names each, exit 1",
     async () => {
       const url = await cluster().createDatabase("refused_cli");
@@ -616,6 +640,7 @@ describeWithPg("store CLI", (cluster) => {
         1,
         [
           expect.stringMatching(/^pushed +after-nul /),
+          `refused   nul-run: ${nul}`,
           expect.stringMatching(/^1 run pushed to .*, 0 already there, 1 not pushed$/),
         ],
         `runtape: ${nul}\n`,
