@@ -5,7 +5,7 @@
  * event streams; this file only reads the runs for it, from a runs database or a store
  * (`openSource`).
  */
-import { RunNotFoundError, RuntapeError } from "./errors.ts";
+import { RuntapeError } from "./errors.ts";
 import { reportOf, reportsOf } from "./report/cache.ts";
 import { overlayBuckets } from "./report/charts.ts";
 import { minMaxDownsample } from "./report/downsample.ts";
@@ -82,12 +82,9 @@ async function comparison(
   const named = new Set(namedRuns(sweep.entries, metric));
   const greys = sweep.entries.length - named.size;
   const curves: Comparison["curves"] = [];
+  // A run removed since the sweep was listed is passed over, as reportsOf passes it over.
   const rows = new Map((await source.listRuns()).map((run) => [run.run_id, run]));
-  const runs = sweep.entries.map((e) => {
-    const run = rows.get(e.runId);
-    if (run === undefined) throw new RunNotFoundError(e.runId);
-    return run;
-  });
+  const runs = sweep.entries.flatMap((e) => rows.get(e.runId) ?? []);
   for await (const report of reportsOf(source, runs)) {
     // Of each report only its curve, and of that only what the chart draws: the rest goes now,
     // so that memory holds one report at a time, whatever the number of runs.

@@ -1030,6 +1030,37 @@ describe("sweeps", () => {
     expect(cached()).toEqual([{ run_id: "b" }]);
   });
 
+  test("a run removed while a sweep is listed or compared is left out, not an error", async () => {
+    const file = join(tempDir(), "vanish.db");
+    const ids = ["first", "second", "third", "fourth"];
+    recordSweep(
+      file,
+      ids.map((id) => ({ id })),
+    );
+    const remove = (id: string) => {
+      const db = openRunsDb(file, { mode: "write" });
+      removeRuns(db, [id]);
+      db.close();
+    };
+    // Newest first: "fourth" is done when "first" goes, before its metrics are computed.
+    const sweep = await listSweep(file, {
+      onProgress: (done) => done === 1 && remove("first"),
+    });
+    expect(sweep.entries.map((e) => e.runId)).toEqual(["fourth", "third", "second"]);
+    const raw = new Database(file);
+    expect(raw.query("SELECT run_id FROM runtape_run_metrics ORDER BY run_id").all()).toEqual([
+      { run_id: "fourth" },
+      { run_id: "second" },
+      { run_id: "third" },
+    ]);
+    raw.close();
+    // The same with the metrics cached: "second" goes as the first curve is drawn.
+    const html = await compareRuns(file, {
+      onProgress: (done, _, step) => step === "curves" && done === 1 && remove("second"),
+    });
+    expect(html).toStartWith("<!doctype html>");
+  });
+
   test("rm and rename carry the cached metrics along", async () => {
     const file = join(tempDir(), "manage.db");
     recordSweep(file, [{ id: "keep" }, { id: "gone" }]);

@@ -40,6 +40,7 @@ import {
   StoreFormatError,
   StoreUrlError,
 } from "../src/index.ts";
+import { listSweep } from "../src/report.ts";
 import { BATCH_EVENTS } from "../src/store/batches.ts";
 import { ANALYZE_FROM_EVENTS } from "../src/store/push.ts";
 import { removeStoredRuns } from "../src/store/remove.ts";
@@ -650,7 +651,7 @@ describeWithPg("PostgreSQL store", (cluster) => {
   );
 
   test(
-    "a run gone from the store since it was listed is not found, as when read alone, not an empty run",
+    "a run gone from the store since it was listed is not found, as when read alone, not an empty run; a listing passes it over",
     async () => {
       const url = await cluster().createDatabase("gone_since");
       await push(demoFile(["stays", "goes", "also"], undefined, 5), url);
@@ -676,6 +677,13 @@ describeWithPg("PostgreSQL store", (cluster) => {
         const gone = await pull(store, into, { runs: ["stays", "also"] }).catch((e) => e);
         expect(gone).toBeInstanceOf(RunNotFoundError);
         expect(gone.message).toContain('"also"');
+        // A listing of metrics passes such a run over, as a listing a moment later would.
+        await push(demoFile(["late"], undefined, 5), url);
+        store.pagesOfRuns = async (ids) => {
+          await removeStoredRuns(store, ["late"]);
+          return pagesOfRuns(ids);
+        };
+        expect((await listSweep(store)).entries.map((e) => e.runId)).toEqual(["stays"]);
       } finally {
         await store.close();
       }

@@ -4,6 +4,7 @@
  * thousand small rows instead of every event.
  */
 
+import { RunNotFoundError } from "../errors.ts";
 import type { Event } from "../events/catalog.ts";
 import { parseNumbers, stringifyExact } from "../json.ts";
 import type { RunRow } from "../runs.ts";
@@ -24,16 +25,27 @@ export function reportOf(source: RunSource, run: RunRow): Promise<RunReport> {
   return reportFrom(run, source.chunks({ run: run.run_id }));
 }
 
-/** The reports of `runs` in their order, read together where the source can (RunSource.eachRun). */
+/**
+ * The reports of `runs` in their order, read together where the source can (RunSource.eachRun).
+ * A run removed since it was listed (`rm` while a sweep is listed) has none: it is passed over,
+ * as a listing made a moment later would not have it.
+ */
 export async function* reportsOf(
   source: RunSource,
   runs: readonly RunRow[],
 ): AsyncGenerator<RunReport> {
-  if (source.eachRun === undefined) {
-    for (const run of runs) yield await reportOf(source, run);
-    return;
+  const read =
+    source.eachRun?.(runs) ??
+    (async function* () {
+      for (const run of runs) yield { run, chunks: source.chunks({ run: run.run_id }) };
+    })();
+  for await (const { run, chunks } of read) {
+    try {
+      yield await reportFrom(run, chunks);
+    } catch (error) {
+      if (!(error instanceof RunNotFoundError && error.runId === run.run_id)) throw error;
+    }
   }
-  for await (const { run, chunks } of source.eachRun(runs)) yield await reportFrom(run, chunks);
 }
 
 async function reportFrom(
@@ -57,13 +69,14 @@ const COMMIT_EVERY_MS = 1000;
 /**
  * The metrics of each of `runs`, from the cache where it holds and computed from the events
  * otherwise (then stored, for finished runs, where the source keeps them, a batch at a time). In
- * the order of `runs`; `onProgress` hears of each run done.
+ * the order of `runs`, undefined for a run removed since it was listed; `onProgress` hears of
+ * each run done.
  */
 export async function metricsOf(
   source: RunSource,
   runs: readonly RunRow[],
   onProgress?: (done: number, total: number) => void,
-): Promise<RunMetrics[]> {
+): Promise<(RunMetrics | undefined)[]> {
   const cache = await source.readMetrics?.(runs, METRICS_VERSION);
   let fresh: ComputedMetrics[] = [];
   // A batch that could not be stored (a writer holding the file past the busy timeout, a store
@@ -75,12 +88,14 @@ export async function metricsOf(
     fresh = [];
     committedAt = performance.now();
   };
-  const result: RunMetrics[] = [];
+  const result: (RunMetrics | undefined)[] = [];
   const cached = runs.map((run) => cache?.get(run));
   const reports = reportsOf(
     source,
     runs.filter((_, i) => cached[i] === undefined),
   );
+  // The next report, until the run it is of comes: the runs before it were removed meanwhile.
+  let next: RunReport | undefined;
   for (const [i, run] of runs.entries()) {
     const text = cached[i];
     if (text !== undefined) {
@@ -88,7 +103,14 @@ export async function metricsOf(
       onProgress?.(result.length, runs.length);
       continue;
     }
-    const { metrics, events } = (await reports.next()).value as RunReport;
+    next ??= (await reports.next()).value as RunReport | undefined;
+    if (next?.run.runId !== run.run_id) {
+      result.push(undefined);
+      onProgress?.(result.length, runs.length);
+      continue;
+    }
+    const { metrics, events } = next;
+    next = undefined;
     if (run.status !== "running" && run.ts_end !== null) {
       fresh.push({ run, events: BigInt(events), metrics: stringifyExact(metrics) });
       if (performance.now() - committedAt >= COMMIT_EVERY_MS) await commit();

@@ -120,7 +120,9 @@ async function select(
   if (byMetric.length === 0) return { runs };
   const metrics = await metricsIn(source, runs, options.onProgress);
   const kept = runs.flatMap((run, i) =>
-    matches({ ...sweepRun(run), metrics: metrics[i] }, byMetric) ? [i] : [],
+    metrics[i] !== undefined && matches({ ...sweepRun(run), metrics: metrics[i] }, byMetric)
+      ? [i]
+      : [],
   );
   return {
     runs: kept.map((i) => runs[i] as RunRow),
@@ -165,14 +167,19 @@ async function sweepOf(source: RunSource, options: SweepOptions): Promise<Sweep>
   const first = limit !== undefined && !isMetric(sort?.replace(/^-/, "") ?? "");
   const metrics =
     picked.metrics ?? (first ? undefined : await metricsIn(source, wanted, options.onProgress));
-  let entries = runs.map((run, i) => ({ ...run, metrics: metrics?.[i] }));
+  // A run removed while the metrics were computed has none: it is left out, as it now is.
+  let entries = runs
+    .map((run, i) => ({ ...run, metrics: metrics?.[i] }))
+    .filter((e) => metrics === undefined || e.metrics !== undefined);
   if (sort !== undefined) entries = sortEntries(entries, sort);
   if (limit !== undefined) entries = entries.slice(0, limit);
   if (metrics === undefined) {
     const rows = new Map(wanted.map((run) => [run.run_id, run]));
     const kept = entries.map((e) => rows.get(e.runId) as RunRow);
     const computed = await metricsIn(source, kept, options.onProgress);
-    entries = entries.map((e, i) => ({ ...e, metrics: computed[i] }));
+    entries = entries
+      .map((e, i) => ({ ...e, metrics: computed[i] }))
+      .filter((e) => e.metrics !== undefined);
   }
   return { varying, entries: entries as SweepEntry[] };
 }

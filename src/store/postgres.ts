@@ -232,10 +232,13 @@ export class PgStore implements RunSource {
       const pages = await this.pagesOfRuns(batch);
       for (const runId of batch) {
         const run = byId.get(runId) as RunRow;
-        // Gone since it was listed (removed, or replaced under way): as reading it alone says.
+        // Gone since it was listed (removed, or replaced under way): as reading it alone says, the
+        // moment its events are asked for, not before the runs after it are read.
         const own = pages.get(runId) ?? [];
-        if (!own.some((page) => page.table === "runs")) throw new RunNotFoundError(runId);
-        yield { run, chunks: readStoredPages(own, runId) };
+        const chunks = own.some((page) => page.table === "runs")
+          ? readStoredPages(own, runId)
+          : gone(runId);
+        yield { run, chunks };
       }
     }
   }
@@ -778,4 +781,10 @@ function redact(text: string, target: StoreTarget): string {
   const secret = target.password;
   if (!secret) return text;
   return text.split(secret).join("***").split(encodeURIComponent(secret)).join("***");
+}
+
+/** The events of a run removed since it was listed: RunNotFoundError, as reading it alone throws. */
+// biome-ignore lint/correctness/useYield: it throws before it could yield
+async function* gone(runId: string): AsyncGenerator<Event[]> {
+  throw new RunNotFoundError(runId);
 }
