@@ -134,7 +134,7 @@ export class UnknownSortKeyError extends RuntapeError {
     readonly params: readonly string[],
   ) {
     super(
-      `cannot sort by ${JSON.stringify(key)}: neither a metric nor a config parameter of these runs`,
+      `cannot sort by ${JSON.stringify(key)}: not a metric, a run field, a tag or a config path of these runs`,
       "UNKNOWN_KEY",
     );
   }

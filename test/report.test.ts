@@ -19,6 +19,7 @@ import {
 import { removeRuns, renameRun } from "../src/manage.ts";
 import { MARK_COLUMNS, onPriceScale, priceChart } from "../src/report/charts.ts";
 import { computeMetrics, formatMetric, METRICS, type RunMetrics } from "../src/report/metrics.ts";
+import { sortEntries, sweepRun } from "../src/report/sweep.ts";
 import {
   buildRunReport,
   compareRuns,
@@ -1059,6 +1060,43 @@ describe("sweeps", () => {
       onProgress: (done, _, step) => step === "curves" && done === 1 && remove("second"),
     });
     expect(html).toStartWith("<!doctype html>");
+  });
+
+  test("a key holding numbers and texts sorts the same whatever the order the runs are listed in", () => {
+    const values = [1, "10", "2", 2, 3, 10, 20, "a", "b", "c", Number.NaN, 5n];
+    const entries = values.map((k, i) =>
+      sweepRun(
+        runRow({
+          run_id: `r${i}`,
+          name: `r${i}`,
+          ts_start: 0n,
+          ts_end: 1n,
+          config: { k } as never,
+        }),
+      ),
+    );
+    const order = (list: typeof entries, sort: string) =>
+      sortEntries(list, sort).map((e) => e.params.k);
+    expect(order(entries, "k")).toEqual([
+      1,
+      2,
+      3,
+      5n,
+      10,
+      20,
+      Number.NaN,
+      "10",
+      "2",
+      "a",
+      "b",
+      "c",
+    ]);
+    fc.assert(
+      fc.property(fc.shuffledSubarray(entries, { minLength: entries.length }), (shuffled) => {
+        expect(order(shuffled, "k")).toEqual(order(entries, "k"));
+        expect(order(shuffled, "-k")).toEqual(order(entries, "k").reverse());
+      }),
+    );
   });
 
   test("rm and rename carry the cached metrics along", async () => {

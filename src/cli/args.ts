@@ -197,7 +197,7 @@ export const sortArgs = {
   sort: {
     type: "string",
     valueHint: "KEY|-KEY",
-    description: `Sort by a metric (${SORT_METRICS}, …) or config path; -KEY descending`,
+    description: `Sort by a metric (${SORT_METRICS}, …), run_id, name, status, tag.NAME or config path; -KEY descending`,
   },
   limit: {
     type: "string",
@@ -271,7 +271,7 @@ export function asUsageError(error: unknown): unknown {
     const params = error.params.length > 0 ? ` or a config path (${error.params.join(", ")})` : "";
     return new UsageError(
       `--sort: ${error.message}`,
-      `sort by a metric (${metrics})${params}; -KEY sorts descending`,
+      `sort by a metric (${metrics}), run_id, name, status, a tag (tag.NAME)${params}; -KEY sorts descending`,
     );
   }
   return error;

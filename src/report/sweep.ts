@@ -279,28 +279,39 @@ export function isMetric(key: string): key is keyof RunMetrics {
 /** Checks a sort key (see {@link sortEntries}) against the runs before any metric is computed. */
 export function checkSortKey(runs: readonly SweepRun[], sort: string): void {
   const key = sort.startsWith("-") ? sort.slice(1) : sort;
-  if (!isMetric(key) && !runs.some((r) => Object.hasOwn(r.params, key))) {
+  if (!isMetric(key) && !runs.some((r) => valueAt(r, key) !== undefined)) {
     throw new UnknownSortKeyError(key, [...new Set(runs.flatMap((r) => Object.keys(r.params)))]);
   }
 }
 
 /**
- * Sorts by a metric or a config path; `-key` sorts descending. Numbers compare as numbers, other
- * values as text; runs without a value go last either way.
+ * Sorts by a metric, or by what a condition's key names (a run field, a tag, a config path); `-key`
+ * sorts descending. Numbers come first by value, other values after them as text; runs without a
+ * value go last either way.
  */
 export function sortEntries<T extends Tested>(entries: readonly T[], sort: string): T[] {
   const descending = sort.startsWith("-");
   const key = descending ? sort.slice(1) : sort;
-  const valueAt = (e: T): ParamValue | undefined =>
-    isMetric(key) ? e.metrics?.[key] : e.params[key];
+  const sortValue = (e: T): ParamValue | undefined =>
+    isMetric(key) ? e.metrics?.[key] : valueAt(e, key);
+  // A total order whatever a key holds across runs: numbers by value, then NaN, then the rest as
+  // text. Comparing a number with a text as texts made it intransitive (2 < "10" < 1 < 2), and
+  // the order came out as the runs happened to be listed.
+  const rank = (v: ParamValue) =>
+    typeof v === "bigint" || (typeof v === "number" && !Number.isNaN(v))
+      ? 0
+      : typeof v === "number"
+        ? 1
+        : 2;
   const compare = (a: ParamValue, b: ParamValue): number => {
-    const numeric = (v: ParamValue) => typeof v === "number" || typeof v === "bigint";
-    if (!numeric(a) || !numeric(b)) return String(a).localeCompare(String(b));
-    return a < b ? -1 : a > b ? 1 : 0;
+    const r = rank(a);
+    if (r !== rank(b)) return r - rank(b);
+    if (r === 2) return String(a).localeCompare(String(b));
+    return r === 1 ? 0 : (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
   };
   return [...entries].sort((a, b) => {
-    const x = valueAt(a);
-    const y = valueAt(b);
+    const x = sortValue(a);
+    const y = sortValue(b);
     const missingX = x === undefined || x === null;
     const missingY = y === undefined || y === null;
     if (missingX || missingY) return missingX === missingY ? 0 : missingX ? 1 : -1;

@@ -40,11 +40,24 @@ describe("runtape runs and report", () => {
       const [message, hint, ...more] = lines(result.stderr);
       expect([key, result.code, result.stdout, more]).toEqual([key, 2, "", []]);
       expect(message).toBe(
-        `runtape: --sort: cannot sort by ${JSON.stringify(key.replace(/^-/, ""))}: neither a metric nor a config parameter of these runs`,
+        `runtape: --sort: cannot sort by ${JSON.stringify(key.replace(/^-/, ""))}: not a metric, a run field, a tag or a config path of these runs`,
       );
       expect(hint).toStartWith("  hint: sort by a metric (total_pnl, realized_pnl, ");
-      expect(hint).toContain("or a config path (");
+      expect(hint).toContain("run_id, name, status, a tag (tag.NAME) or a config path (");
       expect(hint).toContain("lineage.params.fastPeriod");
+    }
+  });
+
+  test("runs --sort takes the run's own fields as --where names them", async () => {
+    const ids = GRID.map(idOf);
+    for (const [sort, expected] of [
+      ["run_id", [...ids].sort()],
+      ["-name", [...ids].sort().reverse()],
+    ] as const) {
+      const result = await cli(["runs", "runs.db", "--sort", sort, "--json"], dir);
+      expect([sort, result.code, result.stderr]).toEqual([sort, 0, ""]);
+      const listed = (JSON.parse(result.stdout) as JsonSweep).entries.map((e) => e.run_id);
+      expect([sort, listed]).toEqual([sort, expected]);
     }
   });
 
