@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from "node:path";
 import * as v from "valibot";
 import type { RunsDb } from "./db.ts";
-import { fileWriteError, OutputNotEmptyError } from "./errors.ts";
+import { fileWriteError, OutputNotEmptyError, RunNotFoundError } from "./errors.ts";
 import { catalog, EVENT_TYPES, type Event, type EventType, fieldsOf } from "./events/catalog.ts";
 import type { Indicators } from "./events/fields.ts";
 import { dumpsIndicators, loadsIndicators } from "./events/pyjson.ts";
@@ -78,7 +78,8 @@ const ExportOptionsSchema = v.object({
  * (opened and closed here), an open database or any {@link RunSource}. Streams: a run of any
  * length costs at most one row group per table in memory. Every event keeps its exact values;
  * `seq` numbers it in its run's publication order, as replay restores it (also for runs the
- * Python recorder wrote). A run being recorded exports as it stood when its reading began. On
+ * Python recorder wrote). A run being recorded exports as it stood when its reading began; a run
+ * removed before its reading began is passed over (the summary counts the runs written). On
  * failure or cancellation the files written so far are removed. Each file is written as
  * `<name>.incomplete`, renamed when complete, and the runs file last: a process killed outright
  * leaves no file that passes for a whole one.
@@ -113,21 +114,28 @@ export async function exportRuns(
       // Read together where the source reads many runs cheaper so (a store across a network);
       // not for indicator columns, whose names take a pass over each run's events before it.
       const together = job.indicatorColumns ? undefined : runs.eachRun?.(selected);
-      if (together !== undefined) {
-        for await (const { run, chunks } of together) {
+      const exported: RunRow[] = [];
+      const exportOne = async (run: RunRow, chunks?: AsyncIterable<readonly Event[]>) => {
+        try {
           await exportRun(job, run.run_id, chunks);
-          summary.runs++;
+        } catch (error) {
+          // Removed since it was listed (its first read fails, before a file of it is made): passed
+          // over, as an export begun a moment later would pass it over.
+          if (error instanceof RunNotFoundError && error.runId === run.run_id) return;
+          throw error;
         }
+        exported.push(run);
+        summary.runs++;
+      };
+      if (together !== undefined) {
+        for await (const { run, chunks } of together) await exportOne(run, chunks);
       } else {
-        for (const run of selected) {
-          await exportRun(job, run.run_id);
-          summary.runs++;
-        }
+        for (const run of selected) await exportOne(run);
       }
       // Last: a directory with the runs file in it holds a finished export.
       const sink = openPart(format, runsFile(options.out, format.extension), RUN_COLUMNS);
       try {
-        for (const run of selected) sink.write(runValues(run));
+        for (const run of exported) sink.write(runValues(run));
         summary.bytes += sink.close();
       } finally {
         sink.abandon();

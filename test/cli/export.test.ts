@@ -1,7 +1,9 @@
 import { beforeAll, expect, test } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { openRunsDb } from "../../src/index.ts";
+import { exportRuns, openRunsDb } from "../../src/index.ts";
+import { removeRuns } from "../../src/manage.ts";
+import { SqliteSource } from "../../src/store/index.ts";
 import { recordDemoRuns, tempDir } from "../helpers.ts";
 import { cli } from "./inprocess.ts";
 import { lines } from "./support.ts";
@@ -157,4 +159,32 @@ test("ids that those file systems keep apart are exported side by side: a ligatu
   const { code, stderr } = await cli(["export", path, "--format", "csv", "--out", out]);
   expect([code, stderr]).toEqual([0, expect.not.stringContaining("differ only")]);
   expect(readdirSync(join(out, "bars")).length).toBe(ids.length);
+});
+
+test("a run removed once the export has listed its runs is passed over; the rest are exported", async () => {
+  const here = tempDir();
+  const path = join(here, "runs.db");
+  recordDemoRuns(path, ["first", "gone", "last"], { bars: 20 });
+  const source = SqliteSource.open(path);
+  const listRuns = source.listRuns.bind(source);
+  // `rm` in another process, just after the export listed the runs.
+  source.listRuns = async () => {
+    const listed = await listRuns();
+    const db = openRunsDb(path, { mode: "write" });
+    removeRuns(db, ["gone"]);
+    db.close();
+    return listed;
+  };
+  const out = join(here, "out");
+  const summary = await exportRuns(source, { format: "csv", out });
+  await source.close();
+  expect(summary.runs).toBe(2);
+  const written = readdirSync(out, { recursive: true }).map(String);
+  expect(written.filter((name) => name.includes("gone"))).toEqual([]);
+  const runs = readFileSync(join(out, "runs.csv"), "utf8");
+  expect([runs.includes("first"), runs.includes("last"), runs.includes("gone")]).toEqual([
+    true,
+    true,
+    false,
+  ]);
 });
