@@ -4,7 +4,7 @@
  * reader and by the Python tools. Commands that remove or rename runs carry their rows along.
  */
 import type { Database } from "bun:sqlite";
-import type { RunsDb } from "./db.ts";
+import { openCacheConnection, type RunsDb } from "./db.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
 
 /** Each finished run's metrics (report/cache.ts). */
@@ -44,22 +44,32 @@ export const WHILE_THE_RUN_EXISTS = "WHERE EXISTS (SELECT 1 FROM runs WHERE run_
  */
 export function writeCache(db: RunsDb, write: (sqlite: Database) => void): boolean {
   if (db.version < SCHEMA_VERSION) return false;
-  if (db.access !== "write" && db.access !== "query-only") return false;
-  const { sqlite } = db;
+  // A file being recorded into is opened read-only for reading (its log holds writes): its caches
+  // go through a connection of their own, or no listing made during a sweep would keep them.
+  let own: Database | undefined;
+  try {
+    own = openCacheConnection(db);
+  } catch {
+    return false;
+  }
+  if (own === undefined && db.access !== "write" && db.access !== "query-only") return false;
+  const sqlite = own ?? db.sqlite;
   const [[wait]] = sqlite.query("PRAGMA busy_timeout").values() as [[number]];
   try {
     if (db.access === "query-only") sqlite.exec("PRAGMA query_only = OFF");
     sqlite.exec(`PRAGMA busy_timeout = ${CACHE_WAIT_MS}`);
     // IMMEDIATE: a deferred transaction reads first, and a writer committing before its first write
-    // leaves it a snapshot SQLite refuses to write from, at once and without waiting: while a
-    // sweep was still recording into the file, no cache was ever stored.
+    // leaves it a snapshot SQLite refuses to write from, at once and without waiting.
     sqlite.transaction(() => write(sqlite)).immediate();
     return true;
   } catch {
     // A busy writer, a full disk: the cache is an optimisation, the answer stands.
     return false;
   } finally {
-    sqlite.exec(`PRAGMA busy_timeout = ${wait}`);
-    if (db.access === "query-only") sqlite.exec("PRAGMA query_only = ON");
+    if (own !== undefined) own.close();
+    else {
+      sqlite.exec(`PRAGMA busy_timeout = ${wait}`);
+      if (db.access === "query-only") sqlite.exec("PRAGMA query_only = ON");
+    }
   }
 }

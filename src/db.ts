@@ -515,6 +515,20 @@ function useJournal(sqlite: Database, path: string, journal: "wal" | "rollback")
 }
 
 /**
+ * A connection to write runtape's caches (cache-table.ts) into a file opened for reading that
+ * could not be opened query-only only because its log holds writes (a run is being recorded);
+ * undefined where the file or its directory may not be written.
+ */
+export function openCacheConnection(db: RunsDb): Database | undefined {
+  if (db.access !== "read-only" || !canWrite(db.path) || !canWrite(dirname(db.path))) {
+    return undefined;
+  }
+  const sqlite = new Database(db.path, { readwrite: true, safeIntegers: true });
+  useSyncs(sqlite, "wal");
+  return sqlite;
+}
+
+/**
  * A second connection for writing to a runs database another connection opened for writing (a
  * recorder's writer thread): the same wait for locks and the same syncs.
  */

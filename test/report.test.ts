@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { formatCount } from "../src/format.ts";
@@ -12,6 +12,7 @@ import {
   inspectRun,
   makeEvent,
   openRunsDb,
+  Recorder,
   UnknownFilterKeyError,
   UnknownMetricError,
   UnknownSortKeyError,
@@ -1029,6 +1030,29 @@ describe("sweeps", () => {
     expect(await cache.store([{ run, events: 0n, metrics: "{}" }])).toBe(true);
     await source.close();
     expect(cached()).toEqual([{ run_id: "b" }]);
+  });
+
+  test("metrics are cached while a run is being recorded into the file", async () => {
+    const file = join(tempDir(), "live.db");
+    recordSweep(file, [{ id: "done" }]);
+    const live = Recorder.start(file, { runId: "live" });
+    try {
+      live.record(bar(0, 100));
+      live.flush();
+      // The run's writes sit in the file's log: a reader opens it read-only.
+      expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
+      const source = SqliteSource.open(file);
+      expect(source.db.access).toBe("read-only");
+      await listSweep(source);
+      await source.close();
+      const raw = new Database(file, { readonly: true });
+      expect(raw.query("SELECT run_id FROM runtape_run_metrics").all()).toEqual([
+        { run_id: "done" },
+      ]);
+      raw.close();
+    } finally {
+      live.close();
+    }
   });
 
   test("a run removed while a sweep is listed or compared is left out, not an error", async () => {
