@@ -1000,7 +1000,8 @@ describe("sweeps", () => {
     const raw = new Database(file);
     raw.run("DELETE FROM runtape_run_metrics");
     raw.close();
-    // A writer (a sweep still recording) holds the write lock as the listing stores, then commits.
+    // A writer (a sweep still recording) holds the write lock as the listing stores, then commits:
+    // for 300 ms, well inside the 1 s a cache write waits, so that a loaded machine cannot fail it.
     const writer = Bun.spawn(
       [
         process.execPath,
@@ -1010,7 +1011,7 @@ describe("sweeps", () => {
         db.run("BEGIN IMMEDIATE");
         db.run("CREATE TABLE another_writer (x)");
         require("node:fs").writeSync(1, "held\\n");
-        Bun.sleepSync(600);
+        Bun.sleepSync(300);
         db.run("COMMIT");`,
       ],
       { env: { ...process.env, FILE: file }, stdout: "pipe" },
